@@ -1,0 +1,211 @@
+"""dojangkok-deploy: the manual's deploy procedures as Fabric tasks.
+
+Run ``fab --list`` for the tasks and ``fab --help <task>`` for each one.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+
+from invoke import Collection, Exit, task
+
+from tasks import inventory, records
+from tasks.backup import backup_plan
+from tasks.deploy import (
+    COMPONENTS,
+    _finish,
+    _start,
+    deploy_host,
+    hosts_for,
+    preflight,
+    rollback_host,
+)
+from tasks.errors import DeployToolError
+from tasks.full import full_deploy as run_full_deploy
+from tasks.health import check_all
+from tasks.secrets import Secrets
+from tasks.settings import Settings
+
+
+def _target(c) -> str | None:
+    """The -H value: a host alias or a group name (None without -H)."""
+    return getattr(c, "original_host", None)
+
+
+def operator_errors(fn):
+    """Show a tool error as its two lines (problem, what to do) and exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(c, *args, **kwargs):
+        try:
+            return fn(c, *args, **kwargs)
+        except DeployToolError as exc:
+            raise Exit(f"\nERROR: {exc}", code=1) from None
+
+    return wrapper
+
+
+def _deploy(c, name: str, dry_run: bool, yes: bool) -> None:
+    comp = COMPONENTS[name]
+    inv, secrets = inventory.load(), Secrets.load()
+    hosts = hosts_for(_target(c), inv, comp.group)
+    preflight(comp, hosts, secrets)
+    for host in hosts:
+        deploy_host(comp, host, secrets, dry_run=dry_run, yes=yes)
+
+
+def _rollback(c, name: str, to: str | None, dry_run: bool, yes: bool) -> None:
+    comp = COMPONENTS[name]
+    inv, secrets = inventory.load(), Secrets.load()
+    for host in hosts_for(_target(c), inv, comp.group):
+        rollback_host(comp, host, secrets, to=to, dry_run=dry_run, yes=yes)
+
+
+_HELP = {
+    "dry-run": "print every step with its exact command (secrets masked); touch nothing",
+    "yes": "answer the checklist's yes/no prompts with yes (for CI); the record says so",
+    "to": "roll back to this revision instead of the previously deployed one",
+}
+
+
+def _help(*names: str) -> dict[str, str]:
+    return {n: _HELP[n] for n in names}
+
+
+@task(help=_help("dry-run", "yes"))
+@operator_errors
+def deploy_frontend(c, dry_run=False, yes=False):
+    """Manual A 1–6: pull, npm ci, build, back up and replace the web root, reload nginx, check.
+
+    Usage: fab -H cpu deploy-frontend [--dry-run] [--yes]
+    Downtime: none. A failed copy or page check restores the backup step 3a wrote.
+    """
+    _deploy(c, "frontend", dry_run, yes)
+
+
+@task(help=_help("dry-run", "yes"))
+@operator_errors
+def deploy_backend(c, dry_run=False, yes=False):
+    """Manual B 1–12: notice, status, MySQL backup, pull, .env keys, stop, build, start, health.
+
+    Usage: fab -H cpu deploy-backend [--dry-run] [--yes]
+    Downtime: from step 7 (stop) to step 10 (health passes). A failed build, start, health
+    check or smoke test restores the previously deployed jar and starts it again.
+    Needs the DB password in .env (the key named by db_password_env, MYSQL_ROOT_PASSWORD).
+    """
+    _deploy(c, "backend", dry_run, yes)
+
+
+@task(help=_help("dry-run", "yes"))
+@operator_errors
+def deploy_ai(c, dry_run=False, yes=False):
+    """Manual C 1–7: pull, venv, pip install, restart, health, AI smoke call.
+
+    Usage: fab -H gpu deploy-ai [--dry-run] [--yes]
+    Downtime: from step 5 (restart) until /health answers. Failure rolls back.
+    """
+    _deploy(c, "ai", dry_run, yes)
+
+
+@task(help=_help("dry-run", "yes"))
+@operator_errors
+def full_deploy(c, dry_run=False, yes=False):
+    """Manual D: frontend and backend on [cpu], then AI on [gpu]; stops at the first failure.
+
+    Usage: fab full-deploy [--dry-run] [--yes]
+    """
+    run_full_deploy(inventory.load(), Secrets.load(), dry_run=dry_run, yes=yes)
+
+
+@task(help=_help("to", "dry-run", "yes"))
+@operator_errors
+def rollback_frontend(c, to=None, dry_run=False, yes=False):
+    """Restore the web root from the backup of the previously deployed revision, reload nginx.
+
+    Usage: fab -H cpu rollback-frontend [--to=REV] [--dry-run]
+    """
+    _rollback(c, "frontend", to, dry_run, yes)
+
+
+@task(help=_help("to", "dry-run", "yes"))
+@operator_errors
+def rollback_backend(c, to=None, dry_run=False, yes=False):
+    """Go back to the previously deployed backend revision: code, its kept jar, restart, health.
+
+    Usage: fab -H cpu rollback-backend [--to=REV] [--dry-run]
+    The database is NOT restored; backups are listed by `fab -H cpu backup-db --list`.
+    """
+    _rollback(c, "backend", to, dry_run, yes)
+
+
+@task(help=_help("to", "dry-run", "yes"))
+@operator_errors
+def rollback_ai(c, to=None, dry_run=False, yes=False):
+    """Go back to the previously deployed AI revision: code, pip install, restart, health.
+
+    Usage: fab -H gpu rollback-ai [--to=REV] [--dry-run]
+    """
+    _rollback(c, "ai", to, dry_run, yes)
+
+
+@task(help=_help("dry-run"))
+@operator_errors
+def backup_db(c, dry_run=False):
+    """Manual B 3–4 on their own: a verified, gzipped mysqldump in backup_dir (default /app/backups).
+
+    Usage: fab -H cpu backup-db [--dry-run]
+    """
+    comp = COMPONENTS["backend"]
+    inv, secrets = inventory.load(), Secrets.load()
+    for host in hosts_for(_target(c), inv, "cpu"):
+        secrets.require(host.settings.db_password_env, "MySQL backup")
+        runner, run, _ = _start(comp, host, secrets, dry_run, True, "deploy")
+        run.kind = "backup"
+        report = runner.execute(backup_plan(), run)
+        if not dry_run:
+            runner.out(f"백업 파일: {run.notes.get('backup')}")
+        report.component = "db"
+        _finish(run, report, [])
+
+
+@task
+@operator_errors
+def health(c):
+    """Health of every host in the inventory: main page, backend /health, AI /health.
+
+    Usage: fab health        (exit status 1 when anything is unhealthy)
+    """
+    if not check_all(inventory.load(), Secrets.load()):
+        raise Exit("unhealthy", code=1)
+
+
+@task(help={"limit": "how many records (default 20)", "raw": "print the JSON lines as stored"})
+def history(c, limit=20, raw=False):
+    """The deploy records (배포 기록) kept on this machine, newest last."""
+    for rec in records.read_local(int(limit)):
+        if raw:
+            print(json.dumps(rec, ensure_ascii=False))
+            continue
+        down = rec.get("downtime_seconds")
+        print(
+            f"{rec['time']}  {rec['operator']:<10} {rec['kind']:<8} {rec['component']:<8} "
+            f"{rec['host']:<6} {str(rec['from'])[:7]} → {str(rec['to'])[:7]}  {rec['result']}"
+            + (f"  downtime {down}s" if down is not None else "")
+        )
+
+
+@task
+def settings(c):
+    """Every setting with its default (the manual's value); override them in hosts.ini."""
+    for name, value in sorted(vars(Settings()).items()):
+        print(
+            f"{name} = {json.dumps(value, ensure_ascii=False) if isinstance(value, list) else value}"
+        )
+
+
+ns = Collection(
+    deploy_frontend, deploy_backend, deploy_ai, full_deploy,
+    rollback_frontend, rollback_backend, rollback_ai,
+    backup_db, health, history, settings,
+)  # fmt: skip

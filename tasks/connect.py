@@ -1,0 +1,71 @@
+"""SSH connections with host key checking ON (Fabric's default silently accepts any key)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import paramiko
+from fabric import Config, Connection
+
+from tasks.errors import ConfigError
+from tasks.inventory import Host
+from tasks.secrets import Secrets
+
+
+def connect(host: Host, secrets: Secrets) -> Connection:
+    s = host.settings
+    config = Config(overrides={"load_ssh_configs": False, "run": {"echo": False}})
+    if s.sudo_password_env:
+        config.sudo.password = secrets.require(s.sudo_password_env, f"sudo on {host.alias}")
+    kwargs: dict = {}
+    if host.key_file:
+        if not Path(host.key_file).is_file():
+            raise ConfigError(
+                f"ssh key {host.key_file} for host {host.alias} not found",
+                "fix ansible_ssh_private_key_file in the inventory",
+            )
+        kwargs = {"key_filename": host.key_file, "look_for_keys": False, "allow_agent": False}
+    conn = Connection(
+        host.address,
+        user=host.user,
+        port=host.port,
+        config=config,
+        connect_kwargs=kwargs,
+        connect_timeout=15,
+    )
+    known = Path(s.known_hosts_file).expanduser() if s.known_hosts_file else None
+    conn.client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    if known is not None:
+        if not known.is_file():
+            raise ConfigError(
+                f"known_hosts file {known} for host {host.alias} not found",
+                "fix known_hosts_file in the inventory, or add the host key with ssh-keyscan "
+                "after checking its fingerprint",
+            )
+        conn.client.load_host_keys(str(known))
+    else:
+        conn.client.load_system_host_keys()
+    return conn
+
+
+def explain(host: Host, exc: Exception) -> ConfigError:
+    """Turn a connection failure into an operator's error."""
+    if isinstance(exc, paramiko.BadHostKeyException):
+        return ConfigError(
+            f"host key of {host.alias} ({host.address}) has CHANGED: refusing to connect",
+            "if the server was rebuilt, verify the new fingerprint and update known_hosts",
+        )
+    if isinstance(exc, paramiko.SSHException) and "not found in known_hosts" in str(exc):
+        return ConfigError(
+            f"host key of {host.alias} ({host.address}) is unknown: refusing to connect",
+            "verify the fingerprint, then add it to the known_hosts file the inventory names",
+        )
+    if isinstance(exc, paramiko.AuthenticationException):
+        return ConfigError(
+            f"ssh login to {host.alias} as {host.user} was refused",
+            "check ansible_user and ansible_ssh_private_key_file in the inventory",
+        )
+    return ConfigError(
+        f"cannot reach {host.alias} ({host.address}:{host.port}): {exc}",
+        "check the address in the inventory and that sshd is running (manual: SSM Session Manager)",
+    )

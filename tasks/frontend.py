@@ -1,0 +1,118 @@
+"""Manual §A: the React frontend on the CPU host (`fab -H cpu deploy-frontend`).
+
+Faithful to the manual's steps 1–6, with two fixes it needs to be safe: step 3a writes
+the backup that the manual's rollback script reads (the manual's deploy never wrote one),
+and a failed copy or page check restores that backup right away.
+"""
+
+from __future__ import annotations
+
+from tasks import shell
+from tasks.common import after_items, before_items, prepare_step
+from tasks.context import Run, q
+from tasks.steps import CheckItem, Kind, Plan, Policy, Step
+
+BACKUP_PREFIX = "frontend_backup_"
+
+
+def _dir(run: Run) -> str:
+    return run.s.frontend_dir
+
+
+def backup_path(run: Run) -> str:
+    return f"{run.s.frontend_backup_dir}/{BACKUP_PREFIX}{run.stamp}_{run.from_rev[:12]}"
+
+
+def backup_web_root(run: Run) -> str:
+    s = run.s
+    return f"cp -a {q(s.web_root)} {q(backup_path(run))} && " + shell.keep_newest(
+        s.frontend_backup_dir, BACKUP_PREFIX, s.frontend_backup_keep
+    )
+
+
+def replace_web_root(run: Run) -> str:
+    # The manual's step 4, as written: empty the web root, copy the build in.
+    s = run.s
+    build = f"{s.frontend_dir}/{s.frontend_build_dir}"
+    return (
+        f"test -f {q(build)}/index.html || {{ echo 'no index.html in {build}' >&2; exit 1; }}; "
+        f"rm -rf {q(s.web_root)}/* && cp -r {q(build)}/. {q(s.web_root)}/"
+    )
+
+
+def restore_web_root(run: Run) -> str:
+    """Restore the backup of the target revision (the manual's rollback_frontend.sh)."""
+    s = run.s
+    target = run.notes.get("target", run.from_rev)
+    d = q(s.frontend_backup_dir)
+    return (
+        f"b=$(ls -1td {d}/{BACKUP_PREFIX}*_{q(target[:12])} 2>/dev/null | head -1); "
+        f'[ -n "$b" ] || {{ echo "no backup of {target[:12]} in {s.frontend_backup_dir}" >&2; exit 1; }}; '
+        'echo "복원할 백업: $b"; '
+        f'rm -rf {q(s.web_root)}/* && cp -r "$b"/. {q(s.web_root)}/'
+    )
+
+
+def nginx_reload(run: Run) -> str:
+    return f"{run.s.nginx_test_cmd} && {run.s.nginx_reload_cmd}"
+
+
+def page_check(run: Run) -> str:
+    return shell.page(run.s.frontend_url, run.s.frontend_expect)
+
+
+def page_schedule(run: Run) -> tuple[int, int]:
+    return run.s.frontend_page_tries, run.s.frontend_page_interval
+
+
+def plan() -> Plan:
+    steps = (
+        prepare_step(lambda run: [run.s.state_dir, run.s.frontend_backup_dir]),
+        Step("1", "코드 Pull", "30초", "충돌 시 수동 해결", Policy.ABORT,
+             command=lambda run: shell.git_pull(_dir(run), run.s.git_remote, run.s.git_branch)),
+        Step("2", "의존성 설치", "1분", "node_modules 삭제 후 재시도", Policy.RETRY,
+             command=lambda run: shell.cd(_dir(run), run.s.frontend_install_cmd),
+             cleanup=lambda run: shell.cd(_dir(run), "rm -rf node_modules")),
+        Step("3", "프로덕션 빌드", "2분", "빌드 에러 확인 후 수정 (롤백 불필요: 이전 빌드가 그대로 서빙 중)",
+             Policy.ABORT, command=lambda run: shell.cd(_dir(run), run.s.frontend_build_cmd)),
+        Step("3a", "현재 빌드 백업", "10초", "디스크 공간·권한 확인", Policy.ABORT,
+             command=backup_web_root,
+             added="도구가 추가: 매뉴얼의 롤백 스크립트가 읽는 백업을 배포가 직접 만든다"),
+        Step("4", "빌드 파일 배포", "10초", "권한 확인 (실패 시 백업에서 복원)", Policy.ROLLBACK,
+             command=replace_web_root),
+        Step("5", "캐시 무효화", "5초", "`nginx -t`로 설정 검증", Policy.ABORT,
+             command=nginx_reload, sudo=True),
+        Step("6", "브라우저 확인", "1분", "3회 연속 실패 시 이전 빌드로 복원", Policy.ROLLBACK,
+             kind=Kind.POLL, command=page_check, schedule=page_schedule),
+    )  # fmt: skip
+    env = lambda run: ".env"  # noqa: E731
+    example = lambda run: ".env.example"  # noqa: E731
+    checklist = (
+        *before_items(_dir, env, example, ["package.json", "package-lock.json"]),
+        CheckItem("배포 중", "코드 Pull 성공", step="1"),
+        CheckItem("배포 중", "`npm ci` 완료", step="2"),
+        CheckItem("배포 중", "`npm run build` 성공 (에러 없음)", step="3"),
+        CheckItem("배포 중", "build 폴더 복사 완료", step="4"),
+        CheckItem("배포 중", "Nginx 리로드 완료", step="5"),
+        CheckItem("배포 후", "메인 페이지 HTTP 200 응답", step="6"),
+        CheckItem("배포 후", "주요 페이지 로드 확인 (로그인, 체크리스트)", rollback_on_no=True),
+        CheckItem("배포 후", "브라우저 콘솔 에러 없음", rollback_on_no=True),
+        *after_items("프론트엔드"),
+    )
+    return Plan(
+        component="frontend", section="A", title="Frontend 배포",
+        location="CPU Instance `/var/www/dojangkok`", expected_total="약 5분",
+        downtime="0분 (무중단)", steps=steps, checklist=checklist,
+    )  # fmt: skip
+
+
+def rollback_plan(run: Run, reason: str = "") -> Plan:
+    steps = (
+        Step("R1", "백업에서 복원", "10초", "백업 목록 확인 (`ls -td /var/www/backup/*`)",
+             Policy.ABORT, command=restore_web_root),
+        Step("R2", "Nginx 리로드", "5초", "`nginx -t`로 설정 검증", Policy.ABORT,
+             command=nginx_reload, sudo=True),
+        Step("R3", "메인 페이지 확인", "10초", "수동 복구 필요", Policy.ABORT,
+             kind=Kind.POLL, command=page_check, schedule=page_schedule),
+    )  # fmt: skip
+    return Plan("frontend", "A", "Frontend 롤백", "CPU Instance", "약 1분", "0분", steps)

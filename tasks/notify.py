@@ -1,0 +1,24 @@
+"""Discord notices (manual B1 and B12) through a webhook, with requests.
+
+The webhook URL is a secret (``DISCORD_WEBHOOK_URL`` in .env). Without it, notices are
+skipped. A notice that fails is reported and never fails a deploy.
+"""
+
+from __future__ import annotations
+
+import requests
+
+WEBHOOK_KEY = "DISCORD_WEBHOOK_URL"
+
+
+def send(url: str | None, text: str, timeout: float = 5.0) -> str:
+    """Post ``text``; returns what happened, raises only with a masked reason."""
+    if not url:
+        return f"{WEBHOOK_KEY} 미설정: 공지 생략 ({text})"
+    try:
+        resp = requests.post(url, json={"content": text}, timeout=timeout)
+    except requests.RequestException as exc:
+        raise RuntimeError(f"디스코드 공지 실패: {type(exc).__name__}") from None
+    if resp.status_code >= 300:
+        raise RuntimeError(f"디스코드 공지 실패: HTTP {resp.status_code}")
+    return f"공지함: {text}"

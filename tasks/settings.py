@@ -1,0 +1,147 @@
+"""Every path, service name, URL and command the manual hard-codes, as a setting.
+
+The default of each setting is the manual's value (design-step1.md, section 3). The field
+notes (field-notes.md) list where the real services drifted; those are overridden per host
+or per group in the inventory (``hosts.ini``), for example::
+
+    [gpu:vars]
+    ai_service=ai-server
+    ai_venv=.venv
+
+An unknown key in the inventory is an error (a typo would otherwise silently deploy with
+the manual's default). Values are parsed like Ansible does: numbers become numbers and JSON
+lists become lists; everything else stays a string.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields
+
+from tasks.errors import ConfigError
+
+
+def _smoke(method: str, url: str, body: dict | None = None, expect: str = "", status: int = 200):
+    return {"method": method, "url": url, "body": body, "expect": expect, "status": status}
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- shared -------------------------------------------------------------------------
+    git_remote: str = "origin"
+    git_branch: str = "main"
+    #: where the tool keeps its records and release artifacts on the host
+    state_dir: str = "/var/lib/dojangkok-deploy"
+    #: ssh known_hosts file checked for every host (empty: ~/.ssh/known_hosts)
+    known_hosts_file: str = ""
+    #: name of the .env key that holds the sudo password (empty: sudo needs none)
+    sudo_password_env: str = ""
+
+    # --- A. frontend ---------------------------------------------------------------------
+    frontend_dir: str = "/app/frontend"
+    frontend_install_cmd: str = "npm ci"
+    frontend_build_cmd: str = "npm run build"
+    #: build output directory, relative to frontend_dir
+    frontend_build_dir: str = "build"
+    web_root: str = "/var/www/dojangkok"
+    #: where step 4 writes, and rollback-frontend reads, backups of the web root
+    frontend_backup_dir: str = "/var/www/backup"
+    frontend_backup_keep: int = 5
+    frontend_url: str = "http://localhost"
+    #: text the main page must contain (empty: HTTP 200 is enough)
+    frontend_expect: str = ""
+    frontend_page_tries: int = 3
+    frontend_page_interval: int = 2
+    nginx_test_cmd: str = "nginx -t"
+    nginx_reload_cmd: str = "nginx -s reload"
+
+    # --- B. backend ----------------------------------------------------------------------
+    backend_dir: str = "/app/backend"
+    backend_service: str = "dojangkok"
+    backend_build_cmd: str = "./gradlew clean build -x test"
+    #: the jar the service runs, relative to backend_dir (kept per revision for rollback)
+    backend_artifact: str = "build/libs/dojangkok.jar"
+    backend_env_file: str = ".env"
+    backend_env_example: str = ".env.example"
+    backend_health_url: str = "http://localhost:8080/health"
+    backend_health_expect: str = "UP"
+    backend_health_tries: int = 12
+    backend_health_interval: int = 5
+    #: step 11 requests; empty: the operator is asked to test by hand
+    backend_smoke: list = field(default_factory=list)
+    backend_log_cmd: str = "tail -100 /var/log/dojangkok/error.log"
+    backend_expected_total: str = "12분"
+
+    # --- B. MySQL backup -----------------------------------------------------------------
+    db_name: str = "dojangkok"
+    db_user: str = "root"
+    #: name of the .env key holding the DB password (never put the value here)
+    db_password_env: str = "MYSQL_ROOT_PASSWORD"
+    backup_dir: str = "/app/backups"
+    backup_keep: int = 10
+
+    # --- C. AI server --------------------------------------------------------------------
+    ai_dir: str = "/app/ai-server"
+    ai_venv: str = "venv"
+    ai_service: str = "fastapi"
+    ai_requirements: str = "requirements.txt"
+    ai_health_url: str = "http://localhost:8000/health"
+    ai_health_expect: str = "ok"
+    ai_health_tries: int = 6
+    ai_health_interval: int = 5
+    ai_smoke: list = field(
+        default_factory=lambda: [
+            _smoke("POST", "http://localhost:8000/api/v1/analyze", {"text": "테스트 계약서 내용"})
+        ]
+    )
+
+    # ---------------------------------------------------------------------------------
+    @classmethod
+    def names(cls) -> set[str]:
+        return {f.name for f in fields(cls)}
+
+    @classmethod
+    def from_vars(cls, values: dict[str, object], where: str = "inventory") -> Settings:
+        """Build settings from inventory variables, checking names and types."""
+        known = {f.name: f for f in fields(cls)}
+        kwargs: dict[str, object] = {}
+        for key, raw in values.items():
+            if key.startswith("ansible_"):
+                continue
+            if key not in known:
+                raise ConfigError(
+                    f"unknown setting {key!r} in {where}",
+                    "check the spelling; `fab settings` lists every setting and its default",
+                )
+            kwargs[key] = _coerce(known[key], raw, where)
+        return cls(**kwargs)
+
+    def replace(self, **changes) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(f: dataclasses.Field, raw: object, where: str) -> object:
+    default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
+    if isinstance(default, bool) or isinstance(raw, type(default)):
+        return raw
+    if isinstance(default, int):
+        try:
+            return int(str(raw))
+        except ValueError:
+            raise ConfigError(
+                f"setting {f.name} in {where} must be a whole number, got {raw!r}",
+                "write it without quotes or units, e.g. 12",
+            ) from None
+    if isinstance(default, list):
+        try:
+            value = json.loads(raw) if isinstance(raw, str) else raw
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"setting {f.name} in {where} must be a JSON list: {exc}",
+                'e.g. [{"method": "GET", "url": "http://localhost:8080/api/notes"}]',
+            ) from None
+        if not isinstance(value, list):
+            raise ConfigError(f"setting {f.name} in {where} must be a JSON list", "wrap it in [ ]")
+        return value
+    return str(raw)

@@ -1,0 +1,116 @@
+"""Pure builders for the shell text the steps share: git, systemd, health, smoke requests.
+
+Each takes plain values and returns a command string; every value is quoted with ``q``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from tasks.context import q
+from tasks.errors import ConfigError
+
+
+def cd(path: str, command: str) -> str:
+    return f"cd {q(path)} && {command}"
+
+
+def git_pull(path: str, remote: str, branch: str, fetch_first: bool = False) -> str:
+    # --ff-only: a diverged checkout stops here (the manual: 충돌 시 수동 해결) instead
+    # of creating a merge commit on the server.
+    pull = f"git pull --ff-only {q(remote)} {q(branch)}"
+    return cd(path, f"git fetch {q(remote)} && {pull}" if fetch_first else pull)
+
+
+def git_head(path: str) -> str:
+    return f"git -C {q(path)} rev-parse HEAD"
+
+
+def git_remote_head(path: str, remote: str, branch: str) -> str:
+    g = f"git -C {q(path)}"
+    return f"{g} fetch -q {q(remote)} {q(branch)} && {g} rev-parse FETCH_HEAD"
+
+
+def git_reset_to(path: str, rev: str) -> str:
+    """Move the checkout to ``rev``, refusing when tracked files were edited on the host."""
+    return cd(
+        path,
+        'if [ -n "$(git status --porcelain --untracked-files=no)" ]; then '
+        "echo 'tracked files were changed on the host; commit or discard them first' >&2; "
+        f"git status --short --untracked-files=no >&2; exit 1; fi && git reset -q --hard {q(rev)}",
+    )
+
+
+def git_changed(path: str, old: str, new: str, files: list[str]) -> str:
+    """Prints the files among ``files`` that differ between two revisions."""
+    names = " ".join(q(f) for f in files)
+    return f"git -C {q(path)} diff --name-only {q(old)} {q(new)} -- {names}"
+
+
+def systemctl(action: str, service: str) -> str:
+    return f"systemctl {action} {q(service)}"
+
+
+def service_status(service: str) -> str:
+    # Print the status for the operator, then fail unless the unit is active.
+    return (
+        f"systemctl status {q(service)} --no-pager -n 5; systemctl is-active --quiet {q(service)}"
+    )
+
+
+def health(url: str, expect: str) -> str:
+    return f"curl -fsS --max-time 10 {q(url)} | grep -qF -- {q(expect)}"
+
+
+def page(url: str, expect: str) -> str:
+    check = f" | grep -qF -- {q(expect)}" if expect else " >/dev/null"
+    return f"curl -fsS --max-time 10 {q(url)}{check}"
+
+
+def smoke(requests: list[dict]) -> str:
+    """One shell line that makes every smoke request and fails on the first bad answer."""
+    parts = []
+    for i, spec in enumerate(requests, 1):
+        if not isinstance(spec, dict) or not spec.get("url"):
+            raise ConfigError(
+                f"smoke request #{i} needs at least a url: {spec!r}",
+                'e.g. {"method": "GET", "url": "http://localhost:8080/api/notes"}',
+            )
+        method = str(spec.get("method", "GET")).upper()
+        curl = f"curl -sS --max-time 30 -w '\\n%{{http_code}}' -X {q(method)}"
+        if spec.get("body") is not None:
+            body = json.dumps(spec["body"], ensure_ascii=False)
+            curl += f" -H 'Content-Type: application/json' --data-binary {q(body)}"
+        curl += f" {q(spec['url'])}"
+        status = int(spec.get("status", 200))
+        check = f"[ \"${{out##*$'\\n'}}\" = {status} ]"
+        if spec.get("expect"):
+            check += f' && grep -qF -- {q(spec["expect"])} <<<"$out"'
+        label = q(f"{method} {spec['url']}")
+        parts.append(
+            f"out=$({curl}) && {check} && echo ok {label} "
+            f'|| {{ echo FAILED {label} >&2; echo "$out" | tail -5 >&2; exit 1; }}'
+        )
+    return "; ".join(parts)
+
+
+def env_keys_diff(env_file: str, example_file: str) -> str:
+    """Compare the KEYS (never values) of .env and .env.example; fail on keys .env lacks."""
+    e, x = q(env_file), q(example_file)
+    keys = "keys() { sed -n 's/^[[:space:]]*\\(export[[:space:]]*\\)\\{0,1\\}\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\2/p' \"$1\" | sort -u; }"
+    return (
+        f"if [ ! -f {x} ]; then echo 'no {example_file}: nothing to compare'; exit 0; fi; "
+        f"if [ ! -f {e} ]; then echo 'missing {env_file}' >&2; exit 1; fi; {keys}; "
+        f"missing=$(comm -13 <(keys {e}) <(keys {x})); extra=$(comm -23 <(keys {e}) <(keys {x})); "
+        '[ -z "$extra" ] || echo "only in .env (ok): $(echo $extra)"; '
+        'if [ -n "$missing" ]; then echo "missing in .env: $(echo $missing)" >&2; exit 1; fi; '
+        "echo 'keys match'"
+    )
+
+
+def keep_newest(pattern_dir: str, prefix: str, keep: int) -> str:
+    """Delete all but the ``keep`` newest entries ``prefix*`` in a directory."""
+    return (
+        f"ls -1td {q(pattern_dir)}/{prefix}* 2>/dev/null | tail -n +{int(keep) + 1} "
+        "| xargs -r rm -rf --"
+    )
