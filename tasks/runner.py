@@ -129,7 +129,7 @@ class Runner:
                 continue
             shown = step.render(run)
             if shown:
-                self.out(f"      $ {('sudo ' if step.sudo else '') + shown}")
+                self.out(f"      $ {('[sudo] ' if step.sudo else '') + shown}")
             if run.dry_run:
                 report.steps.append(StepReport(step.number, step.title, step.expected, "planned"))
                 continue

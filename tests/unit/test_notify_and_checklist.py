@@ -1,0 +1,80 @@
+import http.server
+import json
+import threading
+
+import pytest
+
+from tasks import checklist, frontend, notify
+from tasks.errors import ConfigError
+
+from .conftest import make_run
+
+
+@pytest.fixture
+def webhook():
+    """A local HTTP server that captures what would go to Discord."""
+    posts, status = [], {"code": 204}
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(status["code"])
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_port}/api/webhooks/1/token", posts, status
+    srv.shutdown()
+
+
+def test_notice_posts_content(webhook):
+    url, posts, _ = webhook
+    assert notify.send(url, "배포 시작합니다 (예상 12분)").startswith("공지함")
+    assert posts == [{"content": "배포 시작합니다 (예상 12분)"}]
+
+
+def test_notice_failure_never_shows_the_url(webhook):
+    url, _, status = webhook
+    status["code"] = 500
+    with pytest.raises(RuntimeError) as err:
+        notify.send(url, "x")
+    assert "token" not in str(err.value) and "HTTP 500" in str(err.value)
+    with pytest.raises(RuntimeError) as err:
+        notify.send("http://127.0.0.1:9/api/webhooks/secret", "x", timeout=1)
+    assert "secret" not in str(err.value)
+
+
+def test_no_webhook_is_skipped():
+    assert "미설정" in notify.send(None, "배포 완료")
+
+
+def test_yes_answers_and_is_recorded():
+    run = make_run("frontend", yes=True)
+    assert checklist.ask("브라우저 콘솔 에러 없음", run) == (True, "--yes")
+
+
+def test_prompt_without_terminal_is_a_clear_error(monkeypatch):
+    run = make_run("frontend")
+    monkeypatch.setattr("sys.stdin", None)
+    with pytest.raises(ConfigError, match="--yes"):
+        checklist.ask("브라우저 콘솔 에러 없음", run)
+
+
+def test_no_answer_declines(monkeypatch):
+    run = make_run("frontend")
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
+    answers = iter(["maybe", "n"])
+    ok, by = checklist.ask("q", run, reader=lambda prompt: next(answers))
+    assert (ok, by) == (False, "operator")
+
+
+def test_after_phase_no_is_declined_with_rollback_flag(monkeypatch):
+    run = make_run("frontend")
+    monkeypatch.setattr(checklist, "ask", lambda q, r: (False, "operator"))
+    plan = frontend.plan()
+    with pytest.raises(checklist.Declined) as err:
+        checklist.run_phase(plan, run, checklist.AFTER, {"6": "ok"})
+    assert err.value.item.rollback_on_no

@@ -1,0 +1,94 @@
+"""The command builders, run for real in a local bash where they are self-contained."""
+
+import subprocess
+
+import pytest
+
+from tasks import shell
+from tasks.errors import ConfigError
+
+
+def bash(cmd: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", "-o", "pipefail", "-c", cmd], cwd=cwd, capture_output=True, text=True
+    )
+
+
+def test_values_are_quoted():
+    assert shell.cd("/app/my dir", "ls") == "cd '/app/my dir' && ls"
+    assert "'a;rm -rf /'" in shell.systemctl("stop", "a;rm -rf /")
+
+
+def test_pull_is_fast_forward_only():
+    assert shell.git_pull("/app/backend", "origin", "main", fetch_first=True) == (
+        "cd /app/backend && git fetch origin && git pull --ff-only origin main"
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "example", "ok", "says"),
+    [
+        ("A=1\nexport B=2\n", "A=\nB=\n", True, "keys match"),
+        ("A=1\nB=2\nEXTRA=3\n", "A=\nB=\n", True, "only in .env (ok): EXTRA"),
+        ("A=1\n# B=2\n", "A=\nB=\n", False, "missing in .env: B"),
+        ("A=1\n", None, True, "nothing to compare"),
+    ],
+)
+def test_env_keys_diff(tmp_path, env, example, ok, says):
+    (tmp_path / ".env").write_text(env + "SECRET=value-never-shown\n")
+    if example is not None:
+        (tmp_path / ".env.example").write_text(example)
+    res = bash(shell.env_keys_diff(".env", ".env.example"), cwd=tmp_path)
+    assert (res.returncode == 0) is ok
+    assert says in res.stdout + res.stderr
+    assert "value-never-shown" not in res.stdout + res.stderr
+
+
+def test_keep_newest(tmp_path):
+    for i in range(5):
+        d = tmp_path / f"backup_{i}"
+        d.mkdir()
+        subprocess.run(["touch", "-d", f"2026-01-0{i + 1}", str(d)], check=True)
+    assert bash(shell.keep_newest(str(tmp_path), "backup_", 2)).returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backup_3", "backup_4"]
+
+
+def test_smoke_spec_is_validated():
+    with pytest.raises(ConfigError, match="needs at least a url"):
+        shell.smoke([{"method": "GET"}])
+
+
+def test_smoke_against_a_local_server(tmp_path):
+    import http.server
+    import threading
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            code = 200 if self.path == "/ok" else 500
+            self.send_response(code)
+            self.end_headers()
+            self.wfile.write(b'{"status":"UP"}')
+
+        do_POST = do_GET
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{srv.server_port}"
+    try:
+        good = shell.smoke(
+            [
+                {"url": f"{base}/ok", "expect": "UP"},
+                {"method": "POST", "url": f"{base}/ok", "body": {"t": "계약서"}},
+            ]
+        )
+        assert bash(good).returncode == 0
+        assert bash(shell.smoke([{"url": f"{base}/ok", "expect": "DOWN"}])).returncode != 0
+        bad = bash(shell.smoke([{"url": f"{base}/broken"}]))
+        assert bad.returncode != 0 and "FAILED GET" in bad.stderr
+        assert bash(shell.health(f"{base}/ok", "UP")).returncode == 0
+        assert bash(shell.health(f"{base}/broken", "UP")).returncode != 0
+    finally:
+        srv.shutdown()
