@@ -66,7 +66,9 @@ def check_commit(path):
 def check_env(path, env, example):
     def check(run: Run) -> tuple[bool, str]:
         assert run.runner is not None
-        res = run.runner.sh(shell.cd(path(run), shell.env_keys_diff(env(run), example(run))))
+        res = run.runner.sh(
+            shell.cd(path(run), shell.env_keys_diff(env(run), example(run), run.to_rev))
+        )
         return res.ok, (res.stdout + res.stderr).strip().replace("\n", "; ")
 
     return check

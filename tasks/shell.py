@@ -94,13 +94,27 @@ def smoke(requests: list[dict]) -> str:
     return "; ".join(parts)
 
 
-def env_keys_diff(env_file: str, example_file: str) -> str:
-    """Compare the KEYS (never values) of .env and .env.example; fail on keys .env lacks."""
-    e, x = q(env_file), q(example_file)
-    keys = "keys() { sed -n 's/^[[:space:]]*\\(export[[:space:]]*\\)\\{0,1\\}\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\2/p' \"$1\" | sort -u; }"
-    return (
+KEYS_FN = (
+    "keys() { sed -n 's/^[[:space:]]*\\(export[[:space:]]*\\)\\{0,1\\}"
+    '\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\2/p\' "$1" | sort -u; }'
+)
+
+
+def env_keys_diff(env_file: str, example_file: str, at_rev: str | None = None) -> str:
+    """Compare the KEYS (never values) of .env and .env.example; fail on keys .env lacks.
+
+    With ``at_rev``, the .env.example of that revision (the one about to be deployed).
+    """
+    e, x, head = q(env_file), q(example_file), ""
+    if at_rev:
+        x = '"$ex"'
+        head = (
+            "ex=$(mktemp); trap 'rm -f \"$ex\"' EXIT; "
+            f'git show {q(at_rev)}:{q(example_file)} > "$ex" 2>/dev/null || rm -f "$ex"; '
+        )
+    return head + (
         f"if [ ! -f {x} ]; then echo 'no {example_file}: nothing to compare'; exit 0; fi; "
-        f"if [ ! -f {e} ]; then echo 'missing {env_file}' >&2; exit 1; fi; {keys}; "
+        f"if [ ! -f {e} ]; then echo 'missing {env_file}' >&2; exit 1; fi; {KEYS_FN}; "
         f"missing=$(comm -13 <(keys {e}) <(keys {x})); extra=$(comm -23 <(keys {e}) <(keys {x})); "
         '[ -z "$extra" ] || echo "only in .env (ok): $(echo $extra)"; '
         'if [ -n "$missing" ]; then echo "missing in .env: $(echo $missing)" >&2; exit 1; fi; '

@@ -92,3 +92,23 @@ def test_smoke_against_a_local_server(tmp_path):
         assert bash(shell.health(f"{base}/broken", "UP")).returncode != 0
     finally:
         srv.shutdown()
+
+
+def test_env_keys_diff_against_the_revision_to_deploy(tmp_path):
+    git = lambda *a: subprocess.run(
+        ["git", "-C", str(tmp_path), *a], check=True, capture_output=True
+    )  # noqa: E731
+    git("init", "-q", "-b", "main")
+    (tmp_path / ".env.example").write_text("A=\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    (tmp_path / ".env.example").write_text("A=\nNEW_KEY=\n")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "two")
+    git("checkout", "-q", "HEAD~1")  # the host still has the old checkout
+    (tmp_path / ".env").write_text("A=1\n")
+    new = subprocess.run(
+        ["git", "-C", str(tmp_path), "rev-parse", "main"], capture_output=True, text=True
+    ).stdout.strip()
+    res = bash(shell.env_keys_diff(".env", ".env.example", at_rev=new), cwd=tmp_path)
+    assert res.returncode != 0 and "NEW_KEY" in res.stderr
+    assert bash(shell.env_keys_diff(".env", ".env.example"), cwd=tmp_path).returncode == 0
