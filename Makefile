@@ -37,7 +37,9 @@ fmt: venv
 
 # Everything: lint, unit tests and the lab tests (boots the lab when it is not up).
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; exit 1; fi; \
+	exit $$rc
 
 test-unit: venv
 	$(PY) -m pytest tests/unit

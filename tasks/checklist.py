@@ -67,7 +67,7 @@ def run_phase(plan: Plan, run: Run, phase: str, step_status: dict[str, str] | No
                 ok, shown, by = True, "(운영자 확인)", "prompt"
             else:
                 ok, by = ask(item.text, run)
-                shown = "예" if ok else "아니오"
+                shown = ("예" if ok else "아니오") + (" (--yes)" if by == "--yes" else "")
         mark = " " if run.dry_run else ("✓" if ok else "✗")
         out(f"  [{mark}] {item.text} — {shown}")
         run.answers.append({"phase": phase, "item": item.text, "ok": ok, "by": by, "shown": shown})

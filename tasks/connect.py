@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import paramiko
@@ -10,6 +11,9 @@ from fabric import Config, Connection
 from tasks.errors import ConfigError
 from tasks.inventory import Host
 from tasks.secrets import Secrets
+
+# paramiko logs a traceback for every failed handshake; explain() says it in one line.
+logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
 
 def connect(host: Host, secrets: Secrets) -> Connection:

@@ -88,10 +88,15 @@ def append(run: Run, entry: dict) -> None:
         return
     remote = f"{run.s.state_dir}/history.jsonl"
     tmp = f"{remote}.{run.stamp}.tmp"
-    run.runner.put_text(line, tmp, mode="644")
-    res = run.runner.sh(f"cat {q(tmp)} >> {q(remote)} && rm -f {q(tmp)}")
-    if not res.ok:
-        run.runner.out(f"! 호스트에 배포 기록을 쓰지 못했습니다: {res.tail(3)}")
+    try:
+        run.runner.put_text(line, tmp, mode="644")
+        res = run.runner.sh(f"cat {q(tmp)} >> {q(remote)} && rm -f {q(tmp)}")
+        problem = "" if res.ok else res.tail(3)
+    except OSError as exc:  # e.g. the state dir does not exist yet (stopped before step 0)
+        problem = f"{exc}"
+    if problem:
+        run.runner.out(f"! 호스트에 배포 기록을 쓰지 못했습니다 ({remote}): {problem}")
+        run.runner.out(f"  로컬 기록은 남았습니다: {path}")
 
 
 def read_local(limit: int = 20) -> list[dict]:
