@@ -1,0 +1,1 @@
+"""dojangkok AI service stand-in."""
