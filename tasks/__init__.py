@@ -66,6 +66,7 @@ _HELP = {
     "dry-run": "print every step with its exact command (secrets masked); touch nothing",
     "yes": "answer the checklist's yes/no prompts with yes (for CI); the record says so",
     "to": "roll back to this revision instead of the previously deployed one",
+    "parallel": "deploy the [cpu] and [gpu] hosts at the same time (the manual: one by one)",
 }
 
 
@@ -108,14 +109,15 @@ def deploy_ai(c, dry_run=False, yes=False):
     _deploy(c, "ai", dry_run, yes)
 
 
-@task(help=_help("dry-run", "yes"))
+@task(help=_help("dry-run", "yes", "parallel"))
 @operator_errors
-def full_deploy(c, dry_run=False, yes=False):
+def full_deploy(c, dry_run=False, yes=False, parallel=False):
     """Manual D: frontend and backend on [cpu], then AI on [gpu]; stops at the first failure.
 
-    Usage: fab full-deploy [--dry-run] [--yes]
+    Usage: fab full-deploy [--dry-run] [--yes] [--parallel]
     """
-    run_full_deploy(inventory.load(), Secrets.load(), dry_run=dry_run, yes=yes)
+    inv, secrets = inventory.load(), Secrets.load()
+    run_full_deploy(inv, secrets, dry_run=dry_run, yes=yes, parallel=parallel)
 
 
 @task(help=_help("to", "dry-run", "yes"))

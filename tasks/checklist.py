@@ -9,6 +9,7 @@ manual says so.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 
 from tasks.context import Run
@@ -16,6 +17,7 @@ from tasks.errors import ConfigError
 from tasks.steps import CheckItem, Plan
 
 BEFORE, DURING, AFTER = "배포 전", "배포 중", "배포 후"
+_PROMPT = threading.Lock()  # one question at a time when hosts deploy in parallel
 
 
 class Declined(Exception):
@@ -35,7 +37,8 @@ def ask(question: str, run: Run, reader: Callable[[str], str] = input) -> tuple[
             "run interactively, or add --yes to answer the checklist prompts yes",
         )
     while True:
-        answer = reader(f"  [?] {question} (y/n) ").strip().lower()
+        with _PROMPT:
+            answer = reader(f"  [?] {question} (y/n) ").strip().lower()
         if answer in ("y", "yes", "예", "네"):
             return True, "operator"
         if answer in ("n", "no", "아니오", "아니요"):

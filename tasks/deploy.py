@@ -61,8 +61,10 @@ def preflight(comp: Component, hosts: list[Host], secrets: Secrets) -> None:
             step.render(run)  # raises ConfigError on a bad smoke spec and the like
 
 
-def _start(comp: Component, host: Host, secrets: Secrets, dry_run: bool, yes: bool, kind: str):
-    runner = Runner(None if dry_run else connect(host, secrets), secrets)
+def _start(comp: Component, host: Host, secrets: Secrets, dry_run: bool, yes: bool, kind: str,
+           out=None):  # fmt: skip
+    conn = None if dry_run else connect(host, secrets)
+    runner = Runner(conn, secrets, out=out) if out else Runner(conn, secrets)
     run = Run(comp.name, host, secrets, runner, dry_run=dry_run, yes=yes, kind=kind)
     title = {"deploy": "배포", "rollback": "롤백"}[kind]
     where = f"{host.alias} ({host.address})"
@@ -84,8 +86,10 @@ def _start(comp: Component, host: Host, secrets: Secrets, dry_run: bool, yes: bo
     return runner, run, stack
 
 
-def deploy_host(comp: Component, host: Host, secrets: Secrets, dry_run=False, yes=False) -> Report:
-    runner, run, stack = _start(comp, host, secrets, dry_run, yes, "deploy")
+def deploy_host(
+    comp: Component, host: Host, secrets: Secrets, dry_run=False, yes=False, out=None
+) -> Report:
+    runner, run, stack = _start(comp, host, secrets, dry_run, yes, "deploy", out)
     plan = comp.plan()
     s = host.settings
     if not dry_run:

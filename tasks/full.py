@@ -1,14 +1,19 @@
 """Manual §D: the full deploy (`fab full-deploy`): frontend, backend, then AI.
 
 Hosts come from the inventory groups ([cpu] for frontend and backend, [gpu] for AI).
-Everything that can be checked without a host is checked for all three first. The first
-component that fails stops the run (its own policy already rolled it back); what was
-deployed stays deployed and the summary says what did not run.
+Everything that can be checked without a host is checked for all three first. In the
+manual's order, the first component that fails stops the run (its own policy already
+rolled it back); what was deployed stays deployed and the summary says what did not run.
+
+``--parallel`` runs the [cpu] chain (frontend → backend) and the [gpu] chain (AI) at the
+same time, each in the manual's order; the manual ran them one after another.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from tasks.deploy import COMPONENTS, deploy_host, preflight
 from tasks.errors import StepFailed
@@ -22,35 +27,71 @@ ORDER = (
 )
 
 
-def full_deploy(inv: Inventory, secrets: Secrets, dry_run=False, yes=False, out=print) -> list:
-    plan = [(COMPONENTS[name], inv.group(COMPONENTS[name].group), title, note)
-            for name, title, note in ORDER]  # fmt: skip
-    for comp, hosts, _, _ in plan:
-        preflight(comp, hosts, secrets)
+def jobs(inv: Inventory) -> list[tuple]:
+    """(component, host, title, note) in the manual's order."""
+    return [
+        (COMPONENTS[name], host, title, note)
+        for name, title, note in ORDER
+        for host in inv.group(COMPONENTS[name].group)
+    ]
+
+
+def chains(todo: list[tuple]) -> list[list[tuple]]:
+    """The jobs split by host, each keeping the manual's order (for --parallel)."""
+    by_host: dict[str, list[tuple]] = {}
+    for job in todo:
+        by_host.setdefault(job[1].alias, []).append(job)
+    return list(by_host.values())
+
+
+def full_deploy(
+    inv: Inventory, secrets: Secrets, dry_run=False, yes=False, parallel=False, out=print
+) -> list:
+    todo = jobs(inv)
+    for comp, host, _, _ in todo:
+        preflight(comp, [host], secrets)
     out("==========================================")
-    out("  도장콕 전체 배포" + ("  (DRY RUN)" if dry_run else ""))
+    out(
+        "  도장콕 전체 배포" + ("  (DRY RUN)" if dry_run else "") + ("  (병렬)" if parallel else "")
+    )
     out(f"  {time.strftime('%Y-%m-%d %H:%M:%S')}")
     out("==========================================")
-    results = []
+    results: list[tuple] = []
+    lock = threading.Lock()
     started = time.monotonic()
-    for k, (comp, hosts, title, note) in enumerate(plan, 1):
-        for host in hosts:
-            out(f"[{k}/{len(plan)}] {title}... ({host.alias}) {note}")
+
+    def run_chain(chain: list[tuple], prefix: str) -> StepFailed | None:
+        def say(text: str) -> None:
+            with lock:
+                out(prefix + text if prefix else text)
+
+        for comp, host, title, note in chain:
+            k = todo.index((comp, host, title, note)) + 1
+            say(f"[{k}/{len(todo)}] {title}... ({host.alias}) {note}")
             t0 = time.monotonic()
             try:
-                report = deploy_host(comp, host, secrets, dry_run=dry_run, yes=yes)
-            except StepFailed:
+                report = deploy_host(comp, host, secrets, dry_run=dry_run, yes=yes, out=say)
+            except StepFailed as failed:
                 results.append((comp.name, host.alias, "failed", time.monotonic() - t0, None))
-                _table(results, plan, out, time.monotonic() - started)
-                raise
-            results.append(
-                (comp.name, host.alias, report.result, time.monotonic() - t0, report.downtime)
-            )
-    _table(results, plan, out, time.monotonic() - started)
+                return failed
+            results.append((comp.name, host.alias, report.result, time.monotonic() - t0,
+                            report.downtime))  # fmt: skip
+        return None
+
+    if parallel:
+        groups = chains(todo)
+        with ThreadPoolExecutor(len(groups)) as pool:
+            failures = list(pool.map(lambda c: run_chain(c, f"[{c[0][1].alias}] "), groups))
+    else:
+        failures = [run_chain(todo, "")]
+    _table(results, todo, out, time.monotonic() - started)
+    failed = [f for f in failures if f is not None]
+    if failed:
+        raise failed[0]
     return results
 
 
-def _table(results, plan, out, total: float) -> None:
+def _table(results, todo, out, total: float) -> None:
     done = {(r[0], r[1]) for r in results}
     out("")
     out("==========================================")
@@ -59,9 +100,8 @@ def _table(results, plan, out, total: float) -> None:
     for name, host, result, secs, down in results:
         d = "-" if down is None else f"{down:.1f}s"
         out(f"  {name:<10}{host:<8}{result:<12}{secs:>7.1f}s{d:>10}")
-    for comp, hosts, _, _ in plan:
-        for h in hosts:
-            if (comp.name, h.alias) not in done:
-                out(f"  {comp.name:<10}{h.alias:<8}{'not run':<12}")
+    for comp, host, _, _ in todo:
+        if (comp.name, host.alias) not in done:
+            out(f"  {comp.name:<10}{host.alias:<8}{'not run':<12}")
     out(f"  총 소요시간: {total:.1f}s")
     out("==========================================")

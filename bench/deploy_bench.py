@@ -1,0 +1,145 @@
+"""Deploy benchmark on the lab: time and downtime of each deploy, measured two ways.
+
+For each component a new version is pushed to the lab's origin and deployed with `fab`.
+The tool's own record gives step timings and the downtime window it saw; a prober on the
+operator side polls the component's public endpoint every 50 ms during the deploy and
+measures the downtime users would see (the longest run of failed requests).
+
+    .venv/bin/python bench/deploy_bench.py [--rounds N]
+
+Writes bench/reports/deploy.md and prints it. Not a test: numbers vary with the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.lab import Lab  # noqa: E402
+
+FAB = Path(sys.executable).parent / "fab"
+TASKS = {
+    "frontend": ("cpu", "deploy-frontend", "http://{cpu}/"),
+    "backend": ("cpu", "deploy-backend", "http://{cpu}:8080/health"),
+    "ai": ("gpu", "deploy-ai", "http://{gpu}:8000/health"),
+}
+
+
+class Prober(threading.Thread):
+    """Polls a URL; records the longest stretch during which it did not answer 200."""
+
+    def __init__(self, url: str, interval: float = 0.05):
+        super().__init__(daemon=True)
+        self.url, self.interval = url, interval
+        self.stop = threading.Event()
+        self.longest = 0.0
+        self.failures = 0
+        self.requests = 0
+
+    def run(self) -> None:
+        down_since = None
+        while not self.stop.is_set():
+            t = time.monotonic()
+            try:
+                ok = requests.get(self.url, timeout=1).status_code == 200
+            except requests.RequestException:
+                ok = False
+            self.requests += 1
+            if ok and down_since is not None:
+                self.longest = max(self.longest, t - down_since)
+                down_since = None
+            elif not ok:
+                self.failures += 1
+                down_since = down_since or t
+            time.sleep(self.interval)
+        if down_since is not None:
+            self.longest = max(self.longest, time.monotonic() - down_since)
+
+
+def deploy(lab: Lab, name: str, version: str, history: Path) -> dict:
+    host, task, url = TASKS[name]
+    lab.push_app(name, {"VERSION": version + "\n"}, f"bench {version}")
+    prober = Prober(url.format(**lab.addresses))
+    prober.start()
+    env = {
+        **os.environ,
+        "DOJANGKOK_HOSTS": str(lab.inventory),
+        "DOJANGKOK_ENV": str(lab.env_file),
+        "DOJANGKOK_HISTORY": str(history),
+    }
+    t0 = time.monotonic()
+    res = subprocess.run([str(FAB), "-H", host, task, "--yes"], cwd=ROOT, env=env,
+                         capture_output=True, text=True)  # fmt: skip
+    total = time.monotonic() - t0
+    time.sleep(0.5)
+    prober.stop.set()
+    prober.join()
+    if res.returncode != 0:
+        raise SystemExit(f"{task} failed:\n{res.stdout[-3000:]}\n{res.stderr[-2000:]}")
+    record = json.loads(history.read_text().splitlines()[-1])
+    return {
+        "component": name,
+        "total": total,
+        "tool_downtime": record["downtime_seconds"],
+        "probe_downtime": prober.longest,
+        "probe_failures": f"{prober.failures}/{prober.requests}",
+        "steps": {s["number"]: s["seconds"] for s in record["steps"]},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args()
+    lab = Lab.from_repo()
+    if not lab.is_up():
+        lab.up()
+    lab.reset()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        history = Path(tmp) / "history.jsonl"
+        for r in range(args.rounds):
+            for name in TASKS:
+                rows.append(deploy(lab, name, f"1.{r + 1}.0", history))
+    lines = [
+        "# Deploy benchmark (manual strategy, lab)",
+        "",
+        f"{datetime.now():%Y-%m-%d %H:%M}, {platform.node()}, {os.cpu_count()} cores, "
+        f"{args.rounds} round(s). Reproduce: `make lab-up && .venv/bin/python bench/deploy_bench.py`.",
+        "",
+        "| component | total | downtime (tool: stop → health) | downtime (prober, 50 ms) | failed probes |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        tool = "-" if row["tool_downtime"] is None else f"{row['tool_downtime']:.1f} s"
+        lines.append(
+            f"| {row['component']} | {row['total']:.1f} s | {tool} | "
+            f"{row['probe_downtime']:.2f} s | {row['probe_failures']} |"
+        )
+    lines += ["", "Step timings (seconds):", ""]
+    for row in rows:
+        steps = ", ".join(f"{k}: {v}" for k, v in row["steps"].items())
+        lines.append(f"- {row['component']}: {steps}")
+    report = "\n".join(lines) + "\n"
+    out = ROOT / "bench" / "reports" / "deploy.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
