@@ -206,8 +206,92 @@ def settings(c):
         )
 
 
+# --- config as code (tasks/config.py, tasks/setup.py, templates/) --------------------------
+def _config_hosts(c):
+    inv = inventory.load()
+    return inv.resolve(_target(c)) if _target(c) else list(inv.hosts.values())
+
+
+def _push(host, secrets, dry_run: bool, yes: bool) -> None:
+    from tasks import config
+    from tasks.connect import connect
+    from tasks.errors import StepFailed
+    from tasks.runner import Runner
+
+    config.render(host)  # template errors before any connection
+    runner = Runner(connect(host, secrets), secrets)
+    try:
+        config.push_host(host, secrets, runner, dry_run=dry_run, yes=yes)
+    except StepFailed as exc:
+        if exc.report is not None:
+            runner.summary(exc.report)
+        raise
+
+
+@task(help={**_help("yes"), "dry-run": "show the diff against the host; change nothing"})
+@operator_errors
+def push_config(c, dry_run=False, yes=False):
+    """Render templates/ for the host, show the diff, validate, apply only what changed.
+
+    Usage: fab -H cpu push-config [--dry-run] [--yes]
+    Validation (nginx -t, systemd-analyze verify) runs on staged copies before anything takes
+    effect; a failure leaves the host as it was. A failed restart puts the old files back.
+    """
+    secrets = Secrets.load()
+    for host in _config_hosts(c):
+        _push(host, secrets, dry_run, yes)
+
+
+@task(help={"out": "directory to write the rendered files to (DIR/<host>/<live path>)"})
+@operator_errors
+def render_config(c, out="rendered"):
+    """Write the rendered config files locally for review (no host is contacted).
+
+    Usage: fab -H cpu render-config --out DIR
+    """
+    from pathlib import Path
+
+    from tasks import config
+
+    for host in _config_hosts(c):
+        for path in config.write_rendered(config.render(host), Path(out) / host.alias):
+            print(path)
+
+
+@task(name="setup", help=_help("dry-run", "yes"))
+@operator_errors
+def setup_host(c, dry_run=False, yes=False):
+    """Prepare a host (packages installed): service users, directories, swap, database, config.
+
+    Usage: fab -H cpu setup | fab -H gpu setup  [--dry-run] [--yes]
+    Idempotent. Ends with push-config (asks before applying unless --yes).
+    """
+    from tasks import config
+    from tasks import setup as host_setup
+    from tasks.connect import connect
+    from tasks.context import Run
+    from tasks.runner import Runner
+
+    secrets = Secrets.load()
+    for host in _config_hosts(c):
+        config.render(host)
+        if "cpu" in host_setup.roles(host) and not dry_run:
+            secrets.require(host.settings.db_app_password_env, "the app's database account")
+        runner = Runner(None if dry_run else connect(host, secrets), secrets)
+        runner.out(
+            f"=== 도장콕 서버 준비 (setup): {host.alias}{' — DRY RUN' if dry_run else ''} ==="
+        )
+        run = Run("setup", host, secrets, runner, dry_run=dry_run, yes=yes, kind="setup")
+        runner.summary(runner.execute(host_setup.plan(host), run))
+        if dry_run:
+            runner.out("(then: push-config)")
+            continue
+        _push(host, secrets, dry_run, yes)
+
+
 ns = Collection(
     deploy_frontend, deploy_backend, deploy_ai, full_deploy,
     rollback_frontend, rollback_backend, rollback_ai,
     backup_db, health, history, settings,
+    setup_host, push_config, render_config,
 )  # fmt: skip

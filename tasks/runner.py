@@ -103,8 +103,9 @@ class Runner:
     def put_text(self, text: str, remote_path: str, mode: str = "600") -> None:
         """Write a file on the host through SFTP (secrets travel this way, never in argv)."""
         assert self.conn is not None
+        # Create it with its final mode first: a secret is never readable by others.
+        self.conn.run(f"install -m {mode} /dev/null {q(remote_path)}", hide=True, in_stream=False)
         self.conn.put(io.BytesIO(text.encode()), remote=remote_path)
-        self.conn.run(f"chmod {mode} {q(remote_path)}", hide=True)
 
     # --- plans -------------------------------------------------------------------------
     def execute(

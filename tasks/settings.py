@@ -96,6 +96,57 @@ class Settings:
         ]
     )
 
+    # --- config as code (templates/) ---
+    #: nginx server_name of the site ("_": any name)
+    server_name: str = "_"
+    tls_cert: str = "/etc/letsencrypt/live/dojangkok/fullchain.pem"
+    tls_key: str = "/etc/letsencrypt/live/dojangkok/privkey.pem"
+    #: request size limit: multi-page contract scans are uploaded through /api/
+    client_max_body_size: str = "50m"
+    hsts_max_age: int = 63072000
+    #: empty: no Content-Security-Policy header (this one cannot break the SPA's scripts)
+    content_security_policy: str = "frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+    #: the frontend build's content-hashed assets (cached for a year)
+    hashed_assets_path: str = "/static/"
+    backend_upstream: str = "127.0.0.1:8080"
+    proxy_read_timeout: str = "120s"
+    #: the site file push-config writes; it is linked into sites-enabled
+    nginx_site: str = "/etc/nginx/sites-available/dojangkok"
+    #: sites-enabled entries push-config removes (the distribution's default site)
+    nginx_sites_disabled: list = field(default_factory=lambda: ["default"])
+    systemd_dir: str = "/etc/systemd/system"
+    #: the service accounts (system users without a login) the apps run as
+    backend_user: str = "dojangkok"
+    ai_user: str = "dojangkok-ai"
+    backend_java: str = "/usr/bin/java"
+    backend_java_opts: str = "-Xms256m -Xmx512m"
+    #: who may reach the backend's port (nginx and MariaDB are on the same host)
+    backend_ip_allow: str = "localhost"
+    ai_app: str = "app.main:app"
+    ai_listen_host: str = "0.0.0.0"
+    ai_listen_port: int = 8000
+    #: optional EnvironmentFile of the AI server, relative to ai_dir
+    ai_env_file: str = ".env"
+    #: who may reach the AI server (empty: anyone); the default is private networks
+    ai_ip_allow: str = "localhost 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16"
+    #: "no" if the model runtime needs writable+executable memory (a JIT)
+    ai_memory_deny_write_execute: str = "yes"
+    #: the GPU's device nodes the AI server may open (empty: no devices at all)
+    ai_device_allow: list = field(
+        default_factory=lambda: ["char-nvidia-frontend rw", "char-nvidia-uvm rw"]
+    )
+    db_service: str = "mariadb"
+    mysql_conf: str = "/etc/mysql/mariadb.conf.d/60-dojangkok.cnf"
+    innodb_buffer_pool_size: str = "1G"
+    db_max_connections: int = 100
+    db_bind_address: str = "127.0.0.1"
+    #: the application's own database account; its password is the .env key named here
+    db_app_user: str = "dojangkok"
+    db_app_password_env: str = "DB_PASSWORD"
+    #: empty swap_size: no swap file
+    swap_size: str = "4G"
+    swap_file: str = "/swapfile"
+
     # ---------------------------------------------------------------------------------
     @classmethod
     def names(cls) -> set[str]:

@@ -64,7 +64,7 @@ def health(url: str, expect: str) -> str:
 
 def page(url: str, expect: str) -> str:
     check = f" | grep -qF -- {q(expect)}" if expect else " >/dev/null"
-    return f"curl -fsS --max-time 10 {q(url)}{check}"
+    return f"curl -fsSL --max-time 10 {q(url)}{check}"
 
 
 def smoke(requests: list[dict]) -> str:

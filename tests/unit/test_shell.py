@@ -95,9 +95,9 @@ def test_smoke_against_a_local_server(tmp_path):
 
 
 def test_env_keys_diff_against_the_revision_to_deploy(tmp_path):
-    git = lambda *a: subprocess.run(
-        ["git", "-C", str(tmp_path), *a], check=True, capture_output=True
-    )  # noqa: E731
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
     git("init", "-q", "-b", "main")
     (tmp_path / ".env.example").write_text("A=\n")
     git("add", ".")

@@ -1,0 +1,314 @@
+"""Config as code on the lab's real hosts: setup, push-config, its refusals, the targets.
+
+One reset for the module: the hosts are set up with `fab setup`, then the deploy tasks run on
+the pushed config alone, then push-config is tried twice, with broken settings, and without
+nginx. Every check looks at the host itself (files, systemd, HTTPS from this machine).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.lab
+
+ROOT = Path(__file__).resolve().parent.parent
+FAB = Path(sys.executable).parent / "fab"
+CERT, KEY = "/etc/ssl/dojangkok/fullchain.pem", "/etc/ssl/dojangkok/privkey.pem"
+
+# What the lab inventory needs for config as code (see ensure_tls for the certificate).
+LAB_VARS = f"""
+[cpu:vars]
+tls_cert={CERT}
+tls_key={KEY}
+server_name=cpu
+frontend_url=https://localhost/
+swap_size=64M
+backend_health_interval=1
+backend_health_tries=20
+frontend_page_interval=1
+backend_smoke=[{{"method": "GET", "url": "http://localhost:8080/api/notes"}}]
+
+[gpu:vars]
+swap_size=64M
+ai_health_interval=1
+ai_health_tries=20
+"""
+
+
+def inventory(lab, tmp_path: Path, **cpu_vars: str) -> Path:
+    text = lab.inventory.read_text()
+    text = text.replace("=id_ed25519", f"={lab.key_file}")
+    text = text.replace("known_hosts_file=known_hosts", f"known_hosts_file={lab.known_hosts}")
+    if cpu_vars:
+        pairs = " ".join(f"{k}={v}" for k, v in cpu_vars.items())
+        text = text.replace("cpu ansible_host=", f"cpu {pairs} ansible_host=", 1)
+    path = tmp_path / f"hosts-{len(list(tmp_path.glob('hosts-*')))}.ini"
+    path.write_text(text + LAB_VARS)
+    return path
+
+
+def fab(lab, tmp_path: Path, *args: str, inv: Path | None = None) -> subprocess.CompletedProcess:
+    environ = {
+        **os.environ,
+        "DOJANGKOK_HOSTS": str(inv or inventory(lab, tmp_path)),
+        "DOJANGKOK_ENV": str(lab.env_file),
+        "DOJANGKOK_HISTORY": str(tmp_path / "history.jsonl"),
+    }
+    res = subprocess.run(
+        [str(FAB), *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=900
+    )
+    print(res.stdout[-8000:], res.stderr[-3000:])
+    return res
+
+
+def on(lab, host: str, command: str) -> str:
+    res = lab.run(host, command, timeout=120)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
+CA = "/etc/ssl/dojangkok/ca.pem"
+
+
+def ensure_tls(lab, out: Path) -> Path:
+    """The lab's TLS for cpu; the lab should provide exactly this (see the report).
+
+    A lab CA (CA:TRUE, keyCertSign) and a leaf it signs: ECDSA P-256, SHA-256, 365 days
+    (Mozilla: at most 366), CA:FALSE, EKU serverAuth, SAN cpu, localhost, 10.77.0.2,
+    127.0.0.1. fullchain.pem = leaf + CA, privkey.pem 0600 root, the CA trusted on cpu
+    (update-ca-certificates: `curl https://localhost/` verifies), ca.pem on the operator side.
+    """
+    ip = lab.addresses["cpu"]
+    d = "/etc/ssl/dojangkok"
+    ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256"
+    leaf_ext = (
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+        "extendedKeyUsage=serverAuth\n"
+        f"subjectAltName=DNS:cpu,DNS:localhost,IP:{ip},IP:127.0.0.1\n"
+    )
+    on(
+        lab,
+        "cpu",
+        f"test -s {CA} -a -s {CERT} -a -s {KEY} || {{ set -e; install -d -m 755 {d}; cd {d}; "
+        f"openssl req -x509 {ec} -days 3650 -subj '/CN=dojangkok lab CA' "
+        "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign "
+        "-keyout ca.key -out ca.pem 2>/dev/null; "
+        f"openssl req {ec} -subj /CN=cpu -keyout privkey.pem -out leaf.csr 2>/dev/null; "
+        f"printf '{leaf_ext}' > leaf.ext; "
+        "openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 365 "
+        "-sha256 -extfile leaf.ext -out leaf.pem 2>/dev/null; "
+        "cat leaf.pem ca.pem > fullchain.pem; chmod 600 privkey.pem ca.key; rm -f leaf.csr leaf.ext; }; "
+        f"cmp -s {CA} /usr/local/share/ca-certificates/dojangkok-lab.crt || "
+        f"{{ cp {CA} /usr/local/share/ca-certificates/dojangkok-lab.crt && "
+        "update-ca-certificates >/dev/null; }",
+    )
+    path = out / "lab-ca.pem"
+    path.write_text(on(lab, "cpu", f"cat {CA}") + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("config-lab")
+
+
+@pytest.fixture(scope="module")
+def set_up(lab, work):
+    """Fresh hosts, the certificate, then `fab setup` on both."""
+    lab.reset()
+    cert = ensure_tls(lab, work)
+    results = {h: fab(lab, work, "-H", h, "setup", "--yes") for h in ("cpu", "gpu")}
+    return lab, cert, results
+
+
+def sha(lab, host: str, path: str) -> str:
+    return on(lab, host, f"sha256sum {path}").split()[0]
+
+
+def nginx_workers(lab) -> str:
+    """The pids of nginx's workers: a reload replaces them."""
+    return on(lab, "cpu", "ps --ppid $(cat /run/nginx.pid) -o pid= | sort | tr -d ' ' | tr '\\n' ,")
+
+
+def invocation(lab, host: str, service: str) -> str:
+    return on(lab, host, f"systemctl show -p InvocationID --value {service}")
+
+
+def test_setup_prepares_the_hosts(set_up):
+    lab, _, results = set_up
+    for h, res in results.items():
+        assert res.returncode == 0, (h, res.stdout[-3000:], res.stderr)
+        # swapon is refused in the container: said clearly, not an error
+        assert "swapon is not permitted in a container (systemd-nspawn): skipped" in res.stdout
+    cpu = lab.addresses["cpu"]
+    assert on(lab, "cpu", "ps -o user= -C java") == "dojangkok"
+    assert on(lab, "gpu", "systemctl show -p User --value fastapi") == "dojangkok-ai"
+    assert (
+        on(lab, "gpu", "ps -o user= -p $(systemctl show -p MainPID --value fastapi)")
+        == "dojangkok-ai"
+    )
+    assert on(lab, "cpu", "stat -c '%a %U' /app/backups /app/backend/.env /swapfile") == (
+        "700 deploy\n600 deploy\n600 root"
+    )
+    assert on(lab, "cpu", "getent passwd dojangkok | cut -d: -f7") == "/usr/sbin/nologin"
+    # the database account works with the password from .env (sent by file, not argv)
+    pw = lab.env()["DB_PASSWORD"]
+    opt = "/tmp/dbcheck.cnf"
+    lab.run("cpu", f"umask 077; cat > {opt}", input=f'[client]\nuser=dojangkok\npassword="{pw}"\n')
+    out = on(lab, "cpu", f"mysql --defaults-extra-file={opt} -N -e "
+                         "'SELECT @@innodb_buffer_pool_size, DATABASE()' dojangkok; rm -f " + opt)  # fmt: skip
+    assert out.split() == ["1073741824", "dojangkok"]
+    # nginx: HTTP → HTTPS, TLS verified against the lab certificate, headers, the SPA
+    r = requests.get(f"http://{cpu}/contracts/1", allow_redirects=False, timeout=10)
+    assert r.status_code == 301 and r.headers["Location"] == f"https://{cpu}/contracts/1"
+    page = requests.get(f"https://{cpu}/contracts/1", verify=str(set_up[1]), timeout=10)
+    assert page.status_code == 200 and "dojangkok" in page.text
+    assert page.headers["Strict-Transport-Security"] == "max-age=63072000"
+    assert page.headers["Cache-Control"] == "no-cache"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    asset = re.search(r'src="(/static/[^"]+)"', page.text).group(1)
+    cached = requests.get(f"https://{cpu}{asset}", verify=str(set_up[1]), timeout=10,
+                          headers={"Accept-Encoding": "gzip"})  # fmt: skip
+    assert "immutable" in cached.headers["Cache-Control"]
+    api = requests.get(f"https://{cpu}/api/notes", verify=str(set_up[1]), timeout=10)
+    assert api.status_code == 200
+
+
+def test_the_deploy_tasks_work_on_the_pushed_config(set_up, work):
+    lab = set_up[0]
+    # the lab's frontend checkout has a .env.example but no .env yet (not config's business)
+    for h, d in (("cpu", "/app/frontend"), ("gpu", "/app/ai-server")):
+        on(
+            lab,
+            h,
+            f"cd {d} && {{ test -f .env || ! test -f .env.example || sudo -u deploy cp .env.example .env; }}",
+        )
+    for h, task in (("cpu", "deploy-backend"), ("cpu", "deploy-frontend"), ("gpu", "deploy-ai")):
+        res = fab(lab, work, "-H", h, task, "--yes")
+        assert res.returncode == 0, (task, res.stdout[-3000:], res.stderr)
+    assert on(lab, "cpu", "ps -o user= -C java") == "dojangkok"
+    assert "Managed by dojangkok-deploy" in on(
+        lab, "cpu", "cat /etc/systemd/system/dojangkok.service"
+    )
+
+
+def test_a_second_push_changes_nothing(set_up, work):
+    lab = set_up[0]
+    before = (
+        invocation(lab, "cpu", "dojangkok"),
+        invocation(lab, "cpu", "mariadb"),
+        nginx_workers(lab),
+    )
+    res = fab(lab, work, "-H", "cpu", "push-config", "--yes")
+    assert res.returncode == 0 and "no changes" in res.stdout
+    assert (
+        invocation(lab, "cpu", "dojangkok"),
+        invocation(lab, "cpu", "mariadb"),
+        nginx_workers(lab),
+    ) == before
+    res = fab(lab, work, "-H", "gpu", "push-config", "--yes")
+    assert res.returncode == 0 and "no changes" in res.stdout
+
+
+def test_dry_run_shows_the_diff_and_changes_nothing(set_up, work):
+    lab = set_up[0]
+    site = sha(lab, "cpu", "/etc/nginx/sites-available/dojangkok")
+    res = fab(lab, work, "-H", "cpu", "push-config", "--dry-run",
+              inv=inventory(lab, work, client_max_body_size="80m"))  # fmt: skip
+    assert res.returncode == 0
+    assert (
+        "-    client_max_body_size 50m;" in res.stdout
+        and "+    client_max_body_size 80m;" in res.stdout
+    )
+    assert sha(lab, "cpu", "/etc/nginx/sites-available/dojangkok") == site
+
+
+def test_a_broken_nginx_setting_is_rejected_and_the_site_keeps_serving(set_up, work):
+    lab, cert, _ = set_up
+    site, workers = sha(lab, "cpu", "/etc/nginx/sites-available/dojangkok"), nginx_workers(lab)
+    res = fab(lab, work, "-H", "cpu", "push-config", "--yes",
+              inv=inventory(lab, work, client_max_body_size="'5 0m'"))  # fmt: skip
+    assert res.returncode == 1
+    assert "client_max_body_size" in res.stdout and "설정 검증" in res.stdout
+    assert sha(lab, "cpu", "/etc/nginx/sites-available/dojangkok") == site
+    assert nginx_workers(lab) == workers  # not reloaded
+    assert requests.get(f"https://{lab.addresses['cpu']}/", verify=str(cert), timeout=10).ok
+
+
+def test_a_unit_that_fails_verification_is_rejected(set_up, work):
+    lab = set_up[0]
+    unit, running = (
+        sha(lab, "cpu", "/etc/systemd/system/dojangkok.service"),
+        invocation(lab, "cpu", "dojangkok"),
+    )
+    res = fab(lab, work, "-H", "cpu", "push-config", "--yes",
+              inv=inventory(lab, work, backend_java="/usr/bin/no-such-java"))  # fmt: skip
+    assert res.returncode == 1 and "no-such-java" in res.stdout
+    assert sha(lab, "cpu", "/etc/systemd/system/dojangkok.service") == unit
+    assert invocation(lab, "cpu", "dojangkok") == running
+
+
+def test_a_unit_that_does_not_start_is_rolled_back(set_up, work):
+    lab = set_up[0]
+    unit = sha(lab, "cpu", "/etc/systemd/system/dojangkok.service")
+    inv = inventory(lab, work, backend_java_opts="-Xmx1k", backend_health_tries="12")
+    res = fab(lab, work, "-H", "cpu", "push-config", "--yes", inv=inv)
+    assert res.returncode == 1 and "롤백" in res.stdout
+    assert sha(lab, "cpu", "/etc/systemd/system/dojangkok.service") == unit
+    on(lab, "cpu", "systemctl is-active dojangkok && curl -fsS localhost:8080/health")
+
+
+def test_a_host_without_nginx_is_a_clear_error(set_up, work):
+    lab = set_up[0]
+    site = sha(lab, "cpu", "/etc/nginx/sites-available/dojangkok")
+    on(lab, "cpu", "mv /usr/sbin/nginx /usr/sbin/nginx.hidden")
+    try:
+        res = fab(lab, work, "-H", "cpu", "push-config", "--yes",
+                  inv=inventory(lab, work, server_name="other.example"))  # fmt: skip
+    finally:
+        on(lab, "cpu", "mv /usr/sbin/nginx.hidden /usr/sbin/nginx")
+    assert res.returncode == 1 and "nginx is not installed" in res.stdout
+    assert sha(lab, "cpu", "/etc/nginx/sites-available/dojangkok") == site
+
+
+def exposure(lab, host: str, unit: str) -> float:
+    out = on(lab, host, f"systemd-analyze security --no-pager {unit}")
+    return float(re.search(r"Overall exposure level for \S+: ([\d.]+)", out).group(1))
+
+
+def test_exposure_targets(set_up):
+    lab = set_up[0]
+    scores = {
+        "dojangkok": exposure(lab, "cpu", "dojangkok"),
+        "fastapi": exposure(lab, "gpu", "fastapi"),
+    }
+    print("exposure:", scores)
+    assert all(v <= 2.0 for v in scores.values()), scores
+
+
+def test_tls_meets_mozilla_intermediate(set_up, work):
+    pytest.importorskip("sslyze")
+    lab, cert, _ = set_up
+    target = f"cpu:443{{{lab.addresses['cpu']}}}"
+    res = subprocess.run(
+        [sys.executable, "-m", "sslyze", "--mozilla_config=intermediate",
+         f"--certinfo_ca_file={cert}", target],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    print(res.stdout[-4000:])
+    assert "cpu:443: OK - Compliant." in res.stdout
+    assert res.returncode == 0
+
+
+def test_no_secret_reached_the_output(set_up):
+    _, _, results = set_up
+    for value in (v for v in set_up[0].env().values() if len(v) >= 4):
+        for res in results.values():
+            assert value not in res.stdout and value not in res.stderr

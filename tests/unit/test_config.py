@@ -1,0 +1,430 @@
+"""Config as code without a host: templates, validation with the local nginx and systemd,
+the diff, the push plan and its failure paths (a scripted connection), setup's commands."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tasks import config, setup
+from tasks.errors import ConfigError, StepFailed
+from tasks.inventory import Host
+from tasks.runner import Runner
+from tasks.secrets import Secrets
+from tasks.settings import Settings
+from tasks.steps import Policy
+
+from .fakes import FakeConnection
+
+MOZILLA_INTERMEDIATE = {  # ssl-config.mozilla.org 5.7, the openssl names
+    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+    "DHE-RSA-AES128-GCM-SHA256", "DHE-RSA-AES256-GCM-SHA384", "DHE-RSA-CHACHA20-POLY1305",
+}  # fmt: skip
+
+
+def host(group: str = "cpu", **settings) -> Host:
+    return Host(group, "10.0.0.2", "deploy", 22, None, (group,), Settings(**settings))
+
+
+def rendered(group: str = "cpu", **settings) -> dict[str, str]:
+    return {f.key: text for f, text in config.render(host(group, **settings)).items()}
+
+
+# --- templates -----------------------------------------------------------------------------
+def test_each_group_gets_its_files():
+    assert [f.key for f in config.config_files(host("cpu"))] == ["mysql", "backend", "nginx"]
+    assert [f.key for f in config.config_files(host("gpu"))] == ["ai"]
+    with pytest.raises(ConfigError, match="neither group"):
+        config.config_files(Host("x", "a", None, 22, None, ("db",), Settings()))
+
+
+def test_templates_use_the_settings():
+    r = rendered("cpu", server_name="dojangkok.kr", client_max_body_size="80m")
+    site = r["nginx"]
+    assert "server_name dojangkok.kr;" in site
+    assert "client_max_body_size 80m;" in site
+    assert "try_files $uri $uri/ /index.html;" in site
+    assert "return 301 https://$host$request_uri;" in site
+    assert "proxy_pass http://127.0.0.1:8080;" in site
+    assert 'add_header Cache-Control "no-cache" always;' in site
+    assert "immutable" in site and "gzip on;" in site
+    assert f"ssl_certificate {Settings().tls_cert};" in site
+    assert "innodb_buffer_pool_size = 1G" in r["mysql"]
+    unit = r["backend"]
+    assert (
+        "ExecStart=/usr/bin/java -Xms256m -Xmx512m -jar /app/backend/build/libs/dojangkok.jar"
+        in unit
+    )
+    assert "EnvironmentFile=/app/backend/.env" in unit
+    assert "User=dojangkok" in unit and "Restart=on-failure" in unit
+    assert "SuccessExitStatus=143" in unit and "StandardOutput=journal" in unit
+    assert "MemoryDenyWriteExecute=no" in unit  # the JIT
+    ai = rendered("gpu")["ai"]
+    assert "ExecStart=/app/ai-server/venv/bin/uvicorn app.main:app --host 0.0.0.0 --port 8000" in ai
+    assert "User=dojangkok-ai" in ai and "DeviceAllow=char-nvidia-uvm rw" in ai
+    assert "PrivateDevices=no" in ai
+    assert "PrivateDevices=yes" in rendered("gpu", ai_device_allow=[])["ai"]
+
+
+def test_security_headers_repeat_where_locations_add_headers():
+    # nginx drops the server's add_header lines in a location that has its own
+    site = rendered()["nginx"]
+    assert site.count("Strict-Transport-Security") == site.count("add_header Cache-Control") + 1
+    assert 'max-age=63072000"' in site
+
+
+def test_tls_is_mozilla_intermediate():
+    site = rendered()["nginx"]
+    assert re.search(r"ssl_protocols TLSv1\.2 TLSv1\.3;", site)
+    ciphers = re.search(r"ssl_ciphers ([^;]+);", site).group(1).split(":")
+    assert set(ciphers) <= MOZILLA_INTERMEDIATE
+    assert "ssl_session_tickets off;" in site and "ssl_prefer_server_ciphers off;" in site
+
+
+def test_a_missing_variable_is_an_error_naming_it(tmp_path):
+    (tmp_path / "t.j2").write_text("x {{ no_such_setting }}\n")
+    f = config.ConfigFile("t", "t.j2", "/etc/t", "unit", "t")
+    with pytest.raises(ConfigError, match="'no_such_setting' is undefined"):
+        config.render_file(f, Settings(), config.environment(tmp_path))
+
+
+def test_a_template_syntax_error_names_the_line(tmp_path):
+    (tmp_path / "t.j2").write_text("a\n{% if %}\n")
+    f = config.ConfigFile("t", "t.j2", "/etc/t", "unit", "t")
+    with pytest.raises(ConfigError, match=r"t\.j2:2"):
+        config.render_file(f, Settings(), config.environment(tmp_path))
+
+
+def test_a_line_break_in_a_setting_is_refused():
+    with pytest.raises(ConfigError, match="backend_java_opts"):
+        rendered(backend_java_opts="-Xmx1g\nExecStartPre=/bin/evil")
+
+
+def test_systemd_quoting():
+    assert config._sdq("/app/my app/x.jar") == '"/app/my app/x.jar"'
+    assert config._sdq("50%") == "50%%"
+
+
+def test_render_config_writes_live_paths(tmp_path):
+    paths = config.write_rendered(config.render(host()), tmp_path)
+    assert tmp_path / "etc/nginx/sites-available/dojangkok" in paths
+    assert (tmp_path / "etc/systemd/system/dojangkok.service").read_text().startswith("# Managed")
+
+
+# --- validation with the real tools on this machine ----------------------------------------
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory) -> tuple[str, str]:
+    if not shutil.which("openssl"):
+        pytest.skip("openssl missing")
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-days", "30", "-subj", "/CN=cpu", "-keyout", d / "key.pem", "-out", d / "cert.pem"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return str(d / "cert.pem"), str(d / "key.pem")
+
+
+def nginx_t(tmp_path: Path, site: str) -> subprocess.CompletedProcess:
+    if not shutil.which("nginx"):
+        pytest.skip("nginx is not installed here")
+    (tmp_path / "site.conf").write_text(site)
+    (tmp_path / "nginx.conf").write_text(
+        f"error_log {tmp_path}/error.log;\npid {tmp_path}/nginx.pid;\nevents {{}}\n"
+        f"http {{ access_log off; include /etc/nginx/mime.types; include {tmp_path}/site.conf; }}\n"
+    )
+    return subprocess.run(
+        ["nginx", "-t", "-c", f"{tmp_path}/nginx.conf", "-p", str(tmp_path)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+
+
+def test_nginx_accepts_the_rendered_site(tmp_path, cert):
+    res = nginx_t(tmp_path, rendered(tls_cert=cert[0], tls_key=cert[1])["nginx"])
+    assert res.returncode == 0, res.stderr
+
+
+def test_nginx_rejects_a_broken_setting(tmp_path, cert):
+    res = nginx_t(
+        tmp_path, rendered(tls_cert=cert[0], tls_key=cert[1], client_max_body_size="5 0m")["nginx"]
+    )
+    assert res.returncode != 0 and "client_max_body_size" in res.stderr
+
+
+def units(tmp_path: Path) -> dict[str, Path]:
+    if not shutil.which("systemd-analyze"):
+        pytest.skip("systemd-analyze is not installed here")
+    uvicorn = tmp_path / "ai/venv/bin/uvicorn"
+    uvicorn.parent.mkdir(parents=True)
+    uvicorn.write_text("#!/bin/sh\n")
+    uvicorn.chmod(0o755)
+    s = dict(backend_java=shutil.which("true"), ai_dir=str(tmp_path / "ai"))
+    out = {}
+    for group, key, name in (("cpu", "backend", "dojangkok"), ("gpu", "ai", "fastapi")):
+        path = tmp_path / f"{name}.service"
+        path.write_text(rendered(group, **s)[key])
+        out[key] = path
+    return out
+
+
+def test_systemd_analyze_verify_passes_for_the_units(tmp_path):
+    for path in units(tmp_path).values():
+        res = subprocess.run(
+            ["systemd-analyze", "verify", str(path)], capture_output=True, text=True
+        )
+        assert res.returncode == 0 and path.name not in res.stderr, res.stderr
+
+
+def test_the_validator_rejects_an_unknown_key(tmp_path):
+    path = units(tmp_path)["backend"]
+    path.write_text(path.read_text().replace("Restart=", "Restrat="))
+    f = config.ConfigFile("backend", "", str(path), "unit", "dojangkok")
+    script = config.validate_unit(f, Settings()).replace(
+        config.q(config.staged(f, Settings())), str(path)
+    )
+    res = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+    assert res.returncode == 1 and "Restrat" in res.stderr
+
+
+@pytest.mark.parametrize("key", ["backend", "ai"])
+def test_exposure_is_2_or_lower(tmp_path, key):
+    path = units(tmp_path)[key]
+    res = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", str(path)], capture_output=True, text=True
+    )
+    score = float(re.search(r"Overall exposure level for \S+: ([\d.]+)", res.stdout).group(1))
+    assert score <= 2.0, res.stdout
+
+
+# --- the diff --------------------------------------------------------------------------------
+def state_output(files: dict[str, str | None], link: str | None = None, disabled=()) -> str:
+    """What state_command prints on a host with these files (cat FILE; echo)."""
+    out = ""
+    for key, text in files.items():
+        out += f"{config.STATE_MARK} {key}\n" + ("absent\n" if text is None else f"644\n{text}\n")
+    if link is not None:
+        out += f"{config.STATE_MARK} link\n{link}\n{config.STATE_MARK} disabled\n"
+        out += "".join(f"{p}\n" for p in disabled)
+    return out + f"{config.STATE_MARK} end\n"
+
+
+def test_state_round_trip_and_changes():
+    h = host()
+    r = config.render(h)
+    texts = {f.key: t for f, t in r.items()}
+    same = state_output(texts, link="/etc/nginx/sites-available/dojangkok")
+    assert config.changes(r, config.parse_state(same), h.settings) == []
+    old = dict(
+        texts, mysql=None, backend=texts["backend"].replace("Restart=on-failure", "Restart=no")
+    )
+    found = config.changes(
+        r,
+        config.parse_state(
+            state_output(old, link="", disabled=["/etc/nginx/sites-enabled/default"])
+        ),
+        h.settings,
+    )
+    assert [c.file.key for c in found] == ["mysql", "backend", "nginx"]
+    diff = found[1].diff("cpu")
+    assert "-Restart=no" in diff and "+Restart=on-failure" in diff
+    assert "absent" in found[0].diff("cpu")
+    assert not found[2].content_changed
+    assert "remove /etc/nginx/sites-enabled/default" in found[2].diff("cpu")
+
+
+def test_a_mode_only_change_does_not_restart():
+    h = host()
+    r = config.render(h)
+    texts = {f.key: t for f, t in r.items()}
+    raw = state_output(texts, link="/etc/nginx/sites-available/dojangkok").replace(
+        f"{config.STATE_MARK} backend\n644", f"{config.STATE_MARK} backend\n664"
+    )
+    found = config.changes(r, config.parse_state(raw), h.settings)
+    assert [c.file.key for c in found] == ["backend"]
+    assert config.apply_actions(found) == []
+
+
+# --- the push, on a scripted connection ------------------------------------------------------
+def fake_host(conn: FakeConnection, group: str = "cpu", state: str | None = None, **settings):
+    h = host(group, **settings)
+    if state is None:
+        state = state_output(
+            {f.key: None for f in config.config_files(h)},
+            link="",
+            disabled=["/etc/nginx/sites-enabled/default"],
+        )
+    conn.rules.insert(0, (re.compile(re.escape(config.STATE_MARK)), 0, state))
+    out: list[str] = []
+    return h, Runner(conn, Secrets({}), out=out.append, sleep=lambda s: None), out
+
+
+def test_nothing_to_change_says_so_and_reloads_nothing():
+    conn = FakeConnection()
+    h = host()
+    texts = {f.key: t for f, t in config.render(h).items()}
+    h, runner, out = fake_host(
+        conn, state=state_output(texts, link="/etc/nginx/sites-available/dojangkok")
+    )
+    assert config.push_host(h, Secrets({}), runner, yes=True) == []
+    assert any("no changes" in line for line in out)
+    assert not re.search(r"systemctl|nginx -s|install -m", conn.commands())
+
+
+def test_dry_run_shows_the_diff_and_changes_nothing():
+    conn = FakeConnection()
+    h, runner, out = fake_host(conn)
+    found = config.push_host(h, Secrets({}), runner, dry_run=True)
+    assert len(found) == 3
+    assert any("+innodb_buffer_pool_size = 1G" in line for line in out)
+    assert not conn.uploads and len(conn.calls) == 1
+
+
+def test_the_push_validates_before_it_installs_and_restarts_only_what_changed():
+    conn = FakeConnection()
+    h, runner, out = fake_host(conn)
+    config.push_host(h, Secrets({}), runner, yes=True)
+    cmds = conn.commands()
+    assert set(conn.uploads) == {
+        "/var/lib/dojangkok-deploy/config-staging/mysql/60-dojangkok.cnf",
+        "/var/lib/dojangkok-deploy/config-staging/backend/dojangkok.service",
+        "/var/lib/dojangkok-deploy/config-staging/nginx/dojangkok",
+    }
+    order = [cmds.index(s) for s in ("nginx -t -c", "systemd-analyze verify", "--help --verbose",
+                                      "mv -fT", "daemon-reload", "restart mariadb",
+                                      "restart dojangkok", "nginx -s reload")]  # fmt: skip
+    assert order.index(max(order[:3])) < 3 and order[3] > max(order[:3])
+    assert order[4:] == sorted(order[4:])
+    assert "restart nginx" not in cmds
+
+
+def test_a_failed_validation_changes_nothing():
+    conn = FakeConnection([(r"nginx -t -c", 1, "nginx: [emerg] invalid value")])
+    h, runner, out = fake_host(conn)
+    with pytest.raises(StepFailed) as err:
+        config.push_host(h, Secrets({}), runner, yes=True)
+    assert err.value.rolled_back is None
+    cmds = conn.commands()
+    assert "mv -fT" not in cmds and "systemctl" not in cmds and "nginx -s reload" not in cmds
+    assert any("invalid value" in line for line in out)
+
+
+def test_a_failed_restart_puts_the_old_files_back():
+    conn = FakeConnection([(r"systemctl restart dojangkok", [1, 0], "Job failed")])
+    h, runner, out = fake_host(conn, backend_health_tries=1)
+    with pytest.raises(StepFailed) as err:
+        config.push_host(h, Secrets({}), runner, yes=True)
+    assert err.value.rolled_back is True
+    cmds = conn.commands()
+    restore = cmds.index("restored from")
+    assert restore > cmds.index("restart dojangkok")
+    assert "daemon-reload" in cmds[restore:] and "restart dojangkok" in cmds[restore:]
+
+
+def test_a_host_without_nginx_is_a_clear_error():
+    conn = FakeConnection([(r"nginx -t -c", 1, "nginx is not installed")])
+    h, runner, out = fake_host(conn)
+    with pytest.raises(StepFailed):
+        config.push_host(h, Secrets({}), runner, yes=True)
+    assert any("nginx is not installed" in line for line in out)
+
+
+def test_the_plan_policies():
+    conn = FakeConnection()
+    h, runner, _ = fake_host(conn)
+    r = config.render(h)
+    found = config.changes(r, config.parse_state(conn.rules[0][2]), h.settings)
+    plan, _ = config.push_plan(found, lambda run: "")
+    by_title = {s.title: s for s in plan.steps}
+    assert by_title["설정 검증 (적용 전)"].policy is Policy.ABORT
+    assert by_title["새 설정 적용"].policy is Policy.ROLLBACK
+    assert all(s.policy is Policy.ROLLBACK for s in plan.steps[5:])
+
+
+# --- setup ------------------------------------------------------------------------------------
+def test_database_sql_escapes_and_never_reaches_argv():
+    sql = setup.database_sql("dojangkok", "dojangkok", "pa'ss\\word")
+    assert "IDENTIFIED BY 'pa\\'ss\\\\word'" in sql
+    assert "CREATE DATABASE IF NOT EXISTS `dojangkok`" in sql
+    conn = FakeConnection()
+    h = host()
+    secrets = Secrets({"DB_PASSWORD": "app-secret-123", "MYSQL_ROOT_PASSWORD": "root-secret-456"})
+    from tasks.context import Run
+
+    run = Run("setup", h, secrets, Runner(conn, secrets, out=lambda t: None))
+    setup.database(run)
+    assert "app-secret-123" not in conn.commands() and "root-secret-456" not in conn.commands()
+    assert b"app-secret-123" in conn.uploads[setup.sql_file(run)]
+    assert b"root-secret-456" in conn.uploads[setup.option_file(run)]
+    assert re.search(r"install -m 600 /dev/null .*\.sql", conn.commands())
+    assert "--defaults-extra-file" in conn.commands() and "trap " in conn.commands()
+
+
+def test_users_and_directories():
+    s = Settings()
+    assert "useradd --system" in setup.users_command(setup.service_users(s, {"cpu"}))
+    assert setup.service_users(s, {"gpu"}) == ["dojangkok-ai"]
+    dirs = setup.directories_command(s, {"cpu"})
+    assert 'install -d -m 700 -o "$SUDO_USER" /app/backups' in dirs
+    assert "chmod 600 /app/backend/.env" in dirs
+
+
+def stubs(tmp_path: Path, swapon_fails: str | None, virt: str | None) -> dict[str, str]:
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    scripts = {
+        "swapon": (
+            f"echo 'swapon: {swapon_fails}' >&2; exit 255" if swapon_fails else 'echo on >> "$LOG"'
+        ),
+        "mkswap": 'echo "mkswap $1" >> "$LOG"',
+        "systemd-detect-virt": f"echo {virt}; exit 0" if virt else "echo none; exit 1",
+    }
+    scripts["swapon"] = (
+        'if [ "$1" = --show=NAME ]; then cat "$ACTIVE" 2>/dev/null; exit 0; fi; '
+        + scripts["swapon"]
+    )
+    for name, body in scripts.items():
+        (bin_ / name).write_text(f"#!/bin/bash\n{body}\n")
+        (bin_ / name).chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_}:{os.environ['PATH']}", "LOG": str(tmp_path / "log"),
+            "ACTIVE": str(tmp_path / "active")}  # fmt: skip
+
+
+def run_swap(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    s = Settings(swap_file=str(tmp_path / "swapfile"), swap_size="1M")
+    script = setup.swap_command(s).replace("/etc/fstab", str(tmp_path / "fstab"))
+    (tmp_path / "fstab").touch()
+    return subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env)
+
+
+def test_swap_in_a_container_is_skipped_with_a_message(tmp_path):
+    env = stubs(tmp_path, "/swapfile: swapon failed: Operation not permitted", "systemd-nspawn")
+    res = run_swap(tmp_path, env)
+    assert res.returncode == 0, res.stderr
+    assert "swapon is not permitted in a container (systemd-nspawn): skipped" in res.stdout
+    assert (tmp_path / "swapfile").stat().st_size == 1024 * 1024
+    assert oct((tmp_path / "swapfile").stat().st_mode)[-3:] == "600"
+    assert (tmp_path / "fstab").read_text() == ""  # a container must not try it at boot
+
+
+def test_swap_fails_loudly_outside_a_container(tmp_path):
+    res = run_swap(tmp_path, stubs(tmp_path, "swapon failed: Invalid argument", None))
+    assert res.returncode == 1 and "Invalid argument" in res.stderr
+
+
+def test_swap_is_idempotent(tmp_path):
+    env = stubs(tmp_path, None, None)
+    assert run_swap(tmp_path, env).returncode == 0
+    fstab = (tmp_path / "fstab").read_text()
+    assert fstab.count("swap sw 0 0") == 1
+    (tmp_path / "active").write_text(str(tmp_path / "swapfile") + "\n")
+    res = run_swap(tmp_path, env)
+    assert "already on" in res.stdout
+    assert (tmp_path / "fstab").read_text() == fstab
+    assert (tmp_path / "log").read_text().count("mkswap") == 1
