@@ -1,0 +1,224 @@
+"""The dojangkok test lab: two real hosts (`cpu`, `gpu`) on this machine.
+
+Each host is a Debian 12 container booted with `systemd-nspawn --boot` (systemd as PID 1,
+sshd, its own network namespace) on the lab bridge dklab0. Addresses come from the /24 in
+DOJANGKOK_LAB_SUBNET (default 10.77.0.0/24): operator (this machine) .1, cpu .2, gpu .3.
+Hosts reach only the bridge: no NAT, no forwarding.
+
+Layers (overlayfs), cached under /var/cache/dojangkok-lab (DOJANGKOK_LAB_CACHE):
+  base-<recipe hash>     debootstrap + packages (provision/*.txt, base.sh); ~1.5 min cold
+  golden-<key>/<host>    the host after provisioning (provision/common.sh + <host>.sh):
+                         the manual's hand-configured servers; ~1-2 min cold
+  golden-<key>/secrets   the secrets baked into that golden layer: client key, host keys
+                         and the .env (MYSQL_ROOT_PASSWORD, DB_PASSWORD, LAB_SUDO_PASSWORD).
+                         They are generated fresh whenever a golden layer is provisioned and
+                         copied to .lab/ by every `up` (not regenerated on a warm `up`).
+  <rundir>/<host>/upper  throw-away upper dir per host, under /var/lib/dojangkok-lab
+                         (DOJANGKOK_LAB_RUNDIR); `reset` = kill host, wipe it, boot again.
+Every cache entry is built in a tmp-* dir and renamed into place, so a crash never leaves a
+half entry that looks valid. The golden key covers the base recipe, the provisioning scripts,
+the sample apps (tests/apps, or DOJANGKOK_LAB_APPS), the wheelhouse and the subnet.
+
+Operator-side files in .lab/: hosts.ini, ssh_config, id_ed25519(.pub), known_hosts, .env,
+tls/ca.pem (the lab CA that signed cpu's certificate at /etc/ssl/dojangkok/),
+git/<app>.git (served read-only by `git daemon` on <operator ip>:9418), <host>.log (console),
+<host>.pid, git-daemon.pid, lab.json.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import json
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from . import gitrepos, keys, machines, network, provision, remote
+from .config import HOSTS, LabError, Settings, check_prereqs
+
+__all__ = ["Lab", "LabError", "HOSTS"]
+
+SERVICES = {"cpu": ("ssh", "nginx", "mariadb", "dojangkok"), "gpu": ("ssh", "fastapi")}
+
+
+def _locked(method):
+    """Serialize up/down/reset machine-wide (the bridge and machine names are global)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with open("/run/dojangkok-lab.lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _parallel(fn, items):
+    with ThreadPoolExecutor(max(1, len(items))) as pool:
+        return [f.result() for f in [pool.submit(fn, i) for i in items]]
+
+
+class Lab:
+    def __init__(self, root: Path, log=print):
+        self.settings = Settings(Path(root).resolve())
+        self.log = log
+        s = self.settings
+        self.root = s.root
+        self.state_dir = s.state
+        self.inventory = s.state / "hosts.ini"
+        self.env_file = s.state / ".env"
+        self.ssh_config = s.state / "ssh_config"
+        self.known_hosts = s.state / "known_hosts"
+        self.key_file = s.state / "id_ed25519"
+        self.git_dir = gitrepos.git_dir(s)
+        self.addresses = s.addresses
+        self.operator_ip = s.operator_ip
+
+    @classmethod
+    def from_repo(cls, start: Path | None = None, log=print) -> Lab:
+        here = Path(start or Path(__file__)).resolve()
+        for d in [here, *here.parents]:
+            if (d / "pyproject.toml").exists() and (d / "tests" / "lab").is_dir():
+                return cls(d, log=log)
+        raise LabError(f"no dojangkok-deploy repo above {here}")
+
+    # -- life cycle ---------------------------------------------------------------
+    def is_up(self) -> bool:
+        s = self.settings
+        return (
+            (s.state / "lab.json").exists()
+            and network.bridge_exists()
+            and all(machines.is_running(h) for h in HOSTS)
+            and bool(gitrepos.daemon_pids(s))
+        )
+
+    @_locked
+    def up(self) -> dict:
+        check_prereqs()
+        s = self.settings
+        if self.is_up():
+            self.log("lab is already up")
+            return self.status()
+        self._down(quiet=True)
+        golden = provision.ensure_golden(s, self.log)
+        wheels = provision.wheelhouse(s, self.log)
+        keys.write_state(s, golden / "secrets")
+        tls = s.state / "tls"
+        tls.mkdir(exist_ok=True)
+        shutil.copy(golden / "cpu/etc/ssl/dojangkok/ca.pem", tls / "ca.pem")
+        network.bridge_up(s)
+        meta = {"golden": str(golden), "wheelhouse": str(wheels), "subnet": str(s.subnet)}
+        (s.state / "lab.json").write_text(json.dumps(meta, indent=2) + "\n")
+        self.reset_git()
+        gitrepos.start_daemon(s)
+        try:
+            _parallel(self._boot, HOSTS)
+        except BaseException:
+            self._down(quiet=True)
+            raise
+        self.log(f"lab is up: {', '.join(f'{h}={a}' for h, a in self.addresses.items())}")
+        return self.status()
+
+    def _boot(self, host: str) -> None:
+        s = self.settings
+        meta = json.loads((s.state / "lab.json").read_text())
+        golden, wheels = Path(meta["golden"]), Path(meta["wheelhouse"])
+        machines.stop(s, host)
+        machines.wipe(s, host)
+        d = machines.layer_dirs(s, host)
+        machines.mount(provision.lowers(s, golden, host), d["upper"], d["work"], d["merged"])
+        machines.start(s, host, d["merged"], provision.binds(host, wheels))
+        if remote.wait_ready(s, host) != "running":
+            failed = self.run(host, "systemctl --failed --no-legend", timeout=15).stdout
+            self.log(f"warning: {host} booted degraded:\n{failed}")
+
+    @_locked
+    def reset(self, hosts=HOSTS, git: bool = True) -> None:
+        """Hosts back to the freshly provisioned state and git repos back to initial."""
+        check_prereqs(build=False)
+        if not self.is_up():
+            raise LabError("the lab is not up: run `python -m tests.lab up`")
+        if isinstance(hosts, str):
+            hosts = (hosts,)
+        if git:
+            self.reset_git()
+        _parallel(self._boot, tuple(hosts))
+
+    @_locked
+    def down(self, quiet: bool = False) -> None:
+        """Stop everything the lab started; safe after a crash or a half-finished up."""
+        self._down(quiet)
+
+    def _down(self, quiet: bool = False) -> None:
+        check_prereqs(build=False)
+        s = self.settings
+        _parallel(lambda h: machines.stop(s, h), HOSTS)
+        for pid in machines.nspawn_pids():  # machines not recorded anywhere
+            subprocess.run(["kill", "-KILL", str(pid)], check=False)
+        machines.umount_all(s.rundir, s.cache)
+        for host in HOSTS:
+            machines.wipe(s, host)
+        for cg in machines.cgroups("x"):
+            with contextlib.suppress(OSError):
+                cg.parent.rmdir()
+        network.bridge_down()
+        gitrepos.stop_daemon(s)
+        (s.state / "lab.json").unlink(missing_ok=True)
+        if not quiet:
+            self.log("lab is down")
+
+    # -- inspection and helpers ---------------------------------------------------
+    def status(self) -> dict:
+        s = self.settings
+        out = {"bridge": network.bridge_exists(), "git_daemon": bool(gitrepos.daemon_pids(s))}
+        for host in HOSTS:
+            running = machines.is_running(host)
+            info = {"running": running, "address": self.addresses[host], "system": "-"}
+            if running:
+                info["system"] = remote.system_state(s, host)
+                res = self.run(host, f"systemctl is-active {' '.join(SERVICES[host])}", timeout=15)
+                states = res.stdout.split() or ["unknown"] * len(SERVICES[host])
+                info["services"] = dict(zip(SERVICES[host], states, strict=False))
+            out[host] = info
+        return out
+
+    def env(self) -> dict[str, str]:
+        return keys.read_env(self.env_file)
+
+    def run(
+        self,
+        host: str,
+        command: str,
+        user: str = "root",
+        *,
+        login: str | None = None,
+        timeout: float = 600,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess:
+        """Run a bash command on host (as root/any user via deploy's sudo, or ssh as login)."""
+        return remote.run_on(
+            self.settings, host, command, user, login=login, timeout=timeout, input=input
+        )
+
+    def ssh_command(self, host: str, login: str = "deploy") -> list[str]:
+        return remote.ssh_argv(self.settings, host, login)
+
+    def push_app(self, app: str, files: dict[str, str | None], message: str = "lab change") -> str:
+        return gitrepos.push_app(self.settings, app, files, message)
+
+    def reset_git(self) -> dict[str, str]:
+        """Bare repos back to their initial commit; returns {app: sha}.
+
+        When the lab is up, the initial state is the one its golden layer was provisioned
+        from (so hosts' clones fast-forward); otherwise the repos are made from tests/apps.
+        A change to tests/apps reaches the hosts with `down` + `up` (re-provisions).
+        """
+        meta = self.state_dir / "lab.json"
+        if meta.exists():
+            snapshot = Path(json.loads(meta.read_text())["golden"]) / "git"
+            if snapshot.is_dir():
+                return gitrepos.restore_repos(self.settings, snapshot)
+        return gitrepos.create_repos(self.settings)

@@ -1,0 +1,53 @@
+"""CLI: python -m tests.lab up|down|reset|status [--host cpu|gpu]."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from . import HOSTS, Lab, LabError
+
+
+def print_status(st: dict) -> None:
+    print(
+        f"bridge dklab0: {'up' if st['bridge'] else 'absent'}; "
+        f"git daemon: {'running' if st['git_daemon'] else 'stopped'}"
+    )
+    for host in HOSTS:
+        h = st[host]
+        line = f"{host:4} {h['address']:15} {'running' if h['running'] else 'stopped':8}"
+        line += f" system={h['system']}"
+        for svc, state in h.get("services", {}).items():
+            line += f" {svc}={state}"
+        print(line)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tests.lab", description=__doc__)
+    p.add_argument("command", choices=["up", "down", "reset", "status"])
+    p.add_argument("--host", action="append", choices=HOSTS, help="reset only these hosts")
+    args = p.parse_args(argv)
+    t0 = time.monotonic()
+    try:
+        lab = Lab.from_repo()
+        if args.command == "up":
+            print_status(lab.up())
+        elif args.command == "down":
+            lab.down()
+        elif args.command == "reset":
+            lab.reset(tuple(args.host or HOSTS))
+            print_status(lab.status())
+        else:
+            st = lab.status()
+            print_status(st)
+            return 0 if all(st[h]["running"] for h in HOSTS) else 3
+    except LabError as exc:
+        print(f"lab error: {exc}", file=sys.stderr)
+        return 2
+    print(f"({args.command} took {time.monotonic() - t0:.1f}s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Settings, paths and small helpers shared by the lab modules."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOSTS = ("cpu", "gpu")
+APPS = ("frontend", "backend", "ai")
+BRIDGE = "dklab0"
+MIRROR = "http://deb.debian.org/debian"
+SUITE = "bookworm"
+PROVISION_DIR = Path(__file__).resolve().parent / "provision"
+# Files skipped when hashing or committing the sample apps (build output, caches).
+APP_IGNORE = {"node_modules", "build", ".gradle", "venv", ".venv", "__pycache__", ".git"}
+
+
+class LabError(RuntimeError):
+    """A problem the operator can fix; the message names the fix."""
+
+
+def run(cmd, *, check=True, capture=True, timeout=None, **kw) -> subprocess.CompletedProcess:
+    """subprocess.run with text output; a failure raises LabError with the output."""
+    res = subprocess.run(cmd, text=True, capture_output=capture, timeout=timeout, **kw)
+    if check and res.returncode != 0:
+        out = ((res.stdout or "") + (res.stderr or "")).strip()[-3000:]
+        raise LabError(f"command failed ({res.returncode}): {' '.join(map(str, cmd))}\n{out}")
+    return res
+
+
+def hash_paths(*paths: Path, extra: str = "") -> str:
+    """A short, stable hash over file names, modes and contents (dirs walked sorted)."""
+    h = hashlib.sha256(extra.encode())
+    for base in paths:
+        files = [base] if base.is_file() else sorted(_walk(base))
+        for f in files:
+            rel = f.relative_to(base.parent if base.is_file() else base)
+            h.update(f"{rel}\0{f.stat().st_mode & 0o111}\0".encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _walk(base: Path):
+    if not base.exists():
+        return
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = [d for d in dirnames if d not in APP_IGNORE]
+        for name in filenames:
+            p = Path(dirpath, name)
+            if p.is_file() and not p.is_symlink():
+                yield p
+
+
+@dataclass
+class Settings:
+    root: Path
+    subnet: ipaddress.IPv4Network = field(init=False)
+    cache: Path = field(init=False)
+    rundir: Path = field(init=False)
+
+    def __post_init__(self):
+        raw = os.environ.get("DOJANGKOK_LAB_SUBNET", "10.77.0.0/24")
+        try:
+            self.subnet = ipaddress.IPv4Network(raw, strict=True)
+        except ValueError as exc:
+            raise LabError(f"DOJANGKOK_LAB_SUBNET={raw!r} is not an IPv4 network: {exc}") from exc
+        if self.subnet.prefixlen != 24:
+            raise LabError(f"DOJANGKOK_LAB_SUBNET={raw!r} must be a /24 (e.g. 10.77.0.0/24)")
+        self.cache = Path(os.environ.get("DOJANGKOK_LAB_CACHE", "/var/cache/dojangkok-lab"))
+        self.rundir = Path(os.environ.get("DOJANGKOK_LAB_RUNDIR", "/var/lib/dojangkok-lab"))
+
+    @property
+    def state(self) -> Path:
+        return self.root / ".lab"
+
+    @property
+    def operator_ip(self) -> str:
+        return str(self.subnet.network_address + 1)
+
+    @property
+    def addresses(self) -> dict[str, str]:
+        return {h: str(self.subnet.network_address + 2 + i) for i, h in enumerate(HOSTS)}
+
+    @property
+    def apps_dir(self) -> Path:
+        return Path(os.environ.get("DOJANGKOK_LAB_APPS", self.root / "tests" / "apps"))
+
+
+def check_prereqs(build: bool = True) -> None:
+    """Fail early with the fix for a missing tool or a non-root user (build: up's tools)."""
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (network namespaces, overlayfs, nspawn): run as root")
+    need = {
+        "debootstrap": "apt-get install debootstrap",
+        "systemd-nspawn": "apt-get install systemd-container",
+        "ip": "apt-get install iproute2",
+        "git": "apt-get install git",
+        "ssh": "apt-get install openssh-client",
+        "ssh-keygen": "apt-get install openssh-client",
+    }
+    if not build:
+        need = {k: v for k, v in need.items() if k in ("ip", "systemd-nspawn")}
+    missing = [f"{tool} (fix: {fix})" for tool, fix in need.items() if not shutil.which(tool)]
+    if missing:
+        raise LabError("missing tools: " + ", ".join(missing))

@@ -1,0 +1,139 @@
+"""Secrets and the operator-side files in .lab/: keys, known_hosts, ssh_config, hosts.ini, .env.
+
+A secrets bundle (client key, one host key per host, .env) is generated once per golden
+layer and cached next to it, because the golden layer bakes them in (authorized_keys, sshd
+host keys, MariaDB passwords, deploypw's password). `up` copies the bundle into .lab/.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+from .config import HOSTS, Settings, run
+
+ENV_KEYS = ("MYSQL_ROOT_PASSWORD", "DB_PASSWORD", "LAB_SUDO_PASSWORD")
+
+# Settings of dojangkok-deploy that fit the lab's hosts (the rest are the manual's defaults).
+LAB_VARS = """[cpu:vars]
+frontend_expect=dojangkok frontend
+backend_smoke=[{"method": "GET", "url": "http://localhost:8080/api/version"}, {"method": "GET", "url": "http://localhost:8080/api/notes"}]
+backend_log_cmd=journalctl -u dojangkok -n 100 --no-pager
+server_name=cpu
+tls_cert=/etc/ssl/dojangkok/fullchain.pem
+tls_key=/etc/ssl/dojangkok/privkey.pem
+"""
+
+
+def generate(dest: Path) -> Path:
+    """Create a fresh secrets bundle in dest (client key, host keys, env)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    run(
+        [
+            "ssh-keygen",
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "dojangkok-lab",
+            "-f",
+            str(dest / "id_ed25519"),
+        ]
+    )
+    for host in HOSTS:
+        run(
+            [
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                f"root@{host}",
+                "-f",
+                str(dest / f"host_{host}_ed25519"),
+            ]
+        )
+    env = "".join(f"{k}={secrets.token_hex(12)}\n" for k in ENV_KEYS)
+    _write(dest / "env", env, 0o600)
+    return dest
+
+
+def read_env(path: Path) -> dict[str, str]:
+    out = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            k, v = line.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+def _write(path: Path, text: str, mode: int = 0o644) -> None:
+    path.write_text(text)
+    os.chmod(path, mode)
+
+
+def write_state(s: Settings, bundle: Path) -> None:
+    """Write .lab/{id_ed25519,known_hosts,ssh_config,hosts.ini,.env} from a secrets bundle."""
+    st = s.state
+    st.mkdir(parents=True, exist_ok=True)
+    for name in ("id_ed25519", "id_ed25519.pub"):
+        shutil.copy(bundle / name, st / name)
+    os.chmod(st / "id_ed25519", 0o600)
+    shutil.copy(bundle / "env", st / ".env")
+    os.chmod(st / ".env", 0o600)
+    known = []
+    for host, ip in s.addresses.items():
+        kind, key = (bundle / f"host_{host}_ed25519.pub").read_text().split()[:2]
+        known.append(f"{host},{ip} {kind} {key}\n")
+    _write(st / "known_hosts", "".join(known))
+    cfg = [f"Host {h}\n  HostName {ip}\n" for h, ip in s.addresses.items()]
+    cfg.append(
+        f"Host {' '.join(HOSTS)} {' '.join(s.addresses.values())}\n"
+        "  User deploy\n  Port 22\n"
+        f"  IdentityFile {st / 'id_ed25519'}\n  IdentitiesOnly yes\n"
+        f"  UserKnownHostsFile {st / 'known_hosts'}\n  GlobalKnownHostsFile /dev/null\n"
+        "  StrictHostKeyChecking yes\n  PasswordAuthentication no\n"
+        "  ConnectTimeout 5\n  ServerAliveInterval 10\n  LogLevel ERROR\n"
+    )
+    _write(st / "ssh_config", "".join(cfg))
+    ini = []
+    for host, ip in s.addresses.items():
+        ini.append(
+            f"[{host}]\n{host} ansible_host={ip} ansible_user=deploy ansible_port=22 "
+            "ansible_ssh_private_key_file=id_ed25519\n\n"
+        )
+    ini.append("[all:vars]\nknown_hosts_file=known_hosts\n\n")
+    ini.append(LAB_VARS)
+    _write(st / "hosts.ini", "".join(ini))
+
+
+def seed_host(s: Settings, host: str, bundle: Path, merged: Path) -> None:
+    """Place identity files into a host's mounted (merged) root before its first boot."""
+    ip = s.addresses[host]
+    _write(merged / "etc/hostname", f"{host}\n")
+    hosts = "127.0.0.1 localhost\n::1 localhost ip6-localhost\n"
+    hosts += "".join(f"{a} {h}\n" for h, a in s.addresses.items())
+    hosts += f"{s.operator_ip} operator\n"
+    _write(merged / "etc/hosts", hosts)
+    net = merged / "etc/systemd/network"
+    net.mkdir(parents=True, exist_ok=True)
+    _write(
+        net / "10-lab.network",
+        f"[Match]\nName=host0\n\n[Network]\nAddress={ip}/{s.subnet.prefixlen}\n"
+        "LinkLocalAddressing=no\nIPv6AcceptRA=no\n",
+    )
+    key = bundle / f"host_{host}_ed25519"
+    shutil.copy(key, merged / "etc/ssh/ssh_host_ed25519_key")
+    os.chmod(merged / "etc/ssh/ssh_host_ed25519_key", 0o600)
+    shutil.copy(f"{key}.pub", merged / "etc/ssh/ssh_host_ed25519_key.pub")
+    pub = (bundle / "id_ed25519.pub").read_text()
+    for user, uid in (("deploy", 1000), ("deploypw", 1001)):
+        auth = merged / "home" / user / ".ssh" / "authorized_keys"
+        _write(auth, pub, 0o600)
+        os.chown(auth, uid, uid)

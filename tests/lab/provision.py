@@ -1,0 +1,124 @@
+"""Golden layers: each host provisioned once (the manual's hand setup), then cached.
+
+Cold path: boot each host on [base] with a temp upper dir, seed its identity, run
+provision/common.sh + provision/<host>.sh as root over ssh, power it off cleanly, and rename
+the upper dirs (plus the secrets bundle they bake in) to <cache>/golden-<key> in one step.
+The key covers the base image, the provisioning scripts, the sample apps, the wheelhouse and
+the subnet, so editing any of them makes the next `up` re-provision.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from . import gitrepos, keys, machines, network, remote
+from .config import APPS, HOSTS, PROVISION_DIR, LabError, Settings, hash_paths, run
+from .image import ensure_base, recipe_hash
+
+SCRIPTS = ("common.sh", "cpu.sh", "gpu.sh")
+LAYOUT = "2"  # bump when the golden layer's layout changes (e.g. added git/ snapshot)
+
+
+def wheelhouse(s: Settings, log=print) -> Path:
+    """pip download the AI app's requirements once (operator side, Python 3.11)."""
+    req = s.apps_dir / "ai" / "requirements.txt"
+    dest = s.cache / f"wheelhouse-{hash_paths(req)}"
+    if dest.is_dir():
+        return dest
+    log("downloading the AI wheelhouse ...")
+    tmp = dest.with_name(f"tmp-{dest.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--disable-pip-version-check",
+            "--only-binary=:all:",
+            "--python-version=3.11",
+            "-r",
+            str(req),
+            "-d",
+            str(tmp),
+        ],
+        timeout=600,
+    )
+    tmp.rename(dest)
+    return dest
+
+
+def golden_key(s: Settings, wheels: Path) -> str:
+    apps = [s.apps_dir / a for a in APPS]
+    scripts = [PROVISION_DIR / f for f in SCRIPTS]
+    return hash_paths(*scripts, *apps, extra=f"{LAYOUT} {recipe_hash()} {wheels.name} {s.subnet}")
+
+
+def binds(host: str, wheels: Path) -> dict[str, str]:
+    return {str(wheels): "/srv/wheelhouse"} if host == "gpu" else {}
+
+
+def lowers(s: Settings, golden: Path, host: str) -> list[Path]:
+    return [golden / host, ensure_base(s)]
+
+
+def ensure_golden(s: Settings, log=print) -> Path:
+    """Return <cache>/golden-<key> (with cpu/, gpu/, secrets/), provisioning it if needed."""
+    base = ensure_base(s, log)
+    wheels = wheelhouse(s, log)
+    final = s.cache / f"golden-{golden_key(s, wheels)}"
+    if (final / "secrets" / "env").exists():
+        return final
+    for stale in s.cache.glob("tmp-golden-*"):
+        machines.umount_all(stale)
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = s.cache / f"tmp-{final.name}"
+    log(f"provisioning golden layers {final.name} (npm/gradle/pip builds, ~1-2 min) ...")
+    t0 = time.monotonic()
+    bundle = keys.generate(tmp / "secrets")
+    keys.write_state(s, bundle)
+    network.bridge_up(s)
+    gitrepos.create_repos(s)
+    shutil.copytree(gitrepos.git_dir(s), tmp / "git", symlinks=True)  # what the clones saw
+    gitrepos.start_daemon(s)
+    env = {**keys.read_env(bundle / "env"), "OPERATOR": s.operator_ip,
+           "CPU_IP": s.addresses["cpu"]}  # fmt: skip
+
+    def provision(host: str) -> None:
+        upper, work, merged = tmp / host, tmp / f"work-{host}", s.rundir / host / "merged"
+        machines.stop(s, host)
+        machines.mount([base], upper, work, merged)
+        keys.seed_host(s, host, bundle, merged)
+        machines.start(s, host, merged, binds(host, wheels))
+        remote.wait_ready(s, host)
+        script = "\n".join((PROVISION_DIR / f).read_text() for f in ("common.sh", f"{host}.sh"))
+        res = remote.run_on(s, host, "bash -s", input=script, env=env, timeout=900)
+        (s.state / f"provision-{host}.log").write_text(res.stdout + res.stderr)
+        if res.returncode != 0:
+            raise LabError(
+                f"provisioning {host} failed (see .lab/provision-{host}.log):\n"
+                f"{(res.stdout + res.stderr)[-2000:]}"
+            )
+        machines.stop(s, host, clean=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+    try:
+        with ThreadPoolExecutor(len(HOSTS)) as pool:
+            for f in [pool.submit(provision, h) for h in HOSTS]:
+                f.result()
+    except BaseException:
+        for h in HOSTS:
+            machines.stop(s, h)
+        machines.umount_all(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for old in s.cache.glob("golden-*"):
+        shutil.rmtree(old, ignore_errors=True)
+    tmp.rename(final)
+    log(f"  golden layers ready in {time.monotonic() - t0:.0f}s")
+    return final

@@ -1,0 +1,378 @@
+"""The lab itself: two real hosts configured like the manual's hand-set-up servers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.lab import HOSTS, Lab, LabError, config, gitrepos, machines, network
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture(scope="module", autouse=True)
+def provisioned_lab(lab: Lab) -> Lab:
+    """Other test modules deploy onto the same hosts: start this module from the fresh state."""
+    lab.reset()
+    return lab
+
+
+def sh(lab: Lab, host: str, cmd: str, user: str = "deploy", timeout: float = 300) -> str:
+    """Run cmd on host and insist it succeeds; returns stdout."""
+    res = lab.run(host, cmd, user=user, timeout=timeout)
+    assert res.returncode == 0, f"{host}$ {cmd}\n{res.stdout}\n{res.stderr}"
+    return res.stdout
+
+
+def http(url: str, data: dict | None = None, timeout: float = 10) -> tuple[int, str]:
+    body = json.dumps(data).encode() if data is not None else None
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def wait_http(url: str, want: int = 200, timeout: float = 60) -> tuple[int, str]:
+    end, last = time.monotonic() + timeout, (0, "")
+    while time.monotonic() < end:
+        try:
+            last = http(url)
+            if last[0] == want:
+                return last
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return last
+
+
+def version(lab: Lab, app: str) -> str:
+    return (lab.root / "tests" / "apps" / app / "VERSION").read_text().strip()
+
+
+# Run an app "by hand" on a spare port, print "<http code> <body>" of its health, stop it.
+RUN_BY_HAND = """
+{start} > /tmp/by-hand.log 2>&1 &
+pid=$!
+code=000
+for _ in $(seq 120); do
+  code=$(curl -s -o /tmp/by-hand.out -w '%{{http_code}}' http://127.0.0.1:{port}/health || true)
+  [ "$code" != 000 ] && break
+  kill -0 $pid 2>/dev/null || break
+  sleep 0.5
+done
+echo "$code $(cat /tmp/by-hand.out 2>/dev/null)"
+kill $pid 2>/dev/null || true
+"""
+BACKEND = (
+    "cd /app/backend && set -a && . ./.env && set +a && "
+    "SERVER_PORT={port} STARTUP_DELAY_SECONDS=0 java -jar build/libs/dojangkok.jar"
+)
+AI = (
+    "cd /app/ai-server && STARTUP_DELAY_SECONDS=0 "
+    "venv/bin/uvicorn app.main:app --host 127.0.0.1 --port {port}"
+)
+
+
+# -- the hosts -------------------------------------------------------------------------
+@pytest.mark.parametrize("host", HOSTS)
+def test_host_boots_systemd_with_sshd(lab: Lab, host: str) -> None:
+    assert sh(lab, host, "ps -o comm= -p 1").strip() == "systemd"
+    assert sh(lab, host, "systemctl is-system-running").strip() == "running"
+    assert sh(lab, host, "hostname").strip() == host
+    assert sh(lab, host, "systemctl is-active ssh").strip() == "active"
+
+
+def test_cpu_services(cpu_host) -> None:
+    for svc in ("nginx", "mariadb", "dojangkok"):
+        assert cpu_host.service(svc).is_running, svc
+        assert cpu_host.service(svc).is_enabled, svc
+    assert cpu_host.file("/app/backend/.env").mode == 0o600
+    assert cpu_host.file("/app/backend/.env").user == "deploy"
+    for d in (
+        "/app/frontend",
+        "/app/backend",
+        "/app/backups",
+        "/var/www/dojangkok",
+        "/var/log/dojangkok",
+    ):
+        assert cpu_host.file(d).is_directory and cpu_host.file(d).user == "deploy", d
+
+
+def test_gpu_services(gpu_host) -> None:
+    assert gpu_host.service("fastapi").is_running
+    assert gpu_host.file("/app/ai-server/venv/bin/uvicorn").exists
+    assert "no-index = true" in gpu_host.file("/etc/pip.conf").content_string
+    assert gpu_host.file("/app/ai-server").user == "deploy"
+
+
+def test_operator_files(lab: Lab) -> None:
+    ini = lab.inventory.read_text()
+    for host, ip in lab.addresses.items():
+        assert f"{host} ansible_host={ip} ansible_user=deploy ansible_port=22" in ini
+    assert "known_hosts_file=known_hosts" in ini
+    assert lab.env_file.stat().st_mode & 0o777 == 0o600
+    assert set(lab.env()) >= {"MYSQL_ROOT_PASSWORD", "DB_PASSWORD", "LAB_SUDO_PASSWORD"}
+    known = lab.known_hosts.read_text()
+    for host, ip in lab.addresses.items():
+        assert f"{host},{ip} ssh-ed25519 " in known
+
+
+def test_ssh_config_from_the_shell(lab: Lab) -> None:
+    res = subprocess.run(
+        ["ssh", "-F", str(lab.ssh_config), "cpu", "systemctl", "is-system-running"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=lab.root,
+    )
+    assert res.stdout.strip() == "running", res.stderr
+
+
+@pytest.mark.parametrize("known_hosts", ["empty", "other host's key"])
+def test_host_key_checking_refuses_wrong_key(lab: Lab, tmp_path, known_hosts: str) -> None:
+    kh = tmp_path / "known_hosts"
+    if known_hosts == "empty":
+        kh.write_text("")
+    else:  # gpu's real key, claimed for cpu
+        gpu_line = next(
+            ln for ln in lab.known_hosts.read_text().splitlines() if ln.startswith("gpu")
+        )
+        kh.write_text(f"cpu,{lab.addresses['cpu']} {' '.join(gpu_line.split()[1:])}\n")
+    res = subprocess.run(
+        ["ssh", "-F", str(lab.ssh_config), "-o", f"UserKnownHostsFile={kh}", "cpu", "true"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert res.returncode == 255
+    assert "Host key verification failed" in res.stderr
+
+
+def test_hosts_reach_nothing_outside(lab: Lab) -> None:
+    for host in HOSTS:
+        assert "default" not in sh(lab, host, "ip route")
+        res = lab.run(host, "curl -sS -m 3 -o /dev/null http://151.101.2.132/", user="deploy")
+        assert res.returncode != 0  # deb.debian.org's CDN, by address: unreachable
+    assert (
+        sh(
+            lab,
+            "cpu",
+            f"curl -s -m 3 -o /dev/null -w '%{{http_code}}' {lab.addresses['gpu']}:8000/health",
+        )
+        == "200"
+    )
+
+
+# -- accounts --------------------------------------------------------------------------
+@pytest.mark.parametrize("host", HOSTS)
+def test_deploy_has_passwordless_sudo(lab: Lab, host: str) -> None:
+    assert sh(lab, host, "id -u && sudo -n whoami").split() == ["1000", "root"]
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_deploypw_sudo_needs_the_password(lab: Lab, host: str) -> None:
+    pw = lab.env()["LAB_SUDO_PASSWORD"]
+    no_pw = lab.run(host, "sudo -n -k whoami", login="deploypw")
+    assert no_pw.returncode != 0 and "password is required" in no_pw.stderr
+    wrong = lab.run(host, "sudo -S -k -p '' whoami", login="deploypw", input="wrong\n")
+    assert wrong.returncode != 0
+    right = lab.run(host, "sudo -S -k -p '' whoami", login="deploypw", input=f"{pw}\n")
+    assert right.returncode == 0 and right.stdout.strip() == "root", right.stderr
+
+
+# -- the sample apps as provisioned ------------------------------------------------------
+def test_frontend_served_by_nginx(lab: Lab) -> None:
+    code, body = http(f"http://{lab.addresses['cpu']}/")
+    assert code == 200 and f"dojangkok frontend {version(lab, 'frontend')}" in body
+    code, body = http(f"http://{lab.addresses['cpu']}/some/client/route")
+    assert code == 200 and "dojangkok frontend" in body  # try_files ... /index.html
+
+
+def test_backend_health_and_note_round_trip(lab: Lab) -> None:
+    code, body = wait_http(f"http://{lab.addresses['cpu']}:8080/health")
+    assert code == 200 and json.loads(body)["status"] == "UP"
+    base = f"http://{lab.addresses['cpu']}/api"  # through nginx's /api/ proxy
+    assert version(lab, "backend") in http(f"{base}/version")[1]
+    text = f"lab note {time.time()}"
+    code, body = http(f"{base}/notes", {"text": text})
+    assert code == 201, body
+    code, body = http(f"{base}/notes")
+    assert code == 200 and text in body
+    db = sh(
+        lab,
+        "cpu",
+        f"mysql -N -uroot dojangkok -e \"SELECT COUNT(*) FROM notes WHERE text='{text}'\"",
+        user="root",
+    )
+    assert db.strip() == "1"
+
+
+def test_mariadb_accounts(lab: Lab) -> None:
+    env = lab.env()
+    out = sh(
+        lab, "cpu", f"mysql -N -h 127.0.0.1 -uroot -p{env['MYSQL_ROOT_PASSWORD']} -e 'SELECT 1'"
+    )
+    assert out.strip() == "1"
+    out = sh(lab, "cpu", f"mysql -N -udojangkok -p{env['DB_PASSWORD']} dojangkok -e 'SELECT 2'")
+    assert out.strip() == "2"
+    assert sh(lab, "cpu", "mysql -N -e 'SELECT 3'", user="root").strip() == "3"  # unix_socket
+
+
+def test_ai_health_and_analyze(lab: Lab) -> None:
+    ip = lab.addresses["gpu"]
+    code, body = wait_http(f"http://{ip}:8000/health")
+    assert code == 200 and json.loads(body) == {"status": "ok", "version": version(lab, "ai")}
+    code, body = http(f"http://{ip}:8000/api/v1/analyze", {"text": "The deposit is 10M."})
+    assert code == 200 and json.loads(body)["risks"], body
+
+
+# -- building and running the apps by hand, and each BREAK mode -------------------------
+def test_frontend_new_version_by_hand(fresh_lab: Lab) -> None:
+    lab = fresh_lab
+    lab.push_app("frontend", {"VERSION": "9.9.9\n"}, "v9.9.9")
+    sh(
+        lab,
+        "cpu",
+        "cd /app/frontend && git pull -q --ff-only && npm ci --no-audit --no-fund "
+        "&& npm run build && cp -r build/. /var/www/dojangkok/ && sudo nginx -s reload",
+    )
+    assert "dojangkok frontend 9.9.9" in http(f"http://{lab.addresses['cpu']}/")[1]
+
+
+def test_backend_builds_and_runs_by_hand(fresh_lab: Lab) -> None:
+    lab = fresh_lab
+    out = sh(
+        lab, "cpu", "cd /app/backend && git pull -q --ff-only && ./gradlew clean build -x test"
+    )
+    assert "BUILD SUCCESSFUL" in out
+    out = sh(lab, "cpu", RUN_BY_HAND.format(start=BACKEND.format(port=18080), port=18080))
+    assert out.startswith("200 ") and '"UP"' in out
+
+
+def test_ai_runs_by_hand(fresh_lab: Lab) -> None:
+    lab = fresh_lab
+    sh(
+        lab,
+        "gpu",
+        "cd /app/ai-server && git pull -q --ff-only && venv/bin/pip install -q -r requirements.txt",
+    )
+    out = sh(lab, "gpu", RUN_BY_HAND.format(start=AI.format(port=18000), port=18000))
+    assert out.startswith("200 ") and '"ok"' in out
+
+
+@pytest.mark.parametrize(
+    ("app", "mode"),
+    [
+        ("frontend", "build"),
+        ("frontend", "health"),
+        ("backend", "build"),
+        ("backend", "start"),
+        ("backend", "health"),
+        ("ai", "start"),
+        ("ai", "health"),
+    ],
+)
+def test_break_modes(fresh_lab: Lab, app: str, mode: str) -> None:
+    lab = fresh_lab
+    lab.push_app(app, {"BREAK": f"{mode}\n"}, f"break {mode}")
+    host, path = {
+        "frontend": ("cpu", "/app/frontend"),
+        "backend": ("cpu", "/app/backend"),
+        "ai": ("gpu", "/app/ai-server"),
+    }[app]
+    sh(lab, host, f"cd {path} && git pull -q --ff-only && test -f BREAK")
+    if app == "frontend":
+        res = lab.run(host, "cd /app/frontend && rm -rf build && npm run build", user="deploy")
+        if mode == "build":
+            assert res.returncode != 0
+            assert sh(lab, host, "ls /app/frontend/build 2>/dev/null | wc -l").strip() == "0"
+        else:
+            assert res.returncode == 0
+            assert (
+                sh(
+                    lab, host, "test -e /app/frontend/build/index.html && echo yes || echo no"
+                ).strip()
+                == "no"
+            )
+        return
+    if app == "backend":
+        res = lab.run(host, "cd /app/backend && ./gradlew clean build -x test", user="deploy")
+        if mode == "build":
+            assert res.returncode != 0 and "BUILD FAILED" in res.stdout
+            assert sh(lab, host, "test -e build/libs/dojangkok.jar; echo $?").strip() != "0"
+            return
+        assert res.returncode == 0, res.stdout + res.stderr
+        start, port = BACKEND.format(port=18081), 18081
+    else:
+        start, port = AI.format(port=18001), 18001
+    if mode == "start":
+        res = lab.run(host, f"timeout 60 bash -c '{start}'", user="deploy")
+        assert res.returncode not in (0, 124), "the app should exit on its own, with an error"
+    else:
+        out = sh(lab, host, RUN_BY_HAND.format(start=start, port=port))
+        assert out.startswith("503 ") and ('"DOWN"' in out or '"error"' in out), out
+
+
+# -- life cycle ------------------------------------------------------------------------
+def test_push_app_and_reset_git(lab: Lab) -> None:
+    before = lab.reset_git()
+    sha = lab.push_app("ai", {"NOTE.txt": "hello\n", "README.md": None}, "note")
+    assert sha != before["ai"] and len(sha) == 40
+    files = gitrepos.git("ls-tree", "-r", "--name-only", "main", cwd=lab.git_dir / "ai.git")
+    assert "NOTE.txt" in files.split() and "README.md" not in files.split()
+    assert lab.reset_git() == before
+
+
+def test_up_twice_is_a_no_op(lab: Lab) -> None:
+    t0 = time.monotonic()
+    st = lab.up()
+    assert time.monotonic() - t0 < 10 and all(st[h]["running"] for h in HOSTS)
+
+
+def test_clear_errors(monkeypatch) -> None:
+    monkeypatch.setattr(config.os, "geteuid", lambda: 1000)
+    with pytest.raises(LabError, match="needs root"):
+        config.check_prereqs()
+    monkeypatch.setattr(config.os, "geteuid", lambda: 0)
+    real = shutil.which
+    monkeypatch.setattr(config.shutil, "which", lambda t: None if t == "debootstrap" else real(t))
+    with pytest.raises(LabError, match="apt-get install debootstrap"):
+        config.check_prereqs()
+    eth = json.loads(
+        subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True, text=True).stdout
+    )
+    used = next(
+        a
+        for link in eth
+        if link["ifname"] != "lo" and link["ifname"] != "dklab0"
+        for a in link["addr_info"]
+    )
+    monkeypatch.setenv("DOJANGKOK_LAB_SUBNET", f"{used['local'].rsplit('.', 1)[0]}.0/24")
+    with pytest.raises(LabError, match="already in use"):
+        network.check_free(config.Settings(Lab.from_repo().root))
+
+
+def test_down_leaves_nothing_behind(lab: Lab) -> None:
+    """Last on purpose: takes the lab down, checks the machine, brings it back up."""
+    s = lab.settings
+    try:
+        lab.down()
+        assert not network.bridge_exists()
+        links = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout
+        assert "vb-dk-" not in links and "dklab0" not in links
+        assert machines.mounts_under(s.rundir, s.cache) == []
+        assert machines.nspawn_pids() == [] and gitrepos.daemon_pids(s) == []
+        assert not any(cg.parent.exists() for cg in machines.cgroups("cpu"))
+        assert not lab.is_up()
+        lab.down()  # idempotent
+    finally:
+        lab.up()
+    assert lab.is_up()
