@@ -162,8 +162,7 @@ def backup_db(c, dry_run=False):
     inv, secrets = inventory.load(), Secrets.load()
     for host in hosts_for(_target(c), inv, "cpu"):
         secrets.require(host.settings.db_password_env, "MySQL backup")
-        runner, run, _ = _start(comp, host, secrets, dry_run, True, "deploy")
-        run.kind = "backup"
+        runner, run, _ = _start(comp, host, secrets, dry_run, True, "backup", track=False)
         report = runner.execute(backup_plan(), run)
         if not dry_run:
             runner.out(f"백업 파일: {run.notes.get('backup')}")

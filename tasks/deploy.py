@@ -62,27 +62,32 @@ def preflight(comp: Component, hosts: list[Host], secrets: Secrets) -> None:
 
 
 def _start(comp: Component, host: Host, secrets: Secrets, dry_run: bool, yes: bool, kind: str,
-           out=None):  # fmt: skip
+           out=None, track: bool = True):  # fmt: skip
+    """Connect, announce, and read what is deployed (unless ``track`` is off: backups)."""
     conn = None if dry_run else connect(host, secrets)
     runner = Runner(conn, secrets, out=out) if out else Runner(conn, secrets)
     run = Run(comp.name, host, secrets, runner, dry_run=dry_run, yes=yes, kind=kind)
-    title = {"deploy": "배포", "rollback": "롤백"}[kind]
+    title = {"deploy": "배포", "rollback": "롤백", "backup": "DB 백업"}[kind]
     where = f"{host.alias} ({host.address})"
     runner.out(f"=== 도장콕 {comp.label} {title}: {where}{' — DRY RUN' if dry_run else ''} ===")
     stack: list[str] = []
-    if not dry_run:
+    if dry_run:
+        return runner, run, stack
+    try:
+        if not track:
+            run.query("true")
+            return runner, run, stack
         checkout = comp.checkout(host.settings)
-        try:
-            head = run.query(shell.git_head(checkout))
-        except Exception as exc:
-            if "Permission" in str(exc) or "not a git repository" in str(exc):
-                raise ConfigError(
-                    f"{checkout} on {host.alias} is not a readable git checkout: {exc}",
-                    "check the *_dir settings for this host, or set the host up first",
-                ) from None
-            raise explain(host, exc) from None
-        stack = records.read_stack(run)
-        run.from_rev = stack[-1] if stack else head
+        head = run.query(shell.git_head(checkout))
+    except RuntimeError as exc:  # the command ran, and failed
+        raise ConfigError(
+            f"{checkout} on {host.alias} is not a git checkout {host.user} can use: {exc}",
+            "check the *_dir settings and ansible_user for this host, or set the host up first",
+        ) from None
+    except Exception as exc:  # no connection at all
+        raise explain(host, exc) from None
+    stack = records.read_stack(run)
+    run.from_rev = stack[-1] if stack else head
     return runner, run, stack
 
 

@@ -104,7 +104,11 @@ class Runner:
         """Write a file on the host through SFTP (secrets travel this way, never in argv)."""
         assert self.conn is not None
         # Create it with its final mode first: a secret is never readable by others.
-        self.conn.run(f"install -m {mode} /dev/null {q(remote_path)}", hide=True, in_stream=False)
+        made = self.conn.run(
+            f"install -m {mode} /dev/null {q(remote_path)}", hide=True, warn=True, in_stream=False
+        )
+        if made.exited != 0:
+            raise OSError(f"cannot create {remote_path}: {made.stderr.strip()}")
         self.conn.put(io.BytesIO(text.encode()), remote=remote_path)
 
     # --- plans -------------------------------------------------------------------------

@@ -1,0 +1,362 @@
+"""The deploy tasks end to end on the lab's real hosts, checked independently.
+
+Every test runs `fab` as an operator would (a subprocess, the lab's inventory and .env) and
+then looks at the hosts itself: what is served over HTTP, what systemd says, what is on disk.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.lab
+
+ROOT = Path(__file__).resolve().parent.parent
+FAB = Path(sys.executable).parent / "fab"
+
+# Faster polling than the manual's 12 × 5 s, so a failing health check costs seconds.
+FAST = """
+[cpu:vars]
+backend_health_interval=1
+backend_health_tries=20
+frontend_page_interval=1
+backend_smoke=[{"method": "GET", "url": "http://localhost:8080/api/notes"}]
+
+[gpu:vars]
+ai_health_interval=1
+ai_health_tries=20
+"""
+
+
+def inventory(lab, tmp_path: Path, extra: str = FAST, **host_vars: str) -> Path:
+    """The lab's inventory with absolute paths, extra sections and cpu host vars."""
+    text = lab.inventory.read_text()
+    text = text.replace("=id_ed25519", f"={lab.key_file}")
+    text = text.replace("known_hosts_file=known_hosts", f"known_hosts_file={lab.known_hosts}")
+    if host_vars:
+        pairs = " ".join(f"{k}={v}" for k, v in host_vars.items())
+        text = text.replace("cpu ansible_host=", f"cpu {pairs} ansible_host=", 1)
+    path = tmp_path / "hosts.ini"
+    path.write_text(text + extra)
+    return path
+
+
+def env_file(lab, tmp_path: Path, **changes: str | None) -> Path:
+    values = lab.env()
+    for k, v in changes.items():
+        if v is None:
+            values.pop(k, None)
+        else:
+            values[k] = v
+    path = tmp_path / "test.env"
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    return path
+
+
+def fab(lab, tmp_path: Path, *args: str, inv: Path | None = None, env: Path | None = None):
+    environ = {
+        **os.environ,
+        "DOJANGKOK_HOSTS": str(inv or inventory(lab, tmp_path)),
+        "DOJANGKOK_ENV": str(env or lab.env_file),
+        "DOJANGKOK_HISTORY": str(tmp_path / "history.jsonl"),
+    }
+    res = subprocess.run(
+        [str(FAB), *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=900
+    )
+    print(res.stdout[-6000:], res.stderr[-3000:])
+    return res
+
+
+def served(lab) -> dict[str, str]:
+    """The version each component serves, asked over the lab network."""
+    cpu, gpu = lab.addresses["cpu"], lab.addresses["gpu"]
+    out = {}
+    page = requests.get(f"http://{cpu}/", timeout=10)
+    out["frontend"] = page.text.split('name="dojangkok-version" content="')[1].split('"')[0]
+    out["backend"] = requests.get(f"http://{cpu}:8080/api/version", timeout=10).json()["version"]
+    out["ai"] = requests.get(f"http://{gpu}:8000/health", timeout=10).json()["version"]
+    return out
+
+
+def wait_ready(lab, timeout: float = 90) -> dict[str, str]:
+    """Wait until every component answers (a freshly booted backend takes ~5 s to start)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return served(lab)
+        except (requests.RequestException, IndexError, KeyError, ValueError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+@pytest.fixture
+def ready_lab(fresh_lab):
+    """Fresh hosts with every component answering."""
+    wait_ready(fresh_lab)
+    return fresh_lab
+
+
+def invocation(lab, host: str, service: str) -> str:
+    """systemd's id of the service's current run: it changes on every (re)start."""
+    return lab.run(host, f"systemctl show -p InvocationID --value {service}").stdout.strip()
+
+
+def secrets_of(lab) -> list[str]:
+    return [v for k, v in lab.env().items() if len(v) >= 4]
+
+
+def assert_no_secrets(lab, *texts: str) -> None:
+    for secret in secrets_of(lab):
+        for text in texts:
+            assert secret not in text
+
+
+def test_full_deploy_then_every_rollback(ready_lab, tmp_path, cpu_host, gpu_host):
+    lab = ready_lab
+    note = requests.post(
+        f"http://{lab.addresses['cpu']}:8080/api/notes",
+        json={"text": "계약 메모 before"},
+        timeout=10,
+    )
+    assert note.status_code == 201
+    for app in ("frontend", "backend", "ai"):
+        lab.push_app(app, {"VERSION": "1.1.0\n"}, "v1.1.0")
+
+    res = fab(lab, tmp_path, "full-deploy", "--yes")
+    assert res.returncode == 0, res.stderr
+    assert "전체 배포 결과" in res.stdout and "다운타임" in res.stdout
+    assert served(lab) == {"frontend": "1.1.0", "backend": "1.1.0", "ai": "1.1.0"}
+    assert cpu_host.service("dojangkok").is_running and cpu_host.service("nginx").is_running
+    assert gpu_host.service("fastapi").is_running
+
+    # the backup step made a real, complete, private dump that holds the data
+    dumps = cpu_host.check_output("ls -1 /app/backups/backup_*.sql.gz").split()
+    assert len(dumps) == 1
+    assert cpu_host.file(dumps[0]).mode == 0o600
+    dump = cpu_host.check_output(f"zcat {dumps[0]}")
+    assert "Dump completed" in dump.splitlines()[-1] and "계약 메모 before" in dump
+    notes = requests.get(f"http://{lab.addresses['cpu']}:8080/api/notes", timeout=10).json()
+    assert "계약 메모 before" in [n["text"] for n in notes]
+
+    history = (tmp_path / "history.jsonl").read_text()
+    records = [json.loads(line) for line in history.splitlines()]
+    assert [(r["component"], r["result"]) for r in records] == [
+        ("frontend", "ok"), ("backend", "ok"), ("ai", "ok")
+    ]  # fmt: skip
+    assert records[1]["downtime_seconds"] > 0 and records[1]["yes"] is True
+    remote = cpu_host.check_output("cat /var/lib/dojangkok-deploy/history.jsonl")
+    assert_no_secrets(lab, res.stdout, res.stderr, history, remote)
+
+    for host, comp in (("cpu", "backend"), ("cpu", "frontend"), ("gpu", "ai")):
+        back = fab(lab, tmp_path, "-H", host, f"rollback-{comp}", "--yes")
+        assert back.returncode == 0, back.stderr
+    assert served(lab) == {"frontend": "1.0.0", "backend": "1.0.0", "ai": "1.0.0"}
+    assert "rollback" in fab(lab, tmp_path, "history").stdout
+    assert fab(lab, tmp_path, "health").returncode == 0
+
+
+@pytest.fixture(scope="module")
+def backend_lab(lab):
+    lab.reset()
+    wait_ready(lab)
+    return lab
+
+
+@pytest.mark.parametrize(
+    ("fault", "failed_step"),
+    [
+        ("build", "B8 Gradle 빌드 실패"),
+        ("start", "B10 헬스체크 실패"),
+        ("health", "B10 헬스체크 실패"),
+    ],
+)
+def test_backend_fault_rolls_back_to_the_running_version(backend_lab, tmp_path, fault, failed_step):
+    lab = backend_lab
+    before = served(lab)["backend"]
+    lab.push_app("backend", {"VERSION": "9.9.9\n", "BREAK": fault}, f"broken: {fault}")
+    inv = inventory(
+        lab, tmp_path, FAST.replace("backend_health_tries=20", "backend_health_tries=8")
+    )
+    res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes", inv=inv)
+    assert res.returncode == 1
+    assert failed_step in res.stdout + res.stderr and "롤백 시작" in res.stdout
+    assert "이전 버전으로 롤백했습니다" in res.stderr
+    assert served(lab)["backend"] == before
+    assert lab.run("cpu", "systemctl is-active dojangkok").stdout.strip() == "active"
+    (record,) = [json.loads(x) for x in (tmp_path / "history.jsonl").read_text().splitlines()]
+    assert record["result"] == "rolled-back" and record["rolled_back"] is True
+
+
+def test_backend_fixed_after_faults_deploys(backend_lab, tmp_path):
+    lab = backend_lab
+    lab.push_app("backend", {"VERSION": "1.2.0\n", "BREAK": None}, "fixed")
+    res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes")
+    assert res.returncode == 0, res.stderr
+    assert served(lab)["backend"] == "1.2.0"
+
+
+def test_backup_failure_stops_before_the_service_is_touched(ready_lab, tmp_path):
+    lab = ready_lab
+    run_id = invocation(lab, "cpu", "dojangkok")
+    head = lab.run("cpu", "git -C /app/backend rev-parse HEAD").stdout
+    lab.push_app("backend", {"VERSION": "7.0.0\n"}, "v7")
+    env = env_file(lab, tmp_path, MYSQL_ROOT_PASSWORD="wrong-password-1")
+    res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes", env=env)
+    assert res.returncode == 1
+    assert "B3 MySQL 백업 실패" in res.stderr and "백업 실패 시 배포 중단" in res.stderr
+    assert invocation(lab, "cpu", "dojangkok") == run_id
+    assert lab.run("cpu", "git -C /app/backend rev-parse HEAD").stdout == head
+    assert "wrong-password-1" not in res.stdout + res.stderr
+    # no half-written dump and no option file with the password left behind
+    listing = lab.run("cpu", "ls /app/backups /var/lib/dojangkok-deploy -a").stdout
+    assert ".my.cnf" not in listing
+
+
+def test_missing_secret_is_named_before_any_host_is_touched(lab, tmp_path):
+    run_id = invocation(lab, "cpu", "dojangkok")
+    env = env_file(lab, tmp_path, MYSQL_ROOT_PASSWORD=None)
+    res = fab(lab, tmp_path, "full-deploy", "--yes", env=env)
+    assert res.returncode == 1
+    assert "MYSQL_ROOT_PASSWORD is not set" in res.stderr
+    assert "도장콕 프론트엔드 배포" not in res.stdout  # stopped before the first host
+    assert invocation(lab, "cpu", "dojangkok") == run_id
+
+
+def test_dry_run_changes_nothing(ready_lab, tmp_path):
+    lab = ready_lab
+    lab.push_app("backend", {"VERSION": "3.0.0\n"}, "v3")
+    run_id = invocation(lab, "cpu", "dojangkok")
+    res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--dry-run")
+    assert res.returncode == 0, res.stderr
+    assert "./gradlew clean build -x test" in res.stdout and "DRY RUN" in res.stdout
+    assert invocation(lab, "cpu", "dojangkok") == run_id
+    assert lab.run("cpu", "test -e /var/lib/dojangkok-deploy").returncode != 0
+    assert served(lab)["backend"] == "1.0.0"
+    assert not (tmp_path / "history.jsonl").exists()
+
+
+def test_frontend_faults(ready_lab, tmp_path):
+    lab = ready_lab
+    lab.push_app("frontend", {"VERSION": "2.0.0\n", "BREAK": "build"}, "broken build")
+    res = fab(lab, tmp_path, "-H", "cpu", "deploy-frontend", "--yes")
+    assert res.returncode == 1 and "A3 프로덕션 빌드 실패" in res.stderr
+    assert served(lab)["frontend"] == "1.0.0"  # the old build kept serving
+
+    lab.push_app("frontend", {"VERSION": "2.0.1\n", "BREAK": "health"}, "no index.html")
+    res = fab(lab, tmp_path, "-H", "cpu", "deploy-frontend", "--yes")
+    assert res.returncode == 1 and "A4 빌드 파일 배포 실패" in res.stdout + res.stderr
+    assert "복원할 백업" in res.stdout
+    assert served(lab)["frontend"] == "1.0.0"
+
+
+def test_ai_faults(ready_lab, tmp_path):
+    lab = ready_lab
+    lab.push_app("ai", {"VERSION": "2.0.0\n", "BREAK": "start"}, "crashes at start")
+    res = fab(lab, tmp_path, "-H", "gpu", "deploy-ai", "--yes")
+    assert res.returncode == 1 and "C6 헬스체크 실패" in res.stdout + res.stderr
+    assert served(lab)["ai"] == "1.0.0"
+
+    reqs = (ROOT / "tests/apps/ai/requirements.txt").read_text()
+    lab.push_app(
+        "ai",
+        {"VERSION": "2.0.1\n", "BREAK": None,
+         "requirements.txt": reqs + "dojangkok-missing-package==0.0.0\n"},
+        "needs a package the wheelhouse lacks",
+    )  # fmt: skip
+    res = fab(lab, tmp_path, "-H", "gpu", "deploy-ai", "--yes")
+    assert res.returncode == 1 and "정리 후 재시도" in res.stdout
+    assert "C4 의존성 설치 실패" in res.stdout + res.stderr
+    assert served(lab)["ai"] == "1.0.0"
+
+
+def test_env_key_missing_stops_before_anything_changes(ready_lab, tmp_path):
+    lab = ready_lab
+    example = (ROOT / "tests/apps/backend/.env.example").read_text()
+    lab.push_app("backend", {".env.example": example + "NEW_REQUIRED_KEY=\n"}, "new key")
+    head = lab.run("cpu", "git -C /app/backend rev-parse HEAD").stdout
+    res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes")
+    assert res.returncode == 1
+    assert "NEW_REQUIRED_KEY" in res.stdout and "체크리스트" in res.stderr
+    assert lab.run("cpu", "git -C /app/backend rev-parse HEAD").stdout == head
+
+
+def test_host_keys_are_checked(lab, tmp_path):
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    res = fab(lab, tmp_path, "-H", "cpu", "deploy-frontend", "--yes",
+              inv=inventory(lab, tmp_path, FAST, known_hosts_file=str(empty)))  # fmt: skip
+    assert res.returncode == 1 and "is unknown: refusing to connect" in res.stderr
+
+    # cpu's address with gpu's key: a changed host key
+    gpu = f"gpu,{lab.addresses['gpu']} "
+    (key,) = [
+        ln[len(gpu) :] for ln in lab.known_hosts.read_text().splitlines() if ln.startswith(gpu)
+    ]
+    wrong = tmp_path / "wrong_known_hosts"
+    wrong.write_text(f"{lab.addresses['cpu']} {key}\n")
+    res = fab(lab, tmp_path, "-H", "cpu", "deploy-frontend", "--yes",
+              inv=inventory(lab, tmp_path, FAST, known_hosts_file=str(wrong)))  # fmt: skip
+    assert res.returncode == 1 and "CHANGED" in res.stderr
+
+
+def test_sudo_with_a_password(lab, tmp_path):
+    inv = inventory(lab, tmp_path, FAST, sudo_password_env="LAB_SUDO_PASSWORD")
+    inv.write_text(inv.read_text().replace("ansible_user=deploy ", "ansible_user=deploypw ", 1))
+    res = fab(lab, tmp_path, "-H", "cpu", "backup-db", inv=inv)
+    assert res.returncode == 0, res.stderr
+    assert_no_secrets(lab, res.stdout, res.stderr)
+
+    env = env_file(lab, tmp_path, LAB_SUDO_PASSWORD="not-the-password")
+    res = fab(lab, tmp_path, "-H", "cpu", "backup-db", inv=inv, env=env)
+    assert res.returncode == 1 and "B0 배포 준비" in res.stderr
+    assert "not-the-password" not in res.stdout + res.stderr
+
+
+@pytest.fixture
+def webhook():
+    posts = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_port}/api/webhooks/42/secret-token", posts
+    srv.shutdown()
+
+
+def test_discord_notices(ready_lab, tmp_path, webhook):
+    lab = ready_lab
+    url, posts = webhook
+    env = env_file(lab, tmp_path, DISCORD_WEBHOOK_URL=url)
+    res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes", env=env)
+    assert res.returncode == 0, res.stderr
+    texts = [p["content"] for p in posts]
+    assert texts[0] == "배포 시작합니다 (예상 12분)" and "배포 완료" in texts
+    history = (tmp_path / "history.jsonl").read_text()
+    assert "secret-token" not in res.stdout + res.stderr + history
+
+
+def test_health_reports_a_stopped_service(lab, tmp_path):
+    lab.run("gpu", "systemctl stop fastapi")
+    try:
+        res = fab(lab, tmp_path, "health")
+        assert res.returncode == 1 and "DOWN" in res.stdout
+    finally:
+        lab.run("gpu", "systemctl start fastapi")
