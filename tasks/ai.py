@@ -7,7 +7,7 @@ venv back to the previously deployed revision, not to ``HEAD~1``.
 from __future__ import annotations
 
 from tasks import shell
-from tasks.common import after_items, before_items, check_log, check_url, confirm
+from tasks.common import after_items, before_items, check_log, check_url, journal, smoke
 from tasks.context import Run, q
 from tasks.steps import CheckItem, Kind, Plan, Policy, Step
 
@@ -32,18 +32,7 @@ def health_schedule(run: Run) -> tuple[int, int]:
     return run.s.ai_health_tries, run.s.ai_health_interval
 
 
-def smoke(run: Run) -> str:
-    assert run.runner is not None
-    if not run.s.ai_smoke:
-        return confirm(run, "계약서 분석 API가 정상입니까?")
-    res = run.runner.sh(shell.smoke(run.s.ai_smoke))
-    if not res.ok:
-        raise RuntimeError(res.tail())
-    return res.stdout.strip().replace("\n", "; ")
-
-
-def smoke_display(run: Run) -> str:
-    return shell.smoke(run.s.ai_smoke) if run.s.ai_smoke else "운영자 확인: 계약서 분석 API"
+SMOKE, SMOKE_DISPLAY = smoke(lambda run: run.s.ai_smoke, "계약서 분석 API가 정상입니까?")
 
 
 def connect_check(run: Run) -> str:
@@ -68,11 +57,12 @@ def plan() -> Plan:
              then=Policy.ROLLBACK),
         Step("5", "서비스 재시작", "30초", "로그 확인 (`journalctl -u fastapi -n 50`) 후 롤백",
              Policy.ROLLBACK, command=lambda run: shell.systemctl("restart", svc(run)),
-             sudo=True, down=True),
+             sudo=True, down=True, diagnose=journal(svc)),
         Step("6", "헬스체크", "30초", "30초 대기 후 재확인, 연속 실패 시 롤백", Policy.ROLLBACK,
-             kind=Kind.POLL, command=health, schedule=health_schedule, up=True),
+             kind=Kind.POLL, command=health, schedule=health_schedule, up=True,
+             diagnose=journal(svc)),
         Step("7", "AI 기능 테스트", "N+분", "롤백", Policy.ROLLBACK, kind=Kind.LOCAL,
-             command=smoke_display, action=smoke),
+             command=SMOKE_DISPLAY, action=SMOKE),
     )  # fmt: skip
     env = lambda run: ".env"  # noqa: E731
     example = lambda run: ".env.example"  # noqa: E731

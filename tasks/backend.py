@@ -14,9 +14,10 @@ from tasks.common import (
     check_log,
     check_record,
     check_url,
-    confirm,
+    journal,
     notice_step,
     prepare_step,
+    smoke,
 )
 from tasks.context import Run, q
 from tasks.steps import CheckItem, Kind, Plan, Policy, Step
@@ -58,24 +59,9 @@ def health_schedule(run: Run) -> tuple[int, int]:
     return run.s.backend_health_tries, run.s.backend_health_interval
 
 
-def smoke_display(run: Run) -> str:
-    if run.s.backend_smoke:
-        return shell.smoke(run.s.backend_smoke)
-    return "운영자 확인: 로그인, 체크리스트 조회, 문서 업로드"
-
-
-def smoke(run: Run) -> str:
-    assert run.runner is not None
-    if not run.s.backend_smoke:
-        return confirm(run, "로그인, 체크리스트 조회, 문서 업로드가 정상입니까?")
-    res = run.runner.sh(shell.smoke(run.s.backend_smoke))
-    if not res.ok:
-        raise RuntimeError(res.tail())
-    return res.stdout.strip().replace("\n", "; ")
-
-
-def diagnose(run: Run) -> str:
-    return f"journalctl -u {q(run.s.backend_service)} -n 30 --no-pager"
+SMOKE, SMOKE_DISPLAY = smoke(
+    lambda run: run.s.backend_smoke, "로그인, 체크리스트 조회, 문서 업로드가 정상입니까?"
+)
 
 
 def plan() -> Plan:
@@ -105,9 +91,10 @@ def plan() -> Plan:
         Step("9", "서비스 시작", "30초", "-", Policy.ROLLBACK,
              command=lambda run: shell.systemctl("start", svc(run)), sudo=True),
         Step("10", "헬스체크", "1분", "실패 시 로그 확인 후 롤백 (헬스체크 연속 실패)",
-             Policy.ROLLBACK, kind=Kind.POLL, command=health, schedule=health_schedule, up=True),
+             Policy.ROLLBACK, kind=Kind.POLL, command=health, schedule=health_schedule, up=True,
+             diagnose=journal(svc)),
         Step("11", "기능 테스트", "2분", "실패 시 롤백", Policy.ROLLBACK, kind=Kind.LOCAL,
-             command=smoke_display, action=smoke),
+             command=SMOKE_DISPLAY, action=SMOKE),
         notice_step("12", "디코 완료 공지", "30초", lambda run: "배포 완료"),
     )  # fmt: skip
     env = lambda run: run.s.backend_env_file  # noqa: E731
@@ -148,6 +135,7 @@ def rollback_plan(run: Run, reason: str = "") -> Plan:
         Step("R4", "서비스 재시작", "30초", "로그 확인", Policy.ABORT,
              command=lambda run: shell.systemctl("restart", svc(run)), sudo=True),
         Step("R5", "헬스체크", "1분", "로그 확인 (`journalctl -u dojangkok`)", Policy.ABORT,
-             kind=Kind.POLL, command=health, schedule=health_schedule, up=True),
+             kind=Kind.POLL, command=health, schedule=health_schedule, up=True,
+             diagnose=journal(svc)),
     )  # fmt: skip
     return Plan("backend", "B", "Backend 롤백", "CPU Instance", "약 2분", "1분 이내", steps)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tasks import notify, shell
 from tasks.checklist import ask
 from tasks.context import Run, q
@@ -39,6 +41,31 @@ def confirm(run: Run, question: str) -> str:
     if not ok:
         raise RuntimeError(f"운영자 답: 아니오 ({question})")
     return f"확인함 ({by})"
+
+
+def smoke(requests, question: str):
+    """Smoke-test action (B11, C7): the configured requests, or ask a person when none."""
+
+    def action(run: Run) -> str:
+        assert run.runner is not None
+        specs = requests(run)
+        if not specs:
+            return confirm(run, question)
+        res = run.runner.sh(shell.smoke(specs))
+        if not res.ok:
+            raise RuntimeError(res.tail())
+        return res.stdout.strip().replace("\n", "; ")
+
+    def display(run: Run) -> str:
+        specs = requests(run)
+        return shell.smoke(specs) if specs else f"운영자 확인: {question}"
+
+    return action, display
+
+
+def journal(service) -> Callable[[Run], str]:
+    """What to show when a service does not come up (the manual: 로그 확인)."""
+    return lambda run: f"journalctl -u {q(service(run))} -n 30 --no-pager"
 
 
 # --- checklist checks ------------------------------------------------------------------

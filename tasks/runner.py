@@ -162,6 +162,9 @@ class Runner:
                     report.up_at = time.monotonic()
                 continue
             self.out(_indent(detail))
+            if step.diagnose is not None:
+                self.out(f"      로그: {step.diagnose(run)}")
+                self.out(_indent(self.sh(step.diagnose(run), sudo=True).tail(30)))
             if status == "warned":
                 continue
             self._fail(plan, step, run, report, detail, rollback)

@@ -56,6 +56,8 @@ class Step:
     #: this step takes the service down / brings it back (for the downtime report)
     down: bool = False
     up: bool = False
+    #: on failure, a command whose output helps (e.g. the service's journal)
+    diagnose: Callable[[Run], str] | None = None
     #: the step is skipped (and says why) when this returns a reason
     skip_if: Callable[[Run], str | None] | None = None
     added: str = ""  # why the tool added or changed this step (shown in the runbook)

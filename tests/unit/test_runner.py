@@ -130,3 +130,22 @@ def test_dry_run_touches_nothing():
     assert report.result == "planned"
     assert all(s.status == "planned" for s in report.steps)
     assert any("./gradlew clean build -x test" in line for line in lines)
+
+
+def test_failed_health_shows_the_journal_then_rolls_back():
+    conn, lines = (
+        FakeConnection(
+            [
+                ("localhost:8080/health", [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0], "refused"),
+                ("journalctl", 0, "Caused by: java.net.BindException"),
+            ]
+        ),
+        [],
+    )
+    run = make_run(yes=True)
+    run.runner = runner_for(conn, lines)
+    with pytest.raises(StepFailed, match="B10 헬스체크 실패") as err:
+        run.runner.execute(backend.plan(), run, backend.rollback_plan)
+    assert err.value.rolled_back is True
+    text = "\n".join(lines)
+    assert "journalctl -u dojangkok -n 30" in text and "BindException" in text
