@@ -101,6 +101,19 @@ def deploy(lab: Lab, name: str, version: str, history: Path) -> dict:
     }
 
 
+def full(lab: Lab, version: str, history: Path, parallel: bool) -> float:
+    for name in TASKS:
+        lab.push_app(name, {"VERSION": version + "\n"}, f"bench {version}")
+    env = {**os.environ, "DOJANGKOK_HOSTS": str(lab.inventory),
+           "DOJANGKOK_ENV": str(lab.env_file), "DOJANGKOK_HISTORY": str(history)}  # fmt: skip
+    args = [str(FAB), "full-deploy", "--yes"] + (["--parallel"] if parallel else [])
+    t0 = time.monotonic()
+    res = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"full-deploy failed:\n{res.stdout[-3000:]}\n{res.stderr[-2000:]}")
+    return time.monotonic() - t0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1)
@@ -115,6 +128,8 @@ def main() -> None:
         for r in range(args.rounds):
             for name in TASKS:
                 rows.append(deploy(lab, name, f"1.{r + 1}.0", history))
+        sequential = full(lab, "2.0.0", history, parallel=False)
+        parallel = full(lab, "2.1.0", history, parallel=True)
     lines = [
         "# Deploy benchmark (manual strategy, lab)",
         "",
@@ -130,7 +145,14 @@ def main() -> None:
             f"| {row['component']} | {row['total']:.1f} s | {tool} | "
             f"{row['probe_downtime']:.2f} s | {row['probe_failures']} |"
         )
-    lines += ["", "Step timings (seconds):", ""]
+    lines += [
+        "",
+        f"Full deploy (`fab full-deploy --yes`): {sequential:.1f} s one host after another "
+        f"(the manual), {parallel:.1f} s with `--parallel`.",
+        "",
+        "Step timings (seconds):",
+        "",
+    ]
     for row in rows:
         steps = ", ".join(f"{k}: {v}" for k, v in row["steps"].items())
         lines.append(f"- {row['component']}: {steps}")
