@@ -103,7 +103,12 @@ def push_app(s: Settings, app: str, files: dict[str, str | None], message: str) 
         return git("rev-parse", "HEAD", cwd=work)
 
 
-def daemon_pids(s: Settings) -> list[int]:
+def daemon_pids(s: Settings, any_checkout: bool = False) -> list[int]:
+    """git daemons serving this checkout's repos (or, any_checkout: any on the lab address).
+
+    The lab's address is global, so a daemon left by another checkout's lab blocks ours.
+    """
+    mine = f"--base-path={git_dir(s)}"
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -112,7 +117,8 @@ def daemon_pids(s: Settings) -> list[int]:
             cmd = Path(f"/proc/{entry}/cmdline").read_bytes().decode().split("\0")
         except OSError:
             continue
-        if "daemon" in cmd and f"--base-path={git_dir(s)}" in cmd:
+        theirs = any_checkout and f"--listen={s.operator_ip}" in cmd
+        if "daemon" in cmd and (mine in cmd or theirs):
             found.append(int(entry))
     return found
 
@@ -144,7 +150,7 @@ def start_daemon(s: Settings) -> None:
 
 
 def stop_daemon(s: Settings) -> None:
-    pids = daemon_pids(s)
+    pids = daemon_pids(s, any_checkout=True)
     for p in pids:
         try:
             if os.getpgid(p) == p:
