@@ -11,11 +11,9 @@ import json
 from invoke import Collection, Exit, task
 
 from tasks import inventory, records
-from tasks.backup import backup_plan
 from tasks.deploy import (
     COMPONENTS,
-    _finish,
-    _start,
+    backup_host,
     deploy_host,
     hosts_for,
     preflight,
@@ -158,16 +156,12 @@ def backup_db(c, dry_run=False):
 
     Usage: fab -H cpu backup-db [--dry-run]
     """
-    comp = COMPONENTS["backend"]
     inv, secrets = inventory.load(), Secrets.load()
-    for host in hosts_for(_target(c), inv, "cpu"):
+    hosts = hosts_for(_target(c), inv, "cpu")
+    for host in hosts:
         secrets.require(host.settings.db_password_env, "MySQL backup")
-        runner, run, _ = _start(comp, host, secrets, dry_run, True, "backup", track=False)
-        report = runner.execute(backup_plan(), run)
-        if not dry_run:
-            runner.out(f"백업 파일: {run.notes.get('backup')}")
-        report.component = "db"
-        _finish(run, report, [])
+    for host in hosts:
+        backup_host(host, secrets, dry_run=dry_run)
 
 
 @task

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from tasks import ai, backend, checklist, frontend, records, shell
+from tasks import ai, backend, backup, checklist, frontend, records, shell
 from tasks.connect import connect, explain
 from tasks.context import Run, operator_name
 from tasks.errors import ConfigError, StepFailed
@@ -145,6 +145,21 @@ def rollback_host(comp: Component, host: Host, secrets: Secrets, to: str | None 
         _finish(run, failed.report, stack)
         raise
     _finish(run, report, records.popped(stack, run.from_rev, target))
+    return report
+
+
+def backup_host(host: Host, secrets: Secrets, dry_run=False) -> Report:
+    """Manual B3–B4 alone (`fab backup-db`), recorded like a deploy."""
+    runner, run, _ = _start(COMPONENTS["backend"], host, secrets, dry_run, True, "backup",
+                            track=False)  # fmt: skip
+    try:
+        report = runner.execute(backup.backup_plan(), run)
+    except StepFailed as failed:
+        _finish(run, failed.report, [])
+        raise
+    if not dry_run:
+        runner.out(f"백업 파일: {run.notes.get('backup')}")
+    _finish(run, report, [])
     return report
 
 
