@@ -43,15 +43,8 @@ ai_health_tries=20
 
 
 def inventory(lab, tmp_path: Path, **cpu_vars: str) -> Path:
-    text = lab.inventory.read_text()
-    text = text.replace("=id_ed25519", f"={lab.key_file}")
-    text = text.replace("known_hosts_file=known_hosts", f"known_hosts_file={lab.known_hosts}")
-    if cpu_vars:
-        pairs = " ".join(f"{k}={v}" for k, v in cpu_vars.items())
-        text = text.replace("cpu ansible_host=", f"cpu {pairs} ansible_host=", 1)
     path = tmp_path / f"hosts-{len(list(tmp_path.glob('hosts-*')))}.ini"
-    path.write_text(text + LAB_VARS)
-    return path
+    return lab.write_inventory(path, LAB_VARS, **cpu_vars)
 
 
 def fab(lab, tmp_path: Path, *args: str, inv: Path | None = None) -> subprocess.CompletedProcess:

@@ -38,16 +38,8 @@ ai_health_tries=20
 
 
 def inventory(lab, tmp_path: Path, extra: str = FAST, **host_vars: str) -> Path:
-    """The lab's inventory with absolute paths, extra sections and cpu host vars."""
-    text = lab.inventory.read_text()
-    text = text.replace("=id_ed25519", f"={lab.key_file}")
-    text = text.replace("known_hosts_file=known_hosts", f"known_hosts_file={lab.known_hosts}")
-    if host_vars:
-        pairs = " ".join(f"{k}={v}" for k, v in host_vars.items())
-        text = text.replace("cpu ansible_host=", f"cpu {pairs} ansible_host=", 1)
-    path = tmp_path / "hosts.ini"
-    path.write_text(text + extra)
-    return path
+    """The lab's inventory with extra sections and cpu host vars."""
+    return lab.write_inventory(tmp_path / "hosts.ini", extra, **host_vars)
 
 
 def env_file(lab, tmp_path: Path, **changes: str | None) -> Path:

@@ -27,38 +27,16 @@ tls_key=/etc/ssl/dojangkok/privkey.pem
 """
 
 
+def _keygen(path: Path, comment: str) -> None:
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)])
+
+
 def generate(dest: Path) -> Path:
     """Create a fresh secrets bundle in dest (client key, host keys, env)."""
     dest.mkdir(parents=True, exist_ok=True)
-    run(
-        [
-            "ssh-keygen",
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-C",
-            "dojangkok-lab",
-            "-f",
-            str(dest / "id_ed25519"),
-        ]
-    )
+    _keygen(dest / "id_ed25519", "dojangkok-lab")
     for host in HOSTS:
-        run(
-            [
-                "ssh-keygen",
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                f"root@{host}",
-                "-f",
-                str(dest / f"host_{host}_ed25519"),
-            ]
-        )
+        _keygen(dest / f"host_{host}_ed25519", f"root@{host}")
     env = "".join(f"{k}={secrets.token_hex(12)}\n" for k in ENV_KEYS)
     _write(dest / "env", env, 0o600)
     return dest
