@@ -17,6 +17,7 @@ from tasks.deploy import (
     deploy_host,
     hosts_for,
     preflight,
+    restore_host,
     rollback_host,
 )
 from tasks.errors import DeployToolError
@@ -65,6 +66,7 @@ _HELP = {
     "yes": "answer the checklist's yes/no prompts with yes (for CI); the record says so",
     "to": "roll back to this revision instead of the previously deployed one",
     "parallel": "deploy the [cpu] and [gpu] hosts at the same time (the manual: one by one)",
+    "backup": "the dump to restore, a path on the host (default: the newest in backup_dir)",
 }
 
 
@@ -134,7 +136,7 @@ def rollback_backend(c, to=None, dry_run=False, yes=False):
     """Go back to the previously deployed backend revision: code, its kept jar, restart, health.
 
     Usage: fab -H cpu rollback-backend [--to=REV] [--dry-run]
-    The database is NOT restored; backups are listed by `fab -H cpu backup-db --list`.
+    The database is NOT restored; if the data must go back too: `fab -H cpu restore-db`.
     """
     _rollback(c, "backend", to, dry_run, yes)
 
@@ -162,6 +164,23 @@ def backup_db(c, dry_run=False):
         secrets.require(host.settings.db_password_env, "MySQL backup")
     for host in hosts:
         backup_host(host, secrets, dry_run=dry_run)
+
+
+@task(help=_help("backup", "dry-run", "yes"))
+@operator_errors
+def restore_db(c, backup=None, dry_run=False, yes=False):
+    """The manual's "(필요 시) DB 복원": load a backup into the database, after backing up now.
+
+    Usage: fab -H cpu restore-db [--backup=/app/backups/backup_YYYYmmdd_HHMMSS.sql.gz] [--yes]
+    Asks before overwriting. The current data is dumped first, so a restore can be undone
+    by restoring that dump.
+    """
+    inv, secrets = inventory.load(), Secrets.load()
+    hosts = hosts_for(_target(c), inv, "cpu")
+    for host in hosts:
+        secrets.require(host.settings.db_password_env, "MySQL restore")
+    for host in hosts:
+        restore_host(host, secrets, backup, dry_run=dry_run, yes=yes)
 
 
 @task
@@ -285,6 +304,6 @@ def setup_host(c, dry_run=False, yes=False):
 ns = Collection(
     deploy_frontend, deploy_backend, deploy_ai, full_deploy,
     rollback_frontend, rollback_backend, rollback_ai,
-    backup_db, health, history, settings,
+    backup_db, restore_db, health, history, settings,
     setup_host, push_config, render_config,
 )  # fmt: skip

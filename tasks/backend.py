@@ -122,20 +122,24 @@ def plan() -> Plan:
 
 
 def rollback_plan(run: Run, reason: str = "") -> Plan:
+    # The manual stops first, then rebuilds HEAD~1. Here code and jar are put back while
+    # the service still runs (the JVM keeps its open jar), so only the restart is downtime.
     svc = lambda run: run.s.backend_service  # noqa: E731
     steps = (
-        Step("R1", "서비스 중단", "10초", "-", Policy.ABORT,
-             command=lambda run: shell.systemctl("stop", svc(run)), sudo=True, down=True),
-        Step("R2", "이전 배포 리비전으로 코드 복원", "5초", "서버에서 수정된 파일 확인",
+        Step("R1", "이전 배포 리비전으로 코드 복원", "5초", "서버에서 수정된 파일 확인",
              Policy.ABORT, command=lambda run: shell.git_reset_to(
                  _dir(run), run.notes.get("target", run.from_rev)),
              added="HEAD~1이 아니라 도구가 기록한 직전 배포 리비전으로 되돌림"),
-        Step("R3", "이전 빌드 복원", "10초", "보관된 jar가 없으면 재빌드", Policy.ABORT,
-             command=restore_artifact),
-        Step("R4", "서비스 재시작", "30초", "로그 확인", Policy.ABORT,
-             command=lambda run: shell.systemctl("restart", svc(run)), sudo=True),
-        Step("R5", "헬스체크", "1분", "로그 확인 (`journalctl -u dojangkok`)", Policy.ABORT,
+        Step("R2", "이전 빌드 복원", "10초", "보관된 jar가 없으면 재빌드", Policy.ABORT,
+             command=restore_artifact,
+             added="보관된 jar를 되돌려 놓으므로 재빌드가 없고, 서비스는 재시작 전까지 계속 동작"),
+        Step("R3", "서비스 재시작", "30초", "로그 확인", Policy.ABORT,
+             command=lambda run: shell.systemctl("restart", svc(run)), sudo=True, down=True,
+             diagnose=journal(svc)),
+        Step("R4", "헬스체크", "1분", "로그 확인 (`journalctl -u dojangkok`)", Policy.ABORT,
              kind=Kind.POLL, command=health, schedule=health_schedule, up=True,
              diagnose=journal(svc)),
     )  # fmt: skip
-    return Plan("backend", "B", "Backend 롤백", "CPU Instance", "약 2분", "1분 이내", steps)
+    return Plan(
+        "backend", "B", "Backend 롤백", "CPU Instance", "약 1분", "재시작 ~ 헬스체크", steps
+    )

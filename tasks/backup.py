@@ -8,6 +8,8 @@ kept 0600 and rotated.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tasks import shell
 from tasks.context import Run, q
 from tasks.steps import Kind, Plan, Policy, Step
@@ -38,11 +40,8 @@ def dump_command(run: Run) -> str:
 
 
 def verify_command(run: Run) -> str:
-    f = q(backup_file(run))
-    return (
-        f"ls -la {f} && test -s {f} && gzip -t {f} && "
-        f"zcat {f} | tail -n 1 | grep -q 'Dump completed' && "
-        + shell.keep_newest(run.s.backup_dir, PREFIX, run.s.backup_keep)
+    return f"{check_dump(backup_file(run))} && " + shell.keep_newest(
+        run.s.backup_dir, PREFIX, run.s.backup_keep
     )
 
 
@@ -69,12 +68,33 @@ def steps() -> tuple[Step, Step]:
     )  # fmt: skip
 
 
-def restore_command(run: Run, path: str) -> str:
-    opt = q(option_file(run))
+def check_dump(path: str) -> str:
+    """A dump is usable: non-empty, intact gzip, and mysqldump's last line says it finished."""
+    f = q(path)
+    return f"ls -la {f} && test -s {f} && gzip -t {f} && zcat {f} | tail -n 1 | grep -q 'Dump completed'"
+
+
+def restore_source(run: Run) -> str:
+    return run.notes.get("restore_from", "<복원할 백업 파일>")
+
+
+def restore_command(run: Run) -> str:
+    opt, src = q(option_file(run)), q(restore_source(run))
     return (
-        f"trap 'rm -f {opt}' EXIT; test -s {q(path)} && "
-        f"zcat -f {q(path)} | mysql --defaults-extra-file={opt} {q(run.s.db_name)}"
+        f"trap 'rm -f {opt}' EXIT; "
+        f"zcat {src} | mysql --defaults-extra-file={opt} {q(run.s.db_name)}"
     )
+
+
+def restore(run: Run) -> str:
+    """Upload the option file, then load the dump (the LOCAL action of the restore step)."""
+    assert run.runner is not None
+    password = run.secrets.require(run.s.db_password_env, "MySQL restore")
+    run.runner.put_text(option_text(run.s.db_user, password), option_file(run), mode="600")
+    res = run.runner.sh(restore_command(run))
+    if not res.ok:
+        raise RuntimeError(res.tail())
+    return f"{restore_source(run)} → {run.s.db_name}"
 
 
 def backup_plan() -> Plan:
@@ -82,3 +102,24 @@ def backup_plan() -> Plan:
 
     prepare = prepare_step(lambda run: [run.s.state_dir, run.s.backup_dir])
     return Plan("backend", "B", "MySQL 백업", "CPU Instance", "약 2분", "0분", (prepare, *steps()))
+
+
+def restore_plan() -> Plan:
+    """The manual's "(필요 시) DB 복원", with a safety backup of the current data first."""
+    from tasks.common import prepare_step
+
+    dump, verify = steps()
+    plan = (
+        prepare_step(lambda run: [run.s.state_dir, run.s.backup_dir]),
+        Step("D1", "복원할 백업 확인", "10초", "다른 백업 파일 지정 (--backup)", Policy.ABORT,
+             command=lambda run: check_dump(restore_source(run))),
+        replace(dump, number="D2", title="현재 DB 백업 (복원 전 안전장치)",
+                on_failure="백업 실패 시 복원 중단",
+                added="복원이 지우는 현재 데이터를 먼저 백업한다: 복원도 되돌릴 수 있다"),
+        # no rotation here: it could delete the very dump about to be restored
+        replace(verify, number="D3", on_failure="백업이 온전하지 않으면 복원 중단",
+                command=lambda run: check_dump(backup_file(run))),
+        Step("D4", "DB 복원", "2분", "D2의 백업으로 다시 복원 (`--backup`)", Policy.ABORT,
+             kind=Kind.LOCAL, command=restore_command, action=restore),
+    )  # fmt: skip
+    return Plan("backend", "B", "MySQL 복원", "CPU Instance", "약 5분", "0분", plan)

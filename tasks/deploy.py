@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from tasks import ai, backend, backup, checklist, frontend, records, shell
 from tasks.connect import connect, explain
-from tasks.context import Run, operator_name
+from tasks.context import Run, operator_name, q
 from tasks.errors import ConfigError, StepFailed
 from tasks.inventory import Host, Inventory
 from tasks.runner import Report, Runner
@@ -67,7 +67,7 @@ def _start(comp: Component, host: Host, secrets: Secrets, dry_run: bool, yes: bo
     conn = None if dry_run else connect(host, secrets)
     runner = Runner(conn, secrets, out=out) if out else Runner(conn, secrets)
     run = Run(comp.name, host, secrets, runner, dry_run=dry_run, yes=yes, kind=kind)
-    title = {"deploy": "배포", "rollback": "롤백", "backup": "DB 백업"}[kind]
+    title = {"deploy": "배포", "rollback": "롤백", "backup": "DB 백업", "restore": "DB 복원"}[kind]
     where = f"{host.alias} ({host.address})"
     runner.out(f"=== 도장콕 {comp.label} {title}: {where}{' — DRY RUN' if dry_run else ''} ===")
     stack: list[str] = []
@@ -159,6 +159,38 @@ def backup_host(host: Host, secrets: Secrets, dry_run=False) -> Report:
         raise
     if not dry_run:
         runner.out(f"백업 파일: {run.notes.get('backup')}")
+    _finish(run, report, [])
+    return report
+
+
+def restore_host(host: Host, secrets: Secrets, source: str | None, dry_run=False,
+                 yes=False) -> Report:  # fmt: skip
+    """Restore the DB from a backup (latest unless named), after a safety backup."""
+    runner, run, _ = _start(COMPONENTS["backend"], host, secrets, dry_run, yes, "restore",
+                            track=False)  # fmt: skip
+    s = host.settings
+    if not source and not dry_run:
+        source = run.query(
+            f"ls -1t {q(s.backup_dir)}/{backup.PREFIX}*.sql.gz 2>/dev/null | head -1"
+        )
+        if not source:
+            raise ConfigError(
+                f"no backup in {s.backup_dir} on {host.alias}", "run `fab -H cpu backup-db` first"
+            )
+    if source:
+        run.notes["restore_from"] = source
+    question = f"{s.db_name} 데이터베이스를 {source or '최신 백업'}(으)로 덮어씁니까?"
+    if not dry_run and not checklist.ask(question, run)[0]:
+        raise ConfigError("restore declined", "nothing was changed")
+    try:
+        report = runner.execute(backup.restore_plan(), run)
+    except StepFailed as failed:
+        _finish(run, failed.report, [])
+        if run.notes.get("backup"):
+            failed.fix += f" — 복원 전 데이터: {run.notes['backup']}"
+        raise
+    if not dry_run:
+        runner.out(f"복원 전 데이터: {run.notes.get('backup')} (되돌리려면 --backup 으로 지정)")
     _finish(run, report, [])
     return report
 

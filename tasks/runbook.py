@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR = ROOT / "templates" / "runbook"
 
 TOOL_RESPONSE = {
-    Policy.ABORT: "배포 중단 (서비스는 그대로)",
+    Policy.ABORT: "중단 (서비스는 그대로)",
     Policy.ROLLBACK: "자동 롤백 후 중단",
     Policy.RETRY: "정리 후 1회 재시도",
     Policy.WARN: "경고만 하고 계속",
@@ -41,14 +41,17 @@ def _cell(text: str) -> str:
 
 
 def rows(plan: Plan, run: Run) -> list[dict]:
-    out = []
+    out, down = [], False
     for step in plan.steps:
+        down = down or step.down
         command = step.render(run)
         if step.sudo:
             command = "[sudo] " + command
         response = TOOL_RESPONSE[step.policy]
         if step.policy is Policy.RETRY:
             response += f" → 실패 시 {TOOL_RESPONSE[step.then]}"
+        if step.policy is Policy.ABORT and down and not step.up:
+            response = "중단: 서비스가 내려간 채일 수 있음 → 수동 복구"
         if step.kind is Kind.POLL:
             response = "반복 확인 (횟수·간격은 설정) → " + response
         out.append(
@@ -92,8 +95,9 @@ def render() -> str:
             }
         )
     backup_rows = rows(backup.backup_plan(), example_run("backend", "cpu"))
+    restore_rows = rows(backup.restore_plan(), example_run("backend", "cpu"))
     return env.get_template("runbook.md.j2").render(
-        sections=sections, backup_rows=backup_rows, settings=Settings()
+        sections=sections, backup_rows=backup_rows, restore_rows=restore_rows, settings=Settings()
     )
 
 

@@ -208,7 +208,10 @@ class Runner:
         problem = f"{plan.section}{step.number} {step.title} 실패"
         if policy is not Policy.ROLLBACK or rollback is None:
             report.result = "failed"
-            raise StepFailed(problem, f"매뉴얼 대응: {step.on_failure}", report=report)
+            fix = f"매뉴얼 대응: {step.on_failure}"
+            if service_down:
+                fix = f"서비스가 내려가 있습니다! runbook의 '수동 복구' 절차를 따르세요 ({fix})"
+            raise StepFailed(problem, fix, report=report)
         self.out(f"!!! {problem} → 롤백 시작 (매뉴얼: {step.on_failure})")
         back = rollback(run, f"{problem}: {detail.splitlines()[-1] if detail else ''}")
         try:

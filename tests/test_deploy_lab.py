@@ -352,3 +352,28 @@ def test_health_reports_a_stopped_service(lab, tmp_path):
         assert res.returncode == 1 and "DOWN" in res.stdout
     finally:
         lab.run("gpu", "systemctl start fastapi")
+
+
+def test_restore_db_brings_back_the_backup_and_keeps_the_present(ready_lab, tmp_path):
+    lab = ready_lab
+    notes = f"http://{lab.addresses['cpu']}:8080/api/notes"
+    requests.post(notes, json={"text": "kept in the backup"}, timeout=10).raise_for_status()
+    assert fab(lab, tmp_path, "-H", "cpu", "backup-db").returncode == 0
+    first = lab.run("cpu", "ls -1t /app/backups/backup_*.sql.gz | head -1").stdout.strip()
+    requests.post(notes, json={"text": "written after the backup"}, timeout=10).raise_for_status()
+
+    res = fab(lab, tmp_path, "-H", "cpu", "restore-db", f"--backup={first}", "--yes")
+    assert res.returncode == 0, res.stderr
+    texts = [n["text"] for n in requests.get(notes, timeout=10).json()]
+    assert "kept in the backup" in texts and "written after the backup" not in texts
+    # the data the restore replaced was dumped first, so the restore can be undone
+    safety = res.stdout.split("복원 전 데이터: ")[1].split()[0]
+    assert safety != first and "written after the backup" in lab.run("cpu", f"zcat {safety}").stdout
+    assert_no_secrets(lab, res.stdout, res.stderr)
+
+    res = fab(
+        lab, tmp_path, "-H", "cpu", "restore-db", "--backup=/app/backups/nope.sql.gz", "--yes"
+    )
+    assert res.returncode == 1 and "BD1 복원할 백업 확인 실패" in res.stderr
+    texts = [n["text"] for n in requests.get(notes, timeout=10).json()]
+    assert "kept in the backup" in texts  # nothing was touched

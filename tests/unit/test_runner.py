@@ -149,3 +149,12 @@ def test_failed_health_shows_the_journal_then_rolls_back():
     assert err.value.rolled_back is True
     text = "\n".join(lines)
     assert "journalctl -u dojangkok -n 30" in text and "BindException" in text
+
+
+def test_a_failing_rollback_task_says_the_service_is_down():
+    conn, lines = FakeConnection([("systemctl restart", 1, "unit failed")]), []
+    run = make_run(yes=True, kind="rollback")
+    run.runner = runner_for(conn, lines)
+    with pytest.raises(StepFailed, match="BR3 서비스 재시작 실패") as err:
+        run.runner.execute(backend.rollback_plan(run), run)
+    assert "서비스가 내려가 있습니다" in err.value.fix
