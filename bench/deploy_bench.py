@@ -70,29 +70,34 @@ class Prober(threading.Thread):
             self.longest = max(self.longest, time.monotonic() - down_since)
 
 
-def deploy(lab: Lab, name: str, version: str, history: Path) -> dict:
-    host, task, url = TASKS[name]
-    lab.push_app(name, {"VERSION": version + "\n"}, f"bench {version}")
-    prober = Prober(url.format(**lab.addresses))
-    prober.start()
-    env = {
-        **os.environ,
-        "DOJANGKOK_HOSTS": str(lab.inventory),
-        "DOJANGKOK_ENV": str(lab.env_file),
-        "DOJANGKOK_HISTORY": str(history),
-    }
+def fab_env(lab: Lab, history: Path) -> dict[str, str]:
+    return {**os.environ, "DOJANGKOK_HOSTS": str(lab.inventory),
+            "DOJANGKOK_ENV": str(lab.env_file), "DOJANGKOK_HISTORY": str(history)}  # fmt: skip
+
+
+def fab(lab: Lab, history: Path, *args: str) -> float:
+    """Run fab; its wall time. Any failure ends the benchmark with fab's output."""
     t0 = time.monotonic()
-    res = subprocess.run([str(FAB), "-H", host, task, "--yes"], cwd=ROOT, env=env,
+    res = subprocess.run([str(FAB), *args], cwd=ROOT, env=fab_env(lab, history),
                          capture_output=True, text=True)  # fmt: skip
-    total = time.monotonic() - t0
+    if res.returncode != 0:
+        raise SystemExit(
+            f"fab {' '.join(args)} failed:\n{res.stdout[-3000:]}\n{res.stderr[-2000:]}"
+        )
+    return time.monotonic() - t0
+
+
+def measured(lab: Lab, name: str, label: str, history: Path, *args: str) -> dict:
+    """One fab run with the prober watching the component's public endpoint."""
+    prober = Prober(TASKS[name][2].format(**lab.addresses))
+    prober.start()
+    total = fab(lab, history, *args)
     time.sleep(0.5)
     prober.stop.set()
     prober.join()
-    if res.returncode != 0:
-        raise SystemExit(f"{task} failed:\n{res.stdout[-3000:]}\n{res.stderr[-2000:]}")
     record = json.loads(history.read_text().splitlines()[-1])
     return {
-        "component": name,
+        "component": label,
         "total": total,
         "tool_downtime": record["downtime_seconds"],
         "probe_downtime": prober.longest,
@@ -101,17 +106,21 @@ def deploy(lab: Lab, name: str, version: str, history: Path) -> dict:
     }
 
 
+def deploy(lab: Lab, name: str, version: str, history: Path) -> dict:
+    host, task, _ = TASKS[name]
+    lab.push_app(name, {"VERSION": version + "\n"}, f"bench {version}")
+    return measured(lab, name, name, history, "-H", host, task, "--yes")
+
+
+def rollback(lab: Lab, name: str, history: Path) -> dict:
+    host = TASKS[name][0]
+    return measured(lab, name, f"{name} rollback", history, "-H", host, f"rollback-{name}", "--yes")
+
+
 def full(lab: Lab, version: str, history: Path, parallel: bool) -> float:
     for name in TASKS:
         lab.push_app(name, {"VERSION": version + "\n"}, f"bench {version}")
-    env = {**os.environ, "DOJANGKOK_HOSTS": str(lab.inventory),
-           "DOJANGKOK_ENV": str(lab.env_file), "DOJANGKOK_HISTORY": str(history)}  # fmt: skip
-    args = [str(FAB), "full-deploy", "--yes"] + (["--parallel"] if parallel else [])
-    t0 = time.monotonic()
-    res = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise SystemExit(f"full-deploy failed:\n{res.stdout[-3000:]}\n{res.stderr[-2000:]}")
-    return time.monotonic() - t0
+    return fab(lab, history, "full-deploy", "--yes", *(["--parallel"] if parallel else []))
 
 
 def main() -> None:
@@ -128,6 +137,8 @@ def main() -> None:
         for r in range(args.rounds):
             for name in TASKS:
                 rows.append(deploy(lab, name, f"1.{r + 1}.0", history))
+        for name in TASKS:
+            rows.append(rollback(lab, name, history))
         sequential = full(lab, "2.0.0", history, parallel=False)
         parallel = full(lab, "2.1.0", history, parallel=True)
     lines = [
