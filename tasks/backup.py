@@ -45,14 +45,19 @@ def verify_command(run: Run) -> str:
     )
 
 
-def dump(run: Run) -> str:
-    """Upload the option file, then dump (the LOCAL action of step B3)."""
+def with_credentials(run: Run, command: str, why: str) -> None:
+    """Upload the 0600 option file ``command`` reads (and deletes), then run it."""
     assert run.runner is not None
-    password = run.secrets.require(run.s.db_password_env, "MySQL backup before deploy")
+    password = run.secrets.require(run.s.db_password_env, why)
     run.runner.put_text(option_text(run.s.db_user, password), option_file(run), mode="600")
-    res = run.runner.sh(dump_command(run))
+    res = run.runner.sh(command)
     if not res.ok:
         raise RuntimeError(res.tail())
+
+
+def dump(run: Run) -> str:
+    """The LOCAL action of step B3."""
+    with_credentials(run, dump_command(run), "MySQL backup before deploy")
     run.notes["backup"] = backup_file(run)
     return backup_file(run)
 
@@ -87,13 +92,8 @@ def restore_command(run: Run) -> str:
 
 
 def restore(run: Run) -> str:
-    """Upload the option file, then load the dump (the LOCAL action of the restore step)."""
-    assert run.runner is not None
-    password = run.secrets.require(run.s.db_password_env, "MySQL restore")
-    run.runner.put_text(option_text(run.s.db_user, password), option_file(run), mode="600")
-    res = run.runner.sh(restore_command(run))
-    if not res.ok:
-        raise RuntimeError(res.tail())
+    """The LOCAL action of the restore step: load the dump."""
+    with_credentials(run, restore_command(run), "MySQL restore")
     return f"{restore_source(run)} → {run.s.db_name}"
 
 

@@ -23,12 +23,6 @@ def local_history_path() -> Path:
     return Path(os.environ.get("DOJANGKOK_HISTORY", default))
 
 
-def ensure_state_dir(run: Run) -> str:
-    """mkdir the state dir, owned by the login user (the only sudo the records need)."""
-    d = q(run.s.state_dir)
-    return f'install -d -m 755 -o "$SUDO_USER" {d} {d}/releases'
-
-
 def read_stack(run: Run) -> list[str]:
     text = run.query(f"cat {q(state_file(run))} 2>/dev/null || true")
     if not text:
