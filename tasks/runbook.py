@@ -11,12 +11,13 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from tasks import ai, backend, backup, frontend
-from tasks.context import Run
-from tasks.inventory import Host
-from tasks.secrets import Secrets
-from tasks.settings import Settings
-from tasks.steps import Kind, Plan, Policy
+from tasks import components
+from tasks.engine.policy import Policy
+from tasks.engine.steps import Kind, Plan
+from tasks.engine.view import TARGET_PLACEHOLDER, RunView
+from tasks.hosts.inventory import Host
+from tasks.hosts.settings import Settings
+from tasks.procedures import PROCEDURES, backup
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR = ROOT / "templates" / "runbook"
@@ -29,35 +30,38 @@ TOOL_RESPONSE = {
 }
 
 
-def example_run(component: str, group: str) -> Run:
+def example_view(component: str, group: str, task: str = "deploy") -> RunView:
     host = Host(group, f"{group}.example", "ubuntu", 22, None, (group,), Settings())
-    run = Run(component, host, Secrets({}), dry_run=True, stamp="YYYYmmdd_HHMMSS")
-    run.notes["target"] = "<직전 배포 리비전>"
-    return run
+    return RunView(task, component, host, "<run id>", dry_run=True, target=TARGET_PLACEHOLDER)
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def rows(plan: Plan, run: Run) -> list[dict]:
+def rows(plan: Plan, view: RunView) -> list[dict]:
     out, down = [], False
     for step in plan.steps:
         down = down or step.down
-        command = step.render(run)
-        if step.sudo:
+        uploads = "".join(
+            f"↑ `{u.path}` ({u.mode}: {_cell(u.what)})<br>"
+            for u in (step.uploads(view) if step.uploads else ())
+        )
+        command = step.render(view)
+        if step.sudo and step.kind is Kind.SHELL:
             command = "[sudo] " + command
         response = TOOL_RESPONSE[step.policy]
         if step.policy is Policy.RETRY:
             response += f" → 실패 시 {TOOL_RESPONSE[step.then]}"
         if step.policy is Policy.ABORT and down and not step.up:
             response = "중단: 서비스가 내려간 채일 수 있음 → 수동 복구"
-        if step.kind is Kind.POLL:
-            response = "반복 확인 (횟수·간격은 설정) → " + response
+        if step.kind is Kind.LOCAL:
+            response = "운영자 쪽 작업 → " + response
         out.append(
             {
                 "number": step.number,
                 "title": step.title,
+                "uploads": uploads,
                 "command": _cell(command),
                 "expected": step.expected,
                 "on_failure": _cell(step.on_failure),
@@ -77,25 +81,23 @@ def render() -> str:
         lstrip_blocks=True,
     )
     sections = []
-    for mod, group, task in (
-        (frontend, "cpu", "deploy-frontend"),
-        (backend, "cpu", "deploy-backend"),
-        (ai, "gpu", "deploy-ai"),
-    ):
-        plan = mod.plan()
-        run = example_run(plan.component, group)
+    for comp in components.ORDER:
+        proc = PROCEDURES[comp.name]
+        view = example_view(comp.name, comp.group)
+        plan = proc.plan(view)
         sections.append(
             {
                 "plan": plan,
-                "group": group,
-                "task": task,
-                "rows": rows(plan, run),
-                "rollback": rows(mod.rollback_plan(run), run),
+                "group": comp.group,
+                "task": comp.task,
+                "rows": rows(plan, view),
+                "rollback": rows(proc.rollback_plan(view), view),
                 "checklist": plan.checklist,
             }
         )
-    backup_rows = rows(backup.backup_plan(), example_run("backend", "cpu"))
-    restore_rows = rows(backup.restore_plan(), example_run("backend", "cpu"))
+    db = example_view("database", "cpu", "backup")
+    backup_rows = rows(backup.backup_plan(db), db)
+    restore_rows = rows(backup.restore_plan(db), db)
     return env.get_template("runbook.md.j2").render(
         sections=sections, backup_rows=backup_rows, restore_rows=restore_rows, settings=Settings()
     )

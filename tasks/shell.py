@@ -1,14 +1,20 @@
 """Pure builders for the shell text the steps share: git, systemd, health, smoke requests.
 
 Each takes plain values and returns a command string; every value is quoted with ``q``.
+Nothing here touches a host.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 
-from tasks.context import q
 from tasks.errors import ConfigError
+
+
+def q(value: object) -> str:
+    """Shell-quote one value (every interpolated value goes through here)."""
+    return shlex.quote(str(value))
 
 
 def cd(path: str, command: str) -> str:
@@ -62,19 +68,41 @@ def health(url: str, expect: str) -> str:
     return f"curl -fsS --max-time 10 {q(url)} | grep -qF -- {q(expect)}"
 
 
+def poll(check: str, tries: int, interval: float) -> str:
+    """Run ``check`` until it succeeds, at most ``tries`` times, ``interval`` seconds apart.
+
+    The loop runs on the host, so a fine interval costs no SSH round trips.
+    """
+    n, pause = int(tries), f"{float(interval):g}"
+    return (
+        f'for i in $(seq 1 {n}); do if {check}; then echo "ok ($i/{n})"; exit 0; fi; '
+        f'echo "대기 중... ($i/{n})"; [ "$i" -lt {n} ] && sleep {pause}; done; '
+        f'echo "{n}회 연속 실패" >&2; exit 1'
+    )
+
+
 def page(url: str, expect: str) -> str:
     check = f" | grep -qF -- {q(expect)}" if expect else " >/dev/null"
     return f"curl -fsSL --max-time 10 {q(url)}{check}"
 
 
-def smoke(requests: list[dict]) -> str:
-    """One shell line that makes every smoke request and fails on the first bad answer."""
+def smoke(requests: list[dict], port: int | None = None) -> str:
+    """One shell line that makes every smoke request and fails on the first bad answer.
+
+    A request names a ``url``, or a ``path`` asked of http://localhost:<port>.
+    """
     parts = []
     for i, spec in enumerate(requests, 1):
+        if isinstance(spec, dict) and spec.get("path") and not spec.get("url") and port:
+            path = str(spec["path"])
+            spec = {
+                **spec,
+                "url": f"http://localhost:{port}{path if path.startswith('/') else '/' + path}",
+            }
         if not isinstance(spec, dict) or not spec.get("url"):
             raise ConfigError(
-                f"smoke request #{i} needs at least a url: {spec!r}",
-                'e.g. {"method": "GET", "url": "http://localhost:8080/api/notes"}',
+                f"smoke request #{i} needs a url or a path: {spec!r}",
+                'e.g. {"method": "GET", "path": "/api/notes"}',
             )
         method = str(spec.get("method", "GET")).upper()
         curl = f"curl -sS --max-time 30 -w '\\n%{{http_code}}' -X {q(method)}"

@@ -305,3 +305,23 @@ def test_no_secret_reached_the_output(set_up):
     for value in (v for v in set_up[0].env().values() if len(v) >= 4):
         for res in results.values():
             assert value not in res.stdout and value not in res.stderr
+
+
+def test_setup_and_push_config_are_in_the_history(set_up, work):
+    lab = set_up[0]
+    res = fab(lab, work, "history")
+    assert res.returncode == 0
+    kinds = [line.split()[2] for line in res.stdout.splitlines()[2:] if line.strip()]
+    assert kinds.count("setup") >= 2 and "config" in kinds, res.stdout
+    import json
+
+    recs = [json.loads(x) for x in (work / "history.jsonl").read_text().splitlines()]
+    setups = [r for r in recs if r["kind"] == "setup"]
+    assert {r["host"] for r in setups} == {"cpu", "gpu"} and all(
+        r["result"] == "ok" for r in setups
+    )
+    # the record holds every step that ran: setup's, then the config push's
+    assert {s["section"] for s in setups[0]["steps"]} == {"S", "CFG"}
+    assert any(r["kind"] == "config" and r["result"] == "rolled-back" for r in recs)
+    host = lab.run("cpu", "cat /var/lib/dojangkok-deploy/history.jsonl").stdout
+    assert '"kind": "setup"' in host and '"kind": "config"' in host

@@ -1,4 +1,4 @@
-"""Helpers for the pure-logic tests (no host, no lab)."""
+"""Helpers for the pure-logic and flow tests (no host, no lab)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,44 @@ from pathlib import Path
 
 import pytest
 
-from tasks.context import Run
-from tasks.inventory import Host
-from tasks.secrets import Secrets
-from tasks.settings import Settings
+from tasks.engine.console import Console
+from tasks.engine.interrupt import INTERRUPT
+from tasks.engine.session import Session
+from tasks.engine.view import RunView
+from tasks.hosts.inventory import Host
+from tasks.hosts.secrets import Secrets
+from tasks.hosts.settings import Settings
+
+SECRET = "hunter2-secret"
+SECRETS = {"MYSQL_ROOT_PASSWORD": SECRET}
+FROM, TO = "a" * 40, "b" * 40
 
 
-def make_run(component="backend", settings: Settings | None = None, **kw) -> Run:
-    host = Host("cpu", "10.0.0.2", "deploy", 22, None, ("cpu",), settings or Settings())
-    run = Run(component, host, Secrets({"MYSQL_ROOT_PASSWORD": "hunter2-secret"}), **kw)
-    run.stamp = "20260101_120000"
-    run.from_rev = "a" * 40
-    run.to_rev = "b" * 40
-    return run
+def make_host(settings: Settings | None = None, alias="cpu", group="cpu") -> Host:
+    return Host(alias, "10.0.0.2", "deploy", 22, None, (group,), settings or Settings())
+
+
+def make_view(component="backend", settings: Settings | None = None, task="deploy",
+              dry_run=False, **kw) -> RunView:  # fmt: skip
+    host = make_host(settings, *(("gpu", "gpu") if component == "ai" else ()))
+    kw.setdefault("from_rev", FROM)
+    kw.setdefault("to_rev", TO)
+    return RunView(task, component, host, "20260101_120000_000_abcd", dry_run=dry_run, **kw)
+
+
+def make_session(remote, component="backend", yes=True, lines=None, **kw) -> Session:
+    secrets = Secrets(dict(SECRETS))
+    lines = lines if lines is not None else []
+    console = Console(secrets, write=lines.append)
+    return Session(make_view(component, **kw), secrets, yes=yes, console=console, remote=remote,
+                   title="test")  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def fresh_interrupt():
+    INTERRUPT.reset()
+    yield
+    INTERRUPT.reset()
 
 
 @pytest.fixture

@@ -1,45 +1,72 @@
-"""A scripted stand-in for a Fabric Connection, for testing the runner's policies."""
+"""A scripted stand-in for a host's Remote, for testing the engine's flows without a host."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from tasks.hosts.remote import ConnectionLost, Interrupted, Result, never
 
 
-@dataclass
-class FakeResult:
-    exited: int
-    stdout: str = ""
-    stderr: str = ""
+class FakeRemote:
+    """Answers commands by the first matching rule; records everything it was asked.
 
+    A rule is (regex, answer, output). The answer is an exit code, a list of exit codes (one
+    per call, the last repeating), or a callable(fake, command) returning an exit code (it
+    may press Ctrl-C or drop the connection, as a real host would).
+    """
 
-class FakeConnection:
-    """Answers commands by the first matching pattern; records everything it was asked."""
-
-    def __init__(self, rules: list[tuple[str, int | list[int], str]] | None = None):
-        self.rules = [(re.compile(p), codes, out) for p, codes, out in (rules or [])]
+    def __init__(self, rules=None):
+        self.rules = [(re.compile(p), answer, out) for p, answer, out in (rules or [])]
         self.calls: list[tuple[str, str]] = []
-        self.uploads: dict[str, bytes] = {}
+        self.uploads: dict[str, str] = {}
+        self.alive = True
+        self.reconnects = 0
+        self.closed = False
+        self.refuse_reconnect = False
 
-    def _answer(self, how: str, command: str) -> FakeResult:
-        self.calls.append((how, command))
-        for pattern, codes, out in self.rules:
+    def run(self, command, sudo=False, *, stop=never, on_output=None, timeout=None) -> Result:
+        if not self.alive:
+            raise ConnectionLost("the SSH connection dropped")
+        self.calls.append(("sudo" if sudo else "run", command))
+        code, out = 0, ""
+        for pattern, answer, text in self.rules:
             if pattern.search(command):
-                if isinstance(codes, list):  # a sequence of exit codes, one per call
-                    code = codes.pop(0) if len(codes) > 1 else codes[0]
+                if callable(answer):
+                    code = answer(self, command)
+                elif isinstance(answer, list):
+                    code = answer.pop(0) if len(answer) > 1 else answer[0]
                 else:
-                    code = codes
-                return FakeResult(code, out if code == 0 else "", "" if code == 0 else out)
-        return FakeResult(0)
+                    code = answer
+                out = text
+                break
+        if not self.alive:
+            raise ConnectionLost("the SSH connection dropped")
+        if stop():
+            raise Interrupted(command)
+        if on_output and out:
+            on_output(out)
+        return Result(code == 0, code, out if code == 0 else "", "" if code == 0 else out)
 
-    def run(self, command, **kw):
-        return self._answer("run", command)
+    def put_text(self, text, path, mode="600"):
+        if not self.alive:
+            raise ConnectionLost("the SSH connection dropped")
+        self.uploads[path] = text
 
-    def sudo(self, command, **kw):
-        return self._answer("sudo", command)
+    def reconnect(self):
+        if self.refuse_reconnect:
+            raise OSError("connection refused")
+        self.reconnects += 1
+        self.alive = True
 
-    def put(self, fh, remote):
-        self.uploads[remote] = fh.read()
+    def close(self):
+        self.closed = True
 
     def commands(self) -> str:
         return "\n".join(c for _, c in self.calls)
+
+    def index(self, pattern: str) -> int:
+        """The position of the first call matching ``pattern`` (-1: none)."""
+        for i, (_, c) in enumerate(self.calls):
+            if re.search(pattern, c):
+                return i
+        return -1

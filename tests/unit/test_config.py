@@ -11,15 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from tasks import config, setup
+from tasks.config import commands, render, state
+from tasks.config.plan import push_plan
+from tasks.engine.console import Console
+from tasks.engine.policy import Policy
+from tasks.engine.session import Session
+from tasks.engine.view import RunView
 from tasks.errors import ConfigError, StepFailed
-from tasks.inventory import Host
-from tasks.runner import Runner
-from tasks.secrets import Secrets
-from tasks.settings import Settings
-from tasks.steps import Policy
+from tasks.hosts.inventory import Host
+from tasks.hosts.secrets import Secrets
+from tasks.hosts.settings import Settings
+from tasks.procedures import provision, setup
+from tasks.shell import q
 
-from .fakes import FakeConnection
+from .fakes import FakeRemote
 
 MOZILLA_INTERMEDIATE = {  # ssl-config.mozilla.org 5.7, the openssl names
     "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
@@ -34,15 +39,15 @@ def host(group: str = "cpu", **settings) -> Host:
 
 
 def rendered(group: str = "cpu", **settings) -> dict[str, str]:
-    return {f.key: text for f, text in config.render(host(group, **settings)).items()}
+    return {f.key: text for f, text in render.render(host(group, **settings)).items()}
 
 
 # --- templates -----------------------------------------------------------------------------
 def test_each_group_gets_its_files():
-    assert [f.key for f in config.config_files(host("cpu"))] == ["mysql", "backend", "nginx"]
-    assert [f.key for f in config.config_files(host("gpu"))] == ["ai"]
+    assert [f.key for f in render.config_files(host("cpu"))] == ["mysql", "backend", "nginx"]
+    assert [f.key for f in render.config_files(host("gpu"))] == ["ai"]
     with pytest.raises(ConfigError, match="neither group"):
-        config.config_files(Host("x", "a", None, 22, None, ("db",), Settings()))
+        render.config_files(Host("x", "a", None, 22, None, ("db",), Settings()))
 
 
 def test_templates_use_the_settings():
@@ -90,16 +95,16 @@ def test_tls_is_mozilla_intermediate():
 
 def test_a_missing_variable_is_an_error_naming_it(tmp_path):
     (tmp_path / "t.j2").write_text("x {{ no_such_setting }}\n")
-    f = config.ConfigFile("t", "t.j2", "/etc/t", "unit", "t")
+    f = render.ConfigFile("t", "t.j2", "/etc/t", "unit", "t")
     with pytest.raises(ConfigError, match="'no_such_setting' is undefined"):
-        config.render_file(f, Settings(), config.environment(tmp_path))
+        render.render_file(f, Settings(), render.environment(tmp_path))
 
 
 def test_a_template_syntax_error_names_the_line(tmp_path):
     (tmp_path / "t.j2").write_text("a\n{% if %}\n")
-    f = config.ConfigFile("t", "t.j2", "/etc/t", "unit", "t")
+    f = render.ConfigFile("t", "t.j2", "/etc/t", "unit", "t")
     with pytest.raises(ConfigError, match=r"t\.j2:2"):
-        config.render_file(f, Settings(), config.environment(tmp_path))
+        render.render_file(f, Settings(), render.environment(tmp_path))
 
 
 def test_a_line_break_in_a_setting_is_refused():
@@ -108,12 +113,12 @@ def test_a_line_break_in_a_setting_is_refused():
 
 
 def test_systemd_quoting():
-    assert config._sdq("/app/my app/x.jar") == '"/app/my app/x.jar"'
-    assert config._sdq("50%") == "50%%"
+    assert render._sdq("/app/my app/x.jar") == '"/app/my app/x.jar"'
+    assert render._sdq("50%") == "50%%"
 
 
 def test_render_config_writes_live_paths(tmp_path):
-    paths = config.write_rendered(config.render(host()), tmp_path)
+    paths = render.write_rendered(render.render(host()), tmp_path)
     assert tmp_path / "etc/nginx/sites-available/dojangkok" in paths
     assert (tmp_path / "etc/systemd/system/dojangkok.service").read_text().startswith("# Managed")
 
@@ -185,9 +190,9 @@ def test_systemd_analyze_verify_passes_for_the_units(tmp_path):
 def test_the_validator_rejects_an_unknown_key(tmp_path):
     path = units(tmp_path)["backend"]
     path.write_text(path.read_text().replace("Restart=", "Restrat="))
-    f = config.ConfigFile("backend", "", str(path), "unit", "dojangkok")
-    script = config.validate_unit(f, Settings()).replace(
-        config.q(config.staged(f, Settings())), str(path)
+    f = render.ConfigFile("backend", "", str(path), "unit", "dojangkok")
+    script = commands.validate_unit(f, Settings()).replace(
+        q(commands.staged(f, Settings())), str(path)
     )
     res = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
     assert res.returncode == 1 and "Restrat" in res.stderr
@@ -208,25 +213,25 @@ def state_output(files: dict[str, str | None], link: str | None = None, disabled
     """What state_command prints on a host with these files (cat FILE; echo)."""
     out = ""
     for key, text in files.items():
-        out += f"{config.STATE_MARK} {key}\n" + ("absent\n" if text is None else f"644\n{text}\n")
+        out += f"{state.STATE_MARK} {key}\n" + ("absent\n" if text is None else f"644\n{text}\n")
     if link is not None:
-        out += f"{config.STATE_MARK} link\n{link}\n{config.STATE_MARK} disabled\n"
+        out += f"{state.STATE_MARK} link\n{link}\n{state.STATE_MARK} disabled\n"
         out += "".join(f"{p}\n" for p in disabled)
-    return out + f"{config.STATE_MARK} end\n"
+    return out + f"{state.STATE_MARK} end\n"
 
 
 def test_state_round_trip_and_changes():
     h = host()
-    r = config.render(h)
+    r = render.render(h)
     texts = {f.key: t for f, t in r.items()}
     same = state_output(texts, link="/etc/nginx/sites-available/dojangkok")
-    assert config.changes(r, config.parse_state(same), h.settings) == []
+    assert state.changes(r, state.parse_state(same), h.settings) == []
     old = dict(
         texts, mysql=None, backend=texts["backend"].replace("Restart=on-failure", "Restart=no")
     )
-    found = config.changes(
+    found = state.changes(
         r,
-        config.parse_state(
+        state.parse_state(
             state_output(old, link="", disabled=["/etc/nginx/sites-enabled/default"])
         ),
         h.settings,
@@ -241,55 +246,64 @@ def test_state_round_trip_and_changes():
 
 def test_a_mode_only_change_does_not_restart():
     h = host()
-    r = config.render(h)
+    r = render.render(h)
     texts = {f.key: t for f, t in r.items()}
     raw = state_output(texts, link="/etc/nginx/sites-available/dojangkok").replace(
-        f"{config.STATE_MARK} backend\n644", f"{config.STATE_MARK} backend\n664"
+        f"{state.STATE_MARK} backend\n644", f"{state.STATE_MARK} backend\n664"
     )
-    found = config.changes(r, config.parse_state(raw), h.settings)
+    found = state.changes(r, state.parse_state(raw), h.settings)
     assert [c.file.key for c in found] == ["backend"]
-    assert config.apply_actions(found) == []
+    assert commands.apply_actions(found) == []
 
 
 # --- the push, on a scripted connection ------------------------------------------------------
-def fake_host(conn: FakeConnection, group: str = "cpu", state: str | None = None, **settings):
+def fake_host(conn: FakeRemote, group: str = "cpu", host_state: str | None = None, **settings):
     h = host(group, **settings)
-    if state is None:
-        state = state_output(
-            {f.key: None for f in config.config_files(h)},
+    if host_state is None:
+        host_state = state_output(
+            {f.key: None for f in render.config_files(h)},
             link="",
             disabled=["/etc/nginx/sites-enabled/default"],
         )
-    conn.rules.insert(0, (re.compile(re.escape(config.STATE_MARK)), 0, state))
+    conn.rules.insert(0, (re.compile(re.escape(state.STATE_MARK)), 0, host_state))
     out: list[str] = []
-    return h, Runner(conn, Secrets({}), out=out.append, sleep=lambda s: None), out
+    return h, out
+
+
+def push_host(conn: FakeRemote, h: Host, out: list[str], dry_run: bool = False):
+    """push-config's flow on a session with the scripted host."""
+    secrets = Secrets({})
+    s = Session(RunView("config", "config", h, "20260101_120000_000_abcd", dry_run=dry_run),
+                secrets, yes=True, console=Console(secrets, write=out.append), remote=conn,
+                title="test")  # fmt: skip
+    return provision.push_on(s, h)
 
 
 def test_nothing_to_change_says_so_and_reloads_nothing():
-    conn = FakeConnection()
+    conn = FakeRemote()
     h = host()
-    texts = {f.key: t for f, t in config.render(h).items()}
-    h, runner, out = fake_host(
-        conn, state=state_output(texts, link="/etc/nginx/sites-available/dojangkok")
+    texts = {f.key: t for f, t in render.render(h).items()}
+    h, out = fake_host(
+        conn, host_state=state_output(texts, link="/etc/nginx/sites-available/dojangkok")
     )
-    assert config.push_host(h, Secrets({}), runner, yes=True) == []
+    assert push_host(conn, h, out) == []
     assert any("no changes" in line for line in out)
     assert not re.search(r"systemctl|nginx -s|install -m", conn.commands())
 
 
 def test_dry_run_shows_the_diff_and_changes_nothing():
-    conn = FakeConnection()
-    h, runner, out = fake_host(conn)
-    found = config.push_host(h, Secrets({}), runner, dry_run=True)
+    conn = FakeRemote()
+    h, out = fake_host(conn)
+    found = push_host(conn, h, out, dry_run=True)
     assert len(found) == 3
     assert any("+innodb_buffer_pool_size = 1G" in line for line in out)
     assert not conn.uploads and len(conn.calls) == 1
 
 
 def test_the_push_validates_before_it_installs_and_restarts_only_what_changed():
-    conn = FakeConnection()
-    h, runner, out = fake_host(conn)
-    config.push_host(h, Secrets({}), runner, yes=True)
+    conn = FakeRemote()
+    h, out = fake_host(conn)
+    push_host(conn, h, out)
     cmds = conn.commands()
     assert set(conn.uploads) == {
         "/var/lib/dojangkok-deploy/config-staging/mysql/60-dojangkok.cnf",
@@ -305,10 +319,10 @@ def test_the_push_validates_before_it_installs_and_restarts_only_what_changed():
 
 
 def test_a_failed_validation_changes_nothing():
-    conn = FakeConnection([(r"nginx -t -c", 1, "nginx: [emerg] invalid value")])
-    h, runner, out = fake_host(conn)
+    conn = FakeRemote([(r"nginx -t -c", 1, "nginx: [emerg] invalid value")])
+    h, out = fake_host(conn)
     with pytest.raises(StepFailed) as err:
-        config.push_host(h, Secrets({}), runner, yes=True)
+        push_host(conn, h, out)
     assert err.value.rolled_back is None
     cmds = conn.commands()
     assert "mv -fT" not in cmds and "systemctl" not in cmds and "nginx -s reload" not in cmds
@@ -316,10 +330,10 @@ def test_a_failed_validation_changes_nothing():
 
 
 def test_a_failed_restart_puts_the_old_files_back():
-    conn = FakeConnection([(r"systemctl restart dojangkok", [1, 0], "Job failed")])
-    h, runner, out = fake_host(conn, backend_health_tries=1)
+    conn = FakeRemote([(r"systemctl restart dojangkok", [1, 0], "Job failed")])
+    h, out = fake_host(conn, backend_health_tries=1)
     with pytest.raises(StepFailed) as err:
-        config.push_host(h, Secrets({}), runner, yes=True)
+        push_host(conn, h, out)
     assert err.value.rolled_back is True
     cmds = conn.commands()
     restore = cmds.index("restored from")
@@ -328,19 +342,19 @@ def test_a_failed_restart_puts_the_old_files_back():
 
 
 def test_a_host_without_nginx_is_a_clear_error():
-    conn = FakeConnection([(r"nginx -t -c", 1, "nginx is not installed")])
-    h, runner, out = fake_host(conn)
+    conn = FakeRemote([(r"nginx -t -c", 1, "nginx is not installed")])
+    h, out = fake_host(conn)
     with pytest.raises(StepFailed):
-        config.push_host(h, Secrets({}), runner, yes=True)
+        push_host(conn, h, out)
     assert any("nginx is not installed" in line for line in out)
 
 
 def test_the_plan_policies():
-    conn = FakeConnection()
-    h, runner, _ = fake_host(conn)
-    r = config.render(h)
-    found = config.changes(r, config.parse_state(conn.rules[0][2]), h.settings)
-    plan, _ = config.push_plan(found, lambda run: "")
+    conn = FakeRemote()
+    h, _ = fake_host(conn)
+    r = render.render(h)
+    found = state.changes(r, state.parse_state(conn.rules[0][2]), h.settings)
+    plan, _ = push_plan(found)
     by_title = {s.title: s for s in plan.steps}
     assert by_title["설정 검증 (적용 전)"].policy is Policy.ABORT
     assert by_title["새 설정 적용"].policy is Policy.ROLLBACK
@@ -352,17 +366,17 @@ def test_database_sql_escapes_and_never_reaches_argv():
     sql = setup.database_sql("dojangkok", "dojangkok", "pa'ss\\word")
     assert "IDENTIFIED BY 'pa\\'ss\\\\word'" in sql
     assert "CREATE DATABASE IF NOT EXISTS `dojangkok`" in sql
-    conn = FakeConnection()
+    conn = FakeRemote()
     h = host()
     secrets = Secrets({"DB_PASSWORD": "app-secret-123", "MYSQL_ROOT_PASSWORD": "root-secret-456"})
-    from tasks.context import Run
-
-    run = Run("setup", h, secrets, Runner(conn, secrets, out=lambda t: None))
-    setup.database(run)
+    view = RunView("setup", "setup", h, "20260101_120000_000_abcd")
+    s = Session(view, secrets, yes=True, console=Console(secrets, write=lambda t: None),
+                remote=conn, title="test")  # fmt: skip
+    s.execute(setup.plan(view))
     assert "app-secret-123" not in conn.commands() and "root-secret-456" not in conn.commands()
-    assert b"app-secret-123" in conn.uploads[setup.sql_file(run)]
-    assert b"root-secret-456" in conn.uploads[setup.option_file(run)]
-    assert re.search(r"install -m 600 /dev/null .*\.sql", conn.commands())
+    assert "app-secret-123" in conn.uploads[setup.sql_file(view)]
+    assert "root-secret-456" in conn.uploads[setup.option_file(view)]
+    assert ("sudo", setup.database_command(view)) in conn.calls
     assert "--defaults-extra-file" in conn.commands() and "trap " in conn.commands()
 
 

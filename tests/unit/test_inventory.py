@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks import inventory
 from tasks.errors import ConfigError
+from tasks.hosts import inventory
 
 LAB_LIKE = """
 # comment

@@ -4,10 +4,11 @@ import threading
 
 import pytest
 
-from tasks import checklist, frontend, notify
+from tasks.engine import checklist, notify
 from tasks.errors import ConfigError
+from tasks.procedures import frontend
 
-from .conftest import make_run
+from .conftest import make_session, make_view
 
 
 @pytest.fixture
@@ -52,29 +53,35 @@ def test_no_webhook_is_skipped():
 
 
 def test_yes_answers_and_is_recorded():
-    run = make_run("frontend", yes=True)
-    assert checklist.ask("브라우저 콘솔 에러 없음", run) == (True, "--yes")
+    assert checklist.ask("브라우저 콘솔 에러 없음", True) == (True, "--yes")
 
 
 def test_prompt_without_terminal_is_a_clear_error(monkeypatch):
-    run = make_run("frontend")
     monkeypatch.setattr("sys.stdin", None)
     with pytest.raises(ConfigError, match="--yes"):
-        checklist.ask("브라우저 콘솔 에러 없음", run)
+        checklist.ask("브라우저 콘솔 에러 없음", False)
 
 
 def test_no_answer_declines(monkeypatch):
-    run = make_run("frontend")
     monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
     answers = iter(["maybe", "n"])
-    ok, by = checklist.ask("q", run, reader=lambda prompt: next(answers))
+    ok, by = checklist.ask("q", False, reader=lambda prompt: next(answers))
     assert (ok, by) == (False, "operator")
 
 
 def test_after_phase_no_is_declined_with_rollback_flag(monkeypatch):
-    run = make_run("frontend")
-    monkeypatch.setattr(checklist, "ask", lambda q, r: (False, "operator"))
-    plan = frontend.plan()
+    s = make_session(None, "frontend", yes=False)
+    monkeypatch.setattr(checklist, "ask", lambda q, yes: (False, "operator"))
+    plan = frontend.plan(make_view("frontend"))
     with pytest.raises(checklist.Declined) as err:
-        checklist.run_phase(plan, run, checklist.AFTER, {"6": "ok"})
+        checklist.run_phase(plan, s, checklist.AFTER, {"6": "ok"})
     assert err.value.item.rollback_on_no
+
+
+def test_prompts_without_a_terminal_are_refused_before_any_host(monkeypatch):
+    monkeypatch.setattr("sys.stdin", None)
+    plan = frontend.plan(make_view("frontend"))
+    assert plan.asks  # "주요 페이지 로드 확인" only a person can answer
+    with pytest.raises(ConfigError, match="no terminal"):
+        checklist.answerable([plan], yes=False, task="deploy frontend")
+    checklist.answerable([plan], yes=True, task="deploy frontend")

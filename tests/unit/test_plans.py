@@ -2,11 +2,11 @@
 
 import pytest
 
-from tasks import ai, backend, frontend
-from tasks.settings import Settings
-from tasks.steps import Policy
+from tasks.engine.policy import Policy
+from tasks.hosts.settings import Settings
+from tasks.procedures import ai, backend, frontend
 
-from .conftest import make_run
+from .conftest import make_view
 
 # The manual's tables, section 3 A–C: (number, title, expected time).
 MANUAL = {
@@ -20,12 +20,17 @@ MANUAL = {
           ("4", "의존성 설치", "2분"), ("5", "서비스 재시작", "30초"), ("6", "헬스체크", "30초"),
           ("7", "AI 기능 테스트", "N+분")],
 }  # fmt: skip
-PLANS = {"A": frontend.plan, "B": backend.plan, "C": ai.plan}
+COMPONENT = {"A": "frontend", "B": "backend", "C": "ai"}
+MODULE = {"A": frontend, "B": backend, "C": ai}
+
+
+def plan_of(section, settings=None):
+    return MODULE[section].plan(make_view(COMPONENT[section], settings))
 
 
 @pytest.mark.parametrize("section", "ABC")
 def test_every_manual_step_in_order(section):
-    plan = PLANS[section]()
+    plan = plan_of(section)
     manual_steps = [
         (s.number, s.title, s.expected)
         for s in plan.steps
@@ -37,54 +42,91 @@ def test_every_manual_step_in_order(section):
 
 @pytest.mark.parametrize("section", "ABC")
 def test_added_steps_say_why(section):
-    for step in PLANS[section]().steps:
+    for step in plan_of(section).steps:
         if not step.number.isdigit() or step.number == "0":
             assert step.added, f"{section}{step.number} is not in the manual and must say why"
 
 
 def test_manual_rollback_triggers():
-    b = backend.plan()
+    b = plan_of("B")
     assert b.step("3").policy is Policy.ABORT  # 백업 실패 시 배포 중단
     assert b.step("2").policy is Policy.ABORT  # 이상 시 배포 중단
     for n in ("8", "10", "11"):
         assert b.step(n).policy is Policy.ROLLBACK
     assert b.step("7").down and b.step("10").up
-    f = frontend.plan()
+    f = plan_of("A")
     assert f.step("3").policy is Policy.ABORT  # 롤백 불필요
     assert f.step("4").policy is Policy.ROLLBACK and f.step("6").policy is Policy.ROLLBACK
-    a = ai.plan()
+    a = plan_of("C")
     assert a.step("5").policy is Policy.ROLLBACK and a.step("6").policy is Policy.ROLLBACK
     assert a.step("7").policy is Policy.ROLLBACK
 
 
 def test_settings_reach_the_commands():
-    s = Settings(backend_service="dojangkok-server", backend_health_url="http://localhost:8080/actuator/health",
-                 ai_venv=".venv", ai_service="ai-server", backend_build_cmd="./gradlew bootJar")  # fmt: skip
-    run = make_run(settings=s)
-    b = backend.plan()
-    assert b.step("7").render(run) == "systemctl stop dojangkok-server"
-    assert "actuator/health" in b.step("10").render(run)
-    assert b.step("8").render(run).endswith("./gradlew bootJar")
-    a = ai.plan()
-    assert ". .venv/bin/activate" in a.step("4").render(run)
-    assert a.step("5").render(run) == "systemctl restart ai-server"
+    s = Settings(backend_service="dojangkok-server", backend_health_path="/actuator/health",
+                 ai_venv=".venv", ai_service="ai-server", backend_build_cmd="./gradlew bootJar",
+                 git_branch="release")  # fmt: skip
+    b = plan_of("B", s)
+    view = make_view("backend", s)
+    assert b.step("7").render(view) == "systemctl stop dojangkok-server"
+    assert "localhost:8080/actuator/health" in b.step("10").render(view)
+    assert b.step("8").render(view).endswith("./gradlew bootJar")
+    assert "release" in b.step("5").render(view)
+    a = plan_of("C", s)
+    view = make_view("ai", s)
+    assert ". .venv/bin/activate" in a.step("4").render(view)
+    assert a.step("5").render(view) == "systemctl restart ai-server"
 
 
-def test_backend_schedule_is_the_manuals_12_times_5s():
-    run = make_run()
-    assert backend.plan().step("10").schedule(run) == (12, 5)
-    assert ai.plan().step("6").schedule(run) == (6, 5)
+def test_labels_name_the_configured_service_and_branch():
+    s = Settings(backend_service="dojangkok-server", ai_service="ai-server", git_branch="release")
+    texts = " ".join(i.text for p in "ABC" for i in plan_of(p, s).checklist)
+    texts += " ".join(st.on_failure for p in "BC" for st in plan_of(p, s).steps)
+    assert "systemctl stop dojangkok-server" in texts and "release 브랜치" in texts
+    assert "journalctl -u ai-server" in texts
+    assert "fastapi" not in texts and "main 브랜치" not in texts
+
+
+def test_health_schedule_is_the_manuals():
+    b = plan_of("B").step("10").render(make_view("backend"))
+    assert "seq 1 12" in b and "sleep 5" in b  # 12 × 5 s
+    a = plan_of("C").step("6").render(make_view("ai"))
+    assert "seq 1 6" in a and "sleep 5" in a
 
 
 def test_every_checklist_item_of_the_manual():
-    texts = {p: [i.text for i in PLANS[p]().checklist] for p in "ABC"}
+    texts = {p: [i.text for i in plan_of(p).checklist] for p in "ABC"}
     assert "main 브랜치 최신화 확인" in texts["A"]
     assert "브라우저 콘솔 에러 없음" in texts["A"]
     assert "주요 기능 수동 테스트 (OAuth 로그인, 체크리스트 조회, 문서 업로드)" in texts["B"]
     assert "AI 기능 수동 테스트 (계약서 분석 API, 체크리스트 생성)" in texts["C"]
     for p in "ABC":
-        plan = PLANS[p]()
+        plan = plan_of(p)
         numbers = {s.number for s in plan.steps}
         assert {i.phase for i in plan.checklist} == {"배포 전", "배포 중", "배포 후"}
         for item in plan.checklist:
             assert not item.step or item.step in numbers
+
+
+def test_setup_dry_run_marks_every_root_step(tmp_path):
+    """`fab -H cpu setup --dry-run` shows [sudo] on every step that runs as root."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    inv = tmp_path / "hosts.ini"
+    inv.write_text("[cpu]\ncpu ansible_host=192.0.2.1\n")
+    fab = Path(sys.executable).parent / "fab"
+    env = {**os.environ, "DOJANGKOK_HOSTS": str(inv), "DOJANGKOK_ENV": str(tmp_path / "none.env")}
+    res = subprocess.run([str(fab), "-H", "cpu", "setup", "--dry-run"], env=env,
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    from tasks.procedures import setup
+
+    plan = setup.plan(make_view("setup", task="setup"))
+    root_steps = [s for s in plan.steps if s.sudo]
+    assert len(root_steps) == len(plan.steps)  # every setup step needs root
+    commands = [line.strip() for line in res.stdout.splitlines() if line.strip().startswith("$ ")]
+    assert len(commands) == len(plan.steps)
+    assert all(c.startswith("$ [sudo] ") for c in commands), commands

@@ -1,8 +1,9 @@
 import json
 
-from tasks import records
+from tasks.engine import records
 
-from .conftest import make_run
+from .conftest import SECRET, make_session
+from .fakes import FakeRemote
 
 
 def test_stack_push_and_previous():
@@ -25,10 +26,22 @@ def test_stack_pop_after_rollback():
     assert records.popped(["a", "b"], "b", "z") == ["z"]
 
 
-def test_local_record_is_masked(tmp_path, monkeypatch):
+def test_records_are_masked_locally_and_on_the_host(tmp_path, monkeypatch):
     monkeypatch.setenv("DOJANGKOK_HISTORY", str(tmp_path / "h.jsonl"))
-    run = make_run(dry_run=True)
-    records.append(run, {"note": "password hunter2-secret leaked?", "component": "backend"})
+    remote = FakeRemote()
+    records.append(
+        make_session(remote), {"note": f"password {SECRET} leaked?", "component": "backend"}
+    )
     (line,) = (tmp_path / "h.jsonl").read_text().splitlines()
-    assert "hunter2-secret" not in line and json.loads(line)["component"] == "backend"
+    assert SECRET not in line and json.loads(line)["component"] == "backend"
     assert records.read_local()[0]["component"] == "backend"
+    (uploaded,) = remote.uploads.values()
+    assert SECRET not in uploaded and "history.jsonl" in remote.commands()
+
+
+def test_a_host_record_that_cannot_be_written_is_said(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOJANGKOK_HISTORY", str(tmp_path / "h.jsonl"))
+    remote, lines = FakeRemote([("history.jsonl", 1, "No such file or directory")]), []
+    records.append(make_session(remote, lines=lines), {"component": "backend"})
+    assert (tmp_path / "h.jsonl").exists()
+    assert any("배포 기록을 쓰지 못했습니다" in line for line in lines)

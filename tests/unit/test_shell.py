@@ -54,7 +54,7 @@ def test_keep_newest(tmp_path):
 
 
 def test_smoke_spec_is_validated():
-    with pytest.raises(ConfigError, match="needs at least a url"):
+    with pytest.raises(ConfigError, match="needs a url or a path"):
         shell.smoke([{"method": "GET"}])
 
 

@@ -8,31 +8,41 @@ and a failed copy or page check restores that backup right away.
 from __future__ import annotations
 
 from tasks import shell
-from tasks.common import after_items, before_items, prepare_step
-from tasks.context import Run, q
-from tasks.steps import CheckItem, Kind, Plan, Policy, Step
+from tasks.components import FRONTEND
+from tasks.engine.policy import Policy
+from tasks.engine.steps import CheckItem, Plan, Step
+from tasks.engine.view import RunView
+from tasks.procedures.common import (
+    after_items,
+    before_items,
+    build_step,
+    health_step,
+    prepare_step,
+    pull_step,
+)
+from tasks.shell import q
 
 BACKUP_PREFIX = "frontend_backup_"
 
 
-def _dir(run: Run) -> str:
-    return run.s.frontend_dir
+def _dir(v: RunView) -> str:
+    return v.s.frontend_dir
 
 
-def backup_path(run: Run) -> str:
-    return f"{run.s.frontend_backup_dir}/{BACKUP_PREFIX}{run.stamp}_{run.from_rev[:12]}"
+def backup_path(v: RunView) -> str:
+    return f"{v.s.frontend_backup_dir}/{BACKUP_PREFIX}{v.run_id}_{v.from_rev[:12]}"
 
 
-def backup_web_root(run: Run) -> str:
-    s = run.s
-    return f"cp -a {q(s.web_root)} {q(backup_path(run))} && " + shell.keep_newest(
+def backup_web_root(v: RunView) -> str:
+    s = v.s
+    return f"cp -a -- {q(s.web_root)} {q(backup_path(v))} && " + shell.keep_newest(
         s.frontend_backup_dir, BACKUP_PREFIX, s.frontend_backup_keep
     )
 
 
-def replace_web_root(run: Run) -> str:
+def replace_web_root(v: RunView) -> str:
     # The manual's step 4, as written: empty the web root, copy the build in.
-    s = run.s
+    s = v.s
     build = f"{s.frontend_dir}/{s.frontend_build_dir}"
     return (
         f"test -f {q(build)}/index.html || {{ echo 'no index.html in {build}' >&2; exit 1; }}; "
@@ -40,10 +50,10 @@ def replace_web_root(run: Run) -> str:
     )
 
 
-def restore_web_root(run: Run) -> str:
+def restore_web_root(v: RunView) -> str:
     """Restore the backup of the target revision (the manual's rollback_frontend.sh)."""
-    s = run.s
-    target = run.notes.get("target", run.from_rev)
+    s = v.s
+    target = v.back_to
     d = q(s.frontend_backup_dir)
     return (
         f"b=$(ls -1td {d}/{BACKUP_PREFIX}*_{q(target[:12])} 2>/dev/null | head -1); "
@@ -53,28 +63,20 @@ def restore_web_root(run: Run) -> str:
     )
 
 
-def nginx_reload(run: Run) -> str:
-    return f"{run.s.nginx_test_cmd} && {run.s.nginx_reload_cmd}"
+def nginx_reload(v: RunView) -> str:
+    return f"{v.s.nginx_test_cmd} && {v.s.nginx_reload_cmd}"
 
 
-def page_check(run: Run) -> str:
-    return shell.page(run.s.frontend_url, run.s.frontend_expect)
-
-
-def page_schedule(run: Run) -> tuple[int, int]:
-    return run.s.frontend_page_tries, run.s.frontend_page_interval
-
-
-def plan() -> Plan:
+def plan(view: RunView) -> Plan:
     steps = (
-        prepare_step(lambda run: [run.s.state_dir, run.s.frontend_backup_dir]),
-        Step("1", "코드 Pull", "30초", "충돌 시 수동 해결", Policy.ABORT,
-             command=lambda run: shell.git_pull(_dir(run), run.s.git_remote, run.s.git_branch)),
+        prepare_step(lambda v: [v.s.state_dir, v.s.frontend_backup_dir]),
+        pull_step("1", "30초", _dir),
         Step("2", "의존성 설치", "1분", "node_modules 삭제 후 재시도", Policy.RETRY,
-             command=lambda run: shell.cd(_dir(run), run.s.frontend_install_cmd),
-             cleanup=lambda run: shell.cd(_dir(run), "rm -rf node_modules")),
-        Step("3", "프로덕션 빌드", "2분", "빌드 에러 확인 후 수정 (롤백 불필요: 이전 빌드가 그대로 서빙 중)",
-             Policy.ABORT, command=lambda run: shell.cd(_dir(run), run.s.frontend_build_cmd)),
+             command=lambda v: shell.cd(_dir(v), v.s.frontend_install_cmd),
+             cleanup=lambda v: shell.cd(_dir(v), "rm -rf node_modules")),
+        build_step("3", "프로덕션 빌드", "2분",
+                   "빌드 에러 확인 후 수정 (롤백 불필요: 이전 빌드가 그대로 서빙 중)", Policy.ABORT,
+                   _dir, lambda v: v.s.frontend_build_cmd),
         Step("3a", "현재 빌드 백업", "10초", "디스크 공간·권한 확인", Policy.ABORT,
              command=backup_web_root,
              added="도구가 추가: 매뉴얼의 롤백 스크립트가 읽는 백업을 배포가 직접 만든다"),
@@ -82,13 +84,14 @@ def plan() -> Plan:
              command=replace_web_root),
         Step("5", "캐시 무효화", "5초", "`nginx -t`로 설정 검증", Policy.ABORT,
              command=nginx_reload, sudo=True),
-        Step("6", "브라우저 확인", "1분", "3회 연속 실패 시 이전 빌드로 복원", Policy.ROLLBACK,
-             kind=Kind.POLL, command=page_check, schedule=page_schedule),
+        health_step("6", "브라우저 확인", "1분", "3회 연속 실패 시 이전 빌드로 복원",
+                    Policy.ROLLBACK, FRONTEND, up=False),
     )  # fmt: skip
-    env = lambda run: ".env"  # noqa: E731
-    example = lambda run: ".env.example"  # noqa: E731
+    env = lambda v: ".env"  # noqa: E731
+    example = lambda v: ".env.example"  # noqa: E731
     checklist = (
-        *before_items(_dir, env, example, ["package.json", "package-lock.json"]),
+        *before_items(_dir, env, example, ["package.json", "package-lock.json"],
+                      view.s.git_branch),
         CheckItem("배포 중", "코드 Pull 성공", step="1"),
         CheckItem("배포 중", "`npm ci` 완료", step="2"),
         CheckItem("배포 중", "`npm run build` 성공 (에러 없음)", step="3"),
@@ -97,8 +100,8 @@ def plan() -> Plan:
         CheckItem("배포 후", "메인 페이지 HTTP 200 응답", step="6"),
         CheckItem("배포 후", "주요 페이지 로드 확인 (로그인, 체크리스트)", rollback_on_no=True),
         CheckItem("배포 후", "브라우저 콘솔 에러 없음", rollback_on_no=True),
-        *after_items("프론트엔드"),
-    )
+        *after_items(FRONTEND),
+    )  # fmt: skip
     return Plan(
         component="frontend", section="A", title="Frontend 배포",
         location="CPU Instance `/var/www/dojangkok`", expected_total="약 5분",
@@ -106,13 +109,19 @@ def plan() -> Plan:
     )  # fmt: skip
 
 
-def rollback_plan(run: Run, reason: str = "") -> Plan:
+def rollback_plan(view: RunView, reason: str = "") -> Plan:
     steps = (
         Step("R1", "백업에서 복원", "10초", "백업 목록 확인 (`ls -td /var/www/backup/*`)",
              Policy.ABORT, command=restore_web_root),
         Step("R2", "Nginx 리로드", "5초", "`nginx -t`로 설정 검증", Policy.ABORT,
              command=nginx_reload, sudo=True),
-        Step("R3", "메인 페이지 확인", "10초", "수동 복구 필요", Policy.ABORT,
-             kind=Kind.POLL, command=page_check, schedule=page_schedule),
+        health_step("R3", "메인 페이지 확인", "10초", "수동 복구 필요", Policy.ABORT, FRONTEND,
+                    up=False),
     )  # fmt: skip
     return Plan("frontend", "A", "Frontend 롤백", "CPU Instance", "약 1분", "0분", steps)
+
+
+def state_command(view: RunView) -> str:
+    """What an operator needs to see after an interrupted frontend deploy."""
+    s = view.s
+    return f"ls -la -- {q(s.web_root)} | head -5; ls -1td -- {q(s.frontend_backup_dir)}/* | head -3"

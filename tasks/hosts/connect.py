@@ -1,4 +1,8 @@
-"""SSH connections with host key checking ON (Fabric's default silently accepts any key)."""
+"""SSH connections with host key checking ON (Fabric's default silently accepts any key).
+
+:func:`connect` opens a :class:`~tasks.hosts.remote.Remote` (streamed, cancellable commands)
+on a Fabric Connection; connection failures become one operator's error (:func:`explain`).
+"""
 
 from __future__ import annotations
 
@@ -9,18 +13,31 @@ import paramiko
 from fabric import Config, Connection
 
 from tasks.errors import ConfigError
-from tasks.inventory import Host
-from tasks.secrets import Secrets
+from tasks.hosts.inventory import Host
+from tasks.hosts.remote import Remote
+from tasks.hosts.secrets import Secrets
 
 # paramiko logs a traceback for every failed handshake; explain() says it in one line.
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
 
-def connect(host: Host, secrets: Secrets) -> Connection:
+def connect(host: Host, secrets: Secrets, label: str = "dojangkok") -> Remote:
+    """A live connection to ``host``, or a ConfigError saying why there is none."""
+    password = None
+    if host.settings.sudo_password_env:
+        password = secrets.require(host.settings.sudo_password_env, f"sudo on {host.alias}")
+    try:
+        return Remote(lambda: connection(host), sudo_password=password, label=label)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise explain(host, exc) from None
+
+
+def connection(host: Host) -> Connection:
+    """A Fabric Connection (not yet open) that refuses unknown or changed host keys."""
     s = host.settings
     config = Config(overrides={"load_ssh_configs": False, "run": {"echo": False}})
-    if s.sudo_password_env:
-        config.sudo.password = secrets.require(s.sudo_password_env, f"sudo on {host.alias}")
     kwargs: dict = {}
     if host.key_file:
         if not Path(host.key_file).is_file():

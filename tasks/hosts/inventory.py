@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tasks.errors import ConfigError
-from tasks.settings import Settings
+from tasks.hosts.settings import Settings
 
 PATH_KEYS = ("ansible_ssh_private_key_file", "known_hosts_file")
 

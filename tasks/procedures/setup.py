@@ -1,24 +1,28 @@
 """`fab -H cpu setup` / `fab -H gpu setup`: a host from bare Debian/Ubuntu (packages installed).
 
 Service accounts, directories with their owners and modes, the swap file, the database and
-its application account (cpu), then the config (tasks/config.py). Every step is idempotent:
+its application account (cpu), then the config (tasks/config/). Every step is idempotent:
 a second run changes nothing. Passwords travel in 0600 files by SFTP, never on a command line.
 """
 
 from __future__ import annotations
 
-from tasks.common import prepare_step
-from tasks.context import Run, q
-from tasks.inventory import Host
-from tasks.settings import Settings
-from tasks.steps import Kind, Plan, Policy, Step
+from tasks import components
+from tasks.engine.policy import Policy
+from tasks.engine.steps import Plan, Step, Upload
+from tasks.engine.view import RunView
+from tasks.hosts.inventory import Host
+from tasks.hosts.settings import Settings
+from tasks.procedures.backup import option_text
+from tasks.procedures.common import prepare_step
+from tasks.shell import q
 
 #: the login user (who runs the deploys: git pull, builds) owns the code and the web root
 LOGIN = '"$SUDO_USER"'
 
 
 def roles(host: Host) -> set[str]:
-    return ({"cpu", "gpu"} & (set(host.groups) | {host.alias})) or {"cpu", "gpu"}
+    return components.roles(host.groups, host.alias) or set(components.GROUPS)
 
 
 def service_users(s: Settings, host_roles: set[str]) -> list[str]:
@@ -114,69 +118,55 @@ def database_sql(db: str, user: str, password: str) -> str:
     )
 
 
-def sql_file(run: Run) -> str:
-    return f"{run.s.state_dir}/.setup-db.{run.stamp}.sql"
+def sql_file(v: RunView) -> str:
+    return f"{v.s.state_dir}/.setup-db.{v.run_id}.sql"
 
 
-def option_file(run: Run) -> str:
-    return f"{run.s.state_dir}/.setup-db.{run.stamp}.cnf"
+def option_file(v: RunView) -> str:
+    return f"{v.s.state_dir}/.setup-db.{v.run_id}.cnf"
 
 
-def database_command(run: Run) -> str:
-    sql, opt = q(sql_file(run)), q(option_file(run))
+def database_uploads(v: RunView) -> tuple[Upload, ...]:
+    """The SQL (with the app's password) and the root option file, both 0600."""
+    s = v.s
+
+    def sql(secrets) -> str:
+        password = secrets.require(s.db_app_password_env, "the app's database account")
+        return database_sql(s.db_name, s.db_app_user, password)
+
     return (
-        f"trap 'rm -f {sql} {opt}' EXIT; "
-        f"mysql --defaults-extra-file={opt} < {sql} && echo 'database {run.s.db_name}, "
-        f"account {run.s.db_app_user}@localhost: ok'"
+        Upload(sql_file(v), "600", f"DB와 앱 계정 SQL (.env의 {s.db_app_password_env})", sql),
+        # without a root password in .env: root by the unix socket (the command runs as root)
+        Upload(option_file(v), "600", f"MySQL 접속 정보 ({s.db_user})",
+               lambda secrets: option_text(s.db_user, secrets.get(s.db_password_env))),
+    )  # fmt: skip
+
+
+def database_command(v: RunView) -> str:
+    done = f"database {v.s.db_name}, account {v.s.db_app_user}@localhost: ok"
+    return (
+        f"sql={q(sql_file(v))}; opt={q(option_file(v))}; "
+        """trap 'rm -f -- "$sql" "$opt"' EXIT; """
+        f'mysql --defaults-extra-file="$opt" < "$sql" && echo {q(done)}'
     )
 
 
-def database(run: Run) -> str:
-    """LOCAL action: upload the SQL and the root option file (0600), run them, delete them."""
-    from tasks.backup import option_text
-
-    assert run.runner is not None
-    s = run.s
-    password = run.secrets.require(s.db_app_password_env, "the app's database account")
-    run.runner.put_text(database_sql(s.db_name, s.db_app_user, password), sql_file(run), "600")
-    root = run.secrets.get(s.db_password_env)  # absent: root by unix socket (sudo)
-    opt = option_text(s.db_user, root) if root else f'[client]\nuser="{s.db_user}"\n'
-    run.runner.put_text(opt, option_file(run), "600")
-    res = run.runner.sh(database_command(run), sudo=True)
-    if not res.ok:
-        raise RuntimeError(res.tail())
-    return res.stdout.strip()
-
-
-def shown(command):
-    """A LOCAL action that runs ``command(settings)`` as root and reports what it printed."""
-
-    def action(run: Run) -> str:
-        assert run.runner is not None
-        res = run.runner.sh(command(run.s), sudo=True)
-        if not res.ok:
-            raise RuntimeError(res.tail())
-        return res.stdout.strip().replace("\n", "; ")
-
-    return action
-
-
-def plan(host: Host) -> Plan:
-    r = roles(host)
+def plan(view: RunView) -> Plan:
+    r = roles(view.host)
     steps = [
-        prepare_step(lambda run: [run.s.state_dir]),
+        prepare_step(lambda v: [v.s.state_dir]),
         Step("1", "서비스 계정 생성", "1초", "계정 생성 실패 시 중단", Policy.ABORT,
-             command=lambda run: users_command(service_users(run.s, r)), sudo=True),
+             command=lambda v: users_command(service_users(v.s, r)), sudo=True),
         Step("2", "디렉터리 생성 (소유자·권한)", "1초", "권한 확인", Policy.ABORT,
-             command=lambda run: directories_command(run.s, r), sudo=True),
-        Step("3", "스왑 파일", "30초", "디스크 공간 확인", Policy.ABORT, kind=Kind.LOCAL,
-             command=lambda run: swap_command(run.s), action=shown(swap_command),
-             skip_if=lambda run: None if run.s.swap_size else "swap_size가 비어 있음"),
+             command=lambda v: directories_command(v.s, r), sudo=True),
+        Step("3", "스왑 파일", "30초", "디스크 공간 확인", Policy.ABORT,
+             command=lambda v: swap_command(v.s), sudo=True,
+             skip_if=lambda v: None if v.s.swap_size else "swap_size가 비어 있음"),
     ]  # fmt: skip
     if "cpu" in r:
         steps.append(
             Step("4", "데이터베이스와 앱 계정", "5초", "MariaDB 상태 확인", Policy.ABORT,
-                 kind=Kind.LOCAL, action=database, command=database_command,
+                 uploads=database_uploads, command=database_command, sudo=True,
                  added="비밀번호는 명령줄이 아닌 0600 파일(SQL, --defaults-extra-file)로 전달")
         )  # fmt: skip
     where = "CPU Instance" if "cpu" in r else "GPU Instance"

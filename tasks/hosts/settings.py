@@ -21,6 +21,14 @@ from dataclasses import dataclass, field, fields
 
 from tasks.errors import ConfigError
 
+#: settings that were replaced, and what to write instead
+RENAMED = {
+    "backend_health_url": "write backend_port (e.g. 8080) and backend_health_path "
+    "(e.g. /actuator/health) instead: health checks follow the port",
+    "ai_health_url": "write ai_listen_port and ai_health_path (e.g. /health) instead",
+    "backend_upstream": "nginx's upstream follows backend_port now; set that instead",
+}
+
 
 def _smoke(method: str, url: str, body: dict | None = None, expect: str = "", status: int = 200):
     return {"method": method, "url": url, "body": body, "expect": expect, "status": status}
@@ -37,6 +45,8 @@ class Settings:
     known_hosts_file: str = ""
     #: name of the .env key that holds the sudo password (empty: sudo needs none)
     sudo_password_env: str = ""
+    #: seconds after which a held deploy lock is reported as stale (never broken silently)
+    lock_stale_after: int = 3600
 
     # --- A. frontend ---------------------------------------------------------------------
     frontend_dir: str = "/app/frontend"
@@ -64,11 +74,15 @@ class Settings:
     backend_artifact: str = "build/libs/dojangkok.jar"
     backend_env_file: str = ".env"
     backend_env_example: str = ".env.example"
-    backend_health_url: str = "http://localhost:8080/health"
+    #: the port the backend listens on (health checks, nginx's upstream)
+    backend_port: int = 8080
+    #: health check: GET http://localhost:<backend_port><backend_health_path>
+    backend_health_path: str = "/health"
     backend_health_expect: str = "UP"
     backend_health_tries: int = 12
     backend_health_interval: int = 5
-    #: step 11 requests; empty: the operator is asked to test by hand
+    #: step 11 requests ({"method", "url" or "path", "body", "expect", "status"}; a "path" is
+    #: asked of http://localhost:<backend_port>); empty: the operator is asked to test by hand
     backend_smoke: list = field(default_factory=list)
     backend_log_cmd: str = "tail -100 /var/log/dojangkok/error.log"
     backend_expected_total: str = "12분"
@@ -86,7 +100,8 @@ class Settings:
     ai_venv: str = "venv"
     ai_service: str = "fastapi"
     ai_requirements: str = "requirements.txt"
-    ai_health_url: str = "http://localhost:8000/health"
+    #: health check: GET http://localhost:<ai_listen_port><ai_health_path>
+    ai_health_path: str = "/health"
     ai_health_expect: str = "ok"
     ai_health_tries: int = 6
     ai_health_interval: int = 5
@@ -108,7 +123,6 @@ class Settings:
     content_security_policy: str = "frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
     #: the frontend build's content-hashed assets (cached for a year)
     hashed_assets_path: str = "/static/"
-    backend_upstream: str = "127.0.0.1:8080"
     proxy_read_timeout: str = "120s"
     #: the site file push-config writes; it is linked into sites-enabled
     nginx_site: str = "/etc/nginx/sites-available/dojangkok"
@@ -160,6 +174,8 @@ class Settings:
         for key, raw in values.items():
             if key.startswith("ansible_"):
                 continue
+            if key in RENAMED:
+                raise ConfigError(f"setting {key!r} in {where} is gone", RENAMED[key])
             if key not in known:
                 raise ConfigError(
                     f"unknown setting {key!r} in {where}",

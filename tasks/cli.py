@@ -1,0 +1,74 @@
+"""What every `fab` task shares: option help, the -H target, operator errors, Ctrl-C.
+
+A task declared in tasks/__init__.py is only its docstring (the ``fab --help`` text) and a
+call into tasks/procedures/; this module is the glue between the two.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from invoke import Exit
+
+from tasks import components
+from tasks.engine.interrupt import INTERRUPT
+from tasks.errors import DeployToolError
+from tasks.hosts import inventory
+from tasks.hosts.inventory import Host, Inventory
+from tasks.hosts.secrets import Secrets
+from tasks.procedures.deploy import Options
+
+HELP = {
+    "dry-run": "print every step with its exact command (secrets masked); touch nothing",
+    "yes": "answer the checklist's yes/no prompts with yes (for CI); the record says so",
+    "to": "roll back to this revision instead of the previously deployed one",
+    "parallel": "deploy the [cpu] and [gpu] hosts at the same time (the manual: one by one)",
+    "backup": "the dump to restore, a path on the host (default: the newest in backup_dir)",
+    "message": "a note kept in the deploy lock and the record (e.g. why you deploy)",
+}
+
+
+def help_for(*names: str) -> dict[str, str]:
+    return {n: HELP[n] for n in names}
+
+
+def target(c) -> str | None:
+    """The -H value: a host alias or a group name (None without -H)."""
+    return getattr(c, "original_host", None)
+
+
+def hosts(c, group: str | None, inv: Inventory | None = None) -> list[Host]:
+    """-H's hosts, or the group's (every host when ``group`` is None)."""
+    inv = inv or inventory.load()
+    if target(c):
+        return inv.resolve(target(c))
+    return inv.group(group) if group else list(inv.hosts.values())
+
+
+def component_hosts(c, name: str) -> tuple[components.Component, list[Host]]:
+    comp = components.get(name)
+    return comp, hosts(c, comp.group)
+
+
+def options(dry_run=False, yes=False, message="") -> Options:
+    return Options(dry_run=bool(dry_run), yes=bool(yes), message=message or "")
+
+
+def secrets() -> Secrets:
+    return Secrets.load()
+
+
+def operator_task(fn):
+    """Ctrl-C handled (tasks/engine/interrupt.py); a tool error shown as its two lines
+    (the problem, what to do) with exit status 1 (130 after Ctrl-C)."""
+
+    @functools.wraps(fn)
+    def wrapper(c, *args, **kwargs):
+        with INTERRUPT.handling():
+            try:
+                return fn(c, *args, **kwargs)
+            except DeployToolError as exc:
+                code = 130 if INTERRUPT.presses else 1
+                raise Exit(f"\nERROR: {exc}", code=code) from None
+
+    return wrapper

@@ -1,0 +1,168 @@
+"""The shell text of a push (pure): stage, validate, back up, install, reload, check.
+
+A push uploads the changed files to a staging directory (``state_dir/config-staging``),
+validates them as they would take effect (``nginx -t`` against a copy of the whole nginx
+tree with the new site in it, ``systemd-analyze verify``, mariadbd), backs up the live
+files, moves the new ones into place (``mv`` in the same directory: atomic), then reloads or
+restarts only what changed and checks it.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from tasks import components, shell
+from tasks.config.render import ConfigFile, nginx_dir, nginx_links, touched_paths
+from tasks.config.state import Change
+from tasks.engine.view import RunView
+from tasks.hosts.settings import Settings
+from tasks.shell import q
+
+
+def staging_dir(s: Settings) -> str:
+    return f"{s.state_dir}/config-staging"
+
+
+def backup_dir(v: RunView) -> str:
+    return f"{v.s.state_dir}/config-backup/{v.run_id}"
+
+
+def staged(f: ConfigFile, s: Settings) -> str:
+    return f"{staging_dir(s)}/{f.staged_name}"
+
+
+def validate_nginx(f: ConfigFile, s: Settings) -> str:
+    """``nginx -t`` of a copy of the whole nginx tree with the staged site in place."""
+    root = nginx_dir(s)
+    tree = f"{staging_dir(s)}/nginx-tree"
+    site = PurePosixPath(f.dest)
+    link, disabled = nginx_links(s)
+    rel = site.relative_to(root) if site.is_relative_to(root) else PurePosixPath(site.name)
+    enabled = f"{tree}/{PurePosixPath(link).relative_to(root)}" if link else ""
+    removals = " ".join(q(f"{tree}/{PurePosixPath(p).relative_to(root)}") for p in disabled)
+    return (
+        f"command -v nginx >/dev/null || {{ echo 'nginx is not installed' >&2; exit 1; }}; "
+        f'T={q(tree)}; rm -rf "$T"; trap \'rm -rf "$T"\' EXIT; cp -a {q(root)} "$T" && '
+        f'install -m 644 {q(staged(f, s))} "$T"/{q(str(rel))} && '
+        + (f'rm -f {q(enabled)} && cp "$T"/{q(str(rel))} {q(enabled)} && ' if link else "")
+        + (f"rm -f {removals} && " if removals else "")
+        + f'find "$T" -type f -exec sed -i "s#{root}/#$T/#g" {{}} + && '
+        'nginx -t -c "$T/nginx.conf" 2>&1 | sed "s#$T/#' + root + '/#g"'
+    )
+
+
+def validate_unit(f: ConfigFile, s: Settings) -> str:
+    """``systemd-analyze verify``; any message about the unit itself is a failure."""
+    path = q(staged(f, s))
+    name = PurePosixPath(f.dest).name
+    return (
+        f"out=$(systemd-analyze verify {path} 2>&1); rc=$?; "
+        f'msg=$(printf "%s\\n" "$out" | grep -F -- {q(name)}); '
+        f'if [ $rc -ne 0 ] || [ -n "$msg" ]; then echo "systemd-analyze verify {name}:" >&2; '
+        f'printf "%s\\n" "$out" >&2; exit 1; fi; echo "{name}: ok"'
+    )
+
+
+def validate_mysql(f: ConfigFile, s: Settings) -> str:
+    """mariadbd/mysqld parses the distribution's config plus the staged file."""
+    return (
+        "d=$(command -v mariadbd || command -v mysqld || ls /usr/sbin/mariadbd /usr/sbin/mysqld "
+        "2>/dev/null | head -1); "
+        '[ -n "$d" ] || { echo "no mariadbd/mysqld on this host" >&2; exit 1; }; '
+        f'out=$("$d" --defaults-extra-file={q(staged(f, s))} --user=mysql --help --verbose 2>&1 >/dev/null); '
+        'if printf "%s\\n" "$out" | grep -qiE "\\[ERROR\\]|unknown (variable|option)|Error while setting value"; '
+        f'then printf "%s\\n" "$out" >&2; exit 1; fi; echo {q(PurePosixPath(f.dest).name + ": ok")}'
+    )
+
+
+VALIDATORS = {"nginx": validate_nginx, "unit": validate_unit, "mysql": validate_mysql}
+
+
+def validate_command(changes_: list[Change], s: Settings) -> str:
+    return (
+        " && ".join(
+            f"( {VALIDATORS[c.file.kind](c.file, s)} )" for c in changes_ if c.content_changed
+        )
+        or "true"
+    )
+
+
+def backup_command(run: RunView, changes_: list[Change]) -> str:
+    """Copy every path a push may change to the backup dir (``N.absent`` if it is absent)."""
+    b = backup_dir(run)
+    parts = [f"install -d -m 700 {q(b)}"]
+    for i, path in enumerate(_all_paths(changes_, run.s)):
+        p = q(path)
+        parts.append(
+            f"if [ -e {p} ] || [ -L {p} ]; then cp -a {p} {q(f'{b}/{i}')}; "
+            f"else touch {q(f'{b}/{i}.absent')}; fi"
+        )
+    return "; ".join(parts[:1]) + " && { " + "; ".join(parts[1:]) + "; }"
+
+
+def restore_command(run: RunView, changes_: list[Change]) -> str:
+    b = backup_dir(run)
+    parts = []
+    for i, path in enumerate(_all_paths(changes_, run.s)):
+        p, saved = q(path), q(f"{b}/{i}")
+        parts.append(
+            f"if [ -e {q(f'{b}/{i}.absent')} ]; then rm -f {p}; "
+            f"elif [ -e {saved} ] || [ -L {saved} ]; then cp -a {saved} {p}.dojangkok-old "
+            f"&& mv -fT {p}.dojangkok-old {p}; fi"
+        )
+    return "; ".join(parts) + f"; echo restored from {q(b)}"
+
+
+def install_command(changes_: list[Change], s: Settings) -> str:
+    parts = []
+    for c in changes_:
+        f, d = c.file, q(c.file.dest)
+        parts.append(
+            f"install -m {f.mode} -o root -g root {q(staged(f, s))} {d}.dojangkok-new "
+            f"&& mv -fT {d}.dojangkok-new {d}"
+        )
+        if f.kind == "nginx":
+            link, disabled = nginx_links(s)
+            if link:
+                parts.append(
+                    f"ln -sfn {d} {q(link)}.dojangkok-new && mv -fT {q(link)}.dojangkok-new {q(link)}"
+                )
+            if disabled:
+                parts.append("rm -f " + " ".join(q(p) for p in disabled))
+    return " && ".join(parts)
+
+
+def _all_paths(changes_: list[Change], s: Settings) -> list[str]:
+    return [p for c in changes_ for p in touched_paths(c.file, s)]
+
+
+def apply_actions(changes_: list[Change]) -> list[tuple[str, ConfigFile]]:
+    """What makes each changed file take effect, in apply order: (action, file)."""
+    out: list[tuple[str, ConfigFile]] = []
+    units = [c for c in changes_ if c.file.kind == "unit" and c.content_changed]
+    if units:
+        out.append(("daemon-reload", units[0].file))
+    for c in changes_:
+        if c.file.kind == "nginx":
+            out.append(("reload", c.file))
+        elif c.content_changed:  # a mode-only change needs no restart
+            out.append(("restart", c.file))
+    return out
+
+
+def action_command(action: str, f: ConfigFile, s: Settings) -> str:
+    if action == "daemon-reload":
+        return "systemctl daemon-reload"
+    if action == "reload":
+        return f"{s.nginx_test_cmd} && {s.nginx_reload_cmd}"
+    svc = q(f.service)
+    enable = f"systemctl enable -q {svc} && " if f.kind == "unit" else ""
+    return f"{enable}systemctl restart {svc}"
+
+
+def check_command(f: ConfigFile, s: Settings) -> str:
+    """After a reload/restart: is the service serving? (its health check, polled)"""
+    component = {"nginx": "frontend", "backend": "backend", "ai": "ai"}.get(f.key)
+    if component:
+        return components.get(component).health(s, None).polled()
+    return shell.poll(f"systemctl is-active --quiet {q(f.service)}", 10, 2)

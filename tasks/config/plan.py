@@ -1,0 +1,108 @@
+"""The push-config plan and its rollback (pure: the runner performs it).
+
+upload to staging → validate the staged files (a failure changes nothing) → back up the
+live files → install → reload/restart only what changed → check; the rollback puts the
+backed-up files back and reloads/restarts with them.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from tasks.config.commands import (
+    action_command,
+    apply_actions,
+    backup_command,
+    check_command,
+    install_command,
+    restore_command,
+    staged,
+    staging_dir,
+    validate_command,
+)
+from tasks.config.render import ConfigFile
+from tasks.config.state import Change
+from tasks.engine.policy import Policy
+from tasks.engine.steps import Plan, Step, Upload
+from tasks.engine.view import RunView
+from tasks.procedures.common import prepare_step
+from tasks.shell import q
+
+ACTION_TITLES = {"daemon-reload": "systemd 설정 다시 읽기", "reload": "{svc} 설정 다시 읽기",
+                 "restart": "{svc} 재시작"}  # fmt: skip
+
+
+def _staging_command(changes_: list[Change]):
+    def command(v: RunView) -> str:
+        st = staging_dir(v.s)
+        dirs = " ".join(sorted({q(f"{st}/{c.file.key}") for c in changes_}))
+        return f'rm -rf -- {q(st)} && install -d -m 700 -o "$SUDO_USER" -- {q(st)} {dirs}'
+
+    return command
+
+
+def _uploads(changes_: list[Change]):
+    def uploads(v: RunView) -> tuple[Upload, ...]:
+        return tuple(
+            Upload(staged(c.file, v.s), "644", f"templates/{c.file.template}에서 렌더링",
+                   lambda secrets, text=c.new: text)
+            for c in changes_
+        )  # fmt: skip
+
+    return uploads
+
+
+def _apply_steps(changes_: list[Change], number, suffix: str, policy: Policy,
+                 on_failure: str) -> list[Step]:  # fmt: skip
+    steps: list[Step] = []
+    for action, f in apply_actions(changes_):
+        steps.append(_action_step(number(steps), action, f, suffix, policy, on_failure))
+        if action != "daemon-reload":
+            steps.append(Step(number(steps), f"{f.service} 동작 확인{suffix}", "30초", on_failure,
+                              policy, command=_check(f)))  # fmt: skip
+    return steps
+
+
+def _action_step(number: str, action: str, f: ConfigFile, suffix: str, policy: Policy,
+                 on_failure: str) -> Step:  # fmt: skip
+    title = ACTION_TITLES[action].format(svc=f.service) + suffix
+    return Step(number, title, "10초", on_failure, policy, sudo=True,
+                command=lambda v: action_command(action, f, v.s))  # fmt: skip
+
+
+def _check(f: ConfigFile):
+    return lambda v: check_command(f, v.s)
+
+
+def push_plan(changes_: list[Change]) -> tuple[Plan, object]:
+    """The steps that apply ``changes_``, and the rollback that undoes them."""
+    names = " ".join(q(PurePosixPath(c.file.dest).name) for c in changes_)
+    steps = [
+        prepare_step(lambda v: [v.s.state_dir]),
+        Step("1", "스테이징 준비", "1초", "권한 확인", Policy.ABORT,
+             command=_staging_command(changes_), sudo=True),
+        Step("2", "설정 파일 업로드 (스테이징)", "5초", "업로드 실패 시 중단", Policy.ABORT,
+             uploads=_uploads(changes_),
+             command=lambda v: f"cd {q(staging_dir(v.s))} && sha256sum -- */* # {names}"),
+        Step("3", "설정 검증 (적용 전)", "10초", "검증 실패 시 중단: 서버 설정은 그대로", Policy.ABORT,
+             command=lambda v: validate_command(changes_, v.s), sudo=True),
+        Step("4", "현재 설정 백업", "1초", "백업 실패 시 중단", Policy.ABORT,
+             command=lambda v: backup_command(v, changes_), sudo=True),
+        Step("5", "새 설정 적용", "1초", "실패 시 이전 설정 복원", Policy.ROLLBACK,
+             command=lambda v: install_command(changes_, v.s), sudo=True),
+    ]  # fmt: skip
+    steps += _apply_steps(changes_, lambda done: str(len(steps) + len(done)), "", Policy.ROLLBACK,
+                          "실패 시 이전 설정 복원")  # fmt: skip
+
+    def rollback(v: RunView, reason: str = "") -> Plan:
+        back = [
+            Step("R1", "이전 설정 복원", "1초", "수동 복구", Policy.ABORT,
+                 command=lambda v: restore_command(v, changes_), sudo=True),
+        ]  # fmt: skip
+        back += _apply_steps(changes_, lambda done: f"R{len(done) + 2}", " (이전 설정)",
+                             Policy.ABORT, "수동 복구")  # fmt: skip
+        return Plan("config", "CFG", "설정 복원", v.host.alias, "1분", "-", tuple(back))
+
+    plan = Plan("config", "CFG", "설정 적용 (push-config)", "", "1분", "변경된 서비스의 재시작 시간",
+                tuple(steps))  # fmt: skip
+    return plan, rollback

@@ -1,0 +1,170 @@
+"""The files a host gets, rendered from templates/ (pure: nothing here touches a host).
+
+Jinja2 with StrictUndefined: a missing variable is an error naming it. Which files a host
+gets follows its roles in the component registry (cpu: MariaDB config, the backend's unit,
+the nginx site; gpu: the AI server's unit).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import jinja2
+
+from tasks import components
+from tasks.errors import ConfigError
+from tasks.hosts.inventory import Host
+from tasks.hosts.settings import Settings
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+MANAGED = "Managed by dojangkok-deploy from templates/{template}: edit the template, not this file."
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    key: str  # nginx | backend | ai | mysql
+    template: str  # relative to templates/
+    dest: str  # the live path on the host
+    kind: str  # nginx | unit | mysql: how it is validated and applied
+    service: str  # what reloads or restarts when the file changes
+    mode: str = "644"
+
+    @property
+    def staged_name(self) -> str:
+        return f"{self.key}/{PurePosixPath(self.dest).name}"
+
+
+def config_files(host: Host) -> list[ConfigFile]:
+    """The files a host gets, by its inventory groups (cpu, gpu), in apply order."""
+    s, roles = host.settings, components.roles(host.groups, host.alias)
+    files = []
+    if "cpu" in roles:
+        files += [
+            ConfigFile("mysql", "mysql/server.cnf.j2", s.mysql_conf, "mysql", s.db_service),
+            ConfigFile(
+                "backend",
+                "systemd/backend.service.j2",
+                f"{s.systemd_dir}/{s.backend_service}.service",
+                "unit",
+                s.backend_service,
+            ),
+            ConfigFile("nginx", "nginx/site.conf.j2", s.nginx_site, "nginx", "nginx"),
+        ]
+    if "gpu" in roles:
+        files.append(
+            ConfigFile(
+                "ai",
+                "systemd/ai.service.j2",
+                f"{s.systemd_dir}/{s.ai_service}.service",
+                "unit",
+                s.ai_service,
+            )
+        )
+    if not files:
+        raise ConfigError(
+            f"host {host.alias} is in neither group [cpu] nor [gpu]: no config to push",
+            "put it under [cpu] or [gpu] in the inventory",
+        )
+    return files
+
+
+# --- rendering (pure) ------------------------------------------------------------------
+def _sdq(value: object) -> str:
+    """Quote one word for a systemd unit (``%`` is a specifier there)."""
+    text = str(value).replace("%", "%%")
+    if any(c in text for c in " \t\"'\\"):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
+
+
+def environment(root: Path = TEMPLATES) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(root)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["sdq"] = _sdq
+    return env
+
+
+def context(s: Settings) -> dict[str, object]:
+    """The templates' variables: every setting, plus paths derived from them."""
+    values = dataclasses.asdict(s)
+    for name, value in values.items():
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, str) and any(c in item for c in "\n\r\0"):
+                raise ConfigError(
+                    f"setting {name} contains a line break: {item!r}",
+                    "a setting is one line; a line break would inject lines into the config",
+                )
+    values.update(
+        backend_jar=f"{s.backend_dir}/{s.backend_artifact}",
+        backend_env_path=f"{s.backend_dir}/{s.backend_env_file}",
+        ai_uvicorn=f"{s.ai_dir}/{s.ai_venv}/bin/uvicorn",
+        ai_env_path=f"{s.ai_dir}/{s.ai_env_file}",
+        backend_upstream=f"127.0.0.1:{s.backend_port}",
+    )
+    return values
+
+
+def render_file(f: ConfigFile, s: Settings, env: jinja2.Environment | None = None) -> str:
+    env = env or environment()
+    try:
+        template = env.get_template(f.template)
+        return template.render(context(s), managed=MANAGED.format(template=f.template))
+    except jinja2.UndefinedError as exc:
+        raise ConfigError(
+            f"template {f.template}: {exc.message}",
+            "add the setting to tasks/settings.py (or fix the name in the template)",
+        ) from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(
+            f"template {exc.filename or f.template}:{exc.lineno}: {exc.message}",
+            "fix the template's syntax",
+        ) from None
+    except jinja2.TemplateNotFound as exc:
+        raise ConfigError(f"template {exc.name} not found under {TEMPLATES}", "") from None
+
+
+def render(host: Host) -> dict[ConfigFile, str]:
+    env = environment()
+    return {f: render_file(f, host.settings, env) for f in config_files(host)}
+
+
+def write_rendered(rendered: dict[ConfigFile, str], out: Path) -> list[Path]:
+    """``render-config --out DIR``: DIR/<live path>, for review."""
+    written = []
+    for f, text in rendered.items():
+        path = out / f.dest.lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+# --- nginx: the site link and the sites it disables --------------------------------------
+def nginx_dir(s: Settings) -> str:
+    parent = PurePosixPath(s.nginx_site).parent
+    return str(parent.parent) if parent.name in ("sites-available", "conf.d") else "/etc/nginx"
+
+
+def nginx_links(s: Settings) -> tuple[str | None, list[str]]:
+    """(the sites-enabled link to the site or None, the sites-enabled entries to remove)."""
+    site = PurePosixPath(s.nginx_site)
+    enabled = f"{nginx_dir(s)}/sites-enabled"
+    link = f"{enabled}/{site.name}" if site.parent.name == "sites-available" else None
+    return link, [f"{enabled}/{name}" for name in s.nginx_sites_disabled]
+
+
+def touched_paths(f: ConfigFile, s: Settings) -> list[str]:
+    """Every path a push of ``f`` may change (backed up before, restored on failure)."""
+    if f.kind != "nginx":
+        return [f.dest]
+    link, disabled = nginx_links(s)
+    return [f.dest, *([link] if link else []), *disabled]

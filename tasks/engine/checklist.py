@@ -1,0 +1,117 @@
+"""The manual's checklists (배포 전 / 배포 중 / 배포 후), run at their place.
+
+Items a program can check are checked and shown with the result; items only a person can
+check are yes/no prompts. ``--yes`` answers the prompts (the record says so). A "no"
+before the deploy stops it before anything changes; a "no" after it rolls back where the
+manual says so. Whether every prompt can be answered (a terminal, or ``--yes``) is checked
+before the task touches a host (:func:`answerable`).
+"""
+
+from __future__ import annotations
+
+import select
+import sys
+import threading
+from typing import TYPE_CHECKING
+
+from tasks.engine.interrupt import INTERRUPT
+from tasks.engine.steps import CheckItem, Plan
+from tasks.errors import ConfigError
+from tasks.hosts.remote import Interrupted
+
+if TYPE_CHECKING:
+    from tasks.engine.session import Session
+
+BEFORE, DURING, AFTER = "배포 전", "배포 중", "배포 후"
+_PROMPT = threading.Lock()  # one question at a time when hosts deploy in parallel
+
+
+class Declined(Exception):
+    """The operator answered "no" (or an automatic check failed)."""
+
+    def __init__(self, item: CheckItem, shown: str):
+        super().__init__(f"체크리스트 '{item.text}': {shown}")
+        self.item = item
+
+
+def can_ask() -> bool:
+    return bool(sys.stdin) and sys.stdin.isatty()
+
+
+def answerable(plans: list[Plan], yes: bool, task: str) -> None:
+    """Refuse, before any host is touched, a run whose prompts nobody could answer."""
+    if yes or can_ask() or not any(p.asks for p in plans):
+        return
+    raise ConfigError(
+        f"{task} asks the operator yes/no questions (checklist), and there is no terminal to ask on",
+        "run it in a terminal, or add --yes to answer the checklist prompts yes",
+    )
+
+
+def _read_line(prompt: str) -> str:
+    """input(), but a Ctrl-C (the task's interrupt flag) ends the wait."""
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    while True:
+        if INTERRUPT.cancel.is_set():
+            raise Interrupted("prompt")
+        ready, _, _ = select.select([sys.stdin], [], [], 0.2)
+        if ready:
+            line = sys.stdin.readline()
+            if not line:
+                raise Interrupted("end of input")
+            return line
+
+
+def ask(question: str, yes: bool, reader=_read_line) -> tuple[bool, str]:
+    """(answer, who answered): "--yes" or "operator"."""
+    if yes:
+        return True, "--yes"
+    if not can_ask() and reader is _read_line:
+        raise ConfigError(
+            f"'{question}' needs an answer, and there is no terminal to ask on",
+            "run interactively, or add --yes to answer the checklist prompts yes",
+        )
+    while True:
+        with _PROMPT:
+            answer = reader(f"  [?] {question} (y/n) ").strip().lower()
+        if answer in ("y", "yes", "예", "네"):
+            return True, "operator"
+        if answer in ("n", "no", "아니오", "아니요"):
+            return False, "operator"
+
+
+def run_phase(plan: Plan, session: Session, phase: str,
+              step_status: dict[str, str] | None = None) -> None:  # fmt: skip
+    """Run one phase's items; raises Declined on a "no" or a failed automatic check."""
+    items = [i for i in plan.checklist if i.phase == phase]
+    if not items:
+        return
+    dry_run, out = session.view.dry_run, session.console.out
+    out(f"── 체크리스트: {phase} ──")
+    for item in items:
+        if item.step:
+            status = (step_status or {}).get(item.step, "planned" if dry_run else "missing")
+            ok, shown, by = status in ("ok", "planned"), f"단계 {item.step}: {status}", "step"
+        elif item.check is not None:
+            if dry_run:
+                ok, shown, by = True, "(자동 확인)", "auto"
+            else:
+                try:
+                    ok, shown = item.check(session)
+                except (Interrupted, ConfigError):
+                    raise
+                except Exception as exc:
+                    ok, shown = False, f"확인 실패: {exc}"
+                by = "auto"
+        elif dry_run:
+            ok, shown, by = True, "(운영자 확인)", "prompt"
+        else:
+            ok, by = ask(item.text, session.yes)
+            shown = ("예" if ok else "아니오") + (" (--yes)" if by == "--yes" else "")
+        mark = " " if dry_run else ("✓" if ok else "✗")
+        out(f"  [{mark}] {item.text} — {shown}")
+        session.answers.append({"phase": phase, "item": item.text, "ok": ok, "by": by,
+                                "shown": shown})  # fmt: skip
+        if not ok and not item.step:
+            raise Declined(item, shown)

@@ -1,0 +1,198 @@
+"""The per-host deploy lock: one task that changes a host at a time.
+
+Taken atomically on the host with ``mkdir <state_dir>/deploy.lock`` (mkdir either creates
+the directory or fails: two operators cannot both succeed), then ``info.json`` inside says
+who holds it: operator, machine and process, the task, component and revision, when, and a
+message. A second task is refused with those details and the way out. The lock is released
+in every exit path (success, failure, rollback, Ctrl-C); only its holder's run id releases
+it. A lock older than the ``lock_stale_after`` setting is reported as stale, never broken
+silently: ``fab -H <host> unlock`` asks, names the holder, then removes it.
+``--dry-run`` takes no lock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from tasks.engine.view import RunView, operator_host, operator_name
+from tasks.errors import ConfigError, DeployToolError
+from tasks.hosts.remote import Remote
+from tasks.hosts.settings import Settings
+from tasks.shell import q
+
+if TYPE_CHECKING:
+    from tasks.engine.session import Session
+
+
+def lock_dir(s: Settings) -> str:
+    return f"{s.state_dir}/deploy.lock"
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    run_id: str
+    operator: str
+    machine: str  # where the holding fab process runs
+    pid: int
+    task: str
+    component: str
+    revision: str
+    message: str
+    since: float  # epoch seconds
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> LockInfo | None:
+        try:
+            data = json.loads(text)
+            return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def age(self, now: float | None = None) -> float:
+        return max(0.0, (now or time.time()) - self.since)
+
+    def describe(self, stale_after: float, now: float | None = None) -> str:
+        when = datetime.fromtimestamp(self.since).strftime("%Y-%m-%d %H:%M:%S")
+        age = self.age(now)
+        text = (
+            f"held by {self.operator} ({self.machine}, pid {self.pid}) since {when} "
+            f"({_duration(age)} ago): {self.task} {self.component} {self.revision[:12]}"
+            + (f" — {self.message}" if self.message else "")
+        )
+        if age > stale_after:
+            text += f"\n  STALE: older than lock_stale_after ({_duration(stale_after)})"
+        if self.machine == _machine() and not _alive(self.pid):
+            text += f"\n  its process {self.pid} on this machine is no longer running"
+        return text
+
+
+class LockHeld(DeployToolError):
+    """Another task holds the host's deploy lock."""
+
+
+def acquire_command(s: Settings, info: LockInfo) -> str:
+    d = q(lock_dir(s))
+    return f"mkdir -- {d} 2>/dev/null && printf '%s\\n' {q(info.to_json())} > {d}/info.json"
+
+
+def read_command(s: Settings) -> str:
+    """Prints the holder's info.json; ``{}`` for a lock without one; nothing when free."""
+    d = q(lock_dir(s))
+    return f"if [ -d {d} ]; then cat -- {d}/info.json 2>/dev/null || echo '{{}}'; fi"
+
+
+def release_command(s: Settings, run_id: str) -> str:
+    d = q(lock_dir(s))
+    return f"if grep -qF -- {q(run_id)} {d}/info.json 2>/dev/null; then rm -rf -- {d}; fi"
+
+
+def break_command(s: Settings) -> str:
+    return f"rm -rf -- {q(lock_dir(s))}"
+
+
+def state_dir_ready(s: Settings) -> str:
+    """Succeeds when the login user can create the lock (state_dir exists, writable)."""
+    return f"test -d {q(s.state_dir)} -a -w {q(s.state_dir)}"
+
+
+def state_dir_create(s: Settings) -> str:
+    """Run as root: the state dir, owned by the login user (sudo's SUDO_USER)."""
+    return f'install -d -m 755 -o "$SUDO_USER" -- {q(s.state_dir)}'
+
+
+def refused(host: str, holder: LockInfo | None, stale_after: float) -> LockHeld:
+    what = holder.describe(stale_after) if holder else "held, but its info.json is missing"
+    return LockHeld(
+        f"{host} is locked by another deploy: {what}",
+        f"wait for it to finish (`fab -H {host} lock-status`); if that deploy is dead, "
+        f"check the host, then `fab -H {host} unlock`",
+    )
+
+
+def parse(stdout: str) -> tuple[bool, LockInfo | None]:
+    """``read_command`` output → (locked, holder)."""
+    text = stdout.strip()
+    if not text:
+        return False, None
+    return True, LockInfo.from_json(text)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}min"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}"
+
+
+def _machine() -> str:
+    return operator_host()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class HostLock:
+    """The lock this process holds on one host."""
+
+    def __init__(self, remote: Remote, s: Settings, info: LockInfo):
+        self.remote, self.s, self.info = remote, s, info
+
+    @classmethod
+    def take(cls, remote: Remote, view: RunView, message: str = "") -> HostLock:
+        """Take the host's lock or raise LockHeld naming the holder (changes nothing else)."""
+        s = view.s
+        info = LockInfo(
+            run_id=view.run_id, operator=operator_name(), machine=operator_host(),
+            pid=os.getpid(), task=view.task, component=view.component,
+            revision=view.target or view.to_rev, message=message, since=time.time(),
+        )  # fmt: skip
+        if not remote.run(state_dir_ready(s)).ok:
+            made = remote.run(state_dir_create(s), sudo=True)
+            if not made.ok:
+                raise ConfigError(
+                    f"cannot create {s.state_dir} on {view.host.alias}: {made.tail(3)}",
+                    "check sudo for the login user, or run `fab setup` on this host",
+                )
+        if remote.run(acquire_command(s, info)).ok:
+            return cls(remote, s, info)
+        _, holder = parse(remote.run(read_command(s)).stdout)
+        raise refused(view.host.alias, holder, s.lock_stale_after)
+
+    def update(self, **changes) -> None:
+        self.info = replace(self.info, **changes)
+        d = q(lock_dir(self.s))
+        self.remote.run(f"printf '%s\\n' {q(self.info.to_json())} > {d}/info.json")
+
+    def release(self, session: Session | None = None) -> None:
+        """Release it if still ours; a host we cannot reach keeps it, and we say so."""
+        try:
+            if not self.remote.alive:
+                self.remote.reconnect()
+            if self.remote.run(release_command(self.s, self.info.run_id)).ok:
+                return
+        except Exception as exc:  # noqa: BLE001 - whatever happened, say it and go on
+            problem = str(exc)
+        else:
+            problem = "the release command failed"
+        if session is not None:
+            session.console.out(
+                f"!!! {session.view.host.alias}의 배포 잠금을 풀지 못했습니다 ({problem}). "
+                f"확인 후: fab -H {session.view.host.alias} unlock"
+            )

@@ -1,0 +1,118 @@
+"""Deploy records (배포 기록) and the deployed-revision stack.
+
+Every task that touches a host (deploy, rollback, backup, restore, setup, push-config)
+appends one JSON line to ``history.jsonl`` on the host (in the ``state_dir`` setting) and
+locally (``DOJANGKOK_HISTORY``, default ``~/.local/state/dojangkok-deploy/history.jsonl``),
+whatever its end: ok, failed, rolled back, declined, interrupted. Per component, the host
+also keeps ``<component>.json``: the revisions deployed by the tool, oldest first. Rollback
+goes to the one before the newest: the previously *deployed* revision, not ``HEAD~1``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tasks.hosts.remote import ConnectionLost
+from tasks.shell import q
+
+if TYPE_CHECKING:
+    from tasks.engine.session import Session
+
+STACK_LIMIT = 20
+
+
+def local_history_path() -> Path:
+    default = Path.home() / ".local/state/dojangkok-deploy/history.jsonl"
+    return Path(os.environ.get("DOJANGKOK_HISTORY", default))
+
+
+def host_history_path(state_dir: str) -> str:
+    return f"{state_dir}/history.jsonl"
+
+
+def state_file(session: Session) -> str:
+    return f"{session.view.s.state_dir}/{session.view.component}.json"
+
+
+def read_stack(session: Session) -> list[str]:
+    text = session.query(f"cat {q(state_file(session))} 2>/dev/null || true")
+    if not text:
+        return []
+    try:
+        return list(json.loads(text).get("deployed", []))
+    except (json.JSONDecodeError, AttributeError):
+        return []
+
+
+def write_stack(session: Session, stack: list[str]) -> None:
+    body = json.dumps({"deployed": stack[-STACK_LIMIT:]}, indent=1) + "\n"
+    path = state_file(session)
+    tmp = f"{path}.{session.view.run_id}.tmp"
+    session.remote.put_text(body, tmp, mode="644")
+    session.remote.run(f"mv -f {q(tmp)} {q(path)}")
+
+
+def pushed(stack: list[str], from_rev: str, to_rev: str) -> list[str]:
+    """The stack after a deploy of ``to_rev`` that replaced ``from_rev``."""
+    stack = list(stack) or [from_rev]
+    if stack[-1] != from_rev:
+        stack.append(from_rev)  # someone deployed by hand meanwhile
+    if stack[-1] != to_rev:
+        stack.append(to_rev)
+    return stack
+
+
+def previous(stack: list[str], current: str) -> str | None:
+    """The revision to roll back to: the newest deployed one that is not ``current``."""
+    for rev in reversed(stack):
+        if rev != current:
+            return rev
+    return None
+
+
+def popped(stack: list[str], bad: str, good: str) -> list[str]:
+    """The stack after rolling back from ``bad`` to ``good``."""
+    stack = [r for r in stack if r != bad]
+    while stack and stack[-1] != good:
+        stack.pop()
+    return stack or [good]
+
+
+def write_local(line: str) -> Path:
+    path = local_history_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(line)
+    return path
+
+
+def append(session: Session, entry: dict) -> None:
+    """Append one record locally and, when the host can be reached, on the host (masked)."""
+    line = session.secrets.mask(json.dumps(entry, ensure_ascii=False)) + "\n"
+    path = write_local(line)
+    remote = host_history_path(session.view.s.state_dir)
+    problem = ""
+    if session.remote is None or not session.remote.alive:
+        problem = "호스트에 연결되어 있지 않음"
+    else:
+        tmp = f"{remote}.{session.view.run_id}.tmp"
+        try:
+            session.remote.put_text(line, tmp, mode="644")
+            res = session.remote.run(f"cat {q(tmp)} >> {q(remote)} && rm -f {q(tmp)}")
+            problem = "" if res.ok else res.tail(3)
+        except (OSError, ConnectionLost) as exc:  # e.g. no state dir yet: stopped before step 0
+            problem = str(exc)
+    if problem:
+        session.console.out(f"! 호스트에 배포 기록을 쓰지 못했습니다 ({remote}): {problem}")
+        session.console.out(f"  로컬 기록은 남았습니다: {path}")
+
+
+def read_local(limit: int = 20) -> list[dict]:
+    path = local_history_path()
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()[-limit:]
+    return [json.loads(line) for line in lines if line.strip()]

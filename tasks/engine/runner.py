@@ -1,0 +1,286 @@
+"""Runs a plan on a host, through its session: the one place steps are executed.
+
+Here, and only here: a step's uploads are written, its exact command is shown (``[sudo]``
+where it runs as root), run with its output streamed to the progress line, timed against
+the manual's estimate, and a failure, a Ctrl-C or a lost connection is turned into the
+step's policy (tasks/engine/policy.py): go on, retry after the cleanup, stop, or roll back.
+Every step that ran, rollback steps included, lands in the session's report.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+from tasks.engine import policy
+from tasks.engine.interrupt import INTERRUPT
+from tasks.engine.policy import Outcome
+from tasks.engine.steps import Kind, Plan, Step
+from tasks.errors import StepFailed
+from tasks.hosts.remote import ConnectionLost, Interrupted
+
+if TYPE_CHECKING:
+    from tasks.engine.session import Session
+    from tasks.engine.view import RunView
+
+Rollback = Callable[["RunView", str], Plan]
+
+
+@dataclass
+class StepReport:
+    section: str  # the plan's section (A, B, C, S, CFG): numbers repeat across plans
+    number: str
+    title: str
+    expected: str
+    status: str  # ok | failed | warned | skipped | planned | interrupted
+    seconds: float = 0.0
+    detail: str = ""
+    phase: str = "deploy"  # deploy | rollback
+
+
+@dataclass
+class Report:
+    task: str
+    component: str
+    host: str
+    steps: list[StepReport] = field(default_factory=list)
+    down_at: float | None = None
+    up_at: float | None = None
+    result: str = "running"
+    rolled_back: bool | None = None
+    interrupted: bool = False
+    message: str = ""
+
+    @property
+    def downtime(self) -> float | None:
+        if self.down_at is None:
+            return None
+        end = self.up_at if self.up_at is not None else time.monotonic()
+        return max(0.0, end - self.down_at)
+
+    @property
+    def service_down(self) -> bool:
+        return policy.service_down(self.down_at, self.up_at)
+
+    def to_dict(self) -> dict:
+        return {
+            "steps": [asdict(s) for s in self.steps],
+            "downtime_seconds": None if self.downtime is None else round(self.downtime, 1),
+            "result": self.result,
+            "rolled_back": self.rolled_back,
+            "interrupted": self.interrupted,
+            "message": self.message,
+        }
+
+
+class _RollbackStopped(Exception):
+    """The rollback itself was interrupted (a second Ctrl-C) or lost its connection."""
+
+
+class Runner:
+    def __init__(self, session: Session):
+        self.session = session
+        self.out = session.console.out
+
+    @property
+    def report(self) -> Report:
+        return self.session.report
+
+    # --- a plan --------------------------------------------------------------------------
+    def execute(self, plan: Plan, rollback: Rollback | None = None, phase: str = "deploy") -> None:
+        """Run every step of ``plan``; on failure apply the step's policy.
+
+        Raises StepFailed when the run stopped (rolled back or not); the report says how.
+        """
+        view = self.session.view
+        stop = INTERRUPT.abort if phase == "rollback" else INTERRUPT.cancel
+        committed = False
+        total = len(plan.steps)
+        for k, step in enumerate(plan.steps, 1):
+            self.out(
+                f"[{k}/{total}] ({plan.section}{step.number}) {step.title}  (예상 {step.expected})"
+            )
+            skip = step.skip_if(view) if step.skip_if else None
+            if skip:
+                self.out(f"      - 건너뜀: {skip}")
+                self._add(plan, step, "skipped", 0, skip, phase)
+                continue
+            for line in step.shown(view):
+                self.out(f"      {line}")
+            if view.dry_run:
+                self._add(plan, step, "planned", 0, "", phase)
+                continue
+            if stop.is_set():
+                self._add(plan, step, "interrupted", 0, "시작 전에 중단됨", phase)
+                self._stopped(plan, step, rollback, phase, committed, "Ctrl-C")
+            committed = committed or policy.rolls_back(step.policy, step.then)
+            started = time.monotonic()
+            if step.down and self.report.down_at is None:
+                self.report.down_at = started
+            try:
+                ok, detail, outcome = self._attempts(plan, step, stop)
+            except Interrupted:
+                self._add(
+                    plan, step, "interrupted", time.monotonic() - started, "Ctrl-C로 중단됨", phase
+                )
+                self._stopped(plan, step, rollback, phase, committed, "Ctrl-C")
+            except ConnectionLost as exc:
+                self._add(
+                    plan,
+                    step,
+                    "interrupted",
+                    time.monotonic() - started,
+                    f"연결 끊김: {exc}",
+                    phase,
+                )
+                self._stopped(plan, step, rollback, phase, committed, "연결 끊김")
+            elapsed = time.monotonic() - started
+            status = "ok" if ok else ("warned" if outcome is Outcome.CONTINUE else "failed")
+            self._add(plan, step, status, elapsed, detail, phase)
+            mark = {"ok": "✓", "warned": "!", "failed": "✗"}[status]
+            self.out(f"      {mark} {elapsed:.1f}s" + (f"  {detail}" if detail and ok else ""))
+            if ok:
+                if step.up:
+                    self.report.up_at = time.monotonic()
+                continue
+            self.out(_indent(detail))
+            self._diagnose(step)
+            if outcome is Outcome.CONTINUE:
+                continue
+            self._failed(plan, step, rollback, phase, outcome, detail)
+        if phase == "deploy":
+            self.report.result = "planned" if view.dry_run else "ok"
+
+    def _attempts(self, plan: Plan, step: Step, stop) -> tuple[bool, str, Outcome | None]:
+        attempt = 1
+        ok, detail = self._attempt(plan, step, stop)
+        while not ok:
+            outcome = policy.on_failure(step.policy, step.then, attempt, self.report.service_down)
+            if outcome is not Outcome.RETRY or step.cleanup is None:
+                return ok, detail, outcome if outcome is not Outcome.RETRY else Outcome.STOP
+            cleanup = step.cleanup(self.session.view)
+            self.out(f"      ! 실패, 정리 후 재시도: {cleanup}")
+            self.session.remote.run(cleanup, sudo=step.sudo, stop=stop.is_set)
+            attempt += 1
+            ok, detail = self._attempt(plan, step, stop)
+        return ok, detail, None
+
+    def _attempt(self, plan: Plan, step: Step, stop) -> tuple[bool, str]:
+        s = self.session
+        if step.kind is Kind.LOCAL:
+            assert step.action is not None
+            try:
+                return True, step.action(s) or ""
+            except (Interrupted, ConnectionLost, StepFailed):
+                raise
+            except Exception as exc:  # a LOCAL action refusing (a "no", a failed request)
+                return False, str(exc)
+        for upload in step.uploads(s.view) if step.uploads else ():
+            s.remote.put_text(upload.content(s.secrets), upload.path, upload.mode)
+        label = f"({plan.section}{step.number}) {step.title}"
+        with s.console.progress(label, step.expected) as progress:
+            res = s.remote.run(step.render(s.view), sudo=step.sudo, stop=stop.is_set,
+                               on_output=progress.feed)  # fmt: skip
+        if not res.ok:
+            return False, res.tail()
+        last = res.stdout.strip().splitlines()[-1:] if res.stdout.strip() else []
+        return True, last[0][:120] if last else ""
+
+    def _diagnose(self, step: Step) -> None:
+        if step.diagnose is None or not self.session.connected:
+            return
+        command = step.diagnose(self.session.view)
+        self.out(f"      로그: [sudo] {command}")
+        try:
+            res = self.session.remote.run(command, sudo=True, timeout=30)
+            self.out(_indent(res.tail(30)))
+        except (ConnectionLost, Interrupted):
+            pass
+
+    def _add(self, plan: Plan, step: Step, status: str, seconds: float, detail: str,
+             phase: str) -> None:  # fmt: skip
+        self.report.steps.append(StepReport(plan.section, step.number, step.title, step.expected,
+                                            status, round(seconds, 1), detail, phase))  # fmt: skip
+
+    # --- when a step fails ---------------------------------------------------------------
+    def _problem(self, plan: Plan, step: Step, what: str = "실패") -> str:
+        return f"{plan.section}{step.number} {step.title} {what}"
+
+    def _failed(self, plan, step, rollback, phase, outcome, detail) -> None:
+        problem = self._problem(plan, step)
+        if phase == "rollback":
+            raise StepFailed(problem, f"매뉴얼 대응: {step.on_failure}", report=self.report)
+        if outcome is Outcome.ROLLBACK and rollback is not None:
+            last = detail.splitlines()[-1] if detail else ""
+            self._roll_back(plan, rollback, f"{problem}: {last}", problem,
+                            f"매뉴얼: {step.on_failure}")  # fmt: skip
+        self.report.result = "failed"
+        fix = f"매뉴얼 대응: {step.on_failure}"
+        if self.report.service_down:
+            fix = f"서비스가 내려가 있습니다! runbook의 '수동 복구' 절차를 따르세요 ({fix})"
+        raise StepFailed(problem, fix, report=self.report)
+
+    def _stopped(self, plan, step, rollback, phase, committed, why) -> None:
+        """Ctrl-C or a lost connection during (or before) ``step``."""
+        self.report.interrupted = True
+        problem = self._problem(plan, step, f"중단 ({why})")
+        if phase == "rollback":
+            raise _RollbackStopped(problem)
+        outcome = policy.on_interrupt(committed, self.report.service_down)
+        if why == "연결 끊김":
+            self._reconnect(problem)
+        if outcome is Outcome.ROLLBACK and rollback is not None:
+            self._roll_back(plan, rollback, problem, problem, why)
+        self.report.result = "interrupted"
+        raise StepFailed(
+            problem,
+            "서비스를 바꾸기 전에 멈췄습니다: 서비스는 그대로입니다. 준비되면 다시 배포하세요",
+            report=self.report,
+        )
+
+    def _reconnect(self, problem: str) -> None:
+        self.out("!!! 연결이 끊겼습니다: 다시 연결합니다 ...")
+        try:
+            self.session.reconnect()
+        except ConnectionLost as exc:
+            self.report.result = "connection-lost"
+            raise StepFailed(
+                f"{problem}, 다시 연결하지 못했습니다: {exc}",
+                "서비스가 내려가 있을 수 있습니다! 호스트에 접속되면: " + self.session.recovery(),
+                report=self.report,
+            ) from None
+        self.out("    다시 연결했습니다.")
+
+    def _roll_back(self, plan: Plan, rollback: Rollback, reason: str, problem: str,
+                   why: str) -> None:  # fmt: skip
+        """Run the rollback plan; always raises StepFailed saying how it ended."""
+        self.out(f"!!! {problem} → 롤백 시작 ({why})")
+        try:
+            self.execute(rollback(self.session.view, reason), phase="rollback")
+        except StepFailed as exc:
+            self.report.result, self.report.rolled_back = "rollback-failed", False
+            raise StepFailed(
+                f"{problem}, 그리고 롤백도 실패했습니다: {exc.problem}",
+                "서비스가 내려가 있을 수 있습니다. runbook의 '수동 복구' 절차를 따르세요: "
+                + self.session.recovery(),
+                report=self.report,
+            ) from None
+        except _RollbackStopped as exc:
+            self.report.result, self.report.rolled_back = "interrupted", False
+            raise StepFailed(
+                f"{problem}, 그리고 롤백이 멈췄습니다 ({exc})",
+                self.session.host_state() + "\n  → 복구: " + self.session.recovery(),
+                report=self.report,
+            ) from None
+        if self.report.down_at is not None and self.report.up_at is None:
+            self.report.up_at = time.monotonic()
+        self.report.rolled_back = True
+        self.report.result = "interrupted" if self.report.interrupted else "rolled-back"
+        raise StepFailed(problem, "이전 버전으로 롤백했습니다. 원인을 고친 뒤 다시 배포하세요",
+                         True, self.report)  # fmt: skip
+
+
+def _indent(text: str) -> str:
+    return "\n".join("      | " + line for line in text.splitlines())

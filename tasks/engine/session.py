@@ -1,0 +1,244 @@
+"""One task on one host, from connect to record: the flow every task goes through.
+
+``with session(...) as s:`` connects, prints the banner and takes the host's deploy lock;
+the task's own flow then runs plans with ``s.execute(plan, rollback)``. However the block
+ends (success, a failed step, a rollback, a "no" on the checklist, Ctrl-C, a dropped
+connection, a bug), the session prints the summary, writes the record locally and on the
+host, sends the Discord notice of a failure, and releases the lock. ``--dry-run`` connects
+to nothing, takes no lock and writes no record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from tasks.engine import lock as locks
+from tasks.engine import notify, records
+from tasks.engine.checklist import Declined
+from tasks.engine.console import Console
+from tasks.engine.interrupt import INTERRUPT
+from tasks.engine.runner import Report, Rollback, Runner
+from tasks.engine.steps import Plan
+from tasks.engine.view import RunView, new_run_id, operator_host, operator_name
+from tasks.errors import ConfigError, DeployToolError, StepFailed
+from tasks.hosts.connect import connect as ssh_connect
+from tasks.hosts.inventory import Host
+from tasks.hosts.remote import ConnectionLost, Interrupted, Remote, Result
+from tasks.hosts.secrets import Secrets
+
+Connect = Callable[..., Remote]
+RECONNECT_WITHIN = 30.0
+
+
+class Session:
+    def __init__(self, view: RunView, secrets: Secrets, *, yes: bool, console: Console,
+                 remote: Remote | None, title: str) -> None:  # fmt: skip
+        self.view = view
+        self.secrets = secrets
+        self.yes = yes
+        self.console = console
+        self.remote = remote
+        self.title = title
+        self.answers: list[dict] = []
+        self.report = Report(view.task, view.component, view.host.alias)
+        self.lock: locks.HostLock | None = None
+        #: the command that recovers the host if this task ends badly (set by the flow)
+        self.recover_with = f"runbook의 '수동 복구' ({view.host.alias})"
+        #: a command printing the host's state for an operator (set by the flow)
+        self.state_command = ""
+
+    # --- the host --------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self.remote is not None and self.remote.alive
+
+    def sh(self, command: str, sudo: bool = False) -> Result:
+        assert self.remote is not None, "dry runs never reach the host"
+        return self.remote.run(command, sudo=sudo, stop=INTERRUPT.cancel.is_set)
+
+    def query(self, command: str, sudo: bool = False) -> str:
+        """Read something from the host (checklists, revisions); '' in a dry run."""
+        if self.view.dry_run or self.remote is None:
+            return ""
+        res = self.sh(command, sudo=sudo)
+        if not res.ok:
+            raise RuntimeError(res.tail() or f"exit {res.exit}")
+        return res.stdout.strip()
+
+    def reconnect(self) -> None:
+        """A new connection after a drop: retried with backoff for up to 30 s."""
+        assert self.remote is not None
+        try:
+            for attempt in Retrying(
+                stop=stop_after_delay(RECONNECT_WITHIN) | (lambda _: INTERRUPT.abort.is_set()),
+                wait=wait_exponential(multiplier=0.5, max=8),
+                retry=retry_if_exception_type(Exception),
+                reraise=True,
+            ):
+                with attempt:
+                    self.remote.reconnect()
+        except Exception as exc:
+            raise ConnectionLost(f"{type(exc).__name__}: {exc}") from None
+
+    def host_state(self) -> str:
+        """What the host looks like now, for an operator deciding what to do."""
+        if not self.state_command:
+            return "호스트 상태: (확인 명령 없음)"
+        try:
+            if not self.connected:
+                self.reconnect()
+            res = self.remote.run(self.state_command, sudo=True, timeout=15)
+            return "호스트 상태:\n" + "\n".join(f"    {line}" for line in res.tail(20).splitlines())
+        except (ConnectionLost, Interrupted) as exc:
+            return f"호스트 상태를 읽지 못했습니다: {exc}"
+
+    def recovery(self) -> str:
+        return self.recover_with
+
+    # --- the run -----------------------------------------------------------------------
+    def set(self, **changes) -> None:
+        """Record what the run found out (revisions, targets) in its view."""
+        self.view = self.view.but(**changes)
+        if self.lock is not None and ("to_rev" in changes or "target" in changes):
+            self.lock.update(revision=self.view.target or self.view.to_rev)
+
+    def execute(self, plan: Plan, rollback: Rollback | None = None) -> Report:
+        Runner(self).execute(plan, rollback)
+        return self.report
+
+    def rollback(self, plan: Plan, reason: str) -> None:
+        """Roll back now, outside a failed step (a "no" after the deploy)."""
+        self.console.out(f"!!! {reason} → 이전 빌드로 복원")
+        Runner(self).execute(plan, phase="rollback")
+        self.report.result, self.report.rolled_back = "rolled-back", True
+        raise StepFailed(reason, "이전 버전으로 롤백했습니다", True, self.report)
+
+    # --- the end -------------------------------------------------------------------------
+    def summary(self) -> None:
+        r = self.report
+        rows = []
+        for s in r.steps:
+            actual = f"{s.seconds:.1f}s" if s.status not in ("planned", "skipped") else "-"
+            title = s.title + (" (롤백)" if s.phase == "rollback" else "")
+            rows.append((s.section + s.number, title, s.expected, actual, s.status))
+        self.console.out("")
+        self.console.table(("단계", "작업", "예상", "실제", "결과"), rows, right=(2, 3))
+        if r.downtime is not None:
+            self.console.out(f"다운타임: {r.downtime:.1f}s (서비스 중단 → 헬스체크 성공)")
+        self.console.out(f"결과: {r.result}" + (f" — {r.message}" if r.message else ""))
+
+    def record(self) -> None:
+        v = self.view
+        entry = {
+            "run_id": v.run_id,
+            "time": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
+            "operator": operator_name(),
+            "machine": operator_host(),
+            "kind": v.task,
+            "component": v.component,
+            "host": v.host.alias,
+            "strategy": v.strategy,
+            "from": v.from_rev,
+            "to": v.target or v.to_rev,
+            "yes": self.yes,
+            "checklist": self.answers,
+            **self.report.to_dict(),
+        }
+        records.append(self, entry)
+
+    def notify_failure(self) -> None:
+        text = self.secrets.mask(
+            f"❌ {self.title} {self.report.result}: {self.view.host.alias} — {self.report.message}"
+        )
+        try:
+            notify.send(self.secrets.get(notify.WEBHOOK_KEY), text)
+        except RuntimeError as exc:  # a notice never changes how a task ends
+            self.console.out(f"! {exc}")
+
+
+def _classify(session: Session, exc: BaseException) -> BaseException:
+    """Set the report's result and message from how the block ended; the error to raise."""
+    r = session.report
+    if isinstance(exc, StepFailed):
+        r.message = exc.problem
+        if r.result in ("running", "ok"):
+            r.result = "failed"
+        return exc
+    if isinstance(exc, Declined):
+        r.result, r.message = "declined", str(exc)
+        return StepFailed(str(exc), "체크리스트를 해결한 뒤 다시 실행하세요", None, r)
+    if isinstance(exc, Interrupted):
+        r.result, r.interrupted, r.message = "interrupted", True, "Ctrl-C"
+        return StepFailed(
+            "중단됨 (Ctrl-C)", "바뀐 것은 없습니다. 준비되면 다시 실행하세요", None, r
+        )
+    if isinstance(exc, ConnectionLost):
+        r.result, r.message = "connection-lost", str(exc)
+        return StepFailed(f"{session.view.host.alias} 연결이 끊겼습니다: {exc}",
+                          "호스트 상태를 확인하세요: " + session.recovery(), None, r)  # fmt: skip
+    if isinstance(exc, DeployToolError):
+        r.result, r.message = "refused", exc.problem
+        return exc
+    r.result, r.message = "failed", f"{type(exc).__name__}: {exc}"
+    return exc
+
+
+@contextlib.contextmanager
+def session(task: str, component: str, host: Host, secrets: Secrets, *, title: str,
+            dry_run: bool = False, yes: bool = False, strategy: str = "manual",
+            console: Console | None = None, remote: Remote | None = None, lock: bool = True,
+            connect: Connect | None = None, message: str = "",
+            connect_in_dry_run: bool = False) -> Iterator[Session]:  # fmt: skip
+    """One task on one host. ``remote``: an open connection to reuse (its lock is the
+    caller's); otherwise the session connects and, unless ``lock`` is off, takes the lock.
+    A dry run connects only with ``connect_in_dry_run`` (to read, e.g. a config diff)."""
+    view = RunView(task, component, host, new_run_id(), strategy, dry_run)
+    console = console or Console(secrets)
+    console.out(
+        f"=== 도장콕 {title}: {host.alias} ({host.address}){' — DRY RUN' if dry_run else ''} ==="
+    )
+    own = remote is None and (not dry_run or connect_in_dry_run)
+    if own:
+        remote = (connect or ssh_connect)(host, secrets, label=view.run_id)
+    s = Session(view, secrets, yes=yes, console=console, remote=remote, title=title)
+    try:
+        if own and lock and not dry_run:
+            s.lock = locks.HostLock.take(remote, view, message)
+        try:
+            yield s
+            if s.report.result == "running":
+                s.report.result = "planned" if dry_run else "ok"
+        except BaseException as exc:
+            error = _classify(s, exc)
+            # a refusal before any step ran changed nothing: the error alone says it
+            quiet = isinstance(error, ConfigError) and not s.report.steps
+            if not dry_run and not quiet:
+                s.notify_failure()
+            _finish(s, record=not quiet)
+            if error is exc:
+                raise
+            raise error from None
+        _finish(s, record=True)
+    finally:
+        if s.lock is not None:
+            s.lock.release(s)
+        if own and remote is not None:
+            remote.close()
+
+
+def _finish(s: Session, record: bool) -> None:
+    if s.report.steps:
+        s.summary()
+    if record and not s.view.dry_run:
+        s.record()
+
+
+def preflight_secrets(host: Host, secrets: Secrets, needs: list[tuple[str, str]]) -> None:
+    for key, why in needs:
+        secrets.require(key, why)
+    if host.settings.sudo_password_env:
+        secrets.require(host.settings.sudo_password_env, f"sudo on {host.alias}")

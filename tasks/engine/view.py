@@ -1,0 +1,71 @@
+"""The frozen facts of one run: what the pure command builders may read.
+
+A builder (``Step.command``, ``Step.uploads``, ...) receives a :class:`RunView`: the host and
+its settings, the run id, the revisions, the rollback target. It never receives the live
+session, so it cannot touch a host and always renders the same text for the same view:
+``--dry-run``, the runbook and the step log show exactly what runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+
+from tasks.hosts.inventory import Host
+from tasks.hosts.settings import Settings
+
+FROM_PLACEHOLDER = "<배포 전 리비전>"
+TO_PLACEHOLDER = "<배포할 리비전>"
+TARGET_PLACEHOLDER = "<직전 배포 리비전>"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable and collision-free: microseconds plus a random suffix.
+
+    ``20261127_161530_123456_9f3a``: the date and time keep the manual's file names readable
+    (backup_YYYYmmdd_HHMM...), the suffix keeps two runs in the same microsecond apart.
+    """
+    now = now or datetime.now()
+    return f"{now:%Y%m%d_%H%M%S_%f}_{secrets.token_hex(2)}"
+
+
+def operator_name() -> str:
+    return os.environ.get("DOJANGKOK_OPERATOR") or getpass.getuser()
+
+
+def operator_host() -> str:
+    return socket.gethostname()
+
+
+@dataclass(frozen=True)
+class RunView:
+    task: str  # deploy | rollback | backup | restore | setup | config
+    component: str  # frontend | backend | ai | database | setup | config
+    host: Host
+    run_id: str
+    strategy: str = "manual"
+    dry_run: bool = False
+    #: revision serving before the run, and the one it deploys (dry-run: placeholders)
+    from_rev: str = FROM_PLACEHOLDER
+    to_rev: str = TO_PLACEHOLDER
+    #: rollback: the revision to go back to (empty: ``from_rev``, the one serving before)
+    target: str = ""
+    #: restore-db: the dump to load
+    restore_from: str = ""
+
+    @property
+    def s(self) -> Settings:
+        return self.host.settings
+
+    @property
+    def back_to(self) -> str:
+        """The revision a rollback restores."""
+        return self.target or self.from_rev
+
+    def but(self, **changes) -> RunView:
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,230 @@
+"""Commands on a host over one SSH connection: streamed, cancellable, aware of a lost link.
+
+Fabric's ``Connection.run`` blocks until the command ends and cannot be told to stop; a
+dropped connection can leave it waiting forever. A deploy needs more: the operator sees the
+output while a 3-minute build runs, Ctrl-C stops the command *on the host* (not only the
+local wait), and a lost connection is noticed at once so the session can reconnect and roll
+back. So this module drives paramiko channels itself, on the connection Fabric opened
+(host key checking, keys and sudo password come from tasks/hosts/connect.py).
+
+Every command runs as ``bash -o pipefail -c <command> <marker>``: the marker (bash's ``$0``)
+names the run and the command, so :meth:`Remote.stop` finds and ends the command's process
+group on the host (``pgrep -f``), as root when it ran under sudo.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import io
+import select
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paramiko
+
+SUDO_PROMPT = "[sudo] dojangkok-deploy password: "
+
+
+@dataclass
+class Result:
+    ok: bool
+    exit: int
+    stdout: str
+    stderr: str
+
+    def tail(self, lines: int = 15) -> str:
+        text = (self.stderr.strip() + "\n" + self.stdout.strip()).strip()
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class ConnectionLost(Exception):
+    """The SSH connection dropped while a command ran (or could not be used at all)."""
+
+
+class Interrupted(Exception):
+    """The command was stopped because the operator asked (Ctrl-C)."""
+
+
+def q(value: object) -> str:
+    return shlex.quote(str(value))
+
+
+def never() -> bool:
+    return False
+
+
+class Remote:
+    """One host's SSH connection. ``connect`` makes a fresh Fabric Connection (reconnects)."""
+
+    def __init__(self, connect: Callable[[], object], sudo_password: str | None = None,
+                 label: str = "dojangkok") -> None:  # fmt: skip
+        self._connect = connect
+        self.sudo_password = sudo_password
+        self.label = label
+        self._seq = 0
+        self.conn = None
+        self.open()
+
+    # --- the connection -------------------------------------------------------------
+    def open(self) -> None:
+        conn = self._connect()
+        conn.open()
+        conn.transport.set_keepalive(10)
+        self.conn = conn
+
+    def reconnect(self) -> None:
+        self.close()
+        self.open()
+
+    @property
+    def alive(self) -> bool:
+        t = self.conn.transport if self.conn is not None else None
+        return bool(t and t.is_active())
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):  # a dead connection may fail to close: it is
+                self.conn.close()
+
+    # --- commands -------------------------------------------------------------------
+    def marker(self) -> str:
+        self._seq += 1
+        return f"dojangkok-run:{self.label}:{self._seq}"
+
+    def wrap(self, command: str, sudo: bool, marker: str) -> str:
+        inner = f"bash -o pipefail -c {q(command)} {q(marker)}"
+        if not sudo:
+            return inner
+        if self.sudo_password:
+            return f"sudo -S -p {q(SUDO_PROMPT)} -H -- {inner}"
+        return f"sudo -n -H -- {inner}"
+
+    def run(
+        self,
+        command: str,
+        sudo: bool = False,
+        *,
+        stop: Callable[[], bool] = never,
+        on_output: Callable[[str], None] | None = None,
+        timeout: float | None = None,
+    ) -> Result:
+        """Run ``command``; never raises on a non-zero exit.
+
+        Raises :class:`Interrupted` when ``stop()`` turns true (the command is ended on the
+        host first) and :class:`ConnectionLost` when the connection drops.
+        """
+        marker = self.marker()
+        try:
+            chan = self.conn.transport.open_session()
+            chan.exec_command(self.wrap(command, sudo, marker))
+            if not (sudo and self.sudo_password):
+                chan.shutdown_write()  # commands read no input: stdin is at its end
+        except (paramiko.SSHException, OSError, EOFError, AttributeError) as exc:
+            raise ConnectionLost(f"{type(exc).__name__}: {exc}") from None
+        out, err = _Stream(on_output), _Stream(on_output)
+        password_sent = False
+        started = time.monotonic()
+        try:
+            while True:
+                readable = chan.recv_ready() or chan.recv_stderr_ready()
+                if not readable:
+                    select.select([chan], [], [], 0.1)
+                while chan.recv_ready():
+                    out.feed(chan.recv(65536))
+                while chan.recv_stderr_ready():
+                    err.feed(chan.recv_stderr(65536))
+                if sudo and self.sudo_password and SUDO_PROMPT in err.text:
+                    if password_sent:  # asked again: the password was wrong
+                        chan.close()
+                        return Result(False, -1, out.text, "sudo: incorrect password (AuthFailure)")
+                    err.drop(SUDO_PROMPT)
+                    chan.sendall(f"{self.sudo_password}\n".encode())
+                    chan.shutdown_write()
+                    password_sent = True
+                if (
+                    chan.exit_status_ready()
+                    and not chan.recv_ready()
+                    and not chan.recv_stderr_ready()
+                ):
+                    break
+                if chan.closed or not self.alive:
+                    raise ConnectionLost("the SSH connection dropped")
+                if stop():
+                    chan.close()
+                    self.stop(marker, sudo)
+                    raise Interrupted(command)
+                if timeout is not None and time.monotonic() - started > timeout:
+                    chan.close()
+                    self.stop(marker, sudo)
+                    return Result(
+                        False, -1, out.text, err.text + f"\ntimed out after {timeout:.0f}s"
+                    )
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise ConnectionLost(f"{type(exc).__name__}: {exc}") from None
+        code = chan.recv_exit_status()
+        if code == -1 and not self.alive:
+            raise ConnectionLost("the SSH connection dropped")
+        return Result(code == 0, code, out.finish(), err.finish())
+
+    def stop(self, marker: str, sudo: bool) -> None:
+        """End a running command's process group on the host (TERM, then KILL after 5 s)."""
+        pattern = q(marker[:-1] + f"[{marker[-1]}]")  # [x]: pgrep must not match itself
+        script = (
+            f"groups() {{ for p in $(pgrep -f -- {pattern}); do ps -o pgid= -p $p; done | sort -u; }}; "
+            "for g in $(groups); do kill -TERM -- -$g 2>/dev/null; done; "
+            'for _ in $(seq 50); do [ -z "$(groups)" ] && exit 0; sleep 0.1; done; '
+            "for g in $(groups); do kill -KILL -- -$g 2>/dev/null; done; exit 0"
+        )
+        try:
+            chan = self.conn.transport.open_session()
+            chan.exec_command(self.wrap(script, sudo, self.marker()))
+            if sudo and self.sudo_password:
+                chan.sendall(f"{self.sudo_password}\n".encode())
+            deadline = time.monotonic() + 10
+            while not chan.exit_status_ready() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        except (paramiko.SSHException, OSError, EOFError, AttributeError):
+            pass  # the connection is gone: so is the command's session, or it will be
+
+    # --- files ----------------------------------------------------------------------
+    def put_text(self, text: str, remote_path: str, mode: str = "600") -> None:
+        """Write a file through SFTP, created with its final mode before any byte is in it."""
+        made = self.run(f"install -m {mode} /dev/null {q(remote_path)}")
+        if not made.ok:
+            raise OSError(f"cannot create {remote_path}: {made.tail(3)}")
+        try:
+            self.conn.put(io.BytesIO(text.encode()), remote=remote_path)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            if not self.alive:
+                raise ConnectionLost(f"{type(exc).__name__}: {exc}") from None
+            raise
+
+
+class _Stream:
+    """Decodes a channel's bytes (UTF-8 may split across reads) and passes lines on."""
+
+    def __init__(self, on_output: Callable[[str], None] | None):
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._parts: list[str] = []
+        self._on_output = on_output
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    def feed(self, data: bytes) -> None:
+        chunk = self._decoder.decode(data)
+        if chunk:
+            self._parts.append(chunk)
+            if self._on_output is not None:
+                self._on_output(chunk)
+
+    def drop(self, text: str) -> None:
+        self._parts = [self.text.replace(text, "", 1)]
+
+    def finish(self) -> str:
+        self._parts.append(self._decoder.decode(b"", final=True))
+        return self.text

@@ -1,0 +1,116 @@
+"""MySQL backups (manual B3–B4) and the manual's "(필요 시) DB 복원", password never in argv.
+
+The password (the .env key named by the ``db_password_env`` setting) is uploaded into a 0600
+option file (the step's upload) that ``mysqldump --defaults-extra-file`` reads and the
+command deletes. Backups are gzipped, verified (gzip integrity and mysqldump's "Dump
+completed" trailer), kept 0600 and rotated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from tasks import shell
+from tasks.engine.policy import Policy
+from tasks.engine.steps import Plan, Step, Upload
+from tasks.engine.view import RunView
+from tasks.procedures.common import prepare_step
+from tasks.shell import q
+
+PREFIX = "backup_"
+
+
+def backup_file(v: RunView) -> str:
+    return f"{v.s.backup_dir}/{PREFIX}{v.run_id}.sql.gz"
+
+
+def option_file(v: RunView) -> str:
+    return f"{v.s.state_dir}/.my.cnf.{v.run_id}"
+
+
+def option_text(user: str, password: str | None) -> str:
+    """A MySQL client option file; without a password: the socket's own authentication."""
+    if password is None:
+        return f'[client]\nuser="{user}"\n'
+    escaped = password.replace("\\", "\\\\").replace('"', '\\"')
+    return f'[client]\nuser="{user}"\npassword="{escaped}"\n'
+
+
+def credentials(v: RunView) -> tuple[Upload, ...]:
+    """The 0600 option file the MySQL commands read (and delete)."""
+    user, key = v.s.db_user, v.s.db_password_env
+    return (
+        Upload(option_file(v), "600", f"MySQL 접속 정보 ({user}, .env의 {key})",
+               lambda secrets: option_text(user, secrets.require(key, "MySQL"))),
+    )  # fmt: skip
+
+
+def dump_command(v: RunView) -> str:
+    out = q(backup_file(v))
+    return (
+        f"""opt={q(option_file(v))}; trap 'rm -f -- "$opt"' EXIT; umask 077; """
+        'mysqldump --defaults-extra-file="$opt" --single-transaction --routines --triggers '
+        f"-- {q(v.s.db_name)} | gzip > {out} || {{ rm -f -- {out}; exit 1; }}"
+    )
+
+
+def check_dump(path: str) -> str:
+    """A dump is usable: non-empty, intact gzip, and mysqldump's last line says it finished."""
+    f = q(path)
+    return f"ls -la -- {f} && test -s {f} && gzip -t {f} && zcat {f} | tail -n 1 | grep -q 'Dump completed'"
+
+
+def verify_command(v: RunView) -> str:
+    return f"{check_dump(backup_file(v))} && " + shell.keep_newest(
+        v.s.backup_dir, PREFIX, v.s.backup_keep
+    )
+
+
+def steps() -> tuple[Step, Step]:
+    return (
+        Step("3", "MySQL 백업", "2분", "백업 실패 시 배포 중단", Policy.ABORT,
+             uploads=credentials, command=dump_command,
+             added="비밀번호는 명령줄이 아닌 0600 옵션 파일(--defaults-extra-file)로 전달, gzip 압축"),
+        Step("4", "백업 파일 확인", "30초", "백업이 온전하지 않으면 배포 중단", Policy.ABORT,
+             command=verify_command,
+             added="크기만 보지 않고 gzip 무결성과 'Dump completed' 표식까지 확인, 오래된 백업 정리"),
+    )  # fmt: skip
+
+
+def restore_source(v: RunView) -> str:
+    return v.restore_from or "<복원할 백업 파일>"
+
+
+def restore_command(v: RunView) -> str:
+    return (
+        f"""opt={q(option_file(v))}; trap 'rm -f -- "$opt"' EXIT; """
+        f'zcat -- {q(restore_source(v))} | mysql --defaults-extra-file="$opt" -- {q(v.s.db_name)}'
+    )
+
+
+def _dirs(v: RunView) -> list[str]:
+    return [v.s.state_dir, v.s.backup_dir]
+
+
+def backup_plan(view: RunView | None = None) -> Plan:
+    return Plan("database", "B", "MySQL 백업", "CPU Instance", "약 2분", "0분",
+                (prepare_step(_dirs), *steps()))  # fmt: skip
+
+
+def restore_plan(view: RunView | None = None) -> Plan:
+    """The manual's "(필요 시) DB 복원", with a safety backup of the current data first."""
+    dump, verify = steps()
+    plan = (
+        prepare_step(_dirs),
+        Step("D1", "복원할 백업 확인", "10초", "다른 백업 파일 지정 (--backup)", Policy.ABORT,
+             command=lambda v: check_dump(restore_source(v))),
+        replace(dump, number="D2", title="현재 DB 백업 (복원 전 안전장치)",
+                on_failure="백업 실패 시 복원 중단",
+                added="복원이 지우는 현재 데이터를 먼저 백업한다: 복원도 되돌릴 수 있다"),
+        # no rotation here: it could delete the very dump about to be restored
+        replace(verify, number="D3", on_failure="백업이 온전하지 않으면 복원 중단",
+                command=lambda v: check_dump(backup_file(v))),
+        Step("D4", "DB 복원", "2분", "D2의 백업으로 다시 복원 (`--backup`)", Policy.ABORT,
+             uploads=credentials, command=restore_command),
+    )  # fmt: skip
+    return Plan("database", "B", "MySQL 복원", "CPU Instance", "약 5분", "0분", plan)

@@ -1,0 +1,216 @@
+"""The steps and checklist items the components share, each named once.
+
+Pull, the .env keys check, a build, a health check, restoring the code of a revision, the
+directories the tool writes, Discord notices and smoke tests: every plan (and every future
+strategy) builds them here, so a fix to one of them reaches every component.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tasks import components, shell
+from tasks.engine import notify
+from tasks.engine.checklist import ask
+from tasks.engine.policy import Policy
+from tasks.engine.records import host_history_path, local_history_path
+from tasks.engine.steps import CheckItem, Kind, Step
+from tasks.engine.view import RunView
+from tasks.shell import q
+
+Text = Callable[[RunView], str]
+
+
+# --- steps -------------------------------------------------------------------------------
+def prepare_step(dirs: Callable[[RunView], list[str]]) -> Step:
+    """Step 0 (added): the directories the tool writes, owned by the login user."""
+
+    def command(view: RunView) -> str:
+        return f'install -d -m 755 -o "$SUDO_USER" -- {" ".join(q(p) for p in dirs(view))}'
+
+    return Step(
+        "0", "배포 준비 (기록·백업 디렉터리)", "1초", "권한 확인", Policy.ABORT,
+        command=command, sudo=True,
+        added="도구가 추가: 배포 기록과 백업이 들어갈 디렉터리를 만든다",
+    )  # fmt: skip
+
+
+def pull_step(number: str, expected: str, checkout: Text, fetch_first: bool = False) -> Step:
+    """코드 Pull: fast-forward only (the manual: 충돌 시 수동 해결)."""
+    return Step(
+        number, "코드 Pull", expected, "충돌 시 수동 해결", Policy.ABORT,
+        command=lambda v: shell.git_pull(checkout(v), v.s.git_remote, v.s.git_branch, fetch_first),
+    )  # fmt: skip
+
+
+def env_check_step(number: str, checkout: Text, env: Text, example: Text) -> Step:
+    return Step(
+        number, "환경변수 확인", "1분", "누락 시 추가 후 진행", Policy.ABORT,
+        command=lambda v: shell.cd(checkout(v), shell.env_keys_diff(env(v), example(v))),
+        added="값은 보지 않고 키만 비교; .env.example이 없으면 비교 생략",
+    )  # fmt: skip
+
+
+def build_step(number: str, title: str, expected: str, on_failure: str, policy: Policy,
+               checkout: Text, command: Text) -> Step:  # fmt: skip
+    """A component's build command, run in its checkout."""
+    return Step(number, title, expected, on_failure, policy,
+                command=lambda v: shell.cd(checkout(v), command(v)))  # fmt: skip
+
+
+def journal(component: components.Component) -> Text:
+    """What to show when a service does not come up (the manual: 로그 확인)."""
+    return lambda v: f"journalctl -u {q(component.service(v.s))} -n 30 --no-pager"
+
+
+def health_step(number: str, title: str, expected: str, on_failure: str, policy: Policy,
+                component: components.Component, up: bool = True) -> Step:  # fmt: skip
+    """Poll the component's health check (tries × interval from its settings) on the host."""
+
+    diagnose = journal(component) if component.name != "frontend" else None
+    return Step(number, title, expected, on_failure, policy, up=up, diagnose=diagnose,
+                command=lambda v: component.health(v.s, None).polled())  # fmt: skip
+
+
+def restore_code_step(number: str, checkout: Text) -> Step:
+    """The checkout back at the rollback target (not ``HEAD~1``)."""
+    return Step(
+        number, "이전 배포 리비전으로 코드 복원", "5초", "서버에서 수정된 파일 확인", Policy.ABORT,
+        command=lambda v: shell.git_reset_to(checkout(v), v.back_to),
+        added="HEAD~1이 아니라 도구가 기록한 직전 배포 리비전으로 되돌림",
+    )  # fmt: skip
+
+
+def service_step(number: str, title: str, expected: str, on_failure: str, policy: Policy,
+                 action: str, component: components.Component, **flags) -> Step:  # fmt: skip
+    """``systemctl <action> <the component's service>``, as root."""
+    return Step(number, title, expected, on_failure, policy,
+                command=lambda v: shell.systemctl(action, component.service(v.s)), sudo=True,
+                **flags)  # fmt: skip
+
+
+def notice_step(number: str, title: str, expected: str, text: Text) -> Step:
+    def action(session) -> str:
+        return notify.send(session.secrets.get(notify.WEBHOOK_KEY), text(session.view))
+
+    return Step(
+        number, title, expected, "-", Policy.WARN, kind=Kind.LOCAL,
+        command=lambda v: f'디스코드 공지: "{text(v)}"', action=action,
+    )  # fmt: skip
+
+
+def confirm(session, question: str) -> str:
+    """A check only a person can do: a "no" is a failure of the step that asks."""
+    ok, by = ask(question, session.yes)
+    if not ok:
+        raise RuntimeError(f"운영자 답: 아니오 ({question})")
+    return f"확인함 ({by})"
+
+
+def smoke_step(number: str, title: str, expected: str, on_failure: str, view: RunView,
+               specs: Callable, port: Callable, question: str) -> Step:  # fmt: skip
+    """Smoke tests (B11, C7): the configured requests on the host, or ask a person."""
+    if specs(view.s):
+        return Step(number, title, expected, on_failure, Policy.ROLLBACK,
+                    command=lambda v: shell.smoke(specs(v.s), port(v.s)))  # fmt: skip
+    return Step(
+        number, title, expected, on_failure, Policy.ROLLBACK, kind=Kind.LOCAL, asks=True,
+        command=lambda v: f"운영자 확인: {question}", action=lambda s: confirm(s, question),
+    )  # fmt: skip
+
+
+# --- checklist checks ------------------------------------------------------------------
+def check_branch(checkout: Text):
+    def check(session) -> tuple[bool, str]:
+        v = session.view
+        behind = session.query(f"git -C {q(checkout(v))} rev-list --count HEAD..{q(v.to_rev)}")
+        return True, (
+            f"서버 {v.from_rev[:7]} → {v.s.git_remote}/{v.s.git_branch} {v.to_rev[:7]} "
+            f"({behind}개 커밋 뒤)"
+        )
+
+    return check
+
+
+def check_commit(checkout: Text):
+    def check(session) -> tuple[bool, str]:
+        fmt = "%h %s (%an, %ar)"
+        return True, session.query(
+            f"git -C {q(checkout(session.view))} log -1 --format={q(fmt)} {q(session.view.to_rev)}"
+        )
+
+    return check
+
+
+def check_env(checkout: Text, env: Text, example: Text):
+    def check(session) -> tuple[bool, str]:
+        v = session.view
+        res = session.sh(shell.cd(checkout(v), shell.env_keys_diff(env(v), example(v), v.to_rev)))
+        return res.ok, (res.stdout + res.stderr).strip().replace("\n", "; ")
+
+    return check
+
+
+def check_deps(checkout: Text, files: list[str]):
+    def check(session) -> tuple[bool, str]:
+        v = session.view
+        changed = session.query(shell.git_changed(checkout(v), v.from_rev, v.to_rev, files))
+        return True, f"변경 있음: {', '.join(changed.split())}" if changed else "변경 없음"
+
+    return check
+
+
+def check_health(component: components.Component):
+    def check(session) -> tuple[bool, str]:
+        res = session.sh(component.health(session.view.s, None).command())
+        return res.ok, "정상" if res.ok else res.tail(3)
+
+    return check
+
+
+def check_log(command: Text):
+    def check(session) -> tuple[bool, str]:
+        res = session.sh(command(session.view))
+        text = res.stdout
+        errors = sum(1 for line in text.splitlines() if "ERROR" in line.upper())
+        if not res.ok and not text:
+            return True, f"로그를 읽지 못함: {res.tail(1)}"
+        return True, f"최근 {len(text.splitlines())}줄 중 ERROR {errors}건"
+
+    return check
+
+
+def check_notice(text: Text):
+    def check(session) -> tuple[bool, str]:
+        try:
+            return True, notify.send(session.secrets.get(notify.WEBHOOK_KEY), text(session.view))
+        except RuntimeError as exc:  # a notice never fails a deploy
+            return True, str(exc)
+
+    return check
+
+
+def check_record(session) -> tuple[bool, str]:
+    host = host_history_path(session.view.s.state_dir)
+    return True, f"도구가 자동 기록: {host}, {local_history_path()}"
+
+
+def before_items(checkout: Text, env: Text, example: Text, dep_files: list[str],
+                 branch: str = "main") -> list[CheckItem]:  # fmt: skip
+    deps = " / ".join(dep_files)
+    return [
+        CheckItem("배포 전", f"{branch} 브랜치 최신화 확인", check_branch(checkout)),
+        CheckItem("배포 전", "배포할 커밋 확인 (`git log -1`)", check_commit(checkout)),
+        CheckItem("배포 전", "`.env` 파일 변경사항 확인", check_env(checkout, env, example)),
+        CheckItem("배포 전", f"`{deps}` 의존성 변경 유무", check_deps(checkout, dep_files)),
+    ]
+
+
+def after_items(component: components.Component) -> list[CheckItem]:
+    def text(v: RunView) -> str:
+        return f"{component.label} 배포 완료 ({v.host.alias}, {v.to_rev[:7]})"
+
+    return [
+        CheckItem("배포 후", "배포 완료 공지", check_notice(text)),
+        CheckItem("배포 후", "배포 기록 작성 (날짜, 버전, 변경사항)", check_record),
+    ]

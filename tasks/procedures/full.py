@@ -1,0 +1,144 @@
+"""Manual §D: the full deploy (`fab full-deploy`): frontend, backend, then AI.
+
+Hosts come from the inventory groups ([cpu] for frontend and backend, [gpu] for AI).
+Everything that can be checked without a host is checked for all three first; then every
+host's deploy lock is taken (all or none), so nobody deploys in between the components. In
+the manual's order, the first component that fails stops the run (its own policy already
+rolled it back); what was deployed stays deployed and the summary says what did not run.
+
+``--parallel`` runs the [cpu] chain (frontend → backend) and the [gpu] chain (AI) at the
+same time, each in the manual's order; the manual ran them one after another. Ctrl-C stops
+every chain the same way (tasks/engine/interrupt.py).
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from tasks import components
+from tasks.components import Component
+from tasks.engine.console import Console
+from tasks.engine.lock import HostLock
+from tasks.engine.view import RunView, new_run_id
+from tasks.errors import DeployToolError, StepFailed
+from tasks.hosts.connect import connect
+from tasks.hosts.inventory import Host, Inventory
+from tasks.hosts.remote import Remote
+from tasks.hosts.secrets import Secrets
+from tasks.procedures.deploy import Options, deploy_host, preflight
+
+
+@dataclass(frozen=True)
+class Job:
+    number: int
+    component: Component
+    host: Host
+
+
+@dataclass
+class Outcome:
+    job: Job
+    result: str
+    seconds: float
+    downtime: float | None = None
+
+
+def jobs(inv: Inventory) -> list[Job]:
+    """Every (component, host) in the manual's order."""
+    pairs = [(c, h) for c in components.ORDER for h in inv.group(c.group)]
+    return [Job(k, c, h) for k, (c, h) in enumerate(pairs, 1)]
+
+
+def chains(todo: list[Job]) -> list[list[Job]]:
+    """The jobs split by host, each keeping the manual's order (for --parallel)."""
+    by_host: dict[str, list[Job]] = {}
+    for job in todo:
+        by_host.setdefault(job.host.alias, []).append(job)
+    return list(by_host.values())
+
+
+def full_deploy(inv: Inventory, secrets: Secrets, opts: Options, parallel: bool = False,
+                console: Console | None = None, connect_host=connect) -> list[Outcome]:  # fmt: skip
+    console = console or Console(secrets)
+    todo = jobs(inv)
+    for job in todo:
+        preflight(job.component, [job.host], secrets, opts)
+    console.out("==========================================")
+    console.out("  도장콕 전체 배포" + ("  (DRY RUN)" if opts.dry_run else "")
+                + ("  (병렬)" if parallel else ""))  # fmt: skip
+    console.out(f"  {time.strftime('%Y-%m-%d %H:%M:%S')}")
+    console.out("==========================================")
+    hosts = {job.host.alias: job.host for job in todo}
+    remotes: dict[str, Remote] = {}
+    locks: list[HostLock] = []
+    results: list[Outcome] = []
+    started = time.monotonic()
+    try:
+        if not opts.dry_run:
+            run_id = new_run_id()
+            for alias, host in hosts.items():
+                remotes[alias] = connect_host(host, secrets, label=run_id)
+                view = RunView("deploy", "full", host, run_id, opts.strategy)
+                locks.append(HostLock.take(remotes[alias], view, opts.message))
+
+        def run_chain(chain: list[Job], prefix: str) -> DeployToolError | None:
+            out = console.child(prefix)
+            for job in chain:
+                title, note = job.component.manual_title, _note(job.component)
+                out.out(f"[{job.number}/{len(todo)}] {title}... ({job.host.alias}) {note}")
+                t0 = time.monotonic()
+                try:
+                    s = deploy_host(job.component, job.host, secrets, opts, console=out,
+                                    remote=remotes.get(job.host.alias))  # fmt: skip
+                except StepFailed as failed:
+                    result = failed.report.result if failed.report else "failed"
+                    results.append(Outcome(job, result, time.monotonic() - t0))
+                    return failed
+                except DeployToolError as failed:
+                    results.append(Outcome(job, "refused", time.monotonic() - t0))
+                    return failed
+                results.append(Outcome(job, s.report.result, time.monotonic() - t0,
+                                       s.report.downtime))  # fmt: skip
+            return None
+
+        if parallel:
+            groups = chains(todo)
+            with ThreadPoolExecutor(len(groups)) as pool:
+                failures = list(pool.map(lambda c: run_chain(c, f"[{c[0].host.alias}] "), groups))
+        else:
+            failures = [run_chain(todo, "")]
+    finally:
+        for held in locks:
+            held.release()
+        for remote in remotes.values():
+            remote.close()
+    _table(console, results, todo, time.monotonic() - started)
+    failed = [f for f in failures if f is not None]
+    if failed:
+        raise failed[0]
+    return results
+
+
+def _note(c: Component) -> str:
+    return {"frontend": "다운타임 없음", "backend": "서비스 중단이 발생합니다.",
+            "ai": "별도 인스턴스, 다운타임 1-2분"}[c.name]  # fmt: skip
+
+
+def _table(console: Console, results: list[Outcome], todo: list[Job], total: float) -> None:
+    done = {r.job.number for r in results}
+    rows = [
+        (r.job.component.name, r.job.host.alias, r.result, f"{r.seconds:.1f}s",
+         "-" if r.downtime is None else f"{r.downtime:.1f}s")
+        for r in sorted(results, key=lambda r: r.job.number)
+    ]  # fmt: skip
+    rows += [
+        (j.component.name, j.host.alias, "not run", "", "") for j in todo if j.number not in done
+    ]
+    console.out("")
+    console.out("==========================================")
+    console.out("  전체 배포 결과")
+    console.table(("컴포넌트", "호스트", "결과", "소요", "다운타임"), rows, right=(3, 4))
+    console.out(f"  총 소요시간: {total:.1f}s")
+    console.out("==========================================")

@@ -1,0 +1,78 @@
+"""The host's own configuration: `fab setup` and `fab push-config`, on a session.
+
+push-config: render templates/ → read what the host has → show the diff → ask → the push
+plan (stage, validate, back up, install, reload/restart, check; rollback on failure).
+setup: the setup plan (accounts, directories, swap, database), then push-config.
+Both are recorded like deploys.
+"""
+
+from __future__ import annotations
+
+from tasks.config.plan import push_plan
+from tasks.config.render import render
+from tasks.config.state import Change, changes, parse_state, state_command
+from tasks.engine.checklist import ask
+from tasks.engine.session import Session, preflight_secrets, session
+from tasks.errors import ConfigError, StepFailed
+from tasks.hosts.inventory import Host
+from tasks.hosts.secrets import Secrets
+from tasks.procedures import setup as host_setup
+from tasks.procedures.deploy import Options
+
+
+def read_state(s: Session, host: Host, files) -> dict[str, str | None]:
+    res = s.sh(state_command(files, host.settings), sudo=True)
+    if not res.ok:
+        raise ConfigError(
+            f"cannot read the current config on {host.alias}: {res.tail(3)}",
+            "check the ssh login and sudo for this host",
+        )
+    return parse_state(res.stdout)
+
+
+def push_on(s: Session, host: Host) -> list[Change]:
+    """Diff, ask, apply. Raises StepFailed when a step failed: before the install step
+    nothing on the host changed; after it, the old config is back."""
+    rendered = render(host)
+    found = changes(rendered, read_state(s, host, list(rendered)), host.settings)
+    if not found:
+        s.console.out(f"no changes: {host.alias} already has the rendered config")
+        s.report.message = "no changes"
+        return []
+    for c in found:
+        s.console.out(c.diff(host.alias).rstrip("\n"))
+    if s.view.dry_run:
+        s.console.out(f"dry run: {len(found)} file(s) would change; nothing was changed")
+        return found
+    if not ask(f"{host.alias}에 위 설정 변경을 적용할까요?", s.yes)[0]:
+        raise StepFailed("설정 적용을 취소했습니다", "서버의 설정은 그대로입니다")
+    plan, rollback = push_plan(found)
+    s.execute(plan, rollback)
+    s.report.message = f"{len(found)} file(s) changed"
+    return found
+
+
+def push_host(host: Host, secrets: Secrets, opts: Options) -> Session:
+    render(host)  # every template error before the host is touched
+    preflight_secrets(host, secrets, [])
+    with session("config", "config", host, secrets, title="설정 (push-config)",
+                 dry_run=opts.dry_run, yes=opts.yes, message=opts.message,
+                 connect_in_dry_run=True) as s:  # fmt: skip
+        push_on(s, host)
+    return s
+
+
+def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
+    render(host)
+    needs = []
+    if "cpu" in host_setup.roles(host) and not opts.dry_run:
+        needs.append((host.settings.db_app_password_env, "the app's database account"))
+    preflight_secrets(host, secrets, needs)
+    with session("setup", "setup", host, secrets, title="서버 준비 (setup)",
+                 dry_run=opts.dry_run, yes=opts.yes, message=opts.message) as s:  # fmt: skip
+        s.execute(host_setup.plan(s.view))
+        if opts.dry_run:
+            s.console.out("(then: push-config)")
+        else:
+            push_on(s, host)
+    return s

@@ -1,0 +1,161 @@
+"""The session around every task, on a scripted host: lock, record, notice, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tasks.components import BACKEND
+from tasks.engine import lock as locks
+from tasks.engine.interrupt import INTERRUPT
+from tasks.engine.lock import LockHeld, LockInfo
+from tasks.errors import StepFailed
+from tasks.hosts.secrets import Secrets
+from tasks.procedures import deploy, full
+from tasks.procedures.deploy import Options
+
+from .conftest import SECRETS, make_host
+from .fakes import FakeRemote
+
+HEAD, ORIGIN = "1" * 40, "2" * 40
+GIT = [
+    (r"rev-parse FETCH_HEAD", 0, ORIGIN),
+    (r"rev-parse HEAD", 0, HEAD),
+]
+
+
+@pytest.fixture
+def history(tmp_path, monkeypatch):
+    path = tmp_path / "history.jsonl"
+    monkeypatch.setenv("DOJANGKOK_HISTORY", str(path))
+    return lambda: [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def notices(monkeypatch):
+    sent = []
+    monkeypatch.setattr("tasks.engine.notify.send", lambda url, text: sent.append(text) or "ok")
+    return sent
+
+
+def connect_to(remote: FakeRemote):
+    return lambda host, secrets, label="": remote
+
+
+def deploy_backend(remote, monkeypatch, **opts):
+    monkeypatch.setattr("tasks.engine.session.ssh_connect", connect_to(remote))
+    return deploy.deploy_host(BACKEND, make_host(), Secrets(dict(SECRETS)),
+                              Options(yes=True, **opts))  # fmt: skip
+
+
+def test_a_deploy_takes_the_lock_first_releases_it_last_and_records(monkeypatch, history):
+    remote = FakeRemote(GIT)
+    s = deploy_backend(remote, monkeypatch, message="hotfix 42")
+    lock_at = remote.index(r"mkdir -- /var/lib/dojangkok-deploy/deploy\.lock")
+    assert lock_at >= 0 and lock_at < remote.index("git -C /app/backend rev-parse HEAD")
+    assert (
+        remote.index(r"rm -rf -- /var/lib/dojangkok-deploy/deploy\.lock") == len(remote.calls) - 1
+    )
+    info = json.loads(
+        remote.calls[lock_at][1].split("printf '%s\\n' ")[1].split(" > ")[0].strip("'")
+    )
+    assert info["message"] == "hotfix 42" and info["task"] == "deploy"
+    (rec,) = history()
+    assert rec["result"] == "ok" and rec["kind"] == "deploy" and rec["strategy"] == "manual"
+    assert rec["from"] == HEAD and rec["to"] == HEAD and rec["run_id"] == s.view.run_id
+    assert rec["operator"] and len([st for st in rec["steps"]]) == 14
+
+
+def test_a_held_lock_refuses_with_the_holder_and_the_way_out(monkeypatch, history):
+    holder = LockInfo("20260101_000000_000_beef", "alice", "laptop", 4242, "deploy", "backend",
+                      "c" * 40, "migrating", 1.0e9)  # fmt: skip
+    remote = FakeRemote([(r"mkdir -- .*deploy\.lock", 1, "exists"),
+                         (r"cat -- .*deploy\.lock/info\.json", 0, holder.to_json())])  # fmt: skip
+    with pytest.raises(LockHeld) as err:
+        deploy_backend(remote, monkeypatch)
+    text = str(err.value)
+    assert "alice" in text and "laptop" in text and "migrating" in text and "STALE" in text
+    assert "fab -H cpu unlock" in text
+    assert "systemctl" not in remote.commands() and "git" not in remote.commands()
+    assert "rm -rf" not in remote.commands()  # someone else's lock is never touched
+    with pytest.raises(FileNotFoundError):
+        history()  # nothing happened: nothing to record
+
+
+def test_every_exit_path_releases_the_lock(monkeypatch, history, notices):
+    remote = FakeRemote([*GIT, ("backend && ./gradlew", 1, "BUILD FAILED")])
+    with pytest.raises(StepFailed):
+        deploy_backend(remote, monkeypatch)
+    assert remote.commands().rstrip().endswith("deploy.lock; fi")
+    (rec,) = history()
+    assert rec["result"] == "rolled-back"
+    assert [s["number"] for s in rec["steps"] if s["phase"] == "rollback"] == [
+        "R1",
+        "R2",
+        "R3",
+        "R4",
+    ]
+    assert notices and "rolled-back" in notices[-1] and "cpu" in notices[-1]
+
+
+def test_ctrl_c_during_the_build_rolls_back_and_records_interrupted(monkeypatch, history):
+    def press(fake, command):
+        INTERRUPT.press()
+        return 0
+
+    remote = FakeRemote([*GIT, ("backend && ./gradlew", press, "")])
+    with pytest.raises(StepFailed):
+        deploy_backend(remote, monkeypatch)
+    (rec,) = history()
+    assert rec["result"] == "interrupted" and rec["interrupted"] and rec["rolled_back"]
+    assert "deploy.lock; fi" in remote.calls[-1][1]
+
+
+def test_dry_run_takes_no_lock_and_writes_no_record(monkeypatch, history):
+    monkeypatch.setattr(
+        "tasks.engine.session.ssh_connect", lambda *a, **k: pytest.fail("connected")
+    )
+    s = deploy.deploy_host(BACKEND, make_host(), Secrets({}), Options(dry_run=True))
+    assert s.report.result == "planned"
+    with pytest.raises(FileNotFoundError):
+        history()
+
+
+def test_run_ids_do_not_collide():
+    from tasks.engine.view import new_run_id
+
+    ids = {new_run_id() for _ in range(2000)}
+    assert len(ids) == 2000
+
+
+def test_lock_info_round_trip_and_staleness():
+    info = LockInfo("r", "bob", "m", 1, "deploy", "ai", "d" * 40, "", 1000.0)
+    assert LockInfo.from_json(info.to_json()) == info
+    assert "STALE" in info.describe(stale_after=60, now=1000.0 + 61)
+    assert "STALE" not in info.describe(stale_after=60, now=1000.0 + 59)
+    assert locks.parse("") == (False, None)
+    assert locks.parse("{}") == (True, None)
+
+
+def test_parallel_full_deploy_ctrl_c_stops_every_chain(monkeypatch, history, tmp_path):
+    """Ctrl-C in one chain stops the other chain too, and each rolls back or stops."""
+    from tasks.hosts import inventory
+
+    inv = inventory.parse(
+        "[cpu]\ncpu ansible_host=10.0.0.2\n[gpu]\ngpu ansible_host=10.0.0.3\n", tmp_path / "h.ini"
+    )
+
+    def press(fake, command):
+        INTERRUPT.press()
+        return 0
+
+    remotes = {"cpu": FakeRemote([*GIT, ("npm run build", press, "")]), "gpu": FakeRemote(GIT)}
+    with pytest.raises(StepFailed):
+        full.full_deploy(inv, Secrets(dict(SECRETS)), Options(yes=True), parallel=True,
+                         connect_host=lambda host, secrets, label="": remotes[host.alias])  # fmt: skip
+    results = {(r["component"], r["result"]) for r in history()}
+    assert ("frontend", "interrupted") in results
+    assert ("backend", "interrupted") not in results  # the cpu chain stopped after frontend
+    for remote in remotes.values():  # both locks released
+        assert "rm -rf -- /var/lib/dojangkok-deploy/deploy.lock" in remote.commands()
