@@ -16,7 +16,7 @@ gpu ansible_host=10.77.0.3 ansible_user=deploy backend_service=unused ai_service
 [gpu:vars]
 ai_venv=.venv
 ai_health_tries=3
-ai_service=fastapi-group
+ai_health_interval=2
 
 [all:vars]
 known_hosts_file=known_hosts
@@ -33,8 +33,9 @@ def test_parses_hosts_groups_and_precedence(inventory_file):
     cpu, gpu = inv.hosts["cpu"], inv.hosts["gpu"]
     assert (cpu.address, cpu.user, cpu.port) == ("10.77.0.2", "deploy", 2222)
     assert gpu.port == 22
-    # host var beats group var beats all:vars; ints and JSON lists are typed
+    # the host's line, group vars, all:vars; ints and JSON lists are typed
     assert gpu.settings.ai_service == "ai-server"
+    assert gpu.settings.ai_health_interval == 2
     assert gpu.settings.ai_venv == ".venv"
     assert gpu.settings.ai_health_tries == 3
     assert cpu.settings.ai_venv == "venv"
@@ -87,3 +88,258 @@ def test_env_var_names_inventory(monkeypatch, tmp_path):
 def test_repo_hosts_ini_parses():
     inv = inventory.load(Path(__file__).resolve().parents[2] / "hosts.ini")
     assert set(inv.groups["cpu"]) == {"cpu"} and set(inv.groups["gpu"]) == {"gpu"}
+
+
+# --- Ansible's reading (test_inventory_corpus.py checks these against ansible-inventory) ------
+def read(inventory_file, text: str) -> inventory.Inventory:
+    return inventory.load(inventory_file(text))
+
+
+def refused(inventory_file, text: str, pattern: str) -> ConfigError:
+    with pytest.raises(ConfigError, match=pattern) as err:
+        read(inventory_file, text)
+    assert err.value.fix
+    return err.value
+
+
+def test_port_in_host_pattern(inventory_file):
+    inv = read(inventory_file, "web:2222\n10.0.0.5:2200\n[2001:db8::5]:2201\nfe80::1\n")
+    ports = {a: (h.address, h.port) for a, h in inv.hosts.items()}
+    assert ports == {
+        "web": ("web", 2222),
+        "10.0.0.5": ("10.0.0.5", 2200),
+        "2001:db8::5": ("2001:db8::5", 2201),
+        "fe80::1": ("fe80::1", 22),
+    }
+    assert inv.variables["web"] == {"ansible_port": 2222}
+
+
+def test_ranges(inventory_file):
+    inv = read(
+        inventory_file,
+        "[web]\nweb[1:3]\nn[01:10:4]\ndb-[a:c]\nx[y:B]\nr[1:2]-[a:b].example\n",
+    )
+    assert inv.groups["web"] == [
+        "web1", "web2", "web3", "n01", "n05", "n09", "db-a", "db-b", "db-c",
+        "xy", "xz", "xA", "xB", "r1-a.example", "r1-b.example", "r2-a.example", "r2-b.example",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("line", "pattern"),
+    [
+        ("web[5:1]", r"range \[5:1\] in 'web\[5:1\]' runs backwards"),
+        ("db-[c:a]", r"range \[c:a\] .* runs backwards"),
+        ("web[01:100]", r"zero-padded range \[01:100\] .* equal length"),
+        ("web[1:5:0]", r"has step 0"),
+        ("[1:3]:22", r"ambiguous: Ansible reads it as host '1', port 3"),
+        ("web_:2222", r"Ansible cannot read 'web_:2222' as a host"),
+        ("fe80::[1:3]", r"Ansible cannot read 'fe80::\[1:3\]'"),
+        ("[1:2:3:4:5:6:7::]:22", r"Ansible cannot read"),
+        ("web:", r"Ansible cannot read 'web:'"),
+        ("web:0", r"port 0"),
+        ("---", r"'---' starts a YAML document"),
+        ("[cpu", r"Ansible cannot read '\[cpu'.*section header stands alone"),
+    ],
+)
+def test_host_patterns_refused(inventory_file, line, pattern):
+    refused(inventory_file, f"[g]\n{line}\n", rf"(?s)hosts.ini:2: .*{pattern}")
+
+
+def test_names_outside_ansibles_grammar_are_taken_literally(inventory_file):
+    inv = read(inventory_file, "[g]\na.-b\ntail_ ansible_host=10.0.0.4\n")
+    assert list(inv.hosts) == ["a.-b", "tail_"]
+
+
+def test_precedence_follows_depth_then_priority_then_name(inventory_file):
+    inv = read(
+        inventory_file,
+        """
+[all:vars]
+ai_venv=all
+[top:children]
+mid
+[mid:children]
+leaf
+[leaf]
+h1 ai_service=host
+h2
+[zulu]
+h1
+h2
+[alpha]
+h2
+[top:vars]
+ai_venv=top
+backend_service=top
+[mid:vars]
+ai_venv=mid
+[leaf:vars]
+ai_service=leaf
+[zulu:vars]
+backend_service=zulu
+db_name=zulu
+[alpha:vars]
+db_name=alpha
+ansible_group_priority=5
+""",
+    )
+    h1, h2 = inv.hosts["h1"].settings, inv.hosts["h2"].settings
+    assert (h1.ai_venv, h1.ai_service) == ("mid", "host")  # child beats parent; host beats all
+    assert h2.ai_service == "leaf"
+    assert h1.backend_service == "zulu"  # top (depth 1) and zulu (depth 1): the later name
+    assert h2.db_name == "alpha"  # same depth: the higher priority wins over the later name
+    assert inv.hosts["h1"].groups == ("leaf", "mid", "top", "zulu")
+    assert inv.groups["top"] == ["h1", "h2"] and inv.groups["ungrouped"] == []
+
+
+def test_children_in_any_order_and_depth(inventory_file):
+    inv = read(
+        inventory_file,
+        "[a:children]\nb\n[b:children]\nc\n[c:children]\nd\n[d]\nh1\n[b]\nh2\n",
+    )
+    assert inv.groups["a"] == ["h2", "h1"]
+    assert inv.hosts["h1"].groups == ("a", "b", "c", "d")
+
+
+def test_ungrouped_and_all_sections(inventory_file):
+    inv = read(inventory_file, "h0\n[ungrouped]\nh1\n[cpu]\nh1\n[all]\nh2\n")
+    assert inv.groups["ungrouped"] == ["h0", "h2"]
+    assert inv.hosts["h1"].groups == ("cpu",) and inv.hosts["h2"].groups == ()
+
+
+def test_values_like_ansible(inventory_file):
+    inv = read(
+        inventory_file,
+        """[cpu]
+c1 frontend_expect='a b' backend_health_tries='12' server_name=1.50 ai_venv=".venv"
+[cpu:vars]
+ai_service = 'quoted # kept'
+backend_service="dojang" 'kok'
+frontend_page_tries='3'
+db_name=
+backend_smoke=[{"method": "GET", "url": "http://x/", "expect": null}]
+""",
+    )
+    v = inv.variables["c1"]
+    assert v["frontend_expect"] == "a b" and v["ai_venv"] == ".venv"
+    assert v["backend_health_tries"] == 12  # the shell split removed the quotes first
+    assert v["server_name"] == 1.5 and inv.hosts["c1"].settings.server_name == "1.5"
+    assert v["ai_service"] == "quoted # kept" and v["backend_service"] == "dojangkok"
+    assert v["frontend_page_tries"] == "3" and inv.hosts["c1"].settings.frontend_page_tries == 3
+    assert v["db_name"] == ""
+    assert isinstance(v["backend_smoke"], str)  # JSON null is no Python literal
+    assert inv.hosts["c1"].settings.backend_smoke[0]["expect"] is None
+
+
+def test_ssh_aliases_win_as_in_ansible(inventory_file):
+    inv = read(
+        inventory_file,
+        """[web]
+w1 ansible_host=10.0.0.1 ansible_port=2201 ansible_user=host ansible_private_key_file=k1
+w2 ansible_ssh_host=10.0.0.2 ansible_ssh_port=2202 ansible_ssh_user=u2 ansible_ssh_private_key_file=/k2
+[web:vars]
+ansible_ssh_user=group
+""",
+    )
+    w1, w2 = inv.hosts["w1"], inv.hosts["w2"]
+    base = inv.path.parent.resolve()
+    assert (w1.address, w1.port, w1.user, w1.key_file) == (
+        "10.0.0.1",
+        2201,
+        "group",
+        str(base / "k1"),
+    )
+    assert (w2.address, w2.port, w2.user, w2.key_file) == ("10.0.0.2", 2202, "u2", "/k2")
+
+
+def test_known_connection_keys(inventory_file):
+    inv = read(
+        inventory_file,
+        "[cpu]\nc1 ansible_connection=ssh ansible_python_interpreter=/usr/bin/python3\n"
+        "[cpu:vars]\nansible_become=true\nansible_become_method=sudo\nansible_become_user=root\n",
+    )
+    assert inv.hosts["c1"].address == "c1"
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("[cpu]\ncpu ansible_hostt=10.0.0.2\n", r":2: unknown or unsupported connection variable 'ansible_hostt'(?s:.)*did you mean ansible_host\?"),
+        ("[cpu]\ncpu\n[cpu:vars]\nansible_ssh_common_args=-J x\n", r":4: unknown or unsupported connection variable 'ansible_ssh_common_args'"),
+        ("[cpu]\ncpu ansible_ssh_pass=x\n", r":2: ansible_ssh_pass: this tool takes no passwords"),
+        ("[cpu]\ncpu\n[all:vars]\nansible_become_pass=x\n", r":4: ansible_become_pass: this tool takes no passwords"),
+        ("[cpu]\ncpu ansible_connection=local\n", r":2: ansible_connection='local' \(host cpu\)"),
+        ("[cpu]\ncpu ansible_become_method=su\n", r"ansible_become_method='su'.*sudo"),
+        ("[cpu]\ncpu ansible_become_user=app\n", r"ansible_become_user='app'.*root"),
+        ("[cpu]\ncpu\n[cpu:vars]\nbackend_servce=x\n", r"unknown setting 'backend_servce' in .*hosts.ini:4"),
+        ("[cpu]\ncpu ansible_host={{ lookup('env', 'X') }}\n", r"cannot split|Jinja"),
+        ("[cpu]\ncpu ansible_host='{{ inventory_hostname }}.example'\n", r":2: the value of ansible_host is a Jinja template"),
+        ("[cpu]\ncpu\n[cpu:vars]\nbackend_smoke=[{\"url\": \"{% raw %}\"}]\n", r":4: the value of backend_smoke is a Jinja template"),
+        ("[gpu]\ngpu\n[gpu:vars]\nai_venv=.venv # note\n", r":4: the value of ai_venv contains ' #'"),
+        ("[cpu]\ncpu ansible_host=10.0.0.2\n[b]\ncpu:2222\n", r":4: host cpu was first listed on line 2; Ansible ignores the port :2222"),
+        ("[cpu]\ncpu backend_health_url=http://x/#/health\n", r":2: the # inside 'backend_health_url=http://x/#/health' starts a comment"),
+        ("[cpu]\ncpu foo\n", r":2: expected key=value after the host, got 'foo'"),
+        ("[cpu]\ncpu a='b\n", r":2: cannot split host line"),
+        ("[cpu]\ncpu\n[cpu:vars]\nfoo\n", r":4: expected key=value in \[cpu:vars\], got 'foo'"),
+        ("[ cpu ]\ncpu\n", r":1: invalid section header '\[ cpu \]'"),
+        ("[cpu:host]\ncpu\n", r":1: section \[cpu:host\] has an unknown kind 'host'"),
+        ("[web:children]\nnginx\n", r":2: \[web:children\] names group 'nginx', which is defined nowhere"),
+        ("[web:children]\nnginx\n[nginx:vars]\nai_venv=x\n", r":2: \[web:children\] names group 'nginx'"),
+        ("[web]\nw1\n[db:vars]\ndb_name=x\n", r":3: \[db:vars\] is for group 'db', which is defined nowhere"),
+        ("[web:children]\nweb a b\n", r":2: expected a group name in \[web:children\]"),
+        ("[web:children]\nweb\n", r":2: group web is its own child"),
+        ("[web:children]\nall\n[web]\nw\n", r":2: \[web:children\] names 'all'"),
+        ("[web:children]\nungrouped\n[web]\nw\n", r":2: \[web:children\] names 'ungrouped'"),
+        ("[ungrouped:children]\nweb\n[web]\nw\n", r":1: \[ungrouped:children\]"),
+        ("[a:children]\nb\n[b:children]\nc\n[c:children]\na\n", r"loop through :children: a -> b -> c -> a"),
+        ("[cpu]\ncpu backend_health_tries=True\n", r"setting backend_health_tries in .*:2 \(host cpu\) must be a whole number, but Ansible reads True as bool"),
+        ("[cpu]\ncpu backend_health_tries=1.5\n", r"backend_health_tries .* whole number"),
+        ("[cpu]\ncpu\n[cpu:vars]\nserver_name=['a']\n", r"setting server_name in .*:4 \(host cpu\) must be text"),
+        ("[cpu]\ncpu frontend_expect=None\n", r"setting frontend_expect .* must be text, but Ansible reads None"),
+        ("[cpu]\ncpu ansible_port=70000\n", r":2: ansible_port=70000 for host cpu is not a port"),
+        ("[cpu]\ncpu ansible_port=ssh\n", r":2: ansible_port must be a whole number, got 'ssh'"),
+        ("[cpu]\ncpu ansible_port=True\n", r":2: ansible_port must be a whole number, got True"),
+        ("[cpu]\ncpu ansible_host=\n", r":2: ansible_host for host cpu must be non-empty text, got ''"),
+        ("[cpu]\ncpu ansible_user=42\n", r":2: ansible_user for host cpu must be non-empty text, got 42"),
+        ("[cpu]\ncpu\n[cpu:vars]\nansible_group_priority=high\n", r":4: ansible_group_priority must be a whole number"),
+        ("[cpu]\ncpu ai_service=a\n[cpu:vars]\nai_service=b\n", r":2: ai_service on the line of host cpu is overridden by .*hosts.ini:4"),
+        ("[cpu]\ncpu ai_service=a\n[z]\ncpu\n[z:vars]\nai_service=z\n", r":2: ai_service on the line of host cpu is overridden by .*hosts.ini:6"),
+        ("[cpu]\ncpu ai_service=a\ncpu2\n", r":2: ai_service on the line of host cpu reaches host cpu2 too"),
+        ("[cpu]\ncpu backend_smoke='{[]: 1}'\n", r":2: the value of backend_smoke cannot be read"),
+    ],
+)  # fmt: skip
+def test_refusals_name_the_line_and_the_fix(inventory_file, text, pattern):
+    refused(inventory_file, text, pattern)
+
+
+def test_group_vars_folder_is_refused(inventory_file, tmp_path):
+    path = inventory_file("[cpu]\ncpu\n")
+    (tmp_path / "group_vars").mkdir()
+    with pytest.raises(ConfigError, match="group_vars exists: Ansible reads variables from it"):
+        inventory.load(path)
+
+
+def test_encoding_problems(inventory_file, tmp_path):
+    refused(inventory_file, "\ufeff[cpu]\ncpu\n", "byte order mark")
+    bad = tmp_path / "latin1.ini"
+    bad.write_bytes("[cpu]\ncpu frontend_expect=caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        inventory.load(bad)
+
+
+def test_a_host_named_like_its_group(inventory_file):
+    # Ansible files cpu's line under the group [cpu]: the same for the one host in it
+    inv = read(
+        inventory_file, "web ai_venv=w\n[cpu]\ncpu ai_venv=c\n[web]\nweb\n[web:vars]\nai_venv=g\n"
+    )
+    assert inv.hosts["cpu"].settings.ai_venv == "c"
+    assert inv.hosts["web"].settings.ai_venv == "w"  # listed before [web]: a host variable
+
+
+def test_typos_in_groups_without_hosts_are_still_errors(inventory_file):
+    refused(
+        inventory_file,
+        "[cpu]\ncpu\n[gpu:children]\n[gpu:vars]\nai_vnv=x\n",
+        "unknown setting 'ai_vnv'",
+    )
