@@ -23,7 +23,8 @@ The API
     A ``StreamMasker`` for output that arrives in chunks: ``feed(chunk)`` returns the text
     that is safe to print now, ``flush()`` the rest at the end.
 ``values()``
-    The values that are masked (``MIN_LENGTH`` characters or more), longest first.
+    The values that are masked (``MIN_LENGTH`` characters or more, and any value the task
+    read), longest first.
 
 The masking rule
 ----------------
@@ -50,9 +51,10 @@ host, a value the task uses that is shorter than ``MIN_LENGTH`` (short values ar
 and would mask ordinary words), and any masked value that occurs (ignoring case) in the
 settings or in the plan. Its message names the key and deliberately neither the reason
 nor the setting: "your password occurs in setting backend_service" would give it away.
-Values shorter than ``MIN_LENGTH`` of keys the task does not use are not masked: the task
-never reads them, and masking ``1`` or ``prod`` would wreck the output and still show the
-value through the words around it.
+Values shorter than ``MIN_LENGTH`` of keys the task does not read are not masked: masking
+``1`` or ``prod`` would wreck the output and still show the value through the words around
+it. A value the task reads (``get``, ``require``) is masked however short, in case a task
+reaches a host without ``check``.
 """
 
 from __future__ import annotations
@@ -85,7 +87,9 @@ class Secrets:
         self.path = path
         #: the file was looked for and does not exist
         self.missing = missing
-        self._forms = _forms_of(self.values())
+        self._read: set[str] = set()  # keys whose values the task read (get/require)
+        self._forms_key: tuple[str, ...] = ()
+        self._forms: list[str] = []
 
     @classmethod
     def load(cls, path: Path | None = None) -> Secrets:
@@ -115,7 +119,10 @@ class Secrets:
             return cls(dict(dotenv_values(stream=fh)), path)
 
     def get(self, key: str) -> str | None:
-        return self._values.get(key) or None
+        value = self._values.get(key) or None
+        if value:
+            self._read.add(key)
+        return value
 
     def require(self, key: str, why: str) -> str:
         value = self.get(key)
@@ -134,9 +141,19 @@ class Secrets:
         )
 
     def values(self) -> list[str]:
-        """Every value that is masked (shorter ones would mask ordinary words), longest first."""
-        found = {v for v in self._values.values() if len(v) >= MIN_LENGTH}
-        return sorted(found, key=len, reverse=True)
+        """Every value that is masked, longest first: those of ``MIN_LENGTH`` or more (shorter
+        ones would mask ordinary words), and any the task read, however short (``check``
+        refuses those, but a value the task handles is never printed as it is)."""
+        found = {
+            v for k, v in self._values.items() if v and (len(v) >= MIN_LENGTH or k in self._read)
+        }
+        return sorted(found, key=lambda v: (-len(v), v))
+
+    def _current_forms(self) -> list[str]:
+        key = tuple(self.values())
+        if key != self._forms_key:
+            self._forms_key, self._forms = key, _forms_of(key)
+        return self._forms
 
     # --- the start-up check ------------------------------------------------------------
     def check(self, used_keys: Iterable[str], haystacks: Mapping[str, str]) -> None:
@@ -176,12 +193,14 @@ class Secrets:
 
     # --- masking -------------------------------------------------------------------------
     def mask(self, text: str) -> str:
-        if not self._forms or not any(f in text for f in self._forms):
+        forms = self._current_forms()
+        if not forms or not any(f in text for f in forms):
             return text
-        return _replace(text, _spans(text, self._forms), 0, len(text))
+        return _replace(text, _spans(text, forms), 0, len(text))
 
     def stream_masker(self) -> StreamMasker:
-        return StreamMasker(self._forms)
+        """A masker for one stream (make it after the task read its secrets)."""
+        return StreamMasker(self._current_forms())
 
 
 class StreamMasker:

@@ -144,6 +144,15 @@ def test_a_short_value_the_task_does_not_use_is_neither_refused_nor_masked():
     assert secrets.values() == [PW]
 
 
+def test_a_short_value_the_task_read_is_masked_even_without_the_check():
+    secrets = Secrets({"SUDO_PASSWORD": "x9$k2", "DEBUG": "1", "MYSQL_ROOT_PASSWORD": PW})
+    assert secrets.mask(f"sudo: x9$k2 {PW}") == f"sudo: x9$k2 {MASK}"
+    assert secrets.require("SUDO_PASSWORD", "sudo") == "x9$k2"
+    assert secrets.mask(f"sudo: x9$k2 {PW}") == f"sudo: {MASK} {MASK}"
+    assert secrets.values() == [PW, "x9$k2"]
+    assert secrets.stream_masker().feed("sudo: x9$k2\n") == f"sudo: {MASK}\n"
+
+
 def test_every_refused_key_is_named_once_and_unset_keys_are_left_to_require():
     secrets = Secrets({"A": "short", "B": "dojangkok", "C": PW, "D": ""})
     with pytest.raises(ConfigError) as err:
