@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tasks.errors import ConfigError
-from tasks.secrets import MASK, MIN_LENGTH, Secrets, setting_texts
-from tasks.settings import Settings
+from tasks.hosts.secrets import MASK, MIN_LENGTH, Secrets, setting_texts
+from tasks.hosts.settings import Settings
 
 WEBHOOK = "https://discord.com/api/webhooks/1234567890/AbC-dEf_gHi-JkL0123456789"
 TOKEN = "AbC-dEf_gHi-JkL0123456789"

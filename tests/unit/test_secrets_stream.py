@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from tasks.secrets import MASK, Secrets, _forms_of
+from tasks.hosts.secrets import MASK, Secrets, _forms_of
 
 PW = "hunter2-secret"
 WEBHOOK = "https://discord.com/api/webhooks/1234567890/AbC-dEf_gHi-JkL0123456789"
