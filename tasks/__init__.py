@@ -125,8 +125,7 @@ def backup_db(c, dry_run=False, message=""):
     Usage: fab -H cpu backup-db [--dry-run]
     """
     hosts, secrets = cli.hosts(c, "cpu"), cli.secrets()
-    for host in hosts:
-        secrets.require(host.settings.db_password_env, "MySQL backup")
+    deploy.preflight_database(hosts, secrets, "backup")
     for host in hosts:
         deploy.backup_host(host, secrets, cli.options(dry_run, True, message))
 
@@ -141,8 +140,7 @@ def restore_db(c, backup=None, dry_run=False, yes=False, message=""):
     by restoring that dump.
     """
     hosts, secrets = cli.hosts(c, "cpu"), cli.secrets()
-    for host in hosts:
-        secrets.require(host.settings.db_password_env, "MySQL restore")
+    deploy.preflight_database(hosts, secrets, "restore")
     for host in hosts:
         deploy.restore_host(host, secrets, backup, cli.options(dry_run, yes, message))
 

@@ -51,6 +51,7 @@ def env_file(lab, tmp_path: Path, **changes: str | None) -> Path:
             values[k] = v
     path = tmp_path / "test.env"
     path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    path.chmod(0o600)
     return path
 
 

@@ -180,9 +180,10 @@ class Runner:
         for upload in step.uploads(s.view) if step.uploads else ():
             s.remote.put_text(upload.content(s.secrets), upload.path, upload.mode)
         label = f"({plan.section}{step.number}) {step.title}"
+        masker = s.secrets.stream_masker()  # a secret split across two reads stays hidden
         with s.console.progress(label, step.expected) as progress:
             res = s.remote.run(step.render(s.view), sudo=step.sudo, stop=stop.is_set,
-                               on_output=progress.feed)  # fmt: skip
+                               on_output=lambda chunk: progress.feed(masker.feed(chunk)))  # fmt: skip
         if not res.ok:
             return False, res.tail()
         last = res.stdout.strip().splitlines()[-1:] if res.stdout.strip() else []

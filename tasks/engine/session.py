@@ -28,7 +28,7 @@ from tasks.errors import ConfigError, DeployToolError, StepFailed
 from tasks.hosts.connect import connect as ssh_connect
 from tasks.hosts.inventory import Host
 from tasks.hosts.remote import ConnectionLost, Interrupted, Remote, Result
-from tasks.hosts.secrets import Secrets
+from tasks.hosts.secrets import Secrets, setting_texts
 
 Connect = Callable[..., Remote]
 RECONNECT_WITHIN = 30.0
@@ -237,8 +237,27 @@ def _finish(s: Session, record: bool) -> None:
         s.record()
 
 
-def preflight_secrets(host: Host, secrets: Secrets, needs: list[tuple[str, str]]) -> None:
+def preflight_secrets(host: Host, secrets: Secrets, needs: list[tuple[str, str]],
+                      plans: tuple[Plan, ...] = (), view: RunView | None = None) -> None:  # fmt: skip
+    """The secrets a task needs are there, and masking can hide each of them: long enough,
+    and in none of the texts the tool prints anyway (settings, the host, the plans)."""
+    used = [key for key, _ in needs]
     for key, why in needs:
         secrets.require(key, why)
     if host.settings.sudo_password_env:
+        used.append(host.settings.sudo_password_env)
         secrets.require(host.settings.sudo_password_env, f"sudo on {host.alias}")
+    texts = setting_texts(host.settings)
+    texts["the host"] = f"{host.alias} {host.address} {host.user or ''}"
+    view = view or RunView("deploy", "-", host, new_run_id(), dry_run=True)
+    for plan in plans:
+        texts[f"the plan {plan.title}"] = plan_text(plan, view)
+    secrets.check(used, texts)
+
+
+def plan_text(plan: Plan, view: RunView) -> str:
+    """Everything a plan shows an operator, as one text."""
+    lines = [plan.title, plan.location, *(i.text for i in plan.checklist)]
+    for step in plan.steps:
+        lines += [step.title, step.expected, step.on_failure, step.added, *step.shown(view)]
+    return "\n".join(lines)

@@ -36,25 +36,26 @@ class Options:
 
 
 def plans(comp: Component, host: Host, task: str = "deploy") -> list[Plan]:
-    """The plans a task will run, rendered once with a dry view: a bad setting fails here."""
+    """The plans a task may run (a deploy may roll back), each rendered once with a dry
+    view: a bad setting fails here, before any host is touched."""
     proc = PROCEDURES[comp.name]
     view = RunView(task, comp.name, host, new_run_id(), dry_run=True, target=TARGET_PLACEHOLDER)
     found = [proc.plan(view), proc.rollback_plan(view)]
     for plan in found:
         for step in plan.steps:
             step.shown(view)  # raises ConfigError on a bad smoke spec and the like
-    return found[:1] if task == "deploy" else found[1:]
+    return found if task == "deploy" else found[1:]
 
 
 def preflight(comp: Component, hosts: list[Host], secrets: Secrets, opts: Options,
               task: str = "deploy") -> None:  # fmt: skip
     """Everything that can be known before any host is touched."""
     for host in hosts:
-        preflight_secrets(host, secrets, comp.needs(host.settings) if task == "deploy" else [])
+        found = plans(comp, host, task)
+        needs = comp.needs(host.settings) if task == "deploy" else []
+        preflight_secrets(host, secrets, needs, tuple(found))
         if not opts.dry_run:
-            checklist.answerable(plans(comp, host, task), opts.yes, f"{task} {comp.name}")
-        else:
-            plans(comp, host, task)
+            checklist.answerable(found, opts.yes, f"{task} {comp.name}")
 
 
 def _prepare(s: Session, comp: Component) -> list[str]:
@@ -132,6 +133,17 @@ def rollback_host(comp: Component, host: Host, secrets: Secrets, opts: Options,
         if not opts.dry_run:
             records.write_stack(s, records.popped(stack, s.view.from_rev, s.view.back_to))
     return s
+
+
+def preflight_database(hosts: list[Host], secrets: Secrets, task: str) -> None:
+    """backup-db / restore-db: the DB password is there and can be hidden."""
+    from tasks.procedures import backup
+
+    for host in hosts:
+        view = RunView(task, "database", host, new_run_id(), dry_run=True)
+        plan = backup.backup_plan(view) if task == "backup" else backup.restore_plan(view)
+        needs = [(host.settings.db_password_env, f"MySQL {task}")]
+        preflight_secrets(host, secrets, needs, (plan,), view)
 
 
 def backup_host(host: Host, secrets: Secrets, opts: Options) -> Session:

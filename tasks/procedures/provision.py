@@ -13,6 +13,7 @@ from tasks.config.render import render
 from tasks.config.state import Change, changes, parse_state, state_command
 from tasks.engine.checklist import ask
 from tasks.engine.session import Session, preflight_secrets, session
+from tasks.engine.view import RunView, new_run_id
 from tasks.errors import ConfigError, StepFailed
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
@@ -53,8 +54,9 @@ def push_on(s: Session, host: Host) -> list[Change]:
 
 
 def push_host(host: Host, secrets: Secrets, opts: Options) -> Session:
-    render(host)  # every template error before the host is touched
+    texts = "\n".join(render(host).values())  # every template error before the host is touched
     preflight_secrets(host, secrets, [])
+    secrets.check([], {"the rendered config": texts})
     with session("config", "config", host, secrets, title="설정 (push-config)",
                  dry_run=opts.dry_run, yes=opts.yes, message=opts.message,
                  connect_in_dry_run=True) as s:  # fmt: skip
@@ -63,11 +65,13 @@ def push_host(host: Host, secrets: Secrets, opts: Options) -> Session:
 
 
 def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
-    render(host)
+    texts = "\n".join(render(host).values())
     needs = []
     if "cpu" in host_setup.roles(host) and not opts.dry_run:
         needs.append((host.settings.db_app_password_env, "the app's database account"))
-    preflight_secrets(host, secrets, needs)
+    view = RunView("setup", "setup", host, new_run_id(), dry_run=True)
+    preflight_secrets(host, secrets, needs, (host_setup.plan(view),), view)
+    secrets.check([], {"the rendered config": texts})
     with session("setup", "setup", host, secrets, title="서버 준비 (setup)",
                  dry_run=opts.dry_run, yes=opts.yes, message=opts.message) as s:  # fmt: skip
         s.execute(host_setup.plan(s.view))

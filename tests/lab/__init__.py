@@ -190,14 +190,14 @@ class Lab:
 
     def write_inventory(self, path: Path, extra: str = "", **cpu_vars: str) -> Path:
         """A copy of the lab's inventory at ``path`` (key paths made absolute), followed by
-        ``extra`` sections, with ``cpu_vars`` on cpu's host line (they win over group vars)."""
+        ``extra`` sections, then ``cpu_vars`` in a last [cpu:vars] section (so they win)."""
         text = self.inventory.read_text()
         text = text.replace("=id_ed25519", f"={self.key_file}")
         text = text.replace("known_hosts_file=known_hosts", f"known_hosts_file={self.known_hosts}")
+        text += extra
         if cpu_vars:
-            pairs = " ".join(f"{k}={v}" for k, v in cpu_vars.items())
-            text = text.replace("cpu ansible_host=", f"cpu {pairs} ansible_host=", 1)
-        path.write_text(text + extra)
+            text += "\n[cpu:vars]\n" + "".join(f"{k}={v}\n" for k, v in cpu_vars.items())
+        path.write_text(text)
         return path
 
     def run(

@@ -20,7 +20,8 @@ from .config import APPS, HOSTS, PROVISION_DIR, LabError, Settings, hash_paths, 
 from .image import ensure_base, recipe_hash
 
 SCRIPTS = ("common.sh", "cpu.sh", "gpu.sh")
-LAYOUT = "2"  # bump when the golden layer's layout changes (e.g. added git/ snapshot)
+LAYOUT = "2"
+KEEP_GOLDEN = 3  # golden layers kept in the cache (the newest)  # bump when the golden layer's layout changes (e.g. added git/ snapshot)
 
 
 def wheelhouse(s: Settings, log=print) -> Path:
@@ -117,7 +118,9 @@ def ensure_golden(s: Settings, log=print) -> Path:
         machines.umount_all(tmp)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    for old in s.cache.glob("golden-*"):
+    # keep a few: checkouts with other provisioning scripts share this cache
+    older = sorted(s.cache.glob("golden-*"), key=lambda d: d.stat().st_mtime, reverse=True)
+    for old in older[KEEP_GOLDEN - 1 :]:
         shutil.rmtree(old, ignore_errors=True)
     tmp.rename(final)
     log(f"  golden layers ready in {time.monotonic() - t0:.0f}s")

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.hosts import inventory
 from tasks.errors import ConfigError
+from tasks.hosts import inventory
 
 CORPUS = Path(__file__).resolve().parent / "inventory_corpus"
 FILES = sorted(p.name for p in CORPUS.glob("*.ini"))

@@ -159,3 +159,16 @@ def test_parallel_full_deploy_ctrl_c_stops_every_chain(monkeypatch, history, tmp
     assert ("backend", "interrupted") not in results  # the cpu chain stopped after frontend
     for remote in remotes.values():  # both locks released
         assert "rm -rf -- /var/lib/dojangkok-deploy/deploy.lock" in remote.commands()
+
+
+def test_a_weak_secret_is_refused_before_any_host_naming_only_its_key(monkeypatch):
+    """The manual's DB name as the password would be unmasked in every path and unit name."""
+    monkeypatch.setattr(
+        "tasks.engine.session.ssh_connect", lambda *a, **k: pytest.fail("connected")
+    )
+    from tasks.errors import ConfigError
+
+    secrets = Secrets({"MYSQL_ROOT_PASSWORD": "dojangkok"})
+    with pytest.raises(ConfigError, match="MYSQL_ROOT_PASSWORD") as err:
+        deploy.preflight(BACKEND, [make_host()], secrets, Options(yes=True))
+    assert "dojangkok" not in str(err.value)
