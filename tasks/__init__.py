@@ -18,40 +18,40 @@ from tasks.engine import records
 from tasks.engine.console import Console
 from tasks.hosts import inventory
 from tasks.hosts.settings import Settings
-from tasks.procedures import deploy, full, locking, provision
+from tasks.procedures import deploy, full, locking, provision, release_admin
 from tasks.procedures import health as health_checks
 
 
-def _deploy(c, name: str, dry_run, yes, message) -> None:
+def _deploy(c, name: str, dry_run, yes, message, strategy) -> None:
     comp, hosts = cli.component_hosts(c, name)
-    secrets, opts = cli.secrets(), cli.options(dry_run, yes, message)
+    secrets, opts = cli.secrets(), cli.options(dry_run, yes, message, strategy)
     deploy.preflight(comp, hosts, secrets, opts)
     for host in hosts:
         deploy.deploy_host(comp, host, secrets, opts)
 
 
-def _rollback(c, name: str, to, dry_run, yes, message) -> None:
+def _rollback(c, name: str, to, dry_run, yes, message, strategy) -> None:
     comp, hosts = cli.component_hosts(c, name)
-    secrets, opts = cli.secrets(), cli.options(dry_run, yes, message)
+    secrets, opts = cli.secrets(), cli.options(dry_run, yes, message, strategy)
     deploy.preflight(comp, hosts, secrets, opts, task="rollback")
     for host in hosts:
         deploy.rollback_host(comp, host, secrets, opts, to=to)
 
 
-@task(help=help_for("dry-run", "yes", "message"))
+@task(help=help_for("dry-run", "yes", "message", "strategy"))
 @operator_task
-def deploy_frontend(c, dry_run=False, yes=False, message=""):
+def deploy_frontend(c, dry_run=False, yes=False, message="", strategy=None):
     """Manual A 1–6: pull, npm ci, build, back up and replace the web root, reload nginx, check.
 
     Usage: fab -H cpu deploy-frontend [--dry-run] [--yes]
     Downtime: none. A failed copy or page check restores the backup step 3a wrote.
     """
-    _deploy(c, "frontend", dry_run, yes, message)
+    _deploy(c, "frontend", dry_run, yes, message, strategy)
 
 
-@task(help=help_for("dry-run", "yes", "message"))
+@task(help=help_for("dry-run", "yes", "message", "strategy"))
 @operator_task
-def deploy_backend(c, dry_run=False, yes=False, message=""):
+def deploy_backend(c, dry_run=False, yes=False, message="", strategy=None):
     """Manual B 1–12: notice, status, MySQL backup, pull, .env keys, stop, build, start, health.
 
     Usage: fab -H cpu deploy-backend [--dry-run] [--yes]
@@ -60,61 +60,61 @@ def deploy_backend(c, dry_run=False, yes=False, message=""):
     Ctrl-C once the service is stopped.
     Needs the DB password in .env (the key named by db_password_env, MYSQL_ROOT_PASSWORD).
     """
-    _deploy(c, "backend", dry_run, yes, message)
+    _deploy(c, "backend", dry_run, yes, message, strategy)
 
 
-@task(help=help_for("dry-run", "yes", "message"))
+@task(help=help_for("dry-run", "yes", "message", "strategy"))
 @operator_task
-def deploy_ai(c, dry_run=False, yes=False, message=""):
+def deploy_ai(c, dry_run=False, yes=False, message="", strategy=None):
     """Manual C 1–7: pull, venv, pip install, restart, health, AI smoke call.
 
     Usage: fab -H gpu deploy-ai [--dry-run] [--yes]
     Downtime: from step 5 (restart) until /health answers. Failure rolls back.
     """
-    _deploy(c, "ai", dry_run, yes, message)
+    _deploy(c, "ai", dry_run, yes, message, strategy)
 
 
-@task(help=help_for("dry-run", "yes", "parallel", "message"))
+@task(help=help_for("dry-run", "yes", "parallel", "message", "strategy"))
 @operator_task
-def full_deploy(c, dry_run=False, yes=False, parallel=False, message=""):
+def full_deploy(c, dry_run=False, yes=False, parallel=False, message="", strategy=None):
     """Manual D: frontend and backend on [cpu], then AI on [gpu]; stops at the first failure.
 
     Usage: fab full-deploy [--dry-run] [--yes] [--parallel]
     Every host's deploy lock is taken first (all or none). Ctrl-C stops every chain.
     """
-    full.full_deploy(inventory.load(), cli.secrets(), cli.options(dry_run, yes, message),
+    full.full_deploy(inventory.load(), cli.secrets(), cli.options(dry_run, yes, message, strategy),
                      parallel=bool(parallel))  # fmt: skip
 
 
-@task(help=help_for("to", "dry-run", "yes", "message"))
+@task(help=help_for("to", "dry-run", "yes", "message", "strategy"))
 @operator_task
-def rollback_frontend(c, to=None, dry_run=False, yes=False, message=""):
+def rollback_frontend(c, to=None, dry_run=False, yes=False, message="", strategy=None):
     """Restore the web root from the backup of the previously deployed revision, reload nginx.
 
     Usage: fab -H cpu rollback-frontend [--to=REV] [--dry-run]
     """
-    _rollback(c, "frontend", to, dry_run, yes, message)
+    _rollback(c, "frontend", to, dry_run, yes, message, strategy)
 
 
-@task(help=help_for("to", "dry-run", "yes", "message"))
+@task(help=help_for("to", "dry-run", "yes", "message", "strategy"))
 @operator_task
-def rollback_backend(c, to=None, dry_run=False, yes=False, message=""):
+def rollback_backend(c, to=None, dry_run=False, yes=False, message="", strategy=None):
     """Go back to the previously deployed backend revision: code, its kept jar, restart, health.
 
     Usage: fab -H cpu rollback-backend [--to=REV] [--dry-run]
     The database is NOT restored; if the data must go back too: `fab -H cpu restore-db`.
     """
-    _rollback(c, "backend", to, dry_run, yes, message)
+    _rollback(c, "backend", to, dry_run, yes, message, strategy)
 
 
-@task(help=help_for("to", "dry-run", "yes", "message"))
+@task(help=help_for("to", "dry-run", "yes", "message", "strategy"))
 @operator_task
-def rollback_ai(c, to=None, dry_run=False, yes=False, message=""):
+def rollback_ai(c, to=None, dry_run=False, yes=False, message="", strategy=None):
     """Go back to the previously deployed AI revision: code, pip install, restart, health.
 
     Usage: fab -H gpu rollback-ai [--to=REV] [--dry-run]
     """
-    _rollback(c, "ai", to, dry_run, yes, message)
+    _rollback(c, "ai", to, dry_run, yes, message, strategy)
 
 
 @task(help=help_for("dry-run", "message"))
@@ -180,6 +180,32 @@ def unlock(c, yes=False):
     secrets = cli.secrets()
     for host in cli.hosts(c, None):
         locking.unlock(host, secrets, Console(secrets), yes=bool(yes))
+
+
+@task(help={"component": "frontend, backend or ai (default: every component of the host)"})
+@operator_task
+def releases(c, component=None):
+    """The release strategy's releases on a host: revision, when, status (current, previous,
+    failed, bad), as the next rollback would see them.
+
+    Usage: fab -H cpu releases [--component=backend]
+    """
+    secrets = cli.secrets()
+    for host in cli.hosts(c, None):
+        release_admin.list_releases(host, secrets, component)
+
+
+@task(help={"run": "the run id to follow (default: the newest)"})
+@operator_task
+def deploy_status(c, run=None):
+    """Reattach to a release deploy's critical section on the host (running or finished).
+
+    Usage: fab -H cpu deploy-status [--run=<run id>]
+    It ran as a transient systemd unit: it went on if SSH dropped or fab was stopped.
+    """
+    secrets = cli.secrets()
+    for host in cli.hosts(c, None):
+        release_admin.status(host, secrets, run)
 
 
 @task(help={"limit": "how many records (default 20)", "raw": "print the JSON lines as stored"})
@@ -255,6 +281,6 @@ def setup_host(c, dry_run=False, yes=False, message=""):
 ns = Collection(
     deploy_frontend, deploy_backend, deploy_ai, full_deploy,
     rollback_frontend, rollback_backend, rollback_ai,
-    backup_db, restore_db, health, history, settings, lock_status, unlock,
+    backup_db, restore_db, health, history, settings, lock_status, unlock, releases, deploy_status,
     setup_host, push_config, render_config,
 )  # fmt: skip

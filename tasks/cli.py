@@ -25,6 +25,8 @@ HELP = {
     "parallel": "deploy the [cpu] and [gpu] hosts at the same time (the manual: one by one)",
     "backup": "the dump to restore, a path on the host (default: the newest in backup_dir)",
     "message": "a note kept in the deploy lock and the record (e.g. why you deploy)",
+    "strategy": "release (build beside the live version, switch when healthy; the default "
+    "setting) or manual (the manual's steps as written)",
 }
 
 
@@ -50,8 +52,9 @@ def component_hosts(c, name: str) -> tuple[components.Component, list[Host]]:
     return comp, hosts(c, comp.group)
 
 
-def options(dry_run=False, yes=False, message="") -> Options:
-    return Options(dry_run=bool(dry_run), yes=bool(yes), message=message or "")
+def options(dry_run=False, yes=False, message="", strategy=None) -> Options:
+    return Options(dry_run=bool(dry_run), yes=bool(yes), message=message or "",
+                   strategy=strategy or None)  # fmt: skip
 
 
 def secrets() -> Secrets:

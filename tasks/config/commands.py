@@ -145,7 +145,7 @@ def apply_actions(changes_: list[Change]) -> list[tuple[str, ConfigFile]]:
     for c in changes_:
         if c.file.kind == "nginx":
             out.append(("reload", c.file))
-        elif c.content_changed:  # a mode-only change needs no restart
+        elif c.content_changed and c.file.restart:  # a mode-only change needs no restart
             out.append(("restart", c.file))
     return out
 

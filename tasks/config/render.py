@@ -19,6 +19,7 @@ from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+UPSTREAM = "dojangkok_backend"  # the nginx upstream the release strategy switches
 MANAGED = "Managed by dojangkok-deploy from templates/{template}: edit the template, not this file."
 
 
@@ -30,6 +31,8 @@ class ConfigFile:
     kind: str  # nginx | unit | mysql: how it is validated and applied
     service: str  # what reloads or restarts when the file changes
     mode: str = "644"
+    #: a change restarts ``service`` (a template unit only needs systemd to read it again)
+    restart: bool = True
 
     @property
     def staged_name(self) -> str:
@@ -43,13 +46,7 @@ def config_files(host: Host) -> list[ConfigFile]:
     if "cpu" in roles:
         files += [
             ConfigFile("mysql", "mysql/server.cnf.j2", s.mysql_conf, "mysql", s.db_service),
-            ConfigFile(
-                "backend",
-                "systemd/backend.service.j2",
-                f"{s.systemd_dir}/{s.backend_service}.service",
-                "unit",
-                s.backend_service,
-            ),
+            backend_unit(s),
             ConfigFile("nginx", "nginx/site.conf.j2", s.nginx_site, "nginx", "nginx"),
         ]
     if "gpu" in roles:
@@ -68,6 +65,16 @@ def config_files(host: Host) -> list[ConfigFile]:
             "put it under [cpu] or [gpu] in the inventory",
         )
     return files
+
+
+def backend_unit(s: Settings) -> ConfigFile:
+    """The manual's one unit, or the release strategy's template (one instance per port)."""
+    if s.strategy == "release":
+        return ConfigFile("backend", "systemd/backend@.service.j2",
+                          f"{s.systemd_dir}/{s.backend_service}@.service", "unit",
+                          f"{s.backend_service}@", restart=False)  # fmt: skip
+    return ConfigFile("backend", "systemd/backend.service.j2",
+                      f"{s.systemd_dir}/{s.backend_service}.service", "unit", s.backend_service)  # fmt: skip
 
 
 # --- rendering (pure) ------------------------------------------------------------------
@@ -103,13 +110,20 @@ def context(s: Settings) -> dict[str, object]:
                     f"setting {name} contains a line break: {item!r}",
                     "a setting is one line; a line break would inject lines into the config",
                 )
+    ai_base = f"{s.releases_root}/ai"
+    release = s.strategy == "release"
     values.update(
         backend_jar=f"{s.backend_dir}/{s.backend_artifact}",
         backend_env_path=f"{s.backend_dir}/{s.backend_env_file}",
-        ai_uvicorn=f"{s.ai_dir}/{s.ai_venv}/bin/uvicorn",
-        ai_env_path=f"{s.ai_dir}/{s.ai_env_file}",
         backend_upstream=f"127.0.0.1:{s.backend_port}",
-    )
+        backend_base=f"{s.releases_root}/backend",
+        backend_upstream_name=UPSTREAM,
+        # the release strategy runs the AI server from the release `current` points at
+        ai_workdir=f"{ai_base}/current" if release else s.ai_dir,
+        ai_uvicorn=f"{ai_base}/current/{s.ai_venv}/bin/uvicorn" if release
+        else f"{s.ai_dir}/{s.ai_venv}/bin/uvicorn",
+        ai_env_path=f"{ai_base}/shared/{s.ai_env_file}" if release else f"{s.ai_dir}/{s.ai_env_file}",
+    )  # fmt: skip
     return values
 
 

@@ -52,9 +52,13 @@ class Report:
     rolled_back: bool | None = None
     interrupted: bool = False
     message: str = ""
+    #: measured on the host, when the critical section ran there (tasks/engine/hostrun.py)
+    host_downtime: float | None = None
 
     @property
     def downtime(self) -> float | None:
+        if self.host_downtime is not None:
+            return self.host_downtime
         if self.down_at is None:
             return None
         end = self.up_at if self.up_at is not None else time.monotonic()
@@ -73,6 +77,10 @@ class Report:
             "interrupted": self.interrupted,
             "message": self.message,
         }
+
+
+def asdict_steps(report: Report) -> list[dict]:
+    return [asdict(s) for s in report.steps]
 
 
 class _RollbackStopped(Exception):

@@ -46,6 +46,8 @@ class Session:
         self.answers: list[dict] = []
         self.report = Report(view.task, view.component, view.host.alias)
         self.lock: locks.HostLock | None = None
+        #: the host's critical section still runs and will release the lock itself
+        self.lock_handed_over = False
         #: the command that recovers the host if this task ends badly (set by the flow)
         self.recover_with = f"runbook의 '수동 복구' ({view.host.alias})"
         #: a command printing the host's state for an operator (set by the flow)
@@ -132,8 +134,12 @@ class Session:
         self.console.out(f"결과: {r.result}" + (f" — {r.message}" if r.message else ""))
 
     def record(self) -> None:
+        records.append(self, {**self.record_base(), **self.report.to_dict()})
+
+    def record_base(self) -> dict:
+        """The record's fields that are not the report's (the host script starts from it)."""
         v = self.view
-        entry = {
+        return {
             "run_id": v.run_id,
             "time": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
             "operator": operator_name(),
@@ -146,9 +152,7 @@ class Session:
             "to": v.target or v.to_rev,
             "yes": self.yes,
             "checklist": self.answers,
-            **self.report.to_dict(),
         }
-        records.append(self, entry)
 
     def notify_failure(self) -> None:
         text = self.secrets.mask(
@@ -224,8 +228,10 @@ def session(task: str, component: str, host: Host, secrets: Secrets, *, title: s
             raise error from None
         _finish(s, record=True)
     finally:
-        if s.lock is not None:
+        if s.lock is not None and not s.lock_handed_over:
             s.lock.release(s)
+        elif s.lock is not None:
+            s.console.out("(배포 잠금은 호스트의 실행이 끝날 때 풀립니다)")
         if own and remote is not None:
             remote.close()
 

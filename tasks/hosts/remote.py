@@ -192,7 +192,7 @@ class Remote:
     # --- files ----------------------------------------------------------------------
     def put_text(self, text: str, remote_path: str, mode: str = "600") -> None:
         """Write a file through SFTP, created with its final mode before any byte is in it."""
-        made = self.run(f"install -m {mode} /dev/null {q(remote_path)}")
+        made = self.run(f"install -D -m {mode} /dev/null {q(remote_path)}")
         if not made.ok:
             raise OSError(f"cannot create {remote_path}: {made.tail(3)}")
         try:

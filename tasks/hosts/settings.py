@@ -161,6 +161,32 @@ class Settings:
     swap_size: str = "4G"
     swap_file: str = "/swapfile"
 
+    # --- the release strategy (tasks/procedures/release*.py) ----------------------------
+    #: how deploy and rollback tasks work unless --strategy says otherwise:
+    #: "release" (build beside the running version, switch when healthy) or "manual"
+    strategy: str = "release"
+    #: <releases_root>/<component>/{releases/<run id>-<sha>, shared, current}
+    releases_root: str = "/app/releases"
+    #: releases kept per component (never the current one or the one before it)
+    releases_keep: int = 5
+    #: the backend's blue/green ports behind nginx's upstream (one instance each)
+    backend_ports: list = field(default_factory=lambda: [8081, 8082])
+    #: seconds the old backend instance stays running after a switch: a rollback within
+    #: this window is a switch back, with no start-up
+    backend_keep_warm: int = 600
+    #: the upstream nginx proxies /api/ to, rewritten by each switch (included by the site)
+    nginx_upstream_file: str = "/etc/nginx/dojangkok-upstream.conf"
+    #: health checks poll this often (seconds); the manual's tries × interval stay the limit
+    health_poll_interval: float = 0.2
+    #: AI server: "restart" (build the new venv beside the old one, then a health-gated
+    #: restart) or "blue-green" (two instances behind nginx on the GPU host; the GPU must
+    #: hold two copies of the model: see ai_gpu_memory_mb)
+    ai_switch: str = "restart"
+    ai_ports: list = field(default_factory=lambda: [8001, 8002])
+    #: the GPU memory (MiB) one AI instance needs; blue/green is refused when nvidia-smi
+    #: reports less free memory than that (0: no check)
+    ai_gpu_memory_mb: int = 0
+
     # ---------------------------------------------------------------------------------
     @classmethod
     def names(cls) -> set[str]:
@@ -192,6 +218,14 @@ def _coerce(f: dataclasses.Field, raw: object, where: str) -> object:
     default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
     if isinstance(default, bool) or isinstance(raw, type(default)):
         return raw
+    if isinstance(default, float):
+        try:
+            return float(str(raw))
+        except ValueError:
+            raise ConfigError(
+                f"setting {f.name} in {where} must be a number, got {raw!r}",
+                "write it without quotes or units, e.g. 0.5",
+            ) from None
     if isinstance(default, int):
         try:
             return int(str(raw))

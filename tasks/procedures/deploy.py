@@ -27,38 +27,60 @@ from tasks.shell import q
 TITLES = {"deploy": "배포", "rollback": "롤백"}
 
 
+STRATEGIES = ("release", "manual")
+
+
 @dataclass(frozen=True)
 class Options:
     dry_run: bool = False
     yes: bool = False
-    strategy: str = "manual"
+    #: None: each host's ``strategy`` setting
+    strategy: str | None = None
     message: str = ""
 
+    def strategy_for(self, host: Host) -> str:
+        chosen = self.strategy or host.settings.strategy
+        if chosen not in STRATEGIES:
+            raise ConfigError(
+                f"unknown strategy {chosen!r} for {host.alias}",
+                f"use one of: {', '.join(STRATEGIES)} (--strategy or the strategy setting)",
+            )
+        return chosen
 
-def plans(comp: Component, host: Host, task: str = "deploy") -> list[Plan]:
+
+def plans(
+    comp: Component, host: Host, task: str = "deploy", strategy: str = "manual"
+) -> list[Plan]:
     """The plans a task may run (a deploy may roll back), each rendered once with a dry
     view: a bad setting fails here, before any host is touched."""
-    proc = PROCEDURES[comp.name]
-    view = RunView(task, comp.name, host, new_run_id(), dry_run=True, target=TARGET_PLACEHOLDER)
-    found = [proc.plan(view), proc.rollback_plan(view)]
+    view = RunView(task, comp.name, host, new_run_id(), strategy, dry_run=True,
+                   target=TARGET_PLACEHOLDER)  # fmt: skip
+    if strategy == "release":
+        from tasks.procedures.release_flow import example_plans
+
+        found = example_plans(comp, view)
+    else:
+        proc = PROCEDURES[comp.name]
+        found = [proc.plan(view), proc.rollback_plan(view)]
+        found = found if task == "deploy" else found[1:]
     for plan in found:
         for step in plan.steps:
             step.shown(view)  # raises ConfigError on a bad smoke spec and the like
-    return found if task == "deploy" else found[1:]
+    return found
 
 
 def preflight(comp: Component, hosts: list[Host], secrets: Secrets, opts: Options,
               task: str = "deploy") -> None:  # fmt: skip
     """Everything that can be known before any host is touched."""
     for host in hosts:
-        found = plans(comp, host, task)
+        found = plans(comp, host, task, opts.strategy_for(host))
         needs = comp.needs(host.settings) if task == "deploy" else []
         preflight_secrets(host, secrets, needs, tuple(found))
         if not opts.dry_run:
             checklist.answerable(found, opts.yes, f"{task} {comp.name}")
 
 
-def _prepare(s: Session, comp: Component) -> list[str]:
+def read_deployed(s: Session, comp: Component) -> list[str]:
     """Read what is deployed; returns the deployed-revision stack."""
     proc = PROCEDURES[comp.name]
     s.state_command = proc.state_command(s.view)
@@ -81,13 +103,19 @@ def _prepare(s: Session, comp: Component) -> list[str]:
 
 
 def deploy_on(s: Session, comp: Component) -> None:
-    """Deploy ``comp`` in an open session."""
+    """Deploy ``comp`` in an open session, with the session's strategy."""
     proc = PROCEDURES[comp.name]
-    stack = _prepare(s, comp)
+    stack = read_deployed(s, comp)
     v = s.view
     if not v.dry_run:
         s.set(to_rev=s.query(shell.git_remote_head(comp.checkout(v.s), v.s.git_remote,
                                                    v.s.git_branch)))  # fmt: skip
+    if v.strategy == "release":
+        from tasks.procedures import release_flow
+
+        release_flow.deploy_on(s, comp, stack)
+        return
+    _refuse_if_converted(s, comp)
     plan = proc.plan(s.view)
     checklist.run_phase(plan, s, checklist.BEFORE)
     s.execute(plan, rollback=proc.rollback_plan)
@@ -104,10 +132,25 @@ def deploy_on(s: Session, comp: Component) -> None:
         records.write_stack(s, records.pushed(stack, s.view.from_rev, s.view.to_rev))
 
 
+def _refuse_if_converted(s: Session, comp: Component) -> None:
+    """The manual strategy on a host converted to releases would change what does not serve."""
+    from tasks.procedures.release_convert import is_converted
+
+    if not s.view.dry_run and s.sh(is_converted(comp, s.view)).ok:
+        raise ConfigError(
+            f"{comp.label} on {s.view.host.alias} runs the release strategy "
+            "(releases under releases_root): the manual strategy would change files that no "
+            "longer serve",
+            "deploy with --strategy=release (the default setting), and roll back with "
+            f"`fab -H {s.view.host.alias} rollback-{comp.name}`",
+        )
+
+
 def deploy_host(comp: Component, host: Host, secrets: Secrets, opts: Options,
                 console: Console | None = None, remote=None) -> Session:  # fmt: skip
-    with session("deploy", comp.name, host, secrets, title=f"{comp.label} 배포",
-                 dry_run=opts.dry_run, yes=opts.yes, strategy=opts.strategy, console=console,
+    strategy = opts.strategy_for(host)
+    with session("deploy", comp.name, host, secrets, title=f"{comp.label} 배포 ({strategy})",
+                 dry_run=opts.dry_run, yes=opts.yes, strategy=strategy, console=console,
                  remote=remote, message=opts.message) as s:  # fmt: skip
         deploy_on(s, comp)
     return s
@@ -116,10 +159,19 @@ def deploy_host(comp: Component, host: Host, secrets: Secrets, opts: Options,
 def rollback_host(comp: Component, host: Host, secrets: Secrets, opts: Options,
                   to: str | None = None) -> Session:  # fmt: skip
     proc = PROCEDURES[comp.name]
-    with session("rollback", comp.name, host, secrets, title=f"{comp.label} 롤백",
-                 dry_run=opts.dry_run, yes=opts.yes, strategy=opts.strategy,
+    strategy = opts.strategy_for(host)
+    with session("rollback", comp.name, host, secrets, title=f"{comp.label} 롤백 ({strategy})",
+                 dry_run=opts.dry_run, yes=opts.yes, strategy=strategy,
                  message=opts.message) as s:  # fmt: skip
-        stack = _prepare(s, comp)
+        stack = read_deployed(s, comp)
+        if strategy == "release":
+            from tasks.procedures import release_flow
+
+            bad, _ = release_flow.roll_back(s, comp, to)
+            if not opts.dry_run:
+                records.write_stack(s, records.popped(stack, s.view.from_rev, s.view.back_to))
+            return s
+        _refuse_if_converted(s, comp)
         target = to or (records.previous(stack, s.view.from_rev) if not opts.dry_run else "")
         if not target and not opts.dry_run:
             raise ConfigError(

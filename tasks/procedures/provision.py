@@ -31,10 +31,11 @@ def read_state(s: Session, host: Host, files) -> dict[str, str | None]:
     return parse_state(res.stdout)
 
 
-def push_on(s: Session, host: Host) -> list[Change]:
-    """Diff, ask, apply. Raises StepFailed when a step failed: before the install step
-    nothing on the host changed; after it, the old config is back."""
-    rendered = render(host)
+def push_on(s: Session, host: Host, only: set[str] | None = None) -> list[Change]:
+    """Diff, ask, apply (``only``: these files, by key). Raises StepFailed when a step
+    failed: before the install step nothing on the host changed; after it, the old config
+    is back."""
+    rendered = {f: text for f, text in render(host).items() if only is None or f.key in only}
     found = changes(rendered, read_state(s, host, list(rendered)), host.settings)
     if not found:
         s.console.out(f"no changes: {host.alias} already has the rendered config")
@@ -60,6 +61,8 @@ def push_host(host: Host, secrets: Secrets, opts: Options) -> Session:
     with session("config", "config", host, secrets, title="설정 (push-config)",
                  dry_run=opts.dry_run, yes=opts.yes, message=opts.message,
                  connect_in_dry_run=True) as s:  # fmt: skip
+        if host.settings.strategy == "release":
+            _refuse_unconverted(s, host)
         push_on(s, host)
     return s
 
@@ -77,6 +80,41 @@ def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
         s.execute(host_setup.plan(s.view))
         if opts.dry_run:
             s.console.out("(then: push-config)")
-        else:
-            push_on(s, host)
+            return s
+        if host.settings.strategy == "release":
+            _convert_all(s, host)
+        push_on(s, host)
     return s
+
+
+def _unconverted(s: Session, host: Host) -> list:
+    from tasks import components
+    from tasks.procedures.release_convert import is_converted
+
+    return [c for c in components.on_host(host.groups, host.alias)
+            if not s.sh(is_converted(c, s.view.but(component=c.name))).ok]  # fmt: skip
+
+
+def _refuse_unconverted(s: Session, host: Host) -> None:
+    """The release strategy's config names releases a manual host does not have yet."""
+    missing = _unconverted(s, host)
+    if missing:
+        raise ConfigError(
+            f"{host.alias} still runs {', '.join(c.name for c in missing)} the manual way: "
+            "the release strategy's config would point at releases that do not exist",
+            f"convert it first: `fab -H {host.alias} setup` (or a deploy), "
+            "or push with strategy=manual",
+        )
+
+
+def _convert_all(s: Session, host: Host) -> None:
+    """setup on a release-strategy host: every manual component becomes releases."""
+    from tasks.procedures import deploy
+    from tasks.procedures.release_convert import convert
+
+    for comp in _unconverted(s, host):
+        s.console.out(f"!!! {comp.label}: manual 방식 → release 방식으로 전환합니다")
+        s.view = s.view.but(component=comp.name)
+        deploy.read_deployed(s, comp)
+        convert(s, comp)
+    s.view = s.view.but(component="setup")

@@ -35,6 +35,7 @@ MOZILLA_INTERMEDIATE = {  # ssl-config.mozilla.org 5.7, the openssl names
 
 
 def host(group: str = "cpu", **settings) -> Host:
+    settings.setdefault("strategy", "manual")
     return Host(group, "10.0.0.2", "deploy", 22, None, (group,), Settings(**settings))
 
 
