@@ -18,6 +18,7 @@ from tasks.engine.view import TARGET_PLACEHOLDER, RunView
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
 from tasks.procedures import PROCEDURES, backup
+from tasks.procedures.release_flow import example_plans
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR = ROOT / "templates" / "runbook"
@@ -95,11 +96,22 @@ def render() -> str:
                 "checklist": plan.checklist,
             }
         )
+    releases = []
+    for comp in components.ORDER:
+        view = example_view(comp.name, comp.group).but(strategy="release")
+        found = example_plans(comp, view)
+        releases.append({"component": comp, "plans": [
+            {"plan": plan, "rows": rows(plan, view)} for plan in found
+        ]})  # fmt: skip
     db = example_view("database", "cpu", "backup")
     backup_rows = rows(backup.backup_plan(db), db)
     restore_rows = rows(backup.restore_plan(db), db)
     return env.get_template("runbook.md.j2").render(
-        sections=sections, backup_rows=backup_rows, restore_rows=restore_rows, settings=Settings()
+        sections=sections,
+        releases=releases,
+        backup_rows=backup_rows,
+        restore_rows=restore_rows,
+        settings=Settings(),
     )
 
 

@@ -122,11 +122,22 @@ def follow(s: Session, ack: bool = True) -> dict:
                 f"fab -H {s.view.host.alias} deploy-status",
                 report=s.report,
             )
-        watch = f"exec -a {q('dojangkok-watch:' + s.view.run_id)} tail -n +{state.lines + 1} -F -- {q(d + '/status.jsonl')}"
         stop = (lambda: state.done is not None or INTERRUPT.abort.is_set()) if cancel_sent else (
             lambda: state.done is not None or INTERRUPT.cancel.is_set())  # fmt: skip
         try:
-            s.remote.run(watch, stop=stop, on_output=state.feed)
+            pid = s.remote.run(
+                f"systemctl show -p MainPID --value {q(unit(s.view))}"
+            ).stdout.strip()
+            res = s.remote.run(watch_command(s.view, state.lines, pid), stop=stop,
+                               on_output=state.feed)  # fmt: skip
+            if state.done is None and res.ok:  # the unit ended without saying it was done
+                state.close()
+                raise StepFailed(
+                    f"the host run {unit(s.view)} ended without a result",
+                    f"see `journalctl -u {unit(s.view)}` on {s.view.host.alias}, then "
+                    f"`fab -H {s.view.host.alias} deploy-status`",
+                    report=s.report,
+                )
         except Interrupted:
             if state.done is None and INTERRUPT.cancel.is_set() and not cancel_sent:
                 s.remote.run(f"touch -- {q(d + '/cancel')}")
@@ -149,6 +160,14 @@ def follow(s: Session, ack: bool = True) -> dict:
     if ack:
         s.remote.run(f"touch -- {q(d + '/ack')}")
     return state.done
+
+
+def watch_command(v: RunView, seen: int, pid: str) -> str:
+    """The status lines after the ``seen`` first ones; while the unit (``pid``) runs, as they
+    come (``tail --pid`` ends with it). Named, so the host knows someone follows."""
+    status = q(run_dir(v) + "/status.jsonl")
+    follow = f"--pid={int(pid)} -F" if pid.isdigit() and int(pid) > 0 else ""
+    return f"exec -a {q('dojangkok-watch:' + v.run_id)} tail {follow} -n +{seen + 1} -- {status}"
 
 
 class _Follow:

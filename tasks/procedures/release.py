@@ -22,7 +22,7 @@ import json
 
 from tasks.engine.policy import Policy
 from tasks.engine.steps import Step
-from tasks.engine.view import RunView
+from tasks.engine.view import RunView, operator_name
 from tasks.shell import q
 
 INFO = ".release.json"
@@ -92,6 +92,12 @@ def info(v: RunView, artifact: str = "", operator: str = "") -> str:
         f"printf '%s\\n' {q(json.dumps(data, ensure_ascii=False))} > {d}/{INFO} && {checksum}"
         f"printf 'ready\\n' > {d}/{STATUS}"
     )
+
+
+def adopt_env(v: RunView, checkout: str, env_file: str) -> str:
+    """The checkout's .env becomes the shared one (once: an existing shared .env stays)."""
+    src, dst = q(f"{checkout}/{env_file}"), q(f"{shared(v)}/{env_file}")
+    return f"if [ ! -e {dst} ] && [ -e {src} ]; then install -m 600 -- {src} {dst} && echo 'shared {env_file} from the checkout'; fi"
 
 
 def mark(v: RunView, status: str, release: str | None = None) -> str:
@@ -220,7 +226,7 @@ def link_step(number: str, names) -> Step:
 def info_step(number: str, artifact: str = "") -> Step:
     return Step(
         number, "릴리스 정보 기록", "1초", "-", Policy.ABORT,
-        command=lambda v: info(v, artifact),
+        command=lambda v: info(v, artifact, operator_name()),
         added="리비전, 실행 ID, 산출물 체크섬을 릴리스에 기록하고 ready로 표시",
     )  # fmt: skip
 

@@ -51,6 +51,11 @@ def convert(s: Session, comp: Component) -> None:
         return
     legacy = s.view.but(run_id=new_run_id(), to_rev=s.view.from_rev)
     if comp.name == "ai":
+        s.execute(Plan("ai", "C", "AI release 방식 전환", "", "", "", (
+            release.prepare_step(),
+            Step("K0", "shared .env (체크아웃에서)", "1초", "-", Policy.ABORT,
+                 command=lambda v: release.adopt_env(v, v.s.ai_dir, v.s.ai_env_file)),
+        )))  # fmt: skip
         s.execute(release_ai.build_plan(legacy))
         s.execute(Plan("ai", "C", "AI release 방식 전환", "", "", "", (
             release.switch_step("K1", "current → 서빙 중인 리비전의 릴리스",

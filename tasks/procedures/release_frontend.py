@@ -115,7 +115,8 @@ def convert_plan(view: RunView) -> Plan:
              command=lambda v: (
                  f"d={q(release.path(v, release=legacy))}; mkdir -p -- \"$d\"/{q(v.s.frontend_build_dir)} && "
                  f"cp -a -- {q(root)}/. \"$d\"/{q(v.s.frontend_build_dir)}/ && "
-                 f"printf 'ready\\n' > \"$d\"/{release.STATUS} && {release.switch_current(v, legacy)}"
+                 f"printf 'ready\\n' > \"$d\"/{release.STATUS} && {release.switch_current(v, legacy)} && "
+                 f"{release.adopt_env(v, v.s.frontend_dir, '.env')}"
              ),
              added="manual 방식으로 배포된 호스트를 release 방식으로 바꾼다: 지금 서빙 중인 파일이 첫 릴리스"),
         Step("K2", "웹 루트를 심볼릭 링크로", "1초", "권한 확인", Policy.ABORT, sudo=True,
