@@ -191,10 +191,19 @@ def to_remove(releases: list[dict], keep: int) -> list[str]:
 
 
 def remove(v: RunView, releases: list[str]) -> str:
-    if not releases:
-        return "echo 'nothing to remove'"
-    b = f"{base(v)}/releases"
-    return "rm -rf -- " + " ".join(q(f"{b}/{r}") for r in releases)
+    """Delete the releases, then every shared venv no release links to any more."""
+    b = q(base(v))
+    gone = (
+        "rm -rf -- " + " ".join(q(f"{base(v)}/releases/{r}") for r in releases) + " && "
+        if releases
+        else ""
+    )
+    return (
+        f"{gone}if [ -d {b}/venvs ]; then for d in {b}/venvs/*/; do d=${{d%/}}; "
+        f'find {b}/releases -mindepth 2 -maxdepth 2 -type l -lname "$d" | grep -q . '
+        '|| { rm -rf -- "$d" && echo "removed venv ${d##*/}"; }; done; fi; '
+        f"echo {q(f'{len(releases)} release(s) removed')}"
+    )
 
 
 # --- steps every component's release plan shares -------------------------------------

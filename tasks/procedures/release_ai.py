@@ -34,6 +34,40 @@ def venv(v: RunView) -> str:
     return f"{release.path(v)}/{v.s.ai_venv}"
 
 
+#: the shell variable holding the venv's key: sha256 of requirements.txt and Python x.y
+KEY = (
+    'k="$(cat -- {req} | sha256sum | cut -c1-16)-py$(python3 -c '
+    '\'import sys; print("%d.%d" % sys.version_info[:2])\')"'
+)
+
+
+def venv_dir(v: RunView) -> str:
+    """The shared venvs: one per (requirements, Python); a release links to its own."""
+    return f'{q(release.base(v) + "/venvs")}/"$k"'
+
+
+def venv_command(v: RunView) -> str:
+    """Link the release's venv to the one for its requirements, making it when missing."""
+    rel = q(release.path(v))
+    key = KEY.format(req=f"{rel}/{q(v.s.ai_requirements)}")
+    d = venv_dir(v)
+    return (
+        f"{key}; mkdir -p -- {q(release.base(v) + '/venvs')} && "
+        f'if [ -e {d}/.complete ]; then echo "venv $k: the same requirements, reused"; else '
+        f'rm -rf -- {d} && python3 -m venv -- {d} && echo "venv $k: new"; fi && '
+        f"ln -sfn -- {d} {rel}/{q(v.s.ai_venv)} && {rel}/{q(v.s.ai_venv)}/bin/python -V"
+    )
+
+
+def install_command(v: RunView) -> str:
+    """pip install into a new venv only; then it is complete (reusable)."""
+    rel = q(release.path(v))
+    key = KEY.format(req=f"{rel}/{q(v.s.ai_requirements)}")
+    d = venv_dir(v)
+    pip = in_release_venv(v, f"pip install -r {q(v.s.ai_requirements)} --quiet")
+    return f'{key}; if [ -e {d}/.complete ]; then echo "nothing to install"; else {pip} && touch -- {d}/.complete; fi'
+
+
 def in_release_venv(v: RunView, command: str) -> str:
     return shell.cd(release.path(v), f". {q(v.s.ai_venv)}/bin/activate && {command}")
 
@@ -46,13 +80,12 @@ def build_plan(view: RunView) -> Plan:
         release.prepare_step(),
         release.export_step("2", _dir),
         release.link_step("2a", lambda v: [v.s.ai_env_file]),
-        Step("3", "가상환경 만들기 (새 릴리스)", "10초", "venv 재생성", Policy.RETRY,
-             command=lambda v: f"python3 -m venv -- {q(venv(v))} && {q(venv(v))}/bin/python -V",
-             cleanup=lambda v: f"rm -rf -- {q(venv(v))}",
-             added="매뉴얼 3 (가상환경 활성화)을 대신: 릴리스마다 새 venv, 서비스 중인 venv는 그대로"),
-        Step("4", "의존성 설치 (새 릴리스)", "2분", "캐시 삭제 후 재시도; 실패해도 서비스는 그대로",
-             Policy.RETRY,
-             command=lambda v: in_release_venv(v, f"pip install -r {q(v.s.ai_requirements)} --quiet"),
+        Step("3", "가상환경 (requirements가 같으면 재사용)", "10초", "venv 재생성", Policy.RETRY,
+             command=venv_command, cleanup=lambda v: f"rm -rf -- {venv_dir(v)}",
+             added="매뉴얼 3 (가상환경 활성화)을 대신: requirements.txt와 Python 버전이 같은 venv가 "
+             "있으면 그것을 쓰고, 없으면 서비스 중인 venv 옆에 새로 만든다"),
+        Step("4", "의존성 설치 (새 venv만)", "2분", "캐시 삭제 후 재시도; 실패해도 서비스는 그대로",
+             Policy.RETRY, command=install_command,
              cleanup=lambda v: in_release_venv(v, "pip cache purge || true")),
         release.info_step("4a"),
     )  # fmt: skip

@@ -32,6 +32,17 @@ def live_root(v: RunView) -> str:
     return f"{release.current(v)}/{v.s.frontend_build_dir}"
 
 
+def install(v: RunView) -> str:
+    """``npm ci``, or the current release's node_modules when the lock file is the same."""
+    new, cur = q(release.path(v)), q(release.current(v))
+    return (
+        f"if cmp -s -- {cur}/package-lock.json {new}/package-lock.json && [ -d {cur}/node_modules ]; "
+        f"then cp -al -- {cur}/node_modules {new}/node_modules && "
+        "echo 'node_modules: hard links from the current release (package-lock.json unchanged)'; "
+        f"else {shell.cd(release.path(v), v.s.frontend_install_cmd)}; fi"
+    )
+
+
 def check_build(v: RunView) -> str:
     """The build is complete; the previous build's hashed assets are kept beside it."""
     new, static = build_dir(v), v.s.hashed_assets_path.strip("/")
@@ -50,8 +61,9 @@ def build_plan(view: RunView) -> Plan:
         release.export_step("1", _dir),
         release.link_step("1a", lambda v: [".env"]),
         Step("2", "의존성 설치", "1분", "node_modules 삭제 후 재시도", Policy.RETRY,
-             command=lambda v: shell.cd(rel(v), v.s.frontend_install_cmd),
-             cleanup=lambda v: shell.cd(rel(v), "rm -rf node_modules")),
+             command=install, cleanup=lambda v: shell.cd(rel(v), "rm -rf node_modules"),
+             added="package-lock.json이 서비스 중인 릴리스와 같으면 그 node_modules를 하드 링크로 "
+             "가져온다 (설치 없음)"),
         Step("3", "프로덕션 빌드", "2분", "빌드 에러 확인 후 수정 (서비스 중인 빌드는 그대로)",
              Policy.ABORT, command=lambda v: shell.cd(rel(v), v.s.frontend_build_cmd)),
         Step("3a", "빌드 결과 확인, 이전 해시 자산 유지", "5초", "빌드 출력 확인", Policy.ABORT,
