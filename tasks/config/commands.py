@@ -36,7 +36,7 @@ def validate_nginx(f: ConfigFile, s: Settings) -> str:
     root = nginx_dir(s)
     tree = f"{staging_dir(s)}/nginx-tree"
     site = PurePosixPath(f.dest)
-    link, disabled = nginx_links(s)
+    link, disabled = nginx_links(s, f.dest)
     rel = site.relative_to(root) if site.is_relative_to(root) else PurePosixPath(site.name)
     enabled = f"{tree}/{PurePosixPath(link).relative_to(root)}" if link else ""
     removals = " ".join(q(f"{tree}/{PurePosixPath(p).relative_to(root)}") for p in disabled)
@@ -122,7 +122,7 @@ def install_command(changes_: list[Change], s: Settings) -> str:
             f"&& mv -fT {d}.dojangkok-new {d}"
         )
         if f.kind == "nginx":
-            link, disabled = nginx_links(s)
+            link, disabled = nginx_links(s, f.dest)
             if link:
                 parts.append(
                     f"ln -sfn {d} {q(link)}.dojangkok-new && mv -fT {q(link)}.dojangkok-new {q(link)}"
@@ -162,7 +162,7 @@ def action_command(action: str, f: ConfigFile, s: Settings) -> str:
 
 def check_command(f: ConfigFile, s: Settings) -> str:
     """After a reload/restart: is the service serving? (its health check, polled)"""
-    component = {"nginx": "frontend", "backend": "backend", "ai": "ai"}.get(f.key)
+    component = {"nginx": "frontend", "backend": "backend", "ai": "ai", "ai-proxy": "ai"}.get(f.key)
     if component:
         return components.get(component).health(s, None).polled()
     return shell.poll(f"systemctl is-active --quiet {q(f.service)}", 10, 2)

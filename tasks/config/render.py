@@ -20,6 +20,7 @@ from tasks.hosts.settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 UPSTREAM = "dojangkok_backend"  # the nginx upstream the release strategy switches
+AI_UPSTREAM = "dojangkok_ai"  # the GPU host's, with ai_switch=blue-green
 MANAGED = "Managed by dojangkok-deploy from templates/{template}: edit the template, not this file."
 
 
@@ -50,15 +51,7 @@ def config_files(host: Host) -> list[ConfigFile]:
             ConfigFile("nginx", "nginx/site.conf.j2", s.nginx_site, "nginx", "nginx"),
         ]
     if "gpu" in roles:
-        files.append(
-            ConfigFile(
-                "ai",
-                "systemd/ai.service.j2",
-                f"{s.systemd_dir}/{s.ai_service}.service",
-                "unit",
-                s.ai_service,
-            )
-        )
+        files += ai_files(s)
     if not files:
         raise ConfigError(
             f"host {host.alias} is in neither group [cpu] nor [gpu]: no config to push",
@@ -75,6 +68,19 @@ def backend_unit(s: Settings) -> ConfigFile:
                           f"{s.backend_service}@", restart=False)  # fmt: skip
     return ConfigFile("backend", "systemd/backend.service.j2",
                       f"{s.systemd_dir}/{s.backend_service}.service", "unit", s.backend_service)  # fmt: skip
+
+
+def ai_files(s: Settings) -> list[ConfigFile]:
+    """The AI server's unit; with the release strategy's blue/green, the template unit and
+    the nginx proxy on the GPU host instead."""
+    if s.strategy == "release" and s.ai_switch == "blue-green":
+        return [
+            ConfigFile("ai", "systemd/ai@.service.j2", f"{s.systemd_dir}/{s.ai_service}@.service",
+                       "unit", f"{s.ai_service}@", restart=False),
+            ConfigFile("ai-proxy", "nginx/ai-proxy.conf.j2", s.ai_proxy_conf, "nginx", "nginx"),
+        ]  # fmt: skip
+    return [ConfigFile("ai", "systemd/ai.service.j2", f"{s.systemd_dir}/{s.ai_service}.service",
+                       "unit", s.ai_service)]  # fmt: skip
 
 
 # --- rendering (pure) ------------------------------------------------------------------
@@ -123,8 +129,17 @@ def context(s: Settings) -> dict[str, object]:
         ai_uvicorn=f"{ai_base}/current/{s.ai_venv}/bin/uvicorn" if release
         else f"{s.ai_dir}/{s.ai_venv}/bin/uvicorn",
         ai_env_path=f"{ai_base}/shared/{s.ai_env_file}" if release else f"{s.ai_dir}/{s.ai_env_file}",
+        ai_base=ai_base,
+        ai_upstream_name=AI_UPSTREAM,
+        ai_allow=_nginx_allow(s.ai_ip_allow),
     )  # fmt: skip
     return values
+
+
+def _nginx_allow(allow: str) -> list[str]:
+    """systemd's IPAddressAllow words as nginx ``allow`` addresses."""
+    names = {"localhost": ["127.0.0.1", "::1"], "any": ["all"]}
+    return [a for word in allow.split() for a in names.get(word, [word])]
 
 
 def render_file(f: ConfigFile, s: Settings, env: jinja2.Environment | None = None) -> str:
@@ -168,8 +183,11 @@ def nginx_dir(s: Settings) -> str:
     return str(parent.parent) if parent.name in ("sites-available", "conf.d") else "/etc/nginx"
 
 
-def nginx_links(s: Settings) -> tuple[str | None, list[str]]:
-    """(the sites-enabled link to the site or None, the sites-enabled entries to remove)."""
+def nginx_links(s: Settings, dest: str | None = None) -> tuple[str | None, list[str]]:
+    """(the sites-enabled link to the site or None, the sites-enabled entries to remove);
+    for another nginx file (``dest``, e.g. in conf.d): none of either."""
+    if dest is not None and dest != s.nginx_site:
+        return None, []
     site = PurePosixPath(s.nginx_site)
     enabled = f"{nginx_dir(s)}/sites-enabled"
     link = f"{enabled}/{site.name}" if site.parent.name == "sites-available" else None
@@ -180,5 +198,5 @@ def touched_paths(f: ConfigFile, s: Settings) -> list[str]:
     """Every path a push of ``f`` may change (backed up before, restored on failure)."""
     if f.kind != "nginx":
         return [f.dest]
-    link, disabled = nginx_links(s)
+    link, disabled = nginx_links(s, f.dest)
     return [f.dest, *([link] if link else []), *disabled]

@@ -183,6 +183,12 @@ class Settings:
     #: hold two copies of the model: see ai_gpu_memory_mb)
     ai_switch: str = "restart"
     ai_ports: list = field(default_factory=lambda: [8001, 8002])
+    #: blue/green: the upstream nginx on the GPU host proxies ai_listen_port to
+    ai_upstream_file: str = "/etc/nginx/dojangkok-ai-upstream.conf"
+    #: blue/green: the proxy's own config (conf.d is included by the distribution's nginx)
+    ai_proxy_conf: str = "/etc/nginx/conf.d/dojangkok-ai.conf"
+    #: blue/green: seconds the old AI instance stays running after a switch (GPU memory)
+    ai_keep_warm: int = 60
     #: the GPU memory (MiB) one AI instance needs; blue/green is refused when nvidia-smi
     #: reports less free memory than that (0: no check)
     ai_gpu_memory_mb: int = 0

@@ -8,7 +8,7 @@ from tasks.hosts.connect import connect
 from tasks.hosts.inventory import Inventory
 from tasks.hosts.remote import ConnectionLost
 from tasks.hosts.secrets import Secrets
-from tasks.procedures.release_backend import live_health
+from tasks.procedures.release_backend import PAIR
 
 
 def check_all(inv: Inventory, secrets: Secrets, console: Console | None = None,
@@ -21,7 +21,7 @@ def check_all(inv: Inventory, secrets: Secrets, console: Console | None = None,
             for comp in components.on_host(host.groups, host.alias):
                 check = comp.health(host.settings, None).command()
                 if comp.name == "backend" and host.settings.strategy == "release":
-                    check = live_health(host.settings)  # the instance nginx sends requests to
+                    check = PAIR.live_health(host.settings)  # the instance nginx sends requests to
                 try:
                     res = remote.run(check, timeout=30)
                     ok, why = res.ok, res.tail(1)

@@ -252,3 +252,13 @@ def switch_step(number: str, title: str, target=None) -> Step:
         command=lambda v: switch_current(v, target(v) if target else None),
         added="심볼릭 링크를 원자적으로 바꾼다 (ln -sfn 임시 이름 → mv -T)",
     )  # fmt: skip
+
+
+def host_smoke(number, title, expected, on_failure, view: RunView, specs, port) -> tuple[Step, ...]:
+    """The configured smoke requests, on the host; none configured: the 배포 후 checklist asks
+    the operator instead (a question cannot run in the host's critical section)."""
+    from tasks.procedures.common import smoke_step
+
+    if not specs(view.s):
+        return ()
+    return (smoke_step(number, title, expected, on_failure, view, specs, port, ""),)

@@ -15,6 +15,7 @@ from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
 from tasks.procedures import release
+from tasks.procedures.bluegreen import Pair
 from tasks.procedures.common import (
     after_items,
     before_items,
@@ -22,12 +23,39 @@ from tasks.procedures.common import (
     health_step,
     service_step,
 )
-from tasks.procedures.release_backend import host_smoke
 from tasks.shell import q
+
+SECTION = "C"
+AI_UPSTREAM = "dojangkok_ai"
+
+#: with ai_switch=blue-green: two instances behind nginx on the GPU host (bluegreen.py)
+PAIR = Pair(
+    AI, service=lambda s: s.ai_service, ports=lambda s: s.ai_ports,
+    upstream_file=lambda s: s.ai_upstream_file, upstream=AI_UPSTREAM,
+    keep_warm=lambda s: s.ai_keep_warm, smoke=lambda s: s.ai_smoke,
+    numbers=("5", "6", "7", "7a", "7b", "7c"),
+)  # fmt: skip
+
+
+def pair(s) -> Pair | None:
+    return PAIR if s.ai_switch == "blue-green" else None
 
 
 def _dir(v: RunView) -> str:
     return v.s.ai_dir
+
+
+def gpu_memory(v: RunView) -> str:
+    """Blue/green holds two copies of the model: refuse when the GPU has not the room."""
+    need = int(v.s.ai_gpu_memory_mb)
+    return (
+        "if ! command -v nvidia-smi >/dev/null; then echo 'no nvidia-smi: no GPU memory check'; "
+        f"elif [ {need} -le 0 ]; then echo 'ai_gpu_memory_mb=0: no GPU memory check'; else "
+        "free=$(nvidia-smi --query-gpu=memory.free --format=csv,noheader,nounits | sort -n | head -n 1); "
+        f'if [ "$free" -lt {need} ]; then echo "blue/green needs {need} MiB free on the GPU for a '
+        'second copy of the model, the GPU has $free MiB: set ai_switch=restart, or free memory" >&2; '
+        f'exit 1; fi; echo "GPU: $free MiB free (needs {need})"; fi'
+    )
 
 
 def venv(v: RunView) -> str:
@@ -72,7 +100,7 @@ def in_release_venv(v: RunView, command: str) -> str:
     return shell.cd(release.path(v), f". {q(v.s.ai_venv)}/bin/activate && {command}")
 
 
-def build_plan(view: RunView) -> Plan:
+def build_plan(view: RunView, live: int = 0) -> Plan:
     steps = (
         Step("1", "AI 인스턴스 접속", "30초", "SSM Session Manager 사용", Policy.ABORT,
              command=lambda v: "hostname",
@@ -88,6 +116,11 @@ def build_plan(view: RunView) -> Plan:
              Policy.RETRY, command=install_command,
              cleanup=lambda v: in_release_venv(v, "pip cache purge || true")),
         release.info_step("4a"),
+        *(() if pair(view.s) is None else (
+            Step("4b", "GPU 메모리 확인 (blue/green)", "1초", "ai_switch=restart로", Policy.ABORT,
+                 command=gpu_memory,
+                 added="blue/green은 모델을 두 번 올린다: GPU에 자리가 없으면 시작 전에 거부"),
+        )),
     )  # fmt: skip
     return Plan("ai", "C", "FastAPI 배포 (release)", "AI Instance `/app/releases/ai`", "약 4분",
                 "재시작 ~ 헬스체크", steps, checklist(view))  # fmt: skip
@@ -100,7 +133,7 @@ def switch_plan(view: RunView) -> Plan:
                      "restart", AI, down=True),
         health_step("6", "헬스체크", "30초", "실패 시 이전 릴리스로 되돌림", Policy.ROLLBACK, AI,
                     fine=True),
-        *host_smoke("7", "AI 기능 테스트", "N+분", "롤백", view, lambda s: s.ai_smoke,
+        *release.host_smoke("7", "AI 기능 테스트", "N+분", "롤백", view, lambda s: s.ai_smoke,
                     lambda s: s.ai_listen_port),
     )  # fmt: skip
     return Plan("ai", "C", "FastAPI 전환", "AI Instance", "1분", "재시작 ~ 헬스체크", steps)

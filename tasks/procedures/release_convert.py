@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from tasks.components import Component
+from tasks.components import AI, BACKEND, Component
 from tasks.engine.policy import Policy
 from tasks.engine.session import Session
 from tasks.engine.steps import Plan, Step
@@ -31,6 +31,8 @@ def is_converted(comp: Component, v: RunView) -> str:
         return release_frontend.converted(v)
     if comp.name == "backend":
         return f"test -d {q(release.base(v) + '/slots')} -a -f {q(v.s.nginx_upstream_file)}"
+    if release_ai.pair(v.s) is not None:
+        return f"test -d {q(release.base(v) + '/slots')} -a -f {q(v.s.ai_upstream_file)}"
     return (
         f'[ "$(systemctl show -p WorkingDirectory --value {q(v.s.ai_service)})" = '
         f"{q(release.current(v))} ]"
@@ -50,6 +52,9 @@ def convert(s: Session, comp: Component) -> None:
         s.execute(release_frontend.convert_plan(s.view))
         return
     legacy = s.view.but(run_id=new_run_id(), to_rev=s.view.from_rev)
+    if comp.name == "ai" and release_ai.pair(s.view.s) is not None:
+        convert_ai_blue_green(s, legacy)
+        return
     if comp.name == "ai":
         s.execute(Plan("ai", "C", "AI release 방식 전환", "", "", "", (
             release.prepare_step(),
@@ -86,7 +91,7 @@ def backend_adopt_plan(legacy: RunView) -> Plan:
         Step("K2", "nginx upstream 파일 (지금 포트)", "1초", "권한 확인", Policy.ABORT, sudo=True,
              command=lambda v: (
                  f"[ -f {q(s.nginx_upstream_file)} ] || printf '%s' "
-                 f"{q(release_backend.upstream_text(s.backend_port))} > {q(s.nginx_upstream_file)}"
+                 f"{q(release_backend.PAIR.upstream_text(s.backend_port))} > {q(s.nginx_upstream_file)}"
              )),
     )  # fmt: skip
     return Plan("backend", "B", "Backend release 방식 전환", "CPU Instance", "1분", "0분", steps)
@@ -98,12 +103,12 @@ def backend_switch_plan(legacy: RunView) -> Plan:
     port = s.backend_ports[0]
     steps = (
         Step("K3", f"{release_backend.instance(s, port)} 시작", "30초", "되돌림", Policy.ROLLBACK,
-             sudo=True, command=lambda v: release_backend.start_instance(legacy, port)),
+             sudo=True, command=lambda v: release_backend.PAIR.start_instance(legacy, port)),
         health_step("K4", "헬스체크", "1분", "되돌림", Policy.ROLLBACK,
-                    release_backend.BACKEND, up=False, fine=True, port=lambda v: port,
+                    BACKEND, up=False, fine=True, port=lambda v: port,
                     unit=lambda v: release_backend.instance(s, port)),
         Step("K5", f"nginx upstream 전환 ({s.backend_port} → {port})", "1초", "되돌림",
-             Policy.ROLLBACK, sudo=True, command=lambda v: release_backend.point_upstream(s, port)),
+             Policy.ROLLBACK, sudo=True, command=lambda v: release_backend.PAIR.point_upstream(s, port)),
         release.switch_step("K6", "current → 등록한 릴리스", lambda v: release.name(legacy)),
         Step("K7", f"manual 유닛 종료 ({s.backend_service}, 요청이 끝난 뒤)", "1초", "-",
              Policy.WARN, sudo=True,
@@ -121,8 +126,56 @@ def backend_undo_plan(legacy: RunView) -> Plan:
     port = s.backend_ports[0]
     steps = (
         Step("KR1", f"nginx upstream을 {s.backend_port}로", "1초", "수동 복구", Policy.ABORT,
-             sudo=True, command=lambda v: release_backend.point_upstream(s, s.backend_port)),
+             sudo=True, command=lambda v: release_backend.PAIR.point_upstream(s, s.backend_port)),
         Step("KR2", f"{release_backend.instance(s, port)} 중지", "10초", "-", Policy.WARN,
              sudo=True, command=lambda v: f"systemctl stop {q(release_backend.instance(s, port))}"),
     )  # fmt: skip
     return Plan("backend", "B", "전환 되돌림", "CPU Instance", "", "", steps)
+
+
+def _ai_has_releases(s: Session) -> bool:
+    return s.sh(f"test -L {q(release.current(s.view))}").ok
+
+
+def convert_ai_blue_green(s: Session, legacy: RunView) -> None:
+    """The AI server onto two instances behind nginx on the GPU host.
+
+    The served release (built first on a manual host) starts on the first port; then the
+    single unit stops and nginx takes its port: the one outage, about a second, said.
+    """
+    from tasks.procedures.provision import push_on
+
+    if not _ai_has_releases(s):
+        s.execute(Plan("ai", "C", "AI release 방식 전환", "", "", "", (
+            release.prepare_step(),
+            Step("K0", "shared .env (체크아웃에서)", "1초", "-", Policy.ABORT,
+                 command=lambda v: release.adopt_env(v, v.s.ai_dir, v.s.ai_env_file)),
+        )))  # fmt: skip
+        s.execute(release_ai.build_plan(legacy))
+        s.execute(Plan("ai", "C", "AI release 방식 전환", "", "", "", (
+            release.switch_step("K1", "current → 서빙 중인 리비전의 릴리스",
+                                lambda v: release.name(legacy)),
+        )))  # fmt: skip
+    current = s.query(release.current_release(s.view)) or release.name(legacy)
+    settings = _release_settings(s).settings
+    pair, port = release_ai.PAIR, settings.ai_ports[0]
+    push_on(s, _release_settings(s), only={"ai"})  # the template unit: nothing restarts
+    s.execute(Plan("ai", "C", "AI blue/green 전환", "", "", "", (
+        Step("K2", f"{pair.instance(settings, port)} 시작", "30초", "수동 복구", Policy.ABORT,
+             sudo=True, command=lambda v: pair.start_instance(v, port, current)),
+        health_step("K3", "헬스체크", "1분", "수동 복구", Policy.ABORT, AI, up=False, fine=True,
+                    port=lambda v: port, unit=lambda v: pair.instance(settings, port)),
+        Step("K4", "nginx upstream 파일", "1초", "권한 확인", Policy.ABORT, sudo=True,
+             command=lambda v: f"printf '%s' {q(pair.upstream_text(port))} > {q(settings.ai_upstream_file)}"),
+    )))  # fmt: skip
+    push_on(s, _release_settings(s), only={"ai-proxy"})  # nginx cannot take the port yet
+    s.execute(Plan("ai", "C", "AI blue/green 전환", "", "", "", (
+        Step("K5", f"nginx가 포트 {settings.ai_listen_port}를 넘겨받음 (짧은 중단)", "1초",
+             "수동 복구", Policy.ABORT, sudo=True, down=True,
+             command=lambda v: (
+                 f"systemctl disable -q {q(settings.ai_service)}; systemctl stop {q(settings.ai_service)} && "
+                 f"{settings.nginx_reload_cmd} && {pair.at_boot(settings, port)}"
+             ),
+             added="한 번뿐인 전환: 단일 유닛이 포트를 놓고 nginx가 받는 동안 (약 1초) 응답이 없다"),
+        health_step("K6", "헬스체크 (nginx 뒤)", "1분", "수동 복구", Policy.ABORT, AI, fine=True),
+    )))  # fmt: skip

@@ -21,6 +21,7 @@ from tasks.engine.session import Session
 from tasks.engine.steps import Plan, Step
 from tasks.errors import ConfigError, StepFailed
 from tasks.procedures import release, release_ai, release_backend, release_frontend
+from tasks.procedures.bluegreen import Pair
 from tasks.procedures.release_convert import convert, is_converted
 
 RELEASES = {"frontend": release_frontend, "backend": release_backend, "ai": release_ai}
@@ -41,17 +42,22 @@ class HostState:
         return release.current_of(self.releases)
 
 
+def pair_of(comp: Component, s) -> Pair | None:
+    """The component's blue/green pair, when it switches that way."""
+    return RELEASES[comp.name].pair(s)
+
+
 def read_state(s: Session, comp: Component) -> HostState:
-    v = s.view
-    ports = list(v.s.backend_ports)
+    v, pair = s.view, pair_of(comp, s.view.s)
+    ports = list(pair.ports(v.s)) if pair else [0, 0]
     if v.dry_run:
         return HostState([], True, ports[0], ports[1])
     state = HostState(release.parse_list(s.query(release.list_command(v))))
     state.converted = s.sh(is_converted(comp, v)).ok
-    if comp.name == "backend":
-        live = s.query(release_backend.live_port_command(v.s))
-        state.live = int(live) if live.isdigit() else v.s.backend_port
-        state.other = ports[1] if state.live == ports[0] else ports[0]
+    if pair:
+        live = s.query(pair.live_port_command(v.s))
+        state.live = int(live) if live.isdigit() else ports[0]
+        state.other = pair.other(v.s, state.live)
     return state
 
 
@@ -100,12 +106,12 @@ def deploy_on(s: Session, comp: Component, stack: list[str]) -> None:
     if cur_rev:
         s.set(from_rev=cur_rev)
     previous = state.current or PREVIOUS
-    if comp.name == "backend":
-        build = rel.build_plan(s.view, state.live)
-        switch = rel.switch_plan(s.view, state.live, state.other)
-        back = rel.switch_back_plan(s.view, state.live, state.other, state.current)
+    build = rel.build_plan(s.view, state.live)
+    pair = pair_of(comp, v.s)
+    if pair:
+        switch = pair.switch_plan(s.view, build.section, state.live, state.other)
+        back = pair.switch_back_plan(s.view, build.section, state.live, state.other, state.current)
     else:
-        build = rel.build_plan(s.view)
         switch = rel.switch_plan(s.view)
         back = rel.switch_back_plan(s.view, previous)
     checklist.run_phase(build, s, checklist.BEFORE)
@@ -151,16 +157,11 @@ def roll_back(s: Session, comp: Component, to: str | None, reason: str = "") -> 
         )
     s.set(from_rev=revision(s, state.current) or v.from_rev, target=revision(s, target) or target)
     s.console.out(f"롤백 대상 릴리스: {bad} → {target}")
-    if comp.name == "backend":
-        warm = (
-            not v.dry_run
-            and s.sh(
-                f"systemctl is-active --quiet {shell.q(release_backend.instance(v.s, state.other))} && "
-                f'[ "$(basename -- "$(readlink -- {shell.q(release_backend.slot(v, state.other))})")" = {shell.q(target)} ]'
-            ).ok
-        )
-        plan = rel.rollback_plan(s.view, target, bad, state.live, state.other, warm)
-        back = rel.keep_live_plan(s.view, state.live, state.other)
+    pair = pair_of(comp, v.s)
+    if pair:
+        warm = not v.dry_run and s.sh(pair.warm_command(v, state.other, target)).ok
+        plan = pair.rollback_plan(s.view, rel.SECTION, target, bad, state.live, state.other, warm)
+        back = pair.keep_live_plan(s.view, rel.SECTION, state.live)
     else:
         plan = rel.rollback_plan(s.view, target, bad)
         back = Plan(comp.name, plan.section, "되돌림 없음", "", "", "", ())
@@ -187,14 +188,15 @@ def _cleanup(s: Session) -> None:
 def example_plans(comp: Component, view) -> list[Plan]:
     """Every plan the release strategy may run for ``comp``, with placeholder state (the
     preflight renders them; the runbook prints them)."""
-    rel = RELEASES[comp.name]
-    if comp.name == "backend":
-        live, idle = view.s.backend_ports[0], view.s.backend_ports[1]
+    rel, pair = RELEASES[comp.name], pair_of(comp, view.s)
+    if pair:
+        live, idle = pair.ports(view.s)[:2]
+        sec = rel.SECTION
         return [
-            rel.build_plan(view, live), rel.switch_plan(view, live, idle),
-            rel.switch_back_plan(view, live, idle, PREVIOUS),
-            rel.rollback_plan(view, PREVIOUS, "<현재 릴리스>", idle, live, True),
-            rel.rollback_plan(view, PREVIOUS, "<현재 릴리스>", idle, live, False),
+            rel.build_plan(view, live), pair.switch_plan(view, sec, live, idle),
+            pair.switch_back_plan(view, sec, live, idle, PREVIOUS),
+            pair.rollback_plan(view, sec, PREVIOUS, "<현재 릴리스>", idle, live, True),
+            pair.rollback_plan(view, sec, PREVIOUS, "<현재 릴리스>", idle, live, False),
         ]  # fmt: skip
     return [rel.build_plan(view), rel.switch_plan(view), rel.switch_back_plan(view, PREVIOUS),
             rel.rollback_plan(view, PREVIOUS, "<현재 릴리스>")]  # fmt: skip
