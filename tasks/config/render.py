@@ -11,8 +11,6 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import jinja2
-
 from tasks import components
 from tasks.errors import ConfigError
 from tasks.hosts.inventory import Host
@@ -92,7 +90,9 @@ def _sdq(value: object) -> str:
     return text
 
 
-def environment(root: Path = TEMPLATES) -> jinja2.Environment:
+def environment(root: Path = TEMPLATES):
+    import jinja2  # only tasks that render pay for it
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(root)),
         undefined=jinja2.StrictUndefined,
@@ -142,7 +142,9 @@ def _nginx_allow(allow: str) -> list[str]:
     return [a for word in allow.split() for a in names.get(word, [word])]
 
 
-def render_file(f: ConfigFile, s: Settings, env: jinja2.Environment | None = None) -> str:
+def render_file(f: ConfigFile, s: Settings, env=None) -> str:
+    import jinja2
+
     env = env or environment()
     try:
         template = env.get_template(f.template)
