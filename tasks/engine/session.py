@@ -24,7 +24,7 @@ from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.runner import Report, Rollback, Runner
 from tasks.engine.steps import Plan
 from tasks.engine.view import RunView, new_run_id, operator_host, operator_name
-from tasks.errors import ConfigError, DeployToolError, StepFailed
+from tasks.errors import ConfigError, DeployToolError, HostCommandFailed, StepFailed
 from tasks.hosts.connect import connect as ssh_connect
 from tasks.hosts.inventory import Host
 from tasks.hosts.remote import ConnectionLost, Interrupted, Remote, Result
@@ -68,7 +68,7 @@ class Session:
             return ""
         res = self.sh(command, sudo=sudo)
         if not res.ok:
-            raise RuntimeError(res.tail() or f"exit {res.exit}")
+            raise HostCommandFailed(self.view.host.alias, command, res.tail() or f"exit {res.exit}")
         return res.stdout.strip()
 
     def reconnect(self) -> None:

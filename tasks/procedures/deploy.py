@@ -18,7 +18,7 @@ from tasks.engine.console import Console
 from tasks.engine.session import Session, preflight_secrets, session
 from tasks.engine.steps import Plan
 from tasks.engine.view import TARGET_PLACEHOLDER, RunView, new_run_id
-from tasks.errors import ConfigError
+from tasks.errors import ConfigError, HostCommandFailed
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
 from tasks.procedures import PROCEDURES
@@ -91,9 +91,9 @@ def read_deployed(s: Session, comp: Component) -> list[str]:
     checkout = comp.checkout(s.view.s)
     try:
         head = s.query(shell.git_head(checkout))
-    except RuntimeError as exc:
+    except HostCommandFailed as exc:
         raise ConfigError(
-            f"{checkout} on {alias} is not a git checkout {s.view.host.user} can use: {exc}",
+            f"{checkout} on {alias} is not a git checkout {s.view.host.user} can use: {exc.output}",
             "check the *_dir settings and ansible_user for this host, or set the host up first",
         ) from None
     stack = records.read_stack(s)

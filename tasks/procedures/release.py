@@ -136,6 +136,7 @@ def list_command(v: RunView) -> str:
     ``n`` the line of its last switch in ``switches`` (0: never served)."""
     b = q(base(v))
     return (
+        f"[ -d {b}/releases ] || exit 0; "
         f'cur=$(basename -- "$(readlink -- {b}/current 2>/dev/null)" 2>/dev/null); '
         f"find {b}/releases -mindepth 1 -maxdepth 1 -type d -printf '%f\\n' 2>/dev/null | sort | "
         "while IFS= read -r n; do "
