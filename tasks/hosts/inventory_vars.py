@@ -67,7 +67,7 @@ def check_name(key: str, where: str) -> None:
             raise ConfigError(
                 f"{where}: unknown or unsupported connection variable {key!r}",
                 f"{hint}this tool reads only {', '.join(sorted(ANSIBLE_KEYS))} "
-                "(tasks/inventory.py says what each does)",
+                "(tasks/hosts/inventory_vars.py says what each does)",
             )
     elif key not in SETTINGS:
         raise ConfigError(
