@@ -57,10 +57,13 @@ _ECHO = re.compile(r'^\s*echo "([^"]*)"', re.M)
 
 
 def echo_prefixes(scripts: Iterable[str]) -> list[str]:
-    """The literal start of every `echo "…"` in the scripts (up to the first `$`)."""
+    """The literal start of every `echo "…"` in the scripts (up to the first `$`); an echo
+    of the time (`현재 시간: $(date)`) is no step."""
     out = []
     for text in scripts:
         for body in _ECHO.findall(text):
+            if "$(date" in body:
+                continue
             prefix = body.split("$", 1)[0]
             if len(prefix.strip()) >= 3 and prefix not in out:
                 out.append(prefix)

@@ -97,7 +97,8 @@ def measure_all(args, names: list[str], tmp: Path) -> tuple[report.Meta, list[Me
     for meth in chosen:
         skipped = sorted({m.note for m in results if m.method == meth.name and m.run is None})
         notes = [meth.note] if meth.note else []
-        notes += [f"skipped where {n}" for n in skipped if n]
+        ran = any(m.method == meth.name and m.run is not None for m in results)
+        notes += [f"{'skipped where' if ran else 'not run:'} {n}" for n in skipped if n]
         meta.method_notes[meth.name] = "; ".join(notes)
         shown = [m.run.shown for m in results if m.method == meth.name and m.run is not None]
         meta.commands[meth.name] = list(dict.fromkeys(shown))

@@ -44,6 +44,10 @@ SCRIPT_PREP = [
     "the others on cpu, where the manual's header comments put them",
     "gave `deploy` on cpu an ssh key that gpu accepts and the alias `ai-server` → gpu, "
     "for `deploy_all.sh`'s `ssh ai-server '/app/scripts/deploy_ai_server.sh'`",
+    "nothing else: `/app/backups` (deploy_backend.sh) already exists on the lab's cpu, and "
+    "`deploy` has passwordless sudo as the scripts assume. `/var/www/backup`, where "
+    "rollback_frontend.sh looks for backups, is not made: no step of the manual writes one, "
+    'so the script\'s own "백업 파일을 찾을 수 없습니다" is what gets measured',
 ]
 
 
@@ -209,7 +213,7 @@ class FabMethod(Method):
             return self._ok[deploy]
         if not self.has_strategy(deploy):
             ok = self.name == "manual"
-            why = "" if ok else f"`fab --help {deploy}` has no `--strategy` option yet"
+            why = "" if ok else "fab has no `--strategy` option yet"
             if ok:
                 self.note = "fab has no `--strategy` yet: its only strategy is the manual's"
         else:

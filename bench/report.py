@@ -33,7 +33,7 @@ def cell(m: Measurement | None, endpoint: str, wall: bool = True) -> str:
     if m is None:
         return "—"
     if m.run is None:
-        return f"skipped: {m.note}" if m.note else "—"
+        return f"skipped: {m.note}" if m.note else "—"  # the reason, once per cell
     n = numbers(m, endpoint)
     first = f"**{n.longest:.2f} s** down · {n.failed}/{n.total} failed"
     if not n.up:
@@ -96,6 +96,18 @@ def surprises(ms: list[Measurement]) -> list[str]:
     return out
 
 
+def probe_cost(ms: list[Measurement]) -> str:
+    """The probers share the machine with what they measure: say how much they took."""
+    runs = [m for m in ms if m.run is not None and m.t_end > m.run.t0]
+    if not runs or not any(m.bench_cpu for m in runs):
+        return ""
+    share = sum(m.bench_cpu for m in runs) / sum(m.t_end - m.run.t0 for m in runs)
+    return (
+        f" The probers (and this harness) used {share:.0%} of one core while measuring, "
+        "on the same machine as the lab."
+    )
+
+
 def render(meta: Meta, scenarios: list[Scenario], ms: list[Measurement]) -> str:
     L = [
         "# Deploy benchmark: the manual's scripts and fab, side by side",
@@ -106,7 +118,9 @@ def render(meta: Meta, scenarios: list[Scenario], ms: list[Measurement]) -> str:
         "",
         f"- date: {meta.date}",
         f"- machine: {meta.machine}",
-        f"- reproduce: `{meta.command}`",
+        f"- reproduce: `{meta.command}` (after `.venv/bin/pip install -e '.[dev,bench]'`; "
+        "it brings the lab up when it is down; about 10 minutes; "
+        "`--from RUN.json` redraws a run saved with `--save RUN.json`)",
         "",
         "**How to read a cell.** While the command runs, a prober on the operator side sends "
         f"one request every {meta.interval * 1000:.0f} ms to each public endpoint — "
@@ -117,7 +131,7 @@ def render(meta: Meta, scenarios: list[Scenario], ms: list[Measurement]) -> str:
         "exit code, and what answers at the end (✓ as expected). Probing goes on after the "
         "command until the component has answered for 1 s "
         f"(at most {meta.settle:.0f} s), so an outage that outlives the command counts too. "
-        "Every cell starts from freshly reset hosts with 1.0.0 running.",
+        "Every cell starts from freshly reset hosts with 1.0.0 running." + probe_cost(ms),
         "",
     ]
     for sc in scenarios:

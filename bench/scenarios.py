@@ -93,6 +93,7 @@ class Measurement:
     baseline: dict[str, str] = field(default_factory=dict)  # version per endpoint at start
     expected: dict[str, str] = field(default_factory=dict)
     probes: dict[str, list[pr.Probe]] = field(default_factory=dict)
+    bench_cpu: float = 0.0  # CPU seconds this process (the probers) used in the window
 
     @property
     def watched(self) -> tuple[str, ...]:
@@ -138,9 +139,11 @@ class Bench:
                 return m
         time.sleep(sc.wait)
         self.log(f"-- {label}: measuring")
+        cpu = time.process_time()
         m.run = method.run(self.lab, sc.action, component, self.mask)
         m.settled = self.probers.wait_healthy(m.watched, 1.0, self.settle, m.run.t1)
         m.t_end = time.monotonic()
+        m.bench_cpu = time.process_time() - cpu
         m.probes = self.probers.window(m.run.t0, m.t_end)
         self.log(f"   exit {m.run.rc} after {m.run.seconds:.1f} s; {summary(m)}")
         return m

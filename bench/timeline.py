@@ -49,8 +49,11 @@ def _lane(ax, y: float, m: Measurement, component: str, xmax: float, labels: lis
         return
     t0 = run.t0
     ps = m.probes.get(component, [])
-    for a, b, state in pr.segments(ps, m.t_end):
+    segs = pr.segments(ps, m.t_end)
+    for a, b, state in sorted(segs, key=lambda seg: seg[2] is None):  # failures on top
         colour = DOWN if state is None else VERSION_COLOURS.get(state, OTHER)
+        if state is None:  # one failed probe (20 ms) must still be visible
+            b = max(b, a + 0.004 * xmax)
         ax.broken_barh([(a - t0, b - a)], (y + 0.02, 0.4), facecolors=colour, linewidth=0)
     for o in pr.outages(ps):
         labels.append((ax, o.start - t0, y + 0.22, o.seconds, [f"{o.seconds:.1f} s"], "white"))
@@ -67,7 +70,8 @@ def _lane(ax, y: float, m: Measurement, component: str, xmax: float, labels: lis
         if "실패" in mk.label:  # fab's `!!! B8 … 실패 → 롤백 시작`
             ax.plot([a], [y - 0.02], marker="v", ms=6, color=DOWN, clip_on=False)
         code = _CODE.match(mk.label)
-        labels.append((ax, a, y - 0.22, w, [mk.label[:40], code.group(0) if code else ""], "#252525"))  # fmt: skip
+        short = mk.label[:16].rstrip() + "…" if len(mk.label) > 17 else ""
+        labels.append((ax, a, y - 0.22, w, [mk.label[:40], short, code.group(0) if code else ""], "#252525"))  # fmt: skip
     settle = max(m.t_end - run.t1, 0)
     ax.broken_barh(
         [(run.seconds, settle)], (y - 0.4, 0.36), facecolors="#f7f7f7", hatch="///",
@@ -75,9 +79,10 @@ def _lane(ax, y: float, m: Measurement, component: str, xmax: float, labels: lis
     )  # fmt: skip
     ax.plot([run.seconds] * 2, [y - 0.45, y + 0.47], color="#252525", lw=1)
     n = numbers(m, component)
+    down = f"{n.longest:.2f}" if n.longest < 1 else f"{n.longest:.1f}"
     verdict = "✓" if n.as_expected else ("✗ down" if not n.up else f"✗ {n.version}")
     ax.text(
-        xmax * 1.01, y + 0.2, f"{n.longest:.1f} s down", va="center", fontsize=8.5,
+        xmax * 1.01, y + 0.2, f"{down} s down", va="center", fontsize=8.5,
         fontweight="bold", color=DOWN if n.longest >= 0.05 else "#252525", clip_on=False,
     )  # fmt: skip
     ax.text(
@@ -121,7 +126,8 @@ def draw(
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    plt.rcParams["font.family"] = [_font(), "DejaVu Sans"]  # DejaVu has ✓ and ✗
+    # DejaVu for Latin, digits, ✓ and ✗ (NanumGothic's "." reads like ","), Nanum for Korean
+    plt.rcParams["font.family"] = ["DejaVu Sans", _font()]
     plt.rcParams["axes.unicode_minus"] = False
     panels = []
     for sc in scenarios:
@@ -129,8 +135,12 @@ def draw(
         by = {m.method: m for m in ms if m.scenario == sc.key and m.component == comp}
         if by:
             panels.append((sc, by))
+    ran = [x for x in methods if any(x in by and by[x].run for _, by in panels)]
+    idle = [x for x in methods if x not in ran]
+    notes = {by[x].note for _, by in panels for x in idle if x in by and by[x].note}
+    methods = ran or methods
     fig, axes = plt.subplots(
-        len(panels), 1, figsize=(12, 0.55 + 1.05 * len(methods) * len(panels)), squeeze=False
+        len(panels), 1, figsize=(12, 0.7 + 1.05 * len(methods) * len(panels)), squeeze=False
     )
     labels: list = []
     for ax, (sc, by) in zip(axes[:, 0], panels, strict=True):
@@ -143,7 +153,7 @@ def draw(
         ax.set_xlim(0, xmax)
         ax.set_ylim(-0.55, len(methods) - 0.45)
         ax.set_yticks(range(len(methods)), labels=list(reversed(methods)), fontsize=9)
-        where = " (all components; this one's endpoint)" if sc.action == "full" else ""
+        where = f" — {component}'s endpoint" if sc.action == "full" else ""
         ax.set_title(f"{sc.title}{where}", loc="left", fontsize=10, fontweight="bold")
         ax.tick_params(axis="x", labelsize=8)
         for side in ("top", "right", "left"):
@@ -157,10 +167,14 @@ def draw(
         for v, c in VERSION_COLOURS.items()
     ]
     legend += [Patch(color=DOWN, label="no good answer")]
-    fig.legend(handles=legend, loc="upper right", ncol=4, fontsize=8, frameon=False)
-    fig.suptitle(f"{component}: what a user saw during each command", x=0.01, ha="left",
-                 fontsize=12, fontweight="bold")  # fmt: skip
-    fig.tight_layout(rect=(0, 0, 0.89, 0.97))
+    fig.legend(handles=legend, loc="upper right", ncol=4, fontsize=8, frameon=False,
+               bbox_to_anchor=(0.99, 1 - 0.05 / fig.get_figheight()))  # fmt: skip
+    fig.suptitle(f"{component}: what a user saw during each command", x=0.01, y=1 - 0.12 / fig.get_figheight(),
+                 ha="left", va="top", fontsize=12, fontweight="bold")  # fmt: skip
+    if idle:
+        fig.text(0.01, 1 - 0.45 / fig.get_figheight(), f"not run: {', '.join(idle)} ({'; '.join(sorted(notes)) or 'skipped'})",
+                 fontsize=8.5, color="#636363")  # fmt: skip
+    fig.tight_layout(rect=(0, 0, 0.89, 1 - 0.45 / fig.get_figheight()))
     _place(labels, fig.canvas.get_renderer())
     fig.savefig(out, dpi=110)
     plt.close(fig)

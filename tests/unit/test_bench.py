@@ -163,3 +163,51 @@ def test_scenarios():
     assert all(s.action in ("deploy", "rollback", "full") for s in SCENARIOS)
     assert push_files("backend", "break", None)["BREAK"] == "build\n"
     assert push_files("frontend", "new", None) == {"VERSION": "1.1.0\n"}
+
+
+class FakeLab:
+    inventory = "hosts.ini"
+    env_file = ".env"
+
+
+def fake_fab(tmp_path, strategy: bool):
+    """A `fab` whose deploy-backend has --strategy (manual|release) or not."""
+    fab = tmp_path / "fab"
+    help_text = "--strategy=NAME  manual or release" if strategy else "-y, --yes"
+    fab.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in\n  "--help deploy-backend") echo "{help_text}";;\n'
+        '  "--help rollback-backend") echo "-y, --yes";;\n'
+        "  *--strategy=release*|*--strategy=manual*) exit 0;;\n"
+        "  *) echo 'No idea what --strategy=bluegreen is' >&2; exit 1;;\nesac\n"
+    )
+    fab.chmod(0o755)
+    return fab
+
+
+def test_a_strategy_is_used_once_fab_offers_it(tmp_path):
+    from bench.methods import FabMethod
+
+    fab = fake_fab(tmp_path, strategy=True)
+    release = FabMethod("release", tmp_path, fab=fab)
+    assert release.available(FakeLab, "deploy", "backend") == (True, "")
+    deploy = release.command(FakeLab, "deploy", "backend")
+    assert deploy.shown == "fab -H cpu deploy-backend --yes --strategy=release"
+    # a rollback task without --strategy runs without it (it reads the deploy records)
+    assert release.command(FakeLab, "rollback", "backend").shown == "fab -H cpu rollback-backend --yes"  # fmt: skip
+    other = FabMethod("bluegreen", tmp_path, fab=fab)
+    ok, why = other.available(FakeLab, "deploy", "backend")
+    assert not ok and "No idea what --strategy=bluegreen is" in why
+
+
+def test_without_strategy_option_manual_runs_plain_fab_and_others_are_skipped(tmp_path):
+    from bench.methods import FabMethod
+
+    fab = fake_fab(tmp_path, strategy=False)
+    manual_ = FabMethod("manual", tmp_path, fab=fab)
+    assert manual_.available(FakeLab, "deploy", "backend") == (True, "")
+    assert manual_.command(FakeLab, "deploy", "backend").shown == "fab -H cpu deploy-backend --yes"
+    assert FabMethod("release", tmp_path, fab=fab).available(FakeLab, "deploy", "backend") == (
+        False,
+        "fab has no `--strategy` option yet",
+    )
