@@ -36,11 +36,24 @@ DOCS = ROOT / "docs"
 
 def args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--methods", default="script,manual,release")
-    p.add_argument("--scenarios", default=",".join(s.key for s in SCENARIOS))
-    p.add_argument("--components", default=",".join(COMPONENTS))
-    p.add_argument("--settle", type=float, default=30.0, help="max seconds to wait after")
-    p.add_argument("--out", type=Path, default=DOCS / "benchmarks.md")
+    p.add_argument(
+        "--methods",
+        default="script,manual,release",
+        help="columns: `script` (the manual's scripts) or a fab strategy name",
+    )
+    p.add_argument(
+        "--scenarios",
+        default=",".join(s.key for s in SCENARIOS),
+        help="bench/scenarios.py keys (default: all)",
+    )
+    p.add_argument("--components", default=",".join(COMPONENTS), help="default: all three")
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=30.0,
+        help="max seconds to watch a component come back after the command",
+    )
+    p.add_argument("--out", type=Path, default=DOCS / "benchmarks.md", help="pictures go beside")
     p.add_argument("--save", type=Path, help="also write the raw measurements (JSON)")
     p.add_argument("--from", dest="load", type=Path, help="redraw from saved measurements")
     return p

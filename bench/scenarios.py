@@ -103,7 +103,6 @@ class Measurement:
 class Bench:
     def __init__(self, lab, probers: pr.Probers, mask, log=print, settle: float = 30.0):
         self.lab, self.probers, self.mask, self.log, self.settle = lab, probers, mask, log, settle
-        self.prepared: str | None = None
 
     def fresh(self, method: Method) -> dict[str, str]:
         """Hosts and origins reset; every endpoint answering; returns their versions."""
