@@ -36,9 +36,12 @@ class CommandRun:
 
 
 # -- marks ------------------------------------------------------------------------------
-_FAB_STEP = re.compile(r"^\[(\d+)/(\d+)\] \(([^)]+)\) (.+?)\s+\(예상 .*\)$")
-_FAB_STAGE = re.compile(r"^\[(\d+)/(\d+)\] ([^(].*)$")  # full-deploy: "[2/3] Spring Boot 배포..."
-_FAB_FAIL = re.compile(r"^!!! (.+?)(?: \(매뉴얼.*)?$")
+_HOST = r"^(?:\[[A-Za-z][\w.-]*\] )?"  # `full-deploy --parallel` prefixes lines with "[cpu] "
+_FAB_STEP = re.compile(_HOST + r"\[(\d+)/(\d+)\] \(([^)]+)\) (.+?)\s+\(예상 .*\)$")
+_FAB_STAGE = re.compile(
+    _HOST + r"\[(\d+)/(\d+)\] ([^(].*)$"
+)  # full-deploy: "[2/3] Spring Boot 배포..."
+_FAB_FAIL = re.compile(_HOST + r"!!! (.+?)(?: \(매뉴얼.*)?$")
 
 
 def fab_mark(line: str) -> str | None:

@@ -53,6 +53,9 @@ def test_fab_marks():
     assert commands.fab_mark("!!! B8 Gradle 빌드 실패 → 롤백 시작 (매뉴얼: 롤백)") == (
         "B8 Gradle 빌드 실패 → 롤백 시작"
     )
+    assert (
+        commands.fab_mark("[gpu] [1/7] (C1) AI 인스턴스 접속  (예상 30초)") == "C1 AI 인스턴스 접속"
+    )
     assert commands.fab_mark("      ✓ 0.1s") is None
     assert commands.fab_mark("      $ systemctl stop dojangkok") is None
 
