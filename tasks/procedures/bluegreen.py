@@ -78,7 +78,7 @@ class Pair:
     def live_port_command(self, s: Settings) -> str:
         """Prints the port the upstream sends requests to (nothing without an upstream)."""
         return (
-            f"grep -o '127.0.0.1:[0-9]*' -- {q(self.upstream_file(s))} 2>/dev/null "
+            f"{{ grep -o '127.0.0.1:[0-9]*' -- {q(self.upstream_file(s))} 2>/dev/null || true; }} "
             "| head -n 1 | cut -d: -f2"
         )
 
