@@ -70,14 +70,16 @@ class Method:
     def prepare_hosts(self, lab) -> None:
         """After every reset, before anything runs (hosts are fresh then)."""
 
-    def command(self, lab, action: str, component: str | None) -> Command:
+    def command(self, lab, action: str, component: str | None, settings=()) -> Command:
         raise NotImplementedError
 
     def marker(self):
         raise NotImplementedError
 
-    def run(self, lab, action: str, component: str | None, mask) -> commands.CommandRun:
-        cmd = self.command(lab, action, component)
+    def run(
+        self, lab, action: str, component: str | None, mask, settings=()
+    ) -> commands.CommandRun:
+        cmd = self.command(lab, action, component, settings)
         return commands.run(
             cmd.argv,
             cmd.shown,
@@ -144,7 +146,7 @@ class ScriptMethod(Method):
         if res.returncode != 0:
             raise RuntimeError(f"cannot set up ssh ai-server on cpu: {res.stderr.strip()}")
 
-    def command(self, lab, action, component):
+    def command(self, lab, action, component, settings=()):
         name = SCRIPTS[(action, component)]
         host = "gpu" if "_ai" in name else "cpu"
         path = f"{manual.REMOTE_DIR}/{name}"
@@ -174,10 +176,10 @@ class FabMethod(Method):
         self._ok: dict[str, tuple[bool, str]] = {}
         self.note = ""
 
-    def env(self, lab) -> dict[str, str]:
+    def env(self, lab, settings=()) -> dict[str, str]:
         env = {
             **os.environ,
-            "DOJANGKOK_HOSTS": str(lab.inventory),
+            "DOJANGKOK_HOSTS": str(self.inventory(lab, settings)),
             "DOJANGKOK_ENV": str(lab.env_file),
             "PYTHONUNBUFFERED": "1",
         }
@@ -234,15 +236,34 @@ class FabMethod(Method):
     def marker(self):
         return commands.fab_mark
 
-    def command(self, lab, action, component):
+    def command(self, lab, action, component, settings=()):
         task = self._task(action, component)
         args = [*self._host(action, component), task, "--yes", *self.flags(task)]
-        return Command(
-            [str(self.fab), *args],
-            "fab " + " ".join(args),
-            env=self.env(lab),
-            cwd=self.root,
-        )
+        shown = "fab " + " ".join(args)
+        if settings:
+            shown += "  (" + ", ".join(f"{k}={v}" for k, v in settings) + ")"
+        return Command([str(self.fab), *args], shown, env=self.env(lab, settings), cwd=self.root)
+
+    def inventory(self, lab, settings=()) -> Path:
+        """The lab's inventory; with ``settings``, a copy with them in last sections."""
+        if not settings:
+            return lab.inventory
+        extra = "".join(f"{k}={v}\n" for k, v in settings)
+        path = lab.state_dir / "bench-hosts.ini"
+        return lab.write_inventory(path, f"\n[cpu:vars]\n{extra}\n[gpu:vars]\n{extra}")
+
+    def prepare_hosts(self, lab) -> None:
+        """The release strategy works on hosts `fab setup` prepared (and converted)."""
+        if self.name != "release" or not self.has_strategy("deploy-backend"):
+            return
+        env = self.env(lab, (("swap_size", "64M"),))
+        for host in ("cpu", "gpu"):
+            res = subprocess.run([str(self.fab), "-H", host, "setup", "--yes"], cwd=self.root,
+                                 env=env, capture_output=True, text=True)  # fmt: skip
+            if res.returncode != 0:
+                raise RuntimeError(
+                    f"fab -H {host} setup failed:\n{res.stdout[-2000:]}{res.stderr[-2000:]}"
+                )
 
 
 def make(names: list[str], root: Path, history: Path | None = None) -> list[Method]:

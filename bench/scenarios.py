@@ -20,6 +20,7 @@ from bench.commands import CommandRun
 from bench.methods import Method
 
 NEW = "1.1.0"
+COLD_WAIT = 6.0  # seconds after the deploy: past a 2 s warm window
 BROKEN = "1.2.0"
 COMPONENTS = ("frontend", "backend", "ai")
 
@@ -35,6 +36,8 @@ class Scenario:
     expect: str = "new"  # what should answer at the end: "new" or "old" (the first version)
     methods: tuple[str, ...] | None = None  # None: every method
     about: str = ""
+    #: settings for fab (appended to the lab's inventory), e.g. a short warm window
+    settings: tuple[tuple[str, str], ...] = ()
 
 
 SCENARIOS = [
@@ -47,11 +50,18 @@ SCENARIOS = [
         expect="old",
         about=f"{NEW} was just deployed with the same method; back to 1.0.0",
     ),
-    # The release strategy's two rollbacks, once it exists (fill in its warm window):
-    # Scenario("rollback-warm", "Rollback within the warm window", "rollback",
-    #          prepare=("deploy",), expect="old", methods=("release",)),
-    # Scenario("rollback-cold", "Rollback after the warm window", "rollback",
-    #          prepare=("deploy",), wait=WARM_WINDOW + 5, expect="old", methods=("release",)),
+    Scenario(
+        "rollback-cold",
+        "Rollback after the warm window (release)",
+        "rollback",
+        prepare=("deploy",),
+        wait=COLD_WAIT,
+        expect="old",
+        methods=("release",),
+        settings=(("backend_keep_warm", "2"), ("ai_keep_warm", "2")),
+        about=f"the old backend instance stopped {COLD_WAIT:.0f} s after the deploy "
+        "(backend_keep_warm=2): the rollback starts it, then switches",
+    ),
     Scenario(
         "failed-build",
         "Deploy whose build fails",
@@ -128,7 +138,7 @@ class Bench:
                 self.lab.push_app(c, push_files(c, sc.push, self.lab.settings.apps_dir), f"bench {sc.key}")  # fmt: skip
             m.expected[c] = NEW if sc.expect == "new" else m.baseline[c]
         for action in sc.prepare:
-            prep = method.run(self.lab, action, component, self.mask)
+            prep = method.run(self.lab, action, component, self.mask, sc.settings)
             if prep.rc != 0:
                 m.note = f"preparation `{prep.shown}` failed (exit {prep.rc})"
                 self.log(f"   {m.note}:\n{prep.tail(15)}")
@@ -139,7 +149,7 @@ class Bench:
         time.sleep(sc.wait)
         self.log(f"-- {label}: measuring")
         cpu = time.process_time()
-        m.run = method.run(self.lab, sc.action, component, self.mask)
+        m.run = method.run(self.lab, sc.action, component, self.mask, sc.settings)
         m.settled = self.probers.wait_healthy(m.watched, 1.0, self.settle, m.run.t1)
         m.t_end = time.monotonic()
         m.bench_cpu = time.process_time() - cpu
