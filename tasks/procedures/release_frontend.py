@@ -123,7 +123,7 @@ def rollback_plan(view: RunView, target: str, bad: str) -> Plan:
 #: directory by a symlink): python3 is on every host the tool runs its host script on
 EXCHANGE = (
     "python3 -c 'import ctypes, os, sys; libc = ctypes.CDLL(None, use_errno=True); "
-    "a, b = (os.fsencode(p) for p in sys.argv[1:3]); "
+    "a, b = (os.fsencode(p) for p in sys.argv[-2:]); "
     "sys.exit(0 if libc.renameat2(-100, a, -100, b, 2) == 0 "
     "else os.strerror(ctypes.get_errno()))'"
 )
@@ -152,7 +152,7 @@ def convert_plan(view: RunView) -> Plan:
              added="manual 방식으로 배포된 호스트를 release 방식으로 바꾼다: 지금 서빙 중인 파일이 첫 릴리스"),
         Step("K2", "웹 루트를 심볼릭 링크로 (원자적 교환)", "1초", "권한 확인", Policy.ABORT, sudo=True,
              command=lambda v: (
-                 f"ln -s -- {q(live_root(v))} {q(new)} && {EXCHANGE} {q(new)} {q(root)} && "
+                 f"ln -s -- {q(live_root(v))} {q(new)} && {EXCHANGE} -- {q(new)} {q(root)} && "
                  f"mv -T -- {q(new)} {q(old)}"
              ),
              added="디렉터리와 심볼릭 링크를 한 번에 맞바꾼다 (renameat2 RENAME_EXCHANGE): 바꾸는 "
