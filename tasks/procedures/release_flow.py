@@ -123,15 +123,12 @@ def deploy_on(s: Session, comp: Component, stack: list[str]) -> None:
             s.sh(release.mark(s.view, "failed"))
         raise
     _host_part(s, switch, back)
-    statuses = {st.number: st.status for st in s.report.steps if st.phase == "deploy"}
-    checklist.run_phase(build, s, checklist.DURING, statuses)
-    try:
-        checklist.run_phase(build, s, checklist.AFTER, statuses)
-    except checklist.Declined as no:
-        if not no.item.rollback_on_no:
-            raise
+
+    def declined(no: str) -> None:
         s.console.out(f"!!! {no} → 이전 릴리스로")
-        roll_back(s, comp, None, reason=str(no))
+        roll_back(s, comp, None, reason=no)
+
+    checklist.during_and_after(build, s, declined)
     _cleanup(s)
     if not v.dry_run:
         records.write_stack(s, records.pushed(stack, s.view.from_rev, s.view.to_rev))
