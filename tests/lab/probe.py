@@ -1,7 +1,10 @@
 """An outside prober: asks a URL every few milliseconds and keeps every answer.
 
-Tests assert on it ("no request failed during the deploy"); the benchmark turns the same
-samples into outage numbers and timelines.
+Tests assert on it ("no request failed during the deploy"). It keeps its connection alive
+as a browser does, and like a browser (RFC 9112 §9.3.1) it resends a request once on a new
+connection when the server closed the kept-alive one as the request went out: an nginx
+reload closes idle keep-alive connections, which no visitor sees. Any other failure, and a
+failure on the new connection, counts.
 """
 
 from __future__ import annotations
@@ -15,6 +18,15 @@ import urllib3
 urllib3.disable_warnings()
 
 
+def closed_while_kept_alive(exc: requests.ConnectionError) -> bool:
+    """The server closed a reused connection before answering ("Connection aborted"), as
+    opposed to refusing a new one or timing out."""
+    text = str(exc)
+    return "Connection aborted" in text and (
+        "RemoteDisconnected" in text or "Connection reset" in text or "BrokenPipe" in text
+    )
+
+
 class Prober(threading.Thread):
     def __init__(self, url: str, every: float = 0.02, verify: str | bool = False,
                  expect: str = "") -> None:  # fmt: skip
@@ -23,12 +35,21 @@ class Prober(threading.Thread):
         self.samples: list[tuple[float, bool, str]] = []  # (time, ok, what)
         self._halt = threading.Event()
         self.session = requests.Session()
+        self.resent = 0  # requests resent after a kept-alive connection was closed
 
     def run(self) -> None:
         while not self._halt.is_set():
             t = time.monotonic()
             try:
-                r = self.session.get(self.url, timeout=2, verify=self.verify)
+                try:
+                    r = self.session.get(self.url, timeout=2, verify=self.verify)
+                except requests.ConnectionError as exc:
+                    if not closed_while_kept_alive(exc):
+                        raise
+                    self.session.close()  # its pool holds the closed connection
+                    self.session = requests.Session()
+                    r = self.session.get(self.url, timeout=2, verify=self.verify)
+                    self.resent += 1
                 ok = r.status_code == 200 and self.expect in r.text
                 what = f"{r.status_code}"
             except requests.RequestException as exc:
@@ -63,4 +84,4 @@ class Prober(threading.Thread):
     def summary(self) -> str:
         kinds = sorted({w for _, ok, w in self.samples if not ok})
         return (f"{len(self.failures)}/{len(self.samples)} failed, longest outage "
-                f"{self.longest_outage():.2f}s {kinds}")  # fmt: skip
+                f"{self.longest_outage():.2f}s {kinds}, {self.resent} resent")  # fmt: skip
