@@ -80,7 +80,8 @@ class Pair:
     def at_boot(self, s: Settings, port: int) -> str:
         """The live instance starts at boot, the other one does not."""
         new, old = self.unit(s, port), self.unit(s, self.other(s, port))
-        return f"systemctl enable -q {new} && systemctl disable -q {old}"
+        # --no-reload: the units are loaded already; only the boot-time links change
+        return f"systemctl enable -q --no-reload {new} && systemctl disable -q --no-reload {old}"
 
     def live_port_command(self, s: Settings) -> str:
         """Prints the port the upstream sends requests to (nothing without an upstream)."""
