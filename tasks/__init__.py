@@ -75,16 +75,18 @@ def deploy_ai(c, dry_run=False, yes=False, message="", strategy=None):
     _deploy(c, "ai", dry_run, yes, message, strategy)
 
 
-@task(help=help_for("dry-run", "yes", "parallel", "message", "strategy"))
+@task(help=help_for("dry-run", "yes", "parallel", "sequential", "message", "strategy"))
 @operator_task
-def full_deploy(c, dry_run=False, yes=False, parallel=False, message="", strategy=None):
+def full_deploy(c, dry_run=False, yes=False, parallel=False, sequential=False, message="",
+                strategy=None):  # fmt: skip
     """Manual D: frontend and backend on [cpu], then AI on [gpu]; stops at the first failure.
 
-    Usage: fab full-deploy [--dry-run] [--yes] [--parallel]
+    Usage: fab full-deploy [--dry-run] [--yes] [--parallel | --sequential]
     Every host's deploy lock is taken first (all or none). Ctrl-C stops every chain.
+    With the release strategy on every host, [cpu] and [gpu] deploy at the same time.
     """
     full.full_deploy(inventory.load(), cli.secrets(), cli.options(dry_run, yes, message, strategy),
-                     parallel=bool(parallel))  # fmt: skip
+                     parallel=bool(parallel), sequential=bool(sequential))  # fmt: skip
 
 
 @task(help=help_for("to", "dry-run", "yes", "message", "strategy"))

@@ -22,7 +22,9 @@ HELP = {
     "dry-run": "print every step with its exact command (secrets masked); touch nothing",
     "yes": "answer the checklist's yes/no prompts with yes (for CI); the record says so",
     "to": "roll back to this revision instead of the previously deployed one",
-    "parallel": "deploy the [cpu] and [gpu] hosts at the same time (the manual: one by one)",
+    "parallel": "deploy the [cpu] and [gpu] hosts at the same time (the manual: one by one; "
+    "the default when every host uses the release strategy)",
+    "sequential": "deploy the hosts one by one, as the manual does, even with the release strategy",
     "backup": "the dump to restore, a path on the host (default: the newest in backup_dir)",
     "message": "a note kept in the deploy lock and the record (e.g. why you deploy)",
     "strategy": "release (build beside the live version, switch when healthy; the default "

@@ -7,8 +7,10 @@ the manual's order, the first component that fails stops the run (its own policy
 rolled it back); what was deployed stays deployed and the summary says what did not run.
 
 ``--parallel`` runs the [cpu] chain (frontend → backend) and the [gpu] chain (AI) at the
-same time, each in the manual's order; the manual ran them one after another. Ctrl-C stops
-every chain the same way (tasks/engine/interrupt.py).
+same time, each in the manual's order; the manual ran them one after another. When every
+host deploys with the ``release`` strategy (no downtime to space out), the chains run at
+the same time unless ``--sequential``. Ctrl-C stops every chain the same way
+(tasks/engine/interrupt.py).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from tasks.components import Component
 from tasks.engine.console import Console
 from tasks.engine.lock import HostLock
 from tasks.engine.view import RunView, new_run_id
-from tasks.errors import DeployToolError, StepFailed
+from tasks.errors import ConfigError, DeployToolError, StepFailed
 from tasks.hosts.connect import connect
 from tasks.hosts.inventory import Host, Inventory
 from tasks.hosts.remote import Remote
@@ -59,12 +61,27 @@ def chains(todo: list[Job]) -> list[list[Job]]:
     return list(by_host.values())
 
 
+def runs_in_parallel(todo: list[Job], opts: Options, parallel: bool, sequential: bool) -> bool:
+    """``--parallel`` or ``--sequential`` when given; otherwise at the same time exactly when
+    every host deploys with the release strategy (the manual strategy keeps the manual's
+    one-by-one order: its outages are spaced out)."""
+    if parallel and sequential:
+        raise ConfigError(
+            "--parallel and --sequential contradict each other", "give at most one of them"
+        )
+    if parallel or sequential:
+        return parallel
+    return all(opts.strategy_for(job.host) == "release" for job in todo)
+
+
 def full_deploy(inv: Inventory, secrets: Secrets, opts: Options, parallel: bool = False,
-                console: Console | None = None, connect_host=connect) -> list[Outcome]:  # fmt: skip
+                console: Console | None = None, connect_host=connect,
+                sequential: bool = False) -> list[Outcome]:  # fmt: skip
     console = console or Console(secrets)
     todo = jobs(inv)
     for job in todo:
         preflight(job.component, [job.host], secrets, opts)
+    parallel = runs_in_parallel(todo, opts, parallel, sequential)
     console.out("==========================================")
     console.out("  도장콕 전체 배포" + ("  (DRY RUN)" if opts.dry_run else "")
                 + ("  (병렬)" if parallel else ""))  # fmt: skip
@@ -86,7 +103,8 @@ def full_deploy(inv: Inventory, secrets: Secrets, opts: Options, parallel: bool 
         def run_chain(chain: list[Job], prefix: str) -> DeployToolError | None:
             out = console.child(prefix)
             for job in chain:
-                title, note = job.component.manual_title, _note(job.component)
+                title = job.component.manual_title
+                note = _note(job.component, opts.strategy_for(job.host), job.host)
                 out.out(f"[{job.number}/{len(todo)}] {title}... ({job.host.alias}) {note}")
                 t0 = time.monotonic()
                 try:
@@ -121,9 +139,16 @@ def full_deploy(inv: Inventory, secrets: Secrets, opts: Options, parallel: bool 
     return results
 
 
-def _note(c: Component) -> str:
-    return {"frontend": "다운타임 없음", "backend": "서비스 중단이 발생합니다.",
-            "ai": "별도 인스턴스, 다운타임 1-2분"}[c.name]  # fmt: skip
+def _note(c: Component, strategy: str, host: Host) -> str:
+    """The manual's word on downtime (§D), or what the release strategy does instead."""
+    if strategy != "release":
+        return {"frontend": "다운타임 없음", "backend": "서비스 중단이 발생합니다.",
+                "ai": "별도 인스턴스, 다운타임 1-2분"}[c.name]  # fmt: skip
+    if c.name == "ai" and host.settings.ai_switch != "blue-green":
+        return "release: 재시작, 시작하는 동안 중단"
+    return {"frontend": "release: 다운타임 없음 (current 교체)",
+            "backend": "release: 다운타임 없음 (blue/green)",
+            "ai": "release: 다운타임 없음 (blue/green)"}[c.name]  # fmt: skip
 
 
 def _table(console: Console, results: list[Outcome], todo: list[Job], total: float) -> None:
