@@ -201,3 +201,19 @@ def test_no_origin_known_is_a_clear_refusal(tmp_path):
     v = local("backend", settings=Settings(build_work_dir=str(tmp_path))).but(build=Build("local"))
     with pytest.raises(ConfigError, match="set backend_origin"):
         checkout.revision(v)
+
+
+def test_the_runbook_has_the_second_method_in_the_manual_s_words():
+    from tasks import runbook
+
+    text = runbook.render()
+    section = text.split("## L. 배포 방식 2")[1].split("\n## ")[0]
+    for words in ("외부 환경에서 빌드 파일 구성 후 대상 서버에 FTP or SCP로 전송하여 배포",
+                  "대상 서버 내에서 최신버전 코드 merge 및 빌드 후 배포",
+                  "빌드 과정에서 서버 리소스를 사용",
+                  "로컬 개발환경과 배포 환경 간의 런타임 차이를 사전에 감지불가",
+                  "배포 담당자의 실수 발생 가능성 (ex. 잘못된 명령어, 잘못된 버전 등)",
+                  "--build-on=local", "pip install --no-index", "sha256sum --strict --quiet -c"):  # fmt: skip
+        assert words in section, words
+    for heading in ("### L-A. 프론트엔드", "### L-B. 백엔드", "### L-C. AI 서버"):
+        assert heading in section
