@@ -51,7 +51,7 @@ def prepare(s, comp: Component, requested: str | None = None) -> None:
         if comp.name == "frontend" and not facts.rsync:
             raise ConfigError(
                 f"rsync is not installed on {v.host.alias}: the frontend is sent with rsync",
-                f"install it there (apt-get install rsync), or use --build-on=host",
+                "install it there (apt-get install rsync), or use --build-on=host",
             )
         extra = ()
         if comp.name == "ai" and v.strategy == "release" and not _converted(s, comp):

@@ -112,6 +112,7 @@ def manifest_text(v: RunView) -> str:
 
 # --- SFTP ------------------------------------------------------------------------------------
 def sftp_of(s) -> paramiko.SFTPClient:
+    """The connection's SFTP session (Fabric keeps one per connection: never close it)."""
     try:
         return s.remote.conn.sftp()
     except (paramiko.SSHException, OSError, EOFError) as exc:
@@ -183,8 +184,7 @@ def send_sftp(s) -> str:
                     skipped += 1
                     continue
                 sent += put_file(sftp, Path(a.root) / f.path, f"{cache}/{f.path}", progress)
-    sftp.close()
-    s.set(build=s.view.build.but(sent_bytes=sent))
+    s.set(build=s.view.build.but(sent_bytes=sent))  # (the SFTP session is Fabric's: kept open)
     extra = f", {skipped} file(s) already on the host" if skipped else ""
     return f"sent {sent} bytes{extra}"
 

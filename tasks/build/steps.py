@@ -8,9 +8,9 @@ checks that apply to a host build). A refusal is a ConfigError naming both sides
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
+import os
 from pathlib import Path
 
 from tasks.build import artifacts, checkout, runtime
@@ -75,15 +75,16 @@ def env_target(v: RunView) -> Path:
 def do_env(s) -> str:
     from tasks.build.ship import sftp_of
 
-    sftp = sftp_of(s)
-    try:
-        for path in env_candidates(s.view):
-            with contextlib.suppress(FileNotFoundError):
-                sftp.get(path, str(env_target(s.view)))
-                env_target(s.view).chmod(0o600)
-                return f"{path} (빌드 후 삭제)"
-    finally:
-        sftp.close()
+    sftp, target = sftp_of(s), env_target(s.view)
+    for path in env_candidates(s.view):
+        try:
+            sftp.stat(path)
+        except FileNotFoundError:
+            continue
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # 0600 before a byte
+        with os.fdopen(fd, "wb") as fh:
+            sftp.getfo(path, fh)
+        return f"{path} (빌드 후 삭제)"
     return "호스트에 .env 없음: 없이 빌드"
 
 
