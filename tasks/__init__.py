@@ -16,7 +16,7 @@ from tasks import cli
 from tasks.cli import help_for, operator_task
 from tasks.engine import records
 from tasks.engine.console import Console
-from tasks.hosts import inventory
+from tasks.hosts import inventory, validate
 from tasks.hosts.settings import Settings
 from tasks.procedures import deploy, full, locking, provision, release_admin
 from tasks.procedures import health as health_checks
@@ -32,6 +32,7 @@ def _deploy(c, name: str, dry_run, yes, message, strategy, build_on=None, revisi
 
 
 def _rollback(c, name: str, to, dry_run, yes, message, strategy) -> None:
+    to = validate.rollback_target(to) if to else None  # before anything else
     comp, hosts = cli.component_hosts(c, name)
     secrets, opts = cli.secrets(), cli.options(dry_run, yes, message, strategy)
     deploy.preflight(comp, hosts, secrets, opts, task="rollback")
@@ -146,6 +147,7 @@ def restore_db(c, backup=None, dry_run=False, yes=False, message=""):
     Asks before overwriting. The current data is dumped first, so a restore can be undone
     by restoring that dump.
     """
+    backup = validate.restore_source(backup) if backup else None
     hosts, secrets = cli.hosts(c, "cpu"), cli.secrets()
     deploy.preflight_database(hosts, secrets, "restore")
     for host in hosts:
@@ -236,10 +238,15 @@ def history(c, limit=20, raw=False):
 
 @task
 def settings(c):
-    """Every setting with its default (the manual's value); override them in hosts.ini."""
+    """Every setting with its default (the manual's value); override them in hosts.ini.
+
+    The *_cmd settings are marked RAW SHELL: they run on the host as written (never quoted);
+    every other value is quoted or checked (tasks/hosts/validate.py) before it reaches a host.
+    """
     for name, value in sorted(vars(Settings()).items()):
         shown = json.dumps(value, ensure_ascii=False) if isinstance(value, list) else value
-        print(f"{name} = {shown}")
+        raw = "    # RAW SHELL: runs as written on the host" if name in validate.RAW_SHELL else ""
+        print(f"{name} = {shown}{raw}")
 
 
 @task(

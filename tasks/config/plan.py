@@ -83,7 +83,7 @@ def push_plan(changes_: list[Change]) -> tuple[Plan, object]:
              command=_staging_command(changes_), sudo=True),
         Step("2", "설정 파일 업로드 (스테이징)", "5초", "업로드 실패 시 중단", Policy.ABORT,
              uploads=_uploads(changes_),
-             command=lambda v: f"cd {q(staging_dir(v.s))} && sha256sum -- */* # {names}"),
+             command=lambda v: f"cd -- {q(staging_dir(v.s))} && sha256sum -- */* # {names}"),
         Step("3", "설정 검증 (적용 전)", "10초", "검증 실패 시 중단: 서버 설정은 그대로", Policy.ABORT,
              command=lambda v: validate_command(changes_, v.s), sudo=True),
         Step("4", "현재 설정 백업", "1초", "백업 실패 시 중단", Policy.ABORT,

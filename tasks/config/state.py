@@ -24,13 +24,13 @@ def state_command(files: list[ConfigFile], s: Settings) -> str:
         d = q(f.dest)
         parts.append(
             f"echo {q(STATE_MARK + ' ' + f.key)}; "
-            f"if [ -f {d} ]; then stat -c %a {d}; cat {d}; echo; else echo absent; fi"
+            f"if [ -f {d} ]; then stat -c %a -- {d}; cat -- {d}; echo; else echo absent; fi"
         )
         if f.kind == "nginx":
             link, disabled = nginx_links(s, f.dest)
             if link:
                 parts.append(
-                    f"echo {q(STATE_MARK + ' link')}; readlink {q(link)} || true; "
+                    f"echo {q(STATE_MARK + ' link')}; readlink -- {q(link)} || true; "
                     f"echo {q(STATE_MARK + ' disabled')}; "
                     + "; ".join(
                         f"if [ -e {q(p)} ] || [ -L {q(p)} ]; then echo {q(p)}; fi" for p in disabled

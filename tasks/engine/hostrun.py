@@ -122,7 +122,7 @@ class Run:
         """Runs the steps; returns ("ok", "") or (outcome, problem) for the first that stops."""
         committed = False
         for k, st in enumerate(steps, 1):
-            self.emit(ev="step", phase=phase, k=k, total=len(steps), n=st["number"],
+            self.emit(ev="step", phase=phase, k=k, total=len(steps), n=st["section"] + st["number"],
                       title=st["title"], expected=st["expected"])  # fmt: skip
             started = time.monotonic()
             pol, then = rules.Policy[st["policy"]], rules.Policy[st["then"]]

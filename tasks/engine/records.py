@@ -38,7 +38,7 @@ def state_file(session: Session) -> str:
 
 
 def read_stack(session: Session) -> list[str]:
-    text = session.query(f"cat {q(state_file(session))} 2>/dev/null || true")
+    text = session.query(f"cat -- {q(state_file(session))} 2>/dev/null || true")
     if not text:
         return []
     try:
@@ -52,7 +52,7 @@ def write_stack(session: Session, stack: list[str]) -> None:
     path = state_file(session)
     tmp = f"{path}.{session.view.run_id}.tmp"
     session.remote.put_text(body, tmp, mode="644")
-    session.remote.run(f"mv -f {q(tmp)} {q(path)}")
+    session.remote.run(f"mv -f -- {q(tmp)} {q(path)}")
 
 
 def pushed(stack: list[str], from_rev: str, to_rev: str) -> list[str]:
@@ -101,7 +101,7 @@ def append(session: Session, entry: dict) -> None:
         tmp = f"{remote}.{session.view.run_id}.tmp"
         try:
             session.remote.put_text(line, tmp, mode="644")
-            res = session.remote.run(f"cat {q(tmp)} >> {q(remote)} && rm -f {q(tmp)}")
+            res = session.remote.run(f"cat -- {q(tmp)} >> {q(remote)} && rm -f -- {q(tmp)}")
             problem = "" if res.ok else res.tail(3)
         except (OSError, ConnectionLost) as exc:  # e.g. no state dir yet: stopped before step 0
             problem = str(exc)

@@ -24,7 +24,8 @@ from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.runner import Report, Rollback, Runner
 from tasks.engine.steps import Plan
 from tasks.engine.view import RunView, new_run_id, operator_host, operator_name
-from tasks.errors import ConfigError, DeployToolError, StepFailed
+from tasks.errors import ConfigError, DeployToolError, HostCommandFailed, StepFailed
+from tasks.hosts import validate
 from tasks.hosts.connect import connect as ssh_connect
 from tasks.hosts.inventory import Host
 from tasks.hosts.remote import ConnectionLost, Interrupted, Remote, Result
@@ -68,7 +69,7 @@ class Session:
             return ""
         res = self.sh(command, sudo=sudo)
         if not res.ok:
-            raise RuntimeError(res.tail() or f"exit {res.exit}")
+            raise HostCommandFailed(self.view.host.alias, command, res.tail() or f"exit {res.exit}")
         return res.stdout.strip()
 
     def reconnect(self) -> None:
@@ -201,7 +202,9 @@ def session(task: str, component: str, host: Host, secrets: Secrets, *, title: s
             connect_in_dry_run: bool = False) -> Iterator[Session]:  # fmt: skip
     """One task on one host. ``remote``: an open connection to reuse (its lock is the
     caller's); otherwise the session connects and, unless ``lock`` is off, takes the lock.
-    A dry run connects only with ``connect_in_dry_run`` (to read, e.g. a config diff)."""
+    A dry run connects only with ``connect_in_dry_run`` (to read, e.g. a config diff).
+    The host's settings are checked first (tasks/hosts/validate.py), before any connection."""
+    validate.settings(host.settings, host.alias)
     view = RunView(task, component, host, new_run_id(), strategy, dry_run)
     console = console or Console(secrets)
     console.out(
@@ -247,8 +250,10 @@ def _finish(s: Session, record: bool) -> None:
 
 def preflight_secrets(host: Host, secrets: Secrets, needs: list[tuple[str, str]],
                       plans: tuple[Plan, ...] = (), view: RunView | None = None) -> None:  # fmt: skip
-    """The secrets a task needs are there, and masking can hide each of them: long enough,
-    and in none of the texts the tool prints anyway (settings, the host, the plans)."""
+    """The host's settings are safe (tasks/hosts/validate.py: every task's preflight calls
+    this first); the secrets a task needs are there, and masking can hide each of them: long
+    enough, and in none of the texts the tool prints anyway (settings, the host, the plans)."""
+    validate.settings(host.settings, host.alias)
     used = [key for key, _ in needs]
     for key, why in needs:
         secrets.require(key, why)

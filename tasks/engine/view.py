@@ -14,7 +14,7 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tasks.hosts.inventory import Host
@@ -33,6 +33,12 @@ def new_run_id(now: datetime | None = None) -> str:
     """
     now = now or datetime.now()
     return f"{now:%Y%m%d_%H%M%S_%f}_{secrets.token_hex(2)}"
+
+
+def earlier_run_id(run_id: str, seconds: float = 1.0) -> str:
+    """A run id ``seconds`` before ``run_id``: what was there before a run sorts before it."""
+    stamp = datetime.strptime(run_id[:22], "%Y%m%d_%H%M%S_%f") - timedelta(seconds=seconds)
+    return new_run_id(stamp)
 
 
 def operator_name() -> str:

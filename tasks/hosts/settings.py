@@ -9,8 +9,13 @@ or per group in the inventory (``hosts.ini``), for example::
     ai_venv=.venv
 
 An unknown key in the inventory is an error (a typo would otherwise silently deploy with
-the manual's default). Values are parsed like Ansible does: numbers become numbers and JSON
-lists become lists; everything else stays a string.
+the manual's default), and so is a dangerous value (tasks/hosts/validate.py: an empty or
+relative path, a system directory as a root, a keep count that deletes what a rollback needs,
+a branch git would read as an option, ...). Every value a command uses is shell-quoted or
+checked against a strict pattern there, except the ``*_cmd`` settings: they are RAW SHELL on
+purpose (an operator's command line, run as written on the host; ``fab settings`` marks
+them). Values are parsed like Ansible does: numbers become numbers and JSON lists become
+lists; everything else stays a string.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import json
 from dataclasses import dataclass, field, fields
 
 from tasks.errors import ConfigError
+from tasks.hosts import validate
 
 #: settings that were replaced, and what to write instead
 RENAMED = {
@@ -50,7 +56,9 @@ class Settings:
 
     # --- A. frontend ---------------------------------------------------------------------
     frontend_dir: str = "/app/frontend"
+    #: RAW SHELL (run as written in frontend_dir, never quoted): step A2
     frontend_install_cmd: str = "npm ci"
+    #: RAW SHELL (run as written in frontend_dir, never quoted): step A3
     frontend_build_cmd: str = "npm run build"
     #: build output directory, relative to frontend_dir
     frontend_build_dir: str = "build"
@@ -63,12 +71,15 @@ class Settings:
     frontend_expect: str = ""
     frontend_page_tries: int = 3
     frontend_page_interval: int = 2
+    #: RAW SHELL (run as written, as root, never quoted): A5 and push-config
     nginx_test_cmd: str = "nginx -t"
+    #: RAW SHELL (run as written, as root, never quoted): A5 and push-config
     nginx_reload_cmd: str = "nginx -s reload"
 
     # --- B. backend ----------------------------------------------------------------------
     backend_dir: str = "/app/backend"
     backend_service: str = "dojangkok"
+    #: RAW SHELL (run as written in backend_dir, never quoted): step B8
     backend_build_cmd: str = "./gradlew clean build -x test"
     #: the jar the service runs, relative to backend_dir (kept per revision for rollback)
     backend_artifact: str = "build/libs/dojangkok.jar"
@@ -84,6 +95,7 @@ class Settings:
     #: step 11 requests ({"method", "url" or "path", "body", "expect", "status"}; a "path" is
     #: asked of http://localhost:<backend_port>); empty: the operator is asked to test by hand
     backend_smoke: list = field(default_factory=list)
+    #: RAW SHELL (run as written, never quoted): the 배포 후 error log check
     backend_log_cmd: str = "tail -100 /var/log/dojangkok/error.log"
     backend_expected_total: str = "12분"
 
@@ -228,7 +240,11 @@ class Settings:
                     "check the spelling; `fab settings` lists every setting and its default",
                 )
             kwargs[key] = _coerce(known[key], raw, where)
-        return cls(**kwargs)
+        settings = cls(**kwargs)
+        # each value's own rules here (naming the inventory line); the rules about settings
+        # together run in every task's preflight (validate.settings)
+        validate.fields(settings, kwargs, where)
+        return settings
 
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)

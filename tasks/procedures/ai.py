@@ -33,7 +33,7 @@ def _dir(v: RunView) -> str:
 
 
 def in_venv(v: RunView, command: str) -> str:
-    return shell.cd(v.s.ai_dir, f". {q(v.s.ai_venv)}/bin/activate && {command}")
+    return shell.cd(v.s.ai_dir, f". -- {q(v.s.ai_venv)}/bin/activate && {command}")
 
 
 def install(v: RunView) -> str:
@@ -55,7 +55,7 @@ def plan(view: RunView) -> Plan:
         pull_step("2", "30초", _dir, fetch_first=True),
         Step("3", "가상환경 활성화", "5초", "venv 재생성", Policy.RETRY,
              command=lambda v: in_venv(v, "python -V"),
-             cleanup=lambda v: shell.cd(v.s.ai_dir, f"python3 -m venv --clear {q(v.s.ai_venv)}")),
+             cleanup=lambda v: shell.cd(v.s.ai_dir, f"python3 -m venv --clear -- {q(v.s.ai_venv)}")),
         Step("4", "의존성 설치", "2분", "캐시 삭제 후 재시도 (그래도 실패하면 롤백)", Policy.RETRY,
              command=install, cleanup=purge_cache, then=Policy.ROLLBACK),
         service_step("5", "서비스 재시작", "30초",
@@ -107,6 +107,6 @@ def rollback_plan(view: RunView, reason: str = "") -> Plan:
 def state_command(view: RunView) -> str:
     s = view.s
     return (
-        f'echo "{s.ai_service}: $(systemctl is-active {q(s.ai_service)})"; '
+        f'echo {q(s.ai_service + ": ")}"$({shell.systemctl("is-active", s.ai_service)})"; '
         f'echo "code: $(git -C {q(s.ai_dir)} rev-parse --short HEAD)"'
     )

@@ -132,7 +132,7 @@ def rollback_plan(view: RunView, reason: str = "") -> Plan:
 def state_command(view: RunView) -> str:
     s = view.s
     return (
-        f'echo "{s.backend_service}: $(systemctl is-active {q(s.backend_service)})"; '
+        f'echo {q(s.backend_service + ": ")}"$({shell.systemctl("is-active", s.backend_service)})"; '
         f'echo "code: $(git -C {q(s.backend_dir)} rev-parse --short HEAD)"; '
         f"ls -la -- {q(s.backend_dir + '/' + s.backend_artifact)} 2>&1"
     )

@@ -20,6 +20,7 @@ from tasks.components import Component
 from tasks.engine.policy import Policy
 from tasks.engine.steps import Plan, Step
 from tasks.engine.view import RunView
+from tasks.hosts import validate
 from tasks.hosts.settings import Settings
 from tasks.procedures import release
 from tasks.procedures.common import health_step
@@ -43,13 +44,19 @@ class Pair:
 
     # --- names ----------------------------------------------------------------------------
     def instance(self, s: Settings, port: int) -> str:
-        return f"{self.service(s)}@{port}"
+        """The instance's name (for titles); commands take :meth:`unit`."""
+        return f"{self.service(s)}@{int(port)}"
+
+    def unit(self, s: Settings, port: int) -> str:
+        """The instance's unit, checked to be a unit name, quoted: for commands."""
+        return q(validate.unit_name(self.instance(s, port)))
 
     def slot(self, v: RunView, port: int) -> str:
         return f"{release.base(v)}/slots/{port}"
 
     def retire_timer(self, s: Settings, port: int) -> str:
-        return f"{self.service(s)}-retire-{port}"
+        """The retire timer's unit, checked and quoted: for commands."""
+        return q(validate.unit_name(f"{self.service(s)}-retire-{int(port)}"))
 
     def other(self, s: Settings, port: int) -> int:
         a, b = self.ports(s)[:2]
@@ -72,13 +79,13 @@ class Pair:
 
     def at_boot(self, s: Settings, port: int) -> str:
         """The live instance starts at boot, the other one does not."""
-        new, old = q(self.instance(s, port)), q(self.instance(s, self.other(s, port)))
+        new, old = self.unit(s, port), self.unit(s, self.other(s, port))
         return f"systemctl enable -q {new} && systemctl disable -q {old}"
 
     def live_port_command(self, s: Settings) -> str:
         """Prints the port the upstream sends requests to (nothing without an upstream)."""
         return (
-            f"grep -o '127.0.0.1:[0-9]*' -- {q(self.upstream_file(s))} 2>/dev/null "
+            f"{{ grep -o -- '127.0.0.1:[0-9]*' {q(self.upstream_file(s))} 2>/dev/null || true; }} "
             "| head -n 1 | cut -d: -f2"
         )
 
@@ -93,8 +100,8 @@ class Pair:
 
     def start_instance(self, v: RunView, port: int, rel: str | None = None) -> str:
         """Whatever runs on ``port`` stops; its slot points at the release; it starts."""
-        s, unit = v.s, q(self.instance(v.s, port))
-        timer = q(self.retire_timer(s, port) + ".timer")
+        s, unit = v.s, self.unit(v.s, port)
+        timer = self.retire_timer(s, port) + ".timer"
         started = f"{self.instance(s, port)} started: {rel or release.name(v)}"
         return (
             f"systemctl stop {timer} 2>/dev/null; systemctl stop {unit}; "
@@ -105,19 +112,19 @@ class Pair:
 
     def retire(self, s: Settings, port: int, after: int) -> str:
         """Stop the instance on ``port`` after ``after`` seconds (a transient systemd timer)."""
-        timer = q(self.retire_timer(s, port))
+        timer = self.retire_timer(s, port)
         said = f"{self.instance(s, port)} stops in {after}s (a rollback until then is a switch)"
         return (
             f"systemctl stop {timer}.timer 2>/dev/null; "
             f"systemd-run --unit={timer} --on-active={int(after)}s --timer-property=AccuracySec=1s "
-            f"--collect --quiet -- systemctl stop {q(self.instance(s, port))} && echo {q(said)}"
+            f"--collect --quiet -- systemctl stop {self.unit(s, port)} && echo {q(said)}"
         )
 
     def warm_command(self, v: RunView, port: int, target: str) -> str:
         """Succeeds when ``target`` still runs on ``port`` (a rollback is a switch)."""
         return (
-            f"systemctl is-active --quiet {q(self.instance(v.s, port))} && "
-            f'[ "$(basename -- "$(readlink -- {q(self.slot(v, port))})")" = {q(target)} ]'
+            f"systemctl is-active --quiet {self.unit(v.s, port)} && "
+            f'[ "x$(basename -- "$(readlink -- {q(self.slot(v, port))})")" = {q("x" + target)} ]'
         )
 
     # --- plans ----------------------------------------------------------------------------
@@ -169,7 +176,7 @@ class Pair:
             Step("R2", "current를 이전 릴리스로", "1초", "-", Policy.WARN,
                  command=lambda v: release.switch_current(v, live_release) if live_release else "true"),
             Step("R3", f"새 인스턴스 중지 ({self.instance(view.s, idle)})", "10초", "-", Policy.WARN,
-                 sudo=True, command=lambda v: f"systemctl stop {q(self.instance(v.s, idle))}"),
+                 sudo=True, command=lambda v: f"systemctl stop {self.unit(v.s, idle)}"),
             Step("R4", "릴리스를 실패로 표시", "1초", "-", Policy.WARN,
                  command=lambda v: release.mark(v, "failed")),
         )  # fmt: skip
@@ -195,7 +202,7 @@ class Pair:
                  command=lambda v: release.switch_current(v, target)),
             Step("R5", f"떠난 인스턴스 종료 ({self.instance(view.s, live)}, 요청이 끝난 뒤)", "1초",
                  "-", Policy.WARN, sudo=True,
-                 command=lambda v: f"systemctl stop {q(self.retire_timer(v.s, other))}.timer "
+                 command=lambda v: f"systemctl stop {self.retire_timer(v.s, other)}.timer "
                  f"2>/dev/null; {self.retire(v.s, live, 10)}"),
             Step("R6", "떠난 릴리스를 bad로 표시", "1초", "-", Policy.WARN,
                  command=lambda v: release.mark(v, "bad", bad)),

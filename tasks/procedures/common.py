@@ -146,7 +146,8 @@ def check_commit(checkout: Text):
     def check(session) -> tuple[bool, str]:
         fmt = "%h %s (%an, %ar)"
         return True, session.query(
-            f"git -C {q(checkout(session.view))} log -1 --format={q(fmt)} {q(session.view.to_rev)}"
+            f"git -C {q(checkout(session.view))} log -1 --format={q(fmt)} --end-of-options "
+            f"{q(session.view.to_rev)}"
         )
 
     return check

@@ -18,7 +18,8 @@ from tasks.engine.console import Console
 from tasks.engine.session import Session, preflight_secrets, session
 from tasks.engine.steps import Plan
 from tasks.engine.view import TARGET_PLACEHOLDER, RunView, new_run_id
-from tasks.errors import ConfigError
+from tasks.errors import ConfigError, HostCommandFailed
+from tasks.hosts import validate
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
 from tasks.procedures import PROCEDURES
@@ -102,12 +103,19 @@ def read_deployed(s: Session, comp: Component) -> list[str]:
     checkout = comp.checkout(s.view.s)
     try:
         head = s.query(shell.git_head(checkout))
-    except RuntimeError as exc:
+    except HostCommandFailed as exc:
         raise ConfigError(
-            f"{checkout} on {alias} is not a git checkout {s.view.host.user} can use: {exc}",
+            f"{checkout} on {alias} is not a git checkout {s.view.host.user} can use: {exc.output}",
             "check the *_dir settings and ansible_user for this host, or set the host up first",
         ) from None
     stack = records.read_stack(s)
+    for rev in stack:
+        if not validate.is_revision(rev):
+            raise ConfigError(
+                f"the deployed-revision record {records.state_file(s)} on {alias} holds "
+                f"{rev!r}, not a commit id",
+                'fix that file (a JSON list of commit ids under "deployed") or remove it',
+            )
     s.set(from_rev=stack[-1] if stack else head)
     s.recover_with = f"fab -H {alias} rollback-{comp.name} --to={s.view.from_rev[:12]}"
     return stack
@@ -176,6 +184,7 @@ def deploy_host(comp: Component, host: Host, secrets: Secrets, opts: Options,
 def rollback_host(comp: Component, host: Host, secrets: Secrets, opts: Options,
                   to: str | None = None) -> Session:  # fmt: skip
     proc = PROCEDURES[comp.name]
+    to = validate.rollback_target(to) if to else None
     strategy = opts.strategy_for(host)
     with session("rollback", comp.name, host, secrets, title=f"{comp.label} 롤백 ({strategy})",
                  dry_run=opts.dry_run, yes=opts.yes, strategy=strategy,
@@ -232,12 +241,13 @@ def restore_host(host: Host, secrets: Secrets, source: str | None, opts: Options
     """Restore the DB from a backup (the newest unless named), after a safety backup."""
     from tasks.procedures import backup
 
+    source = validate.restore_source(source) if source else source
     with session("restore", "database", host, secrets, title="DB 복원", dry_run=opts.dry_run,
                  yes=opts.yes, message=opts.message) as s:  # fmt: skip
         st = host.settings
         if not source and not opts.dry_run:
             source = s.query(
-                f"ls -1t {q(st.backup_dir)}/{backup.PREFIX}*.sql.gz 2>/dev/null | head -1"
+                f"ls -1t -- {q(st.backup_dir)}/{backup.PREFIX}*.sql.gz 2>/dev/null | head -1"
             )
             if not source:
                 raise ConfigError(f"no backup in {st.backup_dir} on {host.alias}",

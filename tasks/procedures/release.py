@@ -139,7 +139,8 @@ def list_command(v: RunView) -> str:
     b = q(base(v))
     return (
         f'cur=$(basename -- "$(readlink -- {b}/current 2>/dev/null)" 2>/dev/null); '
-        f"find {b}/releases -mindepth 1 -maxdepth 1 -type d -printf '%f\\n' 2>/dev/null | sort | "
+        f"cd -- {b}/releases 2>/dev/null || exit 0; "
+        "find . -mindepth 1 -maxdepth 1 -type d -printf '%f\\n' | sort | "
         "while IFS= read -r n; do "
         f's=$(cat -- {b}/releases/"$n"/{STATUS} 2>/dev/null || echo unknown); '
         f'w=$(grep -n -- " $n\\$" {b}/switches 2>/dev/null | tail -n 1 | cut -d: -f1); '
@@ -201,9 +202,9 @@ def remove(v: RunView, releases: list[str]) -> str:
         else ""
     )
     return (
-        f"{gone}if [ -d {b}/venvs ]; then for d in {b}/venvs/*/; do d=${{d%/}}; "
-        f'find {b}/releases -mindepth 2 -maxdepth 2 -type l -lname "$d" | grep -q . '
-        '|| { rm -rf -- "$d" && echo "removed venv ${d##*/}"; }; done; fi; '
+        f'{gone}if cd -- {b}/venvs 2>/dev/null; then for k in */; do k=${{k%/}}; [ -d "$k" ] || continue; '
+        f'find ../releases -mindepth 2 -maxdepth 2 -type l -lname "*/venvs/$k" | grep -q . '
+        '|| { rm -rf -- "./$k" && echo "removed venv $k"; }; done; fi; '
         f"echo {q(f'{len(releases)} release(s) removed')}"
     )
 

@@ -15,6 +15,7 @@ from tasks.components import AI
 from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
+from tasks.hosts import validate
 from tasks.procedures import release
 from tasks.procedures.bluegreen import Pair
 from tasks.procedures.common import (
@@ -98,7 +99,7 @@ def install_command(v: RunView) -> str:
 
 
 def in_release_venv(v: RunView, command: str) -> str:
-    return shell.cd(release.path(v), f". {q(v.s.ai_venv)}/bin/activate && {command}")
+    return shell.cd(release.path(v), f". -- {q(v.s.ai_venv + '/bin/activate')} && {command}")
 
 
 @adapts("release")  # build_on=local: the build ran here (tasks/build/plans.py)
@@ -188,6 +189,6 @@ def checklist(view: RunView) -> tuple[CheckItem, ...]:
 def state_command(view: RunView) -> str:
     s, b = view.s, q(release.base(view))
     return (
-        f'echo "{s.ai_service}: $(systemctl is-active {q(s.ai_service)})"; '
+        f'echo {q(s.ai_service + ":")} "$(systemctl is-active {q(validate.unit_name(s.ai_service))})"; '
         f"readlink -- {b}/current; tail -n 3 -- {b}/switches"
     )

@@ -103,7 +103,7 @@ def checklist(view: RunView) -> tuple[CheckItem, ...]:
 
 def state_command(view: RunView) -> str:
     s, b = view.s, q(release.base(view))
-    units = " ".join(q(instance(s, p)) for p in s.backend_ports)
+    units = " ".join(PAIR.unit(s, p) for p in s.backend_ports)
     return (
         f"echo \"upstream: $({PAIR.live_port_command(s)})\"; systemctl is-active {units} | paste -sd' '; "
         f'for p in {" ".join(str(p) for p in s.backend_ports)}; do echo "slot $p: $(readlink -- {b}/slots/$p)"; done'

@@ -19,7 +19,8 @@ from tasks.components import AI, BACKEND, Component
 from tasks.engine.policy import Policy
 from tasks.engine.session import Session
 from tasks.engine.steps import Plan, Step
-from tasks.engine.view import RunView, new_run_id
+from tasks.engine.view import RunView, earlier_run_id
+from tasks.hosts import validate
 from tasks.procedures import release, release_ai, release_backend, release_frontend
 from tasks.procedures.common import health_step
 from tasks.shell import q
@@ -33,9 +34,10 @@ def is_converted(comp: Component, v: RunView) -> str:
         return f"test -d {q(release.base(v) + '/slots')} -a -f {q(v.s.nginx_upstream_file)}"
     if release_ai.pair(v.s) is not None:
         return f"test -d {q(release.base(v) + '/slots')} -a -f {q(v.s.ai_upstream_file)}"
+    unit = validate.unit_name(v.s.ai_service)
     return (
-        f'[ "$(systemctl show -p WorkingDirectory --value {q(v.s.ai_service)})" = '
-        f"{q(release.current(v))} ]"
+        f'[ "x$(systemctl show -p WorkingDirectory --value {q(unit)})" = '
+        f"{q('x' + release.current(v))} ]"
     )
 
 
@@ -51,7 +53,8 @@ def convert(s: Session, comp: Component) -> None:
     if comp.name == "frontend":
         s.execute(release_frontend.convert_plan(s.view))
         return
-    legacy = s.view.but(run_id=new_run_id(), to_rev=s.view.from_rev)
+    # the release that served before this run sorts before the release it makes
+    legacy = s.view.but(run_id=earlier_run_id(s.view.run_id), to_rev=s.view.from_rev)
     if comp.name == "ai" and release_ai.pair(s.view.s) is not None:
         convert_ai_blue_green(s, legacy)
         return
@@ -113,8 +116,9 @@ def backend_switch_plan(legacy: RunView) -> Plan:
         Step("K7", f"manual 유닛 종료 ({s.backend_service}, 요청이 끝난 뒤)", "1초", "-",
              Policy.WARN, sudo=True,
              command=lambda v: (
-                 f"systemctl disable -q {q(s.backend_service)}; "
-                 f"systemd-run --on-active=10s --collect --quiet -- systemctl stop {q(s.backend_service)}"
+                 f"systemctl disable -q {q(validate.unit_name(s.backend_service))}; "
+                 f"systemd-run --on-active=10s --collect --quiet -- "
+                 f"systemctl stop {q(validate.unit_name(s.backend_service))}"
              ),
              added="manual 방식의 유닛은 멈추고 부팅 때도 켜지지 않는다 (파일은 남는다)"),
     )  # fmt: skip
@@ -128,7 +132,7 @@ def backend_undo_plan(legacy: RunView) -> Plan:
         Step("KR1", f"nginx upstream을 {s.backend_port}로", "1초", "수동 복구", Policy.ABORT,
              sudo=True, command=lambda v: release_backend.PAIR.point_upstream(s, s.backend_port)),
         Step("KR2", f"{release_backend.instance(s, port)} 중지", "10초", "-", Policy.WARN,
-             sudo=True, command=lambda v: f"systemctl stop {q(release_backend.instance(s, port))}"),
+             sudo=True, command=lambda v: f"systemctl stop {release_backend.PAIR.unit(s, port)}"),
     )  # fmt: skip
     return Plan("backend", "B", "전환 되돌림", "CPU Instance", "", "", steps)
 
@@ -173,7 +177,8 @@ def convert_ai_blue_green(s: Session, legacy: RunView) -> None:
         Step("K5", f"nginx가 포트 {settings.ai_listen_port}를 넘겨받음 (짧은 중단)", "1초",
              "수동 복구", Policy.ABORT, sudo=True, down=True,
              command=lambda v: (
-                 f"systemctl disable -q {q(settings.ai_service)}; systemctl stop {q(settings.ai_service)} && "
+                 f"systemctl disable -q {q(validate.unit_name(settings.ai_service))}; "
+                 f"systemctl stop {q(validate.unit_name(settings.ai_service))} && "
                  f"{settings.nginx_reload_cmd} && {pair.at_boot(settings, port)}"
              ),
              added="한 번뿐인 전환: 단일 유닛이 포트를 놓고 nginx가 받는 동안 (약 1초) 응답이 없다"),

@@ -14,7 +14,7 @@ from tasks.build import adapts
 from tasks.components import FRONTEND
 from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
-from tasks.engine.view import RunView
+from tasks.engine.view import RunView, earlier_run_id
 from tasks.procedures import release
 from tasks.procedures.common import after_items, before_items, health_step
 from tasks.shell import q
@@ -123,12 +123,13 @@ def rollback_plan(view: RunView, target: str, bad: str) -> Plan:
 # --- converting a manual host ------------------------------------------------------------
 def converted(v: RunView) -> str:
     """Succeeds when the web root already is the release strategy's symlink."""
-    return f'[ "$(readlink -- {q(v.s.web_root)})" = {q(live_root(v))} ]'
+    return f'[ "x$(readlink -- {q(v.s.web_root)})" = {q("x" + live_root(v))} ]'
 
 
 def convert_plan(view: RunView) -> Plan:
     """Adopt the served web root as a (legacy) release, then make the web root a symlink."""
-    legacy = f"{view.run_id}-{view.from_rev[:7]}-{release.LEGACY}"
+    # the release that served before this run sorts before the release it makes
+    legacy = f"{earlier_run_id(view.run_id)}-{view.from_rev[:7]}-{release.LEGACY}"
     root, old = view.s.web_root, f"{view.s.web_root}.manual-{view.run_id}"
     steps = (
         release.prepare_step(),

@@ -11,6 +11,7 @@ from tasks import components
 from tasks.engine.policy import Policy
 from tasks.engine.steps import Plan, Step, Upload
 from tasks.engine.view import RunView
+from tasks.hosts import validate
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
 from tasks.procedures.backup import option_text
@@ -35,10 +36,11 @@ def users_command(users: list[str]) -> str:
     """System accounts without a login shell or home, one group each; existing ones stay."""
     parts = []
     for u in users:
+        u = validate.user_name(u, "service user")
         parts.append(
-            f"if id -u {q(u)} >/dev/null 2>&1; then echo 'user {u}: exists'; else "
+            f"if id -u {q(u)} >/dev/null 2>&1; then echo {q(f'user {u}: exists')}; else "
             f"useradd --system --user-group --no-create-home --home-dir /nonexistent "
-            f"--shell /usr/sbin/nologin {q(u)} && echo 'user {u}: created'; fi"
+            f"--shell /usr/sbin/nologin {q(u)} && echo {q(f'user {u}: created')}; fi"
         )
     return " && ".join(parts) or "true"
 
@@ -61,12 +63,12 @@ def directories(s: Settings, host_roles: set[str]) -> list[tuple[str, str, str]]
 
 def directories_command(s: Settings, host_roles: set[str]) -> str:
     parts = [
-        f"install -d -m {mode} -o {owner} {q(path)}"
+        f"install -d -m {mode} -o {owner} -- {q(path)}"
         for path, mode, owner in directories(s, host_roles)
     ]
     if "cpu" in host_roles:  # the backend's secrets: systemd (root) reads the EnvironmentFile
         env = q(f"{s.backend_dir}/{s.backend_env_file}")
-        parts.append(f"if [ -f {env} ]; then chmod 600 {env}; chown {LOGIN} {env}; fi")
+        parts.append(f"if [ -f {env} ]; then chmod 600 -- {env}; chown {LOGIN} -- {env}; fi")
     return " && ".join(parts) + " && echo ok"
 
 
@@ -78,20 +80,20 @@ def swap_command(s: Settings) -> str:
     f, name = q(s.swap_file), s.swap_file
     fstab_line = q(f"{name} none swap sw 0 0")
     register = (
-        f"awk -v f={f} '$1 == f && $3 == \"swap\" {{ found = 1 }} END {{ exit !found }}' /etc/fstab "
-        f"|| echo {fstab_line} >> /etc/fstab"
+        f'f={f} awk \'$1 == ENVIRON["f"] && $3 == "swap" {{ found = 1 }} END {{ exit !found }}\' '
+        f"/etc/fstab || echo {fstab_line} >> /etc/fstab"
     )
     return (
-        f"bytes=$(numfmt --from=iec {q(s.swap_size)}) || exit 1; "
-        f"if swapon --show=NAME --noheadings | grep -qxF {f}; then {register}; "
+        f"bytes=$(numfmt --from=iec -- {q(s.swap_size)}) || exit 1; "
+        f"if swapon --show=NAME --noheadings | grep -qxF -- {f}; then {register}; "
         f"echo {q(f'swap {name}: already on')}; exit 0; fi; "
-        f'if [ ! -f {f} ] || [ "$(stat -c %s {f})" != "$bytes" ]; then rm -f {f}; '
-        f'fallocate -l "$bytes" {f} 2>/dev/null '
+        f'if [ ! -f {f} ] || [ "$(stat -c %s -- {f})" != "$bytes" ]; then rm -f -- {f}; '
+        f'fallocate -l "$bytes" -- {f} 2>/dev/null '
         f"|| dd if=/dev/zero of={f} bs=1M count=$((bytes / 1048576)) status=none || exit 1; "
-        f"chmod 600 {f}; mkswap {f} >/dev/null || exit 1; fi; chmod 600 {f}; "
-        f"if out=$(swapon {f} 2>&1); then {register}; echo {q(f'swap {name}: on ({s.swap_size})')}; "
+        f"chmod 600 -- {f}; mkswap -- {f} >/dev/null || exit 1; fi; chmod 600 -- {f}; "
+        f"if out=$(swapon -- {f} 2>&1); then {register}; echo {q(f'swap {name}: on ({s.swap_size})')}; "
         "elif virt=$(systemd-detect-virt --container); then "
-        f'echo "{SWAP_SKIPPED} ($virt): skipped; {name} is ready but not on ($out)"; '
+        f'echo "{SWAP_SKIPPED} ($virt): skipped; "{q(name)}" is ready but not on ($out)"; '
         'else echo "$out" >&2; exit 1; fi'
     )
 

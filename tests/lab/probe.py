@@ -21,11 +21,11 @@ class Prober(threading.Thread):
         super().__init__(daemon=True)
         self.url, self.every, self.verify, self.expect = url, every, verify, expect
         self.samples: list[tuple[float, bool, str]] = []  # (time, ok, what)
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self.session = requests.Session()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             t = time.monotonic()
             try:
                 r = self.session.get(self.url, timeout=2, verify=self.verify)
@@ -42,7 +42,7 @@ class Prober(threading.Thread):
         return self
 
     def __exit__(self, *exc) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=5)
 
     @property

@@ -386,8 +386,8 @@ def test_users_and_directories():
     assert "useradd --system" in setup.users_command(setup.service_users(s, {"cpu"}))
     assert setup.service_users(s, {"gpu"}) == ["dojangkok-ai"]
     dirs = setup.directories_command(s, {"cpu"})
-    assert 'install -d -m 700 -o "$SUDO_USER" /app/backups' in dirs
-    assert "chmod 600 /app/backend/.env" in dirs
+    assert 'install -d -m 700 -o "$SUDO_USER" -- /app/backups' in dirs
+    assert "chmod 600 -- /app/backend/.env" in dirs
 
 
 def stubs(tmp_path: Path, swapon_fails: str | None, virt: str | None) -> dict[str, str]:
