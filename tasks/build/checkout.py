@@ -19,6 +19,7 @@ from pathlib import Path
 from tasks.build.localrun import query
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
+from tasks.hosts import validate
 from tasks.shell import q
 
 ORIGIN = "<origin URL>"
@@ -56,7 +57,12 @@ def origin(v: RunView) -> str:
     if configured:
         return configured
     facts = v.build.facts if v.build is not None else None
-    return facts.origin if facts is not None and facts.origin else ORIGIN
+    if facts is None or not facts.origin:
+        return ORIGIN
+    # the host said it: checked like a setting (a "-x" would reach git here as an option)
+    return validate.git_origin(
+        facts.origin, f"the {v.s.git_remote} URL of {v.host.alias}'s checkout"
+    )
 
 
 def rev_asked(v: RunView) -> str:
@@ -68,7 +74,7 @@ def fetch(v: RunView) -> str:
     """Every branch: a revision on another branch is refused as such, not as unpushed."""
     m = shell_path(mirror(v))
     return (
-        f"git init -q --bare {m} && git -C {m} fetch -q --prune --no-tags "
+        f"git init -q --bare {m} && git -C {m} fetch -q --prune --no-tags --end-of-options "
         f"{q(origin(v))} '+refs/heads/*:refs/heads/*'"
     )
 
