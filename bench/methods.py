@@ -177,6 +177,7 @@ class FabMethod(Method):
         self.note = ""
 
     def env(self, lab, settings=()) -> dict[str, str]:
+        settings = (*self.settings, *settings)
         env = {
             **os.environ,
             "DOJANGKOK_HOSTS": str(self.inventory(lab, settings)),
@@ -198,8 +199,16 @@ class FabMethod(Method):
     def has_strategy(self, task: str) -> bool:
         return "--strategy" in self.help(task)
 
+    @property
+    def strategy(self) -> str:
+        return VARIANTS.get(self.name, (self.name, ()))[0]
+
+    @property
+    def settings(self) -> tuple:
+        return VARIANTS.get(self.name, (self.name, ()))[1]
+
     def flags(self, task: str) -> list[str]:
-        return [f"--strategy={self.name}"] if self.has_strategy(task) else []
+        return [f"--strategy={self.strategy}"] if self.has_strategy(task) else []
 
     def _task(self, action, component) -> str:
         return FAB_TASKS[action].format(c=component)
@@ -210,6 +219,8 @@ class FabMethod(Method):
     def available(self, lab, action, component):
         """`manual` always (fab's only strategy before --strategy existed); others when
         fab's help for the deploy task lists --strategy and a dry run accepts the name."""
+        if self.name == "release-bluegreen" and component != "ai":
+            return False, "the same as `release` here (ai_switch only changes the AI server)"
         deploy = self._task("full" if component is None else "deploy", component)
         if deploy in self._ok:
             return self._ok[deploy]
@@ -221,7 +232,7 @@ class FabMethod(Method):
         else:
             argv = [str(self.fab), *self._host("deploy", component), deploy, "--dry-run"]
             res = subprocess.run(
-                [*argv, "--yes", f"--strategy={self.name}"],
+                [*argv, "--yes", f"--strategy={self.strategy}"],
                 cwd=self.root,
                 env=self.env(lab),
                 capture_output=True,
@@ -254,7 +265,7 @@ class FabMethod(Method):
 
     def prepare_hosts(self, lab) -> None:
         """The release strategy works on hosts `fab setup` prepared (and converted)."""
-        if self.name != "release" or not self.has_strategy("deploy-backend"):
+        if self.strategy != "release" or not self.has_strategy("deploy-backend"):
             return
         env = self.env(lab, (("swap_size", "64M"),))
         for host in ("cpu", "gpu"):
@@ -264,6 +275,12 @@ class FabMethod(Method):
                 raise RuntimeError(
                     f"fab -H {host} setup failed:\n{res.stdout[-2000:]}{res.stderr[-2000:]}"
                 )
+
+
+#: methods that are a strategy with settings: name → (strategy, settings)
+VARIANTS = {
+    "release-bluegreen": ("release", (("ai_switch", "blue-green"),)),
+}
 
 
 def make(names: list[str], root: Path, history: Path | None = None) -> list[Method]:

@@ -282,3 +282,25 @@ def test_exposure_of_the_template_unit(ctx):
     out = ctx.on("cpu", "systemd-analyze security --no-pager dojangkok@8081")
     score = float(re.search(r"Overall exposure level for \S+: ([\d.]+)", out).group(1))
     assert score <= 2.0, out[-500:]
+
+
+def test_ai_blue_green_switches_without_a_failed_request(ctx):
+    inv = ctx.inventory()
+    inv.write_text(inv.read_text() + "\n[gpu:vars]\nai_switch=blue-green\nai_keep_warm=30\n")
+    # the first blue/green deploy converts: one short outage while nginx takes the port
+    ctx.lab.push_app("ai", {"VERSION": "1.3.0\n", "BREAK": None}, "v1.3.0")
+    res = ctx.fab("-H", "gpu", "deploy-ai", "--yes", inv=inv)
+    assert res.returncode == 0, res.stderr
+    assert ctx.version("ai") == "1.3.0"
+    assert "listen 8000" in ctx.on("gpu", "cat /etc/nginx/conf.d/dojangkok-ai.conf")
+    ctx.lab.push_app("ai", {"VERSION": "1.4.0\n"}, "v1.4.0")
+    with Prober(f"http://{ctx.gpu}:8000/health") as probe:
+        res = ctx.fab("-H", "gpu", "deploy-ai", "--yes", inv=inv)
+    assert res.returncode == 0, res.stderr
+    assert not probe.failures, probe.summary()
+    assert ctx.version("ai") == "1.4.0"
+    with Prober(f"http://{ctx.gpu}:8000/health") as probe:
+        res = ctx.fab("-H", "gpu", "rollback-ai", "--yes", inv=inv)
+    assert res.returncode == 0 and "전환만 (따뜻한 인스턴스)" in res.stdout, res.stderr
+    assert not probe.failures, probe.summary()
+    assert ctx.version("ai") == "1.3.0"

@@ -109,6 +109,16 @@ class Session:
         if self.lock is not None and ("to_rev" in changes or "target" in changes):
             self.lock.update(revision=self.view.target or self.view.to_rev)
 
+    @contextlib.contextmanager
+    def viewing(self, view: RunView) -> Iterator[None]:
+        """Run plans with another view for a while (e.g. building the release that served
+        before this run, while converting a host)."""
+        saved, self.view = self.view, view
+        try:
+            yield
+        finally:
+            self.view = saved
+
     def execute(self, plan: Plan, rollback: Rollback | None = None) -> Report:
         Runner(self).execute(plan, rollback)
         return self.report

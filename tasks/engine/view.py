@@ -37,7 +37,7 @@ def new_run_id(now: datetime | None = None) -> str:
 
 def earlier_run_id(run_id: str, seconds: float = 1.0) -> str:
     """A run id ``seconds`` before ``run_id``: what was there before a run sorts before it."""
-    stamp = datetime.strptime(run_id[:22], "%Y%m%d_%H%M%S_%f") - timedelta(seconds=seconds)
+    stamp = datetime.strptime(run_id[:15], "%Y%m%d_%H%M%S") - timedelta(seconds=seconds)
     return new_run_id(stamp)
 
 

@@ -64,7 +64,8 @@ def convert(s: Session, comp: Component) -> None:
             Step("K0", "shared .env (체크아웃에서)", "1초", "-", Policy.ABORT,
                  command=lambda v: release.adopt_env(v, v.s.ai_dir, v.s.ai_env_file)),
         )))  # fmt: skip
-        s.execute(release_ai.build_plan(legacy))
+        with s.viewing(legacy):  # the served revision, built as a release of its own
+            s.execute(release_ai.build_plan(legacy))
         s.execute(Plan("ai", "C", "AI release 방식 전환", "", "", "", (
             release.switch_step("K1", "current → 서빙 중인 리비전의 릴리스",
                                 lambda v: release.name(legacy)),
@@ -155,7 +156,8 @@ def convert_ai_blue_green(s: Session, legacy: RunView) -> None:
             Step("K0", "shared .env (체크아웃에서)", "1초", "-", Policy.ABORT,
                  command=lambda v: release.adopt_env(v, v.s.ai_dir, v.s.ai_env_file)),
         )))  # fmt: skip
-        s.execute(release_ai.build_plan(legacy))
+        with s.viewing(legacy):
+            s.execute(release_ai.build_plan(legacy))
         s.execute(Plan("ai", "C", "AI release 방식 전환", "", "", "", (
             release.switch_step("K1", "current → 서빙 중인 리비전의 릴리스",
                                 lambda v: release.name(legacy)),

@@ -121,6 +121,16 @@ def rollback_plan(view: RunView, target: str, bad: str) -> Plan:
 
 
 # --- converting a manual host ------------------------------------------------------------
+#: swaps two paths in one step (renameat2 with RENAME_EXCHANGE; mv -T cannot replace a
+#: directory by a symlink): python3 is on every host the tool runs its host script on
+EXCHANGE = (
+    "python3 -c 'import ctypes, os, sys; libc = ctypes.CDLL(None, use_errno=True); "
+    "a, b = (os.fsencode(p) for p in sys.argv[-2:]); "
+    "sys.exit(0 if libc.renameat2(-100, a, -100, b, 2) == 0 "
+    "else os.strerror(ctypes.get_errno()))'"
+)
+
+
 def converted(v: RunView) -> str:
     """Succeeds when the web root already is the release strategy's symlink."""
     return f'[ "x$(readlink -- {q(v.s.web_root)})" = {q("x" + live_root(v))} ]'
@@ -131,6 +141,7 @@ def convert_plan(view: RunView) -> Plan:
     # the release that served before this run sorts before the release it makes
     legacy = f"{earlier_run_id(view.run_id)}-{view.from_rev[:7]}-{release.LEGACY}"
     root, old = view.s.web_root, f"{view.s.web_root}.manual-{view.run_id}"
+    new = f"{root}.{view.run_id}"
     steps = (
         release.prepare_step(),
         Step("K1", "서빙 중인 웹 루트를 릴리스로 등록", "10초", "디스크 공간 확인", Policy.ABORT,
@@ -141,12 +152,14 @@ def convert_plan(view: RunView) -> Plan:
                  f"{release.adopt_env(v, v.s.frontend_dir, '.env')}"
              ),
              added="manual 방식으로 배포된 호스트를 release 방식으로 바꾼다: 지금 서빙 중인 파일이 첫 릴리스"),
-        Step("K2", "웹 루트를 심볼릭 링크로", "1초", "권한 확인", Policy.ABORT, sudo=True,
+        Step("K2", "웹 루트를 심볼릭 링크로 (원자적 교환)", "1초", "권한 확인", Policy.ABORT, sudo=True,
              command=lambda v: (
-                 f"mv -T -- {q(root)} {q(old)} && ln -s -- {q(live_root(v))} {q(root)} "
-                 f"|| {{ [ -e {q(root)} ] || mv -T -- {q(old)} {q(root)}; exit 1; }}"
+                 f"ln -s -- {q(live_root(v))} {q(new)} && {EXCHANGE} -- {q(new)} {q(root)} && "
+                 f"mv -T -- {q(new)} {q(old)}"
              ),
-             added=f"예전 웹 루트는 {old}에 남는다 (manual 방식으로 돌아갈 때)"),
+             added="디렉터리와 심볼릭 링크를 한 번에 맞바꾼다 (renameat2 RENAME_EXCHANGE): 바꾸는 "
+             f"동안에도 요청은 실패하지 않는다. 예전 웹 루트는 {old}에 남는다 (manual 방식으로 "
+             "돌아갈 때)"),
     )  # fmt: skip
     return Plan(
         "frontend", "A", "Frontend release 방식 전환", "CPU Instance", "몇 초", "0분", steps

@@ -274,7 +274,7 @@ def fake_host(conn: FakeRemote, group: str = "cpu", host_state: str | None = Non
 def push_host(conn: FakeRemote, h: Host, out: list[str], dry_run: bool = False):
     """push-config's flow on a session with the scripted host."""
     secrets = Secrets({})
-    s = Session(RunView("config", "config", h, "20260101_120000_000_abcd", dry_run=dry_run),
+    s = Session(RunView("config", "config", h, "20260101_120000_000000_abcd", dry_run=dry_run),
                 secrets, yes=True, console=Console(secrets, write=out.append), remote=conn,
                 title="test")  # fmt: skip
     return provision.push_on(s, h)
@@ -370,7 +370,7 @@ def test_database_sql_escapes_and_never_reaches_argv():
     conn = FakeRemote()
     h = host()
     secrets = Secrets({"DB_PASSWORD": "app-secret-123", "MYSQL_ROOT_PASSWORD": "root-secret-456"})
-    view = RunView("setup", "setup", h, "20260101_120000_000_abcd")
+    view = RunView("setup", "setup", h, "20260101_120000_000000_abcd")
     s = Session(view, secrets, yes=True, console=Console(secrets, write=lambda t: None),
                 remote=conn, title="test")  # fmt: skip
     s.execute(setup.plan(view))

@@ -158,3 +158,21 @@ def test_the_switch_is_a_rename(tmp_path):
     res = subprocess.run(["bash", "-c", release.switch(str(link), str(tmp_path / "r2"), "x")])
     assert res.returncode == 0 and Path(link).resolve() == tmp_path / "r2"
     assert not (tmp_path / "current.x").exists()
+
+
+def test_the_web_root_becomes_a_symlink_in_one_step(tmp_path):
+    """Conversion swaps the served directory and the symlink (RENAME_EXCHANGE): there is no
+    moment without a web root."""
+    from tasks.procedures import release_frontend
+
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "index.html").write_text("old")
+    s = Settings(web_root=str(root), releases_root=str(tmp_path / "rel"))
+    v = make_view("frontend", s)
+    k2 = release_frontend.convert_plan(v).step("K2").render(v)
+    res = subprocess.run(["bash", "-c", k2], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert root.is_symlink() and str(root.readlink()) == release_frontend.live_root(v)
+    (old,) = [p for p in tmp_path.iterdir() if p.name.startswith("www.manual-")]
+    assert (old / "index.html").read_text() == "old"
