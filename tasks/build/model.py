@@ -129,8 +129,11 @@ class Build:
             out["built_by"] = a.built_by
             out["checks"] = list(a.checks)
         elif self.on == "host" and self.facts is not None:
-            out["built_by"] = {"host": self.facts.alias, "os": self.facts.os,
-                               "machine": self.facts.machine}  # fmt: skip
+            f = self.facts
+            tools = {"javac": f.javac, "java": f.java, "node": f.node,
+                     "python": f.python.get("version", "")}  # fmt: skip
+            out["built_by"] = {"host": f.alias, "os": f.os, "machine": f.machine,
+                               "tools": {k: v for k, v in tools.items() if v}}  # fmt: skip
         if self.sent_bytes is not None:
             out["sent_bytes"] = self.sent_bytes
         return out

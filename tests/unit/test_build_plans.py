@@ -136,7 +136,8 @@ def test_the_record_says_what_was_built_where():
                                "requirements_sha256": "ab" * 32}  # fmt: skip
     assert rec["built_by"]["host"] == "laptop" and rec["target"]["machine"] == "aarch64"
     assert rec["sent_bytes"] == 10
-    assert Build("host", "c" * 40, facts=facts).record()["built_by"]["host"] == "cpu"
+    by_host = Build("host", "c" * 40, facts=facts).record()["built_by"]
+    assert by_host["host"] == "cpu" and by_host["tools"] == {"java": "openjdk 17"}
 
 
 # --- the clean checkout ---------------------------------------------------------------------
