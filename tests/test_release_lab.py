@@ -138,7 +138,7 @@ def test_the_first_release_deploy_converts_the_host_without_a_failed_request(ctx
     with ctx.backend_prober() as probe:
         res = ctx.fab("-H", "cpu", "deploy-backend", "--yes")
     assert res.returncode == 0, res.stderr
-    assert "release 방식으로 전환합니다" in res.stdout
+    assert "방식으로 전환합니다" in res.stdout  # said, once
     assert not probe.failures, probe.summary()
     assert ctx.version("backend") == "1.1.0"
     assert "127.0.0.1:8082" in ctx.on("cpu", "cat /etc/nginx/dojangkok-upstream.conf")

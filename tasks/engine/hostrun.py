@@ -225,6 +225,7 @@ class Run:
             fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
         if new:
             os.chown(history, self.login.pw_uid, self.login.pw_gid)
+        os.chmod(history, 0o640)
         self.sh(self.plan["unlock"], False, stop_on_cancel=False)
         self.emit(ev="recorded", history=str(history))
 

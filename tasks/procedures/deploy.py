@@ -142,14 +142,7 @@ def deploy_on(s: Session, comp: Component, revision: str | None = None) -> None:
     plan = proc.plan(s.view)
     checklist.run_phase(plan, s, checklist.BEFORE)
     s.execute(plan, rollback=proc.rollback_plan)
-    statuses = {st.number: st.status for st in s.report.steps if st.phase == "deploy"}
-    checklist.run_phase(plan, s, checklist.DURING, statuses)
-    try:
-        checklist.run_phase(plan, s, checklist.AFTER, statuses)
-    except checklist.Declined as no:
-        if not no.item.rollback_on_no:
-            raise
-        s.rollback(proc.rollback_plan(s.view, str(no)), str(no))
+    checklist.during_and_after(plan, s, lambda no: s.rollback(proc.rollback_plan(s.view, no), no))
     if not s.view.dry_run:
         s.set(to_rev=s.query(shell.git_head(comp.checkout(s.view.s))))
         records.write_stack(s, records.pushed(stack, s.view.from_rev, s.view.to_rev))

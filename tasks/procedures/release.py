@@ -53,7 +53,7 @@ def shared(v: RunView, component: str | None = None) -> str:
 
 def dirs(v: RunView) -> list[str]:
     b = base(v)
-    return [v.s.releases_root, b, f"{b}/releases", f"{b}/shared"]
+    return [v.s.releases_root, b, f"{b}/releases", f"{b}/shared", f"{b}/slots"]
 
 
 # --- building a release ------------------------------------------------------------------

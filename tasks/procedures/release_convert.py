@@ -164,6 +164,7 @@ def convert_ai_blue_green(s: Session, legacy: RunView) -> None:
         )))  # fmt: skip
     current = s.query(release.current_release(s.view)) or release.name(legacy)
     settings = _release_settings(s).settings
+    s.execute(Plan("ai", "C", "AI blue/green 준비", "", "", "", (release.prepare_step(),)))
     pair, port = release_ai.PAIR, settings.ai_ports[0]
     push_on(s, _release_settings(s), only={"ai"})  # the template unit: nothing restarts
     s.execute(Plan("ai", "C", "AI blue/green 전환", "", "", "", (

@@ -98,8 +98,9 @@ def deploy_on(s: Session, comp: Component, stack: list[str]) -> None:
     s.state_command = rel.state_command(v)
     state = read_state(s, comp)
     if not state.converted:
-        s.console.out(f"!!! {v.host.alias}의 {comp.label}는 아직 manual 방식입니다: "
-                      "release 방식으로 전환합니다 (한 번만, 서비스는 계속 응답)")  # fmt: skip
+        how = "blue/green" if pair_of(comp, v.s) else "release"
+        s.console.out(f"!!! {v.host.alias}의 {comp.label}를 {how} 방식으로 전환합니다 "
+                      "(한 번만; 지금 서빙 중인 것이 첫 릴리스가 됩니다)")  # fmt: skip
         convert(s, comp)
         state = read_state(s, comp)
     cur_rev = revision(s, state.current)
@@ -122,15 +123,12 @@ def deploy_on(s: Session, comp: Component, stack: list[str]) -> None:
             s.sh(release.mark(s.view, "failed"))
         raise
     _host_part(s, switch, back)
-    statuses = {st.number: st.status for st in s.report.steps if st.phase == "deploy"}
-    checklist.run_phase(build, s, checklist.DURING, statuses)
-    try:
-        checklist.run_phase(build, s, checklist.AFTER, statuses)
-    except checklist.Declined as no:
-        if not no.item.rollback_on_no:
-            raise
+
+    def declined(no: str) -> None:
         s.console.out(f"!!! {no} → 이전 릴리스로")
-        roll_back(s, comp, None, reason=str(no))
+        roll_back(s, comp, None, reason=no)
+
+    checklist.during_and_after(build, s, declined)
     _cleanup(s)
     if not v.dry_run:
         records.write_stack(s, records.pushed(stack, s.view.from_rev, s.view.to_rev))
