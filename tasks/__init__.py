@@ -217,6 +217,14 @@ def deploy_status(c, run=None):
         release_admin.status(host, secrets, run)
 
 
+def _revisions(rec: dict) -> str:
+    """``abc1234 → def5678``; ``-`` for a task that deployed no revision (setup, config)."""
+    before, after = str(rec.get("from") or "")[:7], str(rec.get("to") or "")[:7]
+    if before.startswith("<") or after.startswith("<"):  # records written before 2026-11-27
+        before, after = "", ""
+    return f"{before} → {after}" if before or after else "-"
+
+
 @task(help={"limit": "how many records (default 20)", "raw": "print the JSON lines as stored"})
 def history(c, limit=20, raw=False):
     """The deploy records (배포 기록) kept on this machine, newest last."""
@@ -227,7 +235,7 @@ def history(c, limit=20, raw=False):
             continue
         down = rec.get("downtime_seconds")
         rows.append((rec["time"], rec["operator"], rec["kind"], rec["component"], rec["host"],
-                     f"{str(rec['from'])[:7]} → {str(rec['to'])[:7]}", rec["result"],
+                     _revisions(rec), rec["result"],
                      "" if down is None else f"{down}s"))  # fmt: skip
     if rows:
         Console(cli.secrets()).table(

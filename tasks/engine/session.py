@@ -23,7 +23,14 @@ from tasks.engine.console import Console
 from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.runner import Report, Rollback, Runner
 from tasks.engine.steps import Plan
-from tasks.engine.view import RunView, new_run_id, operator_host, operator_name
+from tasks.engine.view import (
+    FROM_PLACEHOLDER,
+    TO_PLACEHOLDER,
+    RunView,
+    new_run_id,
+    operator_host,
+    operator_name,
+)
 from tasks.errors import ConfigError, DeployToolError, HostCommandFailed, StepFailed
 from tasks.hosts import validate
 from tasks.hosts.connect import connect as ssh_connect
@@ -159,8 +166,9 @@ class Session:
             "component": v.component,
             "host": v.host.alias,
             "strategy": v.strategy,
-            "from": v.from_rev,
-            "to": v.target or v.to_rev,
+            # a task that deploys no revision (setup, config, backup) records none
+            "from": "" if v.from_rev == FROM_PLACEHOLDER else v.from_rev,
+            "to": v.target or ("" if v.to_rev == TO_PLACEHOLDER else v.to_rev),
             "yes": self.yes,
             "checklist": self.answers,
             # where it was built, its artifact's checksum and size (tasks/build/model.py)

@@ -150,8 +150,14 @@ class Remote:
                     and not chan.recv_stderr_ready()
                 ):
                     break
-                if chan.closed or not self.alive:
+                if not self.alive:
                     raise ConnectionLost("the SSH connection dropped")
+                if chan.closed:
+                    # The command ended between the two checks above: its exit status and
+                    # close arrived together. The next pass drains and breaks (a closed
+                    # channel's status is always ready: -1 when the process died by a
+                    # signal). Not a lost connection while the transport lives.
+                    continue
                 if stop():
                     chan.close()
                     self.stop(marker, sudo)

@@ -176,3 +176,17 @@ def test_a_weak_secret_is_refused_before_any_host_naming_only_its_key(monkeypatc
     with pytest.raises(ConfigError, match="MYSQL_ROOT_PASSWORD") as err:
         deploy.preflight(BACKEND, [make_host()], secrets, Options(yes=True, strategy="manual"))
     assert "dojangkok" not in str(err.value)
+
+
+def test_a_task_that_deploys_no_revision_records_none(history):
+    from tasks import _revisions
+    from tasks.engine.session import session
+
+    with session("config", "config", make_host(), Secrets(dict(SECRETS)), title="push-config",
+                 yes=True, remote=FakeRemote(), lock=False):  # fmt: skip
+        pass
+    (rec,) = history()
+    assert (rec["from"], rec["to"], rec["result"]) == ("", "", "ok")
+    assert _revisions(rec) == "-"
+    assert _revisions({"from": HEAD, "to": ORIGIN}) == "1111111 → 2222222"
+    assert _revisions({"from": "<배포 전 리비전>", "to": "<배포할 리비전>"}) == "-"
