@@ -170,13 +170,20 @@ def view_for(tmp_path, origin_dir, rev="", requested=""):
 
 
 def test_a_pushed_revision_is_exported_into_a_clean_work_dir(tmp_path, origin):
+    first = git("rev-parse", "HEAD", cwd=origin)
+    (origin / "VERSION").write_text("2\n")
+    git("commit", "-qam", "v2", cwd=origin)
+    git("push", "-q", "origin", "HEAD", cwd=origin)  # the branch is past the revision deployed
     (origin / "DIRTY").write_text("an edit nobody committed\n")
-    v = view_for(tmp_path, origin)
-    assert checkout.revision(v) == v.to_rev
+    v = view_for(tmp_path, origin, rev=first)
+    assert checkout.revision(v) == first
+    out = checkout.real_path(checkout.work(v))
+    out.mkdir(parents=True)
+    (out / "STALE").write_text("left by an earlier build\n")
     done = subprocess.run(["bash", "-c", checkout.export(v)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    out = checkout.real_path(checkout.work(v))
-    assert (out / "VERSION").read_text() == "1\n" and not (out / "DIRTY").exists()
+    assert (out / "VERSION").read_text() == "1\n"  # that revision, not the branch's head
+    assert not (out / "DIRTY").exists() and not (out / "STALE").exists()
     assert not (out / ".git").exists()
 
 
