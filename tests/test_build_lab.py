@@ -148,7 +148,7 @@ def test_release_frontend_sends_only_what_changed(ctx):
     assert res.returncode == 0, res.stderr
     again = ctx.last()["build"]
     assert again["artifact"]["sha256"] == first["artifact"]["sha256"]  # the same build
-    assert again["sent_bytes"] < first["artifact"]["size"] / 2, (again, first)
+    assert again["sent_bytes"] <= first["artifact"]["size"] * 0.05, (again, first)  # the target
     rels = ctx.releases("frontend")
     old, new = (f"{BASE}/frontend/releases/{r['release']}/build/index.html" for r in rels[-2:])
     assert ctx.on("cpu", f"stat -c %i {old}") == ctx.on("cpu", f"stat -c %i {new}")  # linked
