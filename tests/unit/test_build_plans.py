@@ -140,6 +140,23 @@ def test_the_record_says_what_was_built_where():
     assert by_host["host"] == "cpu" and by_host["tools"] == {"java": "openjdk 17"}
 
 
+def test_the_release_s_info_file_holds_the_build_record():
+    import json
+    import shlex
+
+    from tasks.procedures import release
+
+    v = local("backend", "release").but(build=Build("local", "b" * 40, artifact=art("jar", 1)))
+    cmd = release.info(v, "app.jar")
+    written = shlex.split(cmd.split(" > ")[0])[-1]  # printf '%s\\n' <the JSON> > .release.json
+    data = json.loads(written)
+    assert (
+        data["build"]["artifact"]["sha256"] == f"{0:064x}"
+        and data["build"]["artifact"]["size"] == 10
+    )
+    assert data["build"]["revision"] == "b" * 40 and data["build"]["built_by"]["host"] == "laptop"
+
+
 # --- the clean checkout ---------------------------------------------------------------------
 def git(*args, cwd=None) -> str:
     env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
