@@ -253,15 +253,19 @@ def report(rows: list[dict], rounds: int) -> str:
             median(rows, label, "local", "host_cpu"),
         )
         if host and local is not None:
+            ratio = 100 * local / host
+            verdict = "meets the target" if ratio <= 10 else "**misses the target**"
             lines.append(f"- {label}: host CPU with the build here {local:.2f} s = "
-                         f"**{100 * local / host:.1f} %** of the host build's {host:.2f} s "
-                         f"(target ≤ 10 %); the build itself was {host - local:.2f} s of that.")  # fmt: skip
+                         f"**{ratio:.1f} %** of the host build's {host:.2f} s "
+                         f"(target ≤ 10 %: {verdict}); the build itself was {host - local:.2f} s "
+                         "of that.")  # fmt: skip
     lines.append(
         "- What a backend deploy built here still costs the host is the deploy itself, the same "
         "with either build: the new instance's JVM start, the MySQL backup, health checks and "
-        "smoke tests, git, the host-side runner. The sample's stand-in build (javac of 6 "
-        "classes) costs about as much, so its ratio is far above 10 %; with a build of a "
-        "realistic size (the manual: Gradle 3분+ on 2 vCPUs) only that fixed part remains."
+        "smoke tests, git, the host-side runner. Where the build is small (the sample's stand-in "
+        "build compiles 6 classes) that fixed part is most of the host build's cost too, and "
+        "the ratio does not reach 10 %; the target holds only where the build is a large share "
+        "of the deploy (the manual: Gradle 3분+ on 2 vCPUs), as with the mid-size backend."
     )
     sent, size = (
         median(rows, FRONT_SAME, "local", "sent"),
@@ -269,8 +273,9 @@ def report(rows: list[dict], rounds: int) -> str:
     )
     lines += [
         f"- Frontend whose build did not change, sent again: {sent:,.0f} of {size:,.0f} bytes = "
-        f"**{100 * sent / size:.2f} %** (target ≤ 5 %; rsync against the live release, "
-        "unchanged files hard-linked on the host).",
+        f"**{100 * sent / size:.2f} %** (target ≤ 5 %: "
+        f"{'meets the target' if 100 * sent / size <= 5 else '**misses the target**'}; rsync "
+        "against the live release, unchanged files hard-linked on the host).",
         "- Runtime mismatches (Java class version, wheel tags, architecture) and unpushed "
         "revisions are refused before the host changes: tests/test_build_lab.py, "
         "tests/unit/test_build_runtime.py.",
