@@ -22,9 +22,10 @@ from tasks.procedures import deploy, full, locking, provision, release_admin
 from tasks.procedures import health as health_checks
 
 
-def _deploy(c, name: str, dry_run, yes, message, strategy) -> None:
+def _deploy(c, name: str, dry_run, yes, message, strategy, build_on=None, revision=None) -> None:
     comp, hosts = cli.component_hosts(c, name)
-    secrets, opts = cli.secrets(), cli.options(dry_run, yes, message, strategy)
+    secrets = cli.secrets()
+    opts = cli.options(dry_run, yes, message, strategy, build_on, revision)
     deploy.preflight(comp, hosts, secrets, opts)
     for host in hosts:
         deploy.deploy_host(comp, host, secrets, opts)
@@ -39,20 +40,24 @@ def _rollback(c, name: str, to, dry_run, yes, message, strategy) -> None:
         deploy.rollback_host(comp, host, secrets, opts, to=to)
 
 
-@task(help=help_for("dry-run", "yes", "message", "strategy"))
+@task(help=help_for("dry-run", "yes", "message", "strategy", "build-on", "revision"))
 @operator_task
-def deploy_frontend(c, dry_run=False, yes=False, message="", strategy=None):
+def deploy_frontend(
+    c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None
+):
     """Manual A 1–6: pull, npm ci, build, back up and replace the web root, reload nginx, check.
 
     Usage: fab -H cpu deploy-frontend [--dry-run] [--yes]
     Downtime: none. A failed copy or page check restores the backup step 3a wrote.
     """
-    _deploy(c, "frontend", dry_run, yes, message, strategy)
+    _deploy(c, "frontend", dry_run, yes, message, strategy, build_on, revision)
 
 
-@task(help=help_for("dry-run", "yes", "message", "strategy"))
+@task(help=help_for("dry-run", "yes", "message", "strategy", "build-on", "revision"))
 @operator_task
-def deploy_backend(c, dry_run=False, yes=False, message="", strategy=None):
+def deploy_backend(
+    c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None
+):
     """Manual B 1–12: notice, status, MySQL backup, pull, .env keys, stop, build, start, health.
 
     Usage: fab -H cpu deploy-backend [--dry-run] [--yes]
@@ -61,32 +66,34 @@ def deploy_backend(c, dry_run=False, yes=False, message="", strategy=None):
     Ctrl-C once the service is stopped.
     Needs the DB password in .env (the key named by db_password_env, MYSQL_ROOT_PASSWORD).
     """
-    _deploy(c, "backend", dry_run, yes, message, strategy)
+    _deploy(c, "backend", dry_run, yes, message, strategy, build_on, revision)
 
 
-@task(help=help_for("dry-run", "yes", "message", "strategy"))
+@task(help=help_for("dry-run", "yes", "message", "strategy", "build-on", "revision"))
 @operator_task
-def deploy_ai(c, dry_run=False, yes=False, message="", strategy=None):
+def deploy_ai(c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None):
     """Manual C 1–7: pull, venv, pip install, restart, health, AI smoke call.
 
     Usage: fab -H gpu deploy-ai [--dry-run] [--yes]
     Downtime: from step 5 (restart) until /health answers. Failure rolls back.
     """
-    _deploy(c, "ai", dry_run, yes, message, strategy)
+    _deploy(c, "ai", dry_run, yes, message, strategy, build_on, revision)
 
 
-@task(help=help_for("dry-run", "yes", "parallel", "sequential", "message", "strategy"))
+@task(help=help_for("dry-run", "yes", "parallel", "sequential", "message", "strategy",
+                    "build-on"))  # fmt: skip
 @operator_task
 def full_deploy(c, dry_run=False, yes=False, parallel=False, sequential=False, message="",
-                strategy=None):  # fmt: skip
+                strategy=None, build_on=None):  # fmt: skip
     """Manual D: frontend and backend on [cpu], then AI on [gpu]; stops at the first failure.
 
     Usage: fab full-deploy [--dry-run] [--yes] [--parallel | --sequential]
     Every host's deploy lock is taken first (all or none). Ctrl-C stops every chain.
     With the release strategy on every host, [cpu] and [gpu] deploy at the same time.
     """
-    full.full_deploy(inventory.load(), cli.secrets(), cli.options(dry_run, yes, message, strategy),
-                     parallel=bool(parallel), sequential=bool(sequential))  # fmt: skip
+    opts = cli.options(dry_run, yes, message, strategy, build_on)
+    full.full_deploy(inventory.load(), cli.secrets(), opts, parallel=bool(parallel),
+                     sequential=bool(sequential))  # fmt: skip
 
 
 @task(help=help_for("to", "dry-run", "yes", "message", "strategy"))

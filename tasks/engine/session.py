@@ -171,6 +171,8 @@ class Session:
             "to": v.target or ("" if v.to_rev == TO_PLACEHOLDER else v.to_rev),
             "yes": self.yes,
             "checklist": self.answers,
+            # where it was built, its artifact's checksum and size (tasks/build/model.py)
+            **({"build": v.build.record()} if v.build is not None else {}),
         }
 
     def notify_failure(self) -> None:

@@ -15,6 +15,7 @@ import secrets
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
@@ -63,6 +64,10 @@ class RunView:
     target: str = ""
     #: restore-db: the dump to load
     restore_from: str = ""
+    #: deploy: where the build runs, "host" or "local" (the manual's two methods, §1), and
+    #: what it found and made (tasks/build/model.py Build: host facts, artifact, checksums)
+    build_on: str = "host"
+    build: Any = None
 
     @property
     def s(self) -> Settings:

@@ -205,6 +205,20 @@ class Settings:
     #: reports less free memory than that (0: no check)
     ai_gpu_memory_mb: int = 0
 
+    # --- where builds run: the manual's two methods (§1 배포 방식; tasks/build/) ---------
+    #: "host" (1: build on the target server) or "local" (2: build here, send the files);
+    #: per component with the three settings below (empty: this one); --build-on wins
+    build_on: str = "host"
+    frontend_build_on: str = ""
+    backend_build_on: str = ""
+    ai_build_on: str = ""
+    #: build_on=local: the tool's own clean checkouts and builds (never your working tree)
+    build_work_dir: str = "~/.cache/dojangkok-deploy"
+    #: build_on=local: where to fetch the code (empty: the host checkout's git_remote URL)
+    frontend_origin: str = ""
+    backend_origin: str = ""
+    ai_origin: str = ""
+
     # ---------------------------------------------------------------------------------
     @classmethod
     def names(cls) -> set[str]:

@@ -204,6 +204,25 @@ def _ref_problem(value: object) -> str:
     return ""
 
 
+def git_origin(value: str, name: str, where: str = "") -> str:
+    """A repository URL or path a local build fetches from; never ``-x`` (git reads options)."""
+    one_line(str(value), name, where)
+    if not value or str(value).startswith("-") or any(c.isspace() for c in str(value)):
+        raise _error(name, where, value, "is not a repository URL or path",
+                     "e.g. git@github.com:org/backend.git or https://github.com/org/backend.git")  # fmt: skip
+    return value
+
+
+def local_dir(value: str, name: str, where: str = "") -> str:
+    """A directory of the tool's own on the operator's machine: ``~/…`` or absolute."""
+    if value == "~" or str(value).startswith("~/"):
+        one_line(value, name, where)
+        if ".." in PurePosixPath(value).parts:
+            raise _error(name, where, value, "has a .. part", "e.g. ~/.cache/dojangkok-deploy")
+        return value
+    return root_dir(value, name, where)
+
+
 def url(value: str, name: str, where: str = "") -> str:
     one_line(value, name, where)
     return _pattern(_URL, value, name, where, "an http:// or https:// URL without spaces",
@@ -434,6 +453,15 @@ RULES: dict[str, Rule] = {
     "ai_proxy_conf": absolute_path,
     "ai_keep_warm": _keep(0, "seconds"),
     "ai_gpu_memory_mb": _keep(0, "MiB"),
+    # where builds run (tasks/build/)
+    "build_on": _choice("host", "local"),
+    "frontend_build_on": _optional(_choice("host", "local")),
+    "backend_build_on": _optional(_choice("host", "local")),
+    "ai_build_on": _optional(_choice("host", "local")),
+    "build_work_dir": local_dir,
+    "frontend_origin": _optional(git_origin),
+    "backend_origin": _optional(git_origin),
+    "ai_origin": _optional(git_origin),
 }
 
 

@@ -9,6 +9,7 @@ rollback goes to the previously deployed revision, not ``HEAD~1``.
 from __future__ import annotations
 
 from tasks import shell
+from tasks.build import adapts
 from tasks.components import BACKEND
 from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
@@ -60,6 +61,7 @@ def restore_artifact(v: RunView) -> str:
     )
 
 
+@adapts("manual")  # build_on=local: the build ran here (tasks/build/plans.py)
 def plan(view: RunView) -> Plan:
     svc = view.s.backend_service
     b3, b4 = backup.steps()

@@ -38,6 +38,14 @@ class Options:
     #: None: each host's ``strategy`` setting
     strategy: str | None = None
     message: str = ""
+    #: None: each host's build_on settings (tasks/build); --revision: a commit to deploy
+    build_on: str | None = None
+    revision: str | None = None
+
+    def build_on_for(self, host: Host, comp: Component) -> str:
+        from tasks.build import build_on_for
+
+        return build_on_for(host.settings, comp.name, self.build_on)
 
     def strategy_for(self, host: Host) -> str:
         chosen = self.strategy or host.settings.strategy
@@ -49,13 +57,12 @@ class Options:
         return chosen
 
 
-def plans(
-    comp: Component, host: Host, task: str = "deploy", strategy: str = "manual"
-) -> list[Plan]:
+def plans(comp: Component, host: Host, task: str = "deploy", strategy: str = "manual",
+          build_on: str = "host") -> list[Plan]:  # fmt: skip
     """The plans a task may run (a deploy may roll back), each rendered once with a dry
     view: a bad setting fails here, before any host is touched."""
     view = RunView(task, comp.name, host, new_run_id(), strategy, dry_run=True,
-                   target=TARGET_PLACEHOLDER)  # fmt: skip
+                   target=TARGET_PLACEHOLDER, build_on=build_on)  # fmt: skip
     if strategy == "release":
         from tasks.procedures.release_flow import example_plans
 
@@ -64,6 +71,10 @@ def plans(
         proc = PROCEDURES[comp.name]
         found = [proc.plan(view), proc.rollback_plan(view)]
         found = found if task == "deploy" else found[1:]
+    if task == "deploy":  # build_on: section L runs first (tasks/build/flow.py)
+        from tasks.build.flow import plan_for
+
+        found = [plan_for(view), *found]
     for plan in found:
         for step in plan.steps:
             step.shown(view)  # raises ConfigError on a bad smoke spec and the like
@@ -74,7 +85,7 @@ def preflight(comp: Component, hosts: list[Host], secrets: Secrets, opts: Option
               task: str = "deploy") -> None:  # fmt: skip
     """Everything that can be known before any host is touched."""
     for host in hosts:
-        found = plans(comp, host, task, opts.strategy_for(host))
+        found = plans(comp, host, task, opts.strategy_for(host), opts.build_on_for(host, comp))
         needs = comp.needs(host.settings) if task == "deploy" else []
         preflight_secrets(host, secrets, needs, tuple(found))
         if not opts.dry_run:
@@ -110,20 +121,24 @@ def read_deployed(s: Session, comp: Component) -> list[str]:
     return stack
 
 
-def deploy_on(s: Session, comp: Component) -> None:
-    """Deploy ``comp`` in an open session, with the session's strategy."""
+def deploy_on(s: Session, comp: Component, revision: str | None = None) -> None:
+    """Deploy ``comp`` in an open session, with the session's strategy and build place."""
+    from tasks.build.flow import prepare
+
     proc = PROCEDURES[comp.name]
     stack = read_deployed(s, comp)
     v = s.view
     if not v.dry_run:
         s.set(to_rev=s.query(shell.git_remote_head(comp.checkout(v.s), v.s.git_remote,
                                                    v.s.git_branch)))  # fmt: skip
+    if v.strategy != "release":
+        _refuse_if_converted(s, comp)
+    prepare(s, comp, revision)  # the revision, runtime checks, a local build: nothing changes yet
     if v.strategy == "release":
         from tasks.procedures import release_flow
 
         release_flow.deploy_on(s, comp, stack)
         return
-    _refuse_if_converted(s, comp)
     plan = proc.plan(s.view)
     checklist.run_phase(plan, s, checklist.BEFORE)
     s.execute(plan, rollback=proc.rollback_plan)
@@ -149,11 +164,13 @@ def _refuse_if_converted(s: Session, comp: Component) -> None:
 
 def deploy_host(comp: Component, host: Host, secrets: Secrets, opts: Options,
                 console: Console | None = None, remote=None) -> Session:  # fmt: skip
-    strategy = opts.strategy_for(host)
-    with session("deploy", comp.name, host, secrets, title=f"{comp.label} 배포 ({strategy})",
+    strategy, build_on = opts.strategy_for(host), opts.build_on_for(host, comp)
+    where = ", 로컬 빌드" if build_on == "local" else ""
+    with session("deploy", comp.name, host, secrets, title=f"{comp.label} 배포 ({strategy}{where})",
                  dry_run=opts.dry_run, yes=opts.yes, strategy=strategy, console=console,
                  remote=remote, message=opts.message) as s:  # fmt: skip
-        deploy_on(s, comp)
+        s.set(build_on=build_on)
+        deploy_on(s, comp, opts.revision)
     return s
 
 
@@ -165,6 +182,7 @@ def rollback_host(comp: Component, host: Host, secrets: Secrets, opts: Options,
     with session("rollback", comp.name, host, secrets, title=f"{comp.label} 롤백 ({strategy})",
                  dry_run=opts.dry_run, yes=opts.yes, strategy=strategy,
                  message=opts.message) as s:  # fmt: skip
+        s.set(build_on=opts.build_on_for(host, comp))  # the AI's reinstall needs no index then
         stack = read_deployed(s, comp)
         if strategy == "release":
             from tasks.procedures import release_flow

@@ -8,6 +8,7 @@ and a failed copy or page check restores that backup right away.
 from __future__ import annotations
 
 from tasks import shell
+from tasks.build import adapts
 from tasks.components import FRONTEND
 from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
@@ -74,6 +75,7 @@ def nginx_reload(v: RunView) -> str:
     return f"{v.s.nginx_test_cmd} && {v.s.nginx_reload_cmd}"
 
 
+@adapts("manual")  # build_on=local: the build ran here (tasks/build/plans.py)
 def plan(view: RunView) -> Plan:
     steps = (
         prepare_step(lambda v: [v.s.state_dir, v.s.frontend_backup_dir]),

@@ -85,8 +85,10 @@ def info(v: RunView, artifact: str = "", operator: str = "") -> str:
     artifact), the artifact's checksum (.sha256), and mark the release ready."""
     d = q(path(v))
     data = {"release": name(v), "component": v.component, "revision": v.to_rev,
-            "run_id": v.run_id, "host": v.host.alias, "built_on": "host",
+            "run_id": v.run_id, "host": v.host.alias, "built_on": v.build_on,
             "built_by": operator, "artifact": artifact}  # fmt: skip
+    if v.build is not None:  # where it was built, the artifact's SHA-256 and size (tasks/build)
+        data["build"] = v.build.record()
     checksum = f"(cd {d} && sha256sum -- {q(artifact)} > .sha256) && " if artifact else ""
     return (
         f"printf '%s\\n' {q(json.dumps(data, ensure_ascii=False))} > {d}/{INFO} && {checksum}"

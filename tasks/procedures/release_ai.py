@@ -10,6 +10,7 @@ health; a failure switches back and restarts the old release.
 from __future__ import annotations
 
 from tasks import shell
+from tasks.build import adapts
 from tasks.components import AI
 from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
@@ -101,6 +102,7 @@ def in_release_venv(v: RunView, command: str) -> str:
     return shell.cd(release.path(v), f". -- {q(v.s.ai_venv + '/bin/activate')} && {command}")
 
 
+@adapts("release")  # build_on=local: the build ran here (tasks/build/plans.py)
 def build_plan(view: RunView, live: int = 0) -> Plan:
     steps = (
         Step("1", "AI 인스턴스 접속", "30초", "SSM Session Manager 사용", Policy.ABORT,

@@ -12,6 +12,7 @@ timer stops it): a rollback within that window is a switch back.
 from __future__ import annotations
 
 from tasks import shell
+from tasks.build import adapts
 from tasks.components import BACKEND
 from tasks.config.render import UPSTREAM
 from tasks.engine.policy import Policy
@@ -57,6 +58,7 @@ def shared_env(v: RunView) -> str:
     return f"{release.shared(v)}/{v.s.backend_env_file}"
 
 
+@adapts("release")  # build_on=local: the build ran here (tasks/build/plans.py)
 def build_plan(view: RunView, live: int) -> Plan:
     rel = lambda v: release.path(v)  # noqa: E731
     b3, b4 = backup.steps()

@@ -10,6 +10,7 @@ scripts. Replaces the manual's steps 1 (pull) and 4–5 (``rm -rf`` + ``cp``, re
 from __future__ import annotations
 
 from tasks import shell
+from tasks.build import adapts
 from tasks.components import FRONTEND
 from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
@@ -61,6 +62,7 @@ def pair(s) -> None:
     return None  # the web root switches by a symlink: no instances
 
 
+@adapts("release")  # build_on=local: the build ran here (tasks/build/plans.py)
 def build_plan(view: RunView, live: int = 0) -> Plan:
     rel = lambda v: release.path(v)  # noqa: E731
     steps = (
