@@ -141,6 +141,8 @@ def write(meta: report.Meta, results: list[Measurement], out: Path) -> str:
     else:
         print("matplotlib is missing: no pictures (pip install -e '.[bench]')", file=sys.stderr)
     text = report.render(meta, scenarios, results)
+    if out.exists():  # other benchmarks' sections stay (bench/build_bench.py's)
+        text = report.keep_sections(out.read_text(), text)
     tmp = out.with_suffix(".md.tmp")
     tmp.write_text(text)
     tmp.replace(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from bench import probes as pr
@@ -169,3 +170,16 @@ def render(meta: Meta, scenarios: list[Scenario], ms: list[Measurement]) -> str:
         L += ["Host-side preparation for `script` after each reset (no script was edited):", ""]
         L += [f"- {p}" for p in meta.script_prep] + [""]
     return "\n".join(L)
+
+
+_SECTION = re.compile(r"<!-- ([\w-]+):begin -->\n.*?<!-- \1:end -->\n?", re.S)
+
+
+def keep_sections(old: str, new: str) -> str:
+    """``new`` with every marked section of ``old`` (``<!-- name:begin -->`` …
+    ``<!-- name:end -->``, written by another benchmark, e.g. bench/build_bench.py) that
+    ``new`` lacks, appended: one benchmark's rerun keeps the other's numbers."""
+    kept = [m.group(0) for m in _SECTION.finditer(old) if f"<!-- {m.group(1)}:begin -->" not in new]
+    if not kept:
+        return new
+    return new.rstrip("\n") + "\n\n" + "\n".join(b.rstrip("\n") + "\n" for b in kept)

@@ -214,3 +214,18 @@ def test_without_strategy_option_manual_runs_plain_fab_and_others_are_skipped(tm
         False,
         "fab has no `--strategy` option yet",
     )
+
+
+def test_a_rerun_keeps_the_other_benchmarks_sections():
+    from bench.report import keep_sections
+
+    old = (
+        "# Deploy\nold table\n\n<!-- build-on:begin -->\n## Build\n48.5 %\n<!-- build-on:end -->\n"
+    )
+    new = "# Deploy\nnew table\n"
+    kept = keep_sections(old, new)
+    assert kept.startswith("# Deploy\nnew table\n") and "old table" not in kept
+    assert "<!-- build-on:begin -->\n## Build\n48.5 %\n<!-- build-on:end -->\n" in kept
+    # a section the new text has already is not doubled
+    assert keep_sections(old, kept) == kept
+    assert keep_sections("# nothing marked\n", new) == new
