@@ -17,6 +17,8 @@ from tasks import components
 from tasks.errors import ConfigError
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
+from tasks.procedures import detect
+from tasks.procedures.setup_apps import writable
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 MANAGED = "Managed by dojangkok-deploy from templates/{template}: edit the template, not this file."
@@ -104,6 +106,8 @@ def context(s: Settings) -> dict[str, object]:
                     "a setting is one line; a line break would inject lines into the config",
                 )
     values.update(
+        backend_rw_paths=writable(s, "backend"),
+        ai_rw_paths=writable(s, "ai"),
         backend_jar=f"{s.backend_dir}/{s.backend_artifact}",
         backend_env_path=f"{s.backend_dir}/{s.backend_env_file}",
         ai_uvicorn=f"{s.ai_dir}/{s.ai_venv}/bin/uvicorn",
@@ -133,6 +137,10 @@ def render_file(f: ConfigFile, s: Settings, env: jinja2.Environment | None = Non
 
 
 def render(host: Host) -> dict[ConfigFile, str]:
+    """The host's files. Settings detected on the host (db_service, mysql_conf, ...) that are
+    still empty are assumed as on the manual's target (push-config and setup detect them)."""
+    if not (host.settings.db_service and host.settings.mysql_conf and host.settings.db_server):
+        host = detect.offline(host)
     env = environment()
     return {f: render_file(f, host.settings, env) for f in config_files(host)}
 
