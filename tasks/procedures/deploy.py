@@ -21,7 +21,7 @@ from tasks.engine.view import TARGET_PLACEHOLDER, RunView, new_run_id
 from tasks.errors import ConfigError
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
-from tasks.procedures import PROCEDURES
+from tasks.procedures import PROCEDURES, drift, preconditions
 from tasks.shell import q
 
 TITLES = {"deploy": "배포", "rollback": "롤백"}
@@ -59,13 +59,15 @@ def preflight(comp: Component, hosts: list[Host], secrets: Secrets, opts: Option
 
 
 def _prepare(s: Session, comp: Component) -> list[str]:
-    """Read what is deployed; returns the deployed-revision stack."""
+    """Check what the task relies on, read what is deployed (and whether the host changed
+    outside the tool: tasks/procedures/drift.py); returns the deployed-revision stack."""
     proc = PROCEDURES[comp.name]
     s.state_command = proc.state_command(s.view)
     alias = s.view.host.alias
     if s.view.dry_run:
         s.recover_with = f"fab -H {alias} rollback-{comp.name}"
         return []
+    preconditions.verify(s, preconditions.for_deploy(s.view.s, comp.name), f"{s.view.task}")
     checkout = comp.checkout(s.view.s)
     try:
         head = s.query(shell.git_head(checkout))
@@ -75,7 +77,7 @@ def _prepare(s: Session, comp: Component) -> list[str]:
             "check the *_dir settings and ansible_user for this host, or set the host up first",
         ) from None
     stack = records.read_stack(s)
-    s.set(from_rev=stack[-1] if stack else head)
+    s.set(from_rev=drift.reconcile(s, comp, stack, head))
     s.recover_with = f"fab -H {alias} rollback-{comp.name} --to={s.view.from_rev[:12]}"
     return stack
 
@@ -102,6 +104,7 @@ def deploy_on(s: Session, comp: Component) -> None:
     if not s.view.dry_run:
         s.set(to_rev=s.query(shell.git_head(comp.checkout(s.view.s))))
         records.write_stack(s, records.pushed(stack, s.view.from_rev, s.view.to_rev))
+        drift.remember(s, comp, s.view.to_rev)
 
 
 def deploy_host(comp: Component, host: Host, secrets: Secrets, opts: Options,
@@ -132,6 +135,7 @@ def rollback_host(comp: Component, host: Host, secrets: Secrets, opts: Options,
         s.execute(proc.rollback_plan(s.view, "operator"))
         if not opts.dry_run:
             records.write_stack(s, records.popped(stack, s.view.from_rev, s.view.back_to))
+            drift.remember(s, comp, s.view.back_to)
     return s
 
 

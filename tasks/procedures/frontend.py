@@ -12,6 +12,7 @@ from tasks.components import FRONTEND
 from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
+from tasks.procedures import verify
 from tasks.procedures.common import (
     after_items,
     before_items,
@@ -117,6 +118,7 @@ def rollback_plan(view: RunView, reason: str = "") -> Plan:
              command=nginx_reload, sudo=True),
         health_step("R3", "메인 페이지 확인", "10초", "수동 복구 필요", Policy.ABORT, FRONTEND,
                     up=False),
+        verify.version_step("R4", "frontend"),
     )  # fmt: skip
     return Plan("frontend", "A", "Frontend 롤백", "CPU Instance", "약 1분", "0분", steps)
 
