@@ -85,7 +85,7 @@ def plan(view: RunView) -> Plan:
     )  # fmt: skip
     return Plan(
         component="ai", section="C", title="FastAPI (AI Server) 배포",
-        location="AI Instance `/app/ai-server`", expected_total="약 8분",
+        location=f"AI Instance `{view.s.ai_dir}`", expected_total="약 8분",
         downtime="1-2분", steps=steps, checklist=checklist,
     )  # fmt: skip
 

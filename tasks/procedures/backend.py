@@ -111,7 +111,7 @@ def plan(view: RunView) -> Plan:
     )  # fmt: skip
     return Plan(
         component="backend", section="B", title="Backend 배포",
-        location="CPU Instance `/app/backend`", expected_total="약 12분",
+        location=f"CPU Instance `{view.s.backend_dir}`", expected_total="약 12분",
         downtime="3-5분", steps=steps, checklist=checklist,
     )  # fmt: skip
 

@@ -105,14 +105,14 @@ def plan(view: RunView) -> Plan:
     )  # fmt: skip
     return Plan(
         component="frontend", section="A", title="Frontend 배포",
-        location="CPU Instance `/var/www/dojangkok`", expected_total="약 5분",
+        location=f"CPU Instance `{view.s.web_root}`", expected_total="약 5분",
         downtime="0분 (무중단)", steps=steps, checklist=checklist,
     )  # fmt: skip
 
 
 def rollback_plan(view: RunView, reason: str = "") -> Plan:
     steps = (
-        Step("R1", "백업에서 복원", "10초", "백업 목록 확인 (`ls -td /var/www/backup/*`)",
+        Step("R1", "백업에서 복원", "10초", f"백업 목록 확인 (`ls -td {view.s.frontend_backup_dir}/*`)",
              Policy.ABORT, command=restore_web_root),
         Step("R2", "Nginx 리로드", "5초", "`nginx -t`로 설정 검증", Policy.ABORT,
              command=nginx_reload, sudo=True),

@@ -183,4 +183,5 @@ def show_settings(host: Host, secrets: Secrets, console) -> None:
     finally:
         remote.close()
     console.out(f"{host.alias} ({host.address}): {facts.where}, database {facts.db or 'none yet'}")
-    console.table(("setting", "value", "from"), detect.report(host, facts))
+    for name, value, origin in detect.report(host, facts):
+        console.out(f"{name} = {value}    ({origin})")

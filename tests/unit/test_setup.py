@@ -290,3 +290,33 @@ def test_install_script_installs_nothing_when_all_is_there():
     env = {**os.environ, "DOJANGKOK_SYSTEM_PACKAGES": "bash coreutils"}
     res = subprocess.run([SCRIPT, "--check"], capture_output=True, text=True, env=env)
     assert res.returncode == 0 and res.stdout.strip() == "system packages: all installed"
+
+
+# --- names --------------------------------------------------------------------------------------
+def test_every_label_and_command_follows_the_configured_names():
+    """Service names, branch and paths in every plan a host sees (deploys, rollbacks, setup,
+    the checklists): the configured ones, never the manual's defaults."""
+    from tasks.engine.session import plan_text
+    from tasks.procedures import PROCEDURES, detect, setup
+
+    s = Settings(backend_service="be-svc", ai_service="ai-svc", git_branch="release",
+                 backend_dir="/srv/be", ai_dir="/srv/ai", frontend_dir="/srv/fe",
+                 web_root="/srv/www", frontend_backup_dir="/srv/bk", db_service="db-svc",
+                 db_server="mariadb", mysql_conf="/etc/mysql/x.cnf", backend_user="be-user",
+                 ai_user="ai-user")  # fmt: skip
+    texts = []
+    for group, comps in (("cpu", ("frontend", "backend")), ("gpu", ("ai",))):
+        host = detect.with_facts(Host(group, "x", "u", 22, None, (group,), s),
+                                 detect.Facts("debian", "12", "amd64", "mariadb", "3.11"))[0]  # fmt: skip
+        view = RunView("deploy", "x", host, "RUN", dry_run=True)
+        for comp in comps:
+            texts += [plan_text(PROCEDURES[comp].plan(view), view),
+                      plan_text(PROCEDURES[comp].rollback_plan(view), view)]  # fmt: skip
+        texts.append(plan_text(setup.plan(view), view))
+    text = "\n".join(texts)
+    for default in ("fastapi", "systemctl stop dojangkok", "journalctl -u dojangkok", "/app/backend",
+                    "/app/ai-server", "/app/frontend", "/var/www/dojangkok", "/var/www/backup",
+                    "main 브랜치", " main"):  # fmt: skip
+        assert default not in text, default
+    for configured in ("be-svc", "ai-svc", "release", "/srv/be", "db-svc"):
+        assert configured in text, configured
