@@ -1,8 +1,9 @@
 """Small shell pieces the setup, precondition and drift commands share (pure builders).
 
 - :data:`TRACK` / :func:`tracked`: an idempotent command says what it changed. Its body calls
-  ``ch "<what>"`` for each change; its last line is ``변경: <what>, ...`` or ``변경 없음: …``
-  (the step's detail, which `fab setup` adds up to say "no changes").
+  ``ch "<what>"`` for each change (``note "<text>"`` for what the operator must read); its
+  last line is ``변경: <what>, ...`` or ``변경 없음: …``, then the notes (the step's detail,
+  which `fab setup` adds up to say "no changes").
 - :func:`norm_origin`: a git origin as host/path, so ``git@github.com:org/app.git`` and
   ``https://github.com/org/app`` compare equal.
 - :func:`served_version`: the version a service reports (a JSON field or a regex group).
@@ -16,13 +17,17 @@ from tasks.shell import q
 CHANGED_MARK = "변경:"
 UNCHANGED = "변경 없음"
 
-TRACK = 'set -e; c=; ch() { c="${c:+$c, }$1"; }'
+TRACK = 'set -e; c=; n=; ch() { c="${c:+$c, }$1"; }; note() { n="${n:+$n; }$1"; }'
 
 
 def tracked(body: str, unchanged: str = "") -> str:
-    """``body`` with ``ch`` and a last line saying what changed (``unchanged``: what it was)."""
+    """``body`` with ``ch`` (a change) and ``note`` (something the operator must read), and a
+    last line saying what changed (``unchanged``: what it was), then the notes."""
     same = q(f"{UNCHANGED}: {unchanged}" if unchanged else UNCHANGED)
-    return f'{TRACK}; {body}; if [ -n "$c" ]; then echo "{CHANGED_MARK} $c"; else echo {same}; fi'
+    return (
+        f'{TRACK}; {body}; if [ -n "$c" ]; then echo "{CHANGED_MARK} $c${{n:+ — $n}}"; '
+        f'else echo {same}"${{n:+ — $n}}"; fi'
+    )
 
 
 def changed(detail: str) -> bool:

@@ -115,7 +115,7 @@ def swap_command(s: Settings) -> str:
         f'chmod 600 {f}; mkswap {f} >/dev/null; ch "{name} ({s.swap_size})"; fi; chmod 600 {f}; '
         f'if out=$(swapon {f} 2>&1); then {register}; ch "swap on"; '
         "elif virt=$(systemd-detect-virt --container); then "
-        f'echo "{SWAP_SKIPPED} ($virt): skipped; {name} is ready but not on ($out)"; '
+        f'echo "{name} is ready but not on: $out"; note "{SWAP_SKIPPED} ($virt): skipped"; '
         'else echo "$out" >&2; exit 1; fi; fi',
         f"swap {name}",
     )

@@ -30,7 +30,9 @@ def test_the_facts_command_on_this_machine():
     res = subprocess.run(["bash", "-c", detect.FACTS], capture_output=True, text=True)
     facts = detect.parse(res.stdout)
     assert res.returncode == 0
-    assert facts.os == "debian" and facts.arch in ("amd64", "arm64") and facts.python.startswith("3.")
+    assert (
+        facts.os == "debian" and facts.arch in ("amd64", "arm64") and facts.python.startswith("3.")
+    )
 
 
 def test_ubuntu_with_mysql():
