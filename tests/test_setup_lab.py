@@ -226,6 +226,21 @@ def test_a_second_setup_changes_nothing_and_says_so(set_up, work):
     assert invocations(lab) == before
 
 
+def test_setup_after_deploys_and_a_backup_changes_nothing(set_up, work):
+    """Deploys and setup agree on every directory, file, owner and mode: after a full
+    deploy and a DB backup, setup still has nothing to change."""
+    lab, _ = set_up
+    inv = inventory(lab, work)
+    assert fab(lab, work, "full-deploy", "--yes", inv=inv).returncode == 0
+    assert fab(lab, work, "-H", "cpu", "backup-db", inv=inv).returncode == 0
+    for host in ("cpu", "gpu"):
+        res = fab(lab, work, "-H", host, "setup", "--yes", inv=inv)
+        assert res.returncode == 0, res.stderr
+        assert f"no changes: {host} was already set up" in res.stdout, re.findall(
+            r"✓ [\d.]+s  변경:.*", res.stdout
+        )
+
+
 def test_a_value_missing_for_a_key_is_named_and_nothing_is_written(set_up, work):
     lab, _ = set_up
     before = on(lab, "cpu", "sha256sum /app/backend/.env")

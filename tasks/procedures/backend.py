@@ -70,7 +70,8 @@ def plan(view: RunView) -> Plan:
     svc = view.s.backend_service
     b3, b4 = backup.steps()
     steps = (
-        prepare_step(lambda v: [v.s.state_dir, f"{v.s.state_dir}/releases", v.s.backup_dir]),
+        prepare_step(lambda v: [v.s.state_dir, f"{v.s.state_dir}/releases"],
+                     lambda v: [v.s.backup_dir]),  # fmt: skip
         notice_step("1", "디코 공지", "1분",
                     lambda v: f"배포 시작합니다 (예상 {v.s.backend_expected_total})"),
         Step("2", "서비스 상태 확인", "1분", "이상 시 배포 중단", Policy.ABORT,

@@ -23,11 +23,18 @@ Text = Callable[[RunView], str]
 
 
 # --- steps -------------------------------------------------------------------------------
-def prepare_step(dirs: Callable[[RunView], list[str]]) -> Step:
-    """Step 0 (added): the directories the tool writes, owned by the login user."""
+def prepare_step(dirs: Callable[[RunView], list[str]],
+                 private: Callable[[RunView], list[str]] | None = None) -> Step:  # fmt: skip
+    """Step 0 (added): the directories the tool writes, owned by the login user; ``private``
+    ones (database dumps) 0700, as `fab setup` makes them."""
 
     def command(view: RunView) -> str:
-        return f'install -d -m 755 -o "$SUDO_USER" -- {" ".join(q(p) for p in dirs(view))}'
+        out = f'install -d -m 755 -o "$SUDO_USER" -- {" ".join(q(p) for p in dirs(view))}'
+        if private:
+            out += (
+                f' && install -d -m 700 -o "$SUDO_USER" -- {" ".join(q(p) for p in private(view))}'
+            )
+        return out
 
     return Step(
         "0", "배포 준비 (기록·백업 디렉터리)", "1초", "권한 확인", Policy.ABORT,

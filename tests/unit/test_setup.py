@@ -320,3 +320,14 @@ def test_every_label_and_command_follows_the_configured_names():
         assert default not in text, default
     for configured in ("be-svc", "ai-svc", "release", "/srv/be", "db-svc"):
         assert configured in text, configured
+
+
+def test_deploys_keep_the_backup_directory_private_as_setup_makes_it():
+    from tasks.procedures import backend, backup, detect, setup
+
+    host = Host("cpu", "x", "u", 22, None, ("cpu",), Settings())
+    view = RunView("deploy", "backend", detect.offline(host), "RUN", dry_run=True)
+    want = 'install -d -m 700 -o "$SUDO_USER" -- /app/backups'
+    assert want in backend.plan(view).step("0").render(view)
+    assert want in backup.backup_plan(view).step("0").render(view)
+    assert ("/app/backups", "700", setup.LOGIN) in setup.directories(view.s, {"cpu"})
