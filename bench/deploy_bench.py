@@ -1,178 +1,167 @@
-"""Deploy benchmark on the lab: time and downtime of each deploy, measured two ways.
+"""Deploy benchmark on the lab: deploy methods side by side, seen by an outside prober.
 
-For each component a new version is pushed to the lab's origin and deployed with `fab`.
-The tool's own record gives step timings and the downtime window it saw; a prober on the
-operator side polls the component's public endpoint every 50 ms during the deploy and
-measures the downtime users would see (the longest run of failed requests).
+Methods (columns): `script` runs the manual's own scripts unchanged (bench/manual_scripts/,
+checked against design-step1.md), `manual` and `release` run `fab … --strategy=NAME` (a
+strategy fab does not offer yet is skipped with a note). For each component and scenario
+(bench/scenarios.py: deploy, rollback, failed build, full deploy) it resets the lab,
+pushes a commit and runs the command while probers poll the three public endpoints every
+20 ms. Writes docs/benchmarks.md and docs/bench-<component>.png (with the `bench` extra).
 
-    .venv/bin/python bench/deploy_bench.py [--rounds N]
+    flock /tmp/dojangkok-lab.lock .venv/bin/python bench/deploy_bench.py \\
+        [--methods script,manual,release] [--scenarios deploy,rollback,...] \\
+        [--components frontend,backend,ai] [--save RUN.json] [--from RUN.json]
 
-Writes bench/reports/deploy.md and prints it. Not a test: numbers vary with the machine.
+Not a test: numbers vary with the machine. --from redraws from a saved run, without the lab.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import subprocess
+import datetime as dt
 import sys
 import tempfile
-import threading
 import time
-from datetime import datetime
 from pathlib import Path
-
-import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.lab import Lab  # noqa: E402
+from bench import commands, manual, methods, report, store, timeline  # noqa: E402
+from bench import probes as pr  # noqa: E402
+from bench.lab_bench import machine  # noqa: E402
+from bench.scenarios import COMPONENTS, SCENARIOS, Bench, Measurement  # noqa: E402
 
-FAB = Path(sys.executable).parent / "fab"
-TASKS = {
-    "frontend": ("cpu", "deploy-frontend", "http://{cpu}/"),
-    "backend": ("cpu", "deploy-backend", "http://{cpu}:8080/health"),
-    "ai": ("gpu", "deploy-ai", "http://{gpu}:8000/health"),
-}
+DOCS = ROOT / "docs"
 
 
-class Prober(threading.Thread):
-    """Polls a URL; records the longest stretch during which it did not answer 200."""
-
-    def __init__(self, url: str, interval: float = 0.05):
-        super().__init__(daemon=True)
-        self.url, self.interval = url, interval
-        self.stop = threading.Event()
-        self.longest = 0.0
-        self.failures = 0
-        self.requests = 0
-
-    def run(self) -> None:
-        down_since = None
-        while not self.stop.is_set():
-            t = time.monotonic()
-            try:
-                ok = requests.get(self.url, timeout=1).status_code == 200
-            except requests.RequestException:
-                ok = False
-            self.requests += 1
-            if ok and down_since is not None:
-                self.longest = max(self.longest, t - down_since)
-                down_since = None
-            elif not ok:
-                self.failures += 1
-                down_since = down_since or t
-            time.sleep(self.interval)
-        if down_since is not None:
-            self.longest = max(self.longest, time.monotonic() - down_since)
+def args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--methods",
+        default="script,manual,release",
+        help="columns: `script` (the manual's scripts) or a fab strategy name",
+    )
+    p.add_argument(
+        "--scenarios",
+        default=",".join(s.key for s in SCENARIOS),
+        help="bench/scenarios.py keys (default: all)",
+    )
+    p.add_argument("--components", default=",".join(COMPONENTS), help="default: all three")
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=30.0,
+        help="max seconds to watch a component come back after the command",
+    )
+    p.add_argument("--out", type=Path, default=DOCS / "benchmarks.md", help="pictures go beside")
+    p.add_argument("--save", type=Path, help="also write the raw measurements (JSON)")
+    p.add_argument("--from", dest="load", type=Path, help="redraw from saved measurements")
+    return p
 
 
-def fab_env(lab: Lab, history: Path) -> dict[str, str]:
-    return {**os.environ, "DOJANGKOK_HOSTS": str(lab.inventory),
-            "DOJANGKOK_ENV": str(lab.env_file), "DOJANGKOK_HISTORY": str(history)}  # fmt: skip
+def verbatim_note() -> str:
+    found = manual.find_manual()
+    if found is None:
+        return "The stored scripts could not be compared with design-step1.md (not found)."
+    differ = manual.check(found)
+    if differ:
+        raise SystemExit(f"bench/manual_scripts/ differ from the manual: {', '.join(differ)}")
+    return (
+        "`bench/manual_scripts/` was checked against design-step1.md at the start of the "
+        f"run: {len(manual.NAMES)} scripts, byte for byte the manual's text."
+    )
 
 
-def fab(lab: Lab, history: Path, *args: str) -> float:
-    """Run fab; its wall time. Any failure ends the benchmark with fab's output."""
-    t0 = time.monotonic()
-    res = subprocess.run([str(FAB), *args], cwd=ROOT, env=fab_env(lab, history),
-                         capture_output=True, text=True)  # fmt: skip
-    if res.returncode != 0:
-        raise SystemExit(
-            f"fab {' '.join(args)} failed:\n{res.stdout[-3000:]}\n{res.stderr[-2000:]}"
-        )
-    return time.monotonic() - t0
+def measure_all(args, names: list[str], tmp: Path) -> tuple[report.Meta, list[Measurement]]:
+    from tests.lab import Lab
 
-
-def measured(lab: Lab, name: str, label: str, history: Path, *args: str) -> dict:
-    """One fab run with the prober watching the component's public endpoint."""
-    prober = Prober(TASKS[name][2].format(**lab.addresses))
-    prober.start()
-    total = fab(lab, history, *args)
-    time.sleep(0.5)
-    prober.stop.set()
-    prober.join()
-    record = json.loads(history.read_text().splitlines()[-1])
-    return {
-        "component": label,
-        "total": total,
-        "tool_downtime": record["downtime_seconds"],
-        "probe_downtime": prober.longest,
-        "probe_failures": f"{prober.failures}/{prober.requests}",
-        "steps": {s["number"]: s["seconds"] for s in record["steps"]},
-    }
-
-
-def deploy(lab: Lab, name: str, version: str, history: Path) -> dict:
-    host, task, _ = TASKS[name]
-    lab.push_app(name, {"VERSION": version + "\n"}, f"bench {version}")
-    return measured(lab, name, name, history, "-H", host, task, "--yes")
-
-
-def rollback(lab: Lab, name: str, history: Path) -> dict:
-    host = TASKS[name][0]
-    return measured(lab, name, f"{name} rollback", history, "-H", host, f"rollback-{name}", "--yes")
-
-
-def full(lab: Lab, version: str, history: Path, parallel: bool) -> float:
-    for name in TASKS:
-        lab.push_app(name, {"VERSION": version + "\n"}, f"bench {version}")
-    return fab(lab, history, "full-deploy", "--yes", *(["--parallel"] if parallel else []))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=1)
-    args = parser.parse_args()
-    lab = Lab.from_repo()
+    lab = Lab.from_repo(ROOT)
     if not lab.is_up():
         lab.up()
-    lab.reset()
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        history = Path(tmp) / "history.jsonl"
-        for r in range(args.rounds):
-            for name in TASKS:
-                rows.append(deploy(lab, name, f"1.{r + 1}.0", history))
-        for name in TASKS:
-            rows.append(rollback(lab, name, history))
-        sequential = full(lab, "2.0.0", history, parallel=False)
-        parallel = full(lab, "2.1.0", history, parallel=True)
-    lines = [
-        "# Deploy benchmark (manual strategy, lab)",
-        "",
-        f"{datetime.now():%Y-%m-%d %H:%M}, {platform.node()}, {os.cpu_count()} cores, "
-        f"{args.rounds} round(s). Reproduce: `make lab-up && .venv/bin/python bench/deploy_bench.py`.",
-        "",
-        "| component | total | downtime (tool: stop → health) | downtime (prober, 50 ms) | failed probes |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for row in rows:
-        tool = "-" if row["tool_downtime"] is None else f"{row['tool_downtime']:.1f} s"
-        lines.append(
-            f"| {row['component']} | {row['total']:.1f} s | {tool} | "
-            f"{row['probe_downtime']:.2f} s | {row['probe_failures']} |"
-        )
-    lines += [
-        "",
-        f"Full deploy (`fab full-deploy --yes`): {sequential:.1f} s one host after another "
-        f"(the manual), {parallel:.1f} s with `--parallel`.",
-        "",
-        "Step timings (seconds):",
-        "",
-    ]
-    for row in rows:
-        steps = ", ".join(f"{k}: {v}" for k, v in row["steps"].items())
-        lines.append(f"- {row['component']}: {steps}")
-    report = "\n".join(lines) + "\n"
-    out = ROOT / "bench" / "reports" / "deploy.md"
+    mask = commands.masker(lab.env().values())
+    chosen = methods.make(names, ROOT, history=tmp / "history.jsonl")
+    scenarios = [s for s in SCENARIOS if s.key in args.scenarios.split(",")]
+    components = [c for c in COMPONENTS if c in args.components.split(",")]
+    eps = pr.endpoints(lab.addresses["cpu"], lab.addresses["gpu"])
+    meta = report.Meta(
+        date=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        machine=machine(),
+        command=command_line(args),
+        methods=names,
+        verbatim=verbatim_note() if "script" in names else "",
+        script_prep=methods.SCRIPT_PREP if "script" in names else [],
+        settle=args.settle,
+    )
+    results: list[Measurement] = []
+    with pr.Probers(eps, pr.tls_context(str(lab.state_dir / "tls" / "ca.pem"))) as probers:
+        bench = Bench(lab, probers, mask, settle=args.settle)
+        for sc in scenarios:
+            for comp in [None] if sc.action == "full" else components:
+                for meth in chosen:
+                    if sc.methods is not None and meth.name not in sc.methods:
+                        continue
+                    try:
+                        results.append(bench.measure(sc, comp, meth))
+                    except Exception as exc:  # one broken cell must not lose the others
+                        note = mask(f"{type(exc).__name__}: {exc}")
+                        print(f"   failed: {note}", flush=True)
+                        results.append(Measurement(sc.key, comp, meth.name, note=note))
+        lab.reset()  # leave the lab fresh for whoever runs next
+    for meth in chosen:
+        skipped = sorted({m.note for m in results if m.method == meth.name and m.run is None})
+        notes = [meth.note] if meth.note else []
+        ran = any(m.method == meth.name and m.run is not None for m in results)
+        notes += [f"{'skipped where' if ran else 'not run:'} {n}" for n in skipped if n]
+        meta.method_notes[meth.name] = "; ".join(notes)
+        shown = [m.run.shown for m in results if m.method == meth.name and m.run is not None]
+        meta.commands[meth.name] = list(dict.fromkeys(shown))
+    return meta, results
+
+
+def command_line(args) -> str:
+    cmd = "flock /tmp/dojangkok-lab.lock .venv/bin/python bench/deploy_bench.py"
+    cmd += f" --methods {args.methods}"
+    if args.scenarios != ",".join(s.key for s in SCENARIOS):
+        cmd += f" --scenarios {args.scenarios}"
+    if args.components != ",".join(COMPONENTS):
+        cmd += f" --components {args.components}"
+    return cmd
+
+
+def write(meta: report.Meta, results: list[Measurement], out: Path) -> str:
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report)
-    print(report)
+    scenarios = [s for s in SCENARIOS if any(m.scenario == s.key for m in results)]
+    meta.pictures = {}
+    if timeline.available():
+        for c in COMPONENTS:
+            if any(m.component == c for m in results):
+                png = out.parent / f"bench-{c}.png"
+                timeline.draw(c, scenarios, results, meta.methods, png)
+                meta.pictures[c] = png.name
+    else:
+        print("matplotlib is missing: no pictures (pip install -e '.[bench]')", file=sys.stderr)
+    text = report.render(meta, scenarios, results)
+    tmp = out.with_suffix(".md.tmp")
+    tmp.write_text(text)
+    tmp.replace(out)
+    return text
+
+
+def main() -> int:
+    args = args_parser().parse_args()
+    if args.load:
+        meta, results = store.load(args.load)
+    else:
+        names = [n for n in args.methods.split(",") if n]
+        t = time.monotonic()
+        with tempfile.TemporaryDirectory() as tmp:
+            meta, results = measure_all(args, names, Path(tmp))
+        print(f"measured in {time.monotonic() - t:.0f} s", flush=True)
+        if args.save:
+            store.save(args.save, meta, results)
+    print(write(meta, results, args.out))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

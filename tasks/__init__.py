@@ -16,42 +16,48 @@ from tasks import cli
 from tasks.cli import help_for, operator_task
 from tasks.engine import records
 from tasks.engine.console import Console
-from tasks.hosts import inventory
+from tasks.hosts import inventory, validate
 from tasks.hosts.settings import Settings
-from tasks.procedures import deploy, full, locking, provision
+from tasks.procedures import deploy, full, locking, provision, release_admin
 from tasks.procedures import health as health_checks
 
 
-def _deploy(c, name: str, dry_run, yes, message) -> None:
+def _deploy(c, name: str, dry_run, yes, message, strategy, build_on=None, revision=None) -> None:
     comp, hosts = cli.component_hosts(c, name)
-    secrets, opts = cli.secrets(), cli.options(dry_run, yes, message)
+    secrets = cli.secrets()
+    opts = cli.options(dry_run, yes, message, strategy, build_on, revision)
     deploy.preflight(comp, hosts, secrets, opts)
     for host in hosts:
         deploy.deploy_host(comp, host, secrets, opts)
 
 
-def _rollback(c, name: str, to, dry_run, yes, message) -> None:
+def _rollback(c, name: str, to, dry_run, yes, message, strategy) -> None:
+    to = validate.rollback_target(to) if to else None  # before anything else
     comp, hosts = cli.component_hosts(c, name)
-    secrets, opts = cli.secrets(), cli.options(dry_run, yes, message)
+    secrets, opts = cli.secrets(), cli.options(dry_run, yes, message, strategy)
     deploy.preflight(comp, hosts, secrets, opts, task="rollback")
     for host in hosts:
         deploy.rollback_host(comp, host, secrets, opts, to=to)
 
 
-@task(help=help_for("dry-run", "yes", "message"))
+@task(help=help_for("dry-run", "yes", "message", "strategy", "build-on", "revision"))
 @operator_task
-def deploy_frontend(c, dry_run=False, yes=False, message=""):
+def deploy_frontend(
+    c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None
+):
     """Manual A 1–6: pull, npm ci, build, back up and replace the web root, reload nginx, check.
 
     Usage: fab -H cpu deploy-frontend [--dry-run] [--yes]
     Downtime: none. A failed copy or page check restores the backup step 3a wrote.
     """
-    _deploy(c, "frontend", dry_run, yes, message)
+    _deploy(c, "frontend", dry_run, yes, message, strategy, build_on, revision)
 
 
-@task(help=help_for("dry-run", "yes", "message"))
+@task(help=help_for("dry-run", "yes", "message", "strategy", "build-on", "revision"))
 @operator_task
-def deploy_backend(c, dry_run=False, yes=False, message=""):
+def deploy_backend(
+    c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None
+):
     """Manual B 1–12: notice, status, MySQL backup, pull, .env keys, stop, build, start, health.
 
     Usage: fab -H cpu deploy-backend [--dry-run] [--yes]
@@ -60,61 +66,63 @@ def deploy_backend(c, dry_run=False, yes=False, message=""):
     Ctrl-C once the service is stopped.
     Needs the DB password in .env (the key named by db_password_env, MYSQL_ROOT_PASSWORD).
     """
-    _deploy(c, "backend", dry_run, yes, message)
+    _deploy(c, "backend", dry_run, yes, message, strategy, build_on, revision)
 
 
-@task(help=help_for("dry-run", "yes", "message"))
+@task(help=help_for("dry-run", "yes", "message", "strategy", "build-on", "revision"))
 @operator_task
-def deploy_ai(c, dry_run=False, yes=False, message=""):
+def deploy_ai(c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None):
     """Manual C 1–7: pull, venv, pip install, restart, health, AI smoke call.
 
     Usage: fab -H gpu deploy-ai [--dry-run] [--yes]
     Downtime: from step 5 (restart) until /health answers. Failure rolls back.
     """
-    _deploy(c, "ai", dry_run, yes, message)
+    _deploy(c, "ai", dry_run, yes, message, strategy, build_on, revision)
 
 
-@task(help=help_for("dry-run", "yes", "parallel", "message"))
+@task(help=help_for("dry-run", "yes", "parallel", "message", "strategy", "build-on"))
 @operator_task
-def full_deploy(c, dry_run=False, yes=False, parallel=False, message=""):
+def full_deploy(
+    c, dry_run=False, yes=False, parallel=False, message="", strategy=None, build_on=None
+):
     """Manual D: frontend and backend on [cpu], then AI on [gpu]; stops at the first failure.
 
     Usage: fab full-deploy [--dry-run] [--yes] [--parallel]
     Every host's deploy lock is taken first (all or none). Ctrl-C stops every chain.
     """
-    full.full_deploy(inventory.load(), cli.secrets(), cli.options(dry_run, yes, message),
+    full.full_deploy(inventory.load(), cli.secrets(), cli.options(dry_run, yes, message, strategy, build_on),
                      parallel=bool(parallel))  # fmt: skip
 
 
-@task(help=help_for("to", "dry-run", "yes", "message"))
+@task(help=help_for("to", "dry-run", "yes", "message", "strategy"))
 @operator_task
-def rollback_frontend(c, to=None, dry_run=False, yes=False, message=""):
+def rollback_frontend(c, to=None, dry_run=False, yes=False, message="", strategy=None):
     """Restore the web root from the backup of the previously deployed revision, reload nginx.
 
     Usage: fab -H cpu rollback-frontend [--to=REV] [--dry-run]
     """
-    _rollback(c, "frontend", to, dry_run, yes, message)
+    _rollback(c, "frontend", to, dry_run, yes, message, strategy)
 
 
-@task(help=help_for("to", "dry-run", "yes", "message"))
+@task(help=help_for("to", "dry-run", "yes", "message", "strategy"))
 @operator_task
-def rollback_backend(c, to=None, dry_run=False, yes=False, message=""):
+def rollback_backend(c, to=None, dry_run=False, yes=False, message="", strategy=None):
     """Go back to the previously deployed backend revision: code, its kept jar, restart, health.
 
     Usage: fab -H cpu rollback-backend [--to=REV] [--dry-run]
     The database is NOT restored; if the data must go back too: `fab -H cpu restore-db`.
     """
-    _rollback(c, "backend", to, dry_run, yes, message)
+    _rollback(c, "backend", to, dry_run, yes, message, strategy)
 
 
-@task(help=help_for("to", "dry-run", "yes", "message"))
+@task(help=help_for("to", "dry-run", "yes", "message", "strategy"))
 @operator_task
-def rollback_ai(c, to=None, dry_run=False, yes=False, message=""):
+def rollback_ai(c, to=None, dry_run=False, yes=False, message="", strategy=None):
     """Go back to the previously deployed AI revision: code, pip install, restart, health.
 
     Usage: fab -H gpu rollback-ai [--to=REV] [--dry-run]
     """
-    _rollback(c, "ai", to, dry_run, yes, message)
+    _rollback(c, "ai", to, dry_run, yes, message, strategy)
 
 
 @task(help=help_for("dry-run", "message"))
@@ -139,6 +147,7 @@ def restore_db(c, backup=None, dry_run=False, yes=False, message=""):
     Asks before overwriting. The current data is dumped first, so a restore can be undone
     by restoring that dump.
     """
+    backup = validate.restore_source(backup) if backup else None
     hosts, secrets = cli.hosts(c, "cpu"), cli.secrets()
     deploy.preflight_database(hosts, secrets, "restore")
     for host in hosts:
@@ -182,6 +191,40 @@ def unlock(c, yes=False):
         locking.unlock(host, secrets, Console(secrets), yes=bool(yes))
 
 
+@task(help={"component": "frontend, backend or ai (default: every component of the host)"})
+@operator_task
+def releases(c, component=None):
+    """The release strategy's releases on a host: revision, when, status (current, previous,
+    failed, bad), as the next rollback would see them.
+
+    Usage: fab -H cpu releases [--component=backend]
+    """
+    secrets = cli.secrets()
+    for host in cli.hosts(c, None):
+        release_admin.list_releases(host, secrets, component)
+
+
+@task(help={"run": "the run id to follow (default: the newest)"})
+@operator_task
+def deploy_status(c, run=None):
+    """Reattach to a release deploy's critical section on the host (running or finished).
+
+    Usage: fab -H cpu deploy-status [--run=<run id>]
+    It ran as a transient systemd unit: it went on if SSH dropped or fab was stopped.
+    """
+    secrets = cli.secrets()
+    for host in cli.hosts(c, None):
+        release_admin.status(host, secrets, run)
+
+
+def _revisions(rec: dict) -> str:
+    """``abc1234 → def5678``; ``-`` for a task that deployed no revision (setup, config)."""
+    before, after = str(rec.get("from") or "")[:7], str(rec.get("to") or "")[:7]
+    if before.startswith("<") or after.startswith("<"):  # records written before 2026-11-27
+        before, after = "", ""
+    return f"{before} → {after}" if before or after else "-"
+
+
 @task(help={"limit": "how many records (default 20)", "raw": "print the JSON lines as stored"})
 def history(c, limit=20, raw=False):
     """The deploy records (배포 기록) kept on this machine, newest last."""
@@ -192,7 +235,7 @@ def history(c, limit=20, raw=False):
             continue
         down = rec.get("downtime_seconds")
         rows.append((rec["time"], rec["operator"], rec["kind"], rec["component"], rec["host"],
-                     f"{str(rec['from'])[:7]} → {str(rec['to'])[:7]}", rec["result"],
+                     _revisions(rec), rec["result"],
                      "" if down is None else f"{down}s"))  # fmt: skip
     if rows:
         Console(cli.secrets()).table(
@@ -209,13 +252,18 @@ def settings(c):
     Usage: fab settings | fab settings -H cpu
     With -H: the host's values and where each comes from (default, inventory, or detected
     on the host: database server and unit, its config file, python, packages), read-only.
+    The *_cmd settings are marked RAW SHELL: they run on the host as written (never quoted);
+    every other value is quoted or checked (tasks/hosts/validate.py) before it reaches a host.
     """
     if not cli.target(c):
         for name, value in sorted(vars(Settings()).items()):
             shown = (
                 json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else value
             )
-            print(f"{name} = {shown}")
+            raw = (
+                "    # RAW SHELL: runs as written on the host" if name in validate.RAW_SHELL else ""
+            )
+            print(f"{name} = {shown}{raw}")
         return
     secrets = cli.secrets()
     for host in cli.hosts(c, None):
@@ -274,6 +322,6 @@ def setup_host(c, dry_run=False, yes=False, message=""):
 ns = Collection(
     deploy_frontend, deploy_backend, deploy_ai, full_deploy,
     rollback_frontend, rollback_backend, rollback_ai,
-    backup_db, restore_db, health, history, settings, lock_status, unlock,
+    backup_db, restore_db, health, history, settings, lock_status, unlock, releases, deploy_status,
     setup_host, push_config, render_config,
 )  # fmt: skip

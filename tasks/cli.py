@@ -25,6 +25,11 @@ HELP = {
     "parallel": "deploy the [cpu] and [gpu] hosts at the same time (the manual: one by one)",
     "backup": "the dump to restore, a path on the host (default: the newest in backup_dir)",
     "message": "a note kept in the deploy lock and the record (e.g. why you deploy)",
+    "build-on": "host (build on the server: the manual's method 1) or local (build here from "
+    "the origin, check it against the host's runtime, send it: method 2); default: build_on",
+    "revision": "deploy this commit (it must be on the origin's branch) instead of its head",
+    "strategy": "release (build beside the live version, switch when healthy; the default "
+    "setting) or manual (the manual's steps as written)",
 }
 
 
@@ -50,8 +55,15 @@ def component_hosts(c, name: str) -> tuple[components.Component, list[Host]]:
     return comp, hosts(c, comp.group)
 
 
-def options(dry_run=False, yes=False, message="") -> Options:
-    return Options(dry_run=bool(dry_run), yes=bool(yes), message=message or "")
+def options(dry_run=False, yes=False, message="", strategy=None, build_on=None,
+            revision=None) -> Options:  # fmt: skip
+    if revision:  # a commit id, checked before anything else (it reaches git commands)
+        from tasks.hosts import validate
+
+        revision = validate.revision(str(revision).strip(), "--revision").lower()
+    return Options(dry_run=bool(dry_run), yes=bool(yes), message=message or "",
+                   strategy=strategy or None, build_on=build_on or None,
+                   revision=revision or None)  # fmt: skip
 
 
 def secrets() -> Secrets:

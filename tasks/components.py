@@ -8,6 +8,7 @@ manual's section. The plans themselves live in tasks/procedures/.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,8 +37,11 @@ class Health:
             shell.page(self.url, self.expect) if self.page else shell.health(self.url, self.expect)
         )
 
-    def polled(self) -> str:
-        """The check repeated until it passes: ``tries`` times, ``interval`` apart."""
+    def polled(self, every: float | None = None) -> str:
+        """The check repeated until it passes: ``tries`` times, ``interval`` apart; with
+        ``every``, that often instead, within the same total time (the manual's limit)."""
+        if every:
+            return shell.poll(self.command(), max(1, math.ceil(self.timeout / every)), every)
         return shell.poll(self.command(), self.tries, self.interval)
 
 

@@ -26,3 +26,15 @@ class StepFailed(DeployToolError):
         super().__init__(problem, fix)
         self.rolled_back = rolled_back
         self.report = report
+
+
+class HostCommandFailed(DeployToolError):
+    """A command that reads the host (a query, not a step) failed."""
+
+    def __init__(self, host: str, command: str, output: str):
+        short = command if len(command) <= 160 else command[:157] + "..."
+        super().__init__(
+            f"reading {host} failed: `{short}`: {output or 'no output'}",
+            "check the host (permissions, paths in the settings); nothing was changed by it",
+        )
+        self.output = output

@@ -13,6 +13,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from tasks import components
+from tasks.build.flow import plan_for
 from tasks.engine.policy import Policy
 from tasks.engine.steps import Kind, Plan
 from tasks.engine.view import TARGET_PLACEHOLDER, RunView
@@ -20,6 +21,7 @@ from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
 from tasks.procedures import PROCEDURES, backup, detect
 from tasks.procedures import setup as host_setup
+from tasks.procedures.release_flow import example_plans
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR = ROOT / "templates" / "runbook"
@@ -102,11 +104,31 @@ def render() -> str:
         view = example_view("setup", group, "setup")
         view = view.but(host=detect.offline(view.host))
         setup_rows[group] = rows(host_setup.plan(view), view)
+    releases = []
+    for comp in components.ORDER:
+        view = example_view(comp.name, comp.group).but(strategy="release")
+        found = example_plans(comp, view)
+        releases.append({"component": comp, "plans": [
+            {"plan": plan, "rows": rows(plan, view)} for plan in found
+        ]})  # fmt: skip
+    local = []  # the manual's second method (tasks/build/): build here, send the files
+    for comp in components.ORDER:
+        view = example_view(comp.name, comp.group).but(build_on="local")
+        proc, rel = PROCEDURES[comp.name], example_plans(comp, view.but(strategy="release"))
+        found = [plan_for(view), proc.plan(view), rel[0]]
+        if comp.name == "ai":
+            found.append(proc.rollback_plan(view))
+        local.append({"component": comp, "plans": [
+            {"plan": plan, "rows": rows(plan, view.but(strategy="release") if plan is rel[0] else view)}
+            for plan in found
+        ], "host": rows(plan_for(view.but(build_on="host")), view.but(build_on="host"))})  # fmt: skip
     db = example_view("database", "cpu", "backup")
     backup_rows = rows(backup.backup_plan(db), db)
     restore_rows = rows(backup.restore_plan(db), db)
     return env.get_template("runbook.md.j2").render(
         sections=sections,
+        releases=releases,
+        local=local,
         backup_rows=backup_rows,
         restore_rows=restore_rows,
         settings=Settings(),

@@ -1,7 +1,17 @@
 """Pure builders for the shell text the steps share: git, systemd, health, smoke requests.
 
-Each takes plain values and returns a command string; every value is quoted with ``q``.
-Nothing here touches a host.
+Each takes plain values and returns a command string; nothing here touches a host. The rules
+every builder follows (here, in tasks/procedures/ and in tasks/config/):
+
+- every interpolated value goes through ``q``, messages inside ``echo`` included;
+- an operand that could start with ``-`` (a path, a file name, free text, a revision, which
+  in a dry run is a placeholder) comes after ``--``, or after git's ``--end-of-options``
+  where ``--`` would mean paths;
+- a bare name (a systemd unit, a git branch or remote, a URL) is checked against the strict
+  patterns of tasks/hosts/validate.py, which never allow a leading ``-``: at load time, and
+  again by the builder that uses it (``git pull`` passes its arguments on to ``git fetch``,
+  where neither ``--`` nor ``--end-of-options`` would keep ``-x`` from being an option);
+- the ``*_cmd`` settings are RAW SHELL on purpose: pasted as the operator wrote them.
 """
 
 from __future__ import annotations
@@ -10,6 +20,7 @@ import json
 import shlex
 
 from tasks.errors import ConfigError
+from tasks.hosts import validate
 
 
 def q(value: object) -> str:
@@ -18,12 +29,13 @@ def q(value: object) -> str:
 
 
 def cd(path: str, command: str) -> str:
-    return f"cd {q(path)} && {command}"
+    return f"cd -- {q(path)} && {command}"
 
 
 def git_pull(path: str, remote: str, branch: str, fetch_first: bool = False) -> str:
     # --ff-only: a diverged checkout stops here (the manual: 충돌 시 수동 해결) instead
     # of creating a merge commit on the server.
+    remote, branch = validate.branch(remote, "git_remote"), validate.branch(branch)
     pull = f"git pull --ff-only {q(remote)} {q(branch)}"
     return cd(path, f"git fetch {q(remote)} && {pull}" if fetch_first else pull)
 
@@ -33,39 +45,46 @@ def git_head(path: str) -> str:
 
 
 def git_remote_head(path: str, remote: str, branch: str) -> str:
+    remote, branch = validate.branch(remote, "git_remote"), validate.branch(branch)
     g = f"git -C {q(path)}"
     return f"{g} fetch -q {q(remote)} {q(branch)} && {g} rev-parse FETCH_HEAD"
 
 
 def git_reset_to(path: str, rev: str) -> str:
-    """Move the checkout to ``rev``, refusing when tracked files were edited on the host."""
+    """Move the checkout to ``rev``, refusing when tracked files were edited on the host.
+
+    ``rev`` is resolved to a commit first (``--end-of-options``: never an option); the reset
+    then takes that commit id. (git 2.39's ``reset`` refuses ``--end-of-options`` itself.)
+    """
     return cd(
         path,
-        'if [ -n "$(git status --porcelain --untracked-files=no)" ]; then '
+        '{ if [ -n "$(git status --porcelain --untracked-files=no)" ]; then '
         "echo 'tracked files were changed on the host; commit or discard them first' >&2; "
-        f"git status --short --untracked-files=no >&2; exit 1; fi && git reset -q --hard {q(rev)}",
+        "git status --short --untracked-files=no >&2; exit 1; fi; "
+        f"rev=$(git rev-parse -q --verify --end-of-options {q(rev + '^{commit}')}) "
+        f"|| {{ echo {q(f'no commit {rev} in this checkout')} >&2; exit 1; }}; "
+        'git reset -q --hard "$rev" --; }',
     )
 
 
 def git_changed(path: str, old: str, new: str, files: list[str]) -> str:
     """Prints the files among ``files`` that differ between two revisions."""
     names = " ".join(q(f) for f in files)
-    return f"git -C {q(path)} diff --name-only {q(old)} {q(new)} -- {names}"
+    return f"git -C {q(path)} diff --name-only --end-of-options {q(old)} {q(new)} -- {names}"
 
 
 def systemctl(action: str, service: str) -> str:
-    return f"systemctl {action} {q(service)}"
+    return f"systemctl {action} {q(validate.unit_name(service))}"
 
 
 def service_status(service: str) -> str:
     # Print the status for the operator, then fail unless the unit is active.
-    return (
-        f"systemctl status {q(service)} --no-pager -n 5; systemctl is-active --quiet {q(service)}"
-    )
+    svc = q(validate.unit_name(service))
+    return f"systemctl status {svc} --no-pager -n 5; systemctl is-active --quiet {svc}"
 
 
 def health(url: str, expect: str) -> str:
-    return f"curl -fsS --max-time 10 {q(url)} | grep -qF -- {q(expect)}"
+    return f"curl -fsS --max-time 10 {q(validate.url(url, 'health check url'))} | grep -qF -- {q(expect)}"
 
 
 def poll(check: str, tries: int, interval: float) -> str:
@@ -83,7 +102,7 @@ def poll(check: str, tries: int, interval: float) -> str:
 
 def page(url: str, expect: str) -> str:
     check = f" | grep -qF -- {q(expect)}" if expect else " >/dev/null"
-    return f"curl -fsSL --max-time 10 {q(url)}{check}"
+    return f"curl -fsSL --max-time 10 {q(validate.url(url, 'frontend_url'))}{check}"
 
 
 def smoke(requests: list[dict], port: int | None = None) -> str:
@@ -104,17 +123,19 @@ def smoke(requests: list[dict], port: int | None = None) -> str:
                 f"smoke request #{i} needs a url or a path: {spec!r}",
                 'e.g. {"method": "GET", "path": "/api/notes"}',
             )
-        method = str(spec.get("method", "GET")).upper()
+        what = f"smoke request #{i}"
+        method = validate.method(spec.get("method", "GET"), f"{what} method").upper()
+        url = validate.url(str(spec["url"]), f"{what} url")
+        status = validate.status(spec.get("status", 200), f"{what} status")
         curl = f"curl -sS --max-time 30 -w '\\n%{{http_code}}' -X {q(method)}"
         if spec.get("body") is not None:
             body = json.dumps(spec["body"], ensure_ascii=False)
             curl += f" -H 'Content-Type: application/json' --data-binary {q(body)}"
-        curl += f" {q(spec['url'])}"
-        status = int(spec.get("status", 200))
+        curl += f" {q(url)}"
         check = f"[ \"${{out##*$'\\n'}}\" = {status} ]"
         if spec.get("expect"):
             check += f' && grep -qF -- {q(spec["expect"])} <<<"$out"'
-        label = q(f"{method} {spec['url']}")
+        label = q(f"{method} {url}")
         parts.append(
             f"out=$({curl}) && {check} && echo ok {label} "
             f'|| {{ echo FAILED {label} >&2; echo "$out" | tail -5 >&2; exit 1; }}'
@@ -124,7 +145,7 @@ def smoke(requests: list[dict], port: int | None = None) -> str:
 
 KEYS_FN = (
     "keys() { sed -n 's/^[[:space:]]*\\(export[[:space:]]*\\)\\{0,1\\}"
-    '\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\2/p\' "$1" | sort -u; }'
+    '\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\2/p\' -- "$1" | sort -u; }'
 )
 
 
@@ -137,12 +158,13 @@ def env_keys_diff(env_file: str, example_file: str, at_rev: str | None = None) -
     if at_rev:
         x = '"$ex"'
         head = (
-            "ex=$(mktemp); trap 'rm -f \"$ex\"' EXIT; "
-            f'git show {q(at_rev)}:{q(example_file)} > "$ex" 2>/dev/null || rm -f "$ex"; '
+            "ex=$(mktemp); trap 'rm -f -- \"$ex\"' EXIT; "
+            f'git show --end-of-options {q(f"{at_rev}:{example_file}")} > "$ex" 2>/dev/null '
+            '|| rm -f -- "$ex"; '
         )
     return head + (
-        f"if [ ! -f {x} ]; then echo 'no {example_file}: nothing to compare'; exit 0; fi; "
-        f"if [ ! -f {e} ]; then echo 'missing {env_file}' >&2; exit 1; fi; {KEYS_FN}; "
+        f"if [ ! -f {x} ]; then echo {q(f'no {example_file}: nothing to compare')}; exit 0; fi; "
+        f"if [ ! -f {e} ]; then echo {q(f'missing {env_file}')} >&2; exit 1; fi; {KEYS_FN}; "
         f"missing=$(comm -13 <(keys {e}) <(keys {x})); extra=$(comm -23 <(keys {e}) <(keys {x})); "
         '[ -z "$extra" ] || echo "only in .env (ok): $(echo $extra)"; '
         'if [ -n "$missing" ]; then echo "missing in .env: $(echo $missing)" >&2; exit 1; fi; '
@@ -150,9 +172,26 @@ def env_keys_diff(env_file: str, example_file: str, at_rev: str | None = None) -
     )
 
 
-def keep_newest(pattern_dir: str, prefix: str, keep: int) -> str:
-    """Delete all but the ``keep`` newest entries ``prefix*`` in a directory."""
+def keep_newest(directory: str, prefix: str, keep: int) -> str:
+    """Delete all but the ``keep`` newest entries named ``prefix*`` directly in ``directory``.
+
+    Names travel NUL-separated from ``find`` to a ``read`` loop (no ``ls``, no ``xargs``, no
+    word splitting), so spaces, line breaks and leading dashes in names are harmless. Only
+    entries directly in the directory whose names start with ``prefix`` (compared literally,
+    twice) are deleted; a missing directory has nothing to rotate.
+    """
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise ConfigError(
+            f"rotation of {directory}/{prefix}* must keep at least 1 entry, got {keep!r}",
+            "a keep count below 1 would delete the backup just made; set it to 1 or more",
+        )
+    if not prefix or "/" in prefix:
+        raise ConfigError(f"rotation needs a plain name prefix, got {prefix!r}", "")
+    pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"
     return (
-        f"ls -1td {q(pattern_dir)}/{prefix}* 2>/dev/null | tail -n +{int(keep) + 1} "
-        "| xargs -r rm -rf --"
+        f"( cd -- {q(directory)} 2>/dev/null || exit 0; "
+        f"find . -mindepth 1 -maxdepth 1 -name {q(pattern)} -printf '%T@ %P\\0' "
+        f"| sort -z -r -n | tail -z -n +{keep + 1} "
+        "| { bad=; while IFS= read -r -d '' e; do n=${e#* }; "
+        f'case $n in {q(prefix)}*) rm -rf -- "./$n" || bad=1;; esac; done; [ -z "$bad" ]; }} )'
     )

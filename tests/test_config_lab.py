@@ -28,6 +28,9 @@ CERT, KEY = "/etc/ssl/dojangkok/fullchain.pem", "/etc/ssl/dojangkok/privkey.pem"
 
 # What the lab inventory needs for config as code (see ensure_tls for the certificate).
 LAB_VARS = f"""
+[all:vars]
+strategy=manual
+
 [cpu:vars]
 tls_cert={CERT}
 tls_key={KEY}

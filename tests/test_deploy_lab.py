@@ -24,8 +24,12 @@ pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parent.parent
 FAB = Path(sys.executable).parent / "fab"
 
-# Faster polling than the manual's 12 × 5 s, so a failing health check costs seconds.
+# The manual strategy (these tests hold the manual's steps; test_release_lab.py the
+# release one), and faster polling than the manual's 12 × 5 s: a failing check costs seconds.
 FAST = """
+[all:vars]
+strategy=manual
+
 [cpu:vars]
 backend_health_interval=1
 backend_health_tries=20

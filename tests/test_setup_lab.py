@@ -27,7 +27,11 @@ pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parent.parent
 FAB = Path(sys.executable).parent / "fab"
 
+# The manual strategy's layout (the release strategy's setup: the module's last test)
 FAST = """
+[all:vars]
+strategy=manual
+
 [cpu:vars]
 backend_health_interval=1
 backend_health_tries=30
@@ -258,3 +262,31 @@ def test_no_secret_reached_the_output(set_up, work):
         for res in runs.values():
             assert value not in res.stdout + res.stderr
         assert value not in history
+
+
+def test_a_release_setup_converts_the_host_and_its_second_run_changes_nothing(set_up, work):
+    """strategy=release (the default): setup takes a host serving the manual way to the
+    release layout (the conversion a first release deploy does) while it keeps serving, and
+    a second run changes nothing. (`make demo` runs it from bare hosts.)"""
+    lab, _ = set_up
+    inv = inventory(lab, work, extra=FAST.replace("strategy=manual", "strategy=release"))
+    for host in ("cpu", "gpu"):
+        res = fab(lab, work, "-H", host, "setup", "--yes", inv=inv)
+        assert res.returncode == 0, res.stderr
+        assert "release 방식으로 전환" in res.stdout
+    assert set(served(lab, timeout=60)) == {"frontend", "backend", "ai"}
+    assert "127.0.0.1:8081" in on(lab, "cpu", "cat /etc/nginx/dojangkok-upstream.conf")
+    assert on(lab, "cpu", "systemctl is-active dojangkok@8081") == "active"
+    assert on(lab, "cpu", "systemctl is-enabled dojangkok@8081") == "enabled"
+    assert on(lab, "cpu", "readlink /var/www/dojangkok").startswith("/app/releases/frontend/")
+    assert on(lab, "gpu", "systemctl show -p WorkingDirectory --value fastapi") == (
+        "/app/releases/ai/current"
+    )
+    assert exposure(lab, "cpu", "dojangkok@8081") <= 2.0
+    assert exposure(lab, "gpu", "fastapi") <= 2.0
+    for host in ("cpu", "gpu"):
+        res = fab(lab, work, "-H", host, "setup", "--yes", inv=inv)
+        assert res.returncode == 0, res.stderr
+        assert f"no changes: {host} was already set up" in res.stdout, re.findall(
+            r"✓ [\d.]+s  변경:.*", res.stdout
+        )

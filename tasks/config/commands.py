@@ -15,6 +15,7 @@ from tasks import components, shell
 from tasks.config.render import ConfigFile, nginx_dir, nginx_links, touched_paths
 from tasks.config.state import Change
 from tasks.engine.view import RunView
+from tasks.hosts import validate
 from tasks.hosts.settings import Settings
 from tasks.shell import q
 
@@ -31,23 +32,34 @@ def staged(f: ConfigFile, s: Settings) -> str:
     return f"{staging_dir(s)}/{f.staged_name}"
 
 
+def sed_replace(old: str, new: str) -> str:
+    """A sed ``s###g`` expression replacing the literal text ``old`` by ``new`` (for q())."""
+    pattern = "".join("\\" + c if c in "\\#.*[]^$" else c for c in old)
+    replacement = "".join("\\" + c if c in "\\#&" else c for c in new)
+    return f"s#{pattern}#{replacement}#g"
+
+
 def validate_nginx(f: ConfigFile, s: Settings) -> str:
     """``nginx -t`` of a copy of the whole nginx tree with the staged site in place."""
     root = nginx_dir(s)
     tree = f"{staging_dir(s)}/nginx-tree"
     site = PurePosixPath(f.dest)
-    link, disabled = nginx_links(s)
+    link, disabled = nginx_links(s, f.dest)
     rel = site.relative_to(root) if site.is_relative_to(root) else PurePosixPath(site.name)
     enabled = f"{tree}/{PurePosixPath(link).relative_to(root)}" if link else ""
     removals = " ".join(q(f"{tree}/{PurePosixPath(p).relative_to(root)}") for p in disabled)
+    to_tree, from_tree = (
+        q(sed_replace(f"{root}/", f"{tree}/")),
+        q(sed_replace(f"{tree}/", f"{root}/")),
+    )
     return (
         f"command -v nginx >/dev/null || {{ echo 'nginx is not installed' >&2; exit 1; }}; "
-        f'T={q(tree)}; rm -rf "$T"; trap \'rm -rf "$T"\' EXIT; cp -a {q(root)} "$T" && '
-        f'install -m 644 {q(staged(f, s))} "$T"/{q(str(rel))} && '
-        + (f'rm -f {q(enabled)} && cp "$T"/{q(str(rel))} {q(enabled)} && ' if link else "")
-        + (f"rm -f {removals} && " if removals else "")
-        + f'find "$T" -type f -exec sed -i "s#{root}/#$T/#g" {{}} + && '
-        'nginx -t -c "$T/nginx.conf" 2>&1 | sed "s#$T/#' + root + '/#g"'
+        f'T={q(tree)}; rm -rf -- "$T"; trap \'rm -rf -- "$T"\' EXIT; cp -a -- {q(root)} "$T" && '
+        f'install -m 644 -- {q(staged(f, s))} "$T"/{q(str(rel))} && '
+        + (f'rm -f -- {q(enabled)} && cp -- "$T"/{q(str(rel))} {q(enabled)} && ' if link else "")
+        + (f"rm -f -- {removals} && " if removals else "")
+        + f'( cd -- "$T" && find . -type f -exec sed -i -e {to_tree} -- {{}} + ) && '
+        f'nginx -t -c "$T/nginx.conf" 2>&1 | sed -e {from_tree}'
     )
 
 
@@ -56,10 +68,10 @@ def validate_unit(f: ConfigFile, s: Settings) -> str:
     path = q(staged(f, s))
     name = PurePosixPath(f.dest).name
     return (
-        f"out=$(systemd-analyze verify {path} 2>&1); rc=$?; "
+        f"out=$(systemd-analyze verify -- {path} 2>&1); rc=$?; "
         f'msg=$(printf "%s\\n" "$out" | grep -F -- {q(name)}); '
-        f'if [ $rc -ne 0 ] || [ -n "$msg" ]; then echo "systemd-analyze verify {name}:" >&2; '
-        f'printf "%s\\n" "$out" >&2; exit 1; fi; echo "{name}: ok"'
+        f'if [ $rc -ne 0 ] || [ -n "$msg" ]; then echo {q(f"systemd-analyze verify {name}:")} >&2; '
+        f'printf "%s\\n" "$out" >&2; exit 1; fi; echo {q(f"{name}: ok")}'
     )
 
 
@@ -90,12 +102,12 @@ def validate_command(changes_: list[Change], s: Settings) -> str:
 def backup_command(run: RunView, changes_: list[Change]) -> str:
     """Copy every path a push may change to the backup dir (``N.absent`` if it is absent)."""
     b = backup_dir(run)
-    parts = [f"install -d -m 700 {q(b)}"]
+    parts = [f"install -d -m 700 -- {q(b)}"]
     for i, path in enumerate(_all_paths(changes_, run.s)):
         p = q(path)
         parts.append(
-            f"if [ -e {p} ] || [ -L {p} ]; then cp -a {p} {q(f'{b}/{i}')}; "
-            f"else touch {q(f'{b}/{i}.absent')}; fi"
+            f"if [ -e {p} ] || [ -L {p} ]; then cp -a -- {p} {q(f'{b}/{i}')}; "
+            f"else touch -- {q(f'{b}/{i}.absent')}; fi"
         )
     return "; ".join(parts[:1]) + " && { " + "; ".join(parts[1:]) + "; }"
 
@@ -106,9 +118,9 @@ def restore_command(run: RunView, changes_: list[Change]) -> str:
     for i, path in enumerate(_all_paths(changes_, run.s)):
         p, saved = q(path), q(f"{b}/{i}")
         parts.append(
-            f"if [ -e {q(f'{b}/{i}.absent')} ]; then rm -f {p}; "
-            f"elif [ -e {saved} ] || [ -L {saved} ]; then cp -a {saved} {p}.dojangkok-old "
-            f"&& mv -fT {p}.dojangkok-old {p}; fi"
+            f"if [ -e {q(f'{b}/{i}.absent')} ]; then rm -f -- {p}; "
+            f"elif [ -e {saved} ] || [ -L {saved} ]; then cp -a -- {saved} {p}.dojangkok-old "
+            f"&& mv -fT -- {p}.dojangkok-old {p}; fi"
         )
     return "; ".join(parts) + f"; echo restored from {q(b)}"
 
@@ -118,17 +130,18 @@ def install_command(changes_: list[Change], s: Settings) -> str:
     for c in changes_:
         f, d = c.file, q(c.file.dest)
         parts.append(
-            f"install -m {f.mode} -o root -g root {q(staged(f, s))} {d}.dojangkok-new "
-            f"&& mv -fT {d}.dojangkok-new {d}"
+            f"install -m {f.mode} -o root -g root -- {q(staged(f, s))} {d}.dojangkok-new "
+            f"&& mv -fT -- {d}.dojangkok-new {d}"
         )
         if f.kind == "nginx":
-            link, disabled = nginx_links(s)
+            link, disabled = nginx_links(s, f.dest)
             if link:
                 parts.append(
-                    f"ln -sfn {d} {q(link)}.dojangkok-new && mv -fT {q(link)}.dojangkok-new {q(link)}"
+                    f"ln -sfn -- {d} {q(link)}.dojangkok-new "
+                    f"&& mv -fT -- {q(link)}.dojangkok-new {q(link)}"
                 )
             if disabled:
-                parts.append("rm -f " + " ".join(q(p) for p in disabled))
+                parts.append("rm -f -- " + " ".join(q(p) for p in disabled))
     return " && ".join(parts)
 
 
@@ -145,7 +158,7 @@ def apply_actions(changes_: list[Change]) -> list[tuple[str, ConfigFile]]:
     for c in changes_:
         if c.file.kind == "nginx":
             out.append(("reload", c.file))
-        elif c.content_changed:  # a mode-only change needs no restart
+        elif c.content_changed and c.file.restart:  # a mode-only change needs no restart
             out.append(("restart", c.file))
     return out
 
@@ -155,14 +168,14 @@ def action_command(action: str, f: ConfigFile, s: Settings) -> str:
         return "systemctl daemon-reload"
     if action == "reload":
         return f"{s.nginx_test_cmd} && {s.nginx_reload_cmd}"
-    svc = q(f.service)
+    svc = q(validate.unit_name(f.service))
     enable = f"systemctl enable -q {svc} && " if f.kind == "unit" else ""
     return f"{enable}systemctl restart {svc}"
 
 
 def check_command(f: ConfigFile, s: Settings) -> str:
     """After a reload/restart: is the service serving? (its health check, polled)"""
-    component = {"nginx": "frontend", "backend": "backend", "ai": "ai"}.get(f.key)
+    component = {"nginx": "frontend", "backend": "backend", "ai": "ai", "ai-proxy": "ai"}.get(f.key)
     if component:
         return components.get(component).health(s, None).polled()
-    return shell.poll(f"systemctl is-active --quiet {q(f.service)}", 10, 2)
+    return shell.poll(f"systemctl is-active --quiet {q(validate.unit_name(f.service))}", 10, 2)

@@ -79,8 +79,8 @@ def _remove_new(f: ConfigFile):
     def command(v: RunView) -> str:
         svc = q(f.service)
         return (
-            f"systemctl disable --now -q {svc} 2>/dev/null || true; "
-            f"systemctl reset-failed {svc} 2>/dev/null || true; "
+            f"systemctl disable --now -q -- {svc} 2>/dev/null || true; "
+            f"systemctl reset-failed -- {svc} 2>/dev/null || true; "
             f"echo {q(f'new unit {f.service}: stopped and disabled (it did not exist before)')}"
         )
 
@@ -90,7 +90,7 @@ def _remove_new(f: ConfigFile):
 def _removed(f: ConfigFile):
     def command(v: RunView) -> str:
         return (
-            f"if systemctl cat {q(f.service)} >/dev/null 2>&1; then "
+            f"if systemctl cat -- {q(f.service)} >/dev/null 2>&1; then "
             f"echo {q(f'{f.service}.service is still there')} >&2; exit 1; fi; "
             f"echo {q(f'the new unit {f.service}.service was removed (the host is as before the push)')}"
         )
@@ -118,7 +118,7 @@ def push_plan(changes_: list[Change]) -> tuple[Plan, object]:
              command=_staging_command(changes_), sudo=True),
         Step("2", "설정 파일 업로드 (스테이징)", "5초", "업로드 실패 시 중단", Policy.ABORT,
              uploads=_uploads(changes_),
-             command=lambda v: f"cd {q(staging_dir(v.s))} && sha256sum -- */* # {names}"),
+             command=lambda v: f"cd -- {q(staging_dir(v.s))} && sha256sum -- */* # {names}"),
         Step("3", "설정 검증 (적용 전)", "10초", "검증 실패 시 중단: 서버 설정은 그대로", Policy.ABORT,
              command=lambda v: validate_command(changes_, v.s), sudo=True),
         Step("4", "현재 설정 백업", "1초", "백업 실패 시 중단", Policy.ABORT,

@@ -11,8 +11,6 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import jinja2
-
 from tasks import components
 from tasks.errors import ConfigError
 from tasks.hosts.inventory import Host
@@ -21,6 +19,8 @@ from tasks.procedures import detect
 from tasks.procedures.setup_apps import writable
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+UPSTREAM = "dojangkok_backend"  # the nginx upstream the release strategy switches
+AI_UPSTREAM = "dojangkok_ai"  # the GPU host's, with ai_switch=blue-green
 MANAGED = "Managed by dojangkok-deploy from templates/{template}: edit the template, not this file."
 
 
@@ -32,6 +32,8 @@ class ConfigFile:
     kind: str  # nginx | unit | mysql: how it is validated and applied
     service: str  # what reloads or restarts when the file changes
     mode: str = "644"
+    #: a change restarts ``service`` (a template unit only needs systemd to read it again)
+    restart: bool = True
 
     @property
     def staged_name(self) -> str:
@@ -45,31 +47,40 @@ def config_files(host: Host) -> list[ConfigFile]:
     if "cpu" in roles:
         files += [
             ConfigFile("mysql", "mysql/server.cnf.j2", s.mysql_conf, "mysql", s.db_service),
-            ConfigFile(
-                "backend",
-                "systemd/backend.service.j2",
-                f"{s.systemd_dir}/{s.backend_service}.service",
-                "unit",
-                s.backend_service,
-            ),
+            backend_unit(s),
             ConfigFile("nginx", "nginx/site.conf.j2", s.nginx_site, "nginx", "nginx"),
         ]
     if "gpu" in roles:
-        files.append(
-            ConfigFile(
-                "ai",
-                "systemd/ai.service.j2",
-                f"{s.systemd_dir}/{s.ai_service}.service",
-                "unit",
-                s.ai_service,
-            )
-        )
+        files += ai_files(s)
     if not files:
         raise ConfigError(
             f"host {host.alias} is in neither group [cpu] nor [gpu]: no config to push",
             "put it under [cpu] or [gpu] in the inventory",
         )
     return files
+
+
+def backend_unit(s: Settings) -> ConfigFile:
+    """The manual's one unit, or the release strategy's template (one instance per port)."""
+    if s.strategy == "release":
+        return ConfigFile("backend", "systemd/backend@.service.j2",
+                          f"{s.systemd_dir}/{s.backend_service}@.service", "unit",
+                          f"{s.backend_service}@", restart=False)  # fmt: skip
+    return ConfigFile("backend", "systemd/backend.service.j2",
+                      f"{s.systemd_dir}/{s.backend_service}.service", "unit", s.backend_service)  # fmt: skip
+
+
+def ai_files(s: Settings) -> list[ConfigFile]:
+    """The AI server's unit; with the release strategy's blue/green, the template unit and
+    the nginx proxy on the GPU host instead."""
+    if s.strategy == "release" and s.ai_switch == "blue-green":
+        return [
+            ConfigFile("ai", "systemd/ai@.service.j2", f"{s.systemd_dir}/{s.ai_service}@.service",
+                       "unit", f"{s.ai_service}@", restart=False),
+            ConfigFile("ai-proxy", "nginx/ai-proxy.conf.j2", s.ai_proxy_conf, "nginx", "nginx"),
+        ]  # fmt: skip
+    return [ConfigFile("ai", "systemd/ai.service.j2", f"{s.systemd_dir}/{s.ai_service}.service",
+                       "unit", s.ai_service)]  # fmt: skip
 
 
 # --- rendering (pure) ------------------------------------------------------------------
@@ -81,7 +92,9 @@ def _sdq(value: object) -> str:
     return text
 
 
-def environment(root: Path = TEMPLATES) -> jinja2.Environment:
+def environment(root: Path = TEMPLATES):
+    import jinja2  # only tasks that render pay for it
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(root)),
         undefined=jinja2.StrictUndefined,
@@ -105,19 +118,37 @@ def context(s: Settings) -> dict[str, object]:
                     f"setting {name} contains a line break: {item!r}",
                     "a setting is one line; a line break would inject lines into the config",
                 )
+    ai_base = f"{s.releases_root}/ai"
+    release = s.strategy == "release"
     values.update(
         backend_rw_paths=writable(s, "backend"),
         ai_rw_paths=writable(s, "ai"),
         backend_jar=f"{s.backend_dir}/{s.backend_artifact}",
         backend_env_path=f"{s.backend_dir}/{s.backend_env_file}",
-        ai_uvicorn=f"{s.ai_dir}/{s.ai_venv}/bin/uvicorn",
-        ai_env_path=f"{s.ai_dir}/{s.ai_env_file}",
         backend_upstream=f"127.0.0.1:{s.backend_port}",
-    )
+        backend_base=f"{s.releases_root}/backend",
+        backend_upstream_name=UPSTREAM,
+        # the release strategy runs the AI server from the release `current` points at
+        ai_workdir=f"{ai_base}/current" if release else s.ai_dir,
+        ai_uvicorn=f"{ai_base}/current/{s.ai_venv}/bin/uvicorn" if release
+        else f"{s.ai_dir}/{s.ai_venv}/bin/uvicorn",
+        ai_env_path=f"{ai_base}/shared/{s.ai_env_file}" if release else f"{s.ai_dir}/{s.ai_env_file}",
+        ai_base=ai_base,
+        ai_upstream_name=AI_UPSTREAM,
+        ai_allow=_nginx_allow(s.ai_ip_allow),
+    )  # fmt: skip
     return values
 
 
-def render_file(f: ConfigFile, s: Settings, env: jinja2.Environment | None = None) -> str:
+def _nginx_allow(allow: str) -> list[str]:
+    """systemd's IPAddressAllow words as nginx ``allow`` addresses."""
+    names = {"localhost": ["127.0.0.1", "::1"], "any": ["all"]}
+    return [a for word in allow.split() for a in names.get(word, [word])]
+
+
+def render_file(f: ConfigFile, s: Settings, env=None) -> str:
+    import jinja2
+
     env = env or environment()
     try:
         template = env.get_template(f.template)
@@ -162,8 +193,11 @@ def nginx_dir(s: Settings) -> str:
     return str(parent.parent) if parent.name in ("sites-available", "conf.d") else "/etc/nginx"
 
 
-def nginx_links(s: Settings) -> tuple[str | None, list[str]]:
-    """(the sites-enabled link to the site or None, the sites-enabled entries to remove)."""
+def nginx_links(s: Settings, dest: str | None = None) -> tuple[str | None, list[str]]:
+    """(the sites-enabled link to the site or None, the sites-enabled entries to remove);
+    for another nginx file (``dest``, e.g. in conf.d): none of either."""
+    if dest is not None and dest != s.nginx_site:
+        return None, []
     site = PurePosixPath(s.nginx_site)
     enabled = f"{nginx_dir(s)}/sites-enabled"
     link = f"{enabled}/{site.name}" if site.parent.name == "sites-available" else None
@@ -174,5 +208,5 @@ def touched_paths(f: ConfigFile, s: Settings) -> list[str]:
     """Every path a push of ``f`` may change (backed up before, restored on failure)."""
     if f.kind != "nginx":
         return [f.dest]
-    link, disabled = nginx_links(s)
+    link, disabled = nginx_links(s, f.dest)
     return [f.dest, *([link] if link else []), *disabled]

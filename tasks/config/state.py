@@ -24,13 +24,13 @@ def state_command(files: list[ConfigFile], s: Settings) -> str:
         d = q(f.dest)
         parts.append(
             f"echo {q(STATE_MARK + ' ' + f.key)}; "
-            f"if [ -f {d} ]; then stat -c %a {d}; cat {d}; echo; else echo absent; fi"
+            f"if [ -f {d} ]; then stat -c %a -- {d}; cat -- {d}; echo; else echo absent; fi"
         )
         if f.kind == "nginx":
-            link, disabled = nginx_links(s)
+            link, disabled = nginx_links(s, f.dest)
             if link:
                 parts.append(
-                    f"echo {q(STATE_MARK + ' link')}; readlink {q(link)} || true; "
+                    f"echo {q(STATE_MARK + ' link')}; readlink -- {q(link)} || true; "
                     f"echo {q(STATE_MARK + ' disabled')}; "
                     + "; ".join(
                         f"if [ -e {q(p)} ] || [ -L {q(p)} ]; then echo {q(p)}; fi" for p in disabled
@@ -105,8 +105,8 @@ def changes(
         if raw.strip() != "absent":
             mode, _, old = raw.partition("\n")
         change = Change(f, text, old, mode)
-        if f.kind == "nginx":
-            link, disabled = nginx_links(s)
+        if f.kind == "nginx" and f.dest == s.nginx_site:
+            link, disabled = nginx_links(s, f.dest)
             if link and (state.get("link") or "").strip() != f.dest:
                 change.actions.append(f"link {link} → {f.dest}")
             for p in (state.get("disabled") or "").split():

@@ -115,3 +115,16 @@ def run_phase(plan: Plan, session: Session, phase: str,
                                 "shown": shown})  # fmt: skip
         if not ok and not item.step:
             raise Declined(item, shown)
+
+
+def during_and_after(plan: Plan, session: Session, roll_back) -> None:
+    """The 배포 중 items (from the steps' results), then the 배포 후 items; a "no" where the
+    manual rolls back calls ``roll_back(reason)``."""
+    statuses = {st.number: st.status for st in session.report.steps if st.phase == "deploy"}
+    run_phase(plan, session, DURING, statuses)
+    try:
+        run_phase(plan, session, AFTER, statuses)
+    except Declined as no:
+        if not no.item.rollback_on_no:
+            raise
+        roll_back(str(no))

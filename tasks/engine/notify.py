@@ -6,8 +6,6 @@ skipped. A notice that fails is reported and never fails a deploy.
 
 from __future__ import annotations
 
-import requests
-
 WEBHOOK_KEY = "DISCORD_WEBHOOK_URL"
 
 
@@ -15,6 +13,8 @@ def send(url: str | None, text: str, timeout: float = 5.0) -> str:
     """Post ``text``; returns what happened, raises only with a masked reason."""
     if not url:
         return f"{WEBHOOK_KEY} 미설정: 공지 생략 ({text})"
+    import requests  # only when there is a notice to send: it costs fab's start-up ~0.2 s
+
     try:
         resp = requests.post(url, json={"content": text}, timeout=timeout)
     except requests.RequestException as exc:

@@ -38,7 +38,7 @@ def state_file(session: Session) -> str:
 
 
 def read_stack(session: Session) -> list[str]:
-    text = session.query(f"cat {q(state_file(session))} 2>/dev/null || true")
+    text = session.query(f"cat -- {q(state_file(session))} 2>/dev/null || true")
     if not text:
         return []
     try:
@@ -52,7 +52,7 @@ def write_stack(session: Session, stack: list[str]) -> None:
     path = state_file(session)
     tmp = f"{path}.{session.view.run_id}.tmp"
     session.remote.put_text(body, tmp, mode="644")
-    session.remote.run(f"mv -f {q(tmp)} {q(path)}")
+    session.remote.run(f"mv -f -- {q(tmp)} {q(path)}")
 
 
 def pushed(stack: list[str], from_rev: str, to_rev: str) -> list[str]:
@@ -82,10 +82,13 @@ def popped(stack: list[str], bad: str, good: str) -> list[str]:
 
 
 def write_local(line: str) -> Path:
+    """Append to the local history: the operator's alone (0600 in a 0700 directory)."""
     path = local_history_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as fh:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
         fh.write(line)
+    os.chmod(path, 0o600)
     return path
 
 
@@ -101,7 +104,10 @@ def append(session: Session, entry: dict) -> None:
         tmp = f"{remote}.{session.view.run_id}.tmp"
         try:
             session.remote.put_text(line, tmp, mode="644")
-            res = session.remote.run(f"cat {q(tmp)} >> {q(remote)} && rm -f {q(tmp)}")
+            # the host's history: the login user's, readable by its group only (0640)
+            res = session.remote.run(
+                f"cat -- {q(tmp)} >> {q(remote)} && rm -f -- {q(tmp)} && chmod 640 -- {q(remote)}"
+            )
             problem = "" if res.ok else res.tail(3)
         except (OSError, ConnectionLost) as exc:  # e.g. no state dir yet: stopped before step 0
             problem = str(exc)

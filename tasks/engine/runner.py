@@ -18,7 +18,7 @@ from tasks.engine import policy
 from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.policy import Outcome
 from tasks.engine.steps import Kind, Plan, Step
-from tasks.errors import StepFailed
+from tasks.errors import ConfigError, StepFailed
 from tasks.hosts.remote import ConnectionLost, Interrupted
 
 if TYPE_CHECKING:
@@ -52,9 +52,13 @@ class Report:
     rolled_back: bool | None = None
     interrupted: bool = False
     message: str = ""
+    #: measured on the host, when the critical section ran there (tasks/engine/hostrun.py)
+    host_downtime: float | None = None
 
     @property
     def downtime(self) -> float | None:
+        if self.host_downtime is not None:
+            return self.host_downtime
         if self.down_at is None:
             return None
         end = self.up_at if self.up_at is not None else time.monotonic()
@@ -73,6 +77,10 @@ class Report:
             "interrupted": self.interrupted,
             "message": self.message,
         }
+
+
+def asdict_steps(report: Report) -> list[dict]:
+    return [asdict(s) for s in report.steps]
 
 
 class _RollbackStopped(Exception):
@@ -94,11 +102,11 @@ class Runner:
 
         Raises StepFailed when the run stopped (rolled back or not); the report says how.
         """
-        view = self.session.view
         stop = INTERRUPT.abort if phase == "rollback" else INTERRUPT.cancel
         committed = False
         total = len(plan.steps)
         for k, step in enumerate(plan.steps, 1):
+            view = self.session.view  # a step may have found something out (Session.set)
             self.out(
                 f"[{k}/{total}] ({plan.section}{step.number}) {step.title}  (예상 {step.expected})"
             )
@@ -136,6 +144,10 @@ class Runner:
                     phase,
                 )
                 self._stopped(plan, step, rollback, phase, committed, "연결 끊김")
+            except ConfigError as exc:  # a LOCAL check refused (e.g. a runtime mismatch)
+                self._add(plan, step, "failed", time.monotonic() - started, exc.problem, phase)
+                self.out(f"      ✗ 거부: {exc.problem}")
+                raise
             elapsed = time.monotonic() - started
             status = "ok" if ok else ("warned" if outcome is Outcome.CONTINUE else "failed")
             self._add(plan, step, status, elapsed, detail, phase)
@@ -151,7 +163,7 @@ class Runner:
                 continue
             self._failed(plan, step, rollback, phase, outcome, detail)
         if phase == "deploy":
-            self.report.result = "planned" if view.dry_run else "ok"
+            self.report.result = "planned" if self.session.view.dry_run else "ok"
 
     def _attempts(self, plan: Plan, step: Step, stop) -> tuple[bool, str, Outcome | None]:
         attempt = 1
@@ -173,7 +185,7 @@ class Runner:
             assert step.action is not None
             try:
                 return True, step.action(s) or ""
-            except (Interrupted, ConnectionLost, StepFailed):
+            except (Interrupted, ConnectionLost, StepFailed, ConfigError):
                 raise
             except Exception as exc:  # a LOCAL action refusing (a "no", a failed request)
                 return False, str(exc)

@@ -23,8 +23,16 @@ from tasks.engine.console import Console
 from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.runner import Report, Rollback, Runner
 from tasks.engine.steps import Plan
-from tasks.engine.view import RunView, new_run_id, operator_host, operator_name
-from tasks.errors import ConfigError, DeployToolError, StepFailed
+from tasks.engine.view import (
+    FROM_PLACEHOLDER,
+    TO_PLACEHOLDER,
+    RunView,
+    new_run_id,
+    operator_host,
+    operator_name,
+)
+from tasks.errors import ConfigError, DeployToolError, HostCommandFailed, StepFailed
+from tasks.hosts import validate
 from tasks.hosts.connect import connect as ssh_connect
 from tasks.hosts.inventory import Host
 from tasks.hosts.remote import ConnectionLost, Interrupted, Remote, Result
@@ -46,6 +54,8 @@ class Session:
         self.answers: list[dict] = []
         self.report = Report(view.task, view.component, view.host.alias)
         self.lock: locks.HostLock | None = None
+        #: the host's critical section still runs and will release the lock itself
+        self.lock_handed_over = False
         #: the command that recovers the host if this task ends badly (set by the flow)
         self.recover_with = f"runbook의 '수동 복구' ({view.host.alias})"
         #: a command printing the host's state for an operator (set by the flow)
@@ -66,7 +76,7 @@ class Session:
             return ""
         res = self.sh(command, sudo=sudo)
         if not res.ok:
-            raise RuntimeError(res.tail() or f"exit {res.exit}")
+            raise HostCommandFailed(self.view.host.alias, command, res.tail() or f"exit {res.exit}")
         return res.stdout.strip()
 
     def reconnect(self) -> None:
@@ -106,6 +116,16 @@ class Session:
         if self.lock is not None and ("to_rev" in changes or "target" in changes):
             self.lock.update(revision=self.view.target or self.view.to_rev)
 
+    @contextlib.contextmanager
+    def viewing(self, view: RunView) -> Iterator[None]:
+        """Run plans with another view for a while (e.g. building the release that served
+        before this run, while converting a host)."""
+        saved, self.view = self.view, view
+        try:
+            yield
+        finally:
+            self.view = saved
+
     def execute(self, plan: Plan, rollback: Rollback | None = None) -> Report:
         Runner(self).execute(plan, rollback)
         return self.report
@@ -132,8 +152,12 @@ class Session:
         self.console.out(f"결과: {r.result}" + (f" — {r.message}" if r.message else ""))
 
     def record(self) -> None:
+        records.append(self, {**self.record_base(), **self.report.to_dict()})
+
+    def record_base(self) -> dict:
+        """The record's fields that are not the report's (the host script starts from it)."""
         v = self.view
-        entry = {
+        return {
             "run_id": v.run_id,
             "time": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
             "operator": operator_name(),
@@ -142,13 +166,14 @@ class Session:
             "component": v.component,
             "host": v.host.alias,
             "strategy": v.strategy,
-            "from": v.from_rev,
-            "to": v.target or v.to_rev,
+            # a task that deploys no revision (setup, config, backup) records none
+            "from": "" if v.from_rev == FROM_PLACEHOLDER else v.from_rev,
+            "to": v.target or ("" if v.to_rev == TO_PLACEHOLDER else v.to_rev),
             "yes": self.yes,
             "checklist": self.answers,
-            **self.report.to_dict(),
+            # where it was built, its artifact's checksum and size (tasks/build/model.py)
+            **({"build": v.build.record()} if v.build is not None else {}),
         }
-        records.append(self, entry)
 
     def notify_failure(self) -> None:
         text = self.secrets.mask(
@@ -195,7 +220,9 @@ def session(task: str, component: str, host: Host, secrets: Secrets, *, title: s
             connect_in_dry_run: bool = False) -> Iterator[Session]:  # fmt: skip
     """One task on one host. ``remote``: an open connection to reuse (its lock is the
     caller's); otherwise the session connects and, unless ``lock`` is off, takes the lock.
-    A dry run connects only with ``connect_in_dry_run`` (to read, e.g. a config diff)."""
+    A dry run connects only with ``connect_in_dry_run`` (to read, e.g. a config diff).
+    The host's settings are checked first (tasks/hosts/validate.py), before any connection."""
+    validate.settings(host.settings, host.alias)
     view = RunView(task, component, host, new_run_id(), strategy, dry_run)
     console = console or Console(secrets)
     console.out(
@@ -224,8 +251,10 @@ def session(task: str, component: str, host: Host, secrets: Secrets, *, title: s
             raise error from None
         _finish(s, record=True)
     finally:
-        if s.lock is not None:
+        if s.lock is not None and not s.lock_handed_over:
             s.lock.release(s)
+        elif s.lock is not None:
+            s.console.out("(배포 잠금은 호스트의 실행이 끝날 때 풀립니다)")
         if own and remote is not None:
             remote.close()
 
@@ -239,8 +268,10 @@ def _finish(s: Session, record: bool) -> None:
 
 def preflight_secrets(host: Host, secrets: Secrets, needs: list[tuple[str, str]],
                       plans: tuple[Plan, ...] = (), view: RunView | None = None) -> None:  # fmt: skip
-    """The secrets a task needs are there, and masking can hide each of them: long enough,
-    and in none of the texts the tool prints anyway (settings, the host, the plans)."""
+    """The host's settings are safe (tasks/hosts/validate.py: every task's preflight calls
+    this first); the secrets a task needs are there, and masking can hide each of them: long
+    enough, and in none of the texts the tool prints anyway (settings, the host, the plans)."""
+    validate.settings(host.settings, host.alias)
     used = [key for key, _ in needs]
     for key, why in needs:
         secrets.require(key, why)

@@ -14,7 +14,8 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
@@ -32,6 +33,12 @@ def new_run_id(now: datetime | None = None) -> str:
     """
     now = now or datetime.now()
     return f"{now:%Y%m%d_%H%M%S_%f}_{secrets.token_hex(2)}"
+
+
+def earlier_run_id(run_id: str, seconds: float = 1.0) -> str:
+    """A run id ``seconds`` before ``run_id``: what was there before a run sorts before it."""
+    stamp = datetime.strptime(run_id[:15], "%Y%m%d_%H%M%S") - timedelta(seconds=seconds)
+    return new_run_id(stamp)
 
 
 def operator_name() -> str:
@@ -57,6 +64,10 @@ class RunView:
     target: str = ""
     #: restore-db: the dump to load
     restore_from: str = ""
+    #: deploy: where the build runs, "host" or "local" (the manual's two methods, §1), and
+    #: what it found and made (tasks/build/model.py Build: host facts, artifact, checksums)
+    build_on: str = "host"
+    build: Any = None
 
     @property
     def s(self) -> Settings:

@@ -150,8 +150,14 @@ class Remote:
                     and not chan.recv_stderr_ready()
                 ):
                     break
-                if chan.closed or not self.alive:
+                if not self.alive:
                     raise ConnectionLost("the SSH connection dropped")
+                if chan.closed:
+                    # The command ended between the two checks above: its exit status and
+                    # close arrived together. The next pass drains and breaks (a closed
+                    # channel's status is always ready: -1 when the process died by a
+                    # signal). Not a lost connection while the transport lives.
+                    continue
                 if stop():
                     chan.close()
                     self.stop(marker, sudo)
@@ -192,7 +198,7 @@ class Remote:
     # --- files ----------------------------------------------------------------------
     def put_text(self, text: str, remote_path: str, mode: str = "600") -> None:
         """Write a file through SFTP, created with its final mode before any byte is in it."""
-        made = self.run(f"install -m {mode} /dev/null {q(remote_path)}")
+        made = self.run(f"install -D -m {mode} /dev/null {q(remote_path)}")
         if not made.ok:
             raise OSError(f"cannot create {remote_path}: {made.tail(3)}")
         try:

@@ -9,8 +9,13 @@ or per group in the inventory (``hosts.ini``), for example::
     ai_venv=.venv
 
 An unknown key in the inventory is an error (a typo would otherwise silently deploy with
-the manual's default). Values are parsed like Ansible does: numbers become numbers and JSON
-lists become lists; everything else stays a string.
+the manual's default), and so is a dangerous value (tasks/hosts/validate.py: an empty or
+relative path, a system directory as a root, a keep count that deletes what a rollback needs,
+a branch git would read as an option, ...). Every value a command uses is shell-quoted or
+checked against a strict pattern there, except the ``*_cmd`` settings: they are RAW SHELL on
+purpose (an operator's command line, run as written on the host; ``fab settings`` marks
+them). Values are parsed like Ansible does: numbers become numbers and JSON lists become
+lists; everything else stays a string.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import json
 from dataclasses import dataclass, field, fields
 
 from tasks.errors import ConfigError
+from tasks.hosts import validate
 
 #: settings that were replaced, and what to write instead
 RENAMED = {
@@ -50,7 +56,9 @@ class Settings:
 
     # --- A. frontend ---------------------------------------------------------------------
     frontend_dir: str = "/app/frontend"
+    #: RAW SHELL (run as written in frontend_dir, never quoted): step A2
     frontend_install_cmd: str = "npm ci"
+    #: RAW SHELL (run as written in frontend_dir, never quoted): step A3
     frontend_build_cmd: str = "npm run build"
     #: build output directory, relative to frontend_dir
     frontend_build_dir: str = "build"
@@ -63,12 +71,15 @@ class Settings:
     frontend_expect: str = ""
     frontend_page_tries: int = 3
     frontend_page_interval: int = 2
+    #: RAW SHELL (run as written, as root, never quoted): A5 and push-config
     nginx_test_cmd: str = "nginx -t"
+    #: RAW SHELL (run as written, as root, never quoted): A5 and push-config
     nginx_reload_cmd: str = "nginx -s reload"
 
     # --- B. backend ----------------------------------------------------------------------
     backend_dir: str = "/app/backend"
     backend_service: str = "dojangkok"
+    #: RAW SHELL (run as written in backend_dir, never quoted): step B8
     backend_build_cmd: str = "./gradlew clean build -x test"
     #: the jar the service runs, relative to backend_dir (kept per revision for rollback)
     backend_artifact: str = "build/libs/dojangkok.jar"
@@ -84,6 +95,7 @@ class Settings:
     #: step 11 requests ({"method", "url" or "path", "body", "expect", "status"}; a "path" is
     #: asked of http://localhost:<backend_port>); empty: the operator is asked to test by hand
     backend_smoke: list = field(default_factory=list)
+    #: RAW SHELL (run as written, never quoted): the 배포 후 error log check
     backend_log_cmd: str = "tail -100 /var/log/dojangkok/error.log"
     backend_expected_total: str = "12분"
 
@@ -213,6 +225,52 @@ class Settings:
     #: packages setup makes sure of (empty: detected from the distribution and the host's role)
     host_packages: list = field(default_factory=list)
 
+    # --- the release strategy (tasks/procedures/release*.py) ----------------------------
+    #: how deploy and rollback tasks work unless --strategy says otherwise:
+    #: "release" (build beside the running version, switch when healthy) or "manual"
+    strategy: str = "release"
+    #: <releases_root>/<component>/{releases/<run id>-<sha>, shared, current}
+    releases_root: str = "/app/releases"
+    #: releases kept per component (never the current one or the one before it)
+    releases_keep: int = 5
+    #: the backend's blue/green ports behind nginx's upstream (one instance each)
+    backend_ports: list = field(default_factory=lambda: [8081, 8082])
+    #: seconds the old backend instance stays running after a switch: a rollback within
+    #: this window is a switch back, with no start-up
+    backend_keep_warm: int = 600
+    #: the upstream nginx proxies /api/ to, rewritten by each switch (included by the site)
+    nginx_upstream_file: str = "/etc/nginx/dojangkok-upstream.conf"
+    #: health checks poll this often (seconds); the manual's tries × interval stay the limit
+    health_poll_interval: float = 0.2
+    #: AI server: "restart" (build the new venv beside the old one, then a health-gated
+    #: restart) or "blue-green" (two instances behind nginx on the GPU host; the GPU must
+    #: hold two copies of the model: see ai_gpu_memory_mb)
+    ai_switch: str = "restart"
+    ai_ports: list = field(default_factory=lambda: [8001, 8002])
+    #: blue/green: the upstream nginx on the GPU host proxies ai_listen_port to
+    ai_upstream_file: str = "/etc/nginx/dojangkok-ai-upstream.conf"
+    #: blue/green: the proxy's own config (conf.d is included by the distribution's nginx)
+    ai_proxy_conf: str = "/etc/nginx/conf.d/dojangkok-ai.conf"
+    #: blue/green: seconds the old AI instance stays running after a switch (GPU memory)
+    ai_keep_warm: int = 60
+    #: the GPU memory (MiB) one AI instance needs; blue/green is refused when nvidia-smi
+    #: reports less free memory than that (0: no check)
+    ai_gpu_memory_mb: int = 0
+
+    # --- where builds run: the manual's two methods (§1 배포 방식; tasks/build/) ---------
+    #: "host" (1: build on the target server) or "local" (2: build here, send the files);
+    #: per component with the three settings below (empty: this one); --build-on wins
+    build_on: str = "host"
+    frontend_build_on: str = ""
+    backend_build_on: str = ""
+    ai_build_on: str = ""
+    #: build_on=local: the tool's own clean checkouts and builds (never your working tree)
+    build_work_dir: str = "~/.cache/dojangkok-deploy"
+    #: build_on=local: where to fetch the code (empty: the host checkout's git_remote URL)
+    frontend_origin: str = ""
+    backend_origin: str = ""
+    ai_origin: str = ""
+
     # ---------------------------------------------------------------------------------
     @classmethod
     def names(cls) -> set[str]:
@@ -234,7 +292,11 @@ class Settings:
                     "check the spelling; `fab settings` lists every setting and its default",
                 )
             kwargs[key] = _coerce(known[key], raw, where)
-        return cls(**kwargs)
+        settings = cls(**kwargs)
+        # each value's own rules here (naming the inventory line); the rules about settings
+        # together run in every task's preflight (validate.settings)
+        validate.fields(settings, kwargs, where)
+        return settings
 
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -257,6 +319,14 @@ def _coerce(f: dataclasses.Field, raw: object, where: str) -> object:
         return {k: str(v) for k, v in value.items()}
     if isinstance(default, bool) or isinstance(raw, type(default)):
         return raw
+    if isinstance(default, float):
+        try:
+            return float(str(raw))
+        except ValueError:
+            raise ConfigError(
+                f"setting {f.name} in {where} must be a number, got {raw!r}",
+                "write it without quotes or units, e.g. 0.5",
+            ) from None
     if isinstance(default, int):
         try:
             return int(str(raw))

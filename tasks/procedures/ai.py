@@ -7,10 +7,12 @@ venv back to the previously deployed revision, not to ``HEAD~1``.
 from __future__ import annotations
 
 from tasks import shell
+from tasks.build import adapts
 from tasks.components import AI
 from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
+from tasks.hosts import validate
 from tasks.procedures import verify
 from tasks.procedures.common import (
     after_items,
@@ -33,7 +35,7 @@ def _dir(v: RunView) -> str:
 
 
 def in_venv(v: RunView, command: str) -> str:
-    return shell.cd(v.s.ai_dir, f". {q(v.s.ai_venv)}/bin/activate && {command}")
+    return shell.cd(v.s.ai_dir, f". -- {q(v.s.ai_venv)}/bin/activate && {command}")
 
 
 def install(v: RunView) -> str:
@@ -44,6 +46,7 @@ def purge_cache(v: RunView) -> str:
     return in_venv(v, "pip cache purge || true")
 
 
+@adapts("manual")  # build_on=local: the build ran here (tasks/build/plans.py)
 def plan(view: RunView) -> Plan:
     svc = view.s.ai_service
     steps = (
@@ -55,8 +58,8 @@ def plan(view: RunView) -> Plan:
         verify.env_mode_step("2a", "ai"),
         Step("3", "가상환경 활성화", "5초", "venv 재생성", Policy.RETRY,
              command=lambda v: in_venv(v, "python -V"),
-             cleanup=lambda v: shell.cd(v.s.ai_dir, f"{q(v.s.ai_python or 'python3')} -m venv "
-                                                    f"--clear {q(v.s.ai_venv)}")),
+             cleanup=lambda v: shell.cd(v.s.ai_dir, f"{q(validate.python_command(v.s.ai_python or 'python3'))} -m venv "
+                                                    f"--clear -- {q(v.s.ai_venv)}")),
         Step("4", "의존성 설치", "2분", "캐시 삭제 후 재시도 (그래도 실패하면 롤백)", Policy.RETRY,
              command=install, cleanup=purge_cache, then=Policy.ROLLBACK),
         service_step("5", "서비스 재시작", "30초",
@@ -90,6 +93,7 @@ def plan(view: RunView) -> Plan:
     )  # fmt: skip
 
 
+@adapts("manual-rollback")  # build_on=local: the build ran here (tasks/build/plans.py)
 def rollback_plan(view: RunView, reason: str = "") -> Plan:
     svc = view.s.ai_service
     steps = (
@@ -109,6 +113,6 @@ def rollback_plan(view: RunView, reason: str = "") -> Plan:
 def state_command(view: RunView) -> str:
     s = view.s
     return (
-        f'echo "{s.ai_service}: $(systemctl is-active {q(s.ai_service)})"; '
+        f'echo {q(s.ai_service + ": ")}"$({shell.systemctl("is-active", s.ai_service)})"; '
         f'echo "code: $(git -C {q(s.ai_dir)} rev-parse --short HEAD)"'
     )

@@ -25,7 +25,7 @@ from tasks.engine.view import RunView
 from tasks.errors import ConfigError
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
-from tasks.procedures.hostfacts import tracked
+from tasks.procedures.hostfacts import ch, tracked
 from tasks.shell import q
 
 MODE = "640"
@@ -33,7 +33,7 @@ SECRET_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 PLAIN = re.compile(r"^[A-Za-z0-9_./:@%+,=-]*$")
 KEYS = (
     "keys() { sed -n 's/^[[:space:]]*\\(export[[:space:]]*\\)\\{0,1\\}"
-    "\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\2/p' \"$1\" | awk '!seen[$0]++'; }"
+    "\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\2/p' -- \"$1\" | awk '!seen[$0]++'; }"
 )
 
 
@@ -101,9 +101,9 @@ def ownership(app: AppEnv) -> str:
     """Owner, group and mode of an existing .env as the scheme says (ch when fixed)."""
     e = q(app.path)
     return (
-        f'g={group_expr(app)}; if [ -f {e} ] && [ "$(stat -c "%U:%G %a" {e})" != '
-        f'"$SUDO_USER:$g {MODE}" ]; then chown "$SUDO_USER:$g" {e} && chmod {MODE} {e} '
-        f'&& ch "{app.env_file} owner/mode"; fi'
+        f'g={group_expr(app)}; if [ -f {e} ] && [ "$(stat -c "%U:%G %a" -- {e})" != '
+        f'"$SUDO_USER:$g {MODE}" ]; then chown -- "$SUDO_USER:$g" {e} && chmod {MODE} -- {e} '
+        f"&& {ch(f'{app.env_file} owner/mode')}; fi"
     )
 
 
@@ -112,22 +112,22 @@ def write_command(v: RunView, app: AppEnv, needs_file: bool) -> str:
     cand, env, ex = q(candidates_file(v, app.component)), q(app.path), q(app.example)
     backup = q(f"{app.path}.bak.{v.run_id}")
     empty = (
-        f'install -m {MODE} -o "$SUDO_USER" -g "$g" /dev/null {env}; '
-        f'ch "empty {app.env_file} (no {app.example})"'
+        f'install -m {MODE} -o "$SUDO_USER" -g "$g" -- /dev/null {env}; '
+        f"{ch(f'empty {app.env_file} (no {app.example})')}"
         if needs_file
         else f"echo {q(f'no {app.example}: no {app.env_file} needed')}"
     )
     body = (
         f'cand={cand}; trap \'rm -f -- "$cand" "$new"\' EXIT; new=$(mktemp); {KEYS}; '
-        f"cd {q(app.checkout)}; g={group_expr(app)}; "
+        f"cd -- {q(app.checkout)}; g={group_expr(app)}; "
         f"if [ ! -f {ex} ]; then if [ -f {env} ]; then echo {q(f'no {app.example}: {app.env_file} kept')}; "
         f"else {empty}; fi; else missing=; "
         f'for k in $(keys {ex}); do line=$(grep -m1 "^$k=" "$cand") || {{ missing="$missing $k"; continue; }}; '
         'printf \'%s\\n\' "$line" >> "$new"; done; '
-        f'if [ -n "$missing" ]; then echo "{app.example} needs a value for:$missing: set it in '
-        f'{app.component}_env (inventory), a secret as \\"\\${{NAME}}\\" with NAME in .env" >&2; exit 1; fi; '
-        f'if ! cmp -s "$new" {env}; then if [ -f {env} ]; then install -m 600 -o "$SUDO_USER" {env} {backup}; fi; '
-        f'install -m {MODE} -o "$SUDO_USER" -g "$g" "$new" {env}; ch "{app.env_file} ({app.example}의 키)"; fi; fi; '
+        f'if [ -n "$missing" ]; then echo {q(f"{app.example} needs a value for:")}"$missing"'
+        f"{q(f': set it in {app.component}_env (inventory), a secret as ' + chr(34) + '${NAME}' + chr(34) + ' with NAME in .env')} >&2; exit 1; fi; "
+        f'if ! cmp -s -- "$new" {env}; then if [ -f {env} ]; then install -m 600 -o "$SUDO_USER" -- {env} {backup}; fi; '
+        f'install -m {MODE} -o "$SUDO_USER" -g "$g" -- "$new" {env}; {ch(f"{app.env_file} ({app.example}의 키)")}; fi; fi; '
         + ownership(app)
     )
     return tracked(body)

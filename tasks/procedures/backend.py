@@ -9,6 +9,7 @@ rollback goes to the previously deployed revision, not ``HEAD~1``.
 from __future__ import annotations
 
 from tasks import shell
+from tasks.build import adapts
 from tasks.components import BACKEND
 from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
@@ -66,6 +67,7 @@ def restore_artifact(v: RunView) -> str:
     )
 
 
+@adapts("manual")  # build_on=local: the build ran here (tasks/build/plans.py)
 def plan(view: RunView) -> Plan:
     svc = view.s.backend_service
     b3, b4 = backup.steps()
@@ -140,7 +142,7 @@ def rollback_plan(view: RunView, reason: str = "") -> Plan:
 def state_command(view: RunView) -> str:
     s = view.s
     return (
-        f'echo "{s.backend_service}: $(systemctl is-active {q(s.backend_service)})"; '
+        f'echo {q(s.backend_service + ": ")}"$({shell.systemctl("is-active", s.backend_service)})"; '
         f'echo "code: $(git -C {q(s.backend_dir)} rev-parse --short HEAD)"; '
         f"ls -la -- {q(s.backend_dir + '/' + s.backend_artifact)} 2>&1"
     )

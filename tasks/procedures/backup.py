@@ -14,6 +14,7 @@ from tasks import shell
 from tasks.engine.policy import Policy
 from tasks.engine.steps import Plan, Step, Upload
 from tasks.engine.view import RunView
+from tasks.errors import ConfigError
 from tasks.procedures.common import prepare_step
 from tasks.shell import q
 
@@ -30,10 +31,18 @@ def option_file(v: RunView) -> str:
 
 def option_text(user: str, password: str | None) -> str:
     """A MySQL client option file; without a password: the socket's own authentication."""
+    user = _option_value(user)
     if password is None:
         return f'[client]\nuser="{user}"\n'
-    escaped = password.replace("\\", "\\\\").replace('"', '\\"')
-    return f'[client]\nuser="{user}"\npassword="{escaped}"\n'
+    return f'[client]\nuser="{user}"\npassword="{_option_value(password)}"\n'
+
+
+def _option_value(value: str) -> str:
+    """A double-quoted option file value: backslashes and quotes escaped, one line."""
+    if any(c in value for c in "\n\r\0"):
+        raise ConfigError("a MySQL user or password contains a line break",
+                          "a line break would add options to the option file; remove it")  # fmt: skip
+    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def credentials(v: RunView) -> tuple[Upload, ...]:
@@ -57,7 +66,10 @@ def dump_command(v: RunView) -> str:
 def check_dump(path: str) -> str:
     """A dump is usable: non-empty, intact gzip, and mysqldump's last line says it finished."""
     f = q(path)
-    return f"ls -la -- {f} && test -s {f} && gzip -t {f} && zcat {f} | tail -n 1 | grep -q 'Dump completed'"
+    return (
+        f"ls -la -- {f} && test -s {f} && gzip -t -- {f} "
+        f"&& zcat -- {f} | tail -n 1 | grep -q 'Dump completed'"
+    )
 
 
 def verify_command(v: RunView) -> str:

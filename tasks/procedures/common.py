@@ -72,12 +72,22 @@ def journal(component: components.Component) -> Text:
 
 
 def health_step(number: str, title: str, expected: str, on_failure: str, policy: Policy,
-                component: components.Component, up: bool = True) -> Step:  # fmt: skip
-    """Poll the component's health check (tries × interval from its settings) on the host."""
+                component: components.Component, up: bool = True, fine: bool = False,
+                port: Callable[[RunView], int] | None = None,
+                unit: Text | None = None) -> Step:  # fmt: skip
+    """Poll the component's health check on the host: the manual's tries × interval, or with
+    ``fine`` every ``health_poll_interval`` within the same total time; ``port``: ask the
+    instance on that port (blue/green), ``unit`` the systemd unit whose journal explains."""
+
+    def command(v: RunView) -> str:
+        health = component.health(v.s, port(v) if port else None)
+        return health.polled(v.s.health_poll_interval if fine else None)
 
     diagnose = journal(component) if component.name != "frontend" else None
+    if unit is not None:
+        diagnose = lambda v: f"journalctl -u {q(unit(v))} -n 30 --no-pager"  # noqa: E731
     return Step(number, title, expected, on_failure, policy, up=up, diagnose=diagnose,
-                command=lambda v: component.health(v.s, None).polled())  # fmt: skip
+                command=command)  # fmt: skip
 
 
 def restore_code_step(number: str, checkout: Text) -> Step:
@@ -144,7 +154,8 @@ def check_commit(checkout: Text):
     def check(session) -> tuple[bool, str]:
         fmt = "%h %s (%an, %ar)"
         return True, session.query(
-            f"git -C {q(checkout(session.view))} log -1 --format={q(fmt)} {q(session.view.to_rev)}"
+            f"git -C {q(checkout(session.view))} log -1 --format={q(fmt)} --end-of-options "
+            f"{q(session.view.to_rev)}"
         )
 
     return check

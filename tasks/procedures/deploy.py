@@ -18,7 +18,8 @@ from tasks.engine.console import Console
 from tasks.engine.session import Session, preflight_secrets, session
 from tasks.engine.steps import Plan
 from tasks.engine.view import TARGET_PLACEHOLDER, RunView, new_run_id
-from tasks.errors import ConfigError
+from tasks.errors import ConfigError, HostCommandFailed
+from tasks.hosts import validate
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
 from tasks.procedures import PROCEDURES, drift, preconditions
@@ -27,102 +28,178 @@ from tasks.shell import q
 TITLES = {"deploy": "배포", "rollback": "롤백"}
 
 
+STRATEGIES = ("release", "manual")
+
+
 @dataclass(frozen=True)
 class Options:
     dry_run: bool = False
     yes: bool = False
-    strategy: str = "manual"
+    #: None: each host's ``strategy`` setting
+    strategy: str | None = None
     message: str = ""
+    #: None: each host's build_on settings (tasks/build); --revision: a commit to deploy
+    build_on: str | None = None
+    revision: str | None = None
+
+    def build_on_for(self, host: Host, comp: Component) -> str:
+        from tasks.build import build_on_for
+
+        return build_on_for(host.settings, comp.name, self.build_on)
+
+    def strategy_for(self, host: Host) -> str:
+        chosen = self.strategy or host.settings.strategy
+        if chosen not in STRATEGIES:
+            raise ConfigError(
+                f"unknown strategy {chosen!r} for {host.alias}",
+                f"use one of: {', '.join(STRATEGIES)} (--strategy or the strategy setting)",
+            )
+        return chosen
 
 
-def plans(comp: Component, host: Host, task: str = "deploy") -> list[Plan]:
+def plans(comp: Component, host: Host, task: str = "deploy", strategy: str = "manual",
+          build_on: str = "host") -> list[Plan]:  # fmt: skip
     """The plans a task may run (a deploy may roll back), each rendered once with a dry
     view: a bad setting fails here, before any host is touched."""
-    proc = PROCEDURES[comp.name]
-    view = RunView(task, comp.name, host, new_run_id(), dry_run=True, target=TARGET_PLACEHOLDER)
-    found = [proc.plan(view), proc.rollback_plan(view)]
+    view = RunView(task, comp.name, host, new_run_id(), strategy, dry_run=True,
+                   target=TARGET_PLACEHOLDER, build_on=build_on)  # fmt: skip
+    if strategy == "release":
+        from tasks.procedures.release_flow import example_plans
+
+        found = example_plans(comp, view)
+    else:
+        proc = PROCEDURES[comp.name]
+        found = [proc.plan(view), proc.rollback_plan(view)]
+        found = found if task == "deploy" else found[1:]
+    if task == "deploy":  # build_on: section L runs first (tasks/build/flow.py)
+        from tasks.build.flow import plan_for
+
+        found = [plan_for(view), *found]
     for plan in found:
         for step in plan.steps:
             step.shown(view)  # raises ConfigError on a bad smoke spec and the like
-    return found if task == "deploy" else found[1:]
+    return found
 
 
 def preflight(comp: Component, hosts: list[Host], secrets: Secrets, opts: Options,
               task: str = "deploy") -> None:  # fmt: skip
     """Everything that can be known before any host is touched."""
     for host in hosts:
-        found = plans(comp, host, task)
+        found = plans(comp, host, task, opts.strategy_for(host), opts.build_on_for(host, comp))
         needs = comp.needs(host.settings) if task == "deploy" else []
         preflight_secrets(host, secrets, needs, tuple(found))
         if not opts.dry_run:
             checklist.answerable(found, opts.yes, f"{task} {comp.name}")
 
 
-def _prepare(s: Session, comp: Component) -> list[str]:
-    """Check what the task relies on, read what is deployed (and whether the host changed
-    outside the tool: tasks/procedures/drift.py); returns the deployed-revision stack."""
+def read_deployed(s: Session, comp: Component) -> list[str]:
+    """Check what the task relies on, read what is deployed (and, the manual strategy,
+    whether the host changed outside the tool: tasks/procedures/drift.py); returns the
+    deployed-revision stack."""
     proc = PROCEDURES[comp.name]
     s.state_command = proc.state_command(s.view)
     alias = s.view.host.alias
     if s.view.dry_run:
         s.recover_with = f"fab -H {alias} rollback-{comp.name}"
         return []
-    preconditions.verify(s, preconditions.for_deploy(s.view.s, comp.name), f"{s.view.task}")
+    settings = s.view.s.replace(strategy=s.view.strategy)
+    preconditions.verify(s, preconditions.for_deploy(settings, comp.name), f"{s.view.task}")
     checkout = comp.checkout(s.view.s)
     try:
         head = s.query(shell.git_head(checkout))
-    except RuntimeError as exc:
+    except HostCommandFailed as exc:
         raise ConfigError(
-            f"{checkout} on {alias} is not a git checkout {s.view.host.user} can use: {exc}",
+            f"{checkout} on {alias} is not a git checkout {s.view.host.user} can use: {exc.output}",
             "check the *_dir settings and ansible_user for this host, or set the host up first",
         ) from None
     stack = records.read_stack(s)
-    s.set(from_rev=drift.reconcile(s, comp, stack, head))
+    for rev in stack:
+        if not validate.is_revision(rev):
+            raise ConfigError(
+                f"the deployed-revision record {records.state_file(s)} on {alias} holds "
+                f"{rev!r}, not a commit id",
+                'fix that file (a JSON list of commit ids under "deployed") or remove it',
+            )
+    if s.view.strategy == "release":  # releases are their own record (release.info)
+        s.set(from_rev=stack[-1] if stack else head)
+    else:
+        s.set(from_rev=drift.reconcile(s, comp, stack, head))
     s.recover_with = f"fab -H {alias} rollback-{comp.name} --to={s.view.from_rev[:12]}"
     return stack
 
 
-def deploy_on(s: Session, comp: Component) -> None:
-    """Deploy ``comp`` in an open session."""
+def deploy_on(s: Session, comp: Component, revision: str | None = None) -> None:
+    """Deploy ``comp`` in an open session, with the session's strategy and build place."""
+    from tasks.build.flow import prepare
+
     proc = PROCEDURES[comp.name]
-    stack = _prepare(s, comp)
+    stack = read_deployed(s, comp)
     v = s.view
     if not v.dry_run:
         s.set(to_rev=s.query(shell.git_remote_head(comp.checkout(v.s), v.s.git_remote,
                                                    v.s.git_branch)))  # fmt: skip
+    if v.strategy != "release":
+        _refuse_if_converted(s, comp)
+    prepare(s, comp, revision)  # the revision, runtime checks, a local build: nothing changes yet
+    if v.strategy == "release":
+        from tasks.procedures import release_flow
+
+        release_flow.deploy_on(s, comp, stack)
+        return
     plan = proc.plan(s.view)
     checklist.run_phase(plan, s, checklist.BEFORE)
     s.execute(plan, rollback=proc.rollback_plan)
-    statuses = {st.number: st.status for st in s.report.steps if st.phase == "deploy"}
-    checklist.run_phase(plan, s, checklist.DURING, statuses)
-    try:
-        checklist.run_phase(plan, s, checklist.AFTER, statuses)
-    except checklist.Declined as no:
-        if not no.item.rollback_on_no:
-            raise
-        s.rollback(proc.rollback_plan(s.view, str(no)), str(no))
+    checklist.during_and_after(plan, s, lambda no: s.rollback(proc.rollback_plan(s.view, no), no))
     if not s.view.dry_run:
         s.set(to_rev=s.query(shell.git_head(comp.checkout(s.view.s))))
         records.write_stack(s, records.pushed(stack, s.view.from_rev, s.view.to_rev))
         drift.remember(s, comp, s.view.to_rev)
 
 
+def _refuse_if_converted(s: Session, comp: Component) -> None:
+    """The manual strategy on a host converted to releases would change what does not serve."""
+    from tasks.procedures.release_convert import is_converted
+
+    if not s.view.dry_run and s.sh(is_converted(comp, s.view)).ok:
+        raise ConfigError(
+            f"{comp.label} on {s.view.host.alias} runs the release strategy "
+            "(releases under releases_root): the manual strategy would change files that no "
+            "longer serve",
+            "deploy with --strategy=release (the default setting), and roll back with "
+            f"`fab -H {s.view.host.alias} rollback-{comp.name}`",
+        )
+
+
 def deploy_host(comp: Component, host: Host, secrets: Secrets, opts: Options,
                 console: Console | None = None, remote=None) -> Session:  # fmt: skip
-    with session("deploy", comp.name, host, secrets, title=f"{comp.label} 배포",
-                 dry_run=opts.dry_run, yes=opts.yes, strategy=opts.strategy, console=console,
+    strategy, build_on = opts.strategy_for(host), opts.build_on_for(host, comp)
+    where = ", 로컬 빌드" if build_on == "local" else ""
+    with session("deploy", comp.name, host, secrets, title=f"{comp.label} 배포 ({strategy}{where})",
+                 dry_run=opts.dry_run, yes=opts.yes, strategy=strategy, console=console,
                  remote=remote, message=opts.message) as s:  # fmt: skip
-        deploy_on(s, comp)
+        s.set(build_on=build_on)
+        deploy_on(s, comp, opts.revision)
     return s
 
 
 def rollback_host(comp: Component, host: Host, secrets: Secrets, opts: Options,
                   to: str | None = None) -> Session:  # fmt: skip
     proc = PROCEDURES[comp.name]
-    with session("rollback", comp.name, host, secrets, title=f"{comp.label} 롤백",
-                 dry_run=opts.dry_run, yes=opts.yes, strategy=opts.strategy,
+    to = validate.rollback_target(to) if to else None
+    strategy = opts.strategy_for(host)
+    with session("rollback", comp.name, host, secrets, title=f"{comp.label} 롤백 ({strategy})",
+                 dry_run=opts.dry_run, yes=opts.yes, strategy=strategy,
                  message=opts.message) as s:  # fmt: skip
-        stack = _prepare(s, comp)
+        s.set(build_on=opts.build_on_for(host, comp))  # the AI's reinstall needs no index then
+        stack = read_deployed(s, comp)
+        if strategy == "release":
+            from tasks.procedures import release_flow
+
+            bad, _ = release_flow.roll_back(s, comp, to)
+            if not opts.dry_run:
+                records.write_stack(s, records.popped(stack, s.view.from_rev, s.view.back_to))
+            return s
+        _refuse_if_converted(s, comp)
         target = to or (records.previous(stack, s.view.from_rev) if not opts.dry_run else "")
         if not target and not opts.dry_run:
             raise ConfigError(
@@ -166,12 +243,13 @@ def restore_host(host: Host, secrets: Secrets, source: str | None, opts: Options
     """Restore the DB from a backup (the newest unless named), after a safety backup."""
     from tasks.procedures import backup
 
+    source = validate.restore_source(source) if source else source
     with session("restore", "database", host, secrets, title="DB 복원", dry_run=opts.dry_run,
                  yes=opts.yes, message=opts.message) as s:  # fmt: skip
         st = host.settings
         if not source and not opts.dry_run:
             source = s.query(
-                f"ls -1t {q(st.backup_dir)}/{backup.PREFIX}*.sql.gz 2>/dev/null | head -1"
+                f"ls -1t -- {q(st.backup_dir)}/{backup.PREFIX}*.sql.gz 2>/dev/null | head -1"
             )
             if not source:
                 raise ConfigError(f"no backup in {st.backup_dir} on {host.alias}",

@@ -8,10 +8,12 @@ and a failed copy or page check restores that backup right away.
 from __future__ import annotations
 
 from tasks import shell
+from tasks.build import adapts
 from tasks.components import FRONTEND
 from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
+from tasks.hosts import validate
 from tasks.procedures import verify
 from tasks.procedures.common import (
     after_items,
@@ -46,8 +48,8 @@ def replace_web_root(v: RunView) -> str:
     s = v.s
     build = f"{s.frontend_dir}/{s.frontend_build_dir}"
     return (
-        f"test -f {q(build)}/index.html || {{ echo 'no index.html in {build}' >&2; exit 1; }}; "
-        f"rm -rf {q(s.web_root)}/* && cp -r {q(build)}/. {q(s.web_root)}/"
+        f"test -f {q(build)}/index.html || {{ echo {q(f'no index.html in {build}')} >&2; exit 1; }}; "
+        f"rm -rf -- {q(_web_root(s))}/* && cp -r -- {q(build)}/. {q(s.web_root)}/"
     )
 
 
@@ -56,18 +58,25 @@ def restore_web_root(v: RunView) -> str:
     s = v.s
     target = v.back_to
     d = q(s.frontend_backup_dir)
+    missing = f"no backup of {target[:12]} in {s.frontend_backup_dir}"
     return (
-        f"b=$(ls -1td {d}/{BACKUP_PREFIX}*_{q(target[:12])} 2>/dev/null | head -1); "
-        f'[ -n "$b" ] || {{ echo "no backup of {target[:12]} in {s.frontend_backup_dir}" >&2; exit 1; }}; '
+        f"b=$(ls -1td -- {d}/{BACKUP_PREFIX}*_{q(target[:12])} 2>/dev/null | head -1); "
+        f'[ -n "$b" ] || {{ echo {q(missing)} >&2; exit 1; }}; '
         'echo "복원할 백업: $b"; '
-        f'rm -rf {q(s.web_root)}/* && cp -r "$b"/. {q(s.web_root)}/'
+        f'rm -rf -- {q(_web_root(s))}/* && cp -r -- "$b"/. {q(s.web_root)}/'
     )
+
+
+def _web_root(s) -> str:
+    """The directory step 4 empties: never empty, relative or a system directory."""
+    return validate.root_dir(s.web_root, "web_root")
 
 
 def nginx_reload(v: RunView) -> str:
     return f"{v.s.nginx_test_cmd} && {v.s.nginx_reload_cmd}"
 
 
+@adapts("manual")  # build_on=local: the build ran here (tasks/build/plans.py)
 def plan(view: RunView) -> Plan:
     steps = (
         prepare_step(lambda v: [v.s.state_dir, v.s.frontend_backup_dir]),

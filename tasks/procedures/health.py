@@ -8,6 +8,7 @@ from tasks.hosts.connect import connect
 from tasks.hosts.inventory import Inventory
 from tasks.hosts.remote import ConnectionLost
 from tasks.hosts.secrets import Secrets
+from tasks.procedures.release_backend import PAIR
 
 
 def check_all(inv: Inventory, secrets: Secrets, console: Console | None = None,
@@ -18,8 +19,11 @@ def check_all(inv: Inventory, secrets: Secrets, console: Console | None = None,
         remote = connect_host(host, secrets)
         try:
             for comp in components.on_host(host.groups, host.alias):
+                check = comp.health(host.settings, None).command()
+                if comp.name == "backend" and host.settings.strategy == "release":
+                    check = PAIR.live_health(host.settings)  # the instance nginx sends requests to
                 try:
-                    res = remote.run(comp.health(host.settings, None).command(), timeout=30)
+                    res = remote.run(check, timeout=30)
                     ok, why = res.ok, res.tail(1)
                 except ConnectionLost as exc:
                     ok, why = False, f"연결 끊김: {exc}"

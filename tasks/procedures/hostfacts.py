@@ -30,6 +30,11 @@ def tracked(body: str, unchanged: str = "") -> str:
     )
 
 
+def ch(what: str) -> str:
+    """The shell call that records a change named ``what`` (quoted: values stay words)."""
+    return f"ch {q(what)}"
+
+
 def changed(detail: str) -> bool:
     """Whether a step's detail (its last line) reports a change."""
     return detail.startswith(CHANGED_MARK)
@@ -57,7 +62,7 @@ def norm_origin(url: str) -> str:
 
 _EXTRACT = (
     "import json, re, sys\n"
-    "how, _, what = sys.argv[1].partition(':')\n"
+    "how, _, what = sys.argv[-1].partition(':')\n"
     "text = sys.stdin.read()\n"
     "if how == 'json':\n"
     "    v = json.loads(text)\n"
@@ -71,19 +76,21 @@ _EXTRACT = (
 
 def served_version(url: str, match: str) -> str:
     """Prints the version the service at ``url`` reports; fails when it cannot be read."""
-    return f"curl -fsSL --max-time 10 {q(url)} | python3 -c {q(_EXTRACT)} {q(match)} 2>/dev/null"
+    return (
+        f"curl -fsSL --max-time 10 -- {q(url)} | python3 -c {q(_EXTRACT)} -- {q(match)} 2>/dev/null"
+    )
 
 
 _LOOKUP = (
     "import json, sys\n"
     "try:\n"
-    "    d = json.load(open(sys.argv[1]))\n"
+    "    d = json.load(open(sys.argv[-3]))\n"
     "except (OSError, ValueError):\n"
     "    d = {}\n"
-    "print(d.get('revisions', {}).get(sys.argv[2], {}).get(sys.argv[3], ''))\n"
+    "print(d.get('revisions', {}).get(sys.argv[-2], {}).get(sys.argv[-1], ''))\n"
 )
 
 
 def record_lookup(record: str, rev: str, field: str) -> str:
     """Prints ``field`` of revision ``rev`` in the release record (empty when unknown)."""
-    return f"python3 -c {q(_LOOKUP)} {q(record)} {q(rev)} {q(field)}"
+    return f"python3 -c {q(_LOOKUP)} -- {q(record)} {q(rev)} {q(field)}"

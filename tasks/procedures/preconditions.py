@@ -59,7 +59,16 @@ def exists(path: str, what: str) -> Check:
 
 
 def for_unit(s: Settings, key: str) -> list[Check]:
-    """push-config: what a rendered unit names (before it is installed)."""
+    """push-config: what a rendered unit names (before it is installed). The release
+    strategy's units run releases (made by its deploys or the conversion): their user, and
+    the checkout the releases are built from."""
+    if s.strategy == "release" and key in ("backend", "ai"):
+        svc = s.backend_service if key == "backend" else s.ai_service
+        return [
+            user(getattr(s, f"{key}_user"), f"User= of {svc}.service"),
+            *([exists(s.backend_java, "java")] if key == "backend" else []),
+            *checkout(s, key, s.backend_dir if key == "backend" else s.ai_dir),
+        ]
     if key == "backend":
         return [
             user(s.backend_user, f"User= of {s.backend_service}.service"),
@@ -82,7 +91,13 @@ def for_unit(s: Settings, key: str) -> list[Check]:
 
 
 def for_deploy(s: Settings, comp: str) -> list[Check]:
-    """A deploy or rollback of ``comp``: its checkout, its unit and user, its venv."""
+    """A deploy or rollback of ``comp``: its checkout, its unit and user, its venv (the
+    release strategy: its checkout and user; what else it needs, it builds or converts)."""
+    if s.strategy == "release":
+        found = checkout(s, comp, getattr(s, f"{comp}_dir"))
+        if comp != "frontend":
+            found.append(user(getattr(s, f"{comp}_user"), f"the {comp} service's user"))
+        return found
     if comp == "frontend":
         return [*checkout(s, comp, s.frontend_dir), exists(s.web_root, "the web root")]
     if comp == "backend":

@@ -11,6 +11,8 @@ Both are recorded like deploys.
 
 from __future__ import annotations
 
+import dataclasses
+
 from tasks import components
 from tasks.config.plan import new_units, push_plan
 from tasks.config.render import ConfigFile, render
@@ -58,11 +60,12 @@ def unit_checks(host: Host, rendered: dict[ConfigFile, str]) -> list[preconditio
     return [c for f in rendered for c in preconditions.for_unit(host.settings, f.key)]
 
 
-def push_on(s: Session, host: Host, check: bool = True) -> list[Change]:
-    """Diff, ask, apply. Raises StepFailed when a step failed: before the install step
-    nothing on the host changed; after it, the old config is back (a unit that did not
-    exist before is removed again)."""
-    rendered = render(host)
+def push_on(s: Session, host: Host, check: bool = True,
+            only: set[str] | None = None) -> list[Change]:  # fmt: skip
+    """Diff, ask, apply (``only``: these files, by key). Raises StepFailed when a step
+    failed: before the install step nothing on the host changed; after it, the old config
+    is back (a unit that did not exist before is removed again)."""
+    rendered = {f: text for f, text in render(host).items() if only is None or f.key in only}
     if check:
         preconditions.verify(s, unit_checks(host, rendered), "push-config")
     found = changes(rendered, read_state(s, host, list(rendered)), host.settings)
@@ -105,6 +108,8 @@ def push_host(host: Host, secrets: Secrets, opts: Options) -> Session:
                  connect_in_dry_run=True, lock=False) as s:  # fmt: skip
         host = detected(s)
         preconditions.verify(s, unit_checks(host, render(host)), "push-config")
+        if host.settings.strategy == "release":
+            _refuse_unconverted(s, host)
         if not opts.dry_run:  # checked first: on a host setup never prepared, nothing changes
             s.lock = locks.HostLock.take(s.remote, s.view, opts.message)
         push_on(s, host, check=False)
@@ -137,6 +142,12 @@ def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
                  dry_run=opts.dry_run, yes=opts.yes, message=opts.message,
                  connect_in_dry_run=True) as s:  # fmt: skip
         host = detected(s)
+        release = host.settings.strategy == "release"
+        # the release strategy starts from a host serving the manual way, then converts it
+        # (tasks/procedures/release_convert.py); a converted host is set up as it is
+        converting = release and (s.remote is None or bool(_unconverted(s, host)))
+        phase = _as_manual(host) if converting else host
+        s.view = s.view.but(host=phase)
         pushed: list[Change] = []
 
         def push(session: Session) -> str:
@@ -145,11 +156,23 @@ def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
 
         s.execute(host_setup.plan(s.view, push))
         if opts.dry_run:
-            push_on(s, host, check=False)  # the config diff the push step would apply
+            push_on(s, phase, check=False)  # the config diff the push step would apply
+            if converting:
+                s.console.out("(then, strategy=release: every component converted to releases, "
+                              "as the first release deploy does; then the release config)")  # fmt: skip
             return s
-        record_serving(s, host)
-        _say_changes(s, host, pushed)
+        if converting:
+            s.view = s.view.but(host=host)
+            _convert_all(s, host)
+            pushed.extend(push_on(s, host, check=False))
+        else:
+            record_serving(s, host)
+        _say_changes(s, host, pushed, converting)
     return s
+
+
+def _as_manual(host: Host) -> Host:
+    return dataclasses.replace(host, settings=host.settings.replace(strategy="manual"))
 
 
 def record_serving(s: Session, host: Host) -> None:
@@ -162,13 +185,15 @@ def record_serving(s: Session, host: Host) -> None:
                 drift.remember(s, comp, seen.head)
 
 
-def _say_changes(s: Session, host: Host, pushed: list[Change]) -> None:
+def _say_changes(s: Session, host: Host, pushed: list[Change], converted: bool = False) -> None:
     made = [st for st in s.report.steps if st.section == "S" and changed(st.detail)]
-    if not made and not pushed:
+    what = [f"S{st.number} {st.title}" for st in made]
+    if converted:
+        what.append("release 방식으로 전환 (release_convert)")
+    if not what and not pushed:
         s.console.out(f"no changes: {host.alias} was already set up (변경 없음)")
         s.report.message = "no changes"
         return
-    what = [f"S{st.number} {st.title}" for st in made]
     s.console.out(f"{host.alias}: {len(what)} step(s) changed something: " + "; ".join(what))
     s.report.message = f"{len(what)} step(s) changed"
 
@@ -185,3 +210,36 @@ def show_settings(host: Host, secrets: Secrets, console) -> None:
     console.out(f"{host.alias} ({host.address}): {facts.where}, database {facts.db or 'none yet'}")
     for name, value, origin in detect.report(host, facts):
         console.out(f"{name} = {value}    ({origin})")
+
+
+def _unconverted(s: Session, host: Host) -> list:
+    from tasks import components
+    from tasks.procedures.release_convert import is_converted
+
+    return [c for c in components.on_host(host.groups, host.alias)
+            if not s.sh(is_converted(c, s.view.but(component=c.name))).ok]  # fmt: skip
+
+
+def _refuse_unconverted(s: Session, host: Host) -> None:
+    """The release strategy's config names releases a manual host does not have yet."""
+    missing = _unconverted(s, host)
+    if missing:
+        raise ConfigError(
+            f"{host.alias} still runs {', '.join(c.name for c in missing)} the manual way: "
+            "the release strategy's config would point at releases that do not exist",
+            f"convert it first: `fab -H {host.alias} setup` (or a deploy), "
+            "or push with strategy=manual",
+        )
+
+
+def _convert_all(s: Session, host: Host) -> None:
+    """setup on a release-strategy host: every manual component becomes releases."""
+    from tasks.procedures import deploy
+    from tasks.procedures.release_convert import convert
+
+    for comp in _unconverted(s, host):
+        s.console.out(f"!!! {comp.label}: manual 방식 → release 방식으로 전환합니다")
+        s.view = s.view.but(component=comp.name)
+        deploy.read_deployed(s, comp)
+        convert(s, comp)
+    s.view = s.view.but(component="setup")

@@ -16,12 +16,13 @@ from tasks import components
 from tasks.engine.policy import Policy
 from tasks.engine.steps import Plan, Step, Upload
 from tasks.engine.view import RunView
+from tasks.hosts import validate
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
 from tasks.procedures import setup_apps
 from tasks.procedures.backup import option_text
 from tasks.procedures.common import prepare_step
-from tasks.procedures.hostfacts import tracked
+from tasks.procedures.hostfacts import ch, tracked
 from tasks.shell import q
 
 #: the login user (who runs the deploys: git pull, builds) owns the code and the web root
@@ -56,11 +57,13 @@ def packages_command(packages: list[str]) -> str:
 
 def users_command(users: list[str]) -> str:
     """System accounts without a login shell or home, one group each; existing ones stay."""
-    parts = [
-        f"id -u {q(u)} >/dev/null 2>&1 || {{ useradd --system --user-group --no-create-home "
-        f'--home-dir /nonexistent --shell /usr/sbin/nologin {q(u)}; ch "user {u}"; }}'
-        for u in users
-    ]
+    parts = []
+    for u in users:
+        u = validate.user_name(u, "service user")
+        parts.append(
+            f"id -u {q(u)} >/dev/null 2>&1 || {{ useradd --system --user-group --no-create-home "
+            f"--home-dir /nonexistent --shell /usr/sbin/nologin {q(u)}; {ch(f'user {u}')}; }}"
+        )
     return tracked("; ".join(parts) or "true", ", ".join(users) or "no service users")
 
 
@@ -87,9 +90,9 @@ def directories_command(s: Settings, host_roles: set[str]) -> str:
     for path, mode, owner in directories(s, host_roles):
         p = q(path)
         parts.append(
-            f"if [ ! -d {p} ]; then install -d -m {mode} -o {owner} {p}; ch {q(path)}; "
-            f'elif [ "$(stat -c "%a %U" {p})" != "{mode} ${{SUDO_USER}}" ]; then '
-            f'chmod {mode} {p}; chown {owner} {p}; ch "{path} (mode/owner)"; fi'
+            f"if [ ! -d {p} ]; then install -d -m {mode} -o {owner} -- {p}; ch {q(path)}; "
+            f'elif [ "$(stat -c "%a %U" -- {p})" != "{mode} ${{SUDO_USER}}" ]; then '
+            f"chmod {mode} -- {p}; chown {owner} -- {p}; {ch(f'{path} (mode/owner)')}; fi"
         )
     return tracked("; ".join(parts), f"{len(parts)} directories")
 
@@ -102,20 +105,21 @@ def swap_command(s: Settings) -> str:
     f, name = q(s.swap_file), s.swap_file
     fstab_line = q(f"{name} none swap sw 0 0")
     register = (
-        f"awk -v f={f} '$1 == f && $3 == \"swap\" {{ found = 1 }} END {{ exit !found }}' /etc/fstab "
-        f'|| {{ echo {fstab_line} >> /etc/fstab; ch "/etc/fstab"; }}'
+        f'f={f} awk \'$1 == ENVIRON["f"] && $3 == "swap" {{ found = 1 }} END {{ exit !found }}\' '
+        f'/etc/fstab || {{ echo {fstab_line} >> /etc/fstab; ch "/etc/fstab"; }}'
     )
     return tracked(
-        f"bytes=$(numfmt --from=iec {q(s.swap_size)}); "
-        f"if swapon --show=NAME --noheadings | grep -qxF {f}; then {register}; "
+        f"bytes=$(numfmt --from=iec -- {q(s.swap_size)}) || exit 1; "
+        f"if swapon --show=NAME --noheadings | grep -qxF -- {f}; then {register}; "
         f"echo {q(f'swap {name}: already on')}; else "
-        f'if [ ! -f {f} ] || [ "$(stat -c %s {f})" != "$bytes" ]; then rm -f {f}; '
-        f'fallocate -l "$bytes" {f} 2>/dev/null '
-        f"|| dd if=/dev/zero of={f} bs=1M count=$((bytes / 1048576)) status=none; "
-        f'chmod 600 {f}; mkswap {f} >/dev/null; ch "{name} ({s.swap_size})"; fi; chmod 600 {f}; '
-        f'if out=$(swapon {f} 2>&1); then {register}; ch "swap on"; '
+        f'if [ ! -f {f} ] || [ "$(stat -c %s -- {f})" != "$bytes" ]; then rm -f -- {f}; '
+        f'fallocate -l "$bytes" -- {f} 2>/dev/null '
+        f"|| dd if=/dev/zero of={f} bs=1M count=$((bytes / 1048576)) status=none || exit 1; "
+        f"chmod 600 -- {f}; mkswap -- {f} >/dev/null || exit 1; {ch(f'{name} ({s.swap_size})')}; fi; "
+        f"chmod 600 -- {f}; "
+        f'if out=$(swapon -- {f} 2>&1); then {register}; ch "swap on"; '
         "elif virt=$(systemd-detect-virt --container); then "
-        f'echo "{name} is ready but not on: $out"; note "{SWAP_SKIPPED} ($virt): skipped"; '
+        f'echo {q(f"{name} is ready but not on:")}" $out"; note "{SWAP_SKIPPED} ($virt): skipped"; '
         'else echo "$out" >&2; exit 1; fi; fi',
         f"swap {name}",
     )
@@ -196,11 +200,11 @@ def database_command(v: RunView) -> str:
         f'admin=(--defaults-extra-file="$opt" {tcp}); '
         'elif mysql --protocol=socket -uroot -e "SELECT 1" >/dev/null 2>&1; then '
         'admin=(--protocol=socket -uroot); if [ -s "$asql" ]; then mysql "${admin[@]}" < "$asql"; '
-        f'ch "{s.db_user} password"; fi; '
+        f"{ch(f'{s.db_user} password')}; fi; "
         f"else echo {q(f'cannot log in to {s.db_server} as {s.db_user}: neither with {s.db_password_env} from .env (over TCP) nor as root by the unix socket')} >&2; "
         f"echo {q(f'is {s.db_service} running? is {s.db_password_env} the password on the host?')} >&2; exit 1; fi; "
-        f'mysql --defaults-extra-file="$aopt" {tcp} -e "SELECT 1" {q(s.db_name)} >/dev/null 2>&1 '
-        f'|| {{ mysql "${{admin[@]}}" < "$sql"; ch "database {s.db_name}, account {s.db_app_user}"; }}',
+        f'mysql --defaults-extra-file="$aopt" {tcp} -e "SELECT 1" {q(validate.db_name(s.db_name, "db_name"))} >/dev/null 2>&1 '
+        f'|| {{ mysql "${{admin[@]}}" < "$sql"; {ch(f"database {s.db_name}, account {s.db_app_user}")}; }}',
         f"{s.db_name}, {s.db_app_user}@localhost",
     )
 

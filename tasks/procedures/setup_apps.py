@@ -17,9 +17,10 @@ from tasks.engine.policy import Policy
 from tasks.engine.steps import Kind, Step, Upload
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
+from tasks.hosts import validate
 from tasks.hosts.settings import Settings
 from tasks.procedures import appenv
-from tasks.procedures.hostfacts import NORM_FN, tracked
+from tasks.procedures.hostfacts import NORM_FN, ch, tracked
 from tasks.shell import q
 
 TITLES = {"frontend": "프론트엔드", "backend": "백엔드", "ai": "AI 서버"}
@@ -85,7 +86,9 @@ def clone_uploads(comp: str):
 
 def clone_command(s: Settings, comp: str, checkout: str) -> str:
     """Clone once; an existing checkout must be a git repository of the configured origin."""
-    d, want, remote = q(checkout), repo(s, comp), q(s.git_remote)
+    d, want = q(checkout), repo(s, comp)
+    remote = q(validate.branch(s.git_remote, "git_remote"))
+    validate.branch(s.git_branch)
     ssh = ssh_command(s, comp)
     configured = bool(deploy_key(s, comp) or s.git_known_hosts)
     if not want:
@@ -102,12 +105,12 @@ def clone_command(s: Settings, comp: str, checkout: str) -> str:
     clone_opts = f"-c core.sshCommand={q(ssh)} " if configured else ""
     return tracked(
         f"{NORM_FN}; want={q(want)}; "
-        f"if [ -d {d}/.git ]; then have=$(git -C {d} remote get-url {remote}) "
+        f"if [ -d {d}/.git ]; then have=$(git -C {d} remote get-url -- {remote}) "
         f"|| {{ echo {q(f'{checkout} has no remote {s.git_remote}')} >&2; exit 1; }}; "
-        f'[ "$(norm "$have")" = "$(norm "$want")" ] || {{ echo "{checkout} is a checkout of $have, '
-        f'not {want} ({comp}_repo)" >&2; exit 1; }}; '
-        f'else git clone -q --origin {remote} --branch {q(s.git_branch)} {clone_opts}"$want" {d}; '
-        f'ch "git clone {want} ({s.git_branch})"; fi; ' + sync + "true",
+        f'[ "$(norm "$have")" = "$(norm "$want")" ] || {{ echo {q(checkout)}" is a checkout of $have, "'
+        f"{q(f'not {want} ({comp}_repo)')} >&2; exit 1; }}; "
+        f'else git clone -q --origin={remote} --branch={q(s.git_branch)} {clone_opts}-- "$want" {d}; '
+        f"{ch(f'git clone {want} ({s.git_branch})')}; fi; " + sync + "true",
         f"{checkout} ({want})",
     )
 
@@ -122,9 +125,9 @@ def writable(s: Settings, comp: str) -> list[str]:
 def writable_command(s: Settings, comp: str) -> str:
     user = s.backend_user if comp == "backend" else s.ai_user
     parts = [
-        f"if [ ! -d {q(p)} ]; then install -d -m 750 -o {q(user)} -g {q(user)} {q(p)}; ch {q(p)}; "
-        f'elif [ "$(stat -c %U:%G {q(p)})" != {q(f"{user}:{user}")} ]; then '
-        f'chown {q(f"{user}:{user}")} {q(p)}; ch "{p} (owner)"; fi'
+        f"if [ ! -d {q(p)} ]; then install -d -m 750 -o {q(user)} -g {q(user)} -- {q(p)}; {ch(p)}; "
+        f'elif [ "$(stat -c %U:%G -- {q(p)})" != {q(f"{user}:{user}")} ]; then '
+        f"chown -- {q(f'{user}:{user}')} {q(p)}; {ch(f'{p} (owner)')}; fi"
         for p in writable(s, comp)
     ]
     return tracked("; ".join(parts) or "true", f"owned by {user}")
@@ -133,9 +136,9 @@ def writable_command(s: Settings, comp: str) -> str:
 def frontend_build(s: Settings) -> str:
     build, page = f"{s.frontend_build_dir}", q(f"{s.web_root}/index.html")
     return tracked(
-        f"if [ ! -f {page} ]; then cd {q(s.frontend_dir)}; {s.frontend_install_cmd}; "
-        f"{s.frontend_build_cmd}; test -f {q(build)}/index.html; "
-        f'cp -r {q(build)}/. {q(s.web_root)}/; ch "build → {s.web_root}"; fi',
+        f"if [ ! -f {page} ]; then cd -- {q(s.frontend_dir)}; {s.frontend_install_cmd}; "
+        f"{s.frontend_build_cmd}; test -f {q(build + '/index.html')}; "
+        f"cp -r -- {q(build + '/.')} {q(s.web_root + '/')}; {ch(f'build → {s.web_root}')}; fi",
         f"{s.web_root}/index.html",
     )
 
@@ -143,8 +146,8 @@ def frontend_build(s: Settings) -> str:
 def backend_build(s: Settings) -> str:
     art = q(s.backend_artifact)
     return tracked(
-        f"cd {q(s.backend_dir)}; if [ ! -f {art} ]; then {s.backend_build_cmd}; test -f {art}; "
-        f'ch "built {s.backend_artifact}"; fi',
+        f"cd -- {q(s.backend_dir)}; if [ ! -f {art} ]; then {s.backend_build_cmd}; test -f {art}; "
+        f"{ch(f'built {s.backend_artifact}')}; fi",
         s.backend_artifact,
     )
 
@@ -152,10 +155,10 @@ def backend_build(s: Settings) -> str:
 def ai_venv(s: Settings) -> str:
     venv, done = q(s.ai_venv), q(f"{s.ai_venv}/.dojangkok-setup")
     return tracked(
-        f"cd {q(s.ai_dir)}; if [ ! -x {venv}/bin/python ]; then {q(s.ai_python or 'python3')} "
-        f'-m venv {venv}; ch "venv {s.ai_venv}"; fi; '
-        f"if [ ! -f {done} ]; then {venv}/bin/pip install -q --disable-pip-version-check "
-        f'-r {q(s.ai_requirements)}; date > {done}; ch "pip install -r {s.ai_requirements}"; fi',
+        f"cd -- {q(s.ai_dir)}; if [ ! -x {q(s.ai_venv + '/bin/python')} ]; then "
+        f"{q(validate.python_command(s.ai_python or 'python3'))} -m venv -- {venv}; {ch(f'venv {s.ai_venv}')}; fi; "
+        f"if [ ! -f {done} ]; then {q(s.ai_venv + '/bin/pip')} install -q --disable-pip-version-check "
+        f"-r {q(s.ai_requirements)}; date > {done}; {ch(f'pip install -r {s.ai_requirements}')}; fi",
         f"{s.ai_venv}",
     )
 
@@ -204,30 +207,60 @@ def app_steps(view: RunView, comps: list[Component], nr: Callable[[], str]) -> l
     return steps
 
 
+def _pair(s: Settings, comp: str):
+    """The blue/green pair that serves ``comp`` on a release-strategy host (None: one unit)."""
+    if s.strategy != "release" or comp == "frontend":
+        return None
+    if comp == "backend":
+        from tasks.procedures.release_backend import PAIR
+
+        return PAIR
+    from tasks.procedures.release_ai import pair
+
+    return pair(s)
+
+
 def units(s: Settings, comps: list[Component]) -> list[str]:
+    """The units setup enables and starts. A blue/green pair (release strategy) is the
+    release strategy's: its live instance starts at boot (release_convert, the deploys)."""
     out = []
-    if any(c.name == "frontend" for c in comps):
+    names = {c.name for c in comps}
+    if "frontend" in names or ("ai" in names and _pair(s, "ai")):
         out.append("nginx")
-    if any(c.name == "backend" for c in comps):
-        out += [s.db_service or "mysql", s.backend_service]
-    if any(c.name == "ai" for c in comps):
+    if "backend" in names:
+        out.append(s.db_service or "mysql")
+        if not _pair(s, "backend"):
+            out.append(s.backend_service)
+    if "ai" in names and not _pair(s, "ai"):
         out.append(s.ai_service)
     return out
 
 
 def services_command(names: list[str]) -> str:
-    parts = [
-        f'systemctl is-enabled -q {q(u)} || {{ systemctl enable -q {q(u)}; ch "enabled {u}"; }}; '
-        f'systemctl is-active -q {q(u)} || {{ systemctl start {q(u)}; ch "started {u}"; }}'
-        for u in names
-    ]
+    parts = []
+    for name in names:
+        u = q(validate.unit_name(name, "service"))
+        parts.append(
+            f"systemctl is-enabled -q -- {u} || {{ systemctl enable -q -- {u}; {ch(f'enabled {name}')}; }}; "
+            f"systemctl is-active -q -- {u} || {{ systemctl start -- {u}; {ch(f'started {name}')}; }}"
+        )
     return tracked("; ".join(parts), ", ".join(names))
+
+
+def _health(s: Settings, c: Component) -> str:
+    pair = _pair(s, c.name)
+    if pair is None:
+        return c.health(s, None).polled()
+    h = c.health(s, None)  # the instance nginx sends requests to, polled the same way
+    return (
+        f"for _ in $(seq {int(h.tries)}); do ( {pair.live_health(s)} ) && exit 0; "
+        f"sleep {h.interval}; done; exit 1"
+    )
 
 
 def health_command(s: Settings, comps: list[Component]) -> str:
     return (
-        " && ".join(f"echo {q(c.name + ':')} && ( {c.health(s, None).polled()} )" for c in comps)
-        + " && echo ok"
+        " && ".join(f"echo {q(c.name + ':')} && ( {_health(s, c)} )" for c in comps) + " && echo ok"
     )
 
 

@@ -33,8 +33,8 @@ backend_env={{"DB_URL": "jdbc:mariadb://localhost:3306/dojangkok", "DB_USER": "d
 frontend_expect=dojangkok frontend
 frontend_version_url=https://localhost/
 frontend_version_match=regex:name="dojangkok-version" content="([^"]+)"
-backend_version_url=http://localhost:8080/api/version
-backend_smoke=[{{"method": "GET", "url": "http://localhost:8080/api/version"}}, {{"method": "GET", "url": "http://localhost:8080/api/notes"}}]
+backend_version_url=https://localhost/api/version
+backend_smoke=[{{"method": "GET", "path": "/api/version"}}, {{"method": "GET", "path": "/api/notes"}}]
 backend_log_cmd=journalctl -u dojangkok -n 100 --no-pager
 server_name=cpu
 tls_cert=/etc/ssl/dojangkok/fullchain.pem

@@ -7,6 +7,11 @@ as one more overlay layer, <cache>/setup-<key>/<host> (the hosts' upper dirs aft
 poweroff), and later resets boot [setup, golden, base] in ~3 s. The key covers the golden
 layer (its secrets are baked into the database), the tool (tasks/, templates/, fabfile.py),
 the sample apps and the lab's inventory settings: a change to any of them runs setup again.
+
+The cache is set up with strategy=manual (MANUAL): the manual steps' tests start from it, and
+the release strategy's tests convert it with their first release deploy, as on a host that
+was deployed before the release strategy existed. `make demo` sets up with the configured
+strategy (the default, release), so the demo ends on releases.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from pathlib import Path
 from . import keys, machines
 from .config import HOSTS, LabError, Settings, hash_paths
 
-LAYOUT = "1"
+LAYOUT = "2"
+#: appended to the lab's inventory for the cached setup (a last section wins)
+MANUAL = "\n[cpu:vars]\nstrategy=manual\n\n[gpu:vars]\nstrategy=manual\n"
 KEEP = 3  # setup layers kept in the cache (the newest)
 
 
@@ -33,17 +40,24 @@ def fab_path() -> Path:
 def setup_key(s: Settings, golden: Path) -> str:
     tool = [s.root / "tasks", s.root / "templates", s.root / "fabfile.py"]
     apps = [s.apps_dir / a for a in ("frontend", "backend", "ai")]
-    return hash_paths(*tool, *apps, extra=f"{LAYOUT} {golden.name} {keys.lab_vars(s)}")
+    return hash_paths(*tool, *apps, extra=f"{LAYOUT} {golden.name} {keys.lab_vars(s)}{MANUAL}")
 
 
 def layer(s: Settings, golden: Path) -> Path:
     return s.cache / f"setup-{setup_key(s, golden)}"
 
 
+def setup_inventory(s: Settings) -> Path:
+    """The lab's inventory with strategy=manual last (the cached setup's)."""
+    path = s.state / "hosts-setup.ini"
+    path.write_text((s.state / "hosts.ini").read_text() + MANUAL)
+    return path
+
+
 def fab_env(s: Settings, history: Path) -> dict[str, str]:
     return {
         **os.environ,
-        "DOJANGKOK_HOSTS": str(s.state / "hosts.ini"),
+        "DOJANGKOK_HOSTS": str(setup_inventory(s)),
         "DOJANGKOK_ENV": str(s.state / ".env"),
         "DOJANGKOK_HISTORY": str(history),
     }

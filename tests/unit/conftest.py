@@ -28,7 +28,7 @@ def make_view(component="backend", settings: Settings | None = None, task="deplo
     host = make_host(settings, *(("gpu", "gpu") if component == "ai" else ()))
     kw.setdefault("from_rev", FROM)
     kw.setdefault("to_rev", TO)
-    return RunView(task, component, host, "20260101_120000_000_abcd", dry_run=dry_run, **kw)
+    return RunView(task, component, host, "20260101_120000_000000_abcd", dry_run=dry_run, **kw)
 
 
 def make_session(remote, component="backend", yes=True, lines=None, **kw) -> Session:

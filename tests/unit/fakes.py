@@ -39,12 +39,12 @@ class FakeRemote:
                     code = answer
                 out = text
                 break
+        if on_output and out:
+            on_output(out)  # as a real host: the output arrives, then the stop is noticed
         if not self.alive:
             raise ConnectionLost("the SSH connection dropped")
         if stop():
             raise Interrupted(command)
-        if on_output and out:
-            on_output(out)
         return Result(code == 0, code, out if code == 0 else "", "" if code == 0 else out)
 
     def put_text(self, text, path, mode="600"):

@@ -36,7 +36,8 @@ MOZILLA_INTERMEDIATE = {  # ssl-config.mozilla.org 5.7, the openssl names
 
 def host(group: str = "cpu", **settings) -> Host:
     """A host as detected on the lab's Debian 12 with MariaDB (tests/unit/test_detect.py
-    covers Ubuntu with MySQL)."""
+    covers Ubuntu with MySQL); the manual strategy unless set."""
+    settings.setdefault("strategy", "manual")
     h = Host(group, "10.0.0.2", "deploy", 22, None, (group,), Settings(**settings))
     return detect.with_facts(h, detect.Facts("debian", "12", "amd64", "mariadb", "3.11"))[0]
 
@@ -276,7 +277,7 @@ def fake_host(conn: FakeRemote, group: str = "cpu", host_state: str | None = Non
 def push_host(conn: FakeRemote, h: Host, out: list[str], dry_run: bool = False):
     """push-config's flow on a session with the scripted host."""
     secrets = Secrets({})
-    s = Session(RunView("config", "config", h, "20260101_120000_000_abcd", dry_run=dry_run),
+    s = Session(RunView("config", "config", h, "20260101_120000_000000_abcd", dry_run=dry_run),
                 secrets, yes=True, console=Console(secrets, write=out.append), remote=conn,
                 title="test")  # fmt: skip
     return provision.push_on(s, h)
@@ -361,7 +362,7 @@ def test_a_new_unit_that_fails_is_removed_and_said_so():
     assert err.value.rolled_back is True and err.value.report.result == "rolled-back"
     assert "the new unit(s) dojangkok were removed" in err.value.fix
     cmds = conn.commands()
-    after = cmds[cmds.index("systemctl disable --now -q dojangkok") :]
+    after = cmds[cmds.index("systemctl disable --now -q -- dojangkok") :]
     assert "restored from" in after and "daemon-reload" in after
     assert "systemctl restart dojangkok" not in after
     assert (
@@ -400,7 +401,7 @@ def test_database_sql_escapes_and_never_reaches_argv():
     conn = FakeRemote()
     h = host()
     secrets = Secrets({"DB_PASSWORD": "app-secret-123", "MYSQL_ROOT_PASSWORD": "root-secret-456"})
-    view = RunView("setup", "setup", h, "20260101_120000_000_abcd")
+    view = RunView("setup", "setup", h, "20260101_120000_000000_abcd")
     s = Session(view, secrets, yes=True, console=Console(secrets, write=lambda t: None),
                 remote=conn, title="test")  # fmt: skip
     s.execute(setup.plan(view))
@@ -417,7 +418,7 @@ def test_users_and_directories():
     assert "useradd --system" in setup.users_command(setup.service_users(s, {"cpu"}))
     assert setup.service_users(s, {"gpu"}) == ["dojangkok-ai"]
     dirs = setup.directories_command(s, {"cpu"})
-    assert 'install -d -m 700 -o "$SUDO_USER" /app/backups' in dirs
+    assert 'install -d -m 700 -o "$SUDO_USER" -- /app/backups' in dirs
     assert ".env" not in dirs  # the .env scheme is the .env step's (appenv.py)
 
 

@@ -214,10 +214,10 @@ def test_values_like_ansible(inventory_file):
         """[cpu]
 c1 frontend_expect='a b' backend_health_tries='12' server_name=1.50 ai_venv=".venv"
 [cpu:vars]
-ai_service = 'quoted # kept'
+ai_health_expect = 'quoted # kept'
 backend_service="dojang" 'kok'
 frontend_page_tries='3'
-db_name=
+backend_expected_total=
 backend_smoke=[{"method": "GET", "url": "http://x/", "expect": null}]
 """,
     )
@@ -225,9 +225,9 @@ backend_smoke=[{"method": "GET", "url": "http://x/", "expect": null}]
     assert v["frontend_expect"] == "a b" and v["ai_venv"] == ".venv"
     assert v["backend_health_tries"] == 12  # the shell split removed the quotes first
     assert v["server_name"] == 1.5 and inv.hosts["c1"].settings.server_name == "1.5"
-    assert v["ai_service"] == "quoted # kept" and v["backend_service"] == "dojangkok"
+    assert v["ai_health_expect"] == "quoted # kept" and v["backend_service"] == "dojangkok"
     assert v["frontend_page_tries"] == "3" and inv.hosts["c1"].settings.frontend_page_tries == 3
-    assert v["db_name"] == ""
+    assert v["backend_expected_total"] == ""
     assert isinstance(v["backend_smoke"], str)  # JSON null is no Python literal
     assert inv.hosts["c1"].settings.backend_smoke[0]["expect"] is None
 

@@ -74,7 +74,7 @@ def test_settings_reach_the_commands():
     assert "release" in b.step("5").render(view)
     a = plan_of("C", s)
     view = make_view("ai", s)
-    assert ". .venv/bin/activate" in a.step("4").render(view)
+    assert ". -- .venv/bin/activate" in a.step("4").render(view)
     assert a.step("5").render(view) == "systemctl restart ai-server"
 
 

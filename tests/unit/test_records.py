@@ -45,3 +45,13 @@ def test_a_host_record_that_cannot_be_written_is_said(tmp_path, monkeypatch):
     records.append(make_session(remote, lines=lines), {"component": "backend"})
     assert (tmp_path / "h.jsonl").exists()
     assert any("배포 기록을 쓰지 못했습니다" in line for line in lines)
+
+
+def test_history_files_are_private(tmp_path, monkeypatch):
+    """Locally 0600 in a 0700 directory; on the host, 0640 (the command says so)."""
+    monkeypatch.setenv("DOJANGKOK_HISTORY", str(tmp_path / "state" / "h.jsonl"))
+    remote = FakeRemote()
+    records.append(make_session(remote), {"component": "backend"})
+    assert oct((tmp_path / "state" / "h.jsonl").stat().st_mode)[-3:] == "600"
+    assert oct((tmp_path / "state").stat().st_mode)[-3:] == "700"
+    assert "chmod 640 -- /var/lib/dojangkok-deploy/history.jsonl" in remote.commands()

@@ -67,7 +67,8 @@ def test_build_failure_while_down_rolls_back_to_the_kept_jar():
         run_backend(remote)
     assert err.value.rolled_back is True
     after = remote.commands()[remote.commands().index("gradlew") :]
-    assert "git reset -q --hard " + FROM in after
+    assert f"--verify --end-of-options '{FROM}^{{commit}}'" in after
+    assert 'git reset -q --hard "$rev" --' in after
     # the kept jar of FROM is the one the release record names (by checksum), checked
     assert f"releases/backend.json {FROM} artifact" in after and 'backend-"$sum".jar' in after
     assert "systemctl restart" in after

@@ -22,6 +22,7 @@ HEAD, ORIGIN = "1" * 40, "2" * 40
 GIT = [
     (r"rev-parse FETCH_HEAD", 0, ORIGIN),
     (r"rev-parse HEAD", 0, HEAD),
+    (r"slots|WorkingDirectory|readlink", 1, ""),  # not converted to the release strategy
 ]
 
 
@@ -46,7 +47,7 @@ def connect_to(remote: FakeRemote):
 def deploy_backend(remote, monkeypatch, **opts):
     monkeypatch.setattr("tasks.engine.session.ssh_connect", connect_to(remote))
     return deploy.deploy_host(BACKEND, make_host(), Secrets(dict(SECRETS)),
-                              Options(yes=True, **opts))  # fmt: skip
+                              Options(yes=True, strategy="manual", **opts))  # fmt: skip
 
 
 def test_a_deploy_takes_the_lock_first_releases_it_last_and_records(monkeypatch, history):
@@ -64,7 +65,8 @@ def test_a_deploy_takes_the_lock_first_releases_it_last_and_records(monkeypatch,
     (rec,) = history()
     assert rec["result"] == "ok" and rec["kind"] == "deploy" and rec["strategy"] == "manual"
     assert rec["from"] == HEAD and rec["to"] == HEAD and rec["run_id"] == s.view.run_id
-    assert rec["operator"] and len([st for st in rec["steps"]]) == 15
+    # the manual's 12 steps, 0, 6a and 6b (.env mode), and L3 (the host build's runtime check)
+    assert rec["operator"] and len([st for st in rec["steps"]]) == 16
 
 
 def test_a_held_lock_refuses_with_the_holder_and_the_way_out(monkeypatch, history):
@@ -112,7 +114,9 @@ def test_dry_run_takes_no_lock_and_writes_no_record(monkeypatch, history):
     monkeypatch.setattr(
         "tasks.engine.session.ssh_connect", lambda *a, **k: pytest.fail("connected")
     )
-    s = deploy.deploy_host(BACKEND, make_host(), Secrets({}), Options(dry_run=True))
+    s = deploy.deploy_host(
+        BACKEND, make_host(), Secrets({}), Options(dry_run=True, strategy="manual")
+    )
     assert s.report.result == "planned"
     with pytest.raises(FileNotFoundError):
         history()
@@ -148,7 +152,7 @@ def test_parallel_full_deploy_ctrl_c_stops_every_chain(monkeypatch, history, tmp
 
     remotes = {"cpu": FakeRemote([*GIT, ("npm run build", press, "")]), "gpu": FakeRemote(GIT)}
     with pytest.raises(StepFailed):
-        full.full_deploy(inv, Secrets(dict(SECRETS)), Options(yes=True), parallel=True,
+        full.full_deploy(inv, Secrets(dict(SECRETS)), Options(yes=True, strategy="manual"), parallel=True,
                          connect_host=lambda host, secrets, label="": remotes[host.alias])  # fmt: skip
     results = {(r["component"], r["result"]) for r in history()}
     assert ("frontend", "interrupted") in results
@@ -166,5 +170,19 @@ def test_a_weak_secret_is_refused_before_any_host_naming_only_its_key(monkeypatc
 
     secrets = Secrets({"MYSQL_ROOT_PASSWORD": "dojangkok"})
     with pytest.raises(ConfigError, match="MYSQL_ROOT_PASSWORD") as err:
-        deploy.preflight(BACKEND, [make_host()], secrets, Options(yes=True))
+        deploy.preflight(BACKEND, [make_host()], secrets, Options(yes=True, strategy="manual"))
     assert "dojangkok" not in str(err.value)
+
+
+def test_a_task_that_deploys_no_revision_records_none(history):
+    from tasks import _revisions
+    from tasks.engine.session import session
+
+    with session("config", "config", make_host(), Secrets(dict(SECRETS)), title="push-config",
+                 yes=True, remote=FakeRemote(), lock=False):  # fmt: skip
+        pass
+    (rec,) = history()
+    assert (rec["from"], rec["to"], rec["result"]) == ("", "", "ok")
+    assert _revisions(rec) == "-"
+    assert _revisions({"from": HEAD, "to": ORIGIN}) == "1111111 → 2222222"
+    assert _revisions({"from": "<배포 전 리비전>", "to": "<배포할 리비전>"}) == "-"

@@ -136,8 +136,26 @@ def test_preconditions_name_what_is_missing_and_fab_setup():
     assert len(conn.calls) == 1  # one read-only command
 
 
+def test_release_preconditions_are_the_user_and_the_checkout():
+    """The release strategy's units run releases: no jar or venv in the checkout is needed."""
+    s = Settings(strategy="release", backend_repo="git@github.com:org/backend.git")
+    unit = [c.what for c in preconditions.for_unit(s, "backend")]
+    assert unit[0].startswith("user dojangkok ") and not any("jar" in w for w in unit)
+    assert any("checked out from git@github.com:org/backend.git" in w for w in unit)
+    deploy = [c.what for c in preconditions.for_deploy(s, "ai")]
+    assert not any("venv" in w or "unit" in w for w in deploy)
+    assert any(w.startswith("user dojangkok-ai") for w in deploy)
+    manual = [c.what for c in preconditions.for_deploy(s.replace(strategy="manual"), "ai")]
+    assert any("venv" in w for w in manual)
+
+
 def test_the_precondition_command_runs_and_reports(tmp_path):
-    s = Settings(ai_dir=str(tmp_path / "ai"), ai_user="root", ai_repo="https://x.org/ai.git")
+    s = Settings(
+        ai_dir=str(tmp_path / "ai"),
+        ai_user="root",
+        ai_repo="https://x.org/ai.git",
+        strategy="manual",
+    )
     res = bash(preconditions.command(preconditions.for_unit(s, "ai")))
     assert res.returncode == 0
     gone = preconditions.missing(res.stdout)

@@ -15,13 +15,14 @@ def bash(cmd: str, cwd=None) -> subprocess.CompletedProcess:
 
 
 def test_values_are_quoted():
-    assert shell.cd("/app/my dir", "ls") == "cd '/app/my dir' && ls"
-    assert "'a;rm -rf /'" in shell.systemctl("stop", "a;rm -rf /")
+    assert shell.cd("/app/my dir", "ls") == "cd -- '/app/my dir' && ls"
+    with pytest.raises(ConfigError, match="not a systemd unit name"):  # a name: checked
+        shell.systemctl("stop", "a;rm -rf /")
 
 
 def test_pull_is_fast_forward_only():
     assert shell.git_pull("/app/backend", "origin", "main", fetch_first=True) == (
-        "cd /app/backend && git fetch origin && git pull --ff-only origin main"
+        "cd -- /app/backend && git fetch origin && git pull --ff-only origin main"
     )
 
 
@@ -112,3 +113,28 @@ def test_env_keys_diff_against_the_revision_to_deploy(tmp_path):
     res = bash(shell.env_keys_diff(".env", ".env.example", at_rev=new), cwd=tmp_path)
     assert res.returncode != 0 and "NEW_KEY" in res.stderr
     assert bash(shell.env_keys_diff(".env", ".env.example"), cwd=tmp_path).returncode == 0
+
+
+def test_revisions_are_never_git_options(tmp_path):
+    """git_reset_to resolves the revision after --end-of-options (git 2.39's `reset`
+    refuses that flag itself), then resets to the commit id; a `-x` revision is refused."""
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(tmp_path), *args], check=True,
+                              capture_output=True, text=True).stdout.strip()  # fmt: skip
+
+    git("init", "-q", "-b", "main")
+    for n in ("one", "two"):
+        (tmp_path / "f").write_text(n)
+        git("add", "f")
+        git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", n)
+    first, head = git("rev-parse", "HEAD~1"), git("rev-parse", "HEAD")
+    for bad in ("--output=/tmp/x", "-p", "$(id)", "<직전 배포 리비전>"):
+        res = bash(shell.git_reset_to(str(tmp_path), bad))
+        assert res.returncode == 1 and f"no commit {bad} in this checkout" in res.stderr
+        assert git("rev-parse", "HEAD") == head
+    res = bash(shell.git_changed(str(tmp_path), "--output=x", head, ["f"]))
+    assert res.returncode != 0 and not (tmp_path / "x").exists()
+    assert bash(shell.git_changed(str(tmp_path), first, head, ["f"])).stdout.strip() == "f"
+    assert bash(shell.git_reset_to(str(tmp_path), first[:7])).returncode == 0
+    assert git("rev-parse", "HEAD") == first

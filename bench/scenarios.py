@@ -1,0 +1,194 @@
+"""What is measured: scenarios as data, and the loop that runs them on the lab.
+
+Every measurement starts from a known state: both hosts reset, the sample apps' origins
+back to their first commit, every endpoint answering. Then the scenario pushes a commit,
+runs its unmeasured preparation (e.g. a deploy before a rollback) and finally the measured
+command, while the probers watch. After the command the probers keep going until the
+component has answered for a second again (or `settle` seconds passed), so an outage
+that outlives the command (a restart nobody waits for) is counted too.
+
+To add a scenario, add a Scenario to SCENARIOS; `methods` limits it to some methods.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from bench import probes as pr
+from bench.commands import CommandRun
+from bench.methods import Method
+
+NEW = "1.1.0"
+COLD_WAIT = 6.0  # seconds after the deploy: past a 2 s warm window
+BROKEN = "1.2.0"
+COMPONENTS = ("frontend", "backend", "ai")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    title: str  # the report's heading
+    action: str  # the measured command: "deploy", "rollback" or "full" (every component)
+    push: str = "new"  # commit pushed first: "new" (VERSION 1.1.0), "break" (build fails)
+    prepare: tuple[str, ...] = ()  # unmeasured actions after the push, e.g. ("deploy",)
+    wait: float = 0.0  # seconds between the preparation and the measured command
+    expect: str = "new"  # what should answer at the end: "new" or "old" (the first version)
+    methods: tuple[str, ...] | None = None  # None: every method
+    about: str = ""
+    #: settings for fab (appended to the lab's inventory), e.g. a short warm window
+    settings: tuple[tuple[str, str], ...] = ()
+
+
+SCENARIOS = [
+    Scenario("deploy", "Deploy a new version", "deploy", about=f"1.0.0 → {NEW}"),
+    Scenario(
+        "rollback",
+        "Rollback right after a deploy",
+        "rollback",
+        prepare=("deploy",),
+        expect="old",
+        about=f"{NEW} was just deployed with the same method; back to 1.0.0",
+    ),
+    Scenario(
+        "rollback-cold",
+        "Rollback after the warm window (release)",
+        "rollback",
+        prepare=("deploy",),
+        wait=COLD_WAIT,
+        expect="old",
+        methods=("release",),
+        settings=(("backend_keep_warm", "2"), ("ai_keep_warm", "2")),
+        about=f"the old backend instance stopped {COLD_WAIT:.0f} s after the deploy "
+        "(backend_keep_warm=2): the rollback starts it, then switches",
+    ),
+    Scenario(
+        "failed-build",
+        "Deploy whose build fails",
+        "deploy",
+        push="break",
+        expect="old",
+        about=f"the pushed commit ({BROKEN}) does not build; 1.0.0 should stay up",
+    ),
+    Scenario(
+        "full-deploy",
+        "Full deploy (all three components)",
+        "full",
+        about=f"all three at 1.0.0 → {NEW}",
+    ),
+]
+
+
+def push_files(component: str, kind: str, apps_dir) -> dict[str, str]:
+    """The files of the pushed commit. The AI app has no build: its "build" is
+    `pip install -r requirements.txt`, broken by a requirement the wheelhouse lacks
+    (tests/apps/ai/README.md)."""
+    if kind == "new":
+        return {"VERSION": NEW + "\n"}
+    if component == "ai":
+        reqs = (apps_dir / "ai" / "requirements.txt").read_text()
+        return {"VERSION": BROKEN + "\n", "requirements.txt": reqs + "dojangkok-missing-package==0.0.0\n"}  # fmt: skip
+    return {"VERSION": BROKEN + "\n", "BREAK": "build\n"}
+
+
+@dataclass
+class Measurement:
+    scenario: str
+    component: str | None  # None: a full deploy
+    method: str
+    note: str = ""  # why it was skipped or failed to prepare
+    run: CommandRun | None = None
+    t_end: float = 0.0  # end of the settle time
+    settled: bool = True
+    baseline: dict[str, str] = field(default_factory=dict)  # version per endpoint at start
+    expected: dict[str, str] = field(default_factory=dict)
+    probes: dict[str, list[pr.Probe]] = field(default_factory=dict)
+    bench_cpu: float = 0.0  # CPU seconds this process (the probers) used in the window
+
+    @property
+    def watched(self) -> tuple[str, ...]:
+        return COMPONENTS if self.component is None else (self.component,)
+
+
+class Bench:
+    def __init__(self, lab, probers: pr.Probers, mask, log=print, settle: float = 30.0):
+        self.lab, self.probers, self.mask, self.log, self.settle = lab, probers, mask, log, settle
+
+    def fresh(self, method: Method) -> dict[str, str]:
+        """Hosts and origins reset; every endpoint answering; returns their versions."""
+        self.lab.reset()
+        method.prepare_hosts(self.lab)
+        since = time.monotonic()
+        if not self.probers.wait_healthy(COMPONENTS, 1.0, 180, since):
+            raise RuntimeError("the lab did not come back up after a reset")
+        win = self.probers.window(since, time.monotonic())
+        return {c: pr.final_state(win[c])[1] for c in COMPONENTS}
+
+    def measure(self, sc: Scenario, component: str | None, method: Method) -> Measurement:
+        m = Measurement(sc.key, component, method.name)
+        ok, why = method.available(self.lab, sc.action, component)
+        if not ok:
+            m.note = why
+            return m
+        label = f"{sc.key} · {component or 'all'} · {method.name}"
+        self.log(f"-- {label}: resetting the lab")
+        m.baseline = self.fresh(method)
+        for c in m.watched:
+            if sc.push:
+                self.lab.push_app(c, push_files(c, sc.push, self.lab.settings.apps_dir), f"bench {sc.key}")  # fmt: skip
+            m.expected[c] = NEW if sc.expect == "new" else m.baseline[c]
+        for action in sc.prepare:
+            prep = method.run(self.lab, action, component, self.mask, sc.settings)
+            if prep.rc != 0:
+                m.note = f"preparation `{prep.shown}` failed (exit {prep.rc})"
+                self.log(f"   {m.note}:\n{prep.tail(15)}")
+                return m
+            if not self.probers.wait_healthy(m.watched, 1.0, 120, time.monotonic()):
+                m.note = f"not up again after the preparation `{prep.shown}`"
+                return m
+        time.sleep(sc.wait)
+        self.log(f"-- {label}: measuring")
+        cpu = time.process_time()
+        m.run = method.run(self.lab, sc.action, component, self.mask, sc.settings)
+        m.settled = self.probers.wait_healthy(m.watched, 1.0, self.settle, m.run.t1)
+        m.t_end = time.monotonic()
+        m.bench_cpu = time.process_time() - cpu
+        m.probes = self.probers.window(m.run.t0, m.t_end)
+        self.log(f"   exit {m.run.rc} after {m.run.seconds:.1f} s; {summary(m)}")
+        return m
+
+
+# -- numbers from a measurement ----------------------------------------------------------
+@dataclass(frozen=True)
+class Numbers:
+    failed: int
+    total: int
+    longest: float
+    up: bool  # answering at the end
+    version: str  # the version answering at the end
+    expected: str
+
+    @property
+    def as_expected(self) -> bool:
+        return self.up and self.version == self.expected
+
+
+def numbers(m: Measurement, endpoint: str) -> Numbers:
+    ps = m.probes.get(endpoint, [])
+    up, version = pr.final_state(ps)
+    return Numbers(
+        pr.failed(ps),
+        len(ps),
+        pr.longest_outage(ps),
+        up,
+        version,
+        m.expected.get(endpoint, ""),
+    )
+
+
+def summary(m: Measurement) -> str:
+    parts = []
+    for c in m.watched:
+        n = numbers(m, c)
+        parts.append(f"{c}: {n.failed}/{n.total} failed, longest {n.longest:.2f} s, ends {n.version or 'down'}")  # fmt: skip
+    return "; ".join(parts)

@@ -1,0 +1,75 @@
+"""Where a deploy's build runs: the manual's two methods (§1, 배포 방식).
+
+1. ``build_on=host``: "대상 서버 내에서 최신버전 코드 merge 및 빌드 후 배포" — the manual's
+   steps: the host pulls and builds (Gradle, npm, pip from an index) beside its live services.
+2. ``build_on=local``: "외부 환경에서 빌드 파일 구성 후 대상 서버에 FTP or SCP로 전송하여 배포"
+   — this machine checks out the exact revision from the origin into a clean work dir of the
+   tool's own, builds it (jar, static build, a wheelhouse for the host's Python), checks the
+   artifact against the host's runtime, sends it (SFTP; the frontend by rsync against the
+   previous build) and the host verifies its SHA-256 before anything switches. The host then
+   installs from the upload alone: no Gradle, npm or package index on the host.
+
+Both strategies (``manual``, ``release``) take either. The modules:
+
+- model.py: what a build found and made (host facts, the artifact, where it was built);
+- facts.py: what the host runs (one read-only command) and tools on this machine;
+- runtime.py: the pure runtime checks (class-file version, Gradle's Java, wheel tags, ELF);
+- checkout.py: the clean local checkout from the origin, refusing unpushed revisions;
+- artifacts.py: the local builds and their manifests;
+- ship.py: SFTP and rsync to the host, and the checksum check there;
+- steps.py / plans.py: the steps, and how a component's plan changes for a local build;
+- flow.py: the part of a deploy that runs before the component's plan.
+
+A plan builder calls :func:`adapt` on the plan it returns: with ``build_on=host`` the plan is
+unchanged; with ``local`` its build steps become "send the artifact, verify it on the host".
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+from tasks.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tasks.engine.steps import Plan
+    from tasks.engine.view import RunView
+    from tasks.hosts.settings import Settings
+
+BUILD_ON = ("host", "local")
+
+
+def build_on_for(s: Settings, component: str, override: str | None = None) -> str:
+    """The build place of ``component``: --build-on, else ``<component>_build_on``, else
+    ``build_on``."""
+    chosen = override or getattr(s, f"{component}_build_on", "") or s.build_on
+    if chosen not in BUILD_ON:
+        raise ConfigError(
+            f"unknown build_on {chosen!r} for {component}",
+            "use host (build on the server, the manual's method 1) or local (build here and "
+            "send the files, method 2): --build-on or the build_on settings",
+        )
+    return chosen
+
+
+def adapt(plan: Plan, view: RunView, kind: str) -> Plan:
+    """``plan`` as it runs for the view's build place. ``kind``: ``manual`` (a manual
+    deploy plan), ``manual-rollback`` or ``release`` (a release build plan)."""
+    if view.build_on != "local":
+        return plan
+    from tasks.build.plans import adapt_local
+
+    return adapt_local(plan, view, kind)
+
+
+def adapts(kind: str):
+    """Decorates a plan builder ``f(view, ...) -> Plan``: its plan goes through :func:`adapt`."""
+
+    def decorate(builder):
+        @functools.wraps(builder)
+        def wrapper(view, *args, **kwargs):
+            return adapt(builder(view, *args, **kwargs), view, kind)
+
+        return wrapper
+
+    return decorate

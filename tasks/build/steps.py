@@ -1,0 +1,230 @@
+"""The steps of the second method (build here, send the files), and their work.
+
+Section ``L`` runs before the component's plan and before anything on the host changes:
+L1 a clean checkout of the exact revision from the origin, (frontend) L1a the host's .env,
+L2 the build, L3 the runtime checks against the host. With ``build_on=host`` only L3 runs (the
+checks that apply to a host build). A refusal is a ConfigError naming both sides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from pathlib import Path
+
+from tasks.build import artifacts, checkout, runtime
+from tasks.build.localrun import query, stream
+from tasks.engine.policy import Policy
+from tasks.engine.steps import Kind, Plan, Step
+from tasks.engine.view import RunView
+from tasks.errors import ConfigError
+from tasks.procedures import release
+from tasks.shell import q
+
+KIND = "로컬 빌드 (매뉴얼 배포 방식 2: 외부 환경에서 빌드 후 전송)"
+
+
+def _facts(v: RunView):
+    return v.build.facts if v.build is not None else None
+
+
+# --- L1: checkout --------------------------------------------------------------------------
+def venv_key(v: RunView) -> str:
+    """release_ai's shared-venv key, computed here: sha256(requirements)[:16]-py<x.y>."""
+    req = checkout.real_path(checkout.work(v)) / v.s.ai_requirements
+    digest = hashlib.sha256(req.read_bytes()).hexdigest()[:16] if req.is_file() else ""
+    return f"{digest}-py{_facts(v).python.get('version', '')}"
+
+
+def do_checkout(s) -> str:
+    sha = checkout.revision(s.view)
+    s.set(to_rev=sha, build=s.view.build.but(revision=sha))
+    v = s.view
+    done = query(checkout.export(v), timeout=600)
+    if not done.ok:
+        raise RuntimeError(f"git archive failed: {done.tail(5)}")
+    if v.component == "ai" and v.strategy == "release" and _facts(v) and _facts(v).python:
+        key = venv_key(v)
+        there = s.sh(f"test -e {q(release.base(v) + '/venvs/' + key)}/.complete").ok
+        facts = dataclasses.replace(_facts(v), venv_key=key, venv_complete=there)
+        s.set(build=v.build.but(facts=facts))
+    return f"{sha[:12]} ({checkout.origin(v)}) → {checkout.work(v)}"
+
+
+def checkout_step() -> Step:
+    return Step(
+        "L1", "로컬 체크아웃 (origin의 배포할 리비전, 깨끗한 작업 디렉터리)", "30초",
+        "origin에 push되지 않은 리비전은 거부: push 후 다시", Policy.ABORT, kind=Kind.LOCAL,
+        command=checkout.show, action=do_checkout,
+        added="작업 트리가 아니라 호스트가 pull하는 origin에서 받은 리비전만 빌드한다 "
+        "(매뉴얼 2장 한계 1-4: 배포 담당자의 실수, 잘못된 버전)",
+    )  # fmt: skip
+
+
+# --- L1a: the frontend's .env (baked into a CRA build) ----------------------------------
+def env_candidates(v: RunView) -> list[str]:
+    own = f"{v.s.frontend_dir}/.env"
+    return [f"{release.shared(v)}/.env", own] if v.strategy == "release" else [own]
+
+
+def env_target(v: RunView) -> Path:
+    return checkout.real_path(checkout.work(v)) / ".env"
+
+
+def do_env(s) -> str:
+    from tasks.build.ship import sftp_of
+
+    sftp, target = sftp_of(s), env_target(s.view)
+    for path in env_candidates(s.view):
+        try:
+            sftp.stat(path)
+        except FileNotFoundError:
+            continue
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # 0600 before a byte
+        with os.fdopen(fd, "wb") as fh:
+            sftp.getfo(path, fh)
+        return f"{path} (빌드 후 삭제)"
+    return "호스트에 .env 없음: 없이 빌드"
+
+
+def env_step() -> Step:
+    return Step(
+        "L1a", "호스트의 .env 가져오기 (빌드에 들어가는 REACT_APP_*)", "1초", "-", Policy.ABORT,
+        kind=Kind.LOCAL, action=do_env,
+        command=lambda v: f"SFTP ↓ {v.host.alias}:{' 또는 '.join(env_candidates(v))} → "
+        f"{checkout.shell_path(checkout.work(v))}/.env (0600, 빌드 후 삭제)",
+    )  # fmt: skip
+
+
+# --- L2: the build -------------------------------------------------------------------------
+def reused_venv(v: RunView) -> str | None:
+    f = _facts(v)
+    if v.component == "ai" and f is not None and f.venv_complete:
+        return f"{v.host.alias}에 같은 requirements의 venv({f.venv_key})가 있다: 보낼 휠 없음"
+    return None
+
+
+def do_build(s) -> str:
+    v = s.view
+    try:
+        done = stream(s, artifacts.command(v), "(L2) 로컬 빌드", "3분+")
+    finally:
+        env_target(v).unlink(missing_ok=True)
+    if not done.ok:
+        raise RuntimeError(done.tail())
+    a = artifacts.collect(v)
+    s.set(build=v.build.but(artifact=a))
+    return f"{len(a.files)} file(s), {a.size} bytes, sha256 {a.sha256[:12]}…"
+
+
+def build_step() -> Step:
+    return Step(
+        "L2", "로컬 빌드", "3분+", "빌드 에러 확인 후 수정 (서버는 그대로)", Policy.ABORT,
+        kind=Kind.LOCAL, command=artifacts.command, action=do_build, skip_if=reused_venv,
+        added="서버 자원을 쓰지 않는다 (매뉴얼 2장 한계 1-2: 빌드 과정에서 서버 리소스를 사용)",
+    )  # fmt: skip
+
+
+# --- L3: the runtime checks ----------------------------------------------------------------
+def checks_text(v: RunView) -> str:
+    f, s = _facts(v), v.s
+    on = f"{v.host.alias}" + (f" ({f.machine}, {f.os})" if f else "")
+    if v.build_on == "host":
+        return {
+            "backend": f"build.gradle의 Java 버전 ≤ {on}의 javac와 {s.backend_java} -version",
+            "frontend": f"{on}의 node와 package.json의 engines.node",
+            "ai": f"{on}의 pip가 새 requirements를 설치할 수 있는가 (pip install --dry-run)",
+        }.get(v.component, "")
+    return {
+        "backend": f"jar의 Main-Class/Start-Class의 class 파일 버전 ≤ {on}의 "
+        f"{s.backend_java} -version; jar 안의 네이티브 코드 = uname -m",
+        "frontend": f"빌드 안의 네이티브 코드(ELF) = {on}의 uname -m",
+        "ai": f"휠마다 태그가 {on}의 Python(버전, ABI, 아키텍처, glibc)에 맞는가 (packaging.tags)",
+    }.get(v.component, "")
+
+
+def do_check(s) -> str:
+    v = s.view
+    a = v.build.artifact
+    lines = artifacts.check(v, a)
+    s.set(build=v.build.but(artifact=dataclasses.replace(a, checks=lines)))
+    return "; ".join(lines)
+
+
+def check_step() -> Step:
+    return Step(
+        "L3", "런타임 확인 (호스트와 비교)", "1초", "거부: 호스트를 바꾸기 전", Policy.ABORT,
+        kind=Kind.LOCAL, command=checks_text, action=do_check, skip_if=reused_venv,
+        added="매뉴얼 2장 한계 1-3 (로컬 개발환경과 배포 환경 간의 런타임 차이를 사전에 감지불가)을 배포 전에 감지한다",
+    )  # fmt: skip
+
+
+def host_python(v: RunView) -> str:
+    venv = v.s.ai_venv
+    if v.strategy == "manual":
+        return q(f"{v.s.ai_dir}/{venv}/bin/python")
+    return (
+        f"$(for p in {q(release.current(v) + '/' + venv + '/bin/python')} "
+        f"{q(v.s.ai_dir + '/' + venv + '/bin/python')} python3; do "
+        'command -v "$p" >/dev/null && { echo "$p"; break; }; done)'
+    )
+
+
+def pip_dry_run(v: RunView) -> str:
+    """Can the AI's Python on the host install the revision's requirements? (reads only)"""
+    req = q(f"{v.to_rev}:{v.s.ai_requirements}")
+    return (
+        f't=$(mktemp) && git -C {q(v.s.ai_dir)} show {req} > "$t" && py={host_python(v)} && '
+        '"$py" -m pip install --dry-run --quiet --disable-pip-version-check -r "$t"; rc=$?; '
+        'rm -f "$t"; [ $rc -eq 0 ] || { echo "pip config: $("$py" -m pip config list 2>/dev/null '
+        "| tr '\\n' ' ')\" >&2; exit $rc; }"
+    )
+
+
+def do_host_check(s) -> str:
+    v, f = s.view, _facts(s.view)
+    if f is None or not f.known:
+        return f"{v.host.alias} did not say what it runs: not checked"
+    if v.component == "backend":
+        text = s.query(
+            f"git -C {q(v.s.backend_dir)} show {q(v.to_rev + ':build.gradle')} 2>/dev/null || "
+            f"git -C {q(v.s.backend_dir)} show {q(v.to_rev + ':build.gradle.kts')} 2>/dev/null || true"
+        )
+        return runtime.check_gradle(text, f, v.s.backend_java)
+    if v.component == "frontend":
+        text = s.query(
+            f"git -C {q(v.s.frontend_dir)} show {q(v.to_rev + ':package.json')} 2>/dev/null || true"
+        )
+        return runtime.check_node(text, f)
+    res = s.sh(pip_dry_run(v))
+    if not res.ok:
+        errors = [line for line in res.tail(20).splitlines() if "ERROR" in line or "config" in line]
+        raise ConfigError(
+            f"{v.host.alias} cannot install the AI requirements of {v.to_rev[:12]}: "
+            + (" / ".join(errors[-3:]) or res.tail(3)),
+            "the host's pip has no package index for them: use --build-on=local (a wheelhouse "
+            f"made here for {v.host.alias}'s Python, installed with --no-index), or give "
+            f"{v.host.alias} an index",
+        )
+    return f"pip on {v.host.alias} can install {v.s.ai_requirements} of {v.to_rev[:12]}"
+
+
+def host_check_step() -> Step:
+    return Step(
+        "L3", "런타임 확인 (호스트 빌드)", "5초", "거부: 호스트를 바꾸기 전", Policy.ABORT,
+        kind=Kind.LOCAL, command=checks_text, action=do_host_check,
+        added="매뉴얼 2장 한계 1-3: 빌드가 필요로 하는 런타임이 호스트에 있는지 배포 전에 확인한다",
+    )  # fmt: skip
+
+
+def local_plan(view: RunView) -> Plan:
+    steps = (checkout_step(), *((env_step(),) if view.component == "frontend" else ()),
+             build_step(), check_step())  # fmt: skip
+    return Plan(view.component, "", KIND, f"이 컴퓨터 `{view.s.build_work_dir}`", "빌드 시간",
+                "0분 (서버는 그대로)", steps)  # fmt: skip
+
+
+def host_check_plan(view: RunView) -> Plan:
+    return Plan(view.component, "", "빌드 전 확인 (매뉴얼 배포 방식 1: 서버에서 빌드)",
+                view.host.alias, "몇 초", "0분", (host_check_step(),))  # fmt: skip

@@ -1,0 +1,244 @@
+"""The critical section on the host: compile it, start it with systemd-run, follow it.
+
+The release strategy's switch, start, health gate and rollback run as one transient systemd
+unit on the host (tasks/engine/hostrun.py, with tasks/engine/policy.py beside it), so they
+finish even if SSH drops, the operator presses Ctrl-C or ``fab`` is killed. Here:
+
+- :func:`launch_step` is the plan step that uploads the executor, the policy and the compiled
+  steps (plan.json) and starts the unit; the command shown is the command run;
+- :func:`follow` streams the unit's status lines (``tail -F``), prints them as the in-process
+  runner would, rebuilds the report, and answers Ctrl-C: the first press asks the host to
+  stop and roll back (a ``cancel`` file), the second detaches (the host goes on;
+  ``fab -H <host> deploy-status`` reattaches). A dropped connection is reconnected and the
+  stream resumed where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tasks.engine import lock as locks
+from tasks.engine.interrupt import INTERRUPT
+from tasks.engine.policy import Policy
+from tasks.engine.records import host_history_path
+from tasks.engine.runner import StepReport
+from tasks.engine.steps import Kind, Plan, Step, Upload
+from tasks.engine.view import RunView
+from tasks.errors import StepFailed
+from tasks.hosts.remote import ConnectionLost, Interrupted
+from tasks.shell import q
+
+if TYPE_CHECKING:
+    from tasks.engine.session import Session
+
+HERE = Path(__file__).resolve().parent
+ACK_WAIT = 15  # seconds the host waits for the operator's side before finishing up itself
+
+
+def run_dir(v: RunView) -> str:
+    return f"{v.s.state_dir}/hostrun/{v.run_id}"
+
+
+def unit(v: RunView) -> str:
+    return f"dojangkok-deploy-{v.run_id}"
+
+
+def _step_doc(section: str, s: Step, v: RunView) -> dict:
+    if s.kind is not Kind.SHELL or s.uploads:
+        raise ValueError(f"{section}{s.number}: only plain shell steps run on the host")
+    return {
+        "section": section, "number": s.number, "title": s.title, "expected": s.expected,
+        "on_failure": s.on_failure, "policy": s.policy.name, "then": s.then.name,
+        "command": s.render(v), "cleanup": s.cleanup(v) if s.cleanup else "",
+        "diagnose": s.diagnose(v) if s.diagnose else "",
+        "sudo": s.sudo, "down": s.down, "up": s.up,
+    }  # fmt: skip
+
+
+def compile_plan(plan: Plan, rollback: Plan, v: RunView, login: str, entry: dict) -> str:
+    """plan.json: the steps, their rollback, and how the host finishes up on its own."""
+    return json.dumps(
+        {
+            "run_id": v.run_id,
+            "login_user": login,
+            "steps": [_step_doc(plan.section, s, v) for s in plan.steps],
+            "rollback": [_step_doc(rollback.section, s, v) for s in rollback.steps],
+            "ack_wait": ACK_WAIT,
+            "unlock": locks.release_command(v.s, v.run_id),
+            "record": {"path": host_history_path(v.s.state_dir), "entry": entry},
+        },
+        ensure_ascii=False,
+        indent=1,
+    )
+
+
+def launch_step(plan: Plan, rollback: Plan, login: str, entry) -> Step:
+    """The step that puts the executor on the host and starts it, detached from SSH."""
+
+    def uploads(v: RunView) -> tuple[Upload, ...]:
+        d = run_dir(v)
+        doc = compile_plan(plan, rollback, v, login, entry(v))
+        return (
+            Upload(f"{d}/hostrun.py", "644", "호스트 실행기 tasks/engine/hostrun.py",
+                   lambda secrets: (HERE / "hostrun.py").read_text(encoding="utf-8")),
+            Upload(f"{d}/policy.py", "644", "실패 정책 tasks/engine/policy.py",
+                   lambda secrets: (HERE / "policy.py").read_text(encoding="utf-8")),
+            Upload(f"{d}/plan.json", "600", f"아래 {plan.section} 단계와 롤백 단계",
+                   lambda secrets: doc),
+        )  # fmt: skip
+
+    def command(v: RunView) -> str:
+        d = run_dir(v)
+        return (
+            f"systemd-run --unit={q(unit(v))} --description={q('dojangkok ' + plan.title)} "
+            f"--collect --quiet -- python3 {q(d + '/hostrun.py')} {q(d)}"
+        )
+
+    return Step(
+        "H", "호스트에서 실행 (systemd-run)", "1초", "호스트 상태 확인", Policy.ABORT,
+        uploads=uploads, command=command, sudo=True,
+        added="전환·시작·헬스체크·롤백은 호스트의 일회성 systemd 유닛이 실행한다: SSH가 끊기거나 "
+        "Ctrl-C를 눌러도 끝까지 (또는 롤백까지) 간다",
+    )  # fmt: skip
+
+
+class Detached(StepFailed):
+    """The operator stopped following; the host goes on."""
+
+
+def follow(s: Session, ack: bool = True) -> dict:
+    """Stream the host run's events until it is done; returns the ``done`` event."""
+    d = run_dir(s.view)
+    state = _Follow(s)
+    cancel_sent = False
+    while state.done is None:
+        if INTERRUPT.abort.is_set():
+            s.lock_handed_over, s.report.result = True, "detached"
+            raise Detached(
+                "호스트에서 계속 진행되는 배포를 더 따라가지 않습니다 (Ctrl-C 두 번)",
+                f"호스트가 끝까지 (필요하면 롤백까지) 진행합니다. 결과: "
+                f"fab -H {s.view.host.alias} deploy-status",
+                report=s.report,
+            )
+        stop = (lambda: state.done is not None or INTERRUPT.abort.is_set()) if cancel_sent else (
+            lambda: state.done is not None or INTERRUPT.cancel.is_set())  # fmt: skip
+        try:
+            pid = s.remote.run(
+                f"systemctl show -p MainPID --value {q(unit(s.view))}"
+            ).stdout.strip()
+            res = s.remote.run(watch_command(s.view, state.lines, pid), stop=stop,
+                               on_output=state.feed)  # fmt: skip
+            if state.done is None and res.ok:  # the unit ended without saying it was done
+                state.close()
+                raise StepFailed(
+                    f"the host run {unit(s.view)} ended without a result",
+                    f"see `journalctl -u {unit(s.view)}` on {s.view.host.alias}, then "
+                    f"`fab -H {s.view.host.alias} deploy-status`",
+                    report=s.report,
+                )
+        except Interrupted:
+            if state.done is None and INTERRUPT.cancel.is_set() and not cancel_sent:
+                s.remote.run(f"touch -- {q(d + '/cancel')}")
+                cancel_sent = True
+                s.console.out("      (호스트에 중단을 요청했습니다: 정책대로 멈추거나 롤백합니다)")
+        except ConnectionLost:
+            s.console.out("!!! 연결이 끊겼습니다: 호스트는 계속 진행합니다. 다시 연결합니다 ...")
+            try:
+                s.reconnect()
+            except ConnectionLost as exc:
+                s.lock_handed_over, s.report.result = True, "detached"
+                raise Detached(
+                    f"{s.view.host.alias}에 다시 연결하지 못했습니다: {exc}",
+                    f"호스트가 끝까지 (필요하면 롤백까지) 진행합니다. 연결되면: "
+                    f"fab -H {s.view.host.alias} deploy-status",
+                    report=s.report,
+                ) from None
+            s.console.out("    다시 연결했습니다: 이어서 봅니다.")
+    state.close()
+    if ack:
+        s.remote.run(f"touch -- {q(d + '/ack')}")
+    return state.done
+
+
+def watch_command(v: RunView, seen: int, pid: str) -> str:
+    """The status lines after the ``seen`` first ones; while the unit (``pid``) runs, as they
+    come (``tail --pid`` ends with it). Named, so the host knows someone follows."""
+    status = q(run_dir(v) + "/status.jsonl")
+    follow = f"--pid={int(pid)} -F" if pid.isdigit() and int(pid) > 0 else ""
+    return f"exec -a {q('dojangkok-watch:' + v.run_id)} tail {follow} -n +{seen + 1} -- {status}"
+
+
+class _Follow:
+    """Turns the host's status lines back into the operator's output and report."""
+
+    def __init__(self, s: Session):
+        self.s, self.out = s, s.console.out
+        self.lines = 0
+        self.buffer = ""
+        self.done: dict | None = None
+        self.progress = None
+        self.masker = s.secrets.stream_masker()
+
+    def feed(self, chunk: str) -> None:
+        self.buffer += chunk
+        *complete, self.buffer = self.buffer.split("\n")
+        for line in complete:
+            self.lines += 1
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            self.handle(event)
+
+    def handle(self, e: dict) -> None:
+        kind = e.get("ev")
+        if kind == "step":
+            self.close()
+            where = "호스트" if e["phase"] == "deploy" else "호스트, 롤백"
+            self.out(
+                f"[{e['k']}/{e['total']}] ({e.get('n')}) {e['title']}  (예상 {e['expected']})  [{where}]"
+            )
+            self.progress = self.s.console.progress(f"({e.get('n')}) {e['title']}", e["expected"])
+            self.progress.__enter__()
+        elif kind == "out" and self.progress is not None:
+            self.progress.feed(self.masker.feed(e["line"] + "\n"))
+        elif kind == "end":
+            self.close()
+            mark = {"ok": "✓", "warned": "!", "failed": "✗", "interrupted": "✗"}[e["status"]]
+            detail = e.get("detail", "")
+            ok = e["status"] == "ok"
+            self.out(f"      {mark} {e['seconds']:.1f}s" + (f"  {detail}" if detail and ok else ""))
+            if not ok and detail:
+                self.out("\n".join("      | " + line for line in detail.splitlines()))
+            self.s.report.steps.append(StepReport(
+                e["section"], e["number"], e["title"], e["expected"], e["status"],
+                e["seconds"], detail, e["phase"],
+            ))  # fmt: skip
+        elif kind == "rollback":
+            self.out(f"!!! {e['reason']} → 롤백 시작 (호스트에서)")
+        elif kind == "done":
+            self.done = e
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(None, None, None)
+            self.progress = None
+
+
+def settle(s: Session, done: dict) -> None:
+    """Carry the host run's end into the session: raise as the in-process runner would."""
+    r = s.report
+    r.host_downtime = done.get("downtime")
+    r.interrupted = r.interrupted or bool(done.get("interrupted"))
+    if done["result"] == "ok":
+        return
+    r.result, r.rolled_back = done["result"], done.get("rolled_back")
+    problem = done.get("problem") or "호스트에서 실패"
+    if done["result"] in ("rolled-back", "interrupted") and done.get("rolled_back"):
+        raise StepFailed(problem, "이전 버전으로 돌아갔습니다 (요청은 계속 이전 버전이 받았습니다). "
+                         "원인을 고친 뒤 다시 배포하세요", True, r)  # fmt: skip
+    if done["result"] == "rollback-failed":
+        raise StepFailed(problem, "서비스 상태를 확인하세요: " + s.recovery(), False, r)
+    raise StepFailed(problem, "서비스는 그대로입니다 (전환 전에 멈췄습니다)", None, r)

@@ -1,0 +1,222 @@
+"""Blue/green on one host: two instances of a template unit behind an nginx upstream.
+
+``<service>@<port>`` runs the release its slot (``<root>/<component>/slots/<port>``) points
+at. nginx sends requests to the ``upstream`` in an included file, which a switch rewrites
+before a graceful ``nginx -s reload`` (requests in flight finish on the old instance). A
+deploy starts the new release on the idle port, gates on its health and smoke tests there,
+and only then switches. The old instance stays warm for a while (a transient systemd timer
+stops it): a rollback within that window is a switch back, with no start-up.
+
+The backend (tasks/procedures/release_backend.py) always works this way; the AI server
+(release_ai.py) does with ``ai_switch=blue-green``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tasks.components import Component
+from tasks.engine.policy import Policy
+from tasks.engine.steps import Plan, Step
+from tasks.engine.view import RunView
+from tasks.hosts import validate
+from tasks.hosts.settings import Settings
+from tasks.procedures import release
+from tasks.procedures.common import health_step
+from tasks.shell import q
+
+Of = Callable[[Settings], object]
+
+
+@dataclass(frozen=True)
+class Pair:
+    component: Component
+    service: Callable[[Settings], str]  # the template's name: <service>@<port>
+    ports: Callable[[Settings], list]
+    upstream_file: Callable[[Settings], str]
+    upstream: str  # the upstream's name in nginx
+    keep_warm: Callable[[Settings], int]
+    smoke: Callable[[Settings], list]
+    #: the manual's step numbers the switch plan's steps stand in for: start, health, smoke,
+    #: then the tool's switch, current and retire steps
+    numbers: tuple[str, str, str, str, str, str]
+
+    # --- names ----------------------------------------------------------------------------
+    def instance(self, s: Settings, port: int) -> str:
+        """The instance's name (for titles); commands take :meth:`unit`."""
+        return f"{self.service(s)}@{int(port)}"
+
+    def unit(self, s: Settings, port: int) -> str:
+        """The instance's unit, checked to be a unit name, quoted: for commands."""
+        return q(validate.unit_name(self.instance(s, port)))
+
+    def slot(self, v: RunView, port: int) -> str:
+        return f"{release.base(v)}/slots/{port}"
+
+    def retire_timer(self, s: Settings, port: int) -> str:
+        """The retire timer's unit, checked and quoted: for commands."""
+        return q(validate.unit_name(f"{self.service(s)}-retire-{int(port)}"))
+
+    def other(self, s: Settings, port: int) -> int:
+        a, b = self.ports(s)[:2]
+        return b if port == a else a
+
+    # --- commands -------------------------------------------------------------------------
+    def upstream_text(self, port: int) -> str:
+        return f"upstream {self.upstream} {{\n    server 127.0.0.1:{port};\n    keepalive 16;\n}}\n"
+
+    def point_upstream(self, s: Settings, port: int) -> str:
+        """Rewrite the upstream file for ``port`` (atomically), check nginx, reload
+        gracefully; the old file comes back when nginx refuses the new one."""
+        f = q(self.upstream_file(s))
+        return (
+            f"printf '%s' {q(self.upstream_text(port))} > {f}.new && "
+            f"{{ cp -p -- {f} {f}.prev 2>/dev/null || true; }} && mv -fT -- {f}.new {f} && "
+            f"if {s.nginx_test_cmd} 2>&1; then {s.nginx_reload_cmd}; else "
+            f"[ -f {f}.prev ] && mv -fT -- {f}.prev {f}; exit 1; fi"
+        )
+
+    def at_boot(self, s: Settings, port: int) -> str:
+        """The live instance starts at boot, the other one does not."""
+        new, old = self.unit(s, port), self.unit(s, self.other(s, port))
+        return f"systemctl enable -q {new} && systemctl disable -q {old}"
+
+    def live_port_command(self, s: Settings) -> str:
+        """Prints the port the upstream sends requests to (nothing without an upstream)."""
+        return (
+            f"{{ grep -o -- '127.0.0.1:[0-9]*' {q(self.upstream_file(s))} 2>/dev/null || true; }} "
+            "| head -n 1 | cut -d: -f2"
+        )
+
+    def live_health(self, s: Settings) -> str:
+        """One health check of the instance nginx sends requests to."""
+        h = self.component.health(s, 0)
+        head, _, tail = h.url.partition("localhost:0/")  # every part quoted, the port a word
+        url = f'{q(head + "localhost:")}"$p"{q("/" + tail)}'
+        return (
+            f'p=$({self.live_port_command(s)}) && [ -n "$p" ] && '
+            f"curl -fsS --max-time 10 -- {url} | grep -qF -- {q(h.expect)}"
+        )
+
+    def start_instance(self, v: RunView, port: int, rel: str | None = None) -> str:
+        """Whatever runs on ``port`` stops; its slot points at the release; it starts."""
+        s, unit = v.s, self.unit(v.s, port)
+        timer = self.retire_timer(s, port) + ".timer"
+        started = f"{self.instance(s, port)} started: {rel or release.name(v)}"
+        return (
+            f"systemctl stop {timer} 2>/dev/null; systemctl stop {unit}; "
+            f"systemctl reset-failed {unit} 2>/dev/null; "
+            f"{release.switch(self.slot(v, port), release.path(v, release=rel), v.run_id)} && "
+            f"systemctl start {unit} && echo {q(started)}"
+        )
+
+    def retire(self, s: Settings, port: int, after: int) -> str:
+        """Stop the instance on ``port`` after ``after`` seconds (a transient systemd timer)."""
+        timer = self.retire_timer(s, port)
+        said = f"{self.instance(s, port)} stops in {after}s (a rollback until then is a switch)"
+        return (
+            f"systemctl stop {timer}.timer 2>/dev/null; "
+            f"systemd-run --unit={timer} --on-active={int(after)}s --timer-property=AccuracySec=1s "
+            f"--collect --quiet -- systemctl stop {self.unit(s, port)} && echo {q(said)}"
+        )
+
+    def warm_command(self, v: RunView, port: int, target: str) -> str:
+        """Succeeds when ``target`` still runs on ``port`` (a rollback is a switch)."""
+        return (
+            f"systemctl is-active --quiet {self.unit(v.s, port)} && "
+            f'[ "x$(basename -- "$(readlink -- {q(self.slot(v, port))})")" = {q("x" + target)} ]'
+        )
+
+    # --- plans ----------------------------------------------------------------------------
+    def _health(self, number, title, on_failure, policy, port: int) -> Step:
+        return health_step(number, title, "1분", on_failure, policy, self.component, up=False,
+                           fine=True, port=lambda v: port,
+                           unit=lambda v: self.instance(v.s, port))  # fmt: skip
+
+    def switch_plan(self, view: RunView, section: str, live: int, idle: int) -> Plan:
+        n = self.numbers
+        s = view.s
+        smoke = release.host_smoke(
+            n[2],
+            "기능 테스트 (새 인스턴스)",
+            "2분",
+            "실패 시 새 인스턴스 중지",
+            view,
+            self.smoke,
+            lambda settings: idle,
+        )
+        steps = (
+            Step(n[0], f"새 인스턴스 시작 ({self.instance(s, idle)})", "30초",
+                 "실패 시 새 인스턴스 중지", Policy.ROLLBACK, sudo=True,
+                 command=lambda v: self.start_instance(v, idle),
+                 added=f"매뉴얼 {n[0]}를 대신: 쓰지 않는 포트에서 새 릴리스를 띄운다 "
+                 "(서비스 중인 인스턴스는 그대로)"),
+            self._health(n[1], "헬스체크 (새 인스턴스)", "실패 시 새 인스턴스 중지 (요청은 계속 이전 버전)",
+                         Policy.ROLLBACK, idle),
+            *smoke,
+            Step(n[3], f"nginx upstream 전환 ({live} → {idle})", "1초", "이전 포트로 되돌림",
+                 Policy.ROLLBACK, sudo=True,
+                 command=lambda v: f"{self.point_upstream(v.s, idle)} && {self.at_boot(v.s, idle)}",
+                 added="nginx -t 후 graceful reload: 처리 중인 요청은 이전 인스턴스가 끝낸다. "
+                 "부팅할 때는 새 인스턴스가 뜬다"),
+            release.switch_step(n[4], "current → 새 릴리스"),
+            Step(n[5], f"이전 인스턴스 대기 후 종료 ({self.instance(s, live)})", "1초", "-",
+                 Policy.WARN, sudo=True,
+                 command=lambda v: self.retire(v.s, live, self.keep_warm(v.s)),
+                 added="잠시 따뜻하게 둔다: 그 안의 롤백은 전환만 하면 된다"),
+        )  # fmt: skip
+        return Plan(view.component, section, f"{self.component.label} 전환 (blue/green)",
+                    "", "1분", "0분", steps)  # fmt: skip
+
+    def switch_back_plan(self, view: RunView, section: str, live: int, idle: int,
+                         live_release: str | None) -> Plan:  # fmt: skip
+        steps = (
+            Step("R1", f"nginx upstream을 {live}로", "1초", "수동 복구", Policy.ABORT, sudo=True,
+                 command=lambda v: f"{self.point_upstream(v.s, live)} && {self.at_boot(v.s, live)}"),
+            Step("R2", "current를 이전 릴리스로", "1초", "-", Policy.WARN,
+                 command=lambda v: release.switch_current(v, live_release) if live_release else "true"),
+            Step("R3", f"새 인스턴스 중지 ({self.instance(view.s, idle)})", "10초", "-", Policy.WARN,
+                 sudo=True, command=lambda v: f"systemctl stop {self.unit(v.s, idle)}"),
+            Step("R4", "릴리스를 실패로 표시", "1초", "-", Policy.WARN,
+                 command=lambda v: release.mark(v, "failed")),
+        )  # fmt: skip
+        return Plan(view.component, section, f"{self.component.label} 되돌림", "", "몇 초", "0분",
+                    steps)  # fmt: skip
+
+    def rollback_plan(self, view: RunView, section: str, target: str, bad: str, live: int,
+                      other: int, warm: bool) -> Plan:  # fmt: skip
+        """A switch back when the target still runs (warm), else a start of the target on
+        the other port first (cold); then the left release is marked bad."""
+        start = () if warm else (
+            Step("R1", f"이전 릴리스 시작 ({self.instance(view.s, other)})", "30초", "수동 복구",
+                 Policy.ABORT, sudo=True, command=lambda v: self.start_instance(v, other, target)),
+        )  # fmt: skip
+        steps = (
+            *start,
+            self._health("R2", f"헬스체크 ({self.instance(view.s, other)})",
+                         "서비스는 그대로 (전환 전)", Policy.ABORT, other),
+            Step("R3", f"nginx upstream 전환 ({live} → {other})", "1초", "수동 복구", Policy.ABORT,
+                 sudo=True,
+                 command=lambda v: f"{self.point_upstream(v.s, other)} && {self.at_boot(v.s, other)}"),
+            Step("R4", "current → 이전 릴리스", "1초", "-", Policy.WARN,
+                 command=lambda v: release.switch_current(v, target)),
+            Step("R5", f"떠난 인스턴스 종료 ({self.instance(view.s, live)}, 요청이 끝난 뒤)", "1초",
+                 "-", Policy.WARN, sudo=True,
+                 command=lambda v: f"systemctl stop {self.retire_timer(v.s, other)}.timer "
+                 f"2>/dev/null; {self.retire(v.s, live, 10)}"),
+            Step("R6", "떠난 릴리스를 bad로 표시", "1초", "-", Policy.WARN,
+                 command=lambda v: release.mark(v, "bad", bad)),
+        )  # fmt: skip
+        kind = "전환만 (따뜻한 인스턴스)" if warm else "시작 후 전환"
+        return Plan(view.component, section, f"{self.component.label} 롤백 (release: {kind})", "",
+                    "몇 초", "0분", steps)  # fmt: skip
+
+    def keep_live_plan(self, view: RunView, section: str, live: int) -> Plan:
+        """The host's answer to a failed rollback: the live instance keeps serving."""
+        steps = (
+            Step("R1", f"nginx upstream을 {live}로", "1초", "수동 복구", Policy.ABORT, sudo=True,
+                 command=lambda v: f"{self.point_upstream(v.s, live)} && {self.at_boot(v.s, live)}"),
+        )  # fmt: skip
+        return Plan(view.component, section, f"{self.component.label} 롤백 취소", "", "몇 초", "0분",
+                    steps)  # fmt: skip

@@ -1,0 +1,200 @@
+"""The release strategy's flows, on a session: deploy, rollback, list and clean releases.
+
+deploy:   read the host's releases (convert a manual host first, and say so) → 배포 전
+          checklist → build a new release beside the live one (in-process; a failure
+          changes nothing that serves) → the critical section on the host (systemd-run:
+          start/switch/health, roll back on failure) → 배포 중/후 checklist → cleanup
+rollback: the previous good release (or ``--to``): a switch back (backend: warm), on the host
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from tasks import shell
+from tasks.components import Component
+from tasks.engine import checklist, hostscript, records
+from tasks.engine.policy import Policy
+from tasks.engine.runner import asdict_steps
+from tasks.engine.session import Session
+from tasks.engine.steps import Plan, Step
+from tasks.errors import ConfigError, StepFailed
+from tasks.procedures import release, release_ai, release_backend, release_frontend
+from tasks.procedures.bluegreen import Pair
+from tasks.procedures.release_convert import convert, is_converted
+
+RELEASES = {"frontend": release_frontend, "backend": release_backend, "ai": release_ai}
+PREVIOUS = "<이전 릴리스>"
+
+
+@dataclass
+class HostState:
+    """What the host has: its releases, and (backend) which port serves."""
+
+    releases: list[dict] = field(default_factory=list)
+    converted: bool = True
+    live: int = 0  # backend: the port nginx sends requests to
+    other: int = 0
+
+    @property
+    def current(self) -> str | None:
+        return release.current_of(self.releases)
+
+
+def pair_of(comp: Component, s) -> Pair | None:
+    """The component's blue/green pair, when it switches that way."""
+    return RELEASES[comp.name].pair(s)
+
+
+def read_state(s: Session, comp: Component) -> HostState:
+    v, pair = s.view, pair_of(comp, s.view.s)
+    ports = list(pair.ports(v.s)) if pair else [0, 0]
+    if v.dry_run:
+        return HostState([], True, ports[0], ports[1])
+    state = HostState(release.parse_list(s.query(release.list_command(v))))
+    state.converted = s.sh(is_converted(comp, v)).ok
+    if pair:
+        live = s.query(pair.live_port_command(v.s))
+        state.live = int(live) if live.isdigit() else ports[0]
+        state.other = pair.other(v.s, state.live)
+    return state
+
+
+def revision(s: Session, rel: str | None) -> str:
+    """The full revision of a release (from its .release.json); '' when unknown."""
+    if not rel or s.view.dry_run:
+        return ""
+    text = s.query(
+        f"cat -- {shell.q(release.path(s.view, release=rel))}/{release.INFO} 2>/dev/null || true"
+    )
+    try:
+        return json.loads(text).get("revision", "")
+    except ValueError:
+        return ""
+
+
+def _host_part(s: Session, plan: Plan, back: Plan) -> None:
+    """The critical section: on the host (systemd-run), followed from here."""
+    login = s.query("id -un") or (s.view.host.user or "")
+    launch = hostscript.launch_step(plan, back, login,
+                                    lambda v: {**s.record_base(), "steps": asdict_steps(s.report)})  # fmt: skip
+    s.execute(Plan(plan.component, plan.section, plan.title, plan.location, plan.expected_total,
+                   plan.downtime, (launch,)))  # fmt: skip
+    if s.view.dry_run:
+        s.console.out(f"── 호스트에서 실행 (systemd-run): {plan.title} ──")
+        s.execute(plan)
+        s.console.out(f"── 실패 시 호스트에서: {back.title} ──")
+        s.execute(back)
+        return
+    s.lock_handed_over = True  # from here the host finishes (and unlocks) if we are gone
+    done = hostscript.follow(s)
+    s.lock_handed_over = False
+    hostscript.settle(s, done)
+
+
+def deploy_on(s: Session, comp: Component, stack: list[str]) -> None:
+    rel, v = RELEASES[comp.name], s.view
+    s.state_command = rel.state_command(v)
+    state = read_state(s, comp)
+    if not state.converted:
+        how = "blue/green" if pair_of(comp, v.s) else "release"
+        s.console.out(f"!!! {v.host.alias}의 {comp.label}를 {how} 방식으로 전환합니다 "
+                      "(한 번만; 지금 서빙 중인 것이 첫 릴리스가 됩니다)")  # fmt: skip
+        convert(s, comp)
+        state = read_state(s, comp)
+    cur_rev = revision(s, state.current)
+    if cur_rev:
+        s.set(from_rev=cur_rev)
+    previous = state.current or PREVIOUS
+    build = rel.build_plan(s.view, state.live)
+    pair = pair_of(comp, v.s)
+    if pair:
+        switch = pair.switch_plan(s.view, build.section, state.live, state.other)
+        back = pair.switch_back_plan(s.view, build.section, state.live, state.other, state.current)
+    else:
+        switch = rel.switch_plan(s.view)
+        back = rel.switch_back_plan(s.view, previous)
+    checklist.run_phase(build, s, checklist.BEFORE)
+    try:
+        s.execute(build)
+    except StepFailed:
+        if not v.dry_run and s.connected:
+            s.sh(release.mark(s.view, "failed"))
+        raise
+    _host_part(s, switch, back)
+
+    def declined(no: str) -> None:
+        s.console.out(f"!!! {no} → 이전 릴리스로")
+        roll_back(s, comp, None, reason=no)
+
+    checklist.during_and_after(build, s, declined)
+    _cleanup(s)
+    if not v.dry_run:
+        records.write_stack(s, records.pushed(stack, s.view.from_rev, s.view.to_rev))
+
+
+def roll_back(s: Session, comp: Component, to: str | None, reason: str = "") -> list[str]:
+    """Switch to the previous good release (or ``to``); returns (from, to) revisions."""
+    rel, v = RELEASES[comp.name], s.view
+    s.state_command = rel.state_command(v)
+    state = read_state(s, comp)
+    if not state.converted:
+        raise ConfigError(
+            f"{comp.label} on {v.host.alias} has no releases yet (manual strategy)",
+            f"use `fab -H {v.host.alias} rollback-{comp.name} --strategy=manual`",
+        )
+    target = release.previous_good(state.releases, to) if not v.dry_run else PREVIOUS
+    bad = state.current or "<현재 릴리스>"
+    if not target:
+        raise ConfigError(
+            f"no release to roll back to on {v.host.alias} ({comp.name}"
+            + (f", revision {to}" if to else "")
+            + ")",
+            f"`fab -H {v.host.alias} releases` lists them; a rollback skips failed and bad ones",
+        )
+    s.set(from_rev=revision(s, state.current) or v.from_rev, target=revision(s, target) or target)
+    s.console.out(f"롤백 대상 릴리스: {bad} → {target}")
+    pair = pair_of(comp, v.s)
+    if pair:
+        warm = not v.dry_run and s.sh(pair.warm_command(v, state.other, target)).ok
+        plan = pair.rollback_plan(s.view, rel.SECTION, target, bad, state.live, state.other, warm)
+        back = pair.keep_live_plan(s.view, rel.SECTION, state.live)
+    else:
+        plan = rel.rollback_plan(s.view, target, bad)
+        back = Plan(comp.name, plan.section, "되돌림 없음", "", "", "", ())
+    _host_part(s, plan, back)
+    if reason:
+        s.report.result, s.report.rolled_back = "rolled-back", True
+        raise StepFailed(reason, "이전 릴리스로 롤백했습니다", True, s.report)
+    return [bad, target]
+
+
+def _cleanup(s: Session) -> None:
+    v = s.view
+    if v.dry_run:
+        plan_rel = [f"<{v.s.releases_keep}개를 넘는 오래된 릴리스>"]
+    else:
+        plan_rel = release.to_remove(release.parse_list(s.query(release.list_command(v))),
+                                     v.s.releases_keep)  # fmt: skip
+    step = Step("C", f"오래된 릴리스 정리 (최근 {v.s.releases_keep}개 유지)", "1초", "-", Policy.WARN,
+                command=lambda view: release.remove(view, plan_rel),
+                added="현재 릴리스와 롤백 대상은 지우지 않는다")  # fmt: skip
+    s.execute(Plan(v.component, "", "정리", "", "", "", (step,)))
+
+
+def example_plans(comp: Component, view) -> list[Plan]:
+    """Every plan the release strategy may run for ``comp``, with placeholder state (the
+    preflight renders them; the runbook prints them)."""
+    rel, pair = RELEASES[comp.name], pair_of(comp, view.s)
+    if pair:
+        live, idle = pair.ports(view.s)[:2]
+        sec = rel.SECTION
+        return [
+            rel.build_plan(view, live), pair.switch_plan(view, sec, live, idle),
+            pair.switch_back_plan(view, sec, live, idle, PREVIOUS),
+            pair.rollback_plan(view, sec, PREVIOUS, "<현재 릴리스>", idle, live, True),
+            pair.rollback_plan(view, sec, PREVIOUS, "<현재 릴리스>", idle, live, False),
+        ]  # fmt: skip
+    return [rel.build_plan(view), rel.switch_plan(view), rel.switch_back_plan(view, PREVIOUS),
+            rel.rollback_plan(view, PREVIOUS, "<현재 릴리스>")]  # fmt: skip

@@ -1,0 +1,184 @@
+"""The manual's second method on the lab: build here, check, send, verify, install.
+
+One lab for the module: the hosts are reset and set up the manual way (`fab setup`, strategy
+manual), then the tests run in order, each from the state the previous one left: first the
+manual strategy (a host not yet converted), then the release strategy. Every test runs `fab`
+as an operator would and checks the hosts itself: what is served, what is on disk, what
+pip and systemd say. Faults are put in with tests/build_faults.py (a wrapper around `fab`).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.test_deploy_lab import wait_ready
+from tests.test_release_lab import ROOT, Ctx
+
+pytestmark = pytest.mark.lab
+
+FAULTS = Path(__file__).resolve().parent / "build_faults.py"
+BASE = "/app/releases"
+JAVA11 = "/usr/local/bin/java-11-stub"
+NO_INDEX = "printf '[global]\\nno-index = true\\n' > /etc/pip.conf"
+
+
+class Build(Ctx):
+    def faulty(self, fault: str, *args: str, inv: Path | None = None):
+        res = subprocess.run([sys.executable, str(FAULTS), fault, *args], cwd=ROOT,
+                             env=self.env(inv), capture_output=True, text=True, timeout=900)  # fmt: skip
+        print(f"$ fab {' '.join(args)}  (fault: {fault})\n", res.stdout[-6000:], res.stderr[-3000:])
+        return res
+
+    def last(self, kind: str = "deploy") -> dict:
+        return [r for r in self.records() if r["kind"] == kind][-1]
+
+    def sha256_on(self, host: str, path: str) -> str:
+        return self.on(host, f"sha256sum {path}").split()[0]
+
+    def unchanged(self, host: str, command: str):
+        """The output of ``command`` on the host, to compare after a refused deploy."""
+        return self.on(host, command)
+
+
+@pytest.fixture(scope="module")
+def ctx(lab, tmp_path_factory):
+    lab.reset(setup=True)  # `fab setup` with strategy=manual, cached (tests/lab/served.py)
+    wait_ready(lab)
+    work = tmp_path_factory.mktemp("build-lab")
+    c = Build(lab, work, lab.state_dir / "tls" / "ca.pem")
+    manual = c.inventory(strategy="manual")
+    manual.write_text(manual.read_text() + "\n[gpu:vars]\nstrategy=manual\n")
+    c.manual = manual
+    return c
+
+
+def test_manual_backend_built_here_with_only_a_copy_while_it_is_down(ctx):
+    ctx.lab.push_app("backend", {"VERSION": "1.1.0\n"}, "v1.1.0")
+    res = ctx.fab("-H", "cpu", "deploy-backend", "--yes", "--build-on=local", inv=ctx.manual)
+    assert res.returncode == 0, res.stderr
+    assert ctx.version("backend") == "1.1.0"
+    assert "(B6v) 체크섬 확인" in res.stdout and "gradlew" not in res.stdout.split("(B0)")[1]
+    rec = ctx.last()
+    art = rec["build"]["artifact"]
+    assert rec["build"]["built_on"] == "local" and rec["to"] == rec["build"]["revision"]
+    assert art["sha256"] == ctx.sha256_on("cpu", "/app/backend/build/libs/dojangkok.jar")
+    assert rec["build"]["target"]["machine"] and "javac" in rec["build"]["built_by"]["tools"]
+    assert rec["downtime_seconds"] < 30
+
+
+def test_a_jar_for_a_newer_java_than_the_host_s_is_refused_before_anything_changes(ctx):
+    stub = "#!/bin/sh\necho 'openjdk version \"11.0.22\" 2024-01-16' >&2\n"
+    assert ctx.lab.run("cpu", f"cat > {JAVA11} && chmod 755 {JAVA11}", input=stub).returncode == 0
+    ctx.lab.push_app("backend", {"VERSION": "1.2.0\n"}, "v1.2.0")
+    inv = ctx.inventory(strategy="manual", backend_java=JAVA11)
+    before = ctx.unchanged("cpu", "stat -c %Y /app/backend/build/libs/dojangkok.jar; "
+                                  "git -C /app/backend rev-parse HEAD; systemctl show -p MainPID dojangkok")  # fmt: skip
+    res = ctx.fab("-H", "cpu", "deploy-backend", "--yes", "--build-on=local", inv=inv)
+    assert res.returncode == 1
+    assert "class file 61 (Java 17)" in res.stderr and "cpu runs Java 11" in res.stderr
+    res = ctx.fab("-H", "cpu", "deploy-backend", "--yes", "--build-on=host", inv=inv)
+    assert res.returncode == 1
+    assert "build.gradle asks for Java 17" in res.stderr and "Java 11" in res.stderr
+    assert ctx.unchanged("cpu", "stat -c %Y /app/backend/build/libs/dojangkok.jar; "
+                                "git -C /app/backend rev-parse HEAD; systemctl show -p MainPID dojangkok") == before  # fmt: skip
+    assert ctx.version("backend") == "1.1.0"
+
+
+def test_a_revision_nobody_pushed_is_refused(ctx):
+    with tempfile.TemporaryDirectory() as tmp:
+        clone = Path(tmp) / "backend"
+        subprocess.run(["git", "clone", "-q", str(ctx.lab.git_dir / "backend.git"), str(clone)],
+                       check=True)  # fmt: skip
+        (clone / "VERSION").write_text("9.9.9-local\n")
+        subprocess.run(["git", "-c", "user.name=op", "-c", "user.email=op@x", "commit", "-qam",
+                        "not pushed"], cwd=clone, check=True)  # fmt: skip
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True,
+                             text=True, check=True).stdout.strip()  # fmt: skip
+    res = ctx.fab("-H", "cpu", "deploy-backend", "--yes", "--build-on=local", f"--revision={sha}",
+                  inv=ctx.manual)  # fmt: skip
+    assert res.returncode == 1
+    assert f"revision {sha}" in res.stderr and "never pushed" in res.stderr
+    assert ctx.version("backend") == "1.1.0"
+
+
+def test_release_backend_built_here_with_its_checksum_in_the_release(ctx):
+    res = ctx.fab("-H", "cpu", "deploy-backend", "--yes", "--build-on=local")  # converts the host
+    assert res.returncode == 0, res.stderr
+    assert ctx.version("backend") == "1.2.0"
+    info = json.loads(ctx.on("cpu", f"cat {BASE}/backend/current/.release.json"))
+    assert info["built_on"] == "local"
+    assert info["build"]["artifact"]["sha256"] == ctx.sha256_on(
+        "cpu", f"{BASE}/backend/current/app.jar"
+    )
+    assert (
+        ctx.lab.run("cpu", f"test -e {BASE}/backend/current/build").returncode != 0
+    )  # no build there
+    assert ctx.last()["build"]["sent_bytes"] == info["build"]["artifact"]["size"]
+
+
+def test_a_corrupted_upload_is_refused_before_anything_switches(ctx):
+    ctx.lab.push_app("backend", {"VERSION": "1.3.0\n"}, "v1.3.0")
+    upstream = ctx.on("cpu", "cat /etc/nginx/dojangkok-upstream.conf")
+    res = ctx.faulty("corrupt-upload", "-H", "cpu", "deploy-backend", "--yes", "--build-on=local")
+    assert res.returncode == 1
+    assert "B8v 체크섬 확인" in res.stderr and "differ from the build" in res.stdout
+    assert ctx.on("cpu", "cat /etc/nginx/dojangkok-upstream.conf") == upstream
+    assert ctx.version("backend") == "1.2.0"
+    assert ctx.releases("backend")[-1]["status"] == "failed"
+
+
+def test_release_frontend_sends_only_what_changed(ctx):
+    ctx.lab.push_app("frontend", {"VERSION": "1.1.0\n"}, "v1.1.0")
+    res = ctx.fab("-H", "cpu", "deploy-frontend", "--yes", "--build-on=local")
+    assert res.returncode == 0, res.stderr
+    assert ctx.version("frontend") == "1.1.0"
+    first = ctx.last()["build"]
+    ctx.lab.push_app("frontend", {"NOTES.md": "nothing the build reads\n"}, "docs only")
+    res = ctx.fab("-H", "cpu", "deploy-frontend", "--yes", "--build-on=local")
+    assert res.returncode == 0, res.stderr
+    again = ctx.last()["build"]
+    assert again["artifact"]["sha256"] == first["artifact"]["sha256"]  # the same build
+    assert again["sent_bytes"] < first["artifact"]["size"] / 2, (again, first)
+    rels = ctx.releases("frontend")
+    old, new = (f"{BASE}/frontend/releases/{r['release']}/build/index.html" for r in rels[-2:])
+    assert ctx.on("cpu", f"stat -c %i {old}") == ctx.on("cpu", f"stat -c %i {new}")  # linked
+
+
+def test_an_ai_host_without_a_package_index(ctx):
+    ctx.on("gpu", NO_INDEX)
+    ctx.lab.push_app("ai", {"VERSION": "1.1.0\n",
+                            "requirements.txt": "fastapi==0.165.0\nuvicorn==0.54.0\nsix==1.17.0\n"},
+                     "v1.1.0 needs six")  # fmt: skip
+    pid = ctx.on("gpu", "systemctl show -p MainPID --value fastapi")
+    res = ctx.fab("-H", "gpu", "deploy-ai", "--yes", "--build-on=host", inv=ctx.manual)
+    assert res.returncode == 1
+    assert "gpu cannot install the AI requirements" in res.stderr and "six" in res.stderr
+    assert "--build-on=local" in res.stderr
+    assert ctx.on("gpu", "systemctl show -p MainPID --value fastapi") == pid  # never stopped
+    assert ctx.version("ai") == "1.0.0"
+    res = ctx.fab("-H", "gpu", "deploy-ai", "--yes", "--build-on=local", inv=ctx.manual)
+    assert res.returncode == 0, res.stderr
+    assert ctx.version("ai") == "1.1.0"
+    ctx.on("gpu", "/app/ai-server/venv/bin/python -c 'import six'")
+    ctx.lab.push_app("ai", {"VERSION": "1.2.0\n"}, "v1.2.0")
+    res = ctx.fab("-H", "gpu", "deploy-ai", "--yes", "--build-on=local")  # converts the host
+    assert res.returncode == 0, res.stderr
+    assert ctx.version("ai") == "1.2.0"
+    ctx.on("gpu", f"{BASE}/ai/current/venv/bin/python -c 'import six, fastapi'")
+    assert ctx.on("gpu", "cat /etc/pip.conf").startswith("[global]\nno-index = true")
+
+
+def test_a_wheelhouse_for_another_python_is_refused(ctx):
+    ctx.lab.push_app("ai", {"VERSION": "1.3.0\n",
+                            "requirements.txt": "fastapi==0.165.0\nuvicorn==0.54.0\n"}, "v1.3.0")  # fmt: skip
+    res = ctx.faulty("python-3.12", "-H", "gpu", "deploy-ai", "--yes", "--build-on=local")
+    assert res.returncode == 1
+    assert "cp312-cp312" in res.stderr and "gpu's Python 3.11 (cp311" in res.stderr
+    assert ctx.version("ai") == "1.2.0"
+    assert "(C3s)" not in res.stdout  # refused before anything was sent

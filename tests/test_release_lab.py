@@ -1,0 +1,294 @@
+"""The release strategy on the lab's real hosts: no failed request, rollback in a switch.
+
+One lab for the module: the hosts are reset, set up the manual way (`fab setup` with
+strategy=manual, as a host deployed before the release strategy existed), then every test
+deploys with the release strategy (the default) and checks the hosts itself: what nginx
+serves (an outside prober asks every 20 ms), systemd's units, the releases on disk, the lock
+and the records. Tests run in order: each starts from the state the previous one left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.lab.probe import Prober
+from tests.test_deploy_lab import wait_ready
+
+pytestmark = pytest.mark.lab
+
+ROOT = Path(__file__).resolve().parent.parent
+FAB = Path(sys.executable).parent / "fab"
+BASE = "/app/releases"
+LOCK = "/var/lib/dojangkok-deploy/deploy.lock"
+
+VARS = """
+[cpu:vars]
+tls_cert=/etc/ssl/dojangkok/fullchain.pem
+tls_key=/etc/ssl/dojangkok/privkey.pem
+server_name=cpu
+frontend_url=https://localhost/
+swap_size=64M
+backend_health_interval=1
+backend_health_tries=30
+frontend_page_interval=1
+backend_smoke=[{"method": "GET", "path": "/api/version"}]
+
+[gpu:vars]
+swap_size=64M
+ai_health_interval=1
+ai_health_tries=30
+ai_smoke=[{"method": "POST", "path": "/api/v1/analyze", "body": {"text": "계약서"}}]
+"""
+
+
+class Ctx:
+    def __init__(self, lab, work: Path, ca: Path):
+        self.lab, self.work, self.ca = lab, work, ca
+        self.cpu, self.gpu = lab.addresses["cpu"], lab.addresses["gpu"]
+
+    def inventory(self, **cpu_vars: str) -> Path:
+        path = self.work / f"hosts-{len(list(self.work.glob('hosts-*')))}.ini"
+        return self.lab.write_inventory(path, VARS, **cpu_vars)
+
+    def env(self, inv: Path | None) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DOJANGKOK_HOSTS": str(inv or self.inventory()),
+            "DOJANGKOK_ENV": str(self.lab.env_file),
+            "DOJANGKOK_HISTORY": str(self.work / "history.jsonl"),
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def fab(self, *args: str, inv: Path | None = None) -> subprocess.CompletedProcess:
+        t0 = time.monotonic()
+        res = subprocess.run([str(FAB), *args], cwd=ROOT, env=self.env(inv), capture_output=True,
+                             text=True, timeout=900)  # fmt: skip
+        res.seconds = time.monotonic() - t0
+        print(
+            f"$ fab {' '.join(args)}  ({res.seconds:.1f}s)\n",
+            res.stdout[-6000:],
+            res.stderr[-3000:],
+        )
+        return res
+
+    def on(self, host: str, command: str) -> str:
+        res = self.lab.run(host, command, timeout=120)
+        assert res.returncode == 0, res.stderr
+        return res.stdout.strip()
+
+    def backend_prober(self, expect: str = "") -> Prober:
+        return Prober(f"https://{self.cpu}/api/version", verify=str(self.ca), expect=expect)
+
+    def version(self, component: str) -> str:
+        if component == "backend":
+            r = requests.get(f"https://{self.cpu}/api/version", verify=str(self.ca), timeout=10)
+            return r.json()["version"]
+        if component == "frontend":
+            page = requests.get(f"https://{self.cpu}/", verify=str(self.ca), timeout=10).text
+            return page.split('name="dojangkok-version" content="')[1].split('"')[0]
+        return requests.get(f"http://{self.gpu}:8000/health", timeout=10).json()["version"]
+
+    def releases(self, component: str) -> list[dict]:
+        res = self.fab("-H", "cpu" if component != "ai" else "gpu", "releases",
+                       f"--component={component}")  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        rows = []
+        for line in res.stdout.splitlines():
+            m = re.match(r"\s*(\d{8}_\S+)\s+(\w+)\s+(\w+)\s*(\w*)", line)
+            if m:
+                rows.append(dict(zip(("release", "revision", "status", "role"), m.groups(),
+                                     strict=True)))  # fmt: skip
+        return rows
+
+    def records(self) -> list[dict]:
+        return [json.loads(x) for x in (self.work / "history.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def ctx(lab, tmp_path_factory):
+    lab.reset(setup=True)  # `fab setup` with strategy=manual, cached (tests/lab/served.py)
+    wait_ready(lab)
+    work = tmp_path_factory.mktemp("release-lab")
+    return Ctx(lab, work, lab.state_dir / "tls" / "ca.pem")
+
+
+def test_the_first_release_deploy_converts_the_host_without_a_failed_request(ctx):
+    ctx.lab.push_app("backend", {"VERSION": "1.1.0\n"}, "v1.1.0")
+    with ctx.backend_prober() as probe:
+        res = ctx.fab("-H", "cpu", "deploy-backend", "--yes")
+    assert res.returncode == 0, res.stderr
+    assert "방식으로 전환합니다" in res.stdout  # said, once
+    assert not probe.failures, probe.summary()
+    assert ctx.version("backend") == "1.1.0"
+    assert "127.0.0.1:8082" in ctx.on("cpu", "cat /etc/nginx/dojangkok-upstream.conf")
+    assert ctx.on("cpu", "systemctl is-active dojangkok@8082") == "active"
+    assert ctx.lab.run("cpu", "systemctl is-enabled dojangkok").stdout.strip() == "disabled"
+    rels = ctx.releases("backend")
+    assert [r["status"] for r in rels] == ["ready", "ready"] and rels[-1]["role"] == "current"
+    assert rels[0]["role"] == "previous"  # the adopted (legacy) release
+
+
+def test_a_warm_rollback_is_a_switch(ctx):
+    with ctx.backend_prober() as probe:
+        res = ctx.fab("-H", "cpu", "rollback-backend", "--yes")
+    assert res.returncode == 0, res.stderr
+    assert not probe.failures, probe.summary()
+    assert "전환만 (따뜻한 인스턴스)" in res.stdout
+    assert ctx.version("backend") == "1.0.0"
+    assert ctx.releases("backend")[-1]["status"] == "bad"
+
+
+def test_a_failed_build_changes_nothing(ctx):
+    ctx.lab.push_app("backend", {"VERSION": "1.2.0\n", "BREAK": "build"}, "broken build")
+    upstream = ctx.on("cpu", "cat /etc/nginx/dojangkok-upstream.conf")
+    with ctx.backend_prober() as probe:
+        res = ctx.fab("-H", "cpu", "deploy-backend", "--yes")
+    assert res.returncode == 1 and "B8 Gradle 빌드" in res.stderr
+    assert not probe.failures, probe.summary()
+    assert ctx.on("cpu", "cat /etc/nginx/dojangkok-upstream.conf") == upstream
+    assert ctx.version("backend") == "1.0.0"
+    assert ctx.releases("backend")[-1]["status"] == "failed"
+    assert ctx.lab.run("cpu", f"test -d {LOCK}").returncode != 0
+
+
+def test_an_unhealthy_release_never_gets_a_request(ctx):
+    ctx.lab.push_app("backend", {"VERSION": "1.3.0\n", "BREAK": "health"}, "never healthy")
+    inv = ctx.inventory(backend_health_tries="5")
+    with ctx.backend_prober() as probe:
+        res = ctx.fab("-H", "cpu", "deploy-backend", "--yes", inv=inv)
+    assert res.returncode == 1, res.stdout
+    assert "롤백 시작 (호스트에서)" in res.stdout
+    assert not probe.failures, probe.summary()
+    assert ctx.version("backend") == "1.0.0"
+    (rec,) = [r for r in ctx.records() if r["kind"] == "deploy"][-1:]
+    assert rec["result"] == "rolled-back" and rec["strategy"] == "release"
+
+
+def test_a_cold_rollback_starts_the_old_release_first(ctx):
+    ctx.lab.push_app("backend", {"VERSION": "1.4.0\n", "BREAK": None}, "v1.4.0")
+    inv = ctx.inventory(backend_keep_warm="1")
+    assert ctx.fab("-H", "cpu", "deploy-backend", "--yes", inv=inv).returncode == 0
+    assert ctx.version("backend") == "1.4.0"
+    time.sleep(4)  # the old instance's grace period is over
+    assert (
+        ctx.lab.run("cpu", "systemctl is-active dojangkok@8081 dojangkok@8082")
+        .stdout.split()
+        .count("active")
+        == 1
+    )
+    with ctx.backend_prober() as probe:
+        res = ctx.fab("-H", "cpu", "rollback-backend", "--yes", inv=inv)
+    assert res.returncode == 0, res.stderr
+    assert "시작 후 전환" in res.stdout
+    assert not probe.failures, probe.summary()
+    assert ctx.version("backend") == "1.0.0"
+
+
+def test_a_killed_fab_leaves_the_host_to_finish_on_its_own(ctx):
+    ctx.lab.push_app("backend", {"VERSION": "1.5.0\n"}, "v1.5.0")
+    inv = ctx.inventory()
+    proc = subprocess.Popen([str(FAB), "-H", "cpu", "deploy-backend", "--yes"], cwd=ROOT,
+                            env=ctx.env(inv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)  # fmt: skip
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "(B10) 헬스체크" in line and "[호스트]" in line:
+            break
+    proc.kill()  # SIGKILL: the operator's side is gone, mid-critical-section
+    proc.wait()
+    print("".join(seen)[-3000:])
+    deadline = time.monotonic() + 90
+    while ctx.lab.run("cpu", f"test -d {LOCK}").returncode == 0 and time.monotonic() < deadline:
+        time.sleep(1)
+    # checked on the host alone: the lock is released and the host wrote the record
+    assert ctx.lab.run("cpu", f"test -d {LOCK}").returncode != 0
+    host = ctx.on("cpu", "tail -n 1 /var/lib/dojangkok-deploy/history.jsonl")
+    rec = json.loads(host)
+    assert "operator's side was gone" in rec["recorded_by"] and rec["result"] == "ok"
+    assert ctx.version("backend") == "1.5.0"
+    status = ctx.fab("-H", "cpu", "deploy-status")
+    assert status.returncode == 0 and "결과: ok" in status.stdout
+
+
+def test_the_manual_strategy_refuses_a_converted_host(ctx):
+    res = ctx.fab("-H", "cpu", "deploy-backend", "--yes", "--strategy=manual")
+    assert res.returncode == 1 and "runs the release strategy" in res.stderr
+
+
+def test_cleanup_keeps_the_current_and_the_previous_release(ctx):
+    inv = ctx.inventory(releases_keep="2")
+    ctx.lab.push_app("backend", {"VERSION": "1.6.0\n"}, "v1.6.0")
+    assert ctx.fab("-H", "cpu", "deploy-backend", "--yes", inv=inv).returncode == 0
+    rels = ctx.releases("backend")
+    assert len(rels) <= 3, rels
+    assert rels[-1]["role"] == "current" and any(r["role"] == "previous" for r in rels)
+
+
+def test_frontend_release_deploy_and_rollback_without_a_failed_request(ctx):
+    ctx.lab.push_app("frontend", {"VERSION": "1.1.0\n"}, "v1.1.0")
+    page = Prober(f"https://{ctx.cpu}/", verify=str(ctx.ca), expect="dojangkok")
+    with page:
+        res = ctx.fab("-H", "cpu", "deploy-frontend", "--yes")
+    assert res.returncode == 0, res.stderr
+    assert not page.failures, page.summary()
+    assert ctx.version("frontend") == "1.1.0"
+    assert ctx.on("cpu", "readlink /var/www/dojangkok") == f"{BASE}/frontend/current/build"
+    with Prober(f"https://{ctx.cpu}/", verify=str(ctx.ca), expect="dojangkok") as page:
+        res = ctx.fab("-H", "cpu", "rollback-frontend", "--yes")
+    assert res.returncode == 0 and not page.failures, page.summary()
+    assert ctx.version("frontend") == "1.0.0"
+
+
+def test_ai_release_deploy_is_gated_on_health_and_rolls_back(ctx):
+    ctx.lab.push_app("ai", {"VERSION": "1.1.0\n"}, "v1.1.0")
+    res = ctx.fab("-H", "gpu", "deploy-ai", "--yes")
+    assert res.returncode == 0, res.stderr
+    assert ctx.version("ai") == "1.1.0"
+    assert (
+        ctx.on("gpu", "systemctl show -p WorkingDirectory --value fastapi") == f"{BASE}/ai/current"
+    )
+    ctx.lab.push_app("ai", {"VERSION": "1.2.0\n", "BREAK": "start"}, "crashes")
+    res = ctx.fab("-H", "gpu", "deploy-ai", "--yes")
+    assert res.returncode == 1 and "롤백 시작 (호스트에서)" in res.stdout
+    assert ctx.version("ai") == "1.1.0"
+    res = ctx.fab("-H", "gpu", "rollback-ai", "--yes")
+    assert res.returncode == 0, res.stderr
+    assert ctx.version("ai") == "1.0.0"
+
+
+def test_exposure_of_the_template_unit(ctx):
+    out = ctx.on("cpu", "systemd-analyze security --no-pager dojangkok@8081")
+    score = float(re.search(r"Overall exposure level for \S+: ([\d.]+)", out).group(1))
+    assert score <= 2.0, out[-500:]
+
+
+def test_ai_blue_green_switches_without_a_failed_request(ctx):
+    inv = ctx.inventory()
+    inv.write_text(inv.read_text() + "\n[gpu:vars]\nai_switch=blue-green\nai_keep_warm=30\n")
+    # the first blue/green deploy converts: one short outage while nginx takes the port
+    ctx.lab.push_app("ai", {"VERSION": "1.3.0\n", "BREAK": None}, "v1.3.0")
+    res = ctx.fab("-H", "gpu", "deploy-ai", "--yes", inv=inv)
+    assert res.returncode == 0, res.stderr
+    assert ctx.version("ai") == "1.3.0"
+    assert "listen 8000" in ctx.on("gpu", "cat /etc/nginx/conf.d/dojangkok-ai.conf")
+    ctx.lab.push_app("ai", {"VERSION": "1.4.0\n"}, "v1.4.0")
+    with Prober(f"http://{ctx.gpu}:8000/health") as probe:
+        res = ctx.fab("-H", "gpu", "deploy-ai", "--yes", inv=inv)
+    assert res.returncode == 0, res.stderr
+    assert not probe.failures, probe.summary()
+    assert ctx.version("ai") == "1.4.0"
+    with Prober(f"http://{ctx.gpu}:8000/health") as probe:
+        res = ctx.fab("-H", "gpu", "rollback-ai", "--yes", inv=inv)
+    assert res.returncode == 0 and "전환만 (따뜻한 인스턴스)" in res.stdout, res.stderr
+    assert not probe.failures, probe.summary()
+    assert ctx.version("ai") == "1.3.0"

@@ -1,0 +1,216 @@
+"""The deploy benchmark's pure parts: outage numbers, marks, the manual's scripts, the report.
+(The benchmark itself runs on the lab and is not a test: bench/deploy_bench.py.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import commands, manual, report, store
+from bench import probes as pr
+from bench.commands import CommandRun, Mark
+from bench.probes import Probe
+from bench.scenarios import SCENARIOS, Measurement, numbers, push_files
+
+
+def probes(pattern: str, version: str = "1.0.0", step: float = 0.02) -> list[Probe]:
+    """'..xx.' → ok, ok, failed, failed, ok, one every `step` seconds from t=10."""
+    return [Probe(10 + i * step, c == ".", version if c == "." else "") for i, c in enumerate(pattern)]  # fmt: skip
+
+
+def test_outages_run_from_first_failure_to_next_good_answer():
+    ps = probes("..xxx..x.")
+    assert [(round(o.start, 2), round(o.end, 2)) for o in pr.outages(ps)] == [
+        (10.04, 10.10), (10.14, 10.16)
+    ]  # fmt: skip
+    assert pr.longest_outage(ps) == pytest.approx(0.06)
+    assert pr.failed(ps) == 4
+
+
+def test_an_outage_lasting_to_the_end_counts_one_interval_past_its_last_probe():
+    assert pr.longest_outage(probes("..xxxx")) == pytest.approx(0.08)
+    assert pr.longest_outage(probes("....")) == 0.0
+    assert pr.longest_outage([]) == 0.0
+    assert pr.final_state(probes("x..x")) == (False, "")
+    assert pr.final_state(probes("x.", "1.1.0")) == (True, "1.1.0")
+
+
+def test_segments_merge_equal_states_and_split_on_version_change():
+    ps = probes("..xx") + [Probe(10.08, True, "1.1.0"), Probe(10.10, True, "1.1.0")]
+    segs = pr.segments(ps, t_end=10.12)
+    assert [(round(a, 2), round(b, 2), s) for a, b, s in segs] == [
+        (10.0, 10.04, "1.0.0"), (10.04, 10.08, None), (10.08, 10.12, "1.1.0")
+    ]  # fmt: skip
+
+
+def test_fab_marks():
+    assert commands.fab_mark("[10/14] (B8) Gradle 빌드  (예상 3분+)") == "B8 Gradle 빌드"
+    assert commands.fab_mark("[1/4] (BR1) 이전 배포 리비전으로 코드 복원  (예상 5초)") == (
+        "BR1 이전 배포 리비전으로 코드 복원"
+    )
+    assert commands.fab_mark("[2/3] Spring Boot 배포... (cpu) 서비스 중단이 발생합니다.") == (
+        "Spring Boot 배포... (cpu) 서비스 중단이 발생합니다."
+    )
+    assert commands.fab_mark("!!! B8 Gradle 빌드 실패 → 롤백 시작 (매뉴얼: 롤백)") == (
+        "B8 Gradle 빌드 실패 → 롤백 시작"
+    )
+    assert (
+        commands.fab_mark("[gpu] [1/7] (C1) AI 인스턴스 접속  (예상 30초)") == "C1 AI 인스턴스 접속"
+    )
+    assert commands.fab_mark("      ✓ 0.1s") is None
+    assert commands.fab_mark("      $ systemctl stop dojangkok") is None
+
+
+def test_script_marks_come_from_the_scripts_own_echo_lines_and_a_wait_loop_marks_once():
+    mark = commands.script_marker(manual.stored().values())
+    lines = [
+        (1.0, "=== Spring Boot 백엔드 배포 시작 ==="),
+        (1.1, "Already up to date."),
+        (1.2, "[5/7] 서비스 중단..."),
+        (3.0, "  대기 중... (1/12)"),
+        (8.0, "  대기 중... (2/12)"),
+        (9.0, "Spring Boot 서버 정상 기동"),
+    ]
+    assert commands.first_marks(lines, mark) == [
+        Mark(1.0, "=== Spring Boot 백엔드 배포 시작 ==="),
+        Mark(1.2, "[5/7] 서비스 중단..."),
+        Mark(3.0, "대기 중... (1/12)"),
+        Mark(9.0, "Spring Boot 서버 정상 기동"),
+    ]
+
+
+def test_masker_hides_secrets():
+    mask = commands.masker(["s3cret-value", "abc"])
+    assert mask("pw=s3cret-value abc") == "pw=**** abc"
+
+
+MANUAL_SNIPPET = """
+<summary>x</summary>
+
+```bash
+#!/bin/bash
+# /app/scripts/deploy_frontend.sh
+
+echo "hi"
+```
+
+```bash
+echo "not a script of /app/scripts"
+```
+"""
+
+
+def test_extract_finds_the_scripts_by_their_header_comment():
+    assert manual.extract(MANUAL_SNIPPET) == {
+        "deploy_frontend.sh": '#!/bin/bash\n# /app/scripts/deploy_frontend.sh\n\necho "hi"\n'
+    }
+
+
+def test_stored_scripts_are_the_manuals_text_verbatim():
+    found = manual.find_manual()
+    if found is None:
+        pytest.skip("design-step1.md not found (shared/manual beside the checkout)")
+    assert manual.check(found) == []
+
+
+def measurement(scenario="deploy", component="backend", method="script", rc=0) -> Measurement:
+    run = CommandRun("ssh cpu /app/scripts/deploy_backend.sh", 10.0, 10.2, rc)
+    run.lines = [(10.01, "=== start ==="), (10.19, "BUILD FAILED")]
+    run.marks = [Mark(10.01, "=== start ===")]
+    m = Measurement(scenario, component, method, run=run, t_end=10.2)
+    m.expected = {component: "1.1.0"}
+    m.probes = {component: probes("..xxx") + [Probe(10.1, True, "1.1.0")]}
+    return m
+
+
+def test_numbers_and_report():
+    ok = measurement()
+    n = numbers(ok, "backend")
+    assert (n.failed, n.total, n.up, n.version, n.as_expected) == (3, 6, True, "1.1.0", True)
+    assert n.longest == pytest.approx(0.06)
+    broken = measurement("failed-build", rc=1)
+    broken.expected = {"backend": "1.0.0"}
+    skipped = Measurement("deploy", "backend", "release", note="no --strategy yet")
+    meta = report.Meta("2026-01-01", "test machine", "python bench/deploy_bench.py",
+                       ["script", "release"], method_notes={"release": "skipped"})  # fmt: skip
+    text = report.render(meta, SCENARIOS, [ok, broken, skipped])
+    assert "| | `script` | `release` |" in text
+    assert "| backend | **0.06 s** down · 3/6 failed<br>0.2 s · exit 0<br>serves 1.1.0 ✓ |" in text
+    assert "skipped: no --strategy yet" in text
+    assert "serves 1.1.0 ✗ (expected 1.0.0)" in text
+    assert "`script` · failed-build · backend: exit 1" in text and "`BUILD FAILED`" in text
+    assert "## Full deploy" not in text  # no measurement, no table
+
+
+def test_full_deploy_table_has_wall_time_and_a_row_per_component():
+    m = measurement("full-deploy", None)
+    m.probes = {c: probes("....") for c in ("frontend", "backend", "ai")}
+    m.expected = {c: "1.0.0" for c in ("frontend", "backend", "ai")}
+    meta = report.Meta("d", "m", "c", ["script"])
+    text = report.render(meta, SCENARIOS, [m])
+    assert "| wall time | **0.2 s** · exit 0 |" in text
+    assert "| ai | **0.00 s** down · 0/4 failed<br>serves 1.0.0 ✓ |" in text
+
+
+def test_saved_measurements_load_back(tmp_path):
+    meta = report.Meta("d", "m", "c", ["script"])
+    ms = [measurement(), Measurement("deploy", "ai", "release", note="skipped")]
+    store.save(tmp_path / "run.json", meta, ms)
+    meta2, ms2 = store.load(tmp_path / "run.json")
+    assert meta2 == meta
+    assert ms2[0].probes == ms[0].probes and ms2[0].run.marks == ms[0].run.marks
+    assert ms2[1].run is None and ms2[1].note == "skipped"
+
+
+def test_scenarios():
+    assert len({s.key for s in SCENARIOS}) == len(SCENARIOS)
+    assert all(s.action in ("deploy", "rollback", "full") for s in SCENARIOS)
+    assert push_files("backend", "break", None)["BREAK"] == "build\n"
+    assert push_files("frontend", "new", None) == {"VERSION": "1.1.0\n"}
+
+
+class FakeLab:
+    inventory = "hosts.ini"
+    env_file = ".env"
+
+
+def fake_fab(tmp_path, strategy: bool):
+    """A `fab` whose deploy-backend has --strategy (manual|release) or not."""
+    fab = tmp_path / "fab"
+    help_text = "--strategy=NAME  manual or release" if strategy else "-y, --yes"
+    fab.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in\n  "--help deploy-backend") echo "{help_text}";;\n'
+        '  "--help rollback-backend") echo "-y, --yes";;\n'
+        "  *--strategy=release*|*--strategy=manual*) exit 0;;\n"
+        "  *) echo 'No idea what --strategy=bluegreen is' >&2; exit 1;;\nesac\n"
+    )
+    fab.chmod(0o755)
+    return fab
+
+
+def test_a_strategy_is_used_once_fab_offers_it(tmp_path):
+    from bench.methods import FabMethod
+
+    fab = fake_fab(tmp_path, strategy=True)
+    release = FabMethod("release", tmp_path, fab=fab)
+    assert release.available(FakeLab, "deploy", "backend") == (True, "")
+    deploy = release.command(FakeLab, "deploy", "backend")
+    assert deploy.shown == "fab -H cpu deploy-backend --yes --strategy=release"
+    # a rollback task without --strategy runs without it (it reads the deploy records)
+    assert release.command(FakeLab, "rollback", "backend").shown == "fab -H cpu rollback-backend --yes"  # fmt: skip
+    other = FabMethod("bluegreen", tmp_path, fab=fab)
+    ok, why = other.available(FakeLab, "deploy", "backend")
+    assert not ok and "No idea what --strategy=bluegreen is" in why
+
+
+def test_without_strategy_option_manual_runs_plain_fab_and_others_are_skipped(tmp_path):
+    from bench.methods import FabMethod
+
+    fab = fake_fab(tmp_path, strategy=False)
+    manual_ = FabMethod("manual", tmp_path, fab=fab)
+    assert manual_.available(FakeLab, "deploy", "backend") == (True, "")
+    assert manual_.command(FakeLab, "deploy", "backend").shown == "fab -H cpu deploy-backend --yes"
+    assert FabMethod("release", tmp_path, fab=fab).available(FakeLab, "deploy", "backend") == (
+        False,
+        "fab has no `--strategy` option yet",
+    )

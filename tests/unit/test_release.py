@@ -1,0 +1,178 @@
+"""The release strategy's pure parts: its plans, the release bookkeeping, its config."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tasks.components import COMPONENTS
+from tasks.config.render import render
+from tasks.engine import hostscript
+from tasks.engine.steps import Kind
+from tasks.hosts.settings import Settings
+from tasks.procedures import release, release_ai, release_backend
+from tasks.procedures.release_flow import example_plans
+
+from .conftest import make_host, make_view
+
+
+def rel(name: str, status: str = "ready", current: bool = False, switched: int = 0) -> dict:
+    return {"release": name, "status": status, "current": current, "switched": switched}
+
+
+def test_the_previous_good_release_skips_failed_and_bad_ones():
+    found = [
+        rel("1-aaaaaaa", switched=1),
+        rel("2-bbbbbbb", switched=2),
+        rel("3-ccccccc", "bad", switched=3),
+        rel("4-ddddddd", "failed"),
+        rel("5-eeeeeee", current=True, switched=4),
+    ]
+    assert release.previous_good(found) == "2-bbbbbbb"
+    assert release.previous_good(found, to="aaaaaaa") == "1-aaaaaaa"
+    assert release.previous_good(found, to="ccccccc") == "3-ccccccc"  # asked for by name
+    assert release.previous_good(found, to="ddddddd") is None  # a failed build never serves
+    assert release.previous_good([rel("1-a", current=True, switched=1)]) is None
+
+
+def test_cleanup_never_removes_the_current_or_the_previous_release():
+    found = [rel(f"{i}-{i:07d}", switched=i) for i in range(1, 7)]
+    found[2].update(current=True, switched=7)  # rolled back to an old one
+    assert release.previous_good(found) == "6-0000006"
+    gone = release.to_remove(found, keep=2)
+    assert "3-0000003" not in gone and "6-0000006" not in gone
+    assert gone == ["1-0000001", "2-0000002", "4-0000004"]
+
+
+def test_remove_deletes_releases_and_the_venvs_no_release_uses(tmp_path):
+    s = Settings(releases_root=str(tmp_path))
+    v = make_view("ai", s)
+    base = tmp_path / "ai"
+    for name, venv in (("1-a", "k1"), ("2-b", "k2"), ("3-c", "k2")):
+        (base / "releases" / name).mkdir(parents=True)
+        (base / "venvs" / venv).mkdir(parents=True, exist_ok=True)
+        (base / "releases" / name / "venv").symlink_to(base / "venvs" / venv)
+    (base / "releases" / "my release").mkdir()  # a hostile name stays whole
+    res = subprocess.run(["bash", "-c", release.remove(v, ["1-a", "my release"])],
+                         capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in (base / "releases").iterdir()) == ["2-b", "3-c"]
+    assert sorted(p.name for p in (base / "venvs").iterdir()) == ["k2"]
+
+
+def test_the_list_command_reads_a_real_layout(tmp_path):
+    s = Settings(releases_root=str(tmp_path))
+    v = make_view("frontend", s)
+    base = tmp_path / "frontend"
+    for name, status in (("1-aaaaaaa", "ready"), ("2-bbbbbbb", "failed"), ("3-ccccccc", "ready")):
+        (base / "releases" / name).mkdir(parents=True)
+        (base / "releases" / name / ".status").write_text(status + "\n")
+    (base / "current").symlink_to(base / "releases" / "3-ccccccc")
+    (base / "switches").write_text("t 1-aaaaaaa\nt 3-ccccccc\n")
+    out = subprocess.run(["bash", "-c", release.list_command(v)], capture_output=True, text=True)
+    found = release.parse_list(out.stdout)
+    assert [(r["release"], r["status"], r["current"], r["switched"]) for r in found] == [
+        ("1-aaaaaaa", "ready", False, 1), ("2-bbbbbbb", "failed", False, 0),
+        ("3-ccccccc", "ready", True, 2)]  # fmt: skip
+    assert release.previous_good(found) == "1-aaaaaaa"
+
+
+@pytest.mark.parametrize("name", ["frontend", "backend", "ai"])
+def test_every_host_part_compiles_for_the_host_script(name):
+    comp = COMPONENTS[name]
+    view = make_view(name).but(strategy="release")
+    plans = example_plans(comp, view)
+    for plan in plans[1:]:  # everything after the build runs on the host
+        assert all(s.kind is Kind.SHELL and not s.uploads for s in plan.steps), plan.title
+        doc = json.loads(hostscript.compile_plan(plan, plans[2], view, "deploy", {}))
+        assert doc["steps"] and all(st["command"] for st in doc["steps"])
+    # nothing in the build touches what serves: no sudo but the directories, no systemctl
+    build = plans[0]
+    assert not any("systemctl" in s.render(view) for s in build.steps if s.number != "2")
+
+
+def test_blue_green_gates_on_health_before_the_switch():
+    view = make_view("backend").but(strategy="release")
+    plan = release_backend.PAIR.switch_plan(view, "B", 8081, 8082)
+    order = [s.render(view) for s in plan.steps]
+    start = next(i for i, c in enumerate(order) if "systemctl start dojangkok@8082" in c)
+    health = next(i for i, c in enumerate(order) if "localhost:8082/health" in c)
+    switch = next(i for i, c in enumerate(order) if "127.0.0.1:8082" in c and "upstream" in c)
+    assert start < health < switch
+    assert "seq 1 300" in order[health] and "sleep 0.2" in order[health]  # 12 × 5 s, every 0.2 s
+    retire = order[-1]
+    assert "--on-active=600s" in retire and "systemctl stop dojangkok@8081" in retire
+
+
+def test_a_warm_rollback_only_switches_a_cold_one_starts_first():
+    view = make_view("backend").but(strategy="release")
+    warm = release_backend.PAIR.rollback_plan(view, "B", "1-a", "2-b", 8082, 8081, True)
+    cold = release_backend.PAIR.rollback_plan(view, "B", "1-a", "2-b", 8082, 8081, False)
+    assert not any("systemctl start" in s.render(view) for s in warm.steps)
+    assert "systemctl start dojangkok@8081" in cold.steps[0].render(view)
+
+
+def test_release_config_renders_the_template_unit_and_the_upstream_include():
+    files = {f.key: (f, text) for f, text in render(make_host(Settings())).items()}
+    unit, text = files["backend"]
+    assert unit.dest.endswith("/dojangkok@.service") and not unit.restart
+    assert "-jar /app/releases/backend/slots/%i/app.jar --server.port=%i" in text
+    site = files["nginx"][1]
+    assert "include /etc/nginx/dojangkok-upstream.conf;" in site
+    assert "proxy_pass http://dojangkok_backend;" in site
+    manual = {f.key: t for f, t in render(make_host(Settings(strategy="manual"))).items()}
+    assert (
+        "include" not in manual["nginx"] and "proxy_pass http://127.0.0.1:8080;" in manual["nginx"]
+    )
+
+
+def test_ai_blue_green_config_and_the_gpu_memory_check(tmp_path):
+    s = Settings(ai_switch="blue-green", ai_gpu_memory_mb=8000)
+    files = {f.key: t for f, t in render(make_host(s, "gpu", "gpu")).items()}
+    assert "--host 127.0.0.1 --port %i" in files["ai"]
+    assert "listen 8000;" in files["ai-proxy"] and "allow 10.0.0.0/8;" in files["ai-proxy"]
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    (bin_ / "nvidia-smi").write_text("#!/bin/sh\necho 6000\necho 15000\n")
+    (bin_ / "nvidia-smi").chmod(0o755)
+    check = release_ai.gpu_memory(make_view("ai", s))
+    res = subprocess.run(["bash", "-c", check], capture_output=True, text=True,
+                         env={"PATH": f"{bin_}:/usr/bin:/bin"})  # fmt: skip
+    assert res.returncode == 1 and "needs 8000 MiB" in res.stderr and "has 6000 MiB" in res.stderr
+
+
+def test_release_names_are_sortable_and_name_the_revision():
+    v = make_view()
+    assert release.name(v) == f"{v.run_id}-{v.to_rev[:7]}"
+    assert release.revision_of(release.name(v)) == v.to_rev[:7]
+
+
+def test_the_switch_is_a_rename(tmp_path):
+    (tmp_path / "r1").mkdir()
+    (tmp_path / "r2").mkdir()
+    link = tmp_path / "current"
+    link.symlink_to(tmp_path / "r1")
+    res = subprocess.run(["bash", "-c", release.switch(str(link), str(tmp_path / "r2"), "x")])
+    assert res.returncode == 0 and Path(link).resolve() == tmp_path / "r2"
+    assert not (tmp_path / "current.x").exists()
+
+
+def test_the_web_root_becomes_a_symlink_in_one_step(tmp_path):
+    """Conversion swaps the served directory and the symlink (RENAME_EXCHANGE): there is no
+    moment without a web root."""
+    from tasks.procedures import release_frontend
+
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "index.html").write_text("old")
+    s = Settings(web_root=str(root), releases_root=str(tmp_path / "rel"))
+    v = make_view("frontend", s)
+    k2 = release_frontend.convert_plan(v).step("K2").render(v)
+    res = subprocess.run(["bash", "-c", k2], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert root.is_symlink() and str(root.readlink()) == release_frontend.live_root(v)
+    (old,) = [p for p in tmp_path.iterdir() if p.name.startswith("www.manual-")]
+    assert (old / "index.html").read_text() == "old"

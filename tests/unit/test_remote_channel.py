@@ -1,0 +1,92 @@
+"""Remote.run's reading loop against a scripted SSH channel: how a command's end is told
+apart from a lost connection (a race found by CI: exit status and close arriving between
+two checks was taken for a dropped connection, and a failed config push rolled back as
+"interrupted")."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tasks.hosts.remote import ConnectionLost, Remote
+
+
+class ScriptedChannel:
+    """A channel whose exit status turns ready, and which closes, right after the loop
+    has asked ``exit_status_ready()``: the interleaving the transport thread can produce."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.asked = 0
+        self.closed = False
+
+    def exec_command(self, command):
+        pass
+
+    def shutdown_write(self):
+        pass
+
+    def recv_ready(self):
+        return False
+
+    def recv_stderr_ready(self):
+        return False
+
+    def fileno(self):  # select() on it: always readable
+        if not hasattr(self, "_pipe"):
+            self._pipe = os.pipe()
+            os.write(self._pipe[1], b"x")
+        return self._pipe[0]
+
+    def exit_status_ready(self):
+        self.asked += 1
+        if self.asked == 1:
+            self.closed = True  # status and close land just after this answer
+            return False
+        return True
+
+    def recv_exit_status(self):
+        return self.status
+
+    def close(self):
+        self.closed = True
+
+
+class Transport:
+    def __init__(self, channel, active=True):
+        self.channel, self.active = channel, active
+
+    def open_session(self):
+        return self.channel
+
+    def is_active(self):
+        return self.active
+
+    def set_keepalive(self, seconds):
+        pass
+
+
+class Conn:
+    def __init__(self, transport):
+        self.transport = transport
+
+    def open(self):
+        pass
+
+
+@pytest.mark.parametrize("status", [0, 3])
+def test_a_command_that_ends_between_two_checks_is_its_exit_status(status):
+    channel = ScriptedChannel(status)
+    remote = Remote(lambda: Conn(Transport(channel)))
+    res = remote.run("true")
+    assert (res.ok, res.exit) == (status == 0, status)
+
+
+def test_a_dead_transport_is_a_lost_connection():
+    channel = ScriptedChannel(0)
+    transport = Transport(channel)
+    remote = Remote(lambda: Conn(transport))
+    transport.active = False
+    with pytest.raises(ConnectionLost):
+        remote.run("true")

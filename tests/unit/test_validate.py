@@ -1,0 +1,312 @@
+"""tasks/hosts/validate.py: each rule, and that every task meets them before any host."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import tasks
+from tasks import shell
+from tasks.engine.session import preflight_secrets, session
+from tasks.errors import ConfigError
+from tasks.hosts import inventory, validate
+from tasks.hosts.secrets import Secrets
+from tasks.hosts.settings import Settings
+from tasks.procedures import deploy, frontend
+
+from .conftest import make_host, make_view
+
+
+def refused(name: str, value, match: str = "") -> ConfigError:
+    """Settings.from_vars refuses ``name=value`` with an error naming the setting."""
+    with pytest.raises(ConfigError) as err:
+        Settings.from_vars({name: value}, where="hosts.ini:3")
+    assert f"setting {name}" in err.value.problem and "hosts.ini:3" in err.value.problem
+    assert err.value.fix, "every refusal says what to do"
+    if match:
+        assert match in err.value.problem, err.value.problem
+    return err.value
+
+
+def accepted(name: str, value) -> Settings:
+    return Settings.from_vars({name: value}, where="hosts.ini:3")
+
+
+def test_the_defaults_pass_every_rule():
+    validate.settings(Settings())
+
+
+# --- paths -------------------------------------------------------------------------------
+ROOTS = ["web_root", "frontend_dir", "backend_dir", "ai_dir", "state_dir", "backup_dir",
+         "frontend_backup_dir"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ROOTS)
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("", "is empty"), ("var/www", "not an absolute path"), ("./x", "not an absolute path"),
+     ("/", "system directory"), ("//", "system directory"), ("/etc", "system directory"),
+     ("/usr/", "system directory"), ("/var", "system directory"), ("/var/lib", "system directory"),
+     ("/home", "system directory"), ("/root", "system directory"), ("/boot/x", "system directory"),
+     ("/proc/1", "system directory"), ("/app/../etc", ". or .. part"), ("/a/./b", ". or .. part"),
+     ("/app/x\ny", "line break")],
+)  # fmt: skip
+def test_roots_refuse_empty_relative_and_system_dirs(name, value, problem):
+    refused(name, value, problem)
+
+
+@pytest.mark.parametrize("value", ["/var/www/dojangkok", "/srv/www/my site", "/var/www/html/",
+                                   "/opt/dojangkok/state", "/data/$weird'name"])  # fmt: skip
+def test_roots_take_ordinary_paths_however_named(value):
+    assert accepted("web_root", value).web_root == value
+
+
+@pytest.mark.parametrize("name", ["backend_artifact", "backend_env_file", "backend_env_example",
+                                  "ai_venv", "ai_requirements", "ai_env_file",
+                                  "frontend_build_dir"])  # fmt: skip
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("", "empty"), ("/etc/passwd", "must be relative"), ("../x", "leaves the checkout"),
+     ("a/../../x", "leaves the checkout"), ("-x", "starts with -")],
+)  # fmt: skip
+def test_paths_inside_a_checkout_stay_inside(name, value, problem):
+    refused(name, value, problem)
+
+
+def test_the_build_dir_is_not_the_checkout_itself():
+    refused("frontend_build_dir", ".", "the checkout itself")
+    refused("frontend_build_dir", "./", "the checkout itself")
+    assert accepted("frontend_build_dir", "dist").frontend_build_dir == "dist"
+    assert accepted("ai_venv", ".venv").ai_venv == ".venv"
+
+
+def test_web_root_holds_nothing_the_tool_keeps():
+    validate.settings(Settings(web_root="/var/www/site", frontend_backup_dir="/var/www/backup"))
+    for bad in ({"web_root": "/app"}, {"web_root": "/var/www"},
+                {"frontend_backup_dir": "/var/www/dojangkok/backups"},
+                {"web_root": "/app/frontend/build"},
+                {"web_root": "/var/lib/dojangkok-deploy/www"}):  # fmt: skip
+        with pytest.raises(ConfigError, match="web_root .* overlap") as err:
+            validate.settings(Settings(**bad), "cpu")
+        assert "step A4 empties web_root" in err.value.problem and "cpu" in err.value.problem
+
+
+def test_the_nginx_tree_is_never_a_system_dir():
+    refused("nginx_site", "/sites-available/site", "system directory")
+    refused("nginx_site", "/etc/conf.d/x.conf", "system directory")
+    accepted("nginx_site", "/etc/nginx/conf.d/dojangkok.conf")
+    accepted("nginx_site", "/opt/nginx/sites-available/dojangkok")
+
+
+def test_swap_file():
+    for value in ("/etc/fstab", "/usr/swap", "/var/lib/mysql/ibdata1", "/my swap", "/", "swap"):
+        refused("swap_file", value)
+    assert accepted("swap_file", "/swapfile").swap_file == "/swapfile"
+    assert accepted("swap_file", "/var/swap.img").swap_file == "/var/swap.img"
+    refused("swap_size", "4 G")
+    refused("swap_size", "$(id)")
+    assert accepted("swap_size", "").swap_size == ""
+
+
+@pytest.mark.parametrize("value", ["", "a/b", ".", "..", "x\ny"])
+def test_disabled_sites_are_plain_names(value):
+    refused("nginx_sites_disabled", [value], "not a plain file name" if "\n" not in value else "")
+
+
+# --- counts ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "low"),
+    [("backup_keep", 1), ("frontend_backup_keep", 2), ("frontend_page_tries", 1),
+     ("backend_health_tries", 1), ("ai_health_tries", 1), ("frontend_page_interval", 1),
+     ("backend_health_interval", 1), ("ai_health_interval", 1), ("lock_stale_after", 1),
+     ("db_max_connections", 1)],
+)  # fmt: skip
+def test_counts_and_intervals(name, low):
+    for bad in (low - 1, -1):
+        err = refused(name, bad, f"must be at least {low}")
+        assert f"set {name} to {low} or more" in err.fix
+    assert getattr(accepted(name, low), name) == low
+
+
+def test_the_frontend_keeps_the_backup_a_rollback_needs():
+    assert "the one before it" in refused("frontend_backup_keep", 1).problem
+
+
+@pytest.mark.parametrize("name", ["backend_port", "ai_listen_port"])
+def test_ports(name):
+    for bad in (0, -1, 65536):
+        refused(name, bad, "not a port")
+
+
+# --- names -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "value",
+    ["main", "release/2.1", "feature/한글", "fix-#12", "v1.0", "a;b", "x$y"],
+)
+def test_branch_names_git_accepts(value):
+    assert accepted("git_branch", value).git_branch == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "-x", "--upload-pack=touch", "a b", "a..b", "a~1", "a^", "a:b", "a?", "a*", "a[",
+     "a\\b", "/a", "a/", "a//b", "a.", ".a", "a/.b", "a.lock", "a/b.lock/c", "@", "a@{1}",
+     "HEAD", "a\tb", "a\nb"],
+)  # fmt: skip
+def test_branch_names_git_refuses(value):
+    refused("git_branch", value)
+    refused("git_remote", value)
+
+
+@pytest.mark.parametrize(
+    ("name", "good", "bad"),
+    [("backend_service", "dojangkok-server", ["-x", "a b", "a;b", "a/b", "$(id)", ""]),
+     ("ai_service", "ai-server@1.service", ["--now", "a'b"]),
+     ("db_service", "mariadb", ["mariadb;reboot"]),
+     ("backend_user", "dojangkok", ["-r", "root:x", "a b", "1abc", ""]),
+     ("db_name", "dojangkok_prod", ["a`b", "a b", "-x", "a.b", ""]),
+     ("db_user", "app.user", ["a\"b", "a b", "-x"]),
+     ("db_app_user", "dojangkok", ["x'@'%"]),
+     ("db_password_env", "MYSQL_ROOT_PASSWORD", ["A-B", "1A", ""]),
+     ("sudo_password_env", "", ["A B"])],
+)  # fmt: skip
+def test_names(name, good, bad):
+    assert getattr(accepted(name, good), name) == good
+    for value in bad:
+        refused(name, value)
+
+
+def test_urls_and_health_paths():
+    refused("frontend_url", "-o/etc/passwd", "http:// or https:// URL")
+    refused("frontend_url", "http://a b")
+    refused("frontend_url", "file:///etc/passwd")
+    accepted("frontend_url", "https://dojangkok.example/?a=$b")
+    refused("backend_health_path", "/a b", "not a URL path")
+    accepted("backend_health_path", "/actuator/health")
+
+
+def test_settings_are_one_line_raw_shell_included():
+    refused("frontend_expect", "a\nb", "line break")
+    refused("backend_build_cmd", "./gradlew build\nrm -rf /", "line break")
+    refused("content_security_policy", "a\rb", "control character")
+    assert accepted("backend_build_cmd", "./gradlew bootJar && cp x y").backend_build_cmd
+
+
+# --- smoke requests ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("spec", "part", "problem"),
+    [({"method": "GET"}, "", "needs a url or a path"),
+     ({"path": "/x", "status": "abc"}, " status", "is not an HTTP status code: 'abc'"),
+     ({"path": "/x", "status": 99}, " status", "is not an HTTP status code"),
+     ({"path": "/x", "status": True}, " status", "is not an HTTP status code"),
+     ({"path": "/x", "method": "GET /"}, " method", "is not an HTTP method"),
+     ({"url": "-K/etc/passwd"}, " url", "is not an http:// or https:// URL"),
+     ({"path": "/a b"}, " path", "is not a URL path"),
+     ({"path": "/x", "ecpect": "typo"}, "", "unknown keys ['ecpect']"),
+     ("GET /x", "", "is not an object")],
+)  # fmt: skip
+def test_smoke_requests(spec, part, problem):
+    err = refused("backend_smoke", [spec], problem)
+    assert f"setting backend_smoke request #1{part} in hosts.ini:3" in err.problem
+    refused("ai_smoke", [{"path": "/x", "expect": "a\nb"}], "line break")
+
+
+def test_a_bad_status_is_an_error_not_a_traceback():
+    with pytest.raises(ConfigError, match="status is not an HTTP status code: 'abc'"):
+        shell.smoke([{"url": "http://localhost/x", "status": "abc"}])
+    assert "= 201 ]" in shell.smoke([{"url": "http://localhost/x", "status": "201"}])
+    body = accepted("ai_smoke", [{"path": "/x", "body": {"text": "줄\n바꿈 $(id)"}}])
+    assert "줄" in shell.smoke(body.ai_smoke, 8000)
+
+
+def test_the_inventory_names_the_line(inventory_file):
+    with pytest.raises(ConfigError, match=r"setting backup_keep in .*hosts.ini:4 .* at least 1"):
+        inventory.load(inventory_file("[cpu]\ncpu\n[cpu:vars]\nbackup_keep=-1\n"))
+    with pytest.raises(ConfigError, match=r"setting web_root in .*hosts.ini:2 .* is empty"):
+        inventory.load(inventory_file("[cpu]\ncpu web_root=''\n"))
+    with pytest.raises(ConfigError, match=r"git_branch in .*hosts.ini:2 .*starts with -"):
+        inventory.load(inventory_file("[cpu]\ncpu git_branch=--upload-pack=x\n"))
+
+
+# --- the task options ----------------------------------------------------------------------
+@pytest.mark.parametrize("value", ["$(id)", "-x", "HEAD~1", "main", "abc", "a" * 41, "g" * 7,
+                                   "12345678;id"])  # fmt: skip
+def test_to_is_a_commit_id(value):
+    with pytest.raises(ConfigError, match=r"--to .*is not a commit id") as err:
+        validate.rollback_target(value)
+    assert "fab history" in err.value.fix
+    assert not err.value.problem.startswith("setting")
+
+
+def test_to_accepts_commit_ids():
+    assert validate.rollback_target("3F2A9C1") == "3f2a9c1"
+    assert validate.rollback_target("a" * 40) == "a" * 40
+
+
+def test_rollback_tasks_refuse_a_bad_to_before_anything(monkeypatch):
+    def untouched(*a, **k):
+        raise AssertionError("nothing may be read or touched")
+
+    monkeypatch.setattr(tasks.cli, "component_hosts", untouched)
+    monkeypatch.setattr(deploy, "session", untouched)
+    with pytest.raises(ConfigError, match="--to"):
+        tasks._rollback(None, "backend", "$(id)", False, True, "", None)
+    with pytest.raises(ConfigError, match="--to"):
+        deploy.rollback_host(deploy_component(), make_host(), Secrets({}), deploy.Options(),
+                             to="-x")  # fmt: skip
+
+
+def deploy_component():
+    from tasks.components import BACKEND
+
+    return BACKEND
+
+
+def test_restore_db_backup_is_an_absolute_path():
+    for bad in ("backup.sql.gz", "-x", "", "/a/../b", "/a\nb"):
+        with pytest.raises(ConfigError, match="--backup"):
+            validate.restore_source(bad)
+    assert validate.restore_source("/app/backups/my backup.sql.gz")
+
+
+def test_every_task_checks_the_settings_before_the_host(monkeypatch):
+    bad = dataclasses.replace(Settings(), web_root="/app")  # built past from_vars
+    host = make_host(bad)
+    with pytest.raises(ConfigError, match="overlap"):
+        preflight_secrets(host, Secrets({}), [])
+
+    def connect(*a, **k):
+        raise AssertionError("no connection with bad settings")
+
+    with (
+        pytest.raises(ConfigError, match="overlap"),
+        session("deploy", "frontend", host, Secrets({}), title="t", connect=connect),
+    ):
+        pass
+
+
+def test_builders_refuse_what_they_cannot_quote_away():
+    v = make_view("frontend", Settings().replace(web_root=""))
+    with pytest.raises(ConfigError, match="web_root"):
+        frontend.replace_web_root(v)
+    with pytest.raises(ConfigError, match="web_root"):
+        frontend.restore_web_root(make_view("frontend", Settings().replace(web_root="/")))
+    with pytest.raises(ConfigError, match="git_branch"):
+        shell.git_pull("/app", "origin", "-x")
+    with pytest.raises(ConfigError, match="git_remote"):
+        shell.git_remote_head("/app", "--upload-pack=x", "main")
+    with pytest.raises(ConfigError, match="unit name"):
+        shell.service_status("-H host")
+    with pytest.raises(ConfigError, match="URL"):
+        shell.health("-o/tmp/x", "UP")
+    with pytest.raises(ConfigError, match="at least 1"):
+        shell.keep_newest("/app/backups", "backup_", 0)
+
+
+def test_fab_settings_marks_the_raw_shell_settings(capsys):
+    tasks.settings.body(None)
+    lines = capsys.readouterr().out.splitlines()
+    raw = [line for line in lines if "RAW SHELL" in line]
+    assert {line.split(" = ")[0] for line in raw} == set(validate.RAW_SHELL)
+    assert set(validate.RAW_SHELL) == {n for n in Settings.names() if n.endswith("_cmd")}
