@@ -265,7 +265,11 @@ def health_command(s: Settings, comps: list[Component]) -> str:
 
 
 def journals(s: Settings, comps: list[Component]) -> str:
-    return "; ".join(f"journalctl -u {q(u)} -n 30 --no-pager" for u in units(s, comps))
+    """Read as root: the units, and a blue/green pair's instances (release strategy)."""
+    names = units(s, comps) + [
+        f"{pair.service(s)}@*" for c in comps if (pair := _pair(s, c.name)) is not None
+    ]
+    return "; ".join(f"journalctl -u {q(u)} -n 30 --no-pager" for u in names)
 
 
 def final_steps(view: RunView, comps: list[Component], nr: Callable[[], str],

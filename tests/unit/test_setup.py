@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tasks import components
 from tasks.engine.console import Console
 from tasks.engine.session import Session
 from tasks.engine.view import RunView
@@ -20,7 +21,7 @@ from tasks.errors import ConfigError
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
-from tasks.procedures import appenv, common, drift, hostfacts, preconditions
+from tasks.procedures import appenv, common, drift, hostfacts, preconditions, setup_apps
 
 from .fakes import FakeRemote
 
@@ -147,6 +148,21 @@ def test_release_preconditions_are_the_user_and_the_checkout():
     assert any(w.startswith("user dojangkok-ai") for w in deploy)
     manual = [c.what for c in preconditions.for_deploy(s.replace(strategy="manual"), "ai")]
     assert any("venv" in w for w in manual)
+
+
+def test_setup_of_a_converted_host_checks_the_live_instance_not_the_manual_unit():
+    """strategy=release: the backend serves from a blue/green pair behind nginx; setup must
+    not start the manual unit again, and its health check asks the live instance."""
+    comps = list(components.ORDER)
+    release, manual = Settings(strategy="release"), Settings(strategy="manual")
+    assert setup_apps.units(manual, comps) == ["nginx", "mysql", "dojangkok", "fastapi"]
+    assert setup_apps.units(release, comps) == ["nginx", "mysql", "fastapi"]
+    health = setup_apps.health_command(release, comps)
+    assert "/etc/nginx/dojangkok-upstream.conf" in health and "localhost:8080" not in health
+    assert "localhost:8080" in setup_apps.health_command(manual, comps)
+    assert "'dojangkok@*'" in setup_apps.journals(release, comps)
+    blue_green = release.replace(ai_switch="blue-green")
+    assert setup_apps.units(blue_green, comps) == ["nginx", "mysql"]
 
 
 def test_the_precondition_command_runs_and_reports(tmp_path):
