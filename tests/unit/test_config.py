@@ -475,3 +475,13 @@ def test_swap_is_idempotent(tmp_path):
     assert "already on" in res.stdout
     assert (tmp_path / "fstab").read_text() == fstab
     assert (tmp_path / "log").read_text().count("mkswap") == 1
+
+
+def test_the_release_template_units_get_the_same_writable_paths_and_proc_subset():
+    """backend@ / ai@ (release strategy) open what the manual units open, no more."""
+    backend = rendered("cpu", strategy="release")["backend"]
+    assert "LogsDirectory=dojangkok\n" in backend and "ProcSubset=pid\n" in backend
+    ai = rendered("gpu", strategy="release", ai_switch="blue-green", ai_logs_directory="x",
+                  ai_writable_paths=["store"])["ai"]  # fmt: skip
+    assert "LogsDirectory=x\n" in ai and "ProcSubset=all\n" in ai
+    assert "ReadWritePaths=/app/ai-server/store\n" in ai
