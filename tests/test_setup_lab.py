@@ -121,7 +121,7 @@ def test_setup_dry_run_shows_the_whole_plan_and_changes_nothing(bare, work):
     res = fab(bare, work, "-H", "gpu", "setup", "--dry-run")
     assert res.returncode == 0, res.stderr
     out = res.stdout
-    for shown in ("git clone", ".env.example", "-m venv venv", "pip install", "설정 적용",
+    for shown in ("git clone", ".env.example", "-m venv -- venv", "pip install", "설정 적용",
                   "systemctl is-enabled", "/health", "fastapi.service (rendered from"):  # fmt: skip
         assert shown in out, shown
     assert "DRY RUN" in out and "ai_python=python3" in out

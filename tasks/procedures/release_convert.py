@@ -119,10 +119,12 @@ def backend_switch_plan(legacy: RunView) -> Plan:
              Policy.WARN, sudo=True,
              command=lambda v: (
                  f"systemctl disable -q {q(validate.unit_name(s.backend_service))}; "
+                 f"{release_backend.PAIR.at_boot(s, port)}; "
                  f"systemd-run --on-active=10s --collect --quiet -- "
                  f"systemctl stop {q(validate.unit_name(s.backend_service))}"
              ),
-             added="manual 방식의 유닛은 멈추고 부팅 때도 켜지지 않는다 (파일은 남는다)"),
+             added="manual 방식의 유닛은 멈추고 부팅 때도 켜지지 않는다 (파일은 남는다); "
+                   "부팅 때는 지금 포트의 인스턴스가 켜진다"),
     )  # fmt: skip
     return Plan("backend", "B", "Backend release 방식 전환", "CPU Instance", "1분", "0분", steps)
 

@@ -236,15 +236,30 @@ def units(s: Settings, comps: list[Component]) -> list[str]:
     return out
 
 
-def services_command(names: list[str]) -> str:
+def live_instances(s: Settings, comps: list[Component]) -> list:
+    """The blue/green pairs whose live instance setup keeps enabled and running."""
+    return [pair for c in comps if (pair := _pair(s, c.name)) is not None]
+
+
+def services_command(names: list[str], s: Settings | None = None, pairs: list = ()) -> str:
+    """Each unit enabled and running; each pair's live instance (the port its nginx
+    upstream names) too, so it starts at boot."""
     parts = []
+    for pair in pairs:
+        svc = q(validate.unit_name(pair.service(s), "service") + "@")
+        parts.append(
+            f'p=$({pair.live_port_command(s)}); if [ -n "$p" ]; then u={svc}"$p"; '
+            'systemctl is-enabled -q -- "$u" || { systemctl enable -q -- "$u"; ch "enabled $u"; }; '
+            'systemctl is-active -q -- "$u" || { systemctl start -- "$u"; ch "started $u"; }; fi'
+        )
     for name in names:
         u = q(validate.unit_name(name, "service"))
         parts.append(
             f"systemctl is-enabled -q -- {u} || {{ systemctl enable -q -- {u}; {ch(f'enabled {name}')}; }}; "
             f"systemctl is-active -q -- {u} || {{ systemctl start -- {u}; {ch(f'started {name}')}; }}"
         )
-    return tracked("; ".join(parts), ", ".join(names))
+    shown = [*names, *(f"{pair.service(s)}@(live port)" for pair in pairs)]
+    return tracked("; ".join(parts), ", ".join(shown))
 
 
 def _health(s: Settings, c: Component) -> str:
@@ -282,7 +297,8 @@ def final_steps(view: RunView, comps: list[Component], nr: Callable[[], str],
              action=push or (lambda s: "push-config"),
              added="fab push-config와 같다 (유닛 설치·활성화, 실패 시 이전 설정 복원)"),
         Step(nr(), "서비스 활성화·시작", "10초", "로그 확인", Policy.ABORT, sudo=True,
-             command=lambda v: services_command(units(v.s, comps)),
+             command=lambda v: services_command(units(v.s, comps), v.s,
+                                                live_instances(v.s, comps)),
              diagnose=lambda v: journals(v.s, comps)),
         Step(nr(), "헬스체크", "1분", "로그 확인 (journalctl)", Policy.ABORT,
              command=lambda v: health_command(v.s, comps),

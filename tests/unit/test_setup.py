@@ -161,6 +161,9 @@ def test_setup_of_a_converted_host_checks_the_live_instance_not_the_manual_unit(
     assert "/etc/nginx/dojangkok-upstream.conf" in health and "localhost:8080" not in health
     assert "localhost:8080" in setup_apps.health_command(manual, comps)
     assert "'dojangkok@*'" in setup_apps.journals(release, comps)
+    pairs = setup_apps.live_instances(release, comps)
+    services = setup_apps.services_command(setup_apps.units(release, comps), release, pairs)
+    assert 'u=dojangkok@"$p"; systemctl is-enabled -q -- "$u" || { systemctl enable' in services
     blue_green = release.replace(ai_switch="blue-green")
     assert setup_apps.units(blue_green, comps) == ["nginx", "mysql"]
 
@@ -365,3 +368,15 @@ def test_deploys_keep_the_backup_directory_private_as_setup_makes_it():
     assert want in backend.plan(view).step("0").render(view)
     assert want in backup.backup_plan(view).step("0").render(view)
     assert ("/app/backups", "700", setup.LOGIN) in setup.directories(view.s, {"cpu"})
+
+
+def test_a_converted_backend_starts_at_boot_on_its_port():
+    """The conversion stops the manual unit for good: the instance that now serves must be
+    the one enabled at boot (a reboot before the first release deploy would leave no API)."""
+    from tasks.engine.view import RunView
+    from tasks.procedures import release_convert
+
+    host = Host("cpu", "10.0.0.2", "deploy", 22, None, ("cpu",), Settings())
+    v = RunView("deploy", "backend", host, "20260101_120000_000000_abcd", "release")
+    k7 = release_convert.backend_switch_plan(v).step("K7").render(v)
+    assert "systemctl enable -q dojangkok@8081 && systemctl disable -q dojangkok@8082" in k7
