@@ -91,6 +91,7 @@ def directories_command(s: Settings, host_roles: set[str]) -> str:
         p = q(path)
         parts.append(
             f"if [ ! -d {p} ]; then install -d -m {mode} -o {owner} -- {p}; ch {q(path)}; "
+            f"elif [ -L {p} ]; then :; "  # the release strategy's web root: a link it keeps
             f'elif [ "$(stat -c "%a %U" -- {p})" != "{mode} ${{SUDO_USER}}" ]; then '
             f"chmod {mode} -- {p}; chown {owner} -- {p}; {ch(f'{path} (mode/owner)')}; fi"
         )

@@ -380,3 +380,23 @@ def test_a_converted_backend_starts_at_boot_on_its_port():
     v = RunView("deploy", "backend", host, "20260101_120000_000000_abcd", "release")
     k7 = release_convert.backend_switch_plan(v).step("K7").render(v)
     assert "systemctl enable -q dojangkok@8081 && systemctl disable -q dojangkok@8082" in k7
+
+
+def test_setup_leaves_the_release_strategy_s_web_root_link_alone(tmp_path):
+    """After the conversion the web root is a symlink to the current release: setup must
+    neither report it as a change on every run nor chmod/chown through it."""
+    from tasks.procedures import setup
+
+    d = {k: str(tmp_path / k) for k in ("state", "front", "back", "web", "fbak", "dbak", "ai")}
+    s = Settings(state_dir=d["state"], frontend_dir=d["front"], backend_dir=d["back"],
+                 web_root=d["web"], frontend_backup_dir=d["fbak"], backup_dir=d["dbak"],
+                 ai_dir=d["ai"])  # fmt: skip
+    command = setup.directories_command(s, {"cpu", "gpu"})
+    assert bash(command, SUDO_USER="root").stdout.startswith("변경:")
+    release = tmp_path / "release"
+    release.mkdir(mode=0o700)
+    os.rmdir(d["web"])
+    os.symlink(release, d["web"])
+    res = bash(command, SUDO_USER="root")
+    assert res.returncode == 0 and res.stdout.startswith("변경 없음"), res.stdout
+    assert oct(release.stat().st_mode)[-3:] == "700"
