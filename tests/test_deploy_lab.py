@@ -268,8 +268,11 @@ def test_ai_faults(ready_lab, tmp_path):
         "needs a package the wheelhouse lacks",
     )  # fmt: skip
     res = fab(lab, tmp_path, "-H", "gpu", "deploy-ai", "--yes")
-    assert res.returncode == 1 and "정리 후 재시도" in res.stdout
-    assert "C4 의존성 설치 실패" in res.stdout + res.stderr
+    # the host build's runtime check (L3, tasks/build) finds the package missing from the
+    # host's wheelhouse before anything stops: C4 is never reached
+    assert res.returncode == 1 and "(L3) 런타임 확인" in res.stdout
+    assert "dojangkok-missing-package==0.0.0" in res.stdout + res.stderr
+    assert "(C4)" not in res.stdout
     assert served(lab)["ai"] == "1.0.0"
 
 
