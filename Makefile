@@ -1,13 +1,22 @@
 # dojangkok-deploy: the two commands a newcomer needs are `make demo` and `make test`.
+# Both install the system packages they need first (scripts/install-system-packages: once;
+# a second run installs nothing) and hold the machine's lab lock while they use the lab
+# (scripts/lab-lock: the lab is one per machine, shared by every checkout).
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 FAB := $(VENV)/bin/fab
 STAMP := $(VENV)/.installed
+LABLOCK := scripts/lab-lock
+LABENV := DOJANGKOK_HOSTS=.lab/hosts.ini DOJANGKOK_ENV=.lab/.env
 
-.PHONY: venv demo test test-unit lint fmt runbook lab-up lab-down lab-reset lab-status bench clean
+.PHONY: system-packages venv demo demo-steps test test-unit lint fmt runbook lab-up lab-down \
+	lab-reset lab-status bench clean
 
-venv: $(STAMP)
+system-packages:
+	@scripts/install-system-packages
+
+venv: system-packages $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -15,17 +24,32 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lab-up: venv
-	$(PY) -m tests.lab up
+	$(LABLOCK) $(PY) -m tests.lab up
 lab-down: venv
-	$(PY) -m tests.lab down
+	$(LABLOCK) $(PY) -m tests.lab down
 lab-reset: venv
-	$(PY) -m tests.lab reset
+	$(LABLOCK) $(PY) -m tests.lab reset
 lab-status: venv
 	$(PY) -m tests.lab status
 
-# A full deploy of the sample apps to the local lab, then the report.
-demo: lab-up
-	DOJANGKOK_HOSTS=.lab/hosts.ini DOJANGKOK_ENV=.lab/.env $(FAB) full-deploy --yes
+# Zero to serving on the local lab: bare hosts (a cloud image: packages, a login user),
+# `fab setup` on each, then the manual's full deploy of the sample apps. The lab lock is
+# held for the whole run.
+# The lab's base image (debootstrap, the slow part of a cold start) is built while the venv
+# installs; the two setups run at once (gpu's output follows cpu's).
+demo: system-packages
+	$(LABLOCK) $(MAKE) --no-print-directory demo-steps
+demo-steps:
+	@mkdir -p .lab; python3 -m tests.lab image > .lab/image.log 2>&1 & image=$$!; \
+	$(MAKE) --no-print-directory venv; venv=$$?; wait $$image; image_rc=$$?; \
+	cat .lab/image.log; [ $$venv -eq 0 ] && [ $$image_rc -eq 0 ]
+	$(PY) -m tests.lab up --bare
+	@( $(LABENV) $(FAB) -H gpu setup --yes > .lab/demo-setup-gpu.log 2>&1; \
+	   echo $$? > .lab/demo-setup-gpu.rc ) & \
+	$(LABENV) $(FAB) -H cpu setup --yes; cpu=$$?; wait; cat .lab/demo-setup-gpu.log; \
+	[ $$cpu -eq 0 ] && [ "$$(cat .lab/demo-setup-gpu.rc)" = 0 ]
+	$(LABENV) $(FAB) full-deploy --yes
+	@echo "served: https://$$(sed -n 's/^cpu ansible_host=\([^ ]*\).*/\1/p' .lab/hosts.ini)/ (CA: .lab/tls/ca.pem)"
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -35,9 +59,10 @@ fmt: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# Everything: lint, unit tests and the lab tests (boots the lab when it is not up).
+# Everything: lint, unit tests and the lab tests (boots the lab when it is not up), with the
+# lab lock held for the whole run.
 test: lint
-	$(PY) -m pytest; rc=$$?; \
+	$(LABLOCK) $(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; exit 1; fi; \
 	exit $$rc
 
@@ -48,8 +73,8 @@ runbook: venv
 	$(PY) -m tasks.runbook > docs/runbook.md
 
 bench: lab-up
-	$(PY) bench/lab_bench.py
-	$(PY) bench/deploy_bench.py
+	$(LABLOCK) $(PY) bench/lab_bench.py
+	$(LABLOCK) $(PY) bench/deploy_bench.py
 
 clean: lab-down
 	rm -rf $(VENV)

@@ -247,16 +247,29 @@ def history(c, limit=20, raw=False):
 
 
 @task
+@operator_task
 def settings(c):
     """Every setting with its default (the manual's value); override them in hosts.ini.
 
+    Usage: fab settings | fab settings -H cpu
+    With -H: the host's values and where each comes from (default, inventory, or detected
+    on the host: database server and unit, its config file, python, packages), read-only.
     The *_cmd settings are marked RAW SHELL: they run on the host as written (never quoted);
     every other value is quoted or checked (tasks/hosts/validate.py) before it reaches a host.
     """
-    for name, value in sorted(vars(Settings()).items()):
-        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, list) else value
-        raw = "    # RAW SHELL: runs as written on the host" if name in validate.RAW_SHELL else ""
-        print(f"{name} = {shown}{raw}")
+    if not cli.target(c):
+        for name, value in sorted(vars(Settings()).items()):
+            shown = (
+                json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else value
+            )
+            raw = (
+                "    # RAW SHELL: runs as written on the host" if name in validate.RAW_SHELL else ""
+            )
+            print(f"{name} = {shown}{raw}")
+        return
+    secrets = cli.secrets()
+    for host in cli.hosts(c, None):
+        provision.show_settings(host, secrets, Console(secrets))
 
 
 @task(
@@ -268,7 +281,10 @@ def push_config(c, dry_run=False, yes=False, message=""):
 
     Usage: fab -H cpu push-config [--dry-run] [--yes]
     Validation (nginx -t, systemd-analyze verify) runs on staged copies before anything takes
-    effect; a failure leaves the host as it was. A failed restart puts the old files back.
+    effect; a failure leaves the host as it was. A failed restart puts the old files back
+    (a unit that did not exist before is removed). First, what the units rely on (their
+    users, the jar, the venv, the checkouts) is checked: on a host `fab setup` never
+    prepared it stops at once and changes nothing.
     """
     secrets, opts = cli.secrets(), cli.options(dry_run, yes, message)
     for host in cli.hosts(c, None):
@@ -292,10 +308,13 @@ def render_config(c, out="rendered"):
 @task(name="setup", help=help_for("dry-run", "yes", "message"))
 @operator_task
 def setup_host(c, dry_run=False, yes=False, message=""):
-    """Prepare a host (packages installed): service users, directories, swap, database, config.
+    """A bare host to serving: packages, users, directories, swap, database, each app's
+    checkout, .env, first build (venv), then push-config, the services, a health check.
 
     Usage: fab -H cpu setup | fab -H gpu setup  [--dry-run] [--yes]
-    Idempotent. Ends with push-config (asks before applying unless --yes).
+    Idempotent: a second run changes nothing and says so. Asks before applying the config
+    unless --yes. The database server, its unit, python and packages are detected on the
+    host unless set (`fab settings -H cpu`). Runbook: "0. 서버 준비".
     """
     secrets, opts = cli.secrets(), cli.options(dry_run, yes, message)
     for host in cli.hosts(c, None):

@@ -1,7 +1,8 @@
 """Renders docs/runbook.md from the step definitions (``make runbook``).
 
 The prose lives in templates/runbook/runbook.md.j2; every step table, command, expected
-time and failure response comes from the plans the tasks run. tests/unit/test_runbook.py
+time and failure response comes from the plans the tasks run (section "0. 서버 준비" from
+the setup plan, rendered for the manual's target: Ubuntu with MySQL). tests/unit/test_runbook.py
 fails when docs/runbook.md is out of date.
 """
 
@@ -18,7 +19,8 @@ from tasks.engine.steps import Kind, Plan
 from tasks.engine.view import TARGET_PLACEHOLDER, RunView
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
-from tasks.procedures import PROCEDURES, backup
+from tasks.procedures import PROCEDURES, backup, detect
+from tasks.procedures import setup as host_setup
 from tasks.procedures.release_flow import example_plans
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,6 +99,11 @@ def render() -> str:
                 "checklist": plan.checklist,
             }
         )
+    setup_rows = {}
+    for group in ("cpu", "gpu"):
+        view = example_view("setup", group, "setup")
+        view = view.but(host=detect.offline(view.host))
+        setup_rows[group] = rows(host_setup.plan(view), view)
     releases = []
     for comp in components.ORDER:
         view = example_view(comp.name, comp.group).but(strategy="release")
@@ -125,6 +132,7 @@ def render() -> str:
         backup_rows=backup_rows,
         restore_rows=restore_rows,
         settings=Settings(),
+        setup_rows=setup_rows,
     )
 
 

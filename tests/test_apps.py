@@ -170,7 +170,7 @@ def test_app_layout(name: str) -> None:
     [
         ("frontend", {"REACT_APP_API_URL"}),
         ("backend", {"DB_URL", "DB_USER", "DB_PASSWORD", "SERVER_PORT"}),
-        ("ai", {"MODEL_NAME"}),
+        ("ai", {"MODEL_NAME", "LOG_DIR", "VECTOR_STORE_DIR"}),
     ],
 )
 def test_env_example_has_keys_without_values(name: str, keys: set[str]) -> None:
@@ -551,3 +551,25 @@ def test_ai_break_start_exits_1(tmp_path: Path, servers: list[Server]) -> None:
     server = start_ai(servers, app)
     assert server.wait_exit() == 1
     assert "BREAK=start" in server.log
+
+
+@needs_fastapi
+def test_ai_reads_its_own_env_and_writes_its_files(tmp_path: Path, servers: list[Server]) -> None:
+    app = copy_app("ai", tmp_path)
+    logs, store = tmp_path / "logs", app / "vector_store"
+    logs.mkdir()
+    (app / ".env").write_text(f"MODEL_NAME=from-dotenv\nLOG_DIR={logs}\nVECTOR_STORE_DIR={store}\n")
+    server = start_ai(servers, app)
+    server.wait_until_listening()
+    assert "model from-dotenv" in server.log
+    assert "Model loaded; dojangkok AI 1.0.0 ready" in (logs / "app.log").read_text()
+    assert json.loads((store / "index.json").read_text()) == {"version": "1.0.0"}
+
+
+@needs_fastapi
+def test_ai_stops_when_it_cannot_write_its_log(tmp_path: Path, servers: list[Server]) -> None:
+    app = copy_app("ai", tmp_path)
+    (app / ".env").write_text(f"LOG_DIR={tmp_path / 'no-such-dir'}\n")
+    server = start_ai(servers, app)
+    assert server.wait_exit() == 1
+    assert "Start-up failed" in server.log and "no-such-dir" in server.log

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_config_lab import ensure_tls
 from tests.test_deploy_lab import wait_ready
 from tests.test_release_lab import ROOT, Ctx
 
@@ -49,15 +48,12 @@ class Build(Ctx):
 
 @pytest.fixture(scope="module")
 def ctx(lab, tmp_path_factory):
-    lab.reset()
+    lab.reset(setup=True)  # `fab setup` with strategy=manual, cached (tests/lab/served.py)
     wait_ready(lab)
     work = tmp_path_factory.mktemp("build-lab")
-    c = Build(lab, work, ensure_tls(lab, work))
+    c = Build(lab, work, lab.state_dir / "tls" / "ca.pem")
     manual = c.inventory(strategy="manual")
     manual.write_text(manual.read_text() + "\n[gpu:vars]\nstrategy=manual\n")
-    for host in ("cpu", "gpu"):
-        res = c.fab("-H", host, "setup", "--yes", inv=manual)
-        assert res.returncode == 0, res.stderr
     c.manual = manual
     return c
 

@@ -1,8 +1,10 @@
-"""Config as code on the lab's real hosts: setup, push-config, its refusals, the targets.
+"""Config as code on the lab's real hosts: push-config, its refusals, the targets.
 
-One reset for the module: the hosts are set up with `fab setup`, then the deploy tasks run on
-the pushed config alone, then push-config is tried twice, with broken settings, and without
-nginx. Every check looks at the host itself (files, systemd, HTTPS from this machine).
+One reset for the module, to the hosts as `fab setup` left them (the cached setup layer;
+tests/test_setup_lab.py runs setup itself from bare hosts), then the deploy tasks run on
+the pushed config alone, then push-config is tried twice, with broken settings, without
+nginx, and with a unit that did not exist before. Every check looks at the host itself
+(files, systemd, HTTPS from this machine).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from tests.conftest import served
 
 pytestmark = pytest.mark.lab
 
@@ -70,46 +74,6 @@ def on(lab, host: str, command: str) -> str:
     return res.stdout.strip()
 
 
-CA = "/etc/ssl/dojangkok/ca.pem"
-
-
-def ensure_tls(lab, out: Path) -> Path:
-    """The lab's TLS for cpu; the lab should provide exactly this (see the report).
-
-    A lab CA (CA:TRUE, keyCertSign) and a leaf it signs: ECDSA P-256, SHA-256, 365 days
-    (Mozilla: at most 366), CA:FALSE, EKU serverAuth, SAN cpu, localhost, 10.77.0.2,
-    127.0.0.1. fullchain.pem = leaf + CA, privkey.pem 0600 root, the CA trusted on cpu
-    (update-ca-certificates: `curl https://localhost/` verifies), ca.pem on the operator side.
-    """
-    ip = lab.addresses["cpu"]
-    d = "/etc/ssl/dojangkok"
-    ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256"
-    leaf_ext = (
-        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
-        "extendedKeyUsage=serverAuth\n"
-        f"subjectAltName=DNS:cpu,DNS:localhost,IP:{ip},IP:127.0.0.1\n"
-    )
-    on(
-        lab,
-        "cpu",
-        f"test -s {CA} -a -s {CERT} -a -s {KEY} || {{ set -e; install -d -m 755 {d}; cd {d}; "
-        f"openssl req -x509 {ec} -days 3650 -subj '/CN=dojangkok lab CA' "
-        "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign "
-        "-keyout ca.key -out ca.pem 2>/dev/null; "
-        f"openssl req {ec} -subj /CN=cpu -keyout privkey.pem -out leaf.csr 2>/dev/null; "
-        f"printf '{leaf_ext}' > leaf.ext; "
-        "openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 365 "
-        "-sha256 -extfile leaf.ext -out leaf.pem 2>/dev/null; "
-        "cat leaf.pem ca.pem > fullchain.pem; chmod 600 privkey.pem ca.key; rm -f leaf.csr leaf.ext; }; "
-        f"cmp -s {CA} /usr/local/share/ca-certificates/dojangkok-lab.crt || "
-        f"{{ cp {CA} /usr/local/share/ca-certificates/dojangkok-lab.crt && "
-        "update-ca-certificates >/dev/null; }",
-    )
-    path = out / "lab-ca.pem"
-    path.write_text(on(lab, "cpu", f"cat {CA}") + "\n")
-    return path
-
-
 @pytest.fixture(scope="module")
 def work(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("config-lab")
@@ -117,11 +81,12 @@ def work(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def set_up(lab, work):
-    """Fresh hosts, the certificate, then `fab setup` on both."""
-    lab.reset()
-    cert = ensure_tls(lab, work)
-    results = {h: fab(lab, work, "-H", h, "setup", "--yes") for h in ("cpu", "gpu")}
-    return lab, cert, results
+    """The hosts as `fab setup` left them; the lab CA (the lab provides cpu's certificate);
+    setup's own output, kept when the setup layer was made (tests/lab/served.py)."""
+    lab.reset(setup=True)
+    served(lab)
+    results = {h: (lab.state_dir / f"setup-{h}.log").read_text() for h in ("cpu", "gpu")}
+    return lab, lab.state_dir / "tls" / "ca.pem", results
 
 
 def sha(lab, host: str, path: str) -> str:
@@ -139,10 +104,9 @@ def invocation(lab, host: str, service: str) -> str:
 
 def test_setup_prepares_the_hosts(set_up):
     lab, _, results = set_up
-    for h, res in results.items():
-        assert res.returncode == 0, (h, res.stdout[-3000:], res.stderr)
+    for output in results.values():
         # swapon is refused in the container: said clearly, not an error
-        assert "swapon is not permitted in a container (systemd-nspawn): skipped" in res.stdout
+        assert "swapon is not permitted in a container (systemd-nspawn): skipped" in output
     cpu = lab.addresses["cpu"]
     assert on(lab, "cpu", "ps -o user= -C java") == "dojangkok"
     assert on(lab, "gpu", "systemctl show -p User --value fastapi") == "dojangkok-ai"
@@ -151,7 +115,7 @@ def test_setup_prepares_the_hosts(set_up):
         == "dojangkok-ai"
     )
     assert on(lab, "cpu", "stat -c '%a %U' /app/backups /app/backend/.env /swapfile") == (
-        "700 deploy\n600 deploy\n600 root"
+        "700 deploy\n640 deploy\n600 root"
     )
     assert on(lab, "cpu", "getent passwd dojangkok | cut -d: -f7") == "/usr/sbin/nologin"
     # the database account works with the password from .env (sent by file, not argv)
@@ -179,13 +143,6 @@ def test_setup_prepares_the_hosts(set_up):
 
 def test_the_deploy_tasks_work_on_the_pushed_config(set_up, work):
     lab = set_up[0]
-    # the lab's frontend checkout has a .env.example but no .env yet (not config's business)
-    for h, d in (("cpu", "/app/frontend"), ("gpu", "/app/ai-server")):
-        on(
-            lab,
-            h,
-            f"cd {d} && {{ test -f .env || ! test -f .env.example || sudo -u deploy cp .env.example .env; }}",
-        )
     for h, task in (("cpu", "deploy-backend"), ("cpu", "deploy-frontend"), ("gpu", "deploy-ai")):
         res = fab(lab, work, "-H", h, task, "--yes")
         assert res.returncode == 0, (task, res.stdout[-3000:], res.stderr)
@@ -246,7 +203,8 @@ def test_a_unit_that_fails_verification_is_rejected(set_up, work):
     )
     res = fab(lab, work, "-H", "cpu", "push-config", "--yes",
               inv=inventory(lab, work, backend_java="/usr/bin/no-such-java"))  # fmt: skip
-    assert res.returncode == 1 and "no-such-java" in res.stdout
+    # refused before anything: the precondition check names it (systemd-analyze verify would)
+    assert res.returncode == 1 and "java /usr/bin/no-such-java" in res.stderr
     assert sha(lab, "cpu", "/etc/systemd/system/dojangkok.service") == unit
     assert invocation(lab, "cpu", "dojangkok") == running
 
@@ -272,6 +230,27 @@ def test_a_host_without_nginx_is_a_clear_error(set_up, work):
         on(lab, "cpu", "mv /usr/sbin/nginx.hidden /usr/sbin/nginx")
     assert res.returncode == 1 and "nginx is not installed" in res.stdout
     assert sha(lab, "cpu", "/etc/nginx/sites-available/dojangkok") == site
+
+
+def test_a_new_unit_that_does_not_start_is_removed_and_said_so(set_up, work):
+    """A unit that did not exist before the push and fails its check is stopped, disabled
+    and removed by the rollback, which says so; the failed check shows its journal."""
+    lab = set_up[0]
+    on(lab, "gpu", "systemctl disable --now -q fastapi && rm /etc/systemd/system/fastapi.service "
+                   "&& systemctl daemon-reload")  # fmt: skip
+    broken = lab.write_inventory(work / "hosts-newunit.ini", LAB_VARS + "\n[gpu:vars]\n"
+                                 "ai_app=app.main:no_such_app\nai_health_tries=8\n")  # fmt: skip
+    try:
+        res = fab(lab, work, "-H", "gpu", "push-config", "--yes", inv=broken)
+        assert res.returncode == 1
+        assert "the new unit(s) fastapi were removed" in res.stderr
+        assert "rollback" not in res.stderr.lower() or "롤백도 실패" not in res.stderr
+        assert "journalctl -u fastapi" in res.stdout and "no_such_app" in res.stdout
+        assert lab.run("gpu", "test -e /etc/systemd/system/fastapi.service").returncode != 0
+        assert "not-found" in lab.run("gpu", "systemctl show -p LoadState fastapi").stdout
+    finally:
+        again = fab(lab, work, "-H", "gpu", "push-config", "--yes")
+        assert again.returncode == 0, again.stdout[-3000:]
 
 
 def exposure(lab, host: str, unit: str) -> float:
@@ -306,25 +285,26 @@ def test_tls_meets_mozilla_intermediate(set_up, work):
 def test_no_secret_reached_the_output(set_up):
     _, _, results = set_up
     for value in (v for v in set_up[0].env().values() if len(v) >= 4):
-        for res in results.values():
-            assert value not in res.stdout and value not in res.stderr
+        for output in results.values():
+            assert value not in output
 
 
 def test_setup_and_push_config_are_in_the_history(set_up, work):
+    import json
+
     lab = set_up[0]
     res = fab(lab, work, "history")
     assert res.returncode == 0
     kinds = [line.split()[2] for line in res.stdout.splitlines()[2:] if line.strip()]
-    assert kinds.count("setup") >= 2 and "config" in kinds, res.stdout
-    import json
-
+    assert "config" in kinds, res.stdout
     recs = [json.loads(x) for x in (work / "history.jsonl").read_text().splitlines()]
-    setups = [r for r in recs if r["kind"] == "setup"]
-    assert {r["host"] for r in setups} == {"cpu", "gpu"} and all(
-        r["result"] == "ok" for r in setups
-    )
-    # the record holds every step that ran: setup's, then the config push's
-    assert {s["section"] for s in setups[0]["steps"]} == {"S", "CFG"}
     assert any(r["kind"] == "config" and r["result"] == "rolled-back" for r in recs)
-    host = lab.run("cpu", "cat /var/lib/dojangkok-deploy/history.jsonl").stdout
-    assert '"kind": "setup"' in host and '"kind": "config"' in host
+    # setup's records are on the hosts (setup ran when the layer was made)
+    for h in ("cpu", "gpu"):
+        host = [json.loads(x) for x in on(lab, h, "cat /var/lib/dojangkok-deploy/history.jsonl")
+                .splitlines()]  # fmt: skip
+        (setup,) = [r for r in host if r["kind"] == "setup"]
+        assert setup["result"] == "ok"
+        # the record holds every step that ran: setup's, then the config push's
+        assert {s["section"] for s in setup["steps"]} == {"S", "CFG"}
+    assert '"kind": "config"' in on(lab, "cpu", "cat /var/lib/dojangkok-deploy/history.jsonl")

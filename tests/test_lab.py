@@ -1,4 +1,5 @@
-"""The lab itself: two real hosts configured like the manual's hand-set-up servers."""
+"""The lab itself: two real hosts as a cloud image gives them (bare), and the sample apps on
+them once `fab setup` made them serve (the cached setup layer, tests/lab/served.py)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,24 @@ import urllib.request
 
 import pytest
 
+from tests.conftest import served
 from tests.lab import HOSTS, Lab, LabError, config, gitrepos, machines, network
 
 pytestmark = pytest.mark.lab
 
 
 @pytest.fixture(scope="module", autouse=True)
-def provisioned_lab(lab: Lab) -> Lab:
-    """Other test modules deploy onto the same hosts: start this module from the fresh state."""
+def bare_lab(lab: Lab) -> Lab:
+    """Other test modules deploy onto the same hosts: start this module from bare hosts."""
     lab.reset()
+    return lab
+
+
+@pytest.fixture(scope="module")
+def apps_lab(lab: Lab) -> Lab:
+    """The hosts as `fab setup` left them (cached), every app answering."""
+    lab.reset(setup=True)
+    served(lab)
     return lab
 
 
@@ -75,8 +85,9 @@ BACKEND = (
     "cd /app/backend && set -a && . ./.env && set +a && "
     "SERVER_PORT={port} STARTUP_DELAY_SECONDS=0 java -jar build/libs/dojangkok.jar"
 )
+# by hand as deploy: the service's log dir and vector store are the service user's
 AI = (
-    "cd /app/ai-server && STARTUP_DELAY_SECONDS=0 "
+    "cd /app/ai-server && STARTUP_DELAY_SECONDS=0 LOG_DIR= VECTOR_STORE_DIR= "
     "venv/bin/uvicorn app.main:app --host 127.0.0.1 --port {port}"
 )
 
@@ -90,27 +101,30 @@ def test_host_boots_systemd_with_sshd(lab: Lab, host: str) -> None:
     assert sh(lab, host, "systemctl is-active ssh").strip() == "active"
 
 
-def test_cpu_services(cpu_host) -> None:
-    for svc in ("nginx", "mariadb", "dojangkok"):
+def test_cpu_is_bare(cpu_host) -> None:
+    """What a cloud image gives: the distribution's packages (their services as installed),
+    a TLS certificate; nothing of the application."""
+    for svc in ("nginx", "mariadb"):
         assert cpu_host.service(svc).is_running, svc
-        assert cpu_host.service(svc).is_enabled, svc
-    assert cpu_host.file("/app/backend/.env").mode == 0o600
-    assert cpu_host.file("/app/backend/.env").user == "deploy"
-    for d in (
-        "/app/frontend",
-        "/app/backend",
-        "/app/backups",
-        "/var/www/dojangkok",
-        "/var/log/dojangkok",
-    ):
-        assert cpu_host.file(d).is_directory and cpu_host.file(d).user == "deploy", d
+    assert not cpu_host.file("/app").exists
+    assert not cpu_host.user("dojangkok").exists
+    assert not cpu_host.file("/etc/systemd/system/dojangkok.service").exists
+    assert cpu_host.file("/etc/nginx/sites-enabled/default").exists  # Debian's own site
+    assert not cpu_host.file("/etc/nginx/sites-available/dojangkok").exists
+    assert cpu_host.check_output("mysql -N -e 'SHOW DATABASES'").split().count("dojangkok") == 0
+    assert cpu_host.file("/etc/ssl/dojangkok/fullchain.pem").exists
+    assert cpu_host.file("/etc/ssl/dojangkok/privkey.pem").mode == 0o600
+    for pkg in ("openjdk-17-jdk-headless", "nodejs", "npm", "mariadb-server", "git"):
+        assert cpu_host.package(pkg).is_installed, pkg
 
 
-def test_gpu_services(gpu_host) -> None:
-    assert gpu_host.service("fastapi").is_running
-    assert gpu_host.file("/app/ai-server/venv/bin/uvicorn").exists
+def test_gpu_is_bare(gpu_host) -> None:
     assert "no-index = true" in gpu_host.file("/etc/pip.conf").content_string
-    assert gpu_host.file("/app/ai-server").user == "deploy"
+    assert gpu_host.file("/srv/wheelhouse").is_directory
+    assert not gpu_host.file("/app").exists
+    assert not gpu_host.user("dojangkok-ai").exists
+    assert not gpu_host.file("/etc/systemd/system/fastapi.service").exists
+    assert gpu_host.package("python3-venv").is_installed
 
 
 def test_operator_files(lab: Lab) -> None:
@@ -161,13 +175,10 @@ def test_hosts_reach_nothing_outside(lab: Lab) -> None:
         assert "default" not in sh(lab, host, "ip route")
         res = lab.run(host, "curl -sS -m 3 -o /dev/null http://151.101.2.132/", user="deploy")
         assert res.returncode != 0  # deb.debian.org's CDN, by address: unreachable
-    assert (
-        sh(
-            lab,
-            "cpu",
-            f"curl -s -m 3 -o /dev/null -w '%{{http_code}}' {lab.addresses['gpu']}:8000/health",
-        )
-        == "200"
+        # but the lab's git daemon on the operator's side, yes
+        assert "refs/heads/main" in sh(lab, host, f"git ls-remote git://{lab.operator_ip}/ai.git")
+    assert sh(lab, "cpu", f"ping -c1 -W3 {lab.addresses['gpu']} >/dev/null && echo up").strip() == (
+        "up"
     )
 
 
@@ -188,23 +199,37 @@ def test_deploypw_sudo_needs_the_password(lab: Lab, host: str) -> None:
     assert right.returncode == 0 and right.stdout.strip() == "root", right.stderr
 
 
-# -- the sample apps as provisioned ------------------------------------------------------
-def test_frontend_served_by_nginx(lab: Lab) -> None:
-    code, body = http(f"http://{lab.addresses['cpu']}/")
+# -- the sample apps, as `fab setup` made them serve ---------------------------------------
+def https(lab: Lab, path: str, data: dict | None = None) -> tuple[int, str]:
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=str(lab.state_dir / "tls" / "ca.pem"))
+    body = json.dumps(data).encode() if data is not None else None
+    req = urllib.request.Request(f"https://{lab.addresses['cpu']}{path}", data=body,
+                                 headers={"Content-Type": "application/json"})  # fmt: skip
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_frontend_served_by_nginx(apps_lab: Lab) -> None:
+    lab = apps_lab
+    code, body = https(lab, "/")
     assert code == 200 and f"dojangkok frontend {version(lab, 'frontend')}" in body
-    code, body = http(f"http://{lab.addresses['cpu']}/some/client/route")
+    code, body = https(lab, "/some/client/route")
     assert code == 200 and "dojangkok frontend" in body  # try_files ... /index.html
 
 
-def test_backend_health_and_note_round_trip(lab: Lab) -> None:
-    code, body = wait_http(f"http://{lab.addresses['cpu']}:8080/health")
-    assert code == 200 and json.loads(body)["status"] == "UP"
-    base = f"http://{lab.addresses['cpu']}/api"  # through nginx's /api/ proxy
-    assert version(lab, "backend") in http(f"{base}/version")[1]
+def test_backend_health_and_note_round_trip(apps_lab: Lab) -> None:
+    lab = apps_lab
+    assert json.loads(sh(lab, "cpu", "curl -fsS localhost:8080/health"))["status"] == "UP"
+    assert version(lab, "backend") in https(lab, "/api/version")[1]  # nginx's /api/ proxy
     text = f"lab note {time.time()}"
-    code, body = http(f"{base}/notes", {"text": text})
+    code, body = https(lab, "/api/notes", {"text": text})
     assert code == 201, body
-    code, body = http(f"{base}/notes")
+    code, body = https(lab, "/api/notes")
     assert code == 200 and text in body
     db = sh(
         lab,
@@ -215,7 +240,8 @@ def test_backend_health_and_note_round_trip(lab: Lab) -> None:
     assert db.strip() == "1"
 
 
-def test_mariadb_accounts(lab: Lab) -> None:
+def test_mariadb_accounts(apps_lab: Lab) -> None:
+    lab = apps_lab
     env = lab.env()
     out = sh(
         lab, "cpu", f"mysql -N -h 127.0.0.1 -uroot -p{env['MYSQL_ROOT_PASSWORD']} -e 'SELECT 1'"
@@ -226,7 +252,8 @@ def test_mariadb_accounts(lab: Lab) -> None:
     assert sh(lab, "cpu", "mysql -N -e 'SELECT 3'", user="root").strip() == "3"  # unix_socket
 
 
-def test_ai_health_and_analyze(lab: Lab) -> None:
+def test_ai_health_and_analyze(apps_lab: Lab) -> None:
+    lab = apps_lab
     ip = lab.addresses["gpu"]
     code, body = wait_http(f"http://{ip}:8000/health")
     assert code == 200 and json.loads(body) == {"status": "ok", "version": version(lab, "ai")}
@@ -235,8 +262,8 @@ def test_ai_health_and_analyze(lab: Lab) -> None:
 
 
 # -- building and running the apps by hand, and each BREAK mode -------------------------
-def test_frontend_new_version_by_hand(fresh_lab: Lab) -> None:
-    lab = fresh_lab
+def test_frontend_new_version_by_hand(served_lab: Lab) -> None:
+    lab = served_lab
     lab.push_app("frontend", {"VERSION": "9.9.9\n"}, "v9.9.9")
     sh(
         lab,
@@ -244,11 +271,11 @@ def test_frontend_new_version_by_hand(fresh_lab: Lab) -> None:
         "cd /app/frontend && git pull -q --ff-only && npm ci --no-audit --no-fund "
         "&& npm run build && cp -r build/. /var/www/dojangkok/ && sudo nginx -s reload",
     )
-    assert "dojangkok frontend 9.9.9" in http(f"http://{lab.addresses['cpu']}/")[1]
+    assert "dojangkok frontend 9.9.9" in https(lab, "/")[1]
 
 
-def test_backend_builds_and_runs_by_hand(fresh_lab: Lab) -> None:
-    lab = fresh_lab
+def test_backend_builds_and_runs_by_hand(served_lab: Lab) -> None:
+    lab = served_lab
     out = sh(
         lab, "cpu", "cd /app/backend && git pull -q --ff-only && ./gradlew clean build -x test"
     )
@@ -257,8 +284,8 @@ def test_backend_builds_and_runs_by_hand(fresh_lab: Lab) -> None:
     assert out.startswith("200 ") and '"UP"' in out
 
 
-def test_ai_runs_by_hand(fresh_lab: Lab) -> None:
-    lab = fresh_lab
+def test_ai_runs_by_hand(served_lab: Lab) -> None:
+    lab = served_lab
     sh(
         lab,
         "gpu",
@@ -280,8 +307,8 @@ def test_ai_runs_by_hand(fresh_lab: Lab) -> None:
         ("ai", "health"),
     ],
 )
-def test_break_modes(fresh_lab: Lab, app: str, mode: str) -> None:
-    lab = fresh_lab
+def test_break_modes(served_lab: Lab, app: str, mode: str) -> None:
+    lab = served_lab
     lab.push_app(app, {"BREAK": f"{mode}\n"}, f"break {mode}")
     host, path = {
         "frontend": ("cpu", "/app/frontend"),

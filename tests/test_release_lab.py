@@ -21,7 +21,6 @@ import pytest
 import requests
 
 from tests.lab.probe import Prober
-from tests.test_config_lab import ensure_tls
 from tests.test_deploy_lab import wait_ready
 
 pytestmark = pytest.mark.lab
@@ -116,21 +115,10 @@ class Ctx:
 
 @pytest.fixture(scope="module")
 def ctx(lab, tmp_path_factory):
-    lab.reset()
+    lab.reset(setup=True)  # `fab setup` with strategy=manual, cached (tests/lab/served.py)
     wait_ready(lab)
     work = tmp_path_factory.mktemp("release-lab")
-    c = Ctx(lab, work, ensure_tls(lab, work))
-    manual = c.inventory(strategy="manual")
-    manual.write_text(manual.read_text() + "\n[gpu:vars]\nstrategy=manual\n")
-    for host in ("cpu", "gpu"):
-        res = c.fab("-H", host, "setup", "--yes", inv=manual)
-        assert res.returncode == 0, res.stderr
-    for h, d in (("cpu", "/app/frontend"), ("gpu", "/app/ai-server")):
-        c.on(
-            h,
-            f"cd {d} && {{ test -f .env || ! test -f .env.example || sudo -u deploy cp .env.example .env; }}",
-        )
-    return c
+    return Ctx(lab, work, lab.state_dir / "tls" / "ca.pem")
 
 
 def test_the_first_release_deploy_converts_the_host_without_a_failed_request(ctx):

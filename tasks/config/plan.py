@@ -52,15 +52,50 @@ def _uploads(changes_: list[Change]):
     return uploads
 
 
+def _journal(f: ConfigFile):
+    """A failed check shows the service's journal (the runner reads it as root)."""
+    return lambda v: f"journalctl -u {q(f.service)} -n 30 --no-pager"
+
+
 def _apply_steps(changes_: list[Change], number, suffix: str, policy: Policy,
-                 on_failure: str) -> list[Step]:  # fmt: skip
+                 on_failure: str, skip: frozenset = frozenset()) -> list[Step]:  # fmt: skip
     steps: list[Step] = []
     for action, f in apply_actions(changes_):
+        if action != "daemon-reload" and f.key in skip:
+            continue
         steps.append(_action_step(number(steps), action, f, suffix, policy, on_failure))
         if action != "daemon-reload":
             steps.append(Step(number(steps), f"{f.service} 동작 확인{suffix}", "30초", on_failure,
-                              policy, command=_check(f)))  # fmt: skip
+                              policy, command=_check(f), diagnose=_journal(f)))  # fmt: skip
     return steps
+
+
+def new_units(changes_: list[Change]) -> list[ConfigFile]:
+    """Units this push installs where none was: a rollback removes them, not restarts them."""
+    return [c.file for c in changes_ if c.file.kind == "unit" and c.old is None]
+
+
+def _remove_new(f: ConfigFile):
+    def command(v: RunView) -> str:
+        svc = q(f.service)
+        return (
+            f"systemctl disable --now -q -- {svc} 2>/dev/null || true; "
+            f"systemctl reset-failed -- {svc} 2>/dev/null || true; "
+            f"echo {q(f'new unit {f.service}: stopped and disabled (it did not exist before)')}"
+        )
+
+    return command
+
+
+def _removed(f: ConfigFile):
+    def command(v: RunView) -> str:
+        return (
+            f"if systemctl cat -- {q(f.service)} >/dev/null 2>&1; then "
+            f"echo {q(f'{f.service}.service is still there')} >&2; exit 1; fi; "
+            f"echo {q(f'the new unit {f.service}.service was removed (the host is as before the push)')}"
+        )
+
+    return command
 
 
 def _action_step(number: str, action: str, f: ConfigFile, suffix: str, policy: Policy,
@@ -94,13 +129,23 @@ def push_plan(changes_: list[Change]) -> tuple[Plan, object]:
     steps += _apply_steps(changes_, lambda done: str(len(steps) + len(done)), "", Policy.ROLLBACK,
                           "실패 시 이전 설정 복원")  # fmt: skip
 
+    fresh = new_units(changes_)
+
     def rollback(v: RunView, reason: str = "") -> Plan:
         back = [
-            Step("R1", "이전 설정 복원", "1초", "수동 복구", Policy.ABORT,
-                 command=lambda v: restore_command(v, changes_), sudo=True),
+            Step(f"R0{'abcdefgh'[i]}", f"새 유닛 {f.service} 중지 (적용 전에는 없던 유닛)", "10초",
+                 "수동 복구", Policy.ABORT, command=_remove_new(f), sudo=True)
+            for i, f in enumerate(fresh)
         ]  # fmt: skip
+        back.append(Step("R1", "이전 설정 복원", "1초", "수동 복구", Policy.ABORT,
+                         command=lambda v: restore_command(v, changes_), sudo=True))  # fmt: skip
         back += _apply_steps(changes_, lambda done: f"R{len(done) + 2}", " (이전 설정)",
-                             Policy.ABORT, "수동 복구")  # fmt: skip
+                             Policy.ABORT, "수동 복구", frozenset(f.key for f in fresh))  # fmt: skip
+        back += [
+            Step(f"R{len(back) - len(fresh) + 1 + i}", f"새 유닛 {f.service} 제거 확인", "1초",
+                 "수동 복구", Policy.ABORT, command=_removed(f))
+            for i, f in enumerate(fresh)
+        ]  # fmt: skip
         return Plan("config", "CFG", "설정 복원", v.host.alias, "1분", "-", tuple(back))
 
     plan = Plan("config", "CFG", "설정 적용 (push-config)", "", "1분", "변경된 서비스의 재시작 시간",

@@ -15,6 +15,8 @@ from tasks import components
 from tasks.errors import ConfigError
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
+from tasks.procedures import detect
+from tasks.procedures.setup_apps import writable
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 UPSTREAM = "dojangkok_backend"  # the nginx upstream the release strategy switches
@@ -119,6 +121,8 @@ def context(s: Settings) -> dict[str, object]:
     ai_base = f"{s.releases_root}/ai"
     release = s.strategy == "release"
     values.update(
+        backend_rw_paths=writable(s, "backend"),
+        ai_rw_paths=writable(s, "ai"),
         backend_jar=f"{s.backend_dir}/{s.backend_artifact}",
         backend_env_path=f"{s.backend_dir}/{s.backend_env_file}",
         backend_upstream=f"127.0.0.1:{s.backend_port}",
@@ -164,6 +168,10 @@ def render_file(f: ConfigFile, s: Settings, env=None) -> str:
 
 
 def render(host: Host) -> dict[ConfigFile, str]:
+    """The host's files. Settings detected on the host (db_service, mysql_conf, ...) that are
+    still empty are assumed as on the manual's target (push-config and setup detect them)."""
+    if not (host.settings.db_service and host.settings.mysql_conf and host.settings.db_server):
+        host = detect.offline(host)
     env = environment()
     return {f: render_file(f, host.settings, env) for f in config_files(host)}
 

@@ -161,8 +161,10 @@ class Settings:
     ai_device_allow: list = field(
         default_factory=lambda: ["char-nvidia-frontend rw", "char-nvidia-uvm rw"]
     )
-    db_service: str = "mariadb"
-    mysql_conf: str = "/etc/mysql/mariadb.conf.d/60-dojangkok.cnf"
+    #: the database's systemd unit; empty: detected on the host (mariadb or mysql)
+    db_service: str = ""
+    #: the config file push-config writes; empty: detected (the server's conf.d directory)
+    mysql_conf: str = ""
     innodb_buffer_pool_size: str = "1G"
     db_max_connections: int = 100
     db_bind_address: str = "127.0.0.1"
@@ -172,6 +174,56 @@ class Settings:
     #: empty swap_size: no swap file
     swap_size: str = "4G"
     swap_file: str = "/swapfile"
+
+    # --- zero to serving (tasks/procedures/setup*.py, detect.py, preconditions.py, drift.py) ---
+    # `fab setup` takes a bare host to serving; deploys check what they rely on first.
+    #: each component's git origin: setup clones it, every deploy checks the checkout's origin
+    #: (empty: setup cannot clone; deploys only check that the checkout is a git repository)
+    frontend_repo: str = ""
+    backend_repo: str = ""
+    ai_repo: str = ""
+    #: a deploy key for the repo over ssh: a private key file on this machine, uploaded 0600
+    #: to the host and used by git there (empty: none; the host's own keys or a public repo)
+    frontend_deploy_key: str = ""
+    backend_deploy_key: str = ""
+    ai_deploy_key: str = ""
+    #: the git host's keys, a known_hosts file on this machine (e.g. from `ssh-keyscan
+    #: github.com`, fingerprints checked); empty: the host's own known_hosts. Always checked.
+    git_known_hosts: str = ""
+    #: the app's .env, written by setup with exactly the keys of its .env.example: the values
+    #: that are no secret here ({"KEY": "value"}); "${NAME}" takes NAME from the operator's
+    #: .env (secrets never go in the inventory). A key with no value is named, nothing written.
+    frontend_env: dict = field(default_factory=dict)
+    backend_env: dict = field(default_factory=lambda: {"DB_PASSWORD": "${DB_PASSWORD}"})
+    ai_env: dict = field(default_factory=dict)
+    #: where a component tells the version it serves (empty: not checked), asked on its host;
+    #: *_version_match: "json:<field>" (a JSON answer) or "regex:<pattern with one group>"
+    frontend_version_url: str = ""
+    frontend_version_match: str = "json:version"
+    backend_version_url: str = ""
+    backend_version_match: str = "json:version"
+    ai_version_url: str = ""
+    ai_version_match: str = "json:version"
+    #: systemd LogsDirectory= / StateDirectory= (a name under /var/log, /var/lib; empty: none):
+    #: made by systemd, owned by the service user, writable despite ProtectSystem=strict
+    backend_logs_directory: str = "dojangkok"
+    backend_state_directory: str = ""
+    ai_logs_directory: str = ""
+    ai_state_directory: str = ""
+    #: other paths the service writes (ReadWritePaths=; relative: inside its checkout, e.g. a
+    #: local vector store); setup makes them, owned by the service user
+    backend_writable_paths: list = field(default_factory=list)
+    ai_writable_paths: list = field(default_factory=list)
+    #: ProcSubset=pid hides /proc/cpuinfo, /proc/meminfo, ...: ML runtimes (torch, numpy's
+    #: BLAS, onnxruntime) read them, so the AI server gets "all"; "pid" is the stricter one
+    backend_proc_subset: str = "pid"
+    ai_proc_subset: str = "all"
+    #: the database server (empty: detected on the host: "mariadb" or "mysql")
+    db_server: str = ""
+    #: the python that makes the AI venv (empty: detected, the host's python3)
+    ai_python: str = ""
+    #: packages setup makes sure of (empty: detected from the distribution and the host's role)
+    host_packages: list = field(default_factory=list)
 
     # --- the release strategy (tasks/procedures/release*.py) ----------------------------
     #: how deploy and rollback tasks work unless --strategy says otherwise:
@@ -252,6 +304,19 @@ class Settings:
 
 def _coerce(f: dataclasses.Field, raw: object, where: str) -> object:
     default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
+    if isinstance(default, dict):
+        try:
+            value = json.loads(raw) if isinstance(raw, str) else raw
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"setting {f.name} in {where} must be a JSON object: {exc}",
+                'e.g. {"SERVER_PORT": "8080"}',
+            ) from None
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise ConfigError(
+                f"setting {f.name} in {where} must be a JSON object", "wrap it in { }"
+            )
+        return {k: str(v) for k, v in value.items()}
     if isinstance(default, bool) or isinstance(raw, type(default)):
         return raw
     if isinstance(default, float):

@@ -306,7 +306,9 @@ RAW_SHELL = ("frontend_install_cmd", "frontend_build_cmd", "nginx_test_cmd", "ng
              "backend_build_cmd", "backend_log_cmd")  # fmt: skip
 #: any one line of text: shell-quoted wherever a command uses it (or used by no command)
 FREE_TEXT = ("frontend_expect", "backend_health_expect", "ai_health_expect",
-             "backend_expected_total", "known_hosts_file")  # fmt: skip
+             "backend_expected_total", "known_hosts_file",
+             # files on the operator's machine, read by the tool (never in a command)
+             "frontend_deploy_key", "backend_deploy_key", "ai_deploy_key", "git_known_hosts")  # fmt: skip
 #: rendered into config files (templates/), never into a command: one line each
 TEMPLATE_ONLY = ("server_name", "content_security_policy", "hashed_assets_path",
                  "proxy_read_timeout", "client_max_body_size", "backend_java_opts",
@@ -383,6 +385,52 @@ def _choice(*allowed: str) -> Rule:
     return check
 
 
+_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]{0,99}(\|[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99})?")
+_PYTHON = re.compile(r"/?[A-Za-z0-9_][A-Za-z0-9_./+-]{0,199}")
+_DIR_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}){0,4}")
+
+
+def _package(value, name, where):
+    return _pattern(_PACKAGE, value, name, where, "a package name (or name|command)",
+                    "e.g. openjdk-17-jdk-headless or nodejs|node")  # fmt: skip
+
+
+def python_command(value, name="ai_python", where=""):
+    return _pattern(_PYTHON, value, name, where, "a python command or path",
+                    "e.g. python3.12 or /usr/bin/python3")  # fmt: skip
+
+
+def _systemd_dir_name(value, name, where):
+    """LogsDirectory= / StateDirectory=: a relative name under /var/log or /var/lib."""
+    if ".." in str(value).split("/"):
+        raise _error(name, where, value, "leaves /var/log or /var/lib (a .. part)", "remove it")
+    return _pattern(_DIR_NAME, value, name, where, "a directory name under /var/log or /var/lib",
+                    "e.g. dojangkok (no leading /)")  # fmt: skip
+
+
+def _writable_path(value, name, where):
+    """Absolute, or relative to the component's checkout."""
+    if isinstance(value, str) and value.startswith("/"):
+        return absolute_path(value, name, where)
+    return relative_path(value, name, where, subdir=True)
+
+
+def _version_match(value, name, where):
+    if not isinstance(value, str) or not value.startswith(("json:", "regex:")):
+        raise _error(name, where, value, 'must start with "json:" or "regex:"',
+                     "e.g. json:version or regex:version ([0-9.]+)")  # fmt: skip
+    if value.startswith("json:") and not value[5:]:
+        raise _error(name, where, value, "names no field", "e.g. json:version")
+    return value
+
+
+def _env_values(value, name, where):
+    """{"KEY": "value"}: keys are environment variable names."""
+    for key in value:
+        env_key(key, name, where)
+    return value
+
+
 RULES: dict[str, Rule] = {
     "git_remote": branch,
     "git_branch": branch,
@@ -432,8 +480,8 @@ RULES: dict[str, Rule] = {
     "ai_listen_port": port,
     "ai_env_file": relative_path,
     "ai_memory_deny_write_execute": _choice("yes", "no"),
-    "db_service": unit_name,
-    "mysql_conf": absolute_path,
+    "db_service": _optional(unit_name),  # empty: detected on the host (detect.py)
+    "mysql_conf": _optional(absolute_path),
     "db_max_connections": _keep(1, "connections"),
     "db_app_user": db_user,
     "db_app_password_env": env_key,
@@ -462,6 +510,30 @@ RULES: dict[str, Rule] = {
     "frontend_origin": _optional(git_origin),
     "backend_origin": _optional(git_origin),
     "ai_origin": _optional(git_origin),
+    # zero to serving (setup_apps.py, detect.py, drift.py)
+    "frontend_repo": _optional(git_origin),
+    "backend_repo": _optional(git_origin),
+    "ai_repo": _optional(git_origin),
+    "frontend_version_url": _optional(url),
+    "backend_version_url": _optional(url),
+    "ai_version_url": _optional(url),
+    "frontend_version_match": _version_match,
+    "backend_version_match": _version_match,
+    "ai_version_match": _version_match,
+    "backend_logs_directory": _optional(_systemd_dir_name),
+    "backend_state_directory": _optional(_systemd_dir_name),
+    "ai_logs_directory": _optional(_systemd_dir_name),
+    "ai_state_directory": _optional(_systemd_dir_name),
+    "backend_writable_paths": _each(_writable_path),
+    "ai_writable_paths": _each(_writable_path),
+    "backend_proc_subset": _choice("pid", "all"),
+    "ai_proc_subset": _choice("pid", "all"),
+    "db_server": _optional(_choice("mariadb", "mysql")),
+    "ai_python": _optional(python_command),
+    "host_packages": _each(_package),
+    "frontend_env": _env_values,
+    "backend_env": _env_values,
+    "ai_env": _env_values,
 }
 
 

@@ -12,6 +12,8 @@ from tasks.components import AI
 from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
+from tasks.hosts import validate
+from tasks.procedures import verify
 from tasks.procedures.common import (
     after_items,
     before_items,
@@ -53,9 +55,11 @@ def plan(view: RunView) -> Plan:
              added="접속은 도구가 이미 했다: 이 연결로 호스트 이름을 확인한다"),
         prepare_step(lambda v: [v.s.state_dir]),
         pull_step("2", "30초", _dir, fetch_first=True),
+        verify.env_mode_step("2a", "ai"),
         Step("3", "가상환경 활성화", "5초", "venv 재생성", Policy.RETRY,
              command=lambda v: in_venv(v, "python -V"),
-             cleanup=lambda v: shell.cd(v.s.ai_dir, f"python3 -m venv --clear -- {q(v.s.ai_venv)}")),
+             cleanup=lambda v: shell.cd(v.s.ai_dir, f"{q(validate.python_command(v.s.ai_python or 'python3'))} -m venv "
+                                                    f"--clear -- {q(v.s.ai_venv)}")),
         Step("4", "의존성 설치", "2분", "캐시 삭제 후 재시도 (그래도 실패하면 롤백)", Policy.RETRY,
              command=install, cleanup=purge_cache, then=Policy.ROLLBACK),
         service_step("5", "서비스 재시작", "30초",
@@ -78,13 +82,13 @@ def plan(view: RunView) -> Plan:
         CheckItem("배포 후", f"`{view.s.ai_health_path}` 응답 확인", check_health(AI)),
         CheckItem("배포 후", "AI 기능 수동 테스트 (계약서 분석 API, 체크리스트 생성)",
                   rollback_on_no=True),
-        CheckItem("배포 후", f"에러 로그 확인 (`journalctl -u {svc} -f`)", check_log(
+        CheckItem("배포 후", f"에러 로그 확인 (`[sudo] journalctl -u {svc} -n 100`)", check_log(
             lambda v: f"journalctl -u {q(v.s.ai_service)} -n 100 --no-pager")),
         *after_items(AI),
     )  # fmt: skip
     return Plan(
         component="ai", section="C", title="FastAPI (AI Server) 배포",
-        location="AI Instance `/app/ai-server`", expected_total="약 8분",
+        location=f"AI Instance `{view.s.ai_dir}`", expected_total="약 8분",
         downtime="1-2분", steps=steps, checklist=checklist,
     )  # fmt: skip
 
@@ -100,6 +104,8 @@ def rollback_plan(view: RunView, reason: str = "") -> Plan:
                      down=True),
         health_step("R4", "헬스체크", "30초", f"로그 확인 (`journalctl -u {svc} -n 50`)",
                     Policy.ABORT, AI),
+        verify.smoke_step("R5", lambda s: s.ai_smoke, lambda s: s.ai_listen_port),
+        verify.version_step("R6", "ai"),
     )  # fmt: skip
     return Plan("ai", "C", "FastAPI 롤백", "AI Instance", "약 3분", "1분 이내", steps)
 

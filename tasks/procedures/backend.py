@@ -14,7 +14,7 @@ from tasks.components import BACKEND
 from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
-from tasks.procedures import backup
+from tasks.procedures import backup, drift, verify
 from tasks.procedures.common import (
     before_items,
     build_step,
@@ -38,26 +38,32 @@ def _dir(v: RunView) -> str:
     return v.s.backend_dir
 
 
-def release_jar(v: RunView, rev: str) -> str:
-    return f"{v.s.state_dir}/releases/backend-{rev}.jar"
+def releases(v: RunView) -> str:
+    return f"{v.s.state_dir}/releases"
 
 
 def keep_artifact(v: RunView) -> str:
-    art = q(f"{v.s.backend_dir}/{v.s.backend_artifact}")
+    """The running jar, kept under its checksum (what it is), not a revision's name: the
+    record (tasks/procedures/drift.py) says which revision it was and what it reported."""
+    art, rel = q(f"{v.s.backend_dir}/{v.s.backend_artifact}"), q(releases(v))
     return (
-        f"if [ -f {art} ]; then install -m 644 -- {art} {q(release_jar(v, v.from_rev))}; "
+        f"if [ -f {art} ]; then sum=$(sha256sum -- {art} | cut -c1-64) && "
+        f'install -m 644 -- {art} {rel}/backend-"$sum".jar && echo "kept backend-${{sum:0:12}}….jar"; '
         f"else echo {q(f'no {v.s.backend_artifact} yet: nothing to keep')}; fi; "
-        + shell.keep_newest(f"{v.s.state_dir}/releases", "backend-", 5)
+        + shell.keep_newest(releases(v), "backend-", 5)
     )
 
 
 def restore_artifact(v: RunView) -> str:
-    """Put the target revision's jar back; rebuild only when none was kept."""
-    jar, art = q(release_jar(v, v.back_to)), q(v.s.backend_artifact)
+    """Put the target revision's jar back (the one the record names, its checksum checked);
+    rebuild only when none was kept."""
+    rel, art, rev = q(releases(v)), q(v.s.backend_artifact), v.back_to[:12]
     return shell.cd(
         v.s.backend_dir,
-        f"if [ -f {jar} ]; then install -D -m 644 -- {jar} {art}; "
-        f"else echo {q(f'no kept jar for {v.back_to[:12]}: rebuilding')}; {v.s.backend_build_cmd}; fi",
+        f'sum=$({drift.lookup(v, "backend", "artifact")}); jar={rel}/backend-"$sum".jar; '
+        'if [ -n "$sum" ] && [ -f "$jar" ] && [ "$(sha256sum -- "$jar" | cut -c1-64)" = "$sum" ]; '
+        f'then install -D -m 644 -- "$jar" {art} && echo "restored the jar {rev} ran (sha256 ${{sum:0:12}}…)"; '
+        f"else echo {q(f'no kept jar for {rev}: rebuilding')}; {v.s.backend_build_cmd}; fi",
     )
 
 
@@ -66,7 +72,8 @@ def plan(view: RunView) -> Plan:
     svc = view.s.backend_service
     b3, b4 = backup.steps()
     steps = (
-        prepare_step(lambda v: [v.s.state_dir, f"{v.s.state_dir}/releases", v.s.backup_dir]),
+        prepare_step(lambda v: [v.s.state_dir, f"{v.s.state_dir}/releases"],
+                     lambda v: [v.s.backup_dir]),  # fmt: skip
         notice_step("1", "디코 공지", "1분",
                     lambda v: f"배포 시작합니다 (예상 {v.s.backend_expected_total})"),
         Step("2", "서비스 상태 확인", "1분", "이상 시 배포 중단", Policy.ABORT,
@@ -77,7 +84,8 @@ def plan(view: RunView) -> Plan:
         env_check_step("6", _dir, lambda v: v.s.backend_env_file, lambda v: v.s.backend_env_example),
         Step("6a", "현재 빌드 보존 (롤백용)", "5초", "디스크 공간·권한 확인", Policy.ABORT,
              command=keep_artifact,
-             added="도구가 추가: 롤백이 재빌드 없이 이전 jar로 돌아가도록 보관"),
+             added="도구가 추가: 롤백이 재빌드 없이 이전 jar로 돌아가도록 보관 (sha256 이름)"),
+        verify.env_mode_step("6b", "backend"),
         service_step("7", "서비스 중단", "10초", "-", Policy.ROLLBACK, "stop", BACKEND, down=True),
         build_step("8", "Gradle 빌드", "3분+", "빌드 실패 시 롤백", Policy.ROLLBACK, _dir,
                    lambda v: v.s.backend_build_cmd),
@@ -99,14 +107,14 @@ def plan(view: RunView) -> Plan:
         CheckItem("배포 후", f"`{view.s.backend_health_path}` 응답 확인", check_health(BACKEND)),
         CheckItem("배포 후", "주요 기능 수동 테스트 (OAuth 로그인, 체크리스트 조회, 문서 업로드)",
                   rollback_on_no=True),
-        CheckItem("배포 후", f"에러 로그 확인 (`{view.s.backend_log_cmd}`)",
+        CheckItem("배포 후", f"에러 로그 확인 (`[sudo] {view.s.backend_log_cmd}`)",
                   check_log(lambda v: v.s.backend_log_cmd)),
         CheckItem("배포 후", "배포 완료 공지", step="12"),
         CheckItem("배포 후", "배포 기록 작성 (날짜, 버전, 변경사항)", check_record),
     )  # fmt: skip
     return Plan(
         component="backend", section="B", title="Backend 배포",
-        location="CPU Instance `/app/backend`", expected_total="약 12분",
+        location=f"CPU Instance `{view.s.backend_dir}`", expected_total="약 12분",
         downtime="3-5분", steps=steps, checklist=checklist,
     )  # fmt: skip
 
@@ -123,6 +131,8 @@ def rollback_plan(view: RunView, reason: str = "") -> Plan:
                      down=True, diagnose=journal(BACKEND)),
         health_step("R4", "헬스체크", "1분", f"로그 확인 (`journalctl -u {view.s.backend_service}`)",
                     Policy.ABORT, BACKEND),
+        verify.smoke_step("R5", lambda s: s.backend_smoke, lambda s: s.backend_port),
+        verify.version_step("R6", "backend"),
     )  # fmt: skip
     return Plan(
         "backend", "B", "Backend 롤백", "CPU Instance", "약 1분", "재시작 ~ 헬스체크", steps

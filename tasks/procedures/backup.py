@@ -101,19 +101,23 @@ def restore_command(v: RunView) -> str:
 
 
 def _dirs(v: RunView) -> list[str]:
-    return [v.s.state_dir, v.s.backup_dir]
+    return [v.s.state_dir]
+
+
+def _private(v: RunView) -> list[str]:
+    return [v.s.backup_dir]  # the dumps: 0700, as setup makes it
 
 
 def backup_plan(view: RunView | None = None) -> Plan:
     return Plan("database", "B", "MySQL 백업", "CPU Instance", "약 2분", "0분",
-                (prepare_step(_dirs), *steps()))  # fmt: skip
+                (prepare_step(_dirs, _private), *steps()))  # fmt: skip
 
 
 def restore_plan(view: RunView | None = None) -> Plan:
     """The manual's "(필요 시) DB 복원", with a safety backup of the current data first."""
     dump, verify = steps()
     plan = (
-        prepare_step(_dirs),
+        prepare_step(_dirs, _private),
         Step("D1", "복원할 백업 확인", "10초", "다른 백업 파일 지정 (--backup)", Policy.ABORT,
              command=lambda v: check_dump(restore_source(v))),
         replace(dump, number="D2", title="현재 DB 백업 (복원 전 안전장치)",

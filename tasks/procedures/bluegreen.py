@@ -92,11 +92,12 @@ class Pair:
 
     def live_health(self, s: Settings) -> str:
         """One health check of the instance nginx sends requests to."""
-        h = self.component.health(s, 0)
-        url = h.url.replace("localhost:0/", 'localhost:"$p"/', 1)
+        h = self.component.health(s, 1)  # port 1 marks where the live port goes (0 is none)
+        head, _, tail = h.url.partition("localhost:1/")  # every part quoted, the port a word
+        url = f'{q(head + "localhost:")}"$p"{q("/" + tail)}'
         return (
             f'p=$({self.live_port_command(s)}) && [ -n "$p" ] && '
-            f"curl -fsS --max-time 10 {url} | grep -qF -- {q(h.expect)}"
+            f"curl -fsS --max-time 10 -- {url} | grep -qF -- {q(h.expect)}"
         )
 
     def start_instance(self, v: RunView, port: int, rel: str | None = None) -> str:

@@ -7,6 +7,7 @@ strategy) builds them here, so a fix to one of them reaches every component.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from tasks import components, shell
@@ -22,11 +23,18 @@ Text = Callable[[RunView], str]
 
 
 # --- steps -------------------------------------------------------------------------------
-def prepare_step(dirs: Callable[[RunView], list[str]]) -> Step:
-    """Step 0 (added): the directories the tool writes, owned by the login user."""
+def prepare_step(dirs: Callable[[RunView], list[str]],
+                 private: Callable[[RunView], list[str]] | None = None) -> Step:  # fmt: skip
+    """Step 0 (added): the directories the tool writes, owned by the login user; ``private``
+    ones (database dumps) 0700, as `fab setup` makes them."""
 
     def command(view: RunView) -> str:
-        return f'install -d -m 755 -o "$SUDO_USER" -- {" ".join(q(p) for p in dirs(view))}'
+        out = f'install -d -m 755 -o "$SUDO_USER" -- {" ".join(q(p) for p in dirs(view))}'
+        if private:
+            out += (
+                f' && install -d -m 700 -o "$SUDO_USER" -- {" ".join(q(p) for p in private(view))}'
+            )
+        return out
 
     return Step(
         "0", "배포 준비 (기록·백업 디렉터리)", "1초", "권한 확인", Policy.ABORT,
@@ -179,14 +187,28 @@ def check_health(component: components.Component):
     return check
 
 
+ERROR_LINE = re.compile(r"\b(ERROR|FATAL|CRITICAL)\b")
+
+
+def log_lines(text: str) -> list[str]:
+    """The log's own lines (journalctl's ``-- No entries --`` and ``-- Boot ... --`` are not)."""
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("-- ")]
+
+
 def check_log(command: Text):
+    """배포 후 "에러 로그 확인": the log command runs as root (the journal and a service's own
+    log files are not the login user's to read), and its ERROR lines are counted."""
+
     def check(session) -> tuple[bool, str]:
-        res = session.sh(command(session.view))
-        text = res.stdout
-        errors = sum(1 for line in text.splitlines() if "ERROR" in line.upper())
-        if not res.ok and not text:
+        res = session.sh(command(session.view), sudo=True)
+        lines = log_lines(res.stdout)
+        if not res.ok and not lines:
             return True, f"로그를 읽지 못함: {res.tail(1)}"
-        return True, f"최근 {len(text.splitlines())}줄 중 ERROR {errors}건"
+        if not lines:
+            return True, "로그 없음 (-- No entries --)"
+        errors = [line for line in lines if ERROR_LINE.search(line)]
+        shown = f"최근 {len(lines)}줄 중 ERROR {len(errors)}건"
+        return True, shown + (f" (마지막: {errors[-1][-160:]})" if errors else "")
 
     return check
 

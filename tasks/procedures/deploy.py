@@ -22,7 +22,7 @@ from tasks.errors import ConfigError, HostCommandFailed
 from tasks.hosts import validate
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
-from tasks.procedures import PROCEDURES
+from tasks.procedures import PROCEDURES, drift, preconditions
 from tasks.shell import q
 
 TITLES = {"deploy": "배포", "rollback": "롤백"}
@@ -93,13 +93,17 @@ def preflight(comp: Component, hosts: list[Host], secrets: Secrets, opts: Option
 
 
 def read_deployed(s: Session, comp: Component) -> list[str]:
-    """Read what is deployed; returns the deployed-revision stack."""
+    """Check what the task relies on, read what is deployed (and, the manual strategy,
+    whether the host changed outside the tool: tasks/procedures/drift.py); returns the
+    deployed-revision stack."""
     proc = PROCEDURES[comp.name]
     s.state_command = proc.state_command(s.view)
     alias = s.view.host.alias
     if s.view.dry_run:
         s.recover_with = f"fab -H {alias} rollback-{comp.name}"
         return []
+    settings = s.view.s.replace(strategy=s.view.strategy)
+    preconditions.verify(s, preconditions.for_deploy(settings, comp.name), f"{s.view.task}")
     checkout = comp.checkout(s.view.s)
     try:
         head = s.query(shell.git_head(checkout))
@@ -116,7 +120,10 @@ def read_deployed(s: Session, comp: Component) -> list[str]:
                 f"{rev!r}, not a commit id",
                 'fix that file (a JSON list of commit ids under "deployed") or remove it',
             )
-    s.set(from_rev=stack[-1] if stack else head)
+    if s.view.strategy == "release":  # releases are their own record (release.info)
+        s.set(from_rev=stack[-1] if stack else head)
+    else:
+        s.set(from_rev=drift.reconcile(s, comp, stack, head))
     s.recover_with = f"fab -H {alias} rollback-{comp.name} --to={s.view.from_rev[:12]}"
     return stack
 
@@ -146,6 +153,7 @@ def deploy_on(s: Session, comp: Component, revision: str | None = None) -> None:
     if not s.view.dry_run:
         s.set(to_rev=s.query(shell.git_head(comp.checkout(s.view.s))))
         records.write_stack(s, records.pushed(stack, s.view.from_rev, s.view.to_rev))
+        drift.remember(s, comp, s.view.to_rev)
 
 
 def _refuse_if_converted(s: Session, comp: Component) -> None:
@@ -204,6 +212,7 @@ def rollback_host(comp: Component, host: Host, secrets: Secrets, opts: Options,
         s.execute(proc.rollback_plan(s.view, "operator"))
         if not opts.dry_run:
             records.write_stack(s, records.popped(stack, s.view.from_rev, s.view.back_to))
+            drift.remember(s, comp, s.view.back_to)
     return s
 
 

@@ -14,6 +14,7 @@ from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
 from tasks.hosts import validate
+from tasks.procedures import verify
 from tasks.procedures.common import (
     after_items,
     before_items,
@@ -113,19 +114,20 @@ def plan(view: RunView) -> Plan:
     )  # fmt: skip
     return Plan(
         component="frontend", section="A", title="Frontend 배포",
-        location="CPU Instance `/var/www/dojangkok`", expected_total="약 5분",
+        location=f"CPU Instance `{view.s.web_root}`", expected_total="약 5분",
         downtime="0분 (무중단)", steps=steps, checklist=checklist,
     )  # fmt: skip
 
 
 def rollback_plan(view: RunView, reason: str = "") -> Plan:
     steps = (
-        Step("R1", "백업에서 복원", "10초", "백업 목록 확인 (`ls -td /var/www/backup/*`)",
+        Step("R1", "백업에서 복원", "10초", f"백업 목록 확인 (`ls -td {view.s.frontend_backup_dir}/*`)",
              Policy.ABORT, command=restore_web_root),
         Step("R2", "Nginx 리로드", "5초", "`nginx -t`로 설정 검증", Policy.ABORT,
              command=nginx_reload, sudo=True),
         health_step("R3", "메인 페이지 확인", "10초", "수동 복구 필요", Policy.ABORT, FRONTEND,
                     up=False),
+        verify.version_step("R4", "frontend"),
     )  # fmt: skip
     return Plan("frontend", "A", "Frontend 롤백", "CPU Instance", "약 1분", "0분", steps)
 

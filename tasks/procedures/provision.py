@@ -1,24 +1,33 @@
 """The host's own configuration: `fab setup` and `fab push-config`, on a session.
 
-push-config: render templates/ → read what the host has → show the diff → ask → the push
-plan (stage, validate, back up, install, reload/restart, check; rollback on failure).
-setup: the setup plan (accounts, directories, swap, database), then push-config.
+push-config: detect what depends on the host (detect.py) → check what the rendered units rely
+on (preconditions.py: their users, jar, venv, checkout; nothing changes when one is
+missing) → render templates/ → read what the host has → show the diff → ask → the push plan
+(stage, validate, back up, install, reload/restart, check; rollback on failure).
+setup: detect → the setup plan (tasks/procedures/setup.py), whose push-config step is the
+push above → the services and a health check; at the end, whether anything changed.
 Both are recorded like deploys.
 """
 
 from __future__ import annotations
 
-from tasks.config.plan import push_plan
-from tasks.config.render import render
+import dataclasses
+
+from tasks import components
+from tasks.config.plan import new_units, push_plan
+from tasks.config.render import ConfigFile, render
 from tasks.config.state import Change, changes, parse_state, state_command
+from tasks.engine import lock as locks
 from tasks.engine.checklist import ask
 from tasks.engine.session import Session, preflight_secrets, session
 from tasks.engine.view import RunView, new_run_id
 from tasks.errors import ConfigError, StepFailed
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
+from tasks.procedures import appenv, detect, drift, preconditions
 from tasks.procedures import setup as host_setup
 from tasks.procedures.deploy import Options
+from tasks.procedures.hostfacts import changed
 
 
 def read_state(s: Session, host: Host, files) -> dict[str, str | None]:
@@ -31,11 +40,34 @@ def read_state(s: Session, host: Host, files) -> dict[str, str | None]:
     return parse_state(res.stdout)
 
 
-def push_on(s: Session, host: Host, only: set[str] | None = None) -> list[Change]:
+def detected(s: Session) -> Host:
+    """The session's host with the host-dependent settings filled in; the view follows."""
+    host = s.view.host
+    facts = detect.parse(s.sh(detect.FACTS).stdout) if s.remote is not None else detect.assumed()
+    host, why = detect.with_facts(host, facts)
+    s.view = s.view.but(host=host)
+    if why:
+        s.console.out("호스트에서 정한 설정: " + ", ".join(
+            f"{k}={_shown(getattr(host.settings, k))}" for k in why))  # fmt: skip
+    return host
+
+
+def _shown(value) -> str:
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def unit_checks(host: Host, rendered: dict[ConfigFile, str]) -> list[preconditions.Check]:
+    return [c for f in rendered for c in preconditions.for_unit(host.settings, f.key)]
+
+
+def push_on(s: Session, host: Host, check: bool = True,
+            only: set[str] | None = None) -> list[Change]:  # fmt: skip
     """Diff, ask, apply (``only``: these files, by key). Raises StepFailed when a step
     failed: before the install step nothing on the host changed; after it, the old config
-    is back."""
+    is back (a unit that did not exist before is removed again)."""
     rendered = {f: text for f, text in render(host).items() if only is None or f.key in only}
+    if check:
+        preconditions.verify(s, unit_checks(host, rendered), "push-config")
     found = changes(rendered, read_state(s, host, list(rendered)), host.settings)
     if not found:
         s.console.out(f"no changes: {host.alias} already has the rendered config")
@@ -49,42 +81,135 @@ def push_on(s: Session, host: Host, only: set[str] | None = None) -> list[Change
     if not ask(f"{host.alias}에 위 설정 변경을 적용할까요?", s.yes)[0]:
         raise StepFailed("설정 적용을 취소했습니다", "서버의 설정은 그대로입니다")
     plan, rollback = push_plan(found)
-    s.execute(plan, rollback)
+    try:
+        s.execute(plan, rollback)
+    except StepFailed as exc:
+        fresh = [f.service for f in new_units(found)]
+        if exc.rolled_back and fresh:  # say what happened: the new unit is gone again
+            raise StepFailed(
+                exc.problem,
+                f"the new unit(s) {', '.join(fresh)} were removed (they did not exist before); "
+                "every other file is as before. Fix the cause, then push again",
+                True,
+                exc.report,
+            ) from None
+        raise
     s.report.message = f"{len(found)} file(s) changed"
     return found
 
 
 def push_host(host: Host, secrets: Secrets, opts: Options) -> Session:
-    texts = "\n".join(render(host).values())  # every template error before the host is touched
+    offline = detect.offline(host)
+    texts = "\n".join(render(offline).values())  # every template error before any host
     preflight_secrets(host, secrets, [])
     secrets.check([], {"the rendered config": texts})
     with session("config", "config", host, secrets, title="설정 (push-config)",
                  dry_run=opts.dry_run, yes=opts.yes, message=opts.message,
-                 connect_in_dry_run=True) as s:  # fmt: skip
+                 connect_in_dry_run=True, lock=False) as s:  # fmt: skip
+        host = detected(s)
+        preconditions.verify(s, unit_checks(host, render(host)), "push-config")
         if host.settings.strategy == "release":
             _refuse_unconverted(s, host)
-        push_on(s, host)
+        if not opts.dry_run:  # checked first: on a host setup never prepared, nothing changes
+            s.lock = locks.HostLock.take(s.remote, s.view, opts.message)
+        push_on(s, host, check=False)
     return s
+
+
+def setup_needs(host: Host) -> list[tuple[str, str]]:
+    """The operator's .env keys setup reads on this host (named before anything changes)."""
+    s, needs = host.settings, []
+    if "cpu" in host_setup.roles(host):
+        needs += [(s.db_app_password_env, "the app's database account"),
+                  (s.db_password_env, f"the database admin {s.db_user} (setup, backups)")]  # fmt: skip
+    for comp in components.on_host(host.groups, host.alias) or components.ORDER:
+        app = appenv.of(comp.name, s)
+        needs += [(k, f"{comp.name}_env in the inventory") for k in appenv.secret_keys(app)]
+    return needs
 
 
 def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
-    texts = "\n".join(render(host).values())
-    needs = []
-    if "cpu" in host_setup.roles(host) and not opts.dry_run:
-        needs.append((host.settings.db_app_password_env, "the app's database account"))
-    view = RunView("setup", "setup", host, new_run_id(), dry_run=True)
+    offline = detect.offline(host)
+    texts = "\n".join(render(offline).values())
+    view = RunView("setup", "setup", offline, new_run_id(), dry_run=True)
+    needs = [] if opts.dry_run else setup_needs(host)  # a dry run reads no secret
     preflight_secrets(host, secrets, needs, (host_setup.plan(view),), view)
-    secrets.check([], {"the rendered config": texts})
+    secrets.check([k for k, _ in needs], {"the rendered config": texts})
+    if not opts.dry_run:
+        for comp in components.ORDER:  # every value encodable, every ${NAME} there
+            appenv.candidates(appenv.of(comp.name, host.settings), secrets)
     with session("setup", "setup", host, secrets, title="서버 준비 (setup)",
-                 dry_run=opts.dry_run, yes=opts.yes, message=opts.message) as s:  # fmt: skip
-        s.execute(host_setup.plan(s.view))
+                 dry_run=opts.dry_run, yes=opts.yes, message=opts.message,
+                 connect_in_dry_run=True) as s:  # fmt: skip
+        host = detected(s)
+        release = host.settings.strategy == "release"
+        # the release strategy starts from a host serving the manual way, then converts it
+        # (tasks/procedures/release_convert.py); a converted host is set up as it is
+        converting = release and (s.remote is None or bool(_unconverted(s, host)))
+        phase = _as_manual(host) if converting else host
+        s.view = s.view.but(host=phase)
+        pushed: list[Change] = []
+
+        def push(session: Session) -> str:
+            pushed.extend(push_on(session, session.view.host, check=True))
+            return f"변경: {len(pushed)}개 설정 파일" if pushed else "변경 없음"
+
+        s.execute(host_setup.plan(s.view, push))
         if opts.dry_run:
-            s.console.out("(then: push-config)")
+            push_on(s, phase, check=False)  # the config diff the push step would apply
+            if converting:
+                s.console.out("(then, strategy=release: every component converted to releases, "
+                              "as the first release deploy does; then the release config)")  # fmt: skip
             return s
-        if host.settings.strategy == "release":
+        if converting:
+            s.view = s.view.but(host=host)
             _convert_all(s, host)
-        push_on(s, host)
+            pushed.extend(push_on(s, host, check=False))
+        else:
+            record_serving(s, host)
+        _say_changes(s, host, pushed, converting)
     return s
+
+
+def _as_manual(host: Host) -> Host:
+    return dataclasses.replace(host, settings=host.settings.replace(strategy="manual"))
+
+
+def record_serving(s: Session, host: Host) -> None:
+    """What serves after setup is the first entry of each component's release record, so the
+    first deploy can tell whether the host was changed by hand in between."""
+    for comp in components.on_host(host.groups, host.alias):
+        if not drift.read(s, comp.name).get("current"):
+            seen = drift.probe(s, comp)
+            if seen.head:
+                drift.remember(s, comp, seen.head)
+
+
+def _say_changes(s: Session, host: Host, pushed: list[Change], converted: bool = False) -> None:
+    made = [st for st in s.report.steps if st.section == "S" and changed(st.detail)]
+    what = [f"S{st.number} {st.title}" for st in made]
+    if converted:
+        what.append("release 방식으로 전환 (release_convert)")
+    if not what and not pushed:
+        s.console.out(f"no changes: {host.alias} was already set up (변경 없음)")
+        s.report.message = "no changes"
+        return
+    s.console.out(f"{host.alias}: {len(what)} step(s) changed something: " + "; ".join(what))
+    s.report.message = f"{len(what)} step(s) changed"
+
+
+def show_settings(host: Host, secrets: Secrets, console) -> None:
+    """`fab settings -H host`: every setting, and where its value comes from (read-only)."""
+    from tasks.hosts.connect import connect
+
+    remote = connect(host, secrets, label="settings")
+    try:
+        facts = detect.parse(remote.run(detect.FACTS).stdout)
+    finally:
+        remote.close()
+    console.out(f"{host.alias} ({host.address}): {facts.where}, database {facts.db or 'none yet'}")
+    for name, value, origin in detect.report(host, facts):
+        console.out(f"{name} = {value}    ({origin})")
 
 
 def _unconverted(s: Session, host: Host) -> list:

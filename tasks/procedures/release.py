@@ -96,10 +96,17 @@ def info(v: RunView, artifact: str = "", operator: str = "") -> str:
     )
 
 
-def adopt_env(v: RunView, checkout: str, env_file: str) -> str:
-    """The checkout's .env becomes the shared one (once: an existing shared .env stays)."""
+def adopt_env(v: RunView, checkout: str, env_file: str, as_root: bool = False) -> str:
+    """The checkout's .env becomes the shared one (once: an existing shared .env stays).
+    ``as_root`` (sudo): with the checkout's owner and group and mode 0640, the .env scheme
+    of tasks/procedures/appenv.py, so an app that reads its own .env still can."""
     src, dst = q(f"{checkout}/{env_file}"), q(f"{shared(v)}/{env_file}")
-    return f"if [ ! -e {dst} ] && [ -e {src} ]; then install -m 600 -- {src} {dst} && echo 'shared {env_file} from the checkout'; fi"
+    how = (
+        f'install -m 640 -o "$(stat -c %U -- {src})" -g "$(stat -c %G -- {src})" -- {src} {dst}'
+        if as_root
+        else f"install -m 600 -- {src} {dst}"
+    )
+    return f"if [ ! -e {dst} ] && [ -e {src} ]; then {how} && echo 'shared {env_file} from the checkout'; fi"
 
 
 def mark(v: RunView, status: str, release: str | None = None) -> str:

@@ -61,8 +61,9 @@ def convert(s: Session, comp: Component) -> None:
     if comp.name == "ai":
         s.execute(Plan("ai", "C", "AI release 방식 전환", "", "", "", (
             release.prepare_step(),
-            Step("K0", "shared .env (체크아웃에서)", "1초", "-", Policy.ABORT,
-                 command=lambda v: release.adopt_env(v, v.s.ai_dir, v.s.ai_env_file)),
+            Step("K0", "shared .env (체크아웃에서, 소유자·그룹 그대로 0640)", "1초", "-",
+                 Policy.ABORT, sudo=True,
+                 command=lambda v: release.adopt_env(v, v.s.ai_dir, v.s.ai_env_file, as_root=True)),
         )))  # fmt: skip
         with s.viewing(legacy):  # the served revision, built as a release of its own
             s.execute(release_ai.build_plan(legacy))
@@ -118,10 +119,12 @@ def backend_switch_plan(legacy: RunView) -> Plan:
              Policy.WARN, sudo=True,
              command=lambda v: (
                  f"systemctl disable -q {q(validate.unit_name(s.backend_service))}; "
+                 f"{release_backend.PAIR.at_boot(s, port)}; "
                  f"systemd-run --on-active=10s --collect --quiet -- "
                  f"systemctl stop {q(validate.unit_name(s.backend_service))}"
              ),
-             added="manual 방식의 유닛은 멈추고 부팅 때도 켜지지 않는다 (파일은 남는다)"),
+             added="manual 방식의 유닛은 멈추고 부팅 때도 켜지지 않는다 (파일은 남는다); "
+                   "부팅 때는 지금 포트의 인스턴스가 켜진다"),
     )  # fmt: skip
     return Plan("backend", "B", "Backend release 방식 전환", "CPU Instance", "1분", "0분", steps)
 
@@ -153,8 +156,9 @@ def convert_ai_blue_green(s: Session, legacy: RunView) -> None:
     if not _ai_has_releases(s):
         s.execute(Plan("ai", "C", "AI release 방식 전환", "", "", "", (
             release.prepare_step(),
-            Step("K0", "shared .env (체크아웃에서)", "1초", "-", Policy.ABORT,
-                 command=lambda v: release.adopt_env(v, v.s.ai_dir, v.s.ai_env_file)),
+            Step("K0", "shared .env (체크아웃에서, 소유자·그룹 그대로 0640)", "1초", "-",
+                 Policy.ABORT, sudo=True,
+                 command=lambda v: release.adopt_env(v, v.s.ai_dir, v.s.ai_env_file, as_root=True)),
         )))  # fmt: skip
         with s.viewing(legacy):
             s.execute(release_ai.build_plan(legacy))

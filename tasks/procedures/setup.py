@@ -1,8 +1,13 @@
-"""`fab -H cpu setup` / `fab -H gpu setup`: a host from bare Debian/Ubuntu (packages installed).
+"""`fab -H cpu setup` / `fab -H gpu setup`: a bare Debian/Ubuntu host to serving.
 
-Service accounts, directories with their owners and modes, the swap file, the database and
-its application account (cpu), then the config (tasks/config/). Every step is idempotent:
-a second run changes nothing. Passwords travel in 0600 files by SFTP, never on a command line.
+The plan (section S, numbered in order): packages, service accounts, directories, swap, the
+database and its accounts (cpu), then per component (tasks/procedures/setup_apps.py): the
+checkout, its .env, the paths the service writes, the first build (or the AI venv), then the
+config (push-config: units, nginx site, MySQL config), the services enabled and started, and
+a health check. Every step is idempotent and says what it changed (tasks/procedures/
+hostfacts.py); a second run changes nothing and says so. Passwords travel in 0600 files by
+SFTP, never on a command line. Settings left empty that depend on the host (database server,
+its unit and config file, python, packages) are detected there first (detect.py).
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ from tasks.engine.view import RunView
 from tasks.hosts import validate
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
+from tasks.procedures import setup_apps
 from tasks.procedures.backup import option_text
 from tasks.procedures.common import prepare_step
+from tasks.procedures.hostfacts import ch, tracked
 from tasks.shell import q
 
 #: the login user (who runs the deploys: git pull, builds) owns the code and the web root
@@ -32,22 +39,39 @@ def service_users(s: Settings, host_roles: set[str]) -> list[str]:
     )
 
 
+# --- the system --------------------------------------------------------------------------
+def packages_command(packages: list[str]) -> str:
+    """Install what is missing (apt-get); "name|command": a present command is enough."""
+    names = " ".join(q(p) for p in packages)
+    return tracked(
+        f"missing=; for p in {names}; do name=${{p%%|*}}; cmd=${{p#*|}}; "
+        '[ "$cmd" != "$p" ] && command -v "$cmd" >/dev/null 2>&1 && continue; '
+        "[ \"$(dpkg-query -W -f='${Status}' \"$name\" 2>/dev/null)\" = 'install ok installed' ] "
+        '|| missing="$missing $name"; done; '
+        'if [ -n "$missing" ]; then export DEBIAN_FRONTEND=noninteractive; '
+        "apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing; "
+        'ch "installed$missing"; fi',
+        f"{len(packages)} packages installed",
+    )
+
+
 def users_command(users: list[str]) -> str:
     """System accounts without a login shell or home, one group each; existing ones stay."""
     parts = []
     for u in users:
         u = validate.user_name(u, "service user")
         parts.append(
-            f"if id -u {q(u)} >/dev/null 2>&1; then echo {q(f'user {u}: exists')}; else "
-            f"useradd --system --user-group --no-create-home --home-dir /nonexistent "
-            f"--shell /usr/sbin/nologin {q(u)} && echo {q(f'user {u}: created')}; fi"
+            f"id -u {q(u)} >/dev/null 2>&1 || {{ useradd --system --user-group --no-create-home "
+            f"--home-dir /nonexistent --shell /usr/sbin/nologin {q(u)}; {ch(f'user {u}')}; }}"
         )
-    return " && ".join(parts) or "true"
+    return tracked("; ".join(parts) or "true", ", ".join(users) or "no service users")
 
 
 def directories(s: Settings, host_roles: set[str]) -> list[tuple[str, str, str]]:
     """(path, mode, owner) for every directory the deploys and services use."""
     dirs = [(s.state_dir, "755", LOGIN)]
+    if setup_apps.needs_keys_dir(s):
+        dirs.append((setup_apps.keys_dir(s), "700", LOGIN))
     if "cpu" in host_roles:
         dirs += [
             (s.frontend_dir, "755", LOGIN),
@@ -62,14 +86,16 @@ def directories(s: Settings, host_roles: set[str]) -> list[tuple[str, str, str]]
 
 
 def directories_command(s: Settings, host_roles: set[str]) -> str:
-    parts = [
-        f"install -d -m {mode} -o {owner} -- {q(path)}"
-        for path, mode, owner in directories(s, host_roles)
-    ]
-    if "cpu" in host_roles:  # the backend's secrets: systemd (root) reads the EnvironmentFile
-        env = q(f"{s.backend_dir}/{s.backend_env_file}")
-        parts.append(f"if [ -f {env} ]; then chmod 600 -- {env}; chown {LOGIN} -- {env}; fi")
-    return " && ".join(parts) + " && echo ok"
+    parts = []
+    for path, mode, owner in directories(s, host_roles):
+        p = q(path)
+        parts.append(
+            f"if [ ! -d {p} ]; then install -d -m {mode} -o {owner} -- {p}; ch {q(path)}; "
+            f"elif [ -L {p} ]; then :; "  # the release strategy's web root: a link it keeps
+            f'elif [ "$(stat -c "%a %U" -- {p})" != "{mode} ${{SUDO_USER}}" ]; then '
+            f"chmod {mode} -- {p}; chown {owner} -- {p}; {ch(f'{path} (mode/owner)')}; fi"
+        )
+    return tracked("; ".join(parts), f"{len(parts)} directories")
 
 
 SWAP_SKIPPED = "swap: swapon is not permitted in a container"
@@ -81,20 +107,22 @@ def swap_command(s: Settings) -> str:
     fstab_line = q(f"{name} none swap sw 0 0")
     register = (
         f'f={f} awk \'$1 == ENVIRON["f"] && $3 == "swap" {{ found = 1 }} END {{ exit !found }}\' '
-        f"/etc/fstab || echo {fstab_line} >> /etc/fstab"
+        f'/etc/fstab || {{ echo {fstab_line} >> /etc/fstab; ch "/etc/fstab"; }}'
     )
-    return (
+    return tracked(
         f"bytes=$(numfmt --from=iec -- {q(s.swap_size)}) || exit 1; "
         f"if swapon --show=NAME --noheadings | grep -qxF -- {f}; then {register}; "
-        f"echo {q(f'swap {name}: already on')}; exit 0; fi; "
+        f"echo {q(f'swap {name}: already on')}; else "
         f'if [ ! -f {f} ] || [ "$(stat -c %s -- {f})" != "$bytes" ]; then rm -f -- {f}; '
         f'fallocate -l "$bytes" -- {f} 2>/dev/null '
         f"|| dd if=/dev/zero of={f} bs=1M count=$((bytes / 1048576)) status=none || exit 1; "
-        f"chmod 600 -- {f}; mkswap -- {f} >/dev/null || exit 1; fi; chmod 600 -- {f}; "
-        f"if out=$(swapon -- {f} 2>&1); then {register}; echo {q(f'swap {name}: on ({s.swap_size})')}; "
+        f"chmod 600 -- {f}; mkswap -- {f} >/dev/null || exit 1; {ch(f'{name} ({s.swap_size})')}; fi; "
+        f"chmod 600 -- {f}; "
+        f'if out=$(swapon -- {f} 2>&1); then {register}; ch "swap on"; '
         "elif virt=$(systemd-detect-virt --container); then "
-        f'echo "{SWAP_SKIPPED} ($virt): skipped; "{q(name)}" is ready but not on ($out)"; '
-        'else echo "$out" >&2; exit 1; fi'
+        f'echo {q(f"{name} is ready but not on:")}" $out"; note "{SWAP_SKIPPED} ($virt): skipped"; '
+        'else echo "$out" >&2; exit 1; fi; fi',
+        f"swap {name}",
     )
 
 
@@ -120,56 +148,102 @@ def database_sql(db: str, user: str, password: str) -> str:
     )
 
 
-def sql_file(v: RunView) -> str:
-    return f"{v.s.state_dir}/.setup-db.{v.run_id}.sql"
+def admin_password_sql(server: str, user: str, password: str) -> str:
+    """The admin account (db_user) gets the .env password, keeping root's socket login where
+    the server can have both (MariaDB); MySQL's root then logs in with the password."""
+    account = f"{_sql_string(user)}@'localhost'"
+    if server == "mariadb":
+        how = f"VIA unix_socket OR mysql_native_password USING PASSWORD({_sql_string(password)})"
+    else:
+        how = f"WITH caching_sha2_password BY {_sql_string(password)}"
+    return f"ALTER USER {account} IDENTIFIED {how};\nFLUSH PRIVILEGES;\n"
 
 
-def option_file(v: RunView) -> str:
-    return f"{v.s.state_dir}/.setup-db.{v.run_id}.cnf"
+def _file(v: RunView, what: str) -> str:
+    return f"{v.s.state_dir}/.setup-db.{v.run_id}.{what}"
 
 
 def database_uploads(v: RunView) -> tuple[Upload, ...]:
-    """The SQL (with the app's password) and the root option file, both 0600."""
+    """The SQL (with the passwords) and the option files, all 0600."""
     s = v.s
 
     def sql(secrets) -> str:
         password = secrets.require(s.db_app_password_env, "the app's database account")
         return database_sql(s.db_name, s.db_app_user, password)
 
+    def admin_sql(secrets) -> str:
+        password = secrets.get(s.db_password_env)
+        return admin_password_sql(s.db_server, s.db_user, password) if password else ""
+
+    def app_opt(secrets) -> str:
+        return option_text(s.db_app_user, secrets.require(s.db_app_password_env, "DB account"))
+
     return (
-        Upload(sql_file(v), "600", f"DB와 앱 계정 SQL (.env의 {s.db_app_password_env})", sql),
-        # without a root password in .env: root by the unix socket (the command runs as root)
-        Upload(option_file(v), "600", f"MySQL 접속 정보 ({s.db_user})",
+        Upload(_file(v, "sql"), "600", f"DB와 앱 계정 SQL (.env의 {s.db_app_password_env})", sql),
+        Upload(_file(v, "admin.sql"), "600", f"{s.db_user} 비밀번호 SQL (.env의 {s.db_password_env})",
+               admin_sql),
+        Upload(_file(v, "cnf"), "600", f"MySQL 접속 정보 ({s.db_user}, .env의 {s.db_password_env})",
                lambda secrets: option_text(s.db_user, secrets.get(s.db_password_env))),
+        Upload(_file(v, "app.cnf"), "600", f"MySQL 접속 정보 ({s.db_app_user})", app_opt),
     )  # fmt: skip
 
 
 def database_command(v: RunView) -> str:
-    done = f"database {v.s.db_name}, account {v.s.db_app_user}@localhost: ok"
-    return (
-        f"sql={q(sql_file(v))}; opt={q(option_file(v))}; "
-        """trap 'rm -f -- "$sql" "$opt"' EXIT; """
-        f'mysql --defaults-extra-file="$opt" < "$sql" && echo {q(done)}'
+    """Log in as the admin (its .env password over TCP, else root by the socket on a fresh
+    server, which then gets the password); create what the app's login shows is missing."""
+    s = v.s
+    tcp = "--protocol=tcp -h 127.0.0.1"
+    files = " ".join(f'"${n}"' for n in ("sql", "asql", "opt", "aopt"))
+    return tracked(
+        f"sql={q(_file(v, 'sql'))}; asql={q(_file(v, 'admin.sql'))}; opt={q(_file(v, 'cnf'))}; "
+        f"aopt={q(_file(v, 'app.cnf'))}; trap 'rm -f -- {files}' EXIT; "
+        f'if mysql --defaults-extra-file="$opt" {tcp} -e "SELECT 1" >/dev/null 2>&1; then '
+        f'admin=(--defaults-extra-file="$opt" {tcp}); '
+        'elif mysql --protocol=socket -uroot -e "SELECT 1" >/dev/null 2>&1; then '
+        'admin=(--protocol=socket -uroot); if [ -s "$asql" ]; then mysql "${admin[@]}" < "$asql"; '
+        f"{ch(f'{s.db_user} password')}; fi; "
+        f"else echo {q(f'cannot log in to {s.db_server} as {s.db_user}: neither with {s.db_password_env} from .env (over TCP) nor as root by the unix socket')} >&2; "
+        f"echo {q(f'is {s.db_service} running? is {s.db_password_env} the password on the host?')} >&2; exit 1; fi; "
+        f'mysql --defaults-extra-file="$aopt" {tcp} -e "SELECT 1" {q(validate.db_name(s.db_name, "db_name"))} >/dev/null 2>&1 '
+        f'|| {{ mysql "${{admin[@]}}" < "$sql"; {ch(f"database {s.db_name}, account {s.db_app_user}")}; }}',
+        f"{s.db_name}, {s.db_app_user}@localhost",
     )
 
 
-def plan(view: RunView) -> Plan:
+# --- the plan ----------------------------------------------------------------------------
+def plan(view: RunView, push=None) -> Plan:
+    """The whole setup of ``view.host``. ``push``: the push-config action (the flow's);
+    without it (dry run, runbook) the step only describes it."""
     r = roles(view.host)
+    s = view.s
+    n = iter(range(1, 100))
+
+    def nr() -> str:
+        return str(next(n))
+
     steps = [
         prepare_step(lambda v: [v.s.state_dir]),
-        Step("1", "서비스 계정 생성", "1초", "계정 생성 실패 시 중단", Policy.ABORT,
+        Step(nr(), "패키지 확인 (없으면 설치)", "1초", "apt 저장소·네트워크 확인", Policy.ABORT,
+             command=lambda v: packages_command(v.s.host_packages), sudo=True,
+             added="배포판에 맞는 패키지 이름 (fab settings -H 호스트로 확인)"),
+        Step(nr(), "서비스 계정 생성", "1초", "계정 생성 실패 시 중단", Policy.ABORT,
              command=lambda v: users_command(service_users(v.s, r)), sudo=True),
-        Step("2", "디렉터리 생성 (소유자·권한)", "1초", "권한 확인", Policy.ABORT,
+        Step(nr(), "디렉터리 생성 (소유자·권한)", "1초", "권한 확인", Policy.ABORT,
              command=lambda v: directories_command(v.s, r), sudo=True),
-        Step("3", "스왑 파일", "30초", "디스크 공간 확인", Policy.ABORT,
+        Step(nr(), "스왑 파일", "30초", "디스크 공간 확인", Policy.ABORT,
              command=lambda v: swap_command(v.s), sudo=True,
              skip_if=lambda v: None if v.s.swap_size else "swap_size가 비어 있음"),
     ]  # fmt: skip
     if "cpu" in r:
         steps.append(
-            Step("4", "데이터베이스와 앱 계정", "5초", "MariaDB 상태 확인", Policy.ABORT,
+            Step(nr(), "데이터베이스와 계정", "5초", f"{s.db_service or 'DB'} 상태 확인", Policy.ABORT,
                  uploads=database_uploads, command=database_command, sudo=True,
-                 added="비밀번호는 명령줄이 아닌 0600 파일(SQL, --defaults-extra-file)로 전달")
+                 added="비밀번호는 명령줄이 아닌 0600 파일(SQL, --defaults-extra-file)로 전달; "
+                       "관리자(db_user)도 .env의 비밀번호로 로그인하게 한다 (B3 백업)")
         )  # fmt: skip
-    where = "CPU Instance" if "cpu" in r else "GPU Instance"
-    return Plan("setup", "S", "서버 준비 (setup)", where, "1분", "0분", tuple(steps))
+    comps = [c for c in components.ORDER if c.group in r]
+    steps += setup_apps.app_steps(view, comps, nr)
+    steps += setup_apps.final_steps(view, comps, nr, push)
+    where = " + ".join(f"{'CPU' if g == 'cpu' else 'GPU'} Instance" for g in sorted(r))
+    return Plan("setup", "S", "서버 준비 (setup)", where, "약 3분 (처음), 10초 (다시)", "0분",
+                tuple(steps))  # fmt: skip

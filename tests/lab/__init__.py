@@ -5,24 +5,34 @@ sshd, its own network namespace) on the lab bridge dklab0. Addresses come from t
 DOJANGKOK_LAB_SUBNET (default 10.77.0.0/24): operator (this machine) .1, cpu .2, gpu .3.
 Hosts reach only the bridge: no NAT, no forwarding.
 
+The hosts are bare, as a cloud image gives them: the distribution's packages (nginx,
+MariaDB, a JDK, node, python3-venv; provision/packages.txt), a login user `deploy` with
+passwordless sudo (and `deploypw`, sudo with a password), on cpu a TLS certificate signed by
+a lab CA (what the cloud or its admin provides), on gpu a pip.conf reading a local
+wheelhouse (the lab has no internet). Nothing of the application: no service users, no
+checkouts, no units, no site, no database. `fab setup` makes them serve.
+
 Layers (overlayfs), cached under /var/cache/dojangkok-lab (DOJANGKOK_LAB_CACHE):
   base-<recipe hash>     debootstrap + packages (provision/*.txt, base.sh); ~1.5 min cold
-  golden-<key>/<host>    the host after provisioning (provision/common.sh + <host>.sh):
-                         the manual's hand-configured servers; ~1-2 min cold
+  golden-<key>/<host>    the bare host (provision/common.sh + <host>.sh); ~15 s cold
   golden-<key>/secrets   the secrets baked into that golden layer: client key, host keys
                          and the .env (MYSQL_ROOT_PASSWORD, DB_PASSWORD, LAB_SUDO_PASSWORD).
                          They are generated fresh whenever a golden layer is provisioned and
                          copied to .lab/ by every `up` (not regenerated on a warm `up`).
+  setup-<key>/<host>     the host after `fab setup` (tests/lab/served.py): tests that need
+                         the apps served start from it (`reset(setup=True)`)
   <rundir>/<host>/upper  throw-away upper dir per host, under /var/lib/dojangkok-lab
                          (DOJANGKOK_LAB_RUNDIR); `reset` = kill host, wipe it, boot again.
 Every cache entry is built in a tmp-* dir and renamed into place, so a crash never leaves a
-half entry that looks valid. The golden key covers the base recipe, the provisioning scripts,
-the sample apps (tests/apps, or DOJANGKOK_LAB_APPS), the wheelhouse and the subnet.
+half entry that looks valid. The golden key covers the base recipe, the provisioning
+scripts, the wheelhouse and the subnet.
 
 Operator-side files in .lab/: hosts.ini, ssh_config, id_ed25519(.pub), known_hosts, .env,
 tls/ca.pem (the lab CA that signed cpu's certificate at /etc/ssl/dojangkok/),
 git/<app>.git (served read-only by `git daemon` on <operator ip>:9418), <host>.log (console),
 <host>.pid, git-daemon.pid, lab.json.
+
+One lab per machine: hold /tmp/dojangkok-lab.lock while using it (tests/lab/lock.py).
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import gitrepos, keys, machines, network, provision, remote
+from . import gitrepos, keys, machines, network, provision, remote, served
 from .config import HOSTS, LabError, Settings, check_prereqs
 
 __all__ = ["Lab", "LabError", "HOSTS"]
@@ -122,22 +132,32 @@ class Lab:
         self.log(f"lab is up: {', '.join(f'{h}={a}' for h, a in self.addresses.items())}")
         return self.status()
 
-    def _boot(self, host: str) -> None:
+    def _meta(self) -> dict:
+        return json.loads((self.settings.state / "lab.json").read_text())
+
+    def _boot(self, host: str, setup: Path | None = None) -> None:
         s = self.settings
-        meta = json.loads((s.state / "lab.json").read_text())
+        meta = self._meta()
         golden, wheels = Path(meta["golden"]), Path(meta["wheelhouse"])
         machines.stop(s, host)
         machines.wipe(s, host)
         d = machines.layer_dirs(s, host)
-        machines.mount(provision.lowers(s, golden, host), d["upper"], d["work"], d["merged"])
+        lowers = provision.lowers(s, golden, host)
+        if setup is not None:
+            lowers.insert(0, setup / host)
+        machines.mount(lowers, d["upper"], d["work"], d["merged"])
         machines.start(s, host, d["merged"], provision.binds(host, wheels))
         if remote.wait_ready(s, host) != "running":
             failed = self.run(host, "systemctl --failed --no-legend", timeout=15).stdout
             self.log(f"warning: {host} booted degraded:\n{failed}")
 
     @_locked
-    def reset(self, hosts=HOSTS, git: bool = True) -> None:
-        """Hosts back to the freshly provisioned state and git repos back to initial."""
+    def reset(self, hosts=HOSTS, git: bool = True, setup: bool = False) -> None:
+        """Hosts back to bare (or, ``setup``: as `fab setup` left them), git repos to initial.
+
+        ``setup``: the first time (per version of the tool, the apps and the lab settings)
+        this runs `fab setup` on bare hosts and caches the result (tests/lab/served.py).
+        """
         check_prereqs(build=False)
         if not self.is_up():
             raise LabError("the lab is not up: run `python -m tests.lab up`")
@@ -145,6 +165,13 @@ class Lab:
             hosts = (hosts,)
         if git:
             self.reset_git()
+        if not setup:
+            self._reset_bare(tuple(hosts))
+            return
+        layer = served.ensure(self, Path(self._meta()["golden"]))
+        _parallel(lambda h: self._boot(h, layer), tuple(hosts))
+
+    def _reset_bare(self, hosts) -> None:
         _parallel(self._boot, tuple(hosts))
 
     @_locked
@@ -222,15 +249,9 @@ class Lab:
         return gitrepos.push_app(self.settings, app, files, message)
 
     def reset_git(self) -> dict[str, str]:
-        """Bare repos back to their initial commit; returns {app: sha}.
+        """Bare repos back to their initial commit (made from tests/apps); returns {app: sha}.
 
-        When the lab is up, the initial state is the one its golden layer was provisioned
-        from (so hosts' clones fast-forward); otherwise the repos are made from tests/apps.
-        A change to tests/apps reaches the hosts with `down` + `up` (re-provisions).
+        The initial commits are deterministic, so the checkouts in a cached setup layer
+        fast-forward from them.
         """
-        meta = self.state_dir / "lab.json"
-        if meta.exists():
-            snapshot = Path(json.loads(meta.read_text())["golden"]) / "git"
-            if snapshot.is_dir():
-                return gitrepos.restore_repos(self.settings, snapshot)
         return gitrepos.create_repos(self.settings)

@@ -1,4 +1,7 @@
-"""CLI: python -m tests.lab up|down|reset|status [--host cpu|gpu]."""
+"""CLI: python -m tests.lab up [--bare] | down | reset [--host cpu|gpu] [--setup] | status | image.
+
+Holds the machine's lab lock (tests/lab/lock.py) while it works.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,9 @@ import sys
 import time
 
 from . import HOSTS, Lab, LabError
+from .config import check_prereqs
+from .image import ensure_base
+from .lock import LabLock
 
 
 def print_status(st: dict) -> None:
@@ -25,18 +31,31 @@ def print_status(st: dict) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m tests.lab", description=__doc__)
-    p.add_argument("command", choices=["up", "down", "reset", "status"])
+    p.add_argument("command", choices=["up", "down", "reset", "status", "image"])
     p.add_argument("--host", action="append", choices=HOSTS, help="reset only these hosts")
+    p.add_argument("--setup", action="store_true",
+                   help="reset: to the hosts as `fab setup` left them (cached), not bare")  # fmt: skip
+    p.add_argument("--bare", action="store_true",
+                   help="up: bare hosts even when the lab was already up (resets them)")  # fmt: skip
     args = p.parse_args(argv)
     t0 = time.monotonic()
+    held = LabLock() if args.command != "status" else None
     try:
         lab = Lab.from_repo()
         if args.command == "up":
-            print_status(lab.up())
+            was_up = lab.is_up()
+            status = lab.up()
+            if args.bare and was_up:
+                lab.reset()
+                status = lab.status()
+            print_status(status)
         elif args.command == "down":
             lab.down()
+        elif args.command == "image":  # the base image alone (stdlib only: any python3)
+            check_prereqs()
+            ensure_base(lab.settings)
         elif args.command == "reset":
-            lab.reset(tuple(args.host or HOSTS))
+            lab.reset(tuple(args.host or HOSTS), setup=args.setup)
             print_status(lab.status())
         else:
             st = lab.status()
@@ -45,6 +64,9 @@ def main(argv=None) -> int:
     except LabError as exc:
         print(f"lab error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if held is not None:
+            held.release()
     print(f"({args.command} took {time.monotonic() - t0:.1f}s)")
     return 0
 

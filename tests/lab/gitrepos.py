@@ -1,7 +1,7 @@
 """Operator-side bare repos .lab/git/<app>.git and the read-only git daemon serving them.
 
 The initial commit of each app is deterministic (fixed author "lab", dates and message
-"v<VERSION>"), so re-creating the repos (reset_git) yields the very commit the golden
+"v<VERSION>"), so re-creating the repos (reset_git) yields the very commit the cached setup
 layer's clones were made from.
 """
 
@@ -67,17 +67,6 @@ def create_repos(s: Settings) -> dict[str, str]:
                 bare.rename(old)
             shutil.move(str(new), bare)
             shutil.rmtree(old, ignore_errors=True)
-    return shas
-
-
-def restore_repos(s: Settings, snapshot: Path) -> dict[str, str]:
-    """Replace the bare repos with a snapshot (the golden layer's initial repos)."""
-    shas = {}
-    for app in APPS:
-        bare = git_dir(s) / f"{app}.git"
-        shutil.rmtree(bare, ignore_errors=True)
-        shutil.copytree(snapshot / f"{app}.git", bare, symlinks=True)
-        shas[app] = git("rev-parse", "main", cwd=bare)
     return shas
 
 

@@ -16,14 +16,36 @@ from .config import HOSTS, Settings, run
 
 ENV_KEYS = ("MYSQL_ROOT_PASSWORD", "DB_PASSWORD", "LAB_SUDO_PASSWORD")
 
-# Settings of dojangkok-deploy that fit the lab's hosts (the rest are the manual's defaults).
-LAB_VARS = """[cpu:vars]
+
+def lab_vars(s: Settings) -> str:
+    """Settings of dojangkok-deploy that fit the lab's hosts (the rest are the manual's
+    defaults): the git origins (git daemon on the operator's address), the sample apps' .env
+    values and version endpoints, cpu's TLS certificate, a small swap file."""
+    git = f"git://{s.operator_ip}"
+    return f"""[all:vars]
+swap_size=64M
+
+[cpu:vars]
+frontend_repo={git}/frontend.git
+backend_repo={git}/backend.git
+frontend_env={{"REACT_APP_API_URL": "/api"}}
+backend_env={{"DB_URL": "jdbc:mariadb://localhost:3306/dojangkok", "DB_USER": "dojangkok", "DB_PASSWORD": "${{DB_PASSWORD}}", "SERVER_PORT": "8080"}}
 frontend_expect=dojangkok frontend
-backend_smoke=[{"method": "GET", "url": "http://localhost:8080/api/version"}, {"method": "GET", "url": "http://localhost:8080/api/notes"}]
+frontend_version_url=https://localhost/
+frontend_version_match=regex:name="dojangkok-version" content="([^"]+)"
+backend_version_url=https://localhost/api/version
+backend_smoke=[{{"method": "GET", "path": "/api/version"}}, {{"method": "GET", "path": "/api/notes"}}]
 backend_log_cmd=journalctl -u dojangkok -n 100 --no-pager
 server_name=cpu
 tls_cert=/etc/ssl/dojangkok/fullchain.pem
 tls_key=/etc/ssl/dojangkok/privkey.pem
+
+[gpu:vars]
+ai_repo={git}/ai.git
+ai_env={{"MODEL_NAME": "lab-stub", "LOG_DIR": "/var/log/dojangkok-ai", "VECTOR_STORE_DIR": "/app/ai-server/vector_store"}}
+ai_logs_directory=dojangkok-ai
+ai_writable_paths=["vector_store"]
+ai_version_url=http://localhost:8000/health
 """
 
 
@@ -87,7 +109,7 @@ def write_state(s: Settings, bundle: Path) -> None:
             "ansible_ssh_private_key_file=id_ed25519\n\n"
         )
     ini.append("[all:vars]\nknown_hosts_file=known_hosts\n\n")
-    ini.append(LAB_VARS)
+    ini.append(lab_vars(s))
     _write(st / "hosts.ini", "".join(ini))
 
 

@@ -1,10 +1,12 @@
-"""Golden layers: each host provisioned once (the manual's hand setup), then cached.
+"""Golden layers: each host as a cloud image gives it (bare: no application), then cached.
 
 Cold path: boot each host on [base] with a temp upper dir, seed its identity, run
-provision/common.sh + provision/<host>.sh as root over ssh, power it off cleanly, and rename
-the upper dirs (plus the secrets bundle they bake in) to <cache>/golden-<key> in one step.
-The key covers the base image, the provisioning scripts, the sample apps, the wheelhouse and
-the subnet, so editing any of them makes the next `up` re-provision.
+provision/common.sh + provision/<host>.sh as root over ssh (a sudo password, cpu's TLS
+certificate, gpu's pip.conf: what the cloud or its admin provides), power it off cleanly,
+and rename the upper dirs (plus the secrets bundle they bake in) to <cache>/golden-<key> in
+one step. The key covers the base image, the provisioning scripts, the wheelhouse and the
+subnet, so editing any of them makes the next `up` re-provision. The application is not in
+it: `fab setup` puts it on the hosts (tests/lab/served.py caches that result separately).
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import gitrepos, keys, machines, network, remote
-from .config import APPS, HOSTS, PROVISION_DIR, LabError, Settings, hash_paths, run
+from . import keys, machines, network, remote
+from .config import HOSTS, PROVISION_DIR, LabError, Settings, hash_paths, run
 from .image import ensure_base, recipe_hash
 
 SCRIPTS = ("common.sh", "cpu.sh", "gpu.sh")
-LAYOUT = "2"
-KEEP_GOLDEN = 3  # golden layers kept in the cache (the newest)  # bump when the golden layer's layout changes (e.g. added git/ snapshot)
+LAYOUT = "3"  # bump when the golden layer's layout changes (3: bare hosts, no git/ snapshot)
+KEEP_GOLDEN = 3  # golden layers kept in the cache (the newest)
 
 
 def wheelhouse(s: Settings, log=print) -> Path:
@@ -55,9 +57,8 @@ def wheelhouse(s: Settings, log=print) -> Path:
 
 
 def golden_key(s: Settings, wheels: Path) -> str:
-    apps = [s.apps_dir / a for a in APPS]
     scripts = [PROVISION_DIR / f for f in SCRIPTS]
-    return hash_paths(*scripts, *apps, extra=f"{LAYOUT} {recipe_hash()} {wheels.name} {s.subnet}")
+    return hash_paths(*scripts, extra=f"{LAYOUT} {recipe_hash()} {wheels.name} {s.subnet}")
 
 
 def binds(host: str, wheels: Path) -> dict[str, str]:
@@ -79,14 +80,11 @@ def ensure_golden(s: Settings, log=print) -> Path:
         machines.umount_all(stale)
         shutil.rmtree(stale, ignore_errors=True)
     tmp = s.cache / f"tmp-{final.name}"
-    log(f"provisioning golden layers {final.name} (npm/gradle/pip builds, ~1-2 min) ...")
+    log(f"provisioning golden layers {final.name} (bare hosts, ~15 s) ...")
     t0 = time.monotonic()
     bundle = keys.generate(tmp / "secrets")
     keys.write_state(s, bundle)
     network.bridge_up(s)
-    gitrepos.create_repos(s)
-    shutil.copytree(gitrepos.git_dir(s), tmp / "git", symlinks=True)  # what the clones saw
-    gitrepos.start_daemon(s)
     env = {**keys.read_env(bundle / "env"), "OPERATOR": s.operator_ip,
            "CPU_IP": s.addresses["cpu"]}  # fmt: skip
 

@@ -21,7 +21,7 @@ from tasks.errors import ConfigError, StepFailed
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
-from tasks.procedures import provision, setup
+from tasks.procedures import detect, provision, setup
 from tasks.shell import q
 
 from .fakes import FakeRemote
@@ -35,8 +35,11 @@ MOZILLA_INTERMEDIATE = {  # ssl-config.mozilla.org 5.7, the openssl names
 
 
 def host(group: str = "cpu", **settings) -> Host:
+    """A host as detected on the lab's Debian 12 with MariaDB (tests/unit/test_detect.py
+    covers Ubuntu with MySQL); the manual strategy unless set."""
     settings.setdefault("strategy", "manual")
-    return Host(group, "10.0.0.2", "deploy", 22, None, (group,), Settings(**settings))
+    h = Host(group, "10.0.0.2", "deploy", 22, None, (group,), Settings(**settings))
+    return detect.with_facts(h, detect.Facts("debian", "12", "amd64", "mariadb", "3.11"))[0]
 
 
 def rendered(group: str = "cpu", **settings) -> dict[str, str]:
@@ -298,7 +301,9 @@ def test_dry_run_shows_the_diff_and_changes_nothing():
     found = push_host(conn, h, out, dry_run=True)
     assert len(found) == 3
     assert any("+innodb_buffer_pool_size = 1G" in line for line in out)
-    assert not conn.uploads and len(conn.calls) == 1
+    # one read-only check of what the units rely on, one read of the files: nothing else
+    assert not conn.uploads and len(conn.calls) == 2
+    assert "missing: user dojangkok" in conn.calls[0][1]
 
 
 def test_the_push_validates_before_it_installs_and_restarts_only_what_changed():
@@ -332,7 +337,11 @@ def test_a_failed_validation_changes_nothing():
 
 def test_a_failed_restart_puts_the_old_files_back():
     conn = FakeRemote([(r"systemctl restart dojangkok", [1, 0], "Job failed")])
-    h, out = fake_host(conn, backend_health_tries=1)
+    h = host(backend_health_tries=1)
+    old = {f.key: None for f in render.config_files(h)}
+    old["backend"] = "[Service]\nExecStart=/usr/bin/java -jar old.jar\n"  # a unit was there
+    h, out = fake_host(conn, host_state=state_output(old, link="", disabled=[]),
+                       backend_health_tries=1)  # fmt: skip
     with pytest.raises(StepFailed) as err:
         push_host(conn, h, out)
     assert err.value.rolled_back is True
@@ -340,6 +349,28 @@ def test_a_failed_restart_puts_the_old_files_back():
     restore = cmds.index("restored from")
     assert restore > cmds.index("restart dojangkok")
     assert "daemon-reload" in cmds[restore:] and "restart dojangkok" in cmds[restore:]
+    assert "disable --now" not in cmds  # it was not new: it is restarted with its old file
+
+
+def test_a_new_unit_that_fails_is_removed_and_said_so():
+    """A unit that did not exist before the push is stopped, disabled and removed by the
+    rollback (not restarted from a file that is gone), and the error says so."""
+    conn = FakeRemote([(r"localhost:8080/health", 1, "connection refused")])
+    h, out = fake_host(conn, backend_health_tries=1)
+    with pytest.raises(StepFailed) as err:
+        push_host(conn, h, out)
+    assert err.value.rolled_back is True and err.value.report.result == "rolled-back"
+    assert "the new unit(s) dojangkok were removed" in err.value.fix
+    cmds = conn.commands()
+    after = cmds[cmds.index("systemctl disable --now -q -- dojangkok") :]
+    assert "restored from" in after and "daemon-reload" in after
+    assert "systemctl restart dojangkok" not in after
+    assert (
+        any("the new unit dojangkok.service was removed" in line for line in out)
+        or "the new unit dojangkok.service was removed" in after
+    )
+    # the failed check showed the service's journal
+    assert any("journalctl -u dojangkok -n 30" in line for line in out)
 
 
 def test_a_host_without_nginx_is_a_clear_error():
@@ -375,8 +406,9 @@ def test_database_sql_escapes_and_never_reaches_argv():
                 remote=conn, title="test")  # fmt: skip
     s.execute(setup.plan(view))
     assert "app-secret-123" not in conn.commands() and "root-secret-456" not in conn.commands()
-    assert "app-secret-123" in conn.uploads[setup.sql_file(view)]
-    assert "root-secret-456" in conn.uploads[setup.option_file(view)]
+    assert "app-secret-123" in conn.uploads[setup._file(view, "sql")]
+    assert "root-secret-456" in conn.uploads[setup._file(view, "cnf")]
+    assert "root-secret-456" in conn.uploads[setup._file(view, "admin.sql")]
     assert ("sudo", setup.database_command(view)) in conn.calls
     assert "--defaults-extra-file" in conn.commands() and "trap " in conn.commands()
 
@@ -387,7 +419,7 @@ def test_users_and_directories():
     assert setup.service_users(s, {"gpu"}) == ["dojangkok-ai"]
     dirs = setup.directories_command(s, {"cpu"})
     assert 'install -d -m 700 -o "$SUDO_USER" -- /app/backups' in dirs
-    assert "chmod 600 -- /app/backend/.env" in dirs
+    assert ".env" not in dirs  # the .env scheme is the .env step's (appenv.py)
 
 
 def stubs(tmp_path: Path, swapon_fails: str | None, virt: str | None) -> dict[str, str]:
@@ -443,3 +475,13 @@ def test_swap_is_idempotent(tmp_path):
     assert "already on" in res.stdout
     assert (tmp_path / "fstab").read_text() == fstab
     assert (tmp_path / "log").read_text().count("mkswap") == 1
+
+
+def test_the_release_template_units_get_the_same_writable_paths_and_proc_subset():
+    """backend@ / ai@ (release strategy) open what the manual units open, no more."""
+    backend = rendered("cpu", strategy="release")["backend"]
+    assert "LogsDirectory=dojangkok\n" in backend and "ProcSubset=pid\n" in backend
+    ai = rendered("gpu", strategy="release", ai_switch="blue-green", ai_logs_directory="x",
+                  ai_writable_paths=["store"])["ai"]  # fmt: skip
+    assert "LogsDirectory=x\n" in ai and "ProcSubset=all\n" in ai
+    assert "ReadWritePaths=/app/ai-server/store\n" in ai

@@ -22,13 +22,14 @@ def test_happy_path_runs_every_step_in_order_and_measures_downtime():
     s = run_backend(remote, lines)
     assert s.report.result == "ok"
     numbers = [st.number for st in s.report.steps]
-    assert numbers == ["0", "1", "2", "3", "4", "5", "6", "6a", "7", "8", "9", "10", "11", "12"]
+    assert numbers == ["0", "1", "2", "3", "4", "5", "6", "6a", "6b", "7", "8", "9", "10", "11",
+                       "12"]  # fmt: skip
     assert s.report.downtime is not None
     assert (
         remote.index("systemctl stop") < remote.index("gradlew") < remote.index("systemctl start")
     )
     assert ("sudo", "systemctl stop dojangkok") in remote.calls
-    assert lines[0].startswith("[1/14] (B0)")
+    assert lines[0].startswith("[1/15] (B0)")
 
 
 def test_what_is_shown_is_what_runs_with_sudo_marked():
@@ -68,12 +69,14 @@ def test_build_failure_while_down_rolls_back_to_the_kept_jar():
     after = remote.commands()[remote.commands().index("gradlew") :]
     assert f"--verify --end-of-options '{FROM}^{{commit}}'" in after
     assert 'git reset -q --hard "$rev" --' in after
-    assert "backend-" + FROM + ".jar" in after
+    # the kept jar of FROM is the one the release record names (by checksum), checked
+    assert f"releases/backend.json {FROM} artifact" in after and 'backend-"$sum".jar' in after
     assert "systemctl restart" in after
     report = err.value.report
     assert report.result == "rolled-back"
-    # the record keeps the rollback's steps too
-    assert [st.number for st in report.steps if st.phase == "rollback"] == ["R1", "R2", "R3", "R4"]
+    # the record keeps the rollback's steps too (smoke and version: skipped, not configured)
+    assert [st.number for st in report.steps if st.phase == "rollback"] == [
+        "R1", "R2", "R3", "R4", "R5", "R6"]  # fmt: skip
 
 
 def test_failed_rollback_is_loud_and_keeps_its_steps():

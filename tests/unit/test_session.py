@@ -65,8 +65,8 @@ def test_a_deploy_takes_the_lock_first_releases_it_last_and_records(monkeypatch,
     (rec,) = history()
     assert rec["result"] == "ok" and rec["kind"] == "deploy" and rec["strategy"] == "manual"
     assert rec["from"] == HEAD and rec["to"] == HEAD and rec["run_id"] == s.view.run_id
-    # the manual's 12 steps, 0 and 6a, and L3 (the host build's runtime check, tasks/build)
-    assert rec["operator"] and len([st for st in rec["steps"]]) == 15
+    # the manual's 12 steps, 0, 6a and 6b (.env mode), and L3 (the host build's runtime check)
+    assert rec["operator"] and len([st for st in rec["steps"]]) == 16
 
 
 def test_a_held_lock_refuses_with_the_holder_and_the_way_out(monkeypatch, history):
@@ -93,11 +93,7 @@ def test_every_exit_path_releases_the_lock(monkeypatch, history, notices):
     (rec,) = history()
     assert rec["result"] == "rolled-back"
     assert [s["number"] for s in rec["steps"] if s["phase"] == "rollback"] == [
-        "R1",
-        "R2",
-        "R3",
-        "R4",
-    ]
+        "R1", "R2", "R3", "R4", "R5", "R6"]  # fmt: skip
     assert notices and "rolled-back" in notices[-1] and "cpu" in notices[-1]
 
 

@@ -3,6 +3,12 @@
 Run from the app root: ``uvicorn app.main:app --host 0.0.0.0 --port 8000``.
 VERSION and BREAK are read from the app root at start-up; STARTUP_DELAY_SECONDS (default 3)
 is spent in the lifespan start-up, standing in for model loading.
+
+Like the real service it stands in for, it reads its own ``.env`` (python-dotenv style: the
+environment wins), logs to ``$LOG_DIR/app.log`` when LOG_DIR is set, keeps a local vector
+store in ``$VECTOR_STORE_DIR`` when that is set, and reads /proc/cpuinfo at start (as ML
+runtimes do). Any of these failing (an unreadable .env, a read-only directory, a hidden
+/proc/cpuinfo) stops the start-up, as it would stop the real service.
 """
 
 from __future__ import annotations
@@ -50,6 +56,38 @@ CHECKLIST: dict[str, str] = {
 }
 
 
+def load_dotenv(path: Path) -> None:
+    """python-dotenv's load_dotenv(): KEY=value lines, the environment wins. An unreadable
+    file raises (PermissionError), as it does in python-dotenv."""
+    if not path.exists():
+        return
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.strip().removeprefix("export ").partition("=")
+        if sep and key and not key.startswith("#"):
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            os.environ.setdefault(key.strip(), value)
+
+
+def start_files(settings: Settings) -> None:
+    """The files the real service touches at start: its log, its vector store, the CPU."""
+    cpus = [
+        ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("processor")
+    ]
+    log.info("CPU: %d processors (/proc/cpuinfo)", len(cpus))
+    if settings.log_dir:
+        handler = logging.FileHandler(Path(settings.log_dir) / "app.log")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.info("logging to %s/app.log", settings.log_dir)
+    if settings.vector_store:
+        store = Path(settings.vector_store)
+        store.mkdir(parents=True, exist_ok=True)
+        (store / "index.json").write_text(f'{{"version": "{settings.version}"}}\n')
+        log.info("vector store at %s", store)
+
+
 class Settings:
     """What the service reads at start-up."""
 
@@ -57,6 +95,8 @@ class Settings:
         self.version = self._read("VERSION") or "0.0.0-unknown"
         self.break_mode = self._read("BREAK")
         self.model_name = os.environ.get("MODEL_NAME", "") or "dojangkok-rules-v1"
+        self.log_dir = os.environ.get("LOG_DIR", "")
+        self.vector_store = os.environ.get("VECTOR_STORE_DIR", "")
         raw_delay = os.environ.get("STARTUP_DELAY_SECONDS", "3") or "3"
         try:
             self.startup_delay = max(0.0, float(raw_delay))
@@ -76,8 +116,16 @@ settings = Settings()
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     # Read again at each start, so a BREAK or VERSION written before a restart takes effect.
     global settings
+    load_dotenv(APP_ROOT / ".env")
     settings = Settings()
     log.info("Starting dojangkok AI %s (model %s)", settings.version, settings.model_name)
+    try:
+        start_files(settings)
+    except OSError as exc:
+        log.error("Start-up failed: %s", exc)
+        for handler in logging.getLogger().handlers + log.handlers:
+            handler.flush()
+        os._exit(1)
     if settings.break_mode:
         log.warning("fault injection active: BREAK=%s", settings.break_mode)
     if settings.break_mode == "start":

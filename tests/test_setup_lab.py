@@ -1,0 +1,292 @@
+"""Zero to serving on the lab's real hosts: `fab setup` from bare, its second run, the
+preconditions of push-config and the deploys on a host setup never prepared, and the
+services as real apps need them (their own .env, a log directory, /proc/cpuinfo).
+
+The module starts from bare hosts (a cloud image: packages and a login user, nothing of the
+application) and runs the real `fab setup` on both; every check looks at the hosts
+themselves (HTTPS from this machine, systemd, files, the journal).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import served
+
+pytestmark = pytest.mark.lab
+
+ROOT = Path(__file__).resolve().parent.parent
+FAB = Path(sys.executable).parent / "fab"
+
+# The manual strategy's layout (the release strategy's setup: the module's last test)
+FAST = """
+[all:vars]
+strategy=manual
+
+[cpu:vars]
+backend_health_interval=1
+backend_health_tries=30
+frontend_page_interval=1
+[gpu:vars]
+ai_health_interval=1
+ai_health_tries=30
+"""
+
+
+def inventory(lab, tmp: Path, extra: str = FAST, **cpu_vars: str) -> Path:
+    path = tmp / f"hosts-{len(list(tmp.glob('hosts-*')))}.ini"
+    return lab.write_inventory(path, extra, **cpu_vars)
+
+
+def fab(lab, tmp: Path, *args: str, inv: Path | None = None) -> subprocess.CompletedProcess:
+    environ = {
+        **os.environ,
+        "DOJANGKOK_HOSTS": str(inv or inventory(lab, tmp)),
+        "DOJANGKOK_ENV": str(lab.env_file),
+        "DOJANGKOK_HISTORY": str(tmp / "history.jsonl"),
+    }
+    res = subprocess.run([str(FAB), *args], cwd=ROOT, env=environ, capture_output=True,
+                         text=True, timeout=900)  # fmt: skip
+    print(f"$ fab {' '.join(args)}\n{res.stdout[-6000:]}\n{res.stderr[-3000:]}")
+    return res
+
+
+def on(lab, host: str, command: str) -> str:
+    res = lab.run(host, command, timeout=120)
+    assert res.returncode == 0, f"{host}$ {command}\n{res.stdout}\n{res.stderr}"
+    return res.stdout.strip()
+
+
+def exposure(lab, host: str, unit: str) -> float:
+    out = on(lab, host, f"systemd-analyze security --no-pager {unit}")
+    return float(re.search(r"Overall exposure level for \S+: ([\d.]+)", out).group(1))
+
+
+def invocations(lab) -> dict[str, str]:
+    ids = {}
+    for host, units in (("cpu", ("nginx", "mariadb", "dojangkok")), ("gpu", ("fastapi",))):
+        for u in units:
+            ids[u] = on(lab, host, f"systemctl show -p InvocationID --value {u}")
+    return ids
+
+
+CONFIG = "/etc/systemd/system /etc/nginx/sites-enabled /etc/nginx/sites-available /etc/mysql"
+
+
+def config_listing(lab, host: str) -> str:
+    return on(lab, host, f"ls -la {CONFIG} 2>&1; sha256sum /etc/nginx/sites-enabled/* 2>&1")
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("setup-lab")
+
+
+@pytest.fixture(scope="module")
+def bare(lab):
+    lab.reset()
+    return lab
+
+
+# --- on bare hosts: nothing may change ----------------------------------------------------------
+def test_push_config_on_a_bare_host_stops_at_once_and_changes_nothing(bare, work):
+    before = config_listing(bare, "cpu")
+    t0 = time.monotonic()
+    res = fab(bare, work, "-H", "cpu", "push-config", "--yes")
+    took = time.monotonic() - t0
+    assert res.returncode != 0 and took < 10, took
+    assert "fab -H cpu setup" in res.stderr and "not set up for push-config" in res.stderr
+    assert "user dojangkok" in res.stderr and "the jar" in res.stderr
+    assert config_listing(bare, "cpu") == before
+    assert bare.run("cpu", "test -e /etc/systemd/system/dojangkok.service").returncode != 0
+
+
+def test_a_deploy_on_a_bare_host_stops_naming_setup(bare, work):
+    res = fab(bare, work, "-H", "gpu", "deploy-ai", "--yes")
+    assert res.returncode == 1 and "fab -H gpu setup" in res.stderr
+    assert "git checkout /app/ai-server" in res.stderr and "the venv" in res.stderr
+    assert bare.run("gpu", "test -e /app/ai-server").returncode != 0
+
+
+def test_setup_dry_run_shows_the_whole_plan_and_changes_nothing(bare, work):
+    res = fab(bare, work, "-H", "gpu", "setup", "--dry-run")
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    for shown in ("git clone", ".env.example", "-m venv -- venv", "pip install", "설정 적용",
+                  "systemctl is-enabled", "/health", "fastapi.service (rendered from"):  # fmt: skip
+        assert shown in out, shown
+    assert "DRY RUN" in out and "ai_python=python3" in out
+    assert bare.run("gpu", "test -e /app/ai-server || id dojangkok-ai").returncode != 0
+
+
+def test_settings_show_what_was_detected_on_the_host(bare, work):
+    res = fab(bare, work, "settings", "-H", "cpu")
+    assert res.returncode == 0, res.stderr
+    rows = {line.split(" = ")[0]: line for line in res.stdout.splitlines() if " = " in line}
+    assert (
+        "mariadb" in rows["db_server"]
+        and "detected: mariadbd is installed (debian 12" in (rows["db_server"])
+    )
+    assert "/etc/mysql/mariadb.conf.d/60-dojangkok.cnf" in rows["mysql_conf"]
+    assert "detected" in rows["host_packages"] and "inventory" in rows["backend_repo"]
+
+
+# --- setup from bare ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def set_up(bare, work):
+    """`fab setup` on both bare hosts at once, as an operator would."""
+    inv = inventory(bare, work)
+    with ThreadPoolExecutor(2) as pool:
+        runs = dict(zip(("cpu", "gpu"), pool.map(
+            lambda h: fab(bare, work, "-H", h, "setup", "--yes", inv=inv), ("cpu", "gpu")),
+            strict=True))  # fmt: skip
+    return bare, runs
+
+
+def test_setup_takes_bare_hosts_to_serving(set_up):
+    lab, runs = set_up
+    for host, res in runs.items():
+        assert res.returncode == 0, (host, res.stdout[-4000:], res.stderr)
+    assert served(lab, timeout=30) == {"frontend": "1.0.0", "backend": "1.0.0", "ai": "1.0.0"}
+    cpu = lab.addresses["cpu"]
+    ca = str(lab.state_dir / "tls" / "ca.pem")
+    r = requests.get(f"http://{cpu}/notes/1", allow_redirects=False, timeout=10)
+    assert r.status_code == 301 and r.headers["Location"] == f"https://{cpu}/notes/1"
+    note = requests.post(f"https://{cpu}/api/notes", json={"text": "setup"}, verify=ca, timeout=10)
+    assert note.status_code == 201  # the backend reached its database with .env's password
+    for host, unit in (("cpu", "dojangkok"), ("gpu", "fastapi")):
+        assert "Managed by dojangkok-deploy" in on(lab, host, f"systemctl cat {unit}")
+        assert on(lab, host, f"systemctl is-enabled {unit}") == "enabled"
+    assert on(lab, "cpu", "ps -o user= -C java") == "dojangkok"
+    assert on(lab, "gpu", "ps -o user= -p $(systemctl show -p MainPID --value fastapi)") == (
+        "dojangkok-ai"
+    )
+
+
+def test_the_units_are_hardened(set_up):
+    lab, _ = set_up
+    scores = {
+        "dojangkok": exposure(lab, "cpu", "dojangkok"),
+        "fastapi": exposure(lab, "gpu", "fastapi"),
+    }
+    print("exposure:", scores)
+    assert all(v <= 2.0 for v in scores.values()), scores
+
+
+def test_every_env_follows_one_ownership_scheme(set_up):
+    lab, _ = set_up
+    assert on(lab, "cpu", "stat -c '%U:%G %a' /app/backend/.env /app/frontend/.env") == (
+        "deploy:dojangkok 640\ndeploy:deploy 640"
+    )
+    assert on(lab, "gpu", "stat -c '%U:%G %a' /app/ai-server/.env") == "deploy:dojangkok-ai 640"
+    # keys exactly those of .env.example, values from the inventory and the operator's .env
+    env = on(lab, "cpu", "cat /app/backend/.env")
+    assert [line.split("=")[0] for line in env.splitlines()] == [
+        "DB_URL", "DB_USER", "DB_PASSWORD", "SERVER_PORT"]  # fmt: skip
+    assert f"DB_PASSWORD={lab.env()['DB_PASSWORD']}" in env
+
+
+def test_the_ai_app_reads_its_own_env_and_writes_its_log_and_store(set_up):
+    """The real FastAPI service's needs: it reads .env itself (python-dotenv), logs under
+    /var/log/<app>/, keeps a vector store in its checkout, reads /proc/cpuinfo."""
+    lab, _ = set_up
+    journal = on(lab, "gpu", "journalctl -u fastapi --no-pager -n 50")
+    assert "model lab-stub" in journal and "CPU:" in journal
+    assert on(lab, "gpu", "stat -c '%U' /var/log/dojangkok-ai/app.log") == "dojangkok-ai"
+    assert "Model loaded" in on(lab, "gpu", "cat /var/log/dojangkok-ai/app.log")
+    assert on(lab, "gpu", "stat -c '%U' /app/ai-server/vector_store/index.json") == "dojangkok-ai"
+    # the same app with a .env only its owner may read (the old scheme) does not start
+    on(lab, "gpu", "chmod 600 /app/ai-server/.env && systemctl restart fastapi; sleep 4")
+    try:
+        assert "Permission denied" in on(lab, "gpu", "journalctl -u fastapi --no-pager -n 20")
+        assert lab.run("gpu", "curl -fsS localhost:8000/health").returncode != 0
+    finally:
+        on(lab, "gpu", "chmod 640 /app/ai-server/.env && systemctl restart fastapi")
+
+
+def test_a_second_setup_changes_nothing_and_says_so(set_up, work):
+    lab, _ = set_up
+    served(lab, timeout=60)
+    before = invocations(lab)
+    inv = inventory(lab, work)
+    for host in ("cpu", "gpu"):
+        t0 = time.monotonic()
+        res = fab(lab, work, "-H", host, "setup", "--yes", inv=inv)
+        took = time.monotonic() - t0
+        print(f"second setup of {host}: {took:.1f}s")
+        assert res.returncode == 0, res.stderr
+        assert f"no changes: {host} was already set up" in res.stdout
+        assert not re.search(r"✓ [\d.]+s  변경:", res.stdout)  # no step reports a change
+        assert took < 20, took
+    assert invocations(lab) == before
+
+
+def test_setup_after_deploys_and_a_backup_changes_nothing(set_up, work):
+    """Deploys and setup agree on every directory, file, owner and mode: after a full
+    deploy and a DB backup, setup still has nothing to change."""
+    lab, _ = set_up
+    inv = inventory(lab, work)
+    assert fab(lab, work, "full-deploy", "--yes", inv=inv).returncode == 0
+    assert fab(lab, work, "-H", "cpu", "backup-db", inv=inv).returncode == 0
+    for host in ("cpu", "gpu"):
+        res = fab(lab, work, "-H", host, "setup", "--yes", inv=inv)
+        assert res.returncode == 0, res.stderr
+        assert f"no changes: {host} was already set up" in res.stdout, re.findall(
+            r"✓ [\d.]+s  변경:.*", res.stdout
+        )
+
+
+def test_a_value_missing_for_a_key_is_named_and_nothing_is_written(set_up, work):
+    lab, _ = set_up
+    before = on(lab, "cpu", "sha256sum /app/backend/.env")
+    inv = inventory(lab, work, backend_env='{"DB_URL": "x", "DB_PASSWORD": "${DB_PASSWORD}"}')
+    res = fab(lab, work, "-H", "cpu", "setup", "--yes", inv=inv)
+    assert res.returncode == 1
+    assert "needs a value for: DB_USER SERVER_PORT" in res.stdout
+    assert on(lab, "cpu", "sha256sum /app/backend/.env") == before
+
+
+def test_no_secret_reached_the_output(set_up, work):
+    _, runs = set_up
+    history = (work / "history.jsonl").read_text()
+    for value in (v for v in set_up[0].env().values() if len(v) >= 8):
+        for res in runs.values():
+            assert value not in res.stdout + res.stderr
+        assert value not in history
+
+
+def test_a_release_setup_converts_the_host_and_its_second_run_changes_nothing(set_up, work):
+    """strategy=release (the default): setup takes a host serving the manual way to the
+    release layout (the conversion a first release deploy does) while it keeps serving, and
+    a second run changes nothing. (`make demo` runs it from bare hosts.)"""
+    lab, _ = set_up
+    inv = inventory(lab, work, extra=FAST.replace("strategy=manual", "strategy=release"))
+    for host in ("cpu", "gpu"):
+        res = fab(lab, work, "-H", host, "setup", "--yes", inv=inv)
+        assert res.returncode == 0, res.stderr
+        assert "release 방식으로 전환" in res.stdout
+    assert set(served(lab, timeout=60)) == {"frontend", "backend", "ai"}
+    assert "127.0.0.1:8081" in on(lab, "cpu", "cat /etc/nginx/dojangkok-upstream.conf")
+    assert on(lab, "cpu", "systemctl is-active dojangkok@8081") == "active"
+    assert on(lab, "cpu", "systemctl is-enabled dojangkok@8081") == "enabled"
+    assert on(lab, "cpu", "readlink /var/www/dojangkok").startswith("/app/releases/frontend/")
+    assert on(lab, "gpu", "systemctl show -p WorkingDirectory --value fastapi") == (
+        "/app/releases/ai/current"
+    )
+    assert exposure(lab, "cpu", "dojangkok@8081") <= 2.0
+    assert exposure(lab, "gpu", "fastapi") <= 2.0
+    for host in ("cpu", "gpu"):
+        res = fab(lab, work, "-H", host, "setup", "--yes", inv=inv)
+        assert res.returncode == 0, res.stderr
+        assert f"no changes: {host} was already set up" in res.stdout, re.findall(
+            r"✓ [\d.]+s  변경:.*", res.stdout
+        )
