@@ -16,7 +16,7 @@ from tasks import cli
 from tasks.cli import help_for, operator_task
 from tasks.engine import records
 from tasks.engine.console import Console
-from tasks.hosts import inventory, validate
+from tasks.hosts import inventory, validate, values
 from tasks.hosts.settings import Settings
 from tasks.procedures import deploy, full, locking, provision, release_admin
 from tasks.procedures import health as health_checks
@@ -32,7 +32,7 @@ def _deploy(c, name: str, dry_run, yes, message, strategy, build_on=None, revisi
 
 
 def _rollback(c, name: str, to, dry_run, yes, message, strategy) -> None:
-    to = validate.rollback_target(to) if to else None  # before anything else
+    to = values.rollback_target(to) if to else None  # before anything else
     comp, hosts = cli.component_hosts(c, name)
     secrets, opts = cli.secrets(), cli.options(dry_run, yes, message, strategy)
     deploy.preflight(comp, hosts, secrets, opts, task="rollback")
@@ -149,7 +149,7 @@ def restore_db(c, backup=None, dry_run=False, yes=False, message=""):
     Asks before overwriting. The current data is dumped first, so a restore can be undone
     by restoring that dump.
     """
-    backup = validate.restore_source(backup) if backup else None
+    backup = values.restore_source(backup) if backup else None
     hosts, secrets = cli.hosts(c, "cpu"), cli.secrets()
     deploy.preflight_database(hosts, secrets, "restore")
     for host in hosts:

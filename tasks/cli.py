@@ -60,9 +60,9 @@ def component_hosts(c, name: str) -> tuple[components.Component, list[Host]]:
 def options(dry_run=False, yes=False, message="", strategy=None, build_on=None,
             revision=None) -> Options:  # fmt: skip
     if revision:  # a commit id, checked before anything else (it reaches git commands)
-        from tasks.hosts import validate
+        from tasks.hosts import values
 
-        revision = validate.revision(str(revision).strip(), "--revision").lower()
+        revision = values.revision(str(revision).strip(), "--revision").lower()
     return Options(dry_run=bool(dry_run), yes=bool(yes), message=message or "",
                    strategy=strategy or None, build_on=build_on or None,
                    revision=revision or None)  # fmt: skip

@@ -8,7 +8,7 @@ every builder follows (here, in tasks/procedures/ and in tasks/config/):
   in a dry run is a placeholder) comes after ``--``, or after git's ``--end-of-options``
   where ``--`` would mean paths;
 - a bare name (a systemd unit, a git branch or remote, a URL) is checked against the strict
-  patterns of tasks/hosts/validate.py, which never allow a leading ``-``: at load time, and
+  patterns of tasks/hosts/values.py, which never allow a leading ``-``: at load time, and
   again by the builder that uses it (``git pull`` passes its arguments on to ``git fetch``,
   where neither ``--`` nor ``--end-of-options`` would keep ``-x`` from being an option);
 - the ``*_cmd`` settings are RAW SHELL on purpose: pasted as the operator wrote them.
@@ -20,7 +20,7 @@ import json
 import shlex
 
 from tasks.errors import ConfigError
-from tasks.hosts import validate
+from tasks.hosts import values
 
 
 def q(value: object) -> str:
@@ -35,7 +35,7 @@ def cd(path: str, command: str) -> str:
 def git_pull(path: str, remote: str, branch: str, fetch_first: bool = False) -> str:
     # --ff-only: a diverged checkout stops here (the manual: 충돌 시 수동 해결) instead
     # of creating a merge commit on the server.
-    remote, branch = validate.branch(remote, "git_remote"), validate.branch(branch)
+    remote, branch = values.branch(remote, "git_remote"), values.branch(branch)
     pull = f"git pull --ff-only {q(remote)} {q(branch)}"
     return cd(path, f"git fetch {q(remote)} && {pull}" if fetch_first else pull)
 
@@ -45,7 +45,7 @@ def git_head(path: str) -> str:
 
 
 def git_remote_head(path: str, remote: str, branch: str) -> str:
-    remote, branch = validate.branch(remote, "git_remote"), validate.branch(branch)
+    remote, branch = values.branch(remote, "git_remote"), values.branch(branch)
     g = f"git -C {q(path)}"
     return f"{g} fetch -q {q(remote)} {q(branch)} && {g} rev-parse FETCH_HEAD"
 
@@ -74,17 +74,17 @@ def git_changed(path: str, old: str, new: str, files: list[str]) -> str:
 
 
 def systemctl(action: str, service: str) -> str:
-    return f"systemctl {action} {q(validate.unit_name(service))}"
+    return f"systemctl {action} {q(values.unit_name(service))}"
 
 
 def service_status(service: str) -> str:
     # Print the status for the operator, then fail unless the unit is active.
-    svc = q(validate.unit_name(service))
+    svc = q(values.unit_name(service))
     return f"systemctl status {svc} --no-pager -n 5; systemctl is-active --quiet {svc}"
 
 
 def health(url: str, expect: str) -> str:
-    return f"curl -fsS --max-time 10 {q(validate.url(url, 'health check url'))} | grep -qF -- {q(expect)}"
+    return f"curl -fsS --max-time 10 {q(values.url(url, 'health check url'))} | grep -qF -- {q(expect)}"
 
 
 def poll(check: str, tries: int, interval: float) -> str:
@@ -102,7 +102,7 @@ def poll(check: str, tries: int, interval: float) -> str:
 
 def page(url: str, expect: str) -> str:
     check = f" | grep -qF -- {q(expect)}" if expect else " >/dev/null"
-    return f"curl -fsSL --max-time 10 {q(validate.url(url, 'frontend_url'))}{check}"
+    return f"curl -fsSL --max-time 10 {q(values.url(url, 'frontend_url'))}{check}"
 
 
 def smoke(requests: list[dict], port: int | None = None) -> str:
@@ -124,9 +124,9 @@ def smoke(requests: list[dict], port: int | None = None) -> str:
                 'e.g. {"method": "GET", "path": "/api/notes"}',
             )
         what = f"smoke request #{i}"
-        method = validate.method(spec.get("method", "GET"), f"{what} method").upper()
-        url = validate.url(str(spec["url"]), f"{what} url")
-        status = validate.status(spec.get("status", 200), f"{what} status")
+        method = values.method(spec.get("method", "GET"), f"{what} method").upper()
+        url = values.url(str(spec["url"]), f"{what} url")
+        status = values.status(spec.get("status", 200), f"{what} status")
         curl = f"curl -sS --max-time 30 -w '\\n%{{http_code}}' -X {q(method)}"
         if spec.get("body") is not None:
             body = json.dumps(spec["body"], ensure_ascii=False)

@@ -19,7 +19,7 @@ from pathlib import Path
 from tasks.build.localrun import query
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
-from tasks.hosts import validate
+from tasks.hosts import values
 from tasks.shell import q
 
 ORIGIN = "<origin URL>"
@@ -60,9 +60,7 @@ def origin(v: RunView) -> str:
     if facts is None or not facts.origin:
         return ORIGIN
     # the host said it: checked like a setting (a "-x" would reach git here as an option)
-    return validate.git_origin(
-        facts.origin, f"the {v.s.git_remote} URL of {v.host.alias}'s checkout"
-    )
+    return values.git_origin(facts.origin, f"the {v.s.git_remote} URL of {v.host.alias}'s checkout")
 
 
 def rev_asked(v: RunView) -> str:

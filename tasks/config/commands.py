@@ -15,7 +15,7 @@ from tasks import components, shell
 from tasks.config.render import ConfigFile, nginx_dir, nginx_links, touched_paths
 from tasks.config.state import Change
 from tasks.engine.view import RunView
-from tasks.hosts import validate
+from tasks.hosts import values
 from tasks.hosts.settings import Settings
 from tasks.shell import q
 
@@ -168,7 +168,7 @@ def action_command(action: str, f: ConfigFile, s: Settings) -> str:
         return "systemctl daemon-reload"
     if action == "reload":
         return f"{s.nginx_test_cmd} && {s.nginx_reload_cmd}"
-    svc = q(validate.unit_name(f.service))
+    svc = q(values.unit_name(f.service))
     enable = f"systemctl enable -q {svc} && " if f.kind == "unit" else ""
     return f"{enable}systemctl restart {svc}"
 
@@ -178,4 +178,4 @@ def check_command(f: ConfigFile, s: Settings) -> str:
     component = {"nginx": "frontend", "backend": "backend", "ai": "ai", "ai-proxy": "ai"}.get(f.key)
     if component:
         return components.get(component).health(s, None).polled()
-    return shell.poll(f"systemctl is-active --quiet {q(validate.unit_name(f.service))}", 10, 2)
+    return shell.poll(f"systemctl is-active --quiet {q(values.unit_name(f.service))}", 10, 2)

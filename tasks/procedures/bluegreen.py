@@ -20,7 +20,7 @@ from tasks.components import Component
 from tasks.engine.policy import Policy
 from tasks.engine.steps import Plan, Step
 from tasks.engine.view import RunView
-from tasks.hosts import validate
+from tasks.hosts import values
 from tasks.hosts.settings import Settings
 from tasks.procedures import release
 from tasks.procedures.common import health_step
@@ -49,14 +49,14 @@ class Pair:
 
     def unit(self, s: Settings, port: int) -> str:
         """The instance's unit, checked to be a unit name, quoted: for commands."""
-        return q(validate.unit_name(self.instance(s, port)))
+        return q(values.unit_name(self.instance(s, port)))
 
     def slot(self, v: RunView, port: int) -> str:
         return f"{release.base(v)}/slots/{port}"
 
     def retire_timer(self, s: Settings, port: int) -> str:
         """The retire timer's unit, checked and quoted: for commands."""
-        return q(validate.unit_name(f"{self.service(s)}-retire-{int(port)}"))
+        return q(values.unit_name(f"{self.service(s)}-retire-{int(port)}"))
 
     def other(self, s: Settings, port: int) -> int:
         a, b = self.ports(s)[:2]

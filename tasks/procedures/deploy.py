@@ -19,7 +19,7 @@ from tasks.engine.session import Session, preflight_secrets, session
 from tasks.engine.steps import Plan
 from tasks.engine.view import TARGET_PLACEHOLDER, RunView, new_run_id
 from tasks.errors import ConfigError, HostCommandFailed
-from tasks.hosts import validate
+from tasks.hosts import values
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
 from tasks.procedures import PROCEDURES, drift, preconditions
@@ -114,7 +114,7 @@ def read_deployed(s: Session, comp: Component) -> list[str]:
         ) from None
     stack = records.read_stack(s)
     for rev in stack:
-        if not validate.is_revision(rev):
+        if not values.is_revision(rev):
             raise ConfigError(
                 f"the deployed-revision record {records.state_file(s)} on {alias} holds "
                 f"{rev!r}, not a commit id",
@@ -185,7 +185,7 @@ def deploy_host(comp: Component, host: Host, secrets: Secrets, opts: Options,
 def rollback_host(comp: Component, host: Host, secrets: Secrets, opts: Options,
                   to: str | None = None) -> Session:  # fmt: skip
     proc = PROCEDURES[comp.name]
-    to = validate.rollback_target(to) if to else None
+    to = values.rollback_target(to) if to else None
     strategy = opts.strategy_for(host)
     with session("rollback", comp.name, host, secrets, title=f"{comp.label} 롤백 ({strategy})",
                  dry_run=opts.dry_run, yes=opts.yes, strategy=strategy,
@@ -243,7 +243,7 @@ def restore_host(host: Host, secrets: Secrets, source: str | None, opts: Options
     """Restore the DB from a backup (the newest unless named), after a safety backup."""
     from tasks.procedures import backup
 
-    source = validate.restore_source(source) if source else source
+    source = values.restore_source(source) if source else source
     with session("restore", "database", host, secrets, title="DB 복원", dry_run=opts.dry_run,
                  yes=opts.yes, message=opts.message) as s:  # fmt: skip
         st = host.settings

@@ -13,7 +13,7 @@ from tasks.components import FRONTEND
 from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
-from tasks.hosts import validate
+from tasks.hosts import values
 from tasks.procedures import verify
 from tasks.procedures.common import (
     after_items,
@@ -69,7 +69,7 @@ def restore_web_root(v: RunView) -> str:
 
 def _web_root(s) -> str:
     """The directory step 4 empties: never empty, relative or a system directory."""
-    return validate.root_dir(s.web_root, "web_root")
+    return values.root_dir(s.web_root, "web_root")
 
 
 def nginx_reload(v: RunView) -> str:

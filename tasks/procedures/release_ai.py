@@ -15,7 +15,7 @@ from tasks.components import AI
 from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
-from tasks.hosts import validate
+from tasks.hosts import values
 from tasks.procedures import release
 from tasks.procedures.bluegreen import Pair
 from tasks.procedures.common import (
@@ -189,6 +189,6 @@ def checklist(view: RunView) -> tuple[CheckItem, ...]:
 def state_command(view: RunView) -> str:
     s, b = view.s, q(release.base(view))
     return (
-        f'echo {q(s.ai_service + ":")} "$(systemctl is-active {q(validate.unit_name(s.ai_service))})"; '
+        f'echo {q(s.ai_service + ":")} "$(systemctl is-active {q(values.unit_name(s.ai_service))})"; '
         f"readlink -- {b}/current; tail -n 3 -- {b}/switches"
     )

@@ -20,7 +20,7 @@ from tasks.engine.policy import Policy
 from tasks.engine.session import Session
 from tasks.engine.steps import Plan, Step
 from tasks.engine.view import RunView, earlier_run_id
-from tasks.hosts import validate
+from tasks.hosts import values
 from tasks.procedures import release, release_ai, release_backend, release_frontend
 from tasks.procedures.common import health_step
 from tasks.shell import q
@@ -34,7 +34,7 @@ def is_converted(comp: Component, v: RunView) -> str:
         return f"test -d {q(release.base(v) + '/slots')} -a -f {q(v.s.nginx_upstream_file)}"
     if release_ai.pair(v.s) is not None:
         return f"test -d {q(release.base(v) + '/slots')} -a -f {q(v.s.ai_upstream_file)}"
-    unit = validate.unit_name(v.s.ai_service)
+    unit = values.unit_name(v.s.ai_service)
     return (
         f'[ "x$(systemctl show -p WorkingDirectory --value {q(unit)})" = '
         f"{q('x' + release.current(v))} ]"
@@ -118,10 +118,10 @@ def backend_switch_plan(legacy: RunView) -> Plan:
         Step("K7", f"manual 유닛 종료 ({s.backend_service}, 요청이 끝난 뒤)", "1초", "-",
              Policy.WARN, sudo=True,
              command=lambda v: (
-                 f"systemctl disable -q {q(validate.unit_name(s.backend_service))}; "
+                 f"systemctl disable -q {q(values.unit_name(s.backend_service))}; "
                  f"{release_backend.PAIR.at_boot(s, port)}; "
                  f"systemd-run --on-active=10s --collect --quiet -- "
-                 f"systemctl stop {q(validate.unit_name(s.backend_service))}"
+                 f"systemctl stop {q(values.unit_name(s.backend_service))}"
              ),
              added="manual 방식의 유닛은 멈추고 부팅 때도 켜지지 않는다 (파일은 남는다); "
                    "부팅 때는 지금 포트의 인스턴스가 켜진다"),
@@ -184,8 +184,8 @@ def convert_ai_blue_green(s: Session, legacy: RunView) -> None:
         Step("K5", f"nginx가 포트 {settings.ai_listen_port}를 넘겨받음 (짧은 중단)", "1초",
              "수동 복구", Policy.ABORT, sudo=True, down=True,
              command=lambda v: (
-                 f"systemctl disable -q {q(validate.unit_name(settings.ai_service))}; "
-                 f"systemctl stop {q(validate.unit_name(settings.ai_service))} && "
+                 f"systemctl disable -q {q(values.unit_name(settings.ai_service))}; "
+                 f"systemctl stop {q(values.unit_name(settings.ai_service))} && "
                  f"{settings.nginx_reload_cmd} && {pair.at_boot(settings, port)}"
              ),
              added="한 번뿐인 전환: 단일 유닛이 포트를 놓고 nginx가 받는 동안 (약 1초) 응답이 없다"),

@@ -16,7 +16,7 @@ from tasks import components
 from tasks.engine.policy import Policy
 from tasks.engine.steps import Plan, Step, Upload
 from tasks.engine.view import RunView
-from tasks.hosts import validate
+from tasks.hosts import values
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
 from tasks.procedures import setup_apps
@@ -59,7 +59,7 @@ def users_command(users: list[str]) -> str:
     """System accounts without a login shell or home, one group each; existing ones stay."""
     parts = []
     for u in users:
-        u = validate.user_name(u, "service user")
+        u = values.user_name(u, "service user")
         parts.append(
             f"id -u {q(u)} >/dev/null 2>&1 || {{ useradd --system --user-group --no-create-home "
             f"--home-dir /nonexistent --shell /usr/sbin/nologin {q(u)}; {ch(f'user {u}')}; }}"
@@ -204,7 +204,7 @@ def database_command(v: RunView) -> str:
         f"{ch(f'{s.db_user} password')}; fi; "
         f"else echo {q(f'cannot log in to {s.db_server} as {s.db_user}: neither with {s.db_password_env} from .env (over TCP) nor as root by the unix socket')} >&2; "
         f"echo {q(f'is {s.db_service} running? is {s.db_password_env} the password on the host?')} >&2; exit 1; fi; "
-        f'mysql --defaults-extra-file="$aopt" {tcp} -e "SELECT 1" {q(validate.db_name(s.db_name, "db_name"))} >/dev/null 2>&1 '
+        f'mysql --defaults-extra-file="$aopt" {tcp} -e "SELECT 1" {q(values.db_name(s.db_name, "db_name"))} >/dev/null 2>&1 '
         f'|| {{ mysql "${{admin[@]}}" < "$sql"; {ch(f"database {s.db_name}, account {s.db_app_user}")}; }}',
         f"{s.db_name}, {s.db_app_user}@localhost",
     )

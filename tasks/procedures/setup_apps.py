@@ -17,7 +17,7 @@ from tasks.engine.policy import Policy
 from tasks.engine.steps import Kind, Step, Upload
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
-from tasks.hosts import validate
+from tasks.hosts import validate, values
 from tasks.hosts.settings import Settings
 from tasks.procedures import appenv
 from tasks.procedures.hostfacts import NORM_FN, ch, tracked
@@ -87,8 +87,8 @@ def clone_uploads(comp: str):
 def clone_command(s: Settings, comp: str, checkout: str) -> str:
     """Clone once; an existing checkout must be a git repository of the configured origin."""
     d, want = q(checkout), repo(s, comp)
-    remote = q(validate.branch(s.git_remote, "git_remote"))
-    validate.branch(s.git_branch)
+    remote = q(values.branch(s.git_remote, "git_remote"))
+    values.branch(s.git_branch)
     ssh = ssh_command(s, comp)
     configured = bool(deploy_key(s, comp) or s.git_known_hosts)
     if not want:
@@ -246,14 +246,14 @@ def services_command(names: list[str], s: Settings | None = None, pairs: list = 
     upstream names) too, so it starts at boot."""
     parts = []
     for pair in pairs:
-        svc = q(validate.unit_name(pair.service(s), "service") + "@")
+        svc = q(values.unit_name(pair.service(s), "service") + "@")
         parts.append(
             f'p=$({pair.live_port_command(s)}); if [ -n "$p" ]; then u={svc}"$p"; '
             'systemctl is-enabled -q -- "$u" || { systemctl enable -q -- "$u"; ch "enabled $u"; }; '
             'systemctl is-active -q -- "$u" || { systemctl start -- "$u"; ch "started $u"; }; fi'
         )
     for name in names:
-        u = q(validate.unit_name(name, "service"))
+        u = q(values.unit_name(name, "service"))
         parts.append(
             f"systemctl is-enabled -q -- {u} || {{ systemctl enable -q -- {u}; {ch(f'enabled {name}')}; }}; "
             f"systemctl is-active -q -- {u} || {{ systemctl start -- {u}; {ch(f'started {name}')}; }}"

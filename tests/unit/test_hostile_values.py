@@ -39,7 +39,7 @@ from tasks.engine.session import Session
 from tasks.engine.steps import Kind, Plan
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
-from tasks.hosts import validate
+from tasks.hosts import validate, values
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
@@ -406,7 +406,7 @@ def test_hostile_values_are_refused_or_inert(kind, sandbox, monkeypatch):
     s, chosen, refused = hostile_settings(kind, base)
     restore_from = f"{base}/restore/{payload(kind, 'restore_from')}"
     try:
-        validate.restore_source(restore_from)
+        values.restore_source(restore_from)
     except ConfigError:
         restore_from = None
     cmds = every_command(s, restore_from, payload(kind, "message"))

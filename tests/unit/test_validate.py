@@ -10,7 +10,7 @@ import tasks
 from tasks import shell
 from tasks.engine.session import preflight_secrets, session
 from tasks.errors import ConfigError
-from tasks.hosts import inventory, validate
+from tasks.hosts import inventory, validate, values
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
 from tasks.procedures import deploy, frontend
@@ -234,14 +234,14 @@ def test_the_inventory_names_the_line(inventory_file):
                                    "12345678;id"])  # fmt: skip
 def test_to_is_a_commit_id(value):
     with pytest.raises(ConfigError, match=r"--to .*is not a commit id") as err:
-        validate.rollback_target(value)
+        values.rollback_target(value)
     assert "fab history" in err.value.fix
     assert not err.value.problem.startswith("setting")
 
 
 def test_to_accepts_commit_ids():
-    assert validate.rollback_target("3F2A9C1") == "3f2a9c1"
-    assert validate.rollback_target("a" * 40) == "a" * 40
+    assert values.rollback_target("3F2A9C1") == "3f2a9c1"
+    assert values.rollback_target("a" * 40) == "a" * 40
 
 
 def test_rollback_tasks_refuse_a_bad_to_before_anything(monkeypatch):
@@ -266,8 +266,8 @@ def deploy_component():
 def test_restore_db_backup_is_an_absolute_path():
     for bad in ("backup.sql.gz", "-x", "", "/a/../b", "/a\nb"):
         with pytest.raises(ConfigError, match="--backup"):
-            validate.restore_source(bad)
-    assert validate.restore_source("/app/backups/my backup.sql.gz")
+            values.restore_source(bad)
+    assert values.restore_source("/app/backups/my backup.sql.gz")
 
 
 def test_every_task_checks_the_settings_before_the_host(monkeypatch):
