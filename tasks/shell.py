@@ -17,6 +17,7 @@ every builder follows (here, in tasks/procedures/ and in tasks/config/):
 from __future__ import annotations
 
 import json
+import re
 import shlex
 
 from tasks.errors import ConfigError
@@ -105,13 +106,18 @@ def page(url: str, expect: str) -> str:
     return f"curl -fsSL --max-time 10 {q(values.url(url, 'frontend_url'))}{check}"
 
 
-def smoke(requests: list[dict], port: int | None = None) -> str:
+def smoke(requests: list[dict], port: int | None = None, instead_of: int | None = None) -> str:
     """One shell line that makes every smoke request and fails on the first bad answer.
 
-    A request names a ``url``, or a ``path`` asked of http://localhost:<port>.
+    A request names a ``url``, or a ``path`` asked of http://localhost:<port>. With
+    ``instead_of`` (the port the service usually answers on, e.g. 8080, while the release
+    strategy's new instance runs on ``port``), a ``url`` on localhost:<instead_of> is asked
+    of localhost:<port>: the new instance is what is being tested, not the one serving.
     """
     parts = []
     for i, spec in enumerate(requests, 1):
+        if isinstance(spec, dict) and spec.get("url") and port and instead_of:
+            spec = {**spec, "url": _local_port(str(spec["url"]), instead_of, port)}
         if isinstance(spec, dict) and spec.get("path") and not spec.get("url") and port:
             path = str(spec["path"])
             spec = {
@@ -195,3 +201,14 @@ def keep_newest(directory: str, prefix: str, keep: int) -> str:
         "| { bad=; while IFS= read -r -d '' e; do n=${e#* }; "
         f'case $n in {q(prefix)}*) rm -rf -- "./$n" || bad=1;; esac; done; [ -z "$bad" ]; }} )'
     )
+
+
+_LOCAL = re.compile(r"^(https?://(?:localhost|127\.0\.0\.1)):(\d+)(?=/|$)")
+
+
+def _local_port(url: str, old: int, new: int) -> str:
+    """``url`` with a local ``old`` port made ``new``; any other url as it is."""
+    m = _LOCAL.match(url)
+    if not m or int(m.group(2)) != int(old):
+        return url
+    return f"{m.group(1)}:{int(new)}{url[m.end() :]}"

@@ -41,6 +41,9 @@ class Pair:
     #: the manual's step numbers the switch plan's steps stand in for: start, health, smoke,
     #: then the tool's switch, current and retire steps
     numbers: tuple[str, str, str, str, str, str]
+    #: the port the service answers on without blue/green (the manual's); a smoke url on
+    #: localhost:<it> is asked of the new instance
+    usual_port: Callable[[Settings], int] | None = None
 
     # --- names ----------------------------------------------------------------------------
     def instance(self, s: Settings, port: int) -> str:
@@ -146,6 +149,7 @@ class Pair:
             view,
             self.smoke,
             lambda settings: idle,
+            self.usual_port,
         )
         steps = (
             Step(n[0], f"새 인스턴스 시작 ({self.instance(s, idle)})", "30초",

@@ -126,11 +126,14 @@ def confirm(session, question: str) -> str:
 
 
 def smoke_step(number: str, title: str, expected: str, on_failure: str, view: RunView,
-               specs: Callable, port: Callable, question: str) -> Step:  # fmt: skip
-    """Smoke tests (B11, C7): the configured requests on the host, or ask a person."""
+               specs: Callable, port: Callable, question: str,
+               instead_of: Callable | None = None) -> Step:  # fmt: skip
+    """Smoke tests (B11, C7): the configured requests on the host, or ask a person.
+    ``instead_of``: the service's usual port, whose local urls are asked of ``port``."""
     if specs(view.s):
         return Step(number, title, expected, on_failure, Policy.ROLLBACK,
-                    command=lambda v: shell.smoke(specs(v.s), port(v.s)))  # fmt: skip
+                    command=lambda v: shell.smoke(specs(v.s), port(v.s),
+                                                  instead_of(v.s) if instead_of else None))  # fmt: skip
     return Step(
         number, title, expected, on_failure, Policy.ROLLBACK, kind=Kind.LOCAL, asks=True,
         command=lambda v: f"운영자 확인: {question}", action=lambda s: confirm(s, question),

@@ -264,11 +264,13 @@ def switch_step(number: str, title: str, target=None) -> Step:
     )  # fmt: skip
 
 
-def host_smoke(number, title, expected, on_failure, view: RunView, specs, port) -> tuple[Step, ...]:
+def host_smoke(number, title, expected, on_failure, view: RunView, specs, port,
+               instead_of=None) -> tuple[Step, ...]:  # fmt: skip
     """The configured smoke requests, on the host; none configured: the 배포 후 checklist asks
-    the operator instead (a question cannot run in the host's critical section)."""
+    the operator instead (a question cannot run in the host's critical section).
+    ``instead_of``: the service's usual port; its local urls are asked of ``port``."""
     from tasks.procedures.common import smoke_step
 
     if not specs(view.s):
         return ()
-    return (smoke_step(number, title, expected, on_failure, view, specs, port, ""),)
+    return (smoke_step(number, title, expected, on_failure, view, specs, port, "", instead_of),)

@@ -36,6 +36,7 @@ PAIR = Pair(
     upstream_file=lambda s: s.ai_upstream_file, upstream=AI_UPSTREAM,
     keep_warm=lambda s: s.ai_keep_warm, smoke=lambda s: s.ai_smoke,
     numbers=("5", "6", "7", "7a", "7b", "7c"),
+    usual_port=lambda s: s.ai_listen_port,
 )  # fmt: skip
 
 

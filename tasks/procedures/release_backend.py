@@ -36,6 +36,7 @@ PAIR = Pair(
     upstream_file=lambda s: s.nginx_upstream_file, upstream=UPSTREAM,
     keep_warm=lambda s: s.backend_keep_warm, smoke=lambda s: s.backend_smoke,
     numbers=("9", "10", "11", "11a", "11b", "11c"),
+    usual_port=lambda s: s.backend_port,
 )  # fmt: skip
 
 

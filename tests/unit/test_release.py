@@ -176,3 +176,28 @@ def test_the_web_root_becomes_a_symlink_in_one_step(tmp_path):
     assert root.is_symlink() and str(root.readlink()) == release_frontend.live_root(v)
     (old,) = [p for p in tmp_path.iterdir() if p.name.startswith("www.manual-")]
     assert (old / "index.html").read_text() == "old"
+
+
+@pytest.mark.parametrize("pair,port_key,usual,idle", [
+    (release_backend.PAIR, "backend_smoke", 8080, 8082),
+    (release_ai.PAIR, "ai_smoke", 8000, 8002),
+])  # fmt: skip
+def test_a_smoke_url_on_the_usual_port_asks_the_new_instance(pair, port_key, usual, idle):
+    """A smoke url written for the manual layout (localhost:8080) would ask whatever serves
+    there: nothing once the host runs blue/green, or the old release behind a proxy."""
+    specs = [
+        {"method": "GET", "url": f"http://localhost:{usual}/api/notes"},
+        {"method": "GET", "url": f"http://127.0.0.1:{usual}"},
+        {"method": "GET", "url": f"http://localhost:{usual + 1}/other"},
+        {"method": "GET", "url": "https://example.test/"},
+        {"method": "GET", "path": "/api/version"},
+    ]
+    view = make_view(pair.component.name, Settings(**{port_key: specs})).but(strategy="release")
+    plan = pair.switch_plan(view, "X", idle - 1, idle)
+    (smoke,) = [s.render(view) for s in plan.steps if "curl -sS" in s.render(view)]
+    assert f"-X GET http://localhost:{idle}/api/notes)" in smoke
+    assert f"-X GET http://127.0.0.1:{idle})" in smoke
+    assert f"localhost:{usual}" not in smoke and f"127.0.0.1:{usual}" not in smoke
+    assert f"-X GET http://localhost:{usual + 1}/other)" in smoke  # another port: as written
+    assert "-X GET https://example.test/)" in smoke
+    assert f"-X GET http://localhost:{idle}/api/version)" in smoke
