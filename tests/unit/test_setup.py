@@ -379,7 +379,8 @@ def test_a_converted_backend_starts_at_boot_on_its_port():
     host = Host("cpu", "10.0.0.2", "deploy", 22, None, ("cpu",), Settings())
     v = RunView("deploy", "backend", host, "20260101_120000_000000_abcd", "release")
     k7 = release_convert.backend_switch_plan(v).step("K7").render(v)
-    assert "systemctl enable -q dojangkok@8081 && systemctl disable -q dojangkok@8082" in k7
+    boot = "systemctl enable -q --no-reload dojangkok@8081 && "
+    assert boot + "systemctl disable -q --no-reload dojangkok@8082" in k7
 
 
 def test_setup_leaves_the_release_strategy_s_web_root_link_alone(tmp_path):
