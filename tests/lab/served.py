@@ -27,7 +27,7 @@ from pathlib import Path
 from . import keys, machines
 from .config import HOSTS, LabError, Settings, hash_paths
 
-LAYOUT = "2"
+LAYOUT = "3"  # 3: the layer keeps setup's output (setup-<host>.log)
 #: appended to the lab's inventory for the cached setup (a last section wins)
 MANUAL = "\n[cpu:vars]\nstrategy=manual\n\n[gpu:vars]\nstrategy=manual\n"
 KEEP = 3  # setup layers kept in the cache (the newest)
@@ -97,6 +97,7 @@ def build(lab, golden: Path) -> Path:
             machines.stop(s, host, clean=True)
             shutil.move(str(machines.layer_dirs(s, host)["upper"]), tmp / host)
             machines.wipe(s, host)
+            shutil.copy(s.state / f"setup-{host}.log", tmp / f"setup-{host}.log")
         (tmp / "made").write_text(f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -111,8 +112,15 @@ def build(lab, golden: Path) -> Path:
 
 
 def ensure(lab, golden: Path) -> Path:
+    """The setup layer, made if missing; its `fab setup` output back in .lab/setup-<host>.log.
+
+    The cache outlives the checkout (a fresh clone, as in CI, finds a layer an earlier clone
+    made), so setup's output is kept with the layer, not only in this checkout's .lab/.
+    """
     path = layer(lab.settings, golden)
     if (path / "made").exists():
+        for host in HOSTS:
+            shutil.copy(path / f"setup-{host}.log", lab.settings.state / f"setup-{host}.log")
         return path
     for stale in lab.settings.cache.glob("tmp-setup-*"):
         shutil.rmtree(stale, ignore_errors=True)
