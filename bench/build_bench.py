@@ -46,23 +46,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.lab import Lab  # noqa: E402
+from tests.lab.fabrun import FAB, SERVED_CONFIG, SMOKE_VERSION, fab_env, polling  # noqa: E402
 from tests.lab.machines import cgroups  # noqa: E402
 
-FAB = Path(sys.executable).parent / "fab"
 BEGIN, END = "<!-- build-on:begin -->", "<!-- build-on:end -->"
 TICK = os.sysconf("SC_CLK_TCK")
-VARS = """
-[cpu:vars]
-tls_cert=/etc/ssl/dojangkok/fullchain.pem
-tls_key=/etc/ssl/dojangkok/privkey.pem
-server_name=cpu
-frontend_url=https://localhost/
-swap_size=64M
-backend_health_interval=1
-backend_health_tries=30
-frontend_page_interval=1
-backend_smoke=[{"method": "GET", "path": "/api/version"}]
-"""
+VARS = SERVED_CONFIG + polling(30) + SMOKE_VERSION
 
 
 def host_cpu(host: str) -> float:
@@ -98,8 +87,7 @@ class Bench:
         self.history = work / "history.jsonl"
 
     def fab(self, *args: str, inv: Path | None = None) -> subprocess.CompletedProcess:
-        env = {**os.environ, "DOJANGKOK_HOSTS": str(inv or self.inv),
-               "DOJANGKOK_ENV": str(self.lab.env_file), "DOJANGKOK_HISTORY": str(self.history)}  # fmt: skip
+        env = fab_env(self.lab, self.work, inv or self.inv)
         res = subprocess.run([str(FAB), *args], cwd=ROOT, env=env, capture_output=True, text=True)
         if res.returncode != 0:
             raise SystemExit(

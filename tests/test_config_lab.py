@@ -9,7 +9,6 @@ nginx, and with a unit that did not exist before. Every check looks at the host 
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -19,59 +18,31 @@ import pytest
 import requests
 
 from tests.conftest import served
+from tests.lab import fabrun
+from tests.lab.fabrun import (
+    MANUAL,
+    SERVED_CONFIG,
+    SMOKE_NOTES_URL,
+    exposure,
+    invocation,
+    numbered_inventory,
+    on,
+    polling,
+)
 
 pytestmark = pytest.mark.lab
 
-ROOT = Path(__file__).resolve().parent.parent
-FAB = Path(sys.executable).parent / "fab"
-CERT, KEY = "/etc/ssl/dojangkok/fullchain.pem", "/etc/ssl/dojangkok/privkey.pem"
 
 # What the lab inventory needs for config as code (see ensure_tls for the certificate).
-LAB_VARS = f"""
-[all:vars]
-strategy=manual
-
-[cpu:vars]
-tls_cert={CERT}
-tls_key={KEY}
-server_name=cpu
-frontend_url=https://localhost/
-swap_size=64M
-backend_health_interval=1
-backend_health_tries=20
-frontend_page_interval=1
-backend_smoke=[{{"method": "GET", "url": "http://localhost:8080/api/notes"}}]
-
-[gpu:vars]
-swap_size=64M
-ai_health_interval=1
-ai_health_tries=20
-"""
+LAB_VARS = MANUAL + SERVED_CONFIG + polling(20) + SMOKE_NOTES_URL
 
 
 def inventory(lab, tmp_path: Path, **cpu_vars: str) -> Path:
-    path = tmp_path / f"hosts-{len(list(tmp_path.glob('hosts-*')))}.ini"
-    return lab.write_inventory(path, LAB_VARS, **cpu_vars)
+    return numbered_inventory(lab, tmp_path, LAB_VARS, **cpu_vars)
 
 
 def fab(lab, tmp_path: Path, *args: str, inv: Path | None = None) -> subprocess.CompletedProcess:
-    environ = {
-        **os.environ,
-        "DOJANGKOK_HOSTS": str(inv or inventory(lab, tmp_path)),
-        "DOJANGKOK_ENV": str(lab.env_file),
-        "DOJANGKOK_HISTORY": str(tmp_path / "history.jsonl"),
-    }
-    res = subprocess.run(
-        [str(FAB), *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=900
-    )
-    print(res.stdout[-8000:], res.stderr[-3000:])
-    return res
-
-
-def on(lab, host: str, command: str) -> str:
-    res = lab.run(host, command, timeout=120)
-    assert res.returncode == 0, res.stderr
-    return res.stdout.strip()
+    return fabrun.fab(lab, tmp_path, *args, inv=inv or inventory(lab, tmp_path))
 
 
 @pytest.fixture(scope="module")
@@ -96,10 +67,6 @@ def sha(lab, host: str, path: str) -> str:
 def nginx_workers(lab) -> str:
     """The pids of nginx's workers: a reload replaces them."""
     return on(lab, "cpu", "ps --ppid $(cat /run/nginx.pid) -o pid= | sort | tr -d ' ' | tr '\\n' ,")
-
-
-def invocation(lab, host: str, service: str) -> str:
-    return on(lab, host, f"systemctl show -p InvocationID --value {service}")
 
 
 def test_setup_prepares_the_hosts(set_up):
@@ -251,11 +218,6 @@ def test_a_new_unit_that_does_not_start_is_removed_and_said_so(set_up, work):
     finally:
         again = fab(lab, work, "-H", "gpu", "push-config", "--yes")
         assert again.returncode == 0, again.stdout[-3000:]
-
-
-def exposure(lab, host: str, unit: str) -> float:
-    out = on(lab, host, f"systemd-analyze security --no-pager {unit}")
-    return float(re.search(r"Overall exposure level for \S+: ([\d.]+)", out).group(1))
 
 
 def test_exposure_targets(set_up):

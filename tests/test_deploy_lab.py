@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -18,28 +15,14 @@ import pytest
 import requests
 
 from tests import conftest
+from tests.lab import fabrun
+from tests.lab.fabrun import MANUAL, ROOT, SMOKE_NOTES_URL, invocation, polling
 
 pytestmark = pytest.mark.lab
 
-ROOT = Path(__file__).resolve().parent.parent
-FAB = Path(sys.executable).parent / "fab"
-
 # The manual strategy (these tests hold the manual's steps; test_release_lab.py the
 # release one), and faster polling than the manual's 12 × 5 s: a failing check costs seconds.
-FAST = """
-[all:vars]
-strategy=manual
-
-[cpu:vars]
-backend_health_interval=1
-backend_health_tries=20
-frontend_page_interval=1
-backend_smoke=[{"method": "GET", "url": "http://localhost:8080/api/notes"}]
-
-[gpu:vars]
-ai_health_interval=1
-ai_health_tries=20
-"""
+FAST = MANUAL + polling(20) + SMOKE_NOTES_URL
 
 
 def inventory(lab, tmp_path: Path, extra: str = FAST, **host_vars: str) -> Path:
@@ -61,17 +44,7 @@ def env_file(lab, tmp_path: Path, **changes: str | None) -> Path:
 
 
 def fab(lab, tmp_path: Path, *args: str, inv: Path | None = None, env: Path | None = None):
-    environ = {
-        **os.environ,
-        "DOJANGKOK_HOSTS": str(inv or inventory(lab, tmp_path)),
-        "DOJANGKOK_ENV": str(env or lab.env_file),
-        "DOJANGKOK_HISTORY": str(tmp_path / "history.jsonl"),
-    }
-    res = subprocess.run(
-        [str(FAB), *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=900
-    )
-    print(res.stdout[-6000:], res.stderr[-3000:])
-    return res
+    return fabrun.fab(lab, tmp_path, *args, inv=inv or inventory(lab, tmp_path), env=env)
 
 
 def served(lab) -> dict[str, str]:
@@ -97,11 +70,6 @@ def ca(lab) -> str:
 def ready_lab(served_lab):
     """Hosts as `fab setup` left them, every component answering."""
     return served_lab
-
-
-def invocation(lab, host: str, service: str) -> str:
-    """systemd's id of the service's current run: it changes on every (re)start."""
-    return lab.run(host, f"systemctl show -p InvocationID --value {service}").stdout.strip()
 
 
 def secrets_of(lab) -> list[str]:
@@ -175,9 +143,7 @@ def test_backend_fault_rolls_back_to_the_running_version(backend_lab, tmp_path, 
     lab = backend_lab
     before = served(lab)["backend"]
     lab.push_app("backend", {"VERSION": "9.9.9\n", "BREAK": fault}, f"broken: {fault}")
-    inv = inventory(
-        lab, tmp_path, FAST.replace("backend_health_tries=20", "backend_health_tries=8")
-    )
+    inv = inventory(lab, tmp_path, FAST, backend_health_tries="8")
     res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes", inv=inv)
     assert res.returncode == 1
     assert failed_step in res.stdout + res.stderr and "롤백 시작" in res.stdout

@@ -7,34 +7,25 @@ themselves: what is served, the lock directory, the record.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.lab import fabrun
+from tests.lab.fabrun import FAB, ROOT
 from tests.test_deploy_lab import FAST, inventory, served, wait_ready
 
 pytestmark = pytest.mark.lab
 
-ROOT = Path(__file__).resolve().parent.parent
-FAB = Path(sys.executable).parent / "fab"
 LOCK = "/var/lib/dojangkok-deploy/deploy.lock"
 
 
 def fab_env(lab, tmp_path: Path, inv: Path, operator: str = "lab-test") -> dict[str, str]:
-    return {
-        **os.environ,
-        "DOJANGKOK_HOSTS": str(inv),
-        "DOJANGKOK_ENV": str(lab.env_file),
-        "DOJANGKOK_HISTORY": str(tmp_path / "history.jsonl"),
-        "DOJANGKOK_OPERATOR": operator,
-        "PYTHONUNBUFFERED": "1",
-    }
+    return fabrun.fab_env(lab, tmp_path, inv, DOJANGKOK_OPERATOR=operator, PYTHONUNBUFFERED="1")
 
 
 def start(lab, tmp_path, *args, inv, operator="lab-test") -> subprocess.Popen:
@@ -65,10 +56,7 @@ def finish(proc: subprocess.Popen, before: str = "", timeout: float = 300) -> st
 
 
 def run(lab, tmp_path, *args, inv) -> subprocess.CompletedProcess:
-    res = subprocess.run([str(FAB), *args], cwd=ROOT, env=fab_env(lab, tmp_path, inv),
-                         capture_output=True, text=True, timeout=600)  # fmt: skip
-    print(res.stdout[-4000:], res.stderr[-2000:])
-    return res
+    return fabrun.fab(lab, tmp_path, *args, inv=inv)
 
 
 def lock_held(lab) -> bool:

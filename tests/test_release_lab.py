@@ -10,44 +10,34 @@ and the records. Tests run in order: each starts from the state the previous one
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
+from tests.lab.fabrun import (
+    AI_SMOKE,
+    FAB,
+    ROOT,
+    SERVED_CONFIG,
+    SMOKE_VERSION,
+    fab_env,
+    numbered_inventory,
+    on,
+    polling,
+)
 from tests.lab.probe import Prober
 from tests.test_deploy_lab import wait_ready
 
 pytestmark = pytest.mark.lab
 
-ROOT = Path(__file__).resolve().parent.parent
-FAB = Path(sys.executable).parent / "fab"
 BASE = "/app/releases"
 LOCK = "/var/lib/dojangkok-deploy/deploy.lock"
 
-VARS = """
-[cpu:vars]
-tls_cert=/etc/ssl/dojangkok/fullchain.pem
-tls_key=/etc/ssl/dojangkok/privkey.pem
-server_name=cpu
-frontend_url=https://localhost/
-swap_size=64M
-backend_health_interval=1
-backend_health_tries=30
-frontend_page_interval=1
-backend_smoke=[{"method": "GET", "path": "/api/version"}]
-
-[gpu:vars]
-swap_size=64M
-ai_health_interval=1
-ai_health_tries=30
-ai_smoke=[{"method": "POST", "path": "/api/v1/analyze", "body": {"text": "계약서"}}]
-"""
+VARS = SERVED_CONFIG + polling(30) + SMOKE_VERSION + AI_SMOKE
 
 
 class Ctx:
@@ -56,17 +46,10 @@ class Ctx:
         self.cpu, self.gpu = lab.addresses["cpu"], lab.addresses["gpu"]
 
     def inventory(self, **cpu_vars: str) -> Path:
-        path = self.work / f"hosts-{len(list(self.work.glob('hosts-*')))}.ini"
-        return self.lab.write_inventory(path, VARS, **cpu_vars)
+        return numbered_inventory(self.lab, self.work, VARS, **cpu_vars)
 
     def env(self, inv: Path | None) -> dict[str, str]:
-        return {
-            **os.environ,
-            "DOJANGKOK_HOSTS": str(inv or self.inventory()),
-            "DOJANGKOK_ENV": str(self.lab.env_file),
-            "DOJANGKOK_HISTORY": str(self.work / "history.jsonl"),
-            "PYTHONUNBUFFERED": "1",
-        }
+        return fab_env(self.lab, self.work, inv or self.inventory(), PYTHONUNBUFFERED="1")
 
     def fab(self, *args: str, inv: Path | None = None) -> subprocess.CompletedProcess:
         t0 = time.monotonic()
@@ -81,9 +64,7 @@ class Ctx:
         return res
 
     def on(self, host: str, command: str) -> str:
-        res = self.lab.run(host, command, timeout=120)
-        assert res.returncode == 0, res.stderr
-        return res.stdout.strip()
+        return on(self.lab, host, command)
 
     def backend_prober(self, expect: str = "") -> Prober:
         return Prober(f"https://{self.cpu}/api/version", verify=str(self.ca), expect=expect)

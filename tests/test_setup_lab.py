@@ -9,10 +9,8 @@ themselves (HTTPS from this machine, systemd, files, the journal).
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,54 +19,21 @@ import pytest
 import requests
 
 from tests.conftest import served
+from tests.lab import fabrun
+from tests.lab.fabrun import MANUAL, exposure, numbered_inventory, on, polling, strategy
 
 pytestmark = pytest.mark.lab
 
-ROOT = Path(__file__).resolve().parent.parent
-FAB = Path(sys.executable).parent / "fab"
-
 # The manual strategy's layout (the release strategy's setup: the module's last test)
-FAST = """
-[all:vars]
-strategy=manual
-
-[cpu:vars]
-backend_health_interval=1
-backend_health_tries=30
-frontend_page_interval=1
-[gpu:vars]
-ai_health_interval=1
-ai_health_tries=30
-"""
+FAST = MANUAL + polling(30)
 
 
 def inventory(lab, tmp: Path, extra: str = FAST, **cpu_vars: str) -> Path:
-    path = tmp / f"hosts-{len(list(tmp.glob('hosts-*')))}.ini"
-    return lab.write_inventory(path, extra, **cpu_vars)
+    return numbered_inventory(lab, tmp, extra, **cpu_vars)
 
 
 def fab(lab, tmp: Path, *args: str, inv: Path | None = None) -> subprocess.CompletedProcess:
-    environ = {
-        **os.environ,
-        "DOJANGKOK_HOSTS": str(inv or inventory(lab, tmp)),
-        "DOJANGKOK_ENV": str(lab.env_file),
-        "DOJANGKOK_HISTORY": str(tmp / "history.jsonl"),
-    }
-    res = subprocess.run([str(FAB), *args], cwd=ROOT, env=environ, capture_output=True,
-                         text=True, timeout=900)  # fmt: skip
-    print(f"$ fab {' '.join(args)}\n{res.stdout[-6000:]}\n{res.stderr[-3000:]}")
-    return res
-
-
-def on(lab, host: str, command: str) -> str:
-    res = lab.run(host, command, timeout=120)
-    assert res.returncode == 0, f"{host}$ {command}\n{res.stdout}\n{res.stderr}"
-    return res.stdout.strip()
-
-
-def exposure(lab, host: str, unit: str) -> float:
-    out = on(lab, host, f"systemd-analyze security --no-pager {unit}")
-    return float(re.search(r"Overall exposure level for \S+: ([\d.]+)", out).group(1))
+    return fabrun.fab(lab, tmp, *args, inv=inv or inventory(lab, tmp))
 
 
 def invocations(lab) -> dict[str, str]:
@@ -269,7 +234,7 @@ def test_a_release_setup_converts_the_host_and_its_second_run_changes_nothing(se
     release layout (the conversion a first release deploy does) while it keeps serving, and
     a second run changes nothing. (`make demo` runs it from bare hosts.)"""
     lab, _ = set_up
-    inv = inventory(lab, work, extra=FAST.replace("strategy=manual", "strategy=release"))
+    inv = inventory(lab, work, extra=strategy("release") + polling(30))
     for host in ("cpu", "gpu"):
         res = fab(lab, work, "-H", host, "setup", "--yes", inv=inv)
         assert res.returncode == 0, res.stderr

@@ -1,0 +1,106 @@
+"""Running `fab` against the lab as an operator does: an inventory, `fab`, a look at a host.
+
+The inventory fragments are appended to the lab's own inventory (`Lab.write_inventory`); a
+later section's value wins, so they compose: ``MANUAL + polling(20) + SMOKE_NOTES_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FAB = Path(sys.executable).parent / "fab"
+
+#: the manual strategy (the cached setup layer's; tests of the manual steps start from it)
+MANUAL = "\n[all:vars]\nstrategy=manual\n"
+
+
+def strategy(name: str) -> str:
+    return f"\n[all:vars]\nstrategy={name}\n"
+
+
+def polling(tries: int = 30) -> str:
+    """Health polled every second (the manual: 12 × 5 s), so a failing check costs seconds."""
+    return (
+        f"\n[cpu:vars]\nbackend_health_interval=1\nbackend_health_tries={tries}\n"
+        f"frontend_page_interval=1\n"
+        f"\n[gpu:vars]\nai_health_interval=1\nai_health_tries={tries}\n"
+    )
+
+
+#: config as code on the lab: the certificate the lab provides cpu, its name, a small swap
+SERVED_CONFIG = """
+[cpu:vars]
+tls_cert=/etc/ssl/dojangkok/fullchain.pem
+tls_key=/etc/ssl/dojangkok/privkey.pem
+server_name=cpu
+frontend_url=https://localhost/
+swap_size=64M
+
+[gpu:vars]
+swap_size=64M
+"""
+
+#: the backend smoke test in the url form, on the service's usual local port
+SMOKE_NOTES_URL = """
+[cpu:vars]
+backend_smoke=[{"method": "GET", "url": "http://localhost:8080/api/notes"}]
+"""
+
+#: the backend smoke test in the path form (asked of whichever instance is being checked)
+SMOKE_VERSION = """
+[cpu:vars]
+backend_smoke=[{"method": "GET", "path": "/api/version"}]
+"""
+
+AI_SMOKE = """
+[gpu:vars]
+ai_smoke=[{"method": "POST", "path": "/api/v1/analyze", "body": {"text": "계약서"}}]
+"""
+
+
+def numbered_inventory(lab, work: Path, extra: str, **cpu_vars: str) -> Path:
+    """A new inventory file in ``work`` (hosts-0.ini, hosts-1.ini, ...): earlier runs' stay."""
+    path = work / f"hosts-{len(list(work.glob('hosts-*')))}.ini"
+    return lab.write_inventory(path, extra, **cpu_vars)
+
+
+def fab_env(lab, work: Path, inv: Path, env: Path | None = None, **more: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DOJANGKOK_HOSTS": str(inv),
+        "DOJANGKOK_ENV": str(env or lab.env_file),
+        "DOJANGKOK_HISTORY": str(work / "history.jsonl"),
+        **more,
+    }
+
+
+def fab(lab, work: Path, *args: str, inv: Path, env: Path | None = None):
+    """`fab <args>` from this checkout, as an operator runs it; its output kept in the log."""
+    res = subprocess.run(
+        [str(FAB), *args], cwd=ROOT, env=fab_env(lab, work, inv, env),
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    print(f"$ fab {' '.join(args)}\n{res.stdout[-6000:]}\n{res.stderr[-3000:]}")
+    return res
+
+
+def on(lab, host: str, command: str) -> str:
+    """``command``'s output on ``host`` (as root); it must succeed."""
+    res = lab.run(host, command, timeout=120)
+    assert res.returncode == 0, f"{host}$ {command}\n{res.stdout}\n{res.stderr}"
+    return res.stdout.strip()
+
+
+def invocation(lab, host: str, service: str) -> str:
+    """systemd's id of the service's current run: it changes on every (re)start."""
+    return on(lab, host, f"systemctl show -p InvocationID --value {service}")
+
+
+def exposure(lab, host: str, unit: str) -> float:
+    out = on(lab, host, f"systemd-analyze security --no-pager {unit}")
+    return float(re.search(r"Overall exposure level for \S+: ([\d.]+)", out).group(1))
