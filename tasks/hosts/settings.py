@@ -211,7 +211,7 @@ class Settings:
     ai_logs_directory: str = ""
     ai_state_directory: str = ""
     #: other paths the service writes (ReadWritePaths=; relative: inside its checkout, e.g. a
-    #: local vector store); setup makes them, owned by the service user
+    #: local vector store, strategy=manual only); setup makes them, owned by the service user
     backend_writable_paths: list = field(default_factory=list)
     ai_writable_paths: list = field(default_factory=list)
     #: ProcSubset=pid hides /proc/cpuinfo, /proc/meminfo, ...: ML runtimes (torch, numpy's

@@ -17,6 +17,7 @@ the setting, what is wrong and what to write instead.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
@@ -313,7 +314,28 @@ def settings(s: Settings, where: str = "") -> Settings:
     """Every rule: each setting's own, then the settings together."""
     fields(s, None, where)
     layout(s, where)
+    if s.strategy == "release":
+        release_paths(s, where)
     return s
+
+
+def release_paths(s: Settings, where: str = "") -> None:
+    """Under the release strategy every deploy runs from a new release directory: what a
+    service writes into a path relative to it would stay behind with that release (and go
+    with it when old releases are cleaned up). Refused, with the absolute path to give."""
+    for comp, checkout in (("backend", s.backend_dir), ("ai", s.ai_dir)):
+        name = f"{comp}_writable_paths"
+        relative = [str(p) for p in getattr(s, name) if not str(p).startswith("/")]
+        if relative:
+            fixed = json.dumps([f"{checkout}/{p}" for p in relative])
+            raise ConfigError(
+                f"setting {name} has relative paths ({', '.join(relative)})"
+                + (f" in {where}" if where else "")
+                + ": with strategy=release the service runs from a new release directory on "
+                "every deploy, so what it writes there would be left behind with the old release",
+                f"give absolute paths outside the releases, e.g. {name}={fixed}, and point "
+                f"the app there (e.g. in {comp}_env); or use strategy=manual",
+            )
 
 
 def layout(s: Settings, where: str = "") -> None:

@@ -19,7 +19,7 @@ from tasks.engine.session import Session, preflight_secrets, session
 from tasks.engine.steps import Plan
 from tasks.engine.view import TARGET_PLACEHOLDER, RunView, new_run_id
 from tasks.errors import ConfigError, HostCommandFailed
-from tasks.hosts import values
+from tasks.hosts import validate, values
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
 from tasks.procedures import PROCEDURES, drift, preconditions
@@ -54,6 +54,8 @@ class Options:
                 f"unknown strategy {chosen!r} for {host.alias}",
                 f"use one of: {', '.join(STRATEGIES)} (--strategy or the strategy setting)",
             )
+        if chosen == "release":  # --strategy=release on hosts set to manual
+            validate.release_paths(host.settings, host.alias)
         return chosen
 
 

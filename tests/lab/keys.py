@@ -44,7 +44,7 @@ tls_key=/etc/ssl/dojangkok/privkey.pem
 ai_repo={git}/ai.git
 ai_env={{"MODEL_NAME": "lab-stub", "LOG_DIR": "/var/log/dojangkok-ai", "VECTOR_STORE_DIR": "/app/ai-server/vector_store"}}
 ai_logs_directory=dojangkok-ai
-ai_writable_paths=["vector_store"]
+ai_writable_paths=["/app/ai-server/vector_store"]
 ai_version_url=http://localhost:8000/health
 """
 

@@ -81,6 +81,25 @@ def test_the_build_dir_is_not_the_checkout_itself():
     assert accepted("ai_venv", ".venv").ai_venv == ".venv"
 
 
+def test_release_refuses_relative_writable_paths():
+    """A relative path is inside the checkout (manual) but would be inside each new release
+    (release): what the service wrote there would be left behind at the next deploy."""
+    manual = Settings(strategy="manual", ai_writable_paths=["vector_store"])
+    validate.settings(manual, "gpu")
+    validate.settings(Settings(ai_writable_paths=["/app/ai-server/vector_store"]), "gpu")
+    for name in ("backend_writable_paths", "ai_writable_paths"):
+        with pytest.raises(ConfigError, match=f"{name} has relative paths") as err:
+            validate.settings(Settings(**{name: ["/abs", "data/store"]}), "gpu")
+        assert "in gpu" in err.value.problem and "left behind" in err.value.problem
+        checkout = "/app/ai-server" if name == "ai_writable_paths" else "/app/backend"
+        assert f'{name}=["{checkout}/data/store"]' in err.value.fix
+    # --strategy=release on a host whose setting is manual: the same refusal
+    host = make_host(manual, "gpu", "gpu")
+    assert deploy.Options().strategy_for(host) == "manual"
+    with pytest.raises(ConfigError, match="ai_writable_paths has relative paths"):
+        deploy.Options(strategy="release").strategy_for(host)
+
+
 def test_web_root_holds_nothing_the_tool_keeps():
     validate.settings(Settings(web_root="/var/www/site", frontend_backup_dir="/var/www/backup"))
     for bad in ({"web_root": "/app"}, {"web_root": "/var/www"},
