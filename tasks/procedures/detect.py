@@ -78,6 +78,8 @@ def _packages(s: Settings, host_roles: set[str], db: str) -> list[str]:
                 "nodejs|node", "npm|npm"]  # fmt: skip
     if "gpu" in host_roles:
         out += ["python3-venv"]
+    if s.firewall == "on":
+        out += ["nftables|nft"]
     return out
 
 
