@@ -242,6 +242,11 @@ class Lab:
             self.settings, host, command, user, login=login, timeout=timeout, input=input
         )
 
+    def tunnel(self, via: str = "cpu", target: str = "gpu", port: int = 8000):
+        """A context manager: a local address forwarded over ssh through ``via`` to
+        ``target:port`` (setup's firewall opens the AI server to the CPU host only)."""
+        return remote.tunnel(self.settings, via, self.addresses.get(target, target), port)
+
     def ssh_command(self, host: str, login: str = "deploy") -> list[str]:
         return remote.ssh_argv(self.settings, host, login)
 
