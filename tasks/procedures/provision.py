@@ -165,6 +165,9 @@ def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
         s.execute(host_setup.plan(s.view, push))
         if opts.dry_run:
             push_on(s, phase, check=False)  # the config diff the push step would apply
+            if host.settings.firewall == "on":  # the file the firewall step uploads
+                s.console.out(f"방화벽 규칙 ({firewall.FILE}, templates/{firewall.TEMPLATE}):\n"
+                              + firewall.ruleset(host).rstrip("\n"))  # fmt: skip
             if converting:
                 s.console.out("(then, strategy=release: every component converted to releases, "
                               "as the first release deploy does; then the release config)")  # fmt: skip

@@ -169,3 +169,10 @@ def test_ssh_allow_from_must_include_this_session():
     assert firewall.session_problem("::ffff:203.0.113.9", s, "cpu") is None
     assert firewall.session_problem("198.51.100.7", Settings(), "cpu") is None  # anyone
     assert firewall.session_problem("198.51.100.7", s.replace(firewall="off"), "cpu") is None
+
+
+def test_settings_say_where_an_empty_ai_allow_from_points():
+    rows = {name: origin for name, _, origin in detect.report(host("gpu"), detect.assumed())}
+    assert rows["ai_allow_from"] == "default: empty, so the [cpu] host's address (10.0.0.2)"
+    rows = {name: origin for name, _, origin in detect.report(host("cpu"), detect.assumed())}
+    assert rows["ai_allow_from"] == "default" and rows["ssh_allow_from"] == "default"
