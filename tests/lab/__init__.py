@@ -6,7 +6,7 @@ DOJANGKOK_LAB_SUBNET (default 10.77.0.0/24): operator (this machine) .1, cpu .2,
 Hosts reach only the bridge: no NAT, no forwarding.
 
 The hosts are bare, as a cloud image gives them: the distribution's packages (nginx,
-MariaDB, a JDK, node, python3-venv; provision/packages.txt), a login user `deploy` with
+MariaDB, a JDK, node, python3-venv, nftables; provision/packages.txt), a login user `deploy` with
 passwordless sudo (and `deploypw`, sudo with a password), on cpu a TLS certificate signed by
 a lab CA (what the cloud or its admin provides), on gpu a pip.conf reading a local
 wheelhouse (the lab has no internet). Nothing of the application: no service users, no
