@@ -60,23 +60,25 @@ def served(lab: Lab, timeout: float = 90) -> dict[str, str]:
     """Wait until every sample app answers; the version each serves."""
     import requests
 
-    cpu, gpu = lab.addresses["cpu"], lab.addresses["gpu"]
+    cpu = lab.addresses["cpu"]
     ca = str(lab.state_dir / "tls" / "ca.pem")
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            page = requests.get(f"https://{cpu}/", verify=ca, timeout=10)
-            return {
-                "frontend": page.text.split('name="dojangkok-version" content="')[1].split('"')[0],
-                "backend": requests.get(f"https://{cpu}/api/version", verify=ca, timeout=10).json()[
-                    "version"
-                ],
-                "ai": requests.get(f"http://{gpu}:8000/health", timeout=10).json()["version"],
-            }
-        except (requests.RequestException, IndexError, KeyError, ValueError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    # the AI server is open to the CPU host only (setup's firewall): asked through it
+    with lab.tunnel("cpu", "gpu", 8000) as ai:
+        while True:
+            try:
+                page = requests.get(f"https://{cpu}/", verify=ca, timeout=10)
+                version = page.text.split('name="dojangkok-version" content="')[1].split('"')[0]
+                backend = requests.get(f"https://{cpu}/api/version", verify=ca, timeout=10)
+                return {
+                    "frontend": version,
+                    "backend": backend.json()["version"],
+                    "ai": requests.get(f"http://{ai}/health", timeout=10).json()["version"],
+                }
+            except (requests.RequestException, IndexError, KeyError, ValueError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
 
 @pytest.fixture

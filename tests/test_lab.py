@@ -254,10 +254,10 @@ def test_mariadb_accounts(apps_lab: Lab) -> None:
 
 def test_ai_health_and_analyze(apps_lab: Lab) -> None:
     lab = apps_lab
-    ip = lab.addresses["gpu"]
-    code, body = wait_http(f"http://{ip}:8000/health")
-    assert code == 200 and json.loads(body) == {"status": "ok", "version": version(lab, "ai")}
-    code, body = http(f"http://{ip}:8000/api/v1/analyze", {"text": "The deposit is 10M."})
+    with lab.tunnel("cpu", "gpu", 8000) as ai:  # open to the CPU host only (the firewall)
+        code, body = wait_http(f"http://{ai}/health")
+        assert code == 200 and json.loads(body) == {"status": "ok", "version": version(lab, "ai")}
+        code, body = http(f"http://{ai}/api/v1/analyze", {"text": "The deposit is 10M."})
     assert code == 200 and json.loads(body)["risks"], body
 
 

@@ -76,7 +76,8 @@ class Ctx:
         if component == "frontend":
             page = requests.get(f"https://{self.cpu}/", verify=str(self.ca), timeout=10).text
             return page.split('name="dojangkok-version" content="')[1].split('"')[0]
-        return requests.get(f"http://{self.gpu}:8000/health", timeout=10).json()["version"]
+        with self.lab.tunnel("cpu", "gpu", 8000) as ai:  # open to the CPU host only
+            return requests.get(f"http://{ai}/health", timeout=10).json()["version"]
 
     def releases(self, component: str) -> list[dict]:
         res = self.fab("-H", "cpu" if component != "ai" else "gpu", "releases",
@@ -263,12 +264,13 @@ def test_ai_blue_green_switches_without_a_failed_request(ctx):
     assert ctx.version("ai") == "1.3.0"
     assert "listen 8000" in ctx.on("gpu", "cat /etc/nginx/conf.d/dojangkok-ai.conf")
     ctx.lab.push_app("ai", {"VERSION": "1.4.0\n"}, "v1.4.0")
-    with Prober(f"http://{ctx.gpu}:8000/health") as probe:
+    # the AI server is open to the CPU host only (setup's firewall): probed through it
+    with ctx.lab.tunnel("cpu", "gpu", 8000) as ai, Prober(f"http://{ai}/health") as probe:
         res = ctx.fab("-H", "gpu", "deploy-ai", "--yes", inv=inv)
     assert res.returncode == 0, res.stderr
     assert not probe.failures, probe.summary()
     assert ctx.version("ai") == "1.4.0"
-    with Prober(f"http://{ctx.gpu}:8000/health") as probe:
+    with ctx.lab.tunnel("cpu", "gpu", 8000) as ai, Prober(f"http://{ai}/health") as probe:
         res = ctx.fab("-H", "gpu", "rollback-ai", "--yes", inv=inv)
     assert res.returncode == 0 and "전환만 (따뜻한 인스턴스)" in res.stdout, res.stderr
     assert not probe.failures, probe.summary()

@@ -87,9 +87,13 @@ def test_setup_dry_run_shows_the_whole_plan_and_changes_nothing(bare, work):
     assert res.returncode == 0, res.stderr
     out = res.stdout
     for shown in ("git clone", ".env.example", "-m venv -- venv", "pip install", "설정 적용",
-                  "systemctl is-enabled", "/health", "fastapi.service (rendered from"):  # fmt: skip
+                  "systemctl is-enabled", "/health", "fastapi.service (rendered from",
+                  "방화벽 (nftables)", 'nft -c -f "$new"', "policy drop",
+                  "ip saddr @ai_v4 tcp dport { 8000, 8001, 8002 } accept"):  # fmt: skip
         assert shown in out, shown
     assert "DRY RUN" in out and "ai_python=python3" in out
+    assert f"elements = {{ {bare.addresses['cpu']} }}" in out  # the AI port: from cpu only
+    assert bare.run("gpu", "nft list table inet dojangkok").returncode != 0
     assert bare.run("gpu", "test -e /app/ai-server || id dojangkok-ai").returncode != 0
 
 

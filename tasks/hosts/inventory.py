@@ -23,6 +23,7 @@ is ``hosts.ini`` unless ``DOJANGKOK_HOSTS`` names another one.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,9 @@ class Host:
     key_file: str | None
     groups: tuple[str, ...]
     settings: Settings = field(repr=False)
+    #: the addresses of the inventory's [cpu] hosts (the GPU host's firewall lets them reach
+    #: the AI server unless ai_allow_from says otherwise)
+    cpu_addresses: tuple[str, ...] = ()
 
 
 @dataclass
@@ -130,6 +134,8 @@ def parse(text: str, path: Path) -> Inventory:
         alias: _host(path, alias, merged, reconciled.groups_of[alias])
         for alias, merged in reconciled.variables.items()
     }
+    cpu = tuple(h.address for h in hosts.values() if "cpu" in h.groups or h.alias == "cpu")
+    hosts = {alias: dataclasses.replace(h, cpu_addresses=cpu) for alias, h in hosts.items()}
     variables = {
         alias: {k: v.value for k, v in merged.items()}
         for alias, merged in reconciled.variables.items()

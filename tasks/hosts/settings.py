@@ -225,6 +225,17 @@ class Settings:
     #: packages setup makes sure of (empty: detected from the distribution and the host's role)
     host_packages: list = field(default_factory=list)
 
+    # --- the firewall (tasks/procedures/firewall.py; setup's last step) ------------------
+    #: "on": setup applies the tool's own nftables table (inet dojangkok): only SSH in, and on
+    #: cpu 80/443; on gpu the AI ports only from ai_allow_from; "off": setup removes that table
+    firewall: str = "on"
+    #: who may open SSH connections (IP addresses or networks, e.g. ["203.0.113.0/24"]);
+    #: empty: anyone. setup refuses a list that leaves out its own connection
+    ssh_allow_from: list = field(default_factory=list)
+    #: who may reach the AI server's ports on the GPU host (ai_listen_port, ai_ports);
+    #: empty: the address of the inventory's [cpu] host (an IP address there)
+    ai_allow_from: list = field(default_factory=list)
+
     # --- the release strategy (tasks/procedures/release*.py) ----------------------------
     #: how deploy and rollback tasks work unless --strategy says otherwise:
     #: "release" (build beside the running version, switch when healthy) or "manual"

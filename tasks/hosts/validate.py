@@ -42,6 +42,7 @@ from tasks.hosts.values import (
     file_name,
     git_origin,
     local_dir,
+    networks,
     normal,
     one_line,
     port,
@@ -248,6 +249,10 @@ RULES: dict[str, Rule] = {
     "db_app_password_env": env_key,
     "swap_size": _swap_size,
     "swap_file": _swap_file,
+    # the firewall (tasks/procedures/firewall.py)
+    "firewall": _choice("on", "off"),
+    "ssh_allow_from": networks,
+    "ai_allow_from": networks,
     # the release strategy
     "strategy": _choice("release", "manual"),
     "releases_root": root_dir,

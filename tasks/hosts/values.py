@@ -14,6 +14,7 @@ rules about settings together, are in :mod:`tasks.hosts.validate`.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -233,6 +234,30 @@ def at_least(value: int, low: int, name: str, where: str = "", why: str = "") ->
 def port(value: int, name: str, where: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
         raise _error(name, where, value, "is not a port", "use 1 to 65535")
+    return value
+
+
+def network(value: object, name: str, where: str = "") -> str:
+    """An IP address or network (``10.0.1.5``, ``203.0.113.0/24``, ``2001:db8::/32``), as
+    nftables reads it: no host bits set below the prefix, no names (nft would look them up)."""
+    text = value if isinstance(value, str) else ""
+    try:
+        ipaddress.ip_network(text, strict=True)
+    except ValueError as exc:
+        fix = "an IP address or a network, e.g. 10.0.1.5 or 203.0.113.0/24 (no host names)"
+        if "host bits set" in str(exc):
+            fix = f"write the network itself, e.g. {ipaddress.ip_network(text, strict=False)}"
+        raise _error(name, where, value, "is not an IP address or network", fix) from None
+    return text
+
+
+def networks(value: object, name: str, where: str = "") -> list:
+    """A JSON list of IP addresses or networks (empty: the setting's default)."""
+    if not isinstance(value, list):
+        raise _error(name, where, value, "must be a JSON list",
+                     f'e.g. {name}=["203.0.113.0/24"]')  # fmt: skip
+    for item in value:
+        network(item, name, where)
     return value
 
 

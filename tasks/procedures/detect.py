@@ -78,6 +78,8 @@ def _packages(s: Settings, host_roles: set[str], db: str) -> list[str]:
                 "nodejs|node", "npm|npm"]  # fmt: skip
     if "gpu" in host_roles:
         out += ["python3-venv"]
+    if s.firewall == "on":
+        out += ["nftables|nft"]
     return out
 
 
@@ -141,6 +143,9 @@ def report(host: Host, facts: Facts) -> list[tuple[str, str, str]]:
         )
         if f.name in why:
             origin = f"detected: {why[f.name]}"
+        elif f.name == "ai_allow_from" and not value and "gpu" in roles(host):
+            where = ", ".join(host.cpu_addresses) or "none: set ai_allow_from"
+            origin = f"default: empty, so the [cpu] host's address ({where})"
         elif value != getattr(defaults, f.name):
             origin = "inventory"
         else:

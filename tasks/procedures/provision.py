@@ -24,7 +24,7 @@ from tasks.engine.view import RunView, new_run_id
 from tasks.errors import ConfigError, StepFailed
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
-from tasks.procedures import appenv, detect, drift, preconditions
+from tasks.procedures import appenv, detect, drift, firewall, preconditions
 from tasks.procedures import setup as host_setup
 from tasks.procedures.deploy import Options
 from tasks.procedures.hostfacts import changed
@@ -134,6 +134,8 @@ def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
     view = RunView("setup", "setup", offline, new_run_id(), dry_run=True)
     needs = [] if opts.dry_run else setup_needs(host)  # a dry run reads no secret
     preflight_secrets(host, secrets, needs, (host_setup.plan(view),), view)
+    if host.settings.firewall == "on":  # every firewall error before any host
+        texts += "\n" + firewall.ruleset(offline)
     secrets.check([k for k, _ in needs], {"the rendered config": texts})
     if not opts.dry_run:
         for comp in components.ORDER:  # every value encodable, every ${NAME} there
@@ -142,6 +144,12 @@ def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
                  dry_run=opts.dry_run, yes=opts.yes, message=opts.message,
                  connect_in_dry_run=True) as s:  # fmt: skip
         host = detected(s)
+        if s.remote is not None:  # ssh_allow_from must let this operator in again
+            problem = firewall.session_problem(
+                s.sh(firewall.CLIENT_ADDRESS).stdout.strip(), host.settings, host.alias
+            )
+            if problem is not None:
+                raise problem
         release = host.settings.strategy == "release"
         # the release strategy starts from a host serving the manual way, then converts it
         # (tasks/procedures/release_convert.py); a converted host is set up as it is
@@ -157,6 +165,9 @@ def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
         s.execute(host_setup.plan(s.view, push))
         if opts.dry_run:
             push_on(s, phase, check=False)  # the config diff the push step would apply
+            if host.settings.firewall == "on":  # the file the firewall step uploads
+                s.console.out(f"방화벽 규칙 ({firewall.FILE}, templates/{firewall.TEMPLATE}):\n"
+                              + firewall.ruleset(host).rstrip("\n"))  # fmt: skip
             if converting:
                 s.console.out("(then, strategy=release: every component converted to releases, "
                               "as the first release deploy does; then the release config)")  # fmt: skip

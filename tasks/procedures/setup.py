@@ -19,7 +19,7 @@ from tasks.engine.view import RunView
 from tasks.hosts import values
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
-from tasks.procedures import setup_apps
+from tasks.procedures import firewall, setup_apps
 from tasks.procedures.backup import option_text
 from tasks.procedures.common import prepare_step
 from tasks.procedures.hostfacts import ch, tracked
@@ -244,6 +244,14 @@ def plan(view: RunView, push=None) -> Plan:
     comps = [c for c in components.ORDER if c.group in r]
     steps += setup_apps.app_steps(view, comps, nr)
     steps += setup_apps.final_steps(view, comps, nr, push)
+    steps.append(
+        Step(nr(), "방화벽 (nftables)", "1초", "nft -c 출력 확인, SSH 접속 확인", Policy.ABORT,
+             uploads=firewall.uploads, command=firewall.command, sudo=True,
+             added="매뉴얼의 '최소 포트만 개방, SSH는 출발지 IP 제한': 도구의 테이블(inet "
+                   "dojangkok)만 nft -c로 검사한 뒤 한 번에 교체하고 현재 SSH 세션은 유지; CPU는 "
+                   "SSH·80·443, GPU는 SSH와 CPU 호스트에서 오는 AI 포트만; firewall=off면 그 "
+                   "테이블을 지운다")
+    )  # fmt: skip
     where = " + ".join(f"{'CPU' if g == 'cpu' else 'GPU'} Instance" for g in sorted(r))
     return Plan("setup", "S", "서버 준비 (setup)", where, "약 3분 (처음), 10초 (다시)", "0분",
                 tuple(steps))  # fmt: skip

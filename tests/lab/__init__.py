@@ -6,7 +6,7 @@ DOJANGKOK_LAB_SUBNET (default 10.77.0.0/24): operator (this machine) .1, cpu .2,
 Hosts reach only the bridge: no NAT, no forwarding.
 
 The hosts are bare, as a cloud image gives them: the distribution's packages (nginx,
-MariaDB, a JDK, node, python3-venv; provision/packages.txt), a login user `deploy` with
+MariaDB, a JDK, node, python3-venv, nftables; provision/packages.txt), a login user `deploy` with
 passwordless sudo (and `deploypw`, sudo with a password), on cpu a TLS certificate signed by
 a lab CA (what the cloud or its admin provides), on gpu a pip.conf reading a local
 wheelhouse (the lab has no internet). Nothing of the application: no service users, no
@@ -241,6 +241,11 @@ class Lab:
         return remote.run_on(
             self.settings, host, command, user, login=login, timeout=timeout, input=input
         )
+
+    def tunnel(self, via: str = "cpu", target: str = "gpu", port: int = 8000):
+        """A context manager: a local address forwarded over ssh through ``via`` to
+        ``target:port`` (setup's firewall opens the AI server to the CPU host only)."""
+        return remote.tunnel(self.settings, via, self.addresses.get(target, target), port)
 
     def ssh_command(self, host: str, login: str = "deploy") -> list[str]:
         return remote.ssh_argv(self.settings, host, login)

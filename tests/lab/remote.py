@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
+import socket
 import subprocess
 import time
 
@@ -74,3 +76,38 @@ def wait_ready(s: Settings, host: str, timeout: float = 120) -> str:
     raise LabError(
         f"{host} did not boot within {timeout:.0f}s (last state: {state}); see .lab/{host}.log"
     )
+
+
+@contextlib.contextmanager
+def tunnel(s: Settings, via: str, target: str, port: int, timeout: float = 15):
+    """``ssh -L`` through ``via`` to ``target:port``; yields the local ``127.0.0.1:<port>``.
+
+    The way an operator reaches a port setup's firewall opens only to another host (the GPU
+    host's AI server, open to the CPU host alone): every connection to the local port is
+    made from ``via``.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        local = probe.getsockname()[1]
+    argv = ssh_argv(s, via) + ["-N", "-o", "ExitOnForwardFailure=yes",
+                               "-L", f"127.0.0.1:{local}:{target}:{port}"]  # fmt: skip
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        end = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise LabError(f"ssh -L through {via} to {target}:{port} failed: "
+                               f"{proc.stderr.read().strip()}")  # fmt: skip
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", local), 1):
+                break
+            if time.monotonic() > end:
+                raise LabError(f"ssh -L through {via} to {target}:{port}: no local port")
+            time.sleep(0.05)
+        yield f"127.0.0.1:{local}"
+    finally:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
+        if proc.poll() is None:
+            proc.kill()
