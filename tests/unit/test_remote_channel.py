@@ -139,3 +139,33 @@ def test_until_returns_once_the_caller_has_what_it_waited_for():
     seen = []
     res = remote.run("tail -F status", on_output=seen.append, until=lambda: "done\n" in seen)
     assert res.ok and res.stdout == "done\n" and channel.closed
+
+
+class InputChannel(ScriptedChannel):
+    """Records the command, what was sent on its stdin, and when stdin was closed."""
+
+    def __init__(self):
+        super().__init__(0)
+        self.command, self.sent, self.events = "", b"", []
+
+    def exec_command(self, command):
+        self.command = command
+
+    def sendall(self, data):
+        self.sent += data
+        self.events.append("data")
+
+    def shutdown_write(self):
+        self.events.append("eof")
+
+
+def test_a_file_is_written_in_one_command_its_text_on_stdin():
+    channel = InputChannel()
+    remote = Remote(lambda: Conn(Transport(channel)))
+    remote.put_text("DB_PASSWORD=s3cret-value\n", "/app/shared/.env", mode="640")
+    assert channel.sent == b"DB_PASSWORD=s3cret-value\n" and channel.events == ["data", "eof"]
+    assert "s3cret-value" not in channel.command  # never on a command line
+    # created with its final mode before any byte is in it, then filled
+    assert "install -D -m 640 /dev/null /app/shared/.env && cat > /app/shared/.env" in (
+        channel.command
+    )
