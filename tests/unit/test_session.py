@@ -203,3 +203,34 @@ def test_a_missing_state_dir_is_made_then_the_lock_taken():
     locks.HostLock.take(remote, make_view(), "")
     kinds = [(kind, c.split()[0]) for kind, c in remote.calls]
     assert kinds == [("run", "mkdir"), ("run", "test"), ("sudo", "install"), ("run", "mkdir")]
+
+
+class LocalBash:
+    """Runs commands here, with bash, as the host would."""
+
+    alive = True
+
+    def __init__(self):
+        self.calls = 0
+
+    def run(self, command, sudo=False, **kw):
+        import subprocess
+
+        from tasks.hosts.remote import Result
+
+        self.calls += 1
+        r = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True,
+                           text=True)  # fmt: skip
+        return Result(r.returncode == 0, r.returncode, r.stdout, r.stderr)
+
+
+def test_a_batch_of_reads_is_one_round_trip_each_with_its_own_output_and_status():
+    from .conftest import make_session
+
+    remote = LocalBash()
+    s = make_session(remote)
+    got = s.batch(["echo a; echo b", "false", "printf 'no newline'", "exit 3",
+                   "cd /tmp && pwd # a comment", "echo after"])  # fmt: skip
+    assert got == [(True, "a\nb"), (False, ""), (True, "no newline"), (False, ""),
+                   (True, "/tmp"), (True, "after")]  # fmt: skip
+    assert remote.calls == 1
