@@ -36,7 +36,7 @@ class CommandRun:
 
 
 # -- marks ------------------------------------------------------------------------------
-_HOST = r"^(?:\[[A-Za-z][\w.-]*\] )?"  # `full-deploy --parallel` prefixes lines with "[cpu] "
+_HOST = r"^(?:\[[A-Za-z][\w.:-]*\] )?"  # `full-deploy --parallel`: "[cpu] ", "[cpu:backend] "
 _FAB_STEP = re.compile(_HOST + r"\[(\d+)/(\d+)\] \(([^)]+)\) (.+?)\s+\(예상 .*\)$")
 _FAB_STAGE = re.compile(
     _HOST + r"\[(\d+)/(\d+)\] ([^(].*)$"

@@ -80,6 +80,8 @@ def measure_all(args, names: list[str], tmp: Path) -> tuple[report.Meta, list[Me
         lab.up()
     mask = commands.masker(lab.env().values())
     chosen = methods.make(names, ROOT, history=tmp / "history.jsonl")
+    for meth in chosen:
+        meth.prepare_tool()
     scenarios = [s for s in SCENARIOS if s.key in args.scenarios.split(",")]
     components = [c for c in COMPONENTS if c in args.components.split(",")]
     eps = pr.endpoints(lab.addresses["cpu"], lab.addresses["gpu"])

@@ -18,8 +18,11 @@ from tasks.engine import records
 from tasks.engine.console import Console
 from tasks.hosts import inventory, validate, values
 from tasks.hosts.settings import Settings
-from tasks.procedures import deploy, full, locking, provision, release_admin
-from tasks.procedures import health as health_checks
+from tasks.procedures import deploy
+
+# Each task imports the procedures only it needs (tasks.procedures.full, provision, ...):
+# every `fab` command starts by importing this module, and a rollback's wall time starts
+# with that.
 
 
 def _deploy(c, name: str, dry_run, yes, message, strategy, build_on=None, revision=None) -> None:
@@ -91,6 +94,8 @@ def full_deploy(c, dry_run=False, yes=False, parallel=False, sequential=False, m
     Every host's deploy lock is taken first (all or none). Ctrl-C stops every chain.
     With the release strategy on every host, [cpu] and [gpu] deploy at the same time.
     """
+    from tasks.procedures import full
+
     opts = cli.options(dry_run, yes, message, strategy, build_on)
     full.full_deploy(inventory.load(), cli.secrets(), opts, parallel=bool(parallel),
                      sequential=bool(sequential))  # fmt: skip
@@ -163,6 +168,8 @@ def health(c):
 
     Usage: fab health        (exit status 1 when anything is unhealthy)
     """
+    from tasks.procedures import health as health_checks
+
     if not health_checks.check_all(inventory.load(), cli.secrets()):
         raise Exit("unhealthy", code=1)
 
@@ -174,6 +181,8 @@ def lock_status(c):
 
     Usage: fab -H cpu lock-status       (exit status 3 when a host is locked)
     """
+    from tasks.procedures import locking
+
     secrets = cli.secrets()
     locked = [locking.lock_status(h, secrets, Console(secrets)) for h in cli.hosts(c, None)]
     if any(locked):
@@ -188,6 +197,8 @@ def unlock(c, yes=False):
     Usage: fab -H cpu unlock
     First make sure the holder's deploy really ended: `fab -H cpu lock-status` names it.
     """
+    from tasks.procedures import locking
+
     secrets = cli.secrets()
     for host in cli.hosts(c, None):
         locking.unlock(host, secrets, Console(secrets), yes=bool(yes))
@@ -201,6 +212,8 @@ def releases(c, component=None):
 
     Usage: fab -H cpu releases [--component=backend]
     """
+    from tasks.procedures import release_admin
+
     secrets = cli.secrets()
     for host in cli.hosts(c, None):
         release_admin.list_releases(host, secrets, component)
@@ -214,6 +227,8 @@ def deploy_status(c, run=None):
     Usage: fab -H cpu deploy-status [--run=<run id>]
     It ran as a transient systemd unit: it went on if SSH dropped or fab was stopped.
     """
+    from tasks.procedures import release_admin
+
     secrets = cli.secrets()
     for host in cli.hosts(c, None):
         release_admin.status(host, secrets, run)
@@ -267,6 +282,8 @@ def settings(c):
             )
             print(f"{name} = {shown}{raw}")
         return
+    from tasks.procedures import provision
+
     secrets = cli.secrets()
     for host in cli.hosts(c, None):
         provision.show_settings(host, secrets, Console(secrets))
@@ -286,6 +303,8 @@ def push_config(c, dry_run=False, yes=False, message=""):
     users, the jar, the venv, the checkouts) is checked: on a host `fab setup` never
     prepared it stops at once and changes nothing.
     """
+    from tasks.procedures import provision
+
     secrets, opts = cli.secrets(), cli.options(dry_run, yes, message)
     for host in cli.hosts(c, None):
         provision.push_host(host, secrets, opts)
@@ -316,6 +335,8 @@ def setup_host(c, dry_run=False, yes=False, message=""):
     unless --yes. The database server, its unit, python and packages are detected on the
     host unless set (`fab settings -H cpu`). Runbook: "0. 서버 준비".
     """
+    from tasks.procedures import provision
+
     secrets, opts = cli.secrets(), cli.options(dry_run, yes, message)
     for host in cli.hosts(c, None):
         provision.setup_host(host, secrets, opts)

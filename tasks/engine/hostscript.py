@@ -125,11 +125,9 @@ def follow(s: Session, ack: bool = True) -> dict:
         stop = (lambda: state.done is not None or INTERRUPT.abort.is_set()) if cancel_sent else (
             lambda: state.done is not None or INTERRUPT.cancel.is_set())  # fmt: skip
         try:
-            pid = s.remote.run(
-                f"systemctl show -p MainPID --value {q(unit(s.view))}"
-            ).stdout.strip()
-            res = s.remote.run(watch_command(s.view, state.lines, pid), stop=stop,
-                               on_output=state.feed)  # fmt: skip
+            # the ``done`` line is the end: the host's tail ends by itself once the run does
+            res = s.remote.run(watch_command(s.view, state.lines), stop=stop,
+                               on_output=state.feed, until=lambda: state.done is not None)  # fmt: skip
             if state.done is None and res.ok:  # the unit ended without saying it was done
                 state.close()
                 raise StepFailed(
@@ -162,12 +160,19 @@ def follow(s: Session, ack: bool = True) -> dict:
     return state.done
 
 
-def watch_command(v: RunView, seen: int, pid: str) -> str:
-    """The status lines after the ``seen`` first ones; while the unit (``pid``) runs, as they
-    come (``tail --pid`` ends with it). Named, so the host knows someone follows."""
+def watch_command(v: RunView, seen: int) -> str:
+    """The status lines after the ``seen`` first ones; while the unit runs (its main pid,
+    read on the host: no round trip of its own), as they come (``tail --pid`` ends with it).
+    ``-s 0.1``: where tail cannot use inotify (overlayfs, network file systems) it polls,
+    by default once a second, and every step's line came up to a second late. Named, so
+    the host knows someone follows."""
     status = q(run_dir(v) + "/status.jsonl")
-    follow = f"--pid={int(pid)} -F" if pid.isdigit() and int(pid) > 0 else ""
-    return f"exec -a {q('dojangkok-watch:' + v.run_id)} tail {follow} -n +{seen + 1} -- {status}"
+    tail = f"exec -a {q('dojangkok-watch:' + v.run_id)} tail"
+    return (
+        f"p=$(systemctl show -p MainPID --value {q(unit(v))} 2>/dev/null); "
+        f'case "$p" in ""|0|*[!0-9]*) {tail} -n +{seen + 1} -- {status};; esac; '
+        f'{tail} --pid="$p" -F -s 0.1 -n +{seen + 1} -- {status}'
+    )
 
 
 class _Follow:

@@ -163,6 +163,10 @@ class HostLock:
             pid=os.getpid(), task=view.task, component=view.component,
             revision=view.target or view.to_rev, message=message, since=time.time(),
         )  # fmt: skip
+        # one command when the lock is free (the usual case); the state dir is looked at
+        # (and made) only when that failed
+        if remote.run(acquire_command(s, info)).ok:
+            return cls(remote, s, info)
         if not remote.run(state_dir_ready(s)).ok:
             made = remote.run(state_dir_create(s), sudo=True)
             if not made.ok:
@@ -170,8 +174,8 @@ class HostLock:
                     f"cannot create {s.state_dir} on {view.host.alias}: {made.tail(3)}",
                     "check sudo for the login user, or run `fab setup` on this host",
                 )
-        if remote.run(acquire_command(s, info)).ok:
-            return cls(remote, s, info)
+            if remote.run(acquire_command(s, info)).ok:
+                return cls(remote, s, info)
         _, holder = parse(remote.run(read_command(s)).stdout)
         raise refused(view.host.alias, holder, s.lock_stale_after)
 

@@ -60,6 +60,8 @@ class Session:
         self.recover_with = f"runbook의 '수동 복구' ({view.host.alias})"
         #: a command printing the host's state for an operator (set by the flow)
         self.state_command = ""
+        #: the login user on the host, once a flow has read it (``id -un``)
+        self.login = ""
 
     # --- the host --------------------------------------------------------------------
     @property
@@ -78,6 +80,28 @@ class Session:
         if not res.ok:
             raise HostCommandFailed(self.view.host.alias, command, res.tail() or f"exit {res.exit}")
         return res.stdout.strip()
+
+    def batch(self, commands: list[str], sudo: bool = False) -> list[tuple[bool, str]]:
+        """Several independent reads in one round trip: each command in a subshell of its
+        own, its output and whether it succeeded, in order. ``[]`` in a dry run."""
+        if self.view.dry_run or self.remote is None:
+            return []
+        mark = f"@@dojangkok-batch-{self.view.run_id}"
+        script = "; ".join(f"( {c}\n); printf '\\n{mark} %s\\n' $?" for c in commands)
+        res = self.sh(script, sudo=sudo)
+        parts = res.stdout.split(f"\n{mark} ")
+        found: list[tuple[bool, str]] = []
+        for k in range(len(commands)):
+            text = parts[k] if k < len(parts) else ""
+            if k > 0:  # the status line of the previous command, then this one's output
+                status_end = text.find("\n")
+                text = text[status_end + 1 :] if status_end >= 0 else ""
+            code = parts[k + 1].split("\n", 1)[0].strip() if k + 1 < len(parts) else ""
+            found.append((code == "0", text.strip()))
+        if len(parts) != len(commands) + 1:
+            raise HostCommandFailed(self.view.host.alias, commands[len(parts) - 1],
+                                    res.tail() or f"exit {res.exit}")  # fmt: skip
+        return found
 
     def reconnect(self) -> None:
         """A new connection after a drop: retried with backoff for up to 30 s."""

@@ -11,6 +11,12 @@ same time, each in the manual's order; the manual ran them one after another. Wh
 host deploys with the ``release`` strategy (no downtime to space out), the chains run at
 the same time unless ``--sequential``. Ctrl-C stops every chain the same way
 (tasks/engine/interrupt.py).
+
+In parallel, a host on the ``release`` strategy deploys its components at the same time
+too, each on its own connection: they share nothing on the host (each its own releases,
+``current``, units and record stack; the host's deploy lock, taken once, covers them all),
+and none has downtime to space out. A failure then stops only its own component (which its
+policy rolled back); the others finish.
 """
 
 from __future__ import annotations
@@ -53,12 +59,22 @@ def jobs(inv: Inventory) -> list[Job]:
     return [Job(k, c, h) for k, (c, h) in enumerate(pairs, 1)]
 
 
-def chains(todo: list[Job]) -> list[list[Job]]:
-    """The jobs split by host, each keeping the manual's order (for --parallel)."""
+def chains(todo: list[Job], opts: Options | None = None) -> list[list[Job]]:
+    """The jobs split by host, each keeping the manual's order (for --parallel); with
+    ``opts``, a host on the release strategy: one chain per component."""
     by_host: dict[str, list[Job]] = {}
     for job in todo:
-        by_host.setdefault(job.host.alias, []).append(job)
+        apart = opts is not None and opts.strategy_for(job.host) == "release"
+        key = f"{job.host.alias}:{job.component.name}" if apart else job.host.alias
+        by_host.setdefault(key, []).append(job)
     return list(by_host.values())
+
+
+def _prefix(chain: list[Job], groups: list[list[Job]]) -> str:
+    """``[cpu] `` for a host's chain; ``[cpu:backend] `` when the host has several."""
+    alias = chain[0].host.alias
+    shared = sum(1 for g in groups if g[0].host.alias == alias) > 1
+    return f"[{alias}:{chain[0].component.name}] " if shared else f"[{alias}] "
 
 
 def runs_in_parallel(todo: list[Job], opts: Options, parallel: bool, sequential: bool) -> bool:
@@ -89,7 +105,9 @@ def full_deploy(inv: Inventory, secrets: Secrets, opts: Options, parallel: bool 
     console.out("==========================================")
     hosts = {job.host.alias: job.host for job in todo}
     remotes: dict[str, Remote] = {}
+    extra: dict[int, Remote] = {}  # a host's second (third) chain's own connection
     locks: list[HostLock] = []
+    groups = chains(todo, opts) if parallel else [todo]
     results: list[Outcome] = []
     started = time.monotonic()
     try:
@@ -99,9 +117,16 @@ def full_deploy(inv: Inventory, secrets: Secrets, opts: Options, parallel: bool 
                 remotes[alias] = connect_host(host, secrets, label=run_id)
                 view = RunView("deploy", "full", host, run_id, opts.strategy)
                 locks.append(HostLock.take(remotes[alias], view, opts.message))
+            first: set[str] = set()
+            for k, chain in enumerate(groups):
+                alias = chain[0].host.alias
+                if alias in first:
+                    extra[k] = connect_host(hosts[alias], secrets, label=run_id)
+                first.add(alias)
 
-        def run_chain(chain: list[Job], prefix: str) -> DeployToolError | None:
+        def run_chain(k: int, chain: list[Job], prefix: str) -> DeployToolError | None:
             out = console.child(prefix)
+            remote = extra.get(k) or remotes.get(chain[0].host.alias)
             for job in chain:
                 title = job.component.manual_title
                 note = _note(job.component, opts.strategy_for(job.host), job.host)
@@ -109,7 +134,7 @@ def full_deploy(inv: Inventory, secrets: Secrets, opts: Options, parallel: bool 
                 t0 = time.monotonic()
                 try:
                     s = deploy_host(job.component, job.host, secrets, opts, console=out,
-                                    remote=remotes.get(job.host.alias))  # fmt: skip
+                                    remote=remote)  # fmt: skip
                 except StepFailed as failed:
                     result = failed.report.result if failed.report else "failed"
                     results.append(Outcome(job, result, time.monotonic() - t0))
@@ -122,15 +147,15 @@ def full_deploy(inv: Inventory, secrets: Secrets, opts: Options, parallel: bool 
             return None
 
         if parallel:
-            groups = chains(todo)
             with ThreadPoolExecutor(len(groups)) as pool:
-                failures = list(pool.map(lambda c: run_chain(c, f"[{c[0].host.alias}] "), groups))
+                failures = list(pool.map(lambda k: run_chain(k, groups[k], _prefix(groups[k], groups)),
+                                         range(len(groups))))  # fmt: skip
         else:
-            failures = [run_chain(todo, "")]
+            failures = [run_chain(0, todo, "")]
     finally:
         for held in locks:
             held.release()
-        for remote in remotes.values():
+        for remote in [*remotes.values(), *extra.values()]:
             remote.close()
     _table(console, results, todo, time.monotonic() - started)
     failed = [f for f in failures if f is not None]

@@ -19,7 +19,7 @@ from tasks.engine.policy import Policy
 from tasks.engine.runner import asdict_steps
 from tasks.engine.session import Session
 from tasks.engine.steps import Plan, Step
-from tasks.errors import ConfigError, StepFailed
+from tasks.errors import ConfigError, HostCommandFailed, StepFailed
 from tasks.procedures import release, release_ai, release_backend, release_frontend
 from tasks.procedures.bluegreen import Pair
 from tasks.procedures.release_convert import convert, is_converted
@@ -47,36 +47,55 @@ def pair_of(comp: Component, s) -> Pair | None:
     return RELEASES[comp.name].pair(s)
 
 
+def _must(s: Session, command: str, got: tuple[bool, str]) -> str:
+    """A read that has to succeed (as Session.query)."""
+    ok, text = got
+    if not ok:
+        raise HostCommandFailed(s.view.host.alias, command, text or "failed")
+    return text
+
+
 def read_state(s: Session, comp: Component) -> HostState:
+    """The host's releases, whether it is converted, the live port: one round trip."""
     v, pair = s.view, pair_of(comp, s.view.s)
     ports = list(pair.ports(v.s)) if pair else [0, 0]
     if v.dry_run:
         return HostState([], True, ports[0], ports[1])
-    state = HostState(release.parse_list(s.query(release.list_command(v))))
-    state.converted = s.sh(is_converted(comp, v)).ok
+    reads = [release.list_command(v), is_converted(comp, v)]
     if pair:
-        live = s.query(pair.live_port_command(v.s))
+        reads.append(pair.live_port_command(v.s))
+    got = s.batch(reads)
+    state = HostState(release.parse_list(_must(s, reads[0], got[0])))
+    state.converted = got[1][0]
+    if pair:
+        live = _must(s, reads[2], got[2])
         state.live = int(live) if live.isdigit() else ports[0]
         state.other = pair.other(v.s, state.live)
     return state
+
+
+def info_command(s: Session, rel: str) -> str:
+    """Prints a release's .release.json (nothing when there is none)."""
+    return f"cat -- {shell.q(release.path(s.view, release=rel))}/{release.INFO} 2>/dev/null || true"
+
+
+def revision_in(text: str) -> str:
+    try:
+        return json.loads(text).get("revision", "")
+    except (ValueError, AttributeError):
+        return ""
 
 
 def revision(s: Session, rel: str | None) -> str:
     """The full revision of a release (from its .release.json); '' when unknown."""
     if not rel or s.view.dry_run:
         return ""
-    text = s.query(
-        f"cat -- {shell.q(release.path(s.view, release=rel))}/{release.INFO} 2>/dev/null || true"
-    )
-    try:
-        return json.loads(text).get("revision", "")
-    except ValueError:
-        return ""
+    return revision_in(s.query(info_command(s, rel)))
 
 
 def _host_part(s: Session, plan: Plan, back: Plan) -> None:
     """The critical section: on the host (systemd-run), followed from here."""
-    login = s.query("id -un") or (s.view.host.user or "")
+    login = s.login or s.query("id -un") or (s.view.host.user or "")
     launch = hostscript.launch_step(plan, back, login,
                                     lambda v: {**s.record_base(), "steps": asdict_steps(s.report)})  # fmt: skip
     s.execute(Plan(plan.component, plan.section, plan.title, plan.location, plan.expected_total,
@@ -153,11 +172,20 @@ def roll_back(s: Session, comp: Component, to: str | None, reason: str = "") -> 
             + ")",
             f"`fab -H {v.host.alias} releases` lists them; a rollback skips failed and bad ones",
         )
-    s.set(from_rev=revision(s, state.current) or v.from_rev, target=revision(s, target) or target)
-    s.console.out(f"롤백 대상 릴리스: {bad} → {target}")
     pair = pair_of(comp, v.s)
+    # the two releases' revisions, whether the target still runs (warm), the login: one trip
+    reads = [info_command(s, state.current) if state.current else "true",
+             info_command(s, target), "id -un"]  # fmt: skip
     if pair:
-        warm = not v.dry_run and s.sh(pair.warm_command(v, state.other, target)).ok
+        reads.append(pair.warm_command(v, state.other, target))
+    got = s.batch(reads) if not v.dry_run else []
+    if got:
+        s.login = got[2][1] if got[2][0] else ""
+    cur_rev, target_rev = (revision_in(got[k][1]) for k in (0, 1)) if got else ("", "")
+    s.set(from_rev=cur_rev or v.from_rev, target=target_rev or target)
+    s.console.out(f"롤백 대상 릴리스: {bad} → {target}")
+    if pair:
+        warm = bool(got) and got[3][0]
         plan = pair.rollback_plan(s.view, rel.SECTION, target, bad, state.live, state.other, warm)
         back = pair.keep_live_plan(s.view, rel.SECTION, state.live)
     else:

@@ -33,14 +33,25 @@ def live_root(v: RunView) -> str:
     return f"{release.current(v)}/{v.s.frontend_build_dir}"
 
 
+#: in a release whose dependencies were installed here (by the install step)
+INSTALLED = ".deps-installed"
+
+
 def install(v: RunView) -> str:
-    """``npm ci``, or the current release's node_modules when the lock file is the same."""
+    """``npm ci``, or, when the lock file is the current release's: its node_modules (hard
+    links), or nothing at all where that release's install made none (a lock file without
+    dependencies: ``npm ci`` would only cost its start-up). Only a release this step
+    installed (``.deps-installed``) is trusted to have made none."""
     new, cur = q(release.path(v)), q(release.current(v))
+    same = f"cmp -s -- {cur}/package-lock.json {new}/package-lock.json"
     return (
-        f"if cmp -s -- {cur}/package-lock.json {new}/package-lock.json && [ -d {cur}/node_modules ]; "
+        f"if {same} && [ -d {cur}/node_modules ]; "
         f"then cp -al -- {cur}/node_modules {new}/node_modules && "
         "echo 'node_modules: hard links from the current release (package-lock.json unchanged)'; "
-        f"else {shell.cd(release.path(v), v.s.frontend_install_cmd)}; fi"
+        f"elif {same} && [ -e {cur}/{INSTALLED} ] && [ ! -e {cur}/node_modules ]; "
+        "then echo 'nothing to install: package-lock.json unchanged, and its install in the "
+        "current release made no node_modules'; "
+        f"else {shell.cd(release.path(v), v.s.frontend_install_cmd)}; fi && touch -- {new}/{INSTALLED}"
     )
 
 
@@ -72,7 +83,7 @@ def build_plan(view: RunView, live: int = 0) -> Plan:
         Step("2", "의존성 설치", "1분", "node_modules 삭제 후 재시도", Policy.RETRY,
              command=install, cleanup=lambda v: shell.cd(rel(v), "rm -rf node_modules"),
              added="package-lock.json이 서비스 중인 릴리스와 같으면 그 node_modules를 하드 링크로 "
-             "가져온다 (설치 없음)"),
+             "가져온다 (설치 없음; 의존성이 없으면 npm ci도 건너뜀)"),
         Step("3", "프로덕션 빌드", "2분", "빌드 에러 확인 후 수정 (서비스 중인 빌드는 그대로)",
              Policy.ABORT, command=lambda v: shell.cd(rel(v), v.s.frontend_build_cmd)),
         Step("3a", "빌드 결과 확인, 이전 해시 자산 유지", "5초", "빌드 출력 확인", Policy.ABORT,

@@ -24,7 +24,8 @@ class FakeRemote:
         self.closed = False
         self.refuse_reconnect = False
 
-    def run(self, command, sudo=False, *, stop=never, on_output=None, timeout=None) -> Result:
+    def run(self, command, sudo=False, *, stop=never, on_output=None, timeout=None,
+            until=None) -> Result:  # fmt: skip
         if not self.alive:
             raise ConnectionLost("the SSH connection dropped")
         self.calls.append(("sudo" if sudo else "run", command))

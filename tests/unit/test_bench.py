@@ -56,6 +56,9 @@ def test_fab_marks():
     assert (
         commands.fab_mark("[gpu] [1/7] (C1) AI 인스턴스 접속  (예상 30초)") == "C1 AI 인스턴스 접속"
     )
+    assert commands.fab_mark("[cpu:backend] [2/9] (B8) Gradle 빌드  (예상 3분+)") == (
+        "B8 Gradle 빌드"
+    )
     assert commands.fab_mark("      ✓ 0.1s") is None
     assert commands.fab_mark("      $ systemctl stop dojangkok") is None
 

@@ -32,12 +32,15 @@ def tails(remote: FakeRemote) -> list[str]:
 
 
 def test_the_stream_becomes_the_report_and_is_acknowledged():
-    remote = FakeRemote([("MainPID", 0, "123"), ("tail", 0, lines(EVENTS))])
+    remote = FakeRemote([("tail", 0, lines(EVENTS))])
     s = make_session(remote)
     done = hostscript.follow(s)
     assert done["result"] == "ok"
     assert [(st.number, st.status) for st in s.report.steps] == [("9", "ok")]
-    assert "--pid=123 -F" in tails(remote)[0] and "dojangkok-watch:" in tails(remote)[0]
+    tail = tails(remote)[0]
+    assert "systemctl show -p MainPID" in tail and "dojangkok-watch:" in tail
+    # while the unit runs: its pid read on the host, polled finely where inotify is not
+    assert '--pid="$p" -F -s 0.1 -n +1' in tail
     assert remote.commands().rstrip().endswith("/ack")
 
 
@@ -50,7 +53,7 @@ def test_ctrl_c_asks_the_host_to_stop_and_keeps_following():
             INTERRUPT.press()
         return 0
 
-    remote = FakeRemote([("MainPID", 0, "123"), ("tail -", tail, lines(EVENTS[:2]))])
+    remote = FakeRemote([("tail -", tail, lines(EVENTS[:2]))])
     s = make_session(remote)
     # the second tail (after the cancel) brings the rest, from line 3 on
     original = remote.run
@@ -77,7 +80,7 @@ def test_a_dropped_connection_resumes_where_it_stopped():
             fake.alive = False
         return 0
 
-    remote = FakeRemote([("MainPID", 0, "123"), ("tail -", tail, lines(EVENTS[:2]))])
+    remote = FakeRemote([("tail -", tail, lines(EVENTS[:2]))])
     s = make_session(remote)
     original = remote.run
 
@@ -98,7 +101,7 @@ def test_a_second_ctrl_c_detaches_and_hands_the_lock_to_the_host():
         INTERRUPT.press()
         return 0
 
-    remote = FakeRemote([("MainPID", 0, "123"), ("tail -", tail, lines(EVENTS[:2]))])
+    remote = FakeRemote([("tail -", tail, lines(EVENTS[:2]))])
     s = make_session(remote)
     with pytest.raises(hostscript.Detached, match="Ctrl-C"):
         hostscript.follow(s)
@@ -107,7 +110,7 @@ def test_a_second_ctrl_c_detaches_and_hands_the_lock_to_the_host():
 
 
 def test_a_unit_that_ends_without_a_result_is_an_error():
-    remote = FakeRemote([("MainPID", 0, "123"), ("tail -", 0, lines(EVENTS[:2]))])
+    remote = FakeRemote([("tail -", 0, lines(EVENTS[:2]))])
     s = make_session(remote)
     with pytest.raises(hostscript.StepFailed, match="ended without a result"):
         hostscript.follow(s)

@@ -50,3 +50,51 @@ def test_the_downtime_note_follows_the_strategy_and_the_ai_switch(todo):
     assert "재시작" in full._note(ai.component, "release", ai.host)
     bg = dataclasses.replace(ai.host, settings=ai.host.settings.replace(ai_switch="blue-green"))
     assert "blue/green" in full._note(ai.component, "release", bg)
+
+
+def test_a_release_host_deploys_its_components_at_the_same_time(todo):
+    """The release strategy: frontend and backend on [cpu] are chains of their own (they share
+    nothing on the host); the manual strategy keeps [cpu]'s manual order."""
+    jobs = todo()
+    names = lambda groups: [[j.component.name for j in g] for g in groups]  # noqa: E731
+    release = full.chains(jobs, Options(strategy="release"))
+    assert names(release) == [["frontend"], ["backend"], ["ai"]]
+    assert [full._prefix(g, release) for g in release] == [
+        "[cpu:frontend] ", "[cpu:backend] ", "[gpu] "
+    ]  # fmt: skip
+    manual = full.chains(jobs, Options(strategy="manual"))
+    assert names(manual) == [["frontend", "backend"], ["ai"]]
+    assert [full._prefix(g, manual) for g in manual] == ["[cpu] ", "[gpu] "]
+
+
+def test_each_chain_has_its_own_connection_and_the_host_one_lock(tmp_path, monkeypatch):
+    from tasks.hosts.secrets import Secrets
+
+    from .fakes import FakeRemote
+
+    inv = inventory.parse(INI, tmp_path / "h.ini")
+    opened: list[tuple[str, FakeRemote]] = []
+
+    def connect(host, secrets, label=""):
+        opened.append((host.alias, FakeRemote()))
+        return opened[-1][1]
+
+    used: dict[str, object] = {}
+
+    class Done:
+        class report:  # noqa: N801
+            result, downtime = "ok", 0.0
+
+    def deploy(comp, host, secrets, opts, console=None, remote=None):
+        used[comp.name] = remote
+        return Done
+
+    monkeypatch.setattr(full, "deploy_host", deploy)
+    monkeypatch.setattr(full, "preflight", lambda *a, **k: None)
+    full.full_deploy(inv, Secrets({}), Options(yes=True, strategy="release"), connect_host=connect)
+    assert [a for a, _ in opened] == ["cpu", "gpu", "cpu"]
+    assert len({id(r) for r in used.values()}) == 3  # a connection per chain
+    cpu_lock, _, cpu_second = (r for _, r in opened)
+    assert "mkdir -- /var/lib/dojangkok-deploy/deploy.lock" in cpu_lock.commands()
+    assert "deploy.lock" not in cpu_second.commands()  # the host's lock is taken once
+    assert all(r.closed for _, r in opened)

@@ -201,3 +201,37 @@ def test_a_smoke_url_on_the_usual_port_asks_the_new_instance(pair, port_key, usu
     assert f"-X GET http://localhost:{usual + 1}/other)" in smoke  # another port: as written
     assert "-X GET https://example.test/)" in smoke
     assert f"-X GET http://localhost:{idle}/api/version)" in smoke
+
+
+@pytest.mark.parametrize(
+    ("lock", "installed", "modules", "does"),
+    [
+        ("same", True, False, "nothing"),  # no dependencies: npm ci is skipped
+        ("same", False, False, "npm ci"),  # a release not installed here: not trusted
+        ("other", True, False, "npm ci"),
+        ("same", False, True, "hard links"),
+    ],
+)
+def test_the_frontend_install_reuses_the_current_release_only_for_the_same_lock_file(
+    tmp_path, lock, installed, modules, does
+):
+    from tasks.procedures import release_frontend
+
+    s = Settings(releases_root=str(tmp_path), frontend_install_cmd="echo RAN-NPM-CI")
+    v = make_view("frontend", s)
+    cur, new = tmp_path / "frontend/releases/old", Path(release.path(v))
+    for d in (cur, new):
+        d.mkdir(parents=True)
+    (cur / "package-lock.json").write_text("{}\n")
+    (new / "package-lock.json").write_text("{}\n" if lock == "same" else '{"v": 2}\n')
+    if installed:
+        (cur / release_frontend.INSTALLED).touch()
+    if modules:
+        (cur / "node_modules/left-pad").mkdir(parents=True)
+    (tmp_path / "frontend/current").symlink_to(cur)
+    res = subprocess.run(["bash", "-c", release_frontend.install(v)], capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    ran = "RAN-NPM-CI" in res.stdout
+    assert ran == (does == "npm ci"), res.stdout
+    assert (new / "node_modules/left-pad").is_dir() == (does == "hard links")
+    assert (new / release_frontend.INSTALLED).exists()  # the next deploy may trust this one

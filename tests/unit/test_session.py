@@ -15,7 +15,7 @@ from tasks.hosts.secrets import Secrets
 from tasks.procedures import deploy, full
 from tasks.procedures.deploy import Options
 
-from .conftest import SECRETS, make_host
+from .conftest import SECRETS, make_host, make_view
 from .fakes import FakeRemote
 
 HEAD, ORIGIN = "1" * 40, "2" * 40
@@ -186,3 +186,51 @@ def test_a_task_that_deploys_no_revision_records_none(history):
     assert _revisions(rec) == "-"
     assert _revisions({"from": HEAD, "to": ORIGIN}) == "1111111 → 2222222"
     assert _revisions({"from": "<배포 전 리비전>", "to": "<배포할 리비전>"}) == "-"
+
+
+def test_a_free_lock_is_taken_in_one_command():
+    remote = FakeRemote()
+    locks.HostLock.take(remote, make_view(), "")
+    assert (
+        len(remote.calls) == 1
+        and "mkdir -- /var/lib/dojangkok-deploy/deploy.lock" in (remote.calls[0][1])
+    )
+
+
+def test_a_missing_state_dir_is_made_then_the_lock_taken():
+    remote = FakeRemote([(r"mkdir -- .*deploy\.lock", [1, 0], ""),
+                         (r"^test -d /var/lib/dojangkok-deploy -a -w", 1, "")])  # fmt: skip
+    locks.HostLock.take(remote, make_view(), "")
+    kinds = [(kind, c.split()[0]) for kind, c in remote.calls]
+    assert kinds == [("run", "mkdir"), ("run", "test"), ("sudo", "install"), ("run", "mkdir")]
+
+
+class LocalBash:
+    """Runs commands here, with bash, as the host would."""
+
+    alive = True
+
+    def __init__(self):
+        self.calls = 0
+
+    def run(self, command, sudo=False, **kw):
+        import subprocess
+
+        from tasks.hosts.remote import Result
+
+        self.calls += 1
+        r = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True,
+                           text=True)  # fmt: skip
+        return Result(r.returncode == 0, r.returncode, r.stdout, r.stderr)
+
+
+def test_a_batch_of_reads_is_one_round_trip_each_with_its_own_output_and_status():
+    from .conftest import make_session
+
+    remote = LocalBash()
+    s = make_session(remote)
+    got = s.batch(["echo a; echo b", "false", "printf 'no newline'", "exit 3",
+                   "cd /tmp && pwd # a comment", "echo after"])  # fmt: skip
+    assert got == [(True, "a\nb"), (False, ""), (True, "no newline"), (False, ""),
+                   (True, "/tmp"), (True, "after")]  # fmt: skip
+    assert remote.calls == 1
