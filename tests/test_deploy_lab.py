@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from tests import conftest
+from tests.lab import leaks
 
 pytestmark = pytest.mark.lab
 
@@ -60,16 +61,24 @@ def env_file(lab, tmp_path: Path, **changes: str | None) -> Path:
     return path
 
 
-def fab(lab, tmp_path: Path, *args: str, inv: Path | None = None, env: Path | None = None):
+def fab(lab, tmp_path: Path, *args: str, inv: Path | None = None, env: Path | None = None,
+        raw: Path | None = None, leak: bool = False):  # fmt: skip
+    """`fab` as an operator runs it. ``raw``: through tests/leak_probe.py, which appends what
+    the tool hands its masker (unmasked) to that file; ``leak``: the deliberately leaky tool."""
     environ = {
         **os.environ,
         "DOJANGKOK_HOSTS": str(inv or inventory(lab, tmp_path)),
         "DOJANGKOK_ENV": str(env or lab.env_file),
         "DOJANGKOK_HISTORY": str(tmp_path / "history.jsonl"),
     }
-    res = subprocess.run(
-        [str(FAB), *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=900
-    )
+    argv = [str(FAB), *args]
+    if raw is not None:
+        raw.touch(mode=0o600)
+        raw.chmod(0o600)
+        environ["DOJANGKOK_TEST_RAW"] = str(raw)
+        environ["DOJANGKOK_TEST_LEAK"] = "1" if leak else "0"
+        argv = [sys.executable, str(ROOT / "tests/leak_probe.py"), *args]
+    res = subprocess.run(argv, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=900)
     print(res.stdout[-6000:], res.stderr[-3000:])
     return res
 
@@ -104,14 +113,28 @@ def invocation(lab, host: str, service: str) -> str:
     return lab.run(host, f"systemctl show -p InvocationID --value {service}").stdout.strip()
 
 
-def secrets_of(lab) -> list[str]:
-    return [v for k, v in lab.env().items() if len(v) >= 4]
-
-
 def assert_no_secrets(lab, *texts: str) -> None:
-    for secret in secrets_of(lab):
-        for text in texts:
-            assert secret not in text
+    """No secret of the lab's .env in any of ``texts`` (a failure names key and text, only)."""
+    found = leaks.leaks(leaks.secrets_of(lab), {f"text {i}": t for i, t in enumerate(texts)})
+    assert not found, found
+
+
+def watched_channels(lab, tmp_path: Path, watch: leaks.Watch, raw: Path, *results) -> dict:
+    """Every channel of a watched run: the raw output (before masking), what fab printed,
+    the local history, and the watch's process lists, journals and host histories."""
+    channels = dict(watch.channels)
+    channels["raw output (before masking)"] = raw.read_text()
+    empty = [name for name, text in channels.items() if not text.strip()]
+    assert not empty, f"channels with nothing in them (a watch that sees nothing): {empty}"
+    channels["printed output"] = "".join(r.stdout + r.stderr for r in results)
+    local = tmp_path / "history.jsonl"
+    channels[f"local history ({local.name})"] = local.read_text() if local.exists() else ""
+    return channels
+
+
+def assert_history_files_private(watch: leaks.Watch) -> None:
+    for host, st in watch.history_stat.items():
+        assert st == "640 deploy", f"{host}: {leaks.HISTORY} is {st!r}, want '640 deploy'"
 
 
 def test_full_deploy_then_every_rollback(ready_lab, tmp_path, cpu_host, gpu_host):
@@ -123,9 +146,18 @@ def test_full_deploy_then_every_rollback(ready_lab, tmp_path, cpu_host, gpu_host
     for app in ("frontend", "backend", "ai"):
         lab.push_app(app, {"VERSION": "1.1.0\n"}, "v1.1.0")
 
-    res = fab(lab, tmp_path, "full-deploy", "--yes")
+    raw = tmp_path / "raw-output.txt"
+    with leaks.Watch(lab, tmp_path) as watch:
+        res = fab(lab, tmp_path, "full-deploy", "--yes", raw=raw)
     assert res.returncode == 0, res.stderr
     assert "전체 배포 결과" in res.stdout and "다운타임" in res.stdout
+    # leaks: no secret in the raw output, the process lists (sampled every 100 ms on both
+    # hosts), the journals, the history files (host and local); the test that proves each
+    # of these channels sees a leak: test_the_leak_detectors_fire
+    assert min(watch.samples.values()) > 50, watch.samples
+    found = leaks.leaks(leaks.secrets_of(lab), watched_channels(lab, tmp_path, watch, raw, res))
+    assert not found, found
+    assert_history_files_private(watch)
     assert served(lab) == {"frontend": "1.1.0", "backend": "1.1.0", "ai": "1.1.0"}
     assert cpu_host.service("dojangkok").is_running and cpu_host.service("nginx").is_running
     assert gpu_host.service("fastapi").is_running
@@ -369,13 +401,20 @@ def test_restore_db_brings_back_the_backup_and_keeps_the_present(ready_lab, tmp_
     notes = notes_url(lab)
     requests.post(notes, json={"text": "kept in the backup"}, verify=ca(lab),
                   timeout=10).raise_for_status()  # fmt: skip
-    assert fab(lab, tmp_path, "-H", "cpu", "backup-db").returncode == 0
-    first = lab.run("cpu", "ls -1t /app/backups/backup_*.sql.gz | head -1").stdout.strip()
-    requests.post(notes, json={"text": "written after the backup"}, verify=ca(lab),
-                  timeout=10).raise_for_status()  # fmt: skip
-
-    res = fab(lab, tmp_path, "-H", "cpu", "restore-db", f"--backup={first}", "--yes")
+    raw = tmp_path / "raw-output.txt"
+    with leaks.Watch(lab, tmp_path) as watch:  # a backup and a restore, watched for leaks
+        backup = fab(lab, tmp_path, "-H", "cpu", "backup-db", raw=raw)
+        assert backup.returncode == 0, backup.stderr
+        first = lab.run("cpu", "ls -1t /app/backups/backup_*.sql.gz | head -1").stdout.strip()
+        requests.post(notes, json={"text": "written after the backup"}, verify=ca(lab),
+                      timeout=10).raise_for_status()  # fmt: skip
+        res = fab(lab, tmp_path, "-H", "cpu", "restore-db", f"--backup={first}", "--yes", raw=raw)
     assert res.returncode == 0, res.stderr
+    found = leaks.leaks(
+        leaks.secrets_of(lab), watched_channels(lab, tmp_path, watch, raw, backup, res)
+    )
+    assert not found, found
+    assert_history_files_private(watch)
     texts = [n["text"] for n in requests.get(notes, verify=ca(lab), timeout=10).json()]
     assert "kept in the backup" in texts and "written after the backup" not in texts
     # the data the restore replaced was dumped first, so the restore can be undone
@@ -389,3 +428,26 @@ def test_restore_db_brings_back_the_backup_and_keeps_the_present(ready_lab, tmp_
     assert res.returncode == 1 and "BD1 복원할 백업 확인 실패" in res.stderr
     texts = [n["text"] for n in requests.get(notes, verify=ca(lab), timeout=10).json()]
     assert "kept in the backup" in texts  # nothing was touched
+
+
+def test_the_leak_detectors_fire(ready_lab, tmp_path):
+    """The leak checks above can fail: a deliberately broken tool (tests/leak_probe.py's
+    DOJANGKOK_TEST_LEAK) puts MYSQL_ROOT_PASSWORD in a command line under sudo, prints it
+    (the masker hides it from the printed output) and writes it into the history records;
+    each channel must see it."""
+    lab = ready_lab
+    raw = tmp_path / "raw-output.txt"
+    with leaks.Watch(lab, tmp_path, hosts=("cpu",)) as watch:
+        res = fab(lab, tmp_path, "-H", "cpu", "backup-db", raw=raw, leak=True)
+    assert res.returncode == 0, res.stderr
+    secret = {"MYSQL_ROOT_PASSWORD": lab.env()["MYSQL_ROOT_PASSWORD"]}
+    channels = watched_channels(lab, tmp_path, watch, raw, res)
+    seen = {name for name, text in channels.items() if leaks.leaks(secret, {name: text})}
+    assert seen >= {
+        "raw output (before masking)",
+        "process list of cpu",
+        "journal of cpu",
+        "local history (history.jsonl)",
+        f"history of cpu ({leaks.HISTORY})",
+    }, sorted(seen)
+    assert "printed output" not in seen  # masked: only the raw channel sees the print
