@@ -19,6 +19,7 @@ import requests
 
 from tests import conftest
 from tests.lab import leaks
+from tests.lab.faults import Fault
 
 pytestmark = pytest.mark.lab
 
@@ -210,7 +211,12 @@ def test_backend_fault_rolls_back_to_the_running_version(backend_lab, tmp_path, 
     inv = inventory(
         lab, tmp_path, FAST.replace("backend_health_tries=20", "backend_health_tries=8")
     )
-    res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes", inv=inv)
+    number = {"build": 1, "start": 2, "health": 3}[fault]
+    with Fault(lab, number, f"backend BREAK={fault}", tmp_path / "history.jsonl") as check:
+        res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes", inv=inv)
+        # the manual strategy stops the backend for its build: down for the build, the
+        # failed start or health check, and the old version's start-up
+        check.check(res.returncode, res.stdout + res.stderr, cause=failed_step, max_down=120)
     assert res.returncode == 1
     assert failed_step in res.stdout + res.stderr and "롤백 시작" in res.stdout
     assert "이전 버전으로 롤백했습니다" in res.stderr
@@ -234,7 +240,9 @@ def test_backup_failure_stops_before_the_service_is_touched(ready_lab, tmp_path)
     head = lab.run("cpu", "git -C /app/backend rev-parse HEAD").stdout
     lab.push_app("backend", {"VERSION": "7.0.0\n"}, "v7")
     env = env_file(lab, tmp_path, MYSQL_ROOT_PASSWORD="wrong-password-1")
-    res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes", env=env)
+    with Fault(lab, 4, "wrong database password", tmp_path / "history.jsonl") as check:
+        res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes", env=env)
+        check.check(res.returncode, res.stdout + res.stderr, cause="B3 MySQL 백업 실패")
     assert res.returncode == 1
     assert "B3 MySQL 백업 실패" in res.stderr and "백업 실패 시 배포 중단" in res.stderr
     assert invocation(lab, "cpu", "dojangkok") == run_id
@@ -249,7 +257,10 @@ def test_missing_secret_is_named_before_any_host_is_touched(ready_lab, tmp_path)
     lab = ready_lab
     run_id = invocation(lab, "cpu", "dojangkok")
     env = env_file(lab, tmp_path, MYSQL_ROOT_PASSWORD=None)
-    res = fab(lab, tmp_path, "full-deploy", "--yes", env=env)
+    with Fault(lab, 10, "the operator's .env lacks MYSQL_ROOT_PASSWORD",
+               tmp_path / "history.jsonl") as check:  # fmt: skip
+        res = fab(lab, tmp_path, "full-deploy", "--yes", env=env)
+        check.check(res.returncode, res.stdout + res.stderr, cause="MYSQL_ROOT_PASSWORD")
     assert res.returncode == 1
     assert "MYSQL_ROOT_PASSWORD is not set" in res.stderr
     assert "도장콕 프론트엔드 배포" not in res.stdout  # stopped before the first host
@@ -316,17 +327,23 @@ def test_env_key_missing_stops_before_anything_changes(ready_lab, tmp_path):
     example = (ROOT / "tests/apps/backend/.env.example").read_text()
     lab.push_app("backend", {".env.example": example + "NEW_REQUIRED_KEY=\n"}, "new key")
     head = lab.run("cpu", "git -C /app/backend rev-parse HEAD").stdout
-    res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes")
+    with Fault(lab, 10, "the host's .env lacks a key the new .env.example has",
+               tmp_path / "history.jsonl") as check:  # fmt: skip
+        res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes")
+        check.check(res.returncode, res.stdout + res.stderr, cause="NEW_REQUIRED_KEY")
     assert res.returncode == 1
     assert "NEW_REQUIRED_KEY" in res.stdout and "체크리스트" in res.stderr
     assert lab.run("cpu", "git -C /app/backend rev-parse HEAD").stdout == head
 
 
-def test_host_keys_are_checked(lab, tmp_path):
+def test_host_keys_are_checked(ready_lab, tmp_path):
+    lab = ready_lab
     empty = tmp_path / "empty_known_hosts"
     empty.write_text("")
-    res = fab(lab, tmp_path, "-H", "cpu", "deploy-frontend", "--yes",
-              inv=inventory(lab, tmp_path, FAST, known_hosts_file=str(empty)))  # fmt: skip
+    with Fault(lab, 11, "host key unknown", tmp_path / "history.jsonl") as check:
+        res = fab(lab, tmp_path, "-H", "cpu", "deploy-frontend", "--yes",
+                  inv=inventory(lab, tmp_path, FAST, known_hosts_file=str(empty)))  # fmt: skip
+        check.check(res.returncode, res.stderr, cause="is unknown: refusing to connect")
     assert res.returncode == 1 and "is unknown: refusing to connect" in res.stderr
 
     # cpu's address with gpu's key: a changed host key
@@ -336,8 +353,10 @@ def test_host_keys_are_checked(lab, tmp_path):
     ]
     wrong = tmp_path / "wrong_known_hosts"
     wrong.write_text(f"{lab.addresses['cpu']} {key}\n")
-    res = fab(lab, tmp_path, "-H", "cpu", "deploy-frontend", "--yes",
-              inv=inventory(lab, tmp_path, FAST, known_hosts_file=str(wrong)))  # fmt: skip
+    with Fault(lab, 11, "host key changed", tmp_path / "history.jsonl") as check:
+        res = fab(lab, tmp_path, "-H", "cpu", "deploy-frontend", "--yes",
+                  inv=inventory(lab, tmp_path, FAST, known_hosts_file=str(wrong)))  # fmt: skip
+        check.check(res.returncode, res.stderr, cause="CHANGED")
     assert res.returncode == 1 and "CHANGED" in res.stderr
 
 
