@@ -83,6 +83,25 @@ def operator_task(fn):
                 return fn(c, *args, **kwargs)
             except DeployToolError as exc:
                 code = 130 if INTERRUPT.presses else 1
+                if not kwargs.get("dry_run"):
+                    _record_refusal(fn.__name__, c, exc)
                 raise Exit(f"\nERROR: {exc}", code=code) from None
 
     return wrapper
+
+
+def _record_refusal(task: str, c, exc: DeployToolError) -> None:
+    """A run refused before any task wrote its record still leaves one (locally: the host
+    may be the problem). A history that cannot be written is said, never the end of it."""
+    from tasks.engine import records
+
+    if records.written:
+        return
+    try:
+        mask = Secrets.load().mask
+    except DeployToolError:  # the .env itself was refused: its message holds no value
+        mask = str
+    try:
+        records.refused(task.replace("_", "-"), target(c) or "", exc.problem, exc.fix, mask)
+    except OSError as err:
+        print(f"! 로컬 기록을 쓰지 못했습니다: {err}")

@@ -33,12 +33,23 @@ def cd(path: str, command: str) -> str:
     return f"cd -- {q(path)} && {command}"
 
 
+#: refuses a checkout whose tracked files were edited on the host (what a pull would carry
+#: into the build, or a reset throw away): the operator decides, the tool never does
+EDITED_CHECK = (
+    'if [ -n "$(git status --porcelain --untracked-files=no)" ]; then '
+    "echo 'tracked files were changed on the host; commit or discard them first' >&2; "
+    "git status --short --untracked-files=no >&2; exit 1; fi"
+)
+
+
 def git_pull(path: str, remote: str, branch: str, fetch_first: bool = False) -> str:
     # --ff-only: a diverged checkout stops here (the manual: 충돌 시 수동 해결) instead
-    # of creating a merge commit on the server.
+    # of creating a merge commit on the server. An edited checkout stops before it: git
+    # would pull around an edit the next commit does not touch and build it in.
     remote, branch = values.branch(remote, "git_remote"), values.branch(branch)
     pull = f"git pull --ff-only {q(remote)} {q(branch)}"
-    return cd(path, f"git fetch {q(remote)} && {pull}" if fetch_first else pull)
+    pull = f"git fetch {q(remote)} && {pull}" if fetch_first else pull
+    return cd(path, f"{{ {EDITED_CHECK}; }} && {pull}")
 
 
 def git_head(path: str) -> str:
@@ -59,9 +70,7 @@ def git_reset_to(path: str, rev: str) -> str:
     """
     return cd(
         path,
-        '{ if [ -n "$(git status --porcelain --untracked-files=no)" ]; then '
-        "echo 'tracked files were changed on the host; commit or discard them first' >&2; "
-        "git status --short --untracked-files=no >&2; exit 1; fi; "
+        f"{{ {EDITED_CHECK}; "
         f"rev=$(git rev-parse -q --verify --end-of-options {q(rev + '^{commit}')}) "
         f"|| {{ echo {q(f'no commit {rev} in this checkout')} >&2; exit 1; }}; "
         'git reset -q --hard "$rev" --; }',

@@ -7,7 +7,11 @@ Faults (the tool's own code is untouched; the wrapper replaces one function in m
 - ``corrupt-upload``: every file sent over SFTP gets one more byte on the host after it
   arrived, as a broken transfer or disk would leave it;
 - ``python-3.12``: the local wheelhouse holds its native wheel tagged for CPython 3.12, as a
-  wheelhouse made for (or cached from) another Python would.
+  wheelhouse made for (or cached from) another Python would;
+- ``ssh-cut``: the SSH connection is cut (its TCP socket shut down under the transport, as a
+  network drop leaves it) just before the deploy step that ``DOJANGKOK_TEST_CUT_BEFORE``
+  names (e.g. ``B8``) starts: the fault suite's "SSH cut at each step boundary in turn"
+  (tests/test_faults_lab.py).
 """
 
 from __future__ import annotations
@@ -47,7 +51,31 @@ def python_312() -> None:
     artifacts.collect = retagged
 
 
-FAULTS = {"corrupt-upload": corrupt_upload, "python-3.12": python_312}
+def ssh_cut() -> None:
+    import os
+    import socket
+    import time
+
+    from tasks.engine import runner
+
+    where, attempt = os.environ["DOJANGKOK_TEST_CUT_BEFORE"], runner.Runner._attempt
+    done: list[str] = []
+
+    def cut_then_attempt(self, plan, step, stop):
+        if not done and f"{plan.section}{step.number}" == where:
+            done.append(where)
+            print(f"[fault] SSH connection cut before {where}", flush=True)
+            sock = self.session.remote.conn.transport.sock
+            sock.shutdown(socket.SHUT_RDWR)
+            deadline = time.monotonic() + 10
+            while self.session.remote.alive and time.monotonic() < deadline:
+                time.sleep(0.05)
+        return attempt(self, plan, step, stop)
+
+    runner.Runner._attempt = cut_then_attempt
+
+
+FAULTS = {"corrupt-upload": corrupt_upload, "python-3.12": python_312, "ssh-cut": ssh_cut}
 
 if __name__ == "__main__":
     FAULTS[sys.argv.pop(1)]()

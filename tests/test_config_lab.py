@@ -29,6 +29,7 @@ from tests.lab.fabrun import (
     on,
     polling,
 )
+from tests.lab.faults import Fault
 
 pytestmark = pytest.mark.lab
 
@@ -153,8 +154,10 @@ def test_dry_run_shows_the_diff_and_changes_nothing(set_up, work):
 def test_a_broken_nginx_setting_is_rejected_and_the_site_keeps_serving(set_up, work):
     lab, cert, _ = set_up
     site, workers = sha(lab, "cpu", "/etc/nginx/sites-available/dojangkok"), nginx_workers(lab)
-    res = fab(lab, work, "-H", "cpu", "push-config", "--yes",
-              inv=inventory(lab, work, client_max_body_size="'5 0m'"))  # fmt: skip
+    with Fault(lab, 8, "client_max_body_size='5 0m'", work / "history.jsonl") as check:
+        res = fab(lab, work, "-H", "cpu", "push-config", "--yes",
+                  inv=inventory(lab, work, client_max_body_size="'5 0m'"))  # fmt: skip
+        check.check(res.returncode, res.stdout + res.stderr, cause="설정 검증")
     assert res.returncode == 1
     assert "client_max_body_size" in res.stdout and "설정 검증" in res.stdout
     assert sha(lab, "cpu", "/etc/nginx/sites-available/dojangkok") == site

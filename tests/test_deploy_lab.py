@@ -15,8 +15,9 @@ import pytest
 import requests
 
 from tests import conftest
-from tests.lab import fabrun
+from tests.lab import fabrun, leaks
 from tests.lab.fabrun import MANUAL, ROOT, SMOKE_NOTES_URL, invocation, polling
+from tests.lab.faults import Fault
 
 pytestmark = pytest.mark.lab
 
@@ -43,8 +44,11 @@ def env_file(lab, tmp_path: Path, **changes: str | None) -> Path:
     return path
 
 
-def fab(lab, tmp_path: Path, *args: str, inv: Path | None = None, env: Path | None = None):
-    return fabrun.fab(lab, tmp_path, *args, inv=inv or inventory(lab, tmp_path), env=env)
+def fab(lab, tmp_path: Path, *args: str, inv: Path | None = None, env: Path | None = None,
+        raw: Path | None = None, leak: bool = False):  # fmt: skip
+    """`fab` as an operator runs it (``raw``, ``leak``: tests/lab/fabrun.py)."""
+    inv = inv or inventory(lab, tmp_path)
+    return fabrun.fab(lab, tmp_path, *args, inv=inv, env=env, raw=raw, leak=leak)
 
 
 def served(lab) -> dict[str, str]:
@@ -72,14 +76,28 @@ def ready_lab(served_lab):
     return served_lab
 
 
-def secrets_of(lab) -> list[str]:
-    return [v for k, v in lab.env().items() if len(v) >= 4]
-
-
 def assert_no_secrets(lab, *texts: str) -> None:
-    for secret in secrets_of(lab):
-        for text in texts:
-            assert secret not in text
+    """No secret of the lab's .env in any of ``texts`` (a failure names key and text, only)."""
+    found = leaks.leaks(leaks.secrets_of(lab), {f"text {i}": t for i, t in enumerate(texts)})
+    assert not found, found
+
+
+def watched_channels(lab, tmp_path: Path, watch: leaks.Watch, raw: Path, *results) -> dict:
+    """Every channel of a watched run: the raw output (before masking), what fab printed,
+    the local history, and the watch's process lists, journals and host histories."""
+    channels = dict(watch.channels)
+    channels["raw output (before masking)"] = raw.read_text()
+    empty = [name for name, text in channels.items() if not text.strip()]
+    assert not empty, f"channels with nothing in them (a watch that sees nothing): {empty}"
+    channels["printed output"] = "".join(r.stdout + r.stderr for r in results)
+    local = tmp_path / "history.jsonl"
+    channels[f"local history ({local.name})"] = local.read_text() if local.exists() else ""
+    return channels
+
+
+def assert_history_files_private(watch: leaks.Watch) -> None:
+    for host, st in watch.history_stat.items():
+        assert st == "640 deploy", f"{host}: {leaks.HISTORY} is {st!r}, want '640 deploy'"
 
 
 def test_full_deploy_then_every_rollback(ready_lab, tmp_path, cpu_host, gpu_host):
@@ -91,9 +109,18 @@ def test_full_deploy_then_every_rollback(ready_lab, tmp_path, cpu_host, gpu_host
     for app in ("frontend", "backend", "ai"):
         lab.push_app(app, {"VERSION": "1.1.0\n"}, "v1.1.0")
 
-    res = fab(lab, tmp_path, "full-deploy", "--yes")
+    raw = tmp_path / "raw-output.txt"
+    with leaks.Watch(lab, tmp_path) as watch:
+        res = fab(lab, tmp_path, "full-deploy", "--yes", raw=raw)
     assert res.returncode == 0, res.stderr
     assert "전체 배포 결과" in res.stdout and "다운타임" in res.stdout
+    # leaks: no secret in the raw output, the process lists (sampled every 100 ms on both
+    # hosts), the journals, the history files (host and local); the test that proves each
+    # of these channels sees a leak: test_the_leak_detectors_fire
+    assert min(watch.samples.values()) > 50, watch.samples
+    found = leaks.leaks(leaks.secrets_of(lab), watched_channels(lab, tmp_path, watch, raw, res))
+    assert not found, found
+    assert_history_files_private(watch)
     assert served(lab) == {"frontend": "1.1.0", "backend": "1.1.0", "ai": "1.1.0"}
     assert cpu_host.service("dojangkok").is_running and cpu_host.service("nginx").is_running
     assert gpu_host.service("fastapi").is_running
@@ -144,7 +171,12 @@ def test_backend_fault_rolls_back_to_the_running_version(backend_lab, tmp_path, 
     before = served(lab)["backend"]
     lab.push_app("backend", {"VERSION": "9.9.9\n", "BREAK": fault}, f"broken: {fault}")
     inv = inventory(lab, tmp_path, FAST, backend_health_tries="8")
-    res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes", inv=inv)
+    number = {"build": 1, "start": 2, "health": 3}[fault]
+    with Fault(lab, number, f"backend BREAK={fault}", tmp_path / "history.jsonl") as check:
+        res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes", inv=inv)
+        # the manual strategy stops the backend for its build: down for the build, the
+        # failed start or health check, and the old version's start-up
+        check.check(res.returncode, res.stdout + res.stderr, cause=failed_step, max_down=120)
     assert res.returncode == 1
     assert failed_step in res.stdout + res.stderr and "롤백 시작" in res.stdout
     assert "이전 버전으로 롤백했습니다" in res.stderr
@@ -168,7 +200,9 @@ def test_backup_failure_stops_before_the_service_is_touched(ready_lab, tmp_path)
     head = lab.run("cpu", "git -C /app/backend rev-parse HEAD").stdout
     lab.push_app("backend", {"VERSION": "7.0.0\n"}, "v7")
     env = env_file(lab, tmp_path, MYSQL_ROOT_PASSWORD="wrong-password-1")
-    res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes", env=env)
+    with Fault(lab, 4, "wrong database password", tmp_path / "history.jsonl") as check:
+        res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes", env=env)
+        check.check(res.returncode, res.stdout + res.stderr, cause="B3 MySQL 백업 실패")
     assert res.returncode == 1
     assert "B3 MySQL 백업 실패" in res.stderr and "백업 실패 시 배포 중단" in res.stderr
     assert invocation(lab, "cpu", "dojangkok") == run_id
@@ -183,7 +217,10 @@ def test_missing_secret_is_named_before_any_host_is_touched(ready_lab, tmp_path)
     lab = ready_lab
     run_id = invocation(lab, "cpu", "dojangkok")
     env = env_file(lab, tmp_path, MYSQL_ROOT_PASSWORD=None)
-    res = fab(lab, tmp_path, "full-deploy", "--yes", env=env)
+    with Fault(lab, 10, "the operator's .env lacks MYSQL_ROOT_PASSWORD",
+               tmp_path / "history.jsonl") as check:  # fmt: skip
+        res = fab(lab, tmp_path, "full-deploy", "--yes", env=env)
+        check.check(res.returncode, res.stdout + res.stderr, cause="MYSQL_ROOT_PASSWORD")
     assert res.returncode == 1
     assert "MYSQL_ROOT_PASSWORD is not set" in res.stderr
     assert "도장콕 프론트엔드 배포" not in res.stdout  # stopped before the first host
@@ -250,17 +287,23 @@ def test_env_key_missing_stops_before_anything_changes(ready_lab, tmp_path):
     example = (ROOT / "tests/apps/backend/.env.example").read_text()
     lab.push_app("backend", {".env.example": example + "NEW_REQUIRED_KEY=\n"}, "new key")
     head = lab.run("cpu", "git -C /app/backend rev-parse HEAD").stdout
-    res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes")
+    with Fault(lab, 10, "the host's .env lacks a key the new .env.example has",
+               tmp_path / "history.jsonl") as check:  # fmt: skip
+        res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes")
+        check.check(res.returncode, res.stdout + res.stderr, cause="NEW_REQUIRED_KEY")
     assert res.returncode == 1
     assert "NEW_REQUIRED_KEY" in res.stdout and "체크리스트" in res.stderr
     assert lab.run("cpu", "git -C /app/backend rev-parse HEAD").stdout == head
 
 
-def test_host_keys_are_checked(lab, tmp_path):
+def test_host_keys_are_checked(ready_lab, tmp_path):
+    lab = ready_lab
     empty = tmp_path / "empty_known_hosts"
     empty.write_text("")
-    res = fab(lab, tmp_path, "-H", "cpu", "deploy-frontend", "--yes",
-              inv=inventory(lab, tmp_path, FAST, known_hosts_file=str(empty)))  # fmt: skip
+    with Fault(lab, 11, "host key unknown", tmp_path / "history.jsonl") as check:
+        res = fab(lab, tmp_path, "-H", "cpu", "deploy-frontend", "--yes",
+                  inv=inventory(lab, tmp_path, FAST, known_hosts_file=str(empty)))  # fmt: skip
+        check.check(res.returncode, res.stderr, cause="is unknown: refusing to connect")
     assert res.returncode == 1 and "is unknown: refusing to connect" in res.stderr
 
     # cpu's address with gpu's key: a changed host key
@@ -270,8 +313,10 @@ def test_host_keys_are_checked(lab, tmp_path):
     ]
     wrong = tmp_path / "wrong_known_hosts"
     wrong.write_text(f"{lab.addresses['cpu']} {key}\n")
-    res = fab(lab, tmp_path, "-H", "cpu", "deploy-frontend", "--yes",
-              inv=inventory(lab, tmp_path, FAST, known_hosts_file=str(wrong)))  # fmt: skip
+    with Fault(lab, 11, "host key changed", tmp_path / "history.jsonl") as check:
+        res = fab(lab, tmp_path, "-H", "cpu", "deploy-frontend", "--yes",
+                  inv=inventory(lab, tmp_path, FAST, known_hosts_file=str(wrong)))  # fmt: skip
+        check.check(res.returncode, res.stderr, cause="CHANGED")
     assert res.returncode == 1 and "CHANGED" in res.stderr
 
 
@@ -335,13 +380,20 @@ def test_restore_db_brings_back_the_backup_and_keeps_the_present(ready_lab, tmp_
     notes = notes_url(lab)
     requests.post(notes, json={"text": "kept in the backup"}, verify=ca(lab),
                   timeout=10).raise_for_status()  # fmt: skip
-    assert fab(lab, tmp_path, "-H", "cpu", "backup-db").returncode == 0
-    first = lab.run("cpu", "ls -1t /app/backups/backup_*.sql.gz | head -1").stdout.strip()
-    requests.post(notes, json={"text": "written after the backup"}, verify=ca(lab),
-                  timeout=10).raise_for_status()  # fmt: skip
-
-    res = fab(lab, tmp_path, "-H", "cpu", "restore-db", f"--backup={first}", "--yes")
+    raw = tmp_path / "raw-output.txt"
+    with leaks.Watch(lab, tmp_path) as watch:  # a backup and a restore, watched for leaks
+        backup = fab(lab, tmp_path, "-H", "cpu", "backup-db", raw=raw)
+        assert backup.returncode == 0, backup.stderr
+        first = lab.run("cpu", "ls -1t /app/backups/backup_*.sql.gz | head -1").stdout.strip()
+        requests.post(notes, json={"text": "written after the backup"}, verify=ca(lab),
+                      timeout=10).raise_for_status()  # fmt: skip
+        res = fab(lab, tmp_path, "-H", "cpu", "restore-db", f"--backup={first}", "--yes", raw=raw)
     assert res.returncode == 0, res.stderr
+    found = leaks.leaks(
+        leaks.secrets_of(lab), watched_channels(lab, tmp_path, watch, raw, backup, res)
+    )
+    assert not found, found
+    assert_history_files_private(watch)
     texts = [n["text"] for n in requests.get(notes, verify=ca(lab), timeout=10).json()]
     assert "kept in the backup" in texts and "written after the backup" not in texts
     # the data the restore replaced was dumped first, so the restore can be undone
@@ -355,3 +407,26 @@ def test_restore_db_brings_back_the_backup_and_keeps_the_present(ready_lab, tmp_
     assert res.returncode == 1 and "BD1 복원할 백업 확인 실패" in res.stderr
     texts = [n["text"] for n in requests.get(notes, verify=ca(lab), timeout=10).json()]
     assert "kept in the backup" in texts  # nothing was touched
+
+
+def test_the_leak_detectors_fire(ready_lab, tmp_path):
+    """The leak checks above can fail: a deliberately broken tool (tests/leak_probe.py's
+    DOJANGKOK_TEST_LEAK) puts MYSQL_ROOT_PASSWORD in a command line under sudo, prints it
+    (the masker hides it from the printed output) and writes it into the history records;
+    each channel must see it."""
+    lab = ready_lab
+    raw = tmp_path / "raw-output.txt"
+    with leaks.Watch(lab, tmp_path, hosts=("cpu",)) as watch:
+        res = fab(lab, tmp_path, "-H", "cpu", "backup-db", raw=raw, leak=True)
+    assert res.returncode == 0, res.stderr
+    secret = {"MYSQL_ROOT_PASSWORD": lab.env()["MYSQL_ROOT_PASSWORD"]}
+    channels = watched_channels(lab, tmp_path, watch, raw, res)
+    seen = {name for name, text in channels.items() if leaks.leaks(secret, {name: text})}
+    assert seen >= {
+        "raw output (before masking)",
+        "process list of cpu",
+        "journal of cpu",
+        "local history (history.jsonl)",
+        f"history of cpu ({leaks.HISTORY})",
+    }, sorted(seen)
+    assert "printed output" not in seen  # masked: only the raw channel sees the print

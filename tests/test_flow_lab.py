@@ -17,6 +17,7 @@ import pytest
 
 from tests.lab import fabrun
 from tests.lab.fabrun import FAB, ROOT
+from tests.lab.faults import Fault
 from tests.test_deploy_lab import FAST, inventory, served, wait_ready
 
 pytestmark = pytest.mark.lab
@@ -80,14 +81,21 @@ def test_a_second_deploy_is_refused_at_once_naming_the_holder(ready, tmp_path):
     first = start(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes",
                   "--message=release 1.1", inv=inv, operator="first-operator")  # fmt: skip
     before = read_until(first, r"\(B2\)")
-    t0 = time.monotonic()
-    second = run(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes", inv=inv)
-    took = time.monotonic() - t0
+    other = tmp_path / "second"  # the second operator's own history
+    other.mkdir()
+    with Fault(lab, 7, "a second deploy while the first runs", other / "history.jsonl") as check:
+        t0 = time.monotonic()
+        second = run(lab, other, "-H", "cpu", "deploy-backend", "--yes", inv=inv)
+        took = time.monotonic() - t0
+        out = finish(first, before)
+        # the first deploy goes on (the manual strategy: down for its build and start-up)
+        check.check(second.returncode, second.stderr, cause="locked by another deploy",
+                    next_step="fab -H cpu (unlock|lock-status)", max_down=120,
+                    did="refused at once, naming the holder; the first deploy finished")  # fmt: skip
     assert second.returncode == 1 and took < 5, took
     assert "locked by another deploy" in second.stderr
     assert "first-operator" in second.stderr and "release 1.1" in second.stderr
     assert "fab -H cpu unlock" in second.stderr
-    out = finish(first, before)
     assert first.returncode == 0, out
     assert served(lab)["backend"] == "1.1.0"
     assert not lock_held(lab)
@@ -119,12 +127,14 @@ def test_sigint_during_the_build_rolls_back(ready, tmp_path):
     inv = inventory(
         lab, tmp_path, FAST, backend_build_cmd="'sleep 4 && ./gradlew clean build -x test'"
     )
-    proc = start(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes", inv=inv)
-    before = read_until(proc, r"\(B8\) Gradle 빌드")
-    time.sleep(1)
-    assert lab.run("cpu", "systemctl is-active dojangkok").stdout.strip() != "active"
-    proc.send_signal(signal.SIGINT)
-    out = finish(proc, before)
+    with Fault(lab, 13, "Ctrl-C during the build (B8)", tmp_path / "history.jsonl") as check:
+        proc = start(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes", inv=inv)
+        before = read_until(proc, r"\(B8\) Gradle 빌드")
+        time.sleep(1)
+        assert lab.run("cpu", "systemctl is-active dojangkok").stdout.strip() != "active"
+        proc.send_signal(signal.SIGINT)
+        out = finish(proc, before)
+        check.check(proc.returncode, out, cause="Ctrl-C", max_down=120)
     assert proc.returncode == 130, out
     assert "Ctrl-C" in out and "롤백 시작" in out
     assert served(lab)["backend"] == "1.0.0"
@@ -150,16 +160,19 @@ def test_a_cut_connection_during_health_rolls_back(ready, tmp_path):
     lab = ready
     lab.push_app("backend", {"VERSION": "3.0.0\n"}, "v3")
     inv = inventory(lab, tmp_path)
-    proc = start(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes", inv=inv)
-    before = read_until(proc, r"\(B10\) 헬스체크")
-    port = fab_connection_port(proc.pid, lab.addresses["cpu"])
-    # on the host: the sshd processes serving exactly that connection
-    kill = (
-        f"pids=$(ss -tnpH state established '( sport = :22 )' dst {lab.operator_ip}:{port} "
-        "| grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); test -n \"$pids\" && kill -9 $pids"
-    )
-    assert lab.run("cpu", kill).returncode == 0
-    out = finish(proc, before)
+    check = Fault(lab, 6, "sshd killed on the host during B10", tmp_path / "history.jsonl")
+    with check:
+        proc = start(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes", inv=inv)
+        before = read_until(proc, r"\(B10\) 헬스체크")
+        port = fab_connection_port(proc.pid, lab.addresses["cpu"])
+        # on the host: the sshd processes serving exactly that connection
+        kill = (
+            f"pids=$(ss -tnpH state established '( sport = :22 )' dst {lab.operator_ip}:{port} "
+            "| grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); test -n \"$pids\" && kill -9 $pids"
+        )
+        assert lab.run("cpu", kill).returncode == 0
+        out = finish(proc, before)
+        check.check(proc.returncode, out, cause="연결이 끊겼습니다", max_down=120)
     assert proc.returncode == 1, out
     assert "연결이 끊겼습니다" in out and "다시 연결했습니다" in out and "롤백 시작" in out
     assert served(lab)["backend"] == "1.0.0"

@@ -21,6 +21,7 @@ import requests
 from tests.conftest import served
 from tests.lab import fabrun
 from tests.lab.fabrun import MANUAL, exposure, numbered_inventory, on, polling, strategy
+from tests.lab.faults import Fault
 
 pytestmark = pytest.mark.lab
 
@@ -65,9 +66,14 @@ def bare(lab):
 # --- on bare hosts: nothing may change ----------------------------------------------------------
 def test_push_config_on_a_bare_host_stops_at_once_and_changes_nothing(bare, work):
     before = config_listing(bare, "cpu")
-    t0 = time.monotonic()
-    res = fab(bare, work, "-H", "cpu", "push-config", "--yes")
-    took = time.monotonic() - t0
+    # a bare host: no database, nothing served (serving and rows: not applicable)
+    with Fault(bare, 14, "push-config on a bare host", work / "history.jsonl",
+               db=False, probe=False) as check:  # fmt: skip
+        t0 = time.monotonic()
+        res = fab(bare, work, "-H", "cpu", "push-config", "--yes")
+        took = time.monotonic() - t0
+        check.check(res.returncode, res.stderr, cause="not set up for push-config",
+                    next_step="fab -H cpu setup", serving=False)  # fmt: skip
     assert res.returncode != 0 and took < 10, took
     assert "fab -H cpu setup" in res.stderr and "not set up for push-config" in res.stderr
     assert "user dojangkok" in res.stderr and "the jar" in res.stderr

@@ -7,6 +7,8 @@ skipped. A notice that fails is reported and never fails a deploy.
 from __future__ import annotations
 
 WEBHOOK_KEY = "DISCORD_WEBHOOK_URL"
+#: what the operator does about a notice that failed (the task goes on)
+NEXT = f" (작업은 계속합니다: 팀에 직접 알리고 {WEBHOOK_KEY}와 디스코드 상태를 확인하세요)"
 
 
 def send(url: str | None, text: str, timeout: float = 5.0) -> str:
@@ -18,7 +20,7 @@ def send(url: str | None, text: str, timeout: float = 5.0) -> str:
     try:
         resp = requests.post(url, json={"content": text}, timeout=timeout)
     except requests.RequestException as exc:
-        raise RuntimeError(f"디스코드 공지 실패: {type(exc).__name__}") from None
+        raise RuntimeError(f"디스코드 공지 실패: {type(exc).__name__}{NEXT}") from None
     if resp.status_code >= 300:
-        raise RuntimeError(f"디스코드 공지 실패: HTTP {resp.status_code}")
+        raise RuntimeError(f"디스코드 공지 실패: HTTP {resp.status_code}{NEXT}")
     return f"공지함: {text}"

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 STACK_LIMIT = 20
 
+#: records this process wrote (a run refused before any task's record: ``refused``)
+written = 0
+
 
 def local_history_path() -> Path:
     default = Path.home() / ".local/state/dojangkok-deploy/history.jsonl"
@@ -83,6 +86,8 @@ def popped(stack: list[str], bad: str, good: str) -> list[str]:
 
 def write_local(line: str) -> Path:
     """Append to the local history: the operator's alone (0600 in a 0700 directory)."""
+    global written
+    written += 1
     path = local_history_path()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -114,6 +119,28 @@ def append(session: Session, entry: dict) -> None:
     if problem:
         session.console.out(f"! 호스트에 배포 기록을 쓰지 못했습니다 ({remote}): {problem}")
         session.console.out(f"  로컬 기록은 남았습니다: {path}")
+
+
+def refused(task: str, host: str, problem: str, fix: str, mask) -> None:
+    """The local record of a run that ended before it wrote one: refused at start (the
+    settings, the secrets, a bad option, a host that cannot be reached or whose key
+    changed). ``mask``: the secrets' masker (the message never holds a value; in case)."""
+    from datetime import UTC, datetime
+
+    from tasks.engine.view import new_run_id, operator_host, operator_name
+
+    entry = {
+        "run_id": new_run_id(),
+        "time": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
+        "operator": operator_name(),
+        "machine": operator_host(),
+        "kind": task,
+        "host": host,
+        "result": "refused",
+        "message": problem,
+        "fix": fix,
+    }
+    write_local(mask(json.dumps(entry, ensure_ascii=False)) + "\n")
 
 
 def read_local(limit: int = 20) -> list[dict]:

@@ -79,12 +79,21 @@ def fab_env(lab, work: Path, inv: Path, env: Path | None = None, **more: str) ->
     }
 
 
-def fab(lab, work: Path, *args: str, inv: Path, env: Path | None = None):
-    """`fab <args>` from this checkout, as an operator runs it; its output kept in the log."""
-    res = subprocess.run(
-        [str(FAB), *args], cwd=ROOT, env=fab_env(lab, work, inv, env),
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+def fab(lab, work: Path, *args: str, inv: Path, env: Path | None = None,
+        raw: Path | None = None, leak: bool = False):  # fmt: skip
+    """`fab <args>` from this checkout, as an operator runs it; its output kept in the log.
+
+    ``raw``: run through tests/leak_probe.py, which appends what the tool hands its masker
+    (unmasked) to that file (made 0600 here); ``leak``: the deliberately leaky tool.
+    """
+    environ, argv = fab_env(lab, work, inv, env), [str(FAB), *args]
+    if raw is not None:
+        raw.touch(mode=0o600)
+        raw.chmod(0o600)
+        environ["DOJANGKOK_TEST_RAW"] = str(raw)
+        environ["DOJANGKOK_TEST_LEAK"] = "1" if leak else "0"
+        argv = [sys.executable, str(ROOT / "tests/leak_probe.py"), *args]
+    res = subprocess.run(argv, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=900)
     print(f"$ fab {' '.join(args)}\n{res.stdout[-6000:]}\n{res.stderr[-3000:]}")
     return res
 

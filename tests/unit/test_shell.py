@@ -20,10 +20,31 @@ def test_values_are_quoted():
         shell.systemctl("stop", "a;rm -rf /")
 
 
-def test_pull_is_fast_forward_only():
+def test_pull_is_fast_forward_only_and_refuses_an_edited_checkout():
     assert shell.git_pull("/app/backend", "origin", "main", fetch_first=True) == (
-        "cd -- /app/backend && git fetch origin && git pull --ff-only origin main"
+        f"cd -- /app/backend && {{ {shell.EDITED_CHECK}; }} && "
+        "git fetch origin && git pull --ff-only origin main"
     )
+
+
+def test_an_edited_checkout_is_refused_before_the_pull(tmp_path):
+    import subprocess
+
+    def git(*args, cwd=tmp_path / "work"):
+        subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+    (tmp_path / "work").mkdir()
+    git("init", "-q", "-b", "main")
+    (tmp_path / "work" / "f").write_text("1\n")
+    git("add", "f")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    git("clone", "-q", str(tmp_path / "work"), str(tmp_path / "co"), cwd=tmp_path)
+    pull = shell.git_pull(str(tmp_path / "co"), "origin", "main")
+    ok = subprocess.run(["bash", "-c", pull], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    (tmp_path / "co" / "f").write_text("edited\n")
+    res = subprocess.run(["bash", "-c", pull], capture_output=True, text=True)
+    assert res.returncode == 1 and "changed on the host" in res.stderr and " M f" in res.stderr
 
 
 @pytest.mark.parametrize(
