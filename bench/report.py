@@ -11,7 +11,7 @@ from bench.scenarios import COMPONENTS, Measurement, Scenario, numbers
 ENDPOINT_TEXT = {
     "frontend": "the main page `http://cpu/`",
     "backend": "`http://cpu/api/version` (through nginx)",
-    "ai": "`http://gpu:8000/health`",
+    "ai": "`http://gpu:8000/health` (setup's firewall opens it to cpu only; the bench adds one rule for the prober)",
 }
 
 

@@ -110,6 +110,20 @@ class Measurement:
         return COMPONENTS if self.component is None else (self.component,)
 
 
+def let_the_prober_ask_the_ai_server(lab) -> None:
+    """Setup's firewall lets only the CPU host reach the AI server's ports; the prober asks
+    it from this machine. One rule for the prober's address, on top of the tool's table (the
+    firewall is not what the bench measures; a tunnel through cpu would die with cpu's
+    resets)."""
+    rule = (
+        f"nft insert rule inet dojangkok input ip saddr {lab.operator_ip} "
+        "tcp dport '{ 8000, 8001, 8002 }' accept"
+    )
+    res = lab.run("gpu", f"if nft list table inet dojangkok >/dev/null 2>&1; then {rule}; fi")
+    if res.returncode != 0:
+        raise RuntimeError(f"cannot let the prober reach the AI server: {res.stderr.strip()}")
+
+
 class Bench:
     def __init__(self, lab, probers: pr.Probers, mask, log=print, settle: float = 30.0):
         self.lab, self.probers, self.mask, self.log, self.settle = lab, probers, mask, log, settle
@@ -118,6 +132,7 @@ class Bench:
         """Hosts and origins reset; every endpoint answering; returns their versions."""
         self.lab.reset()
         method.prepare_hosts(self.lab)
+        let_the_prober_ask_the_ai_server(self.lab)
         since = time.monotonic()
         if not self.probers.wait_healthy(COMPONENTS, 1.0, 180, since):
             raise RuntimeError("the lab did not come back up after a reset")
