@@ -129,8 +129,10 @@ class Bench:
         self.lab, self.probers, self.mask, self.log, self.settle = lab, probers, mask, log, settle
 
     def fresh(self, method: Method) -> dict[str, str]:
-        """Hosts and origins reset; every endpoint answering; returns their versions."""
-        self.lab.reset()
+        """Hosts and origins reset; every endpoint answering; returns their versions. The
+        lab's hosts boot bare (tests/lab): `setup=True` is as `fab setup` left them, serving
+        1.0.0 (a cached layer), which every method starts from."""
+        self.lab.reset(setup=True)
         method.prepare_hosts(self.lab)
         let_the_prober_ask_the_ai_server(self.lab)
         since = time.monotonic()
