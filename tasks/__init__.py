@@ -92,7 +92,8 @@ def full_deploy(c, dry_run=False, yes=False, parallel=False, sequential=False, m
 
     Usage: fab full-deploy [--dry-run] [--yes] [--parallel | --sequential]
     Every host's deploy lock is taken first (all or none). Ctrl-C stops every chain.
-    With the release strategy on every host, [cpu] and [gpu] deploy at the same time.
+    With the release strategy on every host, [cpu] and [gpu] deploy at the same time, and so
+    do [cpu]'s frontend and backend (each on its own connection, under the host's one lock).
     """
     from tasks.procedures import full
 

@@ -126,8 +126,8 @@ def full_deploy(inv: Inventory, secrets: Secrets, opts: Options, parallel: bool 
 
         def run_chain(k: int, chain: list[Job], prefix: str) -> DeployToolError | None:
             out = console.child(prefix)
-            remote = extra.get(k) or remotes.get(chain[0].host.alias)
-            for job in chain:
+            for job in chain:  # one chain may span hosts (sequential): each job its host's
+                remote = extra.get(k) or remotes.get(job.host.alias)
                 title = job.component.manual_title
                 note = _note(job.component, opts.strategy_for(job.host), job.host)
                 out.out(f"[{job.number}/{len(todo)}] {title}... ({job.host.alias}) {note}")

@@ -91,9 +91,15 @@ def test_each_chain_has_its_own_connection_and_the_host_one_lock(tmp_path, monke
 
     monkeypatch.setattr(full, "deploy_host", deploy)
     monkeypatch.setattr(full, "preflight", lambda *a, **k: None)
+    # one by one (the manual strategy): one chain, each job on its own host's connection
+    full.full_deploy(inv, Secrets({}), Options(yes=True, strategy="manual"), connect_host=connect)
+    assert [a for a, _ in opened] == ["cpu", "gpu"]
+    assert used == {"frontend": opened[0][1], "backend": opened[0][1], "ai": opened[1][1]}
+    opened.clear()
     full.full_deploy(inv, Secrets({}), Options(yes=True, strategy="release"), connect_host=connect)
     assert [a for a, _ in opened] == ["cpu", "gpu", "cpu"]
     assert len({id(r) for r in used.values()}) == 3  # a connection per chain
+    assert used["ai"] is opened[1][1]
     cpu_lock, _, cpu_second = (r for _, r in opened)
     assert "mkdir -- /var/lib/dojangkok-deploy/deploy.lock" in cpu_lock.commands()
     assert "deploy.lock" not in cpu_second.commands()  # the host's lock is taken once
