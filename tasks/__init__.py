@@ -252,8 +252,9 @@ def history(c, limit=20, raw=False):
             print(json.dumps(rec, ensure_ascii=False))
             continue
         down = rec.get("downtime_seconds")
-        rows.append((rec["time"], rec["operator"], rec["kind"], rec["component"], rec["host"],
-                     _revisions(rec), rec["result"],
+        # a run refused before it began (result "refused") has no component, maybe no host
+        rows.append((rec["time"], rec["operator"], rec["kind"], rec.get("component") or "-",
+                     rec.get("host") or "-", _revisions(rec), rec["result"],
                      "" if down is None else f"{down}s"))  # fmt: skip
     if rows:
         Console(cli.secrets()).table(

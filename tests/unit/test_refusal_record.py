@@ -53,3 +53,16 @@ def test_no_second_record_and_none_for_a_dry_run(history):
     with pytest.raises(Exit):
         task(_Ctx())
     assert len(history.read_text().splitlines()) == 1
+
+
+def test_fab_history_lists_a_refusal_beside_the_deploys(history, capsys):
+    """A refused run has no component (and maybe no host): `fab history` shows "-" there."""
+    import tasks
+
+    records.refused("push-config", "", "cpu has no nginx", "install it", str)
+    records.write_local(json.dumps({"time": "t", "operator": "o", "kind": "deploy",
+                                    "component": "backend", "host": "cpu", "result": "ok"}) + "\n")  # fmt: skip
+    tasks.history.body(_Ctx())
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:] if line.strip()]
+    assert [r[2:5] for r in rows] == [["push-config", "-", "-"], ["deploy", "backend", "cpu"]]
+    assert rows[0][-1] == "refused"
