@@ -28,6 +28,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tasks.components import roles
 from tasks.errors import ConfigError
 from tasks.hosts.ini_precedence import reconcile
 from tasks.hosts.ini_reader import Reader, Var
@@ -134,7 +135,7 @@ def parse(text: str, path: Path) -> Inventory:
         alias: _host(path, alias, merged, reconciled.groups_of[alias])
         for alias, merged in reconciled.variables.items()
     }
-    cpu = tuple(h.address for h in hosts.values() if "cpu" in h.groups or h.alias == "cpu")
+    cpu = tuple(h.address for h in hosts.values() if "cpu" in roles(h.groups, h.alias))
     hosts = {alias: dataclasses.replace(h, cpu_addresses=cpu) for alias, h in hosts.items()}
     variables = {
         alias: {k: v.value for k, v in merged.items()}
