@@ -89,19 +89,17 @@ class Session:
         mark = f"@@dojangkok-batch-{self.view.run_id}"
         script = "; ".join(f"( {c}\n); printf '\\n{mark} %s\\n' $?" for c in commands)
         res = self.sh(script, sudo=sudo)
-        parts = res.stdout.split(f"\n{mark} ")
-        found: list[tuple[bool, str]] = []
-        for k in range(len(commands)):
-            text = parts[k] if k < len(parts) else ""
-            if k > 0:  # the status line of the previous command, then this one's output
-                status_end = text.find("\n")
-                text = text[status_end + 1 :] if status_end >= 0 else ""
-            code = parts[k + 1].split("\n", 1)[0].strip() if k + 1 < len(parts) else ""
-            found.append((code == "0", text.strip()))
-        if len(parts) != len(commands) + 1:
-            raise HostCommandFailed(self.view.host.alias, commands[len(parts) - 1],
+        # output 1, then for each command: "<its status>\n<the next one's output>"
+        first, *rest = res.stdout.split(f"\n{mark} ")
+        if len(rest) != len(commands):
+            raise HostCommandFailed(self.view.host.alias, commands[min(len(rest), len(commands) - 1)],
                                     res.tail() or f"exit {res.exit}")  # fmt: skip
-        return found
+        outputs, codes = [first], []
+        for part in rest:
+            code, _, output = part.partition("\n")
+            codes.append(code.strip())
+            outputs.append(output)
+        return [(code == "0", out.strip()) for code, out in zip(codes, outputs, strict=False)]
 
     def reconnect(self) -> None:
         """A new connection after a drop: retried with backoff for up to 30 s."""
