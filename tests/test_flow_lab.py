@@ -6,7 +6,6 @@ themselves: what is served, the lock directory, the record.
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 import subprocess
@@ -15,14 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab import fabrun
+from tests.lab import fabrun, faults
 from tests.lab.fabrun import FAB, ROOT
-from tests.lab.faults import Fault
+from tests.lab.faults import Fault, locks_held
 from tests.test_deploy_lab import FAST, inventory, served, wait_ready
 
 pytestmark = pytest.mark.lab
-
-LOCK = "/var/lib/dojangkok-deploy/deploy.lock"
 
 
 def fab_env(lab, tmp_path: Path, inv: Path, operator: str = "lab-test") -> dict[str, str]:
@@ -61,11 +58,11 @@ def run(lab, tmp_path, *args, inv) -> subprocess.CompletedProcess:
 
 
 def lock_held(lab) -> bool:
-    return lab.run("cpu", f"test -d {LOCK}").returncode == 0
+    return locks_held(lab, ("cpu",)) == ["cpu"]
 
 
 def records(tmp_path) -> list[dict]:
-    return [json.loads(x) for x in (tmp_path / "history.jsonl").read_text().splitlines()]
+    return faults.records(tmp_path / "history.jsonl")
 
 
 @pytest.fixture

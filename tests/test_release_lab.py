@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.lab import faults
 from tests.lab.fabrun import (
     AI_SMOKE,
     FAB,
@@ -29,13 +30,13 @@ from tests.lab.fabrun import (
     on,
     polling,
 )
+from tests.lab.faults import locks_held
 from tests.lab.probe import Prober
 from tests.test_deploy_lab import wait_ready
 
 pytestmark = pytest.mark.lab
 
 BASE = "/app/releases"
-LOCK = "/var/lib/dojangkok-deploy/deploy.lock"
 
 VARS = SERVED_CONFIG + polling(30) + SMOKE_VERSION + AI_SMOKE
 
@@ -92,7 +93,7 @@ class Ctx:
         return rows
 
     def records(self) -> list[dict]:
-        return [json.loads(x) for x in (self.work / "history.jsonl").read_text().splitlines()]
+        return faults.records(self.work / "history.jsonl")
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +140,7 @@ def test_a_failed_build_changes_nothing(ctx):
     assert ctx.on("cpu", "cat /etc/nginx/dojangkok-upstream.conf") == upstream
     assert ctx.version("backend") == "1.0.0"
     assert ctx.releases("backend")[-1]["status"] == "failed"
-    assert ctx.lab.run("cpu", f"test -d {LOCK}").returncode != 0
+    assert not locks_held(ctx.lab, ("cpu",))
 
 
 def test_an_unhealthy_release_never_gets_a_request(ctx):
@@ -190,10 +191,10 @@ def test_a_killed_fab_leaves_the_host_to_finish_on_its_own(ctx):
     proc.wait()
     print("".join(seen)[-3000:])
     deadline = time.monotonic() + 90
-    while ctx.lab.run("cpu", f"test -d {LOCK}").returncode == 0 and time.monotonic() < deadline:
+    while locks_held(ctx.lab, ("cpu",)) and time.monotonic() < deadline:
         time.sleep(1)
     # checked on the host alone: the lock is released and the host wrote the record
-    assert ctx.lab.run("cpu", f"test -d {LOCK}").returncode != 0
+    assert not locks_held(ctx.lab, ("cpu",))
     host = ctx.on("cpu", "tail -n 1 /var/lib/dojangkok-deploy/history.jsonl")
     rec = json.loads(host)
     assert "operator's side was gone" in rec["recorded_by"] and rec["result"] == "ok"
