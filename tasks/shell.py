@@ -83,6 +83,16 @@ def git_changed(path: str, old: str, new: str, files: list[str]) -> str:
     return f"git -C {q(path)} diff --name-only --end-of-options {q(old)} {q(new)} -- {names}"
 
 
+#: the fixed root helper `fab setup` installs (tasks/engine/roothelper.py): all a deploy
+#: may run as root (tasks/procedures/privilege.py)
+ROOT_HELPER = "/usr/local/sbin/dojangkok-root"
+
+
+def root_helper(*args: object) -> str:
+    """One call of the root helper, every argument a quoted word."""
+    return f"sudo -n {ROOT_HELPER} " + " ".join(q(str(a)) for a in args)
+
+
 def systemctl(action: str, service: str) -> str:
     return f"systemctl {action} {q(values.unit_name(service))}"
 

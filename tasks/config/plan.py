@@ -36,7 +36,7 @@ def _staging_command(changes_: list[Change]):
     def command(v: RunView) -> str:
         st = staging_dir(v.s)
         dirs = " ".join(sorted({q(f"{st}/{c.file.key}") for c in changes_}))
-        return f'rm -rf -- {q(st)} && install -d -m 700 -o "$SUDO_USER" -- {q(st)} {dirs}'
+        return f"rm -rf -- {q(st)} && install -d -m 700 -o {v.login} -- {q(st)} {dirs}"
 
     return command
 
@@ -113,7 +113,7 @@ def push_plan(changes_: list[Change]) -> tuple[Plan, object]:
     """The steps that apply ``changes_``, and the rollback that undoes them."""
     names = " ".join(q(PurePosixPath(c.file.dest).name) for c in changes_)
     steps = [
-        prepare_step(lambda v: [v.s.state_dir]),
+        prepare_step(lambda v: [v.s.state_dir], root=True),
         Step("1", "스테이징 준비", "1초", "권한 확인", Policy.ABORT,
              command=_staging_command(changes_), sudo=True),
         Step("2", "설정 파일 업로드 (스테이징)", "5초", "업로드 실패 시 중단", Policy.ABORT,

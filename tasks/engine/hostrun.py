@@ -7,10 +7,13 @@ half-switched service. So tasks/engine/hostscript.py compiles those steps to ``p
 and uploads this file, with tasks/engine/policy.py beside it (the same failure rules the
 in-process runner applies: one policy, two executors), and starts::
 
-    systemd-run --unit=dojangkok-deploy-<run id> python3 hostrun.py <dir>
+    sudo -n /usr/local/sbin/dojangkok-root hostrun <run id> <title>
 
-Standard library only; runs as root, and runs each step that needs no root as the login
-user. It writes one JSON line per event to ``<dir>/status.jsonl`` (a step starts, prints a
+which runs ``systemd-run --unit=dojangkok-deploy-<run id> --uid=<deploy login> python3
+hostrun.py <dir>`` (tasks/engine/roothelper.py checks the directory is the deploy login's).
+
+Standard library only; runs as the deploy login, never as root: a step's root actions are
+its own calls of the root helper. It writes one JSON line per event to ``<dir>/status.jsonl`` (a step starts, prints a
 line, ends; the rollback starts; the run is done), which the operator's side streams and
 turns back into its report. A file ``<dir>/cancel`` is Ctrl-C: the running command is ended
 and the policy decides (roll back once committed). When the run is done, the operator's side
@@ -43,7 +46,7 @@ class Run:
     def __init__(self, where: Path):
         self.dir = where
         self.plan = json.loads((where / "plan.json").read_text())
-        self.login = pwd.getpwnam(self.plan["login_user"])
+        self.login = pwd.getpwuid(os.getuid())
         self.status = open(where / "status.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         self.steps: list[dict] = []
         self.down_at: float | None = None
@@ -63,18 +66,13 @@ class Run:
         return (self.dir / "cancel").exists()
 
     # --- one command ----------------------------------------------------------------------
-    def sh(self, command: str, root: bool, stop_on_cancel: bool = True) -> tuple[int, str]:
+    def sh(self, command: str, stop_on_cancel: bool = True) -> tuple[int, str]:
         user = self.login
-        env = {"PATH": PATH, "LANG": "C.UTF-8", "SUDO_USER": user.pw_name,
-               "HOME": "/root" if root else user.pw_dir, "USER": "root" if root else user.pw_name}  # fmt: skip
-        kwargs = {} if root else {
-            "user": user.pw_uid, "group": user.pw_gid,
-            "extra_groups": os.getgrouplist(user.pw_name, user.pw_gid),
-        }  # fmt: skip
+        env = {"PATH": PATH, "LANG": "C.UTF-8", "HOME": user.pw_dir, "USER": user.pw_name}
         self.proc = subprocess.Popen(
             ["bash", "-o", "pipefail", "-c", command], env=env, cwd="/",
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True, **kwargs,
+            start_new_session=True,
         )  # fmt: skip
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         fd, pending, lines = self.proc.stdout.fileno(), "", []
@@ -133,7 +131,7 @@ class Run:
             if st["down"] and self.down_at is None:
                 self.down_at = started
             try:
-                code, out = self.sh(st["command"], st["sudo"], stop_on_cancel=phase == "deploy")
+                code, out = self.sh(st["command"], stop_on_cancel=phase == "deploy")
                 attempt = 1
                 outcome = None
                 while code != 0:
@@ -141,9 +139,9 @@ class Run:
                     if outcome is not rules.Outcome.RETRY or not st.get("cleanup"):
                         outcome = rules.Outcome.STOP if outcome is rules.Outcome.RETRY else outcome
                         break
-                    self.sh(st["cleanup"], st["sudo"])
+                    self.sh(st["cleanup"])
                     attempt += 1
-                    code, out = self.sh(st["command"], st["sudo"], stop_on_cancel=phase == "deploy")
+                    code, out = self.sh(st["command"], stop_on_cancel=phase == "deploy")
             except KeyboardInterrupt:
                 self.end(st, phase, "interrupted", time.monotonic() - started, "Ctrl-C로 중단됨")
                 return self.stopped(committed, st)
@@ -157,7 +155,7 @@ class Run:
             status = "warned" if outcome is rules.Outcome.CONTINUE else "failed"
             self.end(st, phase, status, seconds, out)
             if st.get("diagnose"):
-                self.sh(st["diagnose"], True, stop_on_cancel=False)
+                self.sh(st["diagnose"], stop_on_cancel=False)
             if outcome is rules.Outcome.CONTINUE:
                 continue
             problem = f"{st['section']}{st['number']} {st['title']} 실패"
@@ -220,24 +218,16 @@ class Run:
                      interrupted=self.interrupted, message=problem, downtime_seconds=downtime,
                      recorded_by="host (the operator's side was gone)")  # fmt: skip
         history = Path(self.plan["record"]["path"])
-        new = not history.exists()
         with history.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        if new:
-            os.chown(history, self.login.pw_uid, self.login.pw_gid)
         os.chmod(history, 0o640)
-        self.sh(self.plan["unlock"], False, stop_on_cancel=False)
+        self.sh(self.plan["unlock"], stop_on_cancel=False)
         self.emit(ev="recorded", history=str(history))
 
 
 def main() -> int:
     where = Path(sys.argv[1])
-    run = Run(where)
-    try:
-        return run.main()
-    finally:
-        for p in where.glob("*"):
-            os.chown(p, run.login.pw_uid, run.login.pw_gid)
+    return Run(where).main()
 
 
 if __name__ == "__main__":

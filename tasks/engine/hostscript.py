@@ -28,7 +28,7 @@ from tasks.engine.steps import Kind, Plan, Step, Upload
 from tasks.engine.view import RunView
 from tasks.errors import StepFailed
 from tasks.hosts.remote import ConnectionLost, Interrupted
-from tasks.shell import q
+from tasks.shell import q, root_helper
 
 if TYPE_CHECKING:
     from tasks.engine.session import Session
@@ -48,21 +48,22 @@ def unit(v: RunView) -> str:
 def _step_doc(section: str, s: Step, v: RunView) -> dict:
     if s.kind is not Kind.SHELL or s.uploads:
         raise ValueError(f"{section}{s.number}: only plain shell steps run on the host")
+    if s.sudo:  # the host run is the deploy login's: root is the root helper's, per call
+        raise ValueError(f"{section}{s.number}: a host-run step calls the root helper, not sudo")
     return {
         "section": section, "number": s.number, "title": s.title, "expected": s.expected,
         "on_failure": s.on_failure, "policy": s.policy.name, "then": s.then.name,
         "command": s.render(v), "cleanup": s.cleanup(v) if s.cleanup else "",
         "diagnose": s.diagnose(v) if s.diagnose else "",
-        "sudo": s.sudo, "down": s.down, "up": s.up,
+        "down": s.down, "up": s.up,
     }  # fmt: skip
 
 
-def compile_plan(plan: Plan, rollback: Plan, v: RunView, login: str, entry: dict) -> str:
+def compile_plan(plan: Plan, rollback: Plan, v: RunView, entry: dict) -> str:
     """plan.json: the steps, their rollback, and how the host finishes up on its own."""
     return json.dumps(
         {
             "run_id": v.run_id,
-            "login_user": login,
             "steps": [_step_doc(plan.section, s, v) for s in plan.steps],
             "rollback": [_step_doc(rollback.section, s, v) for s in rollback.steps],
             "ack_wait": ACK_WAIT,
@@ -74,12 +75,12 @@ def compile_plan(plan: Plan, rollback: Plan, v: RunView, login: str, entry: dict
     )
 
 
-def launch_step(plan: Plan, rollback: Plan, login: str, entry) -> Step:
+def launch_step(plan: Plan, rollback: Plan, entry) -> Step:
     """The step that puts the executor on the host and starts it, detached from SSH."""
 
     def uploads(v: RunView) -> tuple[Upload, ...]:
         d = run_dir(v)
-        doc = compile_plan(plan, rollback, v, login, entry(v))
+        doc = compile_plan(plan, rollback, v, entry(v))
         return (
             Upload(f"{d}/hostrun.py", "644", "호스트 실행기 tasks/engine/hostrun.py",
                    lambda secrets: (HERE / "hostrun.py").read_text(encoding="utf-8")),
@@ -90,17 +91,15 @@ def launch_step(plan: Plan, rollback: Plan, login: str, entry) -> Step:
         )  # fmt: skip
 
     def command(v: RunView) -> str:
-        d = run_dir(v)
-        return (
-            f"systemd-run --unit={q(unit(v))} --description={q('dojangkok ' + plan.title)} "
-            f"--collect --quiet -- python3 {q(d + '/hostrun.py')} {q(d)}"
-        )
+        # the helper runs systemd-run --unit=<unit(v)> --uid=<deploy login> python3
+        # <run_dir>/hostrun.py <run_dir>, after checking the directory is the deploy login's
+        return root_helper("hostrun", v.run_id, plan.title)
 
     return Step(
-        "H", "호스트에서 실행 (systemd-run)", "1초", "호스트 상태 확인", Policy.ABORT,
-        uploads=uploads, command=command, sudo=True,
-        added="전환·시작·헬스체크·롤백은 호스트의 일회성 systemd 유닛이 실행한다: SSH가 끊기거나 "
-        "Ctrl-C를 눌러도 끝까지 (또는 롤백까지) 간다",
+        "H", "호스트에서 실행 (systemd-run)", "1초", "호스트 상태 확인 (root 헬퍼가 없으면 fab setup)",
+        Policy.ABORT, uploads=uploads, command=command,
+        added="전환·시작·헬스체크·롤백은 호스트의 일회성 systemd 유닛(dojangkok-deploy-<run id>, 배포 "
+        "계정으로 실행)이 한다: SSH가 끊기거나 Ctrl-C를 눌러도 끝까지 (또는 롤백까지) 간다",
     )  # fmt: skip
 
 

@@ -103,9 +103,9 @@ def state_dir_ready(s: Settings) -> str:
     return f"test -d {q(s.state_dir)} -a -w {q(s.state_dir)}"
 
 
-def state_dir_create(s: Settings) -> str:
-    """Run as root: the state dir, owned by the login user (sudo's SUDO_USER)."""
-    return f'install -d -m 755 -o "$SUDO_USER" -- {q(s.state_dir)}'
+def state_dir_create(s: Settings, owner: str = '"$SUDO_USER"') -> str:
+    """Run as root: the state dir, owned by the deploy login (``owner``, a shell word)."""
+    return f"install -d -m 755 -o {owner} -- {q(s.state_dir)}"
 
 
 def refused(host: str, holder: LockInfo | None, stale_after: float) -> LockHeld:
@@ -168,11 +168,13 @@ class HostLock:
         if remote.run(acquire_command(s, info)).ok:
             return cls(remote, s, info)
         if not remote.run(state_dir_ready(s)).ok:
-            made = remote.run(state_dir_create(s), sudo=True)
+            made = remote.run(state_dir_create(s, view.login), sudo=True)
             if not made.ok:
                 raise ConfigError(
-                    f"cannot create {s.state_dir} on {view.host.alias}: {made.tail(3)}",
-                    "check sudo for the login user, or run `fab setup` on this host",
+                    f"{view.host.alias} has no {s.state_dir} the deploy login can write, and "
+                    f"cannot make one ({made.tail(1)}): the host was not set up for this tool",
+                    f"run `fab -H {view.host.alias} setup` first (it makes the state directory "
+                    "the deploy login's; a deploy login with only the root helper cannot)",
                 )
             if remote.run(acquire_command(s, info)).ok:
                 return cls(remote, s, info)

@@ -28,6 +28,23 @@ if TYPE_CHECKING:
 Rollback = Callable[["RunView", str], Plan]
 
 
+#: what sudo and the root helper say when they refuse (tasks/engine/roothelper.py)
+SUDO_REFUSED = ("a password is required", "is not allowed to execute", "is not allowed to run sudo",
+                "is not in the sudoers file", "dojangkok-root: ")  # fmt: skip
+
+
+def sudo_hint(detail: str) -> str:
+    """The next step when sudo or the root helper refused: the deploy login may run the root
+    helper only, and the helper only what setup wrote into its config."""
+    if not any(s in detail for s in SUDO_REFUSED):
+        return ""
+    return (
+        " — root 권한이 거절됨: 배포 계정은 root 헬퍼(/usr/local/sbin/dojangkok-root)만 실행할 수 "
+        "있습니다. `fab -H <호스트> setup`을 다시 실행하세요 (헬퍼와 그 설정을 설치; setup·push-config의 "
+        "root 단계는 admin_user 계정으로)"
+    )
+
+
 @dataclass
 class StepReport:
     section: str  # the plan's section (A, B, C, S, CFG): numbers repeat across plans
@@ -205,9 +222,9 @@ class Runner:
         if step.diagnose is None or not self.session.connected:
             return
         command = step.diagnose(self.session.view)
-        self.out(f"      로그: [sudo] {command}")
+        self.out(f"      로그: {command}")
         try:
-            res = self.session.remote.run(command, sudo=True, timeout=30)
+            res = self.session.remote.run(command, timeout=30)
             self.out(_indent(res.tail(30)))
         except (ConnectionLost, Interrupted):
             pass
@@ -230,7 +247,7 @@ class Runner:
             self._roll_back(plan, rollback, f"{problem}: {last}", problem,
                             f"매뉴얼: {step.on_failure}")  # fmt: skip
         self.report.result = "failed"
-        fix = f"매뉴얼 대응: {step.on_failure}"
+        fix = f"매뉴얼 대응: {step.on_failure}" + sudo_hint(detail)
         if self.report.service_down:
             fix = f"서비스가 내려가 있습니다! runbook의 '수동 복구' 절차를 따르세요 ({fix})"
         raise StepFailed(problem, fix, report=self.report)

@@ -60,8 +60,6 @@ class Session:
         self.recover_with = f"runbook의 '수동 복구' ({view.host.alias})"
         #: a command printing the host's state for an operator (set by the flow)
         self.state_command = ""
-        #: the login user on the host, once a flow has read it (``id -un``)
-        self.login = ""
 
     # --- the host --------------------------------------------------------------------
     @property
@@ -123,7 +121,7 @@ class Session:
         try:
             if not self.connected:
                 self.reconnect()
-            res = self.remote.run(self.state_command, sudo=True, timeout=15)
+            res = self.remote.run(self.state_command, timeout=15)
             return "호스트 상태:\n" + "\n".join(f"    {line}" for line in res.tail(20).splitlines())
         except (ConnectionLost, Interrupted) as exc:
             return f"호스트 상태를 읽지 못했습니다: {exc}"

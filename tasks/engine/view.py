@@ -74,6 +74,14 @@ class RunView:
         return self.host.settings
 
     @property
+    def login(self) -> str:
+        """The deploy login as a shell word, for root commands that make it an owner: the
+        inventory's ansible_user, else whoever ran sudo (the deploy login itself)."""
+        from tasks.shell import q
+
+        return q(self.host.user) if self.host.user else '"$SUDO_USER"'
+
+    @property
     def back_to(self) -> str:
         """The revision a rollback restores."""
         return self.target or self.from_rev

@@ -6,6 +6,8 @@ on a Fabric Connection; connection failures become one operator's error (:func:`
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -22,10 +24,57 @@ logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
 
 def connect(host: Host, secrets: Secrets, label: str = "dojangkok") -> Remote:
-    """A live connection to ``host``, or a ConfigError saying why there is none."""
-    password = None
-    if host.settings.sudo_password_env:
-        password = secrets.require(host.settings.sudo_password_env, f"sudo on {host.alias}")
+    """A live connection to ``host`` as its deploy login, or a ConfigError saying why there
+    is none. With ``admin_user`` set, the deploy login has no sudo but the root helper's
+    (tasks/procedures/privilege.py): the sudo password, if any, is the admin's."""
+    admin = bool(host.settings.admin_user)
+    return _open(host, None if admin else _password(host, secrets), label)
+
+
+def connect_admin(host: Host, secrets: Secrets, label: str = "dojangkok") -> Remote:
+    """For setup and push-config: the deploy login, with the commands that need root sent
+    over a second login as ``admin_user`` (when it is set; else as :func:`connect`)."""
+    s = host.settings
+    if not s.admin_user:
+        return connect(host, secrets, label)
+    if not host.user or host.user == s.admin_user:
+        raise ConfigError(
+            f"admin_user={s.admin_user} for {host.alias}, but the deploy login is "
+            f"{host.user or 'not given (ansible_user)'}",
+            "give the deploy login as ansible_user, another account than admin_user",
+        )
+    root = _open(dataclasses.replace(host, user=s.admin_user), _password(host, secrets), label)
+    try:
+        return Remote(lambda: connection(host), label=label, root=root)
+    except Exception as exc:
+        root.close()
+        raise explain(host, exc) from None
+
+
+@contextlib.contextmanager
+def admin_steps(remote: Remote, host: Host, secrets: Secrets, label: str = "dojangkok"):
+    """Within: ``remote``'s root commands go over a second login as ``admin_user`` (a
+    deploy's one-time conversion to releases changes system files). Without admin_user the
+    deploy login runs them, as everywhere else."""
+    if remote is None or not host.settings.admin_user or getattr(remote, "root", None) is not None:
+        yield
+        return
+    remote.root = _open(dataclasses.replace(host, user=host.settings.admin_user),
+                        _password(host, secrets), label)  # fmt: skip
+    try:
+        yield
+    finally:
+        remote.root.close()
+        remote.root = None
+
+
+def _password(host: Host, secrets: Secrets) -> str | None:
+    if not host.settings.sudo_password_env:
+        return None
+    return secrets.require(host.settings.sudo_password_env, f"sudo on {host.alias}")
+
+
+def _open(host: Host, password: str | None, label: str) -> Remote:
     try:
         return Remote(lambda: connection(host), sudo_password=password, label=label)
     except ConfigError:

@@ -72,10 +72,13 @@ class Remote:
     """One host's SSH connection. ``connect`` makes a fresh Fabric Connection (reconnects)."""
 
     def __init__(self, connect: Callable[[], object], sudo_password: str | None = None,
-                 label: str = "dojangkok") -> None:  # fmt: skip
+                 label: str = "dojangkok", root: Remote | None = None) -> None:  # fmt: skip
+        """``root``: a second login (the ``admin_user``) that runs the commands that need
+        root; this one, the deploy login, runs everything else (setup and push-config)."""
         self._connect = connect
         self.sudo_password = sudo_password
         self.label = label
+        self.root = root
         self._seq = 0
         self.conn = None
         self.open()
@@ -91,6 +94,8 @@ class Remote:
     def reconnect(self) -> None:
         self.close()
         self.open()
+        if self.root is not None:
+            self.root.reconnect()
 
     @property
     def alive(self) -> bool:
@@ -101,6 +106,8 @@ class Remote:
         if self.conn is not None:
             with contextlib.suppress(Exception):  # a dead connection may fail to close: it is
                 self.conn.close()
+        if self.root is not None:
+            self.root.close()
 
     # --- commands -------------------------------------------------------------------
     def marker(self) -> str:
@@ -134,6 +141,9 @@ class Remote:
         channel is closed and the command left to end by itself (e.g. ``tail --pid``).
         ``input``: the command's standard input (never with a sudo password to send).
         """
+        if sudo and self.root is not None:
+            return self.root.run(command, True, stop=stop, on_output=on_output, timeout=timeout,
+                                 until=until, input=input)  # fmt: skip
         if input is not None and sudo and self.sudo_password:
             raise ValueError("input for a command whose sudo reads a password")
         marker = self.marker()

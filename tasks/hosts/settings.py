@@ -49,7 +49,12 @@ class Settings:
     state_dir: str = "/var/lib/dojangkok-deploy"
     #: ssh known_hosts file checked for every host (empty: ~/.ssh/known_hosts)
     known_hosts_file: str = ""
-    #: name of the .env key that holds the sudo password (empty: sudo needs none)
+    #: the account `fab setup` and `push-config` log in as for their root steps (full sudo,
+    #: like `ubuntu`); setup gives the deploy login (ansible_user) only the fixed root helper.
+    #: Empty: those steps run as the deploy login, which then needs full sudo
+    admin_user: str = ""
+    #: name of the .env key that holds the sudo password of the account that runs the root
+    #: steps (admin_user, else the deploy login; empty: sudo needs none)
     sudo_password_env: str = ""
     #: seconds after which a held deploy lock is reported as stale (never broken silently)
     lock_stale_after: int = 3600

@@ -197,6 +197,7 @@ RULES: dict[str, Rule] = {
     "git_remote": branch,
     "git_branch": branch,
     "state_dir": root_dir,
+    "admin_user": _optional(user_name),
     "sudo_password_env": _optional(env_key),
     "lock_stale_after": _keep(1, "seconds"),
     "frontend_dir": root_dir,

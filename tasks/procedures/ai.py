@@ -82,7 +82,7 @@ def plan(view: RunView) -> Plan:
         CheckItem("배포 후", f"`{view.s.ai_health_path}` 응답 확인", check_health(AI)),
         CheckItem("배포 후", "AI 기능 수동 테스트 (계약서 분석 API, 체크리스트 생성)",
                   rollback_on_no=True),
-        CheckItem("배포 후", f"에러 로그 확인 (`[sudo] journalctl -u {svc} -n 100`)", check_log(
+        CheckItem("배포 후", f"에러 로그 확인 (`journalctl -u {svc} -n 100`)", check_log(
             lambda v: f"journalctl -u {q(v.s.ai_service)} -n 100 --no-pager")),
         *after_items(AI),
     )  # fmt: skip

@@ -93,16 +93,21 @@ def candidates_file(v: RunView, component: str) -> str:
     return f"{v.s.state_dir}/.setup-env.{component}.{v.run_id}"
 
 
-def group_expr(app: AppEnv) -> str:
-    return q(app.group) if app.group else '"$(id -gn "$SUDO_USER")"'
+#: a deploy's .env check runs as the deploy login itself
+SELF = '"$(id -un)"'
 
 
-def ownership(app: AppEnv) -> str:
-    """Owner, group and mode of an existing .env as the scheme says (ch when fixed)."""
+def group_expr(app: AppEnv, owner: str) -> str:
+    return q(app.group) if app.group else f'"$(id -gn -- {owner})"'
+
+
+def ownership(app: AppEnv, owner: str) -> str:
+    """Owner, group and mode of an existing .env as the scheme says (ch when fixed);
+    ``owner``: the deploy login as a shell word."""
     e = q(app.path)
     return (
-        f'g={group_expr(app)}; if [ -f {e} ] && [ "$(stat -c "%U:%G %a" -- {e})" != '
-        f'"$SUDO_USER:$g {MODE}" ]; then chown -- "$SUDO_USER:$g" {e} && chmod {MODE} -- {e} '
+        f'o={owner}; g={group_expr(app, "$o")}; if [ -f {e} ] && [ "$(stat -c "%U:%G %a" -- {e})" != '
+        f'"$o:$g {MODE}" ]; then chown -- "$o:$g" {e} && chmod {MODE} -- {e} '
         f"&& {ch(f'{app.env_file} owner/mode')}; fi"
     )
 
@@ -111,28 +116,30 @@ def write_command(v: RunView, app: AppEnv, needs_file: bool) -> str:
     """As root: build the .env from .env.example's keys and the uploaded candidates."""
     cand, env, ex = q(candidates_file(v, app.component)), q(app.path), q(app.example)
     backup = q(f"{app.path}.bak.{v.run_id}")
+    owner = v.login
     empty = (
-        f'install -m {MODE} -o "$SUDO_USER" -g "$g" -- /dev/null {env}; '
+        f'install -m {MODE} -o {owner} -g "$g" -- /dev/null {env}; '
         f"{ch(f'empty {app.env_file} (no {app.example})')}"
         if needs_file
         else f"echo {q(f'no {app.example}: no {app.env_file} needed')}"
     )
     body = (
         f'cand={cand}; trap \'rm -f -- "$cand" "$new"\' EXIT; new=$(mktemp); {KEYS}; '
-        f"cd -- {q(app.checkout)}; g={group_expr(app)}; "
+        f"cd -- {q(app.checkout)}; g={group_expr(app, owner)}; "
         f"if [ ! -f {ex} ]; then if [ -f {env} ]; then echo {q(f'no {app.example}: {app.env_file} kept')}; "
         f"else {empty}; fi; else missing=; "
         f'for k in $(keys {ex}); do line=$(grep -m1 "^$k=" "$cand") || {{ missing="$missing $k"; continue; }}; '
         'printf \'%s\\n\' "$line" >> "$new"; done; '
         f'if [ -n "$missing" ]; then echo {q(f"{app.example} needs a value for:")}"$missing"'
         f"{q(f': set it in {app.component}_env (inventory), a secret as ' + chr(34) + '${NAME}' + chr(34) + ' with NAME in .env')} >&2; exit 1; fi; "
-        f'if ! cmp -s -- "$new" {env}; then if [ -f {env} ]; then install -m 600 -o "$SUDO_USER" -- {env} {backup}; fi; '
-        f'install -m {MODE} -o "$SUDO_USER" -g "$g" -- "$new" {env}; {ch(f"{app.env_file} ({app.example}의 키)")}; fi; fi; '
-        + ownership(app)
+        f'if ! cmp -s -- "$new" {env}; then if [ -f {env} ]; then install -m 600 -o {owner} -- {env} {backup}; fi; '
+        f'install -m {MODE} -o {owner} -g "$g" -- "$new" {env}; {ch(f"{app.env_file} ({app.example}의 키)")}; fi; fi; '
+        + ownership(app, owner)
     )
     return tracked(body)
 
 
 def mode_command(app: AppEnv) -> str:
-    """Every deploy: the .env's owner, group and mode as the scheme says (as root)."""
-    return tracked(ownership(app), f"{app.env_file} {MODE}")
+    """Every deploy: the .env's owner, group and mode as the scheme says, checked (and set)
+    by the deploy login: it owns the file and is in the service's group (setup)."""
+    return tracked(ownership(app, SELF), f"{app.env_file} {MODE}")

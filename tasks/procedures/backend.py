@@ -107,7 +107,7 @@ def plan(view: RunView) -> Plan:
         CheckItem("배포 후", f"`{view.s.backend_health_path}` 응답 확인", check_health(BACKEND)),
         CheckItem("배포 후", "주요 기능 수동 테스트 (OAuth 로그인, 체크리스트 조회, 문서 업로드)",
                   rollback_on_no=True),
-        CheckItem("배포 후", f"에러 로그 확인 (`[sudo] {view.s.backend_log_cmd}`)",
+        CheckItem("배포 후", f"에러 로그 확인 (`{view.s.backend_log_cmd}`)",
                   check_log(lambda v: v.s.backend_log_cmd)),
         CheckItem("배포 후", "배포 완료 공지", step="12"),
         CheckItem("배포 후", "배포 기록 작성 (날짜, 버전, 변경사항)", check_record),

@@ -17,12 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tasks.components import Component
+from tasks.engine import roothelper
 from tasks.engine.policy import Policy
 from tasks.engine.steps import Plan, Step
 from tasks.engine.view import RunView
 from tasks.hosts import values
 from tasks.hosts.settings import Settings
-from tasks.procedures import release
+from tasks.procedures import privilege, release
 from tasks.procedures.common import health_step
 from tasks.shell import q
 
@@ -65,13 +66,17 @@ class Pair:
         a, b = self.ports(s)[:2]
         return b if port == a else a
 
-    # --- commands -------------------------------------------------------------------------
+    # --- commands (root actions are the root helper's: tasks/engine/roothelper.py) ---------
     def upstream_text(self, port: int) -> str:
-        return f"upstream {self.upstream} {{\n    server 127.0.0.1:{port};\n    keepalive 16;\n}}\n"
+        return roothelper.upstream_text(self.upstream, port)
 
-    def point_upstream(self, s: Settings, port: int) -> str:
-        """Rewrite the upstream file for ``port`` (atomically), check nginx, reload
-        gracefully; the old file comes back when nginx refuses the new one."""
+    def _systemctl(self, action: str, unit: str) -> str:
+        return privilege.systemctl(action, unit)
+
+    def upstream_command(self, s: Settings, port: int) -> str:
+        """As root (setup's conversion, which may point at the manual's port): the upstream
+        file for ``port`` (atomically), nginx checked and reloaded gracefully; the old file
+        comes back when nginx refuses the new one. A deploy uses :meth:`point_upstream`."""
         f = q(self.upstream_file(s))
         return (
             f"printf '%s' {q(self.upstream_text(port))} > {f}.new && "
@@ -81,10 +86,49 @@ class Pair:
         )
 
     def at_boot(self, s: Settings, port: int) -> str:
-        """The live instance starts at boot, the other one does not."""
+        """As root: the live instance starts at boot, the other one does not."""
         new, old = self.unit(s, port), self.unit(s, self.other(s, port))
         # --no-reload: the units are loaded already; only the boot-time links change
         return f"systemctl enable -q --no-reload {new} && systemctl disable -q --no-reload {old}"
+
+    def point_upstream(self, s: Settings, port: int) -> str:
+        """The upstream file for ``port`` (atomically), nginx checked, reloaded gracefully
+        (the old file comes back when nginx refuses the new one); the live instance starts
+        at boot, the other one does not. One call of the root helper."""
+        return privilege.root("switch", self.component.name, int(port))
+
+    def start_instance(self, v: RunView, port: int, rel: str | None = None) -> str:
+        """Whatever runs on ``port`` stops; its slot points at the release; it starts."""
+        s = v.s
+        unit = values.unit_name(self.instance(s, port))
+        timer = values.unit_name(f"{self.service(s)}-retire-{int(port)}.timer")
+        started = f"{self.instance(s, port)} started: {rel or release.name(v)}"
+        return (
+            f"{self._systemctl('stop', timer)} 2>/dev/null; {self._systemctl('stop', unit)}; "
+            f"{self._systemctl('reset-failed', unit)} 2>/dev/null; "
+            f"{release.switch(self.slot(v, port), release.path(v, release=rel), v.run_id)} && "
+            f"{self._systemctl('start', unit)} && echo {q(started)}"
+        )
+
+    def retire(self, s: Settings, port: int, after: int) -> str:
+        """Stop the instance on ``port`` after ``after`` seconds (a transient systemd timer)."""
+        said = f"{self.instance(s, port)} stops in {after}s (a rollback until then is a switch)"
+        return f"{privilege.root('retire', self.component.name, int(port), int(after))} && echo {q(said)}"
+
+    def stop(self, s: Settings, port: int) -> str:
+        return self._systemctl("stop", values.unit_name(self.instance(s, port)))
+
+    def unretire(self, s: Settings, port: int) -> str:
+        """The retire timer of ``port`` stopped (none running: nothing to say)."""
+        timer = values.unit_name(f"{self.service(s)}-retire-{int(port)}.timer")
+        return f"{self._systemctl('stop', timer)} 2>/dev/null"
+
+    def warm_command(self, v: RunView, port: int, target: str) -> str:
+        """Succeeds when ``target`` still runs on ``port`` (a rollback is a switch)."""
+        return (
+            f"systemctl is-active --quiet {self.unit(v.s, port)} && "
+            f'[ "x$(basename -- "$(readlink -- {q(self.slot(v, port))})")" = {q("x" + target)} ]'
+        )
 
     def live_port_command(self, s: Settings) -> str:
         """Prints the port the upstream sends requests to (nothing without an upstream)."""
@@ -103,36 +147,6 @@ class Pair:
             f"curl -fsS --max-time 10 -- {url} | grep -qF -- {q(h.expect)}"
         )
 
-    def start_instance(self, v: RunView, port: int, rel: str | None = None) -> str:
-        """Whatever runs on ``port`` stops; its slot points at the release; it starts."""
-        s, unit = v.s, self.unit(v.s, port)
-        timer = self.retire_timer(s, port) + ".timer"
-        started = f"{self.instance(s, port)} started: {rel or release.name(v)}"
-        return (
-            f"systemctl stop {timer} 2>/dev/null; systemctl stop {unit}; "
-            f"systemctl reset-failed {unit} 2>/dev/null; "
-            f"{release.switch(self.slot(v, port), release.path(v, release=rel), v.run_id)} && "
-            f"systemctl start {unit} && echo {q(started)}"
-        )
-
-    def retire(self, s: Settings, port: int, after: int) -> str:
-        """Stop the instance on ``port`` after ``after`` seconds (a transient systemd timer)."""
-        timer = self.retire_timer(s, port)
-        said = f"{self.instance(s, port)} stops in {after}s (a rollback until then is a switch)"
-        return (
-            f"systemctl stop {timer}.timer 2>/dev/null; "
-            f"systemd-run --unit={timer} --on-active={int(after)}s --timer-property=AccuracySec=1s "
-            f"--collect --quiet -- systemctl stop {self.unit(s, port)} && echo {q(said)}"
-        )
-
-    def warm_command(self, v: RunView, port: int, target: str) -> str:
-        """Succeeds when ``target`` still runs on ``port`` (a rollback is a switch)."""
-        return (
-            f"systemctl is-active --quiet {self.unit(v.s, port)} && "
-            f'[ "x$(basename -- "$(readlink -- {q(self.slot(v, port))})")" = {q("x" + target)} ]'
-        )
-
-    # --- plans ----------------------------------------------------------------------------
     def _health(self, number, title, on_failure, policy, port: int) -> Step:
         return health_step(number, title, "1분", on_failure, policy, self.component, up=False,
                            fine=True, port=lambda v: port,
@@ -153,7 +167,7 @@ class Pair:
         )
         steps = (
             Step(n[0], f"새 인스턴스 시작 ({self.instance(s, idle)})", "30초",
-                 "실패 시 새 인스턴스 중지", Policy.ROLLBACK, sudo=True,
+                 "실패 시 새 인스턴스 중지", Policy.ROLLBACK,
                  command=lambda v: self.start_instance(v, idle),
                  added=f"매뉴얼 {n[0]}를 대신: 쓰지 않는 포트에서 새 릴리스를 띄운다 "
                  "(서비스 중인 인스턴스는 그대로)"),
@@ -161,13 +175,13 @@ class Pair:
                          Policy.ROLLBACK, idle),
             *smoke,
             Step(n[3], f"nginx upstream 전환 ({live} → {idle})", "1초", "이전 포트로 되돌림",
-                 Policy.ROLLBACK, sudo=True,
-                 command=lambda v: f"{self.point_upstream(v.s, idle)} && {self.at_boot(v.s, idle)}",
+                 Policy.ROLLBACK,
+                 command=lambda v: self.point_upstream(v.s, idle),
                  added="nginx -t 후 graceful reload: 처리 중인 요청은 이전 인스턴스가 끝낸다. "
                  "부팅할 때는 새 인스턴스가 뜬다"),
             release.switch_step(n[4], "current → 새 릴리스"),
             Step(n[5], f"이전 인스턴스 대기 후 종료 ({self.instance(s, live)})", "1초", "-",
-                 Policy.WARN, sudo=True,
+                 Policy.WARN,
                  command=lambda v: self.retire(v.s, live, self.keep_warm(v.s)),
                  added="잠시 따뜻하게 둔다: 그 안의 롤백은 전환만 하면 된다"),
         )  # fmt: skip
@@ -177,12 +191,12 @@ class Pair:
     def switch_back_plan(self, view: RunView, section: str, live: int, idle: int,
                          live_release: str | None) -> Plan:  # fmt: skip
         steps = (
-            Step("R1", f"nginx upstream을 {live}로", "1초", "수동 복구", Policy.ABORT, sudo=True,
-                 command=lambda v: f"{self.point_upstream(v.s, live)} && {self.at_boot(v.s, live)}"),
+            Step("R1", f"nginx upstream을 {live}로", "1초", "수동 복구", Policy.ABORT,
+                 command=lambda v: self.point_upstream(v.s, live)),
             Step("R2", "current를 이전 릴리스로", "1초", "-", Policy.WARN,
                  command=lambda v: release.switch_current(v, live_release) if live_release else "true"),
             Step("R3", f"새 인스턴스 중지 ({self.instance(view.s, idle)})", "10초", "-", Policy.WARN,
-                 sudo=True, command=lambda v: f"systemctl stop {self.unit(v.s, idle)}"),
+                 command=lambda v: self.stop(v.s, idle)),
             Step("R4", "릴리스를 실패로 표시", "1초", "-", Policy.WARN,
                  command=lambda v: release.mark(v, "failed")),
         )  # fmt: skip
@@ -195,21 +209,19 @@ class Pair:
         the other port first (cold); then the left release is marked bad."""
         start = () if warm else (
             Step("R1", f"이전 릴리스 시작 ({self.instance(view.s, other)})", "30초", "수동 복구",
-                 Policy.ABORT, sudo=True, command=lambda v: self.start_instance(v, other, target)),
+                 Policy.ABORT, command=lambda v: self.start_instance(v, other, target)),
         )  # fmt: skip
         steps = (
             *start,
             self._health("R2", f"헬스체크 ({self.instance(view.s, other)})",
                          "서비스는 그대로 (전환 전)", Policy.ABORT, other),
             Step("R3", f"nginx upstream 전환 ({live} → {other})", "1초", "수동 복구", Policy.ABORT,
-                 sudo=True,
-                 command=lambda v: f"{self.point_upstream(v.s, other)} && {self.at_boot(v.s, other)}"),
+                 command=lambda v: self.point_upstream(v.s, other)),
             Step("R4", "current → 이전 릴리스", "1초", "-", Policy.WARN,
                  command=lambda v: release.switch_current(v, target)),
             Step("R5", f"떠난 인스턴스 종료 ({self.instance(view.s, live)}, 요청이 끝난 뒤)", "1초",
-                 "-", Policy.WARN, sudo=True,
-                 command=lambda v: f"systemctl stop {self.retire_timer(v.s, other)}.timer "
-                 f"2>/dev/null; {self.retire(v.s, live, 10)}"),
+                 "-", Policy.WARN,
+                 command=lambda v: f"{self.unretire(v.s, other)}; {self.retire(v.s, live, 10)}"),
             Step("R6", "떠난 릴리스를 bad로 표시", "1초", "-", Policy.WARN,
                  command=lambda v: release.mark(v, "bad", bad)),
         )  # fmt: skip
@@ -220,8 +232,8 @@ class Pair:
     def keep_live_plan(self, view: RunView, section: str, live: int) -> Plan:
         """The host's answer to a failed rollback: the live instance keeps serving."""
         steps = (
-            Step("R1", f"nginx upstream을 {live}로", "1초", "수동 복구", Policy.ABORT, sudo=True,
-                 command=lambda v: f"{self.point_upstream(v.s, live)} && {self.at_boot(v.s, live)}"),
+            Step("R1", f"nginx upstream을 {live}로", "1초", "수동 복구", Policy.ABORT,
+                 command=lambda v: self.point_upstream(v.s, live)),
         )  # fmt: skip
         return Plan(view.component, section, f"{self.component.label} 롤백 취소", "", "몇 초", "0분",
                     steps)  # fmt: skip

@@ -17,6 +17,7 @@ from tasks.engine.policy import Policy
 from tasks.engine.records import host_history_path, local_history_path
 from tasks.engine.steps import CheckItem, Kind, Step
 from tasks.engine.view import RunView
+from tasks.procedures import privilege
 from tasks.shell import q
 
 Text = Callable[[RunView], str]
@@ -24,21 +25,23 @@ Text = Callable[[RunView], str]
 
 # --- steps -------------------------------------------------------------------------------
 def prepare_step(dirs: Callable[[RunView], list[str]],
-                 private: Callable[[RunView], list[str]] | None = None) -> Step:  # fmt: skip
-    """Step 0 (added): the directories the tool writes, owned by the login user; ``private``
-    ones (database dumps) 0700, as `fab setup` makes them."""
+                 private: Callable[[RunView], list[str]] | None = None,
+                 root: bool = False) -> Step:  # fmt: skip
+    """Step 0 (added): the directories the tool writes, owned by the deploy login; ``private``
+    ones (database dumps) 0700, as `fab setup` makes them. A deploy makes them as the deploy
+    login (setup made their parents its own); setup (``root``) as root."""
 
     def command(view: RunView) -> str:
-        out = f'install -d -m 755 -o "$SUDO_USER" -- {" ".join(q(p) for p in dirs(view))}'
+        owner = f"-o {privilege.login(view)} " if root else ""
+        out = f"install -d -m 755 {owner}-- {' '.join(q(p) for p in dirs(view))}"
         if private:
-            out += (
-                f' && install -d -m 700 -o "$SUDO_USER" -- {" ".join(q(p) for p in private(view))}'
-            )
+            out += f" && install -d -m 700 {owner}-- {' '.join(q(p) for p in private(view))}"
         return out
 
     return Step(
-        "0", "배포 준비 (기록·백업 디렉터리)", "1초", "권한 확인", Policy.ABORT,
-        command=command, sudo=True,
+        "0", "배포 준비 (기록·백업 디렉터리)", "1초",
+        "권한 확인" if root else "권한 확인 (디렉터리는 fab setup이 배포 계정 것으로 만든다)",
+        Policy.ABORT, command=command, sudo=root,
         added="도구가 추가: 배포 기록과 백업이 들어갈 디렉터리를 만든다",
     )  # fmt: skip
 
@@ -101,9 +104,9 @@ def restore_code_step(number: str, checkout: Text) -> Step:
 
 def service_step(number: str, title: str, expected: str, on_failure: str, policy: Policy,
                  action: str, component: components.Component, **flags) -> Step:  # fmt: skip
-    """``systemctl <action> <the component's service>``, as root."""
+    """``systemctl <action> <the component's service>``, through the root helper."""
     return Step(number, title, expected, on_failure, policy,
-                command=lambda v: shell.systemctl(action, component.service(v.s)), sudo=True,
+                command=lambda v: privilege.systemctl(action, component.service(v.s)),
                 **flags)  # fmt: skip
 
 
@@ -199,11 +202,12 @@ def log_lines(text: str) -> list[str]:
 
 
 def check_log(command: Text):
-    """배포 후 "에러 로그 확인": the log command runs as root (the journal and a service's own
-    log files are not the login user's to read), and its ERROR lines are counted."""
+    """배포 후 "에러 로그 확인": the log command runs as the deploy login (setup put it in
+    systemd-journal and the service's group: it reads the journal and the app's logs without
+    root), and its ERROR lines are counted."""
 
     def check(session) -> tuple[bool, str]:
-        res = session.sh(command(session.view), sudo=True)
+        res = session.sh(command(session.view))
         lines = log_lines(res.stdout)
         if not res.ok and not lines:
             return True, f"로그를 읽지 못함: {res.tail(1)}"

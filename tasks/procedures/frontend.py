@@ -14,7 +14,7 @@ from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
 from tasks.hosts import values
-from tasks.procedures import verify
+from tasks.procedures import privilege, verify
 from tasks.procedures.common import (
     after_items,
     before_items,
@@ -73,7 +73,9 @@ def _web_root(s) -> str:
 
 
 def nginx_reload(v: RunView) -> str:
-    return f"{v.s.nginx_test_cmd} && {v.s.nginx_reload_cmd}"
+    """nginx -t, then the graceful reload (the root helper runs the two commands setup
+    recorded from nginx_test_cmd and nginx_reload_cmd)."""
+    return privilege.nginx_reload()
 
 
 @adapts("manual")  # build_on=local: the build ran here (tasks/build/plans.py)
@@ -93,7 +95,7 @@ def plan(view: RunView) -> Plan:
         Step("4", "빌드 파일 배포", "10초", "권한 확인 (실패 시 백업에서 복원)", Policy.ROLLBACK,
              command=replace_web_root),
         Step("5", "캐시 무효화", "5초", "`nginx -t`로 설정 검증", Policy.ABORT,
-             command=nginx_reload, sudo=True),
+             command=nginx_reload),
         health_step("6", "브라우저 확인", "1분", "3회 연속 실패 시 이전 빌드로 복원",
                     Policy.ROLLBACK, FRONTEND, up=False),
     )  # fmt: skip
@@ -124,7 +126,7 @@ def rollback_plan(view: RunView, reason: str = "") -> Plan:
         Step("R1", "백업에서 복원", "10초", f"백업 목록 확인 (`ls -td {view.s.frontend_backup_dir}/*`)",
              Policy.ABORT, command=restore_web_root),
         Step("R2", "Nginx 리로드", "5초", "`nginx -t`로 설정 검증", Policy.ABORT,
-             command=nginx_reload, sudo=True),
+             command=nginx_reload),
         health_step("R3", "메인 페이지 확인", "10초", "수동 복구 필요", Policy.ABORT, FRONTEND,
                     up=False),
         verify.version_step("R4", "frontend"),

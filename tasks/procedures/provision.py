@@ -22,6 +22,7 @@ from tasks.engine.checklist import ask
 from tasks.engine.session import Session, preflight_secrets, session
 from tasks.engine.view import RunView, new_run_id
 from tasks.errors import ConfigError, StepFailed
+from tasks.hosts.connect import connect_admin
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
 from tasks.procedures import appenv, detect, drift, firewall, preconditions
@@ -105,7 +106,7 @@ def push_host(host: Host, secrets: Secrets, opts: Options) -> Session:
     secrets.check([], {"the rendered config": texts})
     with session("config", "config", host, secrets, title="설정 (push-config)",
                  dry_run=opts.dry_run, yes=opts.yes, message=opts.message,
-                 connect_in_dry_run=True, lock=False) as s:  # fmt: skip
+                 connect_in_dry_run=True, lock=False, connect=connect_admin) as s:  # fmt: skip
         host = detected(s)
         preconditions.verify(s, unit_checks(host, render(host)), "push-config")
         if host.settings.strategy == "release":
@@ -142,7 +143,7 @@ def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
             appenv.candidates(appenv.of(comp.name, host.settings), secrets)
     with session("setup", "setup", host, secrets, title="서버 준비 (setup)",
                  dry_run=opts.dry_run, yes=opts.yes, message=opts.message,
-                 connect_in_dry_run=True) as s:  # fmt: skip
+                 connect_in_dry_run=True, connect=connect_admin) as s:  # fmt: skip
         host = detected(s)
         if s.remote is not None:  # ssh_allow_from must let this operator in again
             problem = firewall.session_problem(

@@ -217,11 +217,18 @@ def remove(v: RunView, releases: list[str]) -> str:
 
 
 # --- steps every component's release plan shares -------------------------------------
-def prepare_step() -> Step:
+def prepare_step(root: bool = False) -> Step:
+    """The release directories: a deploy makes them as the deploy login (setup made
+    releases_root its own); the conversion (setup) as root."""
+
+    def command(v: RunView) -> str:
+        owner = f"-o {v.login} " if root else ""
+        return f"install -d -m 755 {owner}-- {' '.join(q(d) for d in dirs(v))}"
+
     return Step(
-        "0", "릴리스 디렉터리 준비", "1초", "권한 확인", Policy.ABORT,
-        command=lambda v: f'install -d -m 755 -o "$SUDO_USER" -- {" ".join(q(d) for d in dirs(v))}',
-        sudo=True, added="release 방식: releases/, shared/ 디렉터리 (한 번 만들면 그대로)",
+        "0", "릴리스 디렉터리 준비", "1초", "권한 확인" if root else "권한 확인 (fab setup)",
+        Policy.ABORT, command=command, sudo=root,
+        added="release 방식: releases/, shared/ 디렉터리 (한 번 만들면 그대로)",
     )  # fmt: skip
 
 

@@ -60,7 +60,7 @@ def convert(s: Session, comp: Component) -> None:
         return
     if comp.name == "ai":
         s.execute(Plan("ai", "C", "AI release 방식 전환", "", "", "", (
-            release.prepare_step(),
+            release.prepare_step(root=True),
             Step("K0", "shared .env (체크아웃에서, 소유자·그룹 그대로 0640)", "1초", "-",
                  Policy.ABORT, sudo=True,
                  command=lambda v: release.adopt_env(v, v.s.ai_dir, v.s.ai_env_file, as_root=True)),
@@ -83,7 +83,7 @@ def backend_adopt_plan(legacy: RunView) -> Plan:
     s = legacy.s
     d = release.path(legacy)
     steps = (
-        release.prepare_step(),
+        release.prepare_step(root=True),
         Step("K1", "서빙 중인 jar를 릴리스로 등록", "5초", "디스크 공간 확인", Policy.ABORT,
              command=lambda v: (
                  f"mkdir -p -- {q(d)} {q(release.base(v) + '/slots')} && "
@@ -113,7 +113,7 @@ def backend_switch_plan(legacy: RunView) -> Plan:
                     BACKEND, up=False, fine=True, port=lambda v: port,
                     unit=lambda v: release_backend.instance(s, port)),
         Step("K5", f"nginx upstream 전환 ({s.backend_port} → {port})", "1초", "되돌림",
-             Policy.ROLLBACK, sudo=True, command=lambda v: release_backend.PAIR.point_upstream(s, port)),
+             Policy.ROLLBACK, sudo=True, command=lambda v: release_backend.PAIR.upstream_command(s, port)),
         release.switch_step("K6", "current → 등록한 릴리스", lambda v: release.name(legacy)),
         Step("K7", f"manual 유닛 종료 ({s.backend_service}, 요청이 끝난 뒤)", "1초", "-",
              Policy.WARN, sudo=True,
@@ -134,7 +134,7 @@ def backend_undo_plan(legacy: RunView) -> Plan:
     port = s.backend_ports[0]
     steps = (
         Step("KR1", f"nginx upstream을 {s.backend_port}로", "1초", "수동 복구", Policy.ABORT,
-             sudo=True, command=lambda v: release_backend.PAIR.point_upstream(s, s.backend_port)),
+             sudo=True, command=lambda v: release_backend.PAIR.upstream_command(s, s.backend_port)),
         Step("KR2", f"{release_backend.instance(s, port)} 중지", "10초", "-", Policy.WARN,
              sudo=True, command=lambda v: f"systemctl stop {release_backend.PAIR.unit(s, port)}"),
     )  # fmt: skip
@@ -155,7 +155,7 @@ def convert_ai_blue_green(s: Session, legacy: RunView) -> None:
 
     if not _ai_has_releases(s):
         s.execute(Plan("ai", "C", "AI release 방식 전환", "", "", "", (
-            release.prepare_step(),
+            release.prepare_step(root=True),
             Step("K0", "shared .env (체크아웃에서, 소유자·그룹 그대로 0640)", "1초", "-",
                  Policy.ABORT, sudo=True,
                  command=lambda v: release.adopt_env(v, v.s.ai_dir, v.s.ai_env_file, as_root=True)),
@@ -168,7 +168,7 @@ def convert_ai_blue_green(s: Session, legacy: RunView) -> None:
         )))  # fmt: skip
     current = s.query(release.current_release(s.view)) or release.name(legacy)
     settings = _release_settings(s).settings
-    s.execute(Plan("ai", "C", "AI blue/green 준비", "", "", "", (release.prepare_step(),)))
+    s.execute(Plan("ai", "C", "AI blue/green 준비", "", "", "", (release.prepare_step(root=True),)))
     pair, port = release_ai.PAIR, settings.ai_ports[0]
     push_on(s, _release_settings(s), only={"ai"})  # the template unit: nothing restarts
     s.execute(Plan("ai", "C", "AI blue/green 전환", "", "", "", (

@@ -20,6 +20,7 @@ from tasks.engine.runner import asdict_steps
 from tasks.engine.session import Session
 from tasks.engine.steps import Plan, Step
 from tasks.errors import ConfigError, HostCommandFailed, StepFailed
+from tasks.hosts.connect import admin_steps
 from tasks.procedures import release, release_ai, release_backend, release_frontend
 from tasks.procedures.bluegreen import Pair
 from tasks.procedures.release_convert import convert, is_converted
@@ -95,8 +96,7 @@ def revision(s: Session, rel: str | None) -> str:
 
 def _host_part(s: Session, plan: Plan, back: Plan) -> None:
     """The critical section: on the host (systemd-run), followed from here."""
-    login = s.login or s.query("id -un") or (s.view.host.user or "")
-    launch = hostscript.launch_step(plan, back, login,
+    launch = hostscript.launch_step(plan, back,
                                     lambda v: {**s.record_base(), "steps": asdict_steps(s.report)})  # fmt: skip
     s.execute(Plan(plan.component, plan.section, plan.title, plan.location, plan.expected_total,
                    plan.downtime, (launch,)))  # fmt: skip
@@ -119,8 +119,11 @@ def deploy_on(s: Session, comp: Component, stack: list[str]) -> None:
     if not state.converted:
         how = "blue/green" if pair_of(comp, v.s) else "release"
         s.console.out(f"!!! {v.host.alias}의 {comp.label}를 {how} 방식으로 전환합니다 "
-                      "(한 번만; 지금 서빙 중인 것이 첫 릴리스가 됩니다)")  # fmt: skip
-        convert(s, comp)
+                      "(한 번만; 지금 서빙 중인 것이 첫 릴리스가 됩니다"
+                      + (f"; root 단계는 {v.s.admin_user} 계정으로" if v.s.admin_user else "")
+                      + ")")  # fmt: skip
+        with admin_steps(s.remote, v.host, s.secrets, v.run_id):
+            convert(s, comp)
         state = read_state(s, comp)
     cur_rev = revision(s, state.current)
     if cur_rev:
@@ -173,19 +176,17 @@ def roll_back(s: Session, comp: Component, to: str | None, reason: str = "") -> 
             f"`fab -H {v.host.alias} releases` lists them; a rollback skips failed and bad ones",
         )
     pair = pair_of(comp, v.s)
-    # the two releases' revisions, whether the target still runs (warm), the login: one trip
+    # the two releases' revisions, whether the target still runs (warm): one trip
     reads = [info_command(s, state.current) if state.current else "true",
-             info_command(s, target), "id -un"]  # fmt: skip
+             info_command(s, target)]  # fmt: skip
     if pair:
         reads.append(pair.warm_command(v, state.other, target))
     got = s.batch(reads) if not v.dry_run else []
-    if got:
-        s.login = got[2][1] if got[2][0] else ""
     cur_rev, target_rev = (revision_in(got[k][1]) for k in (0, 1)) if got else ("", "")
     s.set(from_rev=cur_rev or v.from_rev, target=target_rev or target)
     s.console.out(f"롤백 대상 릴리스: {bad} → {target}")
     if pair:
-        warm = bool(got) and got[3][0]
+        warm = bool(got) and got[2][0]
         plan = pair.rollback_plan(s.view, rel.SECTION, target, bad, state.live, state.other, warm)
         back = pair.keep_live_plan(s.view, rel.SECTION, state.live)
     else:

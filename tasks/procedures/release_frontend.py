@@ -154,7 +154,7 @@ def convert_plan(view: RunView) -> Plan:
     root, old = view.s.web_root, f"{view.s.web_root}.manual-{view.run_id}"
     new = f"{root}.{view.run_id}"
     steps = (
-        release.prepare_step(),
+        release.prepare_step(root=True),
         Step("K1", "서빙 중인 웹 루트를 릴리스로 등록", "10초", "디스크 공간 확인", Policy.ABORT,
              command=lambda v: (
                  f"d={q(release.path(v, release=legacy))}; mkdir -p -- \"$d\"/{q(v.s.frontend_build_dir)} && "

@@ -19,13 +19,14 @@ from tasks.engine.view import RunView
 from tasks.hosts import values
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
-from tasks.procedures import firewall, setup_apps
+from tasks.procedures import firewall, privilege, setup_apps
 from tasks.procedures.backup import option_text
 from tasks.procedures.common import prepare_step
 from tasks.procedures.hostfacts import ch, tracked
 from tasks.shell import q
 
-#: the login user (who runs the deploys: git pull, builds) owns the code and the web root
+#: the deploy login (who runs the deploys: git pull, builds) owns the code and the web root;
+#: a shell word: the inventory's ansible_user, else whoever ran sudo (privilege.login)
 LOGIN = '"$SUDO_USER"'
 
 
@@ -67,33 +68,39 @@ def users_command(users: list[str]) -> str:
     return tracked("; ".join(parts) or "true", ", ".join(users) or "no service users")
 
 
-def directories(s: Settings, host_roles: set[str]) -> list[tuple[str, str, str]]:
-    """(path, mode, owner) for every directory the deploys and services use."""
-    dirs = [(s.state_dir, "755", LOGIN)]
+def directories(
+    s: Settings, host_roles: set[str], owner: str = LOGIN
+) -> list[tuple[str, str, str]]:
+    """(path, mode, owner) for every directory the deploys and services use: the deploy
+    login's, so a deploy needs no root to write them (with strategy=release, the release
+    roots too)."""
+    dirs = [(s.state_dir, "755", owner)]
     if setup_apps.needs_keys_dir(s):
-        dirs.append((setup_apps.keys_dir(s), "700", LOGIN))
+        dirs.append((setup_apps.keys_dir(s), "700", owner))
     if "cpu" in host_roles:
         dirs += [
-            (s.frontend_dir, "755", LOGIN),
-            (s.backend_dir, "755", LOGIN),
-            (s.web_root, "755", LOGIN),
-            (s.frontend_backup_dir, "755", LOGIN),
-            (s.backup_dir, "700", LOGIN),  # database dumps
+            (s.frontend_dir, "755", owner),
+            (s.backend_dir, "755", owner),
+            (s.web_root, "755", owner),
+            (s.frontend_backup_dir, "755", owner),
+            (s.backup_dir, "700", owner),  # database dumps
         ]
     if "gpu" in host_roles:
-        dirs.append((s.ai_dir, "755", LOGIN))
+        dirs.append((s.ai_dir, "755", owner))
+    if s.strategy == "release":
+        dirs.append((s.releases_root, "755", owner))
     return dirs
 
 
-def directories_command(s: Settings, host_roles: set[str]) -> str:
+def directories_command(s: Settings, host_roles: set[str], owner: str = LOGIN) -> str:
     parts = []
-    for path, mode, owner in directories(s, host_roles):
+    for path, mode, who in directories(s, host_roles, owner):
         p = q(path)
         parts.append(
-            f"if [ ! -d {p} ]; then install -d -m {mode} -o {owner} -- {p}; ch {q(path)}; "
+            f"if [ ! -d {p} ]; then install -d -m {mode} -o {who} -- {p}; ch {q(path)}; "
             f"elif [ -L {p} ]; then :; "  # the release strategy's web root: a link it keeps
-            f'elif [ "$(stat -c "%a %U" -- {p})" != "{mode} ${{SUDO_USER}}" ]; then '
-            f"chmod {mode} -- {p}; chown {owner} -- {p}; {ch(f'{path} (mode/owner)')}; fi"
+            f'elif [ "$(stat -c "%a %U" -- {p})" != "{mode} $(id -un -- {who})" ]; then '
+            f"chmod {mode} -- {p}; chown {who} -- {p}; {ch(f'{path} (mode/owner)')}; fi"
         )
     return tracked("; ".join(parts), f"{len(parts)} directories")
 
@@ -222,14 +229,14 @@ def plan(view: RunView, push=None) -> Plan:
         return str(next(n))
 
     steps = [
-        prepare_step(lambda v: [v.s.state_dir]),
+        prepare_step(lambda v: [v.s.state_dir], root=True),
         Step(nr(), "패키지 확인 (없으면 설치)", "1초", "apt 저장소·네트워크 확인", Policy.ABORT,
              command=lambda v: packages_command(v.s.host_packages), sudo=True,
              added="배포판에 맞는 패키지 이름 (fab settings -H 호스트로 확인)"),
         Step(nr(), "서비스 계정 생성", "1초", "계정 생성 실패 시 중단", Policy.ABORT,
              command=lambda v: users_command(service_users(v.s, r)), sudo=True),
         Step(nr(), "디렉터리 생성 (소유자·권한)", "1초", "권한 확인", Policy.ABORT,
-             command=lambda v: directories_command(v.s, r), sudo=True),
+             command=lambda v: directories_command(v.s, r, privilege.login(v)), sudo=True),
         Step(nr(), "스왑 파일", "30초", "디스크 공간 확인", Policy.ABORT,
              command=lambda v: swap_command(v.s), sudo=True,
              skip_if=lambda v: None if v.s.swap_size else "swap_size가 비어 있음"),
@@ -251,6 +258,13 @@ def plan(view: RunView, push=None) -> Plan:
                    "dojangkok)만 nft -c로 검사한 뒤 한 번에 교체하고 현재 SSH 세션은 유지; CPU는 "
                    "SSH·80·443, GPU는 SSH와 CPU 호스트에서 오는 AI 포트만; firewall=off면 그 "
                    "테이블을 지운다")
+    )  # fmt: skip
+    steps.append(
+        Step(nr(), "최소 권한 sudo (배포 계정)", "1초", "visudo 출력 확인", Policy.ABORT,
+             uploads=privilege.uploads, command=privilege.command, sudo=True,
+             added="배포 계정은 root 헬퍼(/usr/local/sbin/dojangkok-root)만 sudo로 실행한다: 앱 "
+                   "유닛의 systemctl, nginx -t와 리로드, blue/green 전환; sudoers 조각은 visudo -cf로 "
+                   "검사한 뒤 설치; 저널·앱 그룹에 넣어 로그는 root 없이 읽는다")
     )  # fmt: skip
     where = " + ".join(f"{'CPU' if g == 'cpu' else 'GPU'} Instance" for g in sorted(r))
     return Plan("setup", "S", "서버 준비 (setup)", where, "약 3분 (처음), 10초 (다시)", "0분",

@@ -54,7 +54,7 @@ def smoke_step(number: str, specs: Callable, port: Callable) -> Step:
 
 def env_mode_step(number: str, comp: str) -> Step:
     return Step(
-        number, ".env 권한 (소유자·그룹·0640)", "1초", "권한 확인", Policy.ABORT, sudo=True,
+        number, ".env 권한 (소유자·그룹·0640)", "1초", "권한 확인 (소유자가 다르면 fab setup)", Policy.ABORT,
         command=lambda v: appenv.mode_command(appenv.of(comp, v.s)),
         added="앱이 자기 .env를 읽는다: 소유자 로그인 사용자, 그룹 서비스, 0640 (setup과 같은 규칙)",
     )  # fmt: skip

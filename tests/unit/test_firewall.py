@@ -150,10 +150,11 @@ def test_off_removes_the_tools_table_only():
     assert firewall.uploads(v) == ()
 
 
-def test_setup_ends_with_the_firewall_and_installs_nft():
+def test_setup_ends_with_the_firewall_then_the_sudo_rule_and_installs_nft():
     h = detect.with_facts(host("gpu"), detect.assumed())[0]
     steps = host_setup.plan(view(h)).steps
-    assert steps[-1].title == "방화벽 (nftables)" and steps[-1].sudo
+    assert steps[-2].title == "방화벽 (nftables)" and steps[-2].sudo
+    assert steps[-1].title == "최소 권한 sudo (배포 계정)" and steps[-1].sudo
     assert "nftables|nft" in h.settings.host_packages
     off = detect.with_facts(host("gpu", firewall="off"), detect.assumed())[0]
     assert "nftables|nft" not in off.settings.host_packages

@@ -365,7 +365,7 @@ def sandbox():
 
 #: (command, option) pairs whose next argument is the option's value, never an option
 OPTION_VALUES = {("git", "-C"), ("journalctl", "-u"), ("pip", "-r"), ("curl", "-X"),
-                 ("curl", "--data-binary"), ("nginx", "-c")}  # fmt: skip
+                 ("curl", "--data-binary"), ("nginx", "-c"), ("visudo", "-f")}  # fmt: skip
 #: test's unary operators: `[ -f -x ]` tests a file named -x
 TEST_OPERATORS = {"-e", "-f", "-d", "-L", "-s", "-n", "-z", "-r", "-w", "-x"}
 

@@ -39,7 +39,7 @@ def run_host(tmp_path: Path, steps: Plan, back: Plan, ack: bool = True, during=N
     d.mkdir()
     view = make_view()
     entry = {"run_id": view.run_id, "kind": "deploy", "steps": [{"number": "8", "phase": "deploy"}]}
-    doc = json.loads(hostscript.compile_plan(steps, back, view, getpass.getuser(), entry))
+    doc = json.loads(hostscript.compile_plan(steps, back, view, entry))
     doc["ack_wait"] = 1
     doc["record"]["path"] = str(tmp_path / "history.jsonl")
     doc["unlock"] = f"touch {tmp_path / 'unlocked'}"
@@ -56,6 +56,35 @@ def run_host(tmp_path: Path, steps: Plan, back: Plan, ack: bool = True, during=N
     assert not err.strip(), err
     events = [json.loads(x) for x in (d / "status.jsonl").read_text().splitlines()]
     return proc.returncode, events
+
+
+def test_the_plan_names_no_user_and_no_sudo():
+    """The host run is the deploy login's own: plan.json says nothing of users or sudo."""
+    view = make_view()
+    doc = json.loads(
+        hostscript.compile_plan(plan(sh("9", "true")), plan(sh("R1", "true")), view, {})
+    )
+    assert "login_user" not in doc
+    assert all("sudo" not in st for st in doc["steps"] + doc["rollback"])
+    assert "sudo" not in (HERE / "hostrun.py").read_text().replace(
+        "sudo -n /usr/local/sbin/dojangkok-root", ""
+    )
+
+
+def test_a_sudo_step_cannot_run_on_the_host():
+    import pytest
+
+    view = make_view()
+    with pytest.raises(ValueError, match="root helper"):
+        hostscript.compile_plan(plan(sh("9", "true", sudo=True)), plan(), view, {})
+    with pytest.raises(ValueError, match="root helper"):
+        hostscript.compile_plan(plan(), plan(sh("R1", "true", sudo=True)), view, {})
+
+
+def test_steps_run_as_the_user_running_the_host_run(tmp_path):
+    rc, events = run_host(tmp_path, plan(sh("9", 'id -un; echo "$USER"')), plan())
+    assert rc == 0
+    assert [e["line"] for e in events if e["ev"] == "out"] == [getpass.getuser()] * 2
 
 
 def done(events):

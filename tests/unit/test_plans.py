@@ -68,20 +68,26 @@ def test_settings_reach_the_commands():
                  git_branch="release")  # fmt: skip
     b = plan_of("B", s)
     view = make_view("backend", s)
-    assert b.step("7").render(view) == "systemctl stop dojangkok-server"
+    assert b.step("7").render(view) == (
+        "sudo -n /usr/local/sbin/dojangkok-root systemctl stop dojangkok-server"
+    )
     assert "localhost:8080/actuator/health" in b.step("10").render(view)
     assert b.step("8").render(view).endswith("./gradlew bootJar")
     assert "release" in b.step("5").render(view)
     a = plan_of("C", s)
     view = make_view("ai", s)
     assert ". -- .venv/bin/activate" in a.step("4").render(view)
-    assert a.step("5").render(view) == "systemctl restart ai-server"
+    assert a.step("5").render(view) == (
+        "sudo -n /usr/local/sbin/dojangkok-root systemctl restart ai-server"
+    )
+    assert not b.step("7").sudo and not a.step("5").sudo  # the helper's sudo, not the runner's
 
 
 def test_labels_name_the_configured_service_and_branch():
     s = Settings(backend_service="dojangkok-server", ai_service="ai-server", git_branch="release")
     texts = " ".join(i.text for p in "ABC" for i in plan_of(p, s).checklist)
     texts += " ".join(st.on_failure for p in "BC" for st in plan_of(p, s).steps)
+    # the checklist keeps the manual's wording (the step runs it through the root helper)
     assert "systemctl stop dojangkok-server" in texts and "release 브랜치" in texts
     assert "journalctl -u ai-server" in texts
     assert "fastapi" not in texts and "main 브랜치" not in texts

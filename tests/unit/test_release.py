@@ -10,13 +10,15 @@ import pytest
 
 from tasks.components import COMPONENTS
 from tasks.config.render import render
-from tasks.engine import hostscript
+from tasks.engine import hostscript, roothelper
 from tasks.engine.steps import Kind
 from tasks.hosts.settings import Settings
-from tasks.procedures import release, release_ai, release_backend
+from tasks.procedures import privilege, release, release_ai, release_backend
 from tasks.procedures.release_flow import example_plans
 
 from .conftest import make_host, make_view
+
+ROOT = "sudo -n /usr/local/sbin/dojangkok-root"
 
 
 def rel(name: str, status: str = "ready", current: bool = False, switched: int = 0) -> dict:
@@ -87,7 +89,7 @@ def test_every_host_part_compiles_for_the_host_script(name):
     plans = example_plans(comp, view)
     for plan in plans[1:]:  # everything after the build runs on the host
         assert all(s.kind is Kind.SHELL and not s.uploads for s in plan.steps), plan.title
-        doc = json.loads(hostscript.compile_plan(plan, plans[2], view, "deploy", {}))
+        doc = json.loads(hostscript.compile_plan(plan, plans[2], view, {}))
         assert doc["steps"] and all(st["command"] for st in doc["steps"])
     # nothing in the build touches what serves: no sudo but the directories, no systemctl
     build = plans[0]
@@ -100,11 +102,21 @@ def test_blue_green_gates_on_health_before_the_switch():
     order = [s.render(view) for s in plan.steps]
     start = next(i for i, c in enumerate(order) if "systemctl start dojangkok@8082" in c)
     health = next(i for i, c in enumerate(order) if "localhost:8082/health" in c)
-    switch = next(i for i, c in enumerate(order) if "127.0.0.1:8082" in c and "upstream" in c)
+    switch = next(i for i, c in enumerate(order) if f"{ROOT} switch backend 8082" in c)
     assert start < health < switch
     assert "seq 1 300" in order[health] and "sleep 0.2" in order[health]  # 12 × 5 s, every 0.2 s
+    assert f"{ROOT} systemctl start dojangkok@8082" in order[start]
     retire = order[-1]
-    assert "--on-active=600s" in retire and "systemctl stop dojangkok@8081" in retire
+    assert retire.startswith(f"{ROOT} retire backend 8081 600 ")
+    # what the root helper makes of the two calls: the upstream to 8082, a 600 s timer
+    conf = json.loads(privilege.config_text(view.host, "deploy"))
+    upstream, enable, disable = roothelper.plan(conf, ["switch", "backend", "8082"])
+    assert upstream[0] == "upstream" and "server 127.0.0.1:8082;" in upstream[2]
+    assert enable[:2] == ["systemctl", "enable"] and enable[-1] == "dojangkok@8082"
+    assert disable[:2] == ["systemctl", "disable"] and disable[-1] == "dojangkok@8081"
+    timer = roothelper.plan(conf, ["retire", "backend", "8081", "600"])[-1]
+    assert "--on-active=600s" in timer
+    assert timer[-4:] == ["systemctl", "stop", "--", "dojangkok@8081"]
 
 
 def test_a_warm_rollback_only_switches_a_cold_one_starts_first():

@@ -10,6 +10,9 @@ from tasks.procedures import backend, frontend
 from .conftest import FROM, SECRET, make_session
 from .fakes import FakeRemote
 
+#: a deploy's root actions: calls of the root helper, run without the runner's sudo
+ROOT = "sudo -n /usr/local/sbin/dojangkok-root"
+
 
 def run_backend(remote, lines=None, **kw):
     s = make_session(remote, lines=lines, **kw)
@@ -28,7 +31,8 @@ def test_happy_path_runs_every_step_in_order_and_measures_downtime():
     assert (
         remote.index("systemctl stop") < remote.index("gradlew") < remote.index("systemctl start")
     )
-    assert ("sudo", "systemctl stop dojangkok") in remote.calls
+    assert ("run", f"{ROOT} systemctl stop dojangkok") in remote.calls
+    assert [c for how, c in remote.calls if how == "sudo"] == []  # no free shell as root
     assert lines[0].startswith("[1/15] (B0)")
 
 
@@ -129,7 +133,8 @@ def test_dry_run_touches_nothing():
     assert s.report.result == "planned"
     assert all(st.status == "planned" for st in s.report.steps)
     assert any("./gradlew clean build -x test" in line for line in lines)
-    assert any("[sudo] systemctl stop dojangkok" in line for line in lines)
+    assert any(f"$ {ROOT} systemctl stop dojangkok" in line for line in lines)
+    assert not any("[sudo]" in line for line in lines)
 
 
 def test_failed_health_shows_the_journal_then_rolls_back():
@@ -140,7 +145,9 @@ def test_failed_health_shows_the_journal_then_rolls_back():
         run_backend(remote, lines)
     assert err.value.rolled_back is True
     text = "\n".join(lines)
-    assert "[sudo] journalctl -u dojangkok -n 30" in text and "BindException" in text
+    assert "로그: journalctl -u dojangkok -n 30" in text and "BindException" in text
+    assert "[sudo] journalctl" not in text  # the deploy login reads the journal itself
+    assert any(how == "run" and c.startswith("journalctl -u dojangkok") for how, c in remote.calls)
 
 
 def test_a_failing_rollback_task_says_the_service_is_down():
@@ -166,7 +173,7 @@ def test_ctrl_c_during_the_build_rolls_back_like_a_failure():
         run_backend(remote)
     report = err.value.report
     assert report.result == "interrupted" and report.interrupted and report.rolled_back
-    assert ("sudo", "systemctl restart dojangkok") in remote.calls
+    assert ("run", f"{ROOT} systemctl restart dojangkok") in remote.calls
     assert [st.status for st in report.steps if st.number == "8"] == ["interrupted"]
     assert "systemctl start dojangkok" not in remote.commands()  # B9 never ran
 
@@ -207,7 +214,7 @@ def test_a_dropped_connection_during_health_reconnects_and_rolls_back():
         run_backend(remote)
     assert remote.reconnects == 1
     assert err.value.report.result == "interrupted" and err.value.report.rolled_back
-    assert ("sudo", "systemctl restart dojangkok") in remote.calls
+    assert ("run", f"{ROOT} systemctl restart dojangkok") in remote.calls
 
 
 def test_a_connection_that_stays_down_is_loud():

@@ -4,9 +4,11 @@ and the install script's refusals. (tests/test_setup_lab.py runs setup on real h
 
 from __future__ import annotations
 
+import getpass
 import http.server
 import json
 import os
+import pwd
 import subprocess
 import threading
 from pathlib import Path
@@ -55,20 +57,23 @@ def test_candidates_read_secrets_by_reference_and_name_a_missing_one():
         appenv.candidates(app, Secrets({}))
 
 
-@pytest.fixture
-def checkout(tmp_path: Path):
+@pytest.fixture(params=["named", "sudo-user"])
+def checkout(tmp_path: Path, request):
     """A checkout with a .env.example, and the env-writing command as it runs on a host
-    (as root; the login user and the group are root here)."""
+    (as root; the deploy login and the group are this machine's user here): the owner named
+    by the inventory's ansible_user, or (no ansible_user) whoever ran sudo."""
     d = tmp_path / "app"
     d.mkdir()
     (d / ".env.example").write_text("# comment\nDB_USER=\nexport DB_PASSWORD=x\nPORT=\n")
     s = Settings(state_dir=str(tmp_path), backend_dir=str(d))
-    view = RunView("setup", "setup", Host("cpu", "x", "u", 22, None, ("cpu",), s), "RUN")
+    user = getpass.getuser() if request.param == "named" else None
+    view = RunView("setup", "setup", Host("cpu", "x", user, 22, None, ("cpu",), s), "RUN")
+    assert view.login == (getpass.getuser() if user else '"$SUDO_USER"')
     app = appenv.AppEnv("backend", str(d), ".env", ".env.example", {}, "root")
 
     def run(candidates: str) -> subprocess.CompletedProcess:
         Path(appenv.candidates_file(view, "backend")).write_text(candidates)
-        return bash(appenv.write_command(view, app, True), SUDO_USER="root")
+        return bash(appenv.write_command(view, app, True), SUDO_USER=getpass.getuser())
 
     return d, run
 
@@ -79,6 +84,7 @@ def test_env_has_exactly_the_example_keys_in_its_order(checkout):
     assert res.returncode == 0, res.stderr
     assert (d / ".env").read_text() == "DB_USER=app\nDB_PASSWORD='p w'\nPORT=8080\n"
     assert oct((d / ".env").stat().st_mode)[-3:] == "640"
+    assert pwd.getpwuid((d / ".env").stat().st_uid).pw_name == getpass.getuser()
     assert res.stdout.strip().splitlines()[-1].startswith(hostfacts.CHANGED_MARK)
     again = run("PORT=8080\nDB_USER=app\nDB_PASSWORD='p w'\n")
     assert again.stdout.strip().splitlines()[-1].startswith(hostfacts.UNCHANGED)
@@ -289,9 +295,10 @@ def check(stdout: str, code: int = 0):
     return result, conn
 
 
-def test_the_error_log_check_reads_as_root_and_counts_error_lines():
+def test_the_error_log_check_reads_as_the_deploy_login_and_counts_error_lines():
     (ok, shown), conn = check(JOURNAL)
-    assert conn.calls == [("sudo", "journalctl -u dojangkok -n 100 --no-pager")]
+    # no sudo: setup put the deploy login in systemd-journal and the service's group
+    assert conn.calls == [("run", "journalctl -u dojangkok -n 100 --no-pager")]
     assert shown.startswith("최근 3줄 중 ERROR 1건") and "request failed: boom" in shown
 
 
@@ -364,10 +371,16 @@ def test_deploys_keep_the_backup_directory_private_as_setup_makes_it():
 
     host = Host("cpu", "x", "u", 22, None, ("cpu",), Settings())
     view = RunView("deploy", "backend", detect.offline(host), "RUN", dry_run=True)
-    want = 'install -d -m 700 -o "$SUDO_USER" -- /app/backups'
-    assert want in backend.plan(view).step("0").render(view)
-    assert want in backup.backup_plan(view).step("0").render(view)
+    # a deploy makes it as the deploy login itself (no sudo, so no -o)
+    want = "install -d -m 700 -- /app/backups"
+    for step in (backend.plan(view).step("0"), backup.backup_plan(view).step("0")):
+        assert want in step.render(view) and not step.sudo
+        assert "-o " not in step.render(view)
+    # setup makes it the deploy login's: ansible_user by name, else whoever ran sudo
+    assert ("/app/backups", "700", "u") in setup.directories(view.s, {"cpu"}, view.login)
     assert ("/app/backups", "700", setup.LOGIN) in setup.directories(view.s, {"cpu"})
+    (dirs,) = [st for st in setup.plan(view).steps if st.title == "디렉터리 생성 (소유자·권한)"]
+    assert dirs.sudo and "install -d -m 700 -o u -- /app/backups" in dirs.render(view)
 
 
 def test_a_converted_backend_starts_at_boot_on_its_port():
@@ -388,12 +401,14 @@ def test_setup_leaves_the_release_strategy_s_web_root_link_alone(tmp_path):
     neither report it as a change on every run nor chmod/chown through it."""
     from tasks.procedures import setup
 
-    d = {k: str(tmp_path / k) for k in ("state", "front", "back", "web", "fbak", "dbak", "ai")}
+    d = {k: str(tmp_path / k)
+         for k in ("state", "front", "back", "web", "fbak", "dbak", "ai", "releases")}  # fmt: skip
     s = Settings(state_dir=d["state"], frontend_dir=d["front"], backend_dir=d["back"],
                  web_root=d["web"], frontend_backup_dir=d["fbak"], backup_dir=d["dbak"],
-                 ai_dir=d["ai"])  # fmt: skip
+                 ai_dir=d["ai"], releases_root=d["releases"])  # fmt: skip
     command = setup.directories_command(s, {"cpu", "gpu"})
     assert bash(command, SUDO_USER="root").stdout.startswith("변경:")
+    assert os.path.isdir(d["releases"])  # strategy=release: the release root is the login's
     release = tmp_path / "release"
     release.mkdir(mode=0o700)
     os.rmdir(d["web"])

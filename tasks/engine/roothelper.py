@@ -1,0 +1,228 @@
+#!/usr/bin/python3 -I
+"""dojangkok-root: the only thing the deploy user may run as root (least privilege).
+
+``fab setup`` installs this file, root-owned, as ``/usr/local/sbin/dojangkok-root``, writes
+what it may act on to ``/etc/dojangkok/sudo.json`` (from the inventory's settings), and a
+sudoers drop-in that lets the deploy user run it, and nothing else, as root without a
+password (tasks/procedures/privilege.py). A deploy then runs, for example::
+
+    sudo -n /usr/local/sbin/dojangkok-root systemctl restart fastapi
+
+Every argument is checked against the root-owned config; anything else is refused (exit 2)
+with a message that names it. No argument ever reaches a shell. The verbs:
+
+- ``systemctl ACTION UNIT``: start, stop, restart, reset-failed, enable or disable (boot
+  links only, ``--no-reload``) one of the app's units;
+- ``nginx-reload``: check nginx's config, then reload it gracefully;
+- ``switch PAIR PORT``: a blue/green pair's nginx upstream to ``PORT`` (written atomically,
+  checked with nginx's test; the old file comes back when it fails), then ``PORT``'s instance
+  starts at boot and the other one does not;
+- ``retire PAIR PORT SECONDS``: stop the pair's instance on ``PORT`` after ``SECONDS`` (a
+  transient systemd timer; a rollback within that time is only a switch);
+- ``hostrun RUN_ID TITLE``: start a deploy's critical section
+  (``<state_dir>/hostrun/<RUN_ID>/hostrun.py``, tasks/engine/hostrun.py) as a transient
+  systemd unit that runs as the deploy user, so it goes on if SSH drops.
+
+Standard library only (the hosts' python3); importable for its pure parts (tests, and the
+operator side's upstream text).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import stat
+import subprocess
+import sys
+
+CONFIG = "/etc/dojangkok/sudo.json"
+ACTIONS = ("start", "stop", "restart", "reset-failed", "enable", "disable")
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,80}")
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class Refused(Exception):
+    """Not something the deploy user may do as root (or not as asked)."""
+
+
+def upstream_text(name: str, port: int) -> str:
+    """The upstream file's whole text (nginx includes it)."""
+    return f"upstream {name} {{\n    server 127.0.0.1:{int(port)};\n    keepalive 16;\n}}\n"
+
+
+def retire_unit(service: str, port: int) -> str:
+    return f"{service}-retire-{int(port)}"
+
+
+def allowed_units(conf: dict) -> set[str]:
+    """The units ``systemctl`` may act on: the app's services, each pair's two instances and
+    their retire timers."""
+    units = set(conf.get("units", []))
+    for pair in conf.get("pairs", {}).values():
+        for port in pair["ports"]:
+            units.add(f"{pair['service']}@{port}")
+            units.add(retire_unit(pair["service"], port) + ".timer")
+    return {_full(u) for u in units}
+
+
+def _full(unit: str) -> str:
+    """``name`` and ``name.service`` are the same unit."""
+    return unit if re.search(r"\.(service|timer|socket|target|path)$", unit) else unit + ".service"
+
+
+def _port(pair: dict, text: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,5}", text) or int(text) not in pair["ports"]:
+        raise Refused(f"port {text!r} is not one of the pair's ports {pair['ports']}")
+    return int(text)
+
+
+def _pair(conf: dict, name: str) -> dict:
+    pairs = conf.get("pairs", {})
+    if name not in pairs:
+        raise Refused(
+            f"no blue/green pair {name!r} on this host (known: {', '.join(pairs) or 'none'})"
+        )
+    return pairs[name]
+
+
+def plan(conf: dict, argv: list[str]) -> list:
+    """What a call does, as a list of actions (argv lists, or ("write", path, text)), after
+    every check. Pure: tests call it with any input."""
+    if not argv:
+        raise Refused("no verb: systemctl, nginx-reload, switch, retire or hostrun")
+    verb, args = argv[0], argv[1:]
+    if verb == "systemctl":
+        if len(args) != 2:
+            raise Refused("usage: systemctl ACTION UNIT")
+        action, unit = args
+        if action not in ACTIONS:
+            raise Refused(f"systemctl {action!r}: only {', '.join(ACTIONS)}")
+        if _full(unit) not in allowed_units(conf):
+            raise Refused(
+                f"unit {unit!r} is not one of this host's app units: "
+                "if the inventory names a new service, run `fab setup` again"
+            )
+        extra = ["-q", "--no-reload"] if action in ("enable", "disable") else []
+        return [["systemctl", action, *extra, "--", unit]]
+    if verb == "nginx-reload":
+        if args:
+            raise Refused("usage: nginx-reload")
+        return [["sh", "-c", conf["nginx_test"]], ["sh", "-c", conf["nginx_reload"]]]
+    if verb == "switch":
+        if len(args) != 2:
+            raise Refused("usage: switch PAIR PORT")
+        pair = _pair(conf, args[0])
+        port = _port(pair, args[1])
+        others = [p for p in pair["ports"] if p != port]
+        return [
+            ("upstream", pair["upstream_file"], upstream_text(pair["upstream"], port)),
+            ["systemctl", "enable", "-q", "--no-reload", "--", f"{pair['service']}@{port}"],
+            *(["systemctl", "disable", "-q", "--no-reload", "--", f"{pair['service']}@{p}"]
+              for p in others),
+        ]  # fmt: skip
+    if verb == "retire":
+        if len(args) != 3:
+            raise Refused("usage: retire PAIR PORT SECONDS")
+        pair = _pair(conf, args[0])
+        port = _port(pair, args[1])
+        if not re.fullmatch(r"[0-9]{1,6}", args[2]) or not 1 <= int(args[2]) <= 86400:
+            raise Refused(f"seconds {args[2]!r}: a whole number from 1 to 86400")
+        timer = retire_unit(pair["service"], port)
+        return [
+            ("quiet", ["systemctl", "stop", "--", timer + ".timer"]),
+            ["systemd-run", f"--unit={timer}", f"--on-active={int(args[2])}s",
+             "--timer-property=AccuracySec=1s", "--collect", "--quiet", "--",
+             "systemctl", "stop", "--", f"{pair['service']}@{port}"],
+        ]  # fmt: skip
+    if verb == "hostrun":
+        if len(args) != 2:
+            raise Refused("usage: hostrun RUN_ID TITLE")
+        run_id, title = args
+        if not RUN_ID.fullmatch(run_id):
+            raise Refused(f"run id {run_id!r}: letters, digits, . _ - (at most 81)")
+        if not title.isprintable() or len(title) > 120:
+            raise Refused("title: printable, at most 120 characters")
+        where = f"{conf['state_dir']}/hostrun/{run_id}"
+        return [("hostrun", where, run_id, title)]
+    raise Refused(f"unknown verb {verb!r}: systemctl, nginx-reload, switch, retire or hostrun")
+
+
+# --- carrying it out (as root) -------------------------------------------------------------
+def _run(argv: list[str], quiet: bool = False) -> int:
+    out = subprocess.DEVNULL if quiet else None
+    return subprocess.run(argv, env={"PATH": PATH, "LANG": "C.UTF-8"}, stdout=out,
+                          stderr=out, check=False).returncode  # fmt: skip
+
+
+def _owned_by(path: str, uid: int, kind) -> None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise Refused(f"{path}: no such file or directory") from None
+    if not kind(st.st_mode) or st.st_uid != uid:
+        raise Refused(f"{path}: not a {'directory' if kind is stat.S_ISDIR else 'file'} "
+                      "of the deploy user's own")  # fmt: skip
+
+
+def _upstream(path: str, text: str, conf: dict) -> int:
+    new, prev = path + ".new", path + ".prev"
+    fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    had = os.path.isfile(path)
+    if had:
+        with open(path, "rb") as old, open(prev, "wb") as keep:
+            keep.write(old.read())
+    os.replace(new, path)
+    if _run(["sh", "-c", conf["nginx_test"] + " 2>&1"]) != 0:
+        if had:
+            os.replace(prev, path)
+        print(f"nginx refused the new upstream: {path} is as before", file=sys.stderr)
+        return 1
+    return _run(["sh", "-c", conf["nginx_reload"]])
+
+
+def _hostrun(where: str, run_id: str, title: str, conf: dict) -> int:
+    login = pwd.getpwnam(conf["login"])
+    _owned_by(where, login.pw_uid, stat.S_ISDIR)
+    _owned_by(f"{where}/hostrun.py", login.pw_uid, stat.S_ISREG)
+    groups = [g for g in conf.get("groups", []) if g]
+    argv = ["systemd-run", f"--unit=dojangkok-deploy-{run_id}", f"--description=dojangkok {title}",
+            f"--uid={login.pw_name}", f"--gid={login.pw_gid}", "--collect", "--quiet"]  # fmt: skip
+    if groups:
+        argv.append("--property=SupplementaryGroups=" + " ".join(groups))
+    return _run([*argv, "--", "/usr/bin/python3", f"{where}/hostrun.py", where])
+
+
+def main(argv: list[str]) -> int:
+    try:
+        with open(CONFIG, encoding="utf-8") as f:
+            conf = json.load(f)
+    except OSError as exc:
+        print(f"dojangkok-root: cannot read {CONFIG} ({exc.strerror}): run `fab setup`",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        actions = plan(conf, argv)
+        for act in actions:
+            if isinstance(act, list):
+                code = _run(act)
+            elif act[0] == "quiet":
+                _run(act[1], quiet=True)
+                code = 0
+            elif act[0] == "upstream":
+                code = _upstream(act[1], act[2], conf)
+            else:
+                code = _hostrun(act[1], act[2], act[3], conf)
+            if code != 0:
+                return code
+        return 0
+    except Refused as exc:
+        print(f"dojangkok-root: refused: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,174 @@
+"""Least privilege: what the deploy login may do as root, and nothing more (pure builders).
+
+``fab setup`` installs a fixed, root-owned helper (tasks/engine/roothelper.py, as
+:data:`HELPER`), the list of what it may act on (:data:`CONFIG`, from the inventory's
+settings: the app's units, the blue/green pairs, nginx's test and reload commands, the state
+directory) and a sudoers drop-in (:data:`SUDOERS`, templates/sudo/dojangkok.sudoers.j2,
+checked with ``visudo -cf`` before it goes in) that lets the deploy login run that helper,
+and nothing else, as root without a password. Deploys and rollbacks then never run free
+shell as root: each root action is one helper call, shown as it runs
+(``sudo -n /usr/local/sbin/dojangkok-root systemctl restart fastapi``), and the helper
+refuses anything the config does not name.
+
+Everything else a deploy needs is the deploy login's own: the checkouts, releases, state and
+backup directories and the .env files are its (setup makes them so); it reads the journal as
+a member of ``systemd-journal`` and the apps' logs as a member of their groups.
+
+Setup and push-config change system files (packages, units, nginx, sudoers, the firewall):
+they log in a second time as ``admin_user`` (full sudo, like ``ubuntu``) for their root
+steps (tasks/hosts/connect.py). Without ``admin_user`` the deploy login must have full sudo,
+as before; setup then says loudly that it still has it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tasks import components
+from tasks.engine.steps import Upload
+from tasks.engine.view import RunView
+from tasks.errors import ConfigError
+from tasks.hosts import values
+from tasks.hosts.inventory import Host
+from tasks.procedures.hostfacts import ch, tracked
+from tasks.shell import ROOT_HELPER, q, root_helper
+
+HELPER = ROOT_HELPER
+CONFIG = "/etc/dojangkok/sudo.json"
+SUDOERS = "/etc/sudoers.d/dojangkok"
+TEMPLATE = "sudo/dojangkok.sudoers.j2"
+SOURCE = Path(__file__).resolve().parent.parent / "engine" / "roothelper.py"
+#: groups the deploy login joins: the journal (journalctl without root) and, per app, the
+#: service's group (its .env and logs)
+JOURNAL_GROUPS = ("systemd-journal", "adm")
+
+
+def login(v: RunView) -> str:
+    """The deploy login as a shell word (:attr:`RunView.login`)."""
+    return v.login
+
+
+def root(*args: object) -> str:
+    """One call of the root helper (the only root command a deploy runs)."""
+    return root_helper(*args)
+
+
+def systemctl(action: str, unit: str) -> str:
+    return root("systemctl", action, values.unit_name(unit))
+
+
+def nginx_reload() -> str:
+    return root("nginx-reload")
+
+
+# --- what setup installs -------------------------------------------------------------------
+def pairs(host: Host) -> dict:
+    """The host's blue/green pairs (always the backend's on a CPU host; the AI server's on a
+    GPU host whatever ai_switch says, so switching it on needs no new setup)."""
+    from tasks.procedures import release_ai, release_backend
+
+    s, r, out = host.settings, _roles(host), {}
+    for name, role, pair in (
+        ("backend", "cpu", release_backend.PAIR),
+        ("ai", "gpu", release_ai.PAIR),
+    ):
+        if role in r:
+            out[name] = {"service": pair.service(s), "ports": [int(p) for p in pair.ports(s)],
+                         "upstream_file": pair.upstream_file(s), "upstream": pair.upstream}  # fmt: skip
+    return out
+
+
+def _roles(host: Host) -> set[str]:
+    return components.roles(host.groups, host.alias) or set(components.GROUPS)
+
+
+def units(host: Host) -> list[str]:
+    s, r = host.settings, _roles(host)
+    return ([s.backend_service] if "cpu" in r else []) + ([s.ai_service] if "gpu" in r else [])
+
+
+def app_groups(host: Host) -> list[str]:
+    s, r = host.settings, _roles(host)
+    return ([s.backend_user] if "cpu" in r else []) + ([s.ai_user] if "gpu" in r else [])
+
+
+def config_text(host: Host, deploy_login: str) -> str:
+    s = host.settings
+    doc = {
+        "about": "what the deploy login may do as root through dojangkok-root (fab setup writes it)",
+        "login": deploy_login,
+        "state_dir": s.state_dir,
+        "units": units(host),
+        "pairs": pairs(host),
+        "nginx_test": s.nginx_test_cmd,
+        "nginx_reload": s.nginx_reload_cmd,
+        "groups": [*JOURNAL_GROUPS, *app_groups(host)],
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
+
+
+def sudoers_text(deploy_login: str) -> str:
+    from tasks.config.render import MANAGED, environment
+
+    template = environment().get_template(TEMPLATE)
+    return template.render(login=deploy_login, helper=HELPER, config=CONFIG,
+                           managed=MANAGED.format(template=TEMPLATE))  # fmt: skip
+
+
+def staged(v: RunView, what: str) -> str:
+    return f"{v.s.state_dir}/.setup-sudo.{v.run_id}.{what}"
+
+
+def deploy_login(v: RunView) -> str:
+    """The deploy login by name (the files setup writes name it): the inventory's
+    ansible_user."""
+    if not v.host.user:
+        raise ConfigError(
+            f"setup writes the sudo rule of {v.host.alias}'s deploy login, and the inventory "
+            "does not name it",
+            f"give it as ansible_user for {v.host.alias} (e.g. ansible_user=deploy)",
+        )
+    return v.host.user
+
+
+def uploads(v: RunView) -> tuple[Upload, ...]:
+    host, who = v.host, deploy_login(v)
+    return (
+        Upload(staged(v, "helper"), "644", "tasks/engine/roothelper.py (root 헬퍼)",
+               lambda secrets: SOURCE.read_text(encoding="utf-8")),
+        Upload(staged(v, "json"), "644", "root 헬퍼가 다룰 수 있는 것 (유닛·포트·nginx 명령)",
+               lambda secrets: config_text(host, who)),
+        Upload(staged(v, "sudoers"), "644", f"templates/{TEMPLATE}에서 렌더링",
+               lambda secrets: sudoers_text(who)),
+    )  # fmt: skip
+
+
+def command(v: RunView) -> str:
+    """Check the drop-in with visudo, install the three files root-owned, put the deploy
+    login in the journal's and the apps' groups; then say loudly if it still has more sudo
+    than the helper (another sudoers rule gives it ALL)."""
+    helper, conf, sudoers = (q(staged(v, w)) for w in ("helper", "json", "sudoers"))
+    who = login(v)
+    groups = " ".join(q(g) for g in [*JOURNAL_GROUPS, *app_groups(v.host)])
+    still = (
+        f"!!! {v.host.user or 'the deploy login'} still has unrestricted sudo "
+        "(sudo -l -U): remove that rule, set admin_user"
+    )
+    install = " ".join(
+        f'cmp -s -- "${var}" {q(dest)} || {{ install -D -o root -g root -m {mode} -- "${var}" {q(dest)}; {ch(dest)}; }};'
+        for var, dest, mode in (("helper", HELPER, "755"), ("conf", CONFIG, "644"))
+    )
+    return tracked(
+        f"helper={helper}; conf={conf}; sudoers={sudoers}; "
+        """trap 'rm -f -- "$helper" "$conf" "$sudoers"' EXIT; """
+        f'visudo -c -q -f "$sudoers" || {{ echo {q("the rendered sudoers drop-in fails visudo -c: sudo is as it was")} >&2; exit 1; }}; '
+        f"{install} "
+        f'cmp -s -- "$sudoers" {q(SUDOERS)} || {{ install -o root -g root -m 440 -- "$sudoers" {q(SUDOERS + ".new")} '
+        f"&& mv -fT -- {q(SUDOERS + '.new')} {q(SUDOERS)}; {ch(SUDOERS)}; }}; "
+        f'for g in {groups}; do getent group -- "$g" >/dev/null || continue; '
+        f'id -nG -- {who} | tr " " "\\n" | grep -qxF -- "$g" || {{ usermod -aG "$g" -- {who}; ch "group $g"; }}; done; '
+        f"if sudo -l -U {who} 2>/dev/null | grep -qE -- '\\(ALL( : ALL)?\\) (NOPASSWD: )?ALL$|\\) ALL$'; then "
+        f"note {q(still)}; fi",
+        "root helper only",
+    )

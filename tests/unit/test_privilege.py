@@ -1,0 +1,449 @@
+"""Least privilege: the root helper's checks, what setup installs for it, and that no deploy
+or rollback runs anything as root but the helper (tasks/engine/roothelper.py,
+tasks/procedures/privilege.py)."""
+
+from __future__ import annotations
+
+import getpass
+import itertools
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tasks import components
+from tasks.components import COMPONENTS
+from tasks.engine import hostscript, roothelper
+from tasks.engine.roothelper import Refused
+from tasks.engine.steps import Kind, Plan
+from tasks.engine.view import RunView
+from tasks.hosts.inventory import Host
+from tasks.hosts.settings import Settings
+from tasks.procedures import backup, deploy, detect, privilege
+from tasks.procedures import setup as host_setup
+from tasks.procedures.release_flow import pair_of
+
+from .conftest import make_host
+
+HELPER = "/usr/local/sbin/dojangkok-root"
+ROOT = f"sudo -n {HELPER}"
+RUN_ID = "20260101_120000_000000_abcd"
+
+
+def conf_of(host: Host, login: str = "deploy") -> dict:
+    """The config setup writes for ``host``, as the helper reads it."""
+    return json.loads(privilege.config_text(host, login))
+
+
+CPU = conf_of(make_host())
+GPU = conf_of(make_host(None, "gpu", "gpu"))
+
+
+# --- (a) roothelper.plan: what each verb does, after every check ------------------------------
+@pytest.mark.parametrize(
+    ("argv", "actions"),
+    [
+        (["systemctl", "restart", "dojangkok"], [["systemctl", "restart", "--", "dojangkok"]]),
+        (["systemctl", "restart", "dojangkok.service"],
+         [["systemctl", "restart", "--", "dojangkok.service"]]),
+        (["systemctl", "start", "dojangkok@8082"], [["systemctl", "start", "--", "dojangkok@8082"]]),
+        (["systemctl", "stop", "dojangkok@8081.service"],
+         [["systemctl", "stop", "--", "dojangkok@8081.service"]]),
+        (["systemctl", "reset-failed", "dojangkok@8081"],
+         [["systemctl", "reset-failed", "--", "dojangkok@8081"]]),
+        (["systemctl", "stop", "dojangkok-retire-8081.timer"],
+         [["systemctl", "stop", "--", "dojangkok-retire-8081.timer"]]),
+        (["systemctl", "enable", "dojangkok"],
+         [["systemctl", "enable", "-q", "--no-reload", "--", "dojangkok"]]),
+        (["systemctl", "disable", "dojangkok@8082"],
+         [["systemctl", "disable", "-q", "--no-reload", "--", "dojangkok@8082"]]),
+        (["nginx-reload"], [["sh", "-c", "nginx -t"], ["sh", "-c", "nginx -s reload"]]),
+        (["switch", "backend", "8082"], [
+            ("upstream", "/etc/nginx/dojangkok-upstream.conf",
+             "upstream dojangkok_backend {\n    server 127.0.0.1:8082;\n    keepalive 16;\n}\n"),
+            ["systemctl", "enable", "-q", "--no-reload", "--", "dojangkok@8082"],
+            ["systemctl", "disable", "-q", "--no-reload", "--", "dojangkok@8081"],
+        ]),
+        (["switch", "backend", "8081"], [
+            ("upstream", "/etc/nginx/dojangkok-upstream.conf",
+             roothelper.upstream_text("dojangkok_backend", 8081)),
+            ["systemctl", "enable", "-q", "--no-reload", "--", "dojangkok@8081"],
+            ["systemctl", "disable", "-q", "--no-reload", "--", "dojangkok@8082"],
+        ]),
+        (["retire", "backend", "8081", "600"], [
+            ("quiet", ["systemctl", "stop", "--", "dojangkok-retire-8081.timer"]),
+            ["systemd-run", "--unit=dojangkok-retire-8081", "--on-active=600s",
+             "--timer-property=AccuracySec=1s", "--collect", "--quiet", "--",
+             "systemctl", "stop", "--", "dojangkok@8081"],
+        ]),
+        (["hostrun", "20260101_120000_000000_abcd", "Backend 배포"],
+         [("hostrun", "/var/lib/dojangkok-deploy/hostrun/20260101_120000_000000_abcd",
+           "20260101_120000_000000_abcd", "Backend 배포")]),
+    ],
+)  # fmt: skip
+def test_each_verb_s_accepted_form(argv, actions):
+    assert roothelper.plan(CPU, argv) == actions
+
+
+def test_the_gpu_host_s_pair_and_unit():
+    assert roothelper.plan(GPU, ["systemctl", "restart", "fastapi"]) == [
+        ["systemctl", "restart", "--", "fastapi"]
+    ]
+    upstream, enable, disable = roothelper.plan(GPU, ["switch", "ai", "8002"])
+    assert upstream == ("upstream", "/etc/nginx/dojangkok-ai-upstream.conf",
+                        roothelper.upstream_text("dojangkok_ai", 8002))  # fmt: skip
+    assert enable[-1] == "fastapi@8002" and disable[-1] == "fastapi@8001"
+    for refused in (["systemctl", "restart", "dojangkok"], ["switch", "backend", "8082"]):
+        with pytest.raises(Refused):
+            roothelper.plan(GPU, refused)
+
+
+@pytest.mark.parametrize("seconds", ["1", "86400"])
+def test_retire_s_bounds_are_accepted(seconds):
+    timer = roothelper.plan(CPU, ["retire", "backend", "8082", seconds])[-1]
+    assert f"--on-active={seconds}s" in timer and timer[-1] == "dojangkok@8082"
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        ([], "no verb"),
+        (["reboot"], "unknown verb"),
+        (["bash", "-c", "id"], "unknown verb"),
+        (["systemctl"], "usage"),
+        (["systemctl", "restart"], "usage"),
+        (["systemctl", "restart", "dojangkok", "nginx"], "usage"),
+        (["systemctl", "restart", "nginx"], "not one of this host's app units"),
+        (["systemctl", "restart", "ssh.service"], "not one of this host's app units"),
+        (["systemctl", "restart", "fastapi"], "not one of this host's app units"),
+        (["systemctl", "start", "dojangkok@9999"], "not one of this host's app units"),
+        (["systemctl", "stop", "dojangkok-retire-9999.timer"], "not one of this host's app units"),
+        (["systemctl", "restart", "--global"], "not one of this host's app units"),
+        (["systemctl", "edit", "dojangkok"], "only start"),
+        (["systemctl", "mask", "dojangkok"], "only start"),
+        (["systemctl", "daemon-reload", "dojangkok"], "only start"),
+        (["systemctl", "--now", "dojangkok"], "only start"),
+        (["nginx-reload", "now"], "usage"),
+        (["switch", "backend"], "usage"),
+        (["switch", "backend", "8082", "8081"], "usage"),
+        (["switch", "ai", "8001"], "no blue/green pair"),
+        (["switch", "backend", "8083"], "not one of the pair's ports"),
+        (["switch", "backend", "80"], "not one of the pair's ports"),
+        (["switch", "backend", "8082 "], "not one of the pair's ports"),
+        (["switch", "backend", "08082x"], "not one of the pair's ports"),
+        (["retire", "backend", "8081"], "usage"),
+        (["retire", "backend", "8081", "600", "x"], "usage"),
+        (["retire", "backend", "8083", "600"], "not one of the pair's ports"),
+        (["retire", "backend", "8081", "0"], "seconds"),
+        (["retire", "backend", "8081", "86401"], "seconds"),
+        (["retire", "backend", "8081", "10;id"], "seconds"),
+        (["retire", "backend", "8081", "-1"], "seconds"),
+        (["retire", "backend", "8081", ""], "seconds"),
+        (["hostrun", "RUN"], "usage"),
+        (["hostrun", "RUN", "t", "x"], "usage"),
+        (["hostrun", "a/b", "t"], "run id"),
+        (["hostrun", "..", "t"], "run id"),
+        (["hostrun", "../etc", "t"], "run id"),
+        (["hostrun", "-x", "t"], "run id"),
+        (["hostrun", "--help", "t"], "run id"),
+        (["hostrun", "", "t"], "run id"),
+        (["hostrun", "a" * 82, "t"], "run id"),
+        (["hostrun", "RUN", "a\nb"], "title"),
+        (["hostrun", "RUN", "a\tb"], "title"),
+        (["hostrun", "RUN", "x" * 121], "title"),
+    ],
+)
+def test_refusals_name_what_is_wrong(argv, says):
+    with pytest.raises(Refused, match=re.escape(says)):
+        roothelper.plan(CPU, argv)
+
+
+def test_a_unit_and_its_service_name_are_the_same_unit():
+    units = roothelper.allowed_units(CPU)
+    assert "dojangkok.service" in units and "dojangkok@8081.service" in units
+    assert "dojangkok-retire-8082.timer" in units
+    for unit in ("dojangkok", "dojangkok.service"):
+        assert roothelper.plan(CPU, ["systemctl", "stop", unit])[0][-1] == unit
+
+
+# --- (b) main: a refusal runs nothing -------------------------------------------------------
+@pytest.fixture
+def helper(tmp_path: Path, monkeypatch):
+    """main() with its config in a temp file and every command recorded, never run."""
+    conf = conf_of(make_host())
+    conf["state_dir"] = str(tmp_path / "state")
+    conf["pairs"]["backend"]["upstream_file"] = str(tmp_path / "upstream.conf")
+    path = tmp_path / "sudo.json"
+    path.write_text(json.dumps(conf))
+    monkeypatch.setattr(roothelper, "CONFIG", str(path))
+    ran, codes = [], {}
+
+    def run(argv, quiet=False):
+        ran.append(argv)
+        return codes.get(" ".join(argv), 0)
+
+    monkeypatch.setattr(roothelper, "_run", run)
+    return ran, codes, conf
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["systemctl", "edit", "dojangkok"],
+        ["systemctl", "restart", "nginx"],
+        ["switch", "backend", "8083"],
+        ["retire", "backend", "8081", "10;id"],
+        ["hostrun", "../x", "t"],
+        ["sh", "-c", "id"],
+        [],
+    ],
+)
+def test_main_refuses_with_2_and_runs_nothing(helper, capsys, argv):
+    ran, _, _ = helper
+    assert roothelper.main(argv) == 2
+    assert "dojangkok-root: refused:" in capsys.readouterr().err
+    assert ran == []
+
+
+def test_main_runs_an_accepted_call_as_planned(helper):
+    ran, _, conf = helper
+    assert roothelper.main(["systemctl", "restart", "dojangkok"]) == 0
+    assert roothelper.main(["nginx-reload"]) == 0
+    assert ran == [["systemctl", "restart", "--", "dojangkok"],
+                   ["sh", "-c", "nginx -t"], ["sh", "-c", "nginx -s reload"]]  # fmt: skip
+
+
+def test_main_without_its_config_refuses(helper, monkeypatch, tmp_path, capsys):
+    ran, _, _ = helper
+    monkeypatch.setattr(roothelper, "CONFIG", str(tmp_path / "missing.json"))
+    assert roothelper.main(["systemctl", "restart", "dojangkok"]) == 2
+    assert "run `fab setup`" in capsys.readouterr().err and ran == []
+
+
+def test_switch_writes_the_upstream_and_keeps_the_old_one_when_nginx_refuses(helper):
+    ran, codes, conf = helper
+    upstream = Path(conf["pairs"]["backend"]["upstream_file"])
+    upstream.write_text(roothelper.upstream_text("dojangkok_backend", 8081))
+    assert roothelper.main(["switch", "backend", "8082"]) == 0
+    assert upstream.read_text() == roothelper.upstream_text("dojangkok_backend", 8082)
+    assert ran[-1][-1] == "dojangkok@8081" and ran[-2][-1] == "dojangkok@8082"
+    ran.clear()
+    codes["sh -c nginx -t 2>&1"] = 1  # nginx refuses the new file: it is as before
+    assert roothelper.main(["switch", "backend", "8081"]) == 1
+    assert upstream.read_text() == roothelper.upstream_text("dojangkok_backend", 8082)
+    assert ran == [["sh", "-c", "nginx -t 2>&1"]]  # no reload, nothing enabled
+
+
+def test_hostrun_runs_only_the_deploy_login_s_own_directory(helper, tmp_path, capsys):
+    ran, _, conf = helper
+    me = getpass.getuser()
+    conf = dict(conf, login=me)
+    Path(roothelper.CONFIG).write_text(json.dumps(conf))
+    where = Path(conf["state_dir"]) / "hostrun" / "RUN"
+    where.mkdir(parents=True)
+    (where / "hostrun.py").write_text("")
+    assert roothelper.main(["hostrun", "RUN", "Backend 배포"]) == 0
+    (argv,) = ran
+    assert argv[:2] == ["systemd-run", "--unit=dojangkok-deploy-RUN"]
+    assert f"--uid={me}" in argv
+    assert argv[-3:] == ["/usr/bin/python3", f"{where}/hostrun.py", str(where)]
+    if os.getuid() != 0:
+        return  # only root can give the directory to someone else
+    ran.clear()
+    os.chown(where / "hostrun.py", 65534, 65534)  # not the deploy login's: refused
+    assert roothelper.main(["hostrun", "RUN", "t"]) == 2
+    assert "not a file of the deploy user's own" in capsys.readouterr().err and ran == []
+
+
+# --- (c) the config setup writes ------------------------------------------------------------
+def test_the_cpu_host_s_config():
+    assert CPU["login"] == "deploy" and CPU["state_dir"] == "/var/lib/dojangkok-deploy"
+    assert CPU["units"] == ["dojangkok"]
+    assert CPU["pairs"] == {"backend": {
+        "service": "dojangkok", "ports": [8081, 8082],
+        "upstream_file": "/etc/nginx/dojangkok-upstream.conf", "upstream": "dojangkok_backend"}}  # fmt: skip
+    assert (CPU["nginx_test"], CPU["nginx_reload"]) == ("nginx -t", "nginx -s reload")
+    assert CPU["groups"] == ["systemd-journal", "adm", "dojangkok"]
+
+
+def test_the_gpu_host_s_config():
+    assert GPU["units"] == ["fastapi"]
+    assert GPU["pairs"] == {"ai": {
+        "service": "fastapi", "ports": [8001, 8002],
+        "upstream_file": "/etc/nginx/dojangkok-ai-upstream.conf", "upstream": "dojangkok_ai"}}  # fmt: skip
+    assert GPU["groups"] == ["systemd-journal", "adm", "dojangkok-ai"]
+
+
+def test_a_host_in_both_groups_gets_both():
+    both = conf_of(make_host(None, "all", "other"))  # no known group: every role
+    assert both["units"] == ["dojangkok", "fastapi"] and set(both["pairs"]) == {"backend", "ai"}
+
+
+def test_the_settings_reach_the_config_and_the_checks():
+    s = Settings(backend_service="be-svc", backend_ports=[9001, 9002], backend_user="be-user",
+                 nginx_test_cmd="/usr/sbin/nginx -t -q",
+                 nginx_reload_cmd="systemctl reload nginx")  # fmt: skip
+    conf = conf_of(make_host(s), "ops")
+    assert conf["login"] == "ops" and conf["units"] == ["be-svc"]
+    assert conf["pairs"]["backend"]["service"] == "be-svc"
+    assert conf["pairs"]["backend"]["ports"] == [9001, 9002]
+    assert conf["groups"][-1] == "be-user"
+    assert roothelper.plan(conf, ["nginx-reload"]) == [
+        ["sh", "-c", "/usr/sbin/nginx -t -q"], ["sh", "-c", "systemctl reload nginx"]]  # fmt: skip
+    assert roothelper.plan(conf, ["systemctl", "restart", "be-svc"])[0][-1] == "be-svc"
+    assert roothelper.plan(conf, ["switch", "backend", "9002"])[1][-1] == "be-svc@9002"
+    for old in (["systemctl", "restart", "dojangkok"], ["switch", "backend", "8082"]):
+        with pytest.raises(Refused):
+            roothelper.plan(conf, old)
+
+
+# --- (d) the sudoers drop-in ----------------------------------------------------------------
+def test_the_sudoers_rule_allows_the_helper_only():
+    text = privilege.sudoers_text("deploy")
+    rules = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    assert [r for r in rules if not r.startswith("Defaults")] == [
+        f"deploy ALL=(root) NOPASSWD: {HELPER}"
+    ]
+    assert rules == [f"Defaults!{HELPER} !requiretty", f"deploy ALL=(root) NOPASSWD: {HELPER}"]
+    assert "ALL=(ALL)" not in text and "NOPASSWD: ALL" not in text and "(ALL" not in text
+
+
+@pytest.mark.skipif(not shutil.which("visudo"), reason="visudo is not installed here")
+def test_the_sudoers_drop_in_passes_visudo(tmp_path):
+    f = tmp_path / "dojangkok"
+    f.write_text(privilege.sudoers_text("deploy"))
+    f.chmod(0o440)
+    res = subprocess.run(["visudo", "-c", "-q", "-f", str(f)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_setup_installs_the_helper_the_config_and_the_rule_last():
+    host = detect.offline(make_host())
+    view = RunView("setup", "setup", host, "RUN", dry_run=True)
+    step = host_setup.plan(view).steps[-1]
+    assert step.title == "최소 권한 sudo (배포 계정)" and step.sudo
+    helper, conf, sudoers = step.uploads(view)
+    assert helper.content(None) == Path(roothelper.__file__).read_text(encoding="utf-8")
+    assert json.loads(conf.content(None)) == CPU
+    assert sudoers.content(None) == privilege.sudoers_text("deploy")
+    command = step.render(view)
+    assert 'visudo -c -q -f "$sudoers" ||' in command
+    assert command.index("visudo") < command.index("install -D -o root")
+    assert "-m 440" in command and "/etc/sudoers.d/dojangkok" in command
+
+
+# --- (e) deploys and rollbacks: root only through the helper --------------------------------
+OTHER_SUDO = re.compile(r"\bsudo\b(?! -n /usr/local/sbin/dojangkok-root )")
+CALL = re.compile(r"sudo -n /usr/local/sbin/dojangkok-root ((?:[^;&|()<>'\n]|'[^']*')*)")
+
+
+def helper_calls(command: str) -> list[list[str]]:
+    """The root helper's argv in each of the command's calls of it."""
+    command = re.sub(r"\s+[0-9]?>\s*/dev/null", "", command)
+    return [shlex.split(args) for args in CALL.findall(command)]
+
+
+def hosts() -> list[tuple[str, Host]]:
+    return [("cpu", make_host()), ("gpu", make_host(None, "gpu", "gpu")),
+            ("gpu blue-green", make_host(Settings(ai_switch="blue-green"), "gpu", "gpu"))]  # fmt: skip
+
+
+def deploy_plans():
+    """(name, view, plan) for every plan a deploy, rollback, backup or restore may run."""
+    out = []
+    for label, host in hosts():
+        for comp in components.ORDER:
+            if comp.group not in host.groups:
+                continue
+            for task, strategy, build_on in itertools.product(
+                ("deploy", "rollback"), ("manual", "release"), ("host", "local")
+            ):
+                name = f"{label} {task} {comp.name} {strategy} {build_on}"
+                view = RunView(task, comp.name, host, RUN_ID, strategy, dry_run=True,
+                               build_on=build_on)  # fmt: skip
+                found = deploy.plans(comp, host, task, strategy, build_on)
+                out += [(name, view, plan) for plan in found]
+                if strategy == "release" and task == "deploy" and build_on == "host":
+                    # the host part's launch (release_flow._host_part) and its undo
+                    pair = pair_of(comp, view.s)
+                    part, back = (found[-4], found[-3]) if pair else (found[-3], found[-2])
+                    launch = hostscript.launch_step(part, back, lambda v: {})
+                    out.append((f"{label} {comp.name} launch", view,
+                                Plan(comp.name, "H", part.title, "", "", "", (launch,))))  # fmt: skip
+                    if pair:
+                        live = pair.ports(view.s)[0]
+                        out.append((f"{label} {comp.name} keep live", view,
+                                    pair.keep_live_plan(view, "B", live)))  # fmt: skip
+    view = RunView("backup", "database", make_host(), RUN_ID, dry_run=True,
+                   restore_from="/app/backups/x.sql.gz")  # fmt: skip
+    out += [("backup", view, backup.backup_plan(view)),
+            ("restore", view, backup.restore_plan(view))]  # fmt: skip
+    return out
+
+
+PLANS = deploy_plans()
+
+
+def commands(step, view) -> list[str]:
+    if step.kind is not Kind.SHELL:
+        return []
+    return [c for c in (step.render(view), step.cleanup and step.cleanup(view),
+                        step.diagnose and step.diagnose(view)) if c]  # fmt: skip
+
+
+def test_the_enumeration_covers_every_component_and_the_pairs():
+    names = " ".join(name for name, _, _ in PLANS)
+    for comp in COMPONENTS:
+        assert f"deploy {comp} manual" in names and f"rollback {comp} release" in names
+    assert "gpu blue-green ai keep live" in names and "cpu backend keep live" in names
+    assert "cpu frontend launch" in names and "gpu ai launch" in names
+    # every verb is called somewhere, so the check below sees the calls it checks
+    verbs = {argv[0] for _, view, plan in PLANS for st in plan.steps
+             for c in commands(st, view) for argv in helper_calls(c)}  # fmt: skip
+    assert verbs == {"systemctl", "nginx-reload", "switch", "retire", "hostrun"}
+
+
+@pytest.mark.parametrize(("name", "view", "plan"), PLANS, ids=[p[0] for p in PLANS])
+def test_no_deploy_step_runs_as_root(name, view, plan):
+    for step in plan.steps:
+        assert not step.sudo, f"{name}: {plan.section}{step.number} {step.title} uses sudo"
+
+
+@pytest.mark.parametrize(("name", "view", "plan"), PLANS, ids=[p[0] for p in PLANS])
+def test_every_sudo_is_a_call_of_the_helper_that_it_accepts(name, view, plan):
+    conf = conf_of(view.host)
+    for step in plan.steps:
+        for command in commands(step, view):
+            where = f"{name}: {plan.section}{step.number} {step.title}"
+            assert not OTHER_SUDO.search(command), f"{where}: {command}"
+            for argv in helper_calls(command):
+                try:
+                    roothelper.plan(conf, argv)
+                except Refused as exc:
+                    pytest.fail(f"{where}: the helper refuses {argv}: {exc}")
+
+
+def test_the_helper_call_parser_sees_every_call():
+    """(the check above relies on it)"""
+    command = (f"{ROOT} systemctl stop dojangkok-retire-8082.timer 2>/dev/null; "
+               f"{ROOT} systemctl stop dojangkok@8082 && {ROOT} hostrun RUN 'Backend 배포' && "
+               f"echo ok")  # fmt: skip
+    assert helper_calls(command) == [
+        ["systemctl", "stop", "dojangkok-retire-8082.timer"],
+        ["systemctl", "stop", "dojangkok@8082"],
+        ["hostrun", "RUN", "Backend 배포"],
+    ]
+    for bad in ("sudo systemctl stop x", "sudo -n -H -- bash -c x", f"echo; sudo -n {HELPER}x",
+                f"sudo -n {HELPER}"):  # fmt: skip
+        assert OTHER_SUDO.search(bad), bad
+    assert not OTHER_SUDO.search(f"{ROOT} nginx-reload; id -nG | grep sudoers")
+
+
+def test_setup_may_use_sudo():
+    view = RunView("setup", "setup", detect.offline(make_host()), "RUN", dry_run=True)
+    assert any(st.sudo for st in host_setup.plan(view).steps)
