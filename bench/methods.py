@@ -44,8 +44,10 @@ SCRIPT_PREP = [
     "the others on cpu, where the manual's header comments put them",
     "gave `deploy` on cpu an ssh key that gpu accepts and the alias `ai-server` → gpu, "
     "for `deploy_all.sh`'s `ssh ai-server '/app/scripts/deploy_ai_server.sh'`",
-    "nothing else: `/app/backups` (deploy_backend.sh) already exists on the lab's cpu, and "
-    "`deploy` has passwordless sudo as the scripts assume. `/var/www/backup`, where "
+    "gave `deploy` passwordless sudo as the scripts assume (`/etc/sudoers.d/95-bench-script`, "
+    "only while a script cell runs: the tool's setup leaves it the root helper alone)",
+    "nothing else: `/app/backups` (deploy_backend.sh) already exists on the lab's cpu. "
+    "`/var/www/backup`, where "
     "rollback_frontend.sh looks for backups, is not made: no step of the manual writes one, "
     'so the script\'s own "백업 파일을 찾을 수 없습니다" is what gets measured',
 ]
@@ -120,6 +122,11 @@ class ScriptMethod(Method):
             )
             if res.returncode != 0:
                 raise RuntimeError(f"cannot place {name} on {host}: {res.stderr.strip()}")
+        for host in ("cpu", "gpu"):  # the manual's operator has full sudo (cells reset hosts)
+            res = lab.run(host, "echo 'deploy ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/95-bench-script "
+                          "&& chmod 440 /etc/sudoers.d/95-bench-script && visudo -cq", timeout=30)  # fmt: skip
+            if res.returncode != 0:
+                raise RuntimeError(f"cannot give deploy sudo on {host}: {res.stderr.strip()}")
         self._ai_server_alias(lab)
 
     @staticmethod

@@ -92,16 +92,17 @@ def served_lab(lab: Lab) -> Lab:
 def _testinfra_host(lab: Lab, name: str):
     import testinfra
 
-    return testinfra.get_host(f"ssh://{name}", ssh_config=str(lab.ssh_config), sudo=True)
+    # as admin: the deploy login has only the tool's root helper once setup ran
+    return testinfra.get_host(f"ssh://admin@{name}", ssh_config=str(lab.ssh_config), sudo=True)
 
 
 @pytest.fixture
 def cpu_host(lab: Lab):
-    """pytest-testinfra host for cpu (ssh as deploy via .lab/ssh_config, sudo to root)."""
+    """pytest-testinfra host for cpu (ssh as admin via .lab/ssh_config, sudo to root)."""
     return _testinfra_host(lab, "cpu")
 
 
 @pytest.fixture
 def gpu_host(lab: Lab):
-    """pytest-testinfra host for gpu (ssh as deploy via .lab/ssh_config, sudo to root)."""
+    """pytest-testinfra host for gpu (ssh as admin via .lab/ssh_config, sudo to root)."""
     return _testinfra_host(lab, "gpu")

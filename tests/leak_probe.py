@@ -13,7 +13,8 @@ hook (no environment variable of the tool's turns it on).
 ``DOJANGKOK_TEST_LEAK=1`` makes it a deliberately broken tool, to prove that each channel of
 the leak tests can see a leak (tests/test_deploy_lab.py::test_the_leak_detectors_fire):
 the first command on a host is preceded by one that carries MYSQL_ROOT_PASSWORD in its
-command line, under sudo (the process list shows it; sudo logs it to the journal), the
+command line, through sudo and the root helper (the process list shows it; sudo logs the
+helper's command line to the journal, and the helper refuses the call), the
 password is printed once (the raw output has it; the masked output does not) and the
 history records are written unmasked with the password in them (both history files).
 """
@@ -63,8 +64,11 @@ def observe_masker(raw: Path) -> None:
 
 def leak() -> None:
     """The broken tool: the password in a command line, in the output and in the history."""
+    import shlex
+
     from tasks.engine import console, records
     from tasks.hosts import remote, secrets
+    from tasks.shell import ROOT_HELPER
 
     loaded: list = []
     load = secrets.Secrets.load.__func__
@@ -84,7 +88,8 @@ def leak() -> None:
     def leaky_run(self, command, sudo=False, **kw):
         if not done:
             done.append(1)
-            run(self, f"sleep 1.5; true # {password()}", sudo=True)
+            pw = shlex.quote(password())
+            run(self, f"sudo -n {ROOT_HELPER} systemctl stop {pw}; sleep 1.5; true # {pw}")
         return run(self, command, sudo=sudo, **kw)
 
     remote.Remote.run = leaky_run

@@ -321,16 +321,18 @@ def test_host_keys_are_checked(ready_lab, tmp_path):
 
 
 def test_sudo_with_a_password(ready_lab, tmp_path):
+    """The admin login's sudo password (sudo_password_env): push-config reads the config as
+    root over the admin login (deploypw here, sudo with a password); a wrong one stops it."""
     lab = ready_lab
     inv = inventory(lab, tmp_path, FAST, sudo_password_env="LAB_SUDO_PASSWORD")
-    inv.write_text(inv.read_text().replace("ansible_user=deploy ", "ansible_user=deploypw ", 1))
-    res = fab(lab, tmp_path, "-H", "cpu", "backup-db", inv=inv)
+    inv.write_text(inv.read_text() + "\n[all:vars]\nadmin_user=deploypw\n")
+    res = fab(lab, tmp_path, "-H", "cpu", "push-config", "--dry-run", inv=inv)
     assert res.returncode == 0, res.stderr
     assert_no_secrets(lab, res.stdout, res.stderr)
 
     env = env_file(lab, tmp_path, LAB_SUDO_PASSWORD="not-the-password")
-    res = fab(lab, tmp_path, "-H", "cpu", "backup-db", inv=inv, env=env)
-    assert res.returncode == 1 and "B0 배포 준비" in res.stderr
+    res = fab(lab, tmp_path, "-H", "cpu", "push-config", "--dry-run", inv=inv, env=env)
+    assert res.returncode == 1 and "incorrect password" in res.stderr, res.stderr
     assert "not-the-password" not in res.stdout + res.stderr
 
 

@@ -106,7 +106,7 @@ def test_gpu_serves_the_ai_to_the_cpu_host_only(fw):
 
 
 def test_an_open_ssh_session_survives_the_first_rules(fw):
-    """The session running setup when the first table is loaded: never tracked before (no
+    """The session running setup (as admin) when the first table is loaded: never tracked before (no
     ct rule in the namespace yet), picked up as established. Here the new table lets SSH in
     only from 192.0.2.0/24, so nothing but ``ct state established`` keeps the session: it
     keeps working while a new connection from the same address is dropped."""
@@ -118,7 +118,7 @@ def test_an_open_ssh_session_survives_the_first_rules(fw):
               "read b; echo second-$b; sudo -n nft -f /etc/dojangkok-deploy/firewall.nft "
               "&& echo restored")  # fmt: skip
     session = subprocess.Popen(
-        [*fw.ssh_command("cpu"), "-o", "ServerAliveInterval=2", "-o", "ServerAliveCountMax=3",
+        [*fw.ssh_command("cpu", "admin"), "-o", "ServerAliveInterval=2", "-o", "ServerAliveCountMax=3",
          "--", script],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

@@ -131,7 +131,7 @@ def test_operator_files(lab: Lab) -> None:
     ini = lab.inventory.read_text()
     for host, ip in lab.addresses.items():
         assert f"{host} ansible_host={ip} ansible_user=deploy ansible_port=22" in ini
-    assert "known_hosts_file=known_hosts" in ini
+    assert "known_hosts_file=known_hosts" in ini and "admin_user=admin" in ini
     assert lab.env_file.stat().st_mode & 0o777 == 0o600
     assert set(lab.env()) >= {"MYSQL_ROOT_PASSWORD", "DB_PASSWORD", "LAB_SUDO_PASSWORD"}
     known = lab.known_hosts.read_text()
@@ -184,8 +184,13 @@ def test_hosts_reach_nothing_outside(lab: Lab) -> None:
 
 # -- accounts --------------------------------------------------------------------------
 @pytest.mark.parametrize("host", HOSTS)
-def test_deploy_has_passwordless_sudo(lab: Lab, host: str) -> None:
-    assert sh(lab, host, "id -u && sudo -n whoami").split() == ["1000", "root"]
+def test_admin_has_passwordless_sudo_and_deploy_none_before_setup(lab: Lab, host: str) -> None:
+    assert lab.run(host, "id -u && sudo -n whoami", login="admin").stdout.split() == [
+        "1002",
+        "root",
+    ]
+    res = lab.run(host, "sudo -n true", user="deploy")
+    assert res.returncode != 0 and "password is required" in res.stderr
 
 
 @pytest.mark.parametrize("host", HOSTS)
@@ -269,7 +274,8 @@ def test_frontend_new_version_by_hand(served_lab: Lab) -> None:
         lab,
         "cpu",
         "cd /app/frontend && git pull -q --ff-only && npm ci --no-audit --no-fund "
-        "&& npm run build && cp -r build/. /var/www/dojangkok/ && sudo nginx -s reload",
+        "&& npm run build && cp -r build/. /var/www/dojangkok/ "
+        "&& sudo -n /usr/local/sbin/dojangkok-root nginx-reload",  # the deploy login's root
     )
     assert "dojangkok frontend 9.9.9" in https(lab, "/")[1]
 

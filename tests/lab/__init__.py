@@ -6,8 +6,10 @@ DOJANGKOK_LAB_SUBNET (default 10.77.0.0/24): operator (this machine) .1, cpu .2,
 Hosts reach only the bridge: no NAT, no forwarding.
 
 The hosts are bare, as a cloud image gives them: the distribution's packages (nginx,
-MariaDB, a JDK, node, python3-venv, nftables; provision/packages.txt), a login user `deploy` with
-passwordless sudo (and `deploypw`, sudo with a password), on cpu a TLS certificate signed by
+MariaDB, a JDK, node, python3-venv, nftables; provision/packages.txt), an `admin` with
+passwordless sudo (like `ubuntu`; the inventory's admin_user), the deploy login `deploy`
+without sudo (setup gives it the tool's root helper only), `deploypw` with a sudo password,
+on cpu a TLS certificate signed by
 a lab CA (what the cloud or its admin provides), on gpu a pip.conf reading a local
 wheelhouse (the lab has no internet). Nothing of the application: no service users, no
 checkouts, no units, no site, no database. `fab setup` makes them serve.
@@ -237,7 +239,7 @@ class Lab:
         timeout: float = 600,
         input: str | None = None,
     ) -> subprocess.CompletedProcess:
-        """Run a bash command on host (as root/any user via deploy's sudo, or ssh as login)."""
+        """Run a bash command on host (as root or any user via admin's sudo, or ssh as login)."""
         return remote.run_on(
             self.settings, host, command, user, login=login, timeout=timeout, input=input
         )

@@ -108,7 +108,7 @@ def write_state(s: Settings, bundle: Path) -> None:
             f"[{host}]\n{host} ansible_host={ip} ansible_user=deploy ansible_port=22 "
             "ansible_ssh_private_key_file=id_ed25519\n\n"
         )
-    ini.append("[all:vars]\nknown_hosts_file=known_hosts\n\n")
+    ini.append("[all:vars]\nknown_hosts_file=known_hosts\nadmin_user=admin\n\n")
     ini.append(lab_vars(s))
     _write(st / "hosts.ini", "".join(ini))
 

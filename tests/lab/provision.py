@@ -96,7 +96,7 @@ def ensure_golden(s: Settings, log=print) -> Path:
         machines.start(s, host, merged, binds(host, wheels))
         remote.wait_ready(s, host)
         script = "\n".join((PROVISION_DIR / f).read_text() for f in ("common.sh", f"{host}.sh"))
-        res = remote.run_on(s, host, "bash -s", input=script, env=env, timeout=900)
+        res = remote.run_on(s, host, "bash -s", input=script, env=env, timeout=900, via="deploy")
         (s.state / f"provision-{host}.log").write_text(res.stdout + res.stderr)
         if res.returncode != 0:
             raise LabError(

@@ -25,17 +25,20 @@ def run_on(
     timeout: float = 600,
     input: str | None = None,
     env: dict[str, str] | None = None,
+    via: str = "admin",
 ) -> subprocess.CompletedProcess:
-    """Run a bash command on host as user (root and others via deploy's NOPASSWD sudo)."""
+    """Run a bash command on host as user: deploy as itself, root and others through
+    ``via``'s NOPASSWD sudo (admin: the deploy login has only the tool's root helper once
+    `fab setup` ran; provisioning, before admin exists, goes through deploy's)."""
     envs = ["env", *(f"{k}={v}" for k, v in (env or {}).items())] if env else []
     inner = shlex.join([*envs, "bash", "-lc", command])
     if login or user == "deploy":
-        remote = inner
+        remote, via = inner, login or "deploy"
     elif user == "root":
         remote = f"sudo -n -H {inner}"
     else:
         remote = f"sudo -n -H -u {shlex.quote(user)} {inner}"
-    argv = ssh_argv(s, host, login or "deploy") + ["--", remote]
+    argv = ssh_argv(s, host, via) + ["--", remote]
     return subprocess.run(
         argv,
         text=True,
