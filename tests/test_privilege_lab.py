@@ -80,18 +80,21 @@ def test_the_helper_refuses_what_sudo_json_does_not_name(set_up, host, args, why
 
 
 def test_the_helper_does_what_a_deploy_needs(set_up):
-    """As the deploy login, through sudo: the app's unit, nginx, a switch there and back."""
+    """As the deploy login, through sudo: the app's units and nginx (the release strategy's
+    switch and retire: tests/test_release_lab.py deploys through them)."""
     lab = set_up
-    live = on(lab, "cpu", "grep -o '127.0.0.1:[0-9]*' /etc/nginx/dojangkok-upstream.conf").split(
-        ":"
-    )[1]
+    units = (("cpu", "dojangkok"), ("gpu", "fastapi"))
+    before = {h: on(lab, h, f"systemctl show -p InvocationID --value {u}") for h, u in units}
     res = as_deploy(
-        lab, "cpu", f"sudo -n {HELPER} nginx-reload && sudo -n {HELPER} switch backend {live}"
+        lab,
+        "cpu",
+        f"sudo -n {HELPER} nginx-reload && sudo -n {HELPER} systemctl restart dojangkok.service",
     )
     assert res.returncode == 0, res.stderr
-    assert on(lab, "cpu", f"systemctl is-enabled dojangkok@{live}") == "enabled"
     res = as_deploy(lab, "gpu", f"sudo -n {HELPER} systemctl restart fastapi")
     assert res.returncode == 0, res.stderr
+    for h, u in units:
+        assert on(lab, h, f"systemctl show -p InvocationID --value {u}") != before[h]
 
 
 def test_setup_without_admin_user_says_the_deploy_login_keeps_full_sudo(set_up, tmp_path):
