@@ -54,8 +54,7 @@ def write_stack(session: Session, stack: list[str]) -> None:
     body = json.dumps({"deployed": stack[-STACK_LIMIT:]}, indent=1) + "\n"
     path = state_file(session)
     tmp = f"{path}.{session.view.run_id}.tmp"
-    session.remote.put_text(body, tmp, mode="644")
-    session.remote.run(f"mv -f -- {q(tmp)} {q(path)}")
+    session.remote.put_text(body, tmp, mode="644", then=f"mv -f -- {q(tmp)} {q(path)}")
 
 
 def pushed(stack: list[str], from_rev: str, to_rev: str) -> list[str]:
@@ -108,11 +107,12 @@ def append(session: Session, entry: dict) -> None:
     else:
         tmp = f"{remote}.{session.view.run_id}.tmp"
         try:
-            session.remote.put_text(line, tmp, mode="644")
-            # the host's history: the login user's, readable by its group only (0640)
-            res = session.remote.run(
-                f"cat -- {q(tmp)} >> {q(remote)} && rm -f -- {q(tmp)} && chmod 640 -- {q(remote)}"
-            )
+            # the host's history: the login user's, readable by its group only (0640); the
+            # line is appended from a file (one write), in the same round trip
+            res = session.remote.put_text(
+                line, tmp, mode="644",
+                then=f"cat -- {q(tmp)} >> {q(remote)} && rm -f -- {q(tmp)} && chmod 640 -- {q(remote)}",
+            )  # fmt: skip
             problem = "" if res.ok else res.tail(3)
         except (OSError, ConnectionLost) as exc:  # e.g. no state dir yet: stopped before step 0
             problem = str(exc)

@@ -48,10 +48,15 @@ class FakeRemote:
             raise Interrupted(command)
         return Result(code == 0, code, out if code == 0 else "", "" if code == 0 else out)
 
-    def put_text(self, text, path, mode="600"):
+    def put_text(self, text, path, mode="600", then=""):
         if not self.alive:
             raise ConnectionLost("the SSH connection dropped")
         self.uploads[path] = text
+        return self.run(then) if then else Result(True, 0, "", "")
+
+    def put_texts(self, files):
+        for text, path, mode in files:
+            self.put_text(text, path, mode)
 
     def reconnect(self):
         if self.refuse_reconnect:
