@@ -40,14 +40,22 @@ def state_file(session: Session) -> str:
     return f"{session.view.s.state_dir}/{session.view.component}.json"
 
 
-def read_stack(session: Session) -> list[str]:
-    text = session.query(f"cat -- {q(state_file(session))} 2>/dev/null || true")
+def stack_command(session: Session) -> str:
+    """Prints the deployed-revision stack's file (nothing when there is none)."""
+    return f"cat -- {q(state_file(session))} 2>/dev/null || true"
+
+
+def parse_stack(text: str) -> list[str]:
     if not text:
         return []
     try:
         return list(json.loads(text).get("deployed", []))
     except (json.JSONDecodeError, AttributeError):
         return []
+
+
+def read_stack(session: Session) -> list[str]:
+    return parse_stack(session.query(stack_command(session)))
 
 
 def write_stack(session: Session, stack: list[str]) -> None:
