@@ -14,8 +14,6 @@ import contextlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
-
 from tasks.engine import lock as locks
 from tasks.engine import notify, records
 from tasks.engine.checklist import Declined
@@ -103,6 +101,9 @@ class Session:
 
     def reconnect(self) -> None:
         """A new connection after a drop: retried with backoff for up to 30 s."""
+        # imported here: only a dropped connection needs it (8 ms of every start-up)
+        from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
         assert self.remote is not None
         try:
             for attempt in Retrying(
