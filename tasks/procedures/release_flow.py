@@ -98,13 +98,6 @@ def revision_in(text: str) -> str:
         return ""
 
 
-def revision(s: Session, rel: str | None) -> str:
-    """The full revision of a release (from its .release.json); '' when unknown."""
-    if not rel or s.view.dry_run:
-        return ""
-    return revision_in(s.query(info_command(s, rel)))
-
-
 def _host_part(s: Session, plan: Plan, back: Plan) -> None:
     """The critical section: on the host (systemd-run), followed from here."""
     login = s.login or s.query("id -un") or (s.view.host.user or "")
@@ -136,7 +129,11 @@ def deploy_on(s: Session, comp: Component, stack: list[str],
                       "(한 번만; 지금 서빙 중인 것이 첫 릴리스가 됩니다)")  # fmt: skip
         convert(s, comp)
         state = read_state(s, comp)
-    cur_rev = revision(s, state.current)
+    # the serving release's revision, and the login the host run needs: one round trip
+    got = s.batch([info_command(s, state.current) if state.current else "true", "id -un"])
+    cur_rev = revision_in(got[0][1]) if got and state.current else ""
+    if got and got[1][0]:
+        s.login = got[1][1]
     if cur_rev:
         s.set(from_rev=cur_rev)
     previous = state.current or PREVIOUS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from tasks.engine.records import UNLOCKED
 from tasks.hosts.remote import ConnectionLost, Interrupted, Result, never
 
 #: one read of a Session.batch script: its command and the batch's mark
@@ -26,6 +27,8 @@ class FakeRemote:
         self.reconnects = 0
         self.closed = False
         self.refuse_reconnect = False
+        #: the lock's release, run with the record (records.append), fails on the host
+        self.refuse_unlock = False
 
     def answer(self, command) -> tuple[int, str]:
         for pattern, answer, text in self.rules:
@@ -52,6 +55,8 @@ class FakeRemote:
                 out += f"{text}\n{mark} {code}\n"
             return Result(True, 0, out, "")
         code, out = self.answer(command)
+        if f"echo {UNLOCKED}" in command and not self.refuse_unlock:
+            out = f"{out}\n{UNLOCKED}\n" if out else f"{UNLOCKED}\n"  # the record's unlock ran
         if on_output and out:
             on_output(out)  # as a real host: the output arrives, then the stop is noticed
         if not self.alive:

@@ -89,7 +89,7 @@ def test_every_exit_path_releases_the_lock(monkeypatch, history, notices):
     remote = FakeRemote([*GIT, ("backend && ./gradlew", 1, "BUILD FAILED")])
     with pytest.raises(StepFailed):
         deploy_backend(remote, monkeypatch)
-    assert remote.commands().rstrip().endswith("deploy.lock; fi")
+    assert "rm -rf -- /var/lib/dojangkok-deploy/deploy.lock" in remote.calls[-1][1]
     (rec,) = history()
     assert rec["result"] == "rolled-back"
     assert [s["number"] for s in rec["steps"] if s["phase"] == "rollback"] == [
@@ -107,7 +107,7 @@ def test_ctrl_c_during_the_build_rolls_back_and_records_interrupted(monkeypatch,
         deploy_backend(remote, monkeypatch)
     (rec,) = history()
     assert rec["result"] == "interrupted" and rec["interrupted"] and rec["rolled_back"]
-    assert "deploy.lock; fi" in remote.calls[-1][1]
+    assert "rm -rf -- /var/lib/dojangkok-deploy/deploy.lock" in remote.calls[-1][1]
 
 
 def test_dry_run_takes_no_lock_and_writes_no_record(monkeypatch, history):
@@ -293,3 +293,20 @@ def test_one_batch_judges_the_checks_first_then_the_checkout(monkeypatch):
     remote = FakeRemote([(r"backend\.json", 0, json.dumps({"deployed": [ORIGIN, HEAD]}))])
     stack, got = deploy.read_deployed_and(make_session(remote, task="rollback"), BACKEND, [])
     assert stack == [ORIGIN, HEAD] and got == []
+
+
+def test_the_lock_is_released_with_the_record_in_one_round_trip_or_after_it(monkeypatch, history):
+    remote = FakeRemote(GIT)
+    deploy_backend(remote, monkeypatch)
+    (last,) = [c for _, c in remote.calls if "deploy.lock" in c and "rm -rf" in c]
+    assert last == remote.calls[-1][1] and "history.jsonl" in last  # the record's command
+    assert last.index("history.jsonl") < last.index("rm -rf")  # the record first
+    (rec,) = history()
+    assert rec["result"] == "ok"
+    # the host did not confirm the release with the record: released on its own after it
+    remote = FakeRemote(GIT)
+    remote.refuse_unlock = True
+    deploy_backend(remote, monkeypatch)
+    releases = [c for _, c in remote.calls if "deploy.lock" in c and "rm -rf" in c]
+    assert len(releases) == 2 and "history.jsonl" not in releases[-1]
+    assert releases[-1] == remote.calls[-1][1]
