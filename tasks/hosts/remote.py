@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import paramiko
 
 SUDO_PROMPT = "[sudo] dojangkok-deploy password: "
+#: seconds a finished command's output may take to reach its end (EOF) after its exit status
+EOF_WAIT = 2.0
 #: said (on stderr) by a put_text whose write failed before its ``then`` command
 WRITE_FAILED = "@@dojangkok-write-failed"
 
@@ -156,6 +158,7 @@ class Remote:
         out, err = _Stream(on_output), _Stream(on_output)
         password_sent = False
         started = time.monotonic()
+        exited = None  # when the exit status came without the end of the output
         try:
             while True:
                 readable = chan.recv_ready() or chan.recv_stderr_ready()
@@ -181,7 +184,15 @@ class Remote:
                     and not chan.recv_ready()
                     and not chan.recv_stderr_ready()
                 ):
-                    break
+                    # OpenSSH sends the exit status when the process ends, while its last
+                    # output may still be on the way: the output is complete at EOF (a batch
+                    # of reads lost its last status line). Not waited for long: a child the
+                    # command left running may hold the output open.
+                    if chan.closed or getattr(chan, "eof_received", False):
+                        break
+                    exited = exited if exited is not None else time.monotonic()
+                    if time.monotonic() - exited > EOF_WAIT:
+                        break
                 if not self.alive:
                     raise ConnectionLost("the SSH connection dropped")
                 if chan.closed:

@@ -251,3 +251,31 @@ def test_a_written_file_s_next_command_runs_in_the_same_round_trip(tmp_path):
     # the next command's own failure is its result (the caller decides)
     res = remote.put_text("x", str(tmp), "644", then="exit 3")
     assert not res.ok and res.exit == 3 and tmp.read_text() == "x"
+
+
+class LateOutputChannel(ScriptedChannel):
+    """The exit status comes first; the last line and EOF a moment later (OpenSSH does so)."""
+
+    def __init__(self):
+        super().__init__(0)
+        self.data, self.eof_received, self.polls = [b"first\n"], False, 0
+
+    def recv_ready(self):
+        return bool(self.data)
+
+    def recv(self, n):
+        return self.data.pop(0)
+
+    def exit_status_ready(self):
+        self.polls += 1
+        if self.polls == 3:  # after the status was seen: the rest of the output, then EOF
+            self.data.append(b"last\n")
+        if self.polls == 4:
+            self.eof_received = True
+        return True
+
+
+def test_the_output_is_read_to_its_end_when_the_exit_status_comes_first():
+    channel = LateOutputChannel()
+    res = Remote(lambda: Conn(Transport(channel))).run("echo first; echo last")
+    assert res.ok and res.stdout == "first\nlast\n"
