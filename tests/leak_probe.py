@@ -106,12 +106,12 @@ def leak() -> None:
 
     append = records.append
 
-    def leaky_append(session, entry):
+    def leaky_append(session, entry, *args, **kwargs):
         entry = {**entry, "leak": password()}
         mask = session.secrets.mask
         session.secrets.mask = lambda text: text
         try:
-            append(session, entry)
+            return append(session, entry, *args, **kwargs)
         finally:
             session.secrets.mask = mask
 

@@ -40,8 +40,12 @@ def state_file(session: Session) -> str:
     return f"{session.view.s.state_dir}/{session.view.component}.json"
 
 
-def read_stack(session: Session) -> list[str]:
-    text = session.query(f"cat -- {q(state_file(session))} 2>/dev/null || true")
+def stack_command(session: Session) -> str:
+    """Prints the deployed-revision stack's file (nothing when there is none)."""
+    return f"cat -- {q(state_file(session))} 2>/dev/null || true"
+
+
+def parse_stack(text: str) -> list[str]:
     if not text:
         return []
     try:
@@ -50,12 +54,15 @@ def read_stack(session: Session) -> list[str]:
         return []
 
 
+def read_stack(session: Session) -> list[str]:
+    return parse_stack(session.query(stack_command(session)))
+
+
 def write_stack(session: Session, stack: list[str]) -> None:
     body = json.dumps({"deployed": stack[-STACK_LIMIT:]}, indent=1) + "\n"
     path = state_file(session)
     tmp = f"{path}.{session.view.run_id}.tmp"
-    session.remote.put_text(body, tmp, mode="644")
-    session.remote.run(f"mv -f -- {q(tmp)} {q(path)}")
+    session.remote.put_text(body, tmp, mode="644", then=f"mv -f -- {q(tmp)} {q(path)}")
 
 
 def pushed(stack: list[str], from_rev: str, to_rev: str) -> list[str]:
@@ -97,28 +104,38 @@ def write_local(line: str) -> Path:
     return path
 
 
-def append(session: Session, entry: dict) -> None:
-    """Append one record locally and, when the host can be reached, on the host (masked)."""
+#: printed by the host when the deploy lock was released with the record (append's unlock)
+UNLOCKED = "@@dojangkok-unlocked"
+
+
+def append(session: Session, entry: dict, unlock: str = "") -> bool:
+    """Append one record locally and, when the host can be reached, on the host (masked).
+    ``unlock``: the deploy lock's release command, run right after the record is on the
+    host, in the same round trip; returns whether it ran and succeeded (otherwise the lock
+    is still to be released)."""
     line = session.secrets.mask(json.dumps(entry, ensure_ascii=False)) + "\n"
     path = write_local(line)
     remote = host_history_path(session.view.s.state_dir)
-    problem = ""
+    problem, unlocked = "", False
     if session.remote is None or not session.remote.alive:
         problem = "호스트에 연결되어 있지 않음"
     else:
         tmp = f"{remote}.{session.view.run_id}.tmp"
+        # the host's history: the login user's, readable by its group only (0640); the line
+        # is appended from a file (one write), in the same round trip
+        then = f"cat -- {q(tmp)} >> {q(remote)} && rm -f -- {q(tmp)} && chmod 640 -- {q(remote)}"
+        if unlock:  # whether the record was written or not: the lock is released
+            then = f"{{ {then}; }}; a=$?; if {unlock}; then echo {UNLOCKED}; fi; exit $a"
         try:
-            session.remote.put_text(line, tmp, mode="644")
-            # the host's history: the login user's, readable by its group only (0640)
-            res = session.remote.run(
-                f"cat -- {q(tmp)} >> {q(remote)} && rm -f -- {q(tmp)} && chmod 640 -- {q(remote)}"
-            )
-            problem = "" if res.ok else res.tail(3)
+            res = session.remote.put_text(line, tmp, mode="644", then=then)
+            unlocked = UNLOCKED in res.stdout
+            problem = "" if res.ok else res.tail(3).replace(UNLOCKED, "").strip()
         except (OSError, ConnectionLost) as exc:  # e.g. no state dir yet: stopped before step 0
             problem = str(exc)
     if problem:
         session.console.out(f"! 호스트에 배포 기록을 쓰지 못했습니다 ({remote}): {problem}")
         session.console.out(f"  로컬 기록은 남았습니다: {path}")
+    return unlocked
 
 
 def refused(task: str, host: str, problem: str, fix: str, mask) -> None:

@@ -206,8 +206,9 @@ class Runner:
                 raise
             except Exception as exc:  # a LOCAL action refusing (a "no", a failed request)
                 return False, str(exc)
-        for upload in step.uploads(s.view) if step.uploads else ():
-            s.remote.put_text(upload.content(s.secrets), upload.path, upload.mode)
+        uploads = step.uploads(s.view) if step.uploads else ()
+        if uploads:  # all of them in one round trip
+            s.remote.put_texts([(u.content(s.secrets), u.path, u.mode) for u in uploads])
         label = f"({plan.section}{step.number}) {step.title}"
         masker = s.secrets.stream_masker()  # a secret split across two reads stays hidden
         with s.console.progress(label, step.expected) as progress:

@@ -14,8 +14,6 @@ import contextlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
-
 from tasks.engine import lock as locks
 from tasks.engine import notify, records
 from tasks.engine.checklist import Declined
@@ -101,6 +99,9 @@ class Session:
 
     def reconnect(self) -> None:
         """A new connection after a drop: retried with backoff for up to 30 s."""
+        # imported here: only a dropped connection needs it (8 ms of every start-up)
+        from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
         assert self.remote is not None
         try:
             for attempt in Retrying(
@@ -172,7 +173,12 @@ class Session:
         self.console.out(f"결과: {r.result}" + (f" — {r.message}" if r.message else ""))
 
     def record(self) -> None:
-        records.append(self, {**self.record_base(), **self.report.to_dict()})
+        """The record, locally and on the host; the lock this session holds is released in
+        the same round trip (the record is the last thing a session writes there)."""
+        lock = self.lock if self.lock is not None and not self.lock_handed_over else None
+        unlock = locks.release_command(lock.s, lock.info.run_id) if lock else ""
+        if records.append(self, {**self.record_base(), **self.report.to_dict()}, unlock) and lock:
+            self.lock = None  # released: nothing left for the session's end to release
 
     def record_base(self) -> dict:
         """The record's fields that are not the report's (the host script starts from it)."""

@@ -26,6 +26,10 @@ from dataclasses import dataclass
 import paramiko
 
 SUDO_PROMPT = "[sudo] dojangkok-deploy password: "
+#: seconds a finished command's output may take to reach its end (EOF) after its exit status
+EOF_WAIT = 2.0
+#: said (on stderr) by a put_text whose write failed before its ``then`` command
+WRITE_FAILED = "@@dojangkok-write-failed"
 
 
 @dataclass
@@ -164,6 +168,7 @@ class Remote:
         out, err = _Stream(on_output), _Stream(on_output)
         password_sent = False
         started = time.monotonic()
+        exited = None  # when the exit status came without the end of the output
         try:
             while True:
                 readable = chan.recv_ready() or chan.recv_stderr_ready()
@@ -189,7 +194,15 @@ class Remote:
                     and not chan.recv_ready()
                     and not chan.recv_stderr_ready()
                 ):
-                    break
+                    # OpenSSH sends the exit status when the process ends, while its last
+                    # output may still be on the way: the output is complete at EOF (a batch
+                    # of reads lost its last status line). Not waited for long: a child the
+                    # command left running may hold the output open.
+                    if chan.closed or getattr(chan, "eof_received", False):
+                        break
+                    exited = exited if exited is not None else time.monotonic()
+                    if time.monotonic() - exited > EOF_WAIT:
+                        break
                 if not self.alive:
                     raise ConnectionLost("the SSH connection dropped")
                 if chan.closed:
@@ -236,14 +249,44 @@ class Remote:
             pass  # the connection is gone: so is the command's session, or it will be
 
     # --- files ----------------------------------------------------------------------
-    def put_text(self, text: str, remote_path: str, mode: str = "600") -> None:
+    def put_text(self, text: str, remote_path: str, mode: str = "600", then: str = "") -> Result:
         """Write a file, created with its final mode before any byte is in it. One command:
         the text goes on its standard input (never on a command line); SFTP after an
-        ``install`` took two round trips and three SFTP requests per file."""
+        ``install`` took two round trips and three SFTP requests per file. ``then``: a
+        command run once the file is written, in the same round trip (e.g. moving it into
+        place); its result is returned. A failed write raises OSError (``then`` is not run)."""
         path = q(remote_path)
-        res = self.run(f"install -D -m {mode} /dev/null {path} && cat > {path}", input=text)
+        write = f"install -D -m {mode} /dev/null {path} && cat > {path}"
+        if not then:
+            res = self.run(write, input=text)
+            if not res.ok:
+                raise OSError(f"cannot write {remote_path}: {res.tail(3)}")
+            return res
+        res = self.run(f"if ! {{ {write}; }}; then echo {WRITE_FAILED} >&2; exit 1; fi; {then}",
+                       input=text)  # fmt: skip
+        if WRITE_FAILED in res.stderr:
+            raise OSError(f"cannot write {remote_path}: {res.tail(3).replace(WRITE_FAILED, '')}")
+        return res
+
+    def put_texts(self, files: list[tuple[str, str, str]]) -> None:
+        """Write several files (text, path, mode) in one command (a step's uploads: one round
+        trip instead of one each). Every file is created with its final mode first, then each
+        is filled from standard input in turn: its size in bytes on a line of its own (read
+        by ``read``, a byte at a time), then its text (``head -c``, which reads no more than
+        it is asked), and its size checked. No text and no size is ever on a command line."""
+        if len(files) == 1:
+            self.put_text(files[0][0], files[0][1], files[0][2])
+            return
+        make = [f"install -D -m {mode} /dev/null {q(path)}" for _, path, mode in files]
+        fill = [
+            f'IFS= read -r n && head -c "$n" > {q(path)} && [ "$(stat -c %s -- {q(path)})" = "$n" ]'
+            for _, path, _ in files
+        ]
+        stream = "".join(f"{len(text.encode())}\n{text}" for text, _, _ in files)
+        res = self.run(" && ".join(make + fill), input=stream)
         if not res.ok:
-            raise OSError(f"cannot write {remote_path}: {res.tail(3)}")
+            names = ", ".join(path for _, path, _ in files)
+            raise OSError(f"cannot write {names}: {res.tail(3)}")
 
 
 class _Stream:

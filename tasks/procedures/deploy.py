@@ -18,7 +18,7 @@ from tasks.engine.console import Console
 from tasks.engine.session import Session, preflight_secrets, session
 from tasks.engine.steps import Plan
 from tasks.engine.view import TARGET_PLACEHOLDER, RunView, new_run_id
-from tasks.errors import ConfigError, HostCommandFailed
+from tasks.errors import ConfigError
 from tasks.hosts import validate, values
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
@@ -98,23 +98,43 @@ def read_deployed(s: Session, comp: Component) -> list[str]:
     """Check what the task relies on, read what is deployed (and, the manual strategy,
     whether the host changed outside the tool: tasks/procedures/drift.py); returns the
     deployed-revision stack."""
+    return read_deployed_and(s, comp, [])[0]
+
+
+def read_deployed_and(s: Session, comp: Component,
+                      also: list[str]) -> tuple[list[str], list[tuple[bool, str]]]:  # fmt: skip
+    """:func:`read_deployed`, and the flow's own reads (``also``, e.g. the host's releases)
+    in the same round trip: the checks, the checkout's HEAD, the stack and those are all
+    read in one batch (Session.batch), then judged in that order. Returns the stack and the
+    answers to ``also`` (none in a dry run)."""
     proc = PROCEDURES[comp.name]
     s.state_command = proc.state_command(s.view)
     alias = s.view.host.alias
     if s.view.dry_run:
         s.recover_with = f"fab -H {alias} rollback-{comp.name}"
-        return []
+        return [], []
     settings = s.view.s.replace(strategy=s.view.strategy)
-    preconditions.verify(s, preconditions.for_deploy(settings, comp.name), f"{s.view.task}")
+    checks = preconditions.for_deploy(settings, comp.name)
     checkout = comp.checkout(s.view.s)
-    try:
-        head = s.query(shell.git_head(checkout))
-    except HostCommandFailed as exc:
+    reads = [
+        f"{{ {preconditions.command(checks)}\n}} 2>&1" if checks else "true",
+        f"{shell.git_head(checkout)} 2>&1",  # its error, when it fails, is the message
+        records.stack_command(s),
+        *also,
+    ]
+    got = s.batch(reads)
+    if checks:
+        ok, out = got[0]
+        preconditions.judge(s, f"{s.view.task}", ok, out, "\n".join(out.splitlines()[-2:]))
+    ok, head = got[1]
+    if not ok:
         raise ConfigError(
-            f"{checkout} on {alias} is not a git checkout {s.view.host.user} can use: {exc.output}",
+            f"{checkout} on {alias} is not a git checkout {s.view.host.user} can use: "
+            f"{head or 'failed'}",
             "check the *_dir settings and ansible_user for this host, or set the host up first",
-        ) from None
-    stack = records.read_stack(s)
+        )
+    head = head.splitlines()[-1] if head else ""  # a warning git printed comes before it
+    stack = records.parse_stack(got[2][1])
     for rev in stack:
         if not values.is_revision(rev):
             raise ConfigError(
@@ -127,7 +147,7 @@ def read_deployed(s: Session, comp: Component) -> list[str]:
     else:
         s.set(from_rev=drift.reconcile(s, comp, stack, head))
     s.recover_with = f"fab -H {alias} rollback-{comp.name} --to={s.view.from_rev[:12]}"
-    return stack
+    return stack, got[3:]
 
 
 def deploy_on(s: Session, comp: Component, revision: str | None = None) -> None:
@@ -135,7 +155,8 @@ def deploy_on(s: Session, comp: Component, revision: str | None = None) -> None:
     from tasks.build.flow import prepare
 
     proc = PROCEDURES[comp.name]
-    stack = read_deployed(s, comp)
+    release_reads = _release_reads(s, comp)
+    stack, got = read_deployed_and(s, comp, release_reads)
     v = s.view
     if not v.dry_run:
         s.set(to_rev=s.query(shell.git_remote_head(comp.checkout(v.s), v.s.git_remote,
@@ -146,7 +167,7 @@ def deploy_on(s: Session, comp: Component, revision: str | None = None) -> None:
     if v.strategy == "release":
         from tasks.procedures import release_flow
 
-        release_flow.deploy_on(s, comp, stack)
+        release_flow.deploy_on(s, comp, stack, release_flow.state_from(s, comp, release_reads, got))
         return
     plan = proc.plan(s.view)
     checklist.run_phase(plan, s, checklist.BEFORE)
@@ -156,6 +177,16 @@ def deploy_on(s: Session, comp: Component, revision: str | None = None) -> None:
         s.set(to_rev=s.query(shell.git_head(comp.checkout(s.view.s))))
         records.write_stack(s, records.pushed(stack, s.view.from_rev, s.view.to_rev))
         drift.remember(s, comp, s.view.to_rev)
+
+
+def _release_reads(s: Session, comp: Component) -> list[str]:
+    """The release strategy's first look at the host (its releases, whether it is converted,
+    the live port), read with the deploy's own first reads; none for the manual strategy."""
+    if s.view.strategy != "release":
+        return []
+    from tasks.procedures import release_flow
+
+    return release_flow.state_reads(s, comp)
 
 
 def _refuse_if_converted(s: Session, comp: Component) -> None:
@@ -193,11 +224,13 @@ def rollback_host(comp: Component, host: Host, secrets: Secrets, opts: Options,
                  dry_run=opts.dry_run, yes=opts.yes, strategy=strategy,
                  message=opts.message) as s:  # fmt: skip
         s.set(build_on=opts.build_on_for(host, comp))  # the AI's reinstall needs no index then
-        stack = read_deployed(s, comp)
+        release_reads = _release_reads(s, comp)
+        stack, got = read_deployed_and(s, comp, release_reads)
         if strategy == "release":
             from tasks.procedures import release_flow
 
-            bad, _ = release_flow.roll_back(s, comp, to)
+            state = release_flow.state_from(s, comp, release_reads, got)
+            bad, _ = release_flow.roll_back(s, comp, to, state=state)
             if not opts.dry_run:
                 records.write_stack(s, records.popped(stack, s.view.from_rev, s.view.back_to))
             return s

@@ -126,9 +126,15 @@ def verify(session, checks: list[Check], task: str) -> None:
     if not checks or session.remote is None:
         return
     res = session.sh(command(checks))
-    gone = missing(res.stdout)
-    if not res.ok:
-        gone = gone or [f"(the check itself failed: {res.tail(2)})"]
+    judge(session, task, res.ok, res.stdout, res.tail(2))
+
+
+def judge(session, task: str, ok: bool, stdout: str, tail: str) -> None:
+    """Refuse (nothing changed) when the checks' output names a missing piece, or the
+    check itself failed (``ok`` false; ``tail``: its last output)."""
+    gone = missing(stdout)
+    if not ok:
+        gone = gone or [f"(the check itself failed: {tail})"]
     if gone:
         alias = session.view.host.alias
         raise ConfigError(

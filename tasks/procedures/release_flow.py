@@ -56,16 +56,22 @@ def _must(s: Session, command: str, got: tuple[bool, str]) -> str:
     return text
 
 
-def read_state(s: Session, comp: Component) -> HostState:
-    """The host's releases, whether it is converted, the live port: one round trip."""
+def state_reads(s: Session, comp: Component) -> list[str]:
+    """The reads :func:`read_state` makes (a caller may batch them with its own)."""
+    v, pair = s.view, pair_of(comp, s.view.s)
+    reads = [release.list_command(v), is_converted(comp, v)]
+    if pair:
+        reads.append(pair.live_port_command(v.s))
+    return reads
+
+
+def state_from(s: Session, comp: Component, reads: list[str],
+               got: list[tuple[bool, str]]) -> HostState:  # fmt: skip
+    """The host's state from the answers to :func:`state_reads` (a dry run: none)."""
     v, pair = s.view, pair_of(comp, s.view.s)
     ports = list(pair.ports(v.s)) if pair else [0, 0]
     if v.dry_run:
         return HostState([], True, ports[0], ports[1])
-    reads = [release.list_command(v), is_converted(comp, v)]
-    if pair:
-        reads.append(pair.live_port_command(v.s))
-    got = s.batch(reads)
     state = HostState(release.parse_list(_must(s, reads[0], got[0])))
     state.converted = got[1][0]
     if pair:
@@ -73,6 +79,12 @@ def read_state(s: Session, comp: Component) -> HostState:
         state.live = int(live) if live.isdigit() else ports[0]
         state.other = pair.other(v.s, state.live)
     return state
+
+
+def read_state(s: Session, comp: Component) -> HostState:
+    """The host's releases, whether it is converted, the live port: one round trip."""
+    reads = state_reads(s, comp)
+    return state_from(s, comp, reads, s.batch(reads) if not s.view.dry_run else [])
 
 
 def info_command(s: Session, rel: str) -> str:
@@ -85,13 +97,6 @@ def revision_in(text: str) -> str:
         return json.loads(text).get("revision", "")
     except (ValueError, AttributeError):
         return ""
-
-
-def revision(s: Session, rel: str | None) -> str:
-    """The full revision of a release (from its .release.json); '' when unknown."""
-    if not rel or s.view.dry_run:
-        return ""
-    return revision_in(s.query(info_command(s, rel)))
 
 
 def _host_part(s: Session, plan: Plan, back: Plan) -> None:
@@ -112,10 +117,12 @@ def _host_part(s: Session, plan: Plan, back: Plan) -> None:
     hostscript.settle(s, done)
 
 
-def deploy_on(s: Session, comp: Component, stack: list[str]) -> None:
+def deploy_on(s: Session, comp: Component, stack: list[str],
+              state: HostState | None = None) -> None:  # fmt: skip
+    """``state``: the host's state, when the caller read it already (read_state)."""
     rel, v = RELEASES[comp.name], s.view
     s.state_command = rel.state_command(v)
-    state = read_state(s, comp)
+    state = state or read_state(s, comp)
     if not state.converted:
         how = "blue/green" if pair_of(comp, v.s) else "release"
         s.console.out(f"!!! {v.host.alias}의 {comp.label}를 {how} 방식으로 전환합니다 "
@@ -125,7 +132,11 @@ def deploy_on(s: Session, comp: Component, stack: list[str]) -> None:
         with admin_steps(s.remote, v.host, s.secrets, v.run_id):
             convert(s, comp)
         state = read_state(s, comp)
-    cur_rev = revision(s, state.current)
+    # the serving release's revision, and the login the host run needs: one round trip
+    got = s.batch([info_command(s, state.current) if state.current else "true", "id -un"])
+    cur_rev = revision_in(got[0][1]) if got and state.current else ""
+    if got and got[1][0]:
+        s.login = got[1][1]
     if cur_rev:
         s.set(from_rev=cur_rev)
     previous = state.current or PREVIOUS
@@ -156,11 +167,13 @@ def deploy_on(s: Session, comp: Component, stack: list[str]) -> None:
         records.write_stack(s, records.pushed(stack, s.view.from_rev, s.view.to_rev))
 
 
-def roll_back(s: Session, comp: Component, to: str | None, reason: str = "") -> list[str]:
-    """Switch to the previous good release (or ``to``); returns (from, to) revisions."""
+def roll_back(s: Session, comp: Component, to: str | None, reason: str = "",
+              state: HostState | None = None) -> list[str]:  # fmt: skip
+    """Switch to the previous good release (or ``to``); returns (from, to) revisions.
+    ``state``: the host's state, when the caller read it already (read_state)."""
     rel, v = RELEASES[comp.name], s.view
     s.state_command = rel.state_command(v)
-    state = read_state(s, comp)
+    state = state or read_state(s, comp)
     if not state.converted:
         raise ConfigError(
             f"{comp.label} on {v.host.alias} has no releases yet (manual strategy)",

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 
+from tasks.engine.records import UNLOCKED
 from tasks.hosts.remote import ConnectionLost, Interrupted, Result, never
+
+#: one read of a Session.batch script: its command and the batch's mark
+BATCH = re.compile(r"\( (.*?)\n\); printf '\\n(@@dojangkok-batch-\S+) %s\\n' \$\?", re.S)
 
 
 class FakeRemote:
@@ -23,13 +27,10 @@ class FakeRemote:
         self.reconnects = 0
         self.closed = False
         self.refuse_reconnect = False
+        #: the lock's release, run with the record (records.append), fails on the host
+        self.refuse_unlock = False
 
-    def run(self, command, sudo=False, *, stop=never, on_output=None, timeout=None,
-            until=None) -> Result:  # fmt: skip
-        if not self.alive:
-            raise ConnectionLost("the SSH connection dropped")
-        self.calls.append(("sudo" if sudo else "run", command))
-        code, out = 0, ""
+    def answer(self, command) -> tuple[int, str]:
         for pattern, answer, text in self.rules:
             if pattern.search(command):
                 if callable(answer):
@@ -38,8 +39,24 @@ class FakeRemote:
                     code = answer.pop(0) if len(answer) > 1 else answer[0]
                 else:
                     code = answer
-                out = text
-                break
+                return code, text
+        return 0, ""
+
+    def run(self, command, sudo=False, *, stop=never, on_output=None, timeout=None,
+            until=None) -> Result:  # fmt: skip
+        if not self.alive:
+            raise ConnectionLost("the SSH connection dropped")
+        self.calls.append(("sudo" if sudo else "run", command))
+        parts = BATCH.findall(command)
+        if parts:  # Session.batch: one round trip, each read answered by the rules
+            out = ""
+            for read, mark in parts:
+                code, text = self.answer(read)
+                out += f"{text}\n{mark} {code}\n"
+            return Result(True, 0, out, "")
+        code, out = self.answer(command)
+        if f"echo {UNLOCKED}" in command and not self.refuse_unlock:
+            out = f"{out}\n{UNLOCKED}\n" if out else f"{UNLOCKED}\n"  # the record's unlock ran
         if on_output and out:
             on_output(out)  # as a real host: the output arrives, then the stop is noticed
         if not self.alive:
@@ -48,10 +65,15 @@ class FakeRemote:
             raise Interrupted(command)
         return Result(code == 0, code, out if code == 0 else "", "" if code == 0 else out)
 
-    def put_text(self, text, path, mode="600"):
+    def put_text(self, text, path, mode="600", then=""):
         if not self.alive:
             raise ConnectionLost("the SSH connection dropped")
         self.uploads[path] = text
+        return self.run(then) if then else Result(True, 0, "", "")
+
+    def put_texts(self, files):
+        for text, path, mode in files:
+            self.put_text(text, path, mode)
 
     def reconnect(self):
         if self.refuse_reconnect:

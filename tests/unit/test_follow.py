@@ -40,7 +40,7 @@ def test_the_stream_becomes_the_report_and_is_acknowledged():
     tail = tails(remote)[0]
     assert "systemctl show -p MainPID" in tail and "dojangkok-watch:" in tail
     # while the unit runs: its pid read on the host, polled finely where inotify is not
-    assert '--pid="$p" -F -s 0.1 -n +1' in tail
+    assert '--pid="$p" -F -s 0.02 -n +1' in tail
     assert remote.commands().rstrip().endswith("/ack")
 
 

@@ -169,3 +169,113 @@ def test_a_file_is_written_in_one_command_its_text_on_stdin():
     assert "install -D -m 640 /dev/null /app/shared/.env && cat > /app/shared/.env" in (
         channel.command
     )
+
+
+class LocalChannel(ScriptedChannel):
+    """Runs the command here (bash), with what was sent as its stdin, once stdin is closed:
+    the files it writes are real, and so are its exit status and output. Every command is
+    kept, with its stdin."""
+
+    def __init__(self, stdin_limit: int | None = None):
+        super().__init__(0)
+        self.commands, self.sent, self.stdin_limit = [], b"", stdin_limit
+        self.out, self.err = [], []
+
+    def exec_command(self, command):
+        self.commands.append(command)
+        self.sent = b""
+
+    def sendall(self, data):
+        self.sent += data
+
+    def shutdown_write(self):
+        import subprocess
+
+        stdin = self.sent if self.stdin_limit is None else self.sent[: self.stdin_limit]
+        res = subprocess.run(["bash", "-c", self.commands[-1]], input=stdin, capture_output=True)
+        self.status, self.out, self.err = res.returncode, [res.stdout], [res.stderr]
+        self.asked, self.closed = 1, True
+
+    def recv_ready(self):
+        return bool(self.out and self.out[0])
+
+    def recv(self, n):
+        return self.out.pop(0)
+
+    def recv_stderr_ready(self):
+        return bool(self.err and self.err[0])
+
+    def recv_stderr(self, n):
+        return self.err.pop(0)
+
+
+def test_a_step_s_uploads_are_written_in_one_command_each_exactly_its_bytes(tmp_path):
+    channel = LocalChannel()
+    remote = Remote(lambda: Conn(Transport(channel)))
+    files = [
+        ("#!/usr/bin/env python3\nprint('héllo')\n", tmp_path / "run/hostrun.py", "644"),
+        ("12\nno newline at the end: 한글", tmp_path / "run/policy.py", "644"),
+        ('{"secret": "s3cret-value"}\n' * 3000, tmp_path / "run/plan.json", "600"),  # > a pipe
+    ]
+    remote.put_texts([(text, str(path), mode) for text, path, mode in files])
+    assert len(channel.commands) == 1  # one round trip
+    for text, path, mode in files:
+        assert path.read_text() == text
+        assert oct(path.stat().st_mode & 0o777) == f"0o{mode}"
+    command = channel.commands[0]
+    assert "s3cret-value" not in command and "한글" not in command  # never on a command line
+    assert str(len(files[2][0])) not in command  # nor a size
+
+
+def test_uploads_cut_short_fail_instead_of_leaving_a_short_file(tmp_path):
+    channel = LocalChannel(stdin_limit=60)  # the stream ends inside the last file's text
+    remote = Remote(lambda: Conn(Transport(channel)))
+    with pytest.raises(OSError, match="cannot write"):
+        remote.put_texts([("a" * 10, str(tmp_path / "a"), "644"),
+                          ("b" * 100, str(tmp_path / "b"), "644")])  # fmt: skip
+
+
+def test_a_written_file_s_next_command_runs_in_the_same_round_trip(tmp_path):
+    channel = LocalChannel()
+    remote = Remote(lambda: Conn(Transport(channel)))
+    tmp, final = tmp_path / "stack.json.tmp", tmp_path / "stack.json"
+    res = remote.put_text('{"deployed": []}\n', str(tmp), "644", then=f"mv -f -- {tmp} {final}")
+    assert res.ok and len(channel.commands) == 1
+    assert final.read_text() == '{"deployed": []}\n' and not tmp.exists()
+    # a failed write raises, and its next command does not run
+    (tmp_path / "a-file").write_text("")
+    marker = tmp_path / "ran"
+    with pytest.raises(OSError, match="cannot write") as failed:
+        remote.put_text("x", str(tmp_path / "a-file/f"), "644", then=f"touch {marker}")
+    assert not marker.exists() and "@@" not in str(failed.value)
+    # the next command's own failure is its result (the caller decides)
+    res = remote.put_text("x", str(tmp), "644", then="exit 3")
+    assert not res.ok and res.exit == 3 and tmp.read_text() == "x"
+
+
+class LateOutputChannel(ScriptedChannel):
+    """The exit status comes first; the last line and EOF a moment later (OpenSSH does so)."""
+
+    def __init__(self):
+        super().__init__(0)
+        self.data, self.eof_received, self.polls = [b"first\n"], False, 0
+
+    def recv_ready(self):
+        return bool(self.data)
+
+    def recv(self, n):
+        return self.data.pop(0)
+
+    def exit_status_ready(self):
+        self.polls += 1
+        if self.polls == 3:  # after the status was seen: the rest of the output, then EOF
+            self.data.append(b"last\n")
+        if self.polls == 4:
+            self.eof_received = True
+        return True
+
+
+def test_the_output_is_read_to_its_end_when_the_exit_status_comes_first():
+    channel = LateOutputChannel()
+    res = Remote(lambda: Conn(Transport(channel))).run("echo first; echo last")
+    assert res.ok and res.stdout == "first\nlast\n"

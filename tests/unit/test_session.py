@@ -89,7 +89,7 @@ def test_every_exit_path_releases_the_lock(monkeypatch, history, notices):
     remote = FakeRemote([*GIT, ("backend && ./gradlew", 1, "BUILD FAILED")])
     with pytest.raises(StepFailed):
         deploy_backend(remote, monkeypatch)
-    assert remote.commands().rstrip().endswith("deploy.lock; fi")
+    assert "rm -rf -- /var/lib/dojangkok-deploy/deploy.lock" in remote.calls[-1][1]
     (rec,) = history()
     assert rec["result"] == "rolled-back"
     assert [s["number"] for s in rec["steps"] if s["phase"] == "rollback"] == [
@@ -107,7 +107,7 @@ def test_ctrl_c_during_the_build_rolls_back_and_records_interrupted(monkeypatch,
         deploy_backend(remote, monkeypatch)
     (rec,) = history()
     assert rec["result"] == "interrupted" and rec["interrupted"] and rec["rolled_back"]
-    assert "deploy.lock; fi" in remote.calls[-1][1]
+    assert "rm -rf -- /var/lib/dojangkok-deploy/deploy.lock" in remote.calls[-1][1]
 
 
 def test_dry_run_takes_no_lock_and_writes_no_record(monkeypatch, history):
@@ -234,3 +234,79 @@ def test_a_batch_of_reads_is_one_round_trip_each_with_its_own_output_and_status(
     assert got == [(True, "a\nb"), (False, ""), (True, "no newline"), (False, ""),
                    (True, "/tmp"), (True, "after")]  # fmt: skip
     assert remote.calls == 1
+
+
+RELEASES_LISTED = (
+    "@@release 20260101_000000_000000_aaaa-1111111 ready - 1\n"
+    "@@release 20260102_000000_000000_bbbb-2222222 ready current 2\n"
+)
+
+
+def test_a_release_rollback_reads_the_host_in_two_round_trips_before_its_host_run(
+    monkeypatch, history
+):
+    """The checks, the checkout's HEAD, the stack and the releases in one batch; the two
+    revisions, the login and the warm check in a second; then the host run."""
+    from .test_follow import EVENTS, lines
+
+    remote = FakeRemote([
+        (r"@@release", 0, RELEASES_LISTED),
+        (r"\.release\.json", 0, json.dumps({"revision": HEAD})),
+        (r"rev-parse HEAD", 0, HEAD),
+        (r"tail ", 0, lines(EVENTS)),
+        (r"backend\.json", 0, json.dumps({"deployed": [ORIGIN, HEAD]})),
+    ])  # fmt: skip
+    monkeypatch.setattr("tasks.engine.session.ssh_connect", connect_to(remote))
+    deploy.rollback_host(BACKEND, make_host(), Secrets(dict(SECRETS)),
+                         Options(yes=True, strategy="release"))  # fmt: skip
+    launch = remote.index("systemd-run")
+    before = [c for _, c in remote.calls[:launch]]
+    reads = [c for c in before if "@@dojangkok-batch" in c]
+    assert len(reads) == 2, before
+    first = reads[0]
+    assert "missing: " in first and "rev-parse HEAD" in first and "backend.json" in first
+    assert "@@release" in first and "@@release" not in "".join(before[before.index(first) + 1 :])
+    (rec,) = history()
+    assert rec["result"] == "ok" and rec["kind"] == "rollback"
+
+
+def test_one_batch_judges_the_checks_first_then_the_checkout(monkeypatch):
+    from tasks.errors import ConfigError
+
+    from .conftest import make_session
+
+    remote = FakeRemote([(r"missing: ", 0, "missing: user dojangkok (the service's user)"),
+                         (r"rev-parse HEAD", 1, "fatal: not a git repository")])  # fmt: skip
+    s = make_session(remote, task="rollback")
+    with pytest.raises(ConfigError, match="not set up for rollback: user dojangkok"):
+        deploy.read_deployed_and(s, BACKEND, ["echo also"])
+    remote = FakeRemote([(r"rev-parse HEAD", 1, "fatal: not a git repository")])
+    s = make_session(remote, task="rollback")
+    with pytest.raises(ConfigError, match="not a git checkout .*fatal: not a git repository"):
+        deploy.read_deployed_and(s, BACKEND, [])
+    remote = FakeRemote([(r"rev-parse HEAD", 0, f"warning: a warning\n{HEAD}"),
+                         (r"echo also", 0, "also")])  # fmt: skip
+    s = make_session(remote, task="rollback", strategy="release")
+    stack, got = deploy.read_deployed_and(s, BACKEND, ["echo also"])
+    assert stack == [] and got == [(True, "also")] and len(remote.calls) == 1
+    assert s.view.from_rev == HEAD  # no stack: the checkout's HEAD (git's warning left out)
+    remote = FakeRemote([(r"backend\.json", 0, json.dumps({"deployed": [ORIGIN, HEAD]}))])
+    stack, got = deploy.read_deployed_and(make_session(remote, task="rollback"), BACKEND, [])
+    assert stack == [ORIGIN, HEAD] and got == []
+
+
+def test_the_lock_is_released_with_the_record_in_one_round_trip_or_after_it(monkeypatch, history):
+    remote = FakeRemote(GIT)
+    deploy_backend(remote, monkeypatch)
+    (last,) = [c for _, c in remote.calls if "deploy.lock" in c and "rm -rf" in c]
+    assert last == remote.calls[-1][1] and "history.jsonl" in last  # the record's command
+    assert last.index("history.jsonl") < last.index("rm -rf")  # the record first
+    (rec,) = history()
+    assert rec["result"] == "ok"
+    # the host did not confirm the release with the record: released on its own after it
+    remote = FakeRemote(GIT)
+    remote.refuse_unlock = True
+    deploy_backend(remote, monkeypatch)
+    releases = [c for _, c in remote.calls if "deploy.lock" in c and "rm -rf" in c]
+    assert len(releases) == 2 and "history.jsonl" not in releases[-1]
+    assert releases[-1] == remote.calls[-1][1]
