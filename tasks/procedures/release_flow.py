@@ -132,11 +132,9 @@ def deploy_on(s: Session, comp: Component, stack: list[str],
         with admin_steps(s.remote, v.host, s.secrets, v.run_id):
             convert(s, comp)
         state = read_state(s, comp)
-    # the serving release's revision, and the login the host run needs: one round trip
-    got = s.batch([info_command(s, state.current) if state.current else "true", "id -un"])
-    cur_rev = revision_in(got[0][1]) if got and state.current else ""
-    if got and got[1][0]:
-        s.login = got[1][1]
+    # the serving release's revision (the host run needs no login: it runs as this one)
+    got = s.batch([info_command(s, state.current)]) if state.current else []
+    cur_rev = revision_in(got[0][1]) if got else ""
     if cur_rev:
         s.set(from_rev=cur_rev)
     previous = state.current or PREVIOUS
