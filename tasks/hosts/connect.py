@@ -43,7 +43,7 @@ def connect_admin(host: Host, secrets: Secrets, label: str = "dojangkok") -> Rem
             f"{host.user or 'not given (ansible_user)'}",
             "give the deploy login as ansible_user, another account than admin_user",
         )
-    root = _open(dataclasses.replace(host, user=s.admin_user), _password(host, secrets), label)
+    root = _admin(host, secrets, label)
     try:
         return Remote(lambda: connection(host), label=label, root=root)
     except Exception as exc:
@@ -59,13 +59,18 @@ def admin_steps(remote: Remote, host: Host, secrets: Secrets, label: str = "doja
     if remote is None or not host.settings.admin_user or getattr(remote, "root", None) is not None:
         yield
         return
-    remote.root = _open(dataclasses.replace(host, user=host.settings.admin_user),
-                        _password(host, secrets), label)  # fmt: skip
+    remote.root = _admin(host, secrets, label)
     try:
         yield
     finally:
         remote.root.close()
         remote.root = None
+
+
+def _admin(host: Host, secrets: Secrets, label: str) -> Remote:
+    """A login as ``admin_user``, with the sudo password if one is set."""
+    admin = dataclasses.replace(host, user=host.settings.admin_user)
+    return _open(admin, _password(host, secrets), label)
 
 
 def _password(host: Host, secrets: Secrets) -> str | None:

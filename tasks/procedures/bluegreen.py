@@ -25,7 +25,7 @@ from tasks.hosts import values
 from tasks.hosts.settings import Settings
 from tasks.procedures import privilege, release
 from tasks.procedures.common import health_step
-from tasks.shell import q
+from tasks.shell import q, root_helper
 
 Of = Callable[[Settings], object]
 
@@ -59,8 +59,8 @@ class Pair:
         return f"{release.base(v)}/slots/{port}"
 
     def retire_timer(self, s: Settings, port: int) -> str:
-        """The retire timer's unit, checked and quoted: for commands."""
-        return q(values.unit_name(f"{self.service(s)}-retire-{int(port)}"))
+        """The retire timer of the instance on ``port`` (checked: a unit name)."""
+        return values.unit_name(roothelper.retire_unit(self.service(s), port) + ".timer")
 
     def other(self, s: Settings, port: int) -> int:
         a, b = self.ports(s)[:2]
@@ -69,9 +69,6 @@ class Pair:
     # --- commands (root actions are the root helper's: tasks/engine/roothelper.py) ---------
     def upstream_text(self, port: int) -> str:
         return roothelper.upstream_text(self.upstream, port)
-
-    def _systemctl(self, action: str, unit: str) -> str:
-        return privilege.systemctl(action, unit)
 
     def upstream_command(self, s: Settings, port: int) -> str:
         """As root (setup's conversion, which may point at the manual's port): the upstream
@@ -95,33 +92,34 @@ class Pair:
         """The upstream file for ``port`` (atomically), nginx checked, reloaded gracefully
         (the old file comes back when nginx refuses the new one); the live instance starts
         at boot, the other one does not. One call of the root helper."""
-        return privilege.root("switch", self.component.name, int(port))
+        return root_helper("switch", self.component.name, int(port))
 
     def start_instance(self, v: RunView, port: int, rel: str | None = None) -> str:
         """Whatever runs on ``port`` stops; its slot points at the release; it starts."""
         s = v.s
         unit = values.unit_name(self.instance(s, port))
-        timer = values.unit_name(f"{self.service(s)}-retire-{int(port)}.timer")
+        timer = self.retire_timer(s, port)
         started = f"{self.instance(s, port)} started: {rel or release.name(v)}"
         return (
-            f"{self._systemctl('stop', timer)} 2>/dev/null; {self._systemctl('stop', unit)}; "
-            f"{self._systemctl('reset-failed', unit)} 2>/dev/null; "
+            f"{privilege.systemctl('stop', timer)} 2>/dev/null; {privilege.systemctl('stop', unit)}; "
+            f"{privilege.systemctl('reset-failed', unit)} 2>/dev/null; "
             f"{release.switch(self.slot(v, port), release.path(v, release=rel), v.run_id)} && "
-            f"{self._systemctl('start', unit)} && echo {q(started)}"
+            f"{privilege.systemctl('start', unit)} && echo {q(started)}"
         )
 
     def retire(self, s: Settings, port: int, after: int) -> str:
         """Stop the instance on ``port`` after ``after`` seconds (a transient systemd timer)."""
         said = f"{self.instance(s, port)} stops in {after}s (a rollback until then is a switch)"
-        return f"{privilege.root('retire', self.component.name, int(port), int(after))} && echo {q(said)}"
+        return (
+            f"{root_helper('retire', self.component.name, int(port), int(after))} && echo {q(said)}"
+        )
 
     def stop(self, s: Settings, port: int) -> str:
-        return self._systemctl("stop", values.unit_name(self.instance(s, port)))
+        return privilege.systemctl("stop", values.unit_name(self.instance(s, port)))
 
     def unretire(self, s: Settings, port: int) -> str:
         """The retire timer of ``port`` stopped (none running: nothing to say)."""
-        timer = values.unit_name(f"{self.service(s)}-retire-{int(port)}.timer")
-        return f"{self._systemctl('stop', timer)} 2>/dev/null"
+        return f"{privilege.systemctl('stop', self.retire_timer(s, port))} 2>/dev/null"
 
     def warm_command(self, v: RunView, port: int, target: str) -> str:
         """Succeeds when ``target`` still runs on ``port`` (a rollback is a switch)."""

@@ -32,7 +32,7 @@ def prepare_step(dirs: Callable[[RunView], list[str]],
     login (setup made their parents its own); setup (``root``) as root."""
 
     def command(view: RunView) -> str:
-        owner = f"-o {privilege.login(view)} " if root else ""
+        owner = f"-o {view.login} " if root else ""
         out = f"install -d -m 755 {owner}-- {' '.join(q(p) for p in dirs(view))}"
         if private:
             out += f" && install -d -m 700 {owner}-- {' '.join(q(p) for p in private(view))}"

@@ -44,22 +44,12 @@ SOURCE = Path(__file__).resolve().parent.parent / "engine" / "roothelper.py"
 JOURNAL_GROUPS = ("systemd-journal", "adm")
 
 
-def login(v: RunView) -> str:
-    """The deploy login as a shell word (:attr:`RunView.login`)."""
-    return v.login
-
-
-def root(*args: object) -> str:
-    """One call of the root helper (the only root command a deploy runs)."""
-    return root_helper(*args)
-
-
 def systemctl(action: str, unit: str) -> str:
-    return root("systemctl", action, values.unit_name(unit))
+    return root_helper("systemctl", action, values.unit_name(unit))
 
 
 def nginx_reload() -> str:
-    return root("nginx-reload")
+    return root_helper("nginx-reload")
 
 
 # --- what setup installs -------------------------------------------------------------------
@@ -149,7 +139,7 @@ def command(v: RunView) -> str:
     login in the journal's and the apps' groups; then say loudly if it still has more sudo
     than the helper (another sudoers rule gives it ALL)."""
     helper, conf, sudoers = (q(staged(v, w)) for w in ("helper", "json", "sudoers"))
-    who = login(v)
+    who = v.login
     groups = " ".join(q(g) for g in [*JOURNAL_GROUPS, *app_groups(v.host)])
     still = (
         f"!!! {v.host.user or 'the deploy login'} still has unrestricted sudo "

@@ -26,7 +26,7 @@ from tasks.procedures.hostfacts import ch, tracked
 from tasks.shell import q
 
 #: the deploy login (who runs the deploys: git pull, builds) owns the code and the web root;
-#: a shell word: the inventory's ansible_user, else whoever ran sudo (privilege.login)
+#: a shell word: the inventory's ansible_user, else whoever ran sudo (RunView.login)
 LOGIN = '"$SUDO_USER"'
 
 
@@ -236,7 +236,7 @@ def plan(view: RunView, push=None) -> Plan:
         Step(nr(), "서비스 계정 생성", "1초", "계정 생성 실패 시 중단", Policy.ABORT,
              command=lambda v: users_command(service_users(v.s, r)), sudo=True),
         Step(nr(), "디렉터리 생성 (소유자·권한)", "1초", "권한 확인", Policy.ABORT,
-             command=lambda v: directories_command(v.s, r, privilege.login(v)), sudo=True),
+             command=lambda v: directories_command(v.s, r, v.login), sudo=True),
         Step(nr(), "스왑 파일", "30초", "디스크 공간 확인", Policy.ABORT,
              command=lambda v: swap_command(v.s), sudo=True,
              skip_if=lambda v: None if v.s.swap_size else "swap_size가 비어 있음"),
