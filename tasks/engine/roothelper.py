@@ -1,4 +1,4 @@
-#!/usr/bin/python3 -I
+#!/usr/bin/python3 -IS
 """dojangkok-root: the only thing the deploy user may run as root (least privilege).
 
 ``fab setup`` installs this file, root-owned, as ``/usr/local/sbin/dojangkok-root``, writes
@@ -15,8 +15,11 @@ with a message that names it. No argument ever reaches a shell. The verbs:
   links only, ``--no-reload``) one of the app's units;
 - ``nginx-reload``: check nginx's config, then reload it gracefully;
 - ``switch PAIR PORT``: a blue/green pair's nginx upstream to ``PORT`` (written atomically,
-  checked with nginx's test; the old file comes back when it fails), then ``PORT``'s instance
-  starts at boot and the other one does not;
+  checked with nginx's test while ``PORT``'s retire timer, if a ``retire`` left one, is
+  stopped and its instance is checked to run; the old file comes back when either fails),
+  then nginx reloaded gracefully while ``PORT``'s instance is made to start at boot and the
+  other one not. The instance that serves is never retired, and never one that is not
+  running;
 - ``retire PAIR PORT SECONDS``: stop the pair's instance on ``PORT`` after ``SECONDS`` (a
   transient systemd timer; a rollback within that time is only a switch);
 - ``hostrun RUN_ID TITLE``: start a deploy's critical section
@@ -36,6 +39,7 @@ import re
 import stat
 import subprocess
 import sys
+import threading
 
 CONFIG = "/etc/dojangkok/sudo.json"
 ACTIONS = ("start", "stop", "restart", "reset-failed", "enable", "disable")
@@ -116,11 +120,17 @@ def plan(conf: dict, argv: list[str]) -> list:
         pair = _pair(conf, args[0])
         port = _port(pair, args[1])
         others = [p for p in pair["ports"] if p != port]
+        instance = f"{pair['service']}@{port}"
         return [
-            ("upstream", pair["upstream_file"], upstream_text(pair["upstream"], port)),
-            ["systemctl", "enable", "-q", "--no-reload", "--", f"{pair['service']}@{port}"],
-            *(["systemctl", "disable", "-q", "--no-reload", "--", f"{pair['service']}@{p}"]
-              for p in others),
+            ("switch", pair["upstream_file"], upstream_text(pair["upstream"], port),
+             retire_unit(pair["service"], port) + ".timer", instance),
+            # nginx reloads while the boot links follow the file nginx accepted
+            ("together", [
+                ["sh", "-c", conf["nginx_reload"]],
+                ["systemctl", "enable", "-q", "--no-reload", "--", instance],
+                *(["systemctl", "disable", "-q", "--no-reload", "--", f"{pair['service']}@{p}"]
+                  for p in others),
+            ]),
         ]  # fmt: skip
     if verb == "retire":
         if len(args) != 3:
@@ -150,10 +160,33 @@ def plan(conf: dict, argv: list[str]) -> list:
 
 
 # --- carrying it out (as root) -------------------------------------------------------------
+ENV = {"PATH": PATH, "LANG": "C.UTF-8"}
+
+
 def _run(argv: list[str], quiet: bool = False) -> int:
     out = subprocess.DEVNULL if quiet else None
-    return subprocess.run(argv, env={"PATH": PATH, "LANG": "C.UTF-8"}, stdout=out,
-                          stderr=out, check=False).returncode  # fmt: skip
+    return subprocess.run(argv, env=ENV, stdout=out, stderr=out, check=False).returncode
+
+
+def _together(argvs: list[list[str]]) -> int:
+    """Run the commands at once (each is ~15-20 ms of a switch that a warm rollback waits
+    for); the first failure's exit code."""
+    return next((c for c in _at_once([lambda a=a: _run(a) for a in argvs]) if c != 0), 0)
+
+
+def _at_once(calls: list) -> list:
+    """Each call in a thread of its own; their results, in order."""
+    results = [None] * len(calls)
+
+    def one(i: int) -> None:
+        results[i] = calls[i]()
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
 
 
 def _owned_by(path: str, uid: int, kind) -> None:
@@ -166,7 +199,7 @@ def _owned_by(path: str, uid: int, kind) -> None:
                       "of the deploy user's own")  # fmt: skip
 
 
-def _upstream(path: str, text: str, conf: dict) -> int:
+def _switch(path: str, text: str, conf: dict, timer: str, instance: str) -> int:
     new, prev = path + ".new", path + ".prev"
     fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, "w") as f:
@@ -176,12 +209,20 @@ def _upstream(path: str, text: str, conf: dict) -> int:
         with open(path, "rb") as old, open(prev, "wb") as keep:
             keep.write(old.read())
     os.replace(new, path)
-    if _run(["sh", "-c", conf["nginx_test"] + " 2>&1"]) != 0:
+    # while nginx checks the new file: the instance about to serve is retired by no timer
+    # (a warm rollback's target has one), and it runs
+    nginx, running = _at_once([
+        lambda: _run(["sh", "-c", conf["nginx_test"] + " 2>&1"]),
+        lambda: (_run(["systemctl", "stop", "--", timer], quiet=True),
+                 _run(["systemctl", "is-active", "--quiet", "--", instance]))[1],
+    ])  # fmt: skip
+    if nginx != 0 or running != 0:
         if had:
             os.replace(prev, path)
-        print(f"nginx refused the new upstream: {path} is as before", file=sys.stderr)
+        why = "nginx refused the new upstream" if nginx else f"{instance} is not running"
+        print(f"{why}: {path} is as before", file=sys.stderr)
         return 1
-    return _run(["sh", "-c", conf["nginx_reload"]])
+    return 0
 
 
 def _hostrun(where: str, run_id: str, title: str, conf: dict) -> int:
@@ -193,7 +234,8 @@ def _hostrun(where: str, run_id: str, title: str, conf: dict) -> int:
             f"--uid={login.pw_name}", f"--gid={login.pw_gid}", "--collect", "--quiet"]  # fmt: skip
     if groups:
         argv.append("--property=SupplementaryGroups=" + " ".join(groups))
-    return _run([*argv, "--", "/usr/bin/python3", f"{where}/hostrun.py", where])
+    # -I -S: the standard library alone (hostrun.py puts its own directory on the path)
+    return _run([*argv, "--", "/usr/bin/python3", "-IS", f"{where}/hostrun.py", where])
 
 
 def main(argv: list[str]) -> int:
@@ -212,8 +254,10 @@ def main(argv: list[str]) -> int:
             elif act[0] == "quiet":
                 _run(act[1], quiet=True)
                 code = 0
-            elif act[0] == "upstream":
-                code = _upstream(act[1], act[2], conf)
+            elif act[0] == "switch":
+                code = _switch(act[1], act[2], conf, act[3], act[4])
+            elif act[0] == "together":
+                code = _together(act[1])
             else:
                 code = _hostrun(act[1], act[2], act[3], conf)
             if code != 0:

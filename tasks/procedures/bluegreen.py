@@ -90,8 +90,9 @@ class Pair:
 
     def point_upstream(self, s: Settings, port: int) -> str:
         """The upstream file for ``port`` (atomically), nginx checked, reloaded gracefully
-        (the old file comes back when nginx refuses the new one); the live instance starts
-        at boot, the other one does not. One call of the root helper."""
+        (the old file comes back when nginx refuses the new one, or the instance on ``port``
+        does not run); that instance's retire timer stopped; it starts at boot, the other
+        one does not. One call of the root helper."""
         return root_helper("switch", self.component.name, int(port))
 
     def start_instance(self, v: RunView, port: int, rel: str | None = None) -> str:
@@ -116,10 +117,6 @@ class Pair:
 
     def stop(self, s: Settings, port: int) -> str:
         return privilege.systemctl("stop", values.unit_name(self.instance(s, port)))
-
-    def unretire(self, s: Settings, port: int) -> str:
-        """The retire timer of ``port`` stopped (none running: nothing to say)."""
-        return f"{privilege.systemctl('stop', self.retire_timer(s, port))} 2>/dev/null"
 
     def warm_command(self, v: RunView, port: int, target: str) -> str:
         """Succeeds when ``target`` still runs on ``port`` (a rollback is a switch)."""
@@ -219,7 +216,7 @@ class Pair:
                  command=lambda v: release.switch_current(v, target)),
             Step("R5", f"떠난 인스턴스 종료 ({self.instance(view.s, live)}, 요청이 끝난 뒤)", "1초",
                  "-", Policy.WARN,
-                 command=lambda v: f"{self.unretire(v.s, other)}; {self.retire(v.s, live, 10)}"),
+                 command=lambda v: self.retire(v.s, live, 10)),
             Step("R6", "떠난 릴리스를 bad로 표시", "1초", "-", Policy.WARN,
                  command=lambda v: release.mark(v, "bad", bad)),
         )  # fmt: skip

@@ -22,7 +22,7 @@ from tasks.errors import ConfigError
 from tasks.hosts import validate, values
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
-from tasks.procedures import PROCEDURES, drift, preconditions
+from tasks.procedures import PROCEDURES, drift, preconditions, privilege
 from tasks.shell import q
 
 TITLES = {"deploy": "배포", "rollback": "롤백"}
@@ -104,8 +104,9 @@ def read_deployed(s: Session, comp: Component) -> list[str]:
 def read_deployed_and(s: Session, comp: Component,
                       also: list[str]) -> tuple[list[str], list[tuple[bool, str]]]:  # fmt: skip
     """:func:`read_deployed`, and the flow's own reads (``also``, e.g. the host's releases)
-    in the same round trip: the checks, the checkout's HEAD, the stack and those are all
-    read in one batch (Session.batch), then judged in that order. Returns the stack and the
+    in the same round trip: the checks, the checkout's HEAD, the stack, the root helper's
+    version (privilege.helper_check) and those are all read in one batch (Session.batch),
+    then judged: the checks, the helper, the checkout, the stack. Returns the stack and the
     answers to ``also`` (none in a dry run)."""
     proc = PROCEDURES[comp.name]
     s.state_command = proc.state_command(s.view)
@@ -120,12 +121,14 @@ def read_deployed_and(s: Session, comp: Component,
         f"{{ {preconditions.command(checks)}\n}} 2>&1" if checks else "true",
         f"{shell.git_head(checkout)} 2>&1",  # its error, when it fails, is the message
         records.stack_command(s),
+        privilege.helper_check(),
         *also,
     ]
     got = s.batch(reads)
     if checks:
         ok, out = got[0]
         preconditions.judge(s, f"{s.view.task}", ok, out, "\n".join(out.splitlines()[-2:]))
+    privilege.judge_helper(alias, got[3][1])
     ok, head = got[1]
     if not ok:
         raise ConfigError(
@@ -147,7 +150,7 @@ def read_deployed_and(s: Session, comp: Component,
     else:
         s.set(from_rev=drift.reconcile(s, comp, stack, head))
     s.recover_with = f"fab -H {alias} rollback-{comp.name} --to={s.view.from_rev[:12]}"
-    return stack, got[3:]
+    return stack, got[4:]
 
 
 def deploy_on(s: Session, comp: Component, revision: str | None = None) -> None:

@@ -18,11 +18,18 @@ Setup and push-config change system files (packages, units, nginx, sudoers, the 
 they log in a second time as ``admin_user`` (full sudo, like ``ubuntu``) for their root
 steps (tasks/hosts/connect.py). Without ``admin_user`` the deploy login must have full sudo,
 as before; setup then says loudly that it still has it.
+
+A deploy or rollback first checks that the helper on the host is this version's
+(:func:`helper_check`, in its first round trip): the plans rely on what each verb does (e.g.
+a switch stops its instance's retire timer), so a host set up by another version is refused
+before anything changes, with `fab setup` as the fix.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from functools import cache
 from pathlib import Path
 
 from tasks import components
@@ -42,6 +49,30 @@ SOURCE = Path(__file__).resolve().parent.parent / "engine" / "roothelper.py"
 #: groups the deploy login joins: the journal (journalctl without root) and, per app, the
 #: service's group (its .env and logs)
 JOURNAL_GROUPS = ("systemd-journal", "adm")
+
+
+@cache
+def helper_digest() -> str:
+    """The SHA-256 of the helper this version of the tool installs."""
+    return hashlib.sha256(SOURCE.read_bytes()).hexdigest()
+
+
+def helper_check() -> str:
+    """Prints the installed helper's SHA-256 (nothing when there is none)."""
+    return f"sha256sum -- {HELPER} 2>/dev/null | cut -d' ' -f1"
+
+
+def judge_helper(alias: str, printed: str) -> None:
+    """Refuse a host whose helper is missing or another version's (helper_check's output)."""
+    if printed.strip() == helper_digest():
+        return
+    problem = (f"the root helper on {alias} ({HELPER}) is another version's than this tool's"
+               if printed.strip() else f"{alias} has no root helper ({HELPER})")  # fmt: skip
+    raise ConfigError(
+        f"{problem}: a deploy's root steps would not do what its plan says",
+        f"run `fab -H {alias} setup` (it installs this version's helper and its config; the "
+        "apps and the data are left as they are)",
+    )
 
 
 def systemctl(action: str, unit: str) -> str:

@@ -6,6 +6,7 @@ import re
 
 from tasks.engine.records import UNLOCKED
 from tasks.hosts.remote import ConnectionLost, Interrupted, Result, never
+from tasks.procedures import privilege
 
 #: one read of a Session.batch script: its command and the batch's mark
 BATCH = re.compile(r"\( (.*?)\n\); printf '\\n(@@dojangkok-batch-\S+) %s\\n' \$\?", re.S)
@@ -40,6 +41,8 @@ class FakeRemote:
                 else:
                     code = answer
                 return code, text
+        if command.startswith(f"sha256sum -- {privilege.HELPER} "):
+            return 0, privilege.helper_digest()  # a host set up by this version
         return 0, ""
 
     def run(self, command, sudo=False, *, stop=never, on_output=None, timeout=None,

@@ -35,3 +35,38 @@ def test_a_long_command_prints_a_plain_progress_line_without_a_terminal(monkeypa
         time.sleep(0.2)
     assert any("예상 3분+" in line and "> Task :bootJar" in line for line in lines), lines
     assert all(line.startswith("[cpu] ") for line in lines)
+
+
+def test_display_width_is_rich_s():
+    """The tables' own width count agrees with rich's (which draws the live lines)."""
+    for text in (
+        "단계",
+        "B8 Gradle 빌드",
+        "❌ 실패",
+        "✓ ok",
+        "e\u0301x",
+        "ｆｕｌｌ",
+        "",
+        "a\u200bb",
+    ):
+        assert console_module.cell_len(text) == cell_len(text), text
+
+
+def test_printing_lines_and_tables_needs_no_rich():
+    """rich is ~50 ms of every start-up: only a live line (a terminal, a long step) loads it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from tasks.engine.console import Console\n"
+        "from tasks.hosts.secrets import Secrets\n"
+        "c = Console(Secrets({}))\n"
+        "c.out('[1/2] (B7) 기존 서비스 중지\\x07\\r')\n"
+        "c.table(('단계', '결과'), [('B7', 'ok')])\n"
+        "print('rich' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout  # fmt: skip
+    assert out.splitlines() == ["[1/2] (B7) 기존 서비스 중지", "단계   결과", "───────────",
+                                "B7     ok", "False"]  # fmt: skip

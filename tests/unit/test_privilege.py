@@ -64,16 +64,20 @@ GPU = conf_of(make_host(None, "gpu", "gpu"))
          [["systemctl", "disable", "-q", "--no-reload", "--", "dojangkok@8082"]]),
         (["nginx-reload"], [["sh", "-c", "nginx -t"], ["sh", "-c", "nginx -s reload"]]),
         (["switch", "backend", "8082"], [
-            ("upstream", "/etc/nginx/dojangkok-upstream.conf",
-             "upstream dojangkok_backend {\n    server 127.0.0.1:8082;\n    keepalive 16;\n}\n"),
-            ["systemctl", "enable", "-q", "--no-reload", "--", "dojangkok@8082"],
-            ["systemctl", "disable", "-q", "--no-reload", "--", "dojangkok@8081"],
+            ("switch", "/etc/nginx/dojangkok-upstream.conf",
+             "upstream dojangkok_backend {\n    server 127.0.0.1:8082;\n    keepalive 16;\n}\n",
+             "dojangkok-retire-8082.timer", "dojangkok@8082"),
+            ("together", [["sh", "-c", "nginx -s reload"],
+                          ["systemctl", "enable", "-q", "--no-reload", "--", "dojangkok@8082"],
+                          ["systemctl", "disable", "-q", "--no-reload", "--", "dojangkok@8081"]]),
         ]),
         (["switch", "backend", "8081"], [
-            ("upstream", "/etc/nginx/dojangkok-upstream.conf",
-             roothelper.upstream_text("dojangkok_backend", 8081)),
-            ["systemctl", "enable", "-q", "--no-reload", "--", "dojangkok@8081"],
-            ["systemctl", "disable", "-q", "--no-reload", "--", "dojangkok@8082"],
+            ("switch", "/etc/nginx/dojangkok-upstream.conf",
+             roothelper.upstream_text("dojangkok_backend", 8081),
+             "dojangkok-retire-8081.timer", "dojangkok@8081"),
+            ("together", [["sh", "-c", "nginx -s reload"],
+                          ["systemctl", "enable", "-q", "--no-reload", "--", "dojangkok@8081"],
+                          ["systemctl", "disable", "-q", "--no-reload", "--", "dojangkok@8082"]]),
         ]),
         (["retire", "backend", "8081", "600"], [
             ("quiet", ["systemctl", "stop", "--", "dojangkok-retire-8081.timer"]),
@@ -94,9 +98,10 @@ def test_the_gpu_host_s_pair_and_unit():
     assert roothelper.plan(GPU, ["systemctl", "restart", "fastapi"]) == [
         ["systemctl", "restart", "--", "fastapi"]
     ]
-    upstream, enable, disable = roothelper.plan(GPU, ["switch", "ai", "8002"])
-    assert upstream == ("upstream", "/etc/nginx/dojangkok-ai-upstream.conf",
-                        roothelper.upstream_text("dojangkok_ai", 8002))  # fmt: skip
+    switch, (_, (_, enable, disable)) = roothelper.plan(GPU, ["switch", "ai", "8002"])
+    assert switch == ("switch", "/etc/nginx/dojangkok-ai-upstream.conf",
+                      roothelper.upstream_text("dojangkok_ai", 8002), "fastapi-retire-8002.timer",
+                      "fastapi@8002")  # fmt: skip
     assert enable[-1] == "fastapi@8002" and disable[-1] == "fastapi@8001"
     for refused in (["systemctl", "restart", "dojangkok"], ["switch", "backend", "8082"]):
         with pytest.raises(Refused):
@@ -231,12 +236,29 @@ def test_switch_writes_the_upstream_and_keeps_the_old_one_when_nginx_refuses(hel
     upstream.write_text(roothelper.upstream_text("dojangkok_backend", 8081))
     assert roothelper.main(["switch", "backend", "8082"]) == 0
     assert upstream.read_text() == roothelper.upstream_text("dojangkok_backend", 8082)
-    assert ran[-1][-1] == "dojangkok@8081" and ran[-2][-1] == "dojangkok@8082"
+    # nginx's test, the retire timer stopped and the instance seen running; then (at once)
+    # the reload and the boot links
+    assert sorted(map(tuple, ran[:3])) == sorted([
+        ("sh", "-c", "nginx -t 2>&1"), ("systemctl", "stop", "--", "dojangkok-retire-8082.timer"),
+        ("systemctl", "is-active", "--quiet", "--", "dojangkok@8082")])  # fmt: skip
+    assert sorted(a[-1] for a in ran[3:]) == ["dojangkok@8081", "dojangkok@8082", "nginx -s reload"]
     ran.clear()
     codes["sh -c nginx -t 2>&1"] = 1  # nginx refuses the new file: it is as before
     assert roothelper.main(["switch", "backend", "8081"]) == 1
     assert upstream.read_text() == roothelper.upstream_text("dojangkok_backend", 8082)
-    assert ran == [["sh", "-c", "nginx -t 2>&1"]]  # no reload, nothing enabled
+    assert ["sh", "-c", "nginx -s reload"] not in ran and len(ran) == 3  # nothing enabled
+
+
+def test_switch_refuses_an_instance_that_does_not_run(helper, capsys):
+    """A warm rollback's target retired by its timer after the health check: no switch."""
+    ran, codes, conf = helper
+    upstream = Path(conf["pairs"]["backend"]["upstream_file"])
+    upstream.write_text(roothelper.upstream_text("dojangkok_backend", 8082))
+    codes["systemctl is-active --quiet -- dojangkok@8081"] = 3
+    assert roothelper.main(["switch", "backend", "8081"]) == 1
+    assert upstream.read_text() == roothelper.upstream_text("dojangkok_backend", 8082)
+    assert ["sh", "-c", "nginx -s reload"] not in ran
+    assert "dojangkok@8081 is not running" in capsys.readouterr().err
 
 
 def test_hostrun_runs_only_the_deploy_login_s_own_directory(helper, tmp_path, capsys):
@@ -251,7 +273,7 @@ def test_hostrun_runs_only_the_deploy_login_s_own_directory(helper, tmp_path, ca
     (argv,) = ran
     assert argv[:2] == ["systemd-run", "--unit=dojangkok-deploy-RUN"]
     assert f"--uid={me}" in argv
-    assert argv[-3:] == ["/usr/bin/python3", f"{where}/hostrun.py", str(where)]
+    assert argv[-4:] == ["/usr/bin/python3", "-IS", f"{where}/hostrun.py", str(where)]
     if os.getuid() != 0:
         return  # only root can give the directory to someone else
     ran.clear()
@@ -296,7 +318,7 @@ def test_the_settings_reach_the_config_and_the_checks():
     assert roothelper.plan(conf, ["nginx-reload"]) == [
         ["sh", "-c", "/usr/sbin/nginx -t -q"], ["sh", "-c", "systemctl reload nginx"]]  # fmt: skip
     assert roothelper.plan(conf, ["systemctl", "restart", "be-svc"])[0][-1] == "be-svc"
-    assert roothelper.plan(conf, ["switch", "backend", "9002"])[1][-1] == "be-svc@9002"
+    assert roothelper.plan(conf, ["switch", "backend", "9002"])[0][-1] == "be-svc@9002"
     for old in (["systemctl", "restart", "dojangkok"], ["switch", "backend", "8082"]):
         with pytest.raises(Refused):
             roothelper.plan(conf, old)
@@ -447,3 +469,20 @@ def test_the_helper_call_parser_sees_every_call():
 def test_setup_may_use_sudo():
     view = RunView("setup", "setup", detect.offline(make_host()), "RUN", dry_run=True)
     assert any(st.sudo for st in host_setup.plan(view).steps)
+
+
+def test_a_deploy_refuses_a_host_whose_helper_is_missing_or_another_version_s():
+    """In the deploy's first round trip, before anything on the host changes."""
+    from tasks.errors import ConfigError
+
+    from .conftest import make_session
+    from .fakes import FakeRemote
+
+    for printed, said in (("", "cpu has no root helper"), ("0" * 64, "another version's")):
+        remote = FakeRemote([(r"^sha256sum -- ", 0, printed)])
+        with pytest.raises(ConfigError, match=said) as err:
+            deploy.read_deployed_and(make_session(remote, task="deploy"), COMPONENTS["backend"], [])
+        assert "fab -H cpu setup" in err.value.fix and len(remote.calls) == 1
+    remote = FakeRemote()  # the helper this version installs
+    deploy.read_deployed_and(make_session(remote, task="deploy"), COMPONENTS["backend"], [])
+    assert privilege.helper_check() in remote.commands()

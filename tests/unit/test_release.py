@@ -110,8 +110,8 @@ def test_blue_green_gates_on_health_before_the_switch():
     assert retire.startswith(f"{ROOT} retire backend 8081 600 ")
     # what the root helper makes of the two calls: the upstream to 8082, a 600 s timer
     conf = json.loads(privilege.config_text(view.host, "deploy"))
-    upstream, enable, disable = roothelper.plan(conf, ["switch", "backend", "8082"])
-    assert upstream[0] == "upstream" and "server 127.0.0.1:8082;" in upstream[2]
+    upstream, (_, (_, enable, disable)) = roothelper.plan(conf, ["switch", "backend", "8082"])
+    assert upstream[0] == "switch" and "server 127.0.0.1:8082;" in upstream[2]
     assert enable[:2] == ["systemctl", "enable"] and enable[-1] == "dojangkok@8082"
     assert disable[:2] == ["systemctl", "disable"] and disable[-1] == "dojangkok@8081"
     timer = roothelper.plan(conf, ["retire", "backend", "8081", "600"])[-1]
@@ -125,6 +125,12 @@ def test_a_warm_rollback_only_switches_a_cold_one_starts_first():
     cold = release_backend.PAIR.rollback_plan(view, "B", "1-a", "2-b", 8082, 8081, False)
     assert not any("systemctl start" in s.render(view) for s in warm.steps)
     assert "systemctl start dojangkok@8081" in cold.steps[0].render(view)
+    # the left instance retires in one helper call: the switch stopped the target's timer
+    for plan in (warm, cold):
+        leave = next(s for s in plan.steps if s.number == "R5").render(view)
+        assert (
+            leave.count("dojangkok-root") == 1 and "dojangkok-root retire backend 8082 10" in leave
+        )
 
 
 def test_release_config_renders_the_template_unit_and_the_upstream_include():
