@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from bench import probes as pr
-from bench.scenarios import COMPONENTS, Measurement, Scenario, numbers
+from bench.scenarios import COMPONENTS, QUIET_BUSY, QUIET_MOST, Measurement, Scenario, numbers
 
 ENDPOINT_TEXT = {
     "frontend": "the main page `http://cpu/`",
@@ -109,6 +109,22 @@ def probe_cost(ms: list[Measurement]) -> str:
     )
 
 
+def quiet_note(ms: list[Measurement]) -> str:
+    """The wait for a quiet machine before each measured command (scenarios.wait_quiet)."""
+    runs = [m for m in ms if m.run is not None]
+    if not runs or not any(m.quiet_wait or m.busy_at_start for m in runs):
+        return ""
+    longest = max(m.quiet_wait for m in runs)
+    busiest = max(m.busy_at_start for m in runs)
+    return (
+        " The lab's hosts share this machine's two cores with fab (on real hosts the "
+        "operator's machine is another one), so before each measured command the harness "
+        f"waited until the machine was at most {QUIET_BUSY:.0%} busy (at most "
+        f"{QUIET_MOST:.0f} s; here up to {longest:.1f} s, e.g. for a JVM compiling after "
+        f"the deploy a rollback starts from; at most {busiest:.0%} busy at a command's start)."
+    )
+
+
 def render(meta: Meta, scenarios: list[Scenario], ms: list[Measurement]) -> str:
     L = [
         "# Deploy benchmark: the manual's scripts and fab, side by side",
@@ -132,7 +148,9 @@ def render(meta: Meta, scenarios: list[Scenario], ms: list[Measurement]) -> str:
         "exit code, and what answers at the end (✓ as expected). Probing goes on after the "
         "command until the component has answered for 1 s "
         f"(at most {meta.settle:.0f} s), so an outage that outlives the command counts too. "
-        "Every cell starts from freshly reset hosts with 1.0.0 running." + probe_cost(ms),
+        "Every cell starts from freshly reset hosts with 1.0.0 running."
+        + probe_cost(ms)
+        + quiet_note(ms),
         "",
     ]
     for sc in scenarios:

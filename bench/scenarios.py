@@ -7,6 +7,13 @@ command, while the probers watch. After the command the probers keep going until
 component has answered for a second again (or `settle` seconds passed), so an outage
 that outlives the command (a restart nobody waits for) is counted too.
 
+The lab's hosts share this machine's cores with fab and the probers; on real hosts the
+operator's machine is another one. A JVM compiling after a deploy (the preparation of a
+rollback) keeps both cores busy for seconds and slowed fab's start-up by half. So before
+the measured command the loop waits until the machine is quiet again (:func:`wait_quiet`:
+at most QUIET_BUSY busy, for at most QUIET_MOST seconds), the same for every method; the
+wait and the share it found are kept with the measurement.
+
 To add a scenario, add a Scenario to SCENARIOS; `methods` limits it to some methods.
 """
 
@@ -23,6 +30,8 @@ NEW = "1.1.0"
 COLD_WAIT = 6.0  # seconds after the deploy: past a 2 s warm window
 BROKEN = "1.2.0"
 COMPONENTS = ("frontend", "backend", "ai")
+QUIET_BUSY = 0.35  # share of all cores (the probers alone use ~0.2 of this 2-core machine)
+QUIET_MOST = 30.0  # seconds: well inside a warm window (backend_keep_warm, default 600 s)
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,8 @@ class Measurement:
     expected: dict[str, str] = field(default_factory=dict)
     probes: dict[str, list[pr.Probe]] = field(default_factory=dict)
     bench_cpu: float = 0.0  # CPU seconds this process (the probers) used in the window
+    quiet_wait: float = 0.0  # seconds waited for a quiet machine before the command
+    busy_at_start: float = 0.0  # the machine's busy share when the command started
 
     @property
     def watched(self) -> tuple[str, ...]:
@@ -164,7 +175,9 @@ class Bench:
                 m.note = f"not up again after the preparation `{prep.shown}`"
                 return m
         time.sleep(sc.wait)
-        self.log(f"-- {label}: measuring")
+        m.quiet_wait, m.busy_at_start = wait_quiet()
+        self.log(f"-- {label}: measuring (waited {m.quiet_wait:.1f} s for a quiet machine: "
+                 f"{m.busy_at_start:.0%} busy)")  # fmt: skip
         cpu = time.process_time()
         m.run = method.run(self.lab, sc.action, component, self.mask, sc.settings)
         m.settled = self.probers.wait_healthy(m.watched, 1.0, self.settle, m.run.t1)
@@ -173,6 +186,31 @@ class Bench:
         m.probes = self.probers.window(m.run.t0, m.t_end)
         self.log(f"   exit {m.run.rc} after {m.run.seconds:.1f} s; {summary(m)}")
         return m
+
+
+def busy_share(interval: float = 0.5) -> float:
+    """How busy the machine's cores were over ``interval`` seconds (0..1, all cores)."""
+
+    def snap() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as f:
+            ticks = [int(x) for x in f.readline().split()[1:]]
+        return sum(ticks), ticks[3] + ticks[4]  # all, idle + iowait
+
+    total, idle = snap()
+    time.sleep(interval)
+    total2, idle2 = snap()
+    return 1.0 - (idle2 - idle) / max(1, total2 - total)
+
+
+def wait_quiet(busy: float = QUIET_BUSY, most: float = QUIET_MOST) -> tuple[float, float]:
+    """Wait until the machine is at most ``busy`` busy, for at most ``most`` seconds;
+    returns (seconds waited, the last busy share seen)."""
+    start = time.monotonic()
+    while True:
+        share = busy_share()
+        waited = time.monotonic() - start
+        if share <= busy or waited >= most:
+            return waited, share
 
 
 # -- numbers from a measurement ----------------------------------------------------------

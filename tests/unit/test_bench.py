@@ -232,3 +232,19 @@ def test_a_rerun_keeps_the_other_benchmarks_sections():
     # a section the new text has already is not doubled
     assert keep_sections(old, kept) == kept
     assert keep_sections("# nothing marked\n", new) == new
+
+
+def test_the_harness_waits_for_a_quiet_machine_and_says_so(monkeypatch):
+    from bench import report, scenarios
+
+    assert 0.0 <= scenarios.busy_share(0.05) <= 1.0
+    shares = iter([0.9, 0.8, 0.2])
+    monkeypatch.setattr(scenarios, "busy_share", lambda: next(shares))
+    waited, busy = scenarios.wait_quiet(busy=0.35, most=30)
+    assert busy == 0.2
+    monkeypatch.setattr(scenarios, "busy_share", lambda: 0.9)
+    waited, busy = scenarios.wait_quiet(busy=0.35, most=0.01)  # gives up, says how busy
+    assert busy == 0.9 and waited >= 0.01
+    m = scenarios.Measurement("rollback", "backend", "release", quiet_wait=4.2, busy_at_start=0.3)
+    m.run = object()
+    assert "up to 4.2 s" in report.quiet_note([m]) and "at most 30% busy" in report.quiet_note([m])
