@@ -207,13 +207,20 @@ class Runner:
             except Exception as exc:  # a LOCAL action refusing (a "no", a failed request)
                 return False, str(exc)
         uploads = step.uploads(s.view) if step.uploads else ()
-        if uploads:  # all of them in one round trip
-            s.remote.put_texts([(u.content(s.secrets), u.path, u.mode) for u in uploads])
+        files = [(u.content(s.secrets), u.path, u.mode) for u in uploads]
+        if files and step.sudo:  # written as the login, in one round trip; then the command
+            s.remote.put_texts(files)
         label = f"({plan.section}{step.number}) {step.title}"
         masker = s.secrets.stream_masker()  # a secret split across two reads stays hidden
         with s.console.progress(label, step.expected) as progress:
-            res = s.remote.run(step.render(s.view), sudo=step.sudo, stop=stop.is_set,
-                               on_output=lambda chunk: progress.feed(masker.feed(chunk)))  # fmt: skip
+            run = {
+                "stop": stop.is_set,
+                "on_output": lambda chunk: progress.feed(masker.feed(chunk)),
+            }
+            if files and not step.sudo:  # the uploads and the command: one round trip
+                res = s.remote.put_texts(files, then=step.render(s.view), **run)
+            else:
+                res = s.remote.run(step.render(s.view), sudo=step.sudo, **run)
         if not res.ok:
             return False, res.tail()
         last = res.stdout.strip().splitlines()[-1:] if res.stdout.strip() else []

@@ -268,25 +268,31 @@ class Remote:
             raise OSError(f"cannot write {remote_path}: {res.tail(3).replace(WRITE_FAILED, '')}")
         return res
 
-    def put_texts(self, files: list[tuple[str, str, str]]) -> None:
+    def put_texts(self, files: list[tuple[str, str, str]], then: str = "", **run) -> Result:
         """Write several files (text, path, mode) in one command (a step's uploads: one round
         trip instead of one each). Every file is created with its final mode first, then each
         is filled from standard input in turn: its size in bytes on a line of its own (read
         by ``read``, a byte at a time), then its text (``head -c``, which reads no more than
-        it is asked), and its size checked. No text and no size is ever on a command line."""
-        if len(files) == 1:
-            self.put_text(files[0][0], files[0][1], files[0][2])
-            return
+        it is asked), and its size checked. No text and no size is ever on a command line.
+        ``then``: a command run once every file is written, in the same round trip (a step's
+        own command after its uploads), with :meth:`run`'s keywords ``run``; its result is
+        returned. A failed write raises OSError (``then`` is not run)."""
+        if len(files) == 1 and not then:
+            return self.put_text(files[0][0], files[0][1], files[0][2])
         make = [f"install -D -m {mode} /dev/null {q(path)}" for _, path, mode in files]
         fill = [
             f'IFS= read -r n && head -c "$n" > {q(path)} && [ "$(stat -c %s -- {q(path)})" = "$n" ]'
             for _, path, _ in files
         ]
         stream = "".join(f"{len(text.encode())}\n{text}" for text, _, _ in files)
-        res = self.run(" && ".join(make + fill), input=stream)
-        if not res.ok:
+        write = " && ".join(make + fill)
+        if then:
+            write = f"if ! {{ {write}; }}; then echo {WRITE_FAILED} >&2; exit 1; fi; {then}"
+        res = self.run(write, input=stream, **run)
+        if WRITE_FAILED in res.stderr if then else not res.ok:
             names = ", ".join(path for _, path, _ in files)
-            raise OSError(f"cannot write {names}: {res.tail(3)}")
+            raise OSError(f"cannot write {names}: {res.tail(3).replace(WRITE_FAILED, '')}")
+        return res
 
 
 class _Stream:

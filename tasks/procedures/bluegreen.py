@@ -30,6 +30,19 @@ from tasks.shell import q, root_helper
 Of = Callable[[Settings], object]
 
 
+SLOT_MARK = "@@slot"
+
+
+def parse_slots(stdout: str) -> dict[int, tuple[str, str]]:
+    """slots_command's output → {port: (state, release)}."""
+    out = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) in (3, 4) and parts[0] == SLOT_MARK and parts[1].isdigit():
+            out[int(parts[1])] = (parts[2], parts[3] if len(parts) == 4 else "")
+    return out
+
+
 @dataclass(frozen=True)
 class Pair:
     component: Component
@@ -118,12 +131,17 @@ class Pair:
     def stop(self, s: Settings, port: int) -> str:
         return privilege.systemctl("stop", values.unit_name(self.instance(s, port)))
 
-    def warm_command(self, v: RunView, port: int, target: str) -> str:
-        """Succeeds when ``target`` still runs on ``port`` (a rollback is a switch)."""
-        return (
-            f"systemctl is-active --quiet {self.unit(v.s, port)} && "
-            f'[ "x$(basename -- "$(readlink -- {q(self.slot(v, port))})")" = {q("x" + target)} ]'
+    def slots_command(self, v: RunView) -> str:
+        """Prints ``@@slot <port> <state> <release>`` for each port: the instance's state
+        (systemctl is-active, one call for both) and the release its slot points at."""
+        ports = self.ports(v.s)[:2]
+        units = " ".join(self.unit(v.s, p) for p in ports)
+        lines = "; ".join(
+            f"l=$(readlink -- {q(self.slot(v, p))} 2>/dev/null); "
+            f'echo "{SLOT_MARK} {int(p)} ${{a[{i}]:-unknown}} ${{l##*/}}"'
+            for i, p in enumerate(ports)
         )
+        return f"mapfile -t a < <(systemctl is-active -- {units} 2>/dev/null); {lines}"
 
     def live_port_command(self, s: Settings) -> str:
         """Prints the port the upstream sends requests to (nothing without an upstream)."""

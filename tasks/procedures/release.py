@@ -141,8 +141,9 @@ LIST_MARK = "@@release"
 
 
 def list_command(v: RunView) -> str:
-    """One line per release, oldest first: ``@@release <name> <status> <current|-> <n>``,
-    ``n`` the line of its last switch in ``switches`` (0: never served)."""
+    """One line per release, oldest first: ``@@release <name> <status> <current|-> <n>
+    <revision|->``, ``n`` the line of its last switch in ``switches`` (0: never served), the
+    revision from its .release.json (read by bash itself: no process per release)."""
     b = q(base(v))
     return (
         f'cur=$(basename -- "$(readlink -- {b}/current 2>/dev/null)" 2>/dev/null); '
@@ -152,7 +153,9 @@ def list_command(v: RunView) -> str:
         f's=$(cat -- {b}/releases/"$n"/{STATUS} 2>/dev/null || echo unknown); '
         f'w=$(grep -n -- " $n\\$" {b}/switches 2>/dev/null | tail -n 1 | cut -d: -f1); '
         '[ "$n" = "$cur" ] && c=current || c=-; '
-        f'echo "{LIST_MARK} $n $s $c ${{w:-0}}"; done'
+        f'i=; {{ IFS= read -r i < {b}/releases/"$n"/{INFO}; }} 2>/dev/null; r=-; '
+        '[[ $i =~ \\"revision\\":\\ \\"([0-9a-f]+)\\" ]] && r=${BASH_REMATCH[1]}; '
+        f'echo "{LIST_MARK} $n $s $c ${{w:-0}} $r"; done'
     )
 
 
@@ -160,11 +163,17 @@ def parse_list(stdout: str) -> list[dict]:
     out = []
     for line in stdout.splitlines():
         parts = line.split()
-        if len(parts) == 5 and parts[0] == LIST_MARK:
-            _, rel, status, cur, switched = parts
+        if len(parts) in (5, 6) and parts[0] == LIST_MARK:
+            _, rel, status, cur, switched, *rev = parts
             out.append({"release": rel, "status": status, "current": cur == "current",
-                        "switched": int(switched or 0)})  # fmt: skip
+                        "switched": int(switched or 0),
+                        "revision": rev[0] if rev and rev[0] != "-" else ""})  # fmt: skip
     return out
+
+
+def revision_in(releases: list[dict], rel: str | None) -> str:
+    """The revision a listed release was built from ('' when unknown)."""
+    return next((r["revision"] for r in releases if r["release"] == rel), "")
 
 
 def current_of(releases: list[dict]) -> str | None:

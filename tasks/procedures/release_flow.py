@@ -9,10 +9,8 @@ rollback: the previous good release (or ``--to``): a switch back (backend: warm)
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
-from tasks import shell
 from tasks.components import Component
 from tasks.engine import checklist, hostscript, records
 from tasks.engine.policy import Policy
@@ -22,7 +20,7 @@ from tasks.engine.steps import Plan, Step
 from tasks.errors import ConfigError, HostCommandFailed, StepFailed
 from tasks.hosts.connect import admin_steps
 from tasks.procedures import release, release_ai, release_backend, release_frontend
-from tasks.procedures.bluegreen import Pair
+from tasks.procedures.bluegreen import Pair, parse_slots
 from tasks.procedures.release_convert import convert, is_converted
 
 RELEASES = {"frontend": release_frontend, "backend": release_backend, "ai": release_ai}
@@ -37,6 +35,15 @@ class HostState:
     converted: bool = True
     live: int = 0  # backend: the port nginx sends requests to
     other: int = 0
+    #: blue/green: per port, the instance's state and the release its slot points at
+    slots: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+    def revision(self, rel: str | None) -> str:
+        return release.revision_in(self.releases, rel)
+
+    def warm(self, port: int, rel: str) -> bool:
+        """``rel`` still runs on ``port`` (a rollback to it is a switch)."""
+        return self.slots.get(port) == ("active", rel)
 
     @property
     def current(self) -> str | None:
@@ -57,11 +64,13 @@ def _must(s: Session, command: str, got: tuple[bool, str]) -> str:
 
 
 def state_reads(s: Session, comp: Component) -> list[str]:
-    """The reads :func:`read_state` makes (a caller may batch them with its own)."""
+    """The reads :func:`read_state` makes (a caller may batch them with its own): the
+    releases with their revisions, whether the host is converted, and for a blue/green
+    pair the live port and what runs on each port, so a rollback needs no second look."""
     v, pair = s.view, pair_of(comp, s.view.s)
     reads = [release.list_command(v), is_converted(comp, v)]
     if pair:
-        reads.append(pair.live_port_command(v.s))
+        reads += [pair.live_port_command(v.s), pair.slots_command(v)]
     return reads
 
 
@@ -78,6 +87,7 @@ def state_from(s: Session, comp: Component, reads: list[str],
         live = _must(s, reads[2], got[2])
         state.live = int(live) if live.isdigit() else ports[0]
         state.other = pair.other(v.s, state.live)
+        state.slots = parse_slots(got[3][1])
     return state
 
 
@@ -85,18 +95,6 @@ def read_state(s: Session, comp: Component) -> HostState:
     """The host's releases, whether it is converted, the live port: one round trip."""
     reads = state_reads(s, comp)
     return state_from(s, comp, reads, s.batch(reads) if not s.view.dry_run else [])
-
-
-def info_command(s: Session, rel: str) -> str:
-    """Prints a release's .release.json (nothing when there is none)."""
-    return f"cat -- {shell.q(release.path(s.view, release=rel))}/{release.INFO} 2>/dev/null || true"
-
-
-def revision_in(text: str) -> str:
-    try:
-        return json.loads(text).get("revision", "")
-    except (ValueError, AttributeError):
-        return ""
 
 
 def _host_part(s: Session, plan: Plan, back: Plan) -> None:
@@ -132,9 +130,7 @@ def deploy_on(s: Session, comp: Component, stack: list[str],
         with admin_steps(s.remote, v.host, s.secrets, v.run_id):
             convert(s, comp)
         state = read_state(s, comp)
-    # the serving release's revision (the host run needs no login: it runs as this one)
-    got = s.batch([info_command(s, state.current)]) if state.current else []
-    cur_rev = revision_in(got[0][1]) if got else ""
+    cur_rev = state.revision(state.current)  # the serving release's, from the first look
     if cur_rev:
         s.set(from_rev=cur_rev)
     previous = state.current or PREVIOUS
@@ -187,17 +183,12 @@ def roll_back(s: Session, comp: Component, to: str | None, reason: str = "",
             f"`fab -H {v.host.alias} releases` lists them; a rollback skips failed and bad ones",
         )
     pair = pair_of(comp, v.s)
-    # the two releases' revisions, whether the target still runs (warm): one trip
-    reads = [info_command(s, state.current) if state.current else "true",
-             info_command(s, target)]  # fmt: skip
-    if pair:
-        reads.append(pair.warm_command(v, state.other, target))
-    got = s.batch(reads) if not v.dry_run else []
-    cur_rev, target_rev = (revision_in(got[k][1]) for k in (0, 1)) if got else ("", "")
-    s.set(from_rev=cur_rev or v.from_rev, target=target_rev or target)
+    # the two releases' revisions and whether the target still runs (warm): from the first look
+    s.set(from_rev=state.revision(state.current) or v.from_rev,
+          target=state.revision(target) or target)  # fmt: skip
     s.console.out(f"롤백 대상 릴리스: {bad} → {target}")
     if pair:
-        warm = bool(got) and got[2][0]
+        warm = not v.dry_run and state.warm(state.other, target)
         plan = pair.rollback_plan(s.view, rel.SECTION, target, bad, state.live, state.other, warm)
         back = pair.keep_live_plan(s.view, rel.SECTION, state.live)
     else:

@@ -24,6 +24,8 @@ class FakeRemote:
         self.rules = [(re.compile(p), answer, out) for p, answer, out in (rules or [])]
         self.calls: list[tuple[str, str]] = []
         self.uploads: dict[str, str] = {}
+        #: each put_texts: the paths it wrote and the command run after them, if any
+        self.writes: list[tuple[list[str], str]] = []
         self.alive = True
         self.reconnects = 0
         self.closed = False
@@ -74,9 +76,11 @@ class FakeRemote:
         self.uploads[path] = text
         return self.run(then) if then else Result(True, 0, "", "")
 
-    def put_texts(self, files):
+    def put_texts(self, files, then="", **run):
+        self.writes.append(([path for _, path, _ in files], then))  # one round trip each
         for text, path, mode in files:
             self.put_text(text, path, mode)
+        return self.run(then, **run) if then else Result(True, 0, "", "")
 
     def reconnect(self):
         if self.refuse_reconnect:

@@ -74,11 +74,18 @@ def test_the_list_command_reads_a_real_layout(tmp_path):
         (base / "releases" / name / ".status").write_text(status + "\n")
     (base / "current").symlink_to(base / "releases" / "3-ccccccc")
     (base / "switches").write_text("t 1-aaaaaaa\nt 3-ccccccc\n")
+    # the revision: the release's own, not its build's (written after it); none: unknown
+    info = {"release": "3-ccccccc", "revision": "c" * 40, "build": {"revision": "d" * 40}}
+    (base / "releases" / "3-ccccccc" / ".release.json").write_text(json.dumps(info) + "\n")
+    (base / "releases" / "2-bbbbbbb" / ".release.json").write_text('{"revision": "x y"}\n')
     out = subprocess.run(["bash", "-c", release.list_command(v)], capture_output=True, text=True)
+    assert out.stderr == ""
     found = release.parse_list(out.stdout)
-    assert [(r["release"], r["status"], r["current"], r["switched"]) for r in found] == [
-        ("1-aaaaaaa", "ready", False, 1), ("2-bbbbbbb", "failed", False, 0),
-        ("3-ccccccc", "ready", True, 2)]  # fmt: skip
+    assert [(r["release"], r["status"], r["current"], r["switched"], r["revision"])
+            for r in found] == [
+        ("1-aaaaaaa", "ready", False, 1, ""), ("2-bbbbbbb", "failed", False, 0, ""),
+        ("3-ccccccc", "ready", True, 2, "c" * 40)]  # fmt: skip
+    assert release.revision_in(found, "3-ccccccc") == "c" * 40
     assert release.previous_good(found) == "1-aaaaaaa"
 
 
@@ -330,3 +337,25 @@ def test_the_frontend_install_skips_npm_ci_with_nothing_to_install_whatever_the_
     assert ("RAN-NPM-CI" in res.stdout) == (does == "npm ci"), res.stdout
     assert ("nothing to install" in res.stdout) == (does == "nothing"), res.stdout
     assert (new / release_frontend.INSTALLED).exists()
+
+
+def test_the_slots_read_says_what_runs_on_each_port(tmp_path):
+    from tasks.procedures.bluegreen import parse_slots
+
+    s = Settings(releases_root=str(tmp_path))
+    v = make_view("backend", s).but(strategy="release")
+    slots = tmp_path / "backend" / "slots"
+    slots.mkdir(parents=True)
+    (slots / "8081").symlink_to(tmp_path / "backend" / "releases" / "1-aaaaaaa")
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()  # systemctl is-active: one line per unit, in order
+    (bin_ / "systemctl").write_text(
+        '#!/bin/sh\necho "$*" > "$0.args"\necho active\necho inactive\n'
+    )
+    (bin_ / "systemctl").chmod(0o755)
+    res = subprocess.run(["bash", "-c", release_backend.PAIR.slots_command(v)], capture_output=True,
+                         text=True, env={"PATH": f"{bin_}:/usr/bin:/bin"})  # fmt: skip
+    assert res.returncode == 0 and res.stderr == ""
+    assert (bin_ / "systemctl.args").read_text().split() == [
+        "is-active", "--", "dojangkok@8081", "dojangkok@8082"]  # fmt: skip
+    assert parse_slots(res.stdout) == {8081: ("active", "1-aaaaaaa"), 8082: ("inactive", "")}

@@ -279,3 +279,23 @@ def test_the_output_is_read_to_its_end_when_the_exit_status_comes_first():
     channel = LateOutputChannel()
     res = Remote(lambda: Conn(Transport(channel))).run("echo first; echo last")
     assert res.ok and res.stdout == "first\nlast\n"
+
+
+def test_a_step_s_uploads_and_its_command_are_one_round_trip(tmp_path):
+    channel = LocalChannel()
+    remote = Remote(lambda: Conn(Transport(channel)))
+    files = [("print('hi')\n", str(tmp_path / "run/a.py"), "644"),
+             ('{"k": "s3cret-value"}\n', str(tmp_path / "run/plan.json"), "600")]  # fmt: skip
+    seen = []
+    res = remote.put_texts(files, then=f"cat {tmp_path}/run/a.py; echo done >&2; exit 3",
+                           on_output=seen.append)  # fmt: skip
+    assert len(channel.commands) == 1 and "s3cret-value" not in channel.commands[0]
+    assert (res.exit, res.stdout, res.stderr.strip()) == (3, "print('hi')\n", "done")
+    assert "print('hi')" in "".join(seen)
+    # a failed write raises, and the command does not run
+    (tmp_path / "a-file").write_text("")
+    marker = tmp_path / "ran"
+    with pytest.raises(OSError, match="cannot write"):
+        remote.put_texts([("x", str(tmp_path / "a-file/f"), "644"), ("y", str(tmp_path / "g"), "644")],
+                         then=f"touch {marker}")  # fmt: skip
+    assert not marker.exists()

@@ -56,6 +56,14 @@ def test_password_never_on_a_command_line_nor_in_output():
     assert any(line.strip().startswith("↑ ") and ".my.cnf" in line for line in lines)
 
 
+def test_a_step_s_uploads_and_its_command_are_one_round_trip():
+    remote = FakeRemote()
+    run_backend(remote)
+    ((paths, then),) = [w for w in remote.writes if any(".my.cnf" in p for p in w[0])]
+    assert "mysqldump" in then  # the backup ran right after its option file was written
+    assert [c for _, c in remote.calls].count(then) == 1
+
+
 def test_backup_failure_stops_before_the_service_is_touched():
     remote = FakeRemote([("mysqldump", 1, "Access denied")])
     with pytest.raises(StepFailed, match="B3 MySQL 백업 실패") as err:

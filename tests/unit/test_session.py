@@ -237,21 +237,25 @@ def test_a_batch_of_reads_is_one_round_trip_each_with_its_own_output_and_status(
 
 
 RELEASES_LISTED = (
-    "@@release 20260101_000000_000000_aaaa-1111111 ready - 1\n"
-    "@@release 20260102_000000_000000_bbbb-2222222 ready current 2\n"
+    f"@@release 20260101_000000_000000_aaaa-1111111 ready - 1 {HEAD}\n"
+    f"@@release 20260102_000000_000000_bbbb-2222222 ready current 2 {ORIGIN}\n"
 )
 
 
-def test_a_release_rollback_reads_the_host_in_two_round_trips_before_its_host_run(
-    monkeypatch, history
+@pytest.mark.parametrize("warm", [True, False])
+def test_a_release_rollback_reads_the_host_in_one_round_trip_before_its_host_run(
+    monkeypatch, history, warm
 ):
-    """The checks, the checkout's HEAD, the stack and the releases in one batch; the two
-    revisions, the login and the warm check in a second; then the host run."""
+    """The checks, the checkout's HEAD, the stack, the releases with their revisions and
+    what runs on each port, in one batch; then the host run."""
     from .test_follow import EVENTS, lines
 
+    state = "active" if warm else "inactive"
     remote = FakeRemote([
         (r"@@release", 0, RELEASES_LISTED),
-        (r"\.release\.json", 0, json.dumps({"revision": HEAD})),
+        (r"@@slot", 0, f"@@slot 8081 {state} 20260101_000000_000000_aaaa-1111111\n"
+                       "@@slot 8082 active 20260102_000000_000000_bbbb-2222222\n"),
+        (r"127\.0\.0\.1:", 0, "8082"),
         (r"rev-parse HEAD", 0, HEAD),
         (r"tail ", 0, lines(EVENTS)),
         (r"backend\.json", 0, json.dumps({"deployed": [ORIGIN, HEAD]})),
@@ -262,12 +266,16 @@ def test_a_release_rollback_reads_the_host_in_two_round_trips_before_its_host_ru
     launch = remote.index("systemd-run")
     before = [c for _, c in remote.calls[:launch]]
     reads = [c for c in before if "@@dojangkok-batch" in c]
-    assert len(reads) == 2, before
+    assert len(reads) == 1, before
     first = reads[0]
     assert "missing: " in first and "rev-parse HEAD" in first and "backend.json" in first
-    assert "@@release" in first and "@@release" not in "".join(before[before.index(first) + 1 :])
+    assert "@@release" in first and "@@slot" in first
+    plan = next(text for path, text in remote.uploads.items() if path.endswith("plan.json"))
+    kind = "전환만 (따뜻한 인스턴스)" if warm else "시작 후 전환"
+    assert kind in remote.commands() and ("systemctl start" in plan) is not warm
     (rec,) = history()
     assert rec["result"] == "ok" and rec["kind"] == "rollback"
+    assert (rec["from"], rec["to"]) == (ORIGIN, HEAD)  # the releases' own revisions
 
 
 def test_one_batch_judges_the_checks_first_then_the_checkout(monkeypatch):
