@@ -114,15 +114,76 @@ def quiet_note(ms: list[Measurement]) -> str:
     runs = [m for m in ms if m.run is not None]
     if not runs or not any(m.quiet_wait or m.busy_at_start for m in runs):
         return ""
-    longest = max(m.quiet_wait for m in runs)
-    busiest = max(m.busy_at_start for m in runs)
+    waits = sorted(m.quiet_wait for m in runs)
+    busy = sorted(m.busy_at_start for m in runs)
+    gave_up = sum(1 for m in runs if m.busy_at_start > QUIET_BUSY)
     return (
         " The lab's hosts share this machine's two cores with fab (on real hosts the "
         "operator's machine is another one), so before each measured command the harness "
-        f"waited until the machine was at most {QUIET_BUSY:.0%} busy (at most "
-        f"{QUIET_MOST:.0f} s; here up to {longest:.1f} s, e.g. for a JVM compiling after "
-        f"the deploy a rollback starts from; at most {busiest:.0%} busy at a command's start)."
+        f"waited until the machine was at most {QUIET_BUSY:.0%} busy, for at most "
+        f"{QUIET_MOST:.0f} s (so that, e.g., a JVM compiling after the deploy a rollback "
+        f"starts from is done): the waits took {waits[0]:.0f}–{waits[-1]:.0f} s (median "
+        f"{waits[len(waits) // 2]:.0f} s), the machine was {busy[0]:.0%}–{busy[-1]:.0%} busy "
+        f"as the commands started (median {busy[len(busy) // 2]:.0%}: the probing and the "
+        f"requests it makes the servers answer are most of that), and {gave_up} of "
+        f"{len(runs)} waits ended at the {QUIET_MOST:.0f} s limit."
     )
+
+
+def _find(ms: list[Measurement], scenario: str, component: str | None, method: str):
+    return next((m for m in ms if (m.scenario, m.component, m.method) == (scenario, component,
+                                                                       method) and m.run), None)  # fmt: skip
+
+
+def targets(ms: list[Measurement]) -> list[str]:
+    """The release strategy's targets (issue 8), judged from this run's cells, exactly."""
+    out = []
+
+    def verdict(ok: bool) -> str:
+        return "meets the target" if ok else "**misses the target**"
+
+    zero = [(m, c) for m in ms if m.method == "release" and m.run
+            for c in m.watched if c in ("frontend", "backend")
+            and m.scenario in ("deploy", "rollback", "rollback-cold", "failed-build")]  # fmt: skip
+    if zero:
+        failed = [(m, c) for m, c in zero if numbers(m, c).failed]
+        out.append(f"- 0 failed probes in every `release` frontend and backend deploy and rollback, "
+                   f"a failed build's too: {len(zero) - len(failed)} of {len(zero)} cells "
+                   f"({verdict(not failed)})")  # fmt: skip
+    bg = [m for m in ms if m.method == "release-bluegreen" and m.component == "ai" and m.run]
+    if bg:
+        bad = [m for m in bg if numbers(m, "ai").failed]
+        out.append(f"- AI with blue/green: 0 failed probes in {len(bg) - len(bad)} of {len(bg)} "
+                   f"cells ({verdict(not bad)})")  # fmt: skip
+    warm = _find(ms, "rollback", "backend", "release")
+    if warm:
+        out.append(f"- backend rollback in the warm window: {warm.run.seconds:.2f} s wall time "
+                   f"(target ≤ 1.50 s: {verdict(warm.run.seconds <= 1.5)})")  # fmt: skip
+    full, manual = (
+        _find(ms, "full-deploy", None, "release"),
+        _find(ms, "full-deploy", None, "manual"),
+    )
+    if full and manual:
+        ratio = full.run.seconds / manual.run.seconds
+        out.append(f"- `full-deploy`: {full.run.seconds:.2f} s = {ratio:.2f} × the `manual` "
+                   f"strategy's {manual.run.seconds:.2f} s (target ≤ 0.60: {verdict(ratio <= 0.6)})")  # fmt: skip
+    fe, script = (
+        _find(ms, "deploy", "frontend", "release"),
+        _find(ms, "deploy", "frontend", "script"),
+    )
+    if fe and script:
+        out.append(f"- frontend deploy: `release` {fe.run.seconds:.2f} s, the manual's own script "
+                   f"{script.run.seconds:.2f} s (target: no longer: "
+                   f"{verdict(fe.run.seconds <= script.run.seconds)})")  # fmt: skip
+    ai = _find(ms, "deploy", "ai", "release")
+    if ai:
+        out.append(f"- AI deploy with the default (health-gated restart): {numbers(ai, 'ai').longest:.2f} s "
+                   "down, its start-up (target: no longer than the start-up; the `script` column's "
+                   "restart is the same start-up)")  # fmt: skip
+    if not out:
+        return []
+    return ["## Targets (release strategy)", "", "From the cells below, one run, exactly:", "",
+            *out, ""]  # fmt: skip
 
 
 def render(meta: Meta, scenarios: list[Scenario], ms: list[Measurement]) -> str:
@@ -153,6 +214,7 @@ def render(meta: Meta, scenarios: list[Scenario], ms: list[Measurement]) -> str:
         + quiet_note(ms),
         "",
     ]
+    L += targets(ms)
     for sc in scenarios:
         if not any(m.scenario == sc.key for m in ms):
             continue

@@ -247,4 +247,21 @@ def test_the_harness_waits_for_a_quiet_machine_and_says_so(monkeypatch):
     assert busy == 0.9 and waited >= 0.01
     m = scenarios.Measurement("rollback", "backend", "release", quiet_wait=4.2, busy_at_start=0.3)
     m.run = object()
-    assert "up to 4.2 s" in report.quiet_note([m]) and "at most 30% busy" in report.quiet_note([m])
+    note = report.quiet_note([m])
+    assert "at most 35% busy, for at most 30 s" in note and "took 4–4 s" in note
+    assert "0 of 1 waits ended at the 30 s limit" in note
+
+
+def test_the_targets_are_judged_from_the_cells_exactly():
+    from bench import report
+
+    warm = measurement("rollback", "backend", "release")  # 0.2 s, but 3 failed probes
+    fe, script = measurement("deploy", "frontend", "release"), measurement("deploy", "frontend")
+    script.run.t1 = 10.19  # the script was faster by 0.01 s
+    lines = "\n".join(report.targets([warm, fe, script]))
+    assert "0 of 2 cells (**misses the target**)" in lines
+    assert "0.20 s wall time (target ≤ 1.50 s: meets the target)" in lines
+    assert "`release` 0.20 s, the manual's own script 0.19 s (target: no longer: **misses" in lines
+    warm.run.t1 = 11.51
+    assert "1.51 s wall time (target ≤ 1.50 s: **misses" in "\n".join(report.targets([warm]))
+    assert report.targets([]) == []
