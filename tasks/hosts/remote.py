@@ -257,16 +257,7 @@ class Remote:
         place); its result is returned. A failed write raises OSError (``then`` is not run)."""
         path = q(remote_path)
         write = f"install -D -m {mode} /dev/null {path} && cat > {path}"
-        if not then:
-            res = self.run(write, input=text)
-            if not res.ok:
-                raise OSError(f"cannot write {remote_path}: {res.tail(3)}")
-            return res
-        res = self.run(f"if ! {{ {write}; }}; then echo {WRITE_FAILED} >&2; exit 1; fi; {then}",
-                       input=text)  # fmt: skip
-        if WRITE_FAILED in res.stderr:
-            raise OSError(f"cannot write {remote_path}: {res.tail(3).replace(WRITE_FAILED, '')}")
-        return res
+        return self._write(write, text, remote_path, then)
 
     def put_texts(self, files: list[tuple[str, str, str]], then: str = "", **run) -> Result:
         """Write several files (text, path, mode) in one command (a step's uploads: one round
@@ -285,12 +276,16 @@ class Remote:
             for _, path, _ in files
         ]
         stream = "".join(f"{len(text.encode())}\n{text}" for text, _, _ in files)
-        write = " && ".join(make + fill)
+        names = ", ".join(path for _, path, _ in files)
+        return self._write(" && ".join(make + fill), stream, names, then, **run)
+
+    def _write(self, write: str, stream: str, names: str, then: str, **run) -> Result:
+        """Run ``write`` with ``stream`` on its standard input, then ``then`` in the same
+        round trip; a failed write raises OSError naming ``names`` (``then`` is not run)."""
         if then:
             write = f"if ! {{ {write}; }}; then echo {WRITE_FAILED} >&2; exit 1; fi; {then}"
         res = self.run(write, input=stream, **run)
         if WRITE_FAILED in res.stderr if then else not res.ok:
-            names = ", ".join(path for _, path, _ in files)
             raise OSError(f"cannot write {names}: {res.tail(3).replace(WRITE_FAILED, '')}")
         return res
 
