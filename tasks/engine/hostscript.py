@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from tasks.engine import lock as locks
 from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.policy import Policy
-from tasks.engine.records import host_history_path
+from tasks.engine.records import WithRecord, host_history_path
 from tasks.engine.runner import StepReport
 from tasks.engine.steps import Kind, Plan, Step, Upload
 from tasks.engine.view import RunView
@@ -107,8 +107,12 @@ class Detached(StepFailed):
     """The operator stopped following; the host goes on."""
 
 
-def follow(s: Session, ack: bool = True) -> dict:
-    """Stream the host run's events until it is done; returns the ``done`` event."""
+def follow(s: Session, ack: str = "now") -> dict:
+    """Stream the host run's events until it is done; returns the ``done`` event. ``ack``:
+    when the host hears that the operator's side has the end and writes the record itself:
+    ``now``, ``with-record`` (in the record's round trip: a rollback, with nothing to ask
+    the operator after it), or ``never`` (deploy-status: a watcher, not the run's owner).
+    Without it the host finishes up on its own after ACK_WAIT seconds."""
     d = run_dir(s.view)
     state = _Follow(s)
     cancel_sent = False
@@ -154,9 +158,17 @@ def follow(s: Session, ack: bool = True) -> dict:
                 ) from None
             s.console.out("    다시 연결했습니다: 이어서 봅니다.")
     state.close()
-    if ack:
-        s.remote.run(f"touch -- {q(d + '/ack')}")
+    if ack == "now":
+        s.remote.run(ack_command(s.view))
+    elif ack == "with-record":
+        s.with_record.append(WithRecord(ack_command(s.view),
+                                        f"호스트 실행의 끝 확인 ({ACK_WAIT}초 뒤 호스트가 스스로 기록합니다)"))  # fmt: skip
     return state.done
+
+
+def ack_command(v: RunView) -> str:
+    """Tells the host run that the operator's side has its end and writes the record."""
+    return f"touch -- {q(run_dir(v) + '/ack')}"
 
 
 #: seconds between tail's looks at the status file where it has no inotify (watch_command)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from tasks.hosts.remote import ConnectionLost
 from tasks.shell import q
@@ -22,6 +23,17 @@ if TYPE_CHECKING:
     from tasks.engine.session import Session
 
 STACK_LIMIT = 20
+
+
+class WithRecord(NamedTuple):
+    """Something a run still has to do on the host, done in the record's round trip (the
+    record is the last thing a session writes there): a command, after ``files`` (text,
+    path, mode) are written; ``what`` names it when it could not be done."""
+
+    command: str
+    what: str
+    files: tuple[tuple[str, str, str], ...] = ()
+
 
 #: records this process wrote (a run refused before any task's record: ``refused``)
 written = 0
@@ -59,10 +71,13 @@ def read_stack(session: Session) -> list[str]:
 
 
 def write_stack(session: Session, stack: list[str]) -> None:
+    """The stack, written on the host with the run's record (in its round trip): the last
+    thing a successful deploy or rollback changes there."""
     body = json.dumps({"deployed": stack[-STACK_LIMIT:]}, indent=1) + "\n"
     path = state_file(session)
     tmp = f"{path}.{session.view.run_id}.tmp"
-    session.remote.put_text(body, tmp, mode="644", then=f"mv -f -- {q(tmp)} {q(path)}")
+    session.with_record.append(WithRecord(f"mv -f -- {q(tmp)} {q(path)}",
+                                          f"배포 리비전 목록 ({path})", ((body, tmp, "644"),)))  # fmt: skip
 
 
 def pushed(stack: list[str], from_rev: str, to_rev: str) -> list[str]:
@@ -106,35 +121,48 @@ def write_local(line: str) -> Path:
 
 #: printed by the host when the deploy lock was released with the record (append's unlock)
 UNLOCKED = "@@dojangkok-unlocked"
+#: printed (with its index) for each of the run's leftovers that failed (append's with_record)
+NOT_DONE = "@@dojangkok-not-done-"
 
 
 def append(session: Session, entry: dict, unlock: str = "") -> bool:
     """Append one record locally and, when the host can be reached, on the host (masked).
-    ``unlock``: the deploy lock's release command, run right after the record is on the
-    host, in the same round trip; returns whether it ran and succeeded (otherwise the lock
-    is still to be released)."""
+    First, in the same round trip, what the run left for it (``session.with_record``: the
+    host run's acknowledgement, the deployed-revision stack). ``unlock``: the deploy lock's
+    release command, run right after the record is on the host; returns whether it ran and
+    succeeded (otherwise the lock is still to be released)."""
     line = session.secrets.mask(json.dumps(entry, ensure_ascii=False)) + "\n"
     path = write_local(line)
     remote = host_history_path(session.view.s.state_dir)
-    problem, unlocked = "", False
+    extra, session.with_record = session.with_record, []
+    problem, unlocked, undone = "", False, [e.what for e in extra]
     if session.remote is None or not session.remote.alive:
         problem = "호스트에 연결되어 있지 않음"
     else:
         tmp = f"{remote}.{session.view.run_id}.tmp"
+        # each of the run's leftovers on its own: one failing says so and stops none
+        then = "".join(
+            f"{{ {e.command}; }} || echo {NOT_DONE}{i} >&2; " for i, e in enumerate(extra)
+        )
         # the host's history: the login user's, readable by its group only (0640); the line
-        # is appended from a file (one write), in the same round trip
-        then = f"cat -- {q(tmp)} >> {q(remote)} && rm -f -- {q(tmp)} && chmod 640 -- {q(remote)}"
+        # is appended from a file (one write)
+        then += f"cat -- {q(tmp)} >> {q(remote)} && rm -f -- {q(tmp)} && chmod 640 -- {q(remote)}"
         if unlock:  # whether the record was written or not: the lock is released
             then = f"{{ {then}; }}; a=$?; if {unlock}; then echo {UNLOCKED}; fi; exit $a"
+        files = [(line, tmp, "644"), *(f for e in extra for f in e.files)]
         try:
-            res = session.remote.put_text(line, tmp, mode="644", then=then)
+            res = session.remote.put_texts(files, then=then)
             unlocked = UNLOCKED in res.stdout
-            problem = "" if res.ok else res.tail(3).replace(UNLOCKED, "").strip()
+            undone = [e.what for i, e in enumerate(extra) if f"{NOT_DONE}{i}" in res.stderr]
+            said = re.sub(f"{NOT_DONE}[0-9]+", "", res.tail(3).replace(UNLOCKED, "")).strip()
+            problem = "" if res.ok else said
         except (OSError, ConnectionLost) as exc:  # e.g. no state dir yet: stopped before step 0
             problem = str(exc)
     if problem:
         session.console.out(f"! 호스트에 배포 기록을 쓰지 못했습니다 ({remote}): {problem}")
         session.console.out(f"  로컬 기록은 남았습니다: {path}")
+    for what in undone:
+        session.console.out(f"!!! 호스트에 쓰지 못했습니다: {what}")
     return unlocked
 
 

@@ -58,6 +58,8 @@ class Session:
         self.recover_with = f"runbook의 '수동 복구' ({view.host.alias})"
         #: a command printing the host's state for an operator (set by the flow)
         self.state_command = ""
+        #: what goes to the host with the record, in its round trip (records.WithRecord)
+        self.with_record: list[records.WithRecord] = []
 
     # --- the host --------------------------------------------------------------------
     @property
@@ -269,9 +271,10 @@ def session(task: str, component: str, host: Host, secrets: Secrets, *, title: s
             error = _classify(s, exc)
             # a refusal before any step ran changed nothing: the error alone says it
             quiet = isinstance(error, ConfigError) and not s.report.steps
+            # the record first: it carries what the host still waits for (an acknowledgement)
+            _finish(s, record=not quiet)
             if not dry_run and not quiet:
                 s.notify_failure()
-            _finish(s, record=not quiet)
             if error is exc:
                 raise
             raise error from None

@@ -54,7 +54,7 @@ def status(host: Host, secrets: Secrets, run: str | None, connect_host=connect) 
         s = Session(view, secrets, yes=True, console=Console(secrets), remote=remote,
                     title="deploy-status")  # fmt: skip
         s.console.out(f"=== {host.alias}: {hostscript.unit(view)} ===")
-        done = hostscript.follow(s, ack=False)
+        done = hostscript.follow(s, ack="never")
         recorded = remote.run(
             f"grep -q recorded -- {q(hostscript.run_dir(view) + '/status.jsonl')}"
         ).ok

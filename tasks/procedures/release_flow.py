@@ -97,8 +97,12 @@ def read_state(s: Session, comp: Component) -> HostState:
     return state_from(s, comp, reads, s.batch(reads) if not s.view.dry_run else [])
 
 
-def _host_part(s: Session, plan: Plan, back: Plan) -> None:
-    """The critical section: on the host (systemd-run), followed from here."""
+def _host_part(s: Session, plan: Plan, back: Plan, ack: str = "now",
+               reads: tuple[str, ...] = ()) -> list[tuple[bool, str]]:  # fmt: skip
+    """The critical section: on the host (systemd-run), followed from here. ``ack``: when
+    the host hears that this side has the end (hostscript.follow); ``reads``: read in the
+    same round trip as that acknowledgement (sent however the run ended), their answers
+    returned when it ended well."""
     launch = hostscript.launch_step(plan, back,
                                     lambda v: {**s.record_base(), "steps": asdict_steps(s.report)})  # fmt: skip
     s.execute(Plan(plan.component, plan.section, plan.title, plan.location, plan.expected_total,
@@ -108,11 +112,13 @@ def _host_part(s: Session, plan: Plan, back: Plan) -> None:
         s.execute(plan)
         s.console.out(f"── 실패 시 호스트에서: {back.title} ──")
         s.execute(back)
-        return
+        return []
     s.lock_handed_over = True  # from here the host finishes (and unlocks) if we are gone
-    done = hostscript.follow(s)
+    done = hostscript.follow(s, "never" if reads else ack)
+    got = s.batch([hostscript.ack_command(s.view), *reads])[1:] if reads else []
     s.lock_handed_over = False
     hostscript.settle(s, done)
+    return got
 
 
 def deploy_on(s: Session, comp: Component, stack: list[str],
@@ -149,14 +155,15 @@ def deploy_on(s: Session, comp: Component, stack: list[str],
         if not v.dry_run and s.connected:
             s.sh(release.mark(s.view, "failed"))
         raise
-    _host_part(s, switch, back)
+    # the releases, as the switch left them (for the cleanup), with the acknowledgement
+    listed = _host_part(s, switch, back, reads=(release.list_command(v),))
 
     def declined(no: str) -> None:
         s.console.out(f"!!! {no} → 이전 릴리스로")
         roll_back(s, comp, None, reason=no)
 
     checklist.during_and_after(build, s, declined)
-    _cleanup(s)
+    _cleanup(s, _must(s, release.list_command(v), listed[0]) if listed else "")
     if not v.dry_run:
         records.write_stack(s, records.pushed(stack, s.view.from_rev, s.view.to_rev))
 
@@ -194,20 +201,21 @@ def roll_back(s: Session, comp: Component, to: str | None, reason: str = "",
     else:
         plan = rel.rollback_plan(s.view, target, bad)
         back = Plan(comp.name, plan.section, "되돌림 없음", "", "", "", ())
-    _host_part(s, plan, back)
+    # nothing to ask after a rollback: the host hears with the record (one round trip)
+    _host_part(s, plan, back, ack="with-record")
     if reason:
         s.report.result, s.report.rolled_back = "rolled-back", True
         raise StepFailed(reason, "이전 릴리스로 롤백했습니다", True, s.report)
     return [bad, target]
 
 
-def _cleanup(s: Session) -> None:
+def _cleanup(s: Session, listing: str) -> None:
+    """``listing``: the releases as the deploy left them (release.list_command's output)."""
     v = s.view
     if v.dry_run:
         plan_rel = [f"<{v.s.releases_keep}개를 넘는 오래된 릴리스>"]
     else:
-        plan_rel = release.to_remove(release.parse_list(s.query(release.list_command(v))),
-                                     v.s.releases_keep)  # fmt: skip
+        plan_rel = release.to_remove(release.parse_list(listing), v.s.releases_keep)
     step = Step("C", f"오래된 릴리스 정리 (최근 {v.s.releases_keep}개 유지)", "1초", "-", Policy.WARN,
                 command=lambda view: release.remove(view, plan_rel),
                 added="현재 릴리스와 롤백 대상은 지우지 않는다")  # fmt: skip

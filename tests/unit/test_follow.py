@@ -114,3 +114,35 @@ def test_a_unit_that_ends_without_a_result_is_an_error():
     s = make_session(remote)
     with pytest.raises(hostscript.StepFailed, match="ended without a result"):
         hostscript.follow(s)
+
+
+@pytest.mark.parametrize("result", ["ok", "rolled-back"])
+def test_a_deploy_s_acknowledgement_carries_the_cleanup_s_listing(result):
+    """After the host run: one round trip acknowledges it and lists the releases (however
+    it ended); the cleanup deletes from that listing, with no second look."""
+    from tasks.errors import StepFailed
+    from tasks.procedures import release, release_flow, release_frontend
+
+    names = [f"2026010{i}_000000_000000_aaaa-111111{i}" for i in range(1, 8)]
+    listing = "".join(f"@@release {n} ready {'current' if n == names[-1] else '-'} {i} -\n"
+                      for i, n in enumerate(names, 1))  # fmt: skip
+    done = {**EVENTS[-1], "result": result, "rolled_back": result != "ok"}
+    remote = FakeRemote([("@@release", 0, listing), (" tail ", 0, lines([*EVENTS[:-1], done]))])
+    s = make_session(remote, component="frontend", strategy="release")
+    plan = release_frontend.switch_plan(s.view)
+    back = release_frontend.switch_back_plan(s.view, names[-2])
+    reads = (release.list_command(s.view),)
+    if result != "ok":
+        with pytest.raises(StepFailed):
+            release_flow._host_part(s, plan, back, reads=reads)
+    else:
+        listed = release_flow._host_part(s, plan, back, reads=reads)
+        release_flow._cleanup(s, listed[0][1])
+    after = [c for _, c in remote.calls[remote.index("dojangkok-watch") + 1 :]]
+    assert "/ack" in after[0] and "@@release" in after[0]  # one round trip, both
+    if result == "ok":
+        (clean,) = after[1:]  # the cleanup itself: no listing of its own
+        assert "@@release" not in clean and "rm -rf" in clean
+        assert f"releases/{names[0]}" in clean and f"releases/{names[-3]}" not in clean
+    else:
+        assert after[1:] == []

@@ -276,6 +276,12 @@ def test_a_release_rollback_reads_the_host_in_one_round_trip_before_its_host_run
     (rec,) = history()
     assert rec["result"] == "ok" and rec["kind"] == "rollback"
     assert (rec["from"], rec["to"]) == (ORIGIN, HEAD)  # the releases' own revisions
+    # after the host run: its acknowledgement, the stack, the record and the unlock, at once
+    follow = max(i for i, (_, c) in enumerate(remote.calls) if " tail " in c)
+    (end,) = [c for _, c in remote.calls[follow + 1 :]]
+    assert end.index("/ack") < end.index("mv -f") < end.index("history.jsonl") < end.index("rm -rf")
+    stack = next(t for p, t in remote.uploads.items() if "backend.json" in p)
+    assert json.loads(stack) == {"deployed": [HEAD]}
 
 
 def test_one_batch_judges_the_checks_first_then_the_checkout(monkeypatch):
@@ -318,3 +324,15 @@ def test_the_lock_is_released_with_the_record_in_one_round_trip_or_after_it(monk
     releases = [c for _, c in remote.calls if "deploy.lock" in c and "rm -rf" in c]
     assert len(releases) == 2 and "history.jsonl" not in releases[-1]
     assert releases[-1] == remote.calls[-1][1]
+
+
+def test_a_failure_s_record_is_written_before_its_notice_is_sent(monkeypatch, history):
+    """The record's round trip carries what the host still waits for (a host run's
+    acknowledgement): a slow webhook must not hold it up."""
+    order = []
+    monkeypatch.setattr("tasks.engine.notify.send",
+                        lambda url, text: order.append(("notice", len(history()))) or "ok")  # fmt: skip
+    remote = FakeRemote([*GIT, (r"gradlew", 1, "BUILD FAILED")])
+    with pytest.raises(StepFailed):
+        deploy_backend(remote, monkeypatch)
+    assert order == [("notice", 1)]  # the record was there when the notice went
