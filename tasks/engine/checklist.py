@@ -87,34 +87,44 @@ def run_phase(plan: Plan, session: Session, phase: str,
     items = [i for i in plan.checklist if i.phase == phase]
     if not items:
         return
-    dry_run, out = session.view.dry_run, session.console.out
+    out = session.console.out
     out(f"── 체크리스트: {phase} ──")
-    for item in items:
-        if item.step:
-            status = (step_status or {}).get(item.step, "planned" if dry_run else "missing")
-            ok, shown, by = status in ("ok", "planned"), f"단계 {item.step}: {status}", "step"
-        elif item.check is not None:
-            if dry_run:
-                ok, shown, by = True, "(자동 확인)", "auto"
-            else:
-                try:
-                    ok, shown = item.check(session)
-                except (Interrupted, ConfigError):
-                    raise
-                except Exception as exc:
-                    ok, shown = False, f"확인 실패: {exc}"
-                by = "auto"
-        elif dry_run:
-            ok, shown, by = True, "(운영자 확인)", "prompt"
-        else:
-            ok, by = ask(item.text, session.yes)
-            shown = ("예" if ok else "아니오") + (" (--yes)" if by == "--yes" else "")
-        mark = " " if dry_run else ("✓" if ok else "✗")
-        out(f"  [{mark}] {item.text} — {shown}")
-        session.answers.append({"phase": phase, "item": item.text, "ok": ok, "by": by,
-                                "shown": shown})  # fmt: skip
-        if not ok and not item.step:
-            raise Declined(item, shown)
+    # the automatic checks' reads, all in one round trip
+    session.prefetch([i.reads(session.view) for i in items if i.check and i.reads and not i.step])
+    try:
+        for item in items:
+            ok, shown, by = _answer(item, session, step_status)
+            mark = " " if session.view.dry_run else ("✓" if ok else "✗")
+            out(f"  [{mark}] {item.text} — {shown}")
+            session.answers.append({"phase": phase, "item": item.text, "ok": ok, "by": by,
+                                    "shown": shown})  # fmt: skip
+            if not ok and not item.step:
+                raise Declined(item, shown)
+    finally:  # what no check asked for (a "no" came first) is not kept
+        session.prefetched.clear()
+
+
+def _answer(item: CheckItem, session: Session,
+            step_status: dict[str, str] | None) -> tuple[bool, str, str]:  # fmt: skip
+    """(ok, what is shown, who answered) for one item."""
+    dry_run = session.view.dry_run
+    if item.step:
+        status = (step_status or {}).get(item.step, "planned" if dry_run else "missing")
+        return status in ("ok", "planned"), f"단계 {item.step}: {status}", "step"
+    if item.check is not None:
+        if dry_run:
+            return True, "(자동 확인)", "auto"
+        try:
+            ok, shown = item.check(session)
+        except (Interrupted, ConfigError):
+            raise
+        except Exception as exc:
+            ok, shown = False, f"확인 실패: {exc}"
+        return ok, shown, "auto"
+    if dry_run:
+        return True, "(운영자 확인)", "prompt"
+    ok, by = ask(item.text, session.yes)
+    return ok, ("예" if ok else "아니오") + (" (--yes)" if by == "--yes" else ""), by
 
 
 def during_and_after(plan: Plan, session: Session, roll_back) -> None:

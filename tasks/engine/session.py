@@ -58,6 +58,8 @@ class Session:
         self.recover_with = f"runbook의 '수동 복구' ({view.host.alias})"
         #: a command printing the host's state for an operator (set by the flow)
         self.state_command = ""
+        #: reads answered ahead, in one round trip (prefetch): command → its output
+        self.prefetched: dict[str, str] = {}
         #: what goes to the host with the record, in its round trip (records.WithRecord)
         self.with_record: list[records.WithRecord] = []
 
@@ -68,7 +70,21 @@ class Session:
 
     def sh(self, command: str, sudo: bool = False) -> Result:
         assert self.remote is not None, "dry runs never reach the host"
+        if not sudo and command in self.prefetched:  # read ahead (prefetch), once
+            return Result(True, 0, self.prefetched.pop(command), "")
         return self.remote.run(command, sudo=sudo, stop=INTERRUPT.cancel.is_set)
+
+    def prefetch(self, commands: list[str]) -> None:
+        """Read several commands in one round trip ahead of the code that reads them one
+        by one: :meth:`sh` answers each from here, once. One that failed is not kept: it
+        runs again when asked, for its exact status and error."""
+        if self.view.dry_run or self.remote is None or len(commands) < 2:
+            return
+        try:
+            got = self.batch(commands)
+        except HostCommandFailed:  # the batch itself went wrong: each is read on its own
+            return
+        self.prefetched.update({c: out for c, (ok, out) in zip(commands, got, strict=True) if ok})
 
     def query(self, command: str, sudo: bool = False) -> str:
         """Read something from the host (checklists, revisions); '' in a dry run."""

@@ -17,6 +17,8 @@ from tasks.engine.policy import Policy
 from tasks.engine.records import host_history_path, local_history_path
 from tasks.engine.steps import CheckItem, Kind, Step
 from tasks.engine.view import RunView
+from tasks.errors import HostCommandFailed
+from tasks.hosts.remote import Result
 from tasks.procedures import privilege
 from tasks.shell import q
 
@@ -144,45 +146,60 @@ def smoke_step(number: str, title: str, expected: str, on_failure: str, view: Ru
 
 
 # --- checklist checks ------------------------------------------------------------------
-def check_branch(checkout: Text):
-    def check(session) -> tuple[bool, str]:
-        v = session.view
-        behind = session.query(f"git -C {q(checkout(v))} rev-list --count HEAD..{q(v.to_rev)}")
+def reading(text: str, read: Text, judge: Callable[[RunView, Result], tuple[bool, str]],
+            phase: str = "배포 전") -> CheckItem:  # fmt: skip
+    """An automatic item that reads one command on the host; ``judge(view, result)`` says
+    what the answer means. A phase's reads go to the host together (checklist.run_phase)."""
+    return CheckItem(phase, text, lambda s: judge(s.view, s.sh(read(s.view))), reads=read)
+
+
+def answer(v: RunView, read: Text, res: Result) -> str:
+    """A read that has to succeed (as Session.query): its output."""
+    if not res.ok:
+        raise HostCommandFailed(v.host.alias, read(v), res.tail() or f"exit {res.exit}")
+    return res.stdout.strip()
+
+
+def branch_item(checkout: Text, branch: str) -> CheckItem:
+    def read(v: RunView) -> str:
+        return f"git -C {q(checkout(v))} rev-list --count HEAD..{q(v.to_rev)}"
+
+    def judge(v: RunView, res: Result) -> tuple[bool, str]:
+        behind = answer(v, read, res)
         return True, (
             f"서버 {v.from_rev[:7]} → {v.s.git_remote}/{v.s.git_branch} {v.to_rev[:7]} "
             f"({behind}개 커밋 뒤)"
         )
 
-    return check
+    return reading(f"{branch} 브랜치 최신화 확인", read, judge)
 
 
-def check_commit(checkout: Text):
-    def check(session) -> tuple[bool, str]:
+def commit_item(checkout: Text) -> CheckItem:
+    def read(v: RunView) -> str:
         fmt = "%h %s (%an, %ar)"
-        return True, session.query(
-            f"git -C {q(checkout(session.view))} log -1 --format={q(fmt)} --end-of-options "
-            f"{q(session.view.to_rev)}"
-        )
+        return f"git -C {q(checkout(v))} log -1 --format={q(fmt)} --end-of-options {q(v.to_rev)}"
 
-    return check
+    return reading("배포할 커밋 확인 (`git log -1`)", read,
+                   lambda v, res: (True, answer(v, read, res)))  # fmt: skip
 
 
-def check_env(checkout: Text, env: Text, example: Text):
-    def check(session) -> tuple[bool, str]:
-        v = session.view
-        res = session.sh(shell.cd(checkout(v), shell.env_keys_diff(env(v), example(v), v.to_rev)))
-        return res.ok, (res.stdout + res.stderr).strip().replace("\n", "; ")
+def env_item(checkout: Text, env: Text, example: Text) -> CheckItem:
+    def read(v: RunView) -> str:
+        return shell.cd(checkout(v), shell.env_keys_diff(env(v), example(v), v.to_rev))
 
-    return check
+    return reading("`.env` 파일 변경사항 확인", read,
+                   lambda v, res: (res.ok, (res.stdout + res.stderr).strip().replace("\n", "; ")))  # fmt: skip
 
 
-def check_deps(checkout: Text, files: list[str]):
-    def check(session) -> tuple[bool, str]:
-        v = session.view
-        changed = session.query(shell.git_changed(checkout(v), v.from_rev, v.to_rev, files))
+def deps_item(checkout: Text, files: list[str]) -> CheckItem:
+    def read(v: RunView) -> str:
+        return shell.git_changed(checkout(v), v.from_rev, v.to_rev, files)
+
+    def judge(v: RunView, res: Result) -> tuple[bool, str]:
+        changed = answer(v, read, res)
         return True, f"변경 있음: {', '.join(changed.split())}" if changed else "변경 없음"
 
-    return check
+    return reading(f"`{' / '.join(files)}` 의존성 변경 유무", read, judge)
 
 
 def check_health(component: components.Component):
@@ -237,12 +254,11 @@ def check_record(session) -> tuple[bool, str]:
 
 def before_items(checkout: Text, env: Text, example: Text, dep_files: list[str],
                  branch: str = "main") -> list[CheckItem]:  # fmt: skip
-    deps = " / ".join(dep_files)
     return [
-        CheckItem("배포 전", f"{branch} 브랜치 최신화 확인", check_branch(checkout)),
-        CheckItem("배포 전", "배포할 커밋 확인 (`git log -1`)", check_commit(checkout)),
-        CheckItem("배포 전", "`.env` 파일 변경사항 확인", check_env(checkout, env, example)),
-        CheckItem("배포 전", f"`{deps}` 의존성 변경 유무", check_deps(checkout, dep_files)),
+        branch_item(checkout, branch),
+        commit_item(checkout),
+        env_item(checkout, env, example),
+        deps_item(checkout, dep_files),
     ]
 
 

@@ -1,3 +1,4 @@
+import contextlib
 import http.server
 import json
 import threading
@@ -85,3 +86,27 @@ def test_prompts_without_a_terminal_are_refused_before_any_host(monkeypatch):
     with pytest.raises(ConfigError, match="no terminal"):
         checklist.answerable([plan], yes=False, task="deploy frontend")
     checklist.answerable([plan], yes=True, task="deploy frontend")
+
+
+def test_the_checks_before_a_deploy_read_the_host_in_one_round_trip():
+    from tasks.engine.steps import Plan
+    from tasks.procedures.common import before_items
+
+    from .fakes import FakeRemote
+
+    def checked(remote):
+        s = make_session(remote, component="frontend", lines=(said := []))
+        items = before_items(lambda v: "/app/frontend", lambda v: "/app/frontend/.env",
+                             lambda v: ".env.example", ["package.json"])  # fmt: skip
+        plan = Plan("frontend", "A", "t", "", "", "", (), tuple(items))
+        with contextlib.suppress(checklist.Declined):
+            checklist.run_phase(plan, s, checklist.BEFORE)
+        return said, [c for _, c in remote.calls]
+
+    said, calls = checked(FakeRemote([(r"rev-list --count", 0, "3"), (r"log -1", 0, "abc m")]))
+    assert len(calls) == 1 and "rev-list --count" in calls[0] and "comm -13" in calls[0]
+    assert "(3개 커밋 뒤)" in "\n".join(said) and "abc m" in "\n".join(said)
+    # a read that failed runs again on its own: its own status and error are what is shown
+    said, calls = checked(FakeRemote([(r"comm -13", 1, "missing in .env: DB_X")]))
+    assert len(calls) == 2 and "comm -13" in calls[1] and "rev-list" not in calls[1]
+    assert "✗] `.env` 파일 변경사항 확인 — missing in .env: DB_X" in "\n".join(said)
