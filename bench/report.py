@@ -9,8 +9,8 @@ from bench import probes as pr
 from bench.scenarios import COMPONENTS, QUIET_BUSY, QUIET_MOST, Measurement, Scenario, numbers
 
 ENDPOINT_TEXT = {
-    "frontend": "the main page `http://cpu/`",
-    "backend": "`http://cpu/api/version` (through nginx)",
+    "frontend": "the main page `http://cpu/` (`https://cpu/` after setup)",
+    "backend": "`http://cpu/api/version` (through nginx; `https://` after setup)",
     "ai": "`http://gpu:8000/health` (setup's firewall opens it to cpu only; the bench adds one rule for the prober)",
 }
 
@@ -28,6 +28,8 @@ class Meta:
     pictures: dict[str, str] = field(default_factory=dict)  # component → file name
     interval: float = pr.INTERVAL
     settle: float = 30.0
+    #: endpoint → [https answers, how many resumed the TLS session] (none in older runs)
+    resumed: dict[str, list[int]] = field(default_factory=dict)
 
 
 def cell(m: Measurement | None, endpoint: str, wall: bool = True) -> str:
@@ -107,6 +109,15 @@ def probe_cost(ms: list[Measurement]) -> str:
         f" The probers (and this harness) used {share:.0%} of one core while measuring, "
         "on the same machine as the lab."
     )
+
+
+def resumption(meta: Meta) -> str:
+    """How many https probes resumed their TLS session, when the run counted them."""
+    done = sum(n for n, _ in meta.resumed.values())
+    if not done:
+        return ""
+    again = sum(r for _, r in meta.resumed.values())
+    return f" ({again} of {done} https probes of this run resumed their session)"
 
 
 def quiet_note(ms: list[Measurement]) -> str:
@@ -203,8 +214,14 @@ def render(meta: Meta, scenarios: list[Scenario], ms: list[Measurement]) -> str:
         "**How to read a cell.** While the command runs, a prober on the operator side sends "
         f"one request every {meta.interval * 1000:.0f} ms to each public endpoint — "
         + ", ".join(f"{c}: {t}" for c, t in ENDPOINT_TEXT.items())
-        + ". A probe fails on a connection error, a timeout (1 s), a status other than 200 "
-        "or a body without the version. **down** is the longest run of failed probes (first "
+        + ". Each probe is a new TCP connection (no keep-alive: a restart or a refused port "
+        "fails it), made like a browser that has visited before: once setup's permanent "
+        "redirect 80 → 443 has been seen, the prober asks the https URL directly (as a "
+        "browser does after HSTS) and offers the TLS session of its previous probe (nginx's "
+        "session cache; a session the server no longer knows means a full handshake)"
+        + resumption(meta)
+        + ". A probe fails on a connection or TLS error, a timeout (1 s), a status other than "
+        "200 or a body without the version. **down** is the longest run of failed probes (first "
         "failure → next good answer), then failed/total probes, the command's wall time and "
         "exit code, and what answers at the end (✓ as expected). Probing goes on after the "
         "command until the component has answered for 1 s "

@@ -134,8 +134,11 @@ def test_numbers_and_report():
     broken.expected = {"backend": "1.0.0"}
     skipped = Measurement("deploy", "backend", "release", note="no --strategy yet")
     meta = report.Meta("2026-01-01", "test machine", "python bench/deploy_bench.py",
-                       ["script", "release"], method_notes={"release": "skipped"})  # fmt: skip
+                       ["script", "release"], method_notes={"release": "skipped"},
+                       resumed={"frontend": [10, 9], "backend": [5, 4]})  # fmt: skip
     text = report.render(meta, SCENARIOS, [ok, broken, skipped])
+    assert "Each probe is a new TCP connection" in text
+    assert "(13 of 15 https probes of this run resumed their session)" in text
     assert "| | `script` | `release` |" in text
     assert "| backend | **0.06 s** down · 3/6 failed<br>0.2 s · exit 0<br>serves 1.1.0 ✓ |" in text
     assert "skipped: no --strategy yet" in text
@@ -265,3 +268,116 @@ def test_the_targets_are_judged_from_the_cells_exactly():
     warm.run.t1 = 11.51
     assert "1.51 s wall time (target ≤ 1.50 s: **misses" in "\n".join(report.targets([warm]))
     assert report.targets([]) == []
+
+
+def test_a_permanent_redirect_to_https_on_the_same_host_is_remembered():
+    url = "http://cpu/api/version"
+    assert pr.remembered(url, 301, "https://cpu/api/version") == "https://cpu/api/version"
+    assert pr.remembered(url, 308, "https://cpu/api/version") == "https://cpu/api/version"
+    assert pr.remembered(url, 302, "https://cpu/api/version") == url  # temporary: asked again
+    assert pr.remembered(url, 301, "https://elsewhere/") == url  # not an upgrade of this host
+    assert pr.remembered(url, 301, "/login") == url  # http → http
+    assert pr.remembered(url, 200, "") == url
+    https = "https://cpu/api/version"
+    assert pr.remembered(https, 301, "https://cpu/v2") == https
+
+
+@pytest.fixture
+def site(tmp_path):
+    """nginx in small: an http server that redirects (301) to an https server (a
+    self-signed certificate for 127.0.0.1, HTTP/1.1 keep-alive like nginx) serving
+    /api/version. Yields (http port, https port, the request log, a client context, a
+    function that stops the https server)."""
+    import datetime as dt
+    import ipaddress
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ))  # fmt: skip
+    log: list[tuple[str, str, int]] = []  # (scheme, path, client port)
+
+    class Api(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            log.append(("https", self.path, self.client_address[1]))
+            body = b'{"version": "1.1.0"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    https = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    https.socket = server_ctx.wrap_socket(https.socket, server_side=True)
+    port = https.server_address[1]
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self):
+            log.append(("http", self.path, self.client_address[1]))
+            self.send_response(301)
+            self.send_header("Location", f"https://127.0.0.1:{port}{self.path}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    servers = [https, http]
+    for s in servers:
+        threading.Thread(
+            target=s.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+
+    def stop_https():
+        https.shutdown()
+        https.server_close()
+        servers.remove(https)
+
+    yield http.server_address[1], port, log, pr.tls_context(str(tmp_path / "cert.pem")), stop_https
+    for s in servers:
+        s.shutdown()
+        s.server_close()
+
+
+def test_a_visitor_asks_https_directly_after_the_redirect_and_resumes_its_tls_session(site):
+    http_port, https_port, log, ctx, stop_https = site
+    ep = pr.Endpoint("backend", f"http://127.0.0.1:{http_port}/api/version", "json", '"version"')
+    v = pr.Visitor(ep, ctx)
+    assert v.ask() == (True, "1.1.0")
+    assert [(s, p) for s, p, _ in log] == [("http", "/api/version"), ("https", "/api/version")]
+    assert v.url == f"https://127.0.0.1:{https_port}/api/version"
+    for _ in range(3):
+        assert v.ask() == (True, "1.1.0")
+    assert [s for s, _, _ in log] == ["http"] + ["https"] * 4  # no second redirect
+    assert (v.https, v.resumed) == (4, 3)  # the first handshake is a full one
+    assert len({port for _, _, port in log}) == 5  # a new connection for every request
+    stop_https()
+    assert v.ask() == (False, "")  # refused: the probe fails, the visitor stays on https
+    assert v.url.startswith("https://") and len(log) == 5
+    assert pr.ask(ep, ctx) == (False, "")  # a first-time visitor is redirected, then refused
+    assert [s for s, _, _ in log] == ["http"] + ["https"] * 4 + ["http"]
