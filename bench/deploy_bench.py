@@ -109,6 +109,7 @@ def measure_all(args, names: list[str], tmp: Path) -> tuple[report.Meta, list[Me
                         print(f"   failed: {note}", flush=True)
                         results.append(Measurement(sc.key, comp, meth.name, note=note))
         lab.reset()  # leave the lab fresh for whoever runs next
+    meta.probing_busy, meta.quiet_margin = bench.probing_busy, bench.margin
     meta.resumed = {n: list(v) for n, v in probers.resumption().items() if v[0]}
     print(f"https probes (answers, resumed TLS sessions): {meta.resumed}", flush=True)
     for meth in chosen:

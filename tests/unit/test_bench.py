@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from bench import commands, manual, report, store
@@ -242,17 +244,43 @@ def test_the_harness_waits_for_a_quiet_machine_and_says_so(monkeypatch):
 
     assert 0.0 <= scenarios.busy_share(0.05) <= 1.0
     shares = iter([0.9, 0.8, 0.2])
-    monkeypatch.setattr(scenarios, "busy_share", lambda: next(shares))
+    monkeypatch.setattr(scenarios, "busy_share", lambda *a: next(shares))
     waited, busy = scenarios.wait_quiet(busy=0.35, most=30)
     assert busy == 0.2
-    monkeypatch.setattr(scenarios, "busy_share", lambda: 0.9)
+    monkeypatch.setattr(scenarios, "busy_share", lambda *a: 0.9)
     waited, busy = scenarios.wait_quiet(busy=0.35, most=0.01)  # gives up, says how busy
     assert busy == 0.9 and waited >= 0.01
     m = scenarios.Measurement("rollback", "backend", "release", quiet_wait=4.2, busy_at_start=0.3)
     m.run = object()
-    note = report.quiet_note([m])
-    assert "at most 35% busy, for at most 30 s" in note and "took 4–4 s" in note
+    old = report.Meta("d", "m", "c", ["release"])  # a run saved before the baseline
+    note = report.quiet_note(old, [m])
+    assert "at most 35% busy for at most 30 s" in note and "took 4–4 s" in note
     assert "0 of 1 waits ended at the 30 s limit" in note
+    capped = scenarios.Measurement("deploy", "backend", "release", quiet_wait=30.2, busy_at_start=0.34)  # fmt: skip
+    capped.run = object()
+    meta = report.Meta("d", "m", "c", ["release"], probing_busy=0.22, quiet_margin=0.1)
+    note = report.quiet_note(meta, [m, capped])
+    assert "at most 32% busy — what the probing alone kept it busy, 22% (measured once" in note
+    assert "plus 10% — for at most 30 s" in note and "took 4–30 s (median 17 s)" in note
+    assert "1 of 2 waits ended at the 30 s limit" in note
+
+
+def test_the_probing_baseline_waits_for_the_reset_lab_to_settle(monkeypatch):
+    from bench import scenarios
+
+    shares = iter([0.6, 0.4, 0.25, 0.23, 0.9])
+    monkeypatch.setattr(scenarios, "busy_share", lambda *a: next(shares))
+    assert scenarios.probing_baseline() == pytest.approx(0.24)  # 0.25 and 0.23 agree
+    clock = [0.0]  # each 3 s sample moves a fake clock on
+
+    def sample(seconds):
+        clock[0] += seconds
+        return [0.6, 0.3, 0.5][int(clock[0] / seconds) % 3]  # never two alike in a row
+
+    monkeypatch.setattr(scenarios, "busy_share", sample)
+    monkeypatch.setattr(scenarios, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    assert scenarios.probing_baseline() == 0.3  # gave up after 30 s: the lowest share seen
+    assert clock[0] == pytest.approx(30.0)
 
 
 def test_the_targets_are_judged_from_the_cells_exactly():
