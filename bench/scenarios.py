@@ -122,10 +122,15 @@ class Measurement:
     bench_cpu: float = 0.0  # CPU seconds this process (the probers) used in the window
     quiet_wait: float = 0.0  # seconds waited for a quiet machine before the command
     busy_at_start: float = 0.0  # the machine's busy share when the command started
+    repetition: int = 1  # which measurement of its cell this is (deploy_bench --repeat)
 
     @property
     def watched(self) -> tuple[str, ...]:
         return COMPONENTS if self.component is None else (self.component,)
+
+    @property
+    def cell(self) -> tuple[str, str | None, str]:
+        return self.scenario, self.component, self.method
 
 
 def let_the_prober_ask_the_ai_server(lab) -> None:
@@ -167,13 +172,16 @@ class Bench:
         win = self.probers.window(since, time.monotonic())
         return {c: pr.final_state(win[c])[1] for c in COMPONENTS}
 
-    def measure(self, sc: Scenario, component: str | None, method: Method) -> Measurement:
-        m = Measurement(sc.key, component, method.name)
+    def measure(
+        self, sc: Scenario, component: str | None, method: Method, repetition: int = 1
+    ) -> Measurement:
+        m = Measurement(sc.key, component, method.name, repetition=repetition)
         ok, why = method.available(self.lab, sc.action, component)
         if not ok:
             m.note = why
             return m
         label = f"{sc.key} · {component or 'all'} · {method.name}"
+        label += f" · repetition {repetition}" if repetition > 1 else ""
         self.log(f"-- {label}: resetting the lab")
         m.baseline = self.fresh(method)
         if self.probing_busy is None:
@@ -273,6 +281,32 @@ def numbers(m: Measurement, endpoint: str) -> Numbers:
         version,
         m.expected.get(endpoint, ""),
     )
+
+
+def cells(ms: list[Measurement]) -> dict[tuple, list[Measurement]]:
+    """The measurements by cell (scenario, component, method), in the order measured."""
+    out: dict[tuple, list[Measurement]] = {}
+    for m in ms:
+        out.setdefault(m.cell, []).append(m)
+    return out
+
+
+def ran(group: list[Measurement]) -> list[Measurement]:
+    """The repetitions that ran their command, in repetition order."""
+    return sorted((m for m in group if m.run is not None), key=lambda m: m.repetition)
+
+
+def median(group: list[Measurement]) -> Measurement:
+    """The repetition a cell shows: the one with the median wall time among those that ran
+    (for an even count the lower middle one, the faster of the two); the first one when
+    none ran (it carries the note why)."""
+    done = sorted(ran(group), key=lambda m: (m.run.seconds, m.repetition))
+    return done[(len(done) - 1) // 2] if done else group[0]
+
+
+def medians(ms: list[Measurement]) -> list[Measurement]:
+    """One measurement per cell (:func:`median`), cells in the order first measured."""
+    return [median(group) for group in cells(ms).values()]
 
 
 def summary(m: Measurement) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench import probes as pr
 from bench.commands import Mark
-from bench.scenarios import BROKEN, NEW, Measurement, Scenario, numbers
+from bench.scenarios import BROKEN, NEW, Measurement, Scenario, cells, median, numbers, ran
 
 DOWN = "#d7301f"
 VERSION_COLOURS = {"1.0.0": "#9ecae1", NEW: "#41ab5d", BROKEN: "#fd8d3c"}
@@ -40,9 +40,12 @@ def _font() -> str:
     return "DejaVu Sans"
 
 
-def _lane(ax, y: float, m: Measurement, component: str, xmax: float, labels: list) -> None:
+def _lane(
+    ax, y: float, m: Measurement, component: str, xmax: float, labels: list, of: int = 1
+) -> None:
     """One method's lane at height y: probe band on top, step strip below. Step and
-    outage labels are queued in `labels` and placed once the layout is final."""
+    outage labels are queued in `labels` and placed once the layout is final. `of`: how
+    many repetitions ran, when `m` is their median."""
     run = m.run
     if run is None:
         ax.text(0.01 * xmax, y, m.note or "not run", va="center", fontsize=8, color="#636363")
@@ -89,6 +92,9 @@ def _lane(ax, y: float, m: Measurement, component: str, xmax: float, labels: lis
         xmax * 1.01, y - 0.2, f"{run.seconds:.1f} s · exit {run.rc} {verdict}", va="center",
         fontsize=7.5, clip_on=False,
     )  # fmt: skip
+    if of > 1:
+        ax.text(xmax * 1.01, y - 0.5, f"median of {of}", va="center", fontsize=7,
+                color="#636363", clip_on=False)  # fmt: skip
 
 
 def _place(labels: list, renderer) -> None:
@@ -130,15 +136,16 @@ def draw(
     plt.rcParams["font.family"] = ["DejaVu Sans", _font()]
     plt.rcParams["axes.unicode_minus"] = False
     panels = []
+    groups = cells(ms)  # a cell measured more than once: its median repetition
     for sc in scenarios:
         comp = None if sc.action == "full" else component
-        by = {m.method: m for m in ms if m.scenario == sc.key and m.component == comp}
+        by = {k[2]: median(g) for k, g in groups.items() if k[:2] == (sc.key, comp)}
         if by:
             panels.append((sc, by))
-    ran = [x for x in methods if any(x in by and by[x].run for _, by in panels)]
-    idle = [x for x in methods if x not in ran]
+    active = [x for x in methods if any(x in by and by[x].run for _, by in panels)]
+    idle = [x for x in methods if x not in active]
     notes = {by[x].note for _, by in panels for x in idle if x in by and by[x].note}
-    methods = ran or methods
+    methods = active or methods
     fig, axes = plt.subplots(
         len(panels), 1, figsize=(12, 0.7 + 1.05 * len(methods) * len(panels)), squeeze=False
     )
@@ -149,7 +156,7 @@ def draw(
         for row, x in enumerate(methods):
             y = len(methods) - 1 - row
             m = by.get(x) or Measurement(sc.key, component, x, note="not measured")
-            _lane(ax, y, m, component, xmax, labels)
+            _lane(ax, y, m, component, xmax, labels, len(ran(groups.get(m.cell, []))))
         ax.set_xlim(0, xmax)
         ax.set_ylim(-0.55, len(methods) - 0.45)
         ax.set_yticks(range(len(methods)), labels=list(reversed(methods)), fontsize=9)

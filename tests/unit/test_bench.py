@@ -137,7 +137,7 @@ def test_numbers_and_report():
     skipped = Measurement("deploy", "backend", "release", note="no --strategy yet")
     meta = report.Meta("2026-01-01", "test machine", "python bench/deploy_bench.py",
                        ["script", "release"], method_notes={"release": "skipped"},
-                       resumed={"frontend": [10, 9], "backend": [5, 4]})  # fmt: skip
+                       resumed={"frontend": [10, 9], "backend": [5, 4]}, returning=True)  # fmt: skip
     text = report.render(meta, SCENARIOS, [ok, broken, skipped])
     assert "Each probe is a new TCP connection" in text
     assert "(13 of 15 https probes of this run resumed their session)" in text
@@ -160,13 +160,31 @@ def test_full_deploy_table_has_wall_time_and_a_row_per_component():
 
 
 def test_saved_measurements_load_back(tmp_path):
-    meta = report.Meta("d", "m", "c", ["script"])
-    ms = [measurement(), Measurement("deploy", "ai", "release", note="skipped")]
+    meta = report.Meta("d", "m", "c", ["script"], probing_busy=0.23, quiet_margin=0.1, repeat=3,
+                       resumed={"frontend": [10, 9]})  # fmt: skip
+    ms = [measurement(), Measurement("deploy", "ai", "release", note="skipped", repetition=2)]
     store.save(tmp_path / "run.json", meta, ms)
     meta2, ms2 = store.load(tmp_path / "run.json")
     assert meta2 == meta
     assert ms2[0].probes == ms[0].probes and ms2[0].run.marks == ms[0].run.marks
     assert ms2[1].run is None and ms2[1].note == "skipped"
+    assert [m.repetition for m in ms2] == [1, 2]
+
+
+def test_a_run_saved_before_repetitions_and_the_baseline_still_loads(tmp_path):
+    import json
+
+    store.save(tmp_path / "run.json", report.Meta("d", "m", "c", ["script"]), [measurement()])
+    data = json.loads((tmp_path / "run.json").read_text())
+    for key in ("resumed", "probing_busy", "quiet_margin", "repeat", "returning"):
+        del data["meta"][key]
+    del data["measurements"][0]["repetition"]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    meta, ms = store.load(tmp_path / "old.json")
+    assert (meta.probing_busy, meta.repeat, ms[0].repetition) == (None, 1, 1)
+    text = report.render(meta, SCENARIOS, ms)
+    assert "median of" not in text and "0.2 s · exit 0<br>" in text
+    assert "like a first-time visitor" in text and "visited before" not in text
 
 
 def test_scenarios():
@@ -290,7 +308,7 @@ def test_the_targets_are_judged_from_the_cells_exactly():
     fe, script = measurement("deploy", "frontend", "release"), measurement("deploy", "frontend")
     script.run.t1 = 10.19  # the script was faster by 0.01 s
     lines = "\n".join(report.targets([warm, fe, script]))
-    assert "0 of 2 cells (**misses the target**)" in lines
+    assert "0 of 2 measurements (**misses the target**)" in lines
     assert "0.20 s wall time (target ≤ 1.50 s: meets the target)" in lines
     assert "`release` 0.20 s, the manual's own script 0.19 s (target: no longer: **misses" in lines
     warm.run.t1 = 11.51
@@ -409,3 +427,86 @@ def test_a_visitor_asks_https_directly_after_the_redirect_and_resumes_its_tls_se
     assert v.url.startswith("https://") and len(log) == 5
     assert pr.ask(ep, ctx) == (False, "")  # a first-time visitor is redirected, then refused
     assert [s for s, _, _ in log] == ["http"] + ["https"] * 4 + ["http"]
+
+
+def repetitions(scenario, component, method, walls, rc=0):
+    """A cell measured len(walls) times, with these wall times, in this order."""
+    out = []
+    for i, secs in enumerate(walls, 1):
+        m = measurement(scenario, component, method, rc)
+        m.run.t1 = 10.0 + secs
+        m.repetition = i
+        out.append(m)
+    return out
+
+
+def test_a_cell_measured_more_than_once_shows_its_median_repetition():
+    from bench.scenarios import median, medians
+
+    three = repetitions("rollback", "backend", "release", [1.42, 1.21, 1.30])
+    assert median(three).repetition == 3  # 1.21 < 1.30 < 1.42
+    four = repetitions("rollback", "backend", "release", [1.42, 1.21, 1.30, 1.25])
+    assert median(four).run.seconds == pytest.approx(1.25)  # the lower middle one
+    broken = Measurement("rollback", "backend", "release", note="SSHException", repetition=2)
+    assert median([three[0], broken, three[2]]).repetition == 3  # of 1.42, 1.30: the lower
+    skipped = Measurement("deploy", "ai", "script", note="no script")
+    assert median([skipped]) is skipped
+    once = measurement("deploy", "ai", "release")
+    assert medians([*three, once, skipped]) == [three[2], once, skipped]
+
+
+def test_tables_show_the_median_repetition_and_targets_list_every_one():
+    warm = repetitions("rollback", "backend", "release", [1.42, 1.21, 1.30])
+    fe = repetitions("deploy", "frontend", "release", [2.80, 2.90])
+    script = repetitions("deploy", "frontend", "script", [2.86, 2.85])
+    for m in warm + fe:
+        m.probes = {m.component: probes("....")}
+    warm[0].probes = {"backend": probes("..x.")}  # a failed probe, not in the median one
+    full = repetitions("full-deploy", None, "release", [10.0, 11.0, 9.0])
+    manual = repetitions("full-deploy", None, "manual", [19.0, 20.0, 21.0])
+    for m in full + manual:
+        m.probes = {c: probes("....") for c in ("frontend", "backend", "ai")}
+        m.expected = {c: "1.0.0" for c in ("frontend", "backend", "ai")}
+    ms = warm + fe + script + full + manual
+    lines = "\n".join(report.targets(ms))
+    assert ("backend rollback in the warm window: 1.30 s (median of 3: 1.42, 1.21, 1.30 s) "
+            "wall time (target ≤ 1.50 s: meets the target)") in lines  # fmt: skip
+    assert ("`release` 2.80 s (median of 2: 2.80, 2.90 s), the manual's own script 2.85 s "
+            "(median of 2: 2.86, 2.85 s) (target: no longer: meets the target)") in lines  # fmt: skip
+    assert ("`full-deploy`: 10.00 s (median of 3: 10.00, 11.00, 9.00 s) = 0.50 × the `manual` "
+            "strategy's 20.00 s (median of 3: 19.00, 20.00, 21.00 s) (target ≤ 0.60: meets") in lines  # fmt: skip
+    # failed probes count in every repetition: 3 rollbacks and 2 deploys, one probe failed
+    assert "4 of 5 measurements, every repetition (**misses the target**)" in lines
+    assert "a cell measured more than once by the median of its wall times" in lines
+    text = report.render(report.Meta("d", "m", "c", ["script", "manual", "release"]), SCENARIOS, ms)
+    assert "**0.00 s** down · 0/4 failed<br>1.3 s · exit 0 · median of 3<br>" in text
+    assert "| wall time | — | **20.0 s** · exit 0 · median of 3 | **10.0 s** · exit 0 · median of 3 |" in text  # fmt: skip
+    assert "measured 3 times each, every time from a fresh reset" in text
+    warm[0].run.t1 = 11.60  # the slowest one and the median one miss: the median misses
+    warm[2].run.t1 = 11.55
+    assert "1.55 s (median of 3: 1.60, 1.21, 1.55 s) wall time (target ≤ 1.50 s: **misses" in (
+        "\n".join(report.targets(ms))
+    )
+
+
+def test_surprises_name_every_repetition_that_went_wrong():
+    warm = repetitions("rollback", "backend", "release", [1.42, 1.21, 1.30])
+    warm[0].run.rc = 1  # not the median one
+    warm[1].run = None
+    warm[1].note = "SSHException: timed out"
+    bad = report.surprises(warm)
+    assert bad[0].startswith("- `release` · rollback · backend (repetition 1 of 3): exit 1;")
+    assert bad[1] == "- `release` · rollback · backend (repetition 2 of 3): SSHException: timed out"
+    assert len(bad) == 2
+    assert report.surprises([Measurement("deploy", "ai", "script", note="no script")]) == []
+
+
+def test_only_the_cells_the_targets_compare_are_measured_again():
+    from bench.deploy_bench import repeated
+
+    ran = measurement("rollback", "backend", "release")
+    assert repeated("rollback", "backend", "release", {"release": ran})
+    assert not repeated("rollback", "frontend", "release", {"release": ran})
+    skipped = Measurement("rollback", "backend", "release", note="no --strategy")
+    assert not repeated("rollback", "backend", "release", {"release": skipped})
+    assert repeated("full-deploy", None, "manual", {"manual": ran})
