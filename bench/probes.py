@@ -113,15 +113,20 @@ class Visitor:
             finally:
                 conn.close()
         # no `Connection: close` here: with it, http.client drops the socket as the answer
-        # arrives, before the session can be read; the connection is closed below instead
+        # arrives; the connection is closed below instead. A server may still close it (its
+        # own `Connection: close`): then the socket is gone once the body is read, so the
+        # session is read as soon as the headers are in (a TLS 1.3 server sends its session
+        # ticket before the answer) and again after the body if the socket is still open.
         conn = _ResumingHTTPS(u.hostname, u.port or 443, self.ctx, self.session)
         try:
             conn.request("GET", u.path or "/")
             res = conn.getresponse()
+            session, reused = conn.tls.session, conn.tls.session_reused
             out = res.status, res.getheader("Location") or "", _body(res)
+            session = conn.tls.session or session
             self.https += 1
-            self.resumed += conn.tls.session_reused
-            self.session = conn.tls.session
+            self.resumed += bool(reused)
+            self.session = session or self.session
             return out
         finally:
             conn.close()

@@ -369,6 +369,8 @@ def site(tmp_path):
             body = b'{"version": "1.1.0"}'
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
+            if self.path.endswith("/closing"):  # the server closes, not the client
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(body)
 
@@ -422,6 +424,11 @@ def test_a_visitor_asks_https_directly_after_the_redirect_and_resumes_its_tls_se
     assert [s for s, _, _ in log] == ["http"] + ["https"] * 4  # no second redirect
     assert (v.https, v.resumed) == (4, 3)  # the first handshake is a full one
     assert len({port for _, _, port in log}) == 5  # a new connection for every request
+    closing = pr.Visitor(pr.Endpoint("backend", v.url + "/closing", "json", '"version"'), ctx)
+    for _ in range(2):  # the server's `Connection: close`: the session is read all the same
+        assert closing.ask() == (True, "1.1.0")
+    assert (closing.https, closing.resumed) == (2, 1)
+    del log[5:]
     stop_https()
     assert v.ask() == (False, "")  # refused: the probe fails, the visitor stays on https
     assert v.url.startswith("https://") and len(log) == 5
