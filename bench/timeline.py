@@ -40,12 +40,9 @@ def _font() -> str:
     return "DejaVu Sans"
 
 
-def _lane(
-    ax, y: float, m: Measurement, component: str, xmax: float, labels: list, of: int = 1
-) -> None:
+def _lane(ax, y: float, m: Measurement, component: str, xmax: float, labels: list) -> None:
     """One method's lane at height y: probe band on top, step strip below. Step and
-    outage labels are queued in `labels` and placed once the layout is final. `of`: how
-    many repetitions ran, when `m` is their median."""
+    outage labels are queued in `labels` and placed once the layout is final."""
     run = m.run
     if run is None:
         ax.text(0.01 * xmax, y, m.note or "not run", va="center", fontsize=8, color="#636363")
@@ -92,9 +89,6 @@ def _lane(
         xmax * 1.01, y - 0.2, f"{run.seconds:.1f} s · exit {run.rc} {verdict}", va="center",
         fontsize=7.5, clip_on=False,
     )  # fmt: skip
-    if of > 1:
-        ax.text(xmax * 1.01, y - 0.5, f"median of {of}", va="center", fontsize=7,
-                color="#636363", clip_on=False)  # fmt: skip
 
 
 def _place(labels: list, renderer) -> None:
@@ -156,10 +150,14 @@ def draw(
         for row, x in enumerate(methods):
             y = len(methods) - 1 - row
             m = by.get(x) or Measurement(sc.key, component, x, note="not measured")
-            _lane(ax, y, m, component, xmax, labels, len(ran(groups.get(m.cell, []))))
+            _lane(ax, y, m, component, xmax, labels)
         ax.set_xlim(0, xmax)
         ax.set_ylim(-0.55, len(methods) - 0.45)
-        ax.set_yticks(range(len(methods)), labels=list(reversed(methods)), fontsize=9)
+        names = []  # a lane showing the median of several repetitions says so
+        for x in reversed(methods):
+            n = len(ran(groups.get((sc.key, None if sc.action == "full" else component, x), [])))
+            names.append(f"{x}\nmedian of {n}" if n > 1 else x)
+        ax.set_yticks(range(len(methods)), labels=names, fontsize=9)
         where = f" — {component}'s endpoint" if sc.action == "full" else ""
         ax.set_title(f"{sc.title}{where}", loc="left", fontsize=10, fontweight="bold")
         ax.tick_params(axis="x", labelsize=8)
