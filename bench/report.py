@@ -3,14 +3,35 @@
 from __future__ import annotations
 
 import re
+import statistics
 from dataclasses import dataclass, field
 
 from bench import probes as pr
-from bench.scenarios import COMPONENTS, QUIET_BUSY, QUIET_MOST, Measurement, Scenario, numbers
+from bench.scenarios import (
+    COMPONENTS,
+    FIXED_QUIET_BUSY,
+    QUIET_MOST,
+    Measurement,
+    Scenario,
+    cells,
+    median,
+    numbers,
+    ran,
+)
+
+#: the cells the targets compare by wall time: measured `deploy_bench.py --repeat N` times
+#: each, judged (and shown) on the repetition with the median wall time
+REPEATED = frozenset({
+    ("rollback", "backend", "release"),
+    ("deploy", "frontend", "release"),
+    ("deploy", "frontend", "script"),
+    ("full-deploy", None, "release"),
+    ("full-deploy", None, "manual"),
+})  # fmt: skip
 
 ENDPOINT_TEXT = {
-    "frontend": "the main page `http://cpu/`",
-    "backend": "`http://cpu/api/version` (through nginx)",
+    "frontend": "the main page `http://cpu/` (`https://cpu/` after setup)",
+    "backend": "`http://cpu/api/version` (through nginx; `https://` after setup)",
     "ai": "`http://gpu:8000/health` (setup's firewall opens it to cpu only; the bench adds one rule for the prober)",
 }
 
@@ -28,9 +49,26 @@ class Meta:
     pictures: dict[str, str] = field(default_factory=dict)  # component → file name
     interval: float = pr.INTERVAL
     settle: float = 30.0
+    #: endpoint → [https answers, how many resumed the TLS session] (none in older runs)
+    resumed: dict[str, list[int]] = field(default_factory=dict)
+    #: the machine's busy share with only the probers running (scenarios.probing_baseline)
+    #: and the margin above it a wait for a quiet machine waited for (None in older runs,
+    #: which waited for a fixed FIXED_QUIET_BUSY)
+    probing_busy: float | None = None
+    quiet_margin: float | None = None
+    repeat: int = 1  # --repeat: how often each REPEATED cell was measured (1 in older runs)
+    #: probes.Visitor remembered the https redirect and the TLS session (older runs: each
+    #: probe was a first visit, the redirect and a full TLS handshake every time)
+    returning: bool = False
 
 
-def cell(m: Measurement | None, endpoint: str, wall: bool = True) -> str:
+def _wall(m: Measurement, of: int, bold: bool = False) -> str:
+    """A cell's wall time and exit code; "median of N" when it shows one of N repetitions."""
+    secs = f"**{m.run.seconds:.1f} s**" if bold else f"{m.run.seconds:.1f} s"
+    return f"{secs} · exit {m.run.rc}" + (f" · median of {of}" if of > 1 else "")
+
+
+def cell(m: Measurement | None, endpoint: str, wall: bool = True, of: int = 1) -> str:
     if m is None:
         return "—"
     if m.run is None:
@@ -45,12 +83,16 @@ def cell(m: Measurement | None, endpoint: str, wall: bool = True) -> str:
         state = f"serves {n.version or '?'} ✗ (expected {n.expected})"
     parts = [first, state]
     if wall:
-        parts.insert(1, f"{m.run.seconds:.1f} s · exit {m.run.rc}")
+        parts.insert(1, _wall(m, of))
     return "<br>".join(parts)
 
 
 def scenario_table(sc: Scenario, ms: list[Measurement], methods: list[str]) -> list[str]:
-    by = {(m.component, m.method): m for m in ms if m.scenario == sc.key}
+    """One row per component, one column per method; a cell measured more than once shows
+    its median repetition (scenarios.median)."""
+    groups = {(k[1], k[2]): g for k, g in cells(ms).items() if k[0] == sc.key}
+    by = {k: median(g) for k, g in groups.items()}
+    of = {k: len(ran(g)) for k, g in groups.items()}
     head = ["| | " + " | ".join(f"`{x}`" for x in methods) + " |", "|---|" + "---|" * len(methods)]
     rows = []
     if sc.action == "full":
@@ -60,24 +102,29 @@ def scenario_table(sc: Scenario, ms: list[Measurement], methods: list[str]) -> l
             if m is None or m.run is None:
                 walls.append(f"skipped: {m.note}" if m and m.note else "—")
             else:
-                walls.append(f"**{m.run.seconds:.1f} s** · exit {m.run.rc}")
+                walls.append(_wall(m, of[(None, x)], bold=True))
         rows.append("| wall time | " + " | ".join(walls) + " |")
         for c in COMPONENTS:
-            cells = [cell(by.get((None, x)), c, wall=False) for x in methods]
-            rows.append(f"| {c} | " + " | ".join(cells) + " |")
+            row = [cell(by.get((None, x)), c, wall=False) for x in methods]
+            rows.append(f"| {c} | " + " | ".join(row) + " |")
     else:
         for c in COMPONENTS:
-            rows.append(f"| {c} | " + " | ".join(cell(by.get((c, x)), c) for x in methods) + " |")
+            row = [cell(by.get((c, x)), c, of=of.get((c, x), 1)) for x in methods]
+            rows.append(f"| {c} | " + " | ".join(row) + " |")
     return head + rows
 
 
 def surprises(ms: list[Measurement]) -> list[str]:
-    """Runs that exited non-zero or did not end where they should, with their last words."""
+    """Runs that exited non-zero or did not end where they should, with their last words:
+    every repetition, not only the one a cell shows."""
     out = []
+    groups = cells(ms)
     for m in ms:
+        group = groups[m.cell]
+        rep = f" (repetition {m.repetition} of {len(group)})" if len(group) > 1 else ""
         if m.run is None:
-            if m.note and "preparation" in m.note:
-                out.append(f"- `{m.method}` · {m.scenario} · {m.component}: {m.note}")
+            if m.note and ("preparation" in m.note or ran(group)):
+                out.append(f"- `{m.method}` · {m.scenario} · {m.component}{rep}: {m.note}")
             continue
         bad = [c for c in m.watched if not numbers(m, c).as_expected]
         if m.run.rc == 0 and not bad:
@@ -91,10 +138,26 @@ def surprises(ms: list[Measurement]) -> list[str]:
         if not m.settled:
             ends += " (still not answering after the settle time)"
         out.append(
-            f"- `{m.method}` · {m.scenario} · {where}: exit {m.run.rc}; ends with {ends}; "
+            f"- `{m.method}` · {m.scenario} · {where}{rep}: exit {m.run.rc}; ends with {ends}; "
             f"last output {words}"
         )
     return out
+
+
+def repeat_note(ms: list[Measurement]) -> str:
+    """Which cells were measured more than once and which of their repetitions they show."""
+    many = {k: len(g) for k, g in cells(ms).items() if len(g) > 1}
+    if not many:
+        return ""
+    n = max(many.values())
+    return (
+        f" The cells the targets compare by wall time were measured {n} times each, every "
+        "time from a fresh reset (the others once); such a cell shows the repetition with "
+        "the median wall time (for an even count the lower middle one) and says "
+        f'"median of {n}"; the Targets list every repetition\'s wall time, count every '
+        "repetition's failed probes, and the list of surprises names any repetition that "
+        "went wrong."
+    )
 
 
 def probe_cost(ms: list[Measurement]) -> str:
@@ -109,81 +172,130 @@ def probe_cost(ms: list[Measurement]) -> str:
     )
 
 
-def quiet_note(ms: list[Measurement]) -> str:
+def probe_text(meta: Meta) -> str:
+    """What one probe is (it changed: runs saved before probed like a first-time visitor)."""
+    if not meta.returning:
+        return (
+            "Each probe is a new TCP connection, like a first-time visitor: after setup, "
+            "the http request, its redirect 80 → 443 followed, and a full TLS handshake."
+        )
+    return (
+        "Each probe is a new TCP connection (no keep-alive: a restart or a refused port "
+        "fails it), made like a browser that has visited before: once setup's permanent "
+        "redirect 80 → 443 has been seen, the prober asks the https URL directly (as a "
+        "browser does after HSTS) and offers the TLS session of its previous probe (nginx's "
+        "session cache; a session the server no longer knows means a full handshake)"
+        + resumption(meta)
+        + "."
+    )
+
+
+def resumption(meta: Meta) -> str:
+    """How many https probes resumed their TLS session, when the run counted them."""
+    done = sum(n for n, _ in meta.resumed.values())
+    if not done:
+        return ""
+    again = sum(r for _, r in meta.resumed.values())
+    return f" ({again} of {done} https probes of this run resumed their session)"
+
+
+def quiet_note(meta: Meta, ms: list[Measurement]) -> str:
     """The wait for a quiet machine before each measured command (scenarios.wait_quiet)."""
     runs = [m for m in ms if m.run is not None]
     if not runs or not any(m.quiet_wait or m.busy_at_start for m in runs):
         return ""
-    waits = sorted(m.quiet_wait for m in runs)
-    busy = sorted(m.busy_at_start for m in runs)
-    gave_up = sum(1 for m in runs if m.busy_at_start > QUIET_BUSY)
+    if meta.probing_busy is not None:
+        threshold = meta.probing_busy + (meta.quiet_margin or 0.0)
+        quiet = (
+            f"at most {threshold:.0%} busy — what the probing alone kept it busy, "
+            f"{meta.probing_busy:.0%} (measured once, after the first reset, with every "
+            f"endpoint answering and nothing else running), plus {meta.quiet_margin or 0:.0%}"
+            " —"
+        )
+    else:  # a run saved before the baseline existed
+        threshold = FIXED_QUIET_BUSY
+        quiet = f"at most {threshold:.0%} busy"
+    waits = [m.quiet_wait for m in runs]
+    busy = [m.busy_at_start for m in runs]
+    capped = sum(1 for m in runs if m.busy_at_start > threshold)
     return (
         " The lab's hosts share this machine's two cores with fab (on real hosts the "
         "operator's machine is another one), so before each measured command the harness "
-        f"waited until the machine was at most {QUIET_BUSY:.0%} busy, for at most "
-        f"{QUIET_MOST:.0f} s (so that, e.g., a JVM compiling after the deploy a rollback "
-        f"starts from is done): the waits took {waits[0]:.0f}–{waits[-1]:.0f} s (median "
-        f"{waits[len(waits) // 2]:.0f} s), the machine was {busy[0]:.0%}–{busy[-1]:.0%} busy "
-        f"as the commands started (median {busy[len(busy) // 2]:.0%}: the probing and the "
-        f"requests it makes the servers answer are most of that), and {gave_up} of "
-        f"{len(runs)} waits ended at the {QUIET_MOST:.0f} s limit."
+        f"waited until the machine was {quiet} for at most {QUIET_MOST:.0f} s (so that, "
+        "e.g., a JVM compiling after the deploy a rollback starts from is done): the waits "
+        f"took {min(waits):.0f}–{max(waits):.0f} s (median {statistics.median(waits):.0f} s), "
+        f"the machine was {min(busy):.0%}–{max(busy):.0%} busy as the commands started "
+        f"(median {statistics.median(busy):.0%}), and {capped} of {len(runs)} waits ended at "
+        f"the {QUIET_MOST:.0f} s limit, the machine still busier than that."
     )
 
 
-def _find(ms: list[Measurement], scenario: str, component: str | None, method: str):
-    return next((m for m in ms if (m.scenario, m.component, m.method) == (scenario, component,
-                                                                       method) and m.run), None)  # fmt: skip
+def _runs(ms: list[Measurement], scenario: str, component: str | None, method: str):
+    """The cell's repetitions that ran, in repetition order ([] when none did)."""
+    return ran([m for m in ms if m.cell == (scenario, component, method)])
+
+
+def _median(runs: list[Measurement]) -> tuple[float, str]:
+    """(the median wall time, how to say it): "1.30 s" for one repetition, "1.30 s (median
+    of 3: 1.42, 1.21, 1.30 s)" with every repetition's wall time, in the order measured."""
+    secs = median(runs).run.seconds
+    if len(runs) == 1:
+        return secs, f"{secs:.2f} s"
+    every = ", ".join(f"{m.run.seconds:.2f}" for m in runs)
+    return secs, f"{secs:.2f} s (median of {len(runs)}: {every} s)"
 
 
 def targets(ms: list[Measurement]) -> list[str]:
-    """The release strategy's targets (issue 8), judged from this run's cells, exactly."""
+    """The release strategy's targets (issue 8), judged from this run's measurements,
+    exactly: wall times on a cell's median repetition, failed probes in every repetition."""
     out = []
 
     def verdict(ok: bool) -> str:
         return "meets the target" if ok else "**misses the target**"
 
+    again = any(len(g) > 1 for g in cells(ms).values())
     zero = [(m, c) for m in ms if m.method == "release" and m.run
             for c in m.watched if c in ("frontend", "backend")
             and m.scenario in ("deploy", "rollback", "rollback-cold", "failed-build")]  # fmt: skip
     if zero:
         failed = [(m, c) for m, c in zero if numbers(m, c).failed]
         out.append(f"- 0 failed probes in every `release` frontend and backend deploy and rollback, "
-                   f"a failed build's too: {len(zero) - len(failed)} of {len(zero)} cells "
-                   f"({verdict(not failed)})")  # fmt: skip
+                   f"a failed build's too: {len(zero) - len(failed)} of {len(zero)} measurements"
+                   f"{', every repetition' if again else ''} ({verdict(not failed)})")  # fmt: skip
     bg = [m for m in ms if m.method == "release-bluegreen" and m.component == "ai" and m.run]
     if bg:
         bad = [m for m in bg if numbers(m, "ai").failed]
         out.append(f"- AI with blue/green: 0 failed probes in {len(bg) - len(bad)} of {len(bg)} "
-                   f"cells ({verdict(not bad)})")  # fmt: skip
-    warm = _find(ms, "rollback", "backend", "release")
+                   f"measurements ({verdict(not bad)})")  # fmt: skip
+    warm = _runs(ms, "rollback", "backend", "release")
     if warm:
-        out.append(f"- backend rollback in the warm window: {warm.run.seconds:.2f} s wall time "
-                   f"(target ≤ 1.50 s: {verdict(warm.run.seconds <= 1.5)})")  # fmt: skip
-    full, manual = (
-        _find(ms, "full-deploy", None, "release"),
-        _find(ms, "full-deploy", None, "manual"),
-    )
+        secs, said = _median(warm)
+        out.append(f"- backend rollback in the warm window: {said} wall time "
+                   f"(target ≤ 1.50 s: {verdict(secs <= 1.5)})")  # fmt: skip
+    full, manual = _runs(ms, "full-deploy", None, "release"), _runs(ms, "full-deploy", None, "manual")  # fmt: skip
     if full and manual:
-        ratio = full.run.seconds / manual.run.seconds
-        out.append(f"- `full-deploy`: {full.run.seconds:.2f} s = {ratio:.2f} × the `manual` "
-                   f"strategy's {manual.run.seconds:.2f} s (target ≤ 0.60: {verdict(ratio <= 0.6)})")  # fmt: skip
-    fe, script = (
-        _find(ms, "deploy", "frontend", "release"),
-        _find(ms, "deploy", "frontend", "script"),
-    )
+        (secs, said), (manual_secs, manual_said) = _median(full), _median(manual)
+        ratio = secs / manual_secs
+        out.append(f"- `full-deploy`: {said} = {ratio:.2f} × the `manual` strategy's "
+                   f"{manual_said} (target ≤ 0.60: {verdict(ratio <= 0.6)})")  # fmt: skip
+    fe, script = _runs(ms, "deploy", "frontend", "release"), _runs(ms, "deploy", "frontend", "script")  # fmt: skip
     if fe and script:
-        out.append(f"- frontend deploy: `release` {fe.run.seconds:.2f} s, the manual's own script "
-                   f"{script.run.seconds:.2f} s (target: no longer: "
-                   f"{verdict(fe.run.seconds <= script.run.seconds)})")  # fmt: skip
-    ai = _find(ms, "deploy", "ai", "release")
+        (secs, said), (script_secs, script_said) = _median(fe), _median(script)
+        out.append(f"- frontend deploy: `release` {said}, the manual's own script {script_said} "
+                   f"(target: no longer: {verdict(secs <= script_secs)})")  # fmt: skip
+    ai = _runs(ms, "deploy", "ai", "release")
     if ai:
-        out.append(f"- AI deploy with the default (health-gated restart): {numbers(ai, 'ai').longest:.2f} s "
+        out.append(f"- AI deploy with the default (health-gated restart): {numbers(median(ai), 'ai').longest:.2f} s "
                    "down, its start-up (target: no longer than the start-up; the `script` column's "
                    "restart is the same start-up)")  # fmt: skip
     if not out:
         return []
-    return ["## Targets (release strategy)", "", "From the cells below, one run, exactly:", "",
-            *out, ""]  # fmt: skip
+    how = "one measurement per cell"
+    if again:
+        how = ("a cell measured more than once by the median of its wall times (for an even "
+               "count the lower middle one), failed probes counted in every repetition")  # fmt: skip
+    return ["## Targets (release strategy)", "", f"From this run's measurements, exactly ({how}):",
+            "", *out, ""]  # fmt: skip
 
 
 def render(meta: Meta, scenarios: list[Scenario], ms: list[Measurement]) -> str:
@@ -203,15 +315,18 @@ def render(meta: Meta, scenarios: list[Scenario], ms: list[Measurement]) -> str:
         "**How to read a cell.** While the command runs, a prober on the operator side sends "
         f"one request every {meta.interval * 1000:.0f} ms to each public endpoint — "
         + ", ".join(f"{c}: {t}" for c, t in ENDPOINT_TEXT.items())
-        + ". A probe fails on a connection error, a timeout (1 s), a status other than 200 "
-        "or a body without the version. **down** is the longest run of failed probes (first "
+        + ". "
+        + probe_text(meta)
+        + " A probe fails on a connection or TLS error, a timeout (1 s), a status other than "
+        "200 or a body without the version. **down** is the longest run of failed probes (first "
         "failure → next good answer), then failed/total probes, the command's wall time and "
         "exit code, and what answers at the end (✓ as expected). Probing goes on after the "
         "command until the component has answered for 1 s "
         f"(at most {meta.settle:.0f} s), so an outage that outlives the command counts too. "
         "Every cell starts from freshly reset hosts with 1.0.0 running."
+        + repeat_note(ms)
         + probe_cost(ms)
-        + quiet_note(ms),
+        + quiet_note(meta, ms),
         "",
     ]
     L += targets(ms)

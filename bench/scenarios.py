@@ -10,9 +10,12 @@ that outlives the command (a restart nobody waits for) is counted too.
 The lab's hosts share this machine's cores with fab and the probers; on real hosts the
 operator's machine is another one. A JVM compiling after a deploy (the preparation of a
 rollback) keeps both cores busy for seconds and slowed fab's start-up by half. So before
-the measured command the loop waits until the machine is quiet again (:func:`wait_quiet`:
-at most QUIET_BUSY busy, for at most QUIET_MOST seconds), the same for every method; the
-wait and the share it found are kept with the measurement.
+the measured command the loop waits until the machine is quiet again (:func:`wait_quiet`),
+the same for every method. "Quiet" is relative to what the probing alone costs: once per
+run, right after the first reset with every endpoint answering and nothing else running,
+:func:`probing_baseline` measures the machine's busy share; a wait ends when the machine is
+at most that plus QUIET_MARGIN busy, or after QUIET_MOST seconds. The wait and the share it
+found are kept with the measurement, the baseline with the run (report.Meta).
 
 To add a scenario, add a Scenario to SCENARIOS; `methods` limits it to some methods.
 """
@@ -30,8 +33,12 @@ NEW = "1.1.0"
 COLD_WAIT = 6.0  # seconds after the deploy: past a 2 s warm window
 BROKEN = "1.2.0"
 COMPONENTS = ("frontend", "backend", "ai")
-QUIET_BUSY = 0.35  # share of all cores (the probers alone use ~0.2 of this 2-core machine)
+QUIET_MARGIN = 0.10  # share of all cores above the probing's own baseline that is "quiet"
 QUIET_MOST = 30.0  # seconds: well inside a warm window (backend_keep_warm, default 600 s)
+FIXED_QUIET_BUSY = 0.35  # the fixed threshold of runs saved before the baseline existed
+BASELINE_SAMPLE = 3.0  # seconds per busy-share sample of the baseline
+BASELINE_AGREE = 0.03  # two samples this close in a row: the reset lab has settled
+BASELINE_MOST = 30.0  # seconds of sampling at most
 
 
 @dataclass(frozen=True)
@@ -115,10 +122,15 @@ class Measurement:
     bench_cpu: float = 0.0  # CPU seconds this process (the probers) used in the window
     quiet_wait: float = 0.0  # seconds waited for a quiet machine before the command
     busy_at_start: float = 0.0  # the machine's busy share when the command started
+    repetition: int = 1  # which measurement of its cell this is (deploy_bench --repeat)
 
     @property
     def watched(self) -> tuple[str, ...]:
         return COMPONENTS if self.component is None else (self.component,)
+
+    @property
+    def cell(self) -> tuple[str, str | None, str]:
+        return self.scenario, self.component, self.method
 
 
 def let_the_prober_ask_the_ai_server(lab) -> None:
@@ -136,8 +148,16 @@ def let_the_prober_ask_the_ai_server(lab) -> None:
 
 
 class Bench:
-    def __init__(self, lab, probers: pr.Probers, mask, log=print, settle: float = 30.0):
+    def __init__(self, lab, probers: pr.Probers, mask, log=print, settle: float = 30.0,
+                 margin: float = QUIET_MARGIN):  # fmt: skip
         self.lab, self.probers, self.mask, self.log, self.settle = lab, probers, mask, log, settle
+        self.margin = margin
+        self.probing_busy: float | None = None  # the baseline, after the first reset
+
+    @property
+    def quiet_busy(self) -> float:
+        """The busy share a wait for a quiet machine waits for."""
+        return (self.probing_busy or 0.0) + self.margin
 
     def fresh(self, method: Method) -> dict[str, str]:
         """Hosts and origins reset; every endpoint answering; returns their versions. The
@@ -152,15 +172,22 @@ class Bench:
         win = self.probers.window(since, time.monotonic())
         return {c: pr.final_state(win[c])[1] for c in COMPONENTS}
 
-    def measure(self, sc: Scenario, component: str | None, method: Method) -> Measurement:
-        m = Measurement(sc.key, component, method.name)
+    def measure(
+        self, sc: Scenario, component: str | None, method: Method, repetition: int = 1
+    ) -> Measurement:
+        m = Measurement(sc.key, component, method.name, repetition=repetition)
         ok, why = method.available(self.lab, sc.action, component)
         if not ok:
             m.note = why
             return m
         label = f"{sc.key} · {component or 'all'} · {method.name}"
+        label += f" · repetition {repetition}" if repetition > 1 else ""
         self.log(f"-- {label}: resetting the lab")
         m.baseline = self.fresh(method)
+        if self.probing_busy is None:
+            self.probing_busy = probing_baseline()
+            self.log(f"   the probing alone keeps the machine {self.probing_busy:.0%} busy: "
+                     f"quiet is at most {self.quiet_busy:.0%}")  # fmt: skip
         for c in m.watched:
             if sc.push:
                 self.lab.push_app(c, push_files(c, sc.push, self.lab.settings.apps_dir), f"bench {sc.key}")  # fmt: skip
@@ -175,7 +202,7 @@ class Bench:
                 m.note = f"not up again after the preparation `{prep.shown}`"
                 return m
         time.sleep(sc.wait)
-        m.quiet_wait, m.busy_at_start = wait_quiet()
+        m.quiet_wait, m.busy_at_start = wait_quiet(self.quiet_busy)
         self.log(f"-- {label}: measuring (waited {m.quiet_wait:.1f} s for a quiet machine: "
                  f"{m.busy_at_start:.0%} busy)")  # fmt: skip
         cpu = time.process_time()
@@ -202,7 +229,22 @@ def busy_share(interval: float = 0.5) -> float:
     return 1.0 - (idle2 - idle) / max(1, total2 - total)
 
 
-def wait_quiet(busy: float = QUIET_BUSY, most: float = QUIET_MOST) -> tuple[float, float]:
+def probing_baseline(
+    sample: float = BASELINE_SAMPLE, agree: float = BASELINE_AGREE, most: float = BASELINE_MOST
+) -> float:
+    """The machine's busy share while the probers run and nothing else does: `sample`-second
+    shares until two in a row differ by at most `agree` (the freshly reset lab has settled;
+    their mean), else after `most` seconds the lowest share seen."""
+    start = time.monotonic()
+    seen = [busy_share(sample)]
+    while time.monotonic() - start < most:
+        seen.append(busy_share(sample))
+        if abs(seen[-1] - seen[-2]) <= agree:
+            return (seen[-1] + seen[-2]) / 2
+    return min(seen)
+
+
+def wait_quiet(busy: float, most: float = QUIET_MOST) -> tuple[float, float]:
     """Wait until the machine is at most ``busy`` busy, for at most ``most`` seconds;
     returns (seconds waited, the last busy share seen)."""
     start = time.monotonic()
@@ -239,6 +281,32 @@ def numbers(m: Measurement, endpoint: str) -> Numbers:
         version,
         m.expected.get(endpoint, ""),
     )
+
+
+def cells(ms: list[Measurement]) -> dict[tuple, list[Measurement]]:
+    """The measurements by cell (scenario, component, method), in the order measured."""
+    out: dict[tuple, list[Measurement]] = {}
+    for m in ms:
+        out.setdefault(m.cell, []).append(m)
+    return out
+
+
+def ran(group: list[Measurement]) -> list[Measurement]:
+    """The repetitions that ran their command, in repetition order."""
+    return sorted((m for m in group if m.run is not None), key=lambda m: m.repetition)
+
+
+def median(group: list[Measurement]) -> Measurement:
+    """The repetition a cell shows: the one with the median wall time among those that ran
+    (for an even count the lower middle one, the faster of the two); the first one when
+    none ran (it carries the note why)."""
+    done = sorted(ran(group), key=lambda m: (m.run.seconds, m.repetition))
+    return done[(len(done) - 1) // 2] if done else group[0]
+
+
+def medians(ms: list[Measurement]) -> list[Measurement]:
+    """One measurement per cell (:func:`median`), cells in the order first measured."""
+    return [median(group) for group in cells(ms).values()]
 
 
 def summary(m: Measurement) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench import probes as pr
 from bench.commands import Mark
-from bench.scenarios import BROKEN, NEW, Measurement, Scenario, numbers
+from bench.scenarios import BROKEN, NEW, Measurement, Scenario, cells, median, numbers, ran
 
 DOWN = "#d7301f"
 VERSION_COLOURS = {"1.0.0": "#9ecae1", NEW: "#41ab5d", BROKEN: "#fd8d3c"}
@@ -130,15 +130,16 @@ def draw(
     plt.rcParams["font.family"] = ["DejaVu Sans", _font()]
     plt.rcParams["axes.unicode_minus"] = False
     panels = []
+    groups = cells(ms)  # a cell measured more than once: its median repetition
     for sc in scenarios:
         comp = None if sc.action == "full" else component
-        by = {m.method: m for m in ms if m.scenario == sc.key and m.component == comp}
+        by = {k[2]: median(g) for k, g in groups.items() if k[:2] == (sc.key, comp)}
         if by:
             panels.append((sc, by))
-    ran = [x for x in methods if any(x in by and by[x].run for _, by in panels)]
-    idle = [x for x in methods if x not in ran]
+    active = [x for x in methods if any(x in by and by[x].run for _, by in panels)]
+    idle = [x for x in methods if x not in active]
     notes = {by[x].note for _, by in panels for x in idle if x in by and by[x].note}
-    methods = ran or methods
+    methods = active or methods
     fig, axes = plt.subplots(
         len(panels), 1, figsize=(12, 0.7 + 1.05 * len(methods) * len(panels)), squeeze=False
     )
@@ -152,7 +153,11 @@ def draw(
             _lane(ax, y, m, component, xmax, labels)
         ax.set_xlim(0, xmax)
         ax.set_ylim(-0.55, len(methods) - 0.45)
-        ax.set_yticks(range(len(methods)), labels=list(reversed(methods)), fontsize=9)
+        names = []  # a lane showing the median of several repetitions says so
+        for x in reversed(methods):
+            n = len(ran(groups.get((sc.key, None if sc.action == "full" else component, x), [])))
+            names.append(f"{x}\nmedian of {n}" if n > 1 else x)
+        ax.set_yticks(range(len(methods)), labels=names, fontsize=9)
         where = f" — {component}'s endpoint" if sc.action == "full" else ""
         ax.set_title(f"{sc.title}{where}", loc="left", fontsize=10, fontweight="bold")
         ax.tick_params(axis="x", labelsize=8)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from bench import commands, manual, report, store
@@ -134,8 +136,11 @@ def test_numbers_and_report():
     broken.expected = {"backend": "1.0.0"}
     skipped = Measurement("deploy", "backend", "release", note="no --strategy yet")
     meta = report.Meta("2026-01-01", "test machine", "python bench/deploy_bench.py",
-                       ["script", "release"], method_notes={"release": "skipped"})  # fmt: skip
+                       ["script", "release"], method_notes={"release": "skipped"},
+                       resumed={"frontend": [10, 9], "backend": [5, 4]}, returning=True)  # fmt: skip
     text = report.render(meta, SCENARIOS, [ok, broken, skipped])
+    assert "Each probe is a new TCP connection" in text
+    assert "(13 of 15 https probes of this run resumed their session)" in text
     assert "| | `script` | `release` |" in text
     assert "| backend | **0.06 s** down · 3/6 failed<br>0.2 s · exit 0<br>serves 1.1.0 ✓ |" in text
     assert "skipped: no --strategy yet" in text
@@ -155,13 +160,31 @@ def test_full_deploy_table_has_wall_time_and_a_row_per_component():
 
 
 def test_saved_measurements_load_back(tmp_path):
-    meta = report.Meta("d", "m", "c", ["script"])
-    ms = [measurement(), Measurement("deploy", "ai", "release", note="skipped")]
+    meta = report.Meta("d", "m", "c", ["script"], probing_busy=0.23, quiet_margin=0.1, repeat=3,
+                       resumed={"frontend": [10, 9]})  # fmt: skip
+    ms = [measurement(), Measurement("deploy", "ai", "release", note="skipped", repetition=2)]
     store.save(tmp_path / "run.json", meta, ms)
     meta2, ms2 = store.load(tmp_path / "run.json")
     assert meta2 == meta
     assert ms2[0].probes == ms[0].probes and ms2[0].run.marks == ms[0].run.marks
     assert ms2[1].run is None and ms2[1].note == "skipped"
+    assert [m.repetition for m in ms2] == [1, 2]
+
+
+def test_a_run_saved_before_repetitions_and_the_baseline_still_loads(tmp_path):
+    import json
+
+    store.save(tmp_path / "run.json", report.Meta("d", "m", "c", ["script"]), [measurement()])
+    data = json.loads((tmp_path / "run.json").read_text())
+    for key in ("resumed", "probing_busy", "quiet_margin", "repeat", "returning"):
+        del data["meta"][key]
+    del data["measurements"][0]["repetition"]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    meta, ms = store.load(tmp_path / "old.json")
+    assert (meta.probing_busy, meta.repeat, ms[0].repetition) == (None, 1, 1)
+    text = report.render(meta, SCENARIOS, ms)
+    assert "median of" not in text and "0.2 s · exit 0<br>" in text
+    assert "like a first-time visitor" in text and "visited before" not in text
 
 
 def test_scenarios():
@@ -239,17 +262,43 @@ def test_the_harness_waits_for_a_quiet_machine_and_says_so(monkeypatch):
 
     assert 0.0 <= scenarios.busy_share(0.05) <= 1.0
     shares = iter([0.9, 0.8, 0.2])
-    monkeypatch.setattr(scenarios, "busy_share", lambda: next(shares))
+    monkeypatch.setattr(scenarios, "busy_share", lambda *a: next(shares))
     waited, busy = scenarios.wait_quiet(busy=0.35, most=30)
     assert busy == 0.2
-    monkeypatch.setattr(scenarios, "busy_share", lambda: 0.9)
+    monkeypatch.setattr(scenarios, "busy_share", lambda *a: 0.9)
     waited, busy = scenarios.wait_quiet(busy=0.35, most=0.01)  # gives up, says how busy
     assert busy == 0.9 and waited >= 0.01
     m = scenarios.Measurement("rollback", "backend", "release", quiet_wait=4.2, busy_at_start=0.3)
     m.run = object()
-    note = report.quiet_note([m])
-    assert "at most 35% busy, for at most 30 s" in note and "took 4–4 s" in note
+    old = report.Meta("d", "m", "c", ["release"])  # a run saved before the baseline
+    note = report.quiet_note(old, [m])
+    assert "at most 35% busy for at most 30 s" in note and "took 4–4 s" in note
     assert "0 of 1 waits ended at the 30 s limit" in note
+    capped = scenarios.Measurement("deploy", "backend", "release", quiet_wait=30.2, busy_at_start=0.34)  # fmt: skip
+    capped.run = object()
+    meta = report.Meta("d", "m", "c", ["release"], probing_busy=0.22, quiet_margin=0.1)
+    note = report.quiet_note(meta, [m, capped])
+    assert "at most 32% busy — what the probing alone kept it busy, 22% (measured once" in note
+    assert "plus 10% — for at most 30 s" in note and "took 4–30 s (median 17 s)" in note
+    assert "1 of 2 waits ended at the 30 s limit" in note
+
+
+def test_the_probing_baseline_waits_for_the_reset_lab_to_settle(monkeypatch):
+    from bench import scenarios
+
+    shares = iter([0.6, 0.4, 0.25, 0.23, 0.9])
+    monkeypatch.setattr(scenarios, "busy_share", lambda *a: next(shares))
+    assert scenarios.probing_baseline() == pytest.approx(0.24)  # 0.25 and 0.23 agree
+    clock = [0.0]  # each 3 s sample moves a fake clock on
+
+    def sample(seconds):
+        clock[0] += seconds
+        return [0.6, 0.3, 0.5][int(clock[0] / seconds) % 3]  # never two alike in a row
+
+    monkeypatch.setattr(scenarios, "busy_share", sample)
+    monkeypatch.setattr(scenarios, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    assert scenarios.probing_baseline() == 0.3  # gave up after 30 s: the lowest share seen
+    assert clock[0] == pytest.approx(30.0)
 
 
 def test_the_targets_are_judged_from_the_cells_exactly():
@@ -259,9 +308,212 @@ def test_the_targets_are_judged_from_the_cells_exactly():
     fe, script = measurement("deploy", "frontend", "release"), measurement("deploy", "frontend")
     script.run.t1 = 10.19  # the script was faster by 0.01 s
     lines = "\n".join(report.targets([warm, fe, script]))
-    assert "0 of 2 cells (**misses the target**)" in lines
+    assert "0 of 2 measurements (**misses the target**)" in lines
     assert "0.20 s wall time (target ≤ 1.50 s: meets the target)" in lines
     assert "`release` 0.20 s, the manual's own script 0.19 s (target: no longer: **misses" in lines
     warm.run.t1 = 11.51
     assert "1.51 s wall time (target ≤ 1.50 s: **misses" in "\n".join(report.targets([warm]))
     assert report.targets([]) == []
+
+
+def test_a_permanent_redirect_to_https_on_the_same_host_is_remembered():
+    url = "http://cpu/api/version"
+    assert pr.remembered(url, 301, "https://cpu/api/version") == "https://cpu/api/version"
+    assert pr.remembered(url, 308, "https://cpu/api/version") == "https://cpu/api/version"
+    assert pr.remembered(url, 302, "https://cpu/api/version") == url  # temporary: asked again
+    assert pr.remembered(url, 301, "https://elsewhere/") == url  # not an upgrade of this host
+    assert pr.remembered(url, 301, "/login") == url  # http → http
+    assert pr.remembered(url, 200, "") == url
+    https = "https://cpu/api/version"
+    assert pr.remembered(https, 301, "https://cpu/v2") == https
+
+
+@pytest.fixture
+def site(tmp_path):
+    """nginx in small: an http server that redirects (301) to an https server (a
+    self-signed certificate for 127.0.0.1, HTTP/1.1 keep-alive like nginx) serving
+    /api/version. Yields (http port, https port, the request log, a client context, a
+    function that stops the https server)."""
+    import datetime as dt
+    import ipaddress
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ))  # fmt: skip
+    log: list[tuple[str, str, int]] = []  # (scheme, path, client port)
+
+    class Api(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            log.append(("https", self.path, self.client_address[1]))
+            body = b'{"version": "1.1.0"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            if self.path.endswith("/closing"):  # the server closes, not the client
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    https = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    https.socket = server_ctx.wrap_socket(https.socket, server_side=True)
+    port = https.server_address[1]
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self):
+            log.append(("http", self.path, self.client_address[1]))
+            self.send_response(301)
+            self.send_header("Location", f"https://127.0.0.1:{port}{self.path}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    servers = [https, http]
+    for s in servers:
+        threading.Thread(
+            target=s.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+
+    def stop_https():
+        https.shutdown()
+        https.server_close()
+        servers.remove(https)
+
+    yield http.server_address[1], port, log, pr.tls_context(str(tmp_path / "cert.pem")), stop_https
+    for s in servers:
+        s.shutdown()
+        s.server_close()
+
+
+def test_a_visitor_asks_https_directly_after_the_redirect_and_resumes_its_tls_session(site):
+    http_port, https_port, log, ctx, stop_https = site
+    ep = pr.Endpoint("backend", f"http://127.0.0.1:{http_port}/api/version", "json", '"version"')
+    v = pr.Visitor(ep, ctx)
+    assert v.ask() == (True, "1.1.0")
+    assert [(s, p) for s, p, _ in log] == [("http", "/api/version"), ("https", "/api/version")]
+    assert v.url == f"https://127.0.0.1:{https_port}/api/version"
+    for _ in range(3):
+        assert v.ask() == (True, "1.1.0")
+    assert [s for s, _, _ in log] == ["http"] + ["https"] * 4  # no second redirect
+    assert (v.https, v.resumed) == (4, 3)  # the first handshake is a full one
+    assert len({port for _, _, port in log}) == 5  # a new connection for every request
+    closing = pr.Visitor(pr.Endpoint("backend", v.url + "/closing", "json", '"version"'), ctx)
+    for _ in range(2):  # the server's `Connection: close`: the session is read all the same
+        assert closing.ask() == (True, "1.1.0")
+    assert (closing.https, closing.resumed) == (2, 1)
+    del log[5:]
+    stop_https()
+    assert v.ask() == (False, "")  # refused: the probe fails, the visitor stays on https
+    assert v.url.startswith("https://") and len(log) == 5
+    assert pr.ask(ep, ctx) == (False, "")  # a first-time visitor is redirected, then refused
+    assert [s for s, _, _ in log] == ["http"] + ["https"] * 4 + ["http"]
+
+
+def repetitions(scenario, component, method, walls, rc=0):
+    """A cell measured len(walls) times, with these wall times, in this order."""
+    out = []
+    for i, secs in enumerate(walls, 1):
+        m = measurement(scenario, component, method, rc)
+        m.run.t1 = 10.0 + secs
+        m.repetition = i
+        out.append(m)
+    return out
+
+
+def test_a_cell_measured_more_than_once_shows_its_median_repetition():
+    from bench.scenarios import median, medians
+
+    three = repetitions("rollback", "backend", "release", [1.42, 1.21, 1.30])
+    assert median(three).repetition == 3  # 1.21 < 1.30 < 1.42
+    four = repetitions("rollback", "backend", "release", [1.42, 1.21, 1.30, 1.25])
+    assert median(four).run.seconds == pytest.approx(1.25)  # the lower middle one
+    broken = Measurement("rollback", "backend", "release", note="SSHException", repetition=2)
+    assert median([three[0], broken, three[2]]).repetition == 3  # of 1.42, 1.30: the lower
+    skipped = Measurement("deploy", "ai", "script", note="no script")
+    assert median([skipped]) is skipped
+    once = measurement("deploy", "ai", "release")
+    assert medians([*three, once, skipped]) == [three[2], once, skipped]
+
+
+def test_tables_show_the_median_repetition_and_targets_list_every_one():
+    warm = repetitions("rollback", "backend", "release", [1.42, 1.21, 1.30])
+    fe = repetitions("deploy", "frontend", "release", [2.80, 2.90])
+    script = repetitions("deploy", "frontend", "script", [2.86, 2.85])
+    for m in warm + fe:
+        m.probes = {m.component: probes("....")}
+    warm[0].probes = {"backend": probes("..x.")}  # a failed probe, not in the median one
+    full = repetitions("full-deploy", None, "release", [10.0, 11.0, 9.0])
+    manual = repetitions("full-deploy", None, "manual", [19.0, 20.0, 21.0])
+    for m in full + manual:
+        m.probes = {c: probes("....") for c in ("frontend", "backend", "ai")}
+        m.expected = {c: "1.0.0" for c in ("frontend", "backend", "ai")}
+    ms = warm + fe + script + full + manual
+    lines = "\n".join(report.targets(ms))
+    assert ("backend rollback in the warm window: 1.30 s (median of 3: 1.42, 1.21, 1.30 s) "
+            "wall time (target ≤ 1.50 s: meets the target)") in lines  # fmt: skip
+    assert ("`release` 2.80 s (median of 2: 2.80, 2.90 s), the manual's own script 2.85 s "
+            "(median of 2: 2.86, 2.85 s) (target: no longer: meets the target)") in lines  # fmt: skip
+    assert ("`full-deploy`: 10.00 s (median of 3: 10.00, 11.00, 9.00 s) = 0.50 × the `manual` "
+            "strategy's 20.00 s (median of 3: 19.00, 20.00, 21.00 s) (target ≤ 0.60: meets") in lines  # fmt: skip
+    # failed probes count in every repetition: 3 rollbacks and 2 deploys, one probe failed
+    assert "4 of 5 measurements, every repetition (**misses the target**)" in lines
+    assert "a cell measured more than once by the median of its wall times" in lines
+    text = report.render(report.Meta("d", "m", "c", ["script", "manual", "release"]), SCENARIOS, ms)
+    assert "**0.00 s** down · 0/4 failed<br>1.3 s · exit 0 · median of 3<br>" in text
+    assert "| wall time | — | **20.0 s** · exit 0 · median of 3 | **10.0 s** · exit 0 · median of 3 |" in text  # fmt: skip
+    assert "measured 3 times each, every time from a fresh reset" in text
+    warm[0].run.t1 = 11.60  # the slowest one and the median one miss: the median misses
+    warm[2].run.t1 = 11.55
+    assert "1.55 s (median of 3: 1.60, 1.21, 1.55 s) wall time (target ≤ 1.50 s: **misses" in (
+        "\n".join(report.targets(ms))
+    )
+
+
+def test_surprises_name_every_repetition_that_went_wrong():
+    warm = repetitions("rollback", "backend", "release", [1.42, 1.21, 1.30])
+    warm[0].run.rc = 1  # not the median one
+    warm[1].run = None
+    warm[1].note = "SSHException: timed out"
+    bad = report.surprises(warm)
+    assert bad[0].startswith("- `release` · rollback · backend (repetition 1 of 3): exit 1;")
+    assert bad[1] == "- `release` · rollback · backend (repetition 2 of 3): SSHException: timed out"
+    assert len(bad) == 2
+    assert report.surprises([Measurement("deploy", "ai", "script", note="no script")]) == []
+
+
+def test_only_the_cells_the_targets_compare_are_measured_again():
+    from bench.deploy_bench import repeated
+
+    ran = measurement("rollback", "backend", "release")
+    assert repeated("rollback", "backend", "release", {"release": ran})
+    assert not repeated("rollback", "frontend", "release", {"release": ran})
+    skipped = Measurement("rollback", "backend", "release", note="no --strategy")
+    assert not repeated("rollback", "backend", "release", {"release": skipped})
+    assert repeated("full-deploy", None, "manual", {"manual": ran})
