@@ -10,6 +10,7 @@ from bench import probes as pr
 from bench.scenarios import (
     COMPONENTS,
     FIXED_QUIET_BUSY,
+    QUIET_CEILING,
     QUIET_MOST,
     Measurement,
     Scenario,
@@ -205,12 +206,12 @@ def quiet_note(meta: Meta, ms: list[Measurement]) -> str:
     if not runs or not any(m.quiet_wait or m.busy_at_start for m in runs):
         return ""
     if meta.probing_busy is not None:
-        threshold = meta.probing_busy + (meta.quiet_margin or 0.0)
+        threshold = min(meta.probing_busy + (meta.quiet_margin or 0.0), QUIET_CEILING)
         quiet = (
             f"at most {threshold:.0%} busy — what the probing alone kept it busy, "
             f"{meta.probing_busy:.0%} (measured once, after the first reset, with every "
             f"endpoint answering and nothing else running), plus {meta.quiet_margin or 0:.0%}"
-            " —"
+            f", at most {QUIET_CEILING:.0%} —"
         )
     else:  # a run saved before the baseline existed
         threshold = FIXED_QUIET_BUSY

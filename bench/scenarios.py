@@ -34,6 +34,7 @@ COLD_WAIT = 6.0  # seconds after the deploy: past a 2 s warm window
 BROKEN = "1.2.0"
 COMPONENTS = ("frontend", "backend", "ai")
 QUIET_MARGIN = 0.10  # share of all cores above the probing's own baseline that is "quiet"
+QUIET_CEILING = 0.60  # "quiet" is never busier than this, whatever the baseline said
 QUIET_MOST = 30.0  # seconds: well inside a warm window (backend_keep_warm, default 600 s)
 FIXED_QUIET_BUSY = 0.35  # the fixed threshold of runs saved before the baseline existed
 BASELINE_SAMPLE = 3.0  # seconds per busy-share sample of the baseline
@@ -156,8 +157,9 @@ class Bench:
 
     @property
     def quiet_busy(self) -> float:
-        """The busy share a wait for a quiet machine waits for."""
-        return (self.probing_busy or 0.0) + self.margin
+        """The busy share a wait for a quiet machine waits for: never above QUIET_CEILING
+        (a baseline taken while something else ran would make every wait end at once)."""
+        return min((self.probing_busy or 0.0) + self.margin, QUIET_CEILING)
 
     def fresh(self, method: Method) -> dict[str, str]:
         """Hosts and origins reset; every endpoint answering; returns their versions. The

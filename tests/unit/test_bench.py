@@ -279,8 +279,16 @@ def test_the_harness_waits_for_a_quiet_machine_and_says_so(monkeypatch):
     meta = report.Meta("d", "m", "c", ["release"], probing_busy=0.22, quiet_margin=0.1)
     note = report.quiet_note(meta, [m, capped])
     assert "at most 32% busy — what the probing alone kept it busy, 22% (measured once" in note
-    assert "plus 10% — for at most 30 s" in note and "took 4–30 s (median 17 s)" in note
+    assert (
+        "plus 10%, at most 60% — for at most 30 s" in note and "took 4–30 s (median 17 s)" in note
+    )
     assert "1 of 2 waits ended at the 30 s limit" in note
+    # a baseline taken while something else ran: "quiet" still means at most 60 % busy
+    busy = report.Meta("d", "m", "c", ["release"], probing_busy=0.94, quiet_margin=0.1)
+    assert "at most 60% busy" in report.quiet_note(busy, [m])
+    bench = scenarios.Bench(None, None, None, margin=0.1)
+    bench.probing_busy = 0.94
+    assert bench.quiet_busy == scenarios.QUIET_CEILING
 
 
 def test_the_probing_baseline_waits_for_the_reset_lab_to_settle(monkeypatch):
