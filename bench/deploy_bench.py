@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import commands, manual, methods, report, store, timeline  # noqa: E402
 from bench import probes as pr  # noqa: E402
-from bench.lab_bench import machine  # noqa: E402
+from bench.lab_bench import machine, startup_ms  # noqa: E402
 from bench.scenarios import COMPONENTS, SCENARIOS, Bench, Measurement  # noqa: E402
 
 DOCS = ROOT / "docs"
@@ -105,6 +105,8 @@ def measure_all(args, names: list[str], tmp: Path) -> tuple[report.Meta, list[Me
         repeat=args.repeat,
         returning=True,
     )
+    python = ROOT / ".venv" / "bin" / "python"
+    meta.startup_ms.append(startup_ms(python))
     results: list[Measurement] = []
     with pr.Probers(eps, pr.tls_context(str(lab.state_dir / "tls" / "ca.pem"))) as probers:
         bench = Bench(lab, probers, mask, settle=args.settle)
@@ -127,7 +129,8 @@ def measure_all(args, names: list[str], tmp: Path) -> tuple[report.Meta, list[Me
                             m = Measurement(sc.key, comp, meth.name, note=note, repetition=rep)
                         first.setdefault(meth.name, m)
                         results.append(m)
-        lab.reset()  # leave the lab fresh for whoever runs next
+    meta.startup_ms.append(startup_ms(python))
+    lab.reset()  # leave the lab fresh for whoever runs next
     meta.probing_busy, meta.quiet_margin = bench.probing_busy, bench.margin
     meta.resumed = {n: list(v) for n, v in probers.resumption().items() if v[0]}
     print(f"https probes (answers, resumed TLS sessions): {meta.resumed}", flush=True)

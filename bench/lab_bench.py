@@ -44,6 +44,20 @@ def machine() -> str:
     )
 
 
+def startup_ms(python: Path, runs: int = 5) -> float:
+    """This machine's speed, in the unit fab pays on every run: the median wall time (ms)
+    of a Python that imports fabric (the bulk of fab's start-up), ``runs`` times."""
+    import statistics
+    import subprocess
+
+    times = []
+    for _ in range(runs):
+        t0 = time.monotonic()
+        subprocess.run([str(python), "-c", "import fabric"], check=True)
+        times.append((time.monotonic() - t0) * 1000)
+    return statistics.median(times)
+
+
 def report(results: dict) -> str:
     rows = ["| step | seconds | target |", "|---|---:|---|"]
     rows += [f"| {k} | {v:.1f} | {TARGETS.get(k, '-')} |" for k, v in results.items()]

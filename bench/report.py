@@ -61,6 +61,9 @@ class Meta:
     #: probes.Visitor remembered the https redirect and the TLS session (older runs: each
     #: probe was a first visit, the redirect and a full TLS handshake every time)
     returning: bool = False
+    #: lab_bench.startup_ms before the probing started and after it stopped (the machine's
+    #: speed: it varies from hour to hour; none in older runs)
+    startup_ms: list[float] = field(default_factory=list)
 
 
 def _wall(m: Measurement, of: int, bold: bool = False) -> str:
@@ -299,6 +302,17 @@ def targets(ms: list[Measurement]) -> list[str]:
             "", *out, ""]  # fmt: skip
 
 
+def speed_line(startup_ms: list[float]) -> str:
+    """How fast the machine was during the run, in what fab's start-up costs."""
+    at = " and ".join(f"{x:.0f} ms" for x in startup_ms)
+    return (
+        f"- machine speed: `python -c 'import fabric'` (most of fab's start-up) took {at} "
+        "(median of 5, with the lab idle, before the probing started and after it ended). "
+        "This machine's speed varies from hour to hour and every wall time scales with it: "
+        "compare runs by it, columns within a run"
+    )
+
+
 def render(meta: Meta, scenarios: list[Scenario], ms: list[Measurement]) -> str:
     L = [
         "# Deploy benchmark: the manual's scripts and fab, side by side",
@@ -309,6 +323,7 @@ def render(meta: Meta, scenarios: list[Scenario], ms: list[Measurement]) -> str:
         "",
         f"- date: {meta.date}",
         f"- machine: {meta.machine}",
+        *([speed_line(meta.startup_ms)] if meta.startup_ms else []),
         f"- reproduce: `{meta.command}` (after `.venv/bin/pip install -e '.[dev,bench]'`; "
         "it brings the lab up when it is down; about 10 minutes; "
         "`--from RUN.json` redraws a run saved with `--save RUN.json`)",
