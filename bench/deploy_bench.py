@@ -197,7 +197,8 @@ def main() -> int:
         t = time.monotonic()
         with tempfile.TemporaryDirectory() as tmp:
             meta, results = measure_all(args, names, Path(tmp))
-        print(f"measured in {time.monotonic() - t:.0f} s", flush=True)
+        meta.minutes = (time.monotonic() - t) / 60
+        print(f"measured in {meta.minutes * 60:.0f} s", flush=True)
         if args.save:
             store.save(args.save, meta, results)
     print(write(meta, results, args.out))

@@ -64,6 +64,7 @@ class Meta:
     #: lab_bench.startup_ms before the probing started and after it stopped (the machine's
     #: speed: it varies from hour to hour; none in older runs)
     startup_ms: list[float] = field(default_factory=list)
+    minutes: float = 0.0  # how long the measuring took (0: not known, older runs)
 
 
 def _wall(m: Measurement, of: int, bold: bool = False) -> str:
@@ -325,8 +326,9 @@ def render(meta: Meta, scenarios: list[Scenario], ms: list[Measurement]) -> str:
         f"- machine: {meta.machine}",
         *([speed_line(meta.startup_ms)] if meta.startup_ms else []),
         f"- reproduce: `{meta.command}` (after `.venv/bin/pip install -e '.[dev,bench]'`; "
-        "it brings the lab up when it is down; about 10 minutes; "
-        "`--from RUN.json` redraws a run saved with `--save RUN.json`)",
+        "it brings the lab up when it is down; "
+        + (f"this run took {meta.minutes:.0f} minutes; " if meta.minutes else "")
+        + "`--from RUN.json` redraws a run saved with `--save RUN.json`)",
         "",
         "**How to read a cell.** While the command runs, a prober on the operator side sends "
         f"one request every {meta.interval * 1000:.0f} ms to each public endpoint — "

@@ -161,7 +161,8 @@ def test_full_deploy_table_has_wall_time_and_a_row_per_component():
 
 def test_saved_measurements_load_back(tmp_path):
     meta = report.Meta("d", "m", "c", ["script"], probing_busy=0.23, quiet_margin=0.1, repeat=3,
-                       resumed={"frontend": [10, 9]}, startup_ms=[301.2, 352.0])  # fmt: skip
+                       resumed={"frontend": [10, 9]}, startup_ms=[301.2, 352.0],
+                       minutes=41.3)  # fmt: skip
     ms = [measurement(), Measurement("deploy", "ai", "release", note="skipped", repetition=2)]
     store.save(tmp_path / "run.json", meta, ms)
     meta2, ms2 = store.load(tmp_path / "run.json")
@@ -169,9 +170,9 @@ def test_saved_measurements_load_back(tmp_path):
     assert ms2[0].probes == ms[0].probes and ms2[0].run.marks == ms[0].run.marks
     assert ms2[1].run is None and ms2[1].note == "skipped"
     assert [m.repetition for m in ms2] == [1, 2]
-    assert "`python -c 'import fabric'` (most of fab's start-up) took 301 ms and 352 ms" in (
-        report.render(meta2, SCENARIOS, ms2)
-    )
+    text = report.render(meta2, SCENARIOS, ms2)
+    assert "`python -c 'import fabric'` (most of fab's start-up) took 301 ms and 352 ms" in text
+    assert "this run took 41 minutes; `--from RUN.json`" in text
 
 
 def test_a_run_saved_before_repetitions_and_the_baseline_still_loads(tmp_path):
@@ -179,7 +180,15 @@ def test_a_run_saved_before_repetitions_and_the_baseline_still_loads(tmp_path):
 
     store.save(tmp_path / "run.json", report.Meta("d", "m", "c", ["script"]), [measurement()])
     data = json.loads((tmp_path / "run.json").read_text())
-    for key in ("resumed", "probing_busy", "quiet_margin", "repeat", "returning", "startup_ms"):
+    for key in (
+        "resumed",
+        "probing_busy",
+        "quiet_margin",
+        "repeat",
+        "returning",
+        "startup_ms",
+        "minutes",
+    ):
         del data["meta"][key]
     del data["measurements"][0]["repetition"]
     (tmp_path / "old.json").write_text(json.dumps(data))
@@ -188,7 +197,7 @@ def test_a_run_saved_before_repetitions_and_the_baseline_still_loads(tmp_path):
     text = report.render(meta, SCENARIOS, ms)
     assert "median of" not in text and "0.2 s · exit 0<br>" in text
     assert "like a first-time visitor" in text and "visited before" not in text
-    assert "machine speed" not in text
+    assert "machine speed" not in text and "this run took" not in text
 
 
 def test_scenarios():
