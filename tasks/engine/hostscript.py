@@ -75,13 +75,16 @@ def compile_plan(plan: Plan, rollback: Plan, v: RunView, entry: dict) -> str:
     )
 
 
-def launch_step(plan: Plan, rollback: Plan, entry) -> Step:
-    """The step that puts the executor on the host and starts it, detached from SSH."""
+def launch_step(plan: Plan, rollback: Plan, entry, also=lambda: None) -> Step:
+    """The step that puts the executor on the host and starts it, detached from SSH.
+    ``also``: one more file to write with it, or None (the lock's changed info)."""
 
     def uploads(v: RunView) -> tuple[Upload, ...]:
         d = run_dir(v)
         doc = compile_plan(plan, rollback, v, entry(v))
+        extra = also()
         return (
+            *((extra,) if extra else ()),
             Upload(f"{d}/hostrun.py", "644", "호스트 실행기 tasks/engine/hostrun.py",
                    lambda secrets: (HERE / "hostrun.py").read_text(encoding="utf-8")),
             Upload(f"{d}/policy.py", "644", "실패 정책 tasks/engine/policy.py",

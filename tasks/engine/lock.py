@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from tasks.engine.steps import Upload
 from tasks.engine.view import RunView, operator_host, operator_name
 from tasks.errors import ConfigError, DeployToolError
 from tasks.hosts.remote import Remote
@@ -153,6 +154,7 @@ class HostLock:
 
     def __init__(self, remote: Remote, s: Settings, info: LockInfo):
         self.remote, self.s, self.info = remote, s, info
+        self.unsaved = False  # info changed but not written yet (update(now=False))
 
     @classmethod
     def take(cls, remote: Remote, view: RunView, message: str = "") -> HostLock:
@@ -181,10 +183,23 @@ class HostLock:
         _, holder = parse(remote.run(read_command(s)).stdout)
         raise refused(view.host.alias, holder, s.lock_stale_after)
 
-    def update(self, **changes) -> None:
+    def update(self, now: bool = True, **changes) -> None:
+        """The holder's info changed (e.g. the revision found out). ``now``: written in a
+        round trip of its own; otherwise by the next host run's launch (:meth:`upload`)."""
         self.info = replace(self.info, **changes)
-        d = q(lock_dir(self.s))
-        self.remote.run(f"printf '%s\\n' {q(self.info.to_json())} > {d}/info.json")
+        self.unsaved = not now
+        if now:
+            d = q(lock_dir(self.s))
+            self.remote.run(f"printf '%s\\n' {q(self.info.to_json())} > {d}/info.json")
+
+    def upload(self) -> Upload | None:
+        """The info as a file a step writes (with the host run's launch) when it changed
+        after it was last written in a round trip of its own; None otherwise."""
+        if not self.unsaved:
+            return None
+        text = self.info.to_json() + "\n"
+        return Upload(f"{lock_dir(self.s)}/info.json", "644", "배포 잠금 정보 (대상 리비전)",
+                      lambda secrets: text)  # fmt: skip
 
     def release(self, session: Session | None = None) -> None:
         """Release it if still ours; a host we cannot reach keeps it, and we say so."""

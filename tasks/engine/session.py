@@ -149,11 +149,13 @@ class Session:
         return self.recover_with
 
     # --- the run -----------------------------------------------------------------------
-    def set(self, **changes) -> None:
-        """Record what the run found out (revisions, targets) in its view."""
+    def set(self, lock_now: bool = True, **changes) -> None:
+        """Record what the run found out (revisions, targets) in its view, and a new
+        revision in the lock's info: now, or (``lock_now`` off) with the host run's launch
+        that comes next (HostLock.upload)."""
         self.view = self.view.but(**changes)
         if self.lock is not None and ("to_rev" in changes or "target" in changes):
-            self.lock.update(revision=self.view.target or self.view.to_rev)
+            self.lock.update(now=lock_now, revision=self.view.target or self.view.to_rev)
 
     @contextlib.contextmanager
     def viewing(self, view: RunView) -> Iterator[None]:

@@ -104,7 +104,8 @@ def _host_part(s: Session, plan: Plan, back: Plan, ack: str = "now",
     same round trip as that acknowledgement (sent however the run ended), their answers
     returned when it ended well."""
     launch = hostscript.launch_step(plan, back,
-                                    lambda v: {**s.record_base(), "steps": asdict_steps(s.report)})  # fmt: skip
+                                    lambda v: {**s.record_base(), "steps": asdict_steps(s.report)},
+                                    lambda: s.lock.upload() if s.lock else None)  # fmt: skip
     s.execute(Plan(plan.component, plan.section, plan.title, plan.location, plan.expected_total,
                    plan.downtime, (launch,)))  # fmt: skip
     if s.view.dry_run:
@@ -190,9 +191,10 @@ def roll_back(s: Session, comp: Component, to: str | None, reason: str = "",
             f"`fab -H {v.host.alias} releases` lists them; a rollback skips failed and bad ones",
         )
     pair = pair_of(comp, v.s)
-    # the two releases' revisions and whether the target still runs (warm): from the first look
+    # the two releases' revisions and whether the target still runs (warm): from the first
+    # look; the lock's info names the target with the host run's launch (no round trip)
     s.set(from_rev=state.revision(state.current) or v.from_rev,
-          target=state.revision(target) or target)  # fmt: skip
+          target=state.revision(target) or target, lock_now=False)  # fmt: skip
     s.console.out(f"롤백 대상 릴리스: {bad} → {target}")
     if pair:
         warm = not v.dry_run and state.warm(state.other, target)

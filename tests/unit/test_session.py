@@ -270,6 +270,11 @@ def test_a_release_rollback_reads_the_host_in_one_round_trip_before_its_host_run
     first = reads[0]
     assert "missing: " in first and "rev-parse HEAD" in first and "backend.json" in first
     assert "@@release" in first and "@@slot" in first
+    # the lock's info names the target: written with the launch, not in a round trip of its own
+    assert [c for c in before if "info.json" in c] == [before[0]]  # taking the lock
+    (paths, _) = next(w for w in remote.writes if "systemd-run" in w[1] or "hostrun" in w[1])
+    info = next(p for p in paths if p.endswith("deploy.lock/info.json"))
+    assert json.loads(remote.uploads[info])["revision"] == HEAD
     plan = next(text for path, text in remote.uploads.items() if path.endswith("plan.json"))
     kind = "전환만 (따뜻한 인스턴스)" if warm else "시작 후 전환"
     assert kind in remote.commands() and ("systemctl start" in plan) is not warm
