@@ -32,10 +32,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+# os.path, not pathlib: ~10 ms less of every host run's start (it waits for it)
+HERE = os.path.dirname(os.path.realpath(__file__))
+sys.path.insert(0, HERE)
 
 import policy as rules  # noqa: E402 - uploaded beside this file: tasks/engine/policy.py
 
@@ -43,11 +43,12 @@ PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 class Run:
-    def __init__(self, where: Path):
+    def __init__(self, where: str):
         self.dir = where
-        self.plan = json.loads((where / "plan.json").read_text())
+        with open(os.path.join(where, "plan.json"), encoding="utf-8") as f:
+            self.plan = json.load(f)
         self.login = pwd.getpwuid(os.getuid())
-        self.status = open(where / "status.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        self.status = open(os.path.join(where, "status.jsonl"), "a", encoding="utf-8")  # noqa: SIM115
         self.steps: list[dict] = []
         self.down_at: float | None = None
         self.up_at: float | None = None
@@ -63,7 +64,7 @@ class Run:
         print(line, flush=True)  # the journal of the transient unit keeps it too
 
     def cancelled(self) -> bool:
-        return (self.dir / "cancel").exists()
+        return os.path.exists(os.path.join(self.dir, "cancel"))
 
     # --- one command ----------------------------------------------------------------------
     def sh(self, command: str, stop_on_cancel: bool = True) -> tuple[int, str]:
@@ -210,23 +211,23 @@ class Run:
         """The operator acknowledges within ack_wait seconds, or this script finishes up."""
         deadline = time.monotonic() + float(self.plan.get("ack_wait", 15))
         while time.monotonic() < deadline:
-            if (self.dir / "ack").exists():
+            if os.path.exists(os.path.join(self.dir, "ack")):
                 return
             time.sleep(0.2)
         entry = dict(self.plan["record"]["entry"])
         entry.update(steps=entry.get("steps", []) + self.steps, result=result, rolled_back=rolled_back,
                      interrupted=self.interrupted, message=problem, downtime_seconds=downtime,
                      recorded_by="host (the operator's side was gone)")  # fmt: skip
-        history = Path(self.plan["record"]["path"])
-        with history.open("a", encoding="utf-8") as fh:
+        history = self.plan["record"]["path"]
+        with open(history, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
         os.chmod(history, 0o640)
         self.sh(self.plan["unlock"], stop_on_cancel=False)
-        self.emit(ev="recorded", history=str(history))
+        self.emit(ev="recorded", history=history)
 
 
 def main() -> int:
-    where = Path(sys.argv[1])
+    where = sys.argv[1]
     return Run(where).main()
 
 
