@@ -60,16 +60,40 @@ def never() -> bool:
     return False
 
 
-def no_delay(sock: object) -> None:
-    """Turn off Nagle's algorithm on the connection's TCP socket (as OpenSSH does). With it
-    on, every command's small request waits for the host's delayed ACK: about 40 ms per
-    command, a deploy's 30-odd commands over a second. Not a TCP socket (a gateway's
-    channel): nothing to do."""
-    setsockopt = getattr(sock, "setsockopt", None)
-    if setsockopt is None:
-        return
-    with contextlib.suppress(OSError):
-        setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+class QuickSocket(socket.socket):
+    """The TCP socket a connection runs on: it sends at once (TCP_NODELAY, as OpenSSH) and
+    acknowledges what it receives at once (TCP_QUICKACK after every read, on Linux). The SSH
+    handshake and a connection's first channel are runs of small messages one way; with
+    Nagle's algorithm on the sending side and a delayed ACK (40 ms) on the other, each run
+    waited for an ACK: three times per connection (key exchange, login, the first channel;
+    the last one is sshd's own Nagle, so only quick ACKs from here help), about 125 ms of
+    every fab run, measured with tcpdump on the lab."""
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        data = super().recv(bufsize, flags)
+        if QUICKACK is not None:
+            with contextlib.suppress(OSError):
+                self.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
+        return data
+
+
+QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
+
+
+def tcp_connect(host: str, port: int, timeout: float | None) -> QuickSocket:
+    """A :class:`QuickSocket` connected to ``host:port`` (the first address that answers)."""
+    problem: OSError | None = None
+    for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        sock = QuickSocket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.connect(address)
+            return sock
+        except OSError as exc:
+            sock.close()
+            problem = exc
+    raise problem or OSError(f"no address for {host}")
 
 
 class Remote:
@@ -90,9 +114,10 @@ class Remote:
     # --- the connection -------------------------------------------------------------
     def open(self) -> None:
         conn = self._connect()
+        if not conn.gateway and "sock" not in conn.connect_kwargs:  # quick from the first byte
+            conn.connect_kwargs["sock"] = tcp_connect(conn.host, conn.port, conn.connect_timeout)
         conn.open()
         conn.transport.set_keepalive(10)
-        no_delay(getattr(conn.transport, "sock", None))
         self.conn = conn
 
     def reconnect(self) -> None:

@@ -68,8 +68,11 @@ class Transport:
 
 
 class Conn:
+    gateway = None
+
     def __init__(self, transport):
         self.transport = transport
+        self.connect_kwargs = {"sock": object()}  # its socket given: Remote makes none
 
     def open(self):
         pass
@@ -100,14 +103,53 @@ class Sock:
         self.options[(level, name)] = value
 
 
-def test_the_connection_sends_small_commands_at_once():
-    """TCP_NODELAY: without it each command waited for the host's delayed ACK (~40 ms)."""
+def test_the_connection_s_socket_sends_and_acknowledges_at_once():
+    """TCP_NODELAY from the first byte, TCP_QUICKACK after every read: with Nagle's
+    algorithm on one side and a delayed ACK on the other, the SSH handshake and the first
+    channel each waited ~40 ms for an ACK (three times per connection, seen with tcpdump)."""
     import socket
+    import threading
 
+    from tasks.hosts import remote
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer():
+        peer, _ = server.accept()
+        peer.sendall(b"SSH-2.0-x\r\n")
+        peer.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    sock = remote.tcp_connect("127.0.0.1", port, 5)
+    try:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
+        assert sock.recv(64).startswith(b"SSH-2.0")
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK) == 1
+    finally:
+        sock.close()
+        server.close()
+    with pytest.raises(OSError):  # nothing listens there any more
+        remote.tcp_connect("127.0.0.1", port, 5)
+
+
+def test_a_fabric_connection_gets_such_a_socket_unless_it_has_one():
+    made = []
     transport = Transport(ScriptedChannel(0))
-    transport.sock = Sock()
-    Remote(lambda: Conn(transport))
-    assert transport.sock.options == {(socket.IPPROTO_TCP, socket.TCP_NODELAY): 1}
+    conn = Conn(transport)
+    conn.connect_kwargs, conn.host, conn.port, conn.connect_timeout = {}, "h", 22, 15
+    import tasks.hosts.remote as remote
+
+    original, remote.tcp_connect = remote.tcp_connect, lambda *a: made.append(a) or "sock"
+    try:
+        Remote(lambda: conn)
+        assert made == [("h", 22, 15)] and conn.connect_kwargs["sock"] == "sock"
+        conn.gateway, conn.connect_kwargs, made[:] = "a gateway", {}, []
+        Remote(lambda: conn)  # a gateway's channel is the socket: none is made
+        assert made == [] and "sock" not in conn.connect_kwargs
+    finally:
+        remote.tcp_connect = original
 
 
 def test_a_connection_without_a_tcp_socket_opens_all_the_same():
