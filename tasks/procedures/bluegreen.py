@@ -144,10 +144,12 @@ class Pair:
         return f"mapfile -t a < <(systemctl is-active -- {units} 2>/dev/null); {lines}"
 
     def live_port_command(self, s: Settings) -> str:
-        """Prints the port the upstream sends requests to (nothing without an upstream)."""
+        """Prints the port the upstream sends requests to (nothing without an upstream);
+        exits 0. Read by bash itself (no grep, head, cut: three processes fewer)."""
         return (
-            f"{{ grep -o -- '127.0.0.1:[0-9]*' {q(self.upstream_file(s))} 2>/dev/null || true; }} "
-            "| head -n 1 | cut -d: -f2"
+            "{ while IFS= read -r l; do [[ $l =~ 127\\.0\\.0\\.1:([0-9]+) ]] && "
+            f'{{ echo "${{BASH_REMATCH[1]}}"; break; }}; done < {q(self.upstream_file(s))}; }} '
+            "2>/dev/null; true"
         )
 
     def live_health(self, s: Settings) -> str:

@@ -143,19 +143,21 @@ LIST_MARK = "@@release"
 def list_command(v: RunView) -> str:
     """One line per release, oldest first: ``@@release <name> <status> <current|-> <n>
     <revision|->``, ``n`` the line of its last switch in ``switches`` (0: never served), the
-    revision from its .release.json (read by bash itself: no process per release)."""
+    revision from its .release.json. Bash reads the files itself (``read``, a map of the
+    switches): no process per release, four fewer for each one than before."""
     b = q(base(v))
     return (
-        f'cur=$(basename -- "$(readlink -- {b}/current 2>/dev/null)" 2>/dev/null); '
+        f"cur=$(readlink -- {b}/current 2>/dev/null); cur=${{cur##*/}}; "
+        f"declare -A w; k=0; {{ while IFS= read -r l; do k=$((k + 1)); w[${{l##* }}]=$k; "
+        f"done < {b}/switches; }} 2>/dev/null; "
         f"cd -- {b}/releases 2>/dev/null || exit 0; "
         "find . -mindepth 1 -maxdepth 1 -type d -printf '%f\\n' | sort | "
         "while IFS= read -r n; do "
-        f's=$(cat -- {b}/releases/"$n"/{STATUS} 2>/dev/null || echo unknown); '
-        f'w=$(grep -n -- " $n\\$" {b}/switches 2>/dev/null | tail -n 1 | cut -d: -f1); '
+        f's=; {{ IFS= read -r s < {b}/releases/"$n"/{STATUS}; }} 2>/dev/null; s=${{s:-unknown}}; '
         '[ "$n" = "$cur" ] && c=current || c=-; '
         f'i=; {{ IFS= read -r i < {b}/releases/"$n"/{INFO}; }} 2>/dev/null; r=-; '
         '[[ $i =~ \\"revision\\":\\ \\"([0-9a-f]+)\\" ]] && r=${BASH_REMATCH[1]}; '
-        f'echo "{LIST_MARK} $n $s $c ${{w:-0}} $r"; done'
+        f'echo "{LIST_MARK} $n $s $c ${{w[$n]:-0}} $r"; done'
     )
 
 

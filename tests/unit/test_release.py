@@ -87,6 +87,17 @@ def test_the_list_command_reads_a_real_layout(tmp_path):
         ("3-ccccccc", "ready", True, 2, "c" * 40)]  # fmt: skip
     assert release.revision_in(found, "3-ccccccc") == "c" * 40
     assert release.previous_good(found) == "1-aaaaaaa"
+    # switched again later: its last switch counts; no status file: unknown; no switches
+    # file at all: never switched, and nothing on stderr
+    (base / "switches").write_text("t 1-aaaaaaa\nt 3-ccccccc\nt 1-aaaaaaa\n")
+    (base / "releases" / "4-ddddddd").mkdir()
+    out = subprocess.run(["bash", "-c", release.list_command(v)], capture_output=True, text=True)
+    assert [(r["release"], r["status"], r["switched"]) for r in release.parse_list(out.stdout)] == [
+        ("1-aaaaaaa", "ready", 3), ("2-bbbbbbb", "failed", 0), ("3-ccccccc", "ready", 2),
+        ("4-ddddddd", "unknown", 0)]  # fmt: skip
+    (base / "switches").unlink()
+    out = subprocess.run(["bash", "-c", release.list_command(v)], capture_output=True, text=True)
+    assert out.stderr == "" and {r["switched"] for r in release.parse_list(out.stdout)} == {0}
 
 
 @pytest.mark.parametrize("name", ["frontend", "backend", "ai"])
@@ -359,3 +370,24 @@ def test_the_slots_read_says_what_runs_on_each_port(tmp_path):
     assert (bin_ / "systemctl.args").read_text().split() == [
         "is-active", "--", "dojangkok@8081", "dojangkok@8082"]  # fmt: skip
     assert parse_slots(res.stdout) == {8081: ("active", "1-aaaaaaa"), 8082: ("inactive", "")}
+
+
+def test_the_live_port_is_read_from_the_upstream_file_by_bash(tmp_path):
+    from tasks.engine.roothelper import upstream_text
+    from tasks.procedures.release_backend import PAIR
+
+    upstream = tmp_path / "upstream.conf"
+    s = Settings(nginx_upstream_file=str(upstream))
+
+    def live() -> tuple[int, str, str]:
+        res = subprocess.run(
+            ["bash", "-c", PAIR.live_port_command(s)], capture_output=True, text=True
+        )
+        return res.returncode, res.stdout, res.stderr
+
+    upstream.write_text(upstream_text("dojangkok_backend", 8082))  # what the helper writes
+    assert live() == (0, "8082\n", "")
+    upstream.write_text("# none yet\n")
+    assert live() == (0, "", "")
+    upstream.unlink()
+    assert live() == (0, "", "")  # no upstream (not converted): nothing, and not a failure

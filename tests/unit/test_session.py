@@ -255,7 +255,7 @@ def test_a_release_rollback_reads_the_host_in_one_round_trip_before_its_host_run
         (r"@@release", 0, RELEASES_LISTED),
         (r"@@slot", 0, f"@@slot 8081 {state} 20260101_000000_000000_aaaa-1111111\n"
                        "@@slot 8082 active 20260102_000000_000000_bbbb-2222222\n"),
-        (r"127\.0\.0\.1:", 0, "8082"),
+        (r"dojangkok-upstream\.conf", 0, "8082"),  # the live port
         (r"rev-parse HEAD", 0, HEAD),
         (r"tail ", 0, lines(EVENTS)),
         (r"backend\.json", 0, json.dumps({"deployed": [ORIGIN, HEAD]})),
