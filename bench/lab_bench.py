@@ -12,6 +12,8 @@ import argparse
 import datetime as dt
 import os
 import platform
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -47,9 +49,6 @@ def machine() -> str:
 def startup_ms(python: Path, runs: int = 5) -> float:
     """This machine's speed, in the unit fab pays on every run: the median wall time (ms)
     of a Python that imports fabric (the bulk of fab's start-up), ``runs`` times."""
-    import statistics
-    import subprocess
-
     times = []
     for _ in range(runs):
         t0 = time.monotonic()

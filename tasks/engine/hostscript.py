@@ -114,7 +114,8 @@ def follow(s: Session, ack: str = "now") -> dict:
     """Stream the host run's events until it is done; returns the ``done`` event. ``ack``:
     when the host hears that the operator's side has the end and writes the record itself:
     ``now``, ``with-record`` (in the record's round trip: a rollback, with nothing to ask
-    the operator after it), or ``never`` (deploy-status: a watcher, not the run's owner).
+    the operator after it), or ``never``: the caller sends :func:`ack_command` itself (a
+    deploy, with the reads it needs next) or nobody does (deploy-status: a watcher).
     Without it the host finishes up on its own after ACK_WAIT seconds."""
     d = run_dir(s.view)
     state = _Follow(s)

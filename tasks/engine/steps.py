@@ -105,7 +105,8 @@ class CheckItem:
     step: str = ""  # 배포 중 items: the step number whose success answers it
     #: a "no" after the deploy rolls back (manual: 콘솔 critical 에러 → 이전 빌드로 복원)
     rollback_on_no: bool = False
-    #: the one command ``check`` reads on the host (run_phase reads a phase's together)
+    #: the one command ``check`` reads on the host (run_phase reads a phase's together;
+    #: Session.sh and Session.query then answer ``check`` from that one round trip)
     reads: Callable[[RunView], str] | None = None
 
     @property

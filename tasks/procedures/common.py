@@ -17,8 +17,6 @@ from tasks.engine.policy import Policy
 from tasks.engine.records import host_history_path, local_history_path
 from tasks.engine.steps import CheckItem, Kind, Step
 from tasks.engine.view import RunView
-from tasks.errors import HostCommandFailed
-from tasks.hosts.remote import Result
 from tasks.procedures import privilege
 from tasks.shell import q
 
@@ -146,32 +144,19 @@ def smoke_step(number: str, title: str, expected: str, on_failure: str, view: Ru
 
 
 # --- checklist checks ------------------------------------------------------------------
-def reading(text: str, read: Text, judge: Callable[[RunView, Result], tuple[bool, str]],
-            phase: str = "배포 전") -> CheckItem:  # fmt: skip
-    """An automatic item that reads one command on the host; ``judge(view, result)`` says
-    what the answer means. A phase's reads go to the host together (checklist.run_phase)."""
-    return CheckItem(phase, text, lambda s: judge(s.view, s.sh(read(s.view))), reads=read)
-
-
-def answer(v: RunView, read: Text, res: Result) -> str:
-    """A read that has to succeed (as Session.query): its output."""
-    if not res.ok:
-        raise HostCommandFailed(v.host.alias, read(v), res.tail() or f"exit {res.exit}")
-    return res.stdout.strip()
-
-
 def branch_item(checkout: Text, branch: str) -> CheckItem:
     def read(v: RunView) -> str:
         return f"git -C {q(checkout(v))} rev-list --count HEAD..{q(v.to_rev)}"
 
-    def judge(v: RunView, res: Result) -> tuple[bool, str]:
-        behind = answer(v, read, res)
+    def check(session) -> tuple[bool, str]:
+        v = session.view
+        behind = session.query(read(v))
         return True, (
             f"서버 {v.from_rev[:7]} → {v.s.git_remote}/{v.s.git_branch} {v.to_rev[:7]} "
             f"({behind}개 커밋 뒤)"
         )
 
-    return reading(f"{branch} 브랜치 최신화 확인", read, judge)
+    return CheckItem("배포 전", f"{branch} 브랜치 최신화 확인", check, reads=read)
 
 
 def commit_item(checkout: Text) -> CheckItem:
@@ -179,27 +164,30 @@ def commit_item(checkout: Text) -> CheckItem:
         fmt = "%h %s (%an, %ar)"
         return f"git -C {q(checkout(v))} log -1 --format={q(fmt)} --end-of-options {q(v.to_rev)}"
 
-    return reading("배포할 커밋 확인 (`git log -1`)", read,
-                   lambda v, res: (True, answer(v, read, res)))  # fmt: skip
+    return CheckItem("배포 전", "배포할 커밋 확인 (`git log -1`)",
+                     lambda session: (True, session.query(read(session.view))), reads=read)  # fmt: skip
 
 
 def env_item(checkout: Text, env: Text, example: Text) -> CheckItem:
     def read(v: RunView) -> str:
         return shell.cd(checkout(v), shell.env_keys_diff(env(v), example(v), v.to_rev))
 
-    return reading("`.env` 파일 변경사항 확인", read,
-                   lambda v, res: (res.ok, (res.stdout + res.stderr).strip().replace("\n", "; ")))  # fmt: skip
+    def check(session) -> tuple[bool, str]:
+        res = session.sh(read(session.view))
+        return res.ok, (res.stdout + res.stderr).strip().replace("\n", "; ")
+
+    return CheckItem("배포 전", "`.env` 파일 변경사항 확인", check, reads=read)
 
 
 def deps_item(checkout: Text, files: list[str]) -> CheckItem:
     def read(v: RunView) -> str:
         return shell.git_changed(checkout(v), v.from_rev, v.to_rev, files)
 
-    def judge(v: RunView, res: Result) -> tuple[bool, str]:
-        changed = answer(v, read, res)
+    def check(session) -> tuple[bool, str]:
+        changed = session.query(read(session.view))
         return True, f"변경 있음: {', '.join(changed.split())}" if changed else "변경 없음"
 
-    return reading(f"`{' / '.join(files)}` 의존성 변경 유무", read, judge)
+    return CheckItem("배포 전", f"`{' / '.join(files)}` 의존성 변경 유무", check, reads=read)
 
 
 def check_health(component: components.Component):
