@@ -14,11 +14,13 @@ from invoke import Collection, Exit, task
 
 from tasks import cli
 from tasks.cli import help_for, operator_task
+from tasks.components import AI, BACKEND, FRONTEND
 from tasks.engine import records
 from tasks.engine.console import Console
 from tasks.hosts import inventory, validate, values
 from tasks.hosts.settings import Settings
 from tasks.procedures import deploy
+from tasks.targets import in_group, without_hosts
 
 # Each task imports the procedures only it needs (tasks.procedures.full, provision, ...):
 # every `fab` command starts by importing this module, and a rollback's wall time starts
@@ -26,7 +28,7 @@ from tasks.procedures import deploy
 
 
 def _deploy(c, name: str, dry_run, yes, message, strategy, build_on=None, revision=None) -> None:
-    comp, hosts = cli.component_hosts(c, name)
+    comp, hosts = cli.component_hosts(c, name, f"deploy-{name}")
     secrets = cli.secrets()
     opts = cli.options(dry_run, yes, message, strategy, build_on, revision)
     deploy.preflight(comp, hosts, secrets, opts)
@@ -36,7 +38,7 @@ def _deploy(c, name: str, dry_run, yes, message, strategy, build_on=None, revisi
 
 def _rollback(c, name: str, to, dry_run, yes, message, strategy) -> None:
     to = values.rollback_target(to) if to else None  # before anything else
-    comp, hosts = cli.component_hosts(c, name)
+    comp, hosts = cli.component_hosts(c, name, f"rollback-{name}")
     secrets, opts = cli.secrets(), cli.options(dry_run, yes, message, strategy)
     deploy.preflight(comp, hosts, secrets, opts, task="rollback")
     for host in hosts:
@@ -44,6 +46,7 @@ def _rollback(c, name: str, to, dry_run, yes, message, strategy) -> None:
 
 
 @task(help=help_for("dry-run", "yes", "message", "strategy", "build-on", "revision"))
+@in_group(FRONTEND.group)
 @operator_task
 def deploy_frontend(
     c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None
@@ -57,6 +60,7 @@ def deploy_frontend(
 
 
 @task(help=help_for("dry-run", "yes", "message", "strategy", "build-on", "revision"))
+@in_group(BACKEND.group)
 @operator_task
 def deploy_backend(
     c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None
@@ -73,6 +77,7 @@ def deploy_backend(
 
 
 @task(help=help_for("dry-run", "yes", "message", "strategy", "build-on", "revision"))
+@in_group(AI.group)
 @operator_task
 def deploy_ai(c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None):
     """Manual C 1–7: pull, venv, pip install, restart, health, AI smoke call.
@@ -85,6 +90,7 @@ def deploy_ai(c, dry_run=False, yes=False, message="", strategy=None, build_on=N
 
 @task(help=help_for("dry-run", "yes", "parallel", "sequential", "message", "strategy",
                     "build-on"))  # fmt: skip
+@without_hosts
 @operator_task
 def full_deploy(c, dry_run=False, yes=False, parallel=False, sequential=False, message="",
                 strategy=None, build_on=None):  # fmt: skip
@@ -103,6 +109,7 @@ def full_deploy(c, dry_run=False, yes=False, parallel=False, sequential=False, m
 
 
 @task(help=help_for("to", "dry-run", "yes", "message", "strategy"))
+@in_group(FRONTEND.group)
 @operator_task
 def rollback_frontend(c, to=None, dry_run=False, yes=False, message="", strategy=None):
     """Restore the web root from the backup of the previously deployed revision, reload nginx.
@@ -113,6 +120,7 @@ def rollback_frontend(c, to=None, dry_run=False, yes=False, message="", strategy
 
 
 @task(help=help_for("to", "dry-run", "yes", "message", "strategy"))
+@in_group(BACKEND.group)
 @operator_task
 def rollback_backend(c, to=None, dry_run=False, yes=False, message="", strategy=None):
     """Go back to the previously deployed backend revision: code, its kept jar, restart, health.
@@ -124,6 +132,7 @@ def rollback_backend(c, to=None, dry_run=False, yes=False, message="", strategy=
 
 
 @task(help=help_for("to", "dry-run", "yes", "message", "strategy"))
+@in_group(AI.group)
 @operator_task
 def rollback_ai(c, to=None, dry_run=False, yes=False, message="", strategy=None):
     """Go back to the previously deployed AI revision: code, pip install, restart, health.
@@ -134,19 +143,21 @@ def rollback_ai(c, to=None, dry_run=False, yes=False, message="", strategy=None)
 
 
 @task(help=help_for("dry-run", "message"))
+@in_group("cpu")
 @operator_task
 def backup_db(c, dry_run=False, message=""):
     """Manual B 3–4 on their own: a verified, gzipped mysqldump in backup_dir (default /app/backups).
 
     Usage: fab -H cpu backup-db [--dry-run]
     """
-    hosts, secrets = cli.hosts(c, "cpu"), cli.secrets()
+    hosts, secrets = cli.hosts(c, "cpu", task="backup-db"), cli.secrets()
     deploy.preflight_database(hosts, secrets, "backup")
     for host in hosts:
         deploy.backup_host(host, secrets, cli.options(dry_run, True, message))
 
 
 @task(help=help_for("backup", "dry-run", "yes", "message"))
+@in_group("cpu")
 @operator_task
 def restore_db(c, backup=None, dry_run=False, yes=False, message=""):
     """The manual's "(필요 시) DB 복원": load a backup into the database, after backing up now.
@@ -156,13 +167,14 @@ def restore_db(c, backup=None, dry_run=False, yes=False, message=""):
     by restoring that dump.
     """
     backup = values.restore_source(backup) if backup else None
-    hosts, secrets = cli.hosts(c, "cpu"), cli.secrets()
+    hosts, secrets = cli.hosts(c, "cpu", task="restore-db"), cli.secrets()
     deploy.preflight_database(hosts, secrets, "restore")
     for host in hosts:
         deploy.restore_host(host, secrets, backup, cli.options(dry_run, yes, message))
 
 
 @task
+@without_hosts
 @operator_task
 def health(c):
     """Health of every host in the inventory: main page, backend and AI health checks.
@@ -244,6 +256,7 @@ def _revisions(rec: dict) -> str:
 
 
 @task(help={"limit": "how many records (default 20)", "raw": "print the JSON lines as stored"})
+@without_hosts
 def history(c, limit=20, raw=False):
     """The deploy records (배포 기록) kept on this machine, newest last."""
     rows = []
