@@ -51,10 +51,20 @@ def _rollback(c, name: str, to, dry_run, yes, message, strategy) -> None:
 def deploy_frontend(
     c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None
 ):
-    """Manual A 1–6: pull, npm ci, build, back up and replace the web root, reload nginx, check.
+    """Deploy the frontend (manual A) to [cpu]: a new build, switched in when it is ready.
 
-    Usage: fab -H cpu deploy-frontend [--dry-run] [--yes]
-    Downtime: none. A failed copy or page check restores the backup step 3a wrote.
+    Usage: fab -H cpu deploy-frontend [--dry-run] [--yes] [--strategy=manual]
+
+    release (the default; setting strategy): the revision is built (npm ci, npm run build)
+    in a new release beside the one serving, keeping the previous build's hashed assets;
+    then the web root's `current` link switches in one rename and the main page is checked.
+    A failed build changes nothing that serves; a failed check switches back.
+    Downtime: none.
+
+    manual (--strategy=manual): the manual's A 1–6 as written: pull, npm ci, build, back up
+    the web root (3a), replace it (rm -rf + cp), reload nginx, check. A failed copy or page
+    check restores the backup. Downtime: none by the manual's count, but requests during
+    the copy can fail.
     """
     _deploy(c, "frontend", dry_run, yes, message, strategy, build_on, revision)
 
@@ -65,12 +75,24 @@ def deploy_frontend(
 def deploy_backend(
     c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None
 ):
-    """Manual B 1–12: notice, status, MySQL backup, pull, .env keys, stop, build, start, health.
+    """Deploy the backend (manual B) to [cpu]: blue/green, the old instance kept warm.
 
-    Usage: fab -H cpu deploy-backend [--dry-run] [--yes]
+    Usage: fab -H cpu deploy-backend [--dry-run] [--yes] [--strategy=manual]
+
+    release (the default; setting strategy): notice, status, MySQL backup and its check,
+    the revision exported into a new release, .env keys, the jar built there while the
+    live instance serves. Then, on the host (a systemd unit: it finishes if SSH drops): the
+    new release starts on the idle port (backend_ports), must pass its health check and
+    smoke tests there, nginx's upstream switches to it (graceful reload), and the old
+    instance stays warm for backend_keep_warm (600 s) so a rollback is a switch back.
+    A failure before the switch stops the new instance; the live one never stopped.
+    Downtime: none.
+
+    manual (--strategy=manual): the manual's B 1–12 as written: notice, status, backup,
+    pull, .env keys, keep the running jar (6a), stop, build, start, health, smoke tests.
     Downtime: from step 7 (stop) to step 10 (health passes). A failed build, start, health
-    check or smoke test restores the previously deployed jar and starts it again; so does
-    Ctrl-C once the service is stopped.
+    check or smoke test restores the kept jar and starts it; so does Ctrl-C once stopped.
+
     Needs the DB password in .env (the key named by db_password_env, MYSQL_ROOT_PASSWORD).
     """
     _deploy(c, "backend", dry_run, yes, message, strategy, build_on, revision)
@@ -80,10 +102,21 @@ def deploy_backend(
 @in_group(AI.group)
 @operator_task
 def deploy_ai(c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None):
-    """Manual C 1–7: pull, venv, pip install, restart, health, AI smoke call.
+    """Deploy the AI server (manual C) to [gpu]: a new venv beside the live one, then a restart.
 
-    Usage: fab -H gpu deploy-ai [--dry-run] [--yes]
-    Downtime: from step 5 (restart) until /health answers. Failure rolls back.
+    Usage: fab -H gpu deploy-ai [--dry-run] [--yes] [--strategy=manual]
+
+    release (the default; setting strategy): the revision is exported into a new release
+    with its own venv (reused when the requirements and Python are unchanged) and pip
+    install runs there while the old release serves; a failure changes nothing. Then
+    `current` switches and the service restarts, gated on /health and the AI smoke call; a
+    failure switches back and restarts the old release.
+    Downtime: the restart, until /health answers (none with ai_switch=blue-green: two
+    instances on ai_ports behind nginx on the GPU host, switched like the backend's).
+
+    manual (--strategy=manual): the manual's C 1–7 as written: pull, venv, pip install,
+    restart, health, AI smoke call. Downtime: from step 5 (restart) until /health answers.
+    A failure rolls back to the previously deployed revision.
     """
     _deploy(c, "ai", dry_run, yes, message, strategy, build_on, revision)
 
@@ -94,12 +127,16 @@ def deploy_ai(c, dry_run=False, yes=False, message="", strategy=None, build_on=N
 @operator_task
 def full_deploy(c, dry_run=False, yes=False, parallel=False, sequential=False, message="",
                 strategy=None, build_on=None):  # fmt: skip
-    """Manual D: frontend and backend on [cpu], then AI on [gpu]; stops at the first failure.
+    """Manual D: frontend and backend on [cpu], AI on [gpu]; stops at the first failure.
 
-    Usage: fab full-deploy [--dry-run] [--yes] [--parallel | --sequential]
-    Every host's deploy lock is taken first (all or none). Ctrl-C stops every chain.
-    With the release strategy on every host, [cpu] and [gpu] deploy at the same time, and so
-    do [cpu]'s frontend and backend (each on its own connection, under the host's one lock).
+    Usage: fab full-deploy [--dry-run] [--yes] [--parallel | --sequential]   (no -H: the
+    hosts are the inventory's [cpu] and [gpu] groups)
+    Each component as its own deploy task does it (see `fab --help deploy-backend`).
+    With the release strategy (the default) on every host, [cpu] and [gpu] deploy at the
+    same time, and so do [cpu]'s frontend and backend (each on its own connection, under
+    the host's one lock); --sequential keeps the manual's order, which --strategy=manual
+    always follows. Every host's deploy lock is taken first (all or none). Ctrl-C stops
+    every chain.
     """
     from tasks.procedures import full
 
@@ -112,9 +149,16 @@ def full_deploy(c, dry_run=False, yes=False, parallel=False, sequential=False, m
 @in_group(FRONTEND.group)
 @operator_task
 def rollback_frontend(c, to=None, dry_run=False, yes=False, message="", strategy=None):
-    """Restore the web root from the backup of the previously deployed revision, reload nginx.
+    """Go back to the previous good frontend: a switch, no rebuild.
 
     Usage: fab -H cpu rollback-frontend [--to=REV] [--dry-run]
+
+    release (the default): the web root's `current` link switches back to the previous good
+    release (or --to's), then the main page is checked; the release rolled back from is
+    marked bad and skipped by later rollbacks (`fab -H cpu releases`). Downtime: none.
+
+    manual (--strategy=manual): the web root is restored from the backup of the previously
+    deployed revision (step 3a's), then nginx reloads.
     """
     _rollback(c, "frontend", to, dry_run, yes, message, strategy)
 
@@ -123,9 +167,19 @@ def rollback_frontend(c, to=None, dry_run=False, yes=False, message="", strategy
 @in_group(BACKEND.group)
 @operator_task
 def rollback_backend(c, to=None, dry_run=False, yes=False, message="", strategy=None):
-    """Go back to the previously deployed backend revision: code, its kept jar, restart, health.
+    """Go back to the previous good backend: a switch back to its instance, no rebuild.
 
     Usage: fab -H cpu rollback-backend [--to=REV] [--dry-run]
+
+    release (the default): nginx's upstream switches back to the previous good release (or
+    --to's). Within backend_keep_warm (600 s) of the deploy its instance still runs (warm):
+    the rollback is that switch, about a second. After it, that release first starts on the
+    idle port and must pass its health check, then the switch. The release rolled back from
+    is marked bad and skipped by later rollbacks (`fab -H cpu releases`). Downtime: none.
+
+    manual (--strategy=manual): the previously deployed revision's code and its kept jar
+    (no rebuild), restart, health. Downtime: the restart, until health passes.
+
     The database is NOT restored; if the data must go back too: `fab -H cpu restore-db`.
     """
     _rollback(c, "backend", to, dry_run, yes, message, strategy)
@@ -135,9 +189,17 @@ def rollback_backend(c, to=None, dry_run=False, yes=False, message="", strategy=
 @in_group(AI.group)
 @operator_task
 def rollback_ai(c, to=None, dry_run=False, yes=False, message="", strategy=None):
-    """Go back to the previously deployed AI revision: code, pip install, restart, health.
+    """Go back to the previous good AI server: its release and venv, no reinstall.
 
     Usage: fab -H gpu rollback-ai [--to=REV] [--dry-run]
+
+    release (the default): `current` switches back to the previous good release (or --to's),
+    with the venv it had, and the service restarts, gated on /health; the release rolled
+    back from is marked bad and skipped by later rollbacks. Downtime: the restart, until
+    /health answers (with ai_switch=blue-green: a switch, as the backend's; none).
+
+    manual (--strategy=manual): the previously deployed revision's code, pip install,
+    restart, health. Downtime: from the restart until /health answers.
     """
     _rollback(c, "ai", to, dry_run, yes, message, strategy)
 
