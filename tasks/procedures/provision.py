@@ -24,6 +24,7 @@ from tasks.engine.view import RunView, new_run_id
 from tasks.errors import ConfigError, StepFailed
 from tasks.hosts.connect import connect_admin
 from tasks.hosts.inventory import Host
+from tasks.hosts.missing import Missing
 from tasks.hosts.secrets import Secrets
 from tasks.procedures import appenv, detect, drift, firewall, preconditions
 from tasks.procedures import setup as host_setup
@@ -102,7 +103,9 @@ def push_on(s: Session, host: Host, check: bool = True,
 def push_host(host: Host, secrets: Secrets, opts: Options) -> Session:
     offline = detect.offline(host)
     texts = "\n".join(render(offline).values())  # every template error before any host
-    preflight_secrets(host, secrets, [])
+    missing = Missing(secrets)  # push-config connects even in a dry run: the connection files too
+    preflight_secrets(host, secrets, [], missing=missing)
+    missing.check()
     secrets.check([], {"the rendered config": texts})
     with session("config", "config", host, secrets, title="설정 (push-config)",
                  dry_run=opts.dry_run, yes=opts.yes, message=opts.message,
@@ -134,7 +137,9 @@ def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
     texts = "\n".join(render(offline).values())
     view = RunView("setup", "setup", offline, new_run_id(), dry_run=True)
     needs = [] if opts.dry_run else setup_needs(host)  # a dry run reads no secret
-    preflight_secrets(host, secrets, needs, (host_setup.plan(view),), view)
+    missing = Missing(secrets)  # setup connects even in a dry run: the connection files too
+    preflight_secrets(host, secrets, needs, (host_setup.plan(view),), view, missing=missing)
+    missing.check()
     if host.settings.firewall == "on":  # every firewall error before any host
         texts += "\n" + firewall.ruleset(offline)
     secrets.check([k for k, _ in needs], {"the rendered config": texts})
