@@ -63,3 +63,36 @@ def test_a_dry_run_needs_no_connection_files(inv, tmp_path):
     preflight(BACKEND, [inv.hosts["cpu"]], env, Options(dry_run=True))  # nothing refused
     text = refused(lambda: preflight(BACKEND, [inv.hosts["cpu"]], env, Options(yes=True)))
     assert "빠진 값이 2개" in text and "team.pem" in text and "is not set" not in text
+
+
+def test_setup_names_ai_allow_from_with_the_rest(tmp_path):
+    from tasks.procedures import provision
+
+    inv = inventory.parse(
+        "[cpu]\ncpu ansible_host=cpu.example\n\n[gpu]\n"
+        "gpu ansible_host=10.0.0.3 ansible_user=deploy ansible_ssh_private_key_file=keys/gcp\n",
+        tmp_path / "hosts.ini",
+    )
+    text = refused(
+        lambda: provision.setup_host(inv.hosts["gpu"], Secrets({}), Options(dry_run=True))
+    )
+    assert "빠진 값이 2개" in text
+    assert "setting ai_allow_from (gpu): " in text and "'cpu.example', is a name" in text
+    assert "keys/gcp (gpu): no such file" in text
+
+
+def test_an_empty_repo_is_needed_only_where_no_checkout_is(tmp_path):
+    import subprocess
+
+    from tasks.hosts.missing import checkouts_command, missing_repos
+
+    kept, new = tmp_path / "app frontend", tmp_path / "backend"
+    (kept / ".git").mkdir(parents=True)
+    unset = {"frontend": str(kept), "backend": str(new)}
+    out = subprocess.run(["bash", "-c", checkouts_command(list(unset.values()))],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert out == f"{new}\n"
+    problem = missing_repos("cpu", unset, out)
+    assert problem is not None and "backend_repo" in str(problem)
+    assert "frontend_repo" not in str(problem)
+    assert missing_repos("cpu", unset, "") is None
