@@ -408,9 +408,13 @@ def setup_host(c, dry_run=False, yes=False, message=""):
     checkout, .env, first build (venv), then push-config, the services, a health check.
 
     Usage: fab -H cpu setup | fab -H gpu setup  [--dry-run] [--yes]
+    With strategy=release (the default) the host, once serving the manual way, is converted
+    to releases (as a first release deploy does) and gets the release config.
     Idempotent: a second run changes nothing and says so. Asks before applying the config
     unless --yes. The database server, its unit, python and packages are detected on the
-    host unless set (`fab settings -H cpu`). Runbook: "0. 서버 준비".
+    host unless set (`fab settings -H cpu`). Every missing .env key, file and setting is
+    named at once before anything changes (hosts.ini's "setup 전에 필수" block lists them).
+    Runbook: "0. 서버 준비".
     """
     from tasks.procedures import provision
 
