@@ -1,14 +1,15 @@
-# dojangkok-deploy: the two commands a newcomer needs are `make demo` and `make test`.
-# Both install the system packages they need first (scripts/install-system-packages: once;
-# a second run installs nothing) and hold the machine's lab lock while they use the lab
-# (scripts/lab-lock: the lab is one per machine, shared by every checkout).
+# dojangkok-deploy, for developers (an operator only installs the tool: README "Install").
+# `make venv` needs Python >= 3.11 and nothing else (any OS). The lab's targets (demo, test,
+# lab-*, bench) install the lab's system packages first (scripts/install-system-packages,
+# Debian, as root: once; a second run installs nothing) and hold the machine's lab lock while
+# they use the lab (scripts/lab-lock: the lab is one per machine, shared by every checkout).
 SHELL := /bin/bash
 VENV ?= .venv
-# Debian's own Python (python3-venv, installed by scripts/install-system-packages), not the
-# first python3 on PATH: a distribution build is optimized (PGO, LTO, no shared libpython),
-# and every fab run starts faster with it (import fabric: ~270 ms instead of ~400 ms with a
-# default pyenv build, on the lab machine). PYTHON=... picks another.
-PYTHON ?= $(firstword $(wildcard /usr/bin/python3) python3)
+# The first Python >= 3.11 of scripts/pick-python: Debian's own /usr/bin/python3 when it is
+# new enough, not the first python3 on PATH: a distribution build is optimized (PGO, LTO, no
+# shared libpython), and every fab run starts faster with it (import fabric: ~270 ms instead
+# of ~400 ms with a default pyenv build, on the lab machine). PYTHON=... picks another.
+PYTHON ?= $(shell scripts/pick-python 2>/dev/null)
 PYTHON_HOME := $(shell dirname "$$(realpath "$$(command -v $(PYTHON))")" 2>/dev/null)
 PY := $(VENV)/bin/python
 FAB := $(VENV)/bin/fab
@@ -23,8 +24,9 @@ LABENV := DOJANGKOK_HOSTS=.lab/hosts.ini DOJANGKOK_ENV=.lab/.env
 system-packages:
 	@scripts/install-system-packages
 
-venv: system-packages $(STAMP)
+venv: $(STAMP)
 $(STAMP): pyproject.toml
+	@[ -n "$(PYTHON)" ] || scripts/pick-python
 	@home=$$(sed -n 's/^home = //p' $(VENV)/pyvenv.cfg 2>/dev/null); \
 	if [ -n "$$home" ] && [ "$$home" != "$(PYTHON_HOME)" ]; then \
 		echo "$(VENV) was made with $$home's Python, not $(PYTHON_HOME)'s: making it again"; \
@@ -35,13 +37,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-lab-up: venv
+lab-up: system-packages venv
 	$(LABLOCK) $(PY) -m tests.lab up
-lab-down: venv
+lab-down: system-packages venv
 	$(LABLOCK) $(PY) -m tests.lab down
-lab-reset: venv
+lab-reset: system-packages venv
 	$(LABLOCK) $(PY) -m tests.lab reset
-lab-status: venv
+lab-status: system-packages venv
 	$(PY) -m tests.lab status
 
 # Zero to serving on the local lab: bare hosts (a cloud image: packages, a login user),
@@ -73,7 +75,7 @@ fmt: venv
 
 # Everything: lint, unit tests and the lab tests (boots the lab when it is not up), with the
 # lab lock held for the whole run.
-test: lint
+test: system-packages lint
 	$(LABLOCK) $(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; exit 1; fi; \
 	exit $$rc

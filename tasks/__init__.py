@@ -14,11 +14,13 @@ from invoke import Collection, Exit, task
 
 from tasks import cli
 from tasks.cli import help_for, operator_task
+from tasks.components import AI, BACKEND, FRONTEND
 from tasks.engine import records
 from tasks.engine.console import Console
 from tasks.hosts import inventory, validate, values
 from tasks.hosts.settings import Settings
 from tasks.procedures import deploy
+from tasks.targets import in_group, without_hosts
 
 # Each task imports the procedures only it needs (tasks.procedures.full, provision, ...):
 # every `fab` command starts by importing this module, and a rollback's wall time starts
@@ -26,7 +28,7 @@ from tasks.procedures import deploy
 
 
 def _deploy(c, name: str, dry_run, yes, message, strategy, build_on=None, revision=None) -> None:
-    comp, hosts = cli.component_hosts(c, name)
+    comp, hosts = cli.component_hosts(c, name, f"deploy-{name}")
     secrets = cli.secrets()
     opts = cli.options(dry_run, yes, message, strategy, build_on, revision)
     deploy.preflight(comp, hosts, secrets, opts)
@@ -36,7 +38,7 @@ def _deploy(c, name: str, dry_run, yes, message, strategy, build_on=None, revisi
 
 def _rollback(c, name: str, to, dry_run, yes, message, strategy) -> None:
     to = values.rollback_target(to) if to else None  # before anything else
-    comp, hosts = cli.component_hosts(c, name)
+    comp, hosts = cli.component_hosts(c, name, f"rollback-{name}")
     secrets, opts = cli.secrets(), cli.options(dry_run, yes, message, strategy)
     deploy.preflight(comp, hosts, secrets, opts, task="rollback")
     for host in hosts:
@@ -44,56 +46,97 @@ def _rollback(c, name: str, to, dry_run, yes, message, strategy) -> None:
 
 
 @task(help=help_for("dry-run", "yes", "message", "strategy", "build-on", "revision"))
+@in_group(FRONTEND.group)
 @operator_task
 def deploy_frontend(
     c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None
 ):
-    """Manual A 1–6: pull, npm ci, build, back up and replace the web root, reload nginx, check.
+    """Deploy the frontend (manual A) to [cpu]: a new build, switched in when it is ready.
 
-    Usage: fab -H cpu deploy-frontend [--dry-run] [--yes]
-    Downtime: none. A failed copy or page check restores the backup step 3a wrote.
+    Usage: fab -H cpu deploy-frontend [--dry-run] [--yes] [--strategy=manual]
+
+    release (the default; setting strategy): the revision is built (npm ci, npm run build)
+    in a new release beside the one serving, keeping the previous build's hashed assets;
+    then the web root's `current` link switches in one rename and the main page is checked.
+    A failed build changes nothing that serves; a failed check switches back.
+    Downtime: none.
+
+    manual (--strategy=manual): the manual's A 1–6 as written: pull, npm ci, build, back up
+    the web root (3a), replace it (rm -rf + cp), reload nginx, check. A failed copy or page
+    check restores the backup. Downtime: none by the manual's count, but requests during
+    the copy can fail.
     """
     _deploy(c, "frontend", dry_run, yes, message, strategy, build_on, revision)
 
 
 @task(help=help_for("dry-run", "yes", "message", "strategy", "build-on", "revision"))
+@in_group(BACKEND.group)
 @operator_task
 def deploy_backend(
     c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None
 ):
-    """Manual B 1–12: notice, status, MySQL backup, pull, .env keys, stop, build, start, health.
+    """Deploy the backend (manual B) to [cpu]: blue/green, the old instance kept warm.
 
-    Usage: fab -H cpu deploy-backend [--dry-run] [--yes]
+    Usage: fab -H cpu deploy-backend [--dry-run] [--yes] [--strategy=manual]
+
+    release (the default; setting strategy): notice, status, MySQL backup and its check,
+    the revision exported into a new release, .env keys, the jar built there while the
+    live instance serves. Then, on the host (a systemd unit: it finishes if SSH drops): the
+    new release starts on the idle port (backend_ports), must pass its health check and
+    smoke tests there, nginx's upstream switches to it (graceful reload), and the old
+    instance stays warm for backend_keep_warm (600 s) so a rollback is a switch back.
+    A failure before the switch stops the new instance; the live one never stopped.
+    Downtime: none.
+
+    manual (--strategy=manual): the manual's B 1–12 as written: notice, status, backup,
+    pull, .env keys, keep the running jar (6a), stop, build, start, health, smoke tests.
     Downtime: from step 7 (stop) to step 10 (health passes). A failed build, start, health
-    check or smoke test restores the previously deployed jar and starts it again; so does
-    Ctrl-C once the service is stopped.
+    check or smoke test restores the kept jar and starts it; so does Ctrl-C once stopped.
+
     Needs the DB password in .env (the key named by db_password_env, MYSQL_ROOT_PASSWORD).
     """
     _deploy(c, "backend", dry_run, yes, message, strategy, build_on, revision)
 
 
 @task(help=help_for("dry-run", "yes", "message", "strategy", "build-on", "revision"))
+@in_group(AI.group)
 @operator_task
 def deploy_ai(c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None):
-    """Manual C 1–7: pull, venv, pip install, restart, health, AI smoke call.
+    """Deploy the AI server (manual C) to [gpu]: a new venv beside the live one, then a restart.
 
-    Usage: fab -H gpu deploy-ai [--dry-run] [--yes]
-    Downtime: from step 5 (restart) until /health answers. Failure rolls back.
+    Usage: fab -H gpu deploy-ai [--dry-run] [--yes] [--strategy=manual]
+
+    release (the default; setting strategy): the revision is exported into a new release
+    with its own venv (reused when the requirements and Python are unchanged) and pip
+    install runs there while the old release serves; a failure changes nothing. Then
+    `current` switches and the service restarts, gated on /health and the AI smoke call; a
+    failure switches back and restarts the old release.
+    Downtime: the restart, until /health answers (none with ai_switch=blue-green: two
+    instances on ai_ports behind nginx on the GPU host, switched like the backend's).
+
+    manual (--strategy=manual): the manual's C 1–7 as written: pull, venv, pip install,
+    restart, health, AI smoke call. Downtime: from step 5 (restart) until /health answers.
+    A failure rolls back to the previously deployed revision.
     """
     _deploy(c, "ai", dry_run, yes, message, strategy, build_on, revision)
 
 
 @task(help=help_for("dry-run", "yes", "parallel", "sequential", "message", "strategy",
                     "build-on"))  # fmt: skip
+@without_hosts
 @operator_task
 def full_deploy(c, dry_run=False, yes=False, parallel=False, sequential=False, message="",
                 strategy=None, build_on=None):  # fmt: skip
-    """Manual D: frontend and backend on [cpu], then AI on [gpu]; stops at the first failure.
+    """Manual D: frontend and backend on [cpu], AI on [gpu]; stops at the first failure.
 
-    Usage: fab full-deploy [--dry-run] [--yes] [--parallel | --sequential]
-    Every host's deploy lock is taken first (all or none). Ctrl-C stops every chain.
-    With the release strategy on every host, [cpu] and [gpu] deploy at the same time, and so
-    do [cpu]'s frontend and backend (each on its own connection, under the host's one lock).
+    Usage: fab full-deploy [--dry-run] [--yes] [--parallel | --sequential]   (no -H: the
+    hosts are the inventory's [cpu] and [gpu] groups)
+    Each component as its own deploy task does it (see `fab --help deploy-backend`).
+    With the release strategy (the default) on every host, [cpu] and [gpu] deploy at the
+    same time, and so do [cpu]'s frontend and backend (each on its own connection, under
+    the host's one lock); --sequential keeps the manual's order, which --strategy=manual
+    always follows. Every host's deploy lock is taken first (all or none). Ctrl-C stops
+    every chain.
     """
     from tasks.procedures import full
 
@@ -103,50 +146,80 @@ def full_deploy(c, dry_run=False, yes=False, parallel=False, sequential=False, m
 
 
 @task(help=help_for("to", "dry-run", "yes", "message", "strategy"))
+@in_group(FRONTEND.group)
 @operator_task
 def rollback_frontend(c, to=None, dry_run=False, yes=False, message="", strategy=None):
-    """Restore the web root from the backup of the previously deployed revision, reload nginx.
+    """Go back to the previous good frontend: a switch, no rebuild.
 
     Usage: fab -H cpu rollback-frontend [--to=REV] [--dry-run]
+
+    release (the default): the web root's `current` link switches back to the previous good
+    release (or --to's), then the main page is checked; the release rolled back from is
+    marked bad and skipped by later rollbacks (`fab -H cpu releases`). Downtime: none.
+
+    manual (--strategy=manual): the web root is restored from the backup of the previously
+    deployed revision (step 3a's), then nginx reloads.
     """
     _rollback(c, "frontend", to, dry_run, yes, message, strategy)
 
 
 @task(help=help_for("to", "dry-run", "yes", "message", "strategy"))
+@in_group(BACKEND.group)
 @operator_task
 def rollback_backend(c, to=None, dry_run=False, yes=False, message="", strategy=None):
-    """Go back to the previously deployed backend revision: code, its kept jar, restart, health.
+    """Go back to the previous good backend: a switch back to its instance, no rebuild.
 
     Usage: fab -H cpu rollback-backend [--to=REV] [--dry-run]
+
+    release (the default): nginx's upstream switches back to the previous good release (or
+    --to's). Within backend_keep_warm (600 s) of the deploy its instance still runs (warm):
+    the rollback is that switch, about a second. After it, that release first starts on the
+    idle port and must pass its health check, then the switch. The release rolled back from
+    is marked bad and skipped by later rollbacks (`fab -H cpu releases`). Downtime: none.
+
+    manual (--strategy=manual): the previously deployed revision's code and its kept jar
+    (no rebuild), restart, health. Downtime: the restart, until health passes.
+
     The database is NOT restored; if the data must go back too: `fab -H cpu restore-db`.
     """
     _rollback(c, "backend", to, dry_run, yes, message, strategy)
 
 
 @task(help=help_for("to", "dry-run", "yes", "message", "strategy"))
+@in_group(AI.group)
 @operator_task
 def rollback_ai(c, to=None, dry_run=False, yes=False, message="", strategy=None):
-    """Go back to the previously deployed AI revision: code, pip install, restart, health.
+    """Go back to the previous good AI server: its release and venv, no reinstall.
 
     Usage: fab -H gpu rollback-ai [--to=REV] [--dry-run]
+
+    release (the default): `current` switches back to the previous good release (or --to's),
+    with the venv it had, and the service restarts, gated on /health; the release rolled
+    back from is marked bad and skipped by later rollbacks. Downtime: the restart, until
+    /health answers (with ai_switch=blue-green: a switch, as the backend's; none).
+
+    manual (--strategy=manual): the previously deployed revision's code, pip install,
+    restart, health. Downtime: from the restart until /health answers.
     """
     _rollback(c, "ai", to, dry_run, yes, message, strategy)
 
 
 @task(help=help_for("dry-run", "message"))
+@in_group("cpu")
 @operator_task
 def backup_db(c, dry_run=False, message=""):
     """Manual B 3–4 on their own: a verified, gzipped mysqldump in backup_dir (default /app/backups).
 
     Usage: fab -H cpu backup-db [--dry-run]
     """
-    hosts, secrets = cli.hosts(c, "cpu"), cli.secrets()
+    hosts, secrets = cli.hosts(c, "cpu", task="backup-db"), cli.secrets()
     deploy.preflight_database(hosts, secrets, "backup")
     for host in hosts:
         deploy.backup_host(host, secrets, cli.options(dry_run, True, message))
 
 
 @task(help=help_for("backup", "dry-run", "yes", "message"))
+@in_group("cpu")
 @operator_task
 def restore_db(c, backup=None, dry_run=False, yes=False, message=""):
     """The manual's "(필요 시) DB 복원": load a backup into the database, after backing up now.
@@ -156,13 +229,14 @@ def restore_db(c, backup=None, dry_run=False, yes=False, message=""):
     by restoring that dump.
     """
     backup = values.restore_source(backup) if backup else None
-    hosts, secrets = cli.hosts(c, "cpu"), cli.secrets()
+    hosts, secrets = cli.hosts(c, "cpu", task="restore-db"), cli.secrets()
     deploy.preflight_database(hosts, secrets, "restore")
     for host in hosts:
         deploy.restore_host(host, secrets, backup, cli.options(dry_run, yes, message))
 
 
 @task
+@without_hosts
 @operator_task
 def health(c):
     """Health of every host in the inventory: main page, backend and AI health checks.
@@ -244,6 +318,7 @@ def _revisions(rec: dict) -> str:
 
 
 @task(help={"limit": "how many records (default 20)", "raw": "print the JSON lines as stored"})
+@without_hosts
 def history(c, limit=20, raw=False):
     """The deploy records (배포 기록) kept on this machine, newest last."""
     rows = []
@@ -333,9 +408,13 @@ def setup_host(c, dry_run=False, yes=False, message=""):
     checkout, .env, first build (venv), then push-config, the services, a health check.
 
     Usage: fab -H cpu setup | fab -H gpu setup  [--dry-run] [--yes]
+    With strategy=release (the default) the host, once serving the manual way, is converted
+    to releases (as a first release deploy does) and gets the release config.
     Idempotent: a second run changes nothing and says so. Asks before applying the config
     unless --yes. The database server, its unit, python and packages are detected on the
-    host unless set (`fab settings -H cpu`). Runbook: "0. 서버 준비".
+    host unless set (`fab settings -H cpu`). Every missing .env key, file and setting is
+    named at once before anything changes (hosts.ini's "setup 전에 필수" block lists them).
+    Runbook: "0. 서버 준비".
     """
     from tasks.procedures import provision
 

@@ -12,7 +12,7 @@ import gc
 
 from invoke import Exit
 
-from tasks import components
+from tasks import components, targets
 from tasks.engine.interrupt import INTERRUPT
 from tasks.errors import DeployToolError
 from tasks.hosts import inventory
@@ -59,17 +59,22 @@ def target(c) -> str | None:
     return getattr(c, "original_host", None)
 
 
-def hosts(c, group: str | None, inv: Inventory | None = None) -> list[Host]:
-    """-H's hosts, or the group's (every host when ``group`` is None)."""
+def hosts(c, group: str | None, inv: Inventory | None = None, task: str = "") -> list[Host]:
+    """-H's hosts, or the group's (every host when ``group`` is None). With a group, a host
+    -H names outside it is refused (tasks/targets.py; the executor checked the whole -H
+    list already, this is the same rule for the one value this call got)."""
     inv = inv or inventory.load()
-    if target(c):
-        return inv.resolve(target(c))
-    return inv.group(group) if group else list(inv.hosts.values())
+    if not target(c):
+        return inv.group(group) if group else list(inv.hosts.values())
+    found = inv.resolve(target(c))
+    if group:
+        targets.check_group(task or "this task", group, found)
+    return found
 
 
-def component_hosts(c, name: str) -> tuple[components.Component, list[Host]]:
+def component_hosts(c, name: str, task: str) -> tuple[components.Component, list[Host]]:
     comp = components.get(name)
-    return comp, hosts(c, comp.group)
+    return comp, hosts(c, comp.group, task=task)
 
 
 def options(dry_run=False, yes=False, message="", strategy=None, build_on=None,
@@ -99,13 +104,13 @@ def operator_task(fn):
             except DeployToolError as exc:
                 code = 130 if INTERRUPT.presses else 1
                 if not kwargs.get("dry_run"):
-                    _record_refusal(fn.__name__, c, exc)
+                    record_refusal(fn.__name__.replace("_", "-"), target(c) or "", exc)
                 raise Exit(f"\nERROR: {exc}", code=code) from None
 
     return wrapper
 
 
-def _record_refusal(task: str, c, exc: DeployToolError) -> None:
+def record_refusal(task: str, target: str, exc: DeployToolError) -> None:
     """A run refused before any task wrote its record still leaves one (locally: the host
     may be the problem). A history that cannot be written is said, never the end of it."""
     from tasks.engine import records
@@ -117,6 +122,6 @@ def _record_refusal(task: str, c, exc: DeployToolError) -> None:
     except DeployToolError:  # the .env itself was refused: its message holds no value
         mask = str
     try:
-        records.refused(task.replace("_", "-"), target(c) or "", exc.problem, exc.fix, mask)
+        records.refused(task, target, exc.problem, exc.fix, mask)
     except OSError as err:
         print(f"! 로컬 기록을 쓰지 못했습니다: {err}")

@@ -8,8 +8,6 @@ fails when docs/runbook.md is out of date.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from tasks import components
@@ -22,9 +20,9 @@ from tasks.hosts.settings import Settings
 from tasks.procedures import PROCEDURES, backup, detect
 from tasks.procedures import setup as host_setup
 from tasks.procedures.release_flow import example_plans
+from tasks.resources import TEMPLATES
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE_DIR = ROOT / "templates" / "runbook"
+TEMPLATE_DIR = TEMPLATES / "runbook"
 
 TOOL_RESPONSE = {
     Policy.ABORT: "중단 (서비스는 그대로)",

@@ -191,8 +191,16 @@ def send_sftp(s) -> str:
 
 # --- rsync (frontend) -------------------------------------------------------------------------
 def ssh_command(v: RunView) -> str:
+    """rsync's ssh, reaching the host as the tool's own connection does (tasks/hosts/connect.py):
+    the inventory's SSH config file (else ssh's own), its port only when the inventory gives
+    one, never the agent forwarded, host keys checked."""
     h, s = v.host, v.s
-    argv = ["ssh", "-p", str(h.port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"]
+    argv = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+            "-o", "ForwardAgent=no"]  # fmt: skip
+    if s.ssh_config_file:
+        argv += ["-F", os.path.expanduser(s.ssh_config_file)]
+    if h.port_given or h.port != 22:
+        argv += ["-p", str(h.port)]
     if h.key_file:
         argv += ["-i", h.key_file, "-o", "IdentitiesOnly=yes"]
     if s.known_hosts_file:

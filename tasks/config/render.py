@@ -17,8 +17,8 @@ from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
 from tasks.procedures import detect
 from tasks.procedures.setup_apps import writable
+from tasks.resources import TEMPLATES
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 UPSTREAM = "dojangkok_backend"  # the nginx upstream the release strategy switches
 AI_UPSTREAM = "dojangkok_ai"  # the GPU host's, with ai_switch=blue-green
 MANAGED = "Managed by dojangkok-deploy from templates/{template}: edit the template, not this file."

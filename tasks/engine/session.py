@@ -33,6 +33,7 @@ from tasks.errors import ConfigError, DeployToolError, HostCommandFailed, StepFa
 from tasks.hosts import validate
 from tasks.hosts.connect import connect as ssh_connect
 from tasks.hosts.inventory import Host
+from tasks.hosts.missing import Missing
 from tasks.hosts.remote import ConnectionLost, Interrupted, Remote, Result
 from tasks.hosts.secrets import Secrets, setting_texts
 
@@ -314,17 +315,21 @@ def _finish(s: Session, record: bool) -> None:
 
 
 def preflight_secrets(host: Host, secrets: Secrets, needs: list[tuple[str, str]],
-                      plans: tuple[Plan, ...] = (), view: RunView | None = None) -> None:  # fmt: skip
+                      plans: tuple[Plan, ...] = (), view: RunView | None = None,
+                      missing: Missing | None = None) -> None:  # fmt: skip
     """The host's settings are safe (tasks/hosts/validate.py: every task's preflight calls
     this first); the secrets a task needs are there, and masking can hide each of them: long
-    enough, and in none of the texts the tool prints anyway (settings, the host, the plans)."""
+    enough, and in none of the texts the tool prints anyway (settings, the host, the plans).
+    ``missing``: a task's collection over all its hosts (tasks/hosts/missing.py), which the
+    caller checks once; without it, what this host lacks is refused here, all at once."""
     validate.settings(host.settings, host.alias)
-    used = [key for key, _ in needs]
-    for key, why in needs:
-        secrets.require(key, why)
     if host.settings.sudo_password_env:
-        used.append(host.settings.sudo_password_env)
-        secrets.require(host.settings.sudo_password_env, f"sudo on {host.alias}")
+        needs = [*needs, (host.settings.sudo_password_env, "the sudo password")]
+    used = [key for key, _ in needs]
+    report = missing or Missing(secrets, files=False)
+    report.need(host, needs)
+    if missing is None:
+        report.check()
     texts = setting_texts(host.settings)
     texts["the host"] = f"{host.alias} {host.address} {host.user or ''}"
     view = view or RunView("deploy", "-", host, new_run_id(), dry_run=True)

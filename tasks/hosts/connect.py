@@ -2,6 +2,18 @@
 
 :func:`connect` opens a :class:`~tasks.hosts.remote.Remote` (streamed, cancellable commands)
 on a Fabric Connection; connection failures become one operator's error (:func:`explain`).
+
+The operator's SSH config is honoured as Fabric does by default (:func:`ssh_config`): the
+file the ``ssh_config_file`` setting names, else ``~/.ssh/config`` and ``/etc/ssh/ssh_config``.
+A host is looked up there by its inventory address (``ansible_host``, else its alias), as ssh
+and Ansible do; ``HostName``, ``User``, ``Port``, ``IdentityFile``, ``ProxyJump`` (every hop)
+and ``ProxyCommand`` (e.g. AWS SSM: ``aws ssm start-session ...``) apply. Where the inventory
+gives a value too (``ansible_user``, ``ansible_port``, ``ansible_ssh_private_key_file``), the
+inventory's wins (:func:`inventory_wins`). Never from the SSH config: agent forwarding (off on
+every connection) and host key policy: every hop's key is checked against
+``known_hosts_file`` (or ``~/.ssh/known_hosts``) and an unknown or changed one is refused,
+whatever ``StrictHostKeyChecking`` or ``UserKnownHostsFile`` say (:func:`check_host_keys`).
+``Include`` lines are not followed (paramiko's reader does not).
 """
 
 from __future__ import annotations
@@ -89,9 +101,8 @@ def _open(host: Host, password: str | None, label: str) -> Remote:
 
 
 def connection(host: Host) -> Connection:
-    """A Fabric Connection (not yet open) that refuses unknown or changed host keys."""
-    s = host.settings
-    config = Config(overrides={"load_ssh_configs": False, "run": {"echo": False}})
+    """A Fabric Connection (not yet open) that refuses unknown or changed host keys, with the
+    operator's SSH config applied (module docstring)."""
     kwargs: dict = {}
     if host.key_file:
         if not Path(host.key_file).is_file():
@@ -100,14 +111,78 @@ def connection(host: Host) -> Connection:
                 "fix ansible_ssh_private_key_file in the inventory",
             )
         kwargs = {"key_filename": host.key_file, "look_for_keys": False, "allow_agent": False}
-    conn = Connection(
+    conn = _Connection(
         host.address,
         user=host.user,
-        port=host.port,
-        config=config,
+        port=host.port if host.port_given else None,
+        config=ssh_config(host),
         connect_kwargs=kwargs,
-        connect_timeout=15,
+        connect_timeout=CONNECT_TIMEOUT,
+        forward_agent=False,
     )
+    inventory_wins(conn, host)
+    for hop in route(conn):
+        check_host_keys(hop, host)
+    return conn
+
+
+# --- the operator's SSH config ------------------------------------------------------------
+CONNECT_TIMEOUT = 15
+
+
+class _Connection(Connection):
+    """A Connection that also closes the ProxyJump hops it opened (Fabric leaves them open)."""
+
+    def close(self):
+        super().close()
+        for hop in route(self)[1:]:
+            with contextlib.suppress(Exception):
+                hop.close()
+
+
+def ssh_config(host: Host) -> Config:
+    """Fabric's config with the SSH config files loaded: ``ssh_config_file`` alone when it is
+    set (as ``ssh -F``), else the user's and the system's."""
+    path = host.settings.ssh_config_file
+    if path and not Path(path).expanduser().is_file():
+        raise ConfigError(
+            f"SSH config file {path} for host {host.alias} not found",
+            "fix ssh_config_file in the inventory (empty: ~/.ssh/config)",
+        )
+    try:
+        return Config(overrides={"run": {"echo": False}},
+                      runtime_ssh_path=str(Path(path).expanduser()) if path else None)  # fmt: skip
+    except (OSError, ValueError, paramiko.SSHException) as exc:
+        raise ConfigError(
+            f"cannot read the SSH config for host {host.alias}: {exc}",
+            "fix the SSH config file (ssh -G <host> shows how ssh reads it)",
+        ) from None
+
+
+def inventory_wins(conn: Connection, host: Host) -> None:
+    """The inventory's values over the SSH config's (user and port are given to Connection
+    only when the inventory has them): its key file is the only identity, and no hop ever
+    forwards the agent (an SSH config's ``ForwardAgent yes`` included)."""
+    if host.key_file:
+        conn.connect_kwargs["key_filename"] = [host.key_file]
+    for hop in route(conn):
+        hop.forward_agent = False
+        hop.connect_timeout = hop.connect_timeout or CONNECT_TIMEOUT
+
+
+def route(conn: Connection) -> list[Connection]:
+    """``conn`` and its ProxyJump hops, nearest the target first (a ProxyCommand is no hop:
+    its command connects)."""
+    hops = [conn]
+    while isinstance(hops[-1].gateway, Connection):
+        hops.append(hops[-1].gateway)
+    return hops
+
+
+def check_host_keys(conn: Connection, host: Host) -> None:
+    """Unknown or changed host keys refused, against ``known_hosts_file`` (or
+    ``~/.ssh/known_hosts``); the SSH config's host key settings are not read."""
+    s = host.settings
     known = Path(s.known_hosts_file).expanduser() if s.known_hosts_file else None
     conn.client.set_missing_host_key_policy(paramiko.RejectPolicy())
     if known is not None:
@@ -120,19 +195,29 @@ def connection(host: Host) -> Connection:
         conn.client.load_host_keys(str(known))
     else:
         conn.client.load_system_host_keys()
-    return conn
+
+
+def describe_route(conn: Connection) -> str:
+    """How ``conn`` reaches its host, for messages: ``user@host:port`` and its hops."""
+    text = f"{conn.user}@{conn.host}:{conn.port}"
+    for hop in route(conn)[1:]:
+        text += f" via {hop.user}@{hop.host}:{hop.port} (ProxyJump)"
+    if isinstance(conn.gateway, str):
+        text += f" via ProxyCommand {conn.gateway}"
+    return text
 
 
 def explain(host: Host, exc: Exception) -> ConfigError:
     """Turn a connection failure into an operator's error."""
     if isinstance(exc, paramiko.BadHostKeyException):
         return ConfigError(
-            f"host key of {host.alias} ({host.address}) has CHANGED: refusing to connect",
+            f"host key of {_server(host, exc.hostname)} has CHANGED: refusing to connect",
             "if the server was rebuilt, verify the new fingerprint and update known_hosts",
         )
     if isinstance(exc, paramiko.SSHException) and "not found in known_hosts" in str(exc):
+        named = str(exc).split("'")[1] if str(exc).count("'") >= 2 else ""
         return ConfigError(
-            f"host key of {host.alias} ({host.address}) is unknown: refusing to connect",
+            f"host key of {_server(host, named)} is unknown: refusing to connect",
             "verify the fingerprint, then add it to the known_hosts file the inventory names",
         )
     if isinstance(exc, paramiko.AuthenticationException):
@@ -141,6 +226,27 @@ def explain(host: Host, exc: Exception) -> ConfigError:
             "check ansible_user and ansible_ssh_private_key_file in the inventory",
         )
     return ConfigError(
-        f"cannot reach {host.alias} ({host.address}:{host.port}): {exc}",
-        "check the address in the inventory and that sshd is running (manual: SSM Session Manager)",
+        f"cannot reach {host.alias} ({_route_of(host)}): {exc}",
+        "check the address in the inventory (and the SSH config's HostName, ProxyJump, "
+        "ProxyCommand for it) and that sshd is running (manual: SSM Session Manager)",
     )
+
+
+def _server(host: Host, named: str) -> str:
+    """The host whose key was refused: the target, or a ProxyJump hop on the way to it."""
+    target = f"{host.alias} ({host.address})"
+    bare = named[1 : named.find("]")] if named.startswith("[") else named
+    try:
+        resolved = connection(host).host
+    except Exception:  # only for the message
+        resolved = host.address
+    if not bare or bare in (host.address, host.alias, resolved):
+        return target
+    return f"{named}, the jump host on the way to {target}"
+
+
+def _route_of(host: Host) -> str:
+    try:
+        return describe_route(connection(host))
+    except Exception:  # the route is only shown; the error being explained is the point
+        return f"{host.address}:{host.port}"

@@ -17,7 +17,7 @@ list for a text setting), an empty connection value, a port outside 1-65535, a v
 setting itself refuses (tasks/hosts/settings.py), and ``group_vars/`` or ``host_vars/``
 beside the inventory (Ansible reads them, this tool does not).
 
-Relative key and known_hosts paths resolve against the inventory file's directory. The file
+Relative key, known_hosts and SSH config paths resolve against the inventory file's directory. The file
 is ``hosts.ini`` unless ``DOJANGKOK_HOSTS`` names another one.
 """
 
@@ -48,7 +48,8 @@ __all__ = [
     "Host", "Inventory", "inventory_path", "load", "parse",
 ]  # fmt: skip
 
-PATH_KEYS = ("ansible_ssh_private_key_file", "ansible_private_key_file", "known_hosts_file")
+PATH_KEYS = ("ansible_ssh_private_key_file", "ansible_private_key_file", "known_hosts_file",
+             "ssh_config_file")  # fmt: skip
 _QUOTING = (
     "to keep a value Ansible reads as a number, list or True as text, quote it: {key}='3' "
     "on a [group:vars] line, {key}=\"'3'\" on a host line (the shell split takes one pair)"
@@ -67,6 +68,8 @@ class Host:
     #: the addresses of the inventory's [cpu] hosts (the GPU host's firewall lets them reach
     #: the AI server unless ai_allow_from says otherwise)
     cpu_addresses: tuple[str, ...] = ()
+    #: the inventory gave the port (ansible_port): it wins over the SSH config's Port
+    port_given: bool = False
 
 
 @dataclass
@@ -197,6 +200,7 @@ def _host(path: Path, alias: str, merged: dict[str, Var], groups: tuple[str, ...
         key_file=_relative_to(path, key_file) if key_file else None,
         groups=groups,
         settings=Settings.from_vars(settings, where=f"{path} ({about})"),
+        port_given="port" in conn,
     )
 
 

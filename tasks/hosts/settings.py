@@ -49,6 +49,10 @@ class Settings:
     state_dir: str = "/var/lib/dojangkok-deploy"
     #: ssh known_hosts file checked for every host (empty: ~/.ssh/known_hosts)
     known_hosts_file: str = ""
+    #: the SSH config read for each host (Host aliases, HostName, User, Port, IdentityFile,
+    #: ProxyJump, ProxyCommand); empty: ~/.ssh/config and /etc/ssh/ssh_config, as ssh reads
+    #: them. The inventory's ansible_* values win where both give one (tasks/hosts/connect.py)
+    ssh_config_file: str = ""
     #: the account `fab setup` and `push-config` log in as for their root steps (full sudo,
     #: like `ubuntu`); setup gives the deploy login (ansible_user) only the fixed root helper.
     #: Empty: those steps run as the deploy login, which then needs full sudo

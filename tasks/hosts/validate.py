@@ -70,7 +70,8 @@ RAW_SHELL = ("frontend_install_cmd", "frontend_build_cmd", "nginx_test_cmd", "ng
 FREE_TEXT = ("frontend_expect", "backend_health_expect", "ai_health_expect",
              "backend_expected_total", "known_hosts_file",
              # files on the operator's machine, read by the tool (never in a command)
-             "frontend_deploy_key", "backend_deploy_key", "ai_deploy_key", "git_known_hosts")  # fmt: skip
+             "frontend_deploy_key", "backend_deploy_key", "ai_deploy_key", "git_known_hosts",
+             "ssh_config_file")  # fmt: skip
 #: rendered into config files (templates/), never into a command: one line each
 TEMPLATE_ONLY = ("server_name", "content_security_policy", "hashed_assets_path",
                  "proxy_read_timeout", "client_max_body_size", "backend_java_opts",

@@ -21,6 +21,7 @@ from tasks.engine.view import TARGET_PLACEHOLDER, RunView, new_run_id
 from tasks.errors import ConfigError
 from tasks.hosts import validate, values
 from tasks.hosts.inventory import Host
+from tasks.hosts.missing import Missing
 from tasks.hosts.secrets import Secrets
 from tasks.procedures import PROCEDURES, drift, preconditions, privilege
 from tasks.shell import q
@@ -84,14 +85,19 @@ def plans(comp: Component, host: Host, task: str = "deploy", strategy: str = "ma
 
 
 def preflight(comp: Component, hosts: list[Host], secrets: Secrets, opts: Options,
-              task: str = "deploy") -> None:  # fmt: skip
-    """Everything that can be known before any host is touched."""
+              task: str = "deploy", missing: Missing | None = None) -> None:  # fmt: skip
+    """Everything that can be known before any host is touched. What the operator has not
+    given (.env keys; the connection files, unless a dry run) is refused once for all the
+    hosts, or left in ``missing`` for the caller (a full deploy's components) to refuse."""
+    report = missing or Missing(secrets, files=not opts.dry_run)
     for host in hosts:
         found = plans(comp, host, task, opts.strategy_for(host), opts.build_on_for(host, comp))
         needs = comp.needs(host.settings) if task == "deploy" else []
-        preflight_secrets(host, secrets, needs, tuple(found))
+        preflight_secrets(host, secrets, needs, tuple(found), missing=report)
         if not opts.dry_run:
             checklist.answerable(found, opts.yes, f"{task} {comp.name}")
+    if missing is None:
+        report.check()
 
 
 def read_deployed(s: Session, comp: Component) -> list[str]:
@@ -258,11 +264,13 @@ def preflight_database(hosts: list[Host], secrets: Secrets, task: str) -> None:
     """backup-db / restore-db: the DB password is there and can be hidden."""
     from tasks.procedures import backup
 
+    report = Missing(secrets, files=False)
     for host in hosts:
         view = RunView(task, "database", host, new_run_id(), dry_run=True)
         plan = backup.backup_plan(view) if task == "backup" else backup.restore_plan(view)
         needs = [(host.settings.db_password_env, f"MySQL {task}")]
-        preflight_secrets(host, secrets, needs, (plan,), view)
+        preflight_secrets(host, secrets, needs, (plan,), view, missing=report)
+    report.check()
 
 
 def backup_host(host: Host, secrets: Secrets, opts: Options) -> Session:

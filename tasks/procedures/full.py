@@ -33,6 +33,7 @@ from tasks.engine.view import RunView, new_run_id
 from tasks.errors import ConfigError, DeployToolError, StepFailed
 from tasks.hosts.connect import connect
 from tasks.hosts.inventory import Host, Inventory
+from tasks.hosts.missing import Missing
 from tasks.hosts.remote import Remote
 from tasks.hosts.secrets import Secrets
 from tasks.procedures.deploy import Options, deploy_host, preflight
@@ -95,8 +96,10 @@ def full_deploy(inv: Inventory, secrets: Secrets, opts: Options, parallel: bool 
                 sequential: bool = False) -> list[Outcome]:  # fmt: skip
     console = console or Console(secrets)
     todo = jobs(inv)
+    missing = Missing(secrets, files=not opts.dry_run)  # every component's, refused once
     for job in todo:
-        preflight(job.component, [job.host], secrets, opts)
+        preflight(job.component, [job.host], secrets, opts, missing=missing)
+    missing.check()
     parallel = runs_in_parallel(todo, opts, parallel, sequential)
     console.out("==========================================")
     console.out("  도장콕 전체 배포" + ("  (DRY RUN)" if opts.dry_run else "")

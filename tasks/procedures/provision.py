@@ -24,6 +24,8 @@ from tasks.engine.view import RunView, new_run_id
 from tasks.errors import ConfigError, StepFailed
 from tasks.hosts.connect import connect_admin
 from tasks.hosts.inventory import Host
+from tasks.hosts.missing import Missing, missing_repos
+from tasks.hosts.missing import checkouts_command as missing_checkouts
 from tasks.hosts.secrets import Secrets
 from tasks.procedures import appenv, detect, drift, firewall, preconditions
 from tasks.procedures import setup as host_setup
@@ -102,7 +104,9 @@ def push_on(s: Session, host: Host, check: bool = True,
 def push_host(host: Host, secrets: Secrets, opts: Options) -> Session:
     offline = detect.offline(host)
     texts = "\n".join(render(offline).values())  # every template error before any host
-    preflight_secrets(host, secrets, [])
+    missing = Missing(secrets)  # push-config connects even in a dry run: the connection files too
+    preflight_secrets(host, secrets, [], missing=missing)
+    missing.check()
     secrets.check([], {"the rendered config": texts})
     with session("config", "config", host, secrets, title="설정 (push-config)",
                  dry_run=opts.dry_run, yes=opts.yes, message=opts.message,
@@ -134,7 +138,14 @@ def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
     texts = "\n".join(render(offline).values())
     view = RunView("setup", "setup", offline, new_run_id(), dry_run=True)
     needs = [] if opts.dry_run else setup_needs(host)  # a dry run reads no secret
-    preflight_secrets(host, secrets, needs, (host_setup.plan(view),), view)
+    missing = Missing(secrets)  # setup connects even in a dry run: the connection files too
+    preflight_secrets(host, secrets, needs, (host_setup.plan(view),), view, missing=missing)
+    if host.settings.firewall == "on" and "gpu" in components.roles(host.groups, host.alias):
+        try:
+            firewall.ai_sources(offline)
+        except ConfigError as exc:
+            missing.setting(host, "ai_allow_from", exc.problem)
+    missing.check()
     if host.settings.firewall == "on":  # every firewall error before any host
         texts += "\n" + firewall.ruleset(offline)
     secrets.check([k for k, _ in needs], {"the rendered config": texts})
@@ -145,6 +156,8 @@ def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
                  dry_run=opts.dry_run, yes=opts.yes, message=opts.message,
                  connect_in_dry_run=True, connect=connect_admin) as s:  # fmt: skip
         host = detected(s)
+        if s.remote is not None:
+            _refuse_missing_repos(s, host)
         if s.remote is not None:  # ssh_allow_from must let this operator in again
             problem = firewall.session_problem(
                 s.sh(firewall.CLIENT_ADDRESS).stdout.strip(), host.settings, host.alias
@@ -181,6 +194,18 @@ def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
             record_serving(s, host)
         _say_changes(s, host, pushed, converting)
     return s
+
+
+def _refuse_missing_repos(s: Session, host: Host) -> None:
+    """An empty ``*_repo`` is fine where the checkout is there already; on a new server setup
+    would stop halfway at the clone: every such repo is named first, nothing changed."""
+    unset = {c.name: c.checkout(host.settings) for c in components.on_host(host.groups, host.alias)
+             if not getattr(host.settings, f"{c.name}_repo")}  # fmt: skip
+    if unset:
+        out = s.sh(missing_checkouts(list(unset.values()))).stdout
+        problem = missing_repos(host.alias, unset, out)
+        if problem is not None:
+            raise problem
 
 
 def _as_manual(host: Host) -> Host:

@@ -123,8 +123,15 @@ def test_rsync_goes_over_the_tool_s_key_and_known_hosts():
     v = v.but(host=dataclasses.replace(v.host, key_file="/k/id", address="2001:db8::5", port=2222))
     cmd = ship.rsync(v)
     for part in ("-p 2222", "-i /k/id", "IdentitiesOnly=yes", "StrictHostKeyChecking=yes",
-                 "UserKnownHostsFile=/etc/dk/known_hosts", "deploy@[2001:db8::5]:/app/releases/"):  # fmt: skip
+                 "UserKnownHostsFile=/etc/dk/known_hosts", "deploy@[2001:db8::5]:/app/releases/",
+                 "ForwardAgent=no"):  # fmt: skip
         assert part in cmd
+    # the inventory's SSH config file, as the tool's own connection reads it; no port given:
+    # the SSH config's Port (or 22), as there
+    v = v.but(host=dataclasses.replace(v.host, port=22, port_given=False,
+                                       settings=s.replace(ssh_config_file="/ops/ssh_config")))  # fmt: skip
+    cmd = ship.rsync(v)
+    assert "-F /ops/ssh_config" in cmd and "-p " not in cmd
 
 
 def test_the_record_says_what_was_built_where():
