@@ -66,7 +66,7 @@ def test_manual_frontend_rsyncs_into_the_checkout_s_build_dir_then_step_4_as_bef
     plan = frontend.plan(v)
     assert numbers(plan) == ["0", "1", "2", "3", "3a", "4", "5", "6"]
     rsync = plan.step("2").render(v)
-    assert rsync.startswith("rsync -rlc --delete") and ":/app/frontend/build/" in rsync
+    assert rsync.startswith("rsync -rlc --protect-args --delete") and ":/app/frontend/build/" in rsync
     assert "--link-dest" not in rsync  # the destination holds the previous build itself
     assert "npm" not in "\n".join(s.render(v) for s in plan.steps)
     assert plan.step("4").render(v) == frontend.plan(make_view("frontend")).step("4").render(v)
