@@ -87,7 +87,12 @@ def preflight(comp: Component, hosts: list[Host], secrets: Secrets, opts: Option
               task: str = "deploy") -> None:  # fmt: skip
     """Everything that can be known before any host is touched."""
     for host in hosts:
-        found = plans(comp, host, task, opts.strategy_for(host), opts.build_on_for(host, comp))
+        build_on = opts.build_on_for(host, comp)
+        if task == "deploy" and build_on == "local":  # its origin: the inventory's alone
+            from tasks.build.checkout import require
+
+            require(host.settings, comp.name, host.alias)
+        found = plans(comp, host, task, opts.strategy_for(host), build_on)
         needs = comp.needs(host.settings) if task == "deploy" else []
         preflight_secrets(host, secrets, needs, tuple(found))
         if not opts.dry_run:
