@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tasks.engine.terminal import safe
+
 
 class DeployToolError(Exception):
     """Base: the message says what is wrong, ``fix`` what to do."""
@@ -12,7 +14,9 @@ class DeployToolError(Exception):
         self.fix = fix
 
     def __str__(self) -> str:
-        return f"{self.problem}\n  → {self.fix}" if self.fix else self.problem
+        """As the operator reads it: a problem may quote a host's output (made safe for a
+        terminal: tasks/engine/terminal.py)."""
+        return safe(f"{self.problem}\n  → {self.fix}" if self.fix else self.problem)
 
 
 class ConfigError(DeployToolError):

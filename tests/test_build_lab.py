@@ -107,6 +107,44 @@ def test_a_revision_nobody_pushed_is_refused(ctx):
     assert ctx.version("backend") == "1.1.0"
 
 
+def test_a_checkout_naming_another_origin_is_refused_naming_both(ctx):
+    """The local build fetches from backend_repo alone; a host whose checkout names another
+    origin (the deploy login can set it) is refused, naming both, before anything changes,
+    here or there. The same repository with the git daemon's port written out, or without
+    .git (the daemon serves it under both), passes the host-side check (it compares loosely)
+    and the host's own fetch, not this one; another repository is refused too. (An origin
+    the host cannot fetch from stops earlier, at the host's fetch.)"""
+    ip, mirror = ctx.lab.operator_ip, Path.home() / ".cache/dojangkok-deploy/git/backend.git"
+    repo = f"git://{ip}/backend.git"  # the inventory's (tests/lab/keys.py)
+    state = ("stat -c %Y /app/backend/build/libs/dojangkok.jar; git -C /app/backend rev-parse HEAD; "
+             "systemctl show -p MainPID dojangkok; ls -A /var/lib/dojangkok-deploy; "
+             "ls -A /var/lib/dojangkok-deploy/incoming 2>/dev/null")  # fmt: skip
+    before, fetched = ctx.unchanged("cpu", state), (mirror / "FETCH_HEAD").stat().st_mtime
+    ran = len(ctx.records())
+    try:
+        for other in (f"git://{ip}:9418/backend.git", f"git://{ip}/backend",
+                      f"git://{ip}/frontend.git"):  # fmt: skip
+            set_url = f"git -C /app/backend remote set-url origin {other}"
+            assert ctx.lab.run("cpu", set_url, user="deploy").returncode == 0
+            res = ctx.fab("-H", "cpu", "deploy-backend", "--yes", "--build-on=local",
+                          inv=ctx.manual)  # fmt: skip
+            assert res.returncode == 1
+            if "frontend" not in other:
+                assert f"has origin {other}, but backend_repo is {repo}" in res.stderr
+                assert "nothing was changed" in res.stderr and "remote set-url" in res.stderr
+            else:  # the host-side check: not this component's repository at all
+                assert f"checked out from {repo} (backend_repo)" in res.stderr
+            assert "(L1)" not in res.stdout  # no step of the local build ran
+    finally:
+        ctx.lab.run("cpu", f"git -C /app/backend remote set-url origin {repo}", user="deploy")
+    assert ctx.unchanged("cpu", state) == before
+    assert (mirror / "FETCH_HEAD").stat().st_mtime == fetched  # nothing fetched here
+    assert ctx.version("backend") == "1.1.0"
+    assert [r["result"] for r in ctx.records()[ran:]] == ["refused"] * 3
+    # the host's history, appended to by these runs: the deploy login's alone
+    assert ctx.on("cpu", "stat -c '%a %U' /var/lib/dojangkok-deploy/history.jsonl") == "600 deploy"
+
+
 def test_release_backend_built_here_with_its_checksum_in_the_release(ctx):
     res = ctx.fab("-H", "cpu", "deploy-backend", "--yes", "--build-on=local")  # converts the host
     assert res.returncode == 0, res.stderr

@@ -97,7 +97,7 @@ def watched_channels(lab, tmp_path: Path, watch: leaks.Watch, raw: Path, *result
 
 def assert_history_files_private(watch: leaks.Watch) -> None:
     for host, st in watch.history_stat.items():
-        assert st == "640 deploy", f"{host}: {leaks.HISTORY} is {st!r}, want '640 deploy'"
+        assert st == "600 deploy", f"{host}: {leaks.HISTORY} is {st!r}, want '600 deploy'"
 
 
 def test_full_deploy_then_every_rollback(ready_lab, tmp_path, cpu_host, gpu_host):

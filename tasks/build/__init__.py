@@ -3,18 +3,21 @@
 1. ``build_on=host``: "대상 서버 내에서 최신버전 코드 merge 및 빌드 후 배포" — the manual's
    steps: the host pulls and builds (Gradle, npm, pip from an index) beside its live services.
 2. ``build_on=local``: "외부 환경에서 빌드 파일 구성 후 대상 서버에 FTP or SCP로 전송하여 배포"
-   — this machine checks out the exact revision from the origin into a clean work dir of the
-   tool's own, builds it (jar, static build, a wheelhouse for the host's Python), checks the
-   artifact against the host's runtime, sends it (SFTP; the frontend by rsync against the
-   previous build) and the host verifies its SHA-256 before anything switches. The host then
-   installs from the upload alone: no Gradle, npm or package index on the host.
+   — this machine checks out the exact revision from the inventory's origin (never one the
+   host reports) into a clean work dir of the tool's own, builds it (jar, static build, a
+   wheelhouse for the host's Python), checks the artifact against the host's runtime, sends
+   it (SFTP; the frontend by rsync against the previous build) and the host verifies its
+   SHA-256 before anything switches. The host then installs from the upload alone: no
+   Gradle, npm or package index on the host.
 
 Both strategies (``manual``, ``release``) take either. The modules:
 
 - model.py: what a build found and made (host facts, the artifact, where it was built);
 - facts.py: what the host runs (one read-only command) and tools on this machine;
 - runtime.py: the pure runtime checks (class-file version, Gradle's Java, wheel tags, ELF);
-- checkout.py: the clean local checkout from the origin, refusing unpushed revisions;
+- origin.py: the origin is the inventory's ``<component>_repo``, and the host's checkout must
+  name it exactly (a compromised host never picks the code this machine runs);
+- checkout.py: the clean local checkout from that origin, refusing unpushed revisions;
 - artifacts.py: the local builds and their manifests;
 - ship.py: SFTP and rsync to the host, and the checksum check there;
 - steps.py / plans.py: the steps, and how a component's plan changes for a local build;

@@ -1,11 +1,11 @@
-"""A clean local checkout of the exact revision being deployed, from the host's origin.
+"""A clean local checkout of the exact revision being deployed, from the inventory's origin.
 
 The manual's §2: "배포 담당자의 실수 (잘못된 버전 등)". A build from an operator's working
 tree can ship code that is in no commit (an uncommitted edit, an unpushed commit). So the
-tool never builds there: it keeps a bare mirror of the origin the host pulls from (the URL is
-read from the host's checkout, ``git remote get-url``, or set with ``<component>_origin``),
-fetches the branch, refuses a revision that is not on it, and exports the revision with
-``git archive`` into a fresh work dir of its own::
+tool never builds there: it keeps a bare mirror of ``<component>_repo`` (the inventory's
+origin, which the host's checkout must name exactly: tasks/build/origin.py; never a URL the
+host reports), fetches the branch, refuses a revision that is not on it, and exports the
+revision with ``git archive`` into a fresh work dir of its own::
 
     <build_work_dir>/git/<component>.git              the mirror (fetched each deploy)
     <build_work_dir>/<component>/<run id>-<sha7>/     one build (the newest 3 are kept)
@@ -16,13 +16,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tasks.build import origin as origins
+from tasks.build.facts import checkout_of
 from tasks.build.localrun import query
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
 from tasks.hosts import values
+from tasks.hosts.settings import Settings
 from tasks.shell import q
 
-ORIGIN = "<origin URL>"
 KEEP = 3
 
 
@@ -51,20 +53,49 @@ def work(v: RunView) -> str:
     return _rel(v, v.component, f"{v.run_id}-{rev}")
 
 
+def setting(v: RunView) -> str:
+    return f"{v.component}_repo"
+
+
 def origin(v: RunView) -> str:
-    """Where the code comes from: ``<component>_origin``, else the host checkout's remote."""
-    configured = getattr(v.s, f"{v.component}_origin", "")
-    if configured:
-        return configured
+    """Where the code comes from: ``<component>_repo`` (tasks/build/origin.py); shown as
+    ``<component>_repo`` while it is not set (a deploy is refused then: :func:`require`)."""
+    return getattr(v.s, setting(v), "") or f"<{setting(v)}>"
+
+
+def require(s: Settings, component: str, alias: str) -> None:
+    """Refuse a local build without ``<component>_repo``: deploy.preflight calls it before
+    any host is touched, :func:`tasks.build.flow.prepare` again before the host is asked."""
+    name = f"{component}_repo"
+    if not getattr(s, name, ""):
+        raise ConfigError(
+            f"a local build of {component} (build_on=local) for {alias} needs {name}: this "
+            "machine fetches and builds only from the origin the inventory names, never from "
+            "one the host reports",
+            f"set {name} in the inventory to the repository's URL (the one `fab setup` clones; "
+            "every deploy checks the host's checkout against it), or use --build-on=host",
+        )
+
+
+def check_host(v: RunView) -> None:
+    """The host's checkout must name the inventory's origin exactly (refused otherwise)."""
     facts = v.build.facts if v.build is not None else None
-    if facts is None or not facts.origin:
-        return ORIGIN
-    # the host said it: checked like a setting (a "-x" would reach git here as an option)
-    return values.git_origin(facts.origin, f"the {v.s.git_remote} URL of {v.host.alias}'s checkout")
+    got = facts.origin if facts is not None else ""
+    origins.check_host(origin(v), got, v.component, v.host.alias, checkout_of(v), v.s.git_remote)
 
 
 def rev_asked(v: RunView) -> str:
-    return (v.build.requested if v.build is not None and v.build.requested else "") or v.to_rev
+    """--revision, else the head of the branch as the host fetched it (a commit id: checked,
+    as it is the host's answer)."""
+    asked = v.build.requested if v.build is not None and v.build.requested else ""
+    if asked or v.to_rev.startswith("<"):
+        return asked or v.to_rev
+    if not values.is_revision(v.to_rev):
+        raise ConfigError(
+            f"{v.host.alias} answered {v.to_rev!r} for the head of {v.s.git_branch}: not a commit id",
+            f"check the checkout on {v.host.alias} (git fetch there), or deploy with --revision",
+        )
+    return v.to_rev
 
 
 # --- the commands (shown, then run as shown) ---------------------------------------------
@@ -78,7 +109,10 @@ def fetch(v: RunView) -> str:
 
 
 def resolve(v: RunView, rev: str) -> str:
-    return f"git -C {shell_path(mirror(v))} rev-parse --verify --quiet {q(rev + '^{commit}')}"
+    return (
+        f"git -C {shell_path(mirror(v))} rev-parse --verify --quiet --end-of-options "
+        f"{q(rev + '^{commit}')}"
+    )
 
 
 def on_branch(v: RunView, sha: str) -> str:
@@ -108,18 +142,13 @@ def show(v: RunView) -> str:
 def revision(v: RunView) -> str:
     """Fetch the origin's branch and resolve the revision to deploy; refuse one that is not
     on the branch. Returns the full commit id."""
+    require(v.s, v.component, v.host.alias)
     where = origin(v)
-    if where == ORIGIN:
-        raise ConfigError(
-            f"cannot tell where {v.component}'s code comes from: the checkout on "
-            f"{v.host.alias} has no {v.s.git_remote} remote",
-            f"set {v.component}_origin to the repository URL",
-        )
     got = query(fetch(v), timeout=600)
     if not got.ok:
         raise RuntimeError(
             f"cannot fetch {v.s.git_branch} from {where}: {got.tail(3)}\n"
-            f"(this machine must reach the origin the host pulls from; or set {v.component}_origin)"
+            f"(this machine must reach {setting(v)} as the host does)"
         )
     rev = rev_asked(v)
     found = query(resolve(v, rev))

@@ -2,7 +2,8 @@
 
 :func:`prepare` reads the host's facts (one read-only command), settles the revision (the
 head of the origin's branch, or ``--revision`` if it is on that branch), then runs section L:
-with ``build_on=local`` the clean checkout, the build and the runtime checks; with ``host``
+with ``build_on=local`` the host's checkout must name ``<component>_repo`` exactly
+(tasks/build/origin.py), then the clean checkout, the build and the runtime checks; with ``host``
 the checks that apply to a host build. Everything found rides in the view
 (``RunView.build``): the component's plan reads it (what to send, its SHA-256), and so do
 the record and .release.json.
@@ -38,10 +39,13 @@ def prepare(s, comp: Component, requested: str | None = None) -> None:
             "코드 Pull takes the head of the branch",
             "add --build-on=local, or use the release strategy",
         )
+    if v.build_on == "local":
+        checkout.require(v.s, comp.name, v.host.alias)  # (the preflight refused it already)
     facts = parse(v.host.alias, s.query(host_command(v)))
     build = Build(v.build_on, revision=v.to_rev, requested=requested or "", facts=facts)
     s.set(build=build)
     if v.build_on == "local":
+        checkout.check_host(s.view)  # the host's checkout names exactly that origin
         if not facts.known:
             raise ConfigError(
                 f"{v.host.alias} did not say what it runs (OS, architecture, runtimes): a build "

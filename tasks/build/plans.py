@@ -20,6 +20,7 @@ from __future__ import annotations
 from tasks import shell
 from tasks.build import ship
 from tasks.engine.policy import Policy
+from tasks.engine.records import RUN_FILE_MODE
 from tasks.engine.steps import Kind, Plan, Step, Upload
 from tasks.engine.view import RunView
 from tasks.shell import q
@@ -51,7 +52,7 @@ def _no_wheels(v: RunView) -> str | None:
 
 def verify_step(number: str) -> Step:
     def uploads(v: RunView) -> tuple[Upload, ...]:
-        return (Upload(ship.manifest_path(v), "644", "SHA256SUMS: 이 컴퓨터에서 계산한 SHA-256",
+        return (Upload(ship.manifest_path(v), RUN_FILE_MODE, "SHA256SUMS: 이 컴퓨터에서 계산한 SHA-256",
                        lambda secrets, v=v: ship.manifest_text(v)),)  # fmt: skip
 
     return Step(

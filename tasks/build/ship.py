@@ -193,10 +193,13 @@ def send_sftp(s) -> str:
 def ssh_command(v: RunView) -> str:
     """rsync's ssh, reaching the host as the tool's own connection does (tasks/hosts/connect.py):
     the inventory's SSH config file (else ssh's own), its port only when the inventory gives
-    one, never the agent forwarded, host keys checked."""
+    one, host keys checked; no agent, no X11 display and no port forwarded to the host (``-a``,
+    ``ForwardAgent=no``, ``-x``, ``ClearAllForwardings``: an ``~/.ssh/config`` that forwards
+    them for interactive logins does not hand them to a host that may be compromised; options
+    given here win over the config's)."""
     h, s = v.host, v.s
-    argv = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-            "-o", "ForwardAgent=no"]  # fmt: skip
+    argv = ["ssh", "-a", "-o", "ForwardAgent=no", "-x", "-o", "ClearAllForwardings=yes",
+            "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"]  # fmt: skip
     if s.ssh_config_file:
         argv += ["-F", os.path.expanduser(s.ssh_config_file)]
     if h.port_given or h.port != 22:
@@ -228,10 +231,14 @@ def link_dest(v: RunView) -> str:
 
 
 def rsync(v: RunView) -> str:
+    """``--protect-args``: the paths and options go to the remote rsync over the protocol, not
+    through the remote shell's command line. rsync 3.0 and later take it (Debian 11's 3.2.3);
+    3.2.6 renamed it ``--secluded-args`` (``-s``) and still takes this name (Debian 12's 3.2.7
+    and its 3.5.0 update), where an older rsync does not know the new one."""
     src = f"{shell_path(work(v))}/{q(v.s.frontend_build_dir)}/"
     ld = f" --link-dest={q(link_dest(v))}" if link_dest(v) else ""
     return (
-        f"rsync -rlc --delete --stats --chmod=D755,F644{ld} -e {q(ssh_command(v))} "
+        f"rsync -rlc --protect-args --delete --stats --chmod=D755,F644{ld} -e {q(ssh_command(v))} "
         f"{src} {q(remote_spec(v, destination(v)))}"
     )
 

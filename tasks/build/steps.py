@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import re
 from pathlib import Path
 
 from tasks.build import artifacts, checkout, runtime
@@ -63,6 +64,14 @@ def checkout_step() -> Step:
 
 
 # --- L1a: the frontend's .env (baked into a CRA build) ----------------------------------
+#: keys a client bundle takes from .env by its framework's rule (CRA, Next.js, Vite): what a
+#: revision without a .env.example gets from the host's .env
+PUBLIC_PREFIXES = ("REACT_APP_", "NEXT_PUBLIC_", "VITE_")
+#: the most of the host's .env that is read (a frontend's .env is a few lines)
+ENV_LIMIT = 64 * 1024
+_ENV_KEY = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=")
+
+
 def env_candidates(v: RunView) -> list[str]:
     own = f"{v.s.frontend_dir}/.env"
     return [f"{release.shared(v)}/.env", own] if v.strategy == "release" else [own]
@@ -72,19 +81,56 @@ def env_target(v: RunView) -> Path:
     return checkout.real_path(checkout.work(v)) / ".env"
 
 
+def env_keys(example: Path) -> set[str] | None:
+    """The keys the revision's ``.env.example`` declares (None: it has none)."""
+    if not example.is_file():
+        return None
+    return {m.group(1) for line in example.read_text(errors="replace").splitlines()
+            if (m := _ENV_KEY.match(line))}  # fmt: skip
+
+
+def filtered_env(text: str, allowed: set[str] | None) -> tuple[str, list[str]]:
+    """The host's .env as the build reads it: only lines that set an allowed key (those of
+    the revision's .env.example; without one, the public prefixes). The build runs here,
+    and a build tool loads .env into its environment: a key such as NODE_OPTIONS from a
+    host would run code on this machine. Returns the text and the keys left out."""
+    kept, dropped = [], []
+    for line in text.splitlines():
+        m = _ENV_KEY.match(line)
+        if not m:
+            continue  # a comment, a blank line, a quoted value's next line
+        key = m.group(1)
+        if key in allowed if allowed is not None else key.startswith(PUBLIC_PREFIXES):
+            kept.append(line)
+        elif key not in dropped:
+            dropped.append(key)
+    return "".join(f"{line}\n" for line in kept), dropped
+
+
 def do_env(s) -> str:
     from tasks.build.ship import sftp_of
 
-    sftp, target = sftp_of(s), env_target(s.view)
-    for path in env_candidates(s.view):
+    v = s.view
+    sftp, target = sftp_of(s), env_target(v)
+    for path in env_candidates(v):
         try:
-            sftp.stat(path)
+            with sftp.open(path, "rb") as fh:
+                raw = fh.read(ENV_LIMIT + 1)
         except FileNotFoundError:
             continue
+        if len(raw) > ENV_LIMIT:
+            raise ConfigError(
+                f"{path} on {v.host.alias} is larger than {ENV_LIMIT} bytes: not a frontend's .env",
+                f"check that file on {v.host.alias}",
+            )
+        allowed = env_keys(target.with_name(".env.example"))
+        text, dropped = filtered_env(raw.decode("utf-8", "replace"), allowed)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # 0600 before a byte
-        with os.fdopen(fd, "wb") as fh:
-            sftp.getfo(path, fh)
-        return f"{path} (빌드 후 삭제)"
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        rule = ".env.example의 키만" if allowed is not None else "/".join(PUBLIC_PREFIXES) + " 키만"
+        left = f"; 넣지 않은 키: {', '.join(dropped)}" if dropped else ""
+        return f"{path} ({rule}, 빌드 후 삭제){left}"
     return "호스트에 .env 없음: 없이 빌드"
 
 
@@ -93,7 +139,8 @@ def env_step() -> Step:
         "L1a", "호스트의 .env 가져오기 (빌드에 들어가는 REACT_APP_*)", "1초", "-", Policy.ABORT,
         kind=Kind.LOCAL, action=do_env,
         command=lambda v: f"SFTP ↓ {v.host.alias}:{' 또는 '.join(env_candidates(v))} → "
-        f"{checkout.shell_path(checkout.work(v))}/.env (0600, 빌드 후 삭제)",
+        f"{checkout.shell_path(checkout.work(v))}/.env (0600, 리비전의 .env.example에 있는 키만, "
+        "빌드 후 삭제)",
     )  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.steps import CheckItem, Plan
+from tasks.engine.terminal import safe
 from tasks.errors import ConfigError
 from tasks.hosts.remote import Interrupted
 
@@ -49,8 +50,9 @@ def answerable(plans: list[Plan], yes: bool, task: str) -> None:
 
 
 def _read_line(prompt: str) -> str:
-    """input(), but a Ctrl-C (the task's interrupt flag) ends the wait."""
-    sys.stdout.write(prompt)
+    """input(), but a Ctrl-C (the task's interrupt flag) ends the wait. The prompt may name
+    what the host listed (restore-db's newest backup): made safe for the terminal."""
+    sys.stdout.write(safe(prompt))
     sys.stdout.flush()
     while True:
         if INTERRUPT.cancel.is_set():

@@ -1,6 +1,8 @@
 """What the operator sees: masked lines, aligned tables and live progress.
 
-Everything printed goes through :meth:`Console.out`, which masks secrets first. Tables are
+Everything printed goes through :meth:`Console.out`, which masks secrets first, then makes the
+text safe for a terminal (tasks/engine/terminal.py: no escape sequence, carriage return or
+other control character of a host's output acts on it; the live line's text too). Tables are
 aligned by display width (a Hangul syllable takes two columns: :func:`cell_len`), so Korean
 titles line up. A command that runs longer than :data:`LIVE_AFTER` seconds gets a progress
 line: on a terminal a live line drawn by rich (elapsed time against the manual's estimate,
@@ -19,15 +21,13 @@ import unicodedata
 from collections.abc import Sequence
 from functools import cache
 
+from tasks.engine.terminal import safe
 from tasks.hosts.secrets import Secrets
 
 LIVE_AFTER = 2.0
 PLAIN_EVERY = 15.0
 
 _PRINT = threading.Lock()
-#: control characters a line never carries to the terminal (bell, backspace, vertical tab,
-#: form feed, carriage return: a host's output could otherwise rewrite what is shown)
-_CONTROL = dict.fromkeys((7, 8, 11, 12, 13))
 
 
 @cache
@@ -51,13 +51,12 @@ class Console:
         self._write = write  # tests capture lines here
 
     def out(self, text: str = "") -> None:
-        masked = self.secrets.mask(text)
+        masked = safe(self.secrets.mask(text))
         lines = masked.split("\n") if masked else [""]
         text = "\n".join(f"{self.prefix}{line}" if line else line for line in lines)
         if self._write is not None:
             self._write(text)
             return
-        text = text.translate(_CONTROL)
         with _PRINT:
             if _BOARD.live is not None:  # above the live lines, which rich redraws below
                 _rich().print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
@@ -92,7 +91,7 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
                  right: Sequence[int] = ()) -> str:  # fmt: skip
     """Columns three spaces apart, each as wide as its widest cell; a rule under the
     headers; ``right``: right-aligned columns."""
-    table = [[str(h) for h in headers], *([str(c).translate(_CONTROL) for c in r] for r in rows)]
+    table = [[str(h) for h in headers], *([safe(str(c)) for c in r] for r in rows)]
     widths = [max(cell_len(r[i]) for r in table) for i in range(len(headers))]
 
     def line(cells: list[str]) -> str:
@@ -127,7 +126,8 @@ class Progress:
         _BOARD.remove(self)
 
     def feed(self, chunk: str) -> None:
-        text = self._partial + chunk
+        # a carriage return ends a line too (a progress bar's "50%\r60%": the last is shown)
+        text = (self._partial + chunk).replace("\r\n", "\n").replace("\r", "\n")
         *complete, self._partial = text.split("\n")
         for line in reversed([*complete, self._partial]):
             line = line.strip()
@@ -140,7 +140,7 @@ class Progress:
         return time.monotonic() - self._started
 
     def line(self) -> str:
-        last = self.console.secrets.mask(self.last)
+        last = safe(self.console.secrets.mask(self.last))
         return (
             f"{self.console.prefix}      … {self.elapsed:5.1f}s / 예상 {self.expected}  {self.label}"
             + (f"  │ {last}" if last else "")
@@ -152,7 +152,7 @@ class Progress:
                 _BOARD.add(self)
             return
         while not self._done.wait(PLAIN_EVERY):
-            last = f": {self.last}" if self.last else ""
+            last = f": {self.last}" if self.last else ""  # (out() masks it, makes it safe)
             self.console.out(
                 f"      … {self.elapsed:.0f}s 경과 (예상 {self.expected}) {self.label}{last}"
             )
@@ -195,6 +195,6 @@ _BOARD = _Board()
 
 
 def plain(text: str) -> None:
-    """Print outside any task's console (no secrets involved)."""
+    """Print outside any task's console (no secrets involved; made safe all the same)."""
     with _PRINT:
-        print(text, file=sys.stdout, flush=True)
+        print(safe(text), file=sys.stdout, flush=True)

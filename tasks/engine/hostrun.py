@@ -13,9 +13,9 @@ which runs ``systemd-run --unit=dojangkok-deploy-<run id> --uid=<deploy login> p
 hostrun.py <dir>`` (tasks/engine/roothelper.py checks the directory is the deploy login's).
 
 Standard library only; runs as the deploy login, never as root: a step's root actions are
-its own calls of the root helper. It writes one JSON line per event to ``<dir>/status.jsonl`` (a step starts, prints a
-line, ends; the rollback starts; the run is done), which the operator's side streams and
-turns back into its report. A file ``<dir>/cancel`` is Ctrl-C: the running command is ended
+its own calls of the root helper. It makes ``<dir>`` 0700 and writes one JSON line per event
+to ``<dir>/status.jsonl`` (0600; a step starts, prints a line, ends; the rollback starts; the
+run is done), which the operator's side streams and turns back into its report. A file ``<dir>/cancel`` is Ctrl-C: the running command is ended
 and the policy decides (roll back once committed). When the run is done, the operator's side
 answers with ``<dir>/ack``; without one (the operator is gone) this script writes the record
 to the host's history and releases the deploy lock itself.
@@ -24,6 +24,7 @@ to the host's history and releases the deploy lock itself.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import os
 import pwd
@@ -42,13 +43,31 @@ import policy as rules  # noqa: E402 - uploaded beside this file: tasks/engine/p
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+def private_dirs(where: str) -> None:
+    """The run's directory and ``hostrun/`` above it: the deploy login's alone (0700). They
+    were made by the upload (umask 022); what a run prints is nobody else's to read."""
+    for d in (os.path.dirname(os.path.normpath(where)), where):
+        # not ours (a state_dir laid out by hand): the files are 0600 all the same
+        with contextlib.suppress(OSError):
+            os.chmod(d, 0o700)
+
+
+def private_file(path: str) -> int:
+    """``path`` opened for appending, 0600 (made so if it was not: an older tool left 0640)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
 class Run:
     def __init__(self, where: str):
         self.dir = where
         with open(os.path.join(where, "plan.json"), encoding="utf-8") as f:
             self.plan = json.load(f)
         self.login = pwd.getpwuid(os.getuid())
-        self.status = open(os.path.join(where, "status.jsonl"), "a", encoding="utf-8")  # noqa: SIM115
+        private_dirs(where)
+        self.status = os.fdopen(private_file(os.path.join(where, "status.jsonl")), "a",
+                                encoding="utf-8")  # fmt: skip
         self.steps: list[dict] = []
         self.down_at: float | None = None
         self.up_at: float | None = None
@@ -219,9 +238,8 @@ class Run:
                      interrupted=self.interrupted, message=problem, downtime_seconds=downtime,
                      recorded_by="host (the operator's side was gone)")  # fmt: skip
         history = self.plan["record"]["path"]
-        with open(history, "a", encoding="utf-8") as fh:
+        with os.fdopen(private_file(history), "a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        os.chmod(history, 0o640)
         self.sh(self.plan["unlock"], stop_on_cancel=False)
         self.emit(ev="recorded", history=history)
 

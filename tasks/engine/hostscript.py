@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from tasks.engine import lock as locks
 from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.policy import Policy
-from tasks.engine.records import WithRecord, host_history_path
+from tasks.engine.records import RUN_FILE_MODE, WithRecord, host_history_path
 from tasks.engine.runner import StepReport
 from tasks.engine.steps import Kind, Plan, Step, Upload
 from tasks.engine.view import RunView
@@ -85,11 +85,11 @@ def launch_step(plan: Plan, rollback: Plan, entry, also=lambda: None) -> Step:
         extra = also()
         return (
             *((extra,) if extra else ()),
-            Upload(f"{d}/hostrun.py", "644", "호스트 실행기 tasks/engine/hostrun.py",
+            Upload(f"{d}/hostrun.py", RUN_FILE_MODE, "호스트 실행기 tasks/engine/hostrun.py",
                    lambda secrets: (HERE / "hostrun.py").read_text(encoding="utf-8")),
-            Upload(f"{d}/policy.py", "644", "실패 정책 tasks/engine/policy.py",
+            Upload(f"{d}/policy.py", RUN_FILE_MODE, "실패 정책 tasks/engine/policy.py",
                    lambda secrets: (HERE / "policy.py").read_text(encoding="utf-8")),
-            Upload(f"{d}/plan.json", "600", f"아래 {plan.section} 단계와 롤백 단계",
+            Upload(f"{d}/plan.json", RUN_FILE_MODE, f"아래 {plan.section} 단계와 롤백 단계",
                    lambda secrets: doc),
         )  # fmt: skip
 

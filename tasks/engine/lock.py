@@ -1,7 +1,8 @@
 """The per-host deploy lock: one task that changes a host at a time.
 
 Taken atomically on the host with ``mkdir <state_dir>/deploy.lock`` (mkdir either creates
-the directory or fails: two operators cannot both succeed), then ``info.json`` inside says
+the directory or fails: two operators cannot both succeed; 0700, the deploy login's alone),
+then ``info.json`` inside (0600) says
 who holds it: operator, machine and process, the task, component and revision, when, and a
 message. A second task is refused with those details and the way out. The lock is released
 in every exit path (success, failure, rollback, Ctrl-C); only its holder's run id releases
@@ -19,6 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from tasks.engine.records import RUN_FILE_MODE
 from tasks.engine.steps import Upload
 from tasks.engine.view import RunView, operator_host, operator_name
 from tasks.errors import ConfigError, DeployToolError
@@ -80,8 +82,16 @@ class LockHeld(DeployToolError):
 
 
 def acquire_command(s: Settings, info: LockInfo) -> str:
+    """The lock and its info, the deploy login's alone (0700, 0600: who deploys what, when,
+    with which message, is nobody else's to read)."""
     d = q(lock_dir(s))
-    return f"mkdir -- {d} 2>/dev/null && printf '%s\\n' {q(info.to_json())} > {d}/info.json"
+    return f"mkdir -- {d} 2>/dev/null && chmod 700 -- {d} && {_write_info(d, info)}"
+
+
+def _write_info(d: str, info: LockInfo) -> str:
+    """Writes ``info.json`` in the lock ``d`` (a shell word), 0600 (umask in a subshell: the
+    commands around it keep theirs)."""
+    return f"(umask 077 && printf '%s\\n' {q(info.to_json())} > {d}/info.json)"
 
 
 def read_command(s: Settings) -> str:
@@ -189,8 +199,7 @@ class HostLock:
         self.info = replace(self.info, **changes)
         self.unsaved = not now
         if now:
-            d = q(lock_dir(self.s))
-            self.remote.run(f"printf '%s\\n' {q(self.info.to_json())} > {d}/info.json")
+            self.remote.run(_write_info(q(lock_dir(self.s)), self.info))
 
     def upload(self) -> Upload | None:
         """The info as a file a step writes (with the host run's launch) when it changed
@@ -198,7 +207,7 @@ class HostLock:
         if not self.unsaved:
             return None
         text = self.info.to_json() + "\n"
-        return Upload(f"{lock_dir(self.s)}/info.json", "644", "배포 잠금 정보 (대상 리비전)",
+        return Upload(f"{lock_dir(self.s)}/info.json", RUN_FILE_MODE, "배포 잠금 정보 (대상 리비전)",
                       lambda secrets: text)  # fmt: skip
 
     def release(self, session: Session | None = None) -> None:

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from tasks.engine.terminal import safe
 from tasks.hosts.remote import ConnectionLost
 from tasks.shell import q
 
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
     from tasks.engine.session import Session
 
 STACK_LIMIT = 20
+#: every file the tool writes on a host for itself (records, the revision stack, the lock's
+#: info, a host run's files) is the deploy login's alone: what ran, when, by whom, with which
+#: output is nobody else's business on a shared server
+RUN_FILE_MODE = "600"
 
 
 class WithRecord(NamedTuple):
@@ -77,7 +82,7 @@ def write_stack(session: Session, stack: list[str]) -> None:
     path = state_file(session)
     tmp = f"{path}.{session.view.run_id}.tmp"
     session.with_record.append(WithRecord(f"mv -f -- {q(tmp)} {q(path)}",
-                                          f"배포 리비전 목록 ({path})", ((body, tmp, "644"),)))  # fmt: skip
+                                          f"배포 리비전 목록 ({path})", ((body, tmp, RUN_FILE_MODE),)))  # fmt: skip
 
 
 def pushed(stack: list[str], from_rev: str, to_rev: str) -> list[str]:
@@ -113,9 +118,9 @@ def write_local(line: str) -> Path:
     path = local_history_path()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)  # a file an older tool (or a copy) left readable: private first
     with os.fdopen(fd, "a", encoding="utf-8") as fh:
         fh.write(line)
-    os.chmod(path, 0o600)
     return path
 
 
@@ -144,12 +149,15 @@ def append(session: Session, entry: dict, unlock: str = "") -> bool:
         then = "".join(
             f"{{ {e.command}; }} || echo {NOT_DONE}{i} >&2; " for i, e in enumerate(extra)
         )
-        # the host's history: the login user's, readable by its group only (0640); the line
-        # is appended from a file (one write)
-        then += f"cat -- {q(tmp)} >> {q(remote)} && rm -f -- {q(tmp)} && chmod 640 -- {q(remote)}"
+        # the host's history: the deploy login's alone (0600, made so if it is not: an older
+        # tool left 0640); the line is appended from a file (one write)
+        then += (
+            f"(umask 077 && cat -- {q(tmp)} >> {q(remote)}) && rm -f -- {q(tmp)} && "
+            f"chmod {RUN_FILE_MODE} -- {q(remote)}"
+        )
         if unlock:  # whether the record was written or not: the lock is released
             then = f"{{ {then}; }}; a=$?; if {unlock}; then echo {UNLOCKED}; fi; exit $a"
-        files = [(line, tmp, "644"), *(f for e in extra for f in e.files)]
+        files = [(line, tmp, RUN_FILE_MODE), *(f for e in extra for f in e.files)]
         try:
             res = session.remote.put_texts(files, then=then)
             unlocked = UNLOCKED in res.stdout
@@ -189,8 +197,21 @@ def refused(task: str, host: str, problem: str, fix: str, mask) -> None:
 
 
 def read_local(limit: int = 20) -> list[dict]:
+    """The newest records, as `fab history` prints them: every text in them made safe for a
+    terminal (a step's detail quotes the host's output; ``--raw``'s JSON would print a C1
+    control or a bidi override as it is)."""
     path = local_history_path()
     if not path.is_file():
         return []
     lines = path.read_text(encoding="utf-8").splitlines()[-limit:]
-    return [json.loads(line) for line in lines if line.strip()]
+    return [_safe_texts(json.loads(line)) for line in lines if line.strip()]
+
+
+def _safe_texts(value):
+    if isinstance(value, str):
+        return safe(value)
+    if isinstance(value, list):
+        return [_safe_texts(v) for v in value]
+    if isinstance(value, dict):
+        return {safe(k): _safe_texts(v) for k, v in value.items()}
+    return value

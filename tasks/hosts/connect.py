@@ -21,6 +21,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
+import shlex
+import stat
 from pathlib import Path
 
 import paramiko
@@ -110,6 +113,7 @@ def connection(host: Host) -> Connection:
                 f"ssh key {host.key_file} for host {host.alias} not found",
                 "fix ansible_ssh_private_key_file in the inventory",
             )
+        check_key_mode(host.key_file, host.alias)
         kwargs = {"key_filename": host.key_file, "look_for_keys": False, "allow_agent": False}
     conn = _Connection(
         host.address,
@@ -205,6 +209,18 @@ def describe_route(conn: Connection) -> str:
     if isinstance(conn.gateway, str):
         text += f" via ProxyCommand {conn.gateway}"
     return text
+
+
+def check_key_mode(path: str, alias: str) -> None:
+    """Refuse a private key others may read or change (OpenSSH refuses it too: paramiko does
+    not). Whoever can read it logs in as the deploy login; whoever can write it, as well."""
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    if mode & 0o077:
+        raise ConfigError(
+            f"ssh key {path} for host {alias} has mode {mode:04o}: other users of this machine "
+            "can read (or change) it",
+            f"chmod 600 {shlex.quote(path)}",
+        )
 
 
 def explain(host: Host, exc: Exception) -> ConfigError:

@@ -9,7 +9,29 @@ A value is looked for as it is and in the forms output gives it: JSON-escaped (w
 without ``\\uXXXX``, and with ``\\/``), percent-encoded (URLs, form bodies) and
 shell-quoted; a URL also by the parts that carry its secret (a password, query values,
 or else the path, where a webhook keeps its token), as error messages print them without
-the host. Every occurrence of any form is hidden; nothing of a secret is ever printed.
+the host. A value of ``MIN_LENGTH`` characters or more is also looked for:
+
+* in upper and in lower case (a log that shouts, a tool that folds case);
+* percent-encoded with lower-case hex digits, and with ``/`` kept (``quote``'s default);
+* as hex (``xxd -p``, a hash dump's neighbour), lower and upper case;
+* in base64, standard and URL-safe, alone and *inside a longer encoded text*: HTTP Basic
+  sends ``base64(user:secret)``, where the secret's own characters depend on where it
+  starts. For each of the three starting positions (mod 3) the characters that only the
+  secret's bytes determine are a form; found, the whole encoded run around them
+  (``A-Z a-z 0-9 + / = - _``) is hidden, so no character mixing the secret's bits with
+  its neighbours' is left;
+* line by line when it has several lines (a PEM key, a JSON key file): every line of
+  ``MIN_LENGTH`` or more, in the forms above, except PEM armor lines
+  (``-----BEGIN ... KEY-----``), which are the same in every key.
+
+Every derived form is itself ``MIN_LENGTH`` or longer. That is the rule that keeps masking
+from garbling output: a short form (the hex of a 2-byte value, a 3-character base64 run,
+the line ``}`` of a JSON key) would match ordinary text everywhere and still give the
+value away through what is around it; and ``Secrets.check`` refuses a used value shorter
+than that anyway. (A shorter value the task reads is still masked as it is, JSON-escaped,
+percent-encoded and shell-quoted, as before: those forms are its own characters.)
+
+Every occurrence of any form is hidden; nothing of a secret is ever printed:
 
 * An occurrence bounded on both sides (the text's ends, whitespace, punctuation such as
   ``/ : @ = ? & " ' ( ) , ;``, or a JSON escape such as ``\\n``) is replaced by ``MASK``:
@@ -24,7 +46,9 @@ the host. Every occurrence of any form is hidden; nothing of a secret is ever pr
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import shlex
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
@@ -38,25 +62,90 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 
 
 # --- the forms of a value ------------------------------------------------------------------
+class Encoded(str):
+    """A form found inside a longer encoded text (base64): masked with that whole run."""
+
+
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_ALPHABET = {base64.b64encode: _B64, base64.urlsafe_b64encode: _B64[:-2] + "-_"}
+_BASE64_RUN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_")
+_PERCENT = re.compile(r"%[0-9A-F]{2}")
+_PEM_ARMOR = re.compile(r"-----[A-Z0-9 ]+-----")
+
+
 def forms_of(values: Iterable[str]) -> list[str]:
     """Each value as it is and as output encodes it, longest first."""
     forms: set[str] = set()
     for v in values:
-        as_json = json.dumps(v, ensure_ascii=False)[1:-1]
-        forms.update(
-            {
-                v,
-                as_json,
-                json.dumps(v)[1:-1],
-                as_json.replace("/", "\\/"),
-                quote(v, safe=""),
-                quote_plus(v, safe=""),
-            }
-        )
-        if "'" in v:  # otherwise shlex.quote leaves the value whole inside its quotes
-            forms.add(shlex.quote(v))
+        forms.update(_plain_forms(v))
         forms.update(p for p in _url_secrets(v) if len(p) >= MIN_LENGTH)
+        if len(v) >= MIN_LENGTH:
+            derived = _derived_forms(v)
+            for line in _lines(v):
+                derived |= _plain_forms(line) | _derived_forms(line)
+            forms.update(f for f in derived if len(f) >= MIN_LENGTH)
     return sorted(forms, key=len, reverse=True)
+
+
+def _plain_forms(v: str) -> set[str]:
+    """The value, JSON-escaped, percent-encoded (upper-case hex, nothing kept), shell-quoted."""
+    as_json = json.dumps(v, ensure_ascii=False)[1:-1]
+    forms = {
+        v,
+        as_json,
+        json.dumps(v)[1:-1],
+        as_json.replace("/", "\\/"),
+        quote(v, safe=""),
+        quote_plus(v, safe=""),
+    }
+    if "'" in v:  # otherwise shlex.quote leaves the value whole inside its quotes
+        forms.add(shlex.quote(v))
+    return forms
+
+
+def _derived_forms(v: str) -> set[str]:
+    """The forms of a long value that a short one does not get (see the rule above)."""
+    forms = {v.upper(), v.lower()}
+    for encode in (quote, quote_plus):
+        for keep in ("", "/"):
+            pct = encode(v, safe=keep)
+            forms |= {pct, _PERCENT.sub(lambda m: m.group(0).lower(), pct)}
+    raw = v.encode()
+    forms |= {raw.hex(), raw.hex().upper()}
+    for alphabet in (base64.b64encode, base64.urlsafe_b64encode):
+        whole = alphabet(raw).decode()
+        found = (whole, whole.rstrip("="), *_base64_cores(raw, alphabet))
+        forms.update(Encoded(f) for f in found)
+    return forms
+
+
+def _base64_cores(raw: bytes, encode) -> list[str]:
+    """The base64 characters that only ``raw``'s bits determine, for ``raw`` starting at each
+    byte position ``k`` mod 3 of a longer text (``user:secret`` in HTTP Basic); where ``raw``
+    does not start a 3-byte group, also each with the character before it, which holds the
+    last 2 (k=1) or 4 (k=2) bits of the byte before and ``raw``'s first 4 or 2: a stream
+    holds it back as the beginning of a form, so it is never printed apart from the rest."""
+    cores = []
+    for k in range(3):
+        text = encode(b"\0" * k + raw + b"\0\0").decode()
+        first = -(-8 * k // 6)  # the first character whose 6 bits are all raw's
+        last = (8 * (k + len(raw)) - 6) // 6  # the last one
+        core = text[first : last + 1]
+        cores.append(core)
+        if k:
+            own = 2 * k  # bits of the byte before in that character: 2 or 4
+            low = raw[0] >> (8 - (6 - own))
+            chars = _ALPHABET[encode]
+            cores += [chars[(p << (6 - own)) | low] + core for p in range(1 << own)]
+    return cores
+
+
+def _lines(v: str) -> list[str]:
+    """The lines of a multi-line value that can be masked alone (not PEM armor)."""
+    if "\n" not in v and "\r" not in v:
+        return []
+    lines = (line.strip() for line in v.splitlines())
+    return [ln for ln in lines if len(ln) >= MIN_LENGTH and not _PEM_ARMOR.fullmatch(ln)]
 
 
 def _url_secrets(value: str) -> list[str]:
@@ -96,7 +185,10 @@ class StreamMasker:
 
     A stream cannot take back what it printed: when a secret is glued to a word whose
     beginning went out with an earlier chunk, that beginning stays (``foo-`` of
-    ``foo-<secret>``); the secret itself and the rest of the word are masked.
+    ``foo-<secret>``; in base64, the encoded ``user:`` before an HTTP Basic password); the
+    secret itself and the rest of the word are masked. No character that carries a bit of
+    the secret goes out early: the base64 character that mixes the secret's first bits with
+    the byte before is the beginning of a form, so it is held back.
     """
 
     def __init__(self, forms: list[str]):
@@ -210,10 +302,15 @@ def _spans(text: str, forms: list[str]) -> list[tuple[int, int]]:
     for form in forms:
         i = text.find(form)
         while i != -1:
-            found.append((i, i + len(form)))
+            found.append((i, i + len(form), isinstance(form, Encoded)))
             i = text.find(form, i + 1)
     spans = []
-    for s, e in found:
+    for s, e, encoded in found:
+        if encoded:  # the whole encoded run: its edge characters carry bits of the secret
+            while s > 0 and text[s - 1] in _BASE64_RUN:
+                s -= 1
+            while e < n and text[e] in _BASE64_RUN:
+                e += 1
         s, e = _unit(text, s)[0], _unit(text, e - 1)[1]  # never cut an escape in two
         if s > 0 and _wordish(text, s) and _wordish(text, s - 1):
             while s > 0 and _wordish(text, s - 1):

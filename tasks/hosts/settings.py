@@ -187,7 +187,8 @@ class Settings:
     # --- zero to serving (tasks/procedures/setup*.py, detect.py, preconditions.py, drift.py) ---
     # `fab setup` takes a bare host to serving; deploys check what they rely on first.
     #: each component's git origin: setup clones it, every deploy checks the checkout's origin
-    #: (empty: setup cannot clone; deploys only check that the checkout is a git repository)
+    #: (empty: setup cannot clone; deploys only check that the checkout is a git repository;
+    #: a local build is refused: build_on=local fetches from here and nowhere else)
     frontend_repo: str = ""
     backend_repo: str = ""
     ai_repo: str = ""
@@ -286,10 +287,8 @@ class Settings:
     ai_build_on: str = ""
     #: build_on=local: the tool's own clean checkouts and builds (never your working tree)
     build_work_dir: str = "~/.cache/dojangkok-deploy"
-    #: build_on=local: where to fetch the code (empty: the host checkout's git_remote URL)
-    frontend_origin: str = ""
-    backend_origin: str = ""
-    ai_origin: str = ""
+    # (build_on=local fetches from <component>_repo alone, which the host's checkout must
+    # name exactly: tasks/build/origin.py)
 
     # ---------------------------------------------------------------------------------
     @classmethod

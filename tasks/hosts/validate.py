@@ -275,9 +275,6 @@ RULES: dict[str, Rule] = {
     "backend_build_on": _optional(_choice("host", "local")),
     "ai_build_on": _optional(_choice("host", "local")),
     "build_work_dir": local_dir,
-    "frontend_origin": _optional(git_origin),
-    "backend_origin": _optional(git_origin),
-    "ai_origin": _optional(git_origin),
     # zero to serving (setup_apps.py, detect.py, drift.py)
     "frontend_repo": _optional(git_origin),
     "backend_repo": _optional(git_origin),

@@ -91,7 +91,12 @@ def preflight(comp: Component, hosts: list[Host], secrets: Secrets, opts: Option
     hosts, or left in ``missing`` for the caller (a full deploy's components) to refuse."""
     report = missing or Missing(secrets, files=not opts.dry_run)
     for host in hosts:
-        found = plans(comp, host, task, opts.strategy_for(host), opts.build_on_for(host, comp))
+        build_on = opts.build_on_for(host, comp)
+        if task == "deploy" and build_on == "local":  # its origin: the inventory's alone
+            from tasks.build.checkout import require
+
+            require(host.settings, comp.name, host.alias)
+        found = plans(comp, host, task, opts.strategy_for(host), build_on)
         needs = comp.needs(host.settings) if task == "deploy" else []
         preflight_secrets(host, secrets, needs, tuple(found), missing=report)
         if not opts.dry_run:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tasks.components import Component
+from tasks.engine.records import RUN_FILE_MODE
 from tasks.engine.view import RunView
 from tasks.hosts.settings import Settings
 from tasks.procedures.hostfacts import served_version
@@ -140,7 +141,7 @@ def write(session, comp: str, record: dict) -> None:
     path = record_path(session.view.s, comp)
     tmp = f"{path}.{session.view.run_id}.tmp"
     session.remote.run(f"mkdir -p {q(path.rsplit('/', 1)[0])}")
-    session.remote.put_text(json.dumps(record, indent=1) + "\n", tmp, mode="644")
+    session.remote.put_text(json.dumps(record, indent=1) + "\n", tmp, mode=RUN_FILE_MODE)
     session.remote.run(f"mv -f {q(tmp)} {q(path)}")
 
 

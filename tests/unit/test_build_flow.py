@@ -49,7 +49,8 @@ def session(tmp_path, origin, java: str, lines: list):
     ])  # fmt: skip
     remote = FakeRemote([("@@fact", 0, facts)])
     s = make_session(remote, "backend", lines=lines, build_on="local",
-                     settings=Settings(build_work_dir=str(tmp_path / "builds")),
+                     settings=Settings(build_work_dir=str(tmp_path / "builds"),
+                                       backend_repo=str(origin)),
                      to_rev=git("rev-parse", "main", cwd=origin))  # fmt: skip
     return s, remote
 

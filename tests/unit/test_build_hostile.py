@@ -88,13 +88,18 @@ def test_local_build_commands_are_inert_with_hostile_values(kind, sandbox):
 
 
 @pytest.mark.parametrize("value", ["--upload-pack=touch /tmp/x", "-x", "a b", "x\ny", ""])
-def test_an_origin_that_git_would_read_as_an_option_is_refused(value):
-    v = RunView("deploy", "backend", host(Settings(), "cpu"), RUN_ID, build_on="local",
+def test_an_origin_the_host_reports_is_compared_never_fetched_from(value):
+    """Whatever the host says its origin is, this machine fetches from backend_repo alone;
+    the host's answer is refused (naming it) because it is not exactly that; and the setting
+    itself refuses what git would read as an option."""
+    repo = "git@h:o/backend.git"
+    v = RunView("deploy", "backend", host(Settings(backend_repo=repo), "cpu"), RUN_ID,
+                build_on="local",
                 build=Build("local", facts=HostFacts(alias="cpu", machine="x", origin=value)))  # fmt: skip
-    if not value:
-        assert checkout.origin(v) == checkout.ORIGIN
-        return
-    with pytest.raises(ConfigError, match="is not a repository URL or path|one line"):
-        checkout.origin(v)
-    with pytest.raises(ConfigError, match="backend_origin"):
-        Settings.from_vars({"backend_origin": value}, where="test")
+    assert checkout.origin(v) == repo
+    assert f"--end-of-options {repo} " in checkout.fetch(v)
+    with pytest.raises(ConfigError, match="has origin|has no origin remote"):
+        checkout.check_host(v)
+    if value:
+        with pytest.raises(ConfigError, match="backend_repo"):
+            Settings.from_vars({"backend_repo": value}, where="test")

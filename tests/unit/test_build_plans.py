@@ -66,7 +66,9 @@ def test_manual_frontend_rsyncs_into_the_checkout_s_build_dir_then_step_4_as_bef
     plan = frontend.plan(v)
     assert numbers(plan) == ["0", "1", "2", "3", "3a", "4", "5", "6"]
     rsync = plan.step("2").render(v)
-    assert rsync.startswith("rsync -rlc --delete") and ":/app/frontend/build/" in rsync
+    assert (
+        rsync.startswith("rsync -rlc --protect-args --delete") and ":/app/frontend/build/" in rsync
+    )
     assert "--link-dest" not in rsync  # the destination holds the previous build itself
     assert "npm" not in "\n".join(s.render(v) for s in plan.steps)
     assert plan.step("4").render(v) == frontend.plan(make_view("frontend")).step("4").render(v)
@@ -186,9 +188,7 @@ def origin(tmp_path: Path):
 
 
 def view_for(tmp_path, origin_dir, rev="", requested=""):
-    s = Settings(
-        build_work_dir=str(tmp_path / "builds"), backend_origin=str(tmp_path / "origin.git")
-    )
+    s = Settings(build_work_dir=str(tmp_path / "builds"), backend_repo=str(tmp_path / "origin.git"))
     v = local("backend", settings=s, to_rev=rev or git("rev-parse", "HEAD", cwd=origin_dir))
     return v.but(build=Build("local", requested=requested))
 
@@ -229,10 +229,11 @@ def test_a_revision_on_another_branch_is_refused(tmp_path, origin):
         checkout.revision(view_for(tmp_path, origin, requested=sha))
 
 
-def test_no_origin_known_is_a_clear_refusal(tmp_path):
+def test_no_origin_in_the_inventory_is_a_clear_refusal(tmp_path):
     v = local("backend", settings=Settings(build_work_dir=str(tmp_path))).but(build=Build("local"))
-    with pytest.raises(ConfigError, match="set backend_origin"):
+    with pytest.raises(ConfigError, match="needs backend_repo") as err:
         checkout.revision(v)
+    assert "set backend_repo in the inventory" in err.value.fix
 
 
 def test_the_runbook_has_the_second_method_in_the_manual_s_words():

@@ -68,5 +68,5 @@ def test_printing_lines_and_tables_needs_no_rich():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout  # fmt: skip
-    assert out.splitlines() == ["[1/2] (B7) 기존 서비스 중지", "단계   결과", "───────────",
+    assert out.splitlines() == ["[1/2] (B7) 기존 서비스 중지\\x07", "단계   결과", "───────────",
                                 "B7     ok", "False"]  # fmt: skip

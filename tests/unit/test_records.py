@@ -48,13 +48,17 @@ def test_a_host_record_that_cannot_be_written_is_said(tmp_path, monkeypatch):
 
 
 def test_history_files_are_private(tmp_path, monkeypatch):
-    """Locally 0600 in a 0700 directory; on the host, 0640 (the command says so)."""
+    """Locally 0600 in a 0700 directory, even over a file left readable; on the host, 0600
+    (the command says so; tests/unit/test_run_files.py runs it)."""
     monkeypatch.setenv("DOJANGKOK_HISTORY", str(tmp_path / "state" / "h.jsonl"))
+    (tmp_path / "state").mkdir(mode=0o700)
+    (tmp_path / "state" / "h.jsonl").write_text("")
+    (tmp_path / "state" / "h.jsonl").chmod(0o644)
     remote = FakeRemote()
     records.append(make_session(remote), {"component": "backend"})
     assert oct((tmp_path / "state" / "h.jsonl").stat().st_mode)[-3:] == "600"
     assert oct((tmp_path / "state").stat().st_mode)[-3:] == "700"
-    assert "chmod 640 -- /var/lib/dojangkok-deploy/history.jsonl" in remote.commands()
+    assert "chmod 600 -- /var/lib/dojangkok-deploy/history.jsonl" in remote.commands()
 
 
 def test_the_stack_goes_to_the_host_with_the_record_in_one_round_trip(tmp_path, monkeypatch):

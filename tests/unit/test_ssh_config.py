@@ -24,6 +24,7 @@ def files(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "known_hosts").write_text(KNOWN)
     (tmp_path / "id_inventory").write_text("not read: nothing connects here\n")
+    (tmp_path / "id_inventory").chmod(0o600)  # a key others can read is refused
 
     def write(ini: str, ssh: str, where: str = "ssh_config") -> inventory.Inventory:
         path = tmp_path / where
