@@ -42,6 +42,9 @@ def test_each_suite_has_its_own_image_and_wheelhouse(monkeypatch, tmp_path):
     # trixie's package file is in trixie's recipe only: editing it leaves bookworm's image
     assert image.suite_file("trixie") in image.PROVISION_DIR.iterdir()
     assert not image.suite_file("bookworm").exists()
+    # the suite itself is in the key, not only its package file
+    monkeypatch.setattr(image, "suite_file", lambda suite: tmp_path / f"no-{suite}.txt")
+    assert image.recipe_hash("bookworm") != image.recipe_hash("trixie")
 
 
 def test_trixie_installs_its_own_jdk_and_the_rest_of_the_list(tmp_path):
