@@ -16,6 +16,11 @@ FAB := $(VENV)/bin/fab
 # named after the interpreter's directory: another interpreter makes the venv again
 STAMP := $(VENV)/.installed$(subst /,_,$(PYTHON_HOME))
 LABLOCK := scripts/lab-lock
+# The lab hosts' Debian: bookworm (12, the default) or trixie (13: Python 3.13, OpenJDK 21,
+# nginx 1.26, systemd 257), e.g. `make demo LAB_SUITE=trixie`. Each suite's images and layers
+# are cached side by side; the lab runs one suite at a time (`up` switches, ~30 s warm).
+LAB_SUITE ?= $(or $(DOJANGKOK_LAB_SUITE),bookworm)
+export DOJANGKOK_LAB_SUITE := $(LAB_SUITE)
 LABENV := DOJANGKOK_HOSTS=.lab/hosts.ini DOJANGKOK_ENV=.lab/.env
 
 .PHONY: system-packages venv demo demo-steps test test-unit lint fmt runbook lab-up lab-down \
@@ -47,8 +52,9 @@ lab-status: system-packages venv
 	$(PY) -m tests.lab status
 
 # Zero to serving on the local lab: bare hosts (a cloud image: packages, a login user),
-# `fab setup` on each, then the manual's full deploy of the sample apps. The lab lock is
-# held for the whole run.
+# `fab setup` on each, then the manual's full deploy of the sample apps, then a check that the
+# sample apps answer with their versions on hosts of LAB_SUITE (tests/lab/versions.py). The
+# lab lock is held for the whole run.
 # The lab's base image (debootstrap, the slow part of a cold start) is built while the venv
 # installs; the two setups run at once (gpu's output follows cpu's).
 demo: system-packages
@@ -63,7 +69,7 @@ demo-steps:
 	$(LABENV) $(FAB) -H cpu setup --yes; cpu=$$?; wait; cat .lab/demo-setup-gpu.log; \
 	[ $$cpu -eq 0 ] && [ "$$(cat .lab/demo-setup-gpu.rc)" = 0 ]
 	$(LABENV) $(FAB) full-deploy --yes
-	@echo "served: https://$$(sed -n 's/^cpu ansible_host=\([^ ]*\).*/\1/p' .lab/hosts.ini)/ (CA: .lab/tls/ca.pem)"
+	$(PY) -m tests.lab served
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -115,7 +115,8 @@ def test_settings_show_what_was_detected_on_the_host(bare, work):
     rows = {line.split(" = ")[0]: line for line in res.stdout.splitlines() if " = " in line}
     assert (
         "mariadb" in rows["db_server"]
-        and "detected: mariadbd is installed (debian 12" in (rows["db_server"])
+        and f"detected: mariadbd is installed (debian {bare.settings.debian_version}"
+        in rows["db_server"]
     )
     assert "/etc/mysql/mariadb.conf.d/60-dojangkok.cnf" in rows["mysql_conf"]
     assert "detected" in rows["host_packages"] and "inventory" in rows["backend_repo"]

@@ -232,6 +232,9 @@ class Settings:
     db_server: str = ""
     #: the python that makes the AI venv (empty: detected, the host's python3)
     ai_python: str = ""
+    #: how the nginx site turns HTTP/2 on: "directive" (`http2 on;`, nginx ≥ 1.25.1) or
+    #: "listen" (`listen 443 ssl http2`, older nginx); empty: detected from the host's nginx
+    nginx_http2: str = ""
     #: packages setup makes sure of (empty: detected from the distribution and the host's role)
     host_packages: list = field(default_factory=list)
 

@@ -295,6 +295,7 @@ RULES: dict[str, Rule] = {
     "ai_proc_subset": _choice("pid", "all"),
     "db_server": _optional(_choice("mariadb", "mysql")),
     "ai_python": _optional(python_command),
+    "nginx_http2": _optional(_choice("directive", "listen")),
     "host_packages": _each(_package),
     "frontend_env": _env_values,
     "backend_env": _env_values,

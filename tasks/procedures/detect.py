@@ -28,7 +28,9 @@ FACTS = (
     "if command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; then echo db=mariadb; "
     "elif command -v mysqld >/dev/null 2>&1 || [ -x /usr/sbin/mysqld ]; then echo db=mysql; "
     "else echo db=; fi; "
-    'echo "python=$(python3 -c \'import sys; print("%d.%d" % sys.version_info[:2])\' 2>/dev/null)"'
+    'echo "python=$(python3 -c \'import sys; print("%d.%d" % sys.version_info[:2])\' 2>/dev/null)"; '
+    # nginx is in /usr/sbin, which a login user's PATH may lack
+    "echo \"nginx=$({ nginx -v || /usr/sbin/nginx -v; } 2>&1 | sed -n 's|^nginx version: nginx/||p')\""
 )
 
 #: the config directory each server reads last, and a name that sorts after its own files
@@ -38,8 +40,18 @@ CONF = {
 }
 SERVER_PACKAGE = {"mariadb": "mariadb-server", "mysql": "mysql-server"}
 CLIENT_PACKAGE = {"mariadb": "mariadb-client", "mysql": "mysql-client"}
+#: the manual's backend is Java 17 (build.gradle's toolchain); where a distribution no longer
+#: ships OpenJDK 17: (from its major version, the JDK it ships). Debian 13 (trixie) has 21.
+JAVA = 17
+NEWER_JDK = {"debian": ((13,), 21)}
 #: what the manual's target has, when there is no host to ask
-ASSUMED = {"os": "ubuntu", "os_version": "24.04", "arch": "arm64", "db": "", "python": ""}
+ASSUMED = {"os": "ubuntu", "os_version": "24.04", "arch": "arm64", "db": "", "python": "",
+           "nginx": ""}  # fmt: skip
+#: nginx 1.25.1 made `listen ... http2` deprecated (a warning at every `nginx -t`) for the
+#: `http2 on;` directive, which older nginx refuses; where nginx is not installed yet, the
+#: distribution releases from which on its nginx is that new
+HTTP2_DIRECTIVE = (1, 25, 1)
+HTTP2_DIRECTIVE_FROM = {"debian": (13,), "ubuntu": (24, 10)}
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,7 @@ class Facts:
     arch: str
     db: str  # mariadb | mysql | "" (no server installed)
     python: str  # the version of python3, e.g. "3.11" ("" if none)
+    nginx: str = ""  # the version of nginx, e.g. "1.26.3" ("" if none)
     seen: bool = True  # False: assumed (no host was asked)
 
     @property
@@ -69,12 +82,46 @@ def assumed() -> Facts:
     return Facts(**ASSUMED, seen=False)
 
 
-def _packages(s: Settings, host_roles: set[str], db: str) -> list[str]:
+def _version(text: str) -> tuple[int, ...]:
+    """The leading numbers: "24.10" → (24, 10), "1.24.0 (Ubuntu)" → (1, 24), "" → ()."""
+    parts = []
+    for part in text.split("."):
+        if not part.isdigit():
+            break
+        parts.append(int(part))
+    return tuple(parts)
+
+
+def _release_at_least(facts: Facts, since: dict[str, tuple[int, ...]]) -> bool:
+    first = since.get(facts.os)
+    return first is not None and _version(facts.os_version) >= first  # "" (sid): ()
+
+
+def jdk_package(facts: Facts) -> str:
+    """The distribution's OpenJDK closest to the manual's Java 17: 17 where it ships (Ubuntu
+    22.04/24.04, Debian 12), 21 on Debian 13 and later."""
+    newer = _release_at_least(facts, {os: v for os, (v, _) in NEWER_JDK.items()})
+    java = NEWER_JDK[facts.os][1] if newer else JAVA
+    return f"openjdk-{java}-jdk-headless"
+
+
+def nginx_http2(facts: Facts) -> tuple[str, str]:
+    """How the site turns HTTP/2 on ("directive": `http2 on;`, or "listen": `listen ...
+    http2`), and why: the host's nginx, or before it is installed, the distribution's."""
+    want = ".".join(map(str, HTTP2_DIRECTIVE))
+    if facts.nginx:
+        new, what = _version(facts.nginx) >= HTTP2_DIRECTIVE, f"nginx {facts.nginx}"
+    else:
+        new, what = _release_at_least(facts, HTTP2_DIRECTIVE_FROM), f"no nginx yet; {facts.where}'s"
+    return ("directive" if new else "listen"), f"{what} {'≥' if new else '<'} {want}"
+
+
+def _packages(s: Settings, host_roles: set[str], db: str, facts: Facts) -> list[str]:
     """The packages a host needs for its role: "name" or "name|command" (satisfied by the
     command too: a nodesource node bundles npm, and Debian's npm would conflict with it)."""
     out = ["git", "curl", "ca-certificates", "python3"]
     if "cpu" in host_roles:
-        out += ["nginx", SERVER_PACKAGE[db], CLIENT_PACKAGE[db], "openjdk-17-jdk-headless",
+        out += ["nginx", SERVER_PACKAGE[db], CLIENT_PACKAGE[db], jdk_package(facts),
                 "nodejs|node", "npm|npm"]  # fmt: skip
     if "gpu" in host_roles:
         out += ["python3-venv"]
@@ -111,9 +158,11 @@ def resolve(s: Settings, facts: Facts, host_roles: set[str]) -> tuple[Settings, 
         changes["ai_python"] = "python3"
         version = f" (3 = {facts.python})" if facts.python else ""
         why["ai_python"] = f"the host's python3{version} ({seen})"
+    if not s.nginx_http2:
+        changes["nginx_http2"], why["nginx_http2"] = nginx_http2(facts)
     if not s.host_packages:
-        changes["host_packages"] = _packages(s, host_roles, db)
-        why["host_packages"] = f"for {'+'.join(sorted(host_roles))} on {facts.os} with {db}"
+        changes["host_packages"] = _packages(s, host_roles, db, facts)
+        why["host_packages"] = f"for {'+'.join(sorted(host_roles))} on {facts.where} with {db}"
     return s.replace(**changes), why
 
 

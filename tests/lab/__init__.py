@@ -1,7 +1,10 @@
 """The dojangkok test lab: two real hosts (`cpu`, `gpu`) on this machine.
 
-Each host is a Debian 12 container booted with `systemd-nspawn --boot` (systemd as PID 1,
-sshd, its own network namespace) on the lab bridge dklab0. Addresses come from the /24 in
+Each host is a Debian container booted with `systemd-nspawn --boot` (systemd as PID 1,
+sshd, its own network namespace) on the lab bridge dklab0: Debian 12 (bookworm) by default,
+Debian 13 (trixie) with DOJANGKOK_LAB_SUITE=trixie (`make demo LAB_SUITE=trixie`). Every
+cache entry below is the suite's own; `up` with another suite than the one running takes
+the lab down first. Addresses come from the /24 in
 DOJANGKOK_LAB_SUBNET (default 10.77.0.0/24): operator (this machine) .1, cpu .2, gpu .3.
 Hosts reach only the bridge: no NAT, no forwarding.
 
@@ -49,7 +52,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import gitrepos, keys, machines, network, provision, remote, served
-from .config import HOSTS, LabError, Settings, check_prereqs
+from .config import DEFAULT_SUITE, HOSTS, LabError, Settings, check_prereqs
 
 __all__ = ["Lab", "LabError", "HOSTS"]
 
@@ -98,10 +101,18 @@ class Lab:
         raise LabError(f"no dojangkok-deploy repo above {here}")
 
     # -- life cycle ---------------------------------------------------------------
+    def running_suite(self) -> str | None:
+        """The suite of the lab this checkout brought up (None: not up from here)."""
+        try:
+            return self._meta().get("suite", DEFAULT_SUITE)
+        except FileNotFoundError:
+            return None
+
     def is_up(self) -> bool:
+        """Up from this checkout, with the suite asked for (DOJANGKOK_LAB_SUITE)."""
         s = self.settings
         return (
-            (s.state / "lab.json").exists()
+            self.running_suite() == s.suite
             and network.bridge_exists()
             and all(machines.is_running(h) for h in HOSTS)
             and bool(gitrepos.daemon_pids(s))
@@ -114,6 +125,8 @@ class Lab:
         if self.is_up():
             self.log("lab is already up")
             return self.status()
+        if self.running_suite() not in (None, s.suite):
+            self.log(f"the lab runs {self.running_suite()}: taking it down for {s.suite}")
         self._down(quiet=True)
         golden = provision.ensure_golden(s, self.log)
         wheels = provision.wheelhouse(s, self.log)
@@ -122,7 +135,8 @@ class Lab:
         tls.mkdir(exist_ok=True)
         shutil.copy(golden / "cpu/etc/ssl/dojangkok/ca.pem", tls / "ca.pem")
         network.bridge_up(s)
-        meta = {"golden": str(golden), "wheelhouse": str(wheels), "subnet": str(s.subnet)}
+        meta = {"golden": str(golden), "wheelhouse": str(wheels), "subnet": str(s.subnet),
+                "suite": s.suite}  # fmt: skip
         (s.state / "lab.json").write_text(json.dumps(meta, indent=2) + "\n")
         self.reset_git()
         gitrepos.start_daemon(s)
@@ -131,7 +145,8 @@ class Lab:
         except BaseException:
             self._down(quiet=True)
             raise
-        self.log(f"lab is up: {', '.join(f'{h}={a}' for h, a in self.addresses.items())}")
+        hosts = ", ".join(f"{h}={a}" for h, a in self.addresses.items())
+        self.log(f"lab is up ({s.suite}, Debian {s.debian_version}): {hosts}")
         return self.status()
 
     def _meta(self) -> dict:
@@ -162,7 +177,9 @@ class Lab:
         """
         check_prereqs(build=False)
         if not self.is_up():
-            raise LabError("the lab is not up: run `python -m tests.lab up`")
+            raise LabError(
+                f"the lab is not up with {self.settings.suite}: run `python -m tests.lab up`"
+            )
         if isinstance(hosts, str):
             hosts = (hosts,)
         if git:
@@ -202,7 +219,8 @@ class Lab:
     # -- inspection and helpers ---------------------------------------------------
     def status(self) -> dict:
         s = self.settings
-        out = {"bridge": network.bridge_exists(), "git_daemon": bool(gitrepos.daemon_pids(s))}
+        out = {"bridge": network.bridge_exists(), "git_daemon": bool(gitrepos.daemon_pids(s)),
+               "suite": self.running_suite() or "-"}  # fmt: skip
         for host in HOSTS:
             running = machines.is_running(host)
             info = {"running": running, "address": self.addresses[host], "system": "-"}

@@ -1,4 +1,9 @@
-"""CLI: python -m tests.lab up [--bare] | down | reset [--host cpu|gpu] [--setup] | status | image.
+"""CLI: python -m tests.lab up [--bare] | down | reset [--host cpu|gpu] [--setup] | status | image
+| served.
+
+The suite of the hosts is DOJANGKOK_LAB_SUITE's (bookworm, the default, or trixie).
+`served` (make demo's last step) checks that the sample apps answer with their versions on
+hosts of that suite, and prints what serves them.
 
 Holds the machine's lab lock (tests/lab/lock.py) while it works.
 """
@@ -9,7 +14,7 @@ import argparse
 import sys
 import time
 
-from . import HOSTS, Lab, LabError
+from . import HOSTS, Lab, LabError, versions
 from .config import check_prereqs
 from .image import ensure_base
 from .lock import LabLock
@@ -18,7 +23,7 @@ from .lock import LabLock
 def print_status(st: dict) -> None:
     print(
         f"bridge dklab0: {'up' if st['bridge'] else 'absent'}; "
-        f"git daemon: {'running' if st['git_daemon'] else 'stopped'}"
+        f"git daemon: {'running' if st['git_daemon'] else 'stopped'}; suite: {st['suite']}"
     )
     for host in HOSTS:
         h = st[host]
@@ -31,7 +36,7 @@ def print_status(st: dict) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m tests.lab", description=__doc__)
-    p.add_argument("command", choices=["up", "down", "reset", "status", "image"])
+    p.add_argument("command", choices=["up", "down", "reset", "status", "image", "served"])
     p.add_argument("--host", action="append", choices=HOSTS, help="reset only these hosts")
     p.add_argument("--setup", action="store_true",
                    help="reset: to the hosts as `fab setup` left them (cached), not bare")  # fmt: skip
@@ -54,6 +59,10 @@ def main(argv=None) -> int:
         elif args.command == "image":  # the base image alone (stdlib only: any python3)
             check_prereqs()
             ensure_base(lab.settings)
+        elif args.command == "served":
+            if not lab.is_up():
+                raise LabError(f"the lab is not up with {lab.settings.suite}: nothing to check")
+            print(versions.check(lab))
         elif args.command == "reset":
             lab.reset(tuple(args.host or HOSTS), setup=args.setup)
             print_status(lab.status())

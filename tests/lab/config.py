@@ -14,7 +14,10 @@ HOSTS = ("cpu", "gpu")
 APPS = ("frontend", "backend", "ai")
 BRIDGE = "dklab0"
 MIRROR = "http://deb.debian.org/debian"
-SUITE = "bookworm"
+#: the Debian releases the lab boots its hosts from (DOJANGKOK_LAB_SUITE, `make LAB_SUITE=`):
+#: suite -> (Debian version, its python3: the gpu host's wheelhouse must match it)
+SUITES = {"bookworm": ("12", "3.11"), "trixie": ("13", "3.13")}
+DEFAULT_SUITE = "bookworm"
 PROVISION_DIR = Path(__file__).resolve().parent / "provision"
 # Files skipped when hashing or committing the sample apps (build output, caches).
 APP_IGNORE = {"node_modules", "build", ".gradle", "venv", ".venv", "__pycache__", ".git"}
@@ -62,6 +65,7 @@ class Settings:
     subnet: ipaddress.IPv4Network = field(init=False)
     cache: Path = field(init=False)
     rundir: Path = field(init=False)
+    suite: str = field(init=False)
 
     def __post_init__(self):
         raw = os.environ.get("DOJANGKOK_LAB_SUBNET", "10.77.0.0/24")
@@ -73,6 +77,21 @@ class Settings:
             raise LabError(f"DOJANGKOK_LAB_SUBNET={raw!r} must be a /24 (e.g. 10.77.0.0/24)")
         self.cache = Path(os.environ.get("DOJANGKOK_LAB_CACHE", "/var/cache/dojangkok-lab"))
         self.rundir = Path(os.environ.get("DOJANGKOK_LAB_RUNDIR", "/var/lib/dojangkok-lab"))
+        self.suite = os.environ.get("DOJANGKOK_LAB_SUITE") or DEFAULT_SUITE
+        if self.suite not in SUITES:
+            raise LabError(
+                f"DOJANGKOK_LAB_SUITE={self.suite!r} is not a suite the lab knows: "
+                f"use one of {', '.join(SUITES)} (e.g. make demo LAB_SUITE=trixie)"
+            )
+
+    @property
+    def debian_version(self) -> str:
+        return SUITES[self.suite][0]
+
+    @property
+    def python_version(self) -> str:
+        """The hosts' python3 (X.Y): the AI wheelhouse is downloaded for it."""
+        return SUITES[self.suite][1]
 
     @property
     def state(self) -> Path:
@@ -89,6 +108,23 @@ class Settings:
     @property
     def apps_dir(self) -> Path:
         return Path(os.environ.get("DOJANGKOK_LAB_APPS", self.root / "tests" / "apps"))
+
+
+def layer_suite(layer: Path) -> str:
+    """The suite a cached layer was made for (its `suite` file; none: made before the lab
+    knew suites, so bookworm)."""
+    try:
+        return (layer / "suite").read_text().strip() or DEFAULT_SUITE
+    except FileNotFoundError:
+        return DEFAULT_SUITE
+
+
+def stale_layers(cache: Path, prefix: str, suite: str, keep: int) -> list[Path]:
+    """The layers ``<prefix>-*`` of ``suite`` to delete before a new one is renamed into
+    place, so that ``keep`` remain (the newest): each suite keeps its own, so a trixie run
+    never pushes bookworm's layers out of the cache, nor the reverse."""
+    mine = [d for d in cache.glob(f"{prefix}-*") if layer_suite(d) == suite]
+    return sorted(mine, key=lambda d: d.stat().st_mtime, reverse=True)[keep - 1 :]
 
 
 def check_prereqs(build: bool = True) -> None:

@@ -4,8 +4,9 @@ Cold path: boot each host on [base] with a temp upper dir, seed its identity, ru
 provision/common.sh + provision/<host>.sh as root over ssh (a sudo password, cpu's TLS
 certificate, gpu's pip.conf: what the cloud or its admin provides), power it off cleanly,
 and rename the upper dirs (plus the secrets bundle they bake in) to <cache>/golden-<key> in
-one step. The key covers the base image, the provisioning scripts, the wheelhouse and the
-subnet, so editing any of them makes the next `up` re-provision. The application is not in
+one step. The key covers the base image (so the suite), the provisioning scripts, the
+wheelhouse and the subnet, so editing any of them makes the next `up` re-provision. Each
+suite keeps its own newest layers (config.stale_layers). The application is not in
 it: `fab setup` puts it on the hosts (tests/lab/served.py caches that result separately).
 """
 
@@ -18,21 +19,28 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import keys, machines, network, remote
-from .config import HOSTS, PROVISION_DIR, LabError, Settings, hash_paths, run
+from .config import HOSTS, PROVISION_DIR, LabError, Settings, hash_paths, run, stale_layers
 from .image import ensure_base, recipe_hash
 
 SCRIPTS = ("common.sh", "cpu.sh", "gpu.sh")
 LAYOUT = "3"  # bump when the golden layer's layout changes (3: bare hosts, no git/ snapshot)
-KEEP_GOLDEN = 3  # golden layers kept in the cache (the newest)
+KEEP_GOLDEN = 3  # golden layers kept in the cache (the newest of each suite)
+
+
+def wheelhouse_path(s: Settings) -> Path:
+    """Keyed by the AI app's requirements and the hosts' Python (the suite's)."""
+    req = s.apps_dir / "ai" / "requirements.txt"
+    return s.cache / f"wheelhouse-{hash_paths(req, extra=f'python {s.python_version}')}"
 
 
 def wheelhouse(s: Settings, log=print) -> Path:
-    """pip download the AI app's requirements once (operator side, Python 3.11)."""
+    """pip download the AI app's requirements once (operator side), for the hosts' Python
+    (the suite's: 3.11 on bookworm, 3.13 on trixie)."""
     req = s.apps_dir / "ai" / "requirements.txt"
-    dest = s.cache / f"wheelhouse-{hash_paths(req)}"
+    dest = wheelhouse_path(s)
     if dest.is_dir():
         return dest
-    log("downloading the AI wheelhouse ...")
+    log(f"downloading the AI wheelhouse (Python {s.python_version}) ...")
     tmp = dest.with_name(f"tmp-{dest.name}")
     shutil.rmtree(tmp, ignore_errors=True)
     run(
@@ -44,7 +52,7 @@ def wheelhouse(s: Settings, log=print) -> Path:
             "-q",
             "--disable-pip-version-check",
             "--only-binary=:all:",
-            "--python-version=3.11",
+            f"--python-version={s.python_version}",
             "-r",
             str(req),
             "-d",
@@ -58,7 +66,7 @@ def wheelhouse(s: Settings, log=print) -> Path:
 
 def golden_key(s: Settings, wheels: Path) -> str:
     scripts = [PROVISION_DIR / f for f in SCRIPTS]
-    return hash_paths(*scripts, extra=f"{LAYOUT} {recipe_hash()} {wheels.name} {s.subnet}")
+    return hash_paths(*scripts, extra=f"{LAYOUT} {recipe_hash(s.suite)} {wheels.name} {s.subnet}")
 
 
 def binds(host: str, wheels: Path) -> dict[str, str]:
@@ -117,8 +125,8 @@ def ensure_golden(s: Settings, log=print) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     # keep a few: checkouts with other provisioning scripts share this cache
-    older = sorted(s.cache.glob("golden-*"), key=lambda d: d.stat().st_mtime, reverse=True)
-    for old in older[KEEP_GOLDEN - 1 :]:
+    (tmp / "suite").write_text(f"{s.suite}\n")
+    for old in stale_layers(s.cache, "golden", s.suite, KEEP_GOLDEN):
         shutil.rmtree(old, ignore_errors=True)
     tmp.rename(final)
     log(f"  golden layers ready in {time.monotonic() - t0:.0f}s")

@@ -25,12 +25,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import keys, machines
-from .config import HOSTS, LabError, Settings, hash_paths
+from .config import HOSTS, LabError, Settings, hash_paths, stale_layers
 
 LAYOUT = "3"  # 3: the layer keeps setup's output (setup-<host>.log)
 #: appended to the lab's inventory for the cached setup (a last section wins)
 MANUAL = "\n[cpu:vars]\nstrategy=manual\n\n[gpu:vars]\nstrategy=manual\n"
-KEEP = 3  # setup layers kept in the cache (the newest)
+KEEP = 3  # setup layers kept in the cache (the newest of each suite)
 
 
 def fab_path() -> Path:
@@ -98,12 +98,12 @@ def build(lab, golden: Path) -> Path:
             shutil.move(str(machines.layer_dirs(s, host)["upper"]), tmp / host)
             machines.wipe(s, host)
             shutil.copy(s.state / f"setup-{host}.log", tmp / f"setup-{host}.log")
+        (tmp / "suite").write_text(f"{s.suite}\n")
         (tmp / "made").write_text(f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    older = sorted(s.cache.glob("setup-*"), key=lambda d: d.stat().st_mtime, reverse=True)
-    for old in older[KEEP - 1 :]:
+    for old in stale_layers(s.cache, "setup", s.suite, KEEP):
         machines.umount_all(old)
         shutil.rmtree(old, ignore_errors=True)
     tmp.rename(final)

@@ -12,6 +12,7 @@ from tasks.config.plan import push_plan
 from tasks.config.state import Change
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
+from tasks.hosts import validate
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
@@ -110,3 +111,49 @@ def test_without_a_host_the_manuals_target_is_assumed():
 def test_an_unknown_database_server_is_refused():
     with pytest.raises(ConfigError, match="mariadb and mysql"):
         host("cpu", UBUNTU, db_server="postgres")
+
+
+def test_the_jdk_is_the_distributions_own_17_or_on_debian_13_its_21():
+    """Debian 13 (trixie) ships no OpenJDK 17: asking apt for it there fails setup's first
+    step ("Unable to locate package"), so the package follows the release."""
+    trixie = detect.Facts("debian", "13", "amd64", "mariadb", "3.13")
+    jdks = {
+        facts: [p for p in host("cpu", facts).settings.host_packages if p.startswith("openjdk")]
+        for facts in (UBUNTU, DEBIAN, trixie, detect.Facts("ubuntu", "22.04", "amd64", "", ""))
+    }
+    assert jdks[trixie] == ["openjdk-21-jdk-headless"]
+    assert jdks[UBUNTU] == jdks[DEBIAN] == ["openjdk-17-jdk-headless"]
+    assert list(jdks.values())[-1] == ["openjdk-17-jdk-headless"]
+    assert detect.jdk_package(detect.Facts("debian", "", "amd64", "", "")) == (
+        "openjdk-17-jdk-headless"  # sid/testing say no VERSION_ID: the manual's 17
+    )
+    bare = Host("cpu", "x", "u", 22, None, ("cpu",), Settings())
+    rows = {name: origin for name, _, origin in detect.report(bare, trixie)}
+    assert rows["host_packages"] == "detected: for cpu on debian 13 amd64 with mariadb"
+
+
+def _site(facts: detect.Facts) -> str:
+    h = host("cpu", facts)
+    return next(text for f, text in render.render(h).items() if f.key == "nginx")
+
+
+def test_http2_is_turned_on_the_way_the_hosts_nginx_takes_it():
+    """nginx ≥ 1.25.1 (Debian 13: 1.26) warns at every `nginx -t` about `listen ... http2`;
+    older ones (Ubuntu 24.04: 1.24) refuse `http2 on;`. Before nginx is installed, the
+    distribution's release decides."""
+    trixie = detect.Facts("debian", "13", "amd64", "mariadb", "3.13", nginx="1.26.3")
+    noble = detect.Facts("ubuntu", "24.04", "arm64", "mysql", "3.12", nginx="1.24.0 (Ubuntu)")
+    assert detect.nginx_http2(trixie) == ("directive", "nginx 1.26.3 ≥ 1.25.1")
+    assert detect.nginx_http2(noble) == ("listen", "nginx 1.24.0 (Ubuntu) < 1.25.1")
+    bare = {f: detect.nginx_http2(f)[0] for f in (
+        detect.Facts("debian", "13", "amd64", "", ""), detect.Facts("debian", "12", "amd64", "", ""),
+        detect.Facts("ubuntu", "24.10", "arm64", "", ""), UBUNTU, detect.assumed(),
+    )}  # fmt: skip
+    assert list(bare.values()) == ["directive", "listen", "directive", "listen", "listen"]
+    new, old = _site(trixie), _site(noble)
+    assert "    listen 443 ssl default_server;\n" in new and "    http2 on;\n" in new
+    assert "http2 default_server" not in new
+    assert "    listen 443 ssl http2 default_server;\n" in old and "http2 on" not in old
+    assert detect.parse("nginx=1.26.3\n").nginx == "1.26.3"
+    with pytest.raises(ConfigError, match="nginx_http2"):
+        validate.settings(Settings(nginx_http2="on"))
