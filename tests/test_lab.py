@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import served
 from tests.lab import HOSTS, Lab, LabError, config, gitrepos, machines, network
+from tests.lab.site import site
 
 pytestmark = pytest.mark.lab
 
@@ -208,9 +209,10 @@ def test_deploypw_sudo_needs_the_password(lab: Lab, host: str) -> None:
 def https(lab: Lab, path: str, data: dict | None = None) -> tuple[int, str]:
     import ssl
 
-    ctx = ssl.create_default_context(cafile=str(lab.state_dir / "tls" / "ca.pem"))
+    url, ca = site(lab, path)
+    ctx = ssl.create_default_context(cafile=ca)
     body = json.dumps(data).encode() if data is not None else None
-    req = urllib.request.Request(f"https://{lab.addresses['cpu']}{path}", data=body,
+    req = urllib.request.Request(url, data=body,
                                  headers={"Content-Type": "application/json"})  # fmt: skip
     try:
         with urllib.request.urlopen(req, timeout=10, context=ctx) as r:

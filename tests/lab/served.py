@@ -24,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import keys, machines
+from . import acme, keys, machines
 from .config import HOSTS, LabError, Settings, hash_paths
 
 LAYOUT = "3"  # 3: the layer keeps setup's output (setup-<host>.log)
@@ -40,7 +40,9 @@ def fab_path() -> Path:
 def setup_key(s: Settings, golden: Path) -> str:
     tool = [s.root / "tasks", s.root / "templates", s.root / "fabfile.py"]
     apps = [s.apps_dir / a for a in ("frontend", "backend", "ai")]
-    return hash_paths(*tool, *apps, extra=f"{LAYOUT} {golden.name} {keys.lab_vars(s)}{MANUAL}")
+    # (pebble's CA: certbot on the layer's cpu trusts the one it had)
+    extra = f"{LAYOUT} {golden.name} {keys.lab_vars(s)}{MANUAL} {acme.server_ca_digest(s)}"
+    return hash_paths(*tool, *apps, extra=extra)
 
 
 def layer(s: Settings, golden: Path) -> Path:
@@ -98,6 +100,8 @@ def build(lab, golden: Path) -> Path:
             shutil.move(str(machines.layer_dirs(s, host)["upper"]), tmp / host)
             machines.wipe(s, host)
             shutil.copy(s.state / f"setup-{host}.log", tmp / f"setup-{host}.log")
+        # the root of the pebble that issued the layer's certificate (a later pebble has another)
+        shutil.copy(acme.current_root(s), tmp / "acme-root.pem")
         (tmp / "made").write_text(f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
