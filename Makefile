@@ -61,7 +61,7 @@ demo-steps:
 	$(LABENV) $(FAB) -H cpu setup --yes; cpu=$$?; wait; cat .lab/demo-setup-gpu.log; \
 	[ $$cpu -eq 0 ] && [ "$$(cat .lab/demo-setup-gpu.rc)" = 0 ]
 	$(LABENV) $(FAB) full-deploy --yes
-	@echo "served: https://$$(sed -n 's/^cpu ansible_host=\([^ ]*\).*/\1/p' .lab/hosts.ini)/ (CA: .lab/tls/ca.pem)"
+	@echo "served: https://$$(sed -n 's/^server_name=//p' .lab/hosts.ini)/ (CA: .lab/tls/site-ca.pem; the name resolves here through /etc/hosts)"
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -73,7 +73,7 @@ def cert_report(cert: str, names: list[str], what: str) -> str:
     )
     return (
         f"sans=$(openssl x509 -in {c} -noout -ext subjectAltName 2>/dev/null | tail -n +2 "
-        "| tr -d ' ' | tr '\\n' ' '); "
+        "| tr -d ' \\n'); "
         f"subj=$(openssl x509 -in {c} -noout -subject -nameopt RFC2253 | sed 's/^subject=//'); "
         f"miss=; {checks} "
         f'if [ -n "$miss" ]; then echo {mismatch}"${{sans:-$subj}}" {fix} >&2; exit 1; fi; '
