@@ -9,11 +9,12 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import served
-from tests.lab import HOSTS, Lab, LabError, config, gitrepos, machines, network
+from tests.lab import HOSTS, Lab, LabError, acme, config, gitrepos, machines, network
 from tests.lab.site import site
 
 pytestmark = pytest.mark.lab
@@ -405,6 +406,8 @@ def test_down_leaves_nothing_behind(lab: Lab) -> None:
         assert "vb-dk-" not in links and "dklab0" not in links
         assert machines.mounts_under(s.rundir, s.cache) == []
         assert machines.nspawn_pids() == [] and gitrepos.daemon_pids(s) == []
+        assert acme.pids(s) == []  # pebble and its DNS
+        assert acme.SITE_NAME not in Path("/etc/hosts").read_text()
         assert not any(cg.parent.exists() for cg in machines.cgroups("cpu"))
         assert not lab.is_up()
         lab.down()  # idempotent
