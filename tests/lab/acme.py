@@ -41,6 +41,9 @@ from .config import LabError, Settings, run
 #: the site's DNS name on the lab: the inventory's server_name, cpu's address in the lab DNS
 SITE_NAME = "cpu.dojangkok.test"
 DNS_PORT, ACME_PORT, MANAGEMENT_PORT, DNS_MANAGEMENT_PORT = 8053, 14000, 15000, 8055
+#: what pebble's certificates last: Let's Encrypt's 90 days (pebble's own default is 5
+#: years, which no public CA issues and Mozilla's profile refuses)
+CERT_DAYS = 90
 HOSTS_FILE = Path("/etc/hosts")
 HOSTS_MARK = "# dojangkok-lab"
 #: where the hosts' trust store gets the site's roots
@@ -101,11 +104,13 @@ def _server_cert_dir(s: Settings) -> Path:
     return final
 
 
-def server_ca_digest(s: Settings) -> str:
-    """Changes when pebble's CA does (the cached setup layer's host holds a copy)."""
+def layer_key(s: Settings) -> str:
+    """Changes when what a cached setup layer holds from pebble would: its server's CA (the
+    layer's cpu trusts a copy) or its certificates' lifetime."""
     import hashlib
 
-    return hashlib.sha256((_server_cert_dir(s) / "ca.pem").read_bytes()).hexdigest()[:16]
+    digest = hashlib.sha256((_server_cert_dir(s) / "ca.pem").read_bytes()).hexdigest()[:16]
+    return f"{digest} {CERT_DAYS}"
 
 
 # --- the processes ------------------------------------------------------------------------
@@ -173,6 +178,7 @@ def start(s: Settings, cpu_address: str) -> None:
         "certificate": str(certs / "cert.pem"), "privateKey": str(certs / "key.pem"),
         "httpPort": 80, "tlsPort": 443, "ocspResponderURL": "",
         "externalAccountBindingRequired": False,
+        "certificateValidityPeriod": CERT_DAYS * 86400,
     }}, indent=2))  # fmt: skip
     pebble = _spawn(s, "pebble", ["pebble", "-config", str(config), "-strict=false",
                                   "-dnsserver", f"{ip}:{DNS_PORT}"],

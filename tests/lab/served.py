@@ -40,8 +40,8 @@ def fab_path() -> Path:
 def setup_key(s: Settings, golden: Path) -> str:
     tool = [s.root / "tasks", s.root / "templates", s.root / "fabfile.py"]
     apps = [s.apps_dir / a for a in ("frontend", "backend", "ai")]
-    # (pebble's CA: certbot on the layer's cpu trusts the one it had)
-    extra = f"{LAYOUT} {golden.name} {keys.lab_vars(s)}{MANUAL} {acme.server_ca_digest(s)}"
+    # (pebble: certbot on the layer's cpu trusts the CA it had, the certificate's lifetime)
+    extra = f"{LAYOUT} {golden.name} {keys.lab_vars(s)}{MANUAL} {acme.layer_key(s)}"
     return hash_paths(*tool, *apps, extra=extra)
 
 
