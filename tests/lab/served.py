@@ -6,7 +6,10 @@ operator would (the `fab` of this checkout, the lab's inventory and .env). Its r
 as one more overlay layer, <cache>/setup-<key>/<host> (the hosts' upper dirs after a clean
 poweroff), and later resets boot [setup, golden, base] in ~3 s. The key covers the golden
 layer (its secrets are baked into the database), the tool (tasks/, templates/, fabfile.py),
-the sample apps and the lab's inventory settings: a change to any of them runs setup again.
+the sample apps, the lab's inventory settings and its ACME server's CA: a change to any of
+them runs setup again. Setup obtains cpu's certificate from the lab's pebble (tls=acme), whose
+root changes at every start: the layer keeps the one that issued it (acme-root.pem), which
+the hosts booted from the layer and the tests trust too (tests/lab/acme.py).
 
 The cache is set up with strategy=manual (MANUAL): the manual steps' tests start from it, and
 the release strategy's tests convert it with their first release deploy, as on a host that
