@@ -213,8 +213,8 @@ def test_a_provided_certificate_must_name_the_site_and_match_its_key(set_up, wor
     res = fab(lab, work, "-H", "cpu", "setup", "--yes", inv=inventory(
         lab, work, **{**provided, "tls_key": "/etc/letsencrypt/live/dojangkok/privkey.pem"}))  # fmt: skip
     assert res.returncode == 1
-    assert ("tls_key /etc/letsencrypt/live/dojangkok/privkey.pem is not the key of tls_cert "
-            "/etc/ssl/dojangkok/fullchain.pem") in res.stdout + res.stderr  # fmt: skip
+    assert ("tls_key /etc/letsencrypt/live/dojangkok/privkey.pem는 tls_cert "
+            "/etc/ssl/dojangkok/fullchain.pem의 키가 아닙니다") in res.stdout + res.stderr  # fmt: skip
     assert on(lab, "cpu", "sha256sum /etc/nginx/sites-available/dojangkok") == site_file
 
 

@@ -66,7 +66,7 @@ def cert_report(cert: str, names: list[str], what: str) -> str:
     c = q(cert)
     wanted = " ".join(names)
     mismatch = q(f"{what}의 이름이 server_name을 포함하지 않습니다: server_name {wanted}, 인증서 ")
-    fix = q("(fix: a certificate for these names, or server_name set to the certificate's names)")
+    fix = q("(이 이름들의 인증서를 쓰거나, server_name을 인증서의 이름으로 고치십시오)")
     checks = " ".join(
         f"openssl x509 -in {c} -noout -checkhost {q(n)} | grep -q ' does match' || miss=1;"
         for n in names
@@ -143,7 +143,9 @@ def _ca_trust(v: RunView) -> str:
     return (
         f'cp -- {q(staged_ca(v))} "$tmp/ca.pem"; rm -f -- {q(staged_ca(v))}; '
         f'echo "{digest}  $tmp/ca.pem" | sha256sum -c --quiet - >/dev/null 2>&1 || {{ echo '
-        + q("the uploaded acme_ca_bundle changed on the host before it was installed: stopped")
+        + q(
+            "업로드한 acme_ca_bundle이 설치 전에 호스트에서 바뀌었습니다 (SHA-256 불일치): 중단합니다"
+        )
         + " >&2; exit 1; }; "
         f"install -d -m 755 -- {q(CONF_DIR)}; "
         f'cmp -s -- "$tmp/ca.pem" {ca} || {{ install -m 644 -- "$tmp/ca.pem" {ca}; {ch(ACME_CA)}; }}; '
@@ -185,14 +187,16 @@ def acme_command(v: RunView) -> str:
         "nginx -t -q 2>/dev/null && systemctl reload nginx; fi; true' EXIT; "
         # the webroot: root's alone (certbot writes there as root)
         f"if [ -L {wr} ] || {{ [ -e {wr} ] && [ ! -d {wr} ]; }}; then echo "
-        + q(f"acme_webroot {s.acme_webroot} is not a directory (a link?): remove it")
+        + q(
+            f"acme_webroot {s.acme_webroot}가 디렉터리가 아닙니다 (링크?): 지우고 다시 실행하십시오"
+        )
         + " >&2; exit 1; fi; "
         f"if [ ! -d {wr} ]; then install -d -m 755 -o root -g root -- {wr}; {ch(s.acme_webroot)}; "
         f'elif [ "$(stat -c "%u:%g %a" -- {wr})" != "0:0 755" ]; then chown root:root -- {wr}; '
         f"chmod 755 -- {wr}; {ch(f'{s.acme_webroot} (root, 755)')}; fi; "
         f"{_ca_trust(v)}; "
         "command -v certbot >/dev/null 2>&1 || { echo "
-        + q("certbot is not installed: add certbot to host_packages (or leave it empty)")
+        + q("certbot이 설치되어 있지 않습니다: host_packages에 certbot을 넣거나 비워 두십시오")
         + " >&2; exit 1; }; "
         # a new certificate only when there is none, it expires soon, its names or server
         # changed, or its renewal would not go through the webroot and reload nginx
@@ -207,7 +211,7 @@ def acme_command(v: RunView) -> str:
         f"boot={boot}; printf '%s\\n' {q(bootstrap_conf(s))} > \"$boot\"; "
         "systemctl is-active -q nginx || systemctl start nginx; "
         "nginx -t -q || { echo "
-        + q("nginx -t fails with the bootstrap server for HTTP-01 (output above)")
+        + q("HTTP-01용 임시 서버를 넣은 nginx 설정이 nginx -t를 통과하지 못합니다 (위 출력)")
         + " >&2; exit 1; }; systemctl reload nginx; "
         f"install -d -m 755 -- {q(str(Path(probe).parent))}; "
         f'token=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d " \\n"); echo "$token" > {q(probe)}; '
@@ -216,12 +220,14 @@ def acme_command(v: RunView) -> str:
         f'{q(f"http://{main}/.well-known/acme-challenge/dojangkok-probe")} 2>/dev/null)" = "$token" ]; '
         f"then served=1; break; fi; sleep 0.2; done; rm -f -- {q(probe)}; "
         '[ -n "$served" ] || { echo '
-        + q(f"nginx does not serve {s.acme_webroot} on port 80 for {main}: HTTP-01 cannot pass")
+        + q(
+            f"nginx가 포트 80에서 {main}의 {s.acme_webroot}를 제공하지 않습니다: HTTP-01이 통과할 수 없습니다"
+        )
         + " >&2; exit 1; }; "
         f"{certbot_command(s)} || {{ echo "
         + q(
-            f"certbot could not obtain the certificate from {s.acme_server}: is port 80 of "
-            f"{main} open to the internet, and does {main} point at this host?"
+            f"certbot이 {s.acme_server}에서 인증서를 받지 못했습니다 (위 출력): {main}의 포트 80이 "
+            f"인터넷에 열려 있는지, {main}이 이 서버를 가리키는지 확인하십시오"
         )
         + ' >&2; exit 1; }; ch "certificate ($need)"; fi; '
         # the renewal: certbot's timer
@@ -237,13 +243,11 @@ def provided_command(v: RunView) -> str:
     s = v.s
     c, k = q(s.tls_cert), q(s.tls_key)
     return tracked(
-        f"[ -f {c} ] || {{ echo {q(f'tls_cert {s.tls_cert}: no such file on this host')} >&2; exit 1; }}; "
-        f"[ -f {k} ] || {{ echo {q(f'tls_key {s.tls_key}: no such file on this host')} >&2; exit 1; }}; "
+        f"[ -f {c} ] || {{ echo {q(f'tls_cert {s.tls_cert}: 이 서버에 없는 파일입니다')} >&2; exit 1; }}; "
+        f"[ -f {k} ] || {{ echo {q(f'tls_key {s.tls_key}: 이 서버에 없는 파일입니다')} >&2; exit 1; }}; "
         f"a=$(openssl x509 -in {c} -noout -pubkey | sha256sum) && b=$(openssl pkey -in {k} -pubout | sha256sum) "
         f'&& [ "$a" = "$b" ] || {{ echo '
-        + q(
-            f"tls_key {s.tls_key} is not the key of tls_cert {s.tls_cert} (their public keys differ)"
-        )
+        + q(f"tls_key {s.tls_key}는 tls_cert {s.tls_cert}의 키가 아닙니다 (공개 키가 다름)")
         + " >&2; exit 1; }; "
         + cert_report(s.tls_cert, site.names(s), "제공된 인증서"),
         f"tls_cert {s.tls_cert}",

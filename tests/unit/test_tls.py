@@ -177,10 +177,11 @@ def test_a_provided_certificate_is_checked_with_openssl(tmp_path):
     # another certificate's key
     _, other_key = make_cert(tmp_path, "other.example.com")
     mismatch = run_provided(tmp_path, cert, other_key)
-    assert mismatch.returncode == 1 and f"tls_key {other_key} is not the key of" in mismatch.stderr
+    assert mismatch.returncode == 1
+    assert f"tls_key {other_key}는 tls_cert {cert}의 키가 아닙니다" in mismatch.stderr
     # a missing file
     gone = run_provided(tmp_path, tmp_path / "none.pem", key)
-    assert gone.returncode == 1 and "no such file on this host" in gone.stderr
+    assert gone.returncode == 1 and "이 서버에 없는 파일입니다" in gone.stderr
     # fewer than 21 days left: said, not refused
     (tmp_path / "soon").mkdir()
     soon, soon_key = make_cert(tmp_path / "soon", SITE, days=5)
