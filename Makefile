@@ -70,6 +70,7 @@ demo-steps:
 	[ $$cpu -eq 0 ] && [ "$$(cat .lab/demo-setup-gpu.rc)" = 0 ]
 	$(LABENV) $(FAB) full-deploy --yes
 	$(PY) -m tests.lab served
+	@echo "served: https://$$(sed -n 's/^server_name=//p' .lab/hosts.ini)/ (CA: .lab/tls/site-ca.pem; the name resolves here through /etc/hosts)"
 
 lint: venv
 	$(VENV)/bin/ruff check .

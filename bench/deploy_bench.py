@@ -32,6 +32,8 @@ from bench import commands, manual, methods, report, store, timeline  # noqa: E4
 from bench import probes as pr  # noqa: E402
 from bench.lab_bench import machine, startup_ms  # noqa: E402
 from bench.scenarios import COMPONENTS, SCENARIOS, Bench, Measurement  # noqa: E402
+from tests.lab.acme import SITE_NAME  # noqa: E402
+from tests.lab.site import site  # noqa: E402
 
 DOCS = ROOT / "docs"
 REPEAT = 3
@@ -93,7 +95,7 @@ def measure_all(args, names: list[str], tmp: Path) -> tuple[report.Meta, list[Me
         meth.prepare_tool()
     scenarios = [s for s in SCENARIOS if s.key in args.scenarios.split(",")]
     components = [c for c in COMPONENTS if c in args.components.split(",")]
-    eps = pr.endpoints(lab.addresses["cpu"], lab.addresses["gpu"])
+    eps = pr.endpoints(SITE_NAME, lab.addresses["gpu"])  # the site by its name (tests/lab/site.py)
     meta = report.Meta(
         date=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         machine=machine(),
@@ -108,7 +110,7 @@ def measure_all(args, names: list[str], tmp: Path) -> tuple[report.Meta, list[Me
     python = ROOT / ".venv" / "bin" / "python"
     meta.startup_ms.append(startup_ms(python))
     results: list[Measurement] = []
-    with pr.Probers(eps, pr.tls_context(str(lab.state_dir / "tls" / "ca.pem"))) as probers:
+    with pr.Probers(eps, pr.tls_context(site(lab).ca)) as probers:
         bench = Bench(lab, probers, mask, settle=args.settle)
         for sc in scenarios:
             for comp in [None] if sc.action == "full" else components:

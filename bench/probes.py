@@ -171,7 +171,7 @@ def ask(ep: Endpoint, ctx: ssl.SSLContext | None = None) -> tuple[bool, str]:
 
 
 def tls_context(cafile: str | None) -> ssl.SSLContext:
-    """Trusts the lab CA (.lab/tls/ca.pem), which signed cpu's certificate."""
+    """Trusts the roots cpu's certificate chains to (tests/lab/site.py: the lab's ACME server)."""
     return ssl.create_default_context(cafile=cafile)
 
 

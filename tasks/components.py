@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from tasks import shell
 from tasks.errors import ConfigError
+from tasks.hosts import site
 from tasks.hosts.settings import Settings
 
 
@@ -26,6 +27,8 @@ class Health:
     tries: int
     interval: float
     page: bool = False  # a web page: follow redirects, an empty ``expect`` means any 200
+    #: curl's --resolve (the site's name to this host: tasks/hosts/site.py), or ""
+    resolve: str = ""
 
     @property
     def timeout(self) -> float:
@@ -34,7 +37,9 @@ class Health:
     def command(self) -> str:
         """One check, on the host (the services' ports are not public)."""
         return (
-            shell.page(self.url, self.expect) if self.page else shell.health(self.url, self.expect)
+            shell.page(self.url, self.expect, self.resolve)
+            if self.page
+            else shell.health(self.url, self.expect)
         )
 
     def polled(self, every: float | None = None) -> str:
@@ -71,8 +76,11 @@ def local_url(port: int, path: str) -> str:
 
 
 def _frontend_health(s: Settings, port: int | None = None) -> Health:
-    return Health(s.frontend_url, s.frontend_expect, s.frontend_page_tries,
-                  s.frontend_page_interval, page=True)  # fmt: skip
+    """The main page as a browser asks it: https://<server_name>/ (tasks/hosts/site.py), on
+    this host's nginx (curl --resolve), the certificate verified."""
+    url = site.page_url(s)
+    return Health(url, s.frontend_expect, s.frontend_page_tries, s.frontend_page_interval,
+                  page=True, resolve=site.resolve_for(url, site.names(s)))  # fmt: skip
 
 
 def _backend_health(s: Settings, port: int | None = None) -> Health:

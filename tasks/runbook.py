@@ -33,7 +33,9 @@ TOOL_RESPONSE = {
 
 
 def example_view(component: str, group: str, task: str = "deploy") -> RunView:
-    host = Host(group, f"{group}.example", "ubuntu", 22, None, (group,), Settings())
+    # the site's name, as an operator sets it (setup needs one: tasks/hosts/site.py)
+    host = Host(group, f"{group}.example", "ubuntu", 22, None, (group,),
+                Settings(server_name="dojangkok.example.com"))  # fmt: skip
     return RunView(task, component, host, "<run id>", dry_run=True, target=TARGET_PLACEHOLDER)
 
 

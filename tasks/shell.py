@@ -22,6 +22,7 @@ import shlex
 
 from tasks.errors import ConfigError
 from tasks.hosts import values
+from tasks.hosts.site import resolve_for
 
 
 def q(value: object) -> str:
@@ -120,19 +121,30 @@ def poll(check: str, tries: int, interval: float) -> str:
     )
 
 
-def page(url: str, expect: str) -> str:
+def resolve_option(resolve: str) -> str:
+    """curl's ``--resolve`` (tasks/hosts/site.py: the site's name to this host), or none."""
+    return f"--resolve {q(resolve)} " if resolve else ""
+
+
+def page(url: str, expect: str, resolve: str = "") -> str:
     check = f" | grep -qF -- {q(expect)}" if expect else " >/dev/null"
-    return f"curl -fsSL --max-time 10 {q(values.url(url, 'frontend_url'))}{check}"
+    return (
+        f"curl -fsSL --max-time 10 {resolve_option(resolve)}"
+        f"{q(values.url(url, 'frontend_url'))}{check}"
+    )
 
 
-def smoke(requests: list[dict], port: int | None = None, instead_of: int | None = None) -> str:
+def smoke(requests: list[dict], port: int | None = None, instead_of: int | None = None,
+          site_names: tuple[str, ...] | list[str] = ()) -> str:  # fmt: skip
     """One shell line that makes every smoke request and fails on the first bad answer.
 
     A request names a ``url``, or a ``path`` asked of http://localhost:<port>. With
     ``instead_of`` (the port the service usually answers on, e.g. 8080, while the release
     strategy's new instance runs on ``port``), a ``url`` on localhost:<instead_of> is asked
-    of localhost:<port>: the new instance is what is being tested, not the one serving.
+    of localhost:<port>: the new instance is what is being tested, not the one serving. A
+    ``url`` on one of ``site_names`` (server_name) asks this host's nginx by that name.
     """
+
     parts = []
     for i, spec in enumerate(requests, 1):
         if isinstance(spec, dict) and spec.get("url") and port and instead_of:
@@ -156,7 +168,7 @@ def smoke(requests: list[dict], port: int | None = None, instead_of: int | None 
         if spec.get("body") is not None:
             body = json.dumps(spec["body"], ensure_ascii=False)
             curl += f" -H 'Content-Type: application/json' --data-binary {q(body)}"
-        curl += f" {q(url)}"
+        curl += f" {resolve_option(resolve_for(url, site_names))}{q(url)}"
         check = f"[ \"${{out##*$'\\n'}}\" = {status} ]"
         if spec.get("expect"):
             check += f' && grep -qF -- {q(spec["expect"])} <<<"$out"'

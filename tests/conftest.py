@@ -22,6 +22,7 @@ if str(ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) from anywhere
 
 from tests.lab import Lab  # noqa: E402
 from tests.lab.lock import LabLock  # noqa: E402
+from tests.lab.site import site  # noqa: E402
 
 
 def lab_unavailable() -> str | None:
@@ -60,16 +61,15 @@ def served(lab: Lab, timeout: float = 90) -> dict[str, str]:
     """Wait until every sample app answers; the version each serves."""
     import requests
 
-    cpu = lab.addresses["cpu"]
-    ca = str(lab.state_dir / "tls" / "ca.pem")
+    ca = site(lab).ca
     deadline = time.monotonic() + timeout
     # the AI server is open to the CPU host only (setup's firewall): asked through it
     with lab.tunnel("cpu", "gpu", 8000) as ai:
         while True:
             try:
-                page = requests.get(f"https://{cpu}/", verify=ca, timeout=10)
+                page = requests.get(site(lab).url, verify=ca, timeout=10)
                 version = page.text.split('name="dojangkok-version" content="')[1].split('"')[0]
-                backend = requests.get(f"https://{cpu}/api/version", verify=ca, timeout=10)
+                backend = requests.get(site(lab, "/api/version").url, verify=ca, timeout=10)
                 return {
                     "frontend": version,
                     "backend": backend.json()["version"],

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.lab.site import site
 from tests.test_deploy_lab import wait_ready
 from tests.test_release_lab import ROOT, Ctx
 
@@ -51,7 +52,7 @@ def ctx(lab, tmp_path_factory):
     lab.reset(setup=True)  # `fab setup` with strategy=manual, cached (tests/lab/served.py)
     wait_ready(lab)
     work = tmp_path_factory.mktemp("build-lab")
-    c = Build(lab, work, lab.state_dir / "tls" / "ca.pem")
+    c = Build(lab, work, Path(site(lab).ca))
     manual = c.inventory(strategy="manual")
     manual.write_text(manual.read_text() + "\n[gpu:vars]\nstrategy=manual\n")
     c.manual = manual

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from tests.conftest import served
-from tests.lab import fabrun
+from tests.lab import acme, fabrun
 from tests.lab.fabrun import (
     MANUAL,
     SERVED_CONFIG,
@@ -30,6 +30,7 @@ from tests.lab.fabrun import (
     polling,
 )
 from tests.lab.faults import Fault
+from tests.lab.site import site as lab_site
 
 pytestmark = pytest.mark.lab
 
@@ -53,12 +54,13 @@ def work(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def set_up(lab, work):
-    """The hosts as `fab setup` left them; the lab CA (the lab provides cpu's certificate);
-    setup's own output, kept when the setup layer was made (tests/lab/served.py)."""
+    """The hosts as `fab setup` left them; the CA bundle cpu's certificate (tls=acme, from the
+    lab's pebble) is checked against; setup's own output, kept when the setup layer was made
+    (tests/lab/served.py)."""
     lab.reset(setup=True)
     served(lab)
     results = {h: (lab.state_dir / f"setup-{h}.log").read_text() for h in ("cpu", "gpu")}
-    return lab, lab.state_dir / "tls" / "ca.pem", results
+    return lab, lab_site(lab).ca, results
 
 
 def sha(lab, host: str, path: str) -> str:
@@ -75,7 +77,6 @@ def test_setup_prepares_the_hosts(set_up):
     for output in results.values():
         # swapon is refused in the container: said clearly, not an error
         assert "swapon is not permitted in a container (systemd-nspawn): skipped" in output
-    cpu = lab.addresses["cpu"]
     assert on(lab, "cpu", "ps -o user= -C java") == "dojangkok"
     assert on(lab, "gpu", "systemctl show -p User --value fastapi") == "dojangkok-ai"
     assert (
@@ -93,20 +94,36 @@ def test_setup_prepares_the_hosts(set_up):
     out = on(lab, "cpu", f"mysql --defaults-extra-file={opt} -N -e "
                          "'SELECT @@innodb_buffer_pool_size, DATABASE()' dojangkok; rm -f " + opt)  # fmt: skip
     assert out.split() == ["1073741824", "dojangkok"]
-    # nginx: HTTP → HTTPS, TLS verified against the lab certificate, headers, the SPA
-    r = requests.get(f"http://{cpu}/contracts/1", allow_redirects=False, timeout=10)
-    assert r.status_code == 301 and r.headers["Location"] == f"https://{cpu}/contracts/1"
-    page = requests.get(f"https://{cpu}/contracts/1", verify=str(set_up[1]), timeout=10)
+    # nginx: HTTP → HTTPS, TLS verified against the ACME server's roots, headers, the SPA
+    r = requests.get(lab_site(lab, "/contracts/1", "http").url, allow_redirects=False, timeout=10)
+    assert r.status_code == 301 and r.headers["Location"] == lab_site(lab, "/contracts/1").url
+    page = requests.get(lab_site(lab, "/contracts/1").url, verify=set_up[1], timeout=10)
     assert page.status_code == 200 and "dojangkok" in page.text
     assert page.headers["Strict-Transport-Security"] == "max-age=63072000"
     assert page.headers["Cache-Control"] == "no-cache"
     assert page.headers["X-Content-Type-Options"] == "nosniff"
     asset = re.search(r'src="(/static/[^"]+)"', page.text).group(1)
-    cached = requests.get(f"https://{cpu}{asset}", verify=str(set_up[1]), timeout=10,
+    cached = requests.get(lab_site(lab, asset).url, verify=set_up[1], timeout=10,
                           headers={"Accept-Encoding": "gzip"})  # fmt: skip
     assert "immutable" in cached.headers["Cache-Control"]
-    api = requests.get(f"https://{cpu}/api/notes", verify=str(set_up[1]), timeout=10)
+    api = requests.get(lab_site(lab, "/api/notes").url, verify=set_up[1], timeout=10)
     assert api.status_code == 200
+    # TLS: setup obtained the site's certificate from the lab's ACME server (pebble) over
+    # HTTP-01: its name only (no localhost, no address), certbot's timer renews it through
+    # the root-owned webroot and reloads nginx
+    cert = "/etc/letsencrypt/live/dojangkok/cert.pem"
+    assert (
+        on(lab, "cpu", f"openssl x509 -in {cert} -noout -ext subjectAltName | tail -1").strip()
+        == "DNS:cpu.dojangkok.test"
+    )
+    assert "Pebble" in on(lab, "cpu", f"openssl x509 -in {cert} -noout -issuer")
+    renewal = on(lab, "cpu", "cat /etc/letsencrypt/renewal/dojangkok.conf")
+    for line in ("authenticator = webroot", "renew_hook = systemctl reload nginx",
+                 f"server = {acme.server_url(lab.settings)}"):  # fmt: skip
+        assert line in renewal.splitlines(), renewal
+    assert on(lab, "cpu", "stat -c '%U %a' /var/lib/dojangkok-acme") == "root 755"
+    assert on(lab, "cpu", "systemctl is-enabled certbot.timer") == "enabled"
+    assert on(lab, "cpu", "ls /etc/nginx/conf.d") == ""  # the bootstrap server is gone
 
 
 def test_the_deploy_tasks_work_on_the_pushed_config(set_up, work):
@@ -162,7 +179,7 @@ def test_a_broken_nginx_setting_is_rejected_and_the_site_keeps_serving(set_up, w
     assert "client_max_body_size" in res.stdout and "설정 검증" in res.stdout
     assert sha(lab, "cpu", "/etc/nginx/sites-available/dojangkok") == site
     assert nginx_workers(lab) == workers  # not reloaded
-    assert requests.get(f"https://{lab.addresses['cpu']}/", verify=str(cert), timeout=10).ok
+    assert requests.get(lab_site(lab).url, verify=cert, timeout=10).ok
 
 
 def test_a_unit_that_fails_verification_is_rejected(set_up, work):
@@ -236,14 +253,14 @@ def test_exposure_targets(set_up):
 def test_tls_meets_mozilla_intermediate(set_up, work):
     pytest.importorskip("sslyze")
     lab, cert, _ = set_up
-    target = f"cpu:443{{{lab.addresses['cpu']}}}"
+    target = f"{acme.SITE_NAME}:443{{{lab.addresses['cpu']}}}"
     res = subprocess.run(
         [sys.executable, "-m", "sslyze", "--mozilla_config=intermediate",
          f"--certinfo_ca_file={cert}", target],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     print(res.stdout[-4000:])
-    assert "cpu:443: OK - Compliant." in res.stdout
+    assert f"{acme.SITE_NAME}:443: OK - Compliant." in res.stdout
     assert res.returncode == 0
 
 

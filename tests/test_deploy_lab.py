@@ -18,6 +18,7 @@ from tests import conftest
 from tests.lab import fabrun, leaks
 from tests.lab.fabrun import MANUAL, ROOT, SMOKE_NOTES_URL, invocation, polling
 from tests.lab.faults import Fault
+from tests.lab.site import site
 
 pytestmark = pytest.mark.lab
 
@@ -63,11 +64,11 @@ def wait_ready(lab, timeout: float = 90) -> dict[str, str]:
 
 
 def notes_url(lab) -> str:
-    return f"https://{lab.addresses['cpu']}/api/notes"
+    return site(lab, "/api/notes").url
 
 
 def ca(lab) -> str:
-    return str(lab.state_dir / "tls" / "ca.pem")
+    return site(lab).ca
 
 
 @pytest.fixture

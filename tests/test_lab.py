@@ -9,12 +9,14 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from tasks.procedures import detect
 from tests.conftest import served
-from tests.lab import HOSTS, Lab, LabError, config, gitrepos, machines, network
+from tests.lab import HOSTS, Lab, LabError, acme, config, gitrepos, machines, network
+from tests.lab.site import site
 
 pytestmark = pytest.mark.lab
 
@@ -213,9 +215,10 @@ def test_deploypw_sudo_needs_the_password(lab: Lab, host: str) -> None:
 def https(lab: Lab, path: str, data: dict | None = None) -> tuple[int, str]:
     import ssl
 
-    ctx = ssl.create_default_context(cafile=str(lab.state_dir / "tls" / "ca.pem"))
+    url, ca = site(lab, path)
+    ctx = ssl.create_default_context(cafile=ca)
     body = json.dumps(data).encode() if data is not None else None
-    req = urllib.request.Request(f"https://{lab.addresses['cpu']}{path}", data=body,
+    req = urllib.request.Request(url, data=body,
                                  headers={"Content-Type": "application/json"})  # fmt: skip
     try:
         with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
@@ -408,6 +411,8 @@ def test_down_leaves_nothing_behind(lab: Lab) -> None:
         assert "vb-dk-" not in links and "dklab0" not in links
         assert machines.mounts_under(s.rundir, s.cache) == []
         assert machines.nspawn_pids() == [] and gitrepos.daemon_pids(s) == []
+        assert acme.pids(s) == []  # pebble and its DNS
+        assert acme.SITE_NAME not in Path("/etc/hosts").read_text()
         assert not any(cg.parent.exists() for cg in machines.cgroups("cpu"))
         assert not lab.is_up()
         lab.down()  # idempotent

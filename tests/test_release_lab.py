@@ -32,6 +32,7 @@ from tests.lab.fabrun import (
 )
 from tests.lab.faults import locks_held
 from tests.lab.probe import Prober
+from tests.lab.site import site
 from tests.test_deploy_lab import wait_ready
 
 pytestmark = pytest.mark.lab
@@ -68,14 +69,14 @@ class Ctx:
         return on(self.lab, host, command)
 
     def backend_prober(self, expect: str = "") -> Prober:
-        return Prober(f"https://{self.cpu}/api/version", verify=str(self.ca), expect=expect)
+        return Prober(site(self.lab, "/api/version").url, verify=str(self.ca), expect=expect)
 
     def version(self, component: str) -> str:
         if component == "backend":
-            r = requests.get(f"https://{self.cpu}/api/version", verify=str(self.ca), timeout=10)
+            r = requests.get(site(self.lab, "/api/version").url, verify=str(self.ca), timeout=10)
             return r.json()["version"]
         if component == "frontend":
-            page = requests.get(f"https://{self.cpu}/", verify=str(self.ca), timeout=10).text
+            page = requests.get(site(self.lab).url, verify=str(self.ca), timeout=10).text
             return page.split('name="dojangkok-version" content="')[1].split('"')[0]
         with self.lab.tunnel("cpu", "gpu", 8000) as ai:  # open to the CPU host only
             return requests.get(f"http://{ai}/health", timeout=10).json()["version"]
@@ -101,7 +102,7 @@ def ctx(lab, tmp_path_factory):
     lab.reset(setup=True)  # `fab setup` with strategy=manual, cached (tests/lab/served.py)
     wait_ready(lab)
     work = tmp_path_factory.mktemp("release-lab")
-    return Ctx(lab, work, lab.state_dir / "tls" / "ca.pem")
+    return Ctx(lab, work, Path(site(lab).ca))
 
 
 def test_the_first_release_deploy_converts_the_host_without_a_failed_request(ctx):
@@ -219,14 +220,14 @@ def test_cleanup_keeps_the_current_and_the_previous_release(ctx):
 
 def test_frontend_release_deploy_and_rollback_without_a_failed_request(ctx):
     ctx.lab.push_app("frontend", {"VERSION": "1.1.0\n"}, "v1.1.0")
-    page = Prober(f"https://{ctx.cpu}/", verify=str(ctx.ca), expect="dojangkok")
+    page = Prober(site(ctx.lab).url, verify=str(ctx.ca), expect="dojangkok")
     with page:
         res = ctx.fab("-H", "cpu", "deploy-frontend", "--yes")
     assert res.returncode == 0, res.stderr
     assert not page.failures, page.summary()
     assert ctx.version("frontend") == "1.1.0"
     assert ctx.on("cpu", "readlink /var/www/dojangkok") == f"{BASE}/frontend/current/build"
-    with Prober(f"https://{ctx.cpu}/", verify=str(ctx.ca), expect="dojangkok") as page:
+    with Prober(site(ctx.lab).url, verify=str(ctx.ca), expect="dojangkok") as page:
         res = ctx.fab("-H", "cpu", "rollback-frontend", "--yes")
     assert res.returncode == 0 and not page.failures, page.summary()
     assert ctx.version("frontend") == "1.0.0"

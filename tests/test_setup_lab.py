@@ -19,9 +19,10 @@ import pytest
 import requests
 
 from tests.conftest import served
-from tests.lab import fabrun
+from tests.lab import acme, fabrun
 from tests.lab.fabrun import MANUAL, exposure, numbered_inventory, on, polling, strategy
 from tests.lab.faults import Fault
+from tests.lab.site import site
 
 pytestmark = pytest.mark.lab
 
@@ -139,11 +140,10 @@ def test_setup_takes_bare_hosts_to_serving(set_up):
     for host, res in runs.items():
         assert res.returncode == 0, (host, res.stdout[-4000:], res.stderr)
     assert served(lab, timeout=30) == {"frontend": "1.0.0", "backend": "1.0.0", "ai": "1.0.0"}
-    cpu = lab.addresses["cpu"]
-    ca = str(lab.state_dir / "tls" / "ca.pem")
-    r = requests.get(f"http://{cpu}/notes/1", allow_redirects=False, timeout=10)
-    assert r.status_code == 301 and r.headers["Location"] == f"https://{cpu}/notes/1"
-    note = requests.post(f"https://{cpu}/api/notes", json={"text": "setup"}, verify=ca, timeout=10)
+    notes, ca = site(lab, "/api/notes")
+    r = requests.get(site(lab, "/notes/1", "http").url, allow_redirects=False, timeout=10)
+    assert r.status_code == 301 and r.headers["Location"] == site(lab, "/notes/1").url
+    note = requests.post(notes, json={"text": "setup"}, verify=ca, timeout=10)
     assert note.status_code == 201  # the backend reached its database with .env's password
     for host, unit in (("cpu", "dojangkok"), ("gpu", "fastapi")):
         assert "Managed by dojangkok-deploy" in on(lab, host, f"systemctl cat {unit}")
@@ -152,6 +152,71 @@ def test_setup_takes_bare_hosts_to_serving(set_up):
     assert on(lab, "gpu", "ps -o user= -p $(systemctl show -p MainPID --value fastapi)") == (
         "dojangkok-ai"
     )
+
+
+def served_serial(lab) -> str:
+    """The serial of the certificate nginx serves for the site's name, verified."""
+    import socket
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=site(lab).ca)
+    with (
+        socket.create_connection((acme.SITE_NAME, 443), timeout=10) as raw,
+        ctx.wrap_socket(raw, server_hostname=acme.SITE_NAME) as tls,
+    ):
+        return tls.getpeercert()["serialNumber"]
+
+
+#: certbot's timer unit, told to renew now (`certbot renew --force-renewal`), for one run
+#: (without the random delay of up to 8 minutes it takes when no one is watching)
+FORCE = "/run/systemd/system/certbot.service.d/zz-test-force.conf"
+
+
+def test_a_renewal_goes_through_port_80_and_reloads_nginx(set_up, work):
+    """certbot's timer unit (with setup's drop-in trusting the ACME server) renews through
+    the site's port 80: pebble asks cpu's nginx for the challenge, the deploy hook reloads
+    nginx, and the site serves the new certificate. Then `fab health`, with only
+    server_name set, asks the site from this machine and shows the days left."""
+    lab, _ = set_up
+    before = served_serial(lab)
+    log = "/var/log/nginx/access.log"
+    asked = f"grep -c '^{lab.operator_ip} .*GET /.well-known/acme-challenge/[^ ]* HTTP/1.1\" 200' {log} || true"
+    challenges = int(on(lab, "cpu", asked))
+    lab.run("cpu", f"mkdir -p {FORCE.rsplit('/', 1)[0]} && cat > {FORCE} && systemctl daemon-reload",
+            input="[Service]\nExecStart=\nExecStart=/usr/bin/certbot -q renew --force-renewal "
+                  "--no-random-sleep-on-renew\n")  # fmt: skip
+    try:
+        res = lab.run("cpu", "systemctl start certbot.service", timeout=120)
+        assert res.returncode == 0, on(lab, "cpu", "journalctl -u certbot -n 40 --no-pager")
+    finally:
+        on(lab, "cpu", f"rm -f {FORCE} && systemctl daemon-reload")
+    assert int(on(lab, "cpu", asked)) > challenges  # validated again, on port 80, by pebble
+    after = served_serial(lab)
+    assert after != before, "nginx serves the renewed certificate (the deploy hook reloaded it)"
+    res = fab(lab, work, "health")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert re.search(rf"https://{acme.SITE_NAME}/\s+인증서 \d+일 남음", res.stdout), res.stdout
+
+
+def test_a_provided_certificate_must_name_the_site_and_match_its_key(set_up, work):
+    """tls=provided: the certificate the cloud gave cpu (/etc/ssl/dojangkok/, named
+    cpu.dojangkok.test) for another server_name is refused naming both; a key that is not
+    the certificate's is refused naming both files. Before the site changes."""
+    lab, _ = set_up
+    site_file = on(lab, "cpu", "sha256sum /etc/nginx/sites-available/dojangkok")
+    provided = {"tls": "provided", "tls_cert": "/etc/ssl/dojangkok/fullchain.pem",
+                "tls_key": "/etc/ssl/dojangkok/privkey.pem"}  # fmt: skip
+    res = fab(lab, work, "-H", "cpu", "setup", "--yes",
+              inv=inventory(lab, work, server_name="www.dojangkok.test", **provided))  # fmt: skip
+    out = res.stdout + res.stderr
+    assert res.returncode == 1, out
+    assert "server_name www.dojangkok.test" in out and "DNS:cpu.dojangkok.test" in out, out
+    res = fab(lab, work, "-H", "cpu", "setup", "--yes", inv=inventory(
+        lab, work, **{**provided, "tls_key": "/etc/letsencrypt/live/dojangkok/privkey.pem"}))  # fmt: skip
+    assert res.returncode == 1
+    assert ("tls_key /etc/letsencrypt/live/dojangkok/privkey.pem는 tls_cert "
+            "/etc/ssl/dojangkok/fullchain.pem의 키가 아닙니다") in res.stdout + res.stderr  # fmt: skip
+    assert on(lab, "cpu", "sha256sum /etc/nginx/sites-available/dojangkok") == site_file
 
 
 def test_the_units_are_hardened(set_up):

@@ -15,8 +15,10 @@ from tasks import components
 from tasks.errors import ConfigError
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
+from tasks.hosts.site import require_tls
 from tasks.procedures import detect
 from tasks.procedures.setup_apps import writable
+from tasks.procedures.tls import template_vars as tls_vars
 from tasks.resources import TEMPLATES
 
 UPSTREAM = "dojangkok_backend"  # the nginx upstream the release strategy switches
@@ -45,6 +47,7 @@ def config_files(host: Host) -> list[ConfigFile]:
     s, roles = host.settings, components.roles(host.groups, host.alias)
     files = []
     if "cpu" in roles:
+        require_tls(s, f"host {host.alias}")  # the site's certificate: before any host
         files += [
             ConfigFile("mysql", "mysql/server.cnf.j2", s.mysql_conf, "mysql", s.db_service),
             backend_unit(s),
@@ -136,6 +139,7 @@ def context(s: Settings) -> dict[str, object]:
         ai_base=ai_base,
         ai_upstream_name=AI_UPSTREAM,
         ai_allow=_nginx_allow(s.ai_ip_allow),
+        **tls_vars(s),
     )  # fmt: skip
     return values
 

@@ -49,7 +49,7 @@ __all__ = [
 ]  # fmt: skip
 
 PATH_KEYS = ("ansible_ssh_private_key_file", "ansible_private_key_file", "known_hosts_file",
-             "ssh_config_file")  # fmt: skip
+             "ssh_config_file", "acme_ca_bundle")  # fmt: skip
 _QUOTING = (
     "to keep a value Ansible reads as a number, list or True as text, quote it: {key}='3' "
     "on a [group:vars] line, {key}=\"'3'\" on a host line (the shell split takes one pair)"

@@ -75,7 +75,9 @@ class Settings:
     #: where step 4 writes, and rollback-frontend reads, backups of the web root
     frontend_backup_dir: str = "/var/www/backup"
     frontend_backup_keep: int = 5
-    frontend_url: str = "http://localhost"
+    #: the page check's URL, asked on the host itself (empty: https://<server_name>/, or
+    #: http:// with tls=off, resolved to 127.0.0.1 with curl --resolve, the certificate verified)
+    frontend_url: str = ""
     #: text the main page must contain (empty: HTTP 200 is enough)
     frontend_expect: str = ""
     frontend_page_tries: int = 3
@@ -133,10 +135,28 @@ class Settings:
     )
 
     # --- config as code (templates/) ---
-    #: nginx server_name of the site ("_": any name)
+    #: nginx server_name of the site: its DNS name(s), space-separated, the first one the main
+    #: name ("_": any name; then tls must be off)
     server_name: str = "_"
-    tls_cert: str = "/etc/letsencrypt/live/dojangkok/fullchain.pem"
-    tls_key: str = "/etc/letsencrypt/live/dojangkok/privkey.pem"
+    # --- TLS (tasks/procedures/tls.py; setup's TLS step) ---
+    #: "acme": certbot obtains the certificate (HTTP-01 through nginx's port 80) and its timer
+    #: renews it; "provided": tls_cert and tls_key, files on the host; "off": plain HTTP, for
+    #: testing only. Empty: acme when server_name is a DNS name
+    tls: str = ""
+    #: tls=provided: the certificate (full chain) and its key, paths on the host
+    tls_cert: str = ""
+    tls_key: str = ""
+    #: tls=acme: the ACME directory URL (Let's Encrypt's; its staging one for trials)
+    acme_server: str = "https://acme-v02.api.letsencrypt.org/directory"
+    #: tls=acme: the account's e-mail (empty: registered without one)
+    acme_email: str = ""
+    #: tls=acme: a CA bundle on this machine that certbot trusts for acme_server (a private
+    #: ACME server, e.g. the lab's); empty: the host's trust store
+    acme_ca_bundle: str = ""
+    #: tls=acme: certbot's name for the certificate (/etc/letsencrypt/live/<name>/)
+    acme_cert_name: str = "dojangkok"
+    #: tls=acme: the challenge webroot nginx serves on port 80 (root-owned)
+    acme_webroot: str = "/var/lib/dojangkok-acme"
     #: request size limit: multi-page contract scans are uploaded through /api/
     client_max_body_size: str = "50m"
     hsts_max_age: int = 63072000

@@ -24,6 +24,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from tasks.errors import ConfigError
+from tasks.hosts import site
 from tasks.hosts.values import (
     _SWAP_FILE,
     _SWAP_SIZE,
@@ -71,9 +72,9 @@ FREE_TEXT = ("frontend_expect", "backend_health_expect", "ai_health_expect",
              "backend_expected_total", "known_hosts_file",
              # files on the operator's machine, read by the tool (never in a command)
              "frontend_deploy_key", "backend_deploy_key", "ai_deploy_key", "git_known_hosts",
-             "ssh_config_file")  # fmt: skip
+             "ssh_config_file", "acme_ca_bundle")  # fmt: skip
 #: rendered into config files (templates/), never into a command: one line each
-TEMPLATE_ONLY = ("server_name", "content_security_policy", "hashed_assets_path",
+TEMPLATE_ONLY = ("content_security_policy", "hashed_assets_path",
                  "proxy_read_timeout", "client_max_body_size", "backend_java_opts",
                  "backend_ip_allow", "ai_app", "ai_listen_host", "ai_ip_allow", "ai_device_allow",
                  "innodb_buffer_pool_size", "db_bind_address")  # fmt: skip
@@ -178,6 +179,35 @@ def _writable_path(value, name, where):
     return relative_path(value, name, where, subdir=True)
 
 
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_CERT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def _server_name(value, name, where):
+    problem = site.server_name_problem(value)
+    if problem:
+        raise _error(name, where, value, problem,
+                     "the site's DNS name(s), space-separated, e.g. dojangkok.example.com "
+                     "www.dojangkok.example.com (or _ for any name, with tls=off)")  # fmt: skip
+    return value
+
+
+def _https_url(value, name, where):
+    if not str(value).startswith("https://"):
+        raise _error(name, where, value, "must be an https:// URL", "e.g. "
+                     "https://acme-v02.api.letsencrypt.org/directory")  # fmt: skip
+    return url(value, name, where)
+
+
+def _email(value, name, where):
+    return _pattern(_EMAIL, value, name, where, "an e-mail address", "e.g. ops@example.com")
+
+
+def _cert_name(value, name, where):
+    return _pattern(_CERT_NAME, value, name, where, "a name of letters, digits and . _ -",
+                    "e.g. dojangkok")  # fmt: skip
+
+
 def _version_match(value, name, where):
     if not isinstance(value, str) or not value.startswith(("json:", "regex:")):
         raise _error(name, where, value, 'must start with "json:" or "regex:"',
@@ -206,7 +236,7 @@ RULES: dict[str, Rule] = {
     "web_root": root_dir,
     "frontend_backup_dir": root_dir,
     "frontend_backup_keep": _keep(2, "the backup step 3a makes and the one before it"),
-    "frontend_url": url,
+    "frontend_url": _optional(url),
     "frontend_page_tries": _keep(1, "tries"),
     "frontend_page_interval": _keep(1, "seconds between tries"),
     "backend_dir": root_dir,
@@ -232,8 +262,14 @@ RULES: dict[str, Rule] = {
     "ai_health_tries": _keep(1, "tries"),
     "ai_health_interval": _keep(1, "seconds between tries"),
     "ai_smoke": smoke_requests,
-    "tls_cert": absolute_path,
-    "tls_key": absolute_path,
+    "server_name": _server_name,
+    "tls": _optional(_choice("acme", "provided", "off")),
+    "tls_cert": _optional(absolute_path),
+    "tls_key": _optional(absolute_path),
+    "acme_server": _https_url,
+    "acme_email": _optional(_email),
+    "acme_cert_name": _cert_name,
+    "acme_webroot": root_dir,
     "hsts_max_age": _keep(0, "seconds"),
     "nginx_site": _nginx_site,
     "nginx_sites_disabled": _each(file_name),

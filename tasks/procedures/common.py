@@ -17,6 +17,7 @@ from tasks.engine.policy import Policy
 from tasks.engine.records import host_history_path, local_history_path
 from tasks.engine.steps import CheckItem, Kind, Step
 from tasks.engine.view import RunView
+from tasks.hosts import site
 from tasks.procedures import privilege
 from tasks.shell import q
 
@@ -136,7 +137,8 @@ def smoke_step(number: str, title: str, expected: str, on_failure: str, view: Ru
     if specs(view.s):
         return Step(number, title, expected, on_failure, Policy.ROLLBACK,
                     command=lambda v: shell.smoke(specs(v.s), port(v.s),
-                                                  instead_of(v.s) if instead_of else None))  # fmt: skip
+                                                  instead_of(v.s) if instead_of else None,
+                                                  site.names(v.s)))  # fmt: skip
     return Step(
         number, title, expected, on_failure, Policy.ROLLBACK, kind=Kind.LOCAL, asks=True,
         command=lambda v: f"운영자 확인: {question}", action=lambda s: confirm(s, question),

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from tasks import components
 from tasks.errors import ConfigError
+from tasks.hosts import site
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
 
@@ -122,7 +123,8 @@ def _packages(s: Settings, host_roles: set[str], db: str, facts: Facts) -> list[
     out = ["git", "curl", "ca-certificates", "python3"]
     if "cpu" in host_roles:
         out += ["nginx", SERVER_PACKAGE[db], CLIENT_PACKAGE[db], jdk_package(facts),
-                "nodejs|node", "npm|npm"]  # fmt: skip
+                "nodejs|node", "npm|npm", "openssl"]  # fmt: skip
+        out += ["certbot"] if site.tls_mode(s) == "acme" else []
     if "gpu" in host_roles:
         out += ["python3-venv"]
     if s.firewall == "on":

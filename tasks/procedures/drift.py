@@ -27,6 +27,7 @@ from datetime import datetime
 from tasks.components import Component
 from tasks.engine.records import RUN_FILE_MODE
 from tasks.engine.view import RunView
+from tasks.hosts import site
 from tasks.hosts.settings import Settings
 from tasks.procedures.hostfacts import served_version
 from tasks.shell import q
@@ -62,7 +63,9 @@ def probe_command(s: Settings, comp: Component) -> str:
         else 'echo "artifact="'
     )
     parts.append(
-        f'echo "version=$({served_version(url, match)} || true)"' if url else 'echo "version="'
+        f'echo "version=$({served_version(url, match, site.names(s))} || true)"'
+        if url
+        else 'echo "version="'
     )
     return "; ".join(parts)
 

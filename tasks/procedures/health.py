@@ -1,24 +1,92 @@
-"""`fab health`: every host's health checks, run on the host (the ports are not public)."""
+"""`fab health`: every host's health checks, run on the host (the ports are not public), and
+the site asked from this machine as a browser asks it: ``https://<server_name>/``, its
+certificate verified against this machine's trust store, its days left shown (a warning
+under 21)."""
 
 from __future__ import annotations
 
+import http.client
+import ssl
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
 from tasks import components
 from tasks.engine.console import Console
+from tasks.hosts import site
 from tasks.hosts.connect import connect
 from tasks.hosts.inventory import Inventory
 from tasks.hosts.remote import ConnectionLost
 from tasks.hosts.secrets import Secrets
 from tasks.procedures.release_backend import PAIR
+from tasks.procedures.tls import WARN_DAYS
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the site answered this machine: an HTTP status (0: no answer) and the
+    certificate's days left (None: plain HTTP or no certificate seen)."""
+
+    url: str
+    status: int
+    days_left: int | None = None
+    error: str = ""
+
+
+def ask_site(url: str, timeout: float = 10) -> Answer:
+    """GET ``url`` from this machine (TLS verified against the system's trust store, or
+    SSL_CERT_FILE); never raises."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port
+    try:
+        if parts.scheme == "https":
+            conn = http.client.HTTPSConnection(host, port or 443, timeout=timeout,
+                                               context=ssl.create_default_context())  # fmt: skip
+        else:
+            conn = http.client.HTTPConnection(host, port or 80, timeout=timeout)
+        try:
+            conn.request("GET", parts.path or "/")
+            days = None
+            if parts.scheme == "https":
+                cert = conn.sock.getpeercert()
+                days = int((ssl.cert_time_to_seconds(cert["notAfter"]) - time.time()) // 86400)
+            status = conn.getresponse().status
+        finally:
+            conn.close()
+    except (OSError, http.client.HTTPException, ssl.SSLError, ValueError, KeyError) as exc:
+        return Answer(url, 0, error=_why(exc))
+    return Answer(url, status, days)
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"인증서 검증 실패 ({exc.verify_message})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def outside_row(answer: Answer) -> tuple[bool, str]:
+    """(healthy, shown): the site's answer to this machine, the certificate's days left."""
+    if not answer.status:
+        return False, f"DOWN  {answer.url}: {answer.error}"
+    if answer.status != 200:
+        return False, f"DOWN  {answer.url}: HTTP {answer.status}"
+    if answer.days_left is None:
+        return True, f"UP  {answer.url} (tls=off: 평문 HTTP, 시험용)"
+    days = f"인증서 {answer.days_left}일 남음"
+    if answer.days_left < WARN_DAYS:
+        return True, f"UP  {answer.url}  경고: {days} ({WARN_DAYS}일 미만: 갱신을 확인하십시오)"
+    return True, f"UP  {answer.url}  {days}"
 
 
 def check_all(inv: Inventory, secrets: Secrets, console: Console | None = None,
-              connect_host=connect) -> bool:  # fmt: skip
+              connect_host=connect, ask=ask_site) -> bool:  # fmt: skip
     console = console or Console(secrets)
-    healthy, rows = True, []
+    healthy, rows, asked = True, [], set()
     for host in inv.hosts.values():
         remote = connect_host(host, secrets)
         try:
-            for comp in components.on_host(host.groups, host.alias):
+            comps = components.on_host(host.groups, host.alias)
+            for comp in comps:
                 check = comp.health(host.settings, None).command()
                 if comp.name == "backend" and host.settings.strategy == "release":
                     check = PAIR.live_health(host.settings)  # the instance nginx sends requests to
@@ -31,5 +99,11 @@ def check_all(inv: Inventory, secrets: Secrets, console: Console | None = None,
                 rows.append((host.alias, comp.name, "UP" if ok else f"DOWN  {why}"))
         finally:
             remote.close()
+        url = site.site_url(host.settings)
+        if components.FRONTEND in comps and site.names(host.settings) and url not in asked:
+            asked.add(url)  # hosts behind one name: asked once
+            ok, shown = outside_row(ask(url))
+            healthy &= ok
+            rows.append((host.alias, "site (이 컴퓨터에서)", shown))
     console.table(("호스트", "컴포넌트", "결과"), rows)
     return healthy

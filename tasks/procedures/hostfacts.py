@@ -12,7 +12,10 @@
 
 from __future__ import annotations
 
-from tasks.shell import q
+from collections.abc import Sequence
+
+from tasks.hosts.site import resolve_for
+from tasks.shell import q, resolve_option
 
 CHANGED_MARK = "변경:"
 UNCHANGED = "변경 없음"
@@ -74,10 +77,12 @@ _EXTRACT = (
 )
 
 
-def served_version(url: str, match: str) -> str:
-    """Prints the version the service at ``url`` reports; fails when it cannot be read."""
+def served_version(url: str, match: str, site_names: Sequence[str] = ()) -> str:
+    """Prints the version the service at ``url`` reports; fails when it cannot be read. A
+    ``url`` on one of ``site_names`` (server_name) asks this host's nginx by that name."""
     return (
-        f"curl -fsSL --max-time 10 -- {q(url)} | python3 -c {q(_EXTRACT)} -- {q(match)} 2>/dev/null"
+        f"curl -fsSL --max-time 10 {resolve_option(resolve_for(url, site_names))}-- {q(url)} "
+        f"| python3 -c {q(_EXTRACT)} -- {q(match)} 2>/dev/null"
     )
 
 

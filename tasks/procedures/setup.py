@@ -19,7 +19,7 @@ from tasks.engine.view import RunView
 from tasks.hosts import values
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
-from tasks.procedures import firewall, privilege, setup_apps
+from tasks.procedures import firewall, privilege, setup_apps, tls
 from tasks.procedures.backup import option_text
 from tasks.procedures.common import prepare_step
 from tasks.procedures.hostfacts import ch, tracked
@@ -233,6 +233,7 @@ def plan(view: RunView, push=None) -> Plan:
         Step(nr(), "패키지 확인 (없으면 설치)", "1초", "apt 저장소·네트워크 확인", Policy.ABORT,
              command=lambda v: packages_command(v.s.host_packages), sudo=True,
              added="배포판에 맞는 패키지 이름 (fab settings -H 호스트로 확인)"),
+        *([tls.step("1a")] if "cpu" in r else []),  # a provided certificate: checked early
         Step(nr(), "서비스 계정 생성", "1초", "계정 생성 실패 시 중단", Policy.ABORT,
              command=lambda v: users_command(service_users(v.s, r)), sudo=True),
         Step(nr(), "디렉터리 생성 (소유자·권한)", "1초", "권한 확인", Policy.ABORT,

@@ -15,6 +15,7 @@ from tasks import shell
 from tasks.engine.policy import Policy
 from tasks.engine.steps import Step
 from tasks.engine.view import RunView
+from tasks.hosts import site
 from tasks.procedures import appenv, drift
 from tasks.procedures.hostfacts import served_version
 from tasks.shell import q
@@ -25,7 +26,7 @@ def version_command(v: RunView, comp: str) -> str:
     rev = v.back_to[:12]
     return (
         f"want=$({drift.lookup(v, comp, 'version')}); "
-        f"got=$({served_version(url, match)}) || {{ echo {q(f'cannot read the served version from {url}')} >&2; exit 1; }}; "
+        f"got=$({served_version(url, match, site.names(v.s))}) || {{ echo {q(f'cannot read the served version from {url}')} >&2; exit 1; }}; "
         f'if [ -z "$want" ]; then echo "serves $got (no version recorded for {rev}: not compared)"; '
         f'elif [ "$got" = "$want" ]; then echo "serves $got, as {rev} did"; '
         f'else echo "serves $got, but {rev} served $want when it was recorded: '
@@ -46,7 +47,7 @@ def smoke_step(number: str, specs: Callable, port: Callable) -> Step:
     """A rollback's smoke tests: the deploy's requests (no question to the operator)."""
     return Step(
         number, "기능 테스트", "2분", "실패 시 수동 복구", Policy.ABORT,
-        command=lambda v: shell.smoke(specs(v.s), port(v.s)),
+        command=lambda v: shell.smoke(specs(v.s), port(v.s), site_names=site.names(v.s)),
         skip_if=lambda v: None if specs(v.s) else "스모크 요청 설정이 비어 있음",
         added="롤백도 배포와 같은 기능 테스트를 거친다",
     )  # fmt: skip

@@ -12,8 +12,9 @@ The hosts are bare, as a cloud image gives them: the distribution's packages (ng
 MariaDB, a JDK, node, python3-venv, nftables; provision/packages.txt), an `admin` with
 passwordless sudo (like `ubuntu`; the inventory's admin_user), the deploy login `deploy`
 without sudo (setup gives it the tool's root helper only), `deploypw` with a sudo password,
-on cpu a TLS certificate signed by
-a lab CA (what the cloud or its admin provides), on gpu a pip.conf reading a local
+on cpu a TLS certificate for the site's name signed by
+a lab CA (what the cloud or its admin provides; setup's default, tls=acme, gets its own from
+the lab's ACME server instead: tests/lab/acme.py), on gpu a pip.conf reading a local
 wheelhouse (the lab has no internet). Nothing of the application: no service users, no
 checkouts, no units, no site, no database. `fab setup` makes them serve.
 
@@ -33,9 +34,11 @@ half entry that looks valid. The golden key covers the base recipe, the provisio
 scripts, the wheelhouse and the subnet.
 
 Operator-side files in .lab/: hosts.ini, ssh_config, id_ed25519(.pub), known_hosts, .env,
-tls/ca.pem (the lab CA that signed cpu's certificate at /etc/ssl/dojangkok/),
+tls/cloud-ca.pem (the lab CA that signed cpu's provided certificate at /etc/ssl/dojangkok/),
+tls/acme-server-ca.pem, tls/acme-root.pem, tls/site-ca.pem (the ACME server's: acme.py),
 git/<app>.git (served read-only by `git daemon` on <operator ip>:9418), <host>.log (console),
-<host>.pid, git-daemon.pid, lab.json.
+<host>.pid, git-daemon.pid, pebble.pid, acme-dns.pid, lab.json. `up` also adds one marked
+line to /etc/hosts (the site's name → cpu); `down` removes it.
 
 One lab per machine: hold /tmp/dojangkok-lab.lock while using it (tests/lab/lock.py).
 """
@@ -51,7 +54,7 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import gitrepos, keys, machines, network, provision, remote, served
+from . import acme, gitrepos, keys, machines, network, provision, remote, served
 from .config import DEFAULT_SUITE, HOSTS, LabError, Settings, check_prereqs
 
 __all__ = ["Lab", "LabError", "HOSTS"]
@@ -116,6 +119,7 @@ class Lab:
             and network.bridge_exists()
             and all(machines.is_running(h) for h in HOSTS)
             and bool(gitrepos.daemon_pids(s))
+            and acme.running(s)
         )
 
     @_locked
@@ -133,7 +137,8 @@ class Lab:
         keys.write_state(s, golden / "secrets")
         tls = s.state / "tls"
         tls.mkdir(exist_ok=True)
-        shutil.copy(golden / "cpu/etc/ssl/dojangkok/ca.pem", tls / "ca.pem")
+        (tls / "ca.pem").unlink(missing_ok=True)  # (older labs: the site's CA was the cloud's)
+        shutil.copy(golden / "cpu/etc/ssl/dojangkok/ca.pem", tls / "cloud-ca.pem")
         network.bridge_up(s)
         meta = {"golden": str(golden), "wheelhouse": str(wheels), "subnet": str(s.subnet),
                 "suite": s.suite}  # fmt: skip
@@ -141,6 +146,8 @@ class Lab:
         self.reset_git()
         gitrepos.start_daemon(s)
         try:
+            acme.start(s, self.addresses["cpu"])
+            acme.resolve_name(s, self.addresses["cpu"])
             _parallel(self._boot, HOSTS)
         except BaseException:
             self._down(quiet=True)
@@ -163,6 +170,8 @@ class Lab:
         if setup is not None:
             lowers.insert(0, setup / host)
         machines.mount(lowers, d["upper"], d["work"], d["merged"])
+        # the roots cpu's certificate may chain to: the running pebble's, the layer's
+        acme.trust_on_host(d["merged"], acme.site_roots(s, setup))
         machines.start(s, host, d["merged"], provision.binds(host, wheels))
         if remote.wait_ready(s, host) != "running":
             failed = self.run(host, "systemctl --failed --no-legend", timeout=15).stdout
@@ -212,6 +221,8 @@ class Lab:
                 cg.parent.rmdir()
         network.bridge_down()
         gitrepos.stop_daemon(s)
+        acme.stop(s)
+        acme.forget_name()
         (s.state / "lab.json").unlink(missing_ok=True)
         if not quiet:
             self.log("lab is down")
@@ -220,7 +231,7 @@ class Lab:
     def status(self) -> dict:
         s = self.settings
         out = {"bridge": network.bridge_exists(), "git_daemon": bool(gitrepos.daemon_pids(s)),
-               "suite": self.running_suite() or "-"}  # fmt: skip
+               "suite": self.running_suite() or "-", "acme": acme.running(s)}  # fmt: skip
         for host in HOSTS:
             running = machines.is_running(host)
             info = {"running": running, "address": self.addresses[host], "system": "-"}
@@ -241,6 +252,7 @@ class Lab:
         text = self.inventory.read_text()
         text = text.replace("=id_ed25519", f"={self.key_file}")
         text = text.replace("known_hosts_file=known_hosts", f"known_hosts_file={self.known_hosts}")
+        text = text.replace("acme_ca_bundle=tls/", f"acme_ca_bundle={self.state_dir / 'tls'}/")
         text += extra
         if cpu_vars:
             text += "\n[cpu:vars]\n" + "".join(f"{k}={v}\n" for k, v in cpu_vars.items())

@@ -23,7 +23,8 @@ from .lock import LabLock
 def print_status(st: dict) -> None:
     print(
         f"bridge dklab0: {'up' if st['bridge'] else 'absent'}; "
-        f"git daemon: {'running' if st['git_daemon'] else 'stopped'}; suite: {st['suite']}"
+        f"git daemon: {'running' if st['git_daemon'] else 'stopped'}; suite: {st['suite']}; "
+        f"ACME server (pebble): {'running' if st.get('acme') else 'stopped'}"
     )
     for host in HOSTS:
         h = st[host]

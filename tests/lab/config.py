@@ -138,6 +138,8 @@ def check_prereqs(build: bool = True) -> None:
         "git": "apt-get install git",
         "ssh": "apt-get install openssh-client",
         "ssh-keygen": "apt-get install openssh-client",
+        "pebble": "apt-get install pebble",  # the lab's ACME server (tests/lab/acme.py)
+        "openssl": "apt-get install openssl",
     }
     if not build:
         need = {k: v for k, v in need.items() if k in ("ip", "systemd-nspawn")}

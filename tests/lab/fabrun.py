@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .acme import site_ca
+
 ROOT = Path(__file__).resolve().parents[2]
 FAB = Path(sys.executable).parent / "fab"
 
@@ -32,13 +34,10 @@ def polling(tries: int = 30) -> str:
     )
 
 
-#: config as code on the lab: the certificate the lab provides cpu, its name, a small swap
+#: config as code on the lab: a small swap (the site's name and its certificate, tls=acme
+#: from the lab's ACME server, are the lab inventory's: tests/lab/keys.py)
 SERVED_CONFIG = """
 [cpu:vars]
-tls_cert=/etc/ssl/dojangkok/fullchain.pem
-tls_key=/etc/ssl/dojangkok/privkey.pem
-server_name=cpu
-frontend_url=https://localhost/
 swap_size=64M
 
 [gpu:vars]
@@ -75,6 +74,9 @@ def fab_env(lab, work: Path, inv: Path, env: Path | None = None, **more: str) ->
         "DOJANGKOK_HOSTS": str(inv),
         "DOJANGKOK_ENV": str(env or lab.env_file),
         "DOJANGKOK_HISTORY": str(work / "history.jsonl"),
+        # this machine trusts the lab's ACME roots, as an operator's trusts the site's CA
+        # (`fab health` asks https://<server_name>/ from here)
+        "SSL_CERT_FILE": str(site_ca(lab.settings)),
         **more,
     }
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from tests.lab import leaks
 from tests.lab.probe import Prober
+from tests.lab.site import site
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(os.environ.get("DOJANGKOK_FAULT_RESULTS", ROOT / ".lab" / "fault-results.jsonl"))
@@ -125,9 +126,8 @@ class Fault:
         self.records_before = len(records(self.history))
         self.started = time.monotonic()
         if self.probe:
-            cpu = self.lab.addresses["cpu"]
-            ca = str(self.lab.state_dir / "tls" / "ca.pem")
-            self.prober = Prober(f"https://{cpu}/api/version", every=0.2, verify=ca)
+            url, ca = site(self.lab, "/api/version")
+            self.prober = Prober(url, every=0.2, verify=ca)
             self.prober.__enter__()
         return self
 

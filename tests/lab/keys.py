@@ -12,6 +12,7 @@ import secrets
 import shutil
 from pathlib import Path
 
+from .acme import SITE_NAME, server_url
 from .config import HOSTS, Settings, run
 
 ENV_KEYS = ("MYSQL_ROOT_PASSWORD", "DB_PASSWORD", "LAB_SUDO_PASSWORD")
@@ -20,7 +21,8 @@ ENV_KEYS = ("MYSQL_ROOT_PASSWORD", "DB_PASSWORD", "LAB_SUDO_PASSWORD")
 def lab_vars(s: Settings) -> str:
     """Settings of dojangkok-deploy that fit the lab's hosts (the rest are the manual's
     defaults): the git origins (git daemon on the operator's address), the sample apps' .env
-    values and version endpoints, cpu's TLS certificate, a small swap file."""
+    values and version endpoints, the site's name (its certificate: tls=acme, the default,
+    from the lab's ACME server, whose CA certbot trusts), a small swap file."""
     git = f"git://{s.operator_ip}"
     return f"""[all:vars]
 swap_size=64M
@@ -31,14 +33,14 @@ backend_repo={git}/backend.git
 frontend_env={{"REACT_APP_API_URL": "/api"}}
 backend_env={{"DB_URL": "jdbc:mariadb://localhost:3306/dojangkok", "DB_USER": "dojangkok", "DB_PASSWORD": "${{DB_PASSWORD}}", "SERVER_PORT": "8080"}}
 frontend_expect=dojangkok frontend
-frontend_version_url=https://localhost/
+frontend_version_url=https://{SITE_NAME}/
 frontend_version_match=regex:name="dojangkok-version" content="([^"]+)"
-backend_version_url=https://localhost/api/version
+backend_version_url=https://{SITE_NAME}/api/version
 backend_smoke=[{{"method": "GET", "path": "/api/version"}}, {{"method": "GET", "path": "/api/notes"}}]
 backend_log_cmd=journalctl -u dojangkok -n 100 --no-pager
-server_name=cpu
-tls_cert=/etc/ssl/dojangkok/fullchain.pem
-tls_key=/etc/ssl/dojangkok/privkey.pem
+server_name={SITE_NAME}
+acme_server={server_url(s)}
+acme_ca_bundle=tls/acme-server-ca.pem
 
 [gpu:vars]
 ai_repo={git}/ai.git

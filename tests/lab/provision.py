@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import keys, machines, network, remote
+from .acme import SITE_NAME
 from .config import HOSTS, PROVISION_DIR, LabError, Settings, hash_paths, run, stale_layers
 from .image import ensure_base, recipe_hash
 
@@ -66,7 +67,8 @@ def wheelhouse(s: Settings, log=print) -> Path:
 
 def golden_key(s: Settings, wheels: Path) -> str:
     scripts = [PROVISION_DIR / f for f in SCRIPTS]
-    return hash_paths(*scripts, extra=f"{LAYOUT} {recipe_hash(s.suite)} {wheels.name} {s.subnet}")
+    return hash_paths(*scripts,
+                      extra=f"{LAYOUT} {recipe_hash(s.suite)} {wheels.name} {s.subnet} {SITE_NAME}")  # fmt: skip
 
 
 def binds(host: str, wheels: Path) -> dict[str, str]:
@@ -94,7 +96,7 @@ def ensure_golden(s: Settings, log=print) -> Path:
     keys.write_state(s, bundle)
     network.bridge_up(s)
     env = {**keys.read_env(bundle / "env"), "OPERATOR": s.operator_ip,
-           "CPU_IP": s.addresses["cpu"]}  # fmt: skip
+           "CPU_IP": s.addresses["cpu"], "SITE": SITE_NAME}  # fmt: skip
 
     def provision(host: str) -> None:
         upper, work, merged = tmp / host, tmp / f"work-{host}", s.rundir / host / "merged"

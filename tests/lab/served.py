@@ -6,7 +6,10 @@ operator would (the `fab` of this checkout, the lab's inventory and .env). Its r
 as one more overlay layer, <cache>/setup-<key>/<host> (the hosts' upper dirs after a clean
 poweroff), and later resets boot [setup, golden, base] in ~3 s. The key covers the golden
 layer (its secrets are baked into the database), the tool (tasks/, templates/, fabfile.py),
-the sample apps and the lab's inventory settings: a change to any of them runs setup again.
+the sample apps, the lab's inventory settings and its ACME server's CA: a change to any of
+them runs setup again. Setup obtains cpu's certificate from the lab's pebble (tls=acme), whose
+root changes at every start: the layer keeps the one that issued it (acme-root.pem), which
+the hosts booted from the layer and the tests trust too (tests/lab/acme.py).
 
 The cache is set up with strategy=manual (MANUAL): the manual steps' tests start from it, and
 the release strategy's tests convert it with their first release deploy, as on a host that
@@ -24,7 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import keys, machines
+from . import acme, keys, machines
 from .config import HOSTS, LabError, Settings, hash_paths, stale_layers
 
 LAYOUT = "3"  # 3: the layer keeps setup's output (setup-<host>.log)
@@ -40,7 +43,9 @@ def fab_path() -> Path:
 def setup_key(s: Settings, golden: Path) -> str:
     tool = [s.root / "tasks", s.root / "templates", s.root / "fabfile.py"]
     apps = [s.apps_dir / a for a in ("frontend", "backend", "ai")]
-    return hash_paths(*tool, *apps, extra=f"{LAYOUT} {golden.name} {keys.lab_vars(s)}{MANUAL}")
+    # (pebble: certbot on the layer's cpu trusts the CA it had, the certificate's lifetime)
+    extra = f"{LAYOUT} {golden.name} {keys.lab_vars(s)}{MANUAL} {acme.layer_key(s)}"
+    return hash_paths(*tool, *apps, extra=extra)
 
 
 def layer(s: Settings, golden: Path) -> Path:
@@ -99,6 +104,8 @@ def build(lab, golden: Path) -> Path:
             machines.wipe(s, host)
             shutil.copy(s.state / f"setup-{host}.log", tmp / f"setup-{host}.log")
         (tmp / "suite").write_text(f"{s.suite}\n")
+        # the root of the pebble that issued the layer's certificate (a later pebble has another)
+        shutil.copy(acme.current_root(s), tmp / "acme-root.pem")
         (tmp / "made").write_text(f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -19,8 +19,13 @@ SECRETS = {"MYSQL_ROOT_PASSWORD": SECRET}
 FROM, TO = "a" * 40, "b" * 40
 
 
+#: the site's name on the unit tests' CPU host (setup needs one: tasks/hosts/site.py)
+SITE = "dojangkok.example.com"
+
+
 def make_host(settings: Settings | None = None, alias="cpu", group="cpu") -> Host:
-    return Host(alias, "10.0.0.2", "deploy", 22, None, (group,), settings or Settings())
+    return Host(alias, "10.0.0.2", "deploy", 22, None, (group,),
+                settings or Settings(server_name=SITE))  # fmt: skip
 
 
 def make_view(component="backend", settings: Settings | None = None, task="deploy",

@@ -29,7 +29,8 @@ def test_validate_nginx_rewrites_paths_with_sed_special_characters(tmp_path):
     (root / "sites-enabled").mkdir()
     (root / "nginx.conf").write_text(f"include {root}/sites-enabled/*;\n")
     (root / "sites-enabled" / "default").write_text("server { listen 80; }\n")
-    s = Settings(state_dir=str(tmp_path / "st ate"), nginx_site=f"{root}/sites-available/site")
+    s = Settings(state_dir=str(tmp_path / "st ate"), nginx_site=f"{root}/sites-available/site",
+                 server_name="dojangkok.example.com")  # fmt: skip
     h = Host("cpu", "10.0.0.2", "deploy", 22, None, ("cpu",), s)
     (f,) = [f for f in render.config_files(h) if f.kind == "nginx"]
     staged = Path(commands.staged(f, s))

@@ -23,6 +23,7 @@ DEBIAN = detect.Facts("debian", "12", "amd64", "mariadb", "3.11")
 
 
 def host(group: str, facts: detect.Facts, **settings) -> Host:
+    settings.setdefault("server_name", "dojangkok.example.com")  # setup needs the site's name
     h = Host(group, "10.0.0.2", "ubuntu", 22, None, (group,), Settings(**settings))
     return detect.with_facts(h, facts)[0]
 
@@ -102,7 +103,7 @@ def test_a_setting_in_the_inventory_wins_and_the_report_says_where_each_comes_fr
 
 
 def test_without_a_host_the_manuals_target_is_assumed():
-    h = Host("cpu", "x", "u", 22, None, ("cpu",), Settings())
+    h = Host("cpu", "x", "u", 22, None, ("cpu",), Settings(server_name="dojangkok.example.com"))
     assert detect.offline(h).settings.db_service == "mysql"
     files = render.render(h)  # render-config: no host to ask
     assert any(f.dest.endswith("zz-dojangkok.cnf") for f in files)

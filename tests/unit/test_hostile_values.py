@@ -39,11 +39,11 @@ from tasks.engine.session import Session
 from tasks.engine.steps import Kind, Plan
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
-from tasks.hosts import validate, values
+from tasks.hosts import site, validate, values
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
-from tasks.procedures import PROCEDURES, backup, release, setup
+from tasks.procedures import PROCEDURES, backup, release, setup, tls
 from tasks.procedures.release_convert import (
     backend_adopt_plan,
     backend_switch_plan,
@@ -144,6 +144,15 @@ def hostile_settings(kind: str, base: str) -> tuple[Settings, dict[str, object],
         else:
             refused.append(name)
     chosen["backend_smoke"] = chosen["ai_smoke"] = smoke_spec(kind, base)
+    # server_name is a list of names split on spaces on purpose, each a strict host name
+    # (test_server_name_takes_only_names): the site's name, as setup needs one
+    chosen["server_name"] = "dojangkok.example.com"
+    ca = Path(base) / "acme-ca.pem"  # a file on this machine: its name reaches no command
+    ca.parent.mkdir(parents=True, exist_ok=True)
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    chosen["acme_ca_bundle"] = str(ca)
+    if not site.tls_mode(Settings(**chosen)):  # a hostile server_name that is no DNS name
+        chosen["tls"] = "provided" if chosen.get("tls_cert") and chosen.get("tls_key") else "off"
     s = Settings(**chosen)
     validate.settings(s)  # the settings together are fine: only the values are hostile
     return s, chosen, refused
@@ -208,7 +217,7 @@ def every_command(s: Settings, restore_from: str | None, message: str,
         cmds.plan(proc.rollback_plan(view), view)
         cmds.add(proc.state_command, view)
         checklist_commands(plan, view, cmds)
-        cmds.add(components.get(name).health(s, None).command)
+        cmds.add(lambda n=name: components.get(n).health(s, None).command())
         # the release strategy: the build, the host's switch and rollbacks, the conversion
         rview = view.but(strategy="release")
         for rplan in example_plans(components.get(name), rview):
@@ -231,6 +240,9 @@ def every_command(s: Settings, restore_from: str | None, message: str,
         view = RunView("setup", "setup", h, RUN_ID)
         cmds.plan(setup.plan(view), view)
         cmds.add(config_push_commands, h, lenient)
+    tls_view = RunView("setup", "setup", cpu, RUN_ID)  # every TLS mode, not only the detected one
+    for build in (tls.acme_command, tls.provided_command, tls.off_command):
+        cmds.add(build, tls_view)
     info = lock.LockInfo(RUN_ID, "op", "machine", 1, "deploy", "backend", FROM, message, 0.0)
     cmds.add(lock.acquire_command, s, info)
     cmds.add(lock.release_command, s, RUN_ID)
@@ -377,6 +389,11 @@ def option_value(argv: list[str], i: int) -> bool:
     return (argv[0], before) in OPTION_VALUES
 
 
+#: space-separated lists by design (server_name: nginx's list of names, each a strict host
+#: name: test_server_name_takes_only_names)
+SPLIT_ON_PURPOSE = {"server_name"}
+
+
 def problems(calls, box: Sandbox) -> list[str]:
     """What the stub calls show: injected commands, split values, hostile values as options."""
     tag_of = {t: name for name, t in TAGS.items()}
@@ -387,7 +404,8 @@ def problems(calls, box: Sandbox) -> list[str]:
             for t, name in tag_of.items():
                 if arg == f"CANARY_{t}":
                     found.append(f"{name}: an injected command ran: {where}")
-                if (f"HA{t}" in arg) != (f"HB{t}" in arg) and f"HB{t}" in " ".join(argv):
+                if ((f"HA{t}" in arg) != (f"HB{t}" in arg) and f"HB{t}" in " ".join(argv)
+                        and name not in SPLIT_ON_PURPOSE):  # fmt: skip
                     found.append(f"{name}: a value was split apart: {where}")
                 if (
                     arg.startswith(f"-HD{t}")
@@ -462,6 +480,18 @@ def test_names_refuse_every_hostile_value(kind):
         value = payload(kind, name)
         with pytest.raises(ConfigError, match=name):
             Settings.from_vars({name: value}, where="test")
+
+
+@pytest.mark.parametrize("kind", PAYLOADS)
+def test_server_name_takes_only_names(kind):
+    """server_name: space-separated host names, IP addresses or *. wildcards, nothing else
+    (a space splits two names, as nginx reads it; each is quoted wherever a command uses it)."""
+    value = payload(kind, "server_name")
+    if kind == "space":
+        assert Settings.from_vars({"server_name": value}).server_name == value
+        return
+    with pytest.raises(ConfigError, match="server_name"):
+        Settings.from_vars({"server_name": value}, where="test")
 
 
 def test_the_sandbox_catches_an_unquoted_value(sandbox):

@@ -152,14 +152,15 @@ def test_a_warm_rollback_only_switches_a_cold_one_starts_first():
 
 
 def test_release_config_renders_the_template_unit_and_the_upstream_include():
-    files = {f.key: (f, text) for f, text in render(make_host(Settings())).items()}
+    s = Settings(server_name="dojangkok.example.com")
+    files = {f.key: (f, text) for f, text in render(make_host(s)).items()}
     unit, text = files["backend"]
     assert unit.dest.endswith("/dojangkok@.service") and not unit.restart
     assert "-jar /app/releases/backend/slots/%i/app.jar --server.port=%i" in text
     site = files["nginx"][1]
     assert "include /etc/nginx/dojangkok-upstream.conf;" in site
     assert "proxy_pass http://dojangkok_backend;" in site
-    manual = {f.key: t for f, t in render(make_host(Settings(strategy="manual"))).items()}
+    manual = {f.key: t for f, t in render(make_host(s.replace(strategy="manual"))).items()}
     assert (
         "include" not in manual["nginx"] and "proxy_pass http://127.0.0.1:8080;" in manual["nginx"]
     )

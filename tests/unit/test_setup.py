@@ -347,7 +347,7 @@ def test_every_label_and_command_follows_the_configured_names():
                  backend_dir="/srv/be", ai_dir="/srv/ai", frontend_dir="/srv/fe",
                  web_root="/srv/www", frontend_backup_dir="/srv/bk", db_service="db-svc",
                  db_server="mariadb", mysql_conf="/etc/mysql/x.cnf", backend_user="be-user",
-                 ai_user="ai-user")  # fmt: skip
+                 ai_user="ai-user", server_name="dojangkok.example.com")  # fmt: skip
     texts = []
     for group, comps in (("cpu", ("frontend", "backend")), ("gpu", ("ai",))):
         host = detect.with_facts(Host(group, "x", "u", 22, None, (group,), s),

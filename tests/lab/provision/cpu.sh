@@ -1,10 +1,12 @@
 #!/bin/bash
 # cpu as the cloud (or its admin) hands it over: a TLS certificate for the site. Runs as root
-# on the booted host; env: CPU_IP. Nothing of the application: `fab setup` makes the rest.
+# on the booted host; env: SITE (the site's DNS name). Nothing of the application: `fab
+# setup` makes the rest (with tls=acme, the default, its own certificate: this one is what
+# tls=provided finds).
 #
-# A lab CA (trusted on this host; the operator side copies ca.pem to .lab/tls/) and a leaf
-# it signs: ECDSA P-256, SHA-256, 365 days (Mozilla: at most 366), CA:FALSE, EKU serverAuth,
-# SAN cpu, localhost, the host's address and 127.0.0.1 (Mozilla "intermediate").
+# A lab CA (trusted on this host; the operator side copies ca.pem to .lab/tls/cloud-ca.pem)
+# and a leaf it signs: ECDSA P-256, SHA-256, 365 days (Mozilla: at most 366), CA:FALSE, EKU
+# serverAuth, SAN the site's name only (no localhost, no address: as a real certificate).
 set -euo pipefail
 install -d -m 755 /etc/ssl/dojangkok
 (
@@ -13,10 +15,10 @@ install -d -m 755 /etc/ssl/dojangkok
   openssl req -x509 $ec -days 3650 -subj '/CN=dojangkok lab CA' \
     -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
     -keyout ca.key -out ca.pem 2>/dev/null
-  openssl req $ec -subj /CN=cpu -keyout privkey.pem -out leaf.csr 2>/dev/null
+  openssl req $ec -subj "/CN=${SITE}" -keyout privkey.pem -out leaf.csr 2>/dev/null
   printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
     "extendedKeyUsage=serverAuth" \
-    "subjectAltName=DNS:cpu,DNS:localhost,IP:${CPU_IP},IP:127.0.0.1" > leaf.ext
+    "subjectAltName=DNS:${SITE}" > leaf.ext
   openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 365 \
     -sha256 -extfile leaf.ext -out leaf.pem 2>/dev/null
   cat leaf.pem ca.pem > fullchain.pem
