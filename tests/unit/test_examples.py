@@ -12,20 +12,16 @@ from tasks.hosts import inventory
 from tasks.hosts.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-#: named in the example, added by the TLS work (helper real-tls) that merges beside this one
-PENDING = {"tls", "acme_email", "acme_server"}
 SETTING_LINE = re.compile(r"^# ([a-z_]+)=(.*)$")
 
 
 def test_every_commented_setting_of_the_example_inventory_parses(tmp_path):
-    lines, turned_on, pending = [], [], []
+    lines, turned_on = [], []
     for line in (ROOT / "hosts.ini").read_text(encoding="utf-8").splitlines():
         m = SETTING_LINE.match(line)
         if m and m.group(1) in Settings.names():
             line = f"{m.group(1)}={m.group(2)}"
             turned_on.append(m.group(1))
-        elif m and m.group(1) in PENDING:
-            pending.append(m.group(1))
         elif m:
             raise AssertionError(f"hosts.ini names no setting of this tool: {line}")
         lines.append(line)
@@ -35,9 +31,8 @@ def test_every_commented_setting_of_the_example_inventory_parses(tmp_path):
     assert cpu.backend_health_path == "/actuator/health" and gpu.ai_service == "ai-server"
     assert cpu.admin_user == "ubuntu" and cpu.frontend_repo and gpu.ai_repo
     for name in ("known_hosts_file", "admin_user", "server_name", "frontend_repo", "backend_repo",
-                 "ai_repo", "ai_allow_from", "ssh_config_file", "tls_cert"):  # fmt: skip
+                 "ai_repo", "ai_allow_from", "ssh_config_file", "tls", "acme_email", "tls_cert"):  # fmt: skip
         assert name in turned_on, f"the setup block names {name}"
-    assert set(pending) <= PENDING
 
 
 def test_the_env_example_names_every_secret_the_tool_reads():
