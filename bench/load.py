@@ -28,7 +28,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 USERS = 50
-RATE = 2.0  # requests per second per user (locust's constant_throughput)
+RATE = 2.0  # requests per second per user (locust's constant_throughput, jittered: loadgen.steady)
+JITTER = 0.2  # each wait within ±20 % of constant_throughput's
 TIMEOUT = 5.0  # seconds a request may take before it counts as failed
 #: what a user asks, with weights (one request per task): the page, the version the page
 #: shows, the notes list and a new note. POSTs are few enough that the list (every note,
@@ -261,7 +262,8 @@ def describe(users: int = USERS, rate: float = RATE) -> str:
     mix = ", ".join(f"{m} `{p}` ×{w}" for m, p, w in MIX)
     return (
         f"{users} users × {rate:g} requests/s each ({users * rate:.0f} req/s; locust "
-        f"`HttpUser`, keep-alive, `constant_throughput({rate:g})`), one request per task, "
+        f"`HttpUser`, keep-alive, `constant_throughput({rate:g})` with each wait within "
+        f"±{JITTER:.0%} so users stay out of step), one request per task, "
         f"tasks weighted {mix}; a request fails on a connection error, a {TIMEOUT:.0f} s "
         "timeout, a status other than 200 (201 for the POST) or a page or version without "
         "the version"

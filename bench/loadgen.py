@@ -4,10 +4,10 @@
         [--users 50] [--rate 2]
 
 Every user is a locust `HttpUser` (its own `requests` session: one keep-alive connection)
-that runs one request per task at `--rate` tasks per second (`constant_throughput`), tasks
-weighted by bench/load.py's MIX. Each finished request is a line of `--out`
-(bench.load.row), written within half a second; statistics are bench/load.py's, not
-locust's (which keeps no per-request times).
+that runs one request per task at `--rate` tasks per second (:func:`steady`: locust's
+`constant_throughput` with jittered waits), tasks weighted by bench/load.py's MIX. Each
+finished request is a line of `--out` (bench.load.row), written within half a second;
+statistics are bench/load.py's, not locust's (which keeps no per-request times).
 """
 
 from __future__ import annotations
@@ -21,12 +21,32 @@ from pathlib import Path
 
 import gevent
 import gevent.event
-from locust import HttpUser, constant_throughput
+from locust import HttpUser
 from locust.env import Environment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.load import MIX, TIMEOUT, Request, exception_kind, judge, row  # noqa: E402
+from bench.load import JITTER, MIX, TIMEOUT, Request, exception_kind, judge, row  # noqa: E402
+
+
+def steady(rate: float, jitter: float = JITTER):
+    """`rate` tasks per second per user on average, as locust's `constant_throughput`
+    (each wait is the rest of the 1/rate period the task left), but each wait drawn from
+    ±`jitter` of that rest. constant_throughput keeps every user's phase for good, so a stall
+    that lines users up (a reset times every request out at once) leaves them asking in
+    bursts of 50 from then on (measured: 100 ms windows without a request, then bursts);
+    with the jitter they drift apart again within seconds, as people do."""
+    period = 1 / rate
+
+    def wait(user) -> float:
+        now = time.perf_counter()
+        last = getattr(user, "_steady", None)  # (when the last wait began, its length)
+        ran = now - (last[0] + last[1]) if last else 0.0
+        rest = max(0.0, period - ran) * random.uniform(1 - jitter, 1 + jitter)
+        user._steady = (now, rest)
+        return rest
+
+    return wait
 
 
 def user_class(host: str, cafile: str | None, rate: float) -> type[HttpUser]:
@@ -42,10 +62,11 @@ def user_class(host: str, cafile: str | None, rate: float) -> type[HttpUser]:
         ask.__name__ = f"{method.lower()}_{path.strip('/').replace('/', '_') or 'page'}"
         return ask
 
-    tasks = {asking(m, p): w for m, p, w in MIX}
+    weighted = {asking(m, p): w for m, p, w in MIX}
 
     class Visitor(HttpUser):
-        wait_time = constant_throughput(rate)
+        wait_time = steady(rate)
+        tasks = weighted  # in the class body: locust's metaclass reads the weights there
 
         def on_start(self) -> None:
             if cafile:
@@ -53,7 +74,6 @@ def user_class(host: str, cafile: str | None, rate: float) -> type[HttpUser]:
             gevent.sleep(random.uniform(0, 1 / rate))  # users out of step, like people
 
     Visitor.host = host
-    Visitor.tasks = tasks
     return Visitor
 
 

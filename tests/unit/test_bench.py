@@ -701,9 +701,13 @@ def test_the_load_process_keeps_connections_alive_and_names_what_failed(tmp_path
     server that closes a connection under every third `GET /api/version`, as an nginx
     worker closing an idle keep-alive connection does, and answers 502 to every other
     POST."""
-    pytest.importorskip("locust")
+    import importlib.util
+
+    if importlib.util.find_spec("locust") is None:  # not imported here: it patches for gevent
+        pytest.skip("locust is not installed (pip install -e '.[bench]')")
     import threading
     import time
+    from collections import Counter
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     seen = {"version": 0, "post": 0, "ports": set()}
@@ -742,7 +746,7 @@ def test_the_load_process_keeps_connections_alive_and_names_what_failed(tmp_path
     try:
         with ld.Load(base, None, tmp_path / "load.tsv", users=4, rate=5) as load:
             t0 = time.monotonic()
-            time.sleep(2.5)
+            time.sleep(3)
             got = load.window(t0, time.monotonic())
             assert load.cpu_seconds() > 0
     finally:
@@ -750,7 +754,10 @@ def test_the_load_process_keeps_connections_alive_and_names_what_failed(tmp_path
         server.server_close()
     f = ld.failures(got)
     assert set(f) == {"GET RemoteDisconnected", "POST HTTP 502"}, f
-    assert {r.name for r in got} == {"/", "/api/version", "/api/notes"}
-    assert 25 <= len(got) <= 60  # 4 users × 5 req/s for 2.5 s
+    assert 30 <= len(got) <= 66, len(got)  # 4 users × 5 req/s for 3 s (a busy machine: fewer)
+    asked = Counter((r.method, r.name) for r in got)
+    assert (
+        asked[("GET", "/")] > asked[("POST", "/api/notes")] < asked[("GET", "/api/version")]
+    )  # MIX's weights
     # keep-alive: far fewer connections than requests (a new one after each close)
     assert len(seen["ports"]) < len(got) / 2
