@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import importlib.util
 import sys
 import tempfile
 import time
@@ -213,6 +214,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.users and not args.load and importlib.util.find_spec("locust") is None:
+        parser.error("the load needs locust: .venv/bin/pip install -e '.[bench]' (or --users 0)")
     if args.load:
         meta, results = store.load(args.load)
     else:

@@ -21,11 +21,15 @@ previous run's deploy, within its warm window). Not a test; numbers vary with th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import re
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,12 +39,23 @@ from bench import load as ld  # noqa: E402
 from bench import methods  # noqa: E402
 from bench import probes as pr  # noqa: E402
 from bench.scenarios import NEW, push_files  # noqa: E402
+from tests.lab.machines import cgroups  # noqa: E402
 
 HELPER = "sudo -n /usr/local/sbin/dojangkok-root"
 #: on the host, around the root helper's call: the kernel's monotonic clock, which the lab's
 #: containers share with this machine (so the times compare with the load's)
 CLOCKED = "python3 -c 'import time; print(time.monotonic())'; {cmd}; rc=$?; " \
           "python3 -c 'import time; print(time.monotonic())'; exit $rc"  # fmt: skip
+ERROR_LOG = "/var/log/nginx/error.log"
+#: --server-log: nginx's view of every request (a conf.d file of the lab host's, removed at
+#: the end): when it read the request ($msec, the end of the request), how long it took
+#: ($request_time) and the connection's request count (1: a new connection)
+SERVER_LOG = "/var/log/nginx/bench-switch.log"
+SERVER_LOG_CONF = "/etc/nginx/conf.d/zz-bench-switch.conf"
+SERVER_LOG_TEXT = (
+    "log_format bench_switch '$msec $request_time $connection_requests $status $request_uri';\n"
+    f"access_log {SERVER_LOG} bench_switch;\n"
+)
 AFTER = 3.0  # seconds after an event's start counted as its effect
 BEFORE = 1.0  # … and before it (a request sent just before may wait for it)
 
@@ -75,6 +90,45 @@ def effect(reqs: list[ld.Request], t0: float) -> str:
     return " | ".join(parts)
 
 
+def error_kinds(log: str) -> Counter:
+    """nginx error log lines by message, without time, pid and the client's details."""
+    kinds: Counter = Counter()
+    for line in log.splitlines():
+        text = re.sub(r"^\S+ \S+ \[(\w+)\] \d+#\d+: (\*\d+ )?", r"[\1] ", line)
+        kinds[re.sub(r", client: .*$", "", text)[:160]] += 1
+    return kinds
+
+
+def server_view(lines: list[str], t0: float, clock: float) -> str:
+    """nginx's side of an event: new connections and the slowest request_time among the
+    requests it finished from t0 to AFTER seconds later (`clock`: the host's wall clock
+    minus the monotonic one, to put $msec on the load's clock)."""
+    new, slowest, n = 0, 0.0, 0
+    for line in lines:
+        msec, took, nth, *_ = line.split()
+        t = float(msec) - clock
+        if t0 <= t <= t0 + AFTER:
+            n += 1
+            new += nth == "1"
+            slowest = max(slowest, float(took) * 1000)
+    return f"nginx: {n} requests, {new} on new connections, slowest request_time {slowest:.0f} ms"
+
+
+def stress(n: int) -> list[subprocess.Popen]:
+    """`n` busy loops on this machine (the lab's too): the other sessions that share it."""
+    loop = "while True: pass"
+    return [subprocess.Popen([sys.executable, "-c", loop]) for _ in range(n)]
+
+
+def host_cpu(host: str) -> float:
+    """CPU seconds the lab host has used (its cgroup's cpu.stat; 0 when unreadable)."""
+    for top in cgroups(host):
+        with contextlib.suppress(OSError):
+            stat = dict(line.split() for line in (top / "cpu.stat").read_text().splitlines())
+            return int(stat["usage_usec"]) / 1e6
+    return 0.0
+
+
 def prepare(lab, fab: methods.FabMethod) -> None:
     lab.reset(setup=True)
     fab.prepare_hosts(lab)
@@ -93,6 +147,8 @@ def main() -> int:
     p.add_argument("--users", type=int, default=ld.USERS)
     p.add_argument("--keep", action="store_true", help="measure the lab as it is")
     p.add_argument("--save", type=Path, help="also keep the load's requests (load.tsv)")
+    p.add_argument("--server-log", action="store_true", help="nginx's view of each event")
+    p.add_argument("--stress", type=int, default=0, help="busy loops on this machine meanwhile")
     args = p.parse_args()
     from tests.lab import Lab
 
@@ -104,15 +160,25 @@ def main() -> int:
         prepare(lab, fab)
     name, ports, live = backend_pair(lab)
     print(f"pair {name}: ports {ports}, {live} serving ({NEW} deployed)", flush=True)
+    if args.server_log:
+        lab.run("cpu", f"printf %s {shlex.quote(SERVER_LOG_TEXT)} > {SERVER_LOG_CONF} && "
+                f": > {SERVER_LOG} && chown www-data {SERVER_LOG} && nginx -s reload")  # fmt: skip
+    clock = float(lab.run("cpu", "python3 -c 'import time; print(time.time() - time.monotonic())'").stdout)  # fmt: skip
+    busy = stress(args.stress)
+    log_from = int(lab.run("cpu", f"wc -l < {ERROR_LOG} || echo 0").stdout.split()[0]) + 1
     eps = pr.endpoints(lab.addresses["cpu"], lab.addresses["gpu"])
     cafile = str(lab.state_dir / "tls" / "ca.pem")
     with tempfile.TemporaryDirectory() as tmp:
         out = args.save or Path(tmp) / "load.tsv"
         with ld.Load(ld.site_url(eps["frontend"].url), cafile, out, args.users) as load:
             cpu0, t_start = load.cpu_seconds(), time.monotonic()
+            time.sleep(2)
+            h0, t_idle = host_cpu("cpu"), time.monotonic()
             time.sleep(max(args.gap, 5.0))
-            idle = load.window(t_start + 2, time.monotonic())
-            print(f"idle: {ld.latency(idle)} failed {ld.failure_text(idle)}", flush=True)
+            host_idle = (host_cpu("cpu") - h0) / (time.monotonic() - t_idle)
+            idle = load.window(t_idle, time.monotonic())
+            print(f"idle: {ld.latency(idle)} failed {ld.failure_text(idle)}; "
+                  f"the cpu host used {host_idle:.2f} cores", flush=True)  # fmt: skip
             events = []
             for _ in range(args.repeat):
                 for ev in args.events.split(","):
@@ -121,15 +187,30 @@ def main() -> int:
                         cmd = f"{HELPER} switch {name} {live}"
                     else:
                         cmd = f"{HELPER} nginx-reload"
+                    h0 = host_cpu("cpu")
                     t0, t1, rc, err = timed(lab, cmd)
-                    events.append((ev, t0, t1, rc, err))
-                    time.sleep(args.gap)
+                    time.sleep(max(0.0, t0 + AFTER - time.monotonic()))
+                    used = (host_cpu("cpu") - h0) / (time.monotonic() - t0)
+                    events.append((ev, t0, t1, rc, err, used))
+                    time.sleep(max(0.0, args.gap - AFTER))
             reqs = load.window(t_start, time.monotonic())
             share = (load.cpu_seconds() - cpu0) / (time.monotonic() - t_start)
-        for ev, t0, t1, rc, err in events:
+        for ev, t0, t1, rc, err, used in events:
             tail = f" (exit {rc}: {err[-200:]})" if rc else ""
-            print(f"{ev:6} took {(t1 - t0) * 1000:4.0f} ms{tail}: {effect(reqs, t0)}")
+            print(f"{ev:6} took {(t1 - t0) * 1000:4.0f} ms{tail}, cpu host {used:.2f} cores: "
+                  f"{effect(reqs, t0)}")  # fmt: skip
+        for b in busy:
+            b.kill()
+        served = []
+        if args.server_log:
+            served = lab.run("cpu", f"cat {SERVER_LOG}; rm -f {SERVER_LOG_CONF}; nginx -s reload").stdout.splitlines()  # fmt: skip
+        for ev, t0, *_ in events if served else []:
+            print(f"{ev:6} {server_view(served, t0, clock)}")
         print(f"the load process used {share:.0%} of one core")
+    said = lab.run("cpu", f"tail -n +{log_from} {ERROR_LOG}").stdout
+    print(f"nginx's error log meanwhile ({ERROR_LOG}, by message):")
+    for text, n in error_kinds(said).most_common(12):
+        print(f"  {n:5} × {text}")
     return 0
 
 
