@@ -63,7 +63,11 @@ BEFORE = 1.0  # … and before it (a request sent just before may wait for it)
 def backend_pair(lab) -> tuple[str, list[int], int]:
     """(pair name, its ports, the port serving now) from the root helper's config and the
     upstream file."""
-    conf = json.loads(lab.run("cpu", "cat /etc/dojangkok/sudo.json").stdout)
+    res = lab.run("cpu", "cat /etc/dojangkok/sudo.json")
+    if res.returncode != 0:
+        raise SystemExit("cpu is not set up for releases (no /etc/dojangkok/sudo.json): "
+                         "run without --keep")  # fmt: skip
+    conf = json.loads(res.stdout)
     name, pair = next((n, p) for n, p in conf["pairs"].items() if "backend" in n or "backend" in p["service"])  # fmt: skip
     text = lab.run("cpu", f"cat {pair['upstream_file']}").stdout
     live = next(p for p in pair["ports"] if f":{p};" in text)
