@@ -6,8 +6,9 @@ strategy fab does not offer yet is skipped with a note). For each component and 
 (bench/scenarios.py: deploy, rollback, failed build, full deploy) it resets the lab,
 pushes a commit and runs the command while probers poll the three public endpoints every
 20 ms and the manual's V1 load (bench/load.py: 50 keep-alive users × 2 req/s, GETs and
-POSTs) runs against the site. The cells the targets compare by wall time (report.REPEATED) are measured --repeat
-times (each from its own reset) and judged on their median; the others once. Writes
+POSTs) runs against the site. The cells the targets compare by wall time
+(report.REPEATED) are measured --repeat times (each from its own reset) and judged on
+their median; the others once. Writes
 docs/benchmarks.md and docs/bench-<component>.png (with the `bench` extra).
 
     flock /tmp/dojangkok-lab.lock .venv/bin/python bench/deploy_bench.py \\

@@ -218,7 +218,7 @@ def quiet_note(meta: Meta, ms: list[Measurement]) -> str:
     if meta.probing_busy is not None:
         threshold = min(meta.probing_busy + (meta.quiet_margin or 0.0), QUIET_CEILING)
         quiet = (
-            f"at most {threshold:.0%} busy — what the probing alone kept it busy, "
+            f"at most {threshold:.0%} busy — what the probing{' and the load' if meta.load else ''} alone kept it busy, "
             f"{meta.probing_busy:.0%} (measured once, after the first reset, with every "
             f"endpoint answering and nothing else running), plus {meta.quiet_margin or 0:.0%}"
             f", at most {QUIET_CEILING:.0%} —"

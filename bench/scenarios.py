@@ -11,10 +11,11 @@ The lab's hosts share this machine's cores with fab and the probers; on real hos
 operator's machine is another one. A JVM compiling after a deploy (the preparation of a
 rollback) keeps both cores busy for seconds and slowed fab's start-up by half. So before
 the measured command the loop waits until the machine is quiet again (:func:`wait_quiet`),
-the same for every method. "Quiet" is relative to what the probing alone costs: once per
-run, right after the first reset with every endpoint answering and nothing else running,
-:func:`probing_baseline` measures the machine's busy share; a wait ends when the machine is
-at most that plus QUIET_MARGIN busy, or after QUIET_MOST seconds. The wait and the share it
+the same for every method. "Quiet" is relative to what the probing (and the load,
+bench/load.py) alone costs: once per run, right after the first reset with every endpoint
+answering and nothing else running, :func:`probing_baseline` measures the machine's busy
+share; a wait ends when the machine is at most that plus QUIET_MARGIN busy, or after
+QUIET_MOST seconds. The wait and the share it
 found are kept with the measurement, the baseline with the run (report.Meta).
 
 To add a scenario, add a Scenario to SCENARIOS; `methods` limits it to some methods.
