@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -96,6 +97,27 @@ def exception_kind(exc: BaseException) -> str:
             break
         exc = inner
     return type(exc).__name__
+
+
+def steady(rate: float, jitter: float = JITTER, clock=time.perf_counter, draw=random.uniform):
+    """`rate` tasks per second per user on average, as locust's `constant_throughput`
+    (each wait is the rest of the 1/rate period the task left), but each wait drawn from
+    ±`jitter` of that rest. constant_throughput keeps every user's phase for good, so a stall
+    that lines users up (a reset times every request out at once) leaves them asking in
+    bursts of 50 from then on (measured: 100 ms windows without a request, then bursts);
+    with the jitter they drift apart again within seconds, as people do. Used by
+    bench/loadgen.py as its users' `wait_time`."""
+    period = 1 / rate
+
+    def wait(user) -> float:
+        now = clock()
+        last = getattr(user, "_steady", None)  # (when the last wait began, its length)
+        ran = now - (last[0] + last[1]) if last else 0.0
+        rest = max(0.0, period - ran) * draw(1 - jitter, 1 + jitter)
+        user._steady = (now, rest)
+        return rest
+
+    return wait
 
 
 def site_url(frontend_url: str) -> str:

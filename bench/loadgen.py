@@ -26,27 +26,7 @@ from locust.env import Environment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.load import JITTER, MIX, TIMEOUT, Request, exception_kind, judge, row  # noqa: E402
-
-
-def steady(rate: float, jitter: float = JITTER):
-    """`rate` tasks per second per user on average, as locust's `constant_throughput`
-    (each wait is the rest of the 1/rate period the task left), but each wait drawn from
-    ±`jitter` of that rest. constant_throughput keeps every user's phase for good, so a stall
-    that lines users up (a reset times every request out at once) leaves them asking in
-    bursts of 50 from then on (measured: 100 ms windows without a request, then bursts);
-    with the jitter they drift apart again within seconds, as people do."""
-    period = 1 / rate
-
-    def wait(user) -> float:
-        now = time.perf_counter()
-        last = getattr(user, "_steady", None)  # (when the last wait began, its length)
-        ran = now - (last[0] + last[1]) if last else 0.0
-        rest = max(0.0, period - ran) * random.uniform(1 - jitter, 1 + jitter)
-        user._steady = (now, rest)
-        return rest
-
-    return wait
+from bench.load import MIX, TIMEOUT, Request, exception_kind, judge, row, steady  # noqa: E402
 
 
 def user_class(host: str, cafile: str | None, rate: float) -> type[HttpUser]:

@@ -761,3 +761,32 @@ def test_the_load_process_keeps_connections_alive_and_names_what_failed(tmp_path
     )  # MIX's weights
     # keep-alive: far fewer connections than requests (a new one after each close)
     assert len(seen["ports"]) < len(got) / 2
+
+
+def test_users_keep_the_rate_on_average_and_drift_out_of_step():
+    """steady(): each wait is the rest of the 1/rate period the task left, within ±jitter of
+    it, so the mean period is 1/rate (constant_throughput's) while phases wander."""
+    import random
+
+    clock = [100.0]
+    draws = iter([0.8, 1.2, 1.0, 0.8, 1.2])
+    wait = ld.steady(2.0, 0.2, clock=lambda: clock[0], draw=lambda a, b: next(draws))
+    user = SimpleNamespace()
+    periods, start = [], clock[0]
+    for task_seconds in (0.1, 0.1, 0.1, 0.6, 0.1):  # the fourth task overruns its period
+        clock[0] += task_seconds
+        w = wait(user)
+        clock[0] += w
+        periods.append(round(clock[0] - start, 6))
+        start = clock[0]
+    # first wait: no task timed yet (0.5 × 0.8); then the rest of 0.5 s, jittered
+    assert periods == [0.5, pytest.approx(0.1 + 0.4 * 1.2), 0.5, 0.6, pytest.approx(0.1 + 0.4 * 1.2)]  # fmt: skip
+    rng = random.Random(7)
+    wait = ld.steady(2.0, clock=lambda: clock[0], draw=rng.uniform)
+    user, t_first = SimpleNamespace(), clock[0]
+    for _ in range(2000):
+        clock[0] += 0.02  # a 20 ms request
+        clock[0] += wait(user)
+    assert (clock[0] - t_first) / 2000 == pytest.approx(0.5, rel=0.01)  # 2 tasks/s
+    lone = ld.steady(2.0, 0.0, clock=lambda: clock[0])  # no jitter: constant_throughput
+    assert lone(SimpleNamespace()) == 0.5
