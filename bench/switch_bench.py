@@ -177,12 +177,13 @@ def main() -> int:
         with ld.Load(ld.site_url(eps["frontend"].url), cafile, out, args.users) as load:
             cpu0, t_start = load.cpu_seconds(), time.monotonic()
             time.sleep(2)
-            h0, t_idle = host_cpu("cpu"), time.monotonic()
+            h0, l0, t_idle = host_cpu("cpu"), load.cpu_seconds(), time.monotonic()
             time.sleep(max(args.gap, 5.0))
             host_idle = (host_cpu("cpu") - h0) / (time.monotonic() - t_idle)
+            load_idle = (load.cpu_seconds() - l0) / (time.monotonic() - t_idle)
             idle = load.window(t_idle, time.monotonic())
             print(f"idle: {ld.latency(idle)} failed {ld.failure_text(idle)}; "
-                  f"the cpu host used {host_idle:.2f} cores", flush=True)  # fmt: skip
+                  f"the cpu host used {host_idle:.2f} cores, the load {load_idle:.2f}", flush=True)  # fmt: skip
             events = []
             for _ in range(args.repeat):
                 for ev in args.events.split(","):
@@ -191,17 +192,19 @@ def main() -> int:
                         cmd = f"{HELPER} switch {name} {live}"
                     else:
                         cmd = f"{HELPER} nginx-reload"
-                    h0 = host_cpu("cpu")
+                    h0, l0 = host_cpu("cpu"), load.cpu_seconds()
                     t0, t1, rc, err = timed(lab, cmd)
                     time.sleep(max(0.0, t0 + AFTER - time.monotonic()))
-                    used = (host_cpu("cpu") - h0) / (time.monotonic() - t0)
+                    took = time.monotonic() - t0
+                    used = ((host_cpu("cpu") - h0) / took, (load.cpu_seconds() - l0) / took)
                     events.append((ev, t0, t1, rc, err, used))
                     time.sleep(max(0.0, args.gap - AFTER))
             reqs = load.window(t_start, time.monotonic())
             share = (load.cpu_seconds() - cpu0) / (time.monotonic() - t_start)
         for ev, t0, t1, rc, err, used in events:
             tail = f" (exit {rc}: {err[-200:]})" if rc else ""
-            print(f"{ev:6} took {(t1 - t0) * 1000:4.0f} ms{tail}, cpu host {used:.2f} cores: "
+            print(f"{ev:6} took {(t1 - t0) * 1000:4.0f} ms{tail}, cpu host {used[0]:.2f} cores, "
+                  f"load {used[1]:.2f}: "
                   f"{effect(reqs, t0)}")  # fmt: skip
         for b in busy:
             b.kill()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -790,3 +791,35 @@ def test_users_keep_the_rate_on_average_and_drift_out_of_step():
     assert (clock[0] - t_first) / 2000 == pytest.approx(0.5, rel=0.01)  # 2 tasks/s
     lone = ld.steady(2.0, 0.0, clock=lambda: clock[0])  # no jitter: constant_throughput
     assert lone(SimpleNamespace()) == 0.5
+
+
+def test_the_load_trusts_the_ca_it_is_given_and_nothing_else(site, tmp_path):
+    """The load over https (loadgen.TrustOnce: one TLS context, the CA read once): the
+    site's answers are read with the CA that signed its certificate; with other CAs (the
+    public ones) every request fails, named by its cause."""
+    import importlib.util
+    import time
+
+    import certifi
+
+    if importlib.util.find_spec("locust") is None:
+        pytest.skip("locust is not installed (pip install -e '.[bench]')")
+    http_port, https_port, log, ctx, stop_https = site
+    base = f"https://127.0.0.1:{https_port}"
+
+    def run(cafile: Path, name: str):
+        with ld.Load(base, str(cafile), tmp_path / f"{name}.tsv", users=2, rate=5) as load:
+            t0 = time.monotonic()
+            time.sleep(1.5)
+            return load.window(t0, time.monotonic())
+
+    trusted = run(tmp_path / "cert.pem", "trusted")  # the fixture's self-signed certificate
+    # the fixture's server answers any GET with a version and knows no POST
+    assert {r.name: r.error for r in trusted if r.method == "GET"} == {
+        "/": "bad body", "/api/version": "", "/api/notes": ""
+    }  # fmt: skip
+    assert {r.error for r in trusted if r.method == "POST"} <= {"HTTP 501"}
+    gets = sum(r.method == "GET" for r in trusted)
+    assert len({port for _, _, port in log}) < gets / 2  # kept alive
+    public = run(Path(certifi.where()), "public")
+    assert public and {r.error for r in public} == {"SSLCertVerificationError"}
