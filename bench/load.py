@@ -32,6 +32,7 @@ USERS = 50
 RATE = 2.0  # requests per second per user (locust's constant_throughput, jittered: loadgen.steady)
 JITTER = 0.2  # each wait within ±20 % of constant_throughput's
 TIMEOUT = 5.0  # seconds a request may take before it counts as failed
+FLUSH = 0.5  # seconds between the load process's writes
 #: what a user asks, with weights (one request per task): the page, the version the page
 #: shows, the notes list and a new note. POSTs are few enough that the list (every note,
 #: the sample app has no paging) stays small over a cell.
@@ -136,8 +137,9 @@ class Load:
     """The load process for the whole benchmark; :meth:`window` reads what it wrote."""
 
     def __init__(self, base: str, cafile: str | None, out: Path, users: int = USERS,
-                 rate: float = RATE):  # fmt: skip
+                 rate: float = RATE, settle: float = TIMEOUT + 2 * FLUSH):  # fmt: skip
         self.base, self.cafile, self.out, self.users, self.rate = base, cafile, out, users, rate
+        self.settle = settle  # seconds until a request sent has surely been written
         self.proc: subprocess.Popen | None = None
         self.requests: list[Request] = []
         self._offset, self._rest = 0, ""
@@ -188,7 +190,9 @@ class Load:
         return len(new)
 
     def window(self, t0: float, t1: float) -> list[Request]:
-        """The requests sent from t0 to t1."""
+        """The requests sent from t0 to t1, every one of them: a request is written when it
+        ends, so this waits until one sent at t1 has ended (TIMEOUT) and been written."""
+        time.sleep(max(0.0, t1 + self.settle - time.monotonic()))
         self._read()
         i = bisect.bisect_left(self.requests, t0, key=lambda r: r.t)
         j = bisect.bisect_right(self.requests, t1, key=lambda r: r.t)

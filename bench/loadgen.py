@@ -6,7 +6,7 @@
 Every user is a locust `HttpUser` (its own `requests` session: one keep-alive connection)
 that runs one request per task at `--rate` tasks per second (:func:`steady`: locust's
 `constant_throughput` with jittered waits), tasks weighted by bench/load.py's MIX. Each
-finished request is a line of `--out` (bench.load.row), written within half a second;
+finished request is a line of `--out` (bench.load.row), written within FLUSH seconds;
 statistics are bench/load.py's, not locust's (which keeps no per-request times).
 """
 
@@ -28,7 +28,7 @@ from locust.env import Environment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.load import MIX, TIMEOUT, Request, exception_kind, judge, row, steady  # noqa: E402
+from bench.load import FLUSH, MIX, TIMEOUT, Request, exception_kind, judge, row, steady  # noqa: E402
 
 
 class TrustOnce(LocustHttpAdapter):
@@ -120,7 +120,7 @@ def main() -> int:
     done = gevent.event.Event()
     gevent.signal_handler(signal.SIGTERM, done.set)
     gevent.signal_handler(signal.SIGINT, done.set)
-    writer = gevent.spawn(rec.every, 0.5)
+    writer = gevent.spawn(rec.every, FLUSH)
     runner.start(args.users, spawn_rate=args.users)
     done.wait()
     runner.quit()

@@ -624,6 +624,16 @@ def test_the_load_file_is_read_by_window_whole_lines_only(tmp_path):
         ld.row(ld.Request(1.5, 2.0, "POST", "/api/notes", 0, "RemoteDisconnected"))
     ) == (ld.Request(1.5, 2.0, "POST", "/api/notes", 0, "RemoteDisconnected"))
     assert ld.from_rows(ld.rows([a, b])) == [a, b]
+    # a request sent just before the window's end is written when it ends: the window waits
+    import threading
+    import time
+
+    now = time.monotonic()
+    late = ld.Request(round(now - 0.1, 4), 250.0, "GET", "/", 200)
+    writer = threading.Timer(0.25, lambda: out.open("a").write(ld.row(late)))
+    writer.start()
+    assert ld.Load("https://cpu", None, out, settle=0.6).window(now - 1, now) == [late]
+    writer.join()
 
 
 def test_the_load_asks_the_site_the_prober_asks_over_https():
@@ -745,7 +755,7 @@ def test_the_load_process_keeps_connections_alive_and_names_what_failed(tmp_path
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()  # fmt: skip
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        with ld.Load(base, None, tmp_path / "load.tsv", users=4, rate=5) as load:
+        with ld.Load(base, None, tmp_path / "load.tsv", users=4, rate=5, settle=1.0) as load:
             t0 = time.monotonic()
             time.sleep(3)
             got = load.window(t0, time.monotonic())
@@ -808,7 +818,9 @@ def test_the_load_trusts_the_ca_it_is_given_and_nothing_else(site, tmp_path):
     base = f"https://127.0.0.1:{https_port}"
 
     def run(cafile: Path, name: str):
-        with ld.Load(base, str(cafile), tmp_path / f"{name}.tsv", users=2, rate=5) as load:
+        with ld.Load(
+            base, str(cafile), tmp_path / f"{name}.tsv", users=2, rate=5, settle=1.0
+        ) as load:
             t0 = time.monotonic()
             time.sleep(1.5)
             return load.window(t0, time.monotonic())
