@@ -94,6 +94,7 @@ runbook: venv
 	$(PY) -m tasks.runbook > docs/runbook.md
 
 bench: lab-up
+	$(PY) -m pip install -q -e '.[dev,bench]'
 	$(LABLOCK) $(PY) bench/lab_bench.py
 	$(LABLOCK) $(PY) bench/deploy_bench.py
 

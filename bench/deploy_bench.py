@@ -5,13 +5,16 @@ checked against design-step1.md), `manual` and `release` run `fab … --strategy
 strategy fab does not offer yet is skipped with a note). For each component and scenario
 (bench/scenarios.py: deploy, rollback, failed build, full deploy) it resets the lab,
 pushes a commit and runs the command while probers poll the three public endpoints every
-20 ms. The cells the targets compare by wall time (report.REPEATED) are measured --repeat
-times (each from its own reset) and judged on their median; the others once. Writes
+20 ms and the manual's V1 load (bench/load.py: 50 keep-alive users × 2 req/s, GETs and
+POSTs) runs against the site. The cells the targets compare by wall time
+(report.REPEATED) are measured --repeat times (each from its own reset) and judged on
+their median; the others once. Writes
 docs/benchmarks.md and docs/bench-<component>.png (with the `bench` extra).
 
     flock /tmp/dojangkok-lab.lock .venv/bin/python bench/deploy_bench.py \\
         [--methods script,manual,release] [--scenarios deploy,rollback,...] \\
-        [--components frontend,backend,ai] [--repeat 3] [--save RUN.json] [--from RUN.json]
+        [--components frontend,backend,ai] [--repeat 3] [--users 50] [--save RUN.json] \\
+        [--from RUN.json]
 
 Not a test: numbers vary with the machine. --from redraws from a saved run, without the lab.
 """
@@ -19,7 +22,9 @@ Not a test: numbers vary with the machine. --from redraws from a saved run, with
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import importlib.util
 import sys
 import tempfile
 import time
@@ -29,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import commands, manual, methods, report, store, timeline  # noqa: E402
+from bench import load as ld  # noqa: E402
 from bench import probes as pr  # noqa: E402
 from bench.lab_bench import machine, startup_ms  # noqa: E402
 from bench.scenarios import COMPONENTS, SCENARIOS, Bench, Measurement  # noqa: E402
@@ -64,6 +70,12 @@ def args_parser() -> argparse.ArgumentParser:
         default=REPEAT,
         help="measurements of each cell the targets compare by wall time (median judged)",
     )
+    p.add_argument(
+        "--users",
+        type=int,
+        default=ld.USERS,
+        help=f"the load's keep-alive users, {ld.RATE:g} req/s each (0: no load)",
+    )
     p.add_argument("--out", type=Path, default=DOCS / "benchmarks.md", help="pictures go beside")
     p.add_argument("--save", type=Path, help="also write the raw measurements (JSON)")
     p.add_argument("--from", dest="load", type=Path, help="redraw from saved measurements")
@@ -96,6 +108,7 @@ def measure_all(args, names: list[str], tmp: Path) -> tuple[report.Meta, list[Me
     scenarios = [s for s in SCENARIOS if s.key in args.scenarios.split(",")]
     components = [c for c in COMPONENTS if c in args.components.split(",")]
     eps = pr.endpoints(SITE_NAME, lab.addresses["gpu"])  # the site by its name (tests/lab/site.py)
+    cafile = site(lab).ca
     meta = report.Meta(
         date=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         machine=machine(),
@@ -106,12 +119,14 @@ def measure_all(args, names: list[str], tmp: Path) -> tuple[report.Meta, list[Me
         settle=args.settle,
         repeat=args.repeat,
         returning=True,
+        load=ld.describe(args.users) if args.users else "",
     )
     python = ROOT / ".venv" / "bin" / "python"
     meta.startup_ms.append(startup_ms(python))
     results: list[Measurement] = []
-    with pr.Probers(eps, pr.tls_context(site(lab).ca)) as probers:
-        bench = Bench(lab, probers, mask, settle=args.settle)
+    load = ld.Load(ld.site_url(eps["frontend"].url), cafile, tmp / "load.tsv", args.users)
+    with pr.Probers(eps, pr.tls_context(cafile)) as probers, loaded(load, args.users):
+        bench = Bench(lab, probers, mask, settle=args.settle, load=load if args.users else None)
         for sc in scenarios:
             for comp in [None] if sc.action == "full" else components:
                 # repetitions interleave the methods (script, release, script, release, …):
@@ -134,6 +149,9 @@ def measure_all(args, names: list[str], tmp: Path) -> tuple[report.Meta, list[Me
     meta.startup_ms.append(startup_ms(python))
     lab.reset()  # leave the lab fresh for whoever runs next
     meta.probing_busy, meta.quiet_margin = bench.probing_busy, bench.margin
+    meta.idle_load = ld.rows(bench.idle)
+    if bench.idle:
+        meta.idle_load_cpu = bench.idle_cpu / ld.IDLE_SECONDS
     meta.resumed = {n: list(v) for n, v in probers.resumption().items() if v[0]}
     print(f"https probes (answers, resumed TLS sessions): {meta.resumed}", flush=True)
     for meth in chosen:
@@ -145,6 +163,11 @@ def measure_all(args, names: list[str], tmp: Path) -> tuple[report.Meta, list[Me
         shown = [m.run.shown for m in results if m.method == meth.name and m.run is not None]
         meta.commands[meth.name] = list(dict.fromkeys(shown))
     return meta, results
+
+
+def loaded(load: ld.Load, users: int):
+    """The load running for the block (nothing when `--users 0`)."""
+    return load if users else contextlib.nullcontext()
 
 
 def repeated(scenario: str, component, method: str, first: dict[str, Measurement]) -> bool:
@@ -163,6 +186,8 @@ def command_line(args) -> str:
         cmd += f" --components {args.components}"
     if args.repeat != REPEAT:
         cmd += f" --repeat {args.repeat}"
+    if args.users != ld.USERS:
+        cmd += f" --users {args.users}"
     return cmd
 
 
@@ -192,6 +217,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.users and not args.load and importlib.util.find_spec("locust") is None:
+        parser.error("the load needs locust: .venv/bin/pip install -e '.[bench]' (or --users 0)")
     if args.load:
         meta, results = store.load(args.load)
     else:

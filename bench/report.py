@@ -6,6 +6,7 @@ import re
 import statistics
 from dataclasses import dataclass, field
 
+from bench import load as ld
 from bench import probes as pr
 from bench.scenarios import (
     COMPONENTS,
@@ -65,6 +66,11 @@ class Meta:
     #: speed: it varies from hour to hour; none in older runs)
     startup_ms: list[float] = field(default_factory=list)
     minutes: float = 0.0  # how long the measuring took (0: not known, older runs)
+    #: the load beside the probers (bench/load.py; "" in runs without it): what it was,
+    #: its idle baseline's requests (load.rows) and the share of a core it used then
+    load: str = ""
+    idle_load: list = field(default_factory=list)
+    idle_load_cpu: float = 0.0
 
 
 def _wall(m: Measurement, of: int, bold: bool = False) -> str:
@@ -212,7 +218,7 @@ def quiet_note(meta: Meta, ms: list[Measurement]) -> str:
     if meta.probing_busy is not None:
         threshold = min(meta.probing_busy + (meta.quiet_margin or 0.0), QUIET_CEILING)
         quiet = (
-            f"at most {threshold:.0%} busy — what the probing alone kept it busy, "
+            f"at most {threshold:.0%} busy — what the probing{' and the load' if meta.load else ''} alone kept it busy, "
             f"{meta.probing_busy:.0%} (measured once, after the first reset, with every "
             f"endpoint answering and nothing else running), plus {meta.quiet_margin or 0:.0%}"
             f", at most {QUIET_CEILING:.0%} —"
@@ -250,9 +256,98 @@ def _median(runs: list[Measurement]) -> tuple[float, str]:
     return secs, f"{secs:.2f} s (median of {len(runs)}: {every} s)"
 
 
-def targets(ms: list[Measurement]) -> list[str]:
-    """The release strategy's targets (issue 8), judged from this run's measurements,
-    exactly: wall times on a cell's median repetition, failed probes in every repetition."""
+RELEASE = ("release", "release-bluegreen")  # the methods the targets judge
+
+
+def where(m: Measurement) -> str:
+    """A measurement's name in a list: 'deploy · backend · release (repetition 2)'."""
+    rep = f" (repetition {m.repetition})" if m.repetition > 1 else ""
+    return f"{m.scenario} · {m.component or 'all'} · {m.method}{rep}"
+
+
+def load_targets(ms: list[Measurement], idle: list[ld.Request]) -> list[str]:
+    """The load's targets (issue 19) on every `release` measurement under load, every
+    repetition: 0 failed requests (idle too), p99 at most TARGET_P99_RATIO × the idle p99,
+    every request under TARGET_MAX_MS."""
+    judged = [m for m in ms if m.method in RELEASE and m.run is not None and m.requests]
+    if not judged or not idle:
+        return []
+    base = ld.latency(idle)
+    v = {id(m): ld.verdict(m.requests, base) for m in judged}
+
+    def ok(good: bool) -> str:
+        return "meets the target" if good else "**misses the target**"
+
+    def misses(test, say) -> str:
+        bad = [m for m in judged if not test(v[id(m)])]
+        return "" if not bad else "; missed by " + ", ".join(f"{where(m)} ({say(m)})" for m in bad)
+
+    idle_failed = sum(not r.ok for r in idle)
+    failed = [m for m in judged if not v[id(m)].zero_failed]
+    limit = base.p99 * ld.TARGET_P99_RATIO
+    p99 = [m for m in judged if v[id(m)].p99_ok]
+    under = [m for m in judged if v[id(m)].max_ok]
+    return [
+        f"- load: 0 failed requests while idle ({ld.failure_text(idle)} of {len(idle)}) and "
+        f"during every `release` command: {len(judged) - len(failed)} of {len(judged)} "
+        f"measurements ({ok(not failed and not idle_failed)})"
+        + misses(lambda x: x.zero_failed, lambda m: ld.failure_text(m.requests)),
+        f"- load: p99 during every `release` command at most {ld.TARGET_P99_RATIO:g} × the idle "
+        f"p99 ({ld.ms_text(base.p99)}, so ≤ {ld.ms_text(limit)}): {len(p99)} of {len(judged)} "
+        f"measurements ({ok(len(p99) == len(judged))})"
+        + misses(lambda x: x.p99_ok, lambda m: f"{ld.ms_text(ld.latency(m.requests).p99)}, {v[id(m)].p99_ratio:.1f} ×"),
+        f"- load: every request under {ld.TARGET_MAX_MS:.0f} ms during every `release` command: "
+        f"{len(under)} of {len(judged)} measurements ({ok(len(under) == len(judged))})"
+        + misses(lambda x: x.max_ok, lambda m: f"max {ld.ms_text(v[id(m)].max_ms)}"),
+    ]  # fmt: skip
+
+
+def load_section(meta: Meta, ms: list[Measurement]) -> list[str]:
+    """Every measurement's requests under load against the run's idle baseline."""
+    if not meta.load:
+        return []
+    idle = ld.from_rows(meta.idle_load)
+    base = ld.latency(idle)
+    runs = [m for m in ms if m.run is not None and m.t_end > m.run.t0]
+    cpu = ""
+    if runs and any(m.load_cpu for m in runs):
+        share = sum(m.load_cpu for m in runs) / sum(m.t_end - m.run.t0 for m in runs)
+        cpu = (f" The load process used {meta.idle_load_cpu:.0%} of one core while idle and "
+               f"{share:.0%} during the commands, on the same machine as the lab.")  # fmt: skip
+    L = [
+        "## Under load: keep-alive users",
+        "",
+        f"Beside the probers, the manual's V1 load ran for the whole benchmark: {meta.load}. "
+        "A cell counts the requests sent from the command's start to the end of its settle "
+        f"time. The idle baseline is {ld.IDLE_SECONDS:.0f} s with nothing else running, after "
+        "the first reset, once the machine had settled. Latency runs from sending a request to "
+        "its whole answer, failed requests included; percentiles are nearest-rank (a measured "
+        f"value). The load runs in its own process (locust patches the standard library for "
+        f"gevent), at nice {ld.NICE} so that, as a user's browser on another machine, it is "
+        "not starved by the build it measures." + cpu,
+        "",
+        "| | requests | failed | p50 | p95 | p99 | max |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    if idle:
+        L.append(f"| idle ({ld.IDLE_SECONDS:.0f} s) | {base.n} | {ld.failure_text(idle)} | "
+                 f"{ld.ms_text(base.p50)} | {ld.ms_text(base.p95)} | {ld.ms_text(base.p99)} | "
+                 f"{ld.ms_text(base.max)} |")  # fmt: skip
+    for m in runs:
+        if not m.requests:
+            continue
+        lat = ld.latency(m.requests)
+        ratio = f" ({lat.p99 / base.p99:.1f} ×)" if idle and base.p99 else ""
+        L.append(f"| {where(m)} | {lat.n} | {ld.failure_text(m.requests)} | "
+                 f"{ld.ms_text(lat.p50)} | {ld.ms_text(lat.p95)} | {ld.ms_text(lat.p99)}{ratio} | "
+                 f"{ld.ms_text(lat.max)} |")  # fmt: skip
+    return L + [""]
+
+
+def targets(ms: list[Measurement], idle: list[ld.Request] | None = None) -> list[str]:
+    """The release strategy's targets (issues 8 and 19), judged from this run's
+    measurements, exactly: wall times on a cell's median repetition, failed probes and the
+    load's numbers in every repetition."""
     out = []
 
     def verdict(ok: bool) -> str:
@@ -293,6 +388,7 @@ def targets(ms: list[Measurement]) -> list[str]:
         out.append(f"- AI deploy with the default (health-gated restart): {numbers(median(ai), 'ai').longest:.2f} s "
                    "down, its start-up (target: no longer than the start-up; the `script` column's "
                    "restart is the same start-up)")  # fmt: skip
+    out += load_targets(ms, idle or [])
     if not out:
         return []
     how = "one measurement per cell"
@@ -347,7 +443,7 @@ def render(meta: Meta, scenarios: list[Scenario], ms: list[Measurement]) -> str:
         + quiet_note(meta, ms),
         "",
     ]
-    L += targets(ms)
+    L += targets(ms, ld.from_rows(meta.idle_load))
     for sc in scenarios:
         if not any(m.scenario == sc.key for m in ms):
             continue
@@ -355,6 +451,7 @@ def render(meta: Meta, scenarios: list[Scenario], ms: list[Measurement]) -> str:
         if sc.about:
             L += [sc.about[0].upper() + sc.about[1:] + ".", ""]
         L += scenario_table(sc, ms, meta.methods) + [""]
+    L += load_section(meta, ms)
     if meta.pictures:
         L += [
             "## Timelines",
@@ -362,7 +459,14 @@ def render(meta: Meta, scenarios: list[Scenario], ms: list[Measurement]) -> str:
             "Per component, every scenario: one lane per method. The upper band is what the "
             "prober saw (colour = the version answering, red = no good answer); the strip "
             "under it is the step the command was in (fab's `[k/n] (B7) …` lines, the "
-            "scripts' own `echo` lines). The grey tail is the settle time after the command.",
+            "scripts' own `echo` lines). The grey tail is the settle time after the command."
+            + (
+                " The purple strip on top is the site's latency under the load: the slowest "
+                "request sent in each 100 ms (log scale, 5 ms to 2 s; the dashed line is "
+                "500 ms), a red tick per failed request."
+                if meta.load
+                else ""
+            ),
             "",
         ]
         for c, name in meta.pictures.items():

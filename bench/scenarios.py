@@ -11,10 +11,11 @@ The lab's hosts share this machine's cores with fab and the probers; on real hos
 operator's machine is another one. A JVM compiling after a deploy (the preparation of a
 rollback) keeps both cores busy for seconds and slowed fab's start-up by half. So before
 the measured command the loop waits until the machine is quiet again (:func:`wait_quiet`),
-the same for every method. "Quiet" is relative to what the probing alone costs: once per
-run, right after the first reset with every endpoint answering and nothing else running,
-:func:`probing_baseline` measures the machine's busy share; a wait ends when the machine is
-at most that plus QUIET_MARGIN busy, or after QUIET_MOST seconds. The wait and the share it
+the same for every method. "Quiet" is relative to what the probing (and the load,
+bench/load.py) alone costs: once per run, right after the first reset with every endpoint
+answering and nothing else running, :func:`probing_baseline` measures the machine's busy
+share; a wait ends when the machine is at most that plus QUIET_MARGIN busy, or after
+QUIET_MOST seconds. The wait and the share it
 found are kept with the measurement, the baseline with the run (report.Meta).
 
 To add a scenario, add a Scenario to SCENARIOS; `methods` limits it to some methods.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from bench import load as ld
 from bench import probes as pr
 from bench.commands import CommandRun
 from bench.methods import Method
@@ -120,6 +122,9 @@ class Measurement:
     baseline: dict[str, str] = field(default_factory=dict)  # version per endpoint at start
     expected: dict[str, str] = field(default_factory=dict)
     probes: dict[str, list[pr.Probe]] = field(default_factory=dict)
+    #: the load's requests sent in the window (bench/load.py; none in runs without it)
+    requests: list[ld.Request] = field(default_factory=list)
+    load_cpu: float = 0.0  # CPU seconds the load process used in the window
     bench_cpu: float = 0.0  # CPU seconds this process (the probers) used in the window
     quiet_wait: float = 0.0  # seconds waited for a quiet machine before the command
     busy_at_start: float = 0.0  # the machine's busy share when the command started
@@ -150,10 +155,12 @@ def let_the_prober_ask_the_ai_server(lab) -> None:
 
 class Bench:
     def __init__(self, lab, probers: pr.Probers, mask, log=print, settle: float = 30.0,
-                 margin: float = QUIET_MARGIN):  # fmt: skip
+                 margin: float = QUIET_MARGIN, load: ld.Load | None = None):  # fmt: skip
         self.lab, self.probers, self.mask, self.log, self.settle = lab, probers, mask, log, settle
-        self.margin = margin
+        self.margin, self.load = margin, load
         self.probing_busy: float | None = None  # the baseline, after the first reset
+        self.idle: list[ld.Request] = []  # the load's idle baseline, after the first reset
+        self.idle_cpu = 0.0  # CPU seconds the load process used in it
 
     @property
     def quiet_busy(self) -> float:
@@ -174,6 +181,27 @@ class Bench:
         win = self.probers.window(since, time.monotonic())
         return {c: pr.final_state(win[c])[1] for c in COMPONENTS}
 
+    def load_cpu(self) -> float:
+        return self.load.cpu_seconds() if self.load else 0.0
+
+    def baselines(self) -> None:
+        """Once, after the first reset, with nothing but the probers (and the load) running:
+        the machine's busy share (what "quiet" is measured against), then the load's idle
+        latency over IDLE_SECONDS (what a command's is compared with)."""
+        self.probing_busy = probing_baseline()
+        what = "the probing alone keeps"
+        if self.load:  # the settled lab (a JVM just started compiles for a while)
+            t0, cpu = time.monotonic(), self.load_cpu()
+            time.sleep(ld.IDLE_SECONDS)
+            self.idle = self.load.window(t0, time.monotonic())
+            self.idle_cpu = self.load_cpu() - cpu
+            lat = ld.latency(self.idle)
+            what = "the probing and the load keep"
+            self.log(f"   idle load: {lat.n} requests, failed {ld.failure_text(self.idle)}, "
+                     f"p50 {lat.p50:.0f} ms, p99 {lat.p99:.0f} ms, max {lat.max:.0f} ms")  # fmt: skip
+        self.log(f"   {what} the machine {self.probing_busy:.0%} busy: "
+                 f"quiet is at most {self.quiet_busy:.0%}")  # fmt: skip
+
     def measure(
         self, sc: Scenario, component: str | None, method: Method, repetition: int = 1
     ) -> Measurement:
@@ -187,9 +215,7 @@ class Bench:
         self.log(f"-- {label}: resetting the lab")
         m.baseline = self.fresh(method)
         if self.probing_busy is None:
-            self.probing_busy = probing_baseline()
-            self.log(f"   the probing alone keeps the machine {self.probing_busy:.0%} busy: "
-                     f"quiet is at most {self.quiet_busy:.0%}")  # fmt: skip
+            self.baselines()
         for c in m.watched:
             if sc.push:
                 self.lab.push_app(c, push_files(c, sc.push, self.lab.settings.apps_dir), f"bench {sc.key}")  # fmt: skip
@@ -207,12 +233,14 @@ class Bench:
         m.quiet_wait, m.busy_at_start = wait_quiet(self.quiet_busy)
         self.log(f"-- {label}: measuring (waited {m.quiet_wait:.1f} s for a quiet machine: "
                  f"{m.busy_at_start:.0%} busy)")  # fmt: skip
-        cpu = time.process_time()
+        cpu, load_cpu = time.process_time(), self.load_cpu()
         m.run = method.run(self.lab, sc.action, component, self.mask, sc.settings)
         m.settled = self.probers.wait_healthy(m.watched, 1.0, self.settle, m.run.t1)
         m.t_end = time.monotonic()
         m.bench_cpu = time.process_time() - cpu
+        m.load_cpu = self.load_cpu() - load_cpu
         m.probes = self.probers.window(m.run.t0, m.t_end)
+        m.requests = self.load.window(m.run.t0, m.t_end) if self.load else []
         self.log(f"   exit {m.run.rc} after {m.run.seconds:.1f} s; {summary(m)}")
         return m
 
@@ -316,4 +344,8 @@ def summary(m: Measurement) -> str:
     for c in m.watched:
         n = numbers(m, c)
         parts.append(f"{c}: {n.failed}/{n.total} failed, longest {n.longest:.2f} s, ends {n.version or 'down'}")  # fmt: skip
+    if m.requests:
+        lat = ld.latency(m.requests)
+        parts.append(f"load: {lat.n} requests, failed {ld.failure_text(m.requests)}, "
+                     f"p50 {lat.p50:.0f} ms, p99 {lat.p99:.0f} ms, max {lat.max:.0f} ms")  # fmt: skip
     return "; ".join(parts)

@@ -1,4 +1,4 @@
-"""Save the raw measurements (every probe, every output line) to JSON and load them back,
+"""Save the raw measurements (every probe, every request, every output line) to JSON and load them back,
 so the report and pictures can be redrawn without the lab (`deploy_bench.py --from`)."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from bench import load as ld
 from bench.commands import CommandRun, Mark
 from bench.probes import Probe
 from bench.report import Meta
@@ -14,7 +15,8 @@ from bench.scenarios import Measurement
 
 
 def _m_to(m: Measurement) -> dict:
-    d = {k: v for k, v in m.__dict__.items() if k not in ("run", "probes")}
+    d = {k: v for k, v in m.__dict__.items() if k not in ("run", "probes", "requests")}
+    d["requests"] = ld.rows(m.requests)
     d["probes"] = {e: [[round(p.t, 4), int(p.ok), p.version] for p in ps] for e, ps in m.probes.items()}  # fmt: skip
     if m.run is not None:
         r = m.run
@@ -29,7 +31,9 @@ def _m_to(m: Measurement) -> dict:
 def _m_from(d: dict) -> Measurement:
     run = d.pop("run", None)
     probes = d.pop("probes", {})
+    requests = d.pop("requests", [])  # none in runs saved before the load
     m = Measurement(**d)
+    m.requests = ld.from_rows(requests)
     m.probes = {e: [Probe(t, bool(ok), v) for t, ok, v in ps] for e, ps in probes.items()}
     if run:
         m.run = CommandRun(run["shown"], run["t0"], run["t1"], run["rc"])

@@ -1,5 +1,8 @@
 """PNG timelines, one per component: a panel per scenario, a lane per method.
 
+A lane is the prober's band (the version answering), the command's steps under it and,
+when the load ran (bench/load.py), the site's request latency above it.
+
 Needs the `bench` extra (matplotlib, and koreanize-matplotlib for its NanumGothic font,
 since step names are Korean): `pip install -e '.[bench]'`.
 """
@@ -10,6 +13,7 @@ import importlib.util
 import re
 from pathlib import Path
 
+from bench import load as ld
 from bench import probes as pr
 from bench.commands import Mark
 from bench.scenarios import BROKEN, NEW, Measurement, Scenario, cells, median, numbers, ran
@@ -19,6 +23,53 @@ VERSION_COLOURS = {"1.0.0": "#9ecae1", NEW: "#41ab5d", BROKEN: "#fd8d3c"}
 OTHER = "#bdbdbd"
 STEP_SHADES = ("#f0f0f0", "#d9d9d9")
 _CODE = re.compile(r"^(\[\d+/\d+\]|[A-Z]+\d+[a-z]?)(?= )")
+LATENCY = "#6a51a3"
+LATENCY_BIN = 0.1  # seconds: the latency strip shows the slowest request sent in each
+LATENCY_RANGE = (5.0, 2000.0)  # ms at the strip's bottom and top (log scale)
+LOADED_PITCH = 1.4  # lane pitch with a latency strip (1.0 without)
+
+
+def latency_bins(reqs: list[ld.Request], t0: float, width: float = LATENCY_BIN):
+    """(bin start − t0, slowest latency in ms) per `width`-second bin of send time that
+    has requests, in time order."""
+    slowest: dict[int, float] = {}
+    for r in reqs:
+        k = int((r.t - t0) // width)
+        slowest[k] = max(slowest.get(k, 0.0), r.ms)
+    return [(k * width, ms) for k, ms in sorted(slowest.items())]
+
+
+def latency_height(ms: float, lo: float = LATENCY_RANGE[0], hi: float = LATENCY_RANGE[1]) -> float:
+    """0..1: where `ms` sits on the strip's log scale (clipped at both ends)."""
+    import math
+
+    if ms <= lo:
+        return 0.0
+    return min(1.0, math.log(ms / lo) / math.log(hi / lo))
+
+
+def _latency_strip(ax, y: float, m: Measurement, xmax: float) -> None:
+    """The load's latency above the prober's band: the slowest request per bin (log scale,
+    LATENCY_RANGE), the 500 ms target as a dashed line, a red tick per failed request."""
+    base, height, t0 = y + 0.47, 0.42, m.run.t0
+    ax.broken_barh([(0, xmax)], (base, height), facecolors="#faf8fc", linewidth=0)
+    bins = latency_bins(m.requests, t0)
+    if bins:
+        xs = [x for x, _ in bins] + [bins[-1][0] + LATENCY_BIN]
+        ys = [base + height * latency_height(ms) for _, ms in bins]
+        ax.fill_between(xs, base, ys + ys[-1:], step="post", color=LATENCY, lw=0)
+    target = base + height * latency_height(ld.TARGET_MAX_MS)
+    ax.plot([0, xmax], [target, target], color=DOWN, lw=0.6, ls=(0, (3, 2)))
+    bad = [r.t - t0 for r in m.requests if not r.ok]
+    if bad:
+        ax.plot(bad, [base + height - 0.03] * len(bad), ls="", marker="|", ms=7, color=DOWN)
+    lat = ld.latency(m.requests)
+    failed = sum(not r.ok for r in m.requests)
+    ax.text(
+        xmax * 1.01, base + height / 2, f"p99 {ld.ms_text(lat.p99)} · max {ld.ms_text(lat.max)}"
+        + (f" · {failed} failed" if failed else ""), va="center", fontsize=7.5, clip_on=False,
+        color=DOWN if failed or lat.max >= ld.TARGET_MAX_MS else LATENCY,
+    )  # fmt: skip
 
 
 def available() -> bool:
@@ -48,6 +99,8 @@ def _lane(ax, y: float, m: Measurement, component: str, xmax: float, labels: lis
         ax.text(0.01 * xmax, y, m.note or "not run", va="center", fontsize=8, color="#636363")
         return
     t0 = run.t0
+    if m.requests:
+        _latency_strip(ax, y, m, xmax)
     ps = m.probes.get(component, [])
     segs = pr.segments(ps, m.t_end)
     for a, b, state in sorted(segs, key=lambda seg: seg[2] is None):  # failures on top
@@ -77,7 +130,8 @@ def _lane(ax, y: float, m: Measurement, component: str, xmax: float, labels: lis
         [(run.seconds, settle)], (y - 0.4, 0.36), facecolors="#f7f7f7", hatch="///",
         edgecolor="#cccccc", lw=0,
     )  # fmt: skip
-    ax.plot([run.seconds] * 2, [y - 0.45, y + 0.47], color="#252525", lw=1)
+    top = y + (0.92 if m.requests else 0.47)
+    ax.plot([run.seconds] * 2, [y - 0.45, top], color="#252525", lw=1)
     n = numbers(m, component)
     down = f"{n.longest:.2f}" if n.longest < 1 else f"{n.longest:.1f}"
     verdict = "✓" if n.as_expected else ("✗ down" if not n.up else f"✗ {n.version}")
@@ -140,24 +194,29 @@ def draw(
     idle = [x for x in methods if x not in active]
     notes = {by[x].note for _, by in panels for x in idle if x in by and by[x].note}
     methods = active or methods
+    loaded = any(m.requests for _, by in panels for m in by.values())
+    pitch = LOADED_PITCH if loaded else 1.0
     fig, axes = plt.subplots(
-        len(panels), 1, figsize=(12, 0.7 + 1.05 * len(methods) * len(panels)), squeeze=False
+        len(panels),
+        1,
+        figsize=(12, 0.7 + (0.3 if loaded else 0) + 1.05 * pitch * len(methods) * len(panels)),
+        squeeze=False,
     )
     labels: list = []
     for ax, (sc, by) in zip(axes[:, 0], panels, strict=True):
         spans = [m.t_end - m.run.t0 for m in by.values() if m.run is not None]
         xmax = max(spans, default=1.0) * 1.02
         for row, x in enumerate(methods):
-            y = len(methods) - 1 - row
+            y = (len(methods) - 1 - row) * pitch
             m = by.get(x) or Measurement(sc.key, component, x, note="not measured")
             _lane(ax, y, m, component, xmax, labels)
         ax.set_xlim(0, xmax)
-        ax.set_ylim(-0.55, len(methods) - 0.45)
+        ax.set_ylim(-0.55, (len(methods) - 1) * pitch + (0.95 if loaded else 0.55))
         names = []  # a lane showing the median of several repetitions says so
         for x in reversed(methods):
             n = len(ran(groups.get((sc.key, None if sc.action == "full" else component, x), [])))
             names.append(f"{x}\nmedian of {n}" if n > 1 else x)
-        ax.set_yticks(range(len(methods)), labels=names, fontsize=9)
+        ax.set_yticks([i * pitch for i in range(len(methods))], labels=names, fontsize=9)
         where = f" — {component}'s endpoint" if sc.action == "full" else ""
         ax.set_title(f"{sc.title}{where}", loc="left", fontsize=10, fontweight="bold")
         ax.tick_params(axis="x", labelsize=8)
@@ -172,14 +231,29 @@ def draw(
         for v, c in VERSION_COLOURS.items()
     ]
     legend += [Patch(color=DOWN, label="no good answer")]
-    fig.legend(handles=legend, loc="upper right", ncol=4, fontsize=8, frameon=False,
-               bbox_to_anchor=(0.99, 1 - 0.05 / fig.get_figheight()))  # fmt: skip
-    fig.suptitle(f"{component}: what a user saw during each command", x=0.01, y=1 - 0.12 / fig.get_figheight(),
+    if loaded:
+        from matplotlib.lines import Line2D
+
+        lo, hi = (ld.ms_text(x) for x in LATENCY_RANGE)
+        legend += [
+            Patch(color=LATENCY, label=f"latency under load (slowest per {LATENCY_BIN * 1000:.0f} ms, log {lo}–{hi})"),
+            Line2D([], [], color=DOWN, lw=0.8, ls=(0, (3, 2)), label=f"{ld.TARGET_MAX_MS:.0f} ms"),
+            Line2D([], [], color=DOWN, ls="", marker="|", ms=7, label="failed request"),
+        ]  # fmt: skip
+    h = fig.get_figheight()
+    head = 0.3 if loaded else 0.0  # a second row for the legend
+    if loaded:  # one row of its own under the title
+        fig.legend(handles=legend, loc="upper left", ncol=len(legend), fontsize=8, frameon=False,
+                   bbox_to_anchor=(0.005, 1 - 0.33 / h), handlelength=1.5, columnspacing=1.2)  # fmt: skip
+    else:
+        fig.legend(handles=legend, loc="upper right", ncol=4, fontsize=8, frameon=False,
+                   bbox_to_anchor=(0.99, 1 - 0.05 / h))  # fmt: skip
+    fig.suptitle(f"{component}: what a user saw during each command", x=0.01, y=1 - 0.12 / h,
                  ha="left", va="top", fontsize=12, fontweight="bold")  # fmt: skip
     if idle:
-        fig.text(0.01, 1 - 0.45 / fig.get_figheight(), f"not run: {', '.join(idle)} ({'; '.join(sorted(notes)) or 'skipped'})",
+        fig.text(0.01, 1 - (0.45 + head) / h, f"not run: {', '.join(idle)} ({'; '.join(sorted(notes)) or 'skipped'})",
                  fontsize=8.5, color="#636363")  # fmt: skip
-    fig.tight_layout(rect=(0, 0, 0.89, 1 - 0.45 / fig.get_figheight()))
+    fig.tight_layout(rect=(0, 0, 0.89, 1 - (0.45 + head) / h))
     _place(labels, fig.canvas.get_renderer())
     fig.savefig(out, dpi=110)
     plt.close(fig)

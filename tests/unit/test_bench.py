@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -538,3 +539,299 @@ def test_only_the_cells_the_targets_compare_are_measured_again():
     skipped = Measurement("rollback", "backend", "release", note="no --strategy")
     assert not repeated("rollback", "backend", "release", {"release": skipped})
     assert repeated("full-deploy", None, "manual", {"manual": ran})
+
+
+# -- the load beside the probers (bench/load.py) --------------------------------------------
+from bench import load as ld  # noqa: E402
+
+
+def reqs(latencies, t0: float = 10.0, step: float = 0.01, method="GET", name="/", error=""):
+    """Requests with these latencies (ms), one every `step` seconds from t0."""
+    status = 0 if error and not error.startswith("HTTP") else int(error[5:] or 0) if error else 200
+    return [ld.Request(t0 + i * step, ms, method, name, status, error) for i, ms in enumerate(latencies)]  # fmt: skip
+
+
+def test_percentiles_are_nearest_rank_values_that_were_measured():
+    values = list(range(100, 0, -1))  # 100 … 1, unsorted
+    assert [ld.percentile(values, p) for p in (50, 95, 99, 100)] == [50, 95, 99, 100]
+    assert ld.percentile([7.0], 99) == 7.0 and ld.percentile([], 50) == 0.0
+    assert ld.percentile([1, 2, 3], 50) == 2 and ld.percentile([1, 2, 3, 4], 50) == 2
+    lat = ld.latency(reqs([5.0] * 98 + [40.0, 900.0]))
+    assert (lat.n, lat.p50, lat.p95, lat.p99, lat.max) == (100, 5.0, 5.0, 40.0, 900.0)
+    assert ld.latency([]) == ld.Latency(0, 0.0, 0.0, 0.0, 0.0)
+
+
+def test_failed_requests_are_counted_by_method_and_why():
+    mixed = (
+        reqs([3] * 5)
+        + reqs([4] * 3, method="POST", name="/api/notes", error="HTTP 502")
+        + reqs([1], name="/api/version", error="RemoteDisconnected")
+        + reqs([2], method="POST", name="/api/notes", error="HTTP 503")
+    )
+    assert ld.failures(mixed) == {
+        "POST HTTP 502": 3,
+        "GET RemoteDisconnected": 1,
+        "POST HTTP 503": 1,
+    }
+    assert ld.failure_text(mixed) == "5: POST HTTP 502 ×3, GET RemoteDisconnected ×1, POST HTTP 503 ×1"  # fmt: skip
+    assert ld.failure_text(reqs([3, 3])) == "0"
+
+
+def test_an_answer_is_judged_by_its_status_and_the_version_it_shows():
+    page = '<meta name="dojangkok-version" content="1.1.0">'
+    assert ld.judge("GET", "/", 200, page) == ""
+    assert ld.judge("GET", "/", 200, "<html>nginx default</html>") == "bad body"
+    assert ld.judge("GET", "/api/version", 200, '{"version":"1.1.0"}') == ""
+    assert ld.judge("GET", "/api/version", 200, "{}") == "bad body"
+    assert ld.judge("GET", "/api/notes", 502, "") == "HTTP 502"
+    assert ld.judge("POST", "/api/notes", 201, '{"id":1}') == ""
+    assert ld.judge("POST", "/api/notes", 200, '{"id":1}') == "HTTP 200"  # created is 201
+
+
+def test_a_client_error_is_named_by_its_innermost_cause():
+    import http.client
+
+    import requests
+    from urllib3.exceptions import ProtocolError
+
+    gone = http.client.RemoteDisconnected("Remote end closed connection without response")
+    wrapped = requests.exceptions.ConnectionError(ProtocolError("Connection aborted.", gone))
+    assert ld.exception_kind(wrapped) == "RemoteDisconnected"
+    assert ld.exception_kind(gone) == "RemoteDisconnected"  # as locust reports it, unwrapped
+    try:
+        try:
+            raise ConnectionResetError(104, "reset")
+        except OSError:
+            raise requests.exceptions.ReadTimeout("read timed out") from None
+    except requests.exceptions.ReadTimeout as exc:
+        assert ld.exception_kind(exc) == "ReadTimeout"  # `from None` hides the reset
+    loop = ValueError("a")
+    loop.__context__ = loop
+    assert ld.exception_kind(loop) == "ValueError"
+
+
+def test_the_load_file_is_read_by_window_whole_lines_only(tmp_path):
+    out = tmp_path / "load.tsv"
+    a, b, c = reqs([12.5, 3.25, 8.0], step=1.0)
+    out.write_text(ld.row(b) + ld.row(a) + ld.row(c)[:7])  # written as they finished
+    load = ld.Load("https://cpu", None, out)
+    assert load.window(0, 100) == [a, b]  # sorted by send time; the cut line waits
+    with open(out, "a") as f:
+        f.write(ld.row(c)[7:])
+    assert load.window(10.5, 12.0) == [b, c]
+    assert load.window(13, 20) == []
+    assert ld.parse(
+        ld.row(ld.Request(1.5, 2.0, "POST", "/api/notes", 0, "RemoteDisconnected"))
+    ) == (ld.Request(1.5, 2.0, "POST", "/api/notes", 0, "RemoteDisconnected"))
+    assert ld.from_rows(ld.rows([a, b])) == [a, b]
+    # a request sent just before the window's end is written when it ends: the window waits
+    import threading
+    import time
+
+    now = time.monotonic()
+    late = ld.Request(round(now - 0.1, 4), 250.0, "GET", "/", 200)
+    writer = threading.Timer(0.25, lambda: out.open("a").write(ld.row(late)))
+    writer.start()
+    assert ld.Load("https://cpu", None, out, settle=0.6).window(now - 1, now) == [late]
+    writer.join()
+
+
+def test_the_load_asks_the_site_the_prober_asks_over_https():
+    assert ld.site_url("http://10.77.0.2/") == "https://10.77.0.2"
+    assert ld.site_url("http://cpu.lab.test:8080/x") == "https://cpu.lab.test:8080"
+
+
+def loaded(scenario="deploy", component="backend", method="release", latencies=(10.0,) * 100,
+           errors=()):  # fmt: skip
+    m = measurement(scenario, component, method)
+    m.requests = reqs(list(latencies)) + [r for e in errors for r in reqs([2.0], error=e)]
+    m.load_cpu = 0.02
+    return m
+
+
+def test_the_load_targets_judge_failures_p99_against_idle_and_the_max():
+    idle = reqs([5.0] * 99 + [10.0])  # idle p99 5 ms: the p99 target is 15 ms
+    good = loaded(latencies=[8.0] * 98 + [15.0, 499.0])
+    v = ld.verdict(good.requests, ld.latency(idle))
+    assert (v.failed, v.p99_ratio, v.max_ms, v.ok) == (0, 3.0, 499.0, True)
+    lines = "\n".join(report.load_targets([good], idle))
+    assert "0 failed requests while idle (0 of 100) and during every `release` command: 1 of 1 measurements (meets" in lines  # fmt: skip
+    assert "at most 3 × the idle p99 (5 ms, so ≤ 15 ms): 1 of 1 measurements (meets" in lines
+    assert "every request under 500 ms during every `release` command: 1 of 1 measurements (meets" in lines  # fmt: skip
+    slow = loaded("rollback", latencies=[8.0] * 98 + [16.0, 500.0], errors=["RemoteDisconnected"])
+    slow.repetition = 2
+    lines = "\n".join(report.load_targets([good, slow], idle))
+    assert "1 of 2 measurements (**misses the target**); missed by rollback · backend · release (repetition 2) (1: GET RemoteDisconnected ×1)" in lines  # fmt: skip
+    assert "(5 ms, so ≤ 15 ms): 1 of 2 measurements (**misses the target**); missed by rollback · backend · release (repetition 2) (16 ms, 3.2 ×)" in lines  # fmt: skip
+    assert "under 500 ms during every `release` command: 1 of 2 measurements (**misses the target**); missed by rollback · backend · release (repetition 2) (max 500 ms)" in lines  # fmt: skip
+    failing_idle = idle + reqs([1.0], error="HTTP 502")
+    assert (
+        "while idle (1: GET HTTP 502 ×1 of 101) and during every `release` command: 1 of 1 measurements (**misses"
+        in (  # fmt: skip
+            "\n".join(report.load_targets([good], failing_idle))
+        )
+    )
+    # only the release strategy is judged, and only with an idle baseline to compare with
+    assert report.load_targets([loaded(method="manual", errors=["HTTP 502"])], idle) == []
+    assert report.load_targets([good], []) == []
+    assert "- load: 0 failed requests" in "\n".join(report.targets([good], idle))
+
+
+def test_the_report_shows_every_measurement_under_load_against_the_idle_baseline(tmp_path):
+    idle = reqs([5.0] * 99 + [10.0])
+    meta = report.Meta("d", "m", "c", ["manual", "release"], load=ld.describe(),
+                       idle_load=ld.rows(idle), idle_load_cpu=0.12)  # fmt: skip
+    ms = [loaded(method="manual"), loaded(latencies=[8.0] * 99 + [1500.0], errors=["HTTP 502"])]
+    text = report.render(meta, SCENARIOS, ms)
+    assert "50 users × 2 requests/s each (100 req/s; locust `HttpUser`, keep-alive" in text
+    assert "| idle (30 s) | 100 | 0 | 5 ms | 5 ms | 5 ms | 10 ms |" in text
+    assert "| deploy · backend · manual | 100 | 0 | 10 ms | 10 ms | 10 ms (2.0 ×) | 10 ms |" in text
+    assert "| deploy · backend · release | 101 | 1: GET HTTP 502 ×1 | 8 ms | 8 ms | 8 ms (1.6 ×) | 1.50 s |" in text  # fmt: skip
+    assert "used 12% of one core while idle and 10% during the commands" in text
+    assert "slowest request sent in each 100 ms" not in text  # no pictures in this run
+    store.save(tmp_path / "run.json", meta, ms)
+    meta2, ms2 = store.load(tmp_path / "run.json")
+    assert meta2 == meta and [m.requests for m in ms2] == [m.requests for m in ms]
+    assert ms2[1].load_cpu == 0.02
+    quiet = report.render(report.Meta("d", "m", "c", ["release"]), SCENARIOS, ms)
+    assert "Under load" not in quiet and "- load:" not in quiet  # a run without the load
+
+
+def test_the_latency_strip_shows_the_slowest_request_of_each_bin():
+    from bench import timeline
+
+    rs = reqs([5.0, 40.0, 7.0], step=0.06) + reqs([900.0], t0=10.31)
+    assert timeline.latency_bins(rs, 10.0) == [(0.0, 40.0), (0.1, 7.0), (pytest.approx(0.3), 900.0)]  # fmt: skip
+    assert timeline.latency_height(5.0) == 0.0 and timeline.latency_height(1.0) == 0.0
+    assert timeline.latency_height(2000.0) == 1.0 and timeline.latency_height(9000.0) == 1.0
+    assert timeline.latency_height(100.0) == pytest.approx(0.5, abs=0.01)  # log scale
+
+
+def test_the_load_process_keeps_connections_alive_and_names_what_failed(tmp_path):
+    """bench/loadgen.py for real (locust, the `bench` extra) against a small keep-alive
+    server that closes a connection under every third `GET /api/version`, as an nginx
+    worker closing an idle keep-alive connection does, and answers 502 to every other
+    POST."""
+    import importlib.util
+
+    if importlib.util.find_spec("locust") is None:  # not imported here: it patches for gevent
+        pytest.skip("locust is not installed (pip install -e '.[bench]')")
+    import threading
+    import time
+    from collections import Counter
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen = {"version": 0, "post": 0, "ports": set()}
+
+    class Site(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def answer(self, status: int, body: str) -> None:
+            data = body.encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            seen["ports"].add(self.client_address[1])
+            if self.path == "/api/version":
+                seen["version"] += 1
+                if seen["version"] % 3 == 0:
+                    self.close_connection = True  # closed under the request, no answer
+                    return
+                return self.answer(200, '{"version":"1.0.0"}')
+            self.answer(200, '<meta name="dojangkok-version" content="1.0.0">' if self.path == "/" else "[]")  # fmt: skip
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen["post"] += 1
+            self.answer(502 if seen["post"] % 2 else 201, "{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Site)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()  # fmt: skip
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with ld.Load(base, None, tmp_path / "load.tsv", users=4, rate=5, settle=1.0) as load:
+            t0 = time.monotonic()
+            time.sleep(3)
+            got = load.window(t0, time.monotonic())
+            assert load.cpu_seconds() > 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    f = ld.failures(got)
+    assert set(f) == {"GET RemoteDisconnected", "POST HTTP 502"}, f
+    assert 30 <= len(got) <= 66, len(got)  # 4 users × 5 req/s for 3 s (a busy machine: fewer)
+    asked = Counter((r.method, r.name) for r in got)
+    assert (
+        asked[("GET", "/")] > asked[("POST", "/api/notes")] < asked[("GET", "/api/version")]
+    )  # MIX's weights
+    # keep-alive: far fewer connections than requests (a new one after each close)
+    assert len(seen["ports"]) < len(got) / 2
+
+
+def test_users_keep_the_rate_on_average_and_drift_out_of_step():
+    """steady(): each wait is the rest of the 1/rate period the task left, within ±jitter of
+    it, so the mean period is 1/rate (constant_throughput's) while phases wander."""
+    import random
+
+    clock = [100.0]
+    draws = iter([0.8, 1.2, 1.0, 0.8, 1.2])
+    wait = ld.steady(2.0, 0.2, clock=lambda: clock[0], draw=lambda a, b: next(draws))
+    user = SimpleNamespace()
+    periods, start = [], clock[0]
+    for task_seconds in (0.1, 0.1, 0.1, 0.6, 0.1):  # the fourth task overruns its period
+        clock[0] += task_seconds
+        w = wait(user)
+        clock[0] += w
+        periods.append(round(clock[0] - start, 6))
+        start = clock[0]
+    # first wait: no task timed yet (0.5 × 0.8); then the rest of 0.5 s, jittered
+    assert periods == [0.5, pytest.approx(0.1 + 0.4 * 1.2), 0.5, 0.6, pytest.approx(0.1 + 0.4 * 1.2)]  # fmt: skip
+    rng = random.Random(7)
+    wait = ld.steady(2.0, clock=lambda: clock[0], draw=rng.uniform)
+    user, t_first = SimpleNamespace(), clock[0]
+    for _ in range(2000):
+        clock[0] += 0.02  # a 20 ms request
+        clock[0] += wait(user)
+    assert (clock[0] - t_first) / 2000 == pytest.approx(0.5, rel=0.01)  # 2 tasks/s
+    lone = ld.steady(2.0, 0.0, clock=lambda: clock[0])  # no jitter: constant_throughput
+    assert lone(SimpleNamespace()) == 0.5
+
+
+def test_the_load_trusts_the_ca_it_is_given_and_nothing_else(site, tmp_path):
+    """The load over https (loadgen.TrustOnce: one TLS context, the CA read once): the
+    site's answers are read with the CA that signed its certificate; with other CAs (the
+    public ones) every request fails, named by its cause."""
+    import importlib.util
+    import time
+
+    import certifi
+
+    if importlib.util.find_spec("locust") is None:
+        pytest.skip("locust is not installed (pip install -e '.[bench]')")
+    http_port, https_port, log, ctx, stop_https = site
+    base = f"https://127.0.0.1:{https_port}"
+
+    def run(cafile: Path, name: str):
+        with ld.Load(
+            base, str(cafile), tmp_path / f"{name}.tsv", users=2, rate=5, settle=1.0
+        ) as load:
+            t0 = time.monotonic()
+            time.sleep(1.5)
+            return load.window(t0, time.monotonic())
+
+    trusted = run(tmp_path / "cert.pem", "trusted")  # the fixture's self-signed certificate
+    # the fixture's server answers any GET with a version and knows no POST
+    assert {r.name: r.error for r in trusted if r.method == "GET"} == {
+        "/": "bad body", "/api/version": "", "/api/notes": ""
+    }  # fmt: skip
+    assert {r.error for r in trusted if r.method == "POST"} <= {"HTTP 501"}
+    gets = sum(r.method == "GET" for r in trusted)
+    assert len({port for _, _, port in log}) < gets / 2  # kept alive
+    public = run(Path(certifi.where()), "public")
+    assert public and {r.error for r in public} == {"SSLCertVerificationError"}

@@ -83,6 +83,17 @@ def test_templates_use_the_settings():
     assert "PrivateDevices=yes" in rendered("gpu", ai_device_allow=[])["ai"]
 
 
+def test_proxied_requests_reuse_pooled_upstream_connections():
+    """`keepalive` in the upstream pools connections only with HTTP/1.1 and no `Connection:
+    close` sent upstream; without the header a backend closes after each answer and a POST
+    on a reused pooled connection fails with 502 (issue 19)."""
+    api = rendered("cpu", strategy="release")["nginx"].split("location /api/ {")[1].split("}")[0]
+    ai = rendered("gpu", strategy="release", ai_switch="blue-green")["ai-proxy"]
+    for block in (api, ai):
+        assert "proxy_http_version 1.1;" in block
+        assert 'proxy_set_header Connection "";' in block
+
+
 def test_security_headers_repeat_where_locations_add_headers():
     # nginx drops the server's add_header lines in a location that has its own
     site = rendered()["nginx"]

@@ -47,6 +47,10 @@ public final class DojangkokApplication {
                     + " (health reports DOWN until it is reachable)");
         }
 
+        // TCP_NODELAY on every connection, as Spring Boot's embedded Tomcat has by default:
+        // without it the JDK server's separate header and body writes wait for nginx's
+        // delayed ACK (~40 ms) on each reused (pooled) upstream connection
+        System.setProperty("sun.net.httpserver.nodelay", "true");
         HttpServer server;
         try {
             server = HttpServer.create(new InetSocketAddress(config.serverPort), 0);
