@@ -92,3 +92,18 @@ def test_a_watcher_as_the_deploy_login_gets_nothing_from_setup_nor_push_config(a
     assert again.returncode == 0 and "no changes: cpu already has the rendered config" in (
         again.stdout
     ), again.stdout[-3000:]
+
+
+def test_a_root_step_s_files_arrive_where_sudo_asks_for_a_password(attacked, work):
+    """push-config's staging step (its files on the root command's standard input) over an
+    admin login whose sudo asks for a password (deploypw): the password goes to sudo, the
+    files to the command."""
+    lab = attacked[0]
+    extra = MANUAL + "\n[all:vars]\nadmin_user=deploypw\nsudo_password_env=LAB_SUDO_PASSWORD\n"
+    inv = numbered_inventory(lab, work, extra, client_max_body_size="34m")
+    res = fab(lab, work, "-H", "cpu", "push-config", "--yes", inv=inv)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+    assert "↑ $STAGE/nginx.dojangkok" in res.stdout
+    site = on(lab, "cpu", "cat /etc/nginx/sites-available/dojangkok")
+    assert "client_max_body_size 34m;" in site
+    assert on(lab, "cpu", "ls /run | grep -c dojangkok-stage || true") == "0"  # removed

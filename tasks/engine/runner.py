@@ -222,13 +222,15 @@ class Runner:
                 res = s.remote.run(command, sudo=True, input=staging.stream(texts), **run)
                 name = staging.failed(res.stderr) if not res.ok else None
                 if name is not None:
-                    return False, _upload_refused(staging.path(name), uploads, res.tail(5))
+                    return False, upload_refused(
+                        staging.path(name), _what(uploads, name), res.tail(5)
+                    )
             elif uploads:  # written as the login, then its command: one round trip
                 files = [(t, u.path, u.mode) for t, u in zip(texts, uploads, strict=True)]
                 try:
                     res = s.remote.put_texts(files, then=command, **run)
                 except UploadFailed as exc:
-                    return False, _upload_refused(exc.path, uploads, exc.detail)
+                    return False, upload_refused(exc.path, _what(uploads, exc.path), exc.detail)
             else:
                 res = s.remote.run(command, sudo=step.sudo, **run)
         if not res.ok:
@@ -330,21 +332,28 @@ class Runner:
                          True, self.report)  # fmt: skip
 
 
-def _upload_refused(path: str, uploads, said: str) -> str:
-    """A file that did not arrive whole, named, with what to check (the step then fails by
-    its policy: nothing after it ran)."""
-    what = next((f" ({u.what})" for u in uploads if u.path == path), "")
+def _what(uploads, path: str) -> str:
+    return next((u.what for u in uploads if u.path == path or u.path.endswith(f"/{path}")), "")
+
+
+def upload_check(path: str) -> str:
+    """What went wrong with ``path``, a file that did not arrive whole, and what to check."""
     if path.startswith(staging.STAGE + "/"):
-        where = (f"root만 읽을 수 있는 임시 디렉터리({staging.TEMPLATE})로 보낸 파일이 다 도착하지 "
-                 "않았습니다. 확인: 호스트의 /run 여유 공간(`df -h /run`)과 SSH 연결")  # fmt: skip
-    else:
-        where = (
-            "호스트에 쓴 크기가 보낸 크기와 다르거나 쓰지 못했습니다. 확인: 그 디렉터리의 소유자와 "
-            "권한, 디스크 여유 공간(`df -h`), 그리고 배포 계정으로 도는 낯선 프로세스가 그 파일을 "
-            "바꾸고 있지 않은지(`ps -u <배포 계정>`)"
-        )
+        return (f"root만 읽을 수 있는 임시 디렉터리({staging.TEMPLATE})로 보낸 파일이 다 도착하지 "
+                "않았습니다. 확인: 호스트의 /run 여유 공간(`df -h /run`)과 SSH 연결")  # fmt: skip
+    return (
+        "호스트에 쓴 크기가 보낸 크기와 다르거나 쓰지 못했습니다. 확인: 그 디렉터리의 소유자와 "
+        "권한, 디스크 여유 공간(`df -h`), 그리고 배포 계정으로 도는 낯선 프로세스가 그 파일을 "
+        "바꾸고 있지 않은지(`ps -u <배포 계정>`)"
+    )
+
+
+def upload_refused(path: str, what: str, said: str) -> str:
+    """A step's file that did not arrive whole, named, with what to check (the step then
+    fails by its policy: its command did not run)."""
     said = f" — 호스트: {said.strip()}" if said.strip() else ""
-    return f"업로드 실패: {path}{what}: {where}. 이 단계의 명령은 실행하지 않았습니다{said}"
+    what = f" ({what})" if what else ""
+    return f"업로드 실패: {path}{what}: {upload_check(path)}. 이 단계의 명령은 실행하지 않았습니다{said}"
 
 
 def _indent(text: str) -> str:

@@ -209,6 +209,7 @@ def test_push_config_stages_backs_up_and_restores_in_root_s_own_directory():
         ("mkdir -m 700 {d}", False),
         ("mkdir -m 755 {d}", True),
         ("mkdir -m 700 {d}.real && ln -s {d}.real {d}", True),
+        ("ln -s {d}.nowhere {d}", True),
         ("touch {d}", True),
     ],  # fmt: skip
 )
@@ -227,3 +228,33 @@ def test_root_s_directory_is_made_or_refused(tmp_path, monkeypatch, make, refuse
         assert "root 소유의 0700 디렉터리가 아닙니다" in res.stderr
     else:
         assert stat.S_IMODE(d.stat().st_mode) == 0o700 and not d.is_symlink()
+
+
+def test_a_file_written_outside_a_step_that_did_not_arrive_is_a_refusal_too(tmp_path, monkeypatch):
+    """e.g. the release record a deploy writes before its plan: named, with what to check,
+    recorded; never a traceback."""
+    from tasks.engine.session import session as task_session
+
+    history = tmp_path / "history.jsonl"
+    monkeypatch.setenv("DOJANGKOK_HISTORY", str(history))
+    host = Host("cpu", "10.0.0.2", "deploy", 22, None, ("cpu",), Settings())
+    path = "/var/lib/dojangkok-deploy/releases/backend.json.tmp"
+    console = Console(Secrets({}), write=str)
+    with (
+        pytest.raises(StepFailed) as exc,
+        task_session(
+            "deploy",
+            "backend",
+            host,
+            Secrets({}),
+            title="t",
+            yes=True,
+            remote=FakeRemote(),
+            lock=False,
+            console=console,
+        ),  # fmt: skip
+    ):
+        raise UploadFailed(path, "No space left on device")
+    assert exc.value.problem == f"업로드 실패: {path} (호스트: No space left on device)"
+    assert "df -h" in exc.value.fix and "ps -u" in exc.value.fix
+    assert '"result": "failed"' in history.read_text()
