@@ -56,7 +56,7 @@ def root_is_still_root_s(lab, config: str, unread: str) -> None:
     rules = [ln.strip() for ln in listing.split("may run the following commands", 1)[1].splitlines()[1:]
              if ln.strip()]  # fmt: skip
     assert rules == [f"(root) NOPASSWD: {HELPER}"], listing
-    assert on(lab, "cpu", "grep -rl 'NOPASSWD: *ALL' /etc/sudoers /etc/sudoers.d || true") == ""
+    assert on(lab, "cpu", "grep -rlw deploy /etc/sudoers /etc/sudoers.d") == privilege.SUDOERS
     assert on(lab, "cpu", f"cat {privilege.SUDOERS}") + "\n" == privilege.sudoers_text("deploy")
     assert on(lab, "cpu", f"sha256sum {HELPER}").split()[0] == privilege.helper_digest()
     assert on(lab, "cpu", f"cat {privilege.CONFIG}") == config
