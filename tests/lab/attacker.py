@@ -5,13 +5,14 @@ operator's laptop. What it can write, it can change at any moment, and root must
 consume any of it. The watcher (:data:`WATCHER`, run on the host as ``deploy`` over its own
 ssh login, as an attacker holding the key would) looks, every half millisecond, at
 everything the deploy login can write (the state directory and below, /tmp, /var/tmp,
-/dev/shm, its home) and rewrites every file that appears or changes there the moment it
-sees it, into something that would give root away if root used it: a sudoers rule
-``deploy ALL=(ALL:ALL) NOPASSWD: ALL``, a root helper that runs anything, SQL that runs a
-shell command (``\\!``), a client option file that forces the SQL to run, a helper config
-whose nginx test copies a root-only file, an nftables table that accepts everything, a
-config file (unit, site, server.cnf) with one line changed (an nginx site gets an
-``error_log`` root creates). Each keeps the file's size, so a size check after the upload
+/dev/shm, /run, its home) and at the places the tool keeps root's staged files, and
+rewrites every file that appears or changes there the moment it sees it, into something
+that would give root away if root used it: a sudoers rule ``deploy ALL=(ALL:ALL)
+NOPASSWD: ALL``, a root helper that runs anything, SQL that runs a shell command
+(``\\!``), a client option file that forces the SQL to run, a helper config whose nginx
+test copies a root-only file, an nftables table that accepts everything, a config file
+(unit, site, server.cnf) with one line changed (an nginx site gets an ``error_log`` root
+creates). Each keeps the file's size, so a size check after the upload
 still passes. A file it cannot write in a directory it can (a root-owned copy in a
 deploy-owned directory) is replaced by a new one. Each payload that runs as root leaves a
 file in /tmp (``dk-leak-*``: a copy of the root-only canary; ``dk-pwned-*``).
@@ -28,8 +29,11 @@ import time
 
 CANARY = "/root/dojangkok-canary"
 HOME = "/home/deploy"
-#: where the deploy login can write (the lab's state_dir is the default)
-WATCHED = ("/var/lib/dojangkok-deploy", "/tmp", "/var/tmp", "/dev/shm", HOME)
+#: where the deploy login can write (the lab's state_dir is the default; /run holds its
+#: runtime directory and /run/lock), and where the tool stages root's own files (root's
+#: alone: it must never see anything there)
+WATCHED = ("/var/lib/dojangkok-deploy", "/tmp", "/var/tmp", "/dev/shm", "/run", HOME,
+           "/var/lib/dojangkok-deploy-root")  # fmt: skip
 
 WATCHER = r'''
 import json, os, re, stat, sys, time
