@@ -1,35 +1,79 @@
 """The shell text of a push (pure): stage, validate, back up, install, reload, check.
 
-A push uploads the changed files to a staging directory (``state_dir/config-staging``),
-validates them as they would take effect (``nginx -t`` against a copy of the whole nginx
-tree with the new site in it, ``systemd-analyze verify``, mariadbd), backs up the live
-files, moves the new ones into place (``mv`` in the same directory: atomic), then reloads or
-restarts only what changed and checks it.
+A push sends the changed files over the root connection into root's own staging directory
+(:data:`ROOT_DIR`, 0700, outside anything the deploy login owns: a file it could change
+between the check and the install would be what root installs), validates them there as
+they would take effect (``nginx -t`` against a copy of the whole nginx tree with the new
+site in it, ``systemd-analyze verify``, mariadbd), backs up the live files (in the same
+root-only directory: a rollback restores them as root), moves the new ones into place
+(``mv`` in the same directory: atomic), then reloads or restarts only what changed and
+checks it.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 
 from tasks import components, shell
 from tasks.config.render import ConfigFile, nginx_dir, nginx_links, touched_paths
 from tasks.config.state import Change
+from tasks.engine import staging
 from tasks.engine.view import RunView
 from tasks.hosts import values
 from tasks.hosts.settings import Settings
 from tasks.shell import q
 
+#: push-config's own directory, root's alone (0700), outside anything the deploy login
+#: owns: the staged files, their validation copy and the backups a rollback restores
+ROOT_DIR = "/var/lib/dojangkok-deploy-root"
+NOT_ROOTS = (
+    f"{ROOT_DIR}은(는) root 소유의 0700 디렉터리가 아닙니다 (심볼릭 링크이거나 다른 소유자·권한): "
+    "root가 그 안의 파일을 설치할 수 없어 멈췄습니다. 누가 만들었는지 확인하고 지운 뒤 다시 실행하세요"
+)
 
-def staging_dir(s: Settings) -> str:
-    return f"{s.state_dir}/config-staging"
+
+def staging_dir() -> str:
+    return f"{ROOT_DIR}/config-staging"
 
 
 def backup_dir(v: RunView) -> str:
-    return f"{v.s.state_dir}/config-backup/{v.run_id}"
+    return f"{ROOT_DIR}/config-backup/{v.run_id}"
 
 
-def staged(f: ConfigFile, s: Settings) -> str:
-    return f"{staging_dir(s)}/{f.staged_name}"
+def staged(f: ConfigFile) -> str:
+    return f"{staging_dir()}/{f.staged_name}"
+
+
+def upload_name(f: ConfigFile) -> str:
+    """The file's name in the upload step's root-only directory (tasks/engine/staging.py)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", f"{f.key}.{PurePosixPath(f.dest).name}")
+
+
+def root_dir_ready() -> str:
+    """Make :data:`ROOT_DIR` (root's, 0700), or refuse one that is anything else (a symlink,
+    another owner, other modes): root must not write through it."""
+    d = q(ROOT_DIR)
+    return (
+        f"if [ -L {d} ] || {{ [ -e {d} ] && "
+        f"[ \"$(stat -c '%u %g %a %F' -- {d})\" != '0 0 700 directory' ]; }}; then "
+        f"echo {q(NOT_ROOTS)} >&2; exit 1; fi; install -d -o root -g root -m 700 -- {d}"
+    )
+
+
+def stage_command(changes_: list[Change]) -> str:
+    """Root's staging directory made afresh, each uploaded file (in the step's root-only
+    directory, ``$STAGE``) moved into it, then listed with its size."""
+    st = staging_dir()
+    dirs = " ".join(sorted({q(f"{st}/{c.file.key}") for c in changes_}))
+    moves = " && ".join(
+        f'install -m 644 -- "{staging.path(upload_name(c.file))}" {q(staged(c.file))}'
+        for c in changes_
+    )
+    return (
+        f"{root_dir_ready()} && rm -rf -- {q(st)} && install -d -m 700 -- {q(st)} {dirs} && "
+        f"{moves} && cd -- {q(st)} && stat -c '%n: %s bytes' -- */*"
+    )
 
 
 def sed_replace(old: str, new: str) -> str:
@@ -42,7 +86,7 @@ def sed_replace(old: str, new: str) -> str:
 def validate_nginx(f: ConfigFile, s: Settings) -> str:
     """``nginx -t`` of a copy of the whole nginx tree with the staged site in place."""
     root = nginx_dir(s)
-    tree = f"{staging_dir(s)}/nginx-tree"
+    tree = f"{staging_dir()}/nginx-tree"
     site = PurePosixPath(f.dest)
     link, disabled = nginx_links(s, f.dest)
     rel = site.relative_to(root) if site.is_relative_to(root) else PurePosixPath(site.name)
@@ -55,7 +99,7 @@ def validate_nginx(f: ConfigFile, s: Settings) -> str:
     return (
         f"command -v nginx >/dev/null || {{ echo 'nginx is not installed' >&2; exit 1; }}; "
         f'T={q(tree)}; rm -rf -- "$T"; trap \'rm -rf -- "$T"\' EXIT; cp -a -- {q(root)} "$T" && '
-        f'install -m 644 -- {q(staged(f, s))} "$T"/{q(str(rel))} && '
+        f'install -m 644 -- {q(staged(f))} "$T"/{q(str(rel))} && '
         + (f'rm -f -- {q(enabled)} && cp -- "$T"/{q(str(rel))} {q(enabled)} && ' if link else "")
         + (f"rm -f -- {removals} && " if removals else "")
         + f'( cd -- "$T" && find . -type f -exec sed -i -e {to_tree} -- {{}} + ) && '
@@ -65,7 +109,7 @@ def validate_nginx(f: ConfigFile, s: Settings) -> str:
 
 def validate_unit(f: ConfigFile, s: Settings) -> str:
     """``systemd-analyze verify``; any message about the unit itself is a failure."""
-    path = q(staged(f, s))
+    path = q(staged(f))
     name = PurePosixPath(f.dest).name
     return (
         f"out=$(systemd-analyze verify -- {path} 2>&1); rc=$?; "
@@ -81,7 +125,7 @@ def validate_mysql(f: ConfigFile, s: Settings) -> str:
         "d=$(command -v mariadbd || command -v mysqld || ls /usr/sbin/mariadbd /usr/sbin/mysqld "
         "2>/dev/null | head -1); "
         '[ -n "$d" ] || { echo "no mariadbd/mysqld on this host" >&2; exit 1; }; '
-        f'out=$("$d" --defaults-extra-file={q(staged(f, s))} --user=mysql --help --verbose 2>&1 >/dev/null); '
+        f'out=$("$d" --defaults-extra-file={q(staged(f))} --user=mysql --help --verbose 2>&1 >/dev/null); '
         'if printf "%s\\n" "$out" | grep -qiE "\\[ERROR\\]|unknown (variable|option)|Error while setting value"; '
         f'then printf "%s\\n" "$out" >&2; exit 1; fi; echo {q(PurePosixPath(f.dest).name + ": ok")}'
     )
@@ -130,7 +174,7 @@ def install_command(changes_: list[Change], s: Settings) -> str:
     for c in changes_:
         f, d = c.file, q(c.file.dest)
         parts.append(
-            f"install -m {f.mode} -o root -g root -- {q(staged(f, s))} {d}.dojangkok-new "
+            f"install -m {f.mode} -o root -g root -- {q(staged(f))} {d}.dojangkok-new "
             f"&& mv -fT -- {d}.dojangkok-new {d}"
         )
         if f.kind == "nginx":

@@ -1,27 +1,29 @@
 """The push-config plan and its rollback (pure: the runner performs it).
 
-upload to staging → validate the staged files (a failure changes nothing) → back up the
-live files → install → reload/restart only what changed → check; the rollback puts the
-backed-up files back and reloads/restarts with them.
+upload to root's staging directory (over the root connection, never through a place the
+deploy login can write: tasks/config/commands.py ROOT_DIR) → validate the staged files (a
+failure changes nothing) → back up the live files (there too) → install → reload/restart
+only what changed → check; the rollback puts the backed-up files back and reloads/restarts
+with them.
 """
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-
 from tasks.config.commands import (
+    ROOT_DIR,
     action_command,
     apply_actions,
     backup_command,
     check_command,
     install_command,
     restore_command,
-    staged,
-    staging_dir,
+    stage_command,
+    upload_name,
     validate_command,
 )
 from tasks.config.render import ConfigFile
 from tasks.config.state import Change
+from tasks.engine import staging
 from tasks.engine.policy import Policy
 from tasks.engine.steps import Plan, Step, Upload
 from tasks.engine.view import RunView
@@ -32,20 +34,11 @@ ACTION_TITLES = {"daemon-reload": "systemd 설정 다시 읽기", "reload": "{sv
                  "restart": "{svc} 재시작"}  # fmt: skip
 
 
-def _staging_command(changes_: list[Change]):
-    def command(v: RunView) -> str:
-        st = staging_dir(v.s)
-        dirs = " ".join(sorted({q(f"{st}/{c.file.key}") for c in changes_}))
-        return f"rm -rf -- {q(st)} && install -d -m 700 -o {v.login} -- {q(st)} {dirs}"
-
-    return command
-
-
 def _uploads(changes_: list[Change]):
     def uploads(v: RunView) -> tuple[Upload, ...]:
         return tuple(
-            Upload(staged(c.file, v.s), "644", f"templates/{c.file.template}에서 렌더링",
-                   lambda secrets, text=c.new: text)
+            Upload(staging.path(upload_name(c.file)), "644",
+                   f"templates/{c.file.template}에서 렌더링", lambda secrets, text=c.new: text)
             for c in changes_
         )  # fmt: skip
 
@@ -111,19 +104,17 @@ def _check(f: ConfigFile):
 
 def push_plan(changes_: list[Change]) -> tuple[Plan, object]:
     """The steps that apply ``changes_``, and the rollback that undoes them."""
-    names = " ".join(q(PurePosixPath(c.file.dest).name) for c in changes_)
     steps = [
         prepare_step(lambda v: [v.s.state_dir], root=True),
-        Step("1", "스테이징 준비", "1초", "권한 확인", Policy.ABORT,
-             command=_staging_command(changes_), sudo=True),
-        Step("2", "설정 파일 업로드 (스테이징)", "5초", "업로드 실패 시 중단", Policy.ABORT,
-             uploads=_uploads(changes_),
-             command=lambda v: f"cd -- {q(staging_dir(v.s))} && sha256sum -- */* # {names}"),
-        Step("3", "설정 검증 (적용 전)", "10초", "검증 실패 시 중단: 서버 설정은 그대로", Policy.ABORT,
+        Step("1", "설정 파일 스테이징 (root 전용 디렉터리)", "1초", "업로드 실패 시 중단", Policy.ABORT,
+             uploads=_uploads(changes_), command=lambda v: stage_command(changes_), sudo=True,
+             added=f"root 연결의 표준 입력으로 보내 root만 쓰는 디렉터리({ROOT_DIR})에 둔다: "
+                   "검증·백업·설치·롤백이 모두 그 사본을 쓰고, 배포 계정은 그 사이에 바꿀 수 없다"),
+        Step("2", "설정 검증 (적용 전)", "10초", "검증 실패 시 중단: 서버 설정은 그대로", Policy.ABORT,
              command=lambda v: validate_command(changes_, v.s), sudo=True),
-        Step("4", "현재 설정 백업", "1초", "백업 실패 시 중단", Policy.ABORT,
+        Step("3", "현재 설정 백업", "1초", "백업 실패 시 중단", Policy.ABORT,
              command=lambda v: backup_command(v, changes_), sudo=True),
-        Step("5", "새 설정 적용", "1초", "실패 시 이전 설정 복원", Policy.ROLLBACK,
+        Step("4", "새 설정 적용", "1초", "실패 시 이전 설정 복원", Policy.ROLLBACK,
              command=lambda v: install_command(changes_, v.s), sudo=True),
     ]  # fmt: skip
     steps += _apply_steps(changes_, lambda done: str(len(steps) + len(done)), "", Policy.ROLLBACK,

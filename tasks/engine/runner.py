@@ -1,6 +1,8 @@
 """Runs a plan on a host, through its session: the one place steps are executed.
 
-Here, and only here: a step's uploads are written, its exact command is shown (``[sudo]``
+Here, and only here: a step's uploads are sent (a root step's on its own root command's
+standard input, into a directory only root can read: tasks/engine/staging.py; a file that
+does not arrive whole fails the step, named), its exact command is shown (``[sudo]``
 where it runs as root), run with its output streamed to the progress line, timed against
 the manual's estimate, and a failure, a Ctrl-C or a lost connection is turned into the
 step's policy (tasks/engine/policy.py): go on, retry after the cleanup, stop, or roll back.
@@ -14,12 +16,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
-from tasks.engine import policy
+from tasks.engine import policy, staging
 from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.policy import Outcome
 from tasks.engine.steps import Kind, Plan, Step
 from tasks.errors import ConfigError, StepFailed
-from tasks.hosts.remote import ConnectionLost, Interrupted
+from tasks.hosts.remote import ConnectionLost, Interrupted, UploadFailed
 
 if TYPE_CHECKING:
     from tasks.engine.session import Session
@@ -207,9 +209,7 @@ class Runner:
             except Exception as exc:  # a LOCAL action refusing (a "no", a failed request)
                 return False, str(exc)
         uploads = step.uploads(s.view) if step.uploads else ()
-        files = [(u.content(s.secrets), u.path, u.mode) for u in uploads]
-        if files and step.sudo:  # written as the login, in one round trip; then the command
-            s.remote.put_texts(files)
+        texts = [u.content(s.secrets) for u in uploads]
         label = f"({plan.section}{step.number}) {step.title}"
         masker = s.secrets.stream_masker()  # a secret split across two reads stays hidden
         with s.console.progress(label, step.expected) as progress:
@@ -217,10 +217,22 @@ class Runner:
                 "stop": stop.is_set,
                 "on_output": lambda chunk: progress.feed(masker.feed(chunk)),
             }
-            if files and not step.sudo:  # the uploads and the command: one round trip
-                res = s.remote.put_texts(files, then=step.render(s.view), **run)
+            command = step.render(s.view)  # a root step with uploads: receives them first
+            if uploads and step.sudo:  # one root command, the files on its standard input
+                res = s.remote.run(command, sudo=True, input=staging.stream(texts), **run)
+                name = staging.failed(res.stderr) if not res.ok else None
+                if name is not None:
+                    return False, upload_refused(
+                        staging.path(name), _what(uploads, name), res.tail(5)
+                    )
+            elif uploads:  # written as the login, then its command: one round trip
+                files = [(t, u.path, u.mode) for t, u in zip(texts, uploads, strict=True)]
+                try:
+                    res = s.remote.put_texts(files, then=command, **run)
+                except UploadFailed as exc:
+                    return False, upload_refused(exc.path, _what(uploads, exc.path), exc.detail)
             else:
-                res = s.remote.run(step.render(s.view), sudo=step.sudo, **run)
+                res = s.remote.run(command, sudo=step.sudo, **run)
         if not res.ok:
             return False, res.tail()
         last = res.stdout.strip().splitlines()[-1:] if res.stdout.strip() else []
@@ -318,6 +330,30 @@ class Runner:
         self.report.result = "interrupted" if self.report.interrupted else "rolled-back"
         raise StepFailed(problem, "이전 버전으로 롤백했습니다. 원인을 고친 뒤 다시 배포하세요",
                          True, self.report)  # fmt: skip
+
+
+def _what(uploads, path: str) -> str:
+    return next((u.what for u in uploads if u.path == path or u.path.endswith(f"/{path}")), "")
+
+
+def upload_check(path: str) -> str:
+    """What went wrong with ``path``, a file that did not arrive whole, and what to check."""
+    if path.startswith(staging.STAGE + "/"):
+        return (f"root만 읽을 수 있는 임시 디렉터리({staging.TEMPLATE})로 보낸 파일이 다 도착하지 "
+                "않았습니다. 확인: 호스트의 /run 여유 공간(`df -h /run`)과 SSH 연결")  # fmt: skip
+    return (
+        "호스트에 쓴 크기가 보낸 크기와 다르거나 쓰지 못했습니다. 확인: 그 디렉터리의 소유자와 "
+        "권한, 디스크 여유 공간(`df -h`), 그리고 배포 계정으로 도는 낯선 프로세스가 그 파일을 "
+        "바꾸고 있지 않은지(`ps -u <배포 계정>`)"
+    )
+
+
+def upload_refused(path: str, what: str, said: str) -> str:
+    """A step's file that did not arrive whole, named, with what to check (the step then
+    fails by its policy: its command did not run)."""
+    said = f" — 호스트: {said.strip()}" if said.strip() else ""
+    what = f" ({what})" if what else ""
+    return f"업로드 실패: {path}{what}: {upload_check(path)}. 이 단계의 명령은 실행하지 않았습니다{said}"
 
 
 def _indent(text: str) -> str:

@@ -19,7 +19,7 @@ from tasks.engine import notify, records
 from tasks.engine.checklist import Declined
 from tasks.engine.console import Console
 from tasks.engine.interrupt import INTERRUPT
-from tasks.engine.runner import Report, Rollback, Runner
+from tasks.engine.runner import Report, Rollback, Runner, upload_check
 from tasks.engine.steps import Plan
 from tasks.engine.view import (
     FROM_PLACEHOLDER,
@@ -34,7 +34,7 @@ from tasks.hosts import validate
 from tasks.hosts.connect import connect as ssh_connect
 from tasks.hosts.inventory import Host
 from tasks.hosts.missing import Missing
-from tasks.hosts.remote import ConnectionLost, Interrupted, Remote, Result
+from tasks.hosts.remote import ConnectionLost, Interrupted, Remote, Result, UploadFailed
 from tasks.hosts.secrets import Secrets, setting_texts
 
 Connect = Callable[..., Remote]
@@ -255,6 +255,10 @@ def _classify(session: Session, exc: BaseException) -> BaseException:
     if isinstance(exc, DeployToolError):
         r.result, r.message = "refused", exc.problem
         return exc
+    if isinstance(exc, UploadFailed):  # a file written outside a step (e.g. a record)
+        r.result, r.message = "failed", str(exc)
+        said = f" (호스트: {exc.detail})" if exc.detail else ""
+        return StepFailed(f"업로드 실패: {exc.path}{said}", upload_check(exc.path), None, r)
     r.result, r.message = "failed", f"{type(exc).__name__}: {exc}"
     return exc
 

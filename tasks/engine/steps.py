@@ -8,9 +8,10 @@ prints them, ``tasks/runbook.py`` renders them into docs/runbook.md and the test
 them: one source, so the code and the runbook cannot drift apart.
 
 What is shown is what runs: a SHELL step's ``command`` is the exact text the host runs
-(``[sudo]`` marks root), its ``uploads`` are the files the runner puts on the host first
-(secrets travel only this way), and a LOCAL step is work on the operator's side (a notice,
-a question to the operator) whose ``command`` only describes it.
+(``[sudo]`` marks root), its ``uploads`` are the files the runner puts on the host for it
+(secrets travel only this way; a root step's land in a directory only root can read, in
+its own root command: tasks/engine/staging.py), and a LOCAL step is work on the
+operator's side (a notice, a question to the operator) whose ``command`` only describes it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from tasks.engine import staging
 from tasks.engine.policy import Policy
 
 if TYPE_CHECKING:
@@ -37,7 +39,10 @@ class Kind(Enum):
 
 @dataclass(frozen=True)
 class Upload:
-    """A file the runner writes on the host (by SFTP, created with its mode) before a step."""
+    """A file the runner puts on the host (created with its mode, its text on standard input,
+    never on a command line) for a step. A root step's land in a directory only root can
+    read, made in the same root command: their path is ``staging.path(name)``
+    (``$STAGE/<name>``)."""
 
     path: str
     mode: str  # octal, e.g. "600"
@@ -77,8 +82,14 @@ class Step:
     added: str = ""  # why the tool added or changed this step (shown in the runbook)
 
     def render(self, view: RunView) -> str:
-        """The exact command (or description) this step runs, for plans and logs."""
-        return self.command(view) if self.command is not None else ""
+        """The exact command (or description) this step runs, for plans and logs. A root
+        step with uploads runs as one root command that receives them into a root-only
+        directory first (tasks/engine/staging.py): that command, whole."""
+        command = self.command(view) if self.command is not None else ""
+        uploads = self.uploads(view) if self.uploads and self.sudo else ()
+        if uploads and self.kind is Kind.SHELL:
+            return staging.script(uploads, command)
+        return command
 
     def shown(self, view: RunView) -> list[str]:
         """What the operator sees before the step runs, one line each: ``↑`` an upload,

@@ -10,12 +10,19 @@ back. So this module drives paramiko channels itself, on the connection Fabric o
 Every command runs as ``bash -o pipefail -c <command> <marker>``: the marker (bash's ``$0``)
 names the run and the command, so :meth:`Remote.stop` finds and ends the command's process
 group on the host (``pgrep -f``), as root when it ran under sudo.
+
+A sudo password goes to sudo alone: sudo prints a prompt of this run's own (random), and
+the command, once sudo started it, first prints a start line of this run's own on stderr.
+Only sudo's prompt before that line is answered (:class:`_SudoGate`); the command's own
+output can never ask for the password, whatever it prints. A command's standard input
+(``input``) is sent once the command runs, after the password.
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
+import secrets
 import select
 import shlex
 import socket
@@ -25,10 +32,9 @@ from dataclasses import dataclass
 
 import paramiko
 
-SUDO_PROMPT = "[sudo] dojangkok-deploy password: "
 #: seconds a finished command's output may take to reach its end (EOF) after its exit status
 EOF_WAIT = 2.0
-#: said (on stderr) by a put_text whose write failed before its ``then`` command
+#: said (on stderr), with the file's path, by a put_text whose write failed
 WRITE_FAILED = "@@dojangkok-write-failed"
 
 
@@ -50,6 +56,15 @@ class ConnectionLost(Exception):
 
 class Interrupted(Exception):
     """The command was stopped because the operator asked (Ctrl-C)."""
+
+
+class UploadFailed(OSError):
+    """A file did not arrive whole on the host (``put_text``/``put_texts``): ``path``, and
+    what the host said (``detail``; empty when only its size was wrong)."""
+
+    def __init__(self, path: str, detail: str = "") -> None:
+        super().__init__(f"cannot write {path}" + (f": {detail}" if detail else ""))
+        self.path, self.detail = path, detail
 
 
 def q(value: object) -> str:
@@ -107,6 +122,9 @@ class Remote:
         self.sudo_password = sudo_password
         self.label = label
         self.root = root
+        token = secrets.token_hex(8)  # this run's: sudo's prompt, the command's start line
+        self.sudo_prompt = f"[sudo] dojangkok-deploy {token} password: "
+        self.started = f"@@dojangkok-started-{token}"
         self._seq = 0
         self.conn = None
         self.open()
@@ -144,12 +162,17 @@ class Remote:
         return f"dojangkok-run:{self.label}:{self._seq}"
 
     def wrap(self, command: str, sudo: bool, marker: str) -> str:
+        if sudo and self.sudo_password:  # the command's first line: it runs, sudo is done
+            command = f"printf '%s\\n' {q(self.started)} >&2; {command}"
         inner = f"bash -o pipefail -c {q(command)} {q(marker)}"
         if not sudo:
             return inner
         if self.sudo_password:
-            return f"sudo -S -p {q(SUDO_PROMPT)} -H -- {inner}"
+            return f"sudo -S -p {q(self.sudo_prompt)} -H -- {inner}"
         return f"sudo -n -H -- {inner}"
+
+    def _gate(self, sudo: bool) -> _SudoGate | None:
+        return _SudoGate(self.sudo_prompt, self.started) if sudo and self.sudo_password else None
 
     def run(
         self,
@@ -168,30 +191,22 @@ class Remote:
         host first) and :class:`ConnectionLost` when the connection drops. ``until()``
         turning true (the caller read what it waited for) returns at once, a success: the
         channel is closed and the command left to end by itself (e.g. ``tail --pid``).
-        ``input``: the command's standard input (never with a sudo password to send).
+        ``input``: the command's standard input (under a sudo that asks for a password:
+        sent once the command runs, after the password).
         """
         if sudo and self.root is not None:
             return self.root.run(command, True, stop=stop, on_output=on_output, timeout=timeout,
                                  until=until, input=input)  # fmt: skip
-        if input is not None and sudo and self.sudo_password:
-            raise ValueError("input for a command whose sudo reads a password")
         marker = self.marker()
         try:
             chan = self.conn.transport.open_session()
             chan.exec_command(self.wrap(command, sudo, marker))
         except (paramiko.SSHException, OSError, EOFError, AttributeError) as exc:
             raise ConnectionLost(f"{type(exc).__name__}: {exc}") from None
-        try:
-            if input is not None:
-                chan.sendall(input.encode())
-            if not (sudo and self.sudo_password):
-                chan.shutdown_write()  # stdin is at its end: the input, or nothing
-        except (paramiko.SSHException, OSError, EOFError) as exc:
-            if not self.alive:
-                raise ConnectionLost(f"{type(exc).__name__}: {exc}") from None
-            # the command ended before reading it all: its exit status says how
+        gate = self._gate(sudo)
+        if gate is None:
+            self._send(chan, input)
         out, err = _Stream(on_output), _Stream(on_output)
-        password_sent = False
         started = time.monotonic()
         exited = None  # when the exit status came without the end of the output
         try:
@@ -200,17 +215,26 @@ class Remote:
                 if not readable:
                     select.select([chan], [], [], 0.1)
                 while chan.recv_ready():
-                    out.feed(chan.recv(65536))
+                    data = chan.recv(65536)
+                    if gate is not None and not gate.open:  # sudo prints nothing there
+                        err.feed(gate.close())
+                        self._send(chan, input)
+                    out.feed(data)
                 while chan.recv_stderr_ready():
-                    err.feed(chan.recv_stderr(65536))
-                if sudo and self.sudo_password and SUDO_PROMPT in err.text:
-                    if password_sent:  # asked again: the password was wrong
+                    data = chan.recv_stderr(65536)
+                    if gate is None or gate.open:
+                        err.feed(data)
+                        continue
+                    asked, own = gate.feed(data)
+                    if asked > 1:  # asked again: the password was wrong
                         chan.close()
                         return Result(False, -1, out.text, "sudo: incorrect password (AuthFailure)")
-                    err.drop(SUDO_PROMPT)
-                    chan.sendall(f"{self.sudo_password}\n".encode())
-                    chan.shutdown_write()
-                    password_sent = True
+                    if asked and not gate.answered:
+                        chan.sendall(f"{self.sudo_password}\n".encode())
+                        gate.answered = True
+                    if gate.open:
+                        err.feed(own)
+                        self._send(chan, input)
                 if until is not None and until():
                     chan.close()
                     return Result(True, 0, out.finish(), err.finish())
@@ -248,10 +272,23 @@ class Remote:
                     )
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise ConnectionLost(f"{type(exc).__name__}: {exc}") from None
+        if gate is not None and not gate.open:  # sudo refused: what it said
+            err.feed(gate.close())
         code = chan.recv_exit_status()
         if code == -1 and not self.alive:
             raise ConnectionLost("the SSH connection dropped")
         return Result(code == 0, code, out.finish(), err.finish())
+
+    def _send(self, chan, data: str | None) -> None:
+        """The command's standard input, then its end (nothing: at its end at once)."""
+        try:
+            if data is not None:
+                chan.sendall(data.encode())
+            chan.shutdown_write()
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            if not self.alive:
+                raise ConnectionLost(f"{type(exc).__name__}: {exc}") from None
+            # the command ended before reading it all: its exit status says how
 
     def stop(self, marker: str, sudo: bool) -> None:
         """End a running command's process group on the host (TERM, then KILL after 5 s)."""
@@ -265,23 +302,32 @@ class Remote:
         try:
             chan = self.conn.transport.open_session()
             chan.exec_command(self.wrap(script, sudo, self.marker()))
-            if sudo and self.sudo_password:
-                chan.sendall(f"{self.sudo_password}\n".encode())
+            gate = self._gate(sudo)
+            if gate is None:
+                chan.shutdown_write()
             deadline = time.monotonic() + 10
             while not chan.exit_status_ready() and time.monotonic() < deadline:
+                while gate is not None and not gate.open and chan.recv_stderr_ready():
+                    asked, _ = gate.feed(chan.recv_stderr(65536))
+                    if asked and not gate.answered:
+                        chan.sendall(f"{self.sudo_password}\n".encode())
+                        gate.answered = True
+                    if gate.open or asked > 1:
+                        chan.shutdown_write()
                 time.sleep(0.05)
         except (paramiko.SSHException, OSError, EOFError, AttributeError):
             pass  # the connection is gone: so is the command's session, or it will be
 
-    # --- files ----------------------------------------------------------------------
+    # --- files ---------------------------------------------------------------------
     def put_text(self, text: str, remote_path: str, mode: str = "600", then: str = "") -> Result:
         """Write a file, created with its final mode before any byte is in it. One command:
         the text goes on its standard input (never on a command line); SFTP after an
         ``install`` took two round trips and three SFTP requests per file. ``then``: a
         command run once the file is written, in the same round trip (e.g. moving it into
-        place); its result is returned. A failed write raises OSError (``then`` is not run)."""
+        place); its result is returned. A failed write raises :class:`UploadFailed`
+        (``then`` is not run)."""
         path = q(remote_path)
-        write = f"install -D -m {mode} /dev/null {path} && cat > {path}"
+        write = f"{{ install -D -m {mode} /dev/null {path} && cat > {path}; }} || {_failed(remote_path)}"
         return self._write(write, text, remote_path, then)
 
     def put_texts(self, files: list[tuple[str, str, str]], then: str = "", **run) -> Result:
@@ -292,27 +338,73 @@ class Remote:
         it is asked), and its size checked. No text and no size is ever on a command line.
         ``then``: a command run once every file is written, in the same round trip (a step's
         own command after its uploads), with :meth:`run`'s keywords ``run``; its result is
-        returned. A failed write raises OSError (``then`` is not run)."""
+        returned. A file that did not arrive whole raises :class:`UploadFailed` naming it
+        (``then`` is not run)."""
         if len(files) == 1 and not then:
             return self.put_text(files[0][0], files[0][1], files[0][2])
-        make = [f"install -D -m {mode} /dev/null {q(path)}" for _, path, mode in files]
+        make = [f"{{ install -D -m {mode} /dev/null {q(path)} || {_failed(path)}; }}"
+                for _, path, mode in files]  # fmt: skip
         fill = [
-            f'IFS= read -r n && head -c "$n" > {q(path)} && [ "$(stat -c %s -- {q(path)})" = "$n" ]'
+            f'{{ IFS= read -r n && head -c "$n" > {q(path)} && [ "$(stat -c %s -- {q(path)})" = "$n" ] '
+            f"|| {_failed(path)}; }}"
             for _, path, _ in files
         ]
         stream = "".join(f"{len(text.encode())}\n{text}" for text, _, _ in files)
         names = ", ".join(path for _, path, _ in files)
-        return self._write(" && ".join(make + fill), stream, names, then, **run)
+        return self._write("; ".join(make + fill), stream, names, then, **run)
 
     def _write(self, write: str, stream: str, names: str, then: str, **run) -> Result:
-        """Run ``write`` with ``stream`` on its standard input, then ``then`` in the same
-        round trip; a failed write raises OSError naming ``names`` (``then`` is not run)."""
-        if then:
-            write = f"if ! {{ {write}; }}; then echo {WRITE_FAILED} >&2; exit 1; fi; {then}"
-        res = self.run(write, input=stream, **run)
-        if WRITE_FAILED in res.stderr if then else not res.ok:
-            raise OSError(f"cannot write {names}: {res.tail(3).replace(WRITE_FAILED, '')}")
+        """Run ``write`` (each of its failures says :data:`WRITE_FAILED` and the file, and
+        exits) with ``stream`` on its standard input, then ``then`` in the same round trip;
+        a failed write raises :class:`UploadFailed` (``then`` is not run)."""
+        res = self.run(f"{write}; {then}" if then else write, input=stream, **run)
+        lines = res.stderr.splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith(WRITE_FAILED + " "):
+                said = "; ".join(x.strip() for x in lines[:i] if x.strip())[-300:]
+                raise UploadFailed(line[len(WRITE_FAILED) + 1 :], said)
+        if not then and not res.ok:
+            raise UploadFailed(names, res.tail(3))
         return res
+
+
+def _failed(path: str) -> str:
+    """Say which file failed (WRITE_FAILED) and stop the command."""
+    return f"{{ echo {q(f'{WRITE_FAILED} {path}')} >&2; exit 1; }}"
+
+
+class _SudoGate:
+    """What arrives on stderr before the command's own start line (:attr:`Remote.started`):
+    sudo's. A prompt there (this run's own, :attr:`Remote.sudo_prompt`) is sudo asking for
+    the password; from the start line on, nothing is: the command's output is its own,
+    whatever it prints, and never gets the password."""
+
+    def __init__(self, prompt: str, started: str) -> None:
+        self.prompt, self.started = prompt.encode(), started.encode() + b"\n"
+        self.held = b""
+        self.asked = 0
+        self.answered = False
+        self.open = False
+
+    def feed(self, data: bytes) -> tuple[int, bytes]:
+        """Take stderr bytes: (how often sudo asked so far, the bytes that are no prompt
+        once the start line came: sudo's other words before it, the command's after it)."""
+        self.held += data
+        head, found, tail = self.held.partition(self.started)
+        self.asked += head.count(self.prompt)
+        head = head.replace(self.prompt, b"")
+        if not found:
+            self.held = head
+            return self.asked, b""
+        self.open, self.held = True, b""
+        return self.asked, head + tail
+
+    def close(self) -> bytes:
+        """The command's output began (or the command ended) before its start line came:
+        no prompt is taken any more; what was held (sudo's refusal, if any) is returned."""
+        self.open = True
+        held, self.held = self.held, b""
+        return held
 
 
 class _Stream:
@@ -333,9 +425,6 @@ class _Stream:
             self._parts.append(chunk)
             if self._on_output is not None:
                 self._on_output(chunk)
-
-    def drop(self, text: str) -> None:
-        self._parts = [self.text.replace(text, "", 1)]
 
     def finish(self) -> str:
         self._parts.append(self._decoder.decode(b"", final=True))

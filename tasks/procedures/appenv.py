@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tasks.engine import staging
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
 from tasks.hosts.secrets import Secrets
@@ -90,7 +91,8 @@ def candidates(app: AppEnv, secrets: Secrets) -> str:
 
 
 def candidates_file(v: RunView, component: str) -> str:
-    return f"{v.s.state_dir}/.setup-env.{component}.{v.run_id}"
+    """Setup's root step reads it in its root-only directory (tasks/engine/staging.py)."""
+    return staging.path(f"env.{component}")
 
 
 #: a deploy's .env check runs as the deploy login itself
@@ -114,7 +116,7 @@ def ownership(app: AppEnv, owner: str) -> str:
 
 def write_command(v: RunView, app: AppEnv, needs_file: bool) -> str:
     """As root: build the .env from .env.example's keys and the uploaded candidates."""
-    cand, env, ex = q(candidates_file(v, app.component)), q(app.path), q(app.example)
+    cand, env, ex = f'"{candidates_file(v, app.component)}"', q(app.path), q(app.example)
     backup = q(f"{app.path}.bak.{v.run_id}")
     owner = v.login
     empty = (

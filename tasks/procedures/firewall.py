@@ -26,6 +26,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from tasks import components
+from tasks.engine import staging
 from tasks.engine.steps import Upload
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
@@ -168,8 +169,9 @@ def summary(host: Host) -> str:
 
 
 # --- the step --------------------------------------------------------------------------
-def staged(v: RunView, what: str) -> str:
-    return f"{v.s.state_dir}/.setup-firewall.{v.run_id}.{what}"
+#: the ruleset and the unit, as they arrive in the step's root-only directory
+#: (tasks/engine/staging.py): ``nft -c`` checks the copy that is installed
+STAGED_RULES, STAGED_UNIT = "firewall.nft", UNIT
 
 
 def uploads(v: RunView) -> tuple[Upload, ...]:
@@ -177,9 +179,9 @@ def uploads(v: RunView) -> tuple[Upload, ...]:
         return ()
     host = v.host
     return (
-        Upload(staged(v, "nft"), "644", f"templates/{TEMPLATE}에서 렌더링",
+        Upload(staging.path(STAGED_RULES), "644", f"templates/{TEMPLATE}에서 렌더링",
                lambda secrets: ruleset(host)),
-        Upload(staged(v, "service"), "644", f"templates/{UNIT_TEMPLATE}에서 렌더링 (부팅 시 적용)",
+        Upload(staging.path(STAGED_UNIT), "644", f"templates/{UNIT_TEMPLATE}에서 렌더링 (부팅 시 적용)",
                lambda secrets: unit_text(host.settings)),
     )  # fmt: skip
 
@@ -194,11 +196,11 @@ def command(v: RunView) -> str:
     was applied last; the boot unit installed and enabled."""
     if v.s.firewall != "on":
         return off_command(v.s)
-    new, unit_new = q(staged(v, "nft")), q(staged(v, "service"))
+    new, unit_new = staging.path(STAGED_RULES), staging.path(STAGED_UNIT)
     f, seen, unit = q(FILE), q(APPLIED), q(unit_path(v.s))
     listing = f"nft -s list table {TABLE}"
     return tracked(
-        f'new={new}; unit_new={unit_new}; trap \'rm -f -- "$new" "$unit_new"\' EXIT; '
+        f'new="{new}"; unit_new="{unit_new}"; '
         f"command -v nft >/dev/null 2>&1 || {{ echo {q(NO_NFT)} >&2; exit 1; }}; "
         'nft -c -f "$new" || { echo '
         + q("the rendered ruleset fails `nft -c` (checked only): the firewall is as it was")

@@ -33,6 +33,7 @@ from functools import cache
 from pathlib import Path
 
 from tasks import components
+from tasks.engine import staging
 from tasks.engine.steps import Upload
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
@@ -137,8 +138,8 @@ def sudoers_text(deploy_login: str) -> str:
                            managed=MANAGED.format(template=TEMPLATE))  # fmt: skip
 
 
-def staged(v: RunView, what: str) -> str:
-    return f"{v.s.state_dir}/.setup-sudo.{v.run_id}.{what}"
+#: the step's three files, as they arrive in its root-only directory (tasks/engine/staging.py)
+STAGED = {"helper": "dojangkok-root", "conf": "sudo.json", "sudoers": "dojangkok.sudoers"}
 
 
 def deploy_login(v: RunView) -> str:
@@ -156,11 +157,11 @@ def deploy_login(v: RunView) -> str:
 def uploads(v: RunView) -> tuple[Upload, ...]:
     host, who = v.host, deploy_login(v)
     return (
-        Upload(staged(v, "helper"), "644", "tasks/engine/roothelper.py (root 헬퍼)",
+        Upload(staging.path(STAGED["helper"]), "644", "tasks/engine/roothelper.py (root 헬퍼)",
                lambda secrets: SOURCE.read_text(encoding="utf-8")),
-        Upload(staged(v, "json"), "644", "root 헬퍼가 다룰 수 있는 것 (유닛·포트·nginx 명령)",
+        Upload(staging.path(STAGED["conf"]), "644", "root 헬퍼가 다룰 수 있는 것 (유닛·포트·nginx 명령)",
                lambda secrets: config_text(host, who)),
-        Upload(staged(v, "sudoers"), "644", f"templates/{TEMPLATE}에서 렌더링",
+        Upload(staging.path(STAGED["sudoers"]), "644", f"templates/{TEMPLATE}에서 렌더링",
                lambda secrets: sudoers_text(who)),
     )  # fmt: skip
 
@@ -168,8 +169,9 @@ def uploads(v: RunView) -> tuple[Upload, ...]:
 def command(v: RunView) -> str:
     """Check the drop-in with visudo, install the three files root-owned, put the deploy
     login in the journal's and the apps' groups; then say loudly if it still has more sudo
-    than the helper (another sudoers rule gives it ALL)."""
-    helper, conf, sudoers = (q(staged(v, w)) for w in ("helper", "json", "sudoers"))
+    than the helper (another sudoers rule gives it ALL). The files are read from the step's
+    root-only directory (they came on the root command's standard input): the copy visudo
+    checks is the copy installed."""
     who = v.login
     groups = " ".join(q(g) for g in [*JOURNAL_GROUPS, *app_groups(v.host)])
     still = (
@@ -181,8 +183,7 @@ def command(v: RunView) -> str:
         for var, dest, mode in (("helper", HELPER, "755"), ("conf", CONFIG, "644"))
     )
     return tracked(
-        f"helper={helper}; conf={conf}; sudoers={sudoers}; "
-        """trap 'rm -f -- "$helper" "$conf" "$sudoers"' EXIT; """
+        " ".join(f'{var}="{staging.path(name)}";' for var, name in STAGED.items()) + " "
         f'visudo -c -q -f "$sudoers" || {{ echo {q("the rendered sudoers drop-in fails visudo -c: sudo is as it was")} >&2; exit 1; }}; '
         f"{install} "
         f'cmp -s -- "$sudoers" {q(SUDOERS)} || {{ install -o root -g root -m 440 -- "$sudoers" {q(SUDOERS + ".new")} '

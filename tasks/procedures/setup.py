@@ -5,14 +5,16 @@ database and its accounts (cpu), then per component (tasks/procedures/setup_apps
 checkout, its .env, the paths the service writes, the first build (or the AI venv), then the
 config (push-config: units, nginx site, MySQL config), the services enabled and started, and
 a health check. Every step is idempotent and says what it changed (tasks/procedures/
-hostfacts.py); a second run changes nothing and says so. Passwords travel in 0600 files by
-SFTP, never on a command line. Settings left empty that depend on the host (database server,
+hostfacts.py); a second run changes nothing and says so. Passwords travel on the root
+command's own standard input into a directory only root can read (tasks/engine/staging.py),
+never on a command line. Settings left empty that depend on the host (database server,
 its unit and config file, python, packages) are detected there first (detect.py).
 """
 
 from __future__ import annotations
 
 from tasks import components
+from tasks.engine import staging
 from tasks.engine.policy import Policy
 from tasks.engine.steps import Plan, Step, Upload
 from tasks.engine.view import RunView
@@ -167,7 +169,8 @@ def admin_password_sql(server: str, user: str, password: str) -> str:
 
 
 def _file(v: RunView, what: str) -> str:
-    return f"{v.s.state_dir}/.setup-db.{v.run_id}.{what}"
+    """Where a database upload lands: the step's root-only directory (tasks/engine/staging.py)."""
+    return staging.path(f"db.{what}")
 
 
 def database_uploads(v: RunView) -> tuple[Upload, ...]:
@@ -200,10 +203,9 @@ def database_command(v: RunView) -> str:
     server, which then gets the password); create what the app's login shows is missing."""
     s = v.s
     tcp = "--protocol=tcp -h 127.0.0.1"
-    files = " ".join(f'"${n}"' for n in ("sql", "asql", "opt", "aopt"))
     return tracked(
-        f"sql={q(_file(v, 'sql'))}; asql={q(_file(v, 'admin.sql'))}; opt={q(_file(v, 'cnf'))}; "
-        f"aopt={q(_file(v, 'app.cnf'))}; trap 'rm -f -- {files}' EXIT; "
+        f'sql="{_file(v, "sql")}"; asql="{_file(v, "admin.sql")}"; opt="{_file(v, "cnf")}"; '
+        f'aopt="{_file(v, "app.cnf")}"; '
         f'if mysql --defaults-extra-file="$opt" {tcp} -e "SELECT 1" >/dev/null 2>&1; then '
         f'admin=(--defaults-extra-file="$opt" {tcp}); '
         'elif mysql --protocol=socket -uroot -e "SELECT 1" >/dev/null 2>&1; then '

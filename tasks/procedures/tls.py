@@ -22,9 +22,9 @@ left: a note). Pure builders: nothing here touches a host.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
+from tasks.engine import staging
 from tasks.engine.policy import Policy
 from tasks.engine.steps import Step, Upload
 from tasks.engine.view import RunView
@@ -101,7 +101,8 @@ def bootstrap_conf(s: Settings) -> str:
 
 
 def staged_ca(v: RunView) -> str:
-    return f"{v.s.state_dir}/.setup-tls.{v.run_id}.ca.pem"
+    """Where the CA bundle lands: the root step's own root-only directory (staging.py)."""
+    return staging.path("acme-ca.pem")
 
 
 def _ca_bytes(s: Settings) -> bytes:
@@ -129,24 +130,19 @@ def uploads(v: RunView) -> tuple[Upload, ...]:
 
 
 def _ca_trust(v: RunView) -> str:
-    """acme_ca_bundle installed root-owned (the upload copied by root and checked against
-    the digest computed here: the staging directory is the deploy login's) and given to
-    certbot, here and in its timer's unit; empty: both removed."""
+    """acme_ca_bundle installed root-owned (the upload arrives on the root command's own
+    standard input in its root-only directory, tasks/engine/staging.py) and given to certbot,
+    here and in its timer's unit; empty: both removed."""
     s, ca, dropin = v.s, q(ACME_CA), q(CERTBOT_DROPIN)
     if not s.acme_ca_bundle:
         return (
             f"if [ -e {dropin} ]; then rm -f -- {dropin}; systemctl daemon-reload; "
             f"{ch(CERTBOT_DROPIN)}; fi; if [ -e {ca} ]; then rm -f -- {ca}; {ch(ACME_CA)}; fi"
         )
-    digest = hashlib.sha256(_ca_bytes(s)).hexdigest()
+    _ca_bytes(s)  # an unreadable or non-PEM bundle is refused here, before any host is touched
     unit = f"[Service]\nEnvironment=REQUESTS_CA_BUNDLE={ACME_CA}\n"
     return (
-        f'cp -- {q(staged_ca(v))} "$tmp/ca.pem"; rm -f -- {q(staged_ca(v))}; '
-        f'echo "{digest}  $tmp/ca.pem" | sha256sum -c --quiet - >/dev/null 2>&1 || {{ echo '
-        + q(
-            "업로드한 acme_ca_bundle이 설치 전에 호스트에서 바뀌었습니다 (SHA-256 불일치): 중단합니다"
-        )
-        + " >&2; exit 1; }; "
+        f'cp -- "{staged_ca(v)}" "$tmp/ca.pem"; '
         f"install -d -m 755 -- {q(CONF_DIR)}; "
         f'cmp -s -- "$tmp/ca.pem" {ca} || {{ install -m 644 -- "$tmp/ca.pem" {ca}; {ch(ACME_CA)}; }}; '
         f'printf %s {q(unit)} > "$tmp/dropin"; '

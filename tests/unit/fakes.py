@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from tasks.engine import staging
 from tasks.engine.records import UNLOCKED
 from tasks.hosts.remote import ConnectionLost, Interrupted, Result, never
 from tasks.procedures import privilege
@@ -48,10 +49,12 @@ class FakeRemote:
         return 0, ""
 
     def run(self, command, sudo=False, *, stop=never, on_output=None, timeout=None,
-            until=None) -> Result:  # fmt: skip
+            until=None, input=None) -> Result:  # fmt: skip
         if not self.alive:
             raise ConnectionLost("the SSH connection dropped")
         self.calls.append(("sudo" if sudo else "run", command))
+        if input is not None and command.startswith(f"{staging.VAR}=$(mktemp "):
+            self.receive(command, input)
         parts = BATCH.findall(command)
         if parts:  # Session.batch: one round trip, each read answered by the rules
             out = ""
@@ -69,6 +72,19 @@ class FakeRemote:
         if stop():
             raise Interrupted(command)
         return Result(code == 0, code, out if code == 0 else "", "" if code == 0 else out)
+
+    def receive(self, command, stream):
+        """A root step's files, read from its standard input as the host would (each: its
+        size in bytes on a line, then its text), kept as uploads at ``$STAGE/<name>``."""
+        names = re.findall(r"; put (\S+) [0-7]+", command)
+        data, paths = stream.encode(), []
+        for name in names:
+            size, _, data = data.partition(b"\n")
+            text, data = data[: int(size)], data[int(size) :]
+            self.uploads[staging.path(name)] = text.decode()
+            paths.append(staging.path(name))
+        assert data == b"", "the stream holds more than its files"
+        self.writes.append((paths, command))
 
     def put_text(self, text, path, mode="600", then=""):
         if not self.alive:

@@ -13,6 +13,7 @@ import pytest
 
 from tasks.config import commands, render, state
 from tasks.config.plan import push_plan
+from tasks.engine import staging
 from tasks.engine.console import Console
 from tasks.engine.policy import Policy
 from tasks.engine.session import Session
@@ -207,9 +208,7 @@ def test_the_validator_rejects_an_unknown_key(tmp_path):
     path = units(tmp_path)["backend"]
     path.write_text(path.read_text().replace("Restart=", "Restrat="))
     f = render.ConfigFile("backend", "", str(path), "unit", "dojangkok")
-    script = commands.validate_unit(f, Settings()).replace(
-        q(commands.staged(f, Settings())), str(path)
-    )
+    script = commands.validate_unit(f, Settings()).replace(q(commands.staged(f)), str(path))
     res = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
     assert res.returncode == 1 and "Restrat" in res.stderr
 
@@ -323,11 +322,19 @@ def test_the_push_validates_before_it_installs_and_restarts_only_what_changed():
     h, out = fake_host(conn)
     push_host(conn, h, out)
     cmds = conn.commands()
+    # sent on the root command's standard input, then moved into root's own staging
+    # directory, where validation, backup and install read them (never the deploy login's)
     assert set(conn.uploads) == {
-        "/var/lib/dojangkok-deploy/config-staging/mysql/60-dojangkok.cnf",
-        "/var/lib/dojangkok-deploy/config-staging/backend/dojangkok.service",
-        "/var/lib/dojangkok-deploy/config-staging/nginx/dojangkok",
+        "$STAGE/mysql.60-dojangkok.cnf",
+        "$STAGE/backend.dojangkok.service",
+        "$STAGE/nginx.dojangkok",
     }
+    ((paths, stage),) = conn.writes
+    assert stage.startswith("STAGE=$(mktemp -d /run/dojangkok-stage.") and (
+        'install -m 644 -- "$STAGE/nginx.dojangkok" '
+        "/var/lib/dojangkok-deploy-root/config-staging/nginx/dojangkok" in stage
+    )
+    assert "/var/lib/dojangkok-deploy/" not in cmds  # the state_dir: the deploy login's
     order = [cmds.index(s) for s in ("nginx -t -c", "systemd-analyze verify", "--help --verbose",
                                       "mv -fT", "daemon-reload", "restart mariadb",
                                       "restart dojangkok", "nginx -s reload")]  # fmt: skip
@@ -421,7 +428,11 @@ def test_database_sql_escapes_and_never_reaches_argv():
     assert "app-secret-123" in conn.uploads[setup._file(view, "sql")]
     assert "root-secret-456" in conn.uploads[setup._file(view, "cnf")]
     assert "root-secret-456" in conn.uploads[setup._file(view, "admin.sql")]
-    assert ("sudo", setup.database_command(view)) in conn.calls
+    # one root command: the files on its standard input into a root-only directory, then
+    # the step's own command, which reads them there
+    assert ("sudo", staging.script(setup.database_uploads(view), setup.database_command(view))) in (
+        conn.calls
+    )
     assert "--defaults-extra-file" in conn.commands() and "trap " in conn.commands()
 
 

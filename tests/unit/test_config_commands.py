@@ -21,7 +21,7 @@ echo "nginx: configuration file $conf test is successful"
 """
 
 
-def test_validate_nginx_rewrites_paths_with_sed_special_characters(tmp_path):
+def test_validate_nginx_rewrites_paths_with_sed_special_characters(tmp_path, monkeypatch):
     """The copy of the nginx tree points at itself; the output points back at the live tree,
     whatever characters the paths hold (sed's # . & \\ and the shell's $ ' and spaces)."""
     root = tmp_path / "ng#i.nx&$x 'q'\\"
@@ -29,11 +29,11 @@ def test_validate_nginx_rewrites_paths_with_sed_special_characters(tmp_path):
     (root / "sites-enabled").mkdir()
     (root / "nginx.conf").write_text(f"include {root}/sites-enabled/*;\n")
     (root / "sites-enabled" / "default").write_text("server { listen 80; }\n")
-    s = Settings(state_dir=str(tmp_path / "st ate"), nginx_site=f"{root}/sites-available/site",
-                 server_name="dojangkok.example.com")  # fmt: skip
+    monkeypatch.setattr(commands, "ROOT_DIR", str(tmp_path / "ro ot"))  # root's, on a host
+    s = Settings(nginx_site=f"{root}/sites-available/site", server_name="dojangkok.example.com")
     h = Host("cpu", "10.0.0.2", "deploy", 22, None, ("cpu",), s)
     (f,) = [f for f in render.config_files(h) if f.kind == "nginx"]
-    staged = Path(commands.staged(f, s))
+    staged = Path(commands.staged(f))
     staged.parent.mkdir(parents=True)
     staged.write_text(f"server {{ root {root}/www; }}\n")
     bin_ = tmp_path / "bin"
@@ -44,7 +44,7 @@ def test_validate_nginx_rewrites_paths_with_sed_special_characters(tmp_path):
     res = subprocess.run(["bash", "-o", "pipefail", "-c", commands.validate_nginx(f, s)],
                          capture_output=True, text=True, env=env)  # fmt: skip
     assert res.returncode == 0, res.stderr
-    tree = f"{commands.staging_dir(s)}/nginx-tree"
+    tree = f"{commands.staging_dir()}/nginx-tree"
     out = res.stdout
     # nginx read the copy (its own include, the new site linked, the default site removed)
     assert f"include {root}/sites-enabled/site" in out  # printed back as the live path

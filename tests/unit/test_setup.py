@@ -71,9 +71,14 @@ def checkout(tmp_path: Path, request):
     assert view.login == (getpass.getuser() if user else '"$SUDO_USER"')
     app = appenv.AppEnv("backend", str(d), ".env", ".env.example", {}, "root")
 
+    stage = tmp_path / "stage"  # the step's root-only directory (tasks/engine/staging.py)
+    stage.mkdir()
+
     def run(candidates: str) -> subprocess.CompletedProcess:
-        Path(appenv.candidates_file(view, "backend")).write_text(candidates)
-        return bash(appenv.write_command(view, app, True), SUDO_USER=getpass.getuser())
+        name = appenv.candidates_file(view, "backend").removeprefix("$STAGE/")
+        (stage / name).write_text(candidates)
+        return bash(appenv.write_command(view, app, True), SUDO_USER=getpass.getuser(),
+                    STAGE=str(stage))  # fmt: skip
 
     return d, run
 

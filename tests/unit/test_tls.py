@@ -133,17 +133,15 @@ def test_setup_checks_tls_right_after_the_packages_on_the_cpu_host_only(tmp_path
     assert "certbot" not in cpu(server_name=SITE, tls="off").settings.host_packages
 
 
-def test_a_private_acme_servers_ca_is_checked_by_digest_and_given_to_certbot(tmp_path):
+def test_a_private_acme_servers_ca_travels_to_roots_own_copy_and_is_given_to_certbot(tmp_path):
     bundle = tmp_path / "ca.pem"
     bundle.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
     view = RunView("setup", "setup", cpu(server_name=SITE, acme_ca_bundle=str(bundle)), "RUN")
     (upload,) = tls.uploads(view)
     assert upload.content(None) == bundle.read_text()
+    assert upload.path == "$STAGE/acme-ca.pem"  # the root step's own root-only directory
     text = tls.acme_command(view)
-    import hashlib
-
-    digest = hashlib.sha256(bundle.read_bytes()).hexdigest()
-    assert f'echo "{digest}  $tmp/ca.pem" | sha256sum -c' in text
+    assert 'cp -- "$STAGE/acme-ca.pem" "$tmp/ca.pem"' in text
     assert "Environment=REQUESTS_CA_BUNDLE=/etc/dojangkok-deploy/acme-ca.pem" in text
     assert "export REQUESTS_CA_BUNDLE=/etc/dojangkok-deploy/acme-ca.pem" in text
     with pytest.raises(ConfigError, match="acme_ca_bundle .*cannot read it"):
