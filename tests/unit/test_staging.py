@@ -26,9 +26,9 @@ from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
 from tasks.procedures import detect, setup
 
-SITE = "dojangkok.example.com"  # a DNS name: the site's certificate comes by ACME (tls empty)
 from tests.unit.fakes import FakeRemote
 
+SITE = "dojangkok.example.com"  # a DNS name: the site's certificate comes by ACME (tls empty)
 SECRET = "s3cret-value"
 FILES = {  # name: (mode, text)
     "helper": ("644", "#!/usr/bin/env python3\nprint('héllo')\n"),
