@@ -16,7 +16,6 @@ a backup and a restore).
 
 from __future__ import annotations
 
-import secrets
 import time
 from pathlib import Path
 
@@ -31,7 +30,8 @@ CANARY = "/etc/canary.env"  # root-only KEY=VALUE: what an EnvironmentFile= woul
 #: into (so a planted link to it does not stop the tool), whose owner and mode root's
 #: `chown`/`chmod`/`install -d` through that link would change
 STICKY = "/var/canary"
-SNAP = "/var/lib/canary-before"  # root-only: what root owned before a run
+SNAP = "/var/lib/canary-before"  # root-only: what root owned before a run, the token
+TOKEN = f"{SNAP}/token"
 HOSTS = ("cpu", "gpu")
 
 #: the places find looks (each -xdev): the root file system and the tmpfs ones a root step
@@ -57,12 +57,16 @@ def canary_state(lab, host: str) -> str:
                          f"sha256sum {CANARY}")  # fmt: skip
 
 
-def plant_canary(lab) -> str:
-    token = "CANARY" + secrets.token_hex(16)
+def plant_canary(lab) -> None:
+    """The canary's token is made on the host and never leaves it: on a command line it
+    would reach the journal (sudo logs commands), which the deploy login reads."""
     for host in HOSTS:
-        on(lab, host, f"umask 077; printf 'CANARY_TOKEN=%s\\n' {token} > {CANARY}; "
-                      f"chmod 600 {CANARY}; install -d -m 755 {STICKY}")  # fmt: skip
-    return token
+        on(lab, host, (
+            f"umask 077; install -d -m 700 {SNAP}; "
+            f"head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\n' | sed 's/^/CANARY/' > {TOKEN}; "
+            f"printf 'CANARY_TOKEN=%s\\n' \"$(cat {TOKEN})\" > {CANARY}; chmod 600 {CANARY}; "
+            f"install -d -m 755 {STICKY}"
+        ))  # fmt: skip
 
 
 def sticky(lab, host: str, name: str) -> str:
@@ -81,7 +85,7 @@ def snapshot(lab) -> dict[str, str]:
     return state
 
 
-def damage(lab, token: str, before: dict[str, str]) -> list[str]:
+def damage(lab, before: dict[str, str]) -> list[str]:
     """Checked as root on each host, after a run: what the attacker gained (empty: nothing)."""
     found = []
     for host in HOSTS:
@@ -96,23 +100,24 @@ def damage(lab, token: str, before: dict[str, str]) -> list[str]:
             found.append(f"{host}: root-owned files changed owner:\n{handed}")
         readable = on(lab, host, (
             f"find {ROOTS} -xdev {PRUNE} -o -type f -print0 2>/dev/null "
-            f"| xargs -0 grep -lsF -- {token} | grep -vxF -e {CANARY} | while IFS= read -r f; do "
+            f"| xargs -0 grep -lsF -f {TOKEN} | grep -vxF -e {CANARY} | while IFS= read -r f; do "
             'runuser -u deploy -- test -r "$f" && echo "$f"; done; true'
         ))  # fmt: skip
         if readable:
             found.append(f"{host}: the canary's token in files the deploy login reads:\n{readable}")
         environ = on(lab, host, (
-            "for p in /proc/[0-9]*; do grep -qsF -- " + token + ' "$p/environ" '
+            f"for p in /proc/[0-9]*; do grep -qsF -f {TOKEN} " + '"$p/environ" '
             '&& echo "$(cat "$p/comm") (${p#/proc/})"; done; true'
         ))  # fmt: skip
         if environ:
             found.append(f"{host}: the canary's token in the environment of:\n{environ}")
+    print("\n".join(found) or "no damage")
     return found
 
 
 class Attack:
-    def __init__(self, lab, work: Path, token: str):
-        self.lab, self.work, self.token = lab, work, token
+    def __init__(self, lab, work: Path):
+        self.lab, self.work = lab, work
         self.inv = numbered_inventory(lab, work, polling(30))  # strategy=release (default)
 
     def fab(self, *args: str):
@@ -133,7 +138,8 @@ def attack(lab, tmp_path_factory):
 
     lab.reset(setup=True)  # served the manual way (the cached setup)
     served(lab)
-    return Attack(lab, tmp_path_factory.mktemp("attacker"), plant_canary(lab))
+    plant_canary(lab)
+    return Attack(lab, tmp_path_factory.mktemp("attacker"))
 
 
 def test_links_planted_for_setup_and_its_conversion_gain_nothing(attack):
@@ -159,7 +165,7 @@ def test_links_planted_for_setup_and_its_conversion_gain_nothing(attack):
     ))  # fmt: skip
     before = snapshot(lab)
     runs = attack.fab_both("setup")
-    assert damage(lab, attack.token, before) == []
+    assert damage(lab, before) == []
     for host, res in runs.items():
         assert res.returncode == 0, f"{host}: {res.stdout[-3000:]}{res.stderr}"
         assert "방식으로 전환합니다" in res.stdout, host  # both hosts converted
@@ -178,7 +184,7 @@ def test_the_env_file_systemd_reads_cannot_be_pointed_elsewhere(attack):
         lab.run(host, f"sudo -n /usr/local/sbin/dojangkok-root systemctl restart {unit}",
                 user="deploy")  # fmt: skip
     time.sleep(2)
-    assert damage(lab, attack.token, before) == []
+    assert damage(lab, before) == []
 
 
 def test_a_forced_conversion_and_a_planted_writable_path_gain_nothing(attack):
@@ -189,7 +195,7 @@ def test_a_forced_conversion_and_a_planted_writable_path_gain_nothing(attack):
     shared, store = sticky(lab, "cpu", "backend-shared"), sticky(lab, "gpu", "ai-store")
     as_deploy(lab, "cpu", (
         "cd /app/releases/backend; rm -rf slots; "
-        f"cp -a shared/. {shared}/; rm -rf shared; ln -s {shared} shared"
+        f"cp -RP shared/. {shared}/; rm -rf shared; ln -s {shared} shared"
     ))  # fmt: skip
     as_deploy(lab, "gpu", (
         "cd /app/ai-server; mv vector_store vector_store.moved; "
@@ -198,7 +204,7 @@ def test_a_forced_conversion_and_a_planted_writable_path_gain_nothing(attack):
     before = snapshot(lab)
     deployed = attack.fab("-H", "cpu", "deploy-backend")
     again = attack.fab("-H", "gpu", "setup")
-    assert damage(lab, attack.token, before) == []
+    assert damage(lab, before) == []
     assert "방식으로 전환합니다" not in deployed.stdout  # converted is root's to say
     assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr
     # the writable path is refused by name, before anything is made through it
@@ -215,20 +221,23 @@ def test_backups_never_hand_the_deploy_login_the_database_admin_password(attack)
     as_deploy(lab, "cpu", (
         f"mkdir -p {loot}; nohup setsid bash -c 'for i in $(seq 3000); do "
         f"cp -a /var/lib/dojangkok-deploy/.my.cnf* {loot}/ 2>/dev/null; sleep 0.01; done' "
-        ">/dev/null 2>&1 &"
+        f">/dev/null 2>&1 & echo $! > {loot}.pid"
     ))  # fmt: skip
     before = snapshot(lab)
     backup = attack.fab("-H", "cpu", "backup-db")
-    as_deploy(lab, "cpu", "pkill -u deploy -f 'seq 3000' || true")
+    as_deploy(lab, "cpu", f"kill $(cat {loot}.pid) || true")
     # restore-db's admin password travels with its root step (over the admin login): how a
     # root step's uploads reach the host is the runner's (tasks/engine/runner.py)
     restore = attack.fab("-H", "cpu", "restore-db")
-    assert damage(lab, attack.token, before) == []
+    assert damage(lab, before) == []
     assert backup.returncode == 0, backup.stdout[-3000:] + backup.stderr
     assert restore.returncode == 0, restore.stdout[-3000:] + restore.stderr
     seen = as_deploy(lab, "cpu", f"cat {loot}/* 2>/dev/null || true")
     assert "[client]" in seen  # the watcher saw the backup's option file
     root_password = lab.env()["MYSQL_ROOT_PASSWORD"]
-    found = on(lab, "cpu", f"grep -rlsF -- {root_password} /home /var/lib/dojangkok-deploy "
-                           "/app /tmp /var/tmp || true")  # fmt: skip
+    found = lab.run(
+        "cpu",
+        "grep -rlsF -f - /home /var/lib/dojangkok-deploy /app /tmp /var/tmp",
+        input=root_password,
+    ).stdout  # on stdin: a command line reaches the journal
     assert root_password not in seen and not found, found
