@@ -121,7 +121,8 @@ class Attack:
         self.inv = numbered_inventory(lab, work, polling(30))  # strategy=release (default)
 
     def fab(self, *args: str):
-        return fab(self.lab, self.work, *args, "--yes", inv=self.inv)
+        yes = () if "backup-db" in args else ("--yes",)  # backup-db asks nothing
+        return fab(self.lab, self.work, *args, *yes, inv=self.inv)
 
     def fab_both(self, *args: str) -> dict:
         """``fab -H <host> <args>`` on both hosts at once (two operators' processes)."""
@@ -143,25 +144,20 @@ def attack(lab, tmp_path_factory):
 
 
 def test_links_planted_for_setup_and_its_conversion_gain_nothing(attack):
-    """Setup with strategy=release on a host serving the manual way: each app's .env, then
-    the conversion to releases (its release directories, shared/.env) and the unit's
-    EnvironmentFile=."""
+    """Setup with strategy=release on hosts serving the manual way: each app's .env (and its
+    .env.bak), then the conversion to releases (the shared .env it adopts) and the units'
+    EnvironmentFile=. Links at the release directories themselves: the forced conversion's
+    (below), where a release deploy meets them."""
     lab = attack.lab
     for host in HOSTS:  # releases_root as a release-strategy setup leaves it: the deploy's
         on(lab, host, "install -d -m 755 -o deploy -g deploy /app/releases")
-    fr, br, bsh = (sticky(lab, "cpu", n) for n in ("frontend-releases", "backend-releases",
-                                                    "backend-slots"))  # fmt: skip
-    ash = sticky(lab, "gpu", "ai-releases")
     as_deploy(lab, "cpu", (
         f"ln -sfn {CANARY} /app/frontend/.env; ln -sfn {CANARY} /app/backend/.env; "
-        "cd /app/releases; mkdir -p frontend backend/shared ai; "
-        f"ln -sfn {fr} frontend/releases; ln -sfn {br} backend/releases; "
-        f"ln -sfn {bsh} backend/slots; ln -sfn {CANARY} backend/shared/.env"
+        f"mkdir -p /app/releases/backend/shared; ln -sfn {CANARY} /app/releases/backend/shared/.env"
     ))  # fmt: skip
     as_deploy(lab, "gpu", (  # no .env.example: setup keeps the .env it finds
         f"rm -f /app/ai-server/.env.example; ln -sfn {CANARY} /app/ai-server/.env; "
-        f"mkdir -p /app/releases/ai/shared; ln -sfn {ash} /app/releases/ai/releases; "
-        f"ln -sfn {CANARY} /app/releases/ai/shared/.env"
+        f"mkdir -p /app/releases/ai/shared; ln -sfn {CANARY} /app/releases/ai/shared/.env"
     ))  # fmt: skip
     before = snapshot(lab)
     runs = attack.fab_both("setup")
@@ -187,15 +183,19 @@ def test_the_env_file_systemd_reads_cannot_be_pointed_elsewhere(attack):
     assert damage(lab, before) == []
 
 
-def test_a_forced_conversion_and_a_planted_writable_path_gain_nothing(attack):
-    """The deploy login removes what made a deploy think the backend was not converted yet
-    (its slots), moves shared/ behind a link; on the GPU host it puts a link where the AI
-    server's writable path is. Then a release deploy and a second setup."""
+def test_a_forced_conversion_and_planted_release_and_writable_paths_gain_nothing(attack):
+    """The deploy login removes what made a deploy think the backend was converted (its
+    slots) and puts links where a conversion's root step 0 makes the release directories;
+    on the GPU host, one where the AI server's writable path is. Then a release deploy and a
+    second setup: neither converts again nor acts as root through a link; each stops, by
+    name, at the first step that meets the link (run as the deploy login, or refused)."""
     lab = attack.lab
-    shared, store = sticky(lab, "cpu", "backend-shared"), sticky(lab, "gpu", "ai-store")
+    releases, shared = sticky(lab, "cpu", "backend-releases"), sticky(lab, "cpu", "backend-shared")
+    store = sticky(lab, "gpu", "ai-store")
     as_deploy(lab, "cpu", (
         "cd /app/releases/backend; rm -rf slots; "
-        f"cp -RP shared/. {shared}/; rm -rf shared; ln -s {shared} shared"
+        f"cp -RP shared/. {shared}/; rm -rf shared; ln -s {shared} shared; "
+        f"mv releases releases.moved; ln -s {releases} releases"
     ))  # fmt: skip
     as_deploy(lab, "gpu", (
         "cd /app/ai-server; mv vector_store vector_store.moved; "
@@ -206,10 +206,11 @@ def test_a_forced_conversion_and_a_planted_writable_path_gain_nothing(attack):
     again = attack.fab("-H", "gpu", "setup")
     assert damage(lab, before) == []
     assert "방식으로 전환합니다" not in deployed.stdout  # converted is root's to say
-    assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr
-    # the writable path is refused by name, before anything is made through it
-    assert again.returncode != 0
-    assert "/app/ai-server/vector_store" in again.stdout + again.stderr
+    said = deployed.stdout + deployed.stderr
+    assert deployed.returncode == 1 and "B0 릴리스 디렉터리 준비 실패" in said
+    assert "'/app/releases/backend/releases': Operation not permitted" in said  # the deploy's
+    assert again.returncode == 1
+    assert "/app/ai-server/vector_store: 심볼릭 링크" in again.stdout + again.stderr
 
 
 def test_backups_never_hand_the_deploy_login_the_database_admin_password(attack):
