@@ -103,8 +103,11 @@ def directories_command(s: Settings, host_roles: set[str], owner: str = LOGIN) -
             f'if [ -L {p} ] && [ "$(stat -c %u -- {p})" = 0 ]; then :; '  # the web root's link
             f"else {safepath.own('dir', path, mode, who)}; fi"
         )
-    parts += env_files(s, host_roles, owner)
-    return tracked(f"{safepath.OWN_FN}; " + "; ".join(parts), f"{len(parts)} directories")
+    env = env_files(s, host_roles, owner)
+    return tracked(
+        f"{safepath.OWN_FN}; " + "; ".join(parts + env),
+        f"{len(parts)} directories" + (", the services' env files" if env else ""),
+    )
 
 
 def env_files(s: Settings, host_roles: set[str], owner: str = LOGIN) -> list[str]:
