@@ -16,6 +16,7 @@ a backup and a restore).
 
 from __future__ import annotations
 
+import shlex
 import time
 from pathlib import Path
 
@@ -213,25 +214,40 @@ def test_a_forced_conversion_and_planted_release_and_writable_paths_gain_nothing
     assert "/app/ai-server/vector_store: 심볼릭 링크" in again.stdout + again.stderr
 
 
+#: the deploy login's watcher: every option file that appears in the state directory, read
+#: the moment it is seen (a backup's lives as long as its dump, a few milliseconds here)
+WATCHER = """
+import os, sys, time
+loot, state, end = sys.argv[1], "/var/lib/dojangkok-deploy", time.time() + 600
+while not os.path.exists(loot + ".stop") and time.time() < end:
+    for name in os.listdir(state):
+        if name.startswith(".my.cnf"):
+            try:
+                text = open(os.path.join(state, name)).read()
+            except OSError:
+                continue
+            with open(loot, "a") as out:
+                out.write(text)
+    time.sleep(0.001)
+"""
+
+
 def test_backups_never_hand_the_deploy_login_the_database_admin_password(attack):
     """A watcher running as the deploy login copies every option file that appears in the
     state directory while `fab backup-db` runs; restore-db still works, and leaves the admin
     password nowhere the deploy login reads."""
     lab = attack.lab
     loot = "/home/deploy/loot"
-    as_deploy(lab, "cpu", (
-        f"mkdir -p {loot}; nohup setsid bash -c 'for i in $(seq 3000); do "
-        f"cp -a /var/lib/dojangkok-deploy/.my.cnf* {loot}/ 2>/dev/null; sleep 0.01; done' "
-        f">/dev/null 2>&1 & echo $! > {loot}.pid"
-    ))  # fmt: skip
+    lab.run("cpu", f"nohup setsid python3 -c {shlex.quote(WATCHER)} {loot} >/dev/null 2>&1 &",
+            user="deploy")  # fmt: skip
     before = snapshot(lab)
     backup = attack.fab("-H", "cpu", "backup-db")
-    as_deploy(lab, "cpu", f"kill $(cat {loot}.pid) || true")
+    as_deploy(lab, "cpu", f"touch {loot}.stop")
     # restore-db's admin password travels with its root step (over the admin login): how a
     # root step's uploads reach the host is the runner's (tasks/engine/runner.py)
     restore = attack.fab("-H", "cpu", "restore-db")
     # (booleans only: a failing assert would print the loot, a password, into the output)
-    seen = as_deploy(lab, "cpu", f"cat {loot}/* 2>/dev/null || true")
+    seen = as_deploy(lab, "cpu", f"cat {loot} 2>/dev/null || true")
     root_password = lab.env()["MYSQL_ROOT_PASSWORD"]
     watched, caught = "[client]" in seen, root_password in seen
     assert watched, "the watcher saw no option file: the check below would prove nothing"
