@@ -93,7 +93,8 @@ def deploy_backend(
     Downtime: from step 7 (stop) to step 10 (health passes). A failed build, start, health
     check or smoke test restores the kept jar and starts it; so does Ctrl-C once stopped.
 
-    Needs the DB password in .env (the key named by db_password_env, MYSQL_ROOT_PASSWORD).
+    Needs the backup account's password in .env (B3; the key named by db_backup_password_env,
+    DB_BACKUP_PASSWORD): setup makes that account with only what mysqldump needs.
     """
     _deploy(c, "backend", dry_run, yes, message, strategy, build_on, revision)
 

@@ -109,7 +109,7 @@ FRONTEND = Component(
 BACKEND = Component(
     "backend", "백엔드", "B", "Spring Boot 배포", "cpu",
     checkout=lambda s: s.backend_dir, service=lambda s: s.backend_service,
-    health=_backend_health, needs=lambda s: [(s.db_password_env, "MySQL backup, step B3")],
+    health=_backend_health, needs=lambda s: [(s.db_backup_password_env, "MySQL backup, step B3")],
 )  # fmt: skip
 AI = Component(
     "ai", "AI 서버", "C", "FastAPI 배포", "gpu",

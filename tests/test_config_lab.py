@@ -83,9 +83,8 @@ def test_setup_prepares_the_hosts(set_up):
         on(lab, "gpu", "ps -o user= -p $(systemctl show -p MainPID --value fastapi)")
         == "dojangkok-ai"
     )
-    assert on(lab, "cpu", "stat -c '%a %U' /app/backups /app/backend/.env /swapfile") == (
-        "700 deploy\n640 deploy\n600 root"
-    )
+    assert on(lab, "cpu", "stat -c '%a %U' /app/backups /etc/dojangkok/env/backend.env "
+                          "/swapfile") == "700 deploy\n640 deploy\n600 root"  # fmt: skip
     assert on(lab, "cpu", "getent passwd dojangkok | cut -d: -f7") == "/usr/sbin/nologin"
     # the database account works with the password from .env (sent by file, not argv)
     pw = lab.env()["DB_PASSWORD"]

@@ -200,7 +200,7 @@ def test_backup_failure_stops_before_the_service_is_touched(ready_lab, tmp_path)
     run_id = invocation(lab, "cpu", "dojangkok")
     head = lab.run("cpu", "git -C /app/backend rev-parse HEAD").stdout
     lab.push_app("backend", {"VERSION": "7.0.0\n"}, "v7")
-    env = env_file(lab, tmp_path, MYSQL_ROOT_PASSWORD="wrong-password-1")
+    env = env_file(lab, tmp_path, DB_BACKUP_PASSWORD="wrong-password-1")  # the backup account's
     with Fault(lab, 4, "wrong database password", tmp_path / "history.jsonl") as check:
         res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes", env=env)
         check.check(res.returncode, res.stdout + res.stderr, cause="B3 MySQL 백업 실패")
@@ -217,13 +217,13 @@ def test_backup_failure_stops_before_the_service_is_touched(ready_lab, tmp_path)
 def test_missing_secret_is_named_before_any_host_is_touched(ready_lab, tmp_path):
     lab = ready_lab
     run_id = invocation(lab, "cpu", "dojangkok")
-    env = env_file(lab, tmp_path, MYSQL_ROOT_PASSWORD=None)
-    with Fault(lab, 10, "the operator's .env lacks MYSQL_ROOT_PASSWORD",
+    env = env_file(lab, tmp_path, DB_BACKUP_PASSWORD=None)
+    with Fault(lab, 10, "the operator's .env lacks DB_BACKUP_PASSWORD",
                tmp_path / "history.jsonl") as check:  # fmt: skip
         res = fab(lab, tmp_path, "full-deploy", "--yes", env=env)
-        check.check(res.returncode, res.stdout + res.stderr, cause="MYSQL_ROOT_PASSWORD")
+        check.check(res.returncode, res.stdout + res.stderr, cause="DB_BACKUP_PASSWORD")
     assert res.returncode == 1
-    assert "MYSQL_ROOT_PASSWORD is not set" in res.stderr
+    assert "DB_BACKUP_PASSWORD is not set" in res.stderr
     assert "도장콕 프론트엔드 배포" not in res.stdout  # stopped before the first host
     assert invocation(lab, "cpu", "dojangkok") == run_id
 

@@ -231,10 +231,16 @@ def test_the_units_are_hardened(set_up):
 
 def test_every_env_follows_one_ownership_scheme(set_up):
     lab, _ = set_up
-    assert on(lab, "cpu", "stat -c '%U:%G %a' /app/backend/.env /app/frontend/.env") == (
-        "deploy:dojangkok 640\ndeploy:deploy 640"
+    # a service's: in a directory only root writes (its unit's EnvironmentFile=), the
+    # checkout's .env a link to it; the frontend's: a file in its checkout
+    assert on(lab, "cpu", "stat -c '%U:%G %a' /etc/dojangkok/env /etc/dojangkok/env/backend.env "
+                          "/app/frontend/.env") == (
+        "root:root 755\ndeploy:dojangkok 640\ndeploy:deploy 640")  # fmt: skip
+    assert on(lab, "cpu", "readlink /app/backend/.env") == "/etc/dojangkok/env/backend.env"
+    assert (
+        on(lab, "gpu", "stat -c '%U:%G %a' /etc/dojangkok/env/ai.env") == "deploy:dojangkok-ai 640"
     )
-    assert on(lab, "gpu", "stat -c '%U:%G %a' /app/ai-server/.env") == "deploy:dojangkok-ai 640"
+    assert on(lab, "gpu", "readlink /app/ai-server/.env") == "/etc/dojangkok/env/ai.env"
     # keys exactly those of .env.example, values from the inventory and the operator's .env
     env = on(lab, "cpu", "cat /app/backend/.env")
     assert [line.split("=")[0] for line in env.splitlines()] == [

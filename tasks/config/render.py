@@ -16,7 +16,7 @@ from tasks.errors import ConfigError
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
 from tasks.hosts.site import require_tls
-from tasks.procedures import detect
+from tasks.procedures import appenv, detect
 from tasks.procedures.setup_apps import writable
 from tasks.procedures.tls import template_vars as tls_vars
 from tasks.resources import TEMPLATES
@@ -127,7 +127,8 @@ def context(s: Settings) -> dict[str, object]:
         backend_rw_paths=writable(s, "backend"),
         ai_rw_paths=writable(s, "ai"),
         backend_jar=f"{s.backend_dir}/{s.backend_artifact}",
-        backend_env_path=f"{s.backend_dir}/{s.backend_env_file}",
+        # root's directory, the deploy login's file (tasks/procedures/appenv.py)
+        backend_env_path=appenv.system_path(s, "backend"),
         backend_upstream=f"127.0.0.1:{s.backend_port}",
         backend_base=f"{s.releases_root}/backend",
         backend_upstream_name=UPSTREAM,
@@ -135,7 +136,7 @@ def context(s: Settings) -> dict[str, object]:
         ai_workdir=f"{ai_base}/current" if release else s.ai_dir,
         ai_uvicorn=f"{ai_base}/current/{s.ai_venv}/bin/uvicorn" if release
         else f"{s.ai_dir}/{s.ai_venv}/bin/uvicorn",
-        ai_env_path=f"{ai_base}/shared/{s.ai_env_file}" if release else f"{s.ai_dir}/{s.ai_env_file}",
+        ai_env_path=appenv.system_path(s, "ai"),
         ai_base=ai_base,
         ai_upstream_name=AI_UPSTREAM,
         ai_allow=_nginx_allow(s.ai_ip_allow),

@@ -94,6 +94,8 @@ class Settings:
     backend_build_cmd: str = "./gradlew clean build -x test"
     #: the jar the service runs, relative to backend_dir (kept per revision for rollback)
     backend_artifact: str = "build/libs/dojangkok.jar"
+    #: the backend's .env in its checkout (and shared/): a link to <env_dir>/backend.env,
+    #: the file its unit reads (EnvironmentFile=)
     backend_env_file: str = ".env"
     backend_env_example: str = ".env.example"
     #: the port the backend listens on (health checks, nginx's upstream)
@@ -180,7 +182,8 @@ class Settings:
     ai_app: str = "app.main:app"
     ai_listen_host: str = "0.0.0.0"
     ai_listen_port: int = 8000
-    #: optional EnvironmentFile of the AI server, relative to ai_dir
+    #: the AI server's .env in its checkout (and shared/), where the app reads it: a link
+    #: to <env_dir>/ai.env, the file its unit reads (EnvironmentFile=, optional)
     ai_env_file: str = ".env"
     #: who may reach the AI server (empty: anyone); the default is private networks
     ai_ip_allow: str = "localhost 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16"
@@ -200,6 +203,15 @@ class Settings:
     #: the application's own database account; its password is the .env key named here
     db_app_user: str = "dojangkok"
     db_app_password_env: str = "DB_PASSWORD"
+    #: the services' .env files (<env_dir>/backend.env, ai.env: each unit's EnvironmentFile=):
+    #: a directory only root writes, so the deploy login, who writes the files, cannot point
+    #: one at another file (tasks/procedures/appenv.py); the checkouts' .env link to them
+    env_dir: str = "/etc/dojangkok/env"
+    #: the backups' own database account: setup makes it with only the rights mysqldump
+    #: needs on db_name; its password is the .env key named here (db_user's never reaches
+    #: the deploy login: restore-db runs its one root step over admin_user's login)
+    db_backup_user: str = "dojangkok_backup"
+    db_backup_password_env: str = "DB_BACKUP_PASSWORD"
     #: empty swap_size: no swap file
     swap_size: str = "4G"
     swap_file: str = "/swapfile"

@@ -285,6 +285,9 @@ RULES: dict[str, Rule] = {
     "db_max_connections": _keep(1, "connections"),
     "db_app_user": db_user,
     "db_app_password_env": env_key,
+    "env_dir": root_dir,
+    "db_backup_user": db_user,
+    "db_backup_password_env": env_key,
     "swap_size": _swap_size,
     "swap_file": _swap_file,
     # the firewall (tasks/procedures/firewall.py)
@@ -355,6 +358,7 @@ def settings(s: Settings, where: str = "") -> Settings:
     """Every rule: each setting's own, then the settings together."""
     fields(s, None, where)
     layout(s, where)
+    env_dir(s, where)
     if s.strategy == "release":
         release_paths(s, where)
     return s
@@ -376,6 +380,24 @@ def release_paths(s: Settings, where: str = "") -> None:
                 "every deploy, so what it writes there would be left behind with the old release",
                 f"give absolute paths outside the releases, e.g. {name}={fixed}, and point "
                 f"the app there (e.g. in {comp}_env); or use strategy=manual",
+            )
+
+
+def env_dir(s: Settings, where: str = "") -> None:
+    """The services' env files must sit where the deploy login cannot rename or replace
+    them: outside every directory it owns (tasks/procedures/appenv.py)."""
+    env = normal(s.env_dir)
+    for name in ROOT_DIRS:
+        other = normal(getattr(s, name))
+        if env == other or _inside(env, other) or _inside(other, env):
+            raise ConfigError(
+                f"setting env_dir ({s.env_dir}) and {name} ({getattr(s, name)}) overlap"
+                + (f" in {where}" if where else "")
+                + ": the deploy login owns "
+                + name
+                + ", so it could point the services' env files (read by systemd as root) at any file",
+                "give env_dir a directory of its own that only root writes, e.g. "
+                "env_dir=/etc/dojangkok/env",
             )
 
 

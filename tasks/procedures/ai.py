@@ -13,7 +13,7 @@ from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
 from tasks.hosts import validate
-from tasks.procedures import verify
+from tasks.procedures import appenv, verify
 from tasks.procedures.common import (
     after_items,
     before_items,
@@ -70,7 +70,7 @@ def plan(view: RunView) -> Plan:
         smoke_step("7", "AI 기능 테스트", "N+분", "롤백", view, lambda s: s.ai_smoke,
                    lambda s: s.ai_listen_port, "계약서 분석 API가 정상입니까?"),
     )  # fmt: skip
-    env = lambda v: ".env"  # noqa: E731
+    env = lambda v: appenv.of("ai", v.s).path  # noqa: E731
     example = lambda v: ".env.example"  # noqa: E731
     checklist = (
         *before_items(_dir, env, example, ["requirements.txt"], view.s.git_branch),

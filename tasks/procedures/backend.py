@@ -14,7 +14,7 @@ from tasks.components import BACKEND
 from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
-from tasks.procedures import backup, drift, verify
+from tasks.procedures import appenv, backup, drift, verify
 from tasks.procedures.common import (
     before_items,
     build_step,
@@ -32,6 +32,11 @@ from tasks.procedures.common import (
     smoke_step,
 )
 from tasks.shell import q
+
+
+def env_path(v: RunView) -> str:
+    """The .env the unit reads (tasks/procedures/appenv.py); the checkout's .env links to it."""
+    return appenv.of("backend", v.s).path
 
 
 def _dir(v: RunView) -> str:
@@ -81,7 +86,7 @@ def plan(view: RunView) -> Plan:
         b3,
         b4,
         pull_step("5", "1분", _dir, fetch_first=True),
-        env_check_step("6", _dir, lambda v: v.s.backend_env_file, lambda v: v.s.backend_env_example),
+        env_check_step("6", _dir, env_path, lambda v: v.s.backend_env_example),
         Step("6a", "현재 빌드 보존 (롤백용)", "5초", "디스크 공간·권한 확인", Policy.ABORT,
              command=keep_artifact,
              added="도구가 추가: 롤백이 재빌드 없이 이전 jar로 돌아가도록 보관 (sha256 이름)"),
@@ -96,7 +101,7 @@ def plan(view: RunView) -> Plan:
                    lambda s: s.backend_port, "로그인, 체크리스트 조회, 문서 업로드가 정상입니까?"),
         notice_step("12", "디코 완료 공지", "30초", lambda v: "배포 완료"),
     )  # fmt: skip
-    env = lambda v: v.s.backend_env_file  # noqa: E731
+    env = env_path
     example = lambda v: v.s.backend_env_example  # noqa: E731
     checklist = (
         *before_items(_dir, env, example, ["build.gradle", "settings.gradle"], view.s.git_branch),

@@ -1,9 +1,17 @@
 """MySQL backups (manual B3–B4) and the manual's "(필요 시) DB 복원", password never in argv.
 
-The password (the .env key named by the ``db_password_env`` setting) is uploaded into a 0600
-option file (the step's upload) that ``mysqldump --defaults-extra-file`` reads and the
-command deletes. Backups are gzipped, verified (gzip integrity and mysqldump's "Dump
-completed" trailer), kept 0600 and rotated.
+Backups run as the deploy login with their own database account (``db_backup_user``, the
+.env key ``db_backup_password_env``), which `fab setup` makes with only what mysqldump
+needs, on ``db_name`` only (:func:`backup_account_sql`): the database admin's password
+(``db_password_env``, root's) never reaches the deploy login. The account's password is
+uploaded into a 0600 option file (the step's upload) that ``mysqldump
+--defaults-extra-file`` reads and the command deletes. Backups are gzipped, verified (gzip
+integrity and mysqldump's "Dump completed" trailer), kept 0600 and rotated.
+
+A restore replaces tables, views and triggers: it needs the admin account. Its one root step
+(D4) runs over ``admin_user``'s login, like setup's (tasks/hosts/connect.py admin_steps), with
+the admin's option file its upload; the dump itself is read with the deploy login's rights
+(``runuser``), since the deploy login owns the backup directory.
 """
 
 from __future__ import annotations
@@ -11,10 +19,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tasks import shell
+from tasks.engine import staging
 from tasks.engine.policy import Policy
 from tasks.engine.steps import Plan, Step, Upload
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
+from tasks.procedures import safepath
 from tasks.procedures.common import prepare_step
 from tasks.shell import q
 
@@ -46,11 +56,26 @@ def _option_value(value: str) -> str:
 
 
 def credentials(v: RunView) -> tuple[Upload, ...]:
-    """The 0600 option file the MySQL commands read (and delete)."""
+    """The backup account's 0600 option file the dump reads (and deletes)."""
+    user, key = v.s.db_backup_user, v.s.db_backup_password_env
+    return (
+        Upload(option_file(v), "600", f"MySQL 백업 계정 ({user}, .env의 {key})",
+               lambda secrets: option_text(user, secrets.require(key, "MySQL backup"))),
+    )  # fmt: skip
+
+
+def admin_option_file() -> str:
+    """Where the restore's admin option file lands: its root step's own root-only directory
+    (tasks/engine/staging.py), never a place the deploy login can read or swap."""
+    return staging.path("db-admin.cnf")
+
+
+def admin_credentials(v: RunView) -> tuple[Upload, ...]:
+    """The admin's 0600 option file a restore reads: a root step's upload."""
     user, key = v.s.db_user, v.s.db_password_env
     return (
-        Upload(option_file(v), "600", f"MySQL 접속 정보 ({user}, .env의 {key})",
-               lambda secrets: option_text(user, secrets.require(key, "MySQL"))),
+        Upload(admin_option_file(), "600", f"MySQL 관리자 ({user}, .env의 {key})",
+               lambda secrets: option_text(user, secrets.require(key, "MySQL restore"))),
     )  # fmt: skip
 
 
@@ -59,7 +84,7 @@ def dump_command(v: RunView) -> str:
     return (
         f"""opt={q(option_file(v))}; trap 'rm -f -- "$opt"' EXIT; umask 077; """
         'mysqldump --defaults-extra-file="$opt" --single-transaction --routines --triggers '
-        f"-- {q(v.s.db_name)} | gzip > {out} || {{ rm -f -- {out}; exit 1; }}"
+        f"--no-tablespaces -- {q(v.s.db_name)} | gzip > {out} || {{ rm -f -- {out}; exit 1; }}"
     )
 
 
@@ -82,7 +107,8 @@ def steps() -> tuple[Step, Step]:
     return (
         Step("3", "MySQL 백업", "2분", "백업 실패 시 배포 중단", Policy.ABORT,
              uploads=credentials, command=dump_command,
-             added="비밀번호는 명령줄이 아닌 0600 옵션 파일(--defaults-extra-file)로 전달, gzip 압축"),
+             added="백업 전용 계정(db_backup_user: 덤프에 필요한 권한만)으로; 비밀번호는 명령줄이 아닌 "
+                   "0600 옵션 파일(--defaults-extra-file)로 전달, gzip 압축"),
         Step("4", "백업 파일 확인", "30초", "백업이 온전하지 않으면 배포 중단", Policy.ABORT,
              command=verify_command,
              added="크기만 보지 않고 gzip 무결성과 'Dump completed' 표식까지 확인, 오래된 백업 정리"),
@@ -94,9 +120,12 @@ def restore_source(v: RunView) -> str:
 
 
 def restore_command(v: RunView) -> str:
+    """As root (the admin's login): the dump read with the deploy login's rights (it owns
+    the backup directory), loaded with the admin's option file."""
+    read = safepath.as_login(v.login, f"cat -- {q(restore_source(v))}")
     return (
-        f"""opt={q(option_file(v))}; trap 'rm -f -- "$opt"' EXIT; """
-        f'zcat -- {q(restore_source(v))} | mysql --defaults-extra-file="$opt" -- {q(v.s.db_name)}'
+        f'opt="{admin_option_file()}"; set -o pipefail; '
+        f'{read} | gzip -dc | mysql --defaults-extra-file="$opt" -- {q(v.s.db_name)}'
     )
 
 
@@ -127,6 +156,8 @@ def restore_plan(view: RunView | None = None) -> Plan:
         replace(verify, number="D3", on_failure="백업이 온전하지 않으면 복원 중단",
                 command=lambda v: check_dump(backup_file(v))),
         Step("D4", "DB 복원", "2분", "D2의 백업으로 다시 복원 (`--backup`)", Policy.ABORT,
-             uploads=credentials, command=restore_command),
+             uploads=admin_credentials, command=restore_command, sudo=True,
+             added="관리자 계정이 필요한 유일한 단계: admin_user로 로그인해 root로 실행, 백업 "
+                   "파일은 배포 계정의 권한으로 읽는다 (백업 디렉터리는 배포 계정 것)"),
     )  # fmt: skip
     return Plan("database", "B", "MySQL 복원", "CPU Instance", "약 5분", "0분", plan)

@@ -18,7 +18,8 @@ from tasks.engine.records import host_history_path, local_history_path
 from tasks.engine.steps import CheckItem, Kind, Step
 from tasks.engine.view import RunView
 from tasks.hosts import site
-from tasks.procedures import privilege
+from tasks.procedures import privilege, safepath
+from tasks.procedures.hostfacts import tracked
 from tasks.shell import q
 
 Text = Callable[[RunView], str]
@@ -30,13 +31,19 @@ def prepare_step(dirs: Callable[[RunView], list[str]],
                  root: bool = False) -> Step:  # fmt: skip
     """Step 0 (added): the directories the tool writes, owned by the deploy login; ``private``
     ones (database dumps) 0700, as `fab setup` makes them. A deploy makes them as the deploy
-    login (setup made their parents its own); setup (``root``) as root."""
+    login (setup made their parents its own); setup (``root``) as root, never through a link."""
 
     def command(view: RunView) -> str:
-        owner = f"-o {view.login} " if root else ""
-        out = f"install -d -m 755 {owner}-- {' '.join(q(p) for p in dirs(view))}"
+        if root:  # never through a link (tasks/procedures/safepath.py)
+            made = [safepath.own("dir", p, "755", view.login) for p in dirs(view)]
+            made += [
+                safepath.own("dir", p, "700", view.login)
+                for p in (private(view) if private else [])
+            ]
+            return tracked(f"{safepath.OWN_FN}; " + "; ".join(made), "the directories")
+        out = f"install -d -m 755 -- {' '.join(q(p) for p in dirs(view))}"
         if private:
-            out += f" && install -d -m 700 {owner}-- {' '.join(q(p) for p in private(view))}"
+            out += f" && install -d -m 700 -- {' '.join(q(p) for p in private(view))}"
         return out
 
     return Step(

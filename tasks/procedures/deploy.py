@@ -20,6 +20,7 @@ from tasks.engine.steps import Plan
 from tasks.engine.view import TARGET_PLACEHOLDER, RunView, new_run_id
 from tasks.errors import ConfigError
 from tasks.hosts import validate, values
+from tasks.hosts.connect import admin_steps
 from tasks.hosts.inventory import Host
 from tasks.hosts.missing import Missing
 from tasks.hosts.secrets import Secrets
@@ -273,7 +274,10 @@ def preflight_database(hosts: list[Host], secrets: Secrets, task: str) -> None:
     for host in hosts:
         view = RunView(task, "database", host, new_run_id(), dry_run=True)
         plan = backup.backup_plan(view) if task == "backup" else backup.restore_plan(view)
-        needs = [(host.settings.db_password_env, f"MySQL {task}")]
+        st = host.settings
+        needs = [(st.db_backup_password_env, f"MySQL {task} (the backup account)")]
+        if task == "restore":
+            needs.append((st.db_password_env, f"MySQL restore (the admin {st.db_user})"))
         preflight_secrets(host, secrets, needs, (plan,), view, missing=report)
     report.check()
 
@@ -312,7 +316,8 @@ def restore_host(host: Host, secrets: Secrets, source: str | None, opts: Options
         question = f"{st.db_name} 데이터베이스를 {source or '최신 백업'}(으)로 덮어씁니까?"
         if not opts.dry_run and not checklist.ask(question, opts.yes)[0]:
             raise ConfigError("restore declined", "nothing was changed")
-        s.execute(backup.restore_plan(s.view))
+        with admin_steps(s.remote, host, secrets, s.view.run_id):  # D4: the admin's, as root
+            s.execute(backup.restore_plan(s.view))
         if not opts.dry_run:
             s.console.out(f"복원 전 데이터: {safety} (되돌리려면 --backup 으로 지정)")
     return s

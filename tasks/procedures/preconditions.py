@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
+from tasks.procedures import appenv
 from tasks.procedures.hostfacts import NORM_FN, norm_origin
 from tasks.procedures.setup_apps import writable
 from tasks.shell import q
@@ -66,7 +67,14 @@ def for_unit(s: Settings, key: str) -> list[Check]:
         svc = s.backend_service if key == "backend" else s.ai_service
         return [
             user(getattr(s, f"{key}_user"), f"User= of {svc}.service"),
-            *([exists(s.backend_java, "java")] if key == "backend" else []),
+            *(
+                [
+                    exists(s.backend_java, "java"),
+                    exists(appenv.system_path(s, "backend"), "the EnvironmentFile"),
+                ]
+                if key == "backend"
+                else []
+            ),
             *checkout(s, key, s.backend_dir if key == "backend" else s.ai_dir),
         ]
     if key == "backend":
@@ -74,7 +82,7 @@ def for_unit(s: Settings, key: str) -> list[Check]:
             user(s.backend_user, f"User= of {s.backend_service}.service"),
             exists(s.backend_java, "java"),
             exists(f"{s.backend_dir}/{s.backend_artifact}", "the jar"),
-            exists(f"{s.backend_dir}/{s.backend_env_file}", "the EnvironmentFile"),
+            exists(appenv.system_path(s, "backend"), "the EnvironmentFile"),
             *checkout(s, "backend", s.backend_dir),
             *(exists(p, "the writable path") for p in writable(s, "backend")),
         ]

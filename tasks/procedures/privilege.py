@@ -48,8 +48,11 @@ SUDOERS = "/etc/sudoers.d/dojangkok"
 TEMPLATE = "sudo/dojangkok.sudoers.j2"
 SOURCE = Path(__file__).resolve().parent.parent / "engine" / "roothelper.py"
 #: groups the deploy login joins: the journal (journalctl without root) and, per app, the
-#: service's group (its .env and logs)
-JOURNAL_GROUPS = ("systemd-journal", "adm")
+#: service's group (its .env and logs); ``adm`` (every system log: auth.log, syslog, nginx's)
+#: only when a configured log needs it (:func:`log_groups`)
+JOURNAL_GROUPS = ("systemd-journal",)
+#: the group of the system's own log files under /var/log (Debian, Ubuntu)
+SYSTEM_LOGS = "adm"
 
 
 @cache
@@ -111,8 +114,35 @@ def units(host: Host) -> list[str]:
 
 
 def app_groups(host: Host) -> list[str]:
+    """The apps' groups (their .env and logs), and the system logs' when one is needed."""
     s, r = host.settings, _roles(host)
-    return ([s.backend_user] if "cpu" in r else []) + ([s.ai_user] if "gpu" in r else [])
+    apps = ([s.backend_user] if "cpu" in r else []) + ([s.ai_user] if "gpu" in r else [])
+    return apps + log_groups(host)
+
+
+def system_logs_read(s) -> list[str]:
+    """The files under /var/log a configured log command names outside the apps' own
+    LogsDirectory= (which their groups read): the system's logs, group adm."""
+    import shlex
+
+    own = [f"/var/log/{d}/" for d in (s.backend_logs_directory, s.ai_logs_directory) if d]
+    try:
+        words = shlex.split(s.backend_log_cmd)
+    except ValueError:
+        words = s.backend_log_cmd.split()
+    return [w for w in words if w.startswith("/var/log/") and not any(w.startswith(d) for d in own)]
+
+
+def log_groups(host: Host) -> list[str]:
+    """``adm`` when the backend's error log check (backend_log_cmd, the 배포 후 check, run as
+    the deploy login) reads a system log file; none otherwise (the default reads the app's
+    own /var/log/dojangkok, the journal needs systemd-journal only)."""
+    return [SYSTEM_LOGS] if "cpu" in _roles(host) and system_logs_read(host.settings) else []
+
+
+def dropped_groups(host: Host) -> list[str]:
+    """Groups an earlier setup gave the deploy login that no configured log needs now."""
+    return [] if SYSTEM_LOGS in log_groups(host) else [SYSTEM_LOGS]
 
 
 def config_text(host: Host, deploy_login: str) -> str:
@@ -178,6 +208,11 @@ def command(v: RunView) -> str:
         f"!!! {v.host.user or 'the deploy login'} still has unrestricted sudo "
         "(sudo -l -U): remove that rule, set admin_user"
     )
+    leave = "".join(
+        f'if id -nG -- {who} | tr " " "\\n" | grep -qxF -- {q(g)}; then gpasswd -d {who} {q(g)} '
+        f">/dev/null; {ch(f'left group {g}')}; fi;"
+        for g in dropped_groups(v.host)
+    )
     install = " ".join(
         f'cmp -s -- "${var}" {q(dest)} || {{ install -D -o root -g root -m {mode} -- "${var}" {q(dest)}; {ch(dest)}; }};'
         for var, dest, mode in (("helper", HELPER, "755"), ("conf", CONFIG, "644"))
@@ -190,6 +225,7 @@ def command(v: RunView) -> str:
         f"&& mv -fT -- {q(SUDOERS + '.new')} {q(SUDOERS)}; {ch(SUDOERS)}; }}; "
         f'for g in {groups}; do getent group -- "$g" >/dev/null || continue; '
         f'id -nG -- {who} | tr " " "\\n" | grep -qxF -- "$g" || {{ usermod -aG "$g" -- {who}; ch "group $g"; }}; done; '
+        f"{leave} "
         f"if sudo -l -U {who} 2>/dev/null | grep -qE -- '\\(ALL( : ALL)?\\) (NOPASSWD: )?ALL$|\\) ALL$'; then "
         f"note {q(still)}; fi",
         "root helper only",

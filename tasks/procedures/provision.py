@@ -126,7 +126,8 @@ def setup_needs(host: Host) -> list[tuple[str, str]]:
     s, needs = host.settings, []
     if "cpu" in host_setup.roles(host):
         needs += [(s.db_app_password_env, "the app's database account"),
-                  (s.db_password_env, f"the database admin {s.db_user} (setup, backups)")]  # fmt: skip
+                  (s.db_password_env, f"the database admin {s.db_user} (setup, restores)"),
+                  (s.db_backup_password_env, f"the backup account {s.db_backup_user}")]  # fmt: skip
     for comp in components.on_host(host.groups, host.alias) or components.ORDER:
         app = appenv.of(comp.name, s)
         needs += [(k, f"{comp.name}_env in the inventory") for k in appenv.secret_keys(app)]

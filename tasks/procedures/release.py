@@ -18,6 +18,7 @@ a rename, atomic for every reader.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from tasks.engine.policy import Policy
@@ -96,17 +97,19 @@ def info(v: RunView, artifact: str = "", operator: str = "") -> str:
     )
 
 
-def adopt_env(v: RunView, checkout: str, env_file: str, as_root: bool = False) -> str:
-    """The checkout's .env becomes the shared one (once: an existing shared .env stays).
-    ``as_root`` (sudo): with the checkout's owner and group and mode 0640, the .env scheme
-    of tasks/procedures/appenv.py, so an app that reads its own .env still can."""
-    src, dst = q(f"{checkout}/{env_file}"), q(f"{shared(v)}/{env_file}")
-    how = (
-        f'install -m 640 -o "$(stat -c %U -- {src})" -g "$(stat -c %G -- {src})" -- {src} {dst}'
-        if as_root
-        else f"install -m 600 -- {src} {dst}"
+def adopt_env(v: RunView, app) -> str:
+    """As the deploy login, once: the shared .env. A service's is a link to the file its
+    unit reads (tasks/procedures/appenv.py: root's directory, the deploy login's file); the
+    frontend's a copy of the checkout's (read at build), when there is one."""
+    from tasks.procedures import appenv
+
+    if app.service:
+        return appenv.linked(app, shared(v), v.run_id, say=lambda text: f"echo {q(text)}")
+    src, dst = q(app.link), q(f"{shared(v)}/{app.env_file}")
+    return (
+        f"if [ ! -e {dst} ] && [ -f {src} ]; then install -m 600 -- {src} {dst} && "
+        f"echo {q(f'shared {app.env_file} from the checkout')}; fi"
     )
-    return f"if [ ! -e {dst} ] && [ -e {src} ]; then {how} && echo 'shared {env_file} from the checkout'; fi"
 
 
 def mark(v: RunView, status: str, release: str | None = None) -> str:
@@ -228,19 +231,32 @@ def remove(v: RunView, releases: list[str]) -> str:
 
 
 # --- steps every component's release plan shares -------------------------------------
-def prepare_step(root: bool = False) -> Step:
-    """The release directories: a deploy makes them as the deploy login (setup made
-    releases_root its own); the conversion (setup) as root."""
-
-    def command(v: RunView) -> str:
-        owner = f"-o {v.login} " if root else ""
-        return f"install -d -m 755 {owner}-- {' '.join(q(d) for d in dirs(v))}"
-
+def prepare_step() -> Step:
+    """The release directories, as the deploy login: setup (or :func:`root_prepare_step`,
+    the conversion's) made releases_root its own."""
     return Step(
-        "0", "릴리스 디렉터리 준비", "1초", "권한 확인" if root else "권한 확인 (fab setup)",
-        Policy.ABORT, command=command, sudo=root,
+        "0", "릴리스 디렉터리 준비", "1초", "권한 확인 (fab setup)", Policy.ABORT,
+        command=lambda v: f"install -d -m 755 -- {' '.join(q(d) for d in dirs(v))}",
         added="release 방식: releases/, shared/ 디렉터리 (한 번 만들면 그대로)",
     )  # fmt: skip
+
+
+def root_prepare_steps() -> tuple[Step, Step]:
+    """A conversion's: releases_root made or given to the deploy login, as root and never
+    through a link (a host set up the manual way has none, in a directory only root
+    writes); then, as the deploy login, what is in it (:func:`prepare_step`)."""
+    from tasks.procedures import safepath
+    from tasks.procedures.hostfacts import tracked
+
+    root = Step(
+        "0", "릴리스 루트 (배포 계정 소유)", "1초", "심볼릭 링크면 지우고 다시 실행, 권한 확인",
+        Policy.ABORT, sudo=True,
+        command=lambda v: tracked(f"{safepath.OWN_FN}; "
+                                  + safepath.own("dir", v.s.releases_root, "755", v.login),
+                                  v.s.releases_root),
+        added="root는 releases_root 하나만 만든다 (링크를 따라가지 않는다); 그 안은 배포 계정이",
+    )  # fmt: skip
+    return root, dataclasses.replace(prepare_step(), number="0a")
 
 
 def export_step(number: str, checkout) -> Step:

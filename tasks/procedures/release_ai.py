@@ -16,7 +16,7 @@ from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
 from tasks.hosts import values
-from tasks.procedures import release
+from tasks.procedures import appenv, release
 from tasks.procedures.bluegreen import Pair
 from tasks.procedures.common import (
     after_items,
@@ -168,7 +168,7 @@ def rollback_plan(view: RunView, target: str, bad: str) -> Plan:
 
 
 def checklist(view: RunView) -> tuple[CheckItem, ...]:
-    env = lambda v: f"{release.shared(v)}/{v.s.ai_env_file}"  # noqa: E731
+    env = lambda v: appenv.of("ai", v.s).path  # noqa: E731
     example = lambda v: ".env.example"  # noqa: E731
     svc = view.s.ai_service
     return (

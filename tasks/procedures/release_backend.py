@@ -19,7 +19,7 @@ from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
 from tasks.hosts.settings import Settings
-from tasks.procedures import backup, release
+from tasks.procedures import appenv, backup, release
 from tasks.procedures.bluegreen import Pair
 from tasks.procedures.common import (
     before_items,
@@ -55,8 +55,9 @@ def _dir(v: RunView) -> str:
     return v.s.backend_dir
 
 
-def shared_env(v: RunView) -> str:
-    return f"{release.shared(v)}/{v.s.backend_env_file}"
+def env_path(v: RunView) -> str:
+    """The .env the units read (tasks/procedures/appenv.py); shared/.env links to it."""
+    return appenv.of("backend", v.s).path
 
 
 @adapts("release")  # build_on=local: the build ran here (tasks/build/plans.py)
@@ -72,7 +73,7 @@ def build_plan(view: RunView, live: int) -> Plan:
         b3,
         b4,
         release.export_step("5", _dir),
-        env_check_step("6", rel, shared_env, lambda v: v.s.backend_env_example),
+        env_check_step("6", rel, env_path, lambda v: v.s.backend_env_example),
         release.link_step("6a", lambda v: [v.s.backend_env_file]),
         Step("8", "Gradle 빌드 (새 릴리스에서)", "3분+", "빌드 실패: 서비스는 그대로, 릴리스는 실패로 표시",
              Policy.ABORT,
@@ -86,7 +87,7 @@ def build_plan(view: RunView, live: int) -> Plan:
 
 
 def checklist(view: RunView) -> tuple[CheckItem, ...]:
-    env = lambda v: shared_env(v)  # noqa: E731
+    env = env_path
     example = lambda v: v.s.backend_env_example  # noqa: E731
     return (
         *before_items(_dir, env, example, ["build.gradle", "settings.gradle"], view.s.git_branch),

@@ -21,20 +21,33 @@ from tasks.engine.session import Session
 from tasks.engine.steps import Plan, Step
 from tasks.engine.view import RunView, earlier_run_id
 from tasks.hosts import values
-from tasks.procedures import release, release_ai, release_backend, release_frontend
+from tasks.procedures import appenv, release, release_ai, release_backend, release_frontend
 from tasks.procedures.common import health_step
 from tasks.shell import q
 
 
+def root_owned(path: str) -> str:
+    """Succeeds when ``path`` is a file root owns (not a link): what the deploy login can
+    neither make nor remove, so it cannot make a deploy convert a converted host again."""
+    p = q(path)
+    return f'[ -f {p} ] && [ ! -L {p} ] && [ "$(stat -c %u -- {p})" = 0 ]'
+
+
 def is_converted(comp: Component, v: RunView) -> str:
-    """A command that succeeds when ``comp`` already runs the release strategy's way."""
+    """A command that succeeds when ``comp`` already runs the release strategy's way,
+    decided from what root made in the conversion (never from the deploy login's files):
+    the blue/green template unit and the nginx upstream file; the web root's link; the AI
+    unit's working directory."""
     if comp.name == "frontend":
         return release_frontend.converted(v)
+    s = v.s
     if comp.name == "backend":
-        return f"test -d {q(release.base(v) + '/slots')} -a -f {q(v.s.nginx_upstream_file)}"
-    if release_ai.pair(v.s) is not None:
-        return f"test -d {q(release.base(v) + '/slots')} -a -f {q(v.s.ai_upstream_file)}"
-    unit = values.unit_name(v.s.ai_service)
+        return (f"{root_owned(f'{s.systemd_dir}/{s.backend_service}@.service')} && "
+                f"{root_owned(s.nginx_upstream_file)}")  # fmt: skip
+    if release_ai.pair(s) is not None:
+        return (f"{root_owned(f'{s.systemd_dir}/{s.ai_service}@.service')} && "
+                f"{root_owned(s.ai_upstream_file)}")  # fmt: skip
+    unit = values.unit_name(s.ai_service)
     return (
         f'[ "x$(systemctl show -p WorkingDirectory --value {q(unit)})" = '
         f"{q('x' + release.current(v))} ]"
@@ -59,12 +72,7 @@ def convert(s: Session, comp: Component) -> None:
         convert_ai_blue_green(s, legacy)
         return
     if comp.name == "ai":
-        s.execute(Plan("ai", "C", "AI release 방식 전환", "", "", "", (
-            release.prepare_step(root=True),
-            Step("K0", "shared .env (체크아웃에서, 소유자·그룹 그대로 0640)", "1초", "-",
-                 Policy.ABORT, sudo=True,
-                 command=lambda v: release.adopt_env(v, v.s.ai_dir, v.s.ai_env_file, as_root=True)),
-        )))  # fmt: skip
+        s.execute(ai_adopt_plan())
         with s.viewing(legacy):  # the served revision, built as a release of its own
             s.execute(release_ai.build_plan(legacy))
         s.execute(Plan("ai", "C", "AI release 방식 전환", "", "", "", (
@@ -78,18 +86,28 @@ def convert(s: Session, comp: Component) -> None:
     s.execute(backend_switch_plan(legacy), rollback=lambda v, reason: backend_undo_plan(legacy))
 
 
+def ai_adopt_plan() -> Plan:
+    """K0: the release directories (releases_root as root, the rest as the deploy login)
+    and the shared .env: a link to the file the AI unit reads."""
+    steps = (
+        *release.root_prepare_steps(),
+        Step("K0", "shared .env (유닛이 읽는 파일로 링크)", "1초", "-", Policy.ABORT,
+             command=lambda v: release.adopt_env(v, appenv.of("ai", v.s))),
+    )  # fmt: skip
+    return Plan("ai", "C", "AI release 방식 전환", "", "", "", steps)
+
+
 def backend_adopt_plan(legacy: RunView) -> Plan:
     """K1–K2: the running jar as a release, the upstream file naming the manual port."""
     s = legacy.s
     d = release.path(legacy)
     steps = (
-        release.prepare_step(root=True),
+        *release.root_prepare_steps(),
         Step("K1", "서빙 중인 jar를 릴리스로 등록", "5초", "디스크 공간 확인", Policy.ABORT,
              command=lambda v: (
                  f"mkdir -p -- {q(d)} {q(release.base(v) + '/slots')} && "
                  f"install -m 644 -- {q(s.backend_dir + '/' + s.backend_artifact)} {q(d + '/app.jar')} && "
-                 f"{{ [ -e {q(release_backend.shared_env(v))} ] || "
-                 f"install -m 600 -- {q(s.backend_dir + '/' + s.backend_env_file)} {q(release_backend.shared_env(v))}; }} && "
+                 f"{release.adopt_env(v, appenv.of('backend', v.s))} && "
                  f"{release.info(legacy, 'app.jar')}"
              ),
              added="manual 방식으로 배포된 호스트를 release 방식으로 바꾼다: 지금 도는 jar가 첫 릴리스"),
@@ -108,7 +126,8 @@ def backend_switch_plan(legacy: RunView) -> Plan:
     port = s.backend_ports[0]
     steps = (
         Step("K3", f"{release_backend.instance(s, port)} 시작", "30초", "되돌림", Policy.ROLLBACK,
-             sudo=True, command=lambda v: release_backend.PAIR.start_instance(legacy, port)),
+             command=lambda v: release_backend.PAIR.start_instance(legacy, port),
+             added="배포 계정이 한다: 슬롯 링크는 그 디렉터리에, 유닛은 root 헬퍼로"),
         health_step("K4", "헬스체크", "1분", "되돌림", Policy.ROLLBACK,
                     BACKEND, up=False, fine=True, port=lambda v: port,
                     unit=lambda v: release_backend.instance(s, port)),
@@ -154,12 +173,7 @@ def convert_ai_blue_green(s: Session, legacy: RunView) -> None:
     from tasks.procedures.provision import push_on
 
     if not _ai_has_releases(s):
-        s.execute(Plan("ai", "C", "AI release 방식 전환", "", "", "", (
-            release.prepare_step(root=True),
-            Step("K0", "shared .env (체크아웃에서, 소유자·그룹 그대로 0640)", "1초", "-",
-                 Policy.ABORT, sudo=True,
-                 command=lambda v: release.adopt_env(v, v.s.ai_dir, v.s.ai_env_file, as_root=True)),
-        )))  # fmt: skip
+        s.execute(ai_adopt_plan())
         with s.viewing(legacy):
             s.execute(release_ai.build_plan(legacy))
         s.execute(Plan("ai", "C", "AI release 방식 전환", "", "", "", (
@@ -168,19 +182,33 @@ def convert_ai_blue_green(s: Session, legacy: RunView) -> None:
         )))  # fmt: skip
     current = s.query(release.current_release(s.view)) or release.name(legacy)
     settings = _release_settings(s).settings
-    s.execute(Plan("ai", "C", "AI blue/green 준비", "", "", "", (release.prepare_step(root=True),)))
-    pair, port = release_ai.PAIR, settings.ai_ports[0]
+    s.execute(Plan("ai", "C", "AI blue/green 준비", "", "", "", release.root_prepare_steps()))
+    port = settings.ai_ports[0]
     push_on(s, _release_settings(s), only={"ai"})  # the template unit: nothing restarts
-    s.execute(Plan("ai", "C", "AI blue/green 전환", "", "", "", (
+    s.execute(ai_blue_green_start_plan(settings, port, current))
+    push_on(s, _release_settings(s), only={"ai-proxy"})  # nginx cannot take the port yet
+    s.execute(ai_blue_green_takeover_plan(settings, port))
+
+
+def ai_blue_green_start_plan(settings, port: int, current: str) -> Plan:
+    """K2–K4: the served release on the first port (as the deploy login: the slot is its,
+    the unit the root helper's), then the upstream file naming it (root)."""
+    pair = release_ai.PAIR
+    steps = (
         Step("K2", f"{pair.instance(settings, port)} 시작", "30초", "수동 복구", Policy.ABORT,
-             sudo=True, command=lambda v: pair.start_instance(v, port, current)),
+             command=lambda v: pair.start_instance(v, port, current)),
         health_step("K3", "헬스체크", "1분", "수동 복구", Policy.ABORT, AI, up=False, fine=True,
                     port=lambda v: port, unit=lambda v: pair.instance(settings, port)),
         Step("K4", "nginx upstream 파일", "1초", "권한 확인", Policy.ABORT, sudo=True,
              command=lambda v: f"printf '%s' {q(pair.upstream_text(port))} > {q(settings.ai_upstream_file)}"),
-    )))  # fmt: skip
-    push_on(s, _release_settings(s), only={"ai-proxy"})  # nginx cannot take the port yet
-    s.execute(Plan("ai", "C", "AI blue/green 전환", "", "", "", (
+    )  # fmt: skip
+    return Plan("ai", "C", "AI blue/green 전환", "", "", "", steps)
+
+
+def ai_blue_green_takeover_plan(settings, port: int) -> Plan:
+    """K5–K6: the single unit lets its port go, nginx takes it (the one short outage)."""
+    pair = release_ai.PAIR
+    steps = (
         Step("K5", f"nginx가 포트 {settings.ai_listen_port}를 넘겨받음 (짧은 중단)", "1초",
              "수동 복구", Policy.ABORT, sudo=True, down=True,
              command=lambda v: (
@@ -190,4 +218,5 @@ def convert_ai_blue_green(s: Session, legacy: RunView) -> None:
              ),
              added="한 번뿐인 전환: 단일 유닛이 포트를 놓고 nginx가 받는 동안 (약 1초) 응답이 없다"),
         health_step("K6", "헬스체크 (nginx 뒤)", "1분", "수동 복구", Policy.ABORT, AI, fine=True),
-    )))  # fmt: skip
+    )  # fmt: skip
+    return Plan("ai", "C", "AI blue/green 전환", "", "", "", steps)

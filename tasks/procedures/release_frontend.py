@@ -15,7 +15,7 @@ from tasks.components import FRONTEND
 from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView, earlier_run_id
-from tasks.procedures import release
+from tasks.procedures import appenv, release
 from tasks.procedures.common import after_items, before_items, health_step
 from tasks.shell import q
 
@@ -174,8 +174,13 @@ EXCHANGE = (
 
 
 def converted(v: RunView) -> str:
-    """Succeeds when the web root already is the release strategy's symlink."""
-    return f'[ "x$(readlink -- {q(v.s.web_root)})" = {q("x" + live_root(v))} ]'
+    """Succeeds when the web root already is the release strategy's symlink, the one root
+    made (K2): not one the deploy login could have made."""
+    w = q(v.s.web_root)
+    return (
+        f'[ -L {w} ] && [ "$(stat -c %u -- {w})" = 0 ] && '
+        f'[ "x$(readlink -- {w})" = {q("x" + live_root(v))} ]'
+    )
 
 
 def convert_plan(view: RunView) -> Plan:
@@ -185,13 +190,13 @@ def convert_plan(view: RunView) -> Plan:
     root, old = view.s.web_root, f"{view.s.web_root}.manual-{view.run_id}"
     new = f"{root}.{view.run_id}"
     steps = (
-        release.prepare_step(root=True),
+        *release.root_prepare_steps(),
         Step("K1", "서빙 중인 웹 루트를 릴리스로 등록", "10초", "디스크 공간 확인", Policy.ABORT,
              command=lambda v: (
                  f"d={q(release.path(v, release=legacy))}; mkdir -p -- \"$d\"/{q(v.s.frontend_build_dir)} && "
                  f"cp -a -- {q(root)}/. \"$d\"/{q(v.s.frontend_build_dir)}/ && "
                  f"printf 'ready\\n' > \"$d\"/{release.STATUS} && {release.switch_current(v, legacy)} && "
-                 f"{release.adopt_env(v, v.s.frontend_dir, '.env')}"
+                 f"{release.adopt_env(v, appenv.of('frontend', v.s))}"
              ),
              added="manual 방식으로 배포된 호스트를 release 방식으로 바꾼다: 지금 서빙 중인 파일이 첫 릴리스"),
         Step("K2", "웹 루트를 심볼릭 링크로 (원자적 교환)", "1초", "권한 확인", Policy.ABORT, sudo=True,

@@ -21,7 +21,7 @@ from tasks.engine.view import RunView
 from tasks.hosts import values
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
-from tasks.procedures import firewall, privilege, setup_apps, tls
+from tasks.procedures import appenv, firewall, privilege, safepath, setup_apps, tls
 from tasks.procedures.backup import option_text
 from tasks.procedures.common import prepare_step
 from tasks.procedures.hostfacts import ch, tracked
@@ -95,16 +95,35 @@ def directories(
 
 
 def directories_command(s: Settings, host_roles: set[str], owner: str = LOGIN) -> str:
+    """As root, never through a link (tasks/procedures/safepath.py): each directory made or
+    given its owner and mode; a link root made itself (the release strategy's web root) is
+    left as it is. Then the env files the units read (:func:`env_files`)."""
     parts = []
     for path, mode, who in directories(s, host_roles, owner):
         p = q(path)
         parts.append(
-            f"if [ ! -d {p} ]; then install -d -m {mode} -o {who} -- {p}; ch {q(path)}; "
-            f"elif [ -L {p} ]; then :; "  # the release strategy's web root: a link it keeps
-            f'elif [ "$(stat -c "%a %U" -- {p})" != "{mode} $(id -un -- {who})" ]; then '
-            f"chmod {mode} -- {p}; chown {who} -- {p}; {ch(f'{path} (mode/owner)')}; fi"
+            f'if [ -L {p} ] && [ "$(stat -c %u -- {p})" = 0 ]; then :; '  # the web root's link
+            f"else {safepath.own('dir', path, mode, who)}; fi"
         )
-    return tracked("; ".join(parts), f"{len(parts)} directories")
+    env = env_files(s, host_roles, owner)
+    return tracked(
+        f"{safepath.OWN_FN}; " + "; ".join(parts + env),
+        f"{len(parts)} directories" + (", the services' env files" if env else ""),
+    )
+
+
+def env_files(s: Settings, host_roles: set[str], owner: str = LOGIN) -> list[str]:
+    """The env files the services' units read (EnvironmentFile=), in a directory only root
+    writes (tasks/procedures/appenv.py): owned by the deploy login, who writes them (setup's
+    .env steps), group the service's, 0640."""
+    apps = [appenv.of(c.name, s) for c in components.ORDER if c.group in host_roles]
+    apps = [a for a in apps if a.service]
+    if not apps:
+        return []
+    return [
+        safepath.own("dir", s.env_dir, "755", "root"),
+        *(safepath.own("file", a.path, appenv.MODE, owner, q(a.group)) for a in apps),
+    ]
 
 
 SWAP_SKIPPED = "swap: swapon is not permitted in a container"
@@ -157,6 +176,30 @@ def database_sql(db: str, user: str, password: str) -> str:
     )
 
 
+#: what mysqldump needs (--single-transaction --routines --triggers --no-tablespaces) on one
+#: database: its tables and views, their triggers, LOCK TABLES for non-transactional tables
+_DUMP_RIGHTS = "SELECT, SHOW VIEW, TRIGGER, LOCK TABLES"
+
+
+def backup_account_sql(server: str, db: str, user: str, password: str) -> str:
+    """The backup account with exactly the rights a dump needs (any other it had is taken
+    back), its password kept in step with .env. Routines' bodies: MySQL 8 grants
+    SHOW_ROUTINE; MariaDB shows them to whoever may read mysql.proc."""
+    account = f"{_sql_string(user)}@'localhost'"
+    routines = (
+        f"GRANT SELECT ON `mysql`.`proc` TO {account};\n"
+        if server == "mariadb"
+        else f"GRANT SHOW_ROUTINE ON *.* TO {account};\n"
+    )
+    return (
+        f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY {_sql_string(password)};\n"
+        f"ALTER USER {account} IDENTIFIED BY {_sql_string(password)};\n"
+        f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account};\n"
+        f"GRANT {_DUMP_RIGHTS} ON {_sql_name(db)}.* TO {account};\n"
+        f"{routines}FLUSH PRIVILEGES;\n"
+    )
+
+
 def admin_password_sql(server: str, user: str, password: str) -> str:
     """The admin account (db_user) gets the .env password, keeping root's socket login where
     the server can have both (MariaDB); MySQL's root then logs in with the password."""
@@ -188,6 +231,9 @@ def database_uploads(v: RunView) -> tuple[Upload, ...]:
     def app_opt(secrets) -> str:
         return option_text(s.db_app_user, secrets.require(s.db_app_password_env, "DB account"))
 
+    def backup_password(secrets) -> str:
+        return secrets.require(s.db_backup_password_env, "the backup account")
+
     return (
         Upload(_file(v, "sql"), "600", f"DB와 앱 계정 SQL (.env의 {s.db_app_password_env})", sql),
         Upload(_file(v, "admin.sql"), "600", f"{s.db_user} 비밀번호 SQL (.env의 {s.db_password_env})",
@@ -195,6 +241,11 @@ def database_uploads(v: RunView) -> tuple[Upload, ...]:
         Upload(_file(v, "cnf"), "600", f"MySQL 접속 정보 ({s.db_user}, .env의 {s.db_password_env})",
                lambda secrets: option_text(s.db_user, secrets.get(s.db_password_env))),
         Upload(_file(v, "app.cnf"), "600", f"MySQL 접속 정보 ({s.db_app_user})", app_opt),
+        Upload(_file(v, "backup.sql"), "600", f"백업 계정 SQL (.env의 {s.db_backup_password_env})",
+               lambda secrets: backup_account_sql(s.db_server, s.db_name, s.db_backup_user,
+                                                  backup_password(secrets))),
+        Upload(_file(v, "backup.cnf"), "600", f"MySQL 접속 정보 ({s.db_backup_user})",
+               lambda secrets: option_text(s.db_backup_user, backup_password(secrets))),
     )  # fmt: skip
 
 
@@ -205,7 +256,7 @@ def database_command(v: RunView) -> str:
     tcp = "--protocol=tcp -h 127.0.0.1"
     return tracked(
         f'sql="{_file(v, "sql")}"; asql="{_file(v, "admin.sql")}"; opt="{_file(v, "cnf")}"; '
-        f'aopt="{_file(v, "app.cnf")}"; '
+        f'aopt="{_file(v, "app.cnf")}"; bsql="{_file(v, "backup.sql")}"; bopt="{_file(v, "backup.cnf")}"; '
         f'if mysql --defaults-extra-file="$opt" {tcp} -e "SELECT 1" >/dev/null 2>&1; then '
         f'admin=(--defaults-extra-file="$opt" {tcp}); '
         'elif mysql --protocol=socket -uroot -e "SELECT 1" >/dev/null 2>&1; then '
@@ -214,8 +265,10 @@ def database_command(v: RunView) -> str:
         f"else echo {q(f'cannot log in to {s.db_server} as {s.db_user}: neither with {s.db_password_env} from .env (over TCP) nor as root by the unix socket')} >&2; "
         f"echo {q(f'is {s.db_service} running? is {s.db_password_env} the password on the host?')} >&2; exit 1; fi; "
         f'mysql --defaults-extra-file="$aopt" {tcp} -e "SELECT 1" {q(values.db_name(s.db_name, "db_name"))} >/dev/null 2>&1 '
-        f'|| {{ mysql "${{admin[@]}}" < "$sql"; {ch(f"database {s.db_name}, account {s.db_app_user}")}; }}',
-        f"{s.db_name}, {s.db_app_user}@localhost",
+        f'|| {{ mysql "${{admin[@]}}" < "$sql"; {ch(f"database {s.db_name}, account {s.db_app_user}")}; }}; '
+        f'mysql --defaults-extra-file="$bopt" {tcp} -e "SELECT 1" {q(s.db_name)} >/dev/null 2>&1 '
+        f'|| {{ mysql "${{admin[@]}}" < "$bsql"; {ch(f"backup account {s.db_backup_user}")}; }}',
+        f"{s.db_name}, {s.db_app_user}@localhost, {s.db_backup_user}@localhost",
     )
 
 
@@ -238,8 +291,11 @@ def plan(view: RunView, push=None) -> Plan:
         *([tls.step("1a")] if "cpu" in r else []),  # a provided certificate: checked early
         Step(nr(), "서비스 계정 생성", "1초", "계정 생성 실패 시 중단", Policy.ABORT,
              command=lambda v: users_command(service_users(v.s, r)), sudo=True),
-        Step(nr(), "디렉터리 생성 (소유자·권한)", "1초", "권한 확인", Policy.ABORT,
-             command=lambda v: directories_command(v.s, r, v.login), sudo=True),
+        Step(nr(), "디렉터리와 서비스의 .env 파일 (소유자·권한)", "1초",
+             "심볼릭 링크면 지우고 다시 실행, 권한 확인", Policy.ABORT,
+             command=lambda v: directories_command(v.s, r, v.login), sudo=True,
+             added="root는 링크를 따라가지 않는다 (배포 계정이 심어 둔 링크는 이름을 대고 거부); "
+                   f"유닛이 읽는 .env는 root만 쓰는 {s.env_dir}에"),
         Step(nr(), "스왑 파일", "30초", "디스크 공간 확인", Policy.ABORT,
              command=lambda v: swap_command(v.s), sudo=True,
              skip_if=lambda v: None if v.s.swap_size else "swap_size가 비어 있음"),
@@ -249,7 +305,8 @@ def plan(view: RunView, push=None) -> Plan:
             Step(nr(), "데이터베이스와 계정", "5초", f"{s.db_service or 'DB'} 상태 확인", Policy.ABORT,
                  uploads=database_uploads, command=database_command, sudo=True,
                  added="비밀번호는 명령줄이 아닌 0600 파일(SQL, --defaults-extra-file)로 전달; "
-                       "관리자(db_user)도 .env의 비밀번호로 로그인하게 한다 (B3 백업)")
+                       "관리자(db_user)도 .env의 비밀번호로 로그인하게 한다 (복원); 백업 전용 계정 "
+                       "(db_backup_user)은 덤프에 필요한 권한만 (B3 백업)")
         )  # fmt: skip
     comps = [c for c in components.ORDER if c.group in r]
     steps += setup_apps.app_steps(view, comps, nr)

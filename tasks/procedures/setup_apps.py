@@ -19,7 +19,7 @@ from tasks.engine.view import RunView
 from tasks.errors import ConfigError
 from tasks.hosts import validate, values
 from tasks.hosts.settings import Settings
-from tasks.procedures import appenv
+from tasks.procedures import appenv, release, safepath
 from tasks.procedures.hostfacts import NORM_FN, ch, tracked
 from tasks.shell import q
 
@@ -123,14 +123,12 @@ def writable(s: Settings, comp: str) -> list[str]:
 
 
 def writable_command(s: Settings, comp: str) -> str:
+    """As root, never through a link (tasks/procedures/safepath.py): each path the service
+    writes, made or given to the service user (a link planted there is refused by name)."""
     user = s.backend_user if comp == "backend" else s.ai_user
-    parts = [
-        f"if [ ! -d {q(p)} ]; then install -d -m 750 -o {q(user)} -g {q(user)} -- {q(p)}; {ch(p)}; "
-        f'elif [ "$(stat -c %U:%G -- {q(p)})" != {q(f"{user}:{user}")} ]; then '
-        f"chown -- {q(f'{user}:{user}')} {q(p)}; {ch(f'{p} (owner)')}; fi"
-        for p in writable(s, comp)
-    ]
-    return tracked("; ".join(parts) or "true", f"owned by {user}")
+    parts = [safepath.own("dir", p, "750", q(user), q(user)) for p in writable(s, comp)]
+    return tracked(f"{safepath.OWN_FN}; " + "; ".join(parts) if parts else "true",
+                   f"owned by {user}")  # fmt: skip
 
 
 def frontend_build(s: Settings) -> str:
@@ -189,9 +187,12 @@ def app_steps(view: RunView, comps: list[Component], nr: Callable[[], str]) -> l
         steps.append(Step(
             nr(), f"{label} .env 작성", "5초", "값이 없는 키를 설정에 추가", Policy.ABORT,
             uploads=lambda v, n=name: env_uploads(v, n),
-            command=lambda v, n=name: appenv.write_command(v, appenv.of(n, v.s), n == "backend"),
-            sudo=True,
-            added=f"키는 .env.example에서, 소유자 로그인 사용자·그룹 서비스·{appenv.MODE}",
+            command=lambda v, n=name: appenv.write_command(v, appenv.of(n, v.s),
+                                                           release.shared(v, n)),
+            added=f"키는 .env.example에서, 소유자 로그인 사용자·그룹 서비스·{appenv.MODE}; "
+                  "배포 계정이 쓴다 (root 아님)"
+                  + ("" if name == "frontend" else
+                     f"; 유닛이 읽는 파일은 {appenv.system_path(view.s, name)}, 체크아웃의 .env는 그 링크"),
         ))  # fmt: skip
         if name != "frontend" and writable(view.s, name):
             steps.append(Step(

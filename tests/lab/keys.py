@@ -15,7 +15,7 @@ from pathlib import Path
 from .acme import SITE_NAME, server_url
 from .config import HOSTS, Settings, run
 
-ENV_KEYS = ("MYSQL_ROOT_PASSWORD", "DB_PASSWORD", "LAB_SUDO_PASSWORD")
+ENV_KEYS = ("MYSQL_ROOT_PASSWORD", "DB_PASSWORD", "LAB_SUDO_PASSWORD", "DB_BACKUP_PASSWORD")
 
 
 def lab_vars(s: Settings) -> str:
@@ -87,6 +87,10 @@ def write_state(s: Settings, bundle: Path) -> None:
     for name in ("id_ed25519", "id_ed25519.pub"):
         shutil.copy(bundle / name, st / name)
     os.chmod(st / "id_ed25519", 0o600)
+    missing = [k for k in ENV_KEYS if k not in read_env(bundle / "env")]
+    if missing:  # a bundle made before the key existed: added once, kept with the bundle
+        with open(bundle / "env", "a") as env:
+            env.write("".join(f"{k}={secrets.token_hex(12)}\n" for k in missing))
     shutil.copy(bundle / "env", st / ".env")
     os.chmod(st / ".env", 0o600)
     known = []

@@ -14,8 +14,9 @@ from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
 
-SECRET = "hunter2-secret"
-SECRETS = {"MYSQL_ROOT_PASSWORD": SECRET}
+SECRET = "hunter2-secret"  # the backup account's: what a deploy's backup step sends
+ROOT_SECRET = "root-admin-secret"  # the database admin's: a deploy never needs it
+SECRETS = {"DB_BACKUP_PASSWORD": SECRET, "MYSQL_ROOT_PASSWORD": ROOT_SECRET}
 FROM, TO = "a" * 40, "b" * 40
 
 

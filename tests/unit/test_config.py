@@ -73,7 +73,8 @@ def test_templates_use_the_settings():
         "ExecStart=/usr/bin/java -Xms256m -Xmx512m -jar /app/backend/build/libs/dojangkok.jar"
         in unit
     )
-    assert "EnvironmentFile=/app/backend/.env" in unit
+    # in a directory only root writes, so the deploy login cannot point it elsewhere
+    assert "EnvironmentFile=/etc/dojangkok/env/backend.env" in unit
     assert "User=dojangkok" in unit and "Restart=on-failure" in unit
     assert "SuccessExitStatus=143" in unit and "StandardOutput=journal" in unit
     assert "MemoryDenyWriteExecute=no" in unit  # the JIT
@@ -419,7 +420,13 @@ def test_database_sql_escapes_and_never_reaches_argv():
     assert "CREATE DATABASE IF NOT EXISTS `dojangkok`" in sql
     conn = FakeRemote()
     h = host()
-    secrets = Secrets({"DB_PASSWORD": "app-secret-123", "MYSQL_ROOT_PASSWORD": "root-secret-456"})
+    secrets = Secrets(
+        {
+            "DB_PASSWORD": "app-secret-123",
+            "MYSQL_ROOT_PASSWORD": "root-secret-456",
+            "DB_BACKUP_PASSWORD": "backup-secret-789",
+        }
+    )
     view = RunView("setup", "setup", h, "20260101_120000_000000_abcd")
     s = Session(view, secrets, yes=True, console=Console(secrets, write=lambda t: None),
                 remote=conn, title="test")  # fmt: skip
@@ -433,6 +440,10 @@ def test_database_sql_escapes_and_never_reaches_argv():
     assert ("sudo", staging.script(setup.database_uploads(view), setup.database_command(view))) in (
         conn.calls
     )
+    # the backup account: its own password, in its own SQL and option file
+    assert "backup-secret-789" not in conn.commands()
+    assert "backup-secret-789" in conn.uploads[setup._file(view, "backup.sql")]
+    assert 'user="dojangkok_backup"' in conn.uploads[setup._file(view, "backup.cnf")]
     assert "--defaults-extra-file" in conn.commands() and "trap " in conn.commands()
 
 
@@ -441,8 +452,11 @@ def test_users_and_directories():
     assert "useradd --system" in setup.users_command(setup.service_users(s, {"cpu"}))
     assert setup.service_users(s, {"gpu"}) == ["dojangkok-ai"]
     dirs = setup.directories_command(s, {"cpu"})
-    assert 'install -d -m 700 -o "$SUDO_USER" -- /app/backups' in dirs
-    assert ".env" not in dirs  # the .env scheme is the .env step's (appenv.py)
+    assert "r=$(own dir /app/backups 700 \"$SUDO_USER\" '')" in dirs  # never through a link
+    # the env file the backend's unit reads: made in root's directory, written by the
+    # deploy login (its content is the .env step's, appenv.py)
+    assert 'own file /etc/dojangkok/env/backend.env 640 "$SUDO_USER" dojangkok' in dirs
+    assert "/etc/dojangkok/env/ai.env" not in dirs
 
 
 def stubs(tmp_path: Path, swapon_fails: str | None, virt: str | None) -> dict[str, str]:

@@ -43,7 +43,7 @@ def test_a_full_deploy_names_every_missing_key_and_file_at_once(inv, tmp_path):
     env = Secrets({}, tmp_path / ".env", missing=True)
     text = refused(lambda: full.full_deploy(inv, env, Options(yes=True)))
     assert "빠진 값이 4개" in text and f"{tmp_path / '.env'}이(가) 없습니다" in text
-    assert "MYSQL_ROOT_PASSWORD is not set in" in text and "MySQL backup, step B3; cpu" in text
+    assert "DB_BACKUP_PASSWORD is not set in" in text and "MySQL backup, step B3; cpu" in text
     assert "SUDO_PASSWORD is not set in" in text and "the sudo password; cpu, gpu" in text
     assert f"ansible_ssh_private_key_file {tmp_path / 'keys/team.pem'} (cpu): no such file" in text
     assert f"ssh_config_file {tmp_path / 'ssh/config'} (cpu, gpu): no such file" in text
@@ -54,12 +54,12 @@ def test_a_deploy_names_every_missing_key_of_its_hosts(inv, tmp_path):
     env = Secrets({"UNRELATED": "x"}, tmp_path / ".env")
     both = [inv.hosts["cpu"], inv.hosts["gpu"]]
     text = refused(lambda: preflight(BACKEND, both, env, Options(yes=True)))
-    assert "MYSQL_ROOT_PASSWORD" in text and "SUDO_PASSWORD" in text
+    assert "DB_BACKUP_PASSWORD" in text and "SUDO_PASSWORD" in text
     assert "비밀값 파일" not in text  # the file exists; the keys are missing from it
 
 
 def test_a_dry_run_needs_no_connection_files(inv, tmp_path):
-    env = Secrets({"MYSQL_ROOT_PASSWORD": "a-long-secret-1", "SUDO_PASSWORD": "a-long-secret-2"})
+    env = Secrets({"DB_BACKUP_PASSWORD": "a-long-secret-1", "SUDO_PASSWORD": "a-long-secret-2"})
     preflight(BACKEND, [inv.hosts["cpu"]], env, Options(dry_run=True))  # nothing refused
     text = refused(lambda: preflight(BACKEND, [inv.hosts["cpu"]], env, Options(yes=True)))
     assert "빠진 값이 2개" in text and "team.pem" in text and "is not set" not in text

@@ -116,17 +116,19 @@ def test_every_checklist_item_of_the_manual():
 
 def test_setup_shows_which_steps_run_as_root():
     """What `fab setup --dry-run` prints: `$ [sudo]` exactly on the steps that run as root
-    (system changes, .env ownership, services), `$` on the login user's (git, builds,
-    health), `»` on the push-config step, which runs its own plan (CFG)."""
+    (system changes, directories and the services' env files, services), `$` on the login
+    user's (git, the .env files' content, builds, health), `»` on the push-config step,
+    which runs its own plan (CFG)."""
     from tasks.procedures import detect, setup
 
     view = make_view("setup", task="setup")
     view = view.but(host=detect.offline(view.host))
     plan = setup.plan(view)
     root = {s.title for s in plan.steps if s.sudo}
-    assert {"패키지 확인 (없으면 설치)", "서비스 계정 생성", "데이터베이스와 계정", "백엔드 .env 작성",
-            "서비스 활성화·시작"} <= root  # fmt: skip
-    assert not root & {"백엔드 코드 받기 (git clone)", "백엔드 첫 빌드 (Gradle)", "헬스체크"}
+    assert {"패키지 확인 (없으면 설치)", "서비스 계정 생성", "데이터베이스와 계정",
+            "디렉터리와 서비스의 .env 파일 (소유자·권한)", "서비스 활성화·시작"} <= root  # fmt: skip
+    assert not root & {"백엔드 코드 받기 (git clone)", "백엔드 .env 작성", "백엔드 첫 빌드 (Gradle)",
+                       "헬스체크"}  # fmt: skip
     for step in plan.steps:
         (line,) = [x for x in step.shown(view) if not x.startswith("↑")]
         mark = "» " if step.title.startswith("설정 적용") else "$ [sudo] " if step.sudo else "$ "

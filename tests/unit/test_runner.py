@@ -7,7 +7,7 @@ from tasks.errors import StepFailed
 from tasks.hosts.settings import Settings
 from tasks.procedures import backend, frontend
 
-from .conftest import FROM, SECRET, make_session
+from .conftest import FROM, ROOT_SECRET, SECRET, make_session
 from .fakes import FakeRemote
 
 #: a deploy's root actions: calls of the root helper, run without the runner's sudo
@@ -52,7 +52,9 @@ def test_password_never_on_a_command_line_nor_in_output():
     assert SECRET not in "\n".join(lines)
     # it travelled in an uploaded 0600 option file instead, shown as an upload
     (opt,) = [v for k, v in remote.uploads.items() if ".my.cnf" in k]
-    assert f'password="{SECRET}"' in opt
+    assert f'password="{SECRET}"' in opt and 'user="dojangkok_backup"' in opt
+    # the database admin's password never reaches the deploy login (no upload holds it)
+    assert not any(ROOT_SECRET in v for v in remote.uploads.values())
     assert any(line.strip().startswith("↑ ") and ".my.cnf" in line for line in lines)
 
 

@@ -12,7 +12,7 @@ from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.lock import LockHeld, LockInfo
 from tasks.errors import StepFailed
 from tasks.hosts.secrets import Secrets
-from tasks.procedures import deploy, full
+from tasks.procedures import backup, deploy, full
 from tasks.procedures.deploy import Options
 
 from .conftest import SECRETS, make_host, make_view
@@ -22,7 +22,7 @@ HEAD, ORIGIN = "1" * 40, "2" * 40
 GIT = [
     (r"rev-parse FETCH_HEAD", 0, ORIGIN),
     (r"rev-parse HEAD", 0, HEAD),
-    (r"slots|WorkingDirectory|readlink", 1, ""),  # not converted to the release strategy
+    (r"@\.service|WorkingDirectory|readlink", 1, ""),  # not converted to the release strategy
 ]
 
 
@@ -168,8 +168,8 @@ def test_a_weak_secret_is_refused_before_any_host_naming_only_its_key(monkeypatc
     )
     from tasks.errors import ConfigError
 
-    secrets = Secrets({"MYSQL_ROOT_PASSWORD": "dojangkok"})
-    with pytest.raises(ConfigError, match="MYSQL_ROOT_PASSWORD") as err:
+    secrets = Secrets({"DB_BACKUP_PASSWORD": "dojangkok"})
+    with pytest.raises(ConfigError, match="DB_BACKUP_PASSWORD") as err:
         deploy.preflight(BACKEND, [make_host()], secrets, Options(yes=True, strategy="manual"))
     assert "dojangkok" not in str(err.value)
 
@@ -341,3 +341,37 @@ def test_a_failure_s_record_is_written_before_its_notice_is_sent(monkeypatch, hi
     with pytest.raises(StepFailed):
         deploy_backend(remote, monkeypatch)
     assert order == [("notice", 1)]  # the record was there when the notice went
+
+
+def test_a_restore_loads_the_dump_as_the_admin_over_the_admin_login(monkeypatch, history):
+    """restore-db's one root step (D4) runs over admin_user's login with the admin's option
+    file; the dump is read with the deploy login's rights; every other step, the safety dump
+    included, is the deploy login's."""
+    from tasks.hosts.settings import Settings
+
+    class Remote(FakeRemote):
+        root = None  # admin_steps attaches the admin's login here
+        over_admin: list = []
+
+        def run(self, command, sudo=False, **kw):
+            if sudo:
+                self.over_admin.append(self.root is not None)
+            return super().run(command, sudo, **kw)
+
+    class Admin:
+        def close(self):
+            pass
+
+    monkeypatch.setattr("tasks.hosts.connect._admin", lambda *a: Admin())
+    remote = Remote()
+    monkeypatch.setattr("tasks.engine.session.ssh_connect", connect_to(remote))
+    host = make_host(Settings(admin_user="admin"))
+    deploy.restore_host(host, Secrets(dict(SECRETS)), "/app/backups/backup_x.sql.gz",
+                        Options(yes=True))  # fmt: skip
+    (d4,) = [c for how, c in remote.calls if how == "sudo"]
+    assert remote.over_admin == [True]
+    assert "runuser -u deploy -- cat -- /app/backups/backup_x.sql.gz | gzip -dc | mysql" in d4
+    (opt,) = [text for path, text in remote.uploads.items() if path == backup.admin_option_file()]
+    assert 'user="root"' in opt and SECRETS["MYSQL_ROOT_PASSWORD"] in opt  # D4's, the last
+    assert any("mysqldump" in c for how, c in remote.calls if how == "run")  # D2: deploy's
+    assert remote.root is None  # the admin's login is closed again

@@ -57,29 +57,33 @@ def test_candidates_read_secrets_by_reference_and_name_a_missing_one():
         appenv.candidates(app, Secrets({}))
 
 
-@pytest.fixture(params=["named", "sudo-user"])
-def checkout(tmp_path: Path, request):
-    """A checkout with a .env.example, and the env-writing command as it runs on a host
-    (as root; the deploy login and the group are this machine's user here): the owner named
-    by the inventory's ansible_user, or (no ansible_user) whoever ran sudo."""
+def env_run(tmp_path: Path, component: str = "backend"):
+    """A checkout with a .env.example and the env-writing command as it runs on a host, as
+    the deploy login (this machine's user here). A service's file is made first, as setup's
+    root step makes it (<env_dir>/<component>.env, 0640); the frontend's is the checkout's."""
     d = tmp_path / "app"
     d.mkdir()
     (d / ".env.example").write_text("# comment\nDB_USER=\nexport DB_PASSWORD=x\nPORT=\n")
-    s = Settings(state_dir=str(tmp_path), backend_dir=str(d))
-    user = getpass.getuser() if request.param == "named" else None
-    view = RunView("setup", "setup", Host("cpu", "x", user, 22, None, ("cpu",), s), "RUN")
-    assert view.login == (getpass.getuser() if user else '"$SUDO_USER"')
-    app = appenv.AppEnv("backend", str(d), ".env", ".env.example", {}, "root")
-
-    stage = tmp_path / "stage"  # the step's root-only directory (tasks/engine/staging.py)
-    stage.mkdir()
+    s = Settings(state_dir=str(tmp_path), backend_dir=str(d), frontend_dir=str(d),
+                 env_dir=str(tmp_path / "env"), releases_root=str(tmp_path / "releases"))  # fmt: skip
+    view = RunView("setup", "setup", Host("cpu", "x", "deploy", 22, None, ("cpu",), s), "RUN")
+    group = pwd.getpwuid(os.getuid()).pw_name
+    app = appenv.of(component, s)
+    if app.service:
+        app = appenv.AppEnv(component, str(d), ".env", ".env.example", {}, group, app.system)
+        (tmp_path / "env").mkdir()
+        Path(app.path).touch(mode=0o640)
 
     def run(candidates: str) -> subprocess.CompletedProcess:
-        name = appenv.candidates_file(view, "backend").removeprefix("$STAGE/")
-        (stage / name).write_text(candidates)
-        return bash(appenv.write_command(view, app, True), SUDO_USER=getpass.getuser(),
-                    STAGE=str(stage))  # fmt: skip
+        Path(appenv.candidates_file(view, component)).write_text(candidates)
+        return bash(appenv.write_command(view, app, str(tmp_path / "releases" / "shared")))
 
+    return d, app, run
+
+
+@pytest.fixture
+def checkout(tmp_path: Path):
+    d, _, run = env_run(tmp_path)
     return d, run
 
 
@@ -113,6 +117,38 @@ def test_a_changed_env_is_replaced_and_the_old_one_kept_private(checkout):
     assert res.returncode == 0, res.stderr
     (bak,) = d.glob(".env.bak.RUN")
     assert bak.read_text() == "OLD=1\n" and oct(bak.stat().st_mode)[-3:] == "600"
+
+
+def test_a_service_s_env_is_the_file_its_unit_reads_and_the_checkout_links_to_it(tmp_path):
+    """The unit reads <env_dir>/backend.env (root's directory); the checkout's .env and the
+    release strategy's shared/.env link to it. A link the deploy login planted at the
+    checkout's .env is replaced, never read."""
+    d, app, run = env_run(tmp_path)
+    shared = tmp_path / "releases" / "shared"
+    shared.mkdir(parents=True)
+    (shared / ".env").write_text("SHARED=old\n")  # an earlier conversion's copy
+    secret = tmp_path / "root-only"
+    secret.write_text("CANARY=1\n")
+    (d / ".env").symlink_to(secret)
+    res = run("DB_USER=app\nDB_PASSWORD=x\nPORT=1\n")
+    assert res.returncode == 0, res.stderr
+    assert Path(app.path).read_text() == "DB_USER=app\nDB_PASSWORD=x\nPORT=1\n"
+    assert os.readlink(d / ".env") == app.path and os.readlink(shared / ".env") == app.path
+    assert (shared / ".env.bak.RUN").read_text() == "SHARED=old\n"
+    assert secret.read_text() == "CANARY=1\n"
+    assert not any("CANARY" in f.read_text() for f in d.glob(".env.bak*"))
+
+
+def test_the_frontend_s_env_is_a_file_in_its_checkout_and_a_planted_link_is_not_read(tmp_path):
+    d, app, run = env_run(tmp_path, "frontend")
+    assert not app.service and app.path == str(d / ".env")
+    secret = tmp_path / "root-only"
+    secret.write_text("CANARY=1\n")
+    (d / ".env").symlink_to(secret)
+    res = run("DB_USER=a\nDB_PASSWORD=b\nPORT=1\n")
+    assert res.returncode == 0, res.stderr
+    assert not (d / ".env").is_symlink() and "CANARY" not in (d / ".env").read_text()
+    assert secret.read_text() == "CANARY=1\n" and not list(d.glob(".env.bak*"))
 
 
 # --- origins, preconditions --------------------------------------------------------------------
@@ -384,8 +420,8 @@ def test_deploys_keep_the_backup_directory_private_as_setup_makes_it():
     # setup makes it the deploy login's: ansible_user by name, else whoever ran sudo
     assert ("/app/backups", "700", "u") in setup.directories(view.s, {"cpu"}, view.login)
     assert ("/app/backups", "700", setup.LOGIN) in setup.directories(view.s, {"cpu"})
-    (dirs,) = [st for st in setup.plan(view).steps if st.title == "디렉터리 생성 (소유자·권한)"]
-    assert dirs.sudo and "install -d -m 700 -o u -- /app/backups" in dirs.render(view)
+    (dirs,) = [st for st in setup.plan(view).steps if st.title.startswith("디렉터리와")]
+    assert dirs.sudo and "r=$(own dir /app/backups 700 u '')" in dirs.render(view)
 
 
 def test_a_converted_backend_starts_at_boot_on_its_port():
@@ -408,9 +444,11 @@ def test_setup_leaves_the_release_strategy_s_web_root_link_alone(tmp_path):
 
     d = {k: str(tmp_path / k)
          for k in ("state", "front", "back", "web", "fbak", "dbak", "ai", "releases")}  # fmt: skip
+    me = pwd.getpwuid(os.getuid()).pw_name
     s = Settings(state_dir=d["state"], frontend_dir=d["front"], backend_dir=d["back"],
                  web_root=d["web"], frontend_backup_dir=d["fbak"], backup_dir=d["dbak"],
-                 ai_dir=d["ai"], releases_root=d["releases"])  # fmt: skip
+                 ai_dir=d["ai"], releases_root=d["releases"], env_dir=str(tmp_path / "env"),
+                 backend_user=me, ai_user=me)  # fmt: skip
     command = setup.directories_command(s, {"cpu", "gpu"})
     assert bash(command, SUDO_USER="root").stdout.startswith("변경:")
     assert os.path.isdir(d["releases"])  # strategy=release: the release root is the login's

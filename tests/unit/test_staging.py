@@ -25,7 +25,6 @@ from tasks.hosts.remote import UploadFailed
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
 from tasks.procedures import detect, setup
-
 from tests.unit.fakes import FakeRemote
 
 SITE = "dojangkok.example.com"  # a DNS name: the site's certificate comes by ACME (tls empty)

@@ -111,6 +111,17 @@ def test_web_root_holds_nothing_the_tool_keeps():
         assert "step A4 empties web_root" in err.value.problem and "cpu" in err.value.problem
 
 
+def test_the_services_env_files_are_outside_everything_the_deploy_login_owns():
+    """systemd reads them as root and follows links: in a directory the deploy login owns,
+    it could point one at any root-only file (tasks/procedures/appenv.py)."""
+    validate.settings(Settings(env_dir="/etc/myapp/env"))
+    for bad in ("/app/backend/env", "/var/lib/dojangkok-deploy", "/app/releases/env", "/app"):
+        with pytest.raises(ConfigError, match="env_dir .* overlap") as err:
+            validate.settings(Settings(env_dir=bad), "cpu")
+        assert "the deploy login owns" in err.value.problem
+    refused("env_dir", "/etc", "system directory")
+
+
 def test_the_nginx_tree_is_never_a_system_dir():
     refused("nginx_site", "/sites-available/site", "system directory")
     refused("nginx_site", "/etc/conf.d/x.conf", "system directory")

@@ -1,0 +1,196 @@
+"""No root step acts through a path the deploy login could have planted a link in.
+
+Every root (sudo) step of `fab setup`, `fab push-config` and the conversion to releases, for
+each kind of host and setting that changes them: its command (and its cleanup) may name a
+path under a directory the deploy login owns (the checkouts, the web root, the backup
+directories, the state directory, releases_root: tasks/hosts/validate.py ROOT_DIRS) only
+where a guard keeps root from following a link there:
+
+- ``own dir|file PATH ...`` (tasks/procedures/safepath.py: openat with O_NOFOLLOW, a link
+  refused by name);
+- ``[ -L PATH ]`` and ``stat`` without ``-L`` (they look at a link, never through it);
+- ``runuser -u <login> -- ...`` (read with the deploy login's own rights);
+- the target of ``ln -s`` (the text a link holds, not a path root opens);
+- a message (``ch``/``note``/``echo``: words shown, not paths opened).
+
+Staged uploads (``<state_dir>/.setup-*``, ``config-staging``, ``config-backup``) are how a
+root step's files travel today (tasks/engine/runner.py, tasks/config/*): they are the work of
+another change that moves them into root-owned directories, so their paths are let through
+here by name, and :data:`STAGED_TODAY` lists the steps that still use them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import pytest
+
+from tasks.config.plan import push_plan
+from tasks.config.render import render
+from tasks.config.state import Change
+from tasks.engine.steps import Kind, Plan
+from tasks.engine.view import RunView
+from tasks.hosts import validate
+from tasks.hosts.inventory import Host
+from tasks.hosts.settings import Settings
+from tasks.procedures import detect, release, release_convert, release_frontend
+from tasks.procedures import setup as host_setup
+
+RUN = "20260101_120000_000000_abcd"
+
+#: the same settings, with optional parts switched on: deploy keys (state_dir/keys), writable
+#: paths inside the checkouts (manual) and outside them
+VARIANTS = {
+    "defaults": {},
+    "keys and writable paths": {
+        "backend_deploy_key": __file__, "git_known_hosts": __file__,
+        "backend_writable_paths": ["uploads", "/srv/dojangkok/files"],
+        "ai_writable_paths": ["vector_store"],
+    },
+    "blue-green ai": {"ai_switch": "blue-green"},
+}  # fmt: skip
+
+
+def host(group: str, strategy: str, variant: dict) -> Host:
+    s = Settings(strategy=strategy, server_name="dojangkok.example.com", **variant)
+    return detect.offline(Host(group, "10.0.0.2", "deploy", 22, None, (group,), s))
+
+
+def root_plans() -> list[tuple[str, RunView, Plan]]:
+    """(name, view, plan) for every plan setup, push-config and a conversion run."""
+    out = []
+    for (label, variant), group, strategy in itertools.product(
+        VARIANTS.items(), ("cpu", "gpu"), ("manual", "release")
+    ):
+        if strategy == "release" and variant.get("backend_writable_paths"):
+            variant = {**variant, "backend_writable_paths": ["/srv/dojangkok/files"],
+                       "ai_writable_paths": ["/srv/dojangkok/store"]}  # fmt: skip
+        h = host(group, strategy, variant)
+        name = f"{group} {strategy} {label}"
+        view = RunView("setup", "setup", h, RUN, strategy)
+        out.append((f"{name} setup", view, host_setup.plan(view)))
+        changes = [Change(f, text, old) for (f, text), old in
+                   zip(render(h).items(), itertools.cycle(["old", None]), strict=False)]  # fmt: skip
+        plan, rollback = push_plan(changes)
+        out += [(f"{name} push-config", view, plan),
+                (f"{name} push-config rollback", view, rollback(view, "failed"))]  # fmt: skip
+        if strategy != "release":
+            continue
+        for comp in ("frontend", "backend") if group == "cpu" else ("ai",):
+            v = RunView("deploy", comp, h, RUN, strategy, from_rev="a" * 40, to_rev="b" * 40)
+            out += [(f"{name} {comp} conversion {p.title}", v, p) for p in conversion(comp, v)]
+    return out
+
+
+def conversion(comp: str, v: RunView) -> list[Plan]:
+    if comp == "frontend":
+        return [release_frontend.convert_plan(v)]
+    if comp == "backend":
+        return [release_convert.backend_adopt_plan(v), release_convert.backend_switch_plan(v),
+                release_convert.backend_undo_plan(v)]  # fmt: skip
+    port = v.s.ai_ports[0]
+    return [
+        release_convert.ai_adopt_plan(),
+        Plan("ai", "C", "prepare", "", "", "", release.root_prepare_steps()),
+        release_convert.ai_blue_green_start_plan(v.s, port, "REL"),
+        release_convert.ai_blue_green_takeover_plan(v.s, port),
+    ]
+
+
+PLANS = root_plans()
+
+#: what a guard keeps root from following (see the module's docstring)
+GUARDS = [
+    re.compile(r"\bown (?:dir|file) \S+"),
+    re.compile(r"\[ -L \S+ \]"),  # a test that does not follow
+    re.compile(r"\bstat -c \S+ -- \S+"),  # stat without -L: the link itself
+    re.compile(r"\brunuser -u \S+ -- [^;|&]*"),
+    re.compile(r"\bln -s\S* -- \S+"),
+    re.compile(r"\b(?:ch|note|echo) (?:'[^']*'|\S+)(?:\"[^\"]*\")?"),
+]
+
+
+def deploy_owned(s: Settings) -> list[str]:
+    return [getattr(s, name).rstrip("/") for name in validate.ROOT_DIRS]
+
+
+def staged_today(s: Settings) -> re.Pattern:
+    """The staged uploads' paths (another change moves them out of state_dir)."""
+    st = re.escape(s.state_dir)
+    return re.compile(rf"{st}/(?:\.setup-[^ ;'\"]*|config-staging\S*|config-backup\S*)")
+
+
+def unguarded(command: str, s: Settings) -> tuple[list[str], bool]:
+    """The paths under a deploy-owned directory the command names outside a guard, and
+    whether it used a staged upload's path."""
+    text = command
+    for guard in GUARDS:
+        text = guard.sub(" ", text)
+    text, n = staged_today(s).subn(" ", text)
+    found = []
+    for d in deploy_owned(s):
+        found += [m.group(0) for m in re.finditer(rf"{re.escape(d)}/[^ ;'\"|&)]*", text)]
+    return found, bool(n)
+
+
+def root_commands(view: RunView, plan: Plan):
+    for step in plan.steps:
+        if step.sudo and step.kind is Kind.SHELL:
+            for c in (step.render(view), step.cleanup and step.cleanup(view)):
+                if c:
+                    yield step, c
+
+
+#: the steps whose root commands still read a staged upload under state_dir today (the
+#: runner's and tasks/config/*'s: moved into root-owned directories by another change)
+STAGED_TODAY = {
+    ("S", "데이터베이스와 계정"),
+    ("S", "방화벽 (nftables)"),
+    ("S", "최소 권한 sudo (배포 계정)"),
+    ("CFG", "스테이징 준비"),
+    ("CFG", "설정 검증 (적용 전)"),
+    ("CFG", "현재 설정 백업"),
+    ("CFG", "새 설정 적용"),
+    ("CFG", "이전 설정 복원"),
+}
+
+
+def test_the_enumeration_covers_setup_push_config_and_every_conversion():
+    names = " ".join(n for n, _, _ in PLANS)
+    for part in ("cpu release defaults setup", "gpu manual defaults push-config rollback",
+                 "backend conversion", "frontend conversion", "ai conversion"):  # fmt: skip
+        assert part in names, part
+    roots = [(v, st, c) for _, v, p in PLANS for st, c in root_commands(v, p)]
+    assert len(roots) > 100
+    # every guard and both kinds of deploy-owned path occur, so the check below sees them
+    text = "\n".join(c for _, _, c in roots)
+    assert "own dir /var/lib/dojangkok-deploy/keys" in text and "own dir /app/releases " in text
+    assert "own dir /app/ai-server/vector_store" in text and "ln -s -- /app/releases/" in text
+
+
+@pytest.mark.parametrize(("name", "view", "plan"), PLANS, ids=[p[0] for p in PLANS])
+def test_no_root_step_names_a_deploy_owned_path_without_a_guard(name, view, plan):
+    for step, command in root_commands(view, plan):
+        found, staged = unguarded(command, view.s)
+        where = f"{name}: {plan.section}{step.number} {step.title}"
+        assert not found, f"{where} acts as root on {found} without a guard:\n{command}"
+        if staged:
+            assert (plan.section, step.title) in STAGED_TODAY, where
+
+
+def test_the_check_sees_a_root_step_through_a_deploy_owned_path():
+    """(the check above relies on it) what today's builders did before the guards."""
+    s = Settings(server_name="dojangkok.example.com")
+    for bad in ("chown -- deploy:dojangkok /app/backend/.env",
+                "install -d -m 755 -o deploy -- /app/releases/backend/shared",
+                "install -m 640 -- /app/ai-server/.env /app/releases/ai/shared/.env",
+                "chown -- fastapi:fastapi /app/ai-server/vector_store",
+                "cat /var/lib/dojangkok-deploy/history.jsonl | mysql x"):  # fmt: skip
+        assert unguarded(bad, s)[0], bad
+    for fine in ("r=$(own dir /app/releases 755 deploy ''); [ -z \"$r\" ] || ch /app/releases",
+                 "runuser -u deploy -- cat -- /app/backups/x.sql.gz | gzip -dc",
+                 "ln -s -- /app/releases/frontend/current/build /var/www/dojangkok.RUN",
+                 "echo 'no /app/backend/.env.example: kept'"):  # fmt: skip
+        assert not unguarded(fine, s)[0], fine
+    assert unguarded("rm -f -- /var/lib/dojangkok-deploy/.setup-db.RUN.sql", s) == ([], True)
