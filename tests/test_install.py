@@ -46,10 +46,17 @@ def installed(tmp_path_factory) -> Path:
 @pytest.fixture
 def operator_dir(tmp_path: Path) -> Path:
     """The operator's own directory: the shipped example inventory and a .env, nothing else."""
-    shutil.copy(ROOT / "hosts.ini", tmp_path / "hosts.ini")
+    # as an operator fills the example's "setup 전에 필수" block: the site's name at least
+    example = (ROOT / "hosts.ini").read_text(encoding="utf-8")
+    assert "# server_name=dojangkok.example.com" in example
+    (tmp_path / "hosts.ini").write_text(
+        example.replace("# server_name=dojangkok.example.com", "server_name=dojangkok.example.com"),
+        encoding="utf-8",
+    )
     env = tmp_path / ".env"
     env.write_text(
         f"MYSQL_ROOT_PASSWORD={secrets.token_hex(12)}\nDB_PASSWORD={secrets.token_hex(12)}\n"
+        f"DB_BACKUP_PASSWORD={secrets.token_hex(12)}\n"
     )
     env.chmod(0o600)
     return tmp_path
