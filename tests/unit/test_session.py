@@ -202,7 +202,9 @@ def test_a_missing_state_dir_is_made_then_the_lock_taken():
                          (r"^test -d /var/lib/dojangkok-deploy -a -w", 1, "")])  # fmt: skip
     locks.HostLock.take(remote, make_view(), "")
     kinds = [(kind, c.split()[0]) for kind, c in remote.calls]
-    assert kinds == [("run", "mkdir"), ("run", "test"), ("sudo", "install"), ("run", "mkdir")]
+    assert kinds == [("run", "mkdir"), ("run", "test"), ("sudo", "own()"), ("run", "mkdir")]
+    # made as root without following a link (tasks/procedures/safepath.py)
+    assert remote.calls[2][1].endswith("; own dir /var/lib/dojangkok-deploy 755 deploy ''")
 
 
 class LocalBash:
