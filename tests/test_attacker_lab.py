@@ -195,7 +195,7 @@ def test_links_planted_for_setup_and_its_conversion_gain_nothing(attack):
         tool="; ".join(f"{h}: {attacks.outcome(r.returncode, r.stdout + r.stderr)}"
                        + (", converted to releases" if converted[h] else "")
                        for h, r in runs.items()),
-        saw=said(runs["cpu"].stdout, r"\.env"),
+        saw=said(runs["cpu"].stdout, r"변경: .*\.env") or said(runs["cpu"].stdout, r"전환합니다"),
         after=after_state(found),
         problems=found + [f"{h}: exit {r.returncode}" for h, r in runs.items() if r.returncode]
         + [f"{h}: not converted" for h, ok in converted.items() if not ok],
@@ -409,12 +409,15 @@ def test_a_planted_dump_runs_nothing_as_root_when_restored(attack):
     lab = attack.lab
     token = on(lab, "cpu", f"cat {TOKEN}")
     before = snapshot(lab)
+    # its access time two days back: any read moves it (relatime), checked before damage()
+    unread = on(lab, "cpu", f"touch -a -d '2 days ago' {CANARY}; stat -c %X {CANARY}")
     runs = {}
     for i, (case, payload) in enumerate(PLANTED.items()):
         dump = f"/app/backups/backup_99991231_000000_00000{i}_plant.sql.gz"
         as_deploy(lab, "cpu", f"printf '%s\\n' '-- MySQL dump 10.19' {shlex.quote(payload)} "
                               f"'-- Dump completed on 2026-01-01 12:00:00' | gzip > {dump}")  # fmt: skip
         runs[case] = (dump, attack.fab("-H", "cpu", "restore-db"))  # the newest: the planted
+    read = on(lab, "cpu", f"stat -c %X {CANARY}") != unread
     found = damage(lab, before)
     in_db = on(lab, "cpu", f"mysqldump dojangkok | grep -cF -f {TOKEN} || true")
     for case, (dump, res) in runs.items():
@@ -426,16 +429,19 @@ def test_a_planted_dump_runs_nothing_as_root_when_restored(attack):
                 f"line, asking for {case.split(' (')[0]}: `{PLANTED[case].splitlines()[-1]}`",
             tool=attacks.outcome(res.returncode, out)
                  + " (D2 dumped the current data first; the client, root, took the dump as SQL only)",
-            saw=said(out, r"ERROR \d+") or said(out, r"^ERROR:"),
+            saw=said(out, r"ERROR (\d+|at line)") or said(out, r"^ERROR:"),
             after=[*after_state(found),
-                   "no /tmp/dk-restore-leak; the canary's token in no table of the database "
-                   f"({in_db} lines of its dump hold it) and not in the tool's output"],
+                   "the canary unread (its access time); no /tmp/dk-restore-leak; its token in "
+                   f"no table of the database ({in_db} lines of its dump hold it) and not in the "
+                   "tool's output"],
             problems=found + ([] if in_db == "0" else ["the canary's token is in the database"])
+            + (["the root-only canary was read"] if read else [])
             + (["the canary's token in the tool's output"] if shown else [])
             + ([] if res.returncode == 1 else [f"exit {res.returncode}"])
             + ([] if dump in out else [f"restored another dump than {dump}"]),
         )  # fmt: skip
     assert found == []
+    assert not read, "the root-only canary was read"
     assert in_db == "0"
     assert on(lab, "cpu", "ls /tmp/dk-restore-leak 2>/dev/null || true") == ""
     for case, (dump, res) in runs.items():

@@ -79,13 +79,15 @@ def root_s_state(lab, config: str, unread: str) -> tuple[list[str], list[str]]:
 
 
 def rewrote(entries: list[dict], since: float, until: float) -> str:
-    """What the watcher did in a time window: how many files it rewrote or replaced."""
+    """What the watcher did during a run: the files it rewrote or replaced (none: nothing
+    root uses appeared where the deploy login can write)."""
     done = [e for e in entries if e.get("result") in ("rewritten", "replaced")
             and since <= e.get("t", 0) < until]  # fmt: skip
+    if not done:
+        return ("the watcher (live: it rewrote its bait first) found nothing to rewrite: no file "
+                "root uses appeared where the deploy login can write")  # fmt: skip
     kinds = sorted({e["kind"] for e in done})
-    return f"the watcher rewrote {len(done)} file(s) the deploy login could write" + (
-        f" ({', '.join(kinds)})" if kinds else ""
-    )
+    return f"the watcher rewrote {len(done)} file(s) ({', '.join(kinds)}), none of which root used"
 
 
 def test_a_watcher_as_the_deploy_login_gets_nothing_from_setup_nor_push_config(attacked, work):

@@ -50,10 +50,12 @@ WHERE = {
 
 def outcome(code: int, output: str) -> str:
     """What the tool did, from its exit status and output: the step it stopped at, if any."""
-    failed = re.findall(r"^ERROR: (\S+) ", output, re.M)
     if code == 0:
         return "exit 0 (finished)"
-    return f"exit {code}" + (f", stopped at {failed[0]}" if failed else "")
+    step = re.search(r"^ERROR: ([A-Z]{1,3}[0-9]+[a-z]?) ", output, re.M)
+    if step:
+        return f"exit {code}, stopped at {step.group(1)}"
+    return f"exit {code}" + (", refused before any step ran" if "ERROR:" in output else "")
 
 
 def record(lab, number: int, case: str, *, did: str, tool: str, saw: str, after: list[str],

@@ -191,6 +191,15 @@ database admin (`db_user`), so it could give the app's account every right on th
 server; the mysql client, root, takes it as SQL alone (`--binary-mode --local-infile=0`: no
 `\\!` shell command, no `source`, no client-side file read; row 7). Restore a dump you know
 this tool made (`--backup=` with the path a `fab backup-db` printed).
+
+**On the operator's side** the host's answers are the attacker's words too (unit tests, real
+processes): its output reaches the terminal without a control character but tab
+(`tests/unit/test_terminal.py`: no OSC 52 clipboard write, no cursor move); the sudo
+password goes only to sudo's own prompt, random per run, before the command's output
+(`tests/unit/test_sudo_password.py`); a secret is masked in the encodings output gives it
+(`tests/unit/test_masking_forms.py`); a local build's rsync forwards no agent
+(`tests/unit/test_build_ship.py`); a local build fetches from the inventory's origin only
+(row 8).
 """
 )
 
