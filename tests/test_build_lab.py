@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.lab import attacks
 from tests.lab.site import site
 from tests.test_deploy_lab import wait_ready
 from tests.test_release_lab import ROOT, Ctx
@@ -122,26 +123,49 @@ def test_a_checkout_naming_another_origin_is_refused_naming_both(ctx):
              "ls -A /var/lib/dojangkok-deploy/incoming 2>/dev/null")  # fmt: skip
     before, fetched = ctx.unchanged("cpu", state), (mirror / "FETCH_HEAD").stat().st_mtime
     ran = len(ctx.records())
+    runs = {}
     try:
         for other in (f"git://{ip}:9418/backend.git", f"git://{ip}/backend",
                       f"git://{ip}/frontend.git"):  # fmt: skip
             set_url = f"git -C /app/backend remote set-url origin {other}"
             assert ctx.lab.run("cpu", set_url, user="deploy").returncode == 0
-            res = ctx.fab("-H", "cpu", "deploy-backend", "--yes", "--build-on=local",
-                          inv=ctx.manual)  # fmt: skip
-            assert res.returncode == 1
-            if "frontend" not in other:
-                assert f"has origin {other}, but backend_repo is {repo}" in res.stderr
-                assert "nothing was changed" in res.stderr and "remote set-url" in res.stderr
-            else:  # the host-side check: not this component's repository at all
-                assert f"checked out from {repo} (backend_repo)" in res.stderr
-            assert "(L1)" not in res.stdout  # no step of the local build ran
+            runs[other] = ctx.fab("-H", "cpu", "deploy-backend", "--yes", "--build-on=local",
+                                  inv=ctx.manual)  # fmt: skip
     finally:
         ctx.lab.run("cpu", f"git -C /app/backend remote set-url origin {repo}", user="deploy")
-    assert ctx.unchanged("cpu", state) == before
-    assert (mirror / "FETCH_HEAD").stat().st_mtime == fetched  # nothing fetched here
+    unchanged = ctx.unchanged("cpu", state) == before
+    nothing_fetched = (mirror / "FETCH_HEAD").stat().st_mtime == fetched
+    results = [r["result"] for r in ctx.records()[ran:]]
+    for other, res in runs.items():
+        said = [ln for ln in res.stderr.splitlines() if ln.startswith("ERROR:")]
+        attacks.record(
+            ctx.lab, 8, f"origin {other}",
+            did=f"`git -C /app/backend remote set-url origin {other}` (the inventory's "
+                f"backend_repo: {repo}), then an operator's `fab deploy-backend --build-on=local`",
+            tool=attacks.outcome(res.returncode, res.stdout + res.stderr)
+            + ("; no local build step ran" if "(L1)" not in res.stdout else "; the local build ran"),
+            saw=said[0][:300] if said else "",
+            after=["the host's jar, checkout revision, service and state directory unchanged"
+                   if unchanged else "the host changed",
+                   "nothing fetched on the operator's machine" if nothing_fetched
+                   else "the operator's machine fetched", f"records: {', '.join(results)}"],
+            problems=([] if res.returncode == 1 else [f"exit {res.returncode}"])
+            + ([] if "(L1)" not in res.stdout else ["the local build ran"])
+            + ([] if unchanged else ["the host changed"])
+            + ([] if nothing_fetched else ["fetched from the host's origin"]),
+        )  # fmt: skip
+    for other, res in runs.items():
+        assert res.returncode == 1
+        if "frontend" not in other:
+            assert f"has origin {other}, but backend_repo is {repo}" in res.stderr
+            assert "nothing was changed" in res.stderr and "remote set-url" in res.stderr
+        else:  # the host-side check: not this component's repository at all
+            assert f"checked out from {repo} (backend_repo)" in res.stderr
+        assert "(L1)" not in res.stdout  # no step of the local build ran
+    assert unchanged
+    assert nothing_fetched
     assert ctx.version("backend") == "1.1.0"
-    assert [r["result"] for r in ctx.records()[ran:]] == ["refused"] * 3
+    assert results == ["refused"] * 3
     # the host's history, appended to by these runs: the deploy login's alone
     assert ctx.on("cpu", "stat -c '%a %U' /var/lib/dojangkok-deploy/history.jsonl") == "600 deploy"
 

@@ -359,6 +359,7 @@ def settings(s: Settings, where: str = "") -> Settings:
     fields(s, None, where)
     layout(s, where)
     env_dir(s, where)
+    root_paths(s, where)
     if s.strategy == "release":
         release_paths(s, where)
     return s
@@ -399,6 +400,35 @@ def env_dir(s: Settings, where: str = "") -> None:
                 "give env_dir a directory of its own that only root writes, e.g. "
                 "env_dir=/etc/dojangkok/env",
             )
+
+
+#: what root writes or reads by these settings' paths (setup's swap and TLS steps,
+#: push-config's files, nginx and systemd reading them as root)
+ROOT_PATHS = ("swap_file", "tls_cert", "tls_key", "acme_webroot", "nginx_site",
+              "nginx_upstream_file", "ai_upstream_file", "ai_proxy_conf", "systemd_dir",
+              "mysql_conf")  # fmt: skip
+
+
+def root_paths(s: Settings, where: str = "") -> None:
+    """Root never writes or reads a path inside a directory the deploy login owns: there it
+    could put its own file or a link to any file in the path's place."""
+    for name in ROOT_PATHS:
+        value = getattr(s, name)
+        if not value:
+            continue
+        path = normal(value)
+        for owned in ROOT_DIRS:
+            other = normal(getattr(s, owned))
+            if path == other or _inside(path, other):
+                default = type(s).__dataclass_fields__[name].default
+                raise ConfigError(
+                    f"setting {name} ({value}) is inside {owned} ({getattr(s, owned)})"
+                    + (f" in {where}" if where else "")
+                    + ": the deploy login owns it, so it could put a link to any file in the "
+                    "place of what root writes or reads there",
+                    f"give {name} a path outside the directories the deploy login owns"
+                    + (f", e.g. its default {default}" if default else ""),
+                )
 
 
 def layout(s: Settings, where: str = "") -> None:

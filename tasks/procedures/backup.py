@@ -11,7 +11,9 @@ integrity and mysqldump's "Dump completed" trailer), kept 0600 and rotated.
 A restore replaces tables, views and triggers: it needs the admin account. Its one root step
 (D4) runs over ``admin_user``'s login, like setup's (tasks/hosts/connect.py admin_steps), with
 the admin's option file its upload; the dump itself is read with the deploy login's rights
-(``runuser``), since the deploy login owns the backup directory.
+(``runuser``), since the deploy login owns the backup directory, and the mysql client takes
+it as SQL alone (:data:`RESTORE_CLIENT`: a dump the deploy login planted runs no command and
+reads no file as root; its SQL still runs as the database admin).
 """
 
 from __future__ import annotations
@@ -119,13 +121,23 @@ def restore_source(v: RunView) -> str:
     return v.restore_from or "<복원할 백업 파일>"
 
 
+#: the mysql client, run as root on a dump the deploy login could have written: it reads
+#: the dump as SQL and nothing else. ``--binary-mode``: no client command but ``\C`` and
+#: ``DELIMITER`` (a ``\! cmd`` or ``system cmd`` line would run a shell as root; ``source``,
+#: ``tee`` and ``pager`` would read or write root's files); ``--local-infile=0``: no
+#: ``LOAD DATA LOCAL INFILE`` (the client, root, would read a root-only file into a table
+#: the deploy login reads)
+RESTORE_CLIENT = "--binary-mode --local-infile=0"
+
+
 def restore_command(v: RunView) -> str:
     """As root (the admin's login): the dump read with the deploy login's rights (it owns
-    the backup directory), loaded with the admin's option file."""
+    the backup directory), loaded with the admin's option file by a client that takes it
+    as SQL alone (:data:`RESTORE_CLIENT`)."""
     read = safepath.as_login(v.login, f"cat -- {q(restore_source(v))}")
     return (
-        f'opt="{admin_option_file()}"; set -o pipefail; '
-        f'{read} | gzip -dc | mysql --defaults-extra-file="$opt" -- {q(v.s.db_name)}'
+        f'opt="{admin_option_file()}"; set -o pipefail; {read} | gzip -dc '
+        f'| mysql --defaults-extra-file="$opt" {RESTORE_CLIENT} -- {q(v.s.db_name)}'
     )
 
 

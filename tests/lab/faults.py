@@ -218,18 +218,20 @@ def _first_match(text: str, pattern: str) -> str:
     return ""
 
 
-def save(row: dict) -> None:
-    """Append the row, replacing an older one of the same fault and case."""
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    rows = load()
-    rows = [r for r in rows if (r["fault"], r["case"]) != (row["fault"], row["case"])]
+def save(row: dict, results: Path | None = None, key: tuple[str, ...] = ("fault", "case")) -> None:
+    """Append the row to ``results`` (default: the fault results), replacing an older one
+    with the same ``key`` fields (a fault and its case)."""
+    results = results or RESULTS
+    results.parent.mkdir(parents=True, exist_ok=True)
+    rows = [r for r in load(results) if tuple(r[k] for k in key) != tuple(row[k] for k in key)]
     rows.append(row)
-    tmp = RESULTS.with_suffix(".tmp")
+    tmp = results.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    tmp.replace(RESULTS)
+    tmp.replace(results)
 
 
-def load() -> list[dict]:
-    if not RESULTS.exists():
+def load(results: Path | None = None) -> list[dict]:
+    results = results or RESULTS
+    if not results.exists():
         return []
-    return [json.loads(x) for x in RESULTS.read_text().splitlines() if x.strip()]
+    return [json.loads(x) for x in results.read_text().splitlines() if x.strip()]

@@ -1,7 +1,9 @@
-"""docs/reliability.md from the fault suite's results (tests/lab/faults.py).
+"""docs/reliability.md from the fault suite's results (tests/lab/faults.py) and the attacker
+lab tests' (tests/lab/attacks.py).
 
-    python -m tests.lab.reliability            # write docs/reliability.md
-    python -m tests.lab.reliability --check    # exit 1 when a fault has no result
+    python -m tests.lab.reliability                  # write docs/reliability.md
+    python -m tests.lab.reliability --check          # exit 1 when a fault or attack has no result
+    python -m tests.lab.reliability --attacks-only   # refresh the attack section alone
 
 The results file (.lab/fault-results.jsonl, or DOJANGKOK_FAULT_RESULTS) is filled by the lab
 tests that put each fault in: run them first, under the lab lock, e.g.
@@ -10,8 +12,17 @@ tests that put each fault in: run them first, under the lab lock, e.g.
         tests/test_faults_lab.py tests/test_deploy_lab.py tests/test_flow_lab.py \\
         tests/test_config_lab.py tests/test_setup_lab.py
 
-The document has one row per fault (its cases one line each in that row), and refuses to be
-written while one of the 15 faults has no result, or a result that broke an invariant.
+and the attacks' (tests/lab/attacks.py WHERE), e.g.
+
+    flock /tmp/dojangkok-lab.lock .venv/bin/python -m pytest -m lab \\
+        tests/test_attacker_lab.py tests/test_staged_files_lab.py \\
+        tests/test_build_lab.py -k 'attacker or staged or manual_backend_built or origin'
+
+The document has one row per fault (its cases one line each in that row), then the section
+"A compromised deploy login" with one row per attack, and refuses to be written while one of
+them has no result, or a result that broke an invariant (a fault) or gained the attacker
+something (an attack). ``--attacks-only`` keeps the fault part of the document as it is (its
+results come from the whole fault suite, a long run) and writes the attack section anew.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ import re
 import sys
 from pathlib import Path
 
+from tests.lab import attacks
 from tests.lab.faults import BOUNDARIES, FAULTS, load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,7 +101,11 @@ def missing(rows: list[dict]) -> list[int]:
     return [n for n in FAULTS if n not in seen]
 
 
-def render(rows: list[dict]) -> str:
+def render(rows: list[dict], attack_rows: list[dict]) -> str:
+    return render_faults(rows) + "\n" + render_attacks(attack_rows)
+
+
+def render_faults(rows: list[dict]) -> str:
     lines = [HEAD, "| # | Fault | What the tool did | What the operator saw | State after |",
              "|---|---|---|---|---|"]  # fmt: skip
     for number, title in FAULTS.items():
@@ -118,17 +134,130 @@ def _order(row: dict) -> tuple:
     return (0, 0, case)
 
 
+ATTACK_MARK = "## A compromised deploy login"
+
+ATTACK_HEAD = (
+    ATTACK_MARK
+    + """
+
+Generated like the table above, from the attacker lab tests' results (tests/lab/attacks.py;
+do not edit by hand). The deploy login (`ansible_user`, on the lab `deploy`) is the account
+every deploy uses; its key sits on every operator's laptop. Each row is an attack played on
+the lab's hosts with that login's own rights, then the run an operator would make next
+(`fab setup`, `fab push-config`, a release deploy that would convert the host, a backup, a
+restore, a local build), then the state checked **as root on the host**, by the test and
+not by the tool: a root-only canary file unchanged (and, for the watcher, unread), no
+root-owned file in a root-owned directory handed to another owner, the canary's token in
+no file the deploy login can read and in no process's environment; for the watcher also
+`sudo -l -U deploy` (the helper alone), the sudoers drop-in, the helper (SHA-256) and its
+config the tool's own, and no file left by a payload run as root.
+
+**What the deploy login can do** (setup gives it this, `tasks/procedures/privilege.py`):
+write the checkouts, the web root, the backup and state directories and `releases_root`;
+write what the services' env files say (they are in root's `env_dir`, `/etc/dojangkok/env`:
+it cannot make their names point elsewhere); run as root only `/usr/local/sbin/dojangkok-root`
+(root-owned, installed with the drop-in `/etc/sudoers.d/dojangkok`), which checks every
+argument against `/etc/dojangkok/sudo.json` and runs none through a shell:
+`systemctl start|stop|restart|reset-failed|enable|disable` of the app's units, nginx's test
+and graceful reload, a blue/green upstream switch to one of the pair's ports, a retire
+timer, and a deploy's critical section started as a transient unit that runs as the deploy
+login (`tests/test_privilege_lab.py`); read the journal (`systemd-journal`) and the apps'
+logs (their groups; `adm`, every system log, only when `backend_log_cmd` reads one); use
+the database with the app's account (its `.env`) and the backup account (dump rights on
+`db_name` only).
+
+**How root is kept from what it writes**: a root step's files (the sudoers drop-in, the
+helper and its config, the firewall's ruleset, the database's SQL, push-config's units and
+site) travel on the root command's own standard input into a root-only `mktemp -d` under
+/run, and the same command checks (`visudo -cf`, `nft -c`, `nginx -t`, `systemd-analyze
+verify`) and installs that copy (`tasks/engine/staging.py`); push-config's staging and
+backups live in `/var/lib/dojangkok-deploy-root` (root's, 0700). A root step that makes or
+fixes a directory or file under a path the deploy login owns walks it with `O_NOFOLLOW` and
+sets owner and mode on what it opened, refusing a link by name
+(`tasks/procedures/safepath.py`); what the deploy login owns it does itself (every `.env`, a
+conversion's slot links). Whether a host is converted to releases is read from root's files
+(the template unit, the upstream file, the web root's link). `tests/unit/test_root_paths.py`
+checks every root command setup, push-config, a conversion and restore-db send: none names
+a path under a deploy-owned directory outside such a guard.
+
+**What an attacker holding it gets**: the apps (their code: it deploys it, so it runs as
+the service users, inside the units' sandbox), their data (the database through the app's
+account, the dumps, every value in the apps' `.env`), the site they serve, the journal.
+**Not root**: none of the attacks below made root run its code, read a root-only file or
+change a root-owned file, and the database admin's password never reached it. What it can
+gain beyond the apps needs an operator's hand: a dump it planted in the backup directory
+(named like the tool's and the newest, `fab restore-db` picks it) runs its SQL as the
+database admin (`db_user`), so it could give the app's account every right on the database
+server; the mysql client, root, takes it as SQL alone (`--binary-mode --local-infile=0`: no
+`\\!` shell command, no `source`, no client-side file read; row 7). Restore a dump you know
+this tool made (`--backup=` with the path a `fab backup-db` printed).
+
+**On the operator's side** the host's answers are the attacker's words too (unit tests, real
+processes): its output reaches the terminal without a control character but tab
+(`tests/unit/test_terminal.py`: no OSC 52 clipboard write, no cursor move); the sudo
+password goes only to sudo's own prompt, random per run, before the command's output
+(`tests/unit/test_sudo_password.py`); a secret is masked in the encodings output gives it
+(`tests/unit/test_masking_forms.py`); a local build's rsync forwards no agent
+(`tests/unit/test_build_ship.py`); a local build fetches from the inventory's origin only
+(row 8).
+"""
+)
+
+
+def render_attacks(rows: list[dict]) -> str:
+    lines = [ATTACK_HEAD.rstrip("\n") + "\n",
+             "| # | Attack (as the deploy login) | What it did | What the tool did "
+             "| What the operator saw | State after (checked as root) |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for number, title in attacks.ATTACKS.items():
+        cases = sorted((r for r in rows if r["attack"] == number), key=lambda r: r["case"])
+        saw = "<br>".join(_cell(f"`{r['saw']}`" if r["saw"] else "-") for r in cases)
+        after = "<br>".join(
+            _cell(r["after"] + ("" if r["ok"] else f" — BROKEN: {'; '.join(r['problems'])}"))
+            for r in cases
+        )
+        did, tool = (_cases(cases, key) for key in ("did", "tool"))
+        lines.append(f"| {number} | {_cell(title)} | {did} | {tool} | {saw} | {after} |")
+    lines += ["", "### Where each attack is played", ""]
+    lines += [f"{n}. {attacks.ATTACKS[n]}: `tests/{w}`" for n, w in attacks.WHERE.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _cases(cases: list[dict], key: str) -> str:
+    return "<br>".join(_cell(f"**{r['case']}**: {r[key]}") for r in cases)
+
+
+def missing_attacks(rows: list[dict]) -> list[int]:
+    seen = {r["attack"] for r in rows if r.get("ok")}
+    return [n for n in attacks.ATTACKS if n not in seen]
+
+
+def fault_part(doc: str) -> str:
+    """The document's fault part, as it stands (everything before the attack section)."""
+    return doc.split("\n" + ATTACK_MARK + "\n", 1)[0].rstrip("\n") + "\n"
+
+
 def main(argv: list[str]) -> int:
-    rows = load()
-    gone = missing(rows)
+    rows, attack_rows = load(), attacks.load()
+    only = "--attacks-only" in argv
+    gone = [] if only else missing(rows)
     if gone:
         names = ", ".join(f"{n} ({FAULTS[n]})" for n in gone)
-        print(f"no passing result for fault(s) {names}: run their lab tests first", file=sys.stderr)
+        print(f"no passing result for fault(s) {names}: run their lab tests first "
+              "(or --attacks-only: keep the fault table as it is)", file=sys.stderr)  # fmt: skip
+        return 1
+    gone = missing_attacks(attack_rows)
+    if gone:
+        names = ", ".join(f"{n} ({attacks.ATTACKS[n]})" for n in gone)
+        print(f"no result without damage for attack(s) {names}: run their lab tests first",
+              file=sys.stderr)  # fmt: skip
         return 1
     if "--check" in argv:
         return 0
-    DOC.write_text(render(rows))
-    print(f"wrote {DOC.relative_to(ROOT)} ({len(rows)} results, {len(FAULTS)} faults)")
+    head = fault_part(DOC.read_text()) if only else render_faults(rows)
+    DOC.write_text(head + "\n" + render_attacks(attack_rows))
+    kept = "the fault table kept as it was, " if only else f"{len(rows)} fault results, "
+    print(f"wrote {DOC.relative_to(ROOT)} ({kept}{len(attack_rows)} attack results)")
     return 0
 
 

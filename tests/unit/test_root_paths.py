@@ -1,7 +1,9 @@
 """No root step acts through a path the deploy login could have planted a link in.
 
-Every root (sudo) step of `fab setup`, `fab push-config` and the conversion to releases, for
-each kind of host and setting that changes them: its command (and its cleanup) may name a
+Every root (sudo) step of `fab setup`, `fab push-config`, the conversion to releases and
+`fab restore-db`, for each kind of host and setting that changes them, and the root commands
+run outside a step (the deploy lock's state directory, push-config's look at the live
+config): each command (and its cleanup) may name a
 path under a directory the deploy login owns (the checkouts, the web root, the backup
 directories, the state directory, releases_root: tasks/hosts/validate.py ROOT_DIRS) only
 where a guard keeps root from following a link there:
@@ -13,10 +15,10 @@ where a guard keeps root from following a link there:
 - the target of ``ln -s`` (the text a link holds, not a path root opens);
 - a message (``ch``/``note``/``echo``: words shown, not paths opened).
 
-Staged uploads (``<state_dir>/.setup-*``, ``config-staging``, ``config-backup``) are how a
-root step's files travel today (tasks/engine/runner.py, tasks/config/*): they are the work of
-another change that moves them into root-owned directories, so their paths are let through
-here by name, and :data:`STAGED_TODAY` lists the steps that still use them.
+No exception is let through by name: a root step's files travel on its own standard input
+into a root-only directory (``$STAGE``, tasks/engine/staging.py), push-config's staging and
+backups live in a root-owned directory (tasks/config/commands.py ``ROOT_DIR``), so no root
+command reads a staged upload under state_dir.
 """
 
 from __future__ import annotations
@@ -26,18 +28,22 @@ import re
 
 import pytest
 
+from tasks.config import state
 from tasks.config.plan import push_plan
 from tasks.config.render import render
 from tasks.config.state import Change
-from tasks.engine.steps import Kind, Plan
+from tasks.engine import lock
+from tasks.engine.policy import Policy
+from tasks.engine.steps import Kind, Plan, Step
 from tasks.engine.view import RunView
 from tasks.hosts import validate
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
-from tasks.procedures import detect, release, release_convert, release_frontend
+from tasks.procedures import backup, detect, release, release_convert, release_frontend
 from tasks.procedures import setup as host_setup
 
 RUN = "20260101_120000_000000_abcd"
+RESTORE = "/app/backups/backup_20251231_120000_000000_abcd.sql.gz"
 
 #: the same settings, with optional parts switched on: deploy keys (state_dir/keys), writable
 #: paths inside the checkouts (manual) and outside them
@@ -49,6 +55,10 @@ VARIANTS = {
         "ai_writable_paths": ["vector_store"],
     },
     "blue-green ai": {"ai_switch": "blue-green"},
+    # deploy-owned directories inside each other: the state and backup directories in a
+    # checkout, so a command that makes them names a path the deploy login could plant in
+    "nested dirs": {"state_dir": "/app/frontend/.dojangkok-state",
+                    "backup_dir": "/app/frontend/.dojangkok-backups"},
 }  # fmt: skip
 
 
@@ -75,12 +85,28 @@ def root_plans() -> list[tuple[str, RunView, Plan]]:
         plan, rollback = push_plan(changes)
         out += [(f"{name} push-config", view, plan),
                 (f"{name} push-config rollback", view, rollback(view, "failed"))]  # fmt: skip
+        if group == "cpu":
+            r = RunView("restore", "database", h, RUN, strategy, restore_from=RESTORE)
+            out.append((f"{name} restore-db", r, backup.restore_plan(r)))
+        out.append((f"{name} outside a step", view, outside_steps(view)))
         if strategy != "release":
             continue
         for comp in ("frontend", "backend") if group == "cpu" else ("ai",):
             v = RunView("deploy", comp, h, RUN, strategy, from_rev="a" * 40, to_rev="b" * 40)
             out += [(f"{name} {comp} conversion {p.title}", v, p) for p in conversion(comp, v)]
     return out
+
+
+def outside_steps(view: RunView) -> Plan:
+    """The root commands a run sends outside its plans, as steps: the deploy lock's state
+    directory when it is missing (tasks/engine/lock.py), push-config's look at the live
+    config (tasks/procedures/provision.py read_state)."""
+    s = view.s
+    commands = [lock.state_dir_create(s, view.login),
+                state.state_command(list(render(view.host)), s)]  # fmt: skip
+    steps = tuple(Step(str(i), "outside a step", "", "", Policy.ABORT, sudo=True,
+                       command=lambda v, c=c: c) for i, c in enumerate(commands))  # fmt: skip
+    return Plan("setup", "X", "outside a step", "", "", "", steps)
 
 
 def conversion(comp: str, v: RunView) -> list[Plan]:
@@ -115,23 +141,15 @@ def deploy_owned(s: Settings) -> list[str]:
     return [getattr(s, name).rstrip("/") for name in validate.ROOT_DIRS]
 
 
-def staged_today(s: Settings) -> re.Pattern:
-    """The staged uploads' paths (another change moves them out of state_dir)."""
-    st = re.escape(s.state_dir)
-    return re.compile(rf"{st}/(?:\.setup-[^ ;'\"]*|config-staging\S*|config-backup\S*)")
-
-
-def unguarded(command: str, s: Settings) -> tuple[list[str], bool]:
-    """The paths under a deploy-owned directory the command names outside a guard, and
-    whether it used a staged upload's path."""
+def unguarded(command: str, s: Settings) -> list[str]:
+    """The paths under a deploy-owned directory the command names outside a guard."""
     text = command
     for guard in GUARDS:
         text = guard.sub(" ", text)
-    text, n = staged_today(s).subn(" ", text)
     found = []
     for d in deploy_owned(s):
         found += [m.group(0) for m in re.finditer(rf"{re.escape(d)}/[^ ;'\"|&)]*", text)]
-    return found, bool(n)
+    return found
 
 
 def root_commands(view: RunView, plan: Plan):
@@ -142,24 +160,11 @@ def root_commands(view: RunView, plan: Plan):
                     yield step, c
 
 
-#: the steps whose root commands still read a staged upload under state_dir today (the
-#: runner's and tasks/config/*'s: moved into root-owned directories by another change)
-STAGED_TODAY = {
-    ("S", "데이터베이스와 계정"),
-    ("S", "방화벽 (nftables)"),
-    ("S", "최소 권한 sudo (배포 계정)"),
-    ("CFG", "스테이징 준비"),
-    ("CFG", "설정 검증 (적용 전)"),
-    ("CFG", "현재 설정 백업"),
-    ("CFG", "새 설정 적용"),
-    ("CFG", "이전 설정 복원"),
-}
-
-
 def test_the_enumeration_covers_setup_push_config_and_every_conversion():
     names = " ".join(n for n, _, _ in PLANS)
     for part in ("cpu release defaults setup", "gpu manual defaults push-config rollback",
-                 "backend conversion", "frontend conversion", "ai conversion"):  # fmt: skip
+                 "backend conversion", "frontend conversion", "ai conversion",
+                 "cpu manual defaults restore-db", "gpu release nested dirs outside a step"):  # fmt: skip
         assert part in names, part
     roots = [(v, st, c) for _, v, p in PLANS for st, c in root_commands(v, p)]
     assert len(roots) > 100
@@ -167,16 +172,16 @@ def test_the_enumeration_covers_setup_push_config_and_every_conversion():
     text = "\n".join(c for _, _, c in roots)
     assert "own dir /var/lib/dojangkok-deploy/keys" in text and "own dir /app/releases " in text
     assert "own dir /app/ai-server/vector_store" in text and "ln -s -- /app/releases/" in text
+    assert "own dir /app/frontend/.dojangkok-state 755" in text  # the lock's, nested
+    assert f"runuser -u deploy -- cat -- {RESTORE}" in text  # restore-db's D4
 
 
 @pytest.mark.parametrize(("name", "view", "plan"), PLANS, ids=[p[0] for p in PLANS])
 def test_no_root_step_names_a_deploy_owned_path_without_a_guard(name, view, plan):
     for step, command in root_commands(view, plan):
-        found, staged = unguarded(command, view.s)
+        found = unguarded(command, view.s)
         where = f"{name}: {plan.section}{step.number} {step.title}"
         assert not found, f"{where} acts as root on {found} without a guard:\n{command}"
-        if staged:
-            assert (plan.section, step.title) in STAGED_TODAY, where
 
 
 def test_the_check_sees_a_root_step_through_a_deploy_owned_path():
@@ -186,11 +191,16 @@ def test_the_check_sees_a_root_step_through_a_deploy_owned_path():
                 "install -d -m 755 -o deploy -- /app/releases/backend/shared",
                 "install -m 640 -- /app/ai-server/.env /app/releases/ai/shared/.env",
                 "chown -- fastapi:fastapi /app/ai-server/vector_store",
-                "cat /var/lib/dojangkok-deploy/history.jsonl | mysql x"):  # fmt: skip
-        assert unguarded(bad, s)[0], bad
+                "cat /var/lib/dojangkok-deploy/history.jsonl | mysql x",
+                "gzip -dc /app/backups/backup_x.sql.gz | mysql x"):  # fmt: skip
+        assert unguarded(bad, s), bad
     for fine in ("r=$(own dir /app/releases 755 deploy ''); [ -z \"$r\" ] || ch /app/releases",
                  "runuser -u deploy -- cat -- /app/backups/x.sql.gz | gzip -dc",
                  "ln -s -- /app/releases/frontend/current/build /var/www/dojangkok.RUN",
                  "echo 'no /app/backend/.env.example: kept'"):  # fmt: skip
-        assert not unguarded(fine, s)[0], fine
-    assert unguarded("rm -f -- /var/lib/dojangkok-deploy/.setup-db.RUN.sql", s) == ([], True)
+        assert not unguarded(fine, s), fine
+    # a staged upload under state_dir (how root's files travelled before tasks/engine/staging.py)
+    for staged in ("mysql < /var/lib/dojangkok-deploy/.setup-db.RUN.sql",
+                   "nginx -t -p /var/lib/dojangkok-deploy/config-staging/nginx-tree",
+                   "cp -p -- /var/lib/dojangkok-deploy/config-backup/RUN/x /etc/x"):  # fmt: skip
+        assert unguarded(staged, s), staged

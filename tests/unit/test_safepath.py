@@ -111,3 +111,25 @@ def test_a_link_only_root_could_have_made_is_followed(tmp_path):
     os.chown(closed / "run", 65534, 65534, follow_symlinks=False)  # someone else's link
     res = own("dir", closed / "run" / "y", owner="root")
     assert res.returncode == 1 and not (tmp_path / "real" / "y").exists()
+
+
+def test_the_deploy_lock_s_state_directory_is_made_without_following_a_link(base, tmp_path):
+    """tasks/engine/lock.py: the state directory a deploy's lock lives in, made as root when
+    it is missing (a state_dir whose parent the deploy login writes may hold its link)."""
+    from tasks.engine import lock
+    from tasks.hosts.settings import Settings
+
+    target = tmp_path / "root-only"
+    target.mkdir(mode=0o700)
+    (base / "state").symlink_to(target)
+    before = target.stat()
+    made = lock.state_dir_create(Settings(state_dir=str(base / "state")), ME)
+    res = subprocess.run(["bash", "-c", made], capture_output=True, text=True)
+    assert res.returncode != 0 and "심볼릭 링크" in res.stderr, res
+    after = target.stat()
+    assert (after.st_uid, after.st_mode) == (before.st_uid, before.st_mode)
+    fresh = lock.state_dir_create(Settings(state_dir=str(base / "new" / "state")), ME)
+    res = subprocess.run(["bash", "-c", fresh], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    st = (base / "new" / "state").stat()
+    assert (st.st_uid, oct(st.st_mode)[-3:]) == (os.getuid(), "755")

@@ -202,7 +202,9 @@ def test_a_missing_state_dir_is_made_then_the_lock_taken():
                          (r"^test -d /var/lib/dojangkok-deploy -a -w", 1, "")])  # fmt: skip
     locks.HostLock.take(remote, make_view(), "")
     kinds = [(kind, c.split()[0]) for kind, c in remote.calls]
-    assert kinds == [("run", "mkdir"), ("run", "test"), ("sudo", "install"), ("run", "mkdir")]
+    assert kinds == [("run", "mkdir"), ("run", "test"), ("sudo", "own()"), ("run", "mkdir")]
+    # made as root without following a link (tasks/procedures/safepath.py)
+    assert remote.calls[2][1].endswith("; own dir /var/lib/dojangkok-deploy 755 deploy ''")
 
 
 class LocalBash:
@@ -371,6 +373,8 @@ def test_a_restore_loads_the_dump_as_the_admin_over_the_admin_login(monkeypatch,
     (d4,) = [c for how, c in remote.calls if how == "sudo"]
     assert remote.over_admin == [True]
     assert "runuser -u deploy -- cat -- /app/backups/backup_x.sql.gz | gzip -dc | mysql" in d4
+    # the client takes the dump as SQL alone: no \! shell command, no LOAD DATA LOCAL INFILE
+    assert 'mysql --defaults-extra-file="$opt" --binary-mode --local-infile=0 -- ' in d4
     (opt,) = [text for path, text in remote.uploads.items() if path == backup.admin_option_file()]
     assert 'user="root"' in opt and SECRETS["MYSQL_ROOT_PASSWORD"] in opt  # D4's, the last
     assert any("mysqldump" in c for how, c in remote.calls if how == "run")  # D2: deploy's

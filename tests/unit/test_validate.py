@@ -122,6 +122,23 @@ def test_the_services_env_files_are_outside_everything_the_deploy_login_owns():
     refused("env_dir", "/etc", "system directory")
 
 
+def test_what_root_writes_or_reads_is_outside_everything_the_deploy_login_owns():
+    """A swap file, a certificate, a unit or nginx file there: the deploy login could put a
+    link to any file in its place (root would mkswap, read or install through it)."""
+    validate.settings(Settings(swap_file="/var/swap.img", tls_cert="/etc/ssl/site.pem"))
+    for name, bad in (("swap_file", "/app/backend/swapfile"), ("tls_key", "/app/releases/k.pem"),
+                      ("tls_cert", "/var/lib/dojangkok-deploy/cert.pem"),
+                      ("systemd_dir", "/app/ai-server"), ("acme_webroot", "/var/www/dojangkok/acme"),
+                      ("nginx_upstream_file", "/app/backups/up.conf")):  # fmt: skip
+        with pytest.raises(ConfigError, match=f"setting {name} .* is inside") as err:
+            validate.settings(Settings(**{name: bad}), "cpu")
+        assert "the deploy login owns it" in err.value.problem, name
+        assert f"give {name} a path outside" in err.value.fix, name
+    with pytest.raises(ConfigError) as err:
+        validate.settings(Settings(swap_file="/app/frontend/swap"))
+    assert "e.g. its default /swapfile" in err.value.fix
+
+
 def test_the_nginx_tree_is_never_a_system_dir():
     refused("nginx_site", "/sites-available/site", "system directory")
     refused("nginx_site", "/etc/conf.d/x.conf", "system directory")
