@@ -300,6 +300,7 @@ RULES: dict[str, Rule] = {
     "releases_keep": _keep(2, "the current release and the one a rollback goes to"),
     "backend_ports": _port_pair,
     "backend_keep_warm": _keep(0, "seconds"),
+    "backend_drain_timeout": _keep(0, "seconds"),
     "nginx_upstream_file": absolute_path,
     "health_poll_interval": _positive,
     "ai_switch": _choice("restart", "blue-green"),
@@ -307,6 +308,7 @@ RULES: dict[str, Rule] = {
     "ai_upstream_file": absolute_path,
     "ai_proxy_conf": absolute_path,
     "ai_keep_warm": _keep(0, "seconds"),
+    "ai_drain_timeout": _keep(0, "seconds"),
     "ai_gpu_memory_mb": _keep(0, "MiB"),
     # where builds run (tasks/build/)
     "build_on": _choice("host", "local"),
