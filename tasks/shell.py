@@ -119,7 +119,7 @@ def poll(check: str, tries: int, interval: float, window: float | None = None) -
     n, pause = int(tries), f"{float(interval):g}"
     limit = f"{float(window if window is not None else n * float(interval)):g}"
     every = max(1, round(1 / float(interval))) if float(interval) < 1 else 1
-    said = f'[ $(( (i - 1) % {every} )) -eq 0 ] && ' if every > 1 else ""
+    said = f"[ $(( (i - 1) % {every} )) -eq 0 ] && " if every > 1 else ""
     took = "ms=$(( ($(date +%s%N) - t0) / 1000000 )); s=$((ms / 1000)).$((ms % 1000 / 100))"
     return (
         f"t0=$(date +%s%N); for i in $(seq 1 {n}); do if {check}; then {took}; "
