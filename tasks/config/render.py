@@ -76,7 +76,9 @@ def backend_unit(s: Settings) -> ConfigFile:
 def ai_files(s: Settings) -> list[ConfigFile]:
     """The AI server's unit; with the release strategy's blue/green, the template unit and
     the nginx proxy on the GPU host instead."""
-    if s.strategy == "release" and s.ai_switch == "blue-green":
+    from tasks.procedures.release_ai import pair  # ai_switch resolved (auto: detect.py)
+
+    if s.strategy == "release" and pair(s) is not None:
         return [
             ConfigFile("ai", "systemd/ai@.service.j2", f"{s.systemd_dir}/{s.ai_service}@.service",
                        "unit", f"{s.ai_service}@", restart=False),

@@ -307,10 +307,12 @@ class Settings:
     nginx_upstream_file: str = "/etc/nginx/dojangkok-upstream.conf"
     #: health checks poll this often (seconds); the manual's tries × interval stay the limit
     health_poll_interval: float = 0.2
-    #: AI server: "restart" (build the new venv beside the old one, then a health-gated
-    #: restart) or "blue-green" (two instances behind nginx on the GPU host; the GPU must
-    #: hold two copies of the model: see ai_gpu_memory_mb)
-    ai_switch: str = "restart"
+    #: AI server: "auto" (blue-green when the host can hold two instances: no GPU, or
+    #: nvidia-smi shows more free memory than ai_gpu_memory_mb; else a restart that drains
+    #: first; each deploy and rollback says which and why), "restart" (build the new venv
+    #: beside the old one, then a health-gated restart) or "blue-green" (two instances behind
+    #: nginx on the GPU host; the GPU must hold two copies of the model: ai_gpu_memory_mb)
+    ai_switch: str = "auto"
     ai_ports: list = field(default_factory=lambda: [8001, 8002])
     #: blue/green: the upstream nginx on the GPU host proxies ai_listen_port to
     ai_upstream_file: str = "/etc/nginx/dojangkok-ai-upstream.conf"

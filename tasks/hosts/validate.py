@@ -303,7 +303,7 @@ RULES: dict[str, Rule] = {
     "backend_drain_timeout": _keep(0, "seconds"),
     "nginx_upstream_file": absolute_path,
     "health_poll_interval": _positive,
-    "ai_switch": _choice("restart", "blue-green"),
+    "ai_switch": _choice("auto", "restart", "blue-green"),
     "ai_ports": _port_pair,
     "ai_upstream_file": absolute_path,
     "ai_proxy_conf": absolute_path,

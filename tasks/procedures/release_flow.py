@@ -110,7 +110,10 @@ def deploy_plans(view, comp: Component, state: HostState) -> tuple[Plan, Plan]:
     (blue/green or the component's own), with the served versions recorded around it
     (tasks/procedures/release_verify.py)."""
     rel, pair = RELEASES[comp.name], pair_of(comp, view.s)
-    if pair:
+    if comp.name == "ai" and release_ai.drained(view.s):
+        switch = release_ai.drained_switch_plan(view, state.live, state.other)
+        back = release_ai.drained_back_plan(view, state.live, state.other, state.current)
+    elif pair:
         switch = pair.switch_plan(view, rel.SECTION, state.live, state.other)
         back = pair.switch_back_plan(view, rel.SECTION, state.live, state.other, state.current)
     else:
@@ -130,7 +133,10 @@ def rollback_plans(view, comp: Component, state: HostState, target: str, bad: st
     host does when it fails; then what a rollback promises, checked: the smoke requests, of
     the instance that serves now, and the served version against the target's."""
     rel, pair = RELEASES[comp.name], pair_of(comp, view.s)
-    if pair:
+    if pair and not warm and comp.name == "ai" and release_ai.drained(view.s):
+        plan, back = release_ai.drained_rollback_plan(view, target, bad, state.live, state.other)
+        port, usual = (lambda s: state.other), pair.usual_port
+    elif pair:
         plan = pair.rollback_plan(view, rel.SECTION, target, bad, state.live, state.other, warm)
         back = pair.keep_live_plan(view, rel.SECTION, state.live)
         port, usual = (lambda s: state.other), pair.usual_port
@@ -322,6 +328,14 @@ def _cleanup(s: Session, listing: str) -> None:
 def example_plans(comp: Component, view) -> list[Plan]:
     """Every plan the release strategy may run for ``comp``, with placeholder state (the
     preflight renders them; the runbook prints them)."""
+    if comp.name == "ai" and view.s.ai_switch == release_ai.AUTO:  # decided on the host
+        bg, restart, drained = (
+            example_plans(comp, view.but(host=release_ai.with_switch(view.host, mode)))
+            for mode in (release_ai.BLUE_GREEN, release_ai.RESTART, release_ai.DRAINED)
+        )
+        # one build (blue/green's checks the GPU's room); the drained switch's warm rollback
+        # is blue/green's
+        return [*bg, *restart[1:], drained[1], drained[2], drained[4]]
     rel, pair = RELEASES[comp.name], pair_of(comp, view.s)
     live, idle = pair.ports(view.s)[:2] if pair else (0, 0)
     deployed = HostState([], True, live, idle)

@@ -79,7 +79,9 @@ def test_templates_use_the_settings():
     assert "SuccessExitStatus=143" in unit and "StandardOutput=journal" in unit
     assert "MemoryDenyWriteExecute=no" in unit  # the JIT
     ai = rendered("gpu")["ai"]
-    assert "ExecStart=/app/ai-server/venv/bin/uvicorn app.main:app --host 0.0.0.0 --port 8000 " in ai
+    assert (
+        "ExecStart=/app/ai-server/venv/bin/uvicorn app.main:app --host 0.0.0.0 --port 8000 " in ai
+    )
     assert "User=dojangkok-ai" in ai and "DeviceAllow=char-nvidia-uvm rw" in ai
     assert "PrivateDevices=no" in ai
     assert "PrivateDevices=yes" in rendered("gpu", ai_device_allow=[])["ai"]
