@@ -338,7 +338,9 @@ def example_plans(comp: Component, view) -> list[Plan]:
         return [*bg, *restart[1:], drained[1], drained[2], drained[4]]
     rel, pair = RELEASES[comp.name], pair_of(comp, view.s)
     live, idle = pair.ports(view.s)[:2] if pair else (0, 0)
-    deployed = HostState([], True, live, idle)
+    serving = [{"release": PREVIOUS, "status": "ready", "current": True, "switched": 1,
+                "revision": ""}]  # fmt: skip
+    deployed = HostState(serving, True, live, idle)
     rolled = HostState([], True, idle, live)
     switch, back = deploy_plans(view, comp, deployed)
     plans = [rel.build_plan(view, live), switch, back]
