@@ -167,7 +167,7 @@ def serving_now(s: Session, comp: Component, target: str = "", left: str = "",
         reads.append(release_verify.read_served(v))
     try:
         got = s.batch(reads)
-    except (ConnectionLost, Interrupted) as exc:
+    except (ConnectionLost, Interrupted, HostCommandFailed) as exc:
         return f"지금 무엇이 서비스 중인지 읽지 못했습니다 ({exc}): fab -H {v.host.alias} releases"
     rel = got[0][1].strip()
     if pair:
