@@ -51,50 +51,56 @@ _RECORDED = (
 )
 
 
-def url_of(v: RunView) -> str:
-    return drift.version_source(v.s, v.component)[0]
+# Every builder takes the component by name: a step is rendered with views whose component
+# is a placeholder too (the preflight's, tasks/engine/session.py)
+def url_of(v: RunView, comp: str = "") -> str:
+    return drift.version_source(v.s, comp or v.component)[0]
 
 
-def read_served(v: RunView) -> str:
+def read_served(v: RunView, comp: str = "") -> str:
     """The version the component serves now (fails when it cannot be read)."""
-    url, match = drift.version_source(v.s, v.component)
+    url, match = drift.version_source(v.s, comp or v.component)
     return served_version(url, match, site.names(v.s))
 
 
-def recorded(v: RunView, rel: str) -> str:
+def recorded(v: RunView, rel: str, comp: str = "") -> str:
     """Prints the version release ``rel`` served when it was recorded ('' when unknown)."""
-    path = release.path(v, release=rel)
-    return f"python3 -c {q(_RECORDED)} -- {q(path)} {q(drift.record_path(v.s, v.component))}"
+    comp = comp or v.component
+    path = release.path(v, comp, release=rel)
+    return f"python3 -c {q(_RECORDED)} -- {q(path)} {q(drift.record_path(v.s, comp))}"
 
 
-def _record(v: RunView, where: str) -> str:
+def _record(v: RunView, where: str, comp: str) -> str:
     """The served version into ``where`` (a shell word), as the deploy login."""
     return (
-        f"got=$({read_served(v)}) || {{ echo {q(f'제공 버전을 읽지 못했습니다 ({url_of(v)}): 기록하지 않음')} >&2; exit 1; }}; "
+        f"got=$({read_served(v, comp)}) || {{ echo {q(f'제공 버전을 읽지 못했습니다 ({url_of(v, comp)}): 기록하지 않음')} >&2; exit 1; }}; "
         f'printf \'%s\\n\' "$got" > {where} && echo "제공 버전 $got: 릴리스에 기록 ({SERVED})"'
     )
 
 
-def record_command(v: RunView, rel: str | None = None) -> str:
+def record_command(v: RunView, comp: str = "", rel: str | None = None) -> str:
     """The served version into the release (this run's, or ``rel``)."""
-    return _record(v, q(f"{release.path(v, release=rel)}/{SERVED}"))
+    comp = comp or v.component
+    return _record(v, q(f"{release.path(v, comp, release=rel)}/{SERVED}"), comp)
 
 
-def record_current_command(v: RunView) -> str:
+def record_current_command(v: RunView, comp: str = "") -> str:
     """The serving release's version, when it has none recorded yet (a conversion's first
     release, one an older tool deployed): what a rollback to it will compare."""
-    f = q(f"{release.current(v)}/{SERVED}")
+    comp = comp or v.component
+    f = q(f"{release.current(v, comp)}/{SERVED}")
     return (
         f"if [ -e {f} ]; then echo {q('서비스 중인 릴리스의 제공 버전은 이미 기록되어 있음')}; "
-        f"else {_record(v, f)}; fi"
+        f"else {_record(v, f, comp)}; fi"
     )
 
 
-def check_command(v: RunView, target: str) -> str:
+def check_command(v: RunView, target: str, comp: str = "") -> str:
     """The version served now is the one ``target`` served when it was recorded."""
+    comp = comp or v.component
     return (
-        f"want=$({recorded(v, target)}); "
-        f"got=$({read_served(v)}) || {{ echo {q(f'제공 버전을 읽지 못했습니다 ({url_of(v)})')} >&2; exit 1; }}; "
+        f"want=$({recorded(v, target, comp)}); "
+        f"got=$({read_served(v, comp)}) || {{ echo {q(f'제공 버전을 읽지 못했습니다 ({url_of(v, comp)})')} >&2; exit 1; }}; "
         f'if [ -z "$want" ]; then echo "제공 버전 $got ({target}의 기록된 버전이 없어 비교하지 않음)"; '
         f'elif [ "$got" = "$want" ]; then echo "제공 버전 $got: {target}이(가) 기록될 때와 같음"; '
         f'else echo "제공 버전 $got, 그러나 {target}은(는) 기록될 때 $want을(를) 제공했습니다: '
@@ -106,15 +112,17 @@ def check_command(v: RunView, target: str) -> str:
 def deploy_steps(view: RunView) -> tuple[tuple[Step, ...], tuple[Step, ...]]:
     """(before the switch, after it): the serving release's version when unrecorded, and
     the new release's once it serves. None without a version url."""
-    if not url_of(view):
+    comp = view.component
+    if not url_of(view, comp):
         return (), ()
     before = Step(
         "V0", "서비스 중인 릴리스의 제공 버전 기록 (없을 때만)", "1초", "-", Policy.WARN,
-        command=record_current_command,
+        command=lambda v: record_current_command(v, comp),
         added="롤백이 비교할 버전: 이 릴리스로 돌아오는 롤백은 지금 제공하는 버전이어야 한다",
     )  # fmt: skip
     after = Step(
-        "V1", "새 릴리스의 제공 버전 기록", "1초", "-", Policy.WARN, command=record_command,
+        "V1", "새 릴리스의 제공 버전 기록", "1초", "-", Policy.WARN,
+        command=lambda v: record_command(v, comp),
         added="전환 뒤 제공하는 버전을 릴리스에 기록한다 (이 릴리스로의 롤백이 비교한다)",
     )  # fmt: skip
     return (before,), (after,)
@@ -125,7 +133,7 @@ def rollback_steps(view: RunView, target: str, number: Callable[[int], str],
                    instead_of: Callable | None = None) -> tuple[Step, ...]:  # fmt: skip
     """After a rollback's switch: the smoke requests (asked of ``port``, the instance that
     now serves) and the version check; each stops the rollback (and says what serves)."""
-    steps = []
+    steps, comp = [], view.component
     if specs is not None and specs(view.s):
         steps.append(Step(
             number(len(steps)), "기능 테스트 (롤백 후)", "2분", "실패: 지금 서비스 중인 것을 확인",
@@ -135,11 +143,11 @@ def rollback_steps(view: RunView, target: str, number: Callable[[int], str],
                                           site.names(v.s)),
             added="롤백도 배포와 같은 기능 테스트를 거친다",
         ))  # fmt: skip
-    if url_of(view):
+    if url_of(view, comp):
         steps.append(Step(
             number(len(steps)), "제공 버전 확인 (롤백 대상이 기록될 때와 같은가)", "1초",
             "다르면: 지금 서비스 중인 것을 확인", Policy.ABORT,
-            command=lambda v: check_command(v, target),
+            command=lambda v: check_command(v, target, comp),
             added="롤백 대상 릴리스가 서비스될 때 기록한 버전과 지금 제공하는 버전을 비교: 같을 때만 ok",
         ))  # fmt: skip
     return tuple(steps)

@@ -168,3 +168,26 @@ def test_a_blue_green_host_says_which_instance_nginx_sends_requests_to():
         f"지금 서비스 중: nginx upstream → dojangkok@8081 (active), 릴리스 {LEFT} (롤백 전 그대로); "
         f"제공 버전을 읽지 못함 (https://{SITE}/api/version)"
     )
+
+
+@pytest.mark.parametrize("component", ["frontend", "backend", "ai"])
+def test_the_preflight_renders_the_checks_with_its_placeholder_view(component):
+    """The preflight shows every plan with a view whose component is a placeholder ("-"):
+    each check names its component itself."""
+    from tasks.engine.session import plan_text
+    from tasks.engine.view import RunView, new_run_id
+    from tasks.procedures import deploy
+
+    comp = components.get(component)
+    host = make_view(component, VERSIONED).host
+    placeholder = RunView("deploy", "-", host, new_run_id(), dry_run=True)
+    url = getattr(VERSIONED, f"{component}_version_url")
+    checks = 0
+    for task in ("deploy", "rollback"):
+        for plan in deploy.plans(comp, host, task, "release"):
+            plan_text(plan, placeholder)  # renders (it raised, reading "-_version_url")
+            for step in plan.steps:
+                if step.number in ("V0", "V1") or step.title.startswith("제공 버전"):
+                    assert url in step.render(placeholder), step.title
+                    checks += 1
+    assert checks >= 3
