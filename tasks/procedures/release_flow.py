@@ -45,6 +45,12 @@ class HostState:
     def revision(self, rel: str | None) -> str:
         return release.revision_in(self.releases, rel)
 
+    def rollback_target(self, rel: str) -> str:
+        """The revision a rollback to ``rel`` goes to: its .release.json's, else (a release a
+        conversion adopted without one: the frontend's) the short one in its name; never the
+        name itself (the deployed-revision stack takes commits: records.write_stack)."""
+        return self.revision(rel) or release.revision_of(rel) or rel
+
     def warm(self, port: int, rel: str) -> bool:
         """``rel`` still runs on ``port`` (a rollback to it is a switch)."""
         return self.slots.get(port) == ("active", rel)
@@ -294,7 +300,7 @@ def roll_back(s: Session, comp: Component, to: str | None, reason: str = "",
     # the two releases' revisions and whether the target still runs (warm): from the first
     # look; the lock's info names the target with the host run's launch (no round trip)
     s.set(from_rev=state.revision(state.current) or v.from_rev,
-          target=state.revision(target) or target, lock_now=False)  # fmt: skip
+          target=state.rollback_target(target), lock_now=False)  # fmt: skip
     s.console.out(f"롤백 대상 릴리스: {bad} → {target}")
     warm = bool(pair) and not v.dry_run and state.warm(state.other, target)
     plan, back = rollback_plans(s.view, comp, state, target, bad, warm)

@@ -191,3 +191,16 @@ def test_the_preflight_renders_the_checks_with_its_placeholder_view(component):
                     assert url in step.render(placeholder), step.title
                     checks += 1
     assert checks >= 3
+
+
+def test_a_rollback_to_an_adopted_release_records_its_revision_not_its_name():
+    """The frontend's adopted (legacy) release has no .release.json: the deployed-revision
+    stack got its name, and the next run refused it ("not a commit id")."""
+    legacy = "20261206_232835_000000_13c0-22f9ffd-legacy"
+    built = {"release": TARGET, "revision": "1" * 40, "status": "ready", "current": False,
+             "switched": 1}  # fmt: skip
+    state = HostState([{"release": legacy, "revision": "", "status": "ready", "current": False,
+                        "switched": 1}, built])  # fmt: skip
+    assert state.rollback_target(legacy) == "22f9ffd"
+    assert state.rollback_target(TARGET) == "1" * 40
+    assert state.rollback_target(release_flow.PREVIOUS) == release_flow.PREVIOUS  # a dry run
