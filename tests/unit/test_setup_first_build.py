@@ -74,3 +74,17 @@ def test_a_host_that_serves_already_is_not_built_for():
 def test_the_ai_venv_is_made_with_the_configured_python_only_where_missing():
     command = first.venv_command(Settings(ai_python="python3.12"))
     assert "if [ -x venv/bin/python ]" in command and "python3.12 -m venv -- venv" in command
+
+
+def test_a_frontend_built_here_gets_rsync_on_its_host():
+    """Setup's first frontend build here is sent with rsync, which setup then installs."""
+    from tasks.procedures import detect
+
+    facts = detect.Facts("debian", "12", "amd64", "mariadb", "3.11")
+    packages = lambda **s: (
+        detect.with_facts(make_host(Settings(**s)), facts)[0].settings.host_packages
+    )  # noqa: E731
+    assert "rsync" not in packages()
+    assert "rsync" in packages(frontend_build_on="local")
+    assert "rsync" in packages(build_on="local")
+    assert "rsync" not in packages(build_on="local", frontend_build_on="host")
