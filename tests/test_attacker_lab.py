@@ -173,7 +173,8 @@ def test_the_env_file_systemd_reads_cannot_be_pointed_elsewhere(attack):
     then restarts the unit through the root helper (it may)."""
     lab = attack.lab
     before = snapshot(lab)
-    for host, unit in (("cpu", "dojangkok@8081"), ("gpu", "fastapi")):
+    # the served instances (a release setup; no GPU: ai_switch=auto made the AI blue/green)
+    for host, unit in (("cpu", "dojangkok@8081"), ("gpu", "fastapi@8001")):
         shown = on(lab, host, f"systemctl show -p EnvironmentFiles --value {unit}")
         path = shown.split()[0].lstrip("-")
         lab.run(host, f"ln -sfn {CANARY} {path} || {{ mv -f {path} {path}.x && "
