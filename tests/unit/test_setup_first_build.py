@@ -81,9 +81,10 @@ def test_a_frontend_built_here_gets_rsync_on_its_host():
     from tasks.procedures import detect
 
     facts = detect.Facts("debian", "12", "amd64", "mariadb", "3.11")
-    packages = lambda **s: (
-        detect.with_facts(make_host(Settings(**s)), facts)[0].settings.host_packages
-    )  # noqa: E731
+
+    def packages(**s):
+        return detect.with_facts(make_host(Settings(**s)), facts)[0].settings.host_packages
+
     assert "rsync" not in packages()
     assert "rsync" in packages(frontend_build_on="local")
     assert "rsync" in packages(build_on="local")
