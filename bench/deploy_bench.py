@@ -76,6 +76,13 @@ def args_parser() -> argparse.ArgumentParser:
         default=ld.USERS,
         help=f"the load's keep-alive users, {ld.RATE:g} req/s each (0: no load)",
     )
+    p.add_argument(
+        "--ai-startup-delay",
+        type=float,
+        default=None,
+        help="seconds the sample AI server takes to start (its STARTUP_DELAY_SECONDS; the "
+        "team's server: ~45); default: the sample's own 3",
+    )
     p.add_argument("--out", type=Path, default=DOCS / "benchmarks.md", help="pictures go beside")
     p.add_argument("--save", type=Path, help="also write the raw measurements (JSON)")
     p.add_argument("--from", dest="load", type=Path, help="redraw from saved measurements")
@@ -102,7 +109,9 @@ def measure_all(args, names: list[str], tmp: Path) -> tuple[report.Meta, list[Me
     if not lab.is_up():
         lab.up()
     mask = commands.masker(lab.env().values())
-    chosen = methods.make(names, ROOT, history=tmp / "history.jsonl")
+    delay = args.ai_startup_delay
+    extra = () if delay is None else (("ai_env", methods.ai_env_with_delay(lab, delay)),)
+    chosen = methods.make(names, ROOT, history=tmp / "history.jsonl", extra=extra)
     for meth in chosen:
         meth.prepare_tool()
     scenarios = [s for s in SCENARIOS if s.key in args.scenarios.split(",")]
@@ -126,7 +135,8 @@ def measure_all(args, names: list[str], tmp: Path) -> tuple[report.Meta, list[Me
     results: list[Measurement] = []
     load = ld.Load(ld.site_url(eps["frontend"].url), cafile, tmp / "load.tsv", args.users)
     with pr.Probers(eps, pr.tls_context(cafile)) as probers, loaded(load, args.users):
-        bench = Bench(lab, probers, mask, settle=args.settle, load=load if args.users else None)
+        bench = Bench(lab, probers, mask, settle=args.settle, load=load if args.users else None,
+                      ai_startup_delay=delay)  # fmt: skip
         for sc in scenarios:
             for comp in [None] if sc.action == "full" else components:
                 # repetitions interleave the methods (script, release, script, release, …):
@@ -188,6 +198,8 @@ def command_line(args) -> str:
         cmd += f" --repeat {args.repeat}"
     if args.users != ld.USERS:
         cmd += f" --users {args.users}"
+    if args.ai_startup_delay is not None:
+        cmd += f" --ai-startup-delay {args.ai_startup_delay:g}"
     return cmd
 
 

@@ -10,7 +10,9 @@ a component on the lab.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -180,6 +182,8 @@ class FabMethod(Method):
     root: Path
     fab: Path = field(default_factory=lambda: Path(sys.executable).parent / "fab")
     history: Path | None = None
+    #: settings every run of this method gets (e.g. the AI's start-up delay in its ai_env)
+    extra: tuple = ()
 
     def __post_init__(self):
         self._help: dict[str, str] = {}
@@ -215,7 +219,7 @@ class FabMethod(Method):
 
     @property
     def settings(self) -> tuple:
-        return VARIANTS.get(self.name, (self.name, ()))[1]
+        return (*VARIANTS.get(self.name, (self.name, ()))[1], *self.extra)
 
     def flags(self, task: str) -> list[str]:
         return [f"--strategy={self.strategy}"] if self.has_strategy(task) else []
@@ -302,5 +306,15 @@ VARIANTS = {
 }
 
 
-def make(names: list[str], root: Path, history: Path | None = None) -> list[Method]:
-    return [ScriptMethod() if n == "script" else FabMethod(n, root, history=history) for n in names]
+def make(names: list[str], root: Path, history: Path | None = None,
+         extra: tuple = ()) -> list[Method]:  # fmt: skip
+    return [ScriptMethod() if n == "script" else FabMethod(n, root, history=history, extra=extra)
+            for n in names]  # fmt: skip
+
+
+def ai_env_with_delay(lab, seconds: float) -> str:
+    """The lab inventory's ai_env with the sample AI's STARTUP_DELAY_SECONDS set (JSON): what
+    every fab run (setup's .env too) writes, so each start takes that long."""
+    m = re.search(r"^ai_env=(.*)$", lab.inventory.read_text(), re.M)
+    values = json.loads(m.group(1)) if m else {}
+    return json.dumps({**values, "STARTUP_DELAY_SECONDS": f"{seconds:g}"}, ensure_ascii=False)

@@ -153,11 +153,26 @@ def let_the_prober_ask_the_ai_server(lab) -> None:
         raise RuntimeError(f"cannot let the prober reach the AI server: {res.stderr.strip()}")
 
 
+#: the AI server's .env on the lab's GPU host (the file its unit reads: appenv.system_path)
+AI_ENV = "/etc/dojangkok/env/ai.env"
+
+
+def ai_delay_command(seconds: float) -> str:
+    """As root on the GPU host: the sample AI's start-up delay in its .env, then a restart
+    (the first start the probers wait for takes that long too)."""
+    line = f"STARTUP_DELAY_SECONDS={seconds:g}"
+    return (f"sed -i '/^STARTUP_DELAY_SECONDS=/d' {AI_ENV} && echo {line} >> {AI_ENV} && "
+            "systemctl restart fastapi")  # fmt: skip
+
+
 class Bench:
     def __init__(self, lab, probers: pr.Probers, mask, log=print, settle: float = 30.0,
-                 margin: float = QUIET_MARGIN, load: ld.Load | None = None):  # fmt: skip
+                 margin: float = QUIET_MARGIN, load: ld.Load | None = None,
+                 ai_startup_delay: float | None = None):  # fmt: skip
         self.lab, self.probers, self.mask, self.log, self.settle = lab, probers, mask, log, settle
         self.margin, self.load = margin, load
+        #: the sample AI's start-up (STARTUP_DELAY_SECONDS), for every method alike
+        self.ai_startup_delay = ai_startup_delay
         self.probing_busy: float | None = None  # the baseline, after the first reset
         self.idle: list[ld.Request] = []  # the load's idle baseline, after the first reset
         self.idle_cpu = 0.0  # CPU seconds the load process used in it
@@ -173,6 +188,8 @@ class Bench:
         lab's hosts boot bare (tests/lab): `setup=True` is as `fab setup` left them, serving
         1.0.0 (a cached layer), which every method starts from."""
         self.lab.reset(setup=True)
+        if self.ai_startup_delay is not None:  # the served AI's .env, as setup writes it
+            self.lab.run("gpu", ai_delay_command(self.ai_startup_delay), timeout=60)
         method.prepare_hosts(self.lab)
         let_the_prober_ask_the_ai_server(self.lab)
         since = time.monotonic()

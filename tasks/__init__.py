@@ -103,17 +103,20 @@ def deploy_backend(
 @in_group(AI.group)
 @operator_task
 def deploy_ai(c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None):
-    """Deploy the AI server (manual C) to [gpu]: a new venv beside the live one, then a restart.
+    """Deploy the AI server (manual C) to [gpu]: a new venv beside the live one, then a switch.
 
     Usage: fab -H gpu deploy-ai [--dry-run] [--yes] [--strategy=manual]
 
     release (the default; setting strategy): the revision is exported into a new release
     with its own venv (reused when the requirements and Python are unchanged) and pip
-    install runs there while the old release serves; a failure changes nothing. Then
-    `current` switches and the service restarts, gated on /health and the AI smoke call; a
-    failure switches back and restarts the old release.
-    Downtime: the restart, until /health answers (none with ai_switch=blue-green: two
-    instances on ai_ports behind nginx on the GPU host, switched like the backend's).
+    install runs there while the old release serves; a failure changes nothing. Then the
+    switch, by ai_switch (default auto: decided on the host and said): blue/green where the
+    host holds two instances (no GPU, or more free GPU memory than ai_gpu_memory_mb): the
+    new instance starts on the idle port of ai_ports behind nginx, gated on /health and the
+    AI smoke call, then nginx switches (the old instance drains); else a restart: `current`
+    switches and the service restarts after its requests in flight finish
+    (ai_drain_timeout), gated the same way. A failure switches back.
+    Downtime: none with blue/green; with a restart, until /health answers.
 
     manual (--strategy=manual): the manual's C 1–7 as written: pull, venv, pip install,
     restart, health, AI smoke call. Downtime: from step 5 (restart) until /health answers.
@@ -155,8 +158,10 @@ def rollback_frontend(c, to=None, dry_run=False, yes=False, message="", strategy
     Usage: fab -H cpu rollback-frontend [--to=REV] [--dry-run]
 
     release (the default): the web root's `current` link switches back to the previous good
-    release (or --to's), then the main page is checked; the release rolled back from is
-    marked bad and skipped by later rollbacks (`fab -H cpu releases`). Downtime: none.
+    release (or --to's), then the main page is checked and the served version compared with
+    the one the target served; the release rolled back from is marked bad and skipped by
+    later rollbacks (`fab -H cpu releases`). A failed check says what serves now. Downtime:
+    none.
 
     manual (--strategy=manual): the web root is restored from the backup of the previously
     deployed revision (step 3a's), then nginx reloads.
@@ -175,8 +180,10 @@ def rollback_backend(c, to=None, dry_run=False, yes=False, message="", strategy=
     release (the default): nginx's upstream switches back to the previous good release (or
     --to's). Within backend_keep_warm (600 s) of the deploy its instance still runs (warm):
     the rollback is that switch, about a second. After it, that release first starts on the
-    idle port and must pass its health check, then the switch. The release rolled back from
-    is marked bad and skipped by later rollbacks (`fab -H cpu releases`). Downtime: none.
+    idle port and must pass its health check, then the switch. Then the smoke tests and the
+    served version against the target's; the instance left drains before it stops. The
+    release rolled back from is marked bad and skipped by later rollbacks (`fab -H cpu
+    releases`). Downtime: none.
 
     manual (--strategy=manual): the previously deployed revision's code and its kept jar
     (no rebuild), restart, health. Downtime: the restart, until health passes.
@@ -194,10 +201,13 @@ def rollback_ai(c, to=None, dry_run=False, yes=False, message="", strategy=None)
 
     Usage: fab -H gpu rollback-ai [--to=REV] [--dry-run]
 
-    release (the default): `current` switches back to the previous good release (or --to's),
-    with the venv it had, and the service restarts, gated on /health; the release rolled
-    back from is marked bad and skipped by later rollbacks. Downtime: the restart, until
-    /health answers (with ai_switch=blue-green: a switch, as the backend's; none).
+    release (the default): back to the previous good release (or --to's), with the venv it
+    had: with blue/green (ai_switch; auto decides on the host) a switch, as the backend's;
+    with a restart, `current` switches back and the service restarts after its requests in
+    flight finish, gated on /health. Then the smoke call and the served version against the
+    target's: ok only when both hold. The release rolled back from is marked bad and
+    skipped by later rollbacks. Downtime: none with blue/green; with a restart, until
+    /health answers.
 
     manual (--strategy=manual): the previously deployed revision's code, pip install,
     restart, health. Downtime: from the restart until /health answers.

@@ -46,7 +46,8 @@ class Health:
         """The check repeated until it passes: ``tries`` times, ``interval`` apart; with
         ``every``, that often instead, within the same total time (the manual's limit)."""
         if every:
-            return shell.poll(self.command(), max(1, math.ceil(self.timeout / every)), every)
+            n = max(1, math.ceil(self.timeout / every))
+            return shell.poll(self.command(), n, every, self.timeout)
         return shell.poll(self.command(), self.tries, self.interval)
 
 

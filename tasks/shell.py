@@ -108,16 +108,24 @@ def health(url: str, expect: str) -> str:
     return f"curl -fsS --max-time 10 {q(values.url(url, 'health check url'))} | grep -qF -- {q(expect)}"
 
 
-def poll(check: str, tries: int, interval: float) -> str:
+def poll(check: str, tries: int, interval: float, window: float | None = None) -> str:
     """Run ``check`` until it succeeds, at most ``tries`` times, ``interval`` seconds apart.
 
-    The loop runs on the host, so a fine interval costs no SSH round trips.
+    The loop runs on the host, so a fine interval costs no SSH round trips. Its last line
+    says how long the wait took against ``window`` (the limit; default tries × interval):
+    the step's result, and its record, tell a slow start from a fast one. A waiting line
+    is printed at most about once a second.
     """
     n, pause = int(tries), f"{float(interval):g}"
+    limit = f"{float(window if window is not None else n * float(interval)):g}"
+    every = max(1, round(1 / float(interval))) if float(interval) < 1 else 1
+    said = f"[ $(( (i - 1) % {every} )) -eq 0 ] && " if every > 1 else ""
+    took = "ms=$(( ($(date +%s%N) - t0) / 1000000 )); s=$((ms / 1000)).$((ms % 1000 / 100))"
     return (
-        f'for i in $(seq 1 {n}); do if {check}; then echo "ok ($i/{n})"; exit 0; fi; '
-        f'echo "대기 중... ($i/{n})"; [ "$i" -lt {n} ] && sleep {pause}; done; '
-        f'echo "{n}회 연속 실패" >&2; exit 1'
+        f"t0=$(date +%s%N); for i in $(seq 1 {n}); do if {check}; then {took}; "
+        f'echo "ok: ${{s}}초 만에 정상 (한도 {limit}초, {pause}초 간격 $i번째 확인)"; exit 0; fi; '
+        f'{said}echo "대기 중... ($i/{n})"; [ "$i" -lt {n} ] && sleep {pause}; done; {took}; '
+        f'echo "{n}회 연속 실패: ${{s}}초 동안 (한도 {limit}초)" >&2; exit 1'
     )
 
 

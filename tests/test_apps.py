@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -170,7 +171,7 @@ def test_app_layout(name: str) -> None:
     [
         ("frontend", {"REACT_APP_API_URL"}),
         ("backend", {"DB_URL", "DB_USER", "DB_PASSWORD", "SERVER_PORT"}),
-        ("ai", {"MODEL_NAME", "LOG_DIR", "VECTOR_STORE_DIR"}),
+        ("ai", {"MODEL_NAME", "LOG_DIR", "VECTOR_STORE_DIR", "STARTUP_DELAY_SECONDS"}),
     ],
 )
 def test_env_example_has_keys_without_values(name: str, keys: set[str]) -> None:
@@ -322,11 +323,16 @@ def backend_jar(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def start_backend(
-    servers: list[Server], jar: Path, delay: str = "0", db_url: str | None = None, **env: str
+    servers: list[Server],
+    jar: Path,
+    delay: str = "0",
+    db_url: str | None = None,
+    args: tuple[str, ...] = (),
+    **env: str,
 ) -> Server:
     port = free_port()
     server = Server(
-        ["java", "-jar", str(jar)],
+        ["java", "-jar", str(jar), *args],
         jar.parent,
         {
             "SERVER_PORT": str(port),
@@ -373,6 +379,51 @@ def test_backend_runs_without_db(backend_jar: Path, servers: list[Server]) -> No
     # The JVM exits 128+15 after its shutdown hooks ran, as Spring Boot does.
     assert server.wait_exit() in (0, 143)
     assert "Shutting down" in server.log and "Shutdown complete" in server.log
+
+
+def in_thread(method: str, url: str) -> tuple[threading.Thread, list]:
+    """A request made in a thread; its (status, body) lands in the list."""
+    got: list = []
+    thread = threading.Thread(target=lambda: got.append(http(method, url)), daemon=True)
+    thread.start()
+    return thread, got
+
+
+@needs_jdk
+def test_backend_graceful_shutdown_lets_a_request_in_flight_finish(
+    backend_jar: Path, servers: list[Server]
+) -> None:
+    """Spring Boot's server.shutdown=graceful, as the units pass it: on SIGTERM no new
+    connection, the request in flight answers, then the JVM exits; the timeout bounds it."""
+    graceful = ("--server.shutdown=graceful", "--spring.lifecycle.timeout-per-shutdown-phase=20s")
+    server = start_backend(servers, backend_jar, args=graceful)
+    server.wait_until_listening()
+    assert http("GET", server.url("/api/slow?seconds=601"))[0] == 400
+    assert http("GET", server.url("/api/slow?seconds=x"))[0] == 400
+    assert http("GET", server.url("/api/slow?seconds=0.1")) == (
+        200, {"slept": 0.1, "version": "1.0.0"},
+    )  # fmt: skip
+    thread, got = in_thread("GET", server.url("/api/slow?seconds=2"))
+    time.sleep(0.5)
+    server.proc.send_signal(signal.SIGTERM)
+    server.wait_for_log("Commencing graceful shutdown")
+    assert not port_open(server.port)  # no new connection while it drains
+    thread.join(10)
+    assert got == [(200, {"slept": 2.0, "version": "1.0.0"})]
+    assert server.wait_exit() in (0, 143)
+    assert (
+        "(1 in flight, at most 20.0s)" in server.log and "Graceful shutdown complete" in server.log
+    )
+
+    bounded = start_backend(servers, backend_jar, args=(graceful[0],),
+                            SPRING_LIFECYCLE_TIMEOUTPERSHUTDOWNPHASE="1s")  # fmt: skip
+    bounded.wait_until_listening()
+    thread, got = in_thread("GET", bounded.url("/api/slow?seconds=30"))
+    time.sleep(0.5)
+    started = time.monotonic()
+    bounded.proc.send_signal(signal.SIGTERM)
+    assert bounded.wait_exit() in (0, 143) and time.monotonic() - started < 5
+    assert "Graceful shutdown aborted with one or more requests still active" in bounded.log
 
 
 @needs_jdk
@@ -478,7 +529,7 @@ def test_ai_requirements_are_exact_pins() -> None:
     assert all(re.fullmatch(r"\d+(\.\d+)+", version) for version in pins.values())
 
 
-def start_ai(servers: list[Server], app: Path, delay: str = "0") -> Server:
+def start_ai(servers: list[Server], app: Path, delay: str = "0", *args: str) -> Server:
     port = free_port()
     server = Server(
         [
@@ -490,6 +541,7 @@ def start_ai(servers: list[Server], app: Path, delay: str = "0") -> Server:
             "127.0.0.1",
             "--port",
             str(port),
+            *args,
         ],
         app,
         {"STARTUP_DELAY_SECONDS": delay, "PYTHONDONTWRITEBYTECODE": "1"},
@@ -531,6 +583,22 @@ def test_ai_endpoints(tmp_path: Path, servers: list[Server]) -> None:
     # uvicorn shuts down gracefully, then re-raises the signal (systemd counts that as clean).
     assert server.wait_exit() in (0, -signal.SIGTERM)
     assert "Shutting down dojangkok AI 1.0.0" in server.log
+
+
+@needs_fastapi
+def test_ai_lets_a_slow_request_finish_when_stopped(tmp_path: Path, servers: list[Server]) -> None:
+    """uvicorn's --timeout-graceful-shutdown, as the units pass it: the request in flight at
+    SIGTERM answers; /slow is bounded."""
+    app = copy_app("ai", tmp_path)
+    server = start_ai(servers, app, "0", "--timeout-graceful-shutdown", "20")
+    server.wait_until_listening()
+    assert http("GET", server.url("/slow?seconds=601"))[0] == 422
+    thread, got = in_thread("GET", server.url("/slow?seconds=2"))
+    time.sleep(0.5)
+    server.proc.send_signal(signal.SIGTERM)
+    thread.join(10)
+    assert got == [(200, {"slept": 2.0, "version": "1.0.0"})]
+    assert server.wait_exit() in (0, -signal.SIGTERM)
 
 
 @needs_fastapi

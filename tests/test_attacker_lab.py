@@ -212,7 +212,8 @@ def test_the_env_file_systemd_reads_cannot_be_pointed_elsewhere(attack):
     lab = attack.lab
     before = snapshot(lab)
     tried, paths = {}, []
-    for host, unit in (("cpu", "dojangkok@8081"), ("gpu", "fastapi")):
+    # the served instances (a release setup; no GPU: ai_switch=auto made the AI blue/green)
+    for host, unit in (("cpu", "dojangkok@8081"), ("gpu", "fastapi@8001")):
         shown = on(lab, host, f"systemctl show -p EnvironmentFiles --value {unit}")
         path = shown.split()[0].lstrip("-")
         paths.append(path)
@@ -224,7 +225,7 @@ def test_the_env_file_systemd_reads_cannot_be_pointed_elsewhere(attack):
     found = damage(lab, before)
     kept = {h: on(lab, h, f"stat -c %F {p}") for h, p in zip(HOSTS, paths, strict=True)}
     attacks.record(
-        lab, 4, "dojangkok@8081 (cpu), fastapi (gpu)",
+        lab, 4, "dojangkok@8081 (cpu), fastapi@8001 (gpu)",
         did=f"`ln -sfn {CANARY} <the unit's EnvironmentFile>` (else move it away and link), then "
             "`sudo dojangkok-root systemctl restart <unit>`",
         tool="no tool run: systemd reads the file as root at the restart",

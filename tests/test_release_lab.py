@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -96,6 +97,23 @@ class Ctx:
     def records(self) -> list[dict]:
         return faults.records(self.work / "history.jsonl")
 
+    def in_flight(self, url: str, **kw) -> tuple[threading.Thread, list]:
+        """A slow request started now, in a thread; its (status, JSON body) lands in the list."""
+        got: list = []
+
+        def ask():
+            r = requests.get(url, timeout=120, **kw)
+            got.append((r.status_code, r.json() if r.ok else r.text))
+
+        thread = threading.Thread(target=ask, daemon=True)
+        thread.start()
+        time.sleep(1)  # the request has reached the instance
+        return thread, got
+
+    def since(self, host: str) -> str:
+        """The host's clock now, for journalctl --since."""
+        return self.on(host, "date '+%Y-%m-%d %H:%M:%S'")
+
 
 @pytest.fixture(scope="module")
 def ctx(lab, tmp_path_factory):
@@ -119,16 +137,36 @@ def test_the_first_release_deploy_converts_the_host_without_a_failed_request(ctx
     rels = ctx.releases("backend")
     assert [r["status"] for r in rels] == ["ready", "ready"] and rels[-1]["role"] == "current"
     assert rels[0]["role"] == "previous"  # the adopted (legacy) release
+    # the record says how long the new instance took to start against its window
+    (rec,) = [r for r in ctx.records() if r["kind"] == "deploy"][-1:]
+    (health,) = [st for st in rec["steps"] if (st["section"], st["number"]) == ("B", "10")]
+    assert re.fullmatch(r"ok: \d+\.\d초 만에 정상 \(한도 30초, 0\.2초 간격 \d+번째 확인\)",
+                        health["detail"]), health  # fmt: skip
 
 
-def test_a_warm_rollback_is_a_switch(ctx):
+def test_a_warm_rollback_is_a_switch_and_checks_what_it_promises(ctx):
+    """The rollback's smoke test and version check run and say so; a request in flight on
+    the instance it leaves is answered: that instance drains before it stops (its retire,
+    10 s after the switch, is a graceful shutdown)."""
+    since = ctx.since("cpu")
+    slow, got = ctx.in_flight(site(ctx.lab, "/api/slow?seconds=25").url, verify=str(ctx.ca))
     with ctx.backend_prober() as probe:
         res = ctx.fab("-H", "cpu", "rollback-backend", "--yes")
     assert res.returncode == 0, res.stderr
     assert not probe.failures, probe.summary()
     assert "전환만 (따뜻한 인스턴스)" in res.stdout
+    assert (
+        "(BR7) 기능 테스트 (롤백 후)" in res.stdout
+        and "ok GET http://localhost:8081/api/" in res.stdout
+    )
+    assert re.search(r"제공 버전 1\.0\.0: \S+이\(가\) 기록될 때와 같음", res.stdout), res.stdout
     assert ctx.version("backend") == "1.0.0"
     assert ctx.releases("backend")[-1]["status"] == "bad"
+    slow.join(60)
+    assert got == [(200, {"slept": 25.0, "version": "1.1.0"})]  # after the switch, in full
+    journal = ctx.on("cpu", f"journalctl -u dojangkok@8082 --since '{since}' --no-pager")
+    assert "Waiting for active requests to complete (1 in flight" in journal, journal[-2000:]
+    assert "Graceful shutdown complete" in journal
 
 
 def test_a_failed_build_changes_nothing(ctx):
@@ -231,23 +269,55 @@ def test_frontend_release_deploy_and_rollback_without_a_failed_request(ctx):
         res = ctx.fab("-H", "cpu", "rollback-frontend", "--yes")
     assert res.returncode == 0 and not page.failures, page.summary()
     assert ctx.version("frontend") == "1.0.0"
+    assert re.search(r"제공 버전 1\.0\.0: \S+이\(가\) 기록될 때와 같음", res.stdout), res.stdout
+
+
+def test_a_failed_frontend_rollback_says_what_serves_now(ctx):
+    """A rollback whose page check fails after its switch stops there (no switch back: the
+    release it left was rolled back from), and says what serves, read on the host: not
+    "the service is unchanged", which it is not."""
+    bad = next(r for r in ctx.releases("frontend") if r["status"] == "bad")
+    page = f"{BASE}/frontend/releases/{bad['release']}/build/index.html"
+    ctx.on("cpu", f"mv {page} {page}.gone")
+    try:
+        res = ctx.fab("-H", "cpu", "rollback-frontend", "--yes", f"--to={bad['revision']}")
+        assert res.returncode == 1, res.stdout
+        assert "AR3 메인 페이지 확인 실패" in res.stderr
+        assert f"지금 서비스 중: current → 릴리스 {bad['release']} (롤백 대상)" in res.stderr
+        assert "전환 전에 멈췄습니다" not in res.stderr
+    finally:
+        ctx.on("cpu", f"mv {page}.gone {page}")
+    assert ctx.version("frontend") == "1.1.0"  # what it said: the target serves
 
 
 def test_ai_release_deploy_is_gated_on_health_and_rolls_back(ctx):
+    """ai_switch=restart (the GPU cannot hold two instances): health-gated restarts; the
+    rollback's restart drains (a request in flight is answered first) and is checked."""
+    inv = ctx.inventory()
+    inv.write_text(inv.read_text() + "\n[gpu:vars]\nai_switch=restart\n")
     ctx.lab.push_app("ai", {"VERSION": "1.1.0\n"}, "v1.1.0")
-    res = ctx.fab("-H", "gpu", "deploy-ai", "--yes")
+    res = ctx.fab("-H", "gpu", "deploy-ai", "--yes", inv=inv)
     assert res.returncode == 0, res.stderr
     assert ctx.version("ai") == "1.1.0"
     assert (
         ctx.on("gpu", "systemctl show -p WorkingDirectory --value fastapi") == f"{BASE}/ai/current"
     )
     ctx.lab.push_app("ai", {"VERSION": "1.2.0\n", "BREAK": "start"}, "crashes")
-    res = ctx.fab("-H", "gpu", "deploy-ai", "--yes")
+    res = ctx.fab("-H", "gpu", "deploy-ai", "--yes", inv=inv)
     assert res.returncode == 1 and "롤백 시작 (호스트에서)" in res.stdout
     assert ctx.version("ai") == "1.1.0"
-    res = ctx.fab("-H", "gpu", "rollback-ai", "--yes")
+    since = ctx.since("gpu")
+    with ctx.lab.tunnel("cpu", "gpu", 8000) as ai:
+        slow, got = ctx.in_flight(f"http://{ai}/slow?seconds=8")
+        res = ctx.fab("-H", "gpu", "rollback-ai", "--yes", inv=inv)
+        slow.join(60)
     assert res.returncode == 0, res.stderr
     assert ctx.version("ai") == "1.0.0"
+    assert got == [(200, {"slept": 8.0, "version": "1.1.0"})]  # answered before the restart
+    assert "Waiting for connections to close" in ctx.on(
+        "gpu", f"journalctl -u fastapi --since '{since}' --no-pager")  # fmt: skip
+    assert "(CR5) 기능 테스트 (롤백 후)" in res.stdout
+    assert re.search(r"제공 버전 1\.0\.0: \S+이\(가\) 기록될 때와 같음", res.stdout), res.stdout
 
 
 def test_exposure_of_the_template_unit(ctx):
@@ -257,12 +327,15 @@ def test_exposure_of_the_template_unit(ctx):
 
 
 def test_ai_blue_green_switches_without_a_failed_request(ctx):
+    """ai_switch=auto (the default) on a host without a GPU: blue/green, said with the
+    reason; a request in flight on the instance a rollback leaves is answered (it drains)."""
     inv = ctx.inventory()
-    inv.write_text(inv.read_text() + "\n[gpu:vars]\nai_switch=blue-green\nai_keep_warm=30\n")
+    inv.write_text(inv.read_text() + "\n[gpu:vars]\nai_keep_warm=30\n")
     # the first blue/green deploy converts: one short outage while nginx takes the port
     ctx.lab.push_app("ai", {"VERSION": "1.3.0\n", "BREAK": None}, "v1.3.0")
     res = ctx.fab("-H", "gpu", "deploy-ai", "--yes", inv=inv)
     assert res.returncode == 0, res.stderr
+    assert "AI 전환 방식 (ai_switch=auto): blue/green" in res.stdout and "GPU 없음" in res.stdout
     assert ctx.version("ai") == "1.3.0"
     assert "listen 8000" in ctx.on("gpu", "cat /etc/nginx/conf.d/dojangkok-ai.conf")
     ctx.lab.push_app("ai", {"VERSION": "1.4.0\n"}, "v1.4.0")
@@ -272,8 +345,18 @@ def test_ai_blue_green_switches_without_a_failed_request(ctx):
     assert res.returncode == 0, res.stderr
     assert not probe.failures, probe.summary()
     assert ctx.version("ai") == "1.4.0"
+    live = re.search(
+        r"127\.0\.0\.1:(\d+)", ctx.on("gpu", "cat /etc/nginx/dojangkok-ai-upstream.conf")
+    )[1]
+    since = ctx.since("gpu")
     with ctx.lab.tunnel("cpu", "gpu", 8000) as ai, Prober(f"http://{ai}/health") as probe:
+        slow, got = ctx.in_flight(f"http://{ai}/slow?seconds=25")
         res = ctx.fab("-H", "gpu", "rollback-ai", "--yes", inv=inv)
+        slow.join(60)
     assert res.returncode == 0 and "전환만 (따뜻한 인스턴스)" in res.stdout, res.stderr
     assert not probe.failures, probe.summary()
     assert ctx.version("ai") == "1.3.0"
+    assert re.search(r"제공 버전 1\.3\.0: \S+이\(가\) 기록될 때와 같음", res.stdout), res.stdout
+    assert got == [(200, {"slept": 25.0, "version": "1.4.0"})]  # after the switch, in full
+    journal = ctx.on("gpu", f"journalctl -u fastapi@{live} --since '{since}' --no-pager")
+    assert "Waiting for connections to close" in journal, journal[-2000:]

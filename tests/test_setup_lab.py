@@ -28,6 +28,9 @@ pytestmark = pytest.mark.lab
 
 # The manual strategy's layout (the release strategy's setup: the module's last test)
 FAST = MANUAL + polling(30)
+#: the GPU host has no package index at all (its pip.conf is removed before setup): the AI
+#: is built here and sent, by setup itself (tasks/build/first.py), and by every later run
+LOCAL_AI = "\n[gpu:vars]\nai_build_on=local\n"
 
 
 def inventory(lab, tmp: Path, extra: str = FAST, **cpu_vars: str) -> Path:
@@ -126,8 +129,10 @@ def test_settings_show_what_was_detected_on_the_host(bare, work):
 # --- setup from bare ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def set_up(bare, work):
-    """`fab setup` on both bare hosts at once, as an operator would."""
-    inv = inventory(bare, work)
+    """`fab setup` on both bare hosts at once, as an operator would; the GPU host without a
+    package index (the lab's pip.conf, pointing at a wheelhouse, removed)."""
+    on(bare, "gpu", "rm -f /etc/pip.conf")
+    inv = inventory(bare, work, FAST + LOCAL_AI)
     with ThreadPoolExecutor(2) as pool:
         runs = dict(zip(("cpu", "gpu"), pool.map(
             lambda h: fab(bare, work, "-H", h, "setup", "--yes", inv=inv), ("cpu", "gpu")),
@@ -152,6 +157,13 @@ def test_setup_takes_bare_hosts_to_serving(set_up):
     assert on(lab, "gpu", "ps -o user= -p $(systemctl show -p MainPID --value fastapi)") == (
         "dojangkok-ai"
     )
+    # no package index on the GPU host: setup built the AI here and installed the wheels alone
+    gpu = runs["gpu"].stdout
+    assert "AI 서버 첫 빌드 (로컬 빌드 후 전송)" in gpu and "--no-index --find-links" in gpu
+    assert "변경: 로컬 빌드" in gpu
+    assert on(lab, "gpu", "test ! -e /etc/pip.conf && pip3 config list 2>/dev/null; true") == ""
+    # the health check says how long the start took against its window (30 × 1 s here)
+    assert re.search(r"ok: \d+\.\d초 만에 정상 \(한도 30초", gpu), gpu[-3000:]
 
 
 def served_serial(lab) -> str:
@@ -270,7 +282,7 @@ def test_a_second_setup_changes_nothing_and_says_so(set_up, work):
     lab, _ = set_up
     served(lab, timeout=60)
     before = invocations(lab)
-    inv = inventory(lab, work)
+    inv = inventory(lab, work, FAST + LOCAL_AI)
     for host in ("cpu", "gpu"):
         t0 = time.monotonic()
         res = fab(lab, work, "-H", host, "setup", "--yes", inv=inv)
@@ -287,7 +299,7 @@ def test_setup_after_deploys_and_a_backup_changes_nothing(set_up, work):
     """Deploys and setup agree on every directory, file, owner and mode: after a full
     deploy and a DB backup, setup still has nothing to change."""
     lab, _ = set_up
-    inv = inventory(lab, work)
+    inv = inventory(lab, work, FAST + LOCAL_AI)
     assert fab(lab, work, "full-deploy", "--yes", inv=inv).returncode == 0
     assert fab(lab, work, "-H", "cpu", "backup-db", inv=inv).returncode == 0
     for host in ("cpu", "gpu"):
@@ -320,23 +332,26 @@ def test_no_secret_reached_the_output(set_up, work):
 def test_a_release_setup_converts_the_host_and_its_second_run_changes_nothing(set_up, work):
     """strategy=release (the default): setup takes a host serving the manual way to the
     release layout (the conversion a first release deploy does) while it keeps serving, and
-    a second run changes nothing. (`make demo` runs it from bare hosts.)"""
+    a second run changes nothing. (`make demo` runs it from bare hosts.) The GPU host has no
+    GPU: ai_switch=auto makes it blue/green, and says why; it has no package index either,
+    so its first release is installed from wheels built here."""
     lab, _ = set_up
-    inv = inventory(lab, work, extra=strategy("release") + polling(30))
+    inv = inventory(lab, work, extra=strategy("release") + polling(30) + LOCAL_AI)
     for host in ("cpu", "gpu"):
         res = fab(lab, work, "-H", host, "setup", "--yes", inv=inv)
         assert res.returncode == 0, res.stderr
         assert "release 방식으로 전환" in res.stdout
+    assert "AI 전환 방식 (ai_switch=auto): blue/green" in res.stdout and "GPU 없음" in res.stdout
     assert set(served(lab, timeout=60)) == {"frontend", "backend", "ai"}
     assert "127.0.0.1:8081" in on(lab, "cpu", "cat /etc/nginx/dojangkok-upstream.conf")
     assert on(lab, "cpu", "systemctl is-active dojangkok@8081") == "active"
     assert on(lab, "cpu", "systemctl is-enabled dojangkok@8081") == "enabled"
     assert on(lab, "cpu", "readlink /var/www/dojangkok").startswith("/app/releases/frontend/")
-    assert on(lab, "gpu", "systemctl show -p WorkingDirectory --value fastapi") == (
-        "/app/releases/ai/current"
-    )
+    assert on(lab, "gpu", "systemctl is-active fastapi@8001") == "active"
+    assert on(lab, "gpu", "systemctl is-enabled fastapi@8001") == "enabled"
+    assert "127.0.0.1:8001" in on(lab, "gpu", "cat /etc/nginx/dojangkok-ai-upstream.conf")
     assert exposure(lab, "cpu", "dojangkok@8081") <= 2.0
-    assert exposure(lab, "gpu", "fastapi") <= 2.0
+    assert exposure(lab, "gpu", "fastapi@8001") <= 2.0
     for host in ("cpu", "gpu"):
         res = fab(lab, work, "-H", host, "setup", "--yes", inv=inv)
         assert res.returncode == 0, res.stderr

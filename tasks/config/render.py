@@ -76,7 +76,9 @@ def backend_unit(s: Settings) -> ConfigFile:
 def ai_files(s: Settings) -> list[ConfigFile]:
     """The AI server's unit; with the release strategy's blue/green, the template unit and
     the nginx proxy on the GPU host instead."""
-    if s.strategy == "release" and s.ai_switch == "blue-green":
+    from tasks.procedures.release_ai import pair  # ai_switch resolved (auto: detect.py)
+
+    if s.strategy == "release" and pair(s) is not None:
         return [
             ConfigFile("ai", "systemd/ai@.service.j2", f"{s.systemd_dir}/{s.ai_service}@.service",
                        "unit", f"{s.ai_service}@", restart=False),
@@ -110,6 +112,11 @@ def environment(root: Path = TEMPLATES):
     return env
 
 
+#: seconds a unit's stop waits beyond the app's drain (*_drain_timeout): the app's own
+#: shutdown after its last request (a JVM's hooks, uvicorn's lifespan), then SIGKILL
+STOP_MARGIN = 15
+
+
 def context(s: Settings) -> dict[str, object]:
     """The templates' variables: every setting, plus paths derived from them."""
     values = dataclasses.asdict(s)
@@ -140,6 +147,9 @@ def context(s: Settings) -> dict[str, object]:
         ai_base=ai_base,
         ai_upstream_name=AI_UPSTREAM,
         ai_allow=_nginx_allow(s.ai_ip_allow),
+        # a stop waits for the app's own drain (*_drain_timeout), then its exit
+        backend_stop_timeout=s.backend_drain_timeout + STOP_MARGIN,
+        ai_stop_timeout=s.ai_drain_timeout + STOP_MARGIN,
         **tls_vars(s),
     )  # fmt: skip
     return values

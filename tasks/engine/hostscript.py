@@ -253,8 +253,10 @@ class _Follow:
             self.progress = None
 
 
-def settle(s: Session, done: dict) -> None:
-    """Carry the host run's end into the session: raise as the in-process runner would."""
+def settle(s: Session, done: dict, serving=None) -> None:
+    """Carry the host run's end into the session: raise as the in-process runner would.
+    ``serving``: reads and says what serves now, for a run that ended without going back
+    (a rollback stopped after its switch, a deploy stopped before it)."""
     r = s.report
     r.host_downtime = done.get("downtime")
     r.interrupted = r.interrupted or bool(done.get("interrupted"))
@@ -265,6 +267,9 @@ def settle(s: Session, done: dict) -> None:
     if done["result"] in ("rolled-back", "interrupted") and done.get("rolled_back"):
         raise StepFailed(problem, "이전 버전으로 돌아갔습니다 (요청은 계속 이전 버전이 받았습니다). "
                          "원인을 고친 뒤 다시 배포하세요", True, r)  # fmt: skip
+    now = f"{serving()}. " if serving is not None and s.connected else ""
     if done["result"] == "rollback-failed":
-        raise StepFailed(problem, "서비스 상태를 확인하세요: " + s.recovery(), False, r)
+        raise StepFailed(problem, f"{now}서비스 상태를 확인하세요: " + s.recovery(), False, r)
+    if now:
+        raise StepFailed(problem, f"{now}확인한 뒤: {s.recovery()}", None, r)
     raise StepFailed(problem, "서비스는 그대로입니다 (전환 전에 멈췄습니다)", None, r)

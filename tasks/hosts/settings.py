@@ -103,7 +103,10 @@ class Settings:
     #: health check: GET http://localhost:<backend_port><backend_health_path>
     backend_health_path: str = "/health"
     backend_health_expect: str = "UP"
-    backend_health_tries: int = 12
+    #: the health window is tries × interval: 2 minutes, for a slow start (the manual: 12 × 5 s);
+    #: the release strategy polls every health_poll_interval within it, so a fast start costs
+    #: nothing more; the step's result says how long the start took against it
+    backend_health_tries: int = 24
     backend_health_interval: int = 5
     #: step 11 requests ({"method", "url" or "path", "body", "expect", "status"}; a "path" is
     #: asked of http://localhost:<backend_port>); empty: the operator is asked to test by hand
@@ -128,7 +131,8 @@ class Settings:
     #: health check: GET http://localhost:<ai_listen_port><ai_health_path>
     ai_health_path: str = "/health"
     ai_health_expect: str = "ok"
-    ai_health_tries: int = 6
+    #: 3 minutes (36 × 5 s; the manual: 6 × 5 s): a model takes its time to load (~45 s)
+    ai_health_tries: int = 36
     ai_health_interval: int = 5
     ai_smoke: list = field(
         default_factory=lambda: [
@@ -294,14 +298,21 @@ class Settings:
     #: seconds the old backend instance stays running after a switch: a rollback within
     #: this window is a switch back, with no start-up
     backend_keep_warm: int = 600
+    #: seconds a stopping backend lets its requests in flight finish (Spring Boot's
+    #: server.shutdown=graceful and spring.lifecycle.timeout-per-shutdown-phase, passed by
+    #: the units; their TimeoutStopSec follows): a switch's old instance, a restart, a stop.
+    #: 120 s: nginx's proxy_read_timeout ends a request through it by then anyway
+    backend_drain_timeout: int = 120
     #: the upstream nginx proxies /api/ to, rewritten by each switch (included by the site)
     nginx_upstream_file: str = "/etc/nginx/dojangkok-upstream.conf"
     #: health checks poll this often (seconds); the manual's tries × interval stay the limit
     health_poll_interval: float = 0.2
-    #: AI server: "restart" (build the new venv beside the old one, then a health-gated
-    #: restart) or "blue-green" (two instances behind nginx on the GPU host; the GPU must
-    #: hold two copies of the model: see ai_gpu_memory_mb)
-    ai_switch: str = "restart"
+    #: AI server: "auto" (blue-green when the host can hold two instances: no GPU, or
+    #: nvidia-smi shows more free memory than ai_gpu_memory_mb; else a restart that drains
+    #: first; each deploy and rollback says which and why), "restart" (build the new venv
+    #: beside the old one, then a health-gated restart) or "blue-green" (two instances behind
+    #: nginx on the GPU host; the GPU must hold two copies of the model: ai_gpu_memory_mb)
+    ai_switch: str = "auto"
     ai_ports: list = field(default_factory=lambda: [8001, 8002])
     #: blue/green: the upstream nginx on the GPU host proxies ai_listen_port to
     ai_upstream_file: str = "/etc/nginx/dojangkok-ai-upstream.conf"
@@ -309,6 +320,10 @@ class Settings:
     ai_proxy_conf: str = "/etc/nginx/conf.d/dojangkok-ai.conf"
     #: blue/green: seconds the old AI instance stays running after a switch (GPU memory)
     ai_keep_warm: int = 60
+    #: seconds a stopping AI server lets its requests in flight finish (uvicorn's
+    #: --timeout-graceful-shutdown; the units' TimeoutStopSec follows): the manual's SLA
+    #: for an AI request, 5 minutes
+    ai_drain_timeout: int = 300
     #: the GPU memory (MiB) one AI instance needs; blue/green is refused when nvidia-smi
     #: reports less free memory than that (0: no check)
     ai_gpu_memory_mb: int = 0

@@ -170,6 +170,7 @@ def deploy_on(s: Session, comp: Component, revision: str | None = None) -> None:
     from tasks.build.flow import prepare
 
     proc = PROCEDURES[comp.name]
+    _resolve_switch(s, comp)
     release_reads = _release_reads(s, comp)
     stack, got = read_deployed_and(s, comp, release_reads)
     v = s.view
@@ -192,6 +193,14 @@ def deploy_on(s: Session, comp: Component, revision: str | None = None) -> None:
         s.set(to_rev=s.query(shell.git_head(comp.checkout(s.view.s))))
         records.write_stack(s, records.pushed(stack, s.view.from_rev, s.view.to_rev))
         drift.remember(s, comp, s.view.to_rev)
+
+
+def _resolve_switch(s: Session, comp: Component) -> None:
+    """The AI server's ai_switch=auto, decided on the host and said (release strategy)."""
+    if comp.name == "ai" and s.view.strategy == "release":
+        from tasks.procedures import release_ai
+
+        release_ai.resolve_on(s)
 
 
 def _release_reads(s: Session, comp: Component) -> list[str]:
@@ -239,6 +248,7 @@ def rollback_host(comp: Component, host: Host, secrets: Secrets, opts: Options,
                  dry_run=opts.dry_run, yes=opts.yes, strategy=strategy,
                  message=opts.message) as s:  # fmt: skip
         s.set(build_on=opts.build_on_for(host, comp))  # the AI's reinstall needs no index then
+        _resolve_switch(s, comp)
         release_reads = _release_reads(s, comp)
         stack, got = read_deployed_and(s, comp, release_reads)
         if strategy == "release":

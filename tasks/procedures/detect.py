@@ -34,6 +34,15 @@ FACTS = (
     "echo \"nginx=$({ nginx -v || /usr/sbin/nginx -v; } 2>&1 | sed -n 's|^nginx version: nginx/||p')\""
 )
 
+
+def facts_command(s: Settings) -> str:
+    """:data:`FACTS`, and what ai_switch=auto decides from: the GPU's free memory and whether
+    the AI server is laid out for blue/green (tasks/procedures/release_ai.py)."""
+    from tasks.procedures.release_ai import switch_facts
+
+    return f"{FACTS}; {switch_facts(s)}"
+
+
 #: the config directory each server reads last, and a name that sorts after its own files
 CONF = {
     "mariadb": "/etc/mysql/mariadb.conf.d/60-dojangkok.cnf",  # after 50-server.cnf
@@ -47,7 +56,7 @@ JAVA = 17
 NEWER_JDK = {"debian": ((13,), 21)}
 #: what the manual's target has, when there is no host to ask
 ASSUMED = {"os": "ubuntu", "os_version": "24.04", "arch": "arm64", "db": "", "python": "",
-           "nginx": ""}  # fmt: skip
+           "nginx": "", "gpu": "", "pair": ""}  # fmt: skip
 #: nginx 1.25.1 made `listen ... http2` deprecated (a warning at every `nginx -t`) for the
 #: `http2 on;` directive, which older nginx refuses; where nginx is not installed yet, the
 #: distribution releases from which on its nginx is that new
@@ -63,6 +72,9 @@ class Facts:
     db: str  # mariadb | mysql | "" (no server installed)
     python: str  # the version of python3, e.g. "3.11" ("" if none)
     nginx: str = ""  # the version of nginx, e.g. "1.26.3" ("" if none)
+    #: the GPU's free memory in MiB, "none" (no nvidia-smi), "error"; "" (not asked)
+    gpu: str = ""
+    pair: str = ""  # "yes": the AI server is laid out for blue/green
     seen: bool = True  # False: assumed (no host was asked)
 
     @property
@@ -125,6 +137,8 @@ def _packages(s: Settings, host_roles: set[str], db: str, facts: Facts) -> list[
         out += ["nginx", SERVER_PACKAGE[db], CLIENT_PACKAGE[db], jdk_package(facts),
                 "nodejs|node", "npm|npm", "openssl"]  # fmt: skip
         out += ["certbot"] if site.tls_mode(s) == "acme" else []
+        # a frontend built here is sent with rsync (setup's first build too: tasks/build/first.py)
+        out += ["rsync"] if (s.frontend_build_on or s.build_on) == "local" else []
     if "gpu" in host_roles:
         out += ["python3-venv"]
     if s.firewall == "on":
@@ -162,10 +176,23 @@ def resolve(s: Settings, facts: Facts, host_roles: set[str]) -> tuple[Settings, 
         why["ai_python"] = f"the host's python3{version} ({seen})"
     if not s.nginx_http2:
         changes["nginx_http2"], why["nginx_http2"] = nginx_http2(facts)
+    if s.ai_switch == "auto" and "gpu" in host_roles and s.strategy == "release":
+        changes["ai_switch"], why["ai_switch"] = ai_switch(s, facts)
     if not s.host_packages:
         changes["host_packages"] = _packages(s, host_roles, db, facts)
         why["host_packages"] = f"for {'+'.join(sorted(host_roles))} on {facts.where} with {db}"
     return s.replace(**changes), why
+
+
+def ai_switch(s: Settings, facts: Facts) -> tuple[str, str]:
+    """ai_switch=auto on a GPU host: blue/green or a restart (release_ai.choose), and why."""
+    from tasks.procedures import release_ai
+
+    if not facts.gpu:  # no host asked (render-config, the runbook): the manual's GPU host
+        return release_ai.RESTART, "assumed: the manual's GPU host, its free memory unknown"
+    free, laid_out = release_ai.parse_switch_facts(f"gpu={facts.gpu}\npair={facts.pair}")
+    mode, why = release_ai.choose("auto", free, int(s.ai_gpu_memory_mb), laid_out)
+    return mode, f"{release_ai.SAID[mode]} — {why}"
 
 
 def roles(host: Host) -> set[str]:

@@ -172,6 +172,8 @@ def _note(c: Component, strategy: str, host: Host) -> str:
     if strategy != "release":
         return {"frontend": "다운타임 없음", "backend": "서비스 중단이 발생합니다.",
                 "ai": "별도 인스턴스, 다운타임 1-2분"}[c.name]  # fmt: skip
+    if c.name == "ai" and host.settings.ai_switch == "auto":
+        return "release: blue/green 또는 재시작 (ai_switch=auto: 호스트의 GPU를 보고 정함)"
     if c.name == "ai" and host.settings.ai_switch != "blue-green":
         return "release: 재시작, 시작하는 동안 중단"
     return {"frontend": "release: 다운타임 없음 (current 교체)",

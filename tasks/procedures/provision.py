@@ -46,12 +46,15 @@ def read_state(s: Session, host: Host, files) -> dict[str, str | None]:
 def detected(s: Session) -> Host:
     """The session's host with the host-dependent settings filled in; the view follows."""
     host = s.view.host
-    facts = detect.parse(s.sh(detect.FACTS).stdout) if s.remote is not None else detect.assumed()
+    command = detect.facts_command(host.settings)
+    facts = detect.parse(s.sh(command).stdout) if s.remote is not None else detect.assumed()
     host, why = detect.with_facts(host, facts)
     s.view = s.view.but(host=host)
     if why:
         s.console.out("호스트에서 정한 설정: " + ", ".join(
             f"{k}={_shown(getattr(host.settings, k))}" for k in why))  # fmt: skip
+    if "ai_switch" in why and facts.gpu:
+        s.console.out(f"AI 전환 방식 (ai_switch=auto): {why['ai_switch']}")
     return host
 
 
@@ -242,7 +245,7 @@ def show_settings(host: Host, secrets: Secrets, console) -> None:
 
     remote = connect(host, secrets, label="settings")
     try:
-        facts = detect.parse(remote.run(detect.FACTS).stdout)
+        facts = detect.parse(remote.run(detect.facts_command(host.settings)).stdout)
     finally:
         remote.close()
     console.out(f"{host.alias} ({host.address}): {facts.where}, database {facts.db or 'none yet'}")
@@ -272,12 +275,15 @@ def _refuse_unconverted(s: Session, host: Host) -> None:
 
 def _convert_all(s: Session, host: Host) -> None:
     """setup on a release-strategy host: every manual component becomes releases."""
+    from tasks.build import first
     from tasks.procedures import deploy
     from tasks.procedures.release_convert import convert
 
+    setup_view = s.view
     for comp in _unconverted(s, host):
         s.console.out(f"!!! {comp.label}: manual 방식 → release 방식으로 전환합니다")
-        s.view = s.view.but(component=comp.name)
+        s.view = setup_view.but(component=comp.name)
         deploy.read_deployed(s, comp)
+        first.setup_conversion(s, comp)  # the AI built here: its first release's wheels
         convert(s, comp)
-    s.view = s.view.but(component="setup")
+    s.view = setup_view

@@ -9,6 +9,8 @@ health; a failure switches back and restarts the old release.
 
 from __future__ import annotations
 
+import dataclasses
+
 from tasks import shell
 from tasks.build import adapts
 from tasks.components import AI
@@ -16,7 +18,7 @@ from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
 from tasks.hosts import values
-from tasks.procedures import appenv, release
+from tasks.procedures import appenv, privilege, release
 from tasks.procedures.bluegreen import Pair
 from tasks.procedures.common import (
     after_items,
@@ -40,8 +42,105 @@ PAIR = Pair(
 )  # fmt: skip
 
 
+AUTO, RESTART, BLUE_GREEN = "auto", "restart", "blue-green"
+#: ``auto`` on a host laid out for blue/green whose GPU cannot hold a second instance now:
+#: the pair's old instance stops (drained) before the new one starts (never a setting)
+DRAINED = "blue-green-drained"
+
+
 def pair(s) -> Pair | None:
-    return PAIR if s.ai_switch == "blue-green" else None
+    """The blue/green pair, when the AI server is laid out that way (ai_switch resolved)."""
+    return PAIR if s.ai_switch in (BLUE_GREEN, DRAINED) else None
+
+
+def drained(s) -> bool:
+    return s.ai_switch == DRAINED
+
+
+# --- ai_switch=auto: which switch, decided on the host ---------------------------------------
+#: one read-only command: ``gpu=<free MiB>`` (the least of the GPUs), ``gpu=none`` (no
+#: nvidia-smi) or ``gpu=error``; ``pair=yes`` when the host is laid out for blue/green (the
+#: template unit and the upstream file, root's: release_convert.is_converted)
+def switch_facts(s) -> str:
+    from tasks.procedures.release_convert import root_owned
+
+    laid_out = f"{root_owned(f'{s.systemd_dir}/{s.ai_service}@.service')} && {root_owned(s.ai_upstream_file)}"
+    return (
+        "if command -v nvidia-smi >/dev/null 2>&1; then "
+        'echo "gpu=$(nvidia-smi --query-gpu=memory.free --format=csv,noheader,nounits 2>/dev/null '
+        '| sort -n | head -n 1 | tr -dc 0-9)"; else echo gpu=none; fi; '
+        f"if {laid_out}; then echo pair=yes; else echo pair=no; fi"
+    )
+
+
+def parse_switch_facts(stdout: str) -> tuple[int | None | str, bool]:
+    """(free GPU memory in MiB, None without a GPU, "error" when nvidia-smi did not answer;
+    whether the host is laid out for blue/green)."""
+    facts = dict(line.partition("=")[::2] for line in stdout.splitlines() if "=" in line)
+    gpu = facts.get("gpu", "none").strip()
+    free: int | None | str = None if gpu == "none" else int(gpu) if gpu.isdigit() else "error"
+    return free, facts.get("pair", "no").strip() == "yes"
+
+
+def choose(setting: str, free: int | None | str, need: int, laid_out: bool) -> tuple[str, str]:
+    """The switch a deploy or rollback uses, and why (Korean, for the operator). ``auto``:
+    blue/green when the host can hold a second instance (no GPU, or more free GPU memory
+    than ``ai_gpu_memory_mb``), else a restart that drains first; a host laid out for
+    blue/green keeps its pair and stops the old instance before the new one starts."""
+    if setting != AUTO:
+        return setting, f"ai_switch={setting} (설정)"
+    if free is None:
+        room, why = True, "GPU 없음 (nvidia-smi 없음): 인스턴스 두 개를 둘 수 있습니다"
+    elif free == "error":
+        room, why = (
+            False,
+            "nvidia-smi가 GPU 여유 메모리를 답하지 않았습니다: 두 번째 인스턴스를 띄우지 않습니다",
+        )
+    elif need <= 0:
+        room, why = False, (f"GPU 여유 메모리 {free} MiB, 그러나 ai_gpu_memory_mb=0이라 인스턴스 하나에 "
+                            "얼마가 드는지 모릅니다: 두 번째 인스턴스를 띄우지 않습니다 (ai_gpu_memory_mb를 "
+                            "정하면 판단합니다)")  # fmt: skip
+    elif free > need:
+        room, why = (
+            True,
+            f"GPU 여유 메모리 {free} MiB > ai_gpu_memory_mb {need} MiB: 두 번째 인스턴스가 들어갑니다",
+        )
+    else:
+        room, why = False, (f"GPU 여유 메모리 {free} MiB ≤ ai_gpu_memory_mb {need} MiB: 두 번째 "
+                            "인스턴스를 둘 자리가 없습니다")  # fmt: skip
+    if room:
+        return BLUE_GREEN, why
+    return (DRAINED if laid_out else RESTART), why
+
+
+#: what each switch means for users (Korean)
+SAID = {
+    BLUE_GREEN: "blue/green (새 인스턴스가 준비된 뒤 전환: 중단 없음)",
+    RESTART: "재시작 (처리 중인 요청을 끝낸 뒤 재시작: 시작하는 동안 중단)",
+    DRAINED: "blue/green 배치에서 이전 인스턴스를 먼저 멈춤 (처리 중인 요청을 끝낸 뒤: 새 "
+             "인스턴스가 준비될 때까지 중단)",
+}  # fmt: skip
+
+
+def with_switch(host, mode: str):
+    """The host with ``ai_switch`` resolved to ``mode``."""
+    return dataclasses.replace(host, settings=host.settings.replace(ai_switch=mode))
+
+
+def resolve_on(s) -> None:
+    """A release deploy or rollback of the AI server with ai_switch=auto: read the host,
+    decide, say which and why, and run with that (the session's view)."""
+    v = s.view
+    if v.s.ai_switch != AUTO:
+        return
+    if v.dry_run or s.remote is None:
+        s.console.out("AI 전환 방식 (ai_switch=auto): 배포가 호스트의 GPU를 보고 정합니다 "
+                      "(blue/green 또는 재시작); 아래는 재시작의 단계 (모두: runbook R절)")  # fmt: skip
+        return
+    free, laid_out = parse_switch_facts(s.query(switch_facts(v.s)))
+    mode, why = choose(AUTO, free, int(v.s.ai_gpu_memory_mb), laid_out)
+    s.console.out(f"AI 전환 방식 (ai_switch=auto): {SAID[mode]} — {why}")
+    s.view = v.but(host=with_switch(v.host, mode))
 
 
 def _dir(v: RunView) -> str:
@@ -120,7 +219,7 @@ def build_plan(view: RunView, live: int = 0) -> Plan:
              Policy.RETRY, command=install_command,
              cleanup=lambda v: in_release_venv(v, "pip cache purge || true")),
         release.info_step("4a"),
-        *(() if pair(view.s) is None else (
+        *(() if view.s.ai_switch != BLUE_GREEN else (
             Step("4b", "GPU 메모리 확인 (blue/green)", "1초", "ai_switch=restart로", Policy.ABORT,
                  command=gpu_memory,
                  added="blue/green은 모델을 두 번 올린다: GPU에 자리가 없으면 시작 전에 거부"),
@@ -141,6 +240,95 @@ def switch_plan(view: RunView) -> Plan:
                     lambda s: s.ai_listen_port),
     )  # fmt: skip
     return Plan("ai", "C", "FastAPI 전환", "AI Instance", "1분", "재시작 ~ 헬스체크", steps)
+
+
+# --- the pair without room for a second instance (ai_switch=auto resolved to DRAINED) ----
+def _stop_first(number: str, port: int, view: RunView, policy: Policy) -> Step:
+    return Step(
+        number, f"서비스 중인 인스턴스 중지 ({PAIR.instance(view.s, port)}, 처리 중인 요청을 끝낸 뒤)",
+        "최대 ai_drain_timeout", "이전 인스턴스를 다시 시작", policy, down=True,
+        command=lambda v: PAIR.stop(v.s, port),
+        added="GPU에 두 번째 인스턴스를 둘 자리가 없다: 이전 인스턴스가 처리 중인 요청을 끝내고 "
+        "(uvicorn --timeout-graceful-shutdown) 멈춘 뒤에 새 인스턴스를 띄운다",
+    )  # fmt: skip
+
+
+def _start_again(number: str, port: int, view: RunView) -> tuple[Step, ...]:
+    """The stopped instance back (its slot never changed), then nginx to it."""
+    return (
+        Step(number, f"이전 인스턴스 다시 시작 ({PAIR.instance(view.s, port)})", "30초", "수동 복구",
+             Policy.ABORT, command=lambda v: privilege.systemctl("start", values.unit_name(
+                 PAIR.instance(v.s, port)))),
+        health_step(f"{number}a", "헬스체크 (이전 인스턴스)", "3분", "수동 복구", Policy.ABORT, AI,
+                    fine=True, port=lambda v: port, unit=lambda v: PAIR.instance(v.s, port)),
+        Step(f"{number}b", f"nginx upstream을 {port}로", "1초", "수동 복구", Policy.ABORT,
+             command=lambda v: PAIR.point_upstream(v.s, port)),
+    )  # fmt: skip
+
+
+def drained_switch_plan(view: RunView, live: int, idle: int) -> Plan:
+    """The old instance drains and stops, then the new release starts on the idle port, is
+    checked, and nginx switches to it: the outage is the new instance's start."""
+    p = PAIR
+    steps = (
+        _stop_first("5s", live, view, Policy.ROLLBACK),
+        Step("5", f"새 인스턴스 시작 ({p.instance(view.s, idle)})", "30초", "이전 인스턴스를 다시 시작",
+             Policy.ROLLBACK, command=lambda v: p.start_instance(v, idle)),
+        health_step("6", "헬스체크 (새 인스턴스)", "3분", "이전 인스턴스를 다시 시작", Policy.ROLLBACK,
+                    AI, up=False, fine=True, port=lambda v: idle,
+                    unit=lambda v: p.instance(v.s, idle)),
+        *release.host_smoke("7", "AI 기능 테스트 (새 인스턴스)", "N+분", "이전 인스턴스를 다시 시작",
+                            view, p.smoke, lambda s: idle, p.usual_port),
+        Step("7a", f"nginx upstream 전환 ({live} → {idle})", "1초", "이전 인스턴스를 다시 시작",
+             Policy.ROLLBACK, up=True, command=lambda v: p.point_upstream(v.s, idle)),
+        release.switch_step("7b", "current → 새 릴리스"),
+    )  # fmt: skip
+    return Plan("ai", "C", "AI 서버 전환 (이전 인스턴스를 먼저 멈춤)", "AI Instance", "1분",
+                "새 인스턴스가 시작하는 동안", steps)  # fmt: skip
+
+
+def drained_back_plan(view: RunView, live: int, idle: int, live_release: str | None) -> Plan:
+    steps = (
+        Step("R1", f"새 인스턴스 중지 ({PAIR.instance(view.s, idle)})", "10초", "-", Policy.WARN,
+             command=lambda v: PAIR.stop(v.s, idle)),
+        *_start_again("R2", live, view),
+        Step("R3", "current를 이전 릴리스로", "1초", "-", Policy.WARN,
+             command=lambda v: release.switch_current(v, live_release) if live_release else "true"),
+        Step("R4", "릴리스를 실패로 표시", "1초", "-", Policy.WARN,
+             command=lambda v: release.mark(v, "failed")),
+    )  # fmt: skip
+    return Plan(
+        "ai", "C", "AI 서버 되돌림 (이전 인스턴스 다시 시작)", "", "1분", "시작하는 동안", steps
+    )
+
+
+def drained_rollback_plan(view: RunView, target: str, bad: str, live: int,
+                          other: int) -> tuple[Plan, Plan]:  # fmt: skip
+    """A cold rollback without room for a second instance: the live one drains and stops,
+    the target starts on the other port, nginx switches; on failure the live one is back."""
+    p = PAIR
+    steps = (
+        _stop_first("R1", live, view, Policy.ABORT),
+        Step("R2", f"이전 릴리스 시작 ({p.instance(view.s, other)})", "30초", "떠난 인스턴스를 다시 시작",
+             Policy.ABORT, command=lambda v: p.start_instance(v, other, target)),
+        health_step("R3", f"헬스체크 ({p.instance(view.s, other)})", "3분", "떠난 인스턴스를 다시 시작",
+                    Policy.ABORT, AI, up=False, fine=True, port=lambda v: other,
+                    unit=lambda v: p.instance(v.s, other)),
+        Step("R4", f"nginx upstream 전환 ({live} → {other})", "1초", "떠난 인스턴스를 다시 시작",
+             Policy.ABORT, up=True, command=lambda v: p.point_upstream(v.s, other)),
+        Step("R5", "current → 이전 릴리스", "1초", "-", Policy.WARN,
+             command=lambda v: release.switch_current(v, target)),
+        Step("R6", "떠난 릴리스를 bad로 표시", "1초", "-", Policy.WARN,
+             command=lambda v: release.mark(v, "bad", bad)),
+    )  # fmt: skip
+    back = Plan("ai", "C", "롤백 취소 (떠난 인스턴스 다시 시작)", "", "1분", "시작하는 동안", (
+        Step("B1", f"시작한 인스턴스 중지 ({p.instance(view.s, other)})", "10초", "-", Policy.WARN,
+             command=lambda v: p.stop(v.s, other)),
+        *_start_again("B2", live, view),
+    ))  # fmt: skip
+    plan = Plan("ai", "C", "AI 서버 롤백 (release: 이전 인스턴스를 먼저 멈춤)", "AI Instance", "1분",
+                "이전 릴리스가 시작하는 동안", steps)  # fmt: skip
+    return plan, back
 
 
 def back_to(view: RunView, target: str, title: str, mark: tuple[str, str | None]) -> Plan:

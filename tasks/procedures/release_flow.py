@@ -9,8 +9,10 @@ rollback: the previous good release (or ``--to``): a switch back (backend: warm)
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
+from tasks import shell
 from tasks.components import Component
 from tasks.engine import checklist, hostscript, records
 from tasks.engine.policy import Policy
@@ -18,8 +20,10 @@ from tasks.engine.runner import asdict_steps
 from tasks.engine.session import Session
 from tasks.engine.steps import Plan, Step
 from tasks.errors import ConfigError, HostCommandFailed, StepFailed
+from tasks.hosts import values
 from tasks.hosts.connect import admin_steps
-from tasks.procedures import release, release_ai, release_backend, release_frontend
+from tasks.hosts.remote import ConnectionLost, Interrupted
+from tasks.procedures import release, release_ai, release_backend, release_frontend, release_verify
 from tasks.procedures.bluegreen import Pair, parse_slots
 from tasks.procedures.release_convert import convert, is_converted
 
@@ -40,6 +44,12 @@ class HostState:
 
     def revision(self, rel: str | None) -> str:
         return release.revision_in(self.releases, rel)
+
+    def rollback_target(self, rel: str) -> str:
+        """The revision a rollback to ``rel`` goes to: its .release.json's, else (a release a
+        conversion adopted without one: the frontend's) the short one in its name; never the
+        name itself (the deployed-revision stack takes commits: records.write_stack)."""
+        return self.revision(rel) or release.revision_of(rel) or rel
 
     def warm(self, port: int, rel: str) -> bool:
         """``rel`` still runs on ``port`` (a rollback to it is a switch)."""
@@ -97,12 +107,109 @@ def read_state(s: Session, comp: Component) -> HostState:
     return state_from(s, comp, reads, s.batch(reads) if not s.view.dry_run else [])
 
 
+def _with(plan: Plan, before: tuple[Step, ...] = (), after: tuple[Step, ...] = ()) -> Plan:
+    return dataclasses.replace(plan, steps=(*before, *plan.steps, *after))
+
+
+def deploy_plans(view, comp: Component, state: HostState) -> tuple[Plan, Plan]:
+    """The critical section of a deploy and the host's answer to its failure: the switch
+    (blue/green or the component's own), with the served versions recorded around it
+    (tasks/procedures/release_verify.py)."""
+    rel, pair = RELEASES[comp.name], pair_of(comp, view.s)
+    if comp.name == "ai" and release_ai.drained(view.s):
+        switch = release_ai.drained_switch_plan(view, state.live, state.other)
+        back = release_ai.drained_back_plan(view, state.live, state.other, state.current)
+    elif pair:
+        switch = pair.switch_plan(view, rel.SECTION, state.live, state.other)
+        back = pair.switch_back_plan(view, rel.SECTION, state.live, state.other, state.current)
+    else:
+        switch = rel.switch_plan(view)
+        back = rel.switch_back_plan(view, state.current or PREVIOUS)
+    before, after = release_verify.deploy_steps(view)
+    return _with(switch, before, after), back
+
+
+def _smoke_of(comp: Component):
+    return {"backend": lambda s: s.backend_smoke, "ai": lambda s: s.ai_smoke}.get(comp.name)
+
+
+def rollback_plans(view, comp: Component, state: HostState, target: str, bad: str,
+                   warm: bool) -> tuple[Plan, Plan]:  # fmt: skip
+    """A rollback's critical section (a switch back: warm, or a start first) and what the
+    host does when it fails; then what a rollback promises, checked: the smoke requests, of
+    the instance that serves now, and the served version against the target's."""
+    rel, pair = RELEASES[comp.name], pair_of(comp, view.s)
+    if pair and not warm and comp.name == "ai" and release_ai.drained(view.s):
+        plan, back = release_ai.drained_rollback_plan(view, target, bad, state.live, state.other)
+        port, usual = (lambda s: state.other), pair.usual_port
+    elif pair:
+        plan = pair.rollback_plan(view, rel.SECTION, target, bad, state.live, state.other, warm)
+        back = pair.keep_live_plan(view, rel.SECTION, state.live)
+        port, usual = (lambda s: state.other), pair.usual_port
+    else:
+        plan = rel.rollback_plan(view, target, bad)
+        back = Plan(comp.name, plan.section, "되돌림 없음", "", "", "", ())
+        port, usual = (lambda s: s.ai_listen_port), None
+    last = int(plan.steps[-1].number.lstrip("R"))
+    checks = release_verify.rollback_steps(view, target, lambda k: f"R{last + 1 + k}",
+                                           _smoke_of(comp), port, usual)  # fmt: skip
+    return _with(plan, after=checks), back
+
+
+def serving_now(s: Session, comp: Component, target: str = "", left: str = "",
+                before: str = "롤백 전") -> str:  # fmt: skip
+    """What serves now, read on the host (for the message after a failed rollback or a
+    stopped deploy): the release ``current`` (or nginx's upstream) names, the instance's
+    state, the version it reports; said against the rollback's target and the release it
+    left. Never raises: what cannot be read is said."""
+    v, pair = s.view, pair_of(comp, s.view.s)
+    reads = [release.current_release(v)]
+    if pair:
+        reads += [pair.live_port_command(v.s), pair.slots_command(v)]
+    elif comp.name == "ai":
+        reads.append(f"systemctl is-active -- {shell.q(values.unit_name(v.s.ai_service))}")
+    url = release_verify.url_of(v)
+    if url:
+        reads.append(release_verify.read_served(v))
+    try:
+        got = s.batch(reads)
+    except (ConnectionLost, Interrupted, HostCommandFailed) as exc:
+        return f"지금 무엇이 서비스 중인지 읽지 못했습니다 ({exc}): fab -H {v.host.alias} releases"
+    rel = got[0][1].strip()
+    if pair:
+        port = got[1][1].strip()
+        if port.isdigit():
+            state, rel = parse_slots(got[2][1]).get(int(port), ("?", ""))
+            what = (
+                f"nginx upstream → {pair.instance(v.s, int(port))} ({state}), 릴리스 {rel or '?'}"
+            )
+        else:
+            rel, what = "", f"nginx upstream을 읽지 못함 ({pair.upstream_file(v.s)})"
+    else:
+        what = f"current → 릴리스 {rel or '?'}"
+        if comp.name == "ai":
+            what += f", {v.s.ai_service} {got[1][1].strip() or '?'}"
+    if rel and rel == target:
+        what += " (롤백 대상)"
+    elif rel and rel == left:
+        what += f" ({before} 그대로)"
+    if url:
+        ok, version = got[-1]
+        what += (
+            f"; 제공 버전 {version.strip()}"
+            if ok and version.strip()
+            else f"; 제공 버전을 읽지 못함 ({url})"
+        )
+    return f"지금 서비스 중: {what}"
+
+
 def _host_part(s: Session, plan: Plan, back: Plan, ack: str = "now",
-               reads: tuple[str, ...] = ()) -> list[tuple[bool, str]]:  # fmt: skip
+               reads: tuple[str, ...] = (), serving=None) -> list[tuple[bool, str]]:  # fmt: skip
     """The critical section: on the host (systemd-run), followed from here. ``ack``: when
     the host hears that this side has the end (hostscript.follow); ``reads``: read in the
     same round trip as that acknowledgement (sent however the run ended), their answers
-    returned when it ended well."""
+    returned when it ended well; ``serving``: says what serves now, read when the run ended
+    without going back (hostscript.settle)."""
     launch = hostscript.launch_step(plan, back,
                                     lambda v: {**s.record_base(), "steps": asdict_steps(s.report)},
                                     lambda: s.lock.upload() if s.lock else None)  # fmt: skip
@@ -118,7 +225,7 @@ def _host_part(s: Session, plan: Plan, back: Plan, ack: str = "now",
     done = hostscript.follow(s, "never" if reads else ack)
     got = s.batch([hostscript.ack_command(s.view), *reads])[1:] if reads else []
     s.lock_handed_over = False
-    hostscript.settle(s, done)
+    hostscript.settle(s, done, serving)
     return got
 
 
@@ -140,15 +247,8 @@ def deploy_on(s: Session, comp: Component, stack: list[str],
     cur_rev = state.revision(state.current)  # the serving release's, from the first look
     if cur_rev:
         s.set(from_rev=cur_rev)
-    previous = state.current or PREVIOUS
     build = rel.build_plan(s.view, state.live)
-    pair = pair_of(comp, v.s)
-    if pair:
-        switch = pair.switch_plan(s.view, build.section, state.live, state.other)
-        back = pair.switch_back_plan(s.view, build.section, state.live, state.other, state.current)
-    else:
-        switch = rel.switch_plan(s.view)
-        back = rel.switch_back_plan(s.view, previous)
+    switch, back = deploy_plans(s.view, comp, state)
     checklist.run_phase(build, s, checklist.BEFORE)
     try:
         s.execute(build)
@@ -157,7 +257,13 @@ def deploy_on(s: Session, comp: Component, stack: list[str],
             s.sh(release.mark(s.view, "failed"))
         raise
     # the releases, as the switch left them (for the cleanup), with the acknowledgement
-    listed = _host_part(s, switch, back, reads=(release.list_command(v),))
+    listed = _host_part(
+        s,
+        switch,
+        back,
+        reads=(release.list_command(v),),
+        serving=lambda: serving_now(s, comp, left=state.current or "", before="배포 전"),
+    )
 
     def declined(no: str) -> None:
         s.console.out(f"!!! {no} → 이전 릴리스로")
@@ -194,17 +300,18 @@ def roll_back(s: Session, comp: Component, to: str | None, reason: str = "",
     # the two releases' revisions and whether the target still runs (warm): from the first
     # look; the lock's info names the target with the host run's launch (no round trip)
     s.set(from_rev=state.revision(state.current) or v.from_rev,
-          target=state.revision(target) or target, lock_now=False)  # fmt: skip
+          target=state.rollback_target(target), lock_now=False)  # fmt: skip
     s.console.out(f"롤백 대상 릴리스: {bad} → {target}")
-    if pair:
-        warm = not v.dry_run and state.warm(state.other, target)
-        plan = pair.rollback_plan(s.view, rel.SECTION, target, bad, state.live, state.other, warm)
-        back = pair.keep_live_plan(s.view, rel.SECTION, state.live)
-    else:
-        plan = rel.rollback_plan(s.view, target, bad)
-        back = Plan(comp.name, plan.section, "되돌림 없음", "", "", "", ())
+    warm = bool(pair) and not v.dry_run and state.warm(state.other, target)
+    plan, back = rollback_plans(s.view, comp, state, target, bad, warm)
     # nothing to ask after a rollback: the host hears with the record (one round trip)
-    _host_part(s, plan, back, ack="with-record")
+    _host_part(
+        s,
+        plan,
+        back,
+        ack="with-record",
+        serving=lambda: serving_now(s, comp, target=target, left=bad),
+    )
     if reason:
         s.report.result, s.report.rolled_back = "rolled-back", True
         raise StepFailed(reason, "이전 릴리스로 롤백했습니다", True, s.report)
@@ -227,15 +334,22 @@ def _cleanup(s: Session, listing: str) -> None:
 def example_plans(comp: Component, view) -> list[Plan]:
     """Every plan the release strategy may run for ``comp``, with placeholder state (the
     preflight renders them; the runbook prints them)."""
+    if comp.name == "ai" and view.s.ai_switch == release_ai.AUTO:  # decided on the host
+        bg, restart, drained = (
+            example_plans(comp, view.but(host=release_ai.with_switch(view.host, mode)))
+            for mode in (release_ai.BLUE_GREEN, release_ai.RESTART, release_ai.DRAINED)
+        )
+        # one build (blue/green's checks the GPU's room); the drained switch's warm rollback
+        # is blue/green's
+        return [*bg, *restart[1:], drained[1], drained[2], drained[4]]
     rel, pair = RELEASES[comp.name], pair_of(comp, view.s)
-    if pair:
-        live, idle = pair.ports(view.s)[:2]
-        sec = rel.SECTION
-        return [
-            rel.build_plan(view, live), pair.switch_plan(view, sec, live, idle),
-            pair.switch_back_plan(view, sec, live, idle, PREVIOUS),
-            pair.rollback_plan(view, sec, PREVIOUS, "<현재 릴리스>", idle, live, True),
-            pair.rollback_plan(view, sec, PREVIOUS, "<현재 릴리스>", idle, live, False),
-        ]  # fmt: skip
-    return [rel.build_plan(view), rel.switch_plan(view), rel.switch_back_plan(view, PREVIOUS),
-            rel.rollback_plan(view, PREVIOUS, "<현재 릴리스>")]  # fmt: skip
+    live, idle = pair.ports(view.s)[:2] if pair else (0, 0)
+    serving = [{"release": PREVIOUS, "status": "ready", "current": True, "switched": 1,
+                "revision": ""}]  # fmt: skip
+    deployed = HostState(serving, True, live, idle)
+    rolled = HostState([], True, idle, live)
+    switch, back = deploy_plans(view, comp, deployed)
+    plans = [rel.build_plan(view, live), switch, back]
+    for warm in (True, False) if pair else (False,):
+        plans.append(rollback_plans(view, comp, rolled, PREVIOUS, "<현재 릴리스>", warm)[0])
+    return plans

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from tasks import shell
+from tasks.build import first
 from tasks.components import Component
 from tasks.engine.policy import Policy
 from tasks.engine.steps import Kind, Step, Upload
@@ -200,6 +202,9 @@ def app_steps(view: RunView, comps: list[Component], nr: Callable[[], str]) -> l
                 Policy.ABORT, sudo=True, command=lambda v, n=name: writable_command(v.s, n),
             ))  # fmt: skip
         title, expected, build = BUILD[name]
+        if first.local(view.s, name):  # built here and sent (tasks/build/first.py)
+            steps.append(first.first_build_step(nr(), label, c))
+            continue
         steps.append(Step(
             nr(), f"{label} {title}", expected, "빌드 로그 확인", Policy.ABORT,
             command=lambda v, b=build: b(v.s),
@@ -268,16 +273,13 @@ def _health(s: Settings, c: Component) -> str:
     if pair is None:
         return c.health(s, None).polled()
     h = c.health(s, None)  # the instance nginx sends requests to, polled the same way
-    return (
-        f"for _ in $(seq {int(h.tries)}); do ( {pair.live_health(s)} ) && exit 0; "
-        f"sleep {h.interval}; done; exit 1"
-    )
+    return shell.poll(f"( {pair.live_health(s)} )", h.tries, h.interval)
 
 
 def health_command(s: Settings, comps: list[Component]) -> str:
-    return (
-        " && ".join(f"echo {q(c.name + ':')} && ( {_health(s, c)} )" for c in comps) + " && echo ok"
-    )
+    """Each component's check, polled; the last line (the step's result) says how long the
+    last one took against its window."""
+    return " && ".join(f"echo {q(c.name + ':')} && ( {_health(s, c)} )" for c in comps)
 
 
 def journals(s: Settings, comps: list[Component]) -> str:

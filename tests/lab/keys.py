@@ -44,7 +44,7 @@ acme_ca_bundle=tls/acme-server-ca.pem
 
 [gpu:vars]
 ai_repo={git}/ai.git
-ai_env={{"MODEL_NAME": "lab-stub", "LOG_DIR": "/var/log/dojangkok-ai", "VECTOR_STORE_DIR": "/app/ai-server/vector_store"}}
+ai_env={{"MODEL_NAME": "lab-stub", "LOG_DIR": "/var/log/dojangkok-ai", "VECTOR_STORE_DIR": "/app/ai-server/vector_store", "STARTUP_DELAY_SECONDS": "3"}}
 ai_logs_directory=dojangkok-ai
 ai_writable_paths=["/app/ai-server/vector_store"]
 ai_version_url=http://localhost:8000/health

@@ -835,3 +835,25 @@ def test_the_load_trusts_the_ca_it_is_given_and_nothing_else(site, tmp_path):
     assert len({port for _, _, port in log}) < gets / 2  # kept alive
     public = run(Path(certifi.where()), "public")
     assert public and {r.error for r in public} == {"SSLCertVerificationError"}
+
+
+def test_the_ai_start_up_delay_reaches_the_inventory_and_the_served_env(tmp_path):
+    """--ai-startup-delay: every fab run's ai_env (setup writes the .env from it) and the
+    served AI's .env after each reset, for every method alike."""
+    import json
+    import subprocess
+
+    from bench import methods, scenarios
+
+    inv = tmp_path / "hosts.ini"
+    inv.write_text('[gpu:vars]\nai_env={"MODEL_NAME": "lab-stub", "STARTUP_DELAY_SECONDS": "3"}\n')
+    env = json.loads(methods.ai_env_with_delay(SimpleNamespace(inventory=inv), 45))
+    assert env == {"MODEL_NAME": "lab-stub", "STARTUP_DELAY_SECONDS": "45"}
+    (fab,) = methods.make(["release"], tmp_path, extra=(("ai_env", json.dumps(env)),))
+    assert ("ai_env", json.dumps(env)) in fab.settings
+    served = tmp_path / "ai.env"
+    served.write_text("MODEL_NAME=lab-stub\nSTARTUP_DELAY_SECONDS=3\n")
+    command = scenarios.ai_delay_command(45).replace(scenarios.AI_ENV, str(served))
+    command = command.replace("&& systemctl restart fastapi", "")
+    subprocess.run(["bash", "-c", command], check=True)
+    assert served.read_text() == "MODEL_NAME=lab-stub\nSTARTUP_DELAY_SECONDS=45\n"

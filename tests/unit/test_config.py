@@ -70,7 +70,7 @@ def test_templates_use_the_settings():
     assert "innodb_buffer_pool_size = 1G" in r["mysql"]
     unit = r["backend"]
     assert (
-        "ExecStart=/usr/bin/java -Xms256m -Xmx512m -jar /app/backend/build/libs/dojangkok.jar"
+        "ExecStart=/usr/bin/java -Xms256m -Xmx512m -jar /app/backend/build/libs/dojangkok.jar "
         in unit
     )
     # in a directory only root writes, so the deploy login cannot point it elsewhere
@@ -79,10 +79,28 @@ def test_templates_use_the_settings():
     assert "SuccessExitStatus=143" in unit and "StandardOutput=journal" in unit
     assert "MemoryDenyWriteExecute=no" in unit  # the JIT
     ai = rendered("gpu")["ai"]
-    assert "ExecStart=/app/ai-server/venv/bin/uvicorn app.main:app --host 0.0.0.0 --port 8000" in ai
+    assert (
+        "ExecStart=/app/ai-server/venv/bin/uvicorn app.main:app --host 0.0.0.0 --port 8000 " in ai
+    )
     assert "User=dojangkok-ai" in ai and "DeviceAllow=char-nvidia-uvm rw" in ai
     assert "PrivateDevices=no" in ai
     assert "PrivateDevices=yes" in rendered("gpu", ai_device_allow=[])["ai"]
+
+
+def test_every_app_unit_drains_before_it_stops():
+    """A stop (a switch's old instance, a restart, the manual's B7) lets the requests in
+    flight finish: Spring Boot's graceful shutdown and uvicorn's, bounded by the drain
+    settings; systemd waits for that and a margin before it kills."""
+    for strategy in ("manual", "release"):
+        backend = rendered("cpu", strategy=strategy)["backend"]
+        ai = rendered("gpu", strategy=strategy, ai_switch="blue-green")["ai"]
+        graceful = "--server.shutdown=graceful --spring.lifecycle.timeout-per-shutdown-phase=120s\n"
+        assert graceful in backend and "TimeoutStopSec=135\n" in backend
+        assert "--timeout-graceful-shutdown 300\n" in ai and "TimeoutStopSec=315\n" in ai
+    unit = rendered("cpu", backend_drain_timeout=30)["backend"]
+    assert "timeout-per-shutdown-phase=30s" in unit and "TimeoutStopSec=45\n" in unit
+    ai = rendered("gpu", ai_drain_timeout=60)["ai"]
+    assert "--timeout-graceful-shutdown 60\n" in ai and "TimeoutStopSec=75\n" in ai
 
 
 def test_proxied_requests_reuse_pooled_upstream_connections():

@@ -122,7 +122,7 @@ def test_blue_green_gates_on_health_before_the_switch():
     health = next(i for i, c in enumerate(order) if "localhost:8082/health" in c)
     switch = next(i for i, c in enumerate(order) if f"{ROOT} switch backend 8082" in c)
     assert start < health < switch
-    assert "seq 1 300" in order[health] and "sleep 0.2" in order[health]  # 12 × 5 s, every 0.2 s
+    assert "seq 1 600" in order[health] and "sleep 0.2" in order[health]  # 24 × 5 s, every 0.2 s
     assert f"{ROOT} systemctl start dojangkok@8082" in order[start]
     retire = order[-1]
     assert retire.startswith(f"{ROOT} retire backend 8081 600 ")

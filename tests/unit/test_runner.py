@@ -108,7 +108,7 @@ def test_health_is_polled_on_the_host_with_the_manuals_schedule():
     remote = FakeRemote()
     run_backend(remote)
     (health,) = [c for _, c in remote.calls if "localhost:8080/health" in c]
-    assert "seq 1 12" in health and "sleep 5" in health
+    assert "seq 1 24" in health and "sleep 5" in health
 
 
 def test_health_follows_the_port_and_path():

@@ -1,5 +1,6 @@
 """The command builders, run for real in a local bash where they are self-contained."""
 
+import re
 import subprocess
 
 import pytest
@@ -159,3 +160,21 @@ def test_revisions_are_never_git_options(tmp_path):
     assert bash(shell.git_changed(str(tmp_path), first, head, ["f"])).stdout.strip() == "f"
     assert bash(shell.git_reset_to(str(tmp_path), first[:7])).returncode == 0
     assert git("rev-parse", "HEAD") == first
+
+
+def test_a_health_poll_says_how_long_the_start_took_against_its_window(tmp_path):
+    """The poll's last line (a step's result, kept in the record): the time the check took to
+    pass, against the window; a waiting line about once a second; a failure says the time."""
+    ready = tmp_path / "ready"
+    check = f"[ -e {shell.q(str(ready))} ]"
+    res = subprocess.run(["bash", "-c", f"(sleep 0.5; touch {shell.q(str(ready))}) & "
+                          + shell.poll(check, 50, 0.1, 5)], capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    *waits, last = res.stdout.splitlines()
+    m = re.fullmatch(r"ok: (\d+)\.(\d)초 만에 정상 \(한도 5초, 0\.1초 간격 (\d+)번째 확인\)", last)
+    assert m and 0.4 <= int(m[1]) + int(m[2]) / 10 <= 2, last
+    assert waits == ["대기 중... (1/50)"]  # every 10th try at 0.1 s: one line in 0.5 s
+    ready.unlink()
+    res = subprocess.run(["bash", "-c", shell.poll(check, 3, 0.1)], capture_output=True, text=True)
+    assert res.returncode == 1
+    assert re.fullmatch(r"3회 연속 실패: 0\.[2-9]초 동안 \(한도 0\.3초\)\n", res.stderr), res.stderr

@@ -1,8 +1,10 @@
 """Stand-in for the dojangkok AI service (FastAPI).
 
 Run from the app root: ``uvicorn app.main:app --host 0.0.0.0 --port 8000``.
-VERSION and BREAK are read from the app root at start-up; STARTUP_DELAY_SECONDS (default 3)
-is spent in the lifespan start-up, standing in for model loading.
+VERSION and BREAK are read from the app root at start-up; STARTUP_DELAY_SECONDS (default 3;
+its .env or the environment) is spent in the lifespan start-up, standing in for model loading
+(the team's server takes ~45 s). ``GET /slow?seconds=N`` answers after N seconds (at most 600),
+standing in for a long analysis.
 
 Like the real service it stands in for, it reads its own ``.env`` (python-dotenv style: the
 environment wins), logs to ``$LOG_DIR/app.log`` when LOG_DIR is set, keeps a local vector
@@ -22,12 +24,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("uvicorn.error")
+#: the longest /slow may take (the manual's SLA for an AI request is 5 minutes)
+MAX_SLOW_SECONDS = 600
 
 # Deterministic "model": clause keywords (Korean lease contracts and English) and their risk.
 RISK_RULES: tuple[tuple[str, str, str], ...] = (
@@ -183,6 +187,14 @@ async def health() -> JSONResponse:
     if settings.break_mode == "health":
         return JSONResponse({"status": "error"}, status_code=503)
     return JSONResponse({"status": "ok", "version": settings.version})
+
+
+@app.get("/slow")
+async def slow(seconds: float = Query(ge=0, le=MAX_SLOW_SECONDS)) -> JSONResponse:
+    """Answers after ``seconds`` (0 to 600): a long analysis, in flight across a restart or
+    a switch (uvicorn's graceful shutdown lets it finish)."""
+    await asyncio.sleep(seconds)
+    return JSONResponse({"slept": seconds, "version": settings.version})
 
 
 def summarize(text: str, limit: int = 80) -> str:

@@ -9,14 +9,19 @@ import java.nio.charset.StandardCharsets;
 import java.sql.SQLException;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 
-/** Routes every request: health, version and the notes API. */
+/** Routes every request: health, version, a slow request and the notes API. */
 final class ApiHandler implements HttpHandler {
     private static final int MAX_BODY_BYTES = 64 * 1024;
+    /** The longest /api/slow may take: nginx's proxy_read_timeout would cut it anyway. */
+    static final double MAX_SLOW_SECONDS = 600;
 
     private final AppConfig config;
     private final NoteRepository notes;
+    /** Requests being handled now (a graceful shutdown waits for them). */
+    final AtomicInteger inFlight = new AtomicInteger();
 
     ApiHandler(AppConfig config, NoteRepository notes) {
         this.config = config;
@@ -25,6 +30,7 @@ final class ApiHandler implements HttpHandler {
 
     @Override
     public void handle(HttpExchange exchange) throws IOException {
+        inFlight.incrementAndGet();
         try (exchange) {
             String method = exchange.getRequestMethod();
             String path = exchange.getRequestURI().getPath();
@@ -42,6 +48,11 @@ final class ApiHandler implements HttpHandler {
                         send(exchange, 200, "{\"version\":" + Json.quote(config.version) + "}");
                     }
                 }
+                case "/api/slow" -> {
+                    if (requireMethod(exchange, method, "GET")) {
+                        slow(exchange);
+                    }
+                }
                 case "/api/notes" -> {
                     if ("GET".equals(method)) {
                         listNotes(exchange);
@@ -56,7 +67,39 @@ final class ApiHandler implements HttpHandler {
             }
         } catch (RuntimeException e) {
             Log.error("request failed: " + e);
+        } finally {
+            inFlight.decrementAndGet(); // after the exchange closed: the answer is sent
         }
+    }
+
+    /** GET /api/slow?seconds=N: answers after N seconds (0 to 600), like a long request. */
+    private void slow(HttpExchange exchange) throws IOException {
+        String query = exchange.getRequestURI().getQuery();
+        double seconds;
+        try {
+            String raw = null;
+            for (String part : (query == null ? "" : query).split("&")) {
+                if (part.startsWith("seconds=")) {
+                    raw = part.substring("seconds=".length());
+                }
+            }
+            seconds = Double.parseDouble(raw == null ? "" : raw);
+        } catch (NumberFormatException e) {
+            send(exchange, 400, error("seconds must be a number from 0 to " + (int) MAX_SLOW_SECONDS));
+            return;
+        }
+        if (!(seconds >= 0 && seconds <= MAX_SLOW_SECONDS)) {
+            send(exchange, 400, error("seconds must be a number from 0 to " + (int) MAX_SLOW_SECONDS));
+            return;
+        }
+        try {
+            Thread.sleep(Math.round(seconds * 1000));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            send(exchange, 503, error("interrupted"));
+            return;
+        }
+        send(exchange, 200, "{\"slept\":" + seconds + ",\"version\":" + Json.quote(config.version) + "}");
     }
 
     private void health(HttpExchange exchange) throws IOException {

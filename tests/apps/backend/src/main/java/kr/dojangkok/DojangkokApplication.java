@@ -16,7 +16,7 @@ public final class DojangkokApplication {
         long started = System.nanoTime();
         AppConfig config;
         try {
-            config = AppConfig.fromEnvironment();
+            config = AppConfig.fromEnvironment(args);
         } catch (IllegalArgumentException e) {
             Log.error("invalid configuration: " + e.getMessage());
             System.exit(1);
@@ -61,17 +61,55 @@ public final class DojangkokApplication {
             return;
         }
         ExecutorService workers = Executors.newFixedThreadPool(8);
-        server.createContext("/", new ApiHandler(config, notes));
+        ApiHandler handler = new ApiHandler(config, notes);
+        server.createContext("/", handler);
         server.setExecutor(workers);
         server.start();
 
-        Runtime.getRuntime()
-                .addShutdownHook(new Thread(() -> stop(server, workers, config), "shutdown"));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (config.gracefulShutdown) {
+                drain(server, handler, config);
+            } else {
+                stop(server, workers, config);
+            }
+        }, "shutdown"));
 
         double seconds = (System.nanoTime() - started) / 1e9;
         Log.info("Web server started on port " + config.serverPort + " (http)");
         Log.info(String.format("Started DojangkokApplication v%s in %.3f seconds",
                 config.version, seconds));
+    }
+
+    /**
+     * server.shutdown=graceful, on SIGTERM/SIGINT, as Spring Boot does: no new connection is
+     * accepted (the listening socket closes at once), the requests in flight finish, bounded
+     * by spring.lifecycle.timeout-per-shutdown-phase; then the JVM exits.
+     */
+    private static void drain(HttpServer server, ApiHandler handler, AppConfig config) {
+        Log.info("Commencing graceful shutdown. Waiting for active requests to complete ("
+                + handler.inFlight.get() + " in flight, at most "
+                + config.shutdownTimeoutMillis / 1000.0 + "s)");
+        // HttpServer.stop closes the listener first, then waits; the JVM exits when this
+        // hook returns, so the wait below is the one that counts
+        Thread closer = new Thread(
+                () -> server.stop((int) Math.max(1, config.shutdownTimeoutMillis / 1000)), "closer");
+        closer.setDaemon(true);
+        closer.start();
+        long deadline = System.nanoTime() + config.shutdownTimeoutMillis * 1_000_000;
+        while (handler.inFlight.get() > 0 && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        if (handler.inFlight.get() > 0) {
+            Log.warn("Graceful shutdown aborted with one or more requests still active ("
+                    + handler.inFlight.get() + ")");
+        } else {
+            Log.info("Graceful shutdown complete");
+        }
     }
 
     /** Runs on SIGTERM/SIGINT: lets in-flight requests finish, then stops the workers. */
