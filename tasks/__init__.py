@@ -83,7 +83,8 @@ def deploy_backend(
     the revision exported into a new release, .env keys, the jar built there while the
     live instance serves. Then, on the host (a systemd unit: it finishes if SSH drops): the
     new release starts on the idle port (backend_ports), must pass its health check and
-    smoke tests there, nginx's upstream switches to it (graceful reload), and the old
+    smoke tests there, new connections switch to it (an nftables table; nginx is not
+    reloaded, keep-alive clients stay connected), and the old
     instance stays warm for backend_keep_warm (600 s) so a rollback is a switch back.
     A failure before the switch stops the new instance; the live one never stopped.
     Downtime: none.
@@ -172,9 +173,10 @@ def rollback_backend(c, to=None, dry_run=False, yes=False, message="", strategy=
 
     Usage: fab -H cpu rollback-backend [--to=REV] [--dry-run]
 
-    release (the default): nginx's upstream switches back to the previous good release (or
-    --to's). Within backend_keep_warm (600 s) of the deploy its instance still runs (warm):
-    the rollback is that switch, about a second. After it, that release first starts on the
+    release (the default): new connections switch back to the previous good release (or
+    --to's; no nginx reload). Within backend_keep_warm (600 s) of the deploy its instance
+    still runs (warm): the rollback is that switch, about 5 s (the old instance's open
+    connections are waited for). After it, that release first starts on the
     idle port and must pass its health check, then the switch. The release rolled back from
     is marked bad and skipped by later rollbacks (`fab -H cpu releases`). Downtime: none.
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tasks.engine.roothelper import switch_ruleset, upstream_text
 from tests.lab import faults
 from tests.lab.fabrun import (
     AI_SMOKE,
@@ -31,13 +32,16 @@ from tests.lab.fabrun import (
     polling,
 )
 from tests.lab.faults import locks_held
-from tests.lab.probe import Prober
+from tests.lab.probe import KeepAliveUsers, Prober
 from tests.lab.site import site
 from tests.test_deploy_lab import wait_ready
 
 pytestmark = pytest.mark.lab
 
 BASE = "/app/releases"
+UPSTREAM = "/etc/nginx/dojangkok-upstream.conf"
+SWITCH = "/etc/dojangkok-deploy/switch/backend.nft"
+TABLE = "ip dojangkok_switch_backend"
 
 VARS = SERVED_CONFIG + polling(30) + SMOKE_VERSION + AI_SMOKE
 
@@ -70,6 +74,14 @@ class Ctx:
 
     def backend_prober(self, expect: str = "") -> Prober:
         return Prober(site(self.lab, "/api/version").url, verify=str(self.ca), expect=expect)
+
+    def live(self) -> str:
+        """The port the switch table sends nginx's new connections to, as the kernel has it."""
+        return re.search(r"redirect to :(\d+)", self.on("cpu", f"nft list table {TABLE}")).group(1)
+
+    def nginx_pids(self) -> str:
+        """nginx's master and workers (a reload replaces the workers)."""
+        return self.on("cpu", "ps -C nginx -o pid= | sort -n | tr -s ' \n' ' '")
 
     def version(self, component: str) -> str:
         if component == "backend":
@@ -113,7 +125,14 @@ def test_the_first_release_deploy_converts_the_host_without_a_failed_request(ctx
     assert "방식으로 전환합니다" in res.stdout  # said, once
     assert not probe.failures, probe.summary()
     assert ctx.version("backend") == "1.1.0"
-    assert "127.0.0.1:8082" in ctx.on("cpu", "cat /etc/nginx/dojangkok-upstream.conf")
+    # nginx names the switch port; the switch table (its file and the kernel's) the instance
+    assert ctx.on("cpu", f"cat {UPSTREAM}") + "\n" == upstream_text("dojangkok_backend", 8090)
+    assert ctx.on("cpu", f"cat {SWITCH}") + "\n" == switch_ruleset("backend", 8090, 8082)
+    assert ctx.live() == "8082"
+    assert ctx.on("cpu", "systemctl is-enabled dojangkok-switch@backend") == "enabled"
+    # root's alone: the deploy login can plant nothing the helper or the boot unit loads
+    assert ctx.on("cpu", f"stat -c '%U %a' -- /etc/dojangkok-deploy/switch {SWITCH}").split(
+        "\n") == ["root 755", "root 644"]  # fmt: skip
     assert ctx.on("cpu", "systemctl is-active dojangkok@8082") == "active"
     assert ctx.lab.run("cpu", "systemctl is-enabled dojangkok").stdout.strip() == "disabled"
     rels = ctx.releases("backend")
@@ -121,24 +140,57 @@ def test_the_first_release_deploy_converts_the_host_without_a_failed_request(ctx
     assert rels[0]["role"] == "previous"  # the adopted (legacy) release
 
 
-def test_a_warm_rollback_is_a_switch(ctx):
-    with ctx.backend_prober() as probe:
+def test_a_warm_rollback_is_a_switch_without_an_nginx_reload_and_no_user_notices(ctx):
+    """Users who keep their connections alive and never resend (GETs and POSTs, every 20 ms
+    each) lose no request: nginx is not reloaded (its workers are the same), the switch only
+    sends new connections elsewhere, and once it returns nginx sends the old instance
+    nothing (every GET started after the rollback ended got the version rolled back to)."""
+    pids = ctx.nginx_pids()
+    users = KeepAliveUsers(site(ctx.lab, "/api/").url, verify=str(ctx.ca))
+    with ctx.backend_prober() as probe, users:
+        assert users.versions() == {"1.1.0"}
         res = ctx.fab("-H", "cpu", "rollback-backend", "--yes")
+        done = time.monotonic()
+        time.sleep(1.5)
     assert res.returncode == 0, res.stderr
     assert not probe.failures, probe.summary()
-    assert "전환만 (따뜻한 인스턴스)" in res.stdout
-    assert ctx.version("backend") == "1.0.0"
+    assert not users.failures, users.summary()
+    assert ctx.nginx_pids() == pids
+    assert users.versions(since=done) == {"1.0.0"}, users.summary()
+    assert len(users.samples) > 200 and "전환만 (따뜻한 인스턴스)" in res.stdout
+    assert ctx.live() == "8081" and ctx.version("backend") == "1.0.0"
     assert ctx.releases("backend")[-1]["status"] == "bad"
+
+
+def test_setup_gives_a_host_of_an_earlier_version_its_switch_table(ctx):
+    """A host converted before the switch table (nginx's upstream named the instance): setup
+    makes the table from that port, then points the upstream at the switch port (one reload,
+    no failed request); a restart of nftables.service (whose config flushes every table)
+    loads the table again, as a boot does."""
+    ctx.on("cpu", f"systemctl disable -q --now dojangkok-switch@backend; rm -f -- {SWITCH} "
+                  "/etc/systemd/system/dojangkok-switch@.service; systemctl daemon-reload; "
+                  f"printf 'upstream dojangkok_backend {{\n    server 127.0.0.1:8081;\n    "
+                  f"keepalive 16;\n}}\n' > {UPSTREAM}; nginx -s reload; "
+                  f"nft delete table {TABLE}")  # fmt: skip
+    with ctx.backend_prober(expect="1.0.0") as probe:
+        res = ctx.fab("-H", "cpu", "setup", "--yes")
+    assert res.returncode == 0, res.stderr
+    assert not probe.failures, probe.summary()
+    assert "변경: " in res.stdout and "table ip dojangkok_switch_backend: → 8081" in res.stdout
+    assert ctx.live() == "8081"
+    assert ctx.on("cpu", f"cat {UPSTREAM}") + "\n" == upstream_text("dojangkok_backend", 8090)
+    ctx.on("cpu", "systemctl restart nftables")
+    assert ctx.live() == "8081" and ctx.version("backend") == "1.0.0"
 
 
 def test_a_failed_build_changes_nothing(ctx):
     ctx.lab.push_app("backend", {"VERSION": "1.2.0\n", "BREAK": "build"}, "broken build")
-    upstream = ctx.on("cpu", "cat /etc/nginx/dojangkok-upstream.conf")
+    upstream = ctx.on("cpu", f"cat {SWITCH}")
     with ctx.backend_prober() as probe:
         res = ctx.fab("-H", "cpu", "deploy-backend", "--yes")
     assert res.returncode == 1 and "B8 Gradle 빌드" in res.stderr
     assert not probe.failures, probe.summary()
-    assert ctx.on("cpu", "cat /etc/nginx/dojangkok-upstream.conf") == upstream
+    assert ctx.on("cpu", f"cat {SWITCH}") == upstream
     assert ctx.version("backend") == "1.0.0"
     assert ctx.releases("backend")[-1]["status"] == "failed"
     assert not locks_held(ctx.lab, ("cpu",))

@@ -328,7 +328,7 @@ def test_a_release_setup_converts_the_host_and_its_second_run_changes_nothing(se
         assert res.returncode == 0, res.stderr
         assert "release 방식으로 전환" in res.stdout
     assert set(served(lab, timeout=60)) == {"frontend", "backend", "ai"}
-    assert "127.0.0.1:8081" in on(lab, "cpu", "cat /etc/nginx/dojangkok-upstream.conf")
+    assert "redirect to :8081" in on(lab, "cpu", "nft list table ip dojangkok_switch_backend")
     assert on(lab, "cpu", "systemctl is-active dojangkok@8081") == "active"
     assert on(lab, "cpu", "systemctl is-enabled dojangkok@8081") == "enabled"
     assert on(lab, "cpu", "readlink /var/www/dojangkok").startswith("/app/releases/frontend/")

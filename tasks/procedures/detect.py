@@ -127,7 +127,7 @@ def _packages(s: Settings, host_roles: set[str], db: str, facts: Facts) -> list[
         out += ["certbot"] if site.tls_mode(s) == "acme" else []
     if "gpu" in host_roles:
         out += ["python3-venv"]
-    if s.firewall == "on":
+    if s.firewall == "on" or s.strategy == "release":  # the firewall; the blue/green switch
         out += ["nftables|nft"]
     return out
 
