@@ -162,27 +162,6 @@ def test_a_warm_rollback_is_a_switch_without_an_nginx_reload_and_no_user_notices
     assert ctx.releases("backend")[-1]["status"] == "bad"
 
 
-def test_setup_gives_a_host_of_an_earlier_version_its_switch_table(ctx):
-    """A host converted before the switch table (nginx's upstream named the instance): setup
-    makes the table from that port, then points the upstream at the switch port (one reload,
-    no failed request); a restart of nftables.service (whose config flushes every table)
-    loads the table again, as a boot does."""
-    ctx.on("cpu", f"systemctl disable -q --now dojangkok-switch@backend; rm -f -- {SWITCH} "
-                  "/etc/systemd/system/dojangkok-switch@.service; systemctl daemon-reload; "
-                  f"printf 'upstream dojangkok_backend {{\n    server 127.0.0.1:8081;\n    "
-                  f"keepalive 16;\n}}\n' > {UPSTREAM}; nginx -s reload; "
-                  f"nft delete table {TABLE}")  # fmt: skip
-    with ctx.backend_prober(expect="1.0.0") as probe:
-        res = ctx.fab("-H", "cpu", "setup", "--yes")
-    assert res.returncode == 0, res.stderr
-    assert not probe.failures, probe.summary()
-    assert "변경: " in res.stdout and "table ip dojangkok_switch_backend: → 8081" in res.stdout
-    assert ctx.live() == "8081"
-    assert ctx.on("cpu", f"cat {UPSTREAM}") + "\n" == upstream_text("dojangkok_backend", 8090)
-    ctx.on("cpu", "systemctl restart nftables")
-    assert ctx.live() == "8081" and ctx.version("backend") == "1.0.0"
-
-
 def test_a_failed_build_changes_nothing(ctx):
     ctx.lab.push_app("backend", {"VERSION": "1.2.0\n", "BREAK": "build"}, "broken build")
     upstream = ctx.on("cpu", f"cat {SWITCH}")
@@ -283,6 +262,28 @@ def test_frontend_release_deploy_and_rollback_without_a_failed_request(ctx):
         res = ctx.fab("-H", "cpu", "rollback-frontend", "--yes")
     assert res.returncode == 0 and not page.failures, page.summary()
     assert ctx.version("frontend") == "1.0.0"
+
+
+def test_setup_gives_a_host_of_an_earlier_version_its_switch_table(ctx):
+    """A host converted before the switch table (nginx's upstream named the instance; every
+    component on releases): setup makes the table from that port, then points the upstream
+    at the switch port (one reload, no failed request); a restart of nftables.service (whose
+    config flushes every table) loads the table again, as a boot does."""
+    live, version = ctx.live(), ctx.version("backend")
+    ctx.on("cpu", f"systemctl disable -q --now dojangkok-switch@backend; rm -f -- {SWITCH} "
+                  "/etc/systemd/system/dojangkok-switch@.service; systemctl daemon-reload; "
+                  f"printf 'upstream dojangkok_backend {{\n    server 127.0.0.1:{live};\n    "
+                  f"keepalive 16;\n}}\n' > {UPSTREAM}; nginx -s reload; "
+                  f"nft delete table {TABLE}")  # fmt: skip
+    with ctx.backend_prober(expect=version) as probe:
+        res = ctx.fab("-H", "cpu", "setup", "--yes")
+    assert res.returncode == 0, res.stderr
+    assert not probe.failures, probe.summary()
+    assert f"변경: table ip dojangkok_switch_backend: → {live}" in res.stdout
+    assert ctx.live() == live
+    assert ctx.on("cpu", f"cat {UPSTREAM}") + "\n" == upstream_text("dojangkok_backend", 8090)
+    ctx.on("cpu", "systemctl restart nftables")
+    assert ctx.live() == live and ctx.version("backend") == version
 
 
 def test_ai_release_deploy_is_gated_on_health_and_rolls_back(ctx):
