@@ -270,11 +270,15 @@ def test_setup_gives_a_host_of_an_earlier_version_its_switch_table(ctx):
     at the switch port (one reload, no failed request); a restart of nftables.service (whose
     config flushes every table) loads the table again, as a boot does."""
     live, version = ctx.live(), ctx.version("backend")
+    workers = set(ctx.nginx_pids().split()) - {ctx.on("cpu", "cat /run/nginx.pid")}
     ctx.on("cpu", f"systemctl disable -q --now dojangkok-switch@backend; rm -f -- {SWITCH} "
                   "/etc/systemd/system/dojangkok-switch@.service; systemctl daemon-reload; "
-                  f"printf 'upstream dojangkok_backend {{\n    server 127.0.0.1:{live};\n    "
-                  f"keepalive 16;\n}}\n' > {UPSTREAM}; nginx -s reload; "
-                  f"nft delete table {TABLE}")  # fmt: skip
+                  f"printf 'upstream dojangkok_backend {{\\n    server 127.0.0.1:{live};\\n    "
+                  f"keepalive 16;\\n}}\\n' > {UPSTREAM}; nginx -s reload")  # fmt: skip
+    deadline = time.monotonic() + 20  # the reload is done when no old worker is left
+    while workers & set(ctx.nginx_pids().split()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    ctx.on("cpu", f"nft delete table {TABLE}")
     with ctx.backend_prober(expect=version) as probe:
         res = ctx.fab("-H", "cpu", "setup", "--yes")
     assert res.returncode == 0, res.stderr
