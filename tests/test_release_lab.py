@@ -283,7 +283,8 @@ def test_setup_gives_a_host_of_an_earlier_version_its_switch_table(ctx):
         res = ctx.fab("-H", "cpu", "setup", "--yes")
     assert res.returncode == 0, res.stderr
     assert not probe.failures, probe.summary()
-    assert f"변경: table ip dojangkok_switch_backend: → {live}" in res.stdout
+    said = rf"변경: [^\n]*table ip dojangkok_switch_backend: → {live}, [^\n]*\(nginx 리로드\)"
+    assert re.search(said, res.stdout), res.stdout[-3000:]
     assert ctx.live() == live
     assert ctx.on("cpu", f"cat {UPSTREAM}") + "\n" == upstream_text("dojangkok_backend", 8090)
     ctx.on("cpu", "systemctl restart nftables")
