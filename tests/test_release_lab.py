@@ -160,7 +160,10 @@ def test_a_warm_rollback_is_a_switch_without_an_nginx_reload_and_no_user_notices
         "once it ended, only 1.0.0 answered": users.versions(since=done) == {"1.0.0"},
     }
     failed = [what for what, ok in seen.items() if not ok]
-    assert not failed, f"{failed}: users {users.summary()}, prober {probe.summary()}"
+    assert not failed, (
+        f"{failed}: users {users.summary()}, after the end "
+        f"{users.versions(since=done)}, prober {probe.summary()}"
+    )
     assert len(users.samples) > 200 and "전환만 (따뜻한 인스턴스)" in res.stdout
     assert ctx.live() == "8081" and ctx.version("backend") == "1.0.0"
     assert ctx.releases("backend")[-1]["status"] == "bad"
