@@ -1,13 +1,13 @@
 """The backend switch under load, isolated: what keep-alive users see at each switch and at
 each plain nginx reload, with nothing else running.
 
-A release deploy's outage-free switch (tasks/engine/roothelper.py `switch`: the upstream
-file rewritten, `nginx -t`, a graceful reload, the boot links) is a fraction of a second
-inside a deploy of a minute; deploy_bench.py's cells show it among everything else. This
-repeats just the switch, between the two backend instances a release deploy leaves running
-(the old one stays warm), and just the reload (`nginx-reload`, the same upstream), each as
-the deploy user through the root helper, as fab runs them, while the V1 load
-(bench/load.py) runs. Per event it prints the load's numbers in the seconds after it, for
+A release deploy's outage-free switch (tasks/engine/roothelper.py `switch`: the pair's
+nftables table replaced, the boot links, then the wait until nginx's pooled connections to
+the old instance are done; no nginx reload) is a few seconds inside a deploy of a minute;
+deploy_bench.py's cells show it among everything else. This repeats just the switch,
+between the two backend instances a release deploy leaves running (the old one stays warm),
+and just a plain nginx reload (`nginx-reload`), each as the deploy user through the root
+helper, as fab runs them, while the V1 load (bench/load.py) runs. Per event it prints the load's numbers in the seconds after it, for
 the page (served by nginx alone) and for the API (proxied to the backend) apart.
 
     scripts/lab-lock .venv/bin/python bench/switch_bench.py [--events switch,reload] \\
@@ -64,16 +64,18 @@ BEFORE = 1.0  # … and before it (a request sent just before may wait for it)
 
 def backend_pair(lab) -> tuple[str, list[int], int]:
     """(pair name, its ports, the port serving now) from the root helper's config and the
-    upstream file."""
+    pair's live port as a deploy reads it (tasks/procedures/bluegreen.py)."""
+    from tasks.hosts.settings import Settings
+    from tasks.procedures.release_backend import PAIR
+
     res = lab.run("cpu", "cat /etc/dojangkok/sudo.json")
     if res.returncode != 0:
         raise SystemExit("cpu is not set up for releases (no /etc/dojangkok/sudo.json): "
                          "run without --keep")  # fmt: skip
     conf = json.loads(res.stdout)
     name, pair = next((n, p) for n, p in conf["pairs"].items() if "backend" in n or "backend" in p["service"])  # fmt: skip
-    text = lab.run("cpu", f"cat {pair['upstream_file']}").stdout
-    live = next(p for p in pair["ports"] if f":{p};" in text)
-    return name, pair["ports"], live
+    live = lab.run("cpu", f"bash -c {shlex.quote(PAIR.live_port_command(Settings()))}").stdout
+    return name, pair["ports"], int(live)
 
 
 def timed(lab, cmd: str) -> tuple[float, float, int, str]:

@@ -83,7 +83,8 @@ def deploy_backend(
     the revision exported into a new release, .env keys, the jar built there while the
     live instance serves. Then, on the host (a systemd unit: it finishes if SSH drops): the
     new release starts on the idle port (backend_ports), must pass its health check and
-    smoke tests there, nginx's upstream switches to it (graceful reload), and the old
+    smoke tests there, new connections switch to it (an nftables table; nginx is not
+    reloaded, keep-alive clients stay connected), and the old
     instance stays warm for backend_keep_warm (600 s) so a rollback is a switch back.
     A failure before the switch stops the new instance; the live one never stopped.
     Downtime: none.
@@ -177,13 +178,14 @@ def rollback_backend(c, to=None, dry_run=False, yes=False, message="", strategy=
 
     Usage: fab -H cpu rollback-backend [--to=REV] [--dry-run]
 
-    release (the default): nginx's upstream switches back to the previous good release (or
-    --to's). Within backend_keep_warm (600 s) of the deploy its instance still runs (warm):
-    the rollback is that switch, about a second. After it, that release first starts on the
-    idle port and must pass its health check, then the switch. Then the smoke tests and the
-    served version against the target's; the instance left drains before it stops. The
-    release rolled back from is marked bad and skipped by later rollbacks (`fab -H cpu
-    releases`). Downtime: none.
+    release (the default): new connections switch back to the previous good release (or
+    --to's; no nginx reload). Within backend_keep_warm (600 s) of the deploy its instance
+    still runs (warm): the rollback is that switch, about 5 s (nginx's open connections to
+    the old instance are let finish). After it, that release first starts on the idle port
+    and must pass its health check, then the switch. Then the smoke tests and the served
+    version against the target's; the instance left drains before it stops. The release
+    rolled back from is marked bad and skipped by later rollbacks (`fab -H cpu releases`).
+    Downtime: none.
 
     manual (--strategy=manual): the previously deployed revision's code and its kept jar
     (no rebuild), restart, health. Downtime: the restart, until health passes.

@@ -187,11 +187,11 @@ def test_release_backend_built_here_with_its_checksum_in_the_release(ctx):
 
 def test_a_corrupted_upload_is_refused_before_anything_switches(ctx):
     ctx.lab.push_app("backend", {"VERSION": "1.3.0\n"}, "v1.3.0")
-    upstream = ctx.on("cpu", "cat /etc/nginx/dojangkok-upstream.conf")
+    upstream = ctx.on("cpu", "cat /etc/dojangkok-deploy/switch/backend.nft")  # the live port
     res = ctx.faulty("corrupt-upload", "-H", "cpu", "deploy-backend", "--yes", "--build-on=local")
     assert res.returncode == 1
     assert "B8v 체크섬 확인" in res.stderr and "differ from the build" in res.stdout
-    assert ctx.on("cpu", "cat /etc/nginx/dojangkok-upstream.conf") == upstream
+    assert ctx.on("cpu", "cat /etc/dojangkok-deploy/switch/backend.nft") == upstream
     assert ctx.version("backend") == "1.2.0"
     assert ctx.releases("backend")[-1]["status"] == "failed"
 

@@ -64,6 +64,9 @@ REFUSED = [
     ("cpu", "systemctl stop 'dojangkok@8081;id'", "not one of this host's app units"),
     ("cpu", "switch backend 22", "not one of the pair's ports"),
     ("cpu", "switch ai 8001", "no blue/green pair 'ai'"),
+    ("cpu", "switch backend 8090", "not one of the pair's ports"),  # the switch port itself
+    # a host nginx does not reach through the switch port (here: not converted): no table
+    ("cpu", "switch backend 8081", "does not name the switch port"),
     ("cpu", "retire backend 8081 '10;id'", "a whole number"),
     ("cpu", "hostrun ../../../tmp x", "run id"),
     ("cpu", "hostrun nosuchrun x", "no such file or directory"),

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tasks.engine.roothelper import switch_ruleset, upstream_text
 from tests.lab import faults
 from tests.lab.fabrun import (
     AI_SMOKE,
@@ -32,13 +33,16 @@ from tests.lab.fabrun import (
     polling,
 )
 from tests.lab.faults import locks_held
-from tests.lab.probe import Prober
+from tests.lab.probe import KeepAliveUsers, Prober
 from tests.lab.site import site
 from tests.test_deploy_lab import wait_ready
 
 pytestmark = pytest.mark.lab
 
 BASE = "/app/releases"
+UPSTREAM = "/etc/nginx/dojangkok-upstream.conf"
+SWITCH = "/etc/dojangkok-deploy/switch/backend.nft"
+TABLE = "ip dojangkok_switch_backend"
 
 VARS = SERVED_CONFIG + polling(30) + SMOKE_VERSION + AI_SMOKE
 
@@ -71,6 +75,14 @@ class Ctx:
 
     def backend_prober(self, expect: str = "") -> Prober:
         return Prober(site(self.lab, "/api/version").url, verify=str(self.ca), expect=expect)
+
+    def live(self) -> str:
+        """The port the switch table sends nginx's new connections to, as the kernel has it."""
+        return re.search(r"redirect to :(\d+)", self.on("cpu", f"nft list table {TABLE}")).group(1)
+
+    def nginx_pids(self) -> str:
+        """nginx's master and workers (a reload replaces the workers)."""
+        return self.on("cpu", "ps -C nginx -o pid= | sort -n | tr -s ' \n' ' '")
 
     def version(self, component: str) -> str:
         if component == "backend":
@@ -131,7 +143,14 @@ def test_the_first_release_deploy_converts_the_host_without_a_failed_request(ctx
     assert "방식으로 전환합니다" in res.stdout  # said, once
     assert not probe.failures, probe.summary()
     assert ctx.version("backend") == "1.1.0"
-    assert "127.0.0.1:8082" in ctx.on("cpu", "cat /etc/nginx/dojangkok-upstream.conf")
+    # nginx names the switch port; the switch table (its file and the kernel's) the instance
+    assert ctx.on("cpu", f"cat {UPSTREAM}") + "\n" == upstream_text("dojangkok_backend", 8090)
+    assert ctx.on("cpu", f"cat {SWITCH}") + "\n" == switch_ruleset("backend", 8090, 8082)
+    assert ctx.live() == "8082"
+    assert ctx.on("cpu", "systemctl is-enabled dojangkok-switch@backend") == "enabled"
+    # root's alone: the deploy login can plant nothing the helper or the boot unit loads
+    assert ctx.on("cpu", f"stat -c '%U %a' -- /etc/dojangkok-deploy/switch {SWITCH}").split(
+        "\n") == ["root 755", "root 644"]  # fmt: skip
     assert ctx.on("cpu", "systemctl is-active dojangkok@8082") == "active"
     assert ctx.lab.run("cpu", "systemctl is-enabled dojangkok").stdout.strip() == "disabled"
     rels = ctx.releases("backend")
@@ -144,23 +163,42 @@ def test_the_first_release_deploy_converts_the_host_without_a_failed_request(ctx
                         health["detail"]), health  # fmt: skip
 
 
-def test_a_warm_rollback_is_a_switch_and_checks_what_it_promises(ctx):
-    """The rollback's smoke test and version check run and say so; a request in flight on
-    the instance it leaves is answered: that instance drains before it stops (its retire,
-    10 s after the switch, is a graceful shutdown)."""
+def test_a_warm_rollback_is_a_switch_no_user_notices_and_it_checks_what_it_promises(ctx):
+    """Users who keep their connections alive and never resend (GETs and POSTs, every 20 ms
+    each) lose no request: nginx is not reloaded (its workers are the same), the switch only
+    sends new connections elsewhere, and once it returns nginx sends the old instance
+    nothing (every GET started after the rollback ended got the version rolled back to).
+    A request in flight on the instance it leaves is answered in full: that instance drains
+    before it stops (its retire, 10 s after the switch, is a graceful shutdown). The
+    rollback's smoke test and version check run and say so."""
     since = ctx.since("cpu")
+    pids = ctx.nginx_pids()
     slow, got = ctx.in_flight(site(ctx.lab, "/api/slow?seconds=25").url, verify=str(ctx.ca))
-    with ctx.backend_prober() as probe:
+    users = KeepAliveUsers(site(ctx.lab, "/api/").url, verify=str(ctx.ca))
+    with ctx.backend_prober() as probe, users:
+        assert users.versions() == {"1.1.0"}
         res = ctx.fab("-H", "cpu", "rollback-backend", "--yes")
+        done = time.monotonic()
+        time.sleep(1.5)
     assert res.returncode == 0, res.stderr
-    assert not probe.failures, probe.summary()
-    assert "전환만 (따뜻한 인스턴스)" in res.stdout
+    seen = {  # each checked, all reported
+        "no keep-alive user's request failed": not users.failures,
+        "no probe failed": not probe.failures,
+        "nginx was not reloaded (the same pids)": ctx.nginx_pids() == pids,
+        "once it ended, only 1.0.0 answered": users.versions(since=done) == {"1.0.0"},
+    }
+    failed = [what for what, ok in seen.items() if not ok]
+    assert not failed, (
+        f"{failed}: users {users.summary()}, after the end "
+        f"{users.versions(since=done)}, prober {probe.summary()}"
+    )
+    assert len(users.samples) > 200 and "전환만 (따뜻한 인스턴스)" in res.stdout
+    assert ctx.live() == "8081" and ctx.version("backend") == "1.0.0"
     assert (
         "(BR7) 기능 테스트 (롤백 후)" in res.stdout
         and "ok GET http://localhost:8081/api/" in res.stdout
     )
     assert re.search(r"제공 버전 1\.0\.0: \S+이\(가\) 기록될 때와 같음", res.stdout), res.stdout
-    assert ctx.version("backend") == "1.0.0"
     assert ctx.releases("backend")[-1]["status"] == "bad"
     slow.join(60)
     assert got == [(200, {"slept": 25.0, "version": "1.1.0"})]  # after the switch, in full
@@ -171,12 +209,12 @@ def test_a_warm_rollback_is_a_switch_and_checks_what_it_promises(ctx):
 
 def test_a_failed_build_changes_nothing(ctx):
     ctx.lab.push_app("backend", {"VERSION": "1.2.0\n", "BREAK": "build"}, "broken build")
-    upstream = ctx.on("cpu", "cat /etc/nginx/dojangkok-upstream.conf")
+    upstream = ctx.on("cpu", f"cat {SWITCH}")
     with ctx.backend_prober() as probe:
         res = ctx.fab("-H", "cpu", "deploy-backend", "--yes")
     assert res.returncode == 1 and "B8 Gradle 빌드" in res.stderr
     assert not probe.failures, probe.summary()
-    assert ctx.on("cpu", "cat /etc/nginx/dojangkok-upstream.conf") == upstream
+    assert ctx.on("cpu", f"cat {SWITCH}") == upstream
     assert ctx.version("backend") == "1.0.0"
     assert ctx.releases("backend")[-1]["status"] == "failed"
     assert not locks_held(ctx.lab, ("cpu",))
@@ -290,6 +328,33 @@ def test_a_failed_frontend_rollback_says_what_serves_now(ctx):
     assert ctx.version("frontend") == "1.1.0"  # what it said: the target serves
 
 
+def test_setup_gives_a_host_of_an_earlier_version_its_switch_table(ctx):
+    """A host converted before the switch table (nginx's upstream named the instance; every
+    component on releases): setup makes the table from that port, then points the upstream
+    at the switch port (one reload, no failed request); a restart of nftables.service (whose
+    config flushes every table) loads the table again, as a boot does."""
+    live, version = ctx.live(), ctx.version("backend")
+    workers = set(ctx.nginx_pids().split()) - {ctx.on("cpu", "cat /run/nginx.pid")}
+    ctx.on("cpu", f"systemctl disable -q --now dojangkok-switch@backend; rm -f -- {SWITCH} "
+                  "/etc/systemd/system/dojangkok-switch@.service; systemctl daemon-reload; "
+                  f"printf 'upstream dojangkok_backend {{\\n    server 127.0.0.1:{live};\\n    "
+                  f"keepalive 16;\\n}}\\n' > {UPSTREAM}; nginx -s reload")  # fmt: skip
+    deadline = time.monotonic() + 20  # the reload is done when no old worker is left
+    while workers & set(ctx.nginx_pids().split()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    ctx.on("cpu", f"nft delete table {TABLE}")
+    with ctx.backend_prober(expect=version) as probe:
+        res = ctx.fab("-H", "cpu", "setup", "--yes")
+    assert res.returncode == 0, res.stderr
+    assert not probe.failures, probe.summary()
+    said = rf"변경: [^\n]*table ip dojangkok_switch_backend: → {live}, [^\n]*\(nginx 리로드\)"
+    assert re.search(said, res.stdout), res.stdout[-3000:]
+    assert ctx.live() == live
+    assert ctx.on("cpu", f"cat {UPSTREAM}") + "\n" == upstream_text("dojangkok_backend", 8090)
+    ctx.on("cpu", "systemctl restart nftables")
+    assert ctx.live() == live and ctx.version("backend") == version
+
+
 def test_ai_release_deploy_is_gated_on_health_and_rolls_back(ctx):
     """ai_switch=restart (the GPU cannot hold two instances): health-gated restarts; the
     rollback's restart drains (a request in flight is answered first) and is checked."""
@@ -346,7 +411,7 @@ def test_ai_blue_green_switches_without_a_failed_request(ctx):
     assert not probe.failures, probe.summary()
     assert ctx.version("ai") == "1.4.0"
     live = re.search(
-        r"127\.0\.0\.1:(\d+)", ctx.on("gpu", "cat /etc/nginx/dojangkok-ai-upstream.conf")
+        r"redirect to :(\d+)", ctx.on("gpu", "nft list table ip dojangkok_switch_ai")
     )[1]
     since = ctx.since("gpu")
     with ctx.lab.tunnel("cpu", "gpu", 8000) as ai, Prober(f"http://{ai}/health") as probe:

@@ -343,13 +343,13 @@ def test_a_release_setup_converts_the_host_and_its_second_run_changes_nothing(se
         assert "release 방식으로 전환" in res.stdout
     assert "AI 전환 방식 (ai_switch=auto): blue/green" in res.stdout and "GPU 없음" in res.stdout
     assert set(served(lab, timeout=60)) == {"frontend", "backend", "ai"}
-    assert "127.0.0.1:8081" in on(lab, "cpu", "cat /etc/nginx/dojangkok-upstream.conf")
+    assert "redirect to :8081" in on(lab, "cpu", "nft list table ip dojangkok_switch_backend")
     assert on(lab, "cpu", "systemctl is-active dojangkok@8081") == "active"
     assert on(lab, "cpu", "systemctl is-enabled dojangkok@8081") == "enabled"
     assert on(lab, "cpu", "readlink /var/www/dojangkok").startswith("/app/releases/frontend/")
     assert on(lab, "gpu", "systemctl is-active fastapi@8001") == "active"
     assert on(lab, "gpu", "systemctl is-enabled fastapi@8001") == "enabled"
-    assert "127.0.0.1:8001" in on(lab, "gpu", "cat /etc/nginx/dojangkok-ai-upstream.conf")
+    assert "redirect to :8001" in on(lab, "gpu", "nft list table ip dojangkok_switch_ai")
     assert exposure(lab, "cpu", "dojangkok@8081") <= 2.0
     assert exposure(lab, "gpu", "fastapi@8001") <= 2.0
     for host in ("cpu", "gpu"):

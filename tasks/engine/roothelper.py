@@ -14,12 +14,22 @@ with a message that names it. No argument ever reaches a shell. The verbs:
 - ``systemctl ACTION UNIT``: start, stop, restart, reset-failed, enable or disable (boot
   links only, ``--no-reload``) one of the app's units;
 - ``nginx-reload``: check nginx's config, then reload it gracefully;
-- ``switch PAIR PORT``: a blue/green pair's nginx upstream to ``PORT`` (written atomically,
-  checked with nginx's test while ``PORT``'s retire timer, if a ``retire`` left one, is
-  stopped and its instance is checked to run; the old file comes back when either fails),
-  then nginx reloaded gracefully while ``PORT``'s instance is made to start at boot and the
-  other one not. The instance that serves is never retired, and never one that is not
-  running;
+- ``switch PAIR PORT``: new connections to a blue/green pair's switch port go to ``PORT``.
+  nginx's upstream names that fixed local port (127.0.0.1:<switch_port>, never rewritten at a
+  switch, so nginx is never reloaded: a reload makes every keep-alive client reconnect and
+  cuts the requests sent in that instant); the pair's own nftables table (``ip
+  dojangkok_switch_<PAIR>``, type nat, hook output) redirects connections to it to the live
+  instance's port. A switch writes that table's file (:data:`SWITCH_DIR`) and loads it in one
+  atomic ``nft -f`` transaction, after ``PORT``'s retire timer, if a ``retire`` left one, is
+  stopped and its instance is checked to run (and nginx's upstream file is checked to name
+  the switch port: otherwise nothing changes). Connections open before it keep going to the
+  old instance (conntrack keeps their mapping): nginx reuses a pooled one for at most
+  :data:`KEEPALIVE_TIME` seconds after it was opened and keeps it idle at most
+  :data:`KEEPALIVE_IDLE` seconds (the upstream's ``keepalive_time``/``keepalive_timeout``),
+  so the switch then waits :data:`DRAIN` seconds: when it returns, no new request reaches
+  the old instance. ``PORT``'s instance is made to start at boot and the other one not;
+  ``dojangkok-switch@PAIR.service`` loads the file at boot. The instance that serves is
+  never retired, and never one that is not running;
 - ``retire PAIR PORT SECONDS``: stop the pair's instance on ``PORT`` after ``SECONDS`` (a
   transient systemd timer; a rollback within that time is only a switch);
 - ``hostrun RUN_ID TITLE``: start a deploy's critical section
@@ -36,12 +46,27 @@ import json
 import os
 import pwd
 import re
+import signal
 import stat
 import subprocess
 import sys
 import threading
+import time
 
 CONFIG = "/etc/dojangkok/sudo.json"
+#: the switch tables' files, root's: ``<PAIR>.nft`` (the last one loaded; boot loads it)
+SWITCH_DIR = "/etc/dojangkok-deploy/switch"
+#: nginx reuses a pooled upstream connection for at most this many seconds after it opened
+#: it (``keepalive_time``, nginx >= 1.19.10), and closes one idle this long
+#: (``keepalive_timeout``; below the apps' own idle timeouts, uvicorn's 5 s the shortest, so
+#: nginx, not the app, closes an idle connection: no request is sent on one the app closed)
+KEEPALIVE_TIME = 2
+KEEPALIVE_IDLE = 2
+#: after a switch, a connection pooled before it may take a last request up to
+#: KEEPALIVE_TIME + KEEPALIVE_IDLE seconds later: the switch waits that long, and a little
+DRAIN = KEEPALIVE_TIME + KEEPALIVE_IDLE + 1
+#: the live port in a switch file (:func:`switch_ruleset`)
+LIVE = re.compile(r"redirect to :([0-9]{1,5})$", re.MULTILINE)
 ACTIONS = ("start", "stop", "restart", "reset-failed", "enable", "disable")
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,80}")
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -52,8 +77,55 @@ class Refused(Exception):
 
 
 def upstream_text(name: str, port: int) -> str:
-    """The upstream file's whole text (nginx includes it)."""
-    return f"upstream {name} {{\n    server 127.0.0.1:{int(port)};\n    keepalive 16;\n}}\n"
+    """The upstream file's whole text (nginx includes it): the pair's switch port, pooled
+    connections bounded in time (a switch's wait, :data:`DRAIN`, relies on both bounds)."""
+    return (
+        f"upstream {name} {{\n"
+        f"    # the switch port: an nftables table sends new connections to the live instance\n"
+        f"    server 127.0.0.1:{int(port)};\n"
+        f"    keepalive 16;\n"
+        f"    keepalive_time {KEEPALIVE_TIME}s;\n"
+        f"    keepalive_timeout {KEEPALIVE_IDLE}s;\n"
+        f"}}\n"
+    )
+
+
+def switch_table(pair: str) -> str:
+    """The pair's nftables table (family and name)."""
+    return f"ip dojangkok_switch_{pair}"
+
+
+def switch_file(pair: str) -> str:
+    return f"{SWITCH_DIR}/{pair}.nft"
+
+
+def switch_ruleset(pair: str, switch_port: int, live: int | str) -> str:
+    """The pair's whole table, as ``nft -f`` loads it: declared, deleted and written again
+    in one transaction (a second load leaves exactly this). Connections this host opens to
+    127.0.0.1:<switch_port> (nginx's) go to 127.0.0.1:<live>. ``live``: the port (or a
+    marker a shell command puts the port in place of)."""
+    table = switch_table(pair)
+    return (
+        "#!/usr/sbin/nft -f\n"
+        f"# dojangkok-deploy: the blue/green switch of {pair} (dojangkok-root switch writes it;\n"
+        f"# dojangkok-switch@{pair}.service loads it at boot). nginx's upstream names\n"
+        f"# 127.0.0.1:{int(switch_port)}; new connections to it go to the live instance, open ones\n"
+        "# stay where they are (conntrack).\n"
+        f"table {table}\n"
+        f"delete table {table}\n"
+        f"table {table} {{\n"
+        "\tchain output {\n"
+        "\t\ttype nat hook output priority -100; policy accept;\n"
+        f"\t\tip daddr 127.0.0.1 tcp dport {int(switch_port)} redirect to :{live}\n"
+        "\t}\n"
+        "}\n"
+    )
+
+
+def live_in(text: str) -> int | None:
+    """The live port a switch file names (None: none)."""
+    m = LIVE.search(text)
+    return int(m.group(1)) if m else None
 
 
 def retire_unit(service: str, port: int) -> str:
@@ -88,6 +160,8 @@ def _pair(conf: dict, name: str) -> dict:
         raise Refused(
             f"no blue/green pair {name!r} on this host (known: {', '.join(pairs) or 'none'})"
         )
+    if not re.fullmatch(r"[a-z]{1,20}", name) or type(pairs[name].get("switch_port")) is not int:
+        raise Refused(f"{CONFIG} is another version's (pair {name!r}): run `fab setup`")
     return pairs[name]
 
 
@@ -117,20 +191,22 @@ def plan(conf: dict, argv: list[str]) -> list:
     if verb == "switch":
         if len(args) != 2:
             raise Refused("usage: switch PAIR PORT")
-        pair = _pair(conf, args[0])
+        name, pair = args[0], _pair(conf, args[0])
         port = _port(pair, args[1])
         others = [p for p in pair["ports"] if p != port]
         instance = f"{pair['service']}@{port}"
         return [
-            ("switch", pair["upstream_file"], upstream_text(pair["upstream"], port),
-             retire_unit(pair["service"], port) + ".timer", instance),
-            # nginx reloads while the boot links follow the file nginx accepted
+            ("switch", switch_file(name), switch_ruleset(name, pair["switch_port"], port),
+             retire_unit(pair["service"], port) + ".timer", instance,
+             pair["upstream_file"], upstream_text(pair["upstream"], pair["switch_port"])),
+            # the boot links follow the table the kernel took
             ("together", [
-                ["sh", "-c", conf["nginx_reload"]],
                 ["systemctl", "enable", "-q", "--no-reload", "--", instance],
                 *(["systemctl", "disable", "-q", "--no-reload", "--", f"{pair['service']}@{p}"]
                   for p in others),
             ]),
+            # connections nginx pooled before the switch: their last request has started
+            ("drain", DRAIN),
         ]  # fmt: skip
     if verb == "retire":
         if len(args) != 3:
@@ -199,29 +275,59 @@ def _owned_by(path: str, uid: int, kind) -> None:
                       "of the deploy user's own")  # fmt: skip
 
 
-def _switch(path: str, text: str, conf: dict, timer: str, instance: str) -> int:
-    new, prev = path + ".new", path + ".prev"
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+#: the signals that would stop the helper between loading a table and keeping its file
+CRITICAL = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def _switch(path: str, text: str, timer: str, instance: str, upstream_file: str,
+            upstream: str) -> tuple[int, bool]:  # fmt: skip
+    """Load the pair's table from ``text`` (written to ``path`` when nft took it); (exit
+    code, whether the live port changed). Nothing changes unless nginx's upstream names the
+    switch port, the target's retire timer is stopped and its instance runs."""
+    if _read(upstream_file) != upstream:
+        print(f"{upstream_file} does not name the switch port as this version's setup writes "
+              "it (nginx would not follow the switch): run `fab setup`; nothing changed",
+              file=sys.stderr)  # fmt: skip
+        return 1, False
+    # the instance about to serve is retired by no timer (a warm rollback's target has one),
+    # and it runs
+    _run(["systemctl", "stop", "--", timer], quiet=True)
+    if _run(["systemctl", "is-active", "--quiet", "--", instance]) != 0:
+        print(f"{instance} is not running: nothing changed", file=sys.stderr)
+        return 1, False
+    before = live_in(_read(path) or "")
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    new = path + ".new"
     fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, "w") as f:
         f.write(text)
-    had = os.path.isfile(path)
-    if had:
-        with open(path, "rb") as old, open(prev, "wb") as keep:
-            keep.write(old.read())
-    os.replace(new, path)
-    # while nginx checks the new file: the instance about to serve is retired by no timer
-    # (a warm rollback's target has one), and it runs
-    nginx, running = _at_once([
-        lambda: _run(["sh", "-c", conf["nginx_test"] + " 2>&1"]),
-        lambda: (_run(["systemctl", "stop", "--", timer], quiet=True),
-                 _run(["systemctl", "is-active", "--quiet", "--", instance]))[1],
-    ])  # fmt: skip
-    if nginx != 0 or running != 0:
-        if had:
-            os.replace(prev, path)
-        why = "nginx refused the new upstream" if nginx else f"{instance} is not running"
-        print(f"{why}: {path} is as before", file=sys.stderr)
-        return 1
+    signal.pthread_sigmask(signal.SIG_BLOCK, CRITICAL)  # the table and its file agree
+    try:
+        if _run(["nft", "-f", new]) != 0:
+            os.unlink(new)
+            print(f"nft refused the table: the switch is as before ({path})", file=sys.stderr)
+            return 1, False
+        os.replace(new, path)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, CRITICAL)
+    return 0, before is not None and before != live_in(text)
+
+
+def _drain(seconds: int, moved: bool) -> int:
+    """After a switch that moved the live port: the old instance's pooled connections are
+    done taking requests when this returns."""
+    if moved:
+        print(f"새 연결은 새 인스턴스로 갑니다 (nginx 리로드 없음); 이전 인스턴스에 남은 연결을 "
+              f"{seconds}초 기다립니다 (nginx keepalive_time)", flush=True)  # fmt: skip
+        time.sleep(seconds)
     return 0
 
 
@@ -248,6 +354,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         actions = plan(conf, argv)
+        moved = False  # a switch changed the live port
         for act in actions:
             if isinstance(act, list):
                 code = _run(act)
@@ -255,9 +362,11 @@ def main(argv: list[str]) -> int:
                 _run(act[1], quiet=True)
                 code = 0
             elif act[0] == "switch":
-                code = _switch(act[1], act[2], conf, act[3], act[4])
+                code, moved = _switch(*act[1:])
             elif act[0] == "together":
                 code = _together(act[1])
+            elif act[0] == "drain":
+                code = _drain(act[1], moved)
             else:
                 code = _hostrun(act[1], act[2], act[3], conf)
             if code != 0:

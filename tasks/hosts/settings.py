@@ -303,8 +303,11 @@ class Settings:
     #: the units; their TimeoutStopSec follows): a switch's old instance, a restart, a stop.
     #: 120 s: nginx's proxy_read_timeout ends a request through it by then anyway
     backend_drain_timeout: int = 120
-    #: the upstream nginx proxies /api/ to, rewritten by each switch (included by the site)
+    #: the upstream nginx proxies /api/ to (included by the site): the switch port below
     nginx_upstream_file: str = "/etc/nginx/dojangkok-upstream.conf"
+    #: the local port nginx's upstream names; a switch sends new connections to it to the
+    #: live instance (an nftables table: no nginx reload). Nothing may listen on it
+    backend_switch_port: int = 8090
     #: health checks poll this often (seconds); the manual's tries × interval stay the limit
     health_poll_interval: float = 0.2
     #: AI server: "auto" (blue-green when the host can hold two instances: no GPU, or
@@ -316,6 +319,8 @@ class Settings:
     ai_ports: list = field(default_factory=lambda: [8001, 8002])
     #: blue/green: the upstream nginx on the GPU host proxies ai_listen_port to
     ai_upstream_file: str = "/etc/nginx/dojangkok-ai-upstream.conf"
+    #: blue/green: the local port that upstream names (as backend_switch_port)
+    ai_switch_port: int = 8003
     #: blue/green: the proxy's own config (conf.d is included by the distribution's nginx)
     ai_proxy_conf: str = "/etc/nginx/conf.d/dojangkok-ai.conf"
     #: blue/green: seconds the old AI instance stays running after a switch (GPU memory)

@@ -302,10 +302,12 @@ RULES: dict[str, Rule] = {
     "backend_keep_warm": _keep(0, "seconds"),
     "backend_drain_timeout": _keep(0, "seconds"),
     "nginx_upstream_file": absolute_path,
+    "backend_switch_port": port,
     "health_poll_interval": _positive,
     "ai_switch": _choice("auto", "restart", "blue-green"),
     "ai_ports": _port_pair,
     "ai_upstream_file": absolute_path,
+    "ai_switch_port": port,
     "ai_proxy_conf": absolute_path,
     "ai_keep_warm": _keep(0, "seconds"),
     "ai_drain_timeout": _keep(0, "seconds"),
@@ -364,7 +366,32 @@ def settings(s: Settings, where: str = "") -> Settings:
     root_paths(s, where)
     if s.strategy == "release":
         release_paths(s, where)
+        switch_ports(s, where)
     return s
+
+
+def switch_ports(s: Settings, where: str = "") -> None:
+    """A switch port is nginx's way to the live instance: a port something listens on (an
+    instance, the manual's unit, nginx itself) would be taken from it, or loop."""
+    taken = {"backend_port": [s.backend_port], "backend_ports": s.backend_ports,
+             "ai_listen_port": [s.ai_listen_port], "ai_ports": s.ai_ports,
+             "the site (80, 443)": [80, 443]}  # fmt: skip
+    for name, other in (("backend_switch_port", "ai_switch_port"),
+                        ("ai_switch_port", "backend_switch_port")):  # fmt: skip
+        value = getattr(s, name)
+        clash = [n for n, ports in {**taken, other: [getattr(s, other)]}.items()
+                 if value in [int(p) for p in ports]]  # fmt: skip
+        if clash:
+            used = {int(p) for ports in taken.values() for p in ports} | {getattr(s, other)}
+            free = next(p for p in range(8090 if name.startswith("backend") else 8003, 65536)
+                        if p not in used)  # fmt: skip
+            raise ConfigError(
+                f"setting {name} ({value}) is also {clash[0]}"
+                + (f" in {where}" if where else "")
+                + ": the switch port must be a port nothing listens on (nginx's upstream "
+                "names it; the switch table sends it to the live instance)",
+                f"give {name} a free port of its own, e.g. {name}={free}",
+            )
 
 
 def release_paths(s: Settings, where: str = "") -> None:

@@ -1,11 +1,15 @@
 """Blue/green on one host: two instances of a template unit behind an nginx upstream.
 
 ``<service>@<port>`` runs the release its slot (``<root>/<component>/slots/<port>``) points
-at. nginx sends requests to the ``upstream`` in an included file, which a switch rewrites
-before a graceful ``nginx -s reload`` (requests in flight finish on the old instance). A
-deploy starts the new release on the idle port, gates on its health and smoke tests there,
-and only then switches. The old instance stays warm for a while (a transient systemd timer
-stops it): a rollback within that window is a switch back, with no start-up.
+at. nginx sends requests to the ``upstream`` in an included file, which names the pair's
+fixed switch port (127.0.0.1:<switch_port>) and is never rewritten at a switch; the pair's
+nftables table sends new connections to that port to the live instance. A switch replaces
+that table in one transaction (the root helper's ``switch``, tasks/engine/roothelper.py):
+nginx is not reloaded, so no keep-alive client is disconnected; connections open before it
+finish on the old instance, which nginx stops reusing within seconds (the switch waits that
+long). A deploy starts the new release on the idle port, gates on its health and smoke tests
+there, and only then switches. The old instance stays warm for a while (a transient systemd
+timer stops it): a rollback within that window is a switch back, with no start-up.
 
 The backend (tasks/procedures/release_backend.py) always works this way; the AI server
 (release_ai.py) does with ``ai_switch=blue-green``.
@@ -23,8 +27,9 @@ from tasks.engine.steps import Plan, Step
 from tasks.engine.view import RunView
 from tasks.hosts import values
 from tasks.hosts.settings import Settings
-from tasks.procedures import privilege, release
+from tasks.procedures import privilege, release, switchtable
 from tasks.procedures.common import health_step
+from tasks.procedures.hostfacts import tracked
 from tasks.shell import q, root_helper
 
 Of = Callable[[Settings], object]
@@ -50,6 +55,8 @@ class Pair:
     ports: Callable[[Settings], list]
     upstream_file: Callable[[Settings], str]
     upstream: str  # the upstream's name in nginx
+    #: the local port nginx's upstream names; the switch table sends it to the live port
+    switch_port: Callable[[Settings], int]
     keep_warm: Callable[[Settings], int]
     smoke: Callable[[Settings], list]
     #: the manual's step numbers the switch plan's steps stand in for: start, health, smoke,
@@ -80,20 +87,17 @@ class Pair:
         return b if port == a else a
 
     # --- commands (root actions are the root helper's: tasks/engine/roothelper.py) ---------
-    def upstream_text(self, port: int) -> str:
-        return roothelper.upstream_text(self.upstream, port)
+    def upstream_text(self, s: Settings) -> str:
+        """nginx's upstream file: the switch port, whichever instance serves."""
+        return roothelper.upstream_text(self.upstream, self.switch_port(s))
 
-    def upstream_command(self, s: Settings, port: int) -> str:
-        """As root (setup's conversion, which may point at the manual's port): the upstream
-        file for ``port`` (atomically), nginx checked and reloaded gracefully; the old file
-        comes back when nginx refuses the new one. A deploy uses :meth:`point_upstream`."""
-        f = q(self.upstream_file(s))
-        return (
-            f"printf '%s' {q(self.upstream_text(port))} > {f}.new && "
-            f"{{ cp -p -- {f} {f}.prev 2>/dev/null || true; }} && mv -fT -- {f}.new {f} && "
-            f"if {s.nginx_test_cmd} 2>&1; then {s.nginx_reload_cmd}; else "
-            f"[ -f {f}.prev ] && mv -fT -- {f}.prev {f}; exit 1; fi"
-        )
+    def table_command(self, s: Settings, port: int | None = None, reload: bool = False) -> str:
+        """As root (setup, the conversions): the switch table sending the switch port to
+        ``port`` (None: the port that serves now), loaded now and at boot, and nginx's
+        upstream file naming the switch port (tasks/procedures/switchtable.py); says what
+        it changed."""
+        return tracked(switchtable.table_command(self, s, port, reload),
+                       roothelper.switch_table(self.component.name))  # fmt: skip
 
     def at_boot(self, s: Settings, port: int) -> str:
         """As root: the live instance starts at boot, the other one does not."""
@@ -102,10 +106,11 @@ class Pair:
         return f"systemctl enable -q --no-reload {new} && systemctl disable -q --no-reload {old}"
 
     def point_upstream(self, s: Settings, port: int) -> str:
-        """The upstream file for ``port`` (atomically), nginx checked, reloaded gracefully
-        (the old file comes back when nginx refuses the new one, or the instance on ``port``
+        """New connections to the switch port go to ``port`` (the pair's nftables table
+        replaced in one transaction; refused, nothing changed, when the instance on ``port``
         does not run); that instance's retire timer stopped; it starts at boot, the other
-        one does not. One call of the root helper."""
+        one does not; returns once nginx no longer sends the old instance a request. One
+        call of the root helper, no nginx reload."""
         return root_helper("switch", self.component.name, int(port))
 
     def start_instance(self, v: RunView, port: int, rel: str | None = None) -> str:
@@ -144,12 +149,16 @@ class Pair:
         return f"mapfile -t a < <(systemctl is-active -- {units} 2>/dev/null); {lines}"
 
     def live_port_command(self, s: Settings) -> str:
-        """Prints the port the upstream sends requests to (nothing without an upstream);
-        exits 0. Read by bash itself (no grep, head, cut: three processes fewer)."""
+        """Prints the port new requests go to (nothing when the pair has none yet); exits 0:
+        the switch table's (root's file), or on a host set up before the switch table, the
+        port nginx's upstream file names. Read by bash itself (no grep, head, cut)."""
+        table = q(roothelper.switch_file(self.component.name))
         return (
-            "{ while IFS= read -r l; do [[ $l =~ 127\\.0\\.0\\.1:([0-9]+) ]] && "
-            f'{{ echo "${{BASH_REMATCH[1]}}"; break; }}; done < {q(self.upstream_file(s))}; }} '
-            "2>/dev/null; true"
+            f"{{ f={table}; re='redirect to :([0-9]+)$'; if [ ! -f \"$f\" ]; then "
+            f"f={q(self.upstream_file(s))}; re='^[[:space:]]*server 127\\.0\\.0\\.1:([0-9]+);'; fi; "
+            "while IFS= read -r l; do [[ $l =~ $re ]] && { "
+            f'[ "${{BASH_REMATCH[1]}}" != {int(self.switch_port(s))} ] && echo "${{BASH_REMATCH[1]}}"; '
+            'break; }; done < "$f"; } 2>/dev/null; true'
         )
 
     def live_health(self, s: Settings) -> str:
@@ -189,11 +198,13 @@ class Pair:
             self._health(n[1], "헬스체크 (새 인스턴스)", "실패 시 새 인스턴스 중지 (요청은 계속 이전 버전)",
                          Policy.ROLLBACK, idle),
             *smoke,
-            Step(n[3], f"nginx upstream 전환 ({live} → {idle})", "1초", "이전 포트로 되돌림",
-                 Policy.ROLLBACK,
+            Step(n[3], f"전환 ({live} → {idle}, nginx 리로드 없이)", f"{roothelper.DRAIN}초",
+                 "이전 포트로 되돌림", Policy.ROLLBACK,
                  command=lambda v: self.point_upstream(v.s, idle),
-                 added="nginx -t 후 graceful reload: 처리 중인 요청은 이전 인스턴스가 끝낸다. "
-                 "부팅할 때는 새 인스턴스가 뜬다"),
+                 added="nftables 테이블을 한 번에 교체: 새 연결은 새 인스턴스로, 열려 있던 연결과 처리 "
+                 "중인 요청은 이전 인스턴스가 끝낸다. nginx를 리로드하지 않아 keep-alive 연결이 끊기지 "
+                 f"않는다; nginx가 이전 인스턴스에 요청을 보내지 않게 될 때까지 ({roothelper.DRAIN}초) "
+                 "기다린다. 부팅할 때는 새 인스턴스가 뜬다"),
             release.switch_step(n[4], "current → 새 릴리스"),
             Step(n[5], f"이전 인스턴스 대기 후 종료 ({self.instance(s, live)})", "1초", "-",
                  Policy.WARN,
@@ -206,7 +217,7 @@ class Pair:
     def switch_back_plan(self, view: RunView, section: str, live: int, idle: int,
                          live_release: str | None) -> Plan:  # fmt: skip
         steps = (
-            Step("R1", f"nginx upstream을 {live}로", "1초", "수동 복구", Policy.ABORT,
+            Step("R1", f"전환을 {live}로", f"{roothelper.DRAIN}초", "수동 복구", Policy.ABORT,
                  command=lambda v: self.point_upstream(v.s, live)),
             Step("R2", "current를 이전 릴리스로", "1초", "-", Policy.WARN,
                  command=lambda v: release.switch_current(v, live_release) if live_release else "true"),
@@ -230,8 +241,8 @@ class Pair:
             *start,
             self._health("R2", f"헬스체크 ({self.instance(view.s, other)})",
                          "서비스는 그대로 (전환 전)", Policy.ABORT, other),
-            Step("R3", f"nginx upstream 전환 ({live} → {other})", "1초", "수동 복구", Policy.ABORT,
-                 command=lambda v: self.point_upstream(v.s, other)),
+            Step("R3", f"전환 ({live} → {other}, nginx 리로드 없이)", f"{roothelper.DRAIN}초",
+                 "수동 복구", Policy.ABORT, command=lambda v: self.point_upstream(v.s, other)),
             Step("R4", "current → 이전 릴리스", "1초", "-", Policy.WARN,
                  command=lambda v: release.switch_current(v, target)),
             Step("R5", f"떠난 인스턴스 종료 ({self.instance(view.s, live)}, 요청이 끝난 뒤)", "1초",
@@ -247,7 +258,7 @@ class Pair:
     def keep_live_plan(self, view: RunView, section: str, live: int) -> Plan:
         """The host's answer to a failed rollback: the live instance keeps serving."""
         steps = (
-            Step("R1", f"nginx upstream을 {live}로", "1초", "수동 복구", Policy.ABORT,
+            Step("R1", f"전환을 {live}로", "1초", "수동 복구", Policy.ABORT,
                  command=lambda v: self.point_upstream(v.s, live)),
         )  # fmt: skip
         return Plan(view.component, section, f"{self.component.label} 롤백 취소", "", "몇 초", "0분",

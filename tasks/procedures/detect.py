@@ -141,7 +141,7 @@ def _packages(s: Settings, host_roles: set[str], db: str, facts: Facts) -> list[
         out += ["rsync"] if (s.frontend_build_on or s.build_on) == "local" else []
     if "gpu" in host_roles:
         out += ["python3-venv"]
-    if s.firewall == "on":
+    if s.firewall == "on" or s.strategy == "release":  # the firewall; the blue/green switch
         out += ["nftables|nft"]
     return out
 

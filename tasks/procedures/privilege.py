@@ -100,7 +100,8 @@ def pairs(host: Host) -> dict:
     ):
         if role in r:
             out[name] = {"service": pair.service(s), "ports": [int(p) for p in pair.ports(s)],
-                         "upstream_file": pair.upstream_file(s), "upstream": pair.upstream}  # fmt: skip
+                         "upstream_file": pair.upstream_file(s), "upstream": pair.upstream,
+                         "switch_port": int(pair.switch_port(s))}  # fmt: skip
     return out
 
 

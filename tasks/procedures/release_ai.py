@@ -36,6 +36,7 @@ AI_UPSTREAM = "dojangkok_ai"
 PAIR = Pair(
     AI, service=lambda s: s.ai_service, ports=lambda s: s.ai_ports,
     upstream_file=lambda s: s.ai_upstream_file, upstream=AI_UPSTREAM,
+    switch_port=lambda s: s.ai_switch_port,
     keep_warm=lambda s: s.ai_keep_warm, smoke=lambda s: s.ai_smoke,
     numbers=("5", "6", "7", "7a", "7b", "7c"),
     usual_port=lambda s: s.ai_listen_port,

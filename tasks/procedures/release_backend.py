@@ -2,8 +2,8 @@
 
 Two instances of a template unit, ``<backend_service>@<port>`` for the two ``backend_ports``;
 each runs the jar of the release its slot (``<root>/backend/slots/<port>``) points at. nginx
-sends /api/ to an ``upstream`` in ``nginx_upstream_file``, which a switch rewrites before a
-graceful ``nginx -s reload``. A deploy builds the jar in a new release while the live
+sends /api/ to an ``upstream`` in ``nginx_upstream_file``: the switch port, which a switch
+sends to the new instance without an nginx reload (bluegreen.py). A deploy builds the jar in a new release while the live
 instance serves, starts it on the idle port, gates on its health and smoke tests there, and
 only then switches. The old instance stays warm for ``backend_keep_warm`` seconds (a systemd
 timer stops it): a rollback within that window is a switch back.
@@ -34,6 +34,7 @@ from tasks.shell import q
 PAIR = Pair(
     BACKEND, service=lambda s: s.backend_service, ports=lambda s: s.backend_ports,
     upstream_file=lambda s: s.nginx_upstream_file, upstream=UPSTREAM,
+    switch_port=lambda s: s.backend_switch_port,
     keep_warm=lambda s: s.backend_keep_warm, smoke=lambda s: s.backend_smoke,
     numbers=("9", "10", "11", "11a", "11b", "11c"),
     usual_port=lambda s: s.backend_port,

@@ -2,9 +2,11 @@
 
 What serves now is adopted as the first ("legacy") release, so a rollback can go back to it:
 - frontend: the web root's files become a release; the web root becomes a symlink;
-- backend: the running jar becomes a release and starts on the first blue/green port; the
-  template unit, the upstream file and the site with its ``include`` are pushed (validated
-  first); nginx switches to the new instance, then the manual unit stops;
+- backend: the running jar becomes a release; the switch table (tasks/procedures/
+  switchtable.py) sends nginx's upstream port to the manual unit's port, the template unit
+  and the site with its ``include`` are pushed (validated first); the release starts on the
+  first blue/green port, the switch moves to it (the root helper's, no reload), then the
+  manual unit stops;
 - AI: the served revision is built as a release (its own venv) and ``current`` points at it;
   the unit that runs ``current`` is pushed (one restart, gated on health, rolled back on
   failure).
@@ -21,7 +23,14 @@ from tasks.engine.session import Session
 from tasks.engine.steps import Plan, Step
 from tasks.engine.view import RunView, earlier_run_id
 from tasks.hosts import values
-from tasks.procedures import appenv, release, release_ai, release_backend, release_frontend
+from tasks.procedures import (
+    appenv,
+    release,
+    release_ai,
+    release_backend,
+    release_frontend,
+    switchtable,
+)
 from tasks.procedures.common import health_step
 from tasks.shell import q
 
@@ -98,7 +107,8 @@ def ai_adopt_plan() -> Plan:
 
 
 def backend_adopt_plan(legacy: RunView) -> Plan:
-    """K1–K2: the running jar as a release, the upstream file naming the manual port."""
+    """K1–K2: the running jar as a release; the switch table sending the upstream's port to
+    the manual port, the upstream file naming it."""
     s = legacy.s
     d = release.path(legacy)
     steps = (
@@ -111,11 +121,11 @@ def backend_adopt_plan(legacy: RunView) -> Plan:
                  f"{release.info(legacy, 'app.jar')}"
              ),
              added="manual 방식으로 배포된 호스트를 release 방식으로 바꾼다: 지금 도는 jar가 첫 릴리스"),
-        Step("K2", "nginx upstream 파일 (지금 포트)", "1초", "권한 확인", Policy.ABORT, sudo=True,
-             command=lambda v: (
-                 f"[ -f {q(s.nginx_upstream_file)} ] || printf '%s' "
-                 f"{q(release_backend.PAIR.upstream_text(s.backend_port))} > {q(s.nginx_upstream_file)}"
-             )),
+        Step("K2", f"전환 테이블 (nftables, → 지금 포트 {s.backend_port})과 nginx upstream 파일",
+             "1초", "nft 출력·권한 확인", Policy.ABORT, sudo=True, uploads=switchtable.uploads,
+             command=lambda v: release_backend.PAIR.table_command(s, s.backend_port),
+             added="nginx의 upstream은 고정된 전환 포트를 가리키고, 도구의 nftables 테이블이 그 "
+                   "포트로 오는 새 연결을 서빙 중인 포트로 보낸다: 전환할 때 nginx를 리로드하지 않는다"),
     )  # fmt: skip
     return Plan("backend", "B", "Backend release 방식 전환", "CPU Instance", "1분", "0분", steps)
 
@@ -131,8 +141,8 @@ def backend_switch_plan(legacy: RunView) -> Plan:
         health_step("K4", "헬스체크", "1분", "되돌림", Policy.ROLLBACK,
                     BACKEND, up=False, fine=True, port=lambda v: port,
                     unit=lambda v: release_backend.instance(s, port)),
-        Step("K5", f"nginx upstream 전환 ({s.backend_port} → {port})", "1초", "되돌림",
-             Policy.ROLLBACK, sudo=True, command=lambda v: release_backend.PAIR.upstream_command(s, port)),
+        Step("K5", f"전환 ({s.backend_port} → {port}, nginx 리로드 없이)", "5초", "되돌림",
+             Policy.ROLLBACK, sudo=True, command=lambda v: release_backend.PAIR.point_upstream(s, port)),
         release.switch_step("K6", "current → 등록한 릴리스", lambda v: release.name(legacy)),
         Step("K7", f"manual 유닛 종료 ({s.backend_service}, 요청이 끝난 뒤)", "1초", "-",
              Policy.WARN, sudo=True,
@@ -152,8 +162,9 @@ def backend_undo_plan(legacy: RunView) -> Plan:
     s = legacy.s
     port = s.backend_ports[0]
     steps = (
-        Step("KR1", f"nginx upstream을 {s.backend_port}로", "1초", "수동 복구", Policy.ABORT,
-             sudo=True, command=lambda v: release_backend.PAIR.upstream_command(s, s.backend_port)),
+        Step("KR1", f"전환을 {s.backend_port}로", "5초", "수동 복구", Policy.ABORT,
+             sudo=True, uploads=switchtable.uploads,
+             command=lambda v: release_backend.PAIR.table_command(s, s.backend_port)),
         Step("KR2", f"{release_backend.instance(s, port)} 중지", "10초", "-", Policy.WARN,
              sudo=True, command=lambda v: f"systemctl stop {release_backend.PAIR.unit(s, port)}"),
     )  # fmt: skip
@@ -192,15 +203,17 @@ def convert_ai_blue_green(s: Session, legacy: RunView) -> None:
 
 def ai_blue_green_start_plan(settings, port: int, current: str) -> Plan:
     """K2–K4: the served release on the first port (as the deploy login: the slot is its,
-    the unit the root helper's), then the upstream file naming it (root)."""
+    the unit the root helper's), then the switch table sending the upstream's port to it and
+    the upstream file naming that port (root)."""
     pair = release_ai.PAIR
     steps = (
         Step("K2", f"{pair.instance(settings, port)} 시작", "30초", "수동 복구", Policy.ABORT,
              command=lambda v: pair.start_instance(v, port, current)),
         health_step("K3", "헬스체크", "1분", "수동 복구", Policy.ABORT, AI, up=False, fine=True,
                     port=lambda v: port, unit=lambda v: pair.instance(settings, port)),
-        Step("K4", "nginx upstream 파일", "1초", "권한 확인", Policy.ABORT, sudo=True,
-             command=lambda v: f"printf '%s' {q(pair.upstream_text(port))} > {q(settings.ai_upstream_file)}"),
+        Step("K4", f"전환 테이블 (nftables, → {port})과 nginx upstream 파일", "1초",
+             "nft 출력·권한 확인", Policy.ABORT, sudo=True, uploads=switchtable.uploads,
+             command=lambda v: pair.table_command(settings, port)),
     )  # fmt: skip
     return Plan("ai", "C", "AI blue/green 전환", "", "", "", steps)
 

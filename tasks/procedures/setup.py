@@ -21,7 +21,7 @@ from tasks.engine.view import RunView
 from tasks.hosts import values
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
-from tasks.procedures import appenv, firewall, privilege, safepath, setup_apps, tls
+from tasks.procedures import appenv, firewall, privilege, safepath, setup_apps, switchtable, tls
 from tasks.procedures.backup import option_text
 from tasks.procedures.common import prepare_step
 from tasks.procedures.hostfacts import ch, tracked
@@ -311,6 +311,17 @@ def plan(view: RunView, push=None) -> Plan:
     comps = [c for c in components.ORDER if c.group in r]
     steps += setup_apps.app_steps(view, comps, nr)
     steps += setup_apps.final_steps(view, comps, nr, push)
+    if switchtable.converted_pairs(view):
+        steps.append(
+            Step(nr(), "blue/green 전환 테이블 (nftables, nginx 리로드 없는 전환)", "1초",
+                 "nft·nginx -t 출력 확인", Policy.ABORT, uploads=switchtable.uploads,
+                 command=switchtable.setup_command, sudo=True,
+                 added="release 방식으로 전환된 blue/green 쌍마다: nginx upstream은 고정된 전환 포트를 "
+                       "가리키고, 도구의 nftables 테이블(방화벽과 별개)이 그 포트로 오는 새 연결을 서빙 "
+                       "중인 인스턴스로 보낸다; 부팅 때는 dojangkok-switch@ 유닛이 테이블을 다시 올린다. "
+                       "전환 테이블 전에 설정된 호스트는 지금 포트로 테이블을 만들고 upstream을 바꿔 "
+                       "nginx를 한 번 리로드한다")
+        )  # fmt: skip
     steps.append(
         Step(nr(), "방화벽 (nftables)", "1초", "nft -c 출력 확인, SSH 접속 확인", Policy.ABORT,
              uploads=firewall.uploads, command=firewall.command, sudo=True,

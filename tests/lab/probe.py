@@ -85,3 +85,63 @@ class Prober(threading.Thread):
         kinds = sorted({w for _, ok, w in self.samples if not ok})
         return (f"{len(self.failures)}/{len(self.samples)} failed, longest outage "
                 f"{self.longest_outage():.2f}s {kinds}, {self.resent} resent")  # fmt: skip
+
+
+class KeepAliveUsers:
+    """Users that keep their connections alive and never resend (Python `requests` as the
+    team's clients use it): each a thread with its own session, asking GET /api/version and
+    POST /api/notes in turn every ``every`` seconds. A request the server drops (a closed
+    kept-alive connection, a reset) is a failure, as it is for such a client."""
+
+    def __init__(self, api: str, users: int = 4, every: float = 0.02, verify: str | bool = False):
+        self.api, self.every, self.verify = api.rstrip("/"), every, verify
+        #: (start, method, ok, what: the status or exception, the version served or "")
+        self.samples: list[tuple[float, str, bool, str, str]] = []
+        self._halt = threading.Event()
+        self._threads = [threading.Thread(target=self._user, args=(i,), daemon=True)
+                         for i in range(users)]  # fmt: skip
+
+    def _user(self, i: int) -> None:
+        session = requests.Session()  # requests' default: no retry of any kind
+        n = i
+        while not self._halt.is_set():
+            t, post = time.monotonic(), n % 2 == 1
+            n += 1
+            try:
+                if post:
+                    r = session.post(f"{self.api}/notes", json={"text": "keep-alive"}, timeout=5,
+                                     verify=self.verify)  # fmt: skip
+                    ok, version = r.status_code == 201, ""
+                else:
+                    r = session.get(f"{self.api}/version", timeout=5, verify=self.verify)
+                    ok = r.status_code == 200
+                    version = r.json().get("version", "") if ok else ""
+                what = str(r.status_code)
+            except (requests.RequestException, ValueError) as exc:
+                ok, what, version = False, f"{type(exc).__name__}: {str(exc)[:120]}", ""
+            self.samples.append((t, "POST" if post else "GET", ok, what, version))
+            time.sleep(max(0.0, self.every - (time.monotonic() - t)))
+
+    def __enter__(self) -> KeepAliveUsers:
+        for th in self._threads:
+            th.start()
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._halt.set()
+        for th in self._threads:
+            th.join(timeout=10)
+
+    @property
+    def failures(self) -> list[tuple[float, str, bool, str, str]]:
+        return [s for s in self.samples if not s[2]]
+
+    def versions(self, since: float = 0.0) -> set[str]:
+        """The versions GETs started at ``since`` or later were served."""
+        return {v for t, m, ok, _, v in self.samples if ok and m == "GET" and t >= since}
+
+    def summary(self) -> str:
+        kinds = sorted({w for _, m, ok, w, _ in self.samples if not ok})
+        posts = sum(m == "POST" for _, m, *_ in self.samples)
+        return (f"{len(self.failures)}/{len(self.samples)} failed ({posts} POSTs) {kinds}")  # fmt: skip

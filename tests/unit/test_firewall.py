@@ -156,8 +156,11 @@ def test_setup_ends_with_the_firewall_then_the_sudo_rule_and_installs_nft():
     assert steps[-2].title == "방화벽 (nftables)" and steps[-2].sudo
     assert steps[-1].title == "최소 권한 sudo (배포 계정)" and steps[-1].sudo
     assert "nftables|nft" in h.settings.host_packages
+    # the release strategy's blue/green switch is an nftables table too (switchtable.py)
     off = detect.with_facts(host("gpu", firewall="off"), detect.assumed())[0]
-    assert "nftables|nft" not in off.settings.host_packages
+    assert "nftables|nft" in off.settings.host_packages
+    manual = detect.with_facts(host("gpu", firewall="off", strategy="manual"), detect.assumed())[0]
+    assert "nftables|nft" not in manual.settings.host_packages
 
 
 # --- the session it must not lock out ---------------------------------------------------

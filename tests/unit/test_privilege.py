@@ -64,20 +64,24 @@ GPU = conf_of(make_host(None, "gpu", "gpu"))
          [["systemctl", "disable", "-q", "--no-reload", "--", "dojangkok@8082"]]),
         (["nginx-reload"], [["sh", "-c", "nginx -t"], ["sh", "-c", "nginx -s reload"]]),
         (["switch", "backend", "8082"], [
-            ("switch", "/etc/nginx/dojangkok-upstream.conf",
-             "upstream dojangkok_backend {\n    server 127.0.0.1:8082;\n    keepalive 16;\n}\n",
-             "dojangkok-retire-8082.timer", "dojangkok@8082"),
-            ("together", [["sh", "-c", "nginx -s reload"],
-                          ["systemctl", "enable", "-q", "--no-reload", "--", "dojangkok@8082"],
+            ("switch", "/etc/dojangkok-deploy/switch/backend.nft",
+             roothelper.switch_ruleset("backend", 8090, 8082),
+             "dojangkok-retire-8082.timer", "dojangkok@8082",
+             "/etc/nginx/dojangkok-upstream.conf",
+             roothelper.upstream_text("dojangkok_backend", 8090)),
+            ("together", [["systemctl", "enable", "-q", "--no-reload", "--", "dojangkok@8082"],
                           ["systemctl", "disable", "-q", "--no-reload", "--", "dojangkok@8081"]]),
+            ("drain", 5),
         ]),
         (["switch", "backend", "8081"], [
-            ("switch", "/etc/nginx/dojangkok-upstream.conf",
-             roothelper.upstream_text("dojangkok_backend", 8081),
-             "dojangkok-retire-8081.timer", "dojangkok@8081"),
-            ("together", [["sh", "-c", "nginx -s reload"],
-                          ["systemctl", "enable", "-q", "--no-reload", "--", "dojangkok@8081"],
+            ("switch", "/etc/dojangkok-deploy/switch/backend.nft",
+             roothelper.switch_ruleset("backend", 8090, 8081),
+             "dojangkok-retire-8081.timer", "dojangkok@8081",
+             "/etc/nginx/dojangkok-upstream.conf",
+             roothelper.upstream_text("dojangkok_backend", 8090)),
+            ("together", [["systemctl", "enable", "-q", "--no-reload", "--", "dojangkok@8081"],
                           ["systemctl", "disable", "-q", "--no-reload", "--", "dojangkok@8082"]]),
+            ("drain", 5),
         ]),
         (["retire", "backend", "8081", "600"], [
             ("quiet", ["systemctl", "stop", "--", "dojangkok-retire-8081.timer"]),
@@ -98,10 +102,13 @@ def test_the_gpu_host_s_pair_and_unit():
     assert roothelper.plan(GPU, ["systemctl", "restart", "fastapi"]) == [
         ["systemctl", "restart", "--", "fastapi"]
     ]
-    switch, (_, (_, enable, disable)) = roothelper.plan(GPU, ["switch", "ai", "8002"])
-    assert switch == ("switch", "/etc/nginx/dojangkok-ai-upstream.conf",
-                      roothelper.upstream_text("dojangkok_ai", 8002), "fastapi-retire-8002.timer",
-                      "fastapi@8002")  # fmt: skip
+    switch, (_, (enable, disable)), _ = roothelper.plan(GPU, ["switch", "ai", "8002"])
+    assert switch == ("switch", "/etc/dojangkok-deploy/switch/ai.nft",
+                      roothelper.switch_ruleset("ai", 8003, 8002), "fastapi-retire-8002.timer",
+                      "fastapi@8002", "/etc/nginx/dojangkok-ai-upstream.conf",
+                      roothelper.upstream_text("dojangkok_ai", 8003))  # fmt: skip
+    assert "table ip dojangkok_switch_ai {" in switch[2]
+    assert "ip daddr 127.0.0.1 tcp dport 8003 redirect to :8002\n" in switch[2]
     assert enable[-1] == "fastapi@8002" and disable[-1] == "fastapi@8001"
     for refused in (["systemctl", "restart", "dojangkok"], ["switch", "backend", "8082"]):
         with pytest.raises(Refused):
@@ -139,6 +146,8 @@ def test_retire_s_bounds_are_accepted(seconds):
         (["switch", "ai", "8001"], "no blue/green pair"),
         (["switch", "backend", "8083"], "not one of the pair's ports"),
         (["switch", "backend", "80"], "not one of the pair's ports"),
+        (["switch", "backend", "8090"], "not one of the pair's ports"),  # the switch port
+        (["switch", "../backend", "8082"], "no blue/green pair"),
         (["switch", "backend", "8082 "], "not one of the pair's ports"),
         (["switch", "backend", "08082x"], "not one of the pair's ports"),
         (["retire", "backend", "8081"], "usage"),
@@ -230,35 +239,101 @@ def test_main_without_its_config_refuses(helper, monkeypatch, tmp_path, capsys):
     assert "run `fab setup`" in capsys.readouterr().err and ran == []
 
 
-def test_switch_writes_the_upstream_and_keeps_the_old_one_when_nginx_refuses(helper):
+@pytest.fixture
+def switching(helper, tmp_path, monkeypatch):
+    """The helper fixture, with the switch tables' directory in tmp, nginx's upstream file as
+    setup writes it, and the drain's sleeps recorded."""
     ran, codes, conf = helper
-    upstream = Path(conf["pairs"]["backend"]["upstream_file"])
-    upstream.write_text(roothelper.upstream_text("dojangkok_backend", 8081))
+    monkeypatch.setattr(roothelper, "SWITCH_DIR", str(tmp_path / "switch"))
+    Path(conf["pairs"]["backend"]["upstream_file"]).write_text(
+        roothelper.upstream_text("dojangkok_backend", 8090))  # fmt: skip
+    slept = []
+    monkeypatch.setattr(roothelper.time, "sleep", slept.append)
+    return ran, codes, tmp_path / "switch" / "backend.nft", slept
+
+
+def test_a_switch_loads_the_table_in_one_nft_call_and_never_reloads_nginx(switching, capsys):
+    ran, codes, table, slept = switching
+    new = f"{table}.new"
     assert roothelper.main(["switch", "backend", "8082"]) == 0
-    assert upstream.read_text() == roothelper.upstream_text("dojangkok_backend", 8082)
-    # nginx's test, the retire timer stopped and the instance seen running; then (at once)
-    # the reload and the boot links
-    assert sorted(map(tuple, ran[:3])) == sorted([
-        ("sh", "-c", "nginx -t 2>&1"), ("systemctl", "stop", "--", "dojangkok-retire-8082.timer"),
-        ("systemctl", "is-active", "--quiet", "--", "dojangkok@8082")])  # fmt: skip
-    assert sorted(a[-1] for a in ran[3:]) == ["dojangkok@8081", "dojangkok@8082", "nginx -s reload"]
+    assert table.read_text() == roothelper.switch_ruleset("backend", 8090, 8082)
+    # the target's retire timer stopped, then the instance seen running, then the table
+    # loaded from the file it keeps; then (at once) the boot links
+    assert ran[:3] == [["systemctl", "stop", "--", "dojangkok-retire-8082.timer"],
+                       ["systemctl", "is-active", "--quiet", "--", "dojangkok@8082"],
+                       ["nft", "-f", new]]  # fmt: skip
+    assert sorted(a[-1] for a in ran[3:]) == ["dojangkok@8081", "dojangkok@8082"]
+    assert not any("nginx" in " ".join(a) for a in ran)  # no reload, no nginx -t
+    assert slept == []  # the first table moved nothing: no connection to drain
     ran.clear()
-    codes["sh -c nginx -t 2>&1"] = 1  # nginx refuses the new file: it is as before
-    assert roothelper.main(["switch", "backend", "8081"]) == 1
-    assert upstream.read_text() == roothelper.upstream_text("dojangkok_backend", 8082)
-    assert ["sh", "-c", "nginx -s reload"] not in ran and len(ran) == 3  # nothing enabled
+    assert roothelper.main(["switch", "backend", "8081"]) == 0  # moved: waits for the drain
+    assert table.read_text() == roothelper.switch_ruleset("backend", 8090, 8081)
+    assert slept == [roothelper.DRAIN] and "5초 기다립니다" in capsys.readouterr().out
+    assert roothelper.main(["switch", "backend", "8081"]) == 0  # where it is: no wait
+    assert slept == [roothelper.DRAIN]
 
 
-def test_switch_refuses_an_instance_that_does_not_run(helper, capsys):
+def test_a_table_nft_refuses_changes_nothing(switching, capsys):
+    ran, codes, table, slept = switching
+    assert roothelper.main(["switch", "backend", "8081"]) == 0
+    ran.clear()
+    codes[f"nft -f {table}.new"] = 1
+    assert roothelper.main(["switch", "backend", "8082"]) == 1
+    assert table.read_text() == roothelper.switch_ruleset("backend", 8090, 8081)
+    assert not Path(f"{table}.new").exists() and slept == []
+    assert len(ran) == 3 and "nft refused the table" in capsys.readouterr().err  # no boot links
+
+
+def test_a_switch_refuses_an_instance_that_does_not_run(switching, capsys):
     """A warm rollback's target retired by its timer after the health check: no switch."""
-    ran, codes, conf = helper
-    upstream = Path(conf["pairs"]["backend"]["upstream_file"])
-    upstream.write_text(roothelper.upstream_text("dojangkok_backend", 8082))
+    ran, codes, table, _ = switching
+    assert roothelper.main(["switch", "backend", "8082"]) == 0
+    ran.clear()
     codes["systemctl is-active --quiet -- dojangkok@8081"] = 3
     assert roothelper.main(["switch", "backend", "8081"]) == 1
-    assert upstream.read_text() == roothelper.upstream_text("dojangkok_backend", 8082)
-    assert ["sh", "-c", "nginx -s reload"] not in ran
+    assert table.read_text() == roothelper.switch_ruleset("backend", 8090, 8082)
+    assert not any(a[0] == "nft" for a in ran) and len(ran) == 2
     assert "dojangkok@8081 is not running" in capsys.readouterr().err
+
+
+def test_a_switch_refuses_while_nginx_s_upstream_does_not_name_the_switch_port(switching, capsys):
+    """A host set up before the switch table (its upstream names an instance): a table
+    would change nothing nginx does, and the deploy would say it switched."""
+    ran, _, table, _ = switching
+    conf = json.loads(Path(roothelper.CONFIG).read_text())
+    upstream = Path(conf["pairs"]["backend"]["upstream_file"])
+    upstream.write_text("upstream dojangkok_backend {\n    server 127.0.0.1:8082;\n}\n")
+    assert roothelper.main(["switch", "backend", "8081"]) == 1
+    assert ran == [] and not table.exists()
+    assert "run `fab setup`; nothing changed" in capsys.readouterr().err
+
+
+def test_a_config_of_an_older_setup_is_refused_with_setup_as_the_fix():
+    old = json.loads(json.dumps(CPU))
+    del old["pairs"]["backend"]["switch_port"]
+    with pytest.raises(
+        Refused, match=re.escape("is another version's (pair 'backend'): run `fab setup`")
+    ):
+        roothelper.plan(old, ["switch", "backend", "8082"])
+
+
+def test_the_switch_table_text():
+    text = roothelper.switch_ruleset("backend", 8090, 8082)
+    # declared, deleted, written again: one transaction that leaves exactly this table
+    assert text.splitlines()[5:8] == ["table ip dojangkok_switch_backend",
+                                      "delete table ip dojangkok_switch_backend",
+                                      "table ip dojangkok_switch_backend {"]  # fmt: skip
+    rules = [line.strip() for line in text.splitlines() if line.startswith("\t\t")]
+    # nat at the output hook: connections this host opens, to 127.0.0.1 only
+    assert rules == ["type nat hook output priority -100; policy accept;",
+                     "ip daddr 127.0.0.1 tcp dport 8090 redirect to :8082"]  # fmt: skip
+    assert roothelper.live_in(text) == 8082 and roothelper.live_in("# none\n") is None
+    assert roothelper.switch_table("ai") == "ip dojangkok_switch_ai"
+    up = roothelper.upstream_text("dojangkok_backend", 8090)
+    assert "server 127.0.0.1:8090;" in up
+    assert f"keepalive_time {roothelper.KEEPALIVE_TIME}s;" in up
+    assert f"keepalive_timeout {roothelper.KEEPALIVE_IDLE}s;" in up
+    assert roothelper.DRAIN > roothelper.KEEPALIVE_TIME + roothelper.KEEPALIVE_IDLE
 
 
 def test_hostrun_runs_only_the_deploy_login_s_own_directory(helper, tmp_path, capsys):
@@ -288,7 +363,8 @@ def test_the_cpu_host_s_config():
     assert CPU["units"] == ["dojangkok"]
     assert CPU["pairs"] == {"backend": {
         "service": "dojangkok", "ports": [8081, 8082],
-        "upstream_file": "/etc/nginx/dojangkok-upstream.conf", "upstream": "dojangkok_backend"}}  # fmt: skip
+        "upstream_file": "/etc/nginx/dojangkok-upstream.conf", "upstream": "dojangkok_backend",
+        "switch_port": 8090}}  # fmt: skip
     assert (CPU["nginx_test"], CPU["nginx_reload"]) == ("nginx -t", "nginx -s reload")
     assert CPU["groups"] == ["systemd-journal", "dojangkok"]  # no adm: no system log is read
 
@@ -297,7 +373,8 @@ def test_the_gpu_host_s_config():
     assert GPU["units"] == ["fastapi"]
     assert GPU["pairs"] == {"ai": {
         "service": "fastapi", "ports": [8001, 8002],
-        "upstream_file": "/etc/nginx/dojangkok-ai-upstream.conf", "upstream": "dojangkok_ai"}}  # fmt: skip
+        "upstream_file": "/etc/nginx/dojangkok-ai-upstream.conf", "upstream": "dojangkok_ai",
+        "switch_port": 8003}}  # fmt: skip
     assert GPU["groups"] == ["systemd-journal", "dojangkok-ai"]
 
 
@@ -326,17 +403,20 @@ def test_a_host_in_both_groups_gets_both():
 
 def test_the_settings_reach_the_config_and_the_checks():
     s = Settings(backend_service="be-svc", backend_ports=[9001, 9002], backend_user="be-user",
+                 backend_switch_port=9000,
                  nginx_test_cmd="/usr/sbin/nginx -t -q",
                  nginx_reload_cmd="systemctl reload nginx")  # fmt: skip
     conf = conf_of(make_host(s), "ops")
     assert conf["login"] == "ops" and conf["units"] == ["be-svc"]
     assert conf["pairs"]["backend"]["service"] == "be-svc"
     assert conf["pairs"]["backend"]["ports"] == [9001, 9002]
+    assert conf["pairs"]["backend"]["switch_port"] == 9000
     assert conf["groups"][-1] == "be-user"
     assert roothelper.plan(conf, ["nginx-reload"]) == [
         ["sh", "-c", "/usr/sbin/nginx -t -q"], ["sh", "-c", "systemctl reload nginx"]]  # fmt: skip
     assert roothelper.plan(conf, ["systemctl", "restart", "be-svc"])[0][-1] == "be-svc"
-    assert roothelper.plan(conf, ["switch", "backend", "9002"])[0][-1] == "be-svc@9002"
+    switch = roothelper.plan(conf, ["switch", "backend", "9002"])[0]
+    assert switch[4] == "be-svc@9002" and "tcp dport 9000 redirect to :9002\n" in switch[2]
     for old in (["systemctl", "restart", "dojangkok"], ["switch", "backend", "8082"]):
         with pytest.raises(Refused):
             roothelper.plan(conf, old)

@@ -126,10 +126,10 @@ def test_blue_green_gates_on_health_before_the_switch():
     assert f"{ROOT} systemctl start dojangkok@8082" in order[start]
     retire = order[-1]
     assert retire.startswith(f"{ROOT} retire backend 8081 600 ")
-    # what the root helper makes of the two calls: the upstream to 8082, a 600 s timer
+    # what the root helper makes of the two calls: the switch table to 8082, a 600 s timer
     conf = json.loads(privilege.config_text(view.host, "deploy"))
-    upstream, (_, (_, enable, disable)) = roothelper.plan(conf, ["switch", "backend", "8082"])
-    assert upstream[0] == "switch" and "server 127.0.0.1:8082;" in upstream[2]
+    table, (_, (enable, disable)), _ = roothelper.plan(conf, ["switch", "backend", "8082"])
+    assert table[0] == "switch" and "tcp dport 8090 redirect to :8082\n" in table[2]
     assert enable[:2] == ["systemctl", "enable"] and enable[-1] == "dojangkok@8082"
     assert disable[:2] == ["systemctl", "disable"] and disable[-1] == "dojangkok@8081"
     timer = roothelper.plan(conf, ["retire", "backend", "8081", "600"])[-1]
@@ -373,7 +373,8 @@ def test_the_slots_read_says_what_runs_on_each_port(tmp_path):
     assert parse_slots(res.stdout) == {8081: ("active", "1-aaaaaaa"), 8082: ("inactive", "")}
 
 
-def test_the_live_port_is_read_from_the_upstream_file_by_bash(tmp_path):
+def test_the_live_port_is_read_from_an_earlier_version_s_upstream_file_by_bash(tmp_path):
+    """(a host set up before the switch table; the table's own: test_switchtable.py)"""
     from tasks.engine.roothelper import upstream_text
     from tasks.procedures.release_backend import PAIR
 
@@ -386,7 +387,7 @@ def test_the_live_port_is_read_from_the_upstream_file_by_bash(tmp_path):
         )
         return res.returncode, res.stdout, res.stderr
 
-    upstream.write_text(upstream_text("dojangkok_backend", 8082))  # what the helper writes
+    upstream.write_text(upstream_text("dojangkok_backend", 8082))  # an instance's port
     assert live() == (0, "8082\n", "")
     upstream.write_text("# none yet\n")
     assert live() == (0, "", "")
