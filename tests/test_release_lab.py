@@ -410,9 +410,8 @@ def test_ai_blue_green_switches_without_a_failed_request(ctx):
     assert res.returncode == 0, res.stderr
     assert not probe.failures, probe.summary()
     assert ctx.version("ai") == "1.4.0"
-    live = re.search(
-        r"redirect to :(\d+)", ctx.on("gpu", "nft list table ip dojangkok_switch_ai")
-    )[1]
+    table = ctx.on("gpu", "nft list table ip dojangkok_switch_ai")
+    live = re.search(r"redirect to :(\d+)", table)[1]
     since = ctx.since("gpu")
     with ctx.lab.tunnel("cpu", "gpu", 8000) as ai, Prober(f"http://{ai}/health") as probe:
         slow, got = ctx.in_flight(f"http://{ai}/slow?seconds=25")
