@@ -80,7 +80,7 @@ def test_a_jar_for_a_newer_java_than_the_host_s_is_refused_before_anything_chang
     ctx.lab.push_app("backend", {"VERSION": "1.2.0\n"}, "v1.2.0")
     inv = ctx.inventory(strategy="manual", backend_java=JAVA11)
     before = ctx.unchanged("cpu", "stat -c %Y /app/backend/build/libs/dojangkok.jar; "
-                                  "git -C /app/backend rev-parse HEAD; systemctl show -p MainPID dojangkok")  # fmt: skip
+                                  "git -c safe.directory=/app/backend -C /app/backend rev-parse HEAD; systemctl show -p MainPID dojangkok")  # fmt: skip
     res = ctx.fab("-H", "cpu", "deploy-backend", "--yes", "--build-on=local", inv=inv)
     assert res.returncode == 1
     assert "class file 61 (Java 17)" in res.stderr and "cpu runs Java 11" in res.stderr
@@ -88,7 +88,7 @@ def test_a_jar_for_a_newer_java_than_the_host_s_is_refused_before_anything_chang
     assert res.returncode == 1
     assert "build.gradle asks for Java 17" in res.stderr and "Java 11" in res.stderr
     assert ctx.unchanged("cpu", "stat -c %Y /app/backend/build/libs/dojangkok.jar; "
-                                "git -C /app/backend rev-parse HEAD; systemctl show -p MainPID dojangkok") == before  # fmt: skip
+                                "git -c safe.directory=/app/backend -C /app/backend rev-parse HEAD; systemctl show -p MainPID dojangkok") == before  # fmt: skip
     assert ctx.version("backend") == "1.1.0"
 
 
@@ -118,7 +118,7 @@ def test_a_checkout_naming_another_origin_is_refused_naming_both(ctx):
     the host cannot fetch from stops earlier, at the host's fetch.)"""
     ip, mirror = ctx.lab.operator_ip, Path.home() / ".cache/dojangkok-deploy/git/backend.git"
     repo = f"git://{ip}/backend.git"  # the inventory's (tests/lab/keys.py)
-    state = ("stat -c %Y /app/backend/build/libs/dojangkok.jar; git -C /app/backend rev-parse HEAD; "
+    state = ("stat -c %Y /app/backend/build/libs/dojangkok.jar; git -c safe.directory=/app/backend -C /app/backend rev-parse HEAD; "
              "systemctl show -p MainPID dojangkok; ls -A /var/lib/dojangkok-deploy; "
              "ls -A /var/lib/dojangkok-deploy/incoming 2>/dev/null")  # fmt: skip
     before, fetched = ctx.unchanged("cpu", state), (mirror / "FETCH_HEAD").stat().st_mtime

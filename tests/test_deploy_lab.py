@@ -27,6 +27,13 @@ pytestmark = pytest.mark.lab
 FAST = MANUAL + polling(20) + SMOKE_NOTES_URL
 
 
+def checkout_head(lab, host: str, checkout: str) -> str:
+    """The checkout's revision, read as the deploy login that owns it (root's git refuses)."""
+    res = lab.run(host, f"git -C {checkout} rev-parse HEAD", user="deploy")
+    assert res.returncode == 0 and len(res.stdout.strip()) == 40, res.stderr
+    return res.stdout
+
+
 def inventory(lab, tmp_path: Path, extra: str = FAST, **host_vars: str) -> Path:
     """The lab's inventory with extra sections and cpu host vars."""
     return lab.write_inventory(tmp_path / "hosts.ini", extra, **host_vars)
@@ -198,7 +205,7 @@ def test_backend_fixed_after_faults_deploys(backend_lab, tmp_path):
 def test_backup_failure_stops_before_the_service_is_touched(ready_lab, tmp_path):
     lab = ready_lab
     run_id = invocation(lab, "cpu", "dojangkok")
-    head = lab.run("cpu", "git -C /app/backend rev-parse HEAD").stdout
+    head = checkout_head(lab, "cpu", "/app/backend")
     lab.push_app("backend", {"VERSION": "7.0.0\n"}, "v7")
     env = env_file(lab, tmp_path, DB_BACKUP_PASSWORD="wrong-password-1")  # the backup account's
     with Fault(lab, 4, "wrong database password", tmp_path / "history.jsonl") as check:
@@ -207,7 +214,7 @@ def test_backup_failure_stops_before_the_service_is_touched(ready_lab, tmp_path)
     assert res.returncode == 1
     assert "B3 MySQL 백업 실패" in res.stderr and "백업 실패 시 배포 중단" in res.stderr
     assert invocation(lab, "cpu", "dojangkok") == run_id
-    assert lab.run("cpu", "git -C /app/backend rev-parse HEAD").stdout == head
+    assert checkout_head(lab, "cpu", "/app/backend") == head
     assert "wrong-password-1" not in res.stdout + res.stderr
     # no half-written dump and no option file with the password left behind
     listing = lab.run("cpu", "ls /app/backups /var/lib/dojangkok-deploy -a").stdout
@@ -271,7 +278,7 @@ def test_ai_faults(ready_lab, tmp_path):
          "requirements.txt": reqs + "dojangkok-missing-package==0.0.0\n"},
         "needs a package the wheelhouse lacks",
     )  # fmt: skip
-    head = lab.run("gpu", "git -C /app/ai-server rev-parse HEAD").stdout
+    head = checkout_head(lab, "gpu", "/app/ai-server")
     res = fab(lab, tmp_path, "-H", "gpu", "deploy-ai", "--yes")
     # Found before the host changes (L3, the host build's runtime check: pip's dry run
     # against the host's index), no longer in C4 after the pull (manual C4's retry after
@@ -279,7 +286,7 @@ def test_ai_faults(ready_lab, tmp_path):
     assert res.returncode == 1 and "(L3) 런타임 확인 (호스트 빌드)" in res.stdout
     assert "dojangkok-missing-package" in res.stdout + res.stderr
     assert "(C4)" not in res.stdout and "(C5)" not in res.stdout
-    assert lab.run("gpu", "git -C /app/ai-server rev-parse HEAD").stdout == head
+    assert checkout_head(lab, "gpu", "/app/ai-server") == head
     assert served(lab)["ai"] == "1.0.0"
 
 
@@ -287,14 +294,14 @@ def test_env_key_missing_stops_before_anything_changes(ready_lab, tmp_path):
     lab = ready_lab
     example = (ROOT / "tests/apps/backend/.env.example").read_text()
     lab.push_app("backend", {".env.example": example + "NEW_REQUIRED_KEY=\n"}, "new key")
-    head = lab.run("cpu", "git -C /app/backend rev-parse HEAD").stdout
+    head = checkout_head(lab, "cpu", "/app/backend")
     with Fault(lab, 10, "the host's .env lacks a key the new .env.example has",
                tmp_path / "history.jsonl") as check:  # fmt: skip
         res = fab(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes")
         check.check(res.returncode, res.stdout + res.stderr, cause="NEW_REQUIRED_KEY")
     assert res.returncode == 1
     assert "NEW_REQUIRED_KEY" in res.stdout and "체크리스트" in res.stderr
-    assert lab.run("cpu", "git -C /app/backend rev-parse HEAD").stdout == head
+    assert checkout_head(lab, "cpu", "/app/backend") == head
 
 
 def test_host_keys_are_checked(ready_lab, tmp_path):
