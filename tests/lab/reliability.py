@@ -159,7 +159,8 @@ it cannot make their names point elsewhere); run as root only `/usr/local/sbin/d
 (root-owned, installed with the drop-in `/etc/sudoers.d/dojangkok`), which checks every
 argument against `/etc/dojangkok/sudo.json` and runs none through a shell:
 `systemctl start|stop|restart|reset-failed|enable|disable` of the app's units, nginx's test
-and graceful reload, a blue/green upstream switch to one of the pair's ports, a retire
+and graceful reload, a blue/green switch to one of the pair's ports (the pair's nftables
+table, whose text the helper builds itself), a retire
 timer, and a deploy's critical section started as a transient unit that runs as the deploy
 login (`tests/test_privilege_lab.py`); read the journal (`systemd-journal`) and the apps'
 logs (their groups; `adm`, every system log, only when `backend_log_cmd` reads one); use
