@@ -36,7 +36,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .config import LabError, Settings, run
+from .config import LabError, Settings, processes, run
 
 #: the site's DNS name on the lab: the inventory's server_name, cpu's address in the lab DNS
 SITE_NAME = "cpu.dojangkok.test"
@@ -118,15 +118,9 @@ def pids(s: Settings) -> list[int]:
     """pebble and its DNS serving the lab's address (from any checkout: the address is one)."""
     marker = f"{s.operator_ip}:{DNS_PORT}"
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().decode().split("\0")
-        except OSError:
-            continue
-        if cmd and Path(cmd[0]).name in ("pebble", "pebble-challtestsrv") and marker in cmd:
-            found.append(int(entry))
+    for pid, cmd in processes():
+        if Path(cmd[0]).name in ("pebble", "pebble-challtestsrv") and marker in cmd:
+            found.append(pid)
     return found
 
 

@@ -36,6 +36,23 @@ def run(cmd, *, check=True, capture=True, timeout=None, **kw) -> subprocess.Comp
     return res
 
 
+def cmdline(pid: int) -> list[str]:
+    """A process's arguments ([] when it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    except OSError:
+        return []
+
+
+def processes():
+    """(pid, arguments) of every live process on this machine."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            cmd = cmdline(int(entry))
+            if cmd:
+                yield int(entry), cmd
+
+
 def hash_paths(*paths: Path, extra: str = "") -> str:
     """A short, stable hash over file names, modes and contents (dirs walked sorted)."""
     h = hashlib.sha256(extra.encode())

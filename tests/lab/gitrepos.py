@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .config import APP_IGNORE, APPS, LabError, Settings, run
+from .config import APP_IGNORE, APPS, LabError, Settings, processes, run
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "lab",
@@ -99,16 +99,10 @@ def daemon_pids(s: Settings, any_checkout: bool = False) -> list[int]:
     """
     mine = f"--base-path={git_dir(s)}"
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().decode().split("\0")
-        except OSError:
-            continue
+    for pid, cmd in processes():
         theirs = any_checkout and f"--listen={s.operator_ip}" in cmd
         if "daemon" in cmd and (mine in cmd or theirs):
-            found.append(int(entry))
+            found.append(pid)
     return found
 
 

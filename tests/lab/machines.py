@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .config import BRIDGE, LabError, Settings, run
+from .config import BRIDGE, LabError, Settings, cmdline, processes, run
 
 
 def machine(host: str) -> str:
@@ -53,25 +53,15 @@ def umount_all(*prefixes: Path) -> None:
             run(["umount", "-l", mnt], check=False)
 
 
-def _cmdline(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
-    except (FileNotFoundError, ProcessLookupError):
-        return []
-
-
 def nspawn_pids(host: str | None = None) -> list[int]:
     """Every live systemd-nspawn of a lab machine (all lab machines when host is None)."""
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        cmd = _cmdline(int(entry))
-        if not cmd or not cmd[0].endswith("systemd-nspawn"):
+    for pid, cmd in processes():
+        if not cmd[0].endswith("systemd-nspawn"):
             continue
         names = [a.split("=", 1)[1] for a in cmd if a.startswith("--machine=")]
         if names and (names[0] == machine(host) if host else names[0].startswith("dk-")):
-            found.append(int(entry))
+            found.append(pid)
     return found
 
 
@@ -158,7 +148,7 @@ def _wait_gone(pids: list[int], timeout: float) -> bool:
         for p in pids:  # reap our own children, if they are ours
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(p, os.WNOHANG)
-        if not any(_cmdline(p) for p in pids):
+        if not any(cmdline(p) for p in pids):
             return True
         time.sleep(0.1)
     return False
@@ -171,7 +161,7 @@ def stop(s: Settings, host: str, clean: bool = False, timeout: float = 90) -> No
         for p in pids:
             os.kill(p, signal.SIGTERM)
         _wait_gone(pids, timeout)
-        pids = [p for p in pids if _cmdline(p)]
+        pids = [p for p in pids if cmdline(p)]
     for p in pids:
         for child in _children(p):
             with contextlib.suppress(ProcessLookupError):
