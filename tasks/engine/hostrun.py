@@ -59,18 +59,6 @@ def private_file(path: str) -> int:
     return fd
 
 
-#: as tasks/engine/terminal.py's DETAIL_LIMIT (this file runs alone on the host)
-DETAIL_LIMIT = 400
-
-
-def detail(output: str) -> str:
-    """A step's result detail: its output's last line, cut with a visible "…"."""
-    lines = output.strip().splitlines()[-1:]
-    if not lines:
-        return ""
-    return lines[0] if len(lines[0]) <= DETAIL_LIMIT else lines[0][: DETAIL_LIMIT - 1] + "…"
-
-
 class Run:
     def __init__(self, where: str):
         self.dir = where
@@ -179,7 +167,7 @@ class Run:
                 return self.stopped(committed, st)
             seconds = time.monotonic() - started
             if code == 0:
-                self.end(st, phase, "ok", seconds, detail(out))
+                self.end(st, phase, "ok", seconds, rules.detail(out))
                 if st["up"]:
                     self.up_at = time.monotonic()
                 continue

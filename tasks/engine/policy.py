@@ -68,3 +68,18 @@ def on_interrupt(committed: bool, service_down: bool) -> Outcome:
 def service_down(down_at: float | None, up_at: float | None) -> bool:
     """The service was taken down and has not been seen healthy since."""
     return down_at is not None and up_at is None
+
+
+#: how much of a step's last output line its result keeps (a change line names every file)
+DETAIL_LIMIT = 400
+
+
+def detail(output: str) -> str:
+    """A finished step's result detail, for both executors (this module is the one the
+    in-process runner and the on-host hostrun.py share): its output's last line, cut at
+    DETAIL_LIMIT with a visible "…" (a silent cut hid the end of setup's change lines)."""
+    lines = output.strip().splitlines()[-1:]
+    if not lines:
+        return ""
+    line = lines[0]
+    return line if len(line) <= DETAIL_LIMIT else line[: DETAIL_LIMIT - 1] + "…"

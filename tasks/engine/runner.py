@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
-from tasks.engine import policy, staging, terminal
+from tasks.engine import policy, staging
 from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.policy import Outcome
 from tasks.engine.steps import Kind, Plan, Step
@@ -235,7 +235,7 @@ class Runner:
                 res = s.remote.run(command, sudo=step.sudo, **run)
         if not res.ok:
             return False, res.tail()
-        return True, terminal.detail(res.stdout)
+        return True, policy.detail(res.stdout)
 
     def _diagnose(self, step: Step) -> None:
         if step.diagnose is None or not self.session.connected:

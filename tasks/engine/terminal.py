@@ -32,17 +32,3 @@ def safe(text: str) -> str:
     if text.isascii() and text.isprintable():  # the usual line: nothing to do
         return text
     return text.translate(_TABLE)
-
-
-#: how much of a step's last output line its result keeps (a change line names every file)
-DETAIL_LIMIT = 400
-
-
-def detail(output: str) -> str:
-    """A step's result detail: its output's last line, cut at DETAIL_LIMIT with a visible
-    "…" (a silent cut hid the end of setup's change lines)."""
-    lines = output.strip().splitlines()[-1:]
-    if not lines:
-        return ""
-    line = lines[0]
-    return line if len(line) <= DETAIL_LIMIT else line[: DETAIL_LIMIT - 1] + "…"
