@@ -293,15 +293,16 @@ def _switch(path: str, text: str, timer: str, instance: str, upstream_file: str,
     code, whether the live port changed). Nothing changes unless nginx's upstream names the
     switch port, the target's retire timer is stopped and its instance runs."""
     if _read(upstream_file) != upstream:
-        print(f"{upstream_file} does not name the switch port as this version's setup writes "
-              "it (nginx would not follow the switch): run `fab setup`; nothing changed",
-              file=sys.stderr)  # fmt: skip
+        print(f"{upstream_file}이(가) 이 버전의 setup이 쓰는 전환 포트를 가리키지 않습니다 "
+              "(does not name the switch port: nginx would not follow the switch): "
+              "`fab setup`을 실행하십시오. 바뀐 것은 없습니다", file=sys.stderr)  # fmt: skip
         return 1, False
     # the instance about to serve is retired by no timer (a warm rollback's target has one),
     # and it runs
     _run(["systemctl", "stop", "--", timer], quiet=True)
     if _run(["systemctl", "is-active", "--quiet", "--", instance]) != 0:
-        print(f"{instance} is not running: nothing changed", file=sys.stderr)
+        print(f"{instance}이(가) 실행 중이 아닙니다 (is not running): 바뀐 것은 없습니다",
+              file=sys.stderr)  # fmt: skip
         return 1, False
     before = live_in(_read(path) or "")
     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
@@ -313,7 +314,8 @@ def _switch(path: str, text: str, timer: str, instance: str, upstream_file: str,
     try:
         if _run(["nft", "-f", new]) != 0:
             os.unlink(new)
-            print(f"nft refused the table: the switch is as before ({path})", file=sys.stderr)
+            print(f"nft가 전환 테이블을 거부했습니다 (nft refused the table): 전환은 그대로입니다 "
+                  f"({path})", file=sys.stderr)  # fmt: skip
             return 1, False
         os.replace(new, path)
     finally:

@@ -293,7 +293,7 @@ def test_a_switch_refuses_an_instance_that_does_not_run(switching, capsys):
     assert roothelper.main(["switch", "backend", "8081"]) == 1
     assert table.read_text() == roothelper.switch_ruleset("backend", 8090, 8082)
     assert not any(a[0] == "nft" for a in ran) and len(ran) == 2
-    assert "dojangkok@8081 is not running" in capsys.readouterr().err
+    assert "dojangkok@8081이(가) 실행 중이 아닙니다" in capsys.readouterr().err
 
 
 def test_a_switch_refuses_while_nginx_s_upstream_does_not_name_the_switch_port(switching, capsys):
@@ -305,7 +305,7 @@ def test_a_switch_refuses_while_nginx_s_upstream_does_not_name_the_switch_port(s
     upstream.write_text("upstream dojangkok_backend {\n    server 127.0.0.1:8082;\n}\n")
     assert roothelper.main(["switch", "backend", "8081"]) == 1
     assert ran == [] and not table.exists()
-    assert "run `fab setup`; nothing changed" in capsys.readouterr().err
+    assert "`fab setup`을 실행하십시오. 바뀐 것은 없습니다" in capsys.readouterr().err
 
 
 def test_a_config_of_an_older_setup_is_refused_with_setup_as_the_fix():
