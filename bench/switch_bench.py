@@ -1,7 +1,7 @@
 """The backend switch under load, isolated: what keep-alive users see at each switch and at
 each plain nginx reload, with nothing else running.
 
-A release deploy's outage-free switch (tasks/engine/roothelper.py `switch`: the pair's
+A release deploy's outage-free switch (tasks/onhost/roothelper.py `switch`: the pair's
 nftables table replaced, the boot links, then the wait until nginx's pooled connections to
 the old instance are done; no nginx reload) is a few seconds inside a deploy of a minute;
 deploy_bench.py's cells show it among everything else. This repeats just the switch,

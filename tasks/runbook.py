@@ -11,12 +11,12 @@ from __future__ import annotations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from tasks import components
-from tasks.build.flow import plan_for
-from tasks.engine.policy import Policy
 from tasks.engine.steps import Kind, Plan
 from tasks.engine.view import TARGET_PLACEHOLDER, RunView
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
+from tasks.localbuild.flow import plan_for
+from tasks.onhost.policy import Policy
 from tasks.procedures import PROCEDURES, backup, detect
 from tasks.procedures import setup as host_setup
 from tasks.procedures.release_flow import example_plans
@@ -111,7 +111,7 @@ def render() -> str:
         releases.append({"component": comp, "plans": [
             {"plan": plan, "rows": rows(plan, view)} for plan in found
         ]})  # fmt: skip
-    local = []  # the manual's second method (tasks/build/): build here, send the files
+    local = []  # the manual's second method (tasks/localbuild/): build here, send the files
     for comp in components.ORDER:
         view = example_view(comp.name, comp.group).but(build_on="local")
         proc, rel = PROCEDURES[comp.name], example_plans(comp, view.but(strategy="release"))

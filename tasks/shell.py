@@ -84,7 +84,7 @@ def git_changed(path: str, old: str, new: str, files: list[str]) -> str:
     return f"git -C {q(path)} diff --name-only --end-of-options {q(old)} {q(new)} -- {names}"
 
 
-#: the fixed root helper `fab setup` installs (tasks/engine/roothelper.py): all a deploy
+#: the fixed root helper `fab setup` installs (tasks/onhost/roothelper.py): all a deploy
 #: may run as root (tasks/procedures/privilege.py)
 ROOT_HELPER = "/usr/local/sbin/dojangkok-root"
 

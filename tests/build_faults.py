@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def corrupt_upload() -> None:
-    from tasks.build import ship
+    from tasks.localbuild import ship
 
     send = ship.put_file
 
@@ -38,7 +38,7 @@ def corrupt_upload() -> None:
 
 
 def python_312() -> None:
-    from tasks.build import artifacts
+    from tasks.localbuild import artifacts
 
     collect = artifacts.collect
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tasks.engine.roothelper import switch_ruleset, upstream_text
+from tasks.onhost.roothelper import switch_ruleset, upstream_text
 from tests.lab import faults
 from tests.lab.fabrun import (
     AI_SMOKE,

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.lab
 # The manual strategy's layout (the release strategy's setup: the module's last test)
 FAST = MANUAL + polling(30)
 #: the GPU host has no package index at all (its pip.conf is removed before setup): the AI
-#: is built here and sent, by setup itself (tasks/build/first.py), and by every later run
+#: is built here and sent, by setup itself (tasks/localbuild/first.py), and by every later run
 LOCAL_AI = "\n[gpu:vars]\nai_build_on=local\n"
 
 

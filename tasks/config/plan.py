@@ -24,9 +24,9 @@ from tasks.config.commands import (
 from tasks.config.render import ConfigFile
 from tasks.config.state import Change
 from tasks.engine import staging
-from tasks.engine.policy import Policy
 from tasks.engine.steps import Plan, Step, Upload
 from tasks.engine.view import RunView
+from tasks.onhost.policy import Policy
 from tasks.procedures.common import prepare_step
 from tasks.shell import q
 

@@ -1,7 +1,7 @@
 """The critical section on the host: compile it, start it with systemd-run, follow it.
 
 The release strategy's switch, start, health gate and rollback run as one transient systemd
-unit on the host (tasks/engine/hostrun.py, with tasks/engine/policy.py beside it), so they
+unit on the host (tasks/onhost/hostrun.py, with tasks/onhost/policy.py beside it), so they
 finish even if SSH drops, the operator presses Ctrl-C or ``fab`` is killed. Here:
 
 - :func:`launch_step` is the plan step that uploads the executor, the policy and the compiled
@@ -21,19 +21,19 @@ from typing import TYPE_CHECKING
 
 from tasks.engine import lock as locks
 from tasks.engine.interrupt import INTERRUPT
-from tasks.engine.policy import Policy
 from tasks.engine.records import RUN_FILE_MODE, WithRecord, host_history_path
 from tasks.engine.runner import StepReport
 from tasks.engine.steps import Kind, Plan, Step, Upload
 from tasks.engine.view import RunView
 from tasks.errors import StepFailed
 from tasks.hosts.remote import ConnectionLost, Interrupted
+from tasks.onhost.policy import Policy
 from tasks.shell import q, root_helper
 
 if TYPE_CHECKING:
     from tasks.engine.session import Session
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent / "onhost"  # the shipped files (stdlib only)
 ACK_WAIT = 15  # seconds the host waits for the operator's side before finishing up itself
 
 
@@ -85,9 +85,9 @@ def launch_step(plan: Plan, rollback: Plan, entry, also=lambda: None) -> Step:
         extra = also()
         return (
             *((extra,) if extra else ()),
-            Upload(f"{d}/hostrun.py", RUN_FILE_MODE, "호스트 실행기 tasks/engine/hostrun.py",
+            Upload(f"{d}/hostrun.py", RUN_FILE_MODE, "호스트 실행기 tasks/onhost/hostrun.py",
                    lambda secrets: (HERE / "hostrun.py").read_text(encoding="utf-8")),
-            Upload(f"{d}/policy.py", RUN_FILE_MODE, "실패 정책 tasks/engine/policy.py",
+            Upload(f"{d}/policy.py", RUN_FILE_MODE, "실패 정책 tasks/onhost/policy.py",
                    lambda secrets: (HERE / "policy.py").read_text(encoding="utf-8")),
             Upload(f"{d}/plan.json", RUN_FILE_MODE, f"아래 {plan.section} 단계와 롤백 단계",
                    lambda secrets: doc),

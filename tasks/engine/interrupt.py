@@ -5,7 +5,7 @@ mid-build, no record, the lock held. So while a task runs, SIGINT only raises a 
 
 1. the first Ctrl-C sets :attr:`Interrupt.cancel`. The running command is ended on the host
    and the step counts as failed by interruption: the policy rolls back when the run was
-   past its point of no return (tasks/engine/policy.py), otherwise it just stops. Every
+   past its point of no return (tasks/onhost/policy.py), otherwise it just stops. Every
    chain of a ``--parallel`` run sees the same flag.
 2. the second sets :attr:`Interrupt.abort`: the rollback stops where it is, and the task
    says what state the host is in and which command recovers it.

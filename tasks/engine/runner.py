@@ -5,7 +5,7 @@ standard input, into a directory only root can read: tasks/engine/staging.py; a 
 does not arrive whole fails the step, named), its exact command is shown (``[sudo]``
 where it runs as root), run with its output streamed to the progress line, timed against
 the manual's estimate, and a failure, a Ctrl-C or a lost connection is turned into the
-step's policy (tasks/engine/policy.py): go on, retry after the cleanup, stop, or roll back.
+step's policy (tasks/onhost/policy.py): go on, retry after the cleanup, stop, or roll back.
 Every step that ran, rollback steps included, lands in the session's report.
 """
 
@@ -16,12 +16,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
-from tasks.engine import policy, staging
+from tasks.engine import staging
 from tasks.engine.interrupt import INTERRUPT
-from tasks.engine.policy import Outcome
 from tasks.engine.steps import Kind, Plan, Step
 from tasks.errors import ConfigError, StepFailed
 from tasks.hosts.remote import ConnectionLost, Interrupted, UploadFailed
+from tasks.onhost import policy
+from tasks.onhost.policy import Outcome
 
 if TYPE_CHECKING:
     from tasks.engine.session import Session
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 Rollback = Callable[["RunView", str], Plan]
 
 
-#: what sudo and the root helper say when they refuse (tasks/engine/roothelper.py)
+#: what sudo and the root helper say when they refuse (tasks/onhost/roothelper.py)
 SUDO_REFUSED = ("a password is required", "is not allowed to execute", "is not allowed to run sudo",
                 "is not in the sudoers file", "dojangkok-root: ")  # fmt: skip
 
@@ -71,7 +72,7 @@ class Report:
     rolled_back: bool | None = None
     interrupted: bool = False
     message: str = ""
-    #: measured on the host, when the critical section ran there (tasks/engine/hostrun.py)
+    #: measured on the host, when the critical section ran there (tasks/onhost/hostrun.py)
     host_downtime: float | None = None
 
     @property

@@ -218,7 +218,7 @@ class Session:
             "to": v.target or ("" if v.to_rev == TO_PLACEHOLDER else v.to_rev),
             "yes": self.yes,
             "checklist": self.answers,
-            # where it was built, its artifact's checksum and size (tasks/build/model.py)
+            # where it was built, its artifact's checksum and size (tasks/localbuild/model.py)
             **({"build": v.build.record()} if v.build is not None else {}),
         }
 

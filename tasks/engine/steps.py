@@ -22,7 +22,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from tasks.engine import staging
-from tasks.engine.policy import Policy
+from tasks.onhost.policy import Policy
 
 if TYPE_CHECKING:
     from tasks.engine.session import Session

@@ -65,7 +65,7 @@ class RunView:
     #: restore-db: the dump to load
     restore_from: str = ""
     #: deploy: where the build runs, "host" or "local" (the manual's two methods, §1), and
-    #: what it found and made (tasks/build/model.py Build: host facts, artifact, checksums)
+    #: what it found and made (tasks/localbuild/model.py Build: host facts, artifact, checksums)
     build_on: str = "host"
     build: Any = None
 

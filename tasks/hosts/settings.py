@@ -333,7 +333,7 @@ class Settings:
     #: reports less free memory than that (0: no check)
     ai_gpu_memory_mb: int = 0
 
-    # --- where builds run: the manual's two methods (§1 배포 방식; tasks/build/) ---------
+    # --- where builds run: the manual's two methods (§1 배포 방식; tasks/localbuild/) ---------
     #: "host" (1: build on the target server) or "local" (2: build here, send the files);
     #: per component with the three settings below (empty: this one); --build-on wins
     build_on: str = "host"
@@ -343,7 +343,7 @@ class Settings:
     #: build_on=local: the tool's own clean checkouts and builds (never your working tree)
     build_work_dir: str = "~/.cache/dojangkok-deploy"
     # (build_on=local fetches from <component>_repo alone, which the host's checkout must
-    # name exactly: tasks/build/origin.py)
+    # name exactly: tasks/localbuild/origin.py)
 
     # ---------------------------------------------------------------------------------
     @classmethod

@@ -312,7 +312,7 @@ RULES: dict[str, Rule] = {
     "ai_keep_warm": _keep(0, "seconds"),
     "ai_drain_timeout": _keep(0, "seconds"),
     "ai_gpu_memory_mb": _keep(0, "MiB"),
-    # where builds run (tasks/build/)
+    # where builds run (tasks/localbuild/)
     "build_on": _choice("host", "local"),
     "frontend_build_on": _optional(_choice("host", "local")),
     "backend_build_on": _optional(_choice("host", "local")),

@@ -7,12 +7,12 @@ venv back to the previously deployed revision, not to ``HEAD~1``.
 from __future__ import annotations
 
 from tasks import shell
-from tasks.build import adapts
 from tasks.components import AI
-from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
 from tasks.hosts import validate
+from tasks.localbuild import adapts
+from tasks.onhost.policy import Policy
 from tasks.procedures import appenv, verify
 from tasks.procedures.common import (
     after_items,
@@ -46,7 +46,7 @@ def purge_cache(v: RunView) -> str:
     return in_venv(v, "pip cache purge || true")
 
 
-@adapts("manual")  # build_on=local: the build ran here (tasks/build/plans.py)
+@adapts("manual")  # build_on=local: the build ran here (tasks/localbuild/plans.py)
 def plan(view: RunView) -> Plan:
     svc = view.s.ai_service
     steps = (
@@ -93,7 +93,7 @@ def plan(view: RunView) -> Plan:
     )  # fmt: skip
 
 
-@adapts("manual-rollback")  # build_on=local: the build ran here (tasks/build/plans.py)
+@adapts("manual-rollback")  # build_on=local: the build ran here (tasks/localbuild/plans.py)
 def rollback_plan(view: RunView, reason: str = "") -> Plan:
     svc = view.s.ai_service
     steps = (

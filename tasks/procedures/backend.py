@@ -9,11 +9,11 @@ rollback goes to the previously deployed revision, not ``HEAD~1``.
 from __future__ import annotations
 
 from tasks import shell
-from tasks.build import adapts
 from tasks.components import BACKEND
-from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
+from tasks.localbuild import adapts
+from tasks.onhost.policy import Policy
 from tasks.procedures import appenv, backup, drift, verify
 from tasks.procedures.common import (
     before_items,
@@ -72,7 +72,7 @@ def restore_artifact(v: RunView) -> str:
     )
 
 
-@adapts("manual")  # build_on=local: the build ran here (tasks/build/plans.py)
+@adapts("manual")  # build_on=local: the build ran here (tasks/localbuild/plans.py)
 def plan(view: RunView) -> Plan:
     svc = view.s.backend_service
     b3, b4 = backup.steps()

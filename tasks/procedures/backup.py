@@ -22,10 +22,10 @@ from dataclasses import replace
 
 from tasks import shell
 from tasks.engine import staging
-from tasks.engine.policy import Policy
 from tasks.engine.steps import Plan, Step, Upload
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
+from tasks.onhost.policy import Policy
 from tasks.procedures import safepath
 from tasks.procedures.common import prepare_step
 from tasks.shell import q

@@ -4,7 +4,7 @@
 at. nginx sends requests to the ``upstream`` in an included file, which names the pair's
 fixed switch port (127.0.0.1:<switch_port>) and is never rewritten at a switch; the pair's
 nftables table sends new connections to that port to the live instance. A switch replaces
-that table in one transaction (the root helper's ``switch``, tasks/engine/roothelper.py):
+that table in one transaction (the root helper's ``switch``, tasks/onhost/roothelper.py):
 nginx is not reloaded, so no keep-alive client is disconnected; connections open before it
 finish on the old instance, which nginx stops reusing within seconds (the switch waits that
 long). A deploy starts the new release on the idle port, gates on its health and smoke tests
@@ -21,12 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tasks.components import Component
-from tasks.engine import roothelper
-from tasks.engine.policy import Policy
 from tasks.engine.steps import Plan, Step
 from tasks.engine.view import RunView
 from tasks.hosts import values
 from tasks.hosts.settings import Settings
+from tasks.onhost import roothelper
+from tasks.onhost.policy import Policy
 from tasks.procedures import privilege, release, switchtable
 from tasks.procedures.common import health_step
 from tasks.procedures.hostfacts import tracked
@@ -86,7 +86,7 @@ class Pair:
         a, b = self.ports(s)[:2]
         return b if port == a else a
 
-    # --- commands (root actions are the root helper's: tasks/engine/roothelper.py) ---------
+    # --- commands (root actions are the root helper's: tasks/onhost/roothelper.py) ---------
     def upstream_text(self, s: Settings) -> str:
         """nginx's upstream file: the switch port, whichever instance serves."""
         return roothelper.upstream_text(self.upstream, self.switch_port(s))

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from tasks import components, shell
 from tasks.engine import notify
 from tasks.engine.checklist import ask
-from tasks.engine.policy import Policy
 from tasks.engine.records import host_history_path, local_history_path
 from tasks.engine.steps import CheckItem, Kind, Step
 from tasks.engine.view import RunView
 from tasks.hosts import site
+from tasks.onhost.policy import Policy
 from tasks.procedures import privilege, safepath
 from tasks.procedures.hostfacts import tracked
 from tasks.shell import q

@@ -40,12 +40,12 @@ class Options:
     #: None: each host's ``strategy`` setting
     strategy: str | None = None
     message: str = ""
-    #: None: each host's build_on settings (tasks/build); --revision: a commit to deploy
+    #: None: each host's build_on settings (tasks/localbuild); --revision: a commit to deploy
     build_on: str | None = None
     revision: str | None = None
 
     def build_on_for(self, host: Host, comp: Component) -> str:
-        from tasks.build import build_on_for
+        from tasks.localbuild import build_on_for
 
         return build_on_for(host.settings, comp.name, self.build_on)
 
@@ -75,8 +75,8 @@ def plans(comp: Component, host: Host, task: str = "deploy", strategy: str = "ma
         proc = PROCEDURES[comp.name]
         found = [proc.plan(view), proc.rollback_plan(view)]
         found = found if task == "deploy" else found[1:]
-    if task == "deploy":  # build_on: section L runs first (tasks/build/flow.py)
-        from tasks.build.flow import plan_for
+    if task == "deploy":  # build_on: section L runs first (tasks/localbuild/flow.py)
+        from tasks.localbuild.flow import plan_for
 
         found = [plan_for(view), *found]
     for plan in found:
@@ -94,7 +94,7 @@ def preflight(comp: Component, hosts: list[Host], secrets: Secrets, opts: Option
     for host in hosts:
         build_on = opts.build_on_for(host, comp)
         if task == "deploy" and build_on == "local":  # its origin: the inventory's alone
-            from tasks.build.checkout import require
+            from tasks.localbuild.checkout import require
 
             require(host.settings, comp.name, host.alias)
         found = plans(comp, host, task, opts.strategy_for(host), build_on)
@@ -167,7 +167,7 @@ def read_deployed_and(s: Session, comp: Component,
 
 def deploy_on(s: Session, comp: Component, revision: str | None = None) -> None:
     """Deploy ``comp`` in an open session, with the session's strategy and build place."""
-    from tasks.build.flow import prepare
+    from tasks.localbuild.flow import prepare
 
     proc = PROCEDURES[comp.name]
     _resolve_switch(s, comp)

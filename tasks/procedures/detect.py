@@ -137,7 +137,7 @@ def _packages(s: Settings, host_roles: set[str], db: str, facts: Facts) -> list[
         out += ["nginx", SERVER_PACKAGE[db], CLIENT_PACKAGE[db], jdk_package(facts),
                 "nodejs|node", "npm|npm", "openssl"]  # fmt: skip
         out += ["certbot"] if site.tls_mode(s) == "acme" else []
-        # a frontend built here is sent with rsync (setup's first build too: tasks/build/first.py)
+        # a frontend built here is sent with rsync (setup's first build too: tasks/localbuild/first.py)
         out += ["rsync"] if (s.frontend_build_on or s.build_on) == "local" else []
     if "gpu" in host_roles:
         out += ["python3-venv"]

@@ -8,12 +8,12 @@ and a failed copy or page check restores that backup right away.
 from __future__ import annotations
 
 from tasks import shell
-from tasks.build import adapts
 from tasks.components import FRONTEND
-from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
 from tasks.hosts import values
+from tasks.localbuild import adapts
+from tasks.onhost.policy import Policy
 from tasks.procedures import privilege, verify
 from tasks.procedures.common import (
     after_items,
@@ -78,7 +78,7 @@ def nginx_reload(v: RunView) -> str:
     return privilege.nginx_reload()
 
 
-@adapts("manual")  # build_on=local: the build ran here (tasks/build/plans.py)
+@adapts("manual")  # build_on=local: the build ran here (tasks/localbuild/plans.py)
 def plan(view: RunView) -> Plan:
     steps = (
         prepare_step(lambda v: [v.s.state_dir, v.s.frontend_backup_dir]),

@@ -1,6 +1,6 @@
 """Least privilege: what the deploy login may do as root, and nothing more (pure builders).
 
-``fab setup`` installs a fixed, root-owned helper (tasks/engine/roothelper.py, as
+``fab setup`` installs a fixed, root-owned helper (tasks/onhost/roothelper.py, as
 :data:`HELPER`), the list of what it may act on (:data:`CONFIG`, from the inventory's
 settings: the app's units, the blue/green pairs, nginx's test and reload commands, the state
 directory) and a sudoers drop-in (:data:`SUDOERS`, templates/sudo/dojangkok.sudoers.j2,
@@ -46,7 +46,7 @@ HELPER = ROOT_HELPER
 CONFIG = "/etc/dojangkok/sudo.json"
 SUDOERS = "/etc/sudoers.d/dojangkok"
 TEMPLATE = "sudo/dojangkok.sudoers.j2"
-SOURCE = Path(__file__).resolve().parent.parent / "engine" / "roothelper.py"
+SOURCE = Path(__file__).resolve().parent.parent / "onhost" / "roothelper.py"
 #: groups the deploy login joins: the journal (journalctl without root) and, per app, the
 #: service's group (its .env and logs); ``adm`` (every system log: auth.log, syslog, nginx's)
 #: only when a configured log needs it (:func:`log_groups`)
@@ -188,7 +188,7 @@ def deploy_login(v: RunView) -> str:
 def uploads(v: RunView) -> tuple[Upload, ...]:
     host, who = v.host, deploy_login(v)
     return (
-        Upload(staging.path(STAGED["helper"]), "644", "tasks/engine/roothelper.py (root 헬퍼)",
+        Upload(staging.path(STAGED["helper"]), "644", "tasks/onhost/roothelper.py (root 헬퍼)",
                lambda secrets: SOURCE.read_text(encoding="utf-8")),
         Upload(staging.path(STAGED["conf"]), "644", "root 헬퍼가 다룰 수 있는 것 (유닛·포트·nginx 명령)",
                lambda secrets: config_text(host, who)),

@@ -275,7 +275,7 @@ def _refuse_unconverted(s: Session, host: Host) -> None:
 
 def _convert_all(s: Session, host: Host) -> None:
     """setup on a release-strategy host: every manual component becomes releases."""
-    from tasks.build import first
+    from tasks.localbuild import first
     from tasks.procedures import deploy
     from tasks.procedures.release_convert import convert
 

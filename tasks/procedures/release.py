@@ -21,9 +21,9 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from tasks.engine.policy import Policy
 from tasks.engine.steps import Step
 from tasks.engine.view import RunView, operator_name
+from tasks.onhost.policy import Policy
 from tasks.shell import q
 
 INFO = ".release.json"
@@ -88,7 +88,9 @@ def info(v: RunView, artifact: str = "", operator: str = "") -> str:
     data = {"release": name(v), "component": v.component, "revision": v.to_rev,
             "run_id": v.run_id, "host": v.host.alias, "built_on": v.build_on,
             "built_by": operator, "artifact": artifact}  # fmt: skip
-    if v.build is not None:  # where it was built, the artifact's SHA-256 and size (tasks/build)
+    if (
+        v.build is not None
+    ):  # where it was built, the artifact's SHA-256 and size (tasks/localbuild)
         data["build"] = v.build.record()
     checksum = f"(cd {d} && sha256sum -- {q(artifact)} > .sha256) && " if artifact else ""
     return (

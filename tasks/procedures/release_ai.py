@@ -12,12 +12,12 @@ from __future__ import annotations
 import dataclasses
 
 from tasks import shell
-from tasks.build import adapts
 from tasks.components import AI
-from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
 from tasks.hosts import values
+from tasks.localbuild import adapts
+from tasks.onhost.policy import Policy
 from tasks.procedures import appenv, privilege, release
 from tasks.procedures.bluegreen import Pair
 from tasks.procedures.common import (
@@ -203,7 +203,7 @@ def in_release_venv(v: RunView, command: str) -> str:
     return shell.cd(release.path(v), f". -- {q(v.s.ai_venv + '/bin/activate')} && {command}")
 
 
-@adapts("release")  # build_on=local: the build ran here (tasks/build/plans.py)
+@adapts("release")  # build_on=local: the build ran here (tasks/localbuild/plans.py)
 def build_plan(view: RunView, live: int = 0) -> Plan:
     steps = (
         Step("1", "AI 인스턴스 접속", "30초", "SSM Session Manager 사용", Policy.ABORT,

@@ -12,13 +12,13 @@ timer stops it): a rollback within that window is a switch back.
 from __future__ import annotations
 
 from tasks import shell
-from tasks.build import adapts
 from tasks.components import BACKEND
 from tasks.config.render import UPSTREAM
-from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
 from tasks.hosts.settings import Settings
+from tasks.localbuild import adapts
+from tasks.onhost.policy import Policy
 from tasks.procedures import appenv, backup, release
 from tasks.procedures.bluegreen import Pair
 from tasks.procedures.common import (
@@ -61,7 +61,7 @@ def env_path(v: RunView) -> str:
     return appenv.of("backend", v.s).path
 
 
-@adapts("release")  # build_on=local: the build ran here (tasks/build/plans.py)
+@adapts("release")  # build_on=local: the build ran here (tasks/localbuild/plans.py)
 def build_plan(view: RunView, live: int) -> Plan:
     rel = lambda v: release.path(v)  # noqa: E731
     b3, b4 = backup.steps()

@@ -18,11 +18,11 @@ from __future__ import annotations
 import dataclasses
 
 from tasks.components import AI, BACKEND, Component
-from tasks.engine.policy import Policy
 from tasks.engine.session import Session
 from tasks.engine.steps import Plan, Step
 from tasks.engine.view import RunView, earlier_run_id
 from tasks.hosts import values
+from tasks.onhost.policy import Policy
 from tasks.procedures import (
     appenv,
     release,

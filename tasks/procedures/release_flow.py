@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from tasks import shell
 from tasks.components import Component
 from tasks.engine import checklist, hostscript, records
-from tasks.engine.policy import Policy
 from tasks.engine.runner import asdict_steps
 from tasks.engine.session import Session
 from tasks.engine.steps import Plan, Step
@@ -23,6 +22,7 @@ from tasks.errors import ConfigError, HostCommandFailed, StepFailed
 from tasks.hosts import values
 from tasks.hosts.connect import admin_steps
 from tasks.hosts.remote import ConnectionLost, Interrupted
+from tasks.onhost.policy import Policy
 from tasks.procedures import release, release_ai, release_backend, release_frontend, release_verify
 from tasks.procedures.bluegreen import Pair, parse_slots
 from tasks.procedures.release_convert import convert, is_converted

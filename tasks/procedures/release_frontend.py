@@ -10,11 +10,11 @@ scripts. Replaces the manual's steps 1 (pull) and 4–5 (``rm -rf`` + ``cp``, re
 from __future__ import annotations
 
 from tasks import shell
-from tasks.build import adapts
 from tasks.components import FRONTEND
-from tasks.engine.policy import Policy
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView, earlier_run_id
+from tasks.localbuild import adapts
+from tasks.onhost.policy import Policy
 from tasks.procedures import appenv, release
 from tasks.procedures.common import after_items, before_items, health_step
 from tasks.shell import q
@@ -102,7 +102,7 @@ def pair(s) -> None:
     return None  # the web root switches by a symlink: no instances
 
 
-@adapts("release")  # build_on=local: the build ran here (tasks/build/plans.py)
+@adapts("release")  # build_on=local: the build ran here (tasks/localbuild/plans.py)
 def build_plan(view: RunView, live: int = 0) -> Plan:
     rel = lambda v: release.path(v)  # noqa: E731
     steps = (

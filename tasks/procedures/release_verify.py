@@ -7,7 +7,7 @@ deployed by an older tool), that one's too. A rollback then runs the component's
 requests and compares what is served with what its target served when that was recorded
 (else the manual strategy's record of the target's revision: tasks/procedures/drift.py):
 ``ok`` only when both hold. All pure builders of host commands; the steps run in the host's
-critical section (tasks/engine/hostrun.py), so a step is left out, not skipped, when its
+critical section (tasks/onhost/hostrun.py), so a step is left out, not skipped, when its
 setting is empty.
 """
 
@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tasks import shell
-from tasks.engine.policy import Policy
 from tasks.engine.steps import Step
 from tasks.engine.view import RunView
 from tasks.hosts import site
+from tasks.onhost.policy import Policy
 from tasks.procedures import drift, release
 from tasks.procedures.hostfacts import served_version
 from tasks.shell import q

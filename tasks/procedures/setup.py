@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from tasks import components
 from tasks.engine import staging
-from tasks.engine.policy import Policy
 from tasks.engine.steps import Plan, Step, Upload
 from tasks.engine.view import RunView
 from tasks.hosts import values
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
+from tasks.onhost.policy import Policy
 from tasks.procedures import appenv, firewall, privilege, safepath, setup_apps, switchtable, tls
 from tasks.procedures.backup import option_text
 from tasks.procedures.common import prepare_step

@@ -13,14 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tasks import shell
-from tasks.build import first
 from tasks.components import Component
-from tasks.engine.policy import Policy
 from tasks.engine.steps import Kind, Step, Upload
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
 from tasks.hosts import validate, values
 from tasks.hosts.settings import Settings
+from tasks.localbuild import first
+from tasks.onhost.policy import Policy
 from tasks.procedures import appenv, release, safepath
 from tasks.procedures.hostfacts import NORM_FN, ch, tracked
 from tasks.shell import q
@@ -202,7 +202,7 @@ def app_steps(view: RunView, comps: list[Component], nr: Callable[[], str]) -> l
                 Policy.ABORT, sudo=True, command=lambda v, n=name: writable_command(v.s, n),
             ))  # fmt: skip
         title, expected, build = BUILD[name]
-        if first.local(view.s, name):  # built here and sent (tasks/build/first.py)
+        if first.local(view.s, name):  # built here and sent (tasks/localbuild/first.py)
             steps.append(first.first_build_step(nr(), label, c))
             continue
         steps.append(Step(

@@ -4,7 +4,7 @@ nginx's upstream for a pair names one fixed local port, the pair's switch port (
 ``backend_switch_port``, ``ai_switch_port``); the pair's own table, ``ip
 dojangkok_switch_<pair>`` (type nat, hook output: connections this host opens), sends new
 connections to it to the live instance's port. A switch is the root helper's (``switch
-PAIR PORT``, tasks/engine/roothelper.py): the table replaced in one ``nft -f`` transaction,
+PAIR PORT``, tasks/onhost/roothelper.py): the table replaced in one ``nft -f`` transaction,
 no reload. The table is the tool's own, apart from the firewall's ``inet dojangkok``, so
 ``firewall=off`` leaves it alone.
 
@@ -26,10 +26,11 @@ upstream).
 
 from __future__ import annotations
 
-from tasks.engine import roothelper, staging
+from tasks.engine import staging
 from tasks.engine.steps import Upload
 from tasks.engine.view import RunView
 from tasks.hosts.settings import Settings
+from tasks.onhost import roothelper
 from tasks.procedures.hostfacts import ch, tracked
 from tasks.shell import q
 

@@ -25,12 +25,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from tasks.engine import staging
-from tasks.engine.policy import Policy
 from tasks.engine.steps import Step, Upload
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
 from tasks.hosts import site
 from tasks.hosts.settings import Settings
+from tasks.onhost.policy import Policy
 from tasks.procedures.hostfacts import ch, tracked
 from tasks.shell import q
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tasks import shell
-from tasks.engine.policy import Policy
 from tasks.engine.steps import Step
 from tasks.engine.view import RunView
 from tasks.hosts import site
+from tasks.onhost.policy import Policy
 from tasks.procedures import appenv, drift
 from tasks.procedures.hostfacts import served_version
 from tasks.shell import q

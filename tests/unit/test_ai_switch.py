@@ -9,8 +9,8 @@ import subprocess
 import pytest
 
 from tasks import components
-from tasks.engine.policy import Policy
 from tasks.hosts.settings import Settings
+from tasks.onhost.policy import Policy
 from tasks.procedures import detect, release_ai, release_flow
 from tasks.procedures.release_ai import BLUE_GREEN, DRAINED, RESTART
 from tasks.procedures.release_flow import HostState, example_plans

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tasks.build.artifacts import sha256_file
-from tasks.build.checkout import real_path, work
-from tasks.build.flow import prepare
 from tasks.components import BACKEND
 from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
+from tasks.localbuild.artifacts import sha256_file
+from tasks.localbuild.checkout import real_path, work
+from tasks.localbuild.flow import prepare
 
 from .conftest import make_session
 from .fakes import FakeRemote

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tasks.build.flow import prepare
 from tasks.components import AI, BACKEND
 from tasks.errors import ConfigError
+from tasks.localbuild.flow import prepare
 
 from .conftest import make_session
 from .fakes import FakeRemote

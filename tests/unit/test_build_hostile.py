@@ -13,12 +13,12 @@ import contextlib
 
 import pytest
 
-from tasks.build import artifacts, checkout, facts, plans, ship, steps
-from tasks.build.model import Artifact, Build, FileEntry, HostFacts
 from tasks.engine.steps import Kind
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
+from tasks.localbuild import artifacts, checkout, facts, plans, ship, steps
+from tasks.localbuild.model import Artifact, Build, FileEntry, HostFacts
 from tasks.procedures import PROCEDURES
 from tasks.procedures.release_flow import RELEASES
 

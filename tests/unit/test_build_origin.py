@@ -1,5 +1,5 @@
 """A local build fetches from the inventory's ``<component>_repo`` alone, and the host's
-checkout must name exactly that origin (tasks/build/origin.py); the frontend's build reads
+checkout must name exactly that origin (tasks/localbuild/origin.py); the frontend's build reads
 only the keys of the host's .env that the revision declares.
 
 The host is scripted (tests/unit/fakes.py): it only answers the facts command, so
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.build import checkout, origin
-from tasks.build.flow import prepare
-from tasks.build.model import Build, HostFacts
-from tasks.build.steps import env_keys, filtered_env
 from tasks.components import BACKEND
 from tasks.errors import ConfigError
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
+from tasks.localbuild import checkout, origin
+from tasks.localbuild.flow import prepare
+from tasks.localbuild.model import Build, HostFacts
+from tasks.localbuild.steps import env_keys, filtered_env
 from tasks.procedures import deploy
 
 from .conftest import SECRETS, make_host, make_session, make_view

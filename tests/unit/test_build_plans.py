@@ -1,4 +1,4 @@
-"""The second method's plans, commands and bookkeeping (tasks/build/): no host, no lab.
+"""The second method's plans, commands and bookkeeping (tasks/localbuild/): no host, no lab.
 
 The clean checkout is tried on real local git repositories (an origin, a clone with a commit
 nobody pushed), since refusing that commit is its whole point.
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tasks.build import adapt, build_on_for, checkout, ship
-from tasks.build.model import Artifact, Build, FileEntry, HostFacts, manifest
 from tasks.engine.steps import Kind
 from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
+from tasks.localbuild import adapt, build_on_for, checkout, ship
+from tasks.localbuild.model import Artifact, Build, FileEntry, HostFacts, manifest
 from tasks.procedures import ai, backend, frontend, release_ai, release_backend, release_frontend
 
 from .conftest import make_view

@@ -1,4 +1,4 @@
-"""The runtime checks of the second method (tasks/build/runtime.py): pure, no host."""
+"""The runtime checks of the second method (tasks/localbuild/runtime.py): pure, no host."""
 
 import struct
 import zipfile
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tasks.build import facts, runtime
-from tasks.build.model import HostFacts
 from tasks.errors import ConfigError
+from tasks.localbuild import facts, runtime
+from tasks.localbuild.model import HostFacts
 
 APPS = Path(__file__).resolve().parents[1] / "apps"
 PY311 = {"version": "3.11", "implementation": "cp", "abi": "cp311", "machine": "x86_64",

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tasks.build import ship
-from tasks.build.checkout import real_path, work
 from tasks.hosts.settings import Settings
+from tasks.localbuild import ship
+from tasks.localbuild.checkout import real_path, work
 
 from .test_build_plans import local
 

@@ -15,13 +15,13 @@ from tasks.config import commands, render, state
 from tasks.config.plan import push_plan
 from tasks.engine import staging
 from tasks.engine.console import Console
-from tasks.engine.policy import Policy
 from tasks.engine.session import Session
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError, StepFailed
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
+from tasks.onhost.policy import Policy
 from tasks.procedures import detect, provision, setup
 from tasks.shell import q
 

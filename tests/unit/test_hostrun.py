@@ -1,4 +1,4 @@
-"""The host-side executor of the critical section (tasks/engine/hostrun.py), run for real here.
+"""The host-side executor of the critical section (tasks/onhost/hostrun.py), run for real here.
 
 It is the second executor of the failure policy, so it gets the same cases as the runner:
 a pass, a failure that rolls back, a retry, Ctrl-C (a cancel file), and finishing up alone
@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 from tasks.engine import hostscript
-from tasks.engine.policy import Policy
 from tasks.engine.steps import Plan, Step
+from tasks.onhost.policy import Policy
 
 from .conftest import make_session, make_view
 
-HERE = Path(hostscript.__file__).resolve().parent
+HERE = Path(hostscript.__file__).resolve().parent.parent / "onhost"
 
 
 def plan(*steps: Step, section: str = "B") -> Plan:

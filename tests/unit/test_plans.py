@@ -2,8 +2,8 @@
 
 import pytest
 
-from tasks.engine.policy import Policy
 from tasks.hosts.settings import Settings
+from tasks.onhost.policy import Policy
 from tasks.procedures import ai, backend, frontend
 
 from .conftest import make_view

@@ -1,5 +1,5 @@
 """Least privilege: the root helper's checks, what setup installs for it, and that no deploy
-or rollback runs anything as root but the helper (tasks/engine/roothelper.py,
+or rollback runs anything as root but the helper (tasks/onhost/roothelper.py,
 tasks/procedures/privilege.py)."""
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ import pytest
 
 from tasks import components
 from tasks.components import COMPONENTS
-from tasks.engine import hostscript, roothelper
-from tasks.engine.roothelper import Refused
+from tasks.engine import hostscript
 from tasks.engine.steps import Kind, Plan
 from tasks.engine.view import RunView
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
+from tasks.onhost import roothelper
+from tasks.onhost.roothelper import Refused
 from tasks.procedures import backup, deploy, detect, privilege
 from tasks.procedures import setup as host_setup
 from tasks.procedures.release_flow import pair_of

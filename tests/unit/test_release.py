@@ -10,9 +10,10 @@ import pytest
 
 from tasks.components import COMPONENTS
 from tasks.config.render import render
-from tasks.engine import hostscript, roothelper
+from tasks.engine import hostscript
 from tasks.engine.steps import Kind
 from tasks.hosts.settings import Settings
+from tasks.onhost import roothelper
 from tasks.procedures import privilege, release, release_ai, release_backend
 from tasks.procedures.release_flow import example_plans
 
@@ -375,7 +376,7 @@ def test_the_slots_read_says_what_runs_on_each_port(tmp_path):
 
 def test_the_live_port_is_read_from_an_earlier_version_s_upstream_file_by_bash(tmp_path):
     """(a host set up before the switch table; the table's own: test_switchtable.py)"""
-    from tasks.engine.roothelper import upstream_text
+    from tasks.onhost.roothelper import upstream_text
     from tasks.procedures.release_backend import PAIR
 
     upstream = tmp_path / "upstream.conf"

@@ -10,9 +10,9 @@ import pytest
 
 from tasks import components
 from tasks.engine import hostscript
-from tasks.engine.policy import Policy
 from tasks.errors import StepFailed
 from tasks.hosts.settings import Settings
+from tasks.onhost.policy import Policy
 from tasks.procedures import release_flow, release_verify
 from tasks.procedures.release_flow import HostState
 

@@ -33,12 +33,12 @@ from tasks.config.plan import push_plan
 from tasks.config.render import render
 from tasks.config.state import Change
 from tasks.engine import lock
-from tasks.engine.policy import Policy
 from tasks.engine.steps import Kind, Plan, Step
 from tasks.engine.view import RunView
 from tasks.hosts import validate
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
+from tasks.onhost.policy import Policy
 from tasks.procedures import backup, detect, release, release_convert, release_frontend
 from tasks.procedures import setup as host_setup
 

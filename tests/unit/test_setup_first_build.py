@@ -1,4 +1,4 @@
-"""Setup's first build where the build location says (tasks/build/first.py): with
+"""Setup's first build where the build location says (tasks/localbuild/first.py): with
 ``*_build_on=local`` setup builds here and sends, so a host without a package index serves
 after setup alone. Pure builders and the step's choice here; the lab boots such a host."""
 
@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from tasks import components
-from tasks.build import first
 from tasks.engine.steps import Kind
 from tasks.engine.view import RunView
 from tasks.hosts.settings import Settings
+from tasks.localbuild import first
 from tasks.procedures import setup as host_setup
 
 from .conftest import SITE, make_host, make_session

@@ -15,7 +15,6 @@ from tasks.config import plan as config_plan
 from tasks.config import render, state
 from tasks.engine import staging
 from tasks.engine.console import Console
-from tasks.engine.policy import Policy
 from tasks.engine.session import Session
 from tasks.engine.steps import Plan, Step, Upload
 from tasks.engine.view import RunView
@@ -24,6 +23,7 @@ from tasks.hosts.inventory import Host
 from tasks.hosts.remote import UploadFailed
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
+from tasks.onhost.policy import Policy
 from tasks.procedures import detect, setup
 from tests.unit.fakes import FakeRemote
 

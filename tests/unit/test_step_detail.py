@@ -3,7 +3,7 @@ executors (the in-process runner and the on-host hostrun.py) use the one in poli
 
 from __future__ import annotations
 
-from tasks.engine import hostrun, policy
+from tasks.onhost import hostrun, policy
 
 LINE = "변경: /etc/systemd/system/dojangkok-switch@.service, table ip dojangkok_switch_backend: → 8081, enabled dojangkok-switch@backend.service, /etc/nginx/dojangkok-upstream.conf (nginx 리로드)"  # noqa: E501
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tasks.engine import roothelper
 from tasks.engine.view import RunView
 from tasks.hosts.settings import Settings
+from tasks.onhost import roothelper
 from tasks.procedures import detect, release_ai, release_backend, switchtable
 from tasks.procedures import setup as host_setup
 

@@ -4,13 +4,13 @@
 The release strategy's switch, start, health gate and rollback must not depend on the
 operator's SSH session: a dropped connection or a killed ``fab`` would otherwise leave a
 half-switched service. So tasks/engine/hostscript.py compiles those steps to ``plan.json``
-and uploads this file, with tasks/engine/policy.py beside it (the same failure rules the
+and uploads this file, with tasks/onhost/policy.py beside it (the same failure rules the
 in-process runner applies: one policy, two executors), and starts::
 
     sudo -n /usr/local/sbin/dojangkok-root hostrun <run id> <title>
 
 which runs ``systemd-run --unit=dojangkok-deploy-<run id> --uid=<deploy login> python3
-hostrun.py <dir>`` (tasks/engine/roothelper.py checks the directory is the deploy login's).
+hostrun.py <dir>`` (tasks/onhost/roothelper.py checks the directory is the deploy login's).
 
 Standard library only; runs as the deploy login, never as root: a step's root actions are
 its own calls of the root helper. It makes ``<dir>`` 0700 and writes one JSON line per event
@@ -38,7 +38,7 @@ import time
 HERE = os.path.dirname(os.path.realpath(__file__))
 sys.path.insert(0, HERE)
 
-import policy as rules  # noqa: E402 - uploaded beside this file: tasks/engine/policy.py
+import policy as rules  # noqa: E402 - uploaded beside this file: tasks/onhost/policy.py
 
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from tasks.build import runtime
-from tasks.build.checkout import real_path, shell_path, work
-from tasks.build.facts import local_tools
-from tasks.build.model import Artifact, FileEntry
 from tasks.engine.view import RunView
+from tasks.localbuild import runtime
+from tasks.localbuild.checkout import real_path, shell_path, work
+from tasks.localbuild.facts import local_tools
+from tasks.localbuild.model import Artifact, FileEntry
 from tasks.shell import q
 
 SHIP = ".ship"  # backend: the jar under the name it is sent as
@@ -42,7 +42,7 @@ def extra_revisions(v: RunView) -> tuple[str, ...]:
 
 def export_extra(v: RunView) -> str:
     """AI: the requirements of other revisions the host will install (its first release)."""
-    from tasks.build.checkout import mirror
+    from tasks.localbuild.checkout import mirror
 
     m, w = shell_path(mirror(v)), shell_path(work(v))
     parts = [

@@ -33,7 +33,7 @@ with a message that names it. No argument ever reaches a shell. The verbs:
 - ``retire PAIR PORT SECONDS``: stop the pair's instance on ``PORT`` after ``SECONDS`` (a
   transient systemd timer; a rollback within that time is only a switch);
 - ``hostrun RUN_ID TITLE``: start a deploy's critical section
-  (``<state_dir>/hostrun/<RUN_ID>/hostrun.py``, tasks/engine/hostrun.py) as a transient
+  (``<state_dir>/hostrun/<RUN_ID>/hostrun.py``, tasks/onhost/hostrun.py) as a transient
   systemd unit that runs as the deploy user, so it goes on if SSH drops.
 
 Standard library only (the hosts' python3); importable for its pure parts (tests, and the

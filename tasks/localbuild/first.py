@@ -6,7 +6,7 @@ setup alone.
 Like setup's host build (tasks/procedures/setup_apps.py) it runs only when there is nothing
 to serve yet. The revision is the one setup's clone checked out (the branch's head on the
 host), checked to be on the origin's branch as every local build is; the host's checkout
-must name the inventory's origin exactly (tasks/build/origin.py). The steps are the deploy's:
+must name the inventory's origin exactly (tasks/localbuild/origin.py). The steps are the deploy's:
 L1 checkout, (frontend) L1a the host's .env, L2 build, L3 runtime checks, then sent,
 checked (SHA-256) and installed the manual strategy's way: the jar into the checkout, the
 build into the web root, the wheels into the venv with ``pip install --no-index``.
@@ -14,18 +14,18 @@ build into the web root, the wheels into the venv with ``pip install --no-index`
 
 from __future__ import annotations
 
-from tasks.build import checkout
-from tasks.build.facts import host_command, parse
-from tasks.build.model import Build
-from tasks.build.plans import ai_install, jar_install, send_step, verify_step
-from tasks.build.steps import local_plan
 from tasks.components import Component
-from tasks.engine.policy import Policy
 from tasks.engine.steps import Kind, Plan, Step
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
 from tasks.hosts import validate
 from tasks.hosts.settings import Settings
+from tasks.localbuild import checkout
+from tasks.localbuild.facts import host_command, parse
+from tasks.localbuild.model import Build
+from tasks.localbuild.plans import ai_install, jar_install, send_step, verify_step
+from tasks.localbuild.steps import local_plan
+from tasks.onhost.policy import Policy
 from tasks.procedures.hostfacts import CHANGED_MARK, UNCHANGED
 from tasks.shell import git_head, q
 
@@ -129,7 +129,7 @@ def run(session, comp: Component) -> str:
 
 
 def prepare(session, comp: Component) -> None:
-    """What a local deploy does before its plan (tasks/build/flow.py): the host's facts, its
+    """What a local deploy does before its plan (tasks/localbuild/flow.py): the host's facts, its
     checkout's origin, then section L; on the session's view (its ``to_rev``)."""
     s, v = session, session.view
     facts = parse(v.host.alias, s.query(host_command(v)))

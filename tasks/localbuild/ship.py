@@ -21,13 +21,13 @@ from pathlib import Path
 
 import paramiko
 
-from tasks.build.artifacts import JAR, WHEELHOUSE
-from tasks.build.checkout import shell_path, work
-from tasks.build.localrun import stream
-from tasks.build.model import SHA, manifest
 from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.view import RunView
 from tasks.hosts.remote import ConnectionLost, Interrupted
+from tasks.localbuild.artifacts import JAR, WHEELHOUSE
+from tasks.localbuild.checkout import shell_path, work
+from tasks.localbuild.localrun import stream
+from tasks.localbuild.model import SHA, manifest
 from tasks.procedures import release
 from tasks.shell import q
 

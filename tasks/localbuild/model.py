@@ -18,7 +18,7 @@ SHA = "<sha256>"
 
 @dataclass(frozen=True)
 class HostFacts:
-    """What the host runs (tasks/build/facts.py reads it in one command)."""
+    """What the host runs (tasks/localbuild/facts.py reads it in one command)."""
 
     alias: str = ""
     os: str = ""  # PRETTY_NAME of /etc/os-release

@@ -3,7 +3,7 @@
 :func:`prepare` reads the host's facts (one read-only command), settles the revision (the
 head of the origin's branch, or ``--revision`` if it is on that branch), then runs section L:
 with ``build_on=local`` the host's checkout must name ``<component>_repo`` exactly
-(tasks/build/origin.py), then the clean checkout, the build and the runtime checks; with ``host``
+(tasks/localbuild/origin.py), then the clean checkout, the build and the runtime checks; with ``host``
 the checks that apply to a host build. Everything found rides in the view
 (``RunView.build``): the component's plan reads it (what to send, its SHA-256), and so do
 the record and .release.json.
@@ -11,14 +11,14 @@ the record and .release.json.
 
 from __future__ import annotations
 
-from tasks.build import checkout
-from tasks.build.facts import host_command, parse
-from tasks.build.model import Build
-from tasks.build.steps import host_check_plan, local_plan
 from tasks.components import Component
 from tasks.engine.steps import Plan
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
+from tasks.localbuild import checkout
+from tasks.localbuild.facts import host_command, parse
+from tasks.localbuild.model import Build
+from tasks.localbuild.steps import host_check_plan, local_plan
 from tasks.shell import q
 
 

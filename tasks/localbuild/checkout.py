@@ -3,7 +3,7 @@
 The manual's §2: "배포 담당자의 실수 (잘못된 버전 등)". A build from an operator's working
 tree can ship code that is in no commit (an uncommitted edit, an unpushed commit). So the
 tool never builds there: it keeps a bare mirror of ``<component>_repo`` (the inventory's
-origin, which the host's checkout must name exactly: tasks/build/origin.py; never a URL the
+origin, which the host's checkout must name exactly: tasks/localbuild/origin.py; never a URL the
 host reports), fetches the branch, refuses a revision that is not on it, and exports the
 revision with ``git archive`` into a fresh work dir of its own::
 
@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tasks.build import origin as origins
-from tasks.build.facts import checkout_of
-from tasks.build.localrun import query
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
 from tasks.hosts import values
 from tasks.hosts.settings import Settings
+from tasks.localbuild import origin as origins
+from tasks.localbuild.facts import checkout_of
+from tasks.localbuild.localrun import query
 from tasks.shell import q
 
 KEEP = 3
@@ -58,14 +58,14 @@ def setting(v: RunView) -> str:
 
 
 def origin(v: RunView) -> str:
-    """Where the code comes from: ``<component>_repo`` (tasks/build/origin.py); shown as
+    """Where the code comes from: ``<component>_repo`` (tasks/localbuild/origin.py); shown as
     ``<component>_repo`` while it is not set (a deploy is refused then: :func:`require`)."""
     return getattr(v.s, setting(v), "") or f"<{setting(v)}>"
 
 
 def require(s: Settings, component: str, alias: str) -> None:
     """Refuse a local build without ``<component>_repo``: deploy.preflight calls it before
-    any host is touched, :func:`tasks.build.flow.prepare` again before the host is asked."""
+    any host is touched, :func:`tasks.localbuild.flow.prepare` again before the host is asked."""
     name = f"{component}_repo"
     if not getattr(s, name, ""):
         raise ConfigError(

@@ -22,8 +22,8 @@ from pathlib import Path
 from packaging import tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from tasks.build.model import HostFacts
 from tasks.errors import ConfigError
+from tasks.localbuild.model import HostFacts
 
 ALIASES = {"arm64": "aarch64", "amd64": "x86_64", "x64": "x86_64", "i386": "i686"}
 #: ELF e_machine → uname -m

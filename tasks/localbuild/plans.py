@@ -18,11 +18,11 @@ The manual rollback of the AI server installs from the host's wheel cache with -
 from __future__ import annotations
 
 from tasks import shell
-from tasks.build import ship
-from tasks.engine.policy import Policy
 from tasks.engine.records import RUN_FILE_MODE
 from tasks.engine.steps import Kind, Plan, Step, Upload
 from tasks.engine.view import RunView
+from tasks.localbuild import ship
+from tasks.onhost.policy import Policy
 from tasks.shell import q
 
 SENT = "전송 손상·디스크 확인 후 다시 배포 (서비스는 그대로)"
@@ -45,7 +45,7 @@ def send_step(number: str, how: str) -> Step:
 
 
 def _no_wheels(v: RunView) -> str | None:
-    from tasks.build.steps import reused_venv
+    from tasks.localbuild.steps import reused_venv
 
     return reused_venv(v)
 

@@ -14,12 +14,12 @@ import os
 import re
 from pathlib import Path
 
-from tasks.build import artifacts, checkout, runtime
-from tasks.build.localrun import query, stream
-from tasks.engine.policy import Policy
 from tasks.engine.steps import Kind, Plan, Step
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
+from tasks.localbuild import artifacts, checkout, runtime
+from tasks.localbuild.localrun import query, stream
+from tasks.onhost.policy import Policy
 from tasks.procedures import release
 from tasks.shell import q
 
@@ -108,7 +108,7 @@ def filtered_env(text: str, allowed: set[str] | None) -> tuple[str, list[str]]:
 
 
 def do_env(s) -> str:
-    from tasks.build.ship import sftp_of
+    from tasks.localbuild.ship import sftp_of
 
     v = s.view
     sftp, target = sftp_of(s), env_target(v)

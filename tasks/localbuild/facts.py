@@ -2,7 +2,7 @@
 
 :func:`host_command` is one read-only shell command (OS, ``uname -m``, the Java that runs the
 jar, ``javac``, ``node``, ``rsync``, the checkout's origin URL, the Python that runs the AI
-venv); :func:`parse` turns its output into :class:`~tasks.build.model.HostFacts`. The
+venv); :func:`parse` turns its output into :class:`~tasks.localbuild.model.HostFacts`. The
 runtime checks (runtime.py) compare an artifact with these facts.
 """
 
@@ -14,8 +14,8 @@ import socket
 import subprocess
 import sys
 
-from tasks.build.model import HostFacts
 from tasks.engine.view import RunView
+from tasks.localbuild.model import HostFacts
 from tasks.shell import q
 
 MARK = "@@fact"

@@ -60,7 +60,7 @@ def adapt(plan: Plan, view: RunView, kind: str) -> Plan:
     deploy plan), ``manual-rollback`` or ``release`` (a release build plan)."""
     if view.build_on != "local":
         return plan
-    from tasks.build.plans import adapt_local
+    from tasks.localbuild.plans import adapt_local
 
     return adapt_local(plan, view, kind)
 
