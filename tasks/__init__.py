@@ -13,8 +13,10 @@ from pathlib import Path
 from invoke import Collection, Exit, task
 
 from tasks import cli
+from tasks.apps.ai import AI
+from tasks.apps.backend import BACKEND
+from tasks.apps.frontend import FRONTEND
 from tasks.cli import help_for, operator_task
-from tasks.components import AI, BACKEND, FRONTEND
 from tasks.engine import records
 from tasks.engine.console import Console
 from tasks.hosts import inventory, validate, values

@@ -12,7 +12,8 @@ import gc
 
 from invoke import Exit
 
-from tasks import components, targets
+from tasks import targets
+from tasks.apps import registry
 from tasks.engine.interrupt import INTERRUPT
 from tasks.errors import DeployToolError
 from tasks.hosts import inventory
@@ -72,8 +73,8 @@ def hosts(c, group: str | None, inv: Inventory | None = None, task: str = "") ->
     return found
 
 
-def component_hosts(c, name: str, task: str) -> tuple[components.Component, list[Host]]:
-    comp = components.get(name)
+def component_hosts(c, name: str, task: str) -> tuple[registry.App, list[Host]]:
+    comp = registry.get(name)
     return comp, hosts(c, comp.group, task=task)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from tasks import components
+from tasks.apps import registry
 from tasks.engine.steps import Kind, Plan
 from tasks.engine.view import TARGET_PLACEHOLDER, RunView
 from tasks.hosts.inventory import Host
@@ -85,7 +85,7 @@ def render() -> str:
         lstrip_blocks=True,
     )
     sections = []
-    for comp in components.ORDER:
+    for comp in registry.ORDER:
         proc = PROCEDURES[comp.name]
         view = example_view(comp.name, comp.group)
         plan = proc.plan(view)
@@ -105,14 +105,14 @@ def render() -> str:
         view = view.but(host=detect.offline(view.host))
         setup_rows[group] = rows(host_setup.plan(view), view)
     releases = []
-    for comp in components.ORDER:
+    for comp in registry.ORDER:
         view = example_view(comp.name, comp.group).but(strategy="release")
         found = example_plans(comp, view)
         releases.append({"component": comp, "plans": [
             {"plan": plan, "rows": rows(plan, view)} for plan in found
         ]})  # fmt: skip
     local = []  # the manual's second method (tasks/localbuild/): build here, send the files
-    for comp in components.ORDER:
+    for comp in registry.ORDER:
         view = example_view(comp.name, comp.group).but(build_on="local")
         proc, rel = PROCEDURES[comp.name], example_plans(comp, view.but(strategy="release"))
         found = [plan_for(view), proc.plan(view), rel[0]]

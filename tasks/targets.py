@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-from tasks.components import roles
+from tasks.apps.registry import roles
 from tasks.errors import ConfigError
 from tasks.hosts.inventory import Host, Inventory
 

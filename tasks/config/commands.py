@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from tasks import components, shell
+from tasks import shell
+from tasks.apps import registry
 from tasks.config.render import ConfigFile, nginx_dir, nginx_links, touched_paths
 from tasks.config.state import Change
 from tasks.engine import staging
@@ -221,5 +222,5 @@ def check_command(f: ConfigFile, s: Settings) -> str:
     """After a reload/restart: is the service serving? (its health check, polled)"""
     component = {"nginx": "frontend", "backend": "backend", "ai": "ai", "ai-proxy": "ai"}.get(f.key)
     if component:
-        return components.get(component).health(s, None).polled()
+        return registry.get(component).health(s, None).polled()
     return shell.poll(f"systemctl is-active --quiet {q(values.unit_name(f.service))}", 10, 2)

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tasks import components
+from tasks.apps import registry
 from tasks.errors import ConfigError
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
@@ -44,7 +44,7 @@ class ConfigFile:
 
 def config_files(host: Host) -> list[ConfigFile]:
     """The files a host gets, by its inventory groups (cpu, gpu), in apply order."""
-    s, roles = host.settings, components.roles(host.groups, host.alias)
+    s, roles = host.settings, registry.roles(host.groups, host.alias)
     files = []
     if "cpu" in roles:
         require_tls(s, f"host {host.alias}")  # the site's certificate: before any host

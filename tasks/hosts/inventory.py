@@ -28,7 +28,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks.components import roles
+from tasks.apps.registry import roles
 from tasks.errors import ConfigError
 from tasks.hosts.ini_precedence import reconcile
 from tasks.hosts.ini_reader import Reader, Var

@@ -14,7 +14,7 @@ build into the web root, the wheels into the venv with ``pip install --no-index`
 
 from __future__ import annotations
 
-from tasks.components import Component
+from tasks.apps.base import App
 from tasks.engine.steps import Kind, Plan, Step
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
@@ -106,7 +106,7 @@ def describe(v: RunView, component: str) -> str:
     )
 
 
-def run(session, comp: Component) -> str:
+def run(session, comp: App) -> str:
     """The first build of ``comp``, here; returns the step's detail (tracked's words)."""
     s, v = session, session.view
     present, what = serving(v.s, comp.name)
@@ -128,7 +128,7 @@ def run(session, comp: Component) -> str:
     return f"{CHANGED_MARK} 로컬 빌드 {head[0][:12]} ({size} bytes) → {what}"
 
 
-def prepare(session, comp: Component) -> None:
+def prepare(session, comp: App) -> None:
     """What a local deploy does before its plan (tasks/localbuild/flow.py): the host's facts, its
     checkout's origin, then section L; on the session's view (its ``to_rev``)."""
     s, v = session, session.view
@@ -150,7 +150,7 @@ def prepare(session, comp: Component) -> None:
     s.execute(local_plan(s.view))
 
 
-def first_build_step(number: str, label: str, comp: Component) -> Step:
+def first_build_step(number: str, label: str, comp: App) -> Step:
     """Setup's first build of ``comp`` when it is built here (LOCAL: its own L steps run)."""
     return Step(
         number, f"{label} 첫 빌드 (로컬 빌드 후 전송)", "3분+", "빌드 로그 확인", Policy.ABORT,
@@ -161,7 +161,7 @@ def first_build_step(number: str, label: str, comp: Component) -> Step:
     )  # fmt: skip
 
 
-def setup_conversion(session, comp: Component) -> None:
+def setup_conversion(session, comp: App) -> None:
     """strategy=release: the AI's first release (a conversion, built from the revision that
     serves) installs from wheels built here too, when the AI is built here."""
     if comp.name != "ai" or not local(session.view.s, "ai"):

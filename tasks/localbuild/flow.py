@@ -11,7 +11,7 @@ the record and .release.json.
 
 from __future__ import annotations
 
-from tasks.components import Component
+from tasks.apps.base import App
 from tasks.engine.steps import Plan
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
@@ -27,7 +27,7 @@ def plan_for(view: RunView) -> Plan:
     return local_plan(view) if view.build_on == "local" else host_check_plan(view)
 
 
-def prepare(s, comp: Component, requested: str | None = None) -> None:
+def prepare(s, comp: App, requested: str | None = None) -> None:
     v = s.view
     if v.dry_run:
         s.set(build=Build(v.build_on, requested=requested or ""))
@@ -67,13 +67,13 @@ def prepare(s, comp: Component, requested: str | None = None) -> None:
     s.execute(plan_for(s.view))
 
 
-def _converted(s, comp: Component) -> bool:
+def _converted(s, comp: App) -> bool:
     from tasks.procedures.release_convert import is_converted
 
     return s.sh(is_converted(comp, s.view)).ok
 
 
-def host_revision(s, comp: Component, rev: str) -> str:
+def host_revision(s, comp: App, rev: str) -> str:
     """--revision for a host build: the host's checkout has fetched the branch; the revision
     must be on it."""
     v = s.view

@@ -7,7 +7,7 @@ venv back to the previously deployed revision, not to ``HEAD~1``.
 from __future__ import annotations
 
 from tasks import shell
-from tasks.components import AI
+from tasks.apps.ai import AI
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
 from tasks.hosts import validate

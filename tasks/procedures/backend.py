@@ -9,7 +9,7 @@ rollback goes to the previously deployed revision, not ``HEAD~1``.
 from __future__ import annotations
 
 from tasks import shell
-from tasks.components import BACKEND
+from tasks.apps.backend import BACKEND
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
 from tasks.localbuild import adapts

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tasks.components import Component
+from tasks.apps.base import App
 from tasks.engine.steps import Plan, Step
 from tasks.engine.view import RunView
 from tasks.hosts import values
@@ -50,7 +50,7 @@ def parse_slots(stdout: str) -> dict[int, tuple[str, str]]:
 
 @dataclass(frozen=True)
 class Pair:
-    component: Component
+    component: App
     service: Callable[[Settings], str]  # the template's name: <service>@<port>
     ports: Callable[[Settings], list]
     upstream_file: Callable[[Settings], str]

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from tasks import components, shell
+from tasks import shell
+from tasks.apps import registry
 from tasks.engine import notify
 from tasks.engine.checklist import ask
 from tasks.engine.records import host_history_path, local_history_path
@@ -77,13 +78,13 @@ def build_step(number: str, title: str, expected: str, on_failure: str, policy: 
                 command=lambda v: shell.cd(checkout(v), command(v)))  # fmt: skip
 
 
-def journal(component: components.Component) -> Text:
+def journal(component: registry.App) -> Text:
     """What to show when a service does not come up (the manual: 로그 확인)."""
     return lambda v: f"journalctl -u {q(component.service(v.s))} -n 30 --no-pager"
 
 
 def health_step(number: str, title: str, expected: str, on_failure: str, policy: Policy,
-                component: components.Component, up: bool = True, fine: bool = False,
+                component: registry.App, up: bool = True, fine: bool = False,
                 port: Callable[[RunView], int] | None = None,
                 unit: Text | None = None) -> Step:  # fmt: skip
     """Poll the component's health check on the host: the manual's tries × interval, or with
@@ -111,7 +112,7 @@ def restore_code_step(number: str, checkout: Text) -> Step:
 
 
 def service_step(number: str, title: str, expected: str, on_failure: str, policy: Policy,
-                 action: str, component: components.Component, **flags) -> Step:  # fmt: skip
+                 action: str, component: registry.App, **flags) -> Step:  # fmt: skip
     """``systemctl <action> <the component's service>``, through the root helper."""
     return Step(number, title, expected, on_failure, policy,
                 command=lambda v: privilege.systemctl(action, component.service(v.s)),
@@ -199,7 +200,7 @@ def deps_item(checkout: Text, files: list[str]) -> CheckItem:
     return CheckItem("배포 전", f"`{' / '.join(files)}` 의존성 변경 유무", check, reads=read)
 
 
-def check_health(component: components.Component):
+def check_health(component: registry.App):
     def check(session) -> tuple[bool, str]:
         res = session.sh(component.health(session.view.s, None).command())
         return res.ok, "정상" if res.ok else res.tail(3)
@@ -259,7 +260,7 @@ def before_items(checkout: Text, env: Text, example: Text, dep_files: list[str],
     ]
 
 
-def after_items(component: components.Component) -> list[CheckItem]:
+def after_items(component: registry.App) -> list[CheckItem]:
     def text(v: RunView) -> str:
         return f"{component.label} 배포 완료 ({v.host.alias}, {v.to_rev[:7]})"
 

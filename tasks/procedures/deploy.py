@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tasks import shell
-from tasks.components import Component
+from tasks.apps.base import App
 from tasks.engine import checklist, records
 from tasks.engine.console import Console
 from tasks.engine.session import Session, preflight_secrets, session
@@ -44,7 +44,7 @@ class Options:
     build_on: str | None = None
     revision: str | None = None
 
-    def build_on_for(self, host: Host, comp: Component) -> str:
+    def build_on_for(self, host: Host, comp: App) -> str:
         from tasks.localbuild import build_on_for
 
         return build_on_for(host.settings, comp.name, self.build_on)
@@ -61,7 +61,7 @@ class Options:
         return chosen
 
 
-def plans(comp: Component, host: Host, task: str = "deploy", strategy: str = "manual",
+def plans(comp: App, host: Host, task: str = "deploy", strategy: str = "manual",
           build_on: str = "host") -> list[Plan]:  # fmt: skip
     """The plans a task may run (a deploy may roll back), each rendered once with a dry
     view: a bad setting fails here, before any host is touched."""
@@ -85,7 +85,7 @@ def plans(comp: Component, host: Host, task: str = "deploy", strategy: str = "ma
     return found
 
 
-def preflight(comp: Component, hosts: list[Host], secrets: Secrets, opts: Options,
+def preflight(comp: App, hosts: list[Host], secrets: Secrets, opts: Options,
               task: str = "deploy", missing: Missing | None = None) -> None:  # fmt: skip
     """Everything that can be known before any host is touched. What the operator has not
     given (.env keys; the connection files, unless a dry run) is refused once for all the
@@ -106,14 +106,14 @@ def preflight(comp: Component, hosts: list[Host], secrets: Secrets, opts: Option
         report.check()
 
 
-def read_deployed(s: Session, comp: Component) -> list[str]:
+def read_deployed(s: Session, comp: App) -> list[str]:
     """Check what the task relies on, read what is deployed (and, the manual strategy,
     whether the host changed outside the tool: tasks/procedures/drift.py); returns the
     deployed-revision stack."""
     return read_deployed_and(s, comp, [])[0]
 
 
-def read_deployed_and(s: Session, comp: Component,
+def read_deployed_and(s: Session, comp: App,
                       also: list[str]) -> tuple[list[str], list[tuple[bool, str]]]:  # fmt: skip
     """:func:`read_deployed`, and the flow's own reads (``also``, e.g. the host's releases)
     in the same round trip: the checks, the checkout's HEAD, the stack, the root helper's
@@ -165,7 +165,7 @@ def read_deployed_and(s: Session, comp: Component,
     return stack, got[4:]
 
 
-def deploy_on(s: Session, comp: Component, revision: str | None = None) -> None:
+def deploy_on(s: Session, comp: App, revision: str | None = None) -> None:
     """Deploy ``comp`` in an open session, with the session's strategy and build place."""
     from tasks.localbuild.flow import prepare
 
@@ -195,7 +195,7 @@ def deploy_on(s: Session, comp: Component, revision: str | None = None) -> None:
         drift.remember(s, comp, s.view.to_rev)
 
 
-def _resolve_switch(s: Session, comp: Component) -> None:
+def _resolve_switch(s: Session, comp: App) -> None:
     """The AI server's ai_switch=auto, decided on the host and said (release strategy)."""
     if comp.name == "ai" and s.view.strategy == "release":
         from tasks.procedures import release_ai
@@ -203,7 +203,7 @@ def _resolve_switch(s: Session, comp: Component) -> None:
         release_ai.resolve_on(s)
 
 
-def _release_reads(s: Session, comp: Component) -> list[str]:
+def _release_reads(s: Session, comp: App) -> list[str]:
     """The release strategy's first look at the host (its releases, whether it is converted,
     the live port), read with the deploy's own first reads; none for the manual strategy."""
     if s.view.strategy != "release":
@@ -213,7 +213,7 @@ def _release_reads(s: Session, comp: Component) -> list[str]:
     return release_flow.state_reads(s, comp)
 
 
-def _refuse_if_converted(s: Session, comp: Component) -> None:
+def _refuse_if_converted(s: Session, comp: App) -> None:
     """The manual strategy on a host converted to releases would change what does not serve."""
     from tasks.procedures.release_convert import is_converted
 
@@ -227,7 +227,7 @@ def _refuse_if_converted(s: Session, comp: Component) -> None:
         )
 
 
-def deploy_host(comp: Component, host: Host, secrets: Secrets, opts: Options,
+def deploy_host(comp: App, host: Host, secrets: Secrets, opts: Options,
                 console: Console | None = None, remote=None) -> Session:  # fmt: skip
     strategy, build_on = opts.strategy_for(host), opts.build_on_for(host, comp)
     where = ", 로컬 빌드" if build_on == "local" else ""
@@ -239,7 +239,7 @@ def deploy_host(comp: Component, host: Host, secrets: Secrets, opts: Options,
     return s
 
 
-def rollback_host(comp: Component, host: Host, secrets: Secrets, opts: Options,
+def rollback_host(comp: App, host: Host, secrets: Secrets, opts: Options,
                   to: str | None = None) -> Session:  # fmt: skip
     proc = PROCEDURES[comp.name]
     to = values.rollback_target(to) if to else None

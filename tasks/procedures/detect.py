@@ -16,7 +16,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
-from tasks import components
+from tasks.apps import registry
 from tasks.errors import ConfigError
 from tasks.hosts import site
 from tasks.hosts.inventory import Host
@@ -196,7 +196,7 @@ def ai_switch(s: Settings, facts: Facts) -> tuple[str, str]:
 
 
 def roles(host: Host) -> set[str]:
-    return components.roles(host.groups, host.alias) or set(components.GROUPS)
+    return registry.roles(host.groups, host.alias) or set(registry.GROUPS)
 
 
 def with_facts(host: Host, facts: Facts) -> tuple[Host, dict[str, str]]:

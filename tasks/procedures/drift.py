@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from tasks.components import Component
+from tasks.apps.base import App
 from tasks.engine.records import RUN_FILE_MODE
 from tasks.engine.view import RunView
 from tasks.hosts import site
@@ -52,7 +52,7 @@ def version_source(s: Settings, comp: str) -> tuple[str, str]:
     return getattr(s, f"{comp}_version_url"), getattr(s, f"{comp}_version_match")
 
 
-def probe_command(s: Settings, comp: Component) -> str:
+def probe_command(s: Settings, comp: App) -> str:
     """Prints head=, artifact=, version= (empty: unknown); read-only, as the login user."""
     art = artifact(s, comp.name)
     url, match = version_source(s, comp.name)
@@ -127,7 +127,7 @@ def updated(record: dict, rev: str, seen: Seen, how: str, now: str) -> dict:
 
 
 # --- on a session ------------------------------------------------------------------------
-def probe(session, comp: Component) -> Seen:
+def probe(session, comp: App) -> Seen:
     return parse_probe(session.query(probe_command(session.view.s, comp)))
 
 
@@ -148,7 +148,7 @@ def write(session, comp: str, record: dict) -> None:
     session.remote.run(f"mv -f {q(tmp)} {q(path)}")
 
 
-def reconcile(session, comp: Component, stack: list[str], head: str = "") -> str:
+def reconcile(session, comp: App, stack: list[str], head: str = "") -> str:
     """Before a deploy or rollback: the revision that really serves (said plainly when the
     host differs from the record), recorded as such. Returns it."""
     seen = probe(session, comp)
@@ -172,7 +172,7 @@ def reconcile(session, comp: Component, stack: list[str], head: str = "") -> str
     return rev
 
 
-def remember(session, comp: Component, rev: str) -> None:
+def remember(session, comp: App, rev: str) -> None:
     """After a deploy or rollback that ended well: ``rev`` serves, as probed now."""
     seen = probe(session, comp)
     write(session, comp.name, updated(read(session, comp.name), rev, seen, "deployed", _now()))

@@ -25,7 +25,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from tasks import components
+from tasks.apps import registry
 from tasks.engine import staging
 from tasks.engine.steps import Upload
 from tasks.engine.view import RunView
@@ -125,7 +125,7 @@ def plan(host: Host) -> tuple[list[AddressSet], list[Rule]]:
     """The sets and the accept rules of ``host``'s table, by its roles (pure; ConfigError
     when a source cannot be known)."""
     s = host.settings
-    roles = components.roles(host.groups, host.alias) or set(components.GROUPS)
+    roles = registry.roles(host.groups, host.alias) or set(registry.GROUPS)
     sets: list[AddressSet] = []
     rules: list[Rule] = []
     ssh = f"tcp dport {int(host.port)} accept"

@@ -8,7 +8,7 @@ and a failed copy or page check restores that backup right away.
 from __future__ import annotations
 
 from tasks import shell
-from tasks.components import FRONTEND
+from tasks.apps.frontend import FRONTEND
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
 from tasks.hosts import values

@@ -25,8 +25,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from tasks import components
-from tasks.components import Component
+from tasks.apps import registry
+from tasks.apps.base import App
 from tasks.engine.console import Console
 from tasks.engine.lock import HostLock
 from tasks.engine.view import RunView, new_run_id
@@ -42,7 +42,7 @@ from tasks.procedures.deploy import Options, deploy_host, preflight
 @dataclass(frozen=True)
 class Job:
     number: int
-    component: Component
+    component: App
     host: Host
 
 
@@ -56,7 +56,7 @@ class Outcome:
 
 def jobs(inv: Inventory) -> list[Job]:
     """Every (component, host) in the manual's order."""
-    pairs = [(c, h) for c in components.ORDER for h in inv.group(c.group)]
+    pairs = [(c, h) for c in registry.ORDER for h in inv.group(c.group)]
     return [Job(k, c, h) for k, (c, h) in enumerate(pairs, 1)]
 
 
@@ -167,7 +167,7 @@ def full_deploy(inv: Inventory, secrets: Secrets, opts: Options, parallel: bool 
     return results
 
 
-def _note(c: Component, strategy: str, host: Host) -> str:
+def _note(c: App, strategy: str, host: Host) -> str:
     """The manual's word on downtime (§D), or what the release strategy does instead."""
     if strategy != "release":
         return {"frontend": "다운타임 없음", "backend": "서비스 중단이 발생합니다.",

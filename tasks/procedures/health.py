@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from tasks import components
+from tasks.apps import registry
 from tasks.engine.console import Console
 from tasks.hosts import site
 from tasks.hosts.connect import connect
@@ -85,7 +85,7 @@ def check_all(inv: Inventory, secrets: Secrets, console: Console | None = None,
     for host in inv.hosts.values():
         remote = connect_host(host, secrets)
         try:
-            comps = components.on_host(host.groups, host.alias)
+            comps = registry.on_host(host.groups, host.alias)
             for comp in comps:
                 check = comp.health(host.settings, None).command()
                 if comp.name == "backend" and host.settings.strategy == "release":
@@ -100,7 +100,7 @@ def check_all(inv: Inventory, secrets: Secrets, console: Console | None = None,
         finally:
             remote.close()
         url = site.site_url(host.settings)
-        if components.FRONTEND in comps and site.names(host.settings) and url not in asked:
+        if registry.FRONTEND in comps and site.names(host.settings) and url not in asked:
             asked.add(url)  # hosts behind one name: asked once
             ok, shown = outside_row(ask(url))
             healthy &= ok

@@ -32,7 +32,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from tasks import components
+from tasks.apps import registry
 from tasks.engine import staging
 from tasks.engine.steps import Upload
 from tasks.engine.view import RunView
@@ -106,7 +106,7 @@ def pairs(host: Host) -> dict:
 
 
 def _roles(host: Host) -> set[str]:
-    return components.roles(host.groups, host.alias) or set(components.GROUPS)
+    return registry.roles(host.groups, host.alias) or set(registry.GROUPS)
 
 
 def units(host: Host) -> list[str]:

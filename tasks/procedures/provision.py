@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from tasks import components
+from tasks.apps import registry
 from tasks.config.plan import new_units, push_plan
 from tasks.config.render import ConfigFile, render
 from tasks.config.state import Change, changes, parse_state, state_command
@@ -131,7 +131,7 @@ def setup_needs(host: Host) -> list[tuple[str, str]]:
         needs += [(s.db_app_password_env, "the app's database account"),
                   (s.db_password_env, f"the database admin {s.db_user} (setup, restores)"),
                   (s.db_backup_password_env, f"the backup account {s.db_backup_user}")]  # fmt: skip
-    for comp in components.on_host(host.groups, host.alias) or components.ORDER:
+    for comp in registry.on_host(host.groups, host.alias) or registry.ORDER:
         app = appenv.of(comp.name, s)
         needs += [(k, f"{comp.name}_env in the inventory") for k in appenv.secret_keys(app)]
     return needs
@@ -144,7 +144,7 @@ def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
     needs = [] if opts.dry_run else setup_needs(host)  # a dry run reads no secret
     missing = Missing(secrets)  # setup connects even in a dry run: the connection files too
     preflight_secrets(host, secrets, needs, (host_setup.plan(view),), view, missing=missing)
-    if host.settings.firewall == "on" and "gpu" in components.roles(host.groups, host.alias):
+    if host.settings.firewall == "on" and "gpu" in registry.roles(host.groups, host.alias):
         try:
             firewall.ai_sources(offline)
         except ConfigError as exc:
@@ -154,7 +154,7 @@ def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
         texts += "\n" + firewall.ruleset(offline)
     secrets.check([k for k, _ in needs], {"the rendered config": texts})
     if not opts.dry_run:
-        for comp in components.ORDER:  # every value encodable, every ${NAME} there
+        for comp in registry.ORDER:  # every value encodable, every ${NAME} there
             appenv.candidates(appenv.of(comp.name, host.settings), secrets)
     with session("setup", "setup", host, secrets, title="서버 준비 (setup)",
                  dry_run=opts.dry_run, yes=opts.yes, message=opts.message,
@@ -203,7 +203,7 @@ def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
 def _refuse_missing_repos(s: Session, host: Host) -> None:
     """An empty ``*_repo`` is fine where the checkout is there already; on a new server setup
     would stop halfway at the clone: every such repo is named first, nothing changed."""
-    unset = {c.name: c.checkout(host.settings) for c in components.on_host(host.groups, host.alias)
+    unset = {c.name: c.checkout(host.settings) for c in registry.on_host(host.groups, host.alias)
              if not getattr(host.settings, f"{c.name}_repo")}  # fmt: skip
     if unset:
         out = s.sh(missing_checkouts(list(unset.values()))).stdout
@@ -219,7 +219,7 @@ def _as_manual(host: Host) -> Host:
 def record_serving(s: Session, host: Host) -> None:
     """What serves after setup is the first entry of each component's release record, so the
     first deploy can tell whether the host was changed by hand in between."""
-    for comp in components.on_host(host.groups, host.alias):
+    for comp in registry.on_host(host.groups, host.alias):
         if not drift.read(s, comp.name).get("current"):
             seen = drift.probe(s, comp)
             if seen.head:
@@ -254,10 +254,10 @@ def show_settings(host: Host, secrets: Secrets, console) -> None:
 
 
 def _unconverted(s: Session, host: Host) -> list:
-    from tasks import components
+    from tasks.apps import registry
     from tasks.procedures.release_convert import is_converted
 
-    return [c for c in components.on_host(host.groups, host.alias)
+    return [c for c in registry.on_host(host.groups, host.alias)
             if not s.sh(is_converted(c, s.view.but(component=c.name))).ok]  # fmt: skip
 
 

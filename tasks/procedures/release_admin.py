@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks import components
+from tasks.apps import registry
 from tasks.engine import hostscript
 from tasks.engine.console import Console
 from tasks.engine.session import Session
@@ -21,7 +21,7 @@ def list_releases(
     console = Console(secrets)
     remote = connect_host(host, secrets)
     try:
-        for comp in components.on_host(host.groups, host.alias):
+        for comp in registry.on_host(host.groups, host.alias):
             if only and comp.name != only:
                 continue
             v = RunView("releases", comp.name, host, new_run_id())

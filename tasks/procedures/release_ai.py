@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from tasks import shell
-from tasks.components import AI
+from tasks.apps.ai import AI
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
 from tasks.hosts import values

@@ -12,7 +12,7 @@ timer stops it): a rollback within that window is a switch back.
 from __future__ import annotations
 
 from tasks import shell
-from tasks.components import BACKEND
+from tasks.apps.backend import BACKEND
 from tasks.config.render import UPSTREAM
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView

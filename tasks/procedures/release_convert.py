@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from tasks.components import AI, BACKEND, Component
+from tasks.apps.ai import AI
+from tasks.apps.backend import BACKEND
+from tasks.apps.base import App
 from tasks.engine.session import Session
 from tasks.engine.steps import Plan, Step
 from tasks.engine.view import RunView, earlier_run_id
@@ -42,7 +44,7 @@ def root_owned(path: str) -> str:
     return f'[ -f {p} ] && [ ! -L {p} ] && [ "$(stat -c %u -- {p})" = 0 ]'
 
 
-def is_converted(comp: Component, v: RunView) -> str:
+def is_converted(comp: App, v: RunView) -> str:
     """A command that succeeds when ``comp`` already runs the release strategy's way,
     decided from what root made in the conversion (never from the deploy login's files):
     the blue/green template unit and the nginx upstream file; the web root's link; the AI
@@ -69,7 +71,7 @@ def _release_settings(s: Session):
     return dataclasses.replace(host, settings=host.settings.replace(strategy="release"))
 
 
-def convert(s: Session, comp: Component) -> None:
+def convert(s: Session, comp: App) -> None:
     from tasks.procedures.provision import push_on  # the config push (a flow of its own)
 
     if comp.name == "frontend":

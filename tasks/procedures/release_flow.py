@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from tasks import shell
-from tasks.components import Component
+from tasks.apps.base import App
 from tasks.engine import checklist, hostscript, records
 from tasks.engine.runner import asdict_steps
 from tasks.engine.session import Session
@@ -60,7 +60,7 @@ class HostState:
         return release.current_of(self.releases)
 
 
-def pair_of(comp: Component, s) -> Pair | None:
+def pair_of(comp: App, s) -> Pair | None:
     """The component's blue/green pair, when it switches that way."""
     return RELEASES[comp.name].pair(s)
 
@@ -73,7 +73,7 @@ def _must(s: Session, command: str, got: tuple[bool, str]) -> str:
     return text
 
 
-def state_reads(s: Session, comp: Component) -> list[str]:
+def state_reads(s: Session, comp: App) -> list[str]:
     """The reads :func:`read_state` makes (a caller may batch them with its own): the
     releases with their revisions, whether the host is converted, and for a blue/green
     pair the live port and what runs on each port, so a rollback needs no second look."""
@@ -84,7 +84,7 @@ def state_reads(s: Session, comp: Component) -> list[str]:
     return reads
 
 
-def state_from(s: Session, comp: Component, reads: list[str],
+def state_from(s: Session, comp: App, reads: list[str],
                got: list[tuple[bool, str]]) -> HostState:  # fmt: skip
     """The host's state from the answers to :func:`state_reads` (a dry run: none)."""
     v, pair = s.view, pair_of(comp, s.view.s)
@@ -101,7 +101,7 @@ def state_from(s: Session, comp: Component, reads: list[str],
     return state
 
 
-def read_state(s: Session, comp: Component) -> HostState:
+def read_state(s: Session, comp: App) -> HostState:
     """The host's releases, whether it is converted, the live port: one round trip."""
     reads = state_reads(s, comp)
     return state_from(s, comp, reads, s.batch(reads) if not s.view.dry_run else [])
@@ -111,7 +111,7 @@ def _with(plan: Plan, before: tuple[Step, ...] = (), after: tuple[Step, ...] = (
     return dataclasses.replace(plan, steps=(*before, *plan.steps, *after))
 
 
-def deploy_plans(view, comp: Component, state: HostState) -> tuple[Plan, Plan]:
+def deploy_plans(view, comp: App, state: HostState) -> tuple[Plan, Plan]:
     """The critical section of a deploy and the host's answer to its failure: the switch
     (blue/green or the component's own), with the served versions recorded around it
     (tasks/procedures/release_verify.py)."""
@@ -129,11 +129,11 @@ def deploy_plans(view, comp: Component, state: HostState) -> tuple[Plan, Plan]:
     return _with(switch, before, after), back
 
 
-def _smoke_of(comp: Component):
+def _smoke_of(comp: App):
     return {"backend": lambda s: s.backend_smoke, "ai": lambda s: s.ai_smoke}.get(comp.name)
 
 
-def rollback_plans(view, comp: Component, state: HostState, target: str, bad: str,
+def rollback_plans(view, comp: App, state: HostState, target: str, bad: str,
                    warm: bool) -> tuple[Plan, Plan]:  # fmt: skip
     """A rollback's critical section (a switch back: warm, or a start first) and what the
     host does when it fails; then what a rollback promises, checked: the smoke requests, of
@@ -156,7 +156,7 @@ def rollback_plans(view, comp: Component, state: HostState, target: str, bad: st
     return _with(plan, after=checks), back
 
 
-def serving_now(s: Session, comp: Component, target: str = "", left: str = "",
+def serving_now(s: Session, comp: App, target: str = "", left: str = "",
                 before: str = "롤백 전") -> str:  # fmt: skip
     """What serves now, read on the host (for the message after a failed rollback or a
     stopped deploy): the release ``current`` (or nginx's upstream) names, the instance's
@@ -229,7 +229,7 @@ def _host_part(s: Session, plan: Plan, back: Plan, ack: str = "now",
     return got
 
 
-def deploy_on(s: Session, comp: Component, stack: list[str],
+def deploy_on(s: Session, comp: App, stack: list[str],
               state: HostState | None = None) -> None:  # fmt: skip
     """``state``: the host's state, when the caller read it already (read_state)."""
     rel, v = RELEASES[comp.name], s.view
@@ -275,7 +275,7 @@ def deploy_on(s: Session, comp: Component, stack: list[str],
         records.write_stack(s, records.pushed(stack, s.view.from_rev, s.view.to_rev))
 
 
-def roll_back(s: Session, comp: Component, to: str | None, reason: str = "",
+def roll_back(s: Session, comp: App, to: str | None, reason: str = "",
               state: HostState | None = None) -> list[str]:  # fmt: skip
     """Switch to the previous good release (or ``to``); returns (from, to) revisions.
     ``state``: the host's state, when the caller read it already (read_state)."""
@@ -331,7 +331,7 @@ def _cleanup(s: Session, listing: str) -> None:
     s.execute(Plan(v.component, "", "정리", "", "", "", (step,)))
 
 
-def example_plans(comp: Component, view) -> list[Plan]:
+def example_plans(comp: App, view) -> list[Plan]:
     """Every plan the release strategy may run for ``comp``, with placeholder state (the
     preflight renders them; the runbook prints them)."""
     if comp.name == "ai" and view.s.ai_switch == release_ai.AUTO:  # decided on the host

@@ -10,7 +10,7 @@ scripts. Replaces the manual's steps 1 (pull) and 4–5 (``rm -rf`` + ``cp``, re
 from __future__ import annotations
 
 from tasks import shell
-from tasks.components import FRONTEND
+from tasks.apps.frontend import FRONTEND
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView, earlier_run_id
 from tasks.localbuild import adapts

@@ -13,7 +13,7 @@ its unit and config file, python, packages) are detected there first (detect.py)
 
 from __future__ import annotations
 
-from tasks import components
+from tasks.apps import registry
 from tasks.engine import staging
 from tasks.engine.steps import Plan, Step, Upload
 from tasks.engine.view import RunView
@@ -33,7 +33,7 @@ LOGIN = '"$SUDO_USER"'
 
 
 def roles(host: Host) -> set[str]:
-    return components.roles(host.groups, host.alias) or set(components.GROUPS)
+    return registry.roles(host.groups, host.alias) or set(registry.GROUPS)
 
 
 def service_users(s: Settings, host_roles: set[str]) -> list[str]:
@@ -116,7 +116,7 @@ def env_files(s: Settings, host_roles: set[str], owner: str = LOGIN) -> list[str
     """The env files the services' units read (EnvironmentFile=), in a directory only root
     writes (tasks/procedures/appenv.py): owned by the deploy login, who writes them (setup's
     .env steps), group the service's, 0640."""
-    apps = [appenv.of(c.name, s) for c in components.ORDER if c.group in host_roles]
+    apps = [appenv.of(c.name, s) for c in registry.ORDER if c.group in host_roles]
     apps = [a for a in apps if a.service]
     if not apps:
         return []
@@ -308,7 +308,7 @@ def plan(view: RunView, push=None) -> Plan:
                        "관리자(db_user)도 .env의 비밀번호로 로그인하게 한다 (복원); 백업 전용 계정 "
                        "(db_backup_user)은 덤프에 필요한 권한만 (B3 백업)")
         )  # fmt: skip
-    comps = [c for c in components.ORDER if c.group in r]
+    comps = [c for c in registry.ORDER if c.group in r]
     steps += setup_apps.app_steps(view, comps, nr)
     steps += setup_apps.final_steps(view, comps, nr, push)
     if switchtable.converted_pairs(view):

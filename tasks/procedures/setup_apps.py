@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tasks import shell
-from tasks.components import Component
+from tasks.apps.base import App
 from tasks.engine.steps import Kind, Step, Upload
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
@@ -176,7 +176,7 @@ def env_uploads(v: RunView, comp: str) -> tuple[Upload, ...]:
                    lambda secrets: appenv.candidates(app, secrets)),)  # fmt: skip
 
 
-def app_steps(view: RunView, comps: list[Component], nr: Callable[[], str]) -> list[Step]:
+def app_steps(view: RunView, comps: list[App], nr: Callable[[], str]) -> list[Step]:
     steps: list[Step] = []
     for c in comps:
         name, label = c.name, TITLES[c.name]
@@ -226,7 +226,7 @@ def _pair(s: Settings, comp: str):
     return pair(s)
 
 
-def units(s: Settings, comps: list[Component]) -> list[str]:
+def units(s: Settings, comps: list[App]) -> list[str]:
     """The units setup enables and starts. A blue/green pair (release strategy) is the
     release strategy's: its live instance starts at boot (release_convert, the deploys)."""
     out = []
@@ -242,7 +242,7 @@ def units(s: Settings, comps: list[Component]) -> list[str]:
     return out
 
 
-def live_instances(s: Settings, comps: list[Component]) -> list:
+def live_instances(s: Settings, comps: list[App]) -> list:
     """The blue/green pairs whose live instance setup keeps enabled and running."""
     return [pair for c in comps if (pair := _pair(s, c.name)) is not None]
 
@@ -268,7 +268,7 @@ def services_command(names: list[str], s: Settings | None = None, pairs: list = 
     return tracked("; ".join(parts), ", ".join(shown))
 
 
-def _health(s: Settings, c: Component) -> str:
+def _health(s: Settings, c: App) -> str:
     pair = _pair(s, c.name)
     if pair is None:
         return c.health(s, None).polled()
@@ -276,13 +276,13 @@ def _health(s: Settings, c: Component) -> str:
     return shell.poll(f"( {pair.live_health(s)} )", h.tries, h.interval)
 
 
-def health_command(s: Settings, comps: list[Component]) -> str:
+def health_command(s: Settings, comps: list[App]) -> str:
     """Each component's check, polled; the last line (the step's result) says how long the
     last one took against its window."""
     return " && ".join(f"echo {q(c.name + ':')} && ( {_health(s, c)} )" for c in comps)
 
 
-def journals(s: Settings, comps: list[Component]) -> str:
+def journals(s: Settings, comps: list[App]) -> str:
     """Read as root: the units, and a blue/green pair's instances (release strategy)."""
     names = units(s, comps) + [
         f"{pair.service(s)}@*" for c in comps if (pair := _pair(s, c.name)) is not None
@@ -290,7 +290,7 @@ def journals(s: Settings, comps: list[Component]) -> str:
     return "; ".join(f"journalctl -u {q(u)} -n 30 --no-pager" for u in names)
 
 
-def final_steps(view: RunView, comps: list[Component], nr: Callable[[], str],
+def final_steps(view: RunView, comps: list[App], nr: Callable[[], str],
                 push=None) -> list[Step]:  # fmt: skip
     return [
         Step(nr(), "설정 적용 (push-config)", "1분", "CFG 단계의 대응을 따름", Policy.ABORT,

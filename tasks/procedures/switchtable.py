@@ -134,12 +134,12 @@ def table_command(pair, s: Settings, port: int | None = None, reload: bool = Fal
 def converted_pairs(v: RunView) -> list:
     """The host's blue/green pairs under the release strategy (their tables are made where
     the pair is converted: its upstream file is root's)."""
-    from tasks import components
+    from tasks.apps import registry
     from tasks.procedures import release_ai, release_backend
 
     if v.s.strategy != "release":
         return []
-    roles = components.roles(v.host.groups, v.host.alias) or set(components.GROUPS)
+    roles = registry.roles(v.host.groups, v.host.alias) or set(registry.GROUPS)
     return [pair for role, pair in (("cpu", release_backend.PAIR), ("gpu", release_ai.PAIR))
             if role in roles]  # fmt: skip
 

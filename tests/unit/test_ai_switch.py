@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tasks import components
+from tasks.apps import registry
 from tasks.hosts.settings import Settings
 from tasks.onhost.policy import Policy
 from tasks.procedures import detect, release_ai, release_flow
@@ -91,7 +91,7 @@ def test_a_deploy_with_auto_reads_the_host_and_says_which_switch_and_why():
 
 def test_without_room_the_pair_drains_its_old_instance_before_the_new_one_starts():
     v = make_view("ai", Settings(ai_switch=DRAINED, ai_smoke=[])).but(strategy="release")
-    comp = components.get("ai")
+    comp = registry.get("ai")
     switch, back = release_flow.deploy_plans(v, comp, HostState([], True, 8001, 8002))
     text = [s.render(v) for s in switch.steps]
     stop = next(i for i, c in enumerate(text) if "systemctl stop fastapi@8001" in c)
@@ -116,7 +116,7 @@ def test_without_room_the_pair_drains_its_old_instance_before_the_new_one_starts
 
 def test_the_runbook_and_the_preflight_see_every_switch_auto_may_choose():
     v = make_view("ai").but(strategy="release")
-    titles = [p.title for p in example_plans(components.get("ai"), v)]
+    titles = [p.title for p in example_plans(registry.get("ai"), v)]
     assert "AI 서버 전환 (blue/green)" in titles and "FastAPI 전환" in titles
     assert "AI 서버 전환 (이전 인스턴스를 먼저 멈춤)" in titles
     assert "AI 서버 롤백 (release: 이전 인스턴스를 먼저 멈춤)" in titles

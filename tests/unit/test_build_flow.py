@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.components import BACKEND
+from tasks.apps.backend import BACKEND
 from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
 from tasks.localbuild.artifacts import sha256_file

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.components import AI, BACKEND
+from tasks.apps.ai import AI
+from tasks.apps.backend import BACKEND
 from tasks.errors import ConfigError
 from tasks.localbuild.flow import prepare
 

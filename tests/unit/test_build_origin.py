@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.components import BACKEND
+from tasks.apps.backend import BACKEND
 from tasks.errors import ConfigError
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings

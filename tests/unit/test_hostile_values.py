@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks import components
+from tasks.apps import registry
 from tasks.config import commands as config_commands
 from tasks.config import render, state
 from tasks.config.plan import push_plan
@@ -217,16 +217,16 @@ def every_command(s: Settings, restore_from: str | None, message: str,
         cmds.plan(proc.rollback_plan(view), view)
         cmds.add(proc.state_command, view)
         checklist_commands(plan, view, cmds)
-        cmds.add(lambda n=name: components.get(n).health(s, None).command())
+        cmds.add(lambda n=name: registry.get(n).health(s, None).command())
         # the release strategy: the build, the host's switch and rollbacks, the conversion
         rview = view.but(strategy="release")
-        for rplan in example_plans(components.get(name), rview):
+        for rplan in example_plans(registry.get(name), rview):
             cmds.plan(rplan, rview)
         rel = RELEASES[name]
         cmds.add(rel.state_command, rview)
         cmds.add(release.list_command, rview)
         cmds.add(release.remove, rview, ["1-a", "2-b"])
-        cmds.add(is_converted, components.get(name), rview)
+        cmds.add(is_converted, registry.get(name), rview)
         if name == "frontend":
             cmds.plan(rel.convert_plan(rview), rview)
         if name == "backend":

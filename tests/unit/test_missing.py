@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.components import BACKEND
+from tasks.apps.backend import BACKEND
 from tasks.errors import ConfigError
 from tasks.hosts import inventory
 from tasks.hosts.secrets import Secrets

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks import components
-from tasks.components import COMPONENTS
+from tasks.apps import registry
+from tasks.apps.registry import APPS
 from tasks.engine import hostscript
 from tasks.engine.steps import Kind, Plan
 from tasks.engine.view import RunView
@@ -478,7 +478,7 @@ def deploy_plans():
     """(name, view, plan) for every plan a deploy, rollback, backup or restore may run."""
     out = []
     for label, host in hosts():
-        for comp in components.ORDER:
+        for comp in registry.ORDER:
             if comp.group not in host.groups:
                 continue
             for task, strategy, build_on in itertools.product(
@@ -519,7 +519,7 @@ def commands(step, view) -> list[str]:
 
 def test_the_enumeration_covers_every_component_and_the_pairs():
     names = " ".join(name for name, _, _ in PLANS)
-    for comp in COMPONENTS:
+    for comp in APPS:
         assert f"deploy {comp} manual" in names and f"rollback {comp} release" in names
     assert "gpu blue-green ai keep live" in names and "cpu backend keep live" in names
     assert "cpu frontend launch" in names and "gpu ai launch" in names
@@ -586,8 +586,8 @@ def test_a_deploy_refuses_a_host_whose_helper_is_missing_or_another_version_s():
     for printed, said in (("", "cpu has no root helper"), ("0" * 64, "another version's")):
         remote = FakeRemote([(r"^sha256sum -- ", 0, printed)])
         with pytest.raises(ConfigError, match=said) as err:
-            deploy.read_deployed_and(make_session(remote, task="deploy"), COMPONENTS["backend"], [])
+            deploy.read_deployed_and(make_session(remote, task="deploy"), APPS["backend"], [])
         assert "fab -H cpu setup" in err.value.fix and len(remote.calls) == 1
     remote = FakeRemote()  # the helper this version installs
-    deploy.read_deployed_and(make_session(remote, task="deploy"), COMPONENTS["backend"], [])
+    deploy.read_deployed_and(make_session(remote, task="deploy"), APPS["backend"], [])
     assert privilege.helper_check() in remote.commands()

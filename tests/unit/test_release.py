@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.components import COMPONENTS
+from tasks.apps.registry import APPS
 from tasks.config.render import render
 from tasks.engine import hostscript
 from tasks.engine.steps import Kind
@@ -103,7 +103,7 @@ def test_the_list_command_reads_a_real_layout(tmp_path):
 
 @pytest.mark.parametrize("name", ["frontend", "backend", "ai"])
 def test_every_host_part_compiles_for_the_host_script(name):
-    comp = COMPONENTS[name]
+    comp = APPS[name]
     view = make_view(name).but(strategy="release")
     plans = example_plans(comp, view)
     for plan in plans[1:]:  # everything after the build runs on the host

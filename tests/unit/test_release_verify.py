@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tasks import components
+from tasks.apps import registry
 from tasks.engine import hostscript
 from tasks.errors import StepFailed
 from tasks.hosts.settings import Settings
@@ -37,7 +37,7 @@ def view(component: str, settings: Settings = VERSIONED):
 
 
 def rollback(component: str, settings: Settings = VERSIONED, warm: bool = True):
-    comp = components.get(component)
+    comp = registry.get(component)
     state = HostState([], True, 8082, 8081)
     return release_flow.rollback_plans(view(component, settings), comp, state, TARGET, LEFT, warm)[
         0
@@ -72,7 +72,7 @@ def test_every_release_rollback_ends_with_its_smoke_tests_and_the_version_check(
 
 
 def test_a_deploy_records_the_version_the_new_release_serves_and_the_old_one_s_when_missing():
-    comp = components.get("backend")
+    comp = registry.get("backend")
     v = make_view("backend", VERSIONED).but(strategy="release")
     switch, _ = release_flow.deploy_plans(v, comp, HostState([], True, 8081, 8082))
     first, last = switch.steps[0], switch.steps[-1]
@@ -147,7 +147,7 @@ def test_a_failed_rollback_says_what_serves_now_not_that_nothing_changed():
     s = make_session(remote, "frontend", settings=VERSIONED)
     s.recover_with = "fab -H cpu rollback-frontend --to=2222222"
     done = {"result": "failed", "rolled_back": None, "problem": "AR3 메인 페이지 확인 실패"}
-    comp = components.get("frontend")
+    comp = registry.get("frontend")
     with pytest.raises(StepFailed) as failed:
         hostscript.settle(s, done, lambda: release_flow.serving_now(s, comp, TARGET, LEFT))
     fix = failed.value.fix
@@ -163,7 +163,7 @@ def test_a_blue_green_host_says_which_instance_nginx_sends_requests_to():
         (r"curl -fsSL", 1, ""),
     ])  # fmt: skip
     s = make_session(remote, "backend", settings=VERSIONED)
-    said = release_flow.serving_now(s, components.get("backend"), TARGET, LEFT)
+    said = release_flow.serving_now(s, registry.get("backend"), TARGET, LEFT)
     assert said == (
         f"지금 서비스 중: nginx upstream → dojangkok@8081 (active), 릴리스 {LEFT} (롤백 전 그대로); "
         f"제공 버전을 읽지 못함 (https://{SITE}/api/version)"
@@ -178,7 +178,7 @@ def test_the_preflight_renders_the_checks_with_its_placeholder_view(component):
     from tasks.engine.view import RunView, new_run_id
     from tasks.procedures import deploy
 
-    comp = components.get(component)
+    comp = registry.get(component)
     host = make_view(component, VERSIONED).host
     placeholder = RunView("deploy", "-", host, new_run_id(), dry_run=True)
     url = getattr(VERSIONED, f"{component}_version_url")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tasks.components import BACKEND
+from tasks.apps.backend import BACKEND
 from tasks.engine import lock as locks
 from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.lock import LockHeld, LockInfo

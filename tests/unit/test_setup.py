@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks import components
+from tasks.apps import registry
 from tasks.engine.console import Console
 from tasks.engine.session import Session
 from tasks.engine.view import RunView
@@ -200,7 +200,7 @@ def test_release_preconditions_are_the_user_and_the_checkout():
 def test_setup_of_a_converted_host_checks_the_live_instance_not_the_manual_unit():
     """strategy=release: the backend serves from a blue/green pair behind nginx; setup must
     not start the manual unit again, and its health check asks the live instance."""
-    comps = list(components.ORDER)
+    comps = list(registry.ORDER)
     release, manual = Settings(strategy="release"), Settings(strategy="manual")
     assert setup_apps.units(manual, comps) == ["nginx", "mysql", "dojangkok", "fastapi"]
     assert setup_apps.units(release, comps) == ["nginx", "mysql", "fastapi"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks import components
+from tasks.apps import registry
 from tasks.engine.steps import Kind
 from tasks.engine.view import RunView
 from tasks.hosts.settings import Settings
@@ -41,7 +41,7 @@ def test_setup_builds_where_the_build_on_settings_say():
 
 
 def view_of(component: str, **settings) -> RunView:
-    group = components.get(component).group
+    group = registry.get(component).group
     return setup_view(group, **settings).but(component=component, strategy="manual",
                                              build_on="local", to_rev="c" * 40)  # fmt: skip
 
@@ -66,7 +66,7 @@ def test_a_host_that_serves_already_is_not_built_for():
     """Like setup's host build: only when there is nothing to serve (a second setup)."""
     remote = FakeRemote([(r"^test -f /app/ai-server/venv/.dojangkok-setup$", 0, "")])
     s = make_session(remote, "setup", settings=Settings(ai_build_on="local"))
-    got = first.run(s, components.get("ai"))
+    got = first.run(s, registry.get("ai"))
     assert got == "변경 없음: /app/ai-server/venv/.dojangkok-setup"
     assert [c for _, c in remote.calls] == ["test -f /app/ai-server/venv/.dojangkok-setup"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks import components
+from tasks.apps import registry
 from tasks.config import render
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
@@ -65,14 +65,14 @@ def test_what_cannot_work_is_refused_before_any_host():
 
 def test_every_check_on_the_host_asks_the_site_by_its_name_resolved_to_itself():
     s = Settings(server_name=f"{SITE} www.{SITE}")
-    page = components.FRONTEND.health(s, None).command()
+    page = registry.FRONTEND.health(s, None).command()
     assert page == (f"curl -fsSL --max-time 10 --resolve {SITE}:443:127.0.0.1 https://{SITE}/ "
                     ">/dev/null")  # fmt: skip
     assert "localhost" not in page and "-k" not in page.split()
-    off = components.FRONTEND.health(s.replace(tls="off"), None).command()
+    off = registry.FRONTEND.health(s.replace(tls="off"), None).command()
     assert f"--resolve {SITE}:80:127.0.0.1 http://{SITE}/" in off
     # a frontend_url of the operator's: resolved to the host when it names the site
-    own = components.FRONTEND.health(s.replace(frontend_url=f"https://www.{SITE}:8443/x"), None)
+    own = registry.FRONTEND.health(s.replace(frontend_url=f"https://www.{SITE}:8443/x"), None)
     assert own.resolve == f"www.{SITE}:8443:127.0.0.1"
     assert site.resolve_for("http://localhost/", site.names(s)) == ""
     assert site.resolve_for("https://other.example/", site.names(s)) == ""

@@ -305,7 +305,7 @@ def test_rollback_tasks_refuse_a_bad_to_before_anything(monkeypatch):
 
 
 def deploy_component():
-    from tasks.components import BACKEND
+    from tasks.apps.backend import BACKEND
 
     return BACKEND
 

@@ -1,0 +1,35 @@
+"""The apps, in the manual's order (§D: React, Spring Boot, FastAPI), and which host serves
+which: the fab tasks, full-deploy, setup and the runbook iterate this."""
+
+from __future__ import annotations
+
+from tasks.apps.ai import AI
+from tasks.apps.backend import BACKEND
+from tasks.apps.base import App
+from tasks.apps.frontend import FRONTEND
+from tasks.errors import ConfigError
+
+ORDER: tuple[App, ...] = (FRONTEND, BACKEND, AI)
+APPS: dict[str, App] = {a.name: a for a in ORDER}
+GROUPS = ("cpu", "gpu")
+
+
+def get(name: str) -> App:
+    try:
+        return APPS[name]
+    except KeyError:
+        raise ConfigError(f"no app {name!r}", f"use one of: {', '.join(APPS)}") from None
+
+
+def roles(groups: tuple[str, ...] | list[str] | set[str], alias: str = "") -> set[str]:
+    """The host roles (cpu, gpu) of a host in these inventory groups."""
+    return set(GROUPS) & (set(groups) | {alias})
+
+
+def on_host(groups, alias: str = "") -> list[App]:
+    """The apps a host with these groups serves, in the manual's order."""
+    r = roles(groups, alias)
+    return [a for a in ORDER if a.group in r]
+
+
+__all__ = ["AI", "APPS", "BACKEND", "FRONTEND", "GROUPS", "ORDER", "App", "get", "on_host", "roles"]
