@@ -64,9 +64,9 @@ BEFORE = 1.0  # … and before it (a request sent just before may wait for it)
 
 def backend_pair(lab) -> tuple[str, list[int], int]:
     """(pair name, its ports, the port serving now) from the root helper's config and the
-    pair's live port as a deploy reads it (tasks/procedures/bluegreen.py)."""
+    pair's live port as a deploy reads it (tasks/strategies/release/bluegreen.py)."""
+    from tasks.apps.backend.release import PAIR
     from tasks.hosts.settings import Settings
-    from tasks.procedures.release_backend import PAIR
 
     res = lab.run("cpu", "cat /etc/dojangkok/sudo.json")
     if res.returncode != 0:

@@ -2,7 +2,7 @@
 
 Run ``fab --list`` for the tasks and ``fab --help <task>`` for each one. This module only
 declares the tasks: their docstrings are the operators' help, their bodies one call into
-tasks/procedures/ (the layout is in README.md).
+tasks/apps/, tasks/strategies/, tasks/setup/ (the layout: docs/developing.md).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from tasks.engine import records
 from tasks.engine.console import Console
 from tasks.hosts import inventory, validate, values
 from tasks.hosts.settings import Settings
-from tasks.procedures import deploy
+from tasks.strategies import deploy
 from tasks.targets import in_group, without_hosts
 
-# Each task imports the procedures only it needs (tasks.procedures.full, provision, ...):
+# Each task imports the procedures only it needs (tasks.strategies.full, provision, ...):
 # every `fab` command starts by importing this module, and a rollback's wall time starts
 # with that.
 
@@ -145,7 +145,7 @@ def full_deploy(c, dry_run=False, yes=False, parallel=False, sequential=False, m
     always follows. Every host's deploy lock is taken first (all or none). Ctrl-C stops
     every chain.
     """
-    from tasks.procedures import full
+    from tasks.strategies import full
 
     opts = cli.options(dry_run, yes, message, strategy, build_on)
     full.full_deploy(inventory.load(), cli.secrets(), opts, parallel=bool(parallel),
@@ -302,7 +302,7 @@ def releases(c, component=None):
 
     Usage: fab -H cpu releases [--component=backend]
     """
-    from tasks.procedures import release_admin
+    from tasks.strategies.release import admin as release_admin
 
     secrets = cli.secrets()
     for host in cli.hosts(c, None):
@@ -317,7 +317,7 @@ def deploy_status(c, run=None):
     Usage: fab -H cpu deploy-status [--run=<run id>]
     It ran as a transient systemd unit: it went on if SSH dropped or fab was stopped.
     """
-    from tasks.procedures import release_admin
+    from tasks.strategies.release import admin as release_admin
 
     secrets = cli.secrets()
     for host in cli.hosts(c, None):
@@ -374,7 +374,7 @@ def settings(c):
             )
             print(f"{name} = {shown}{raw}")
         return
-    from tasks.procedures import provision
+    from tasks.setup import provision
 
     secrets = cli.secrets()
     for host in cli.hosts(c, None):
@@ -395,7 +395,7 @@ def push_config(c, dry_run=False, yes=False, message=""):
     users, the jar, the venv, the checkouts) is checked: on a host `fab setup` never
     prepared it stops at once and changes nothing.
     """
-    from tasks.procedures import provision
+    from tasks.setup import provision
 
     secrets, opts = cli.secrets(), cli.options(dry_run, yes, message)
     for host in cli.hosts(c, None):
@@ -431,7 +431,7 @@ def setup_host(c, dry_run=False, yes=False, message=""):
     named at once before anything changes (hosts.ini's "setup 전에 필수" block lists them).
     Runbook: "0. 서버 준비".
     """
-    from tasks.procedures import provision
+    from tasks.setup import provision
 
     secrets, opts = cli.secrets(), cli.options(dry_run, yes, message)
     for host in cli.hosts(c, None):

@@ -1,7 +1,7 @@
 """What every `fab` task shares: option help, the -H target, operator errors, Ctrl-C.
 
 A task declared in tasks/__init__.py is only its docstring (the ``fab --help`` text) and a
-call into tasks/procedures/; this module is the glue between the two.
+call into tasks/apps/, tasks/strategies/ and tasks/setup/; this module is the glue between the two.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tasks.errors import DeployToolError
 from tasks.hosts import inventory
 from tasks.hosts.inventory import Host, Inventory
 from tasks.hosts.secrets import Secrets
-from tasks.procedures.deploy import Options
+from tasks.strategies.deploy import Options
 
 HELP = {
     "dry-run": "print every step with its exact command (secrets masked); touch nothing",

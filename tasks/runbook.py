@@ -11,16 +11,18 @@ from __future__ import annotations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from tasks.apps import registry
+from tasks.apps.database import backup
 from tasks.engine.steps import Kind, Plan
 from tasks.engine.view import TARGET_PLACEHOLDER, RunView
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
 from tasks.localbuild.flow import plan_for
 from tasks.onhost.policy import Policy
-from tasks.procedures import PROCEDURES, backup, detect
-from tasks.procedures import setup as host_setup
-from tasks.procedures.release_flow import example_plans
 from tasks.resources import TEMPLATES
+from tasks.setup import detect
+from tasks.setup import setup as host_setup
+from tasks.strategies.deploy import PROCEDURES
+from tasks.strategies.release.flow import example_plans
 
 TEMPLATE_DIR = TEMPLATES / "runbook"
 

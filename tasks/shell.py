@@ -85,7 +85,7 @@ def git_changed(path: str, old: str, new: str, files: list[str]) -> str:
 
 
 #: the fixed root helper `fab setup` installs (tasks/onhost/roothelper.py): all a deploy
-#: may run as root (tasks/procedures/privilege.py)
+#: may run as root (tasks/setup/privilege.py)
 ROOT_HELPER = "/usr/local/sbin/dojangkok-root"
 
 

@@ -1,4 +1,4 @@
-"""Setup's firewall on the lab's real hosts (tasks/procedures/firewall.py).
+"""Setup's firewall on the lab's real hosts (tasks/setup/firewall.py).
 
 The hosts boot from the cached setup layer (tests/lab/served.py: the real `fab setup` from
 bare hosts, then a clean poweroff), so the table found here was loaded at boot by

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.procedures import detect
+from tasks.setup import detect
 from tests.conftest import served
 from tests.lab import HOSTS, Lab, LabError, acme, config, gitrepos, machines, network
 from tests.lab.site import site

@@ -1,4 +1,4 @@
-"""Least privilege on the lab's real hosts (tasks/procedures/privilege.py).
+"""Least privilege on the lab's real hosts (tasks/setup/privilege.py).
 
 After `fab setup` (the cached setup layer: setup logged in as the inventory's admin_user
 for its root steps), the deploy login may run one command as root, the tool's fixed helper,

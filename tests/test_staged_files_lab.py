@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.procedures import privilege
+from tasks.setup import privilege
 from tests.conftest import served
 from tests.lab import attacker, attacks
 from tests.lab.fabrun import MANUAL, fab, numbered_inventory, on

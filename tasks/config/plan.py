@@ -9,6 +9,7 @@ with them.
 
 from __future__ import annotations
 
+from tasks.apps.common import prepare_step
 from tasks.config.commands import (
     ROOT_DIR,
     action_command,
@@ -27,7 +28,6 @@ from tasks.engine import staging
 from tasks.engine.steps import Plan, Step, Upload
 from tasks.engine.view import RunView
 from tasks.onhost.policy import Policy
-from tasks.procedures.common import prepare_step
 from tasks.shell import q
 
 ACTION_TITLES = {"daemon-reload": "systemd 설정 다시 읽기", "reload": "{svc} 설정 다시 읽기",

@@ -11,15 +11,16 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from tasks.apps import env as appenv
 from tasks.apps import registry
 from tasks.errors import ConfigError
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
 from tasks.hosts.site import require_tls
-from tasks.procedures import appenv, detect
-from tasks.procedures.setup_apps import writable
-from tasks.procedures.tls import template_vars as tls_vars
 from tasks.resources import TEMPLATES
+from tasks.setup import detect
+from tasks.setup.setup_apps import writable
+from tasks.setup.tls import template_vars as tls_vars
 
 UPSTREAM = "dojangkok_backend"  # the nginx upstream the release strategy switches
 AI_UPSTREAM = "dojangkok_ai"  # the GPU host's, with ai_switch=blue-green
@@ -76,7 +77,7 @@ def backend_unit(s: Settings) -> ConfigFile:
 def ai_files(s: Settings) -> list[ConfigFile]:
     """The AI server's unit; with the release strategy's blue/green, the template unit and
     the nginx proxy on the GPU host instead."""
-    from tasks.procedures.release_ai import pair  # ai_switch resolved (auto: detect.py)
+    from tasks.apps.ai.release import pair  # ai_switch resolved (auto: detect.py)
 
     if s.strategy == "release" and pair(s) is not None:
         return [
@@ -134,7 +135,7 @@ def context(s: Settings) -> dict[str, object]:
         backend_rw_paths=writable(s, "backend"),
         ai_rw_paths=writable(s, "ai"),
         backend_jar=f"{s.backend_dir}/{s.backend_artifact}",
-        # root's directory, the deploy login's file (tasks/procedures/appenv.py)
+        # root's directory, the deploy login's file (tasks/apps/env.py)
         backend_env_path=appenv.system_path(s, "backend"),
         backend_upstream=f"127.0.0.1:{s.backend_port}",
         backend_base=f"{s.releases_root}/backend",

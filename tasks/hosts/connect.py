@@ -41,7 +41,7 @@ logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 def connect(host: Host, secrets: Secrets, label: str = "dojangkok") -> Remote:
     """A live connection to ``host`` as its deploy login, or a ConfigError saying why there
     is none. With ``admin_user`` set, the deploy login has no sudo but the root helper's
-    (tasks/procedures/privilege.py): the sudo password, if any, is the admin's."""
+    (tasks/setup/privilege.py): the sudo password, if any, is the admin's."""
     admin = bool(host.settings.admin_user)
     return _open(host, None if admin else _password(host, secrets), label)
 

@@ -144,7 +144,7 @@ class Settings:
     #: nginx server_name of the site: its DNS name(s), space-separated, the first one the main
     #: name ("_": any name; then tls must be off)
     server_name: str = "_"
-    # --- TLS (tasks/procedures/tls.py; setup's TLS step) ---
+    # --- TLS (tasks/setup/tls.py; setup's TLS step) ---
     #: "acme": certbot obtains the certificate (HTTP-01 through nginx's port 80) and its timer
     #: renews it; "provided": tls_cert and tls_key, files on the host; "off": plain HTTP, for
     #: testing only. Empty: acme when server_name is a DNS name
@@ -209,7 +209,7 @@ class Settings:
     db_app_password_env: str = "DB_PASSWORD"
     #: the services' .env files (<env_dir>/backend.env, ai.env: each unit's EnvironmentFile=):
     #: a directory only root writes, so the deploy login, who writes the files, cannot point
-    #: one at another file (tasks/procedures/appenv.py); the checkouts' .env link to them
+    #: one at another file (tasks/apps/env.py); the checkouts' .env link to them
     env_dir: str = "/etc/dojangkok/env"
     #: the backups' own database account: setup makes it with only the rights mysqldump
     #: needs on db_name; its password is the .env key named here (db_user's never reaches
@@ -274,7 +274,7 @@ class Settings:
     #: packages setup makes sure of (empty: detected from the distribution and the host's role)
     host_packages: list = field(default_factory=list)
 
-    # --- the firewall (tasks/procedures/firewall.py; setup's last step) ------------------
+    # --- the firewall (tasks/setup/firewall.py; setup's last step) ------------------
     #: "on": setup applies the tool's own nftables table (inet dojangkok): only SSH in, and on
     #: cpu 80/443; on gpu the AI ports only from ai_allow_from; "off": setup removes that table
     firewall: str = "on"

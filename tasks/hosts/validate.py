@@ -290,7 +290,7 @@ RULES: dict[str, Rule] = {
     "db_backup_password_env": env_key,
     "swap_size": _swap_size,
     "swap_file": _swap_file,
-    # the firewall (tasks/procedures/firewall.py)
+    # the firewall (tasks/setup/firewall.py)
     "firewall": _choice("on", "off"),
     "ssh_allow_from": networks,
     "ai_allow_from": networks,
@@ -415,7 +415,7 @@ def release_paths(s: Settings, where: str = "") -> None:
 
 def env_dir(s: Settings, where: str = "") -> None:
     """The services' env files must sit where the deploy login cannot rename or replace
-    them: outside every directory it owns (tasks/procedures/appenv.py)."""
+    them: outside every directory it owns (tasks/apps/env.py)."""
     env = normal(s.env_dir)
     for name in ROOT_DIRS:
         other = normal(getattr(s, name))

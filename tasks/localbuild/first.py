@@ -3,7 +3,7 @@
 host with no package index (no PyPI, no npm registry, no Gradle repository) serves after
 setup alone.
 
-Like setup's host build (tasks/procedures/setup_apps.py) it runs only when there is nothing
+Like setup's host build (tasks/setup/setup_apps.py) it runs only when there is nothing
 to serve yet. The revision is the one setup's clone checked out (the branch's head on the
 host), checked to be on the origin's branch as every local build is; the host's checkout
 must name the inventory's origin exactly (tasks/localbuild/origin.py). The steps are the deploy's:
@@ -26,7 +26,7 @@ from tasks.localbuild.model import Build
 from tasks.localbuild.plans import ai_install, jar_install, send_step, verify_step
 from tasks.localbuild.steps import local_plan
 from tasks.onhost.policy import Policy
-from tasks.procedures.hostfacts import CHANGED_MARK, UNCHANGED
+from tasks.setup.hostfacts import CHANGED_MARK, UNCHANGED
 from tasks.shell import git_head, q
 
 #: what setup's first build leaves (its absence means: build), as setup's host build checks

@@ -68,7 +68,7 @@ def prepare(s, comp: App, requested: str | None = None) -> None:
 
 
 def _converted(s, comp: App) -> bool:
-    from tasks.procedures.release_convert import is_converted
+    from tasks.strategies.release.convert import is_converted
 
     return s.sh(is_converted(comp, s.view)).ok
 

@@ -89,7 +89,8 @@ def no_index(v: RunView, wheels: str) -> str:
 
 
 def ai_install(step: Step, release: bool) -> Step:
-    from tasks.procedures import ai, release_ai
+    from tasks.apps.ai import manual as ai
+    from tasks.apps.ai import release as release_ai
 
     def command(v: RunView) -> str:
         wheels, gone = ship.destination(v), f"rm -rf -- {q(ship.incoming(v))}"
@@ -111,7 +112,7 @@ def ai_install(step: Step, release: bool) -> Step:
 
 
 def ai_reinstall(step: Step) -> Step:
-    from tasks.procedures import ai
+    from tasks.apps.ai import manual as ai
 
     return Step(
         step.number, f"{step.title} (호스트의 휠 캐시에서)", step.expected, step.on_failure,

@@ -28,8 +28,8 @@ from tasks.localbuild.artifacts import JAR, WHEELHOUSE
 from tasks.localbuild.checkout import shell_path, work
 from tasks.localbuild.localrun import stream
 from tasks.localbuild.model import SHA, manifest
-from tasks.procedures import release
 from tasks.shell import q
+from tasks.strategies.release import layout as release
 
 MANIFEST = "SHA256SUMS"
 

@@ -20,8 +20,8 @@ from tasks.errors import ConfigError
 from tasks.localbuild import artifacts, checkout, runtime
 from tasks.localbuild.localrun import query, stream
 from tasks.onhost.policy import Policy
-from tasks.procedures import release
 from tasks.shell import q
+from tasks.strategies.release import layout as release
 
 KIND = "로컬 빌드 (매뉴얼 배포 방식 2: 외부 환경에서 빌드 후 전송)"
 

@@ -4,7 +4,7 @@
 ``fab setup`` installs this file, root-owned, as ``/usr/local/sbin/dojangkok-root``, writes
 what it may act on to ``/etc/dojangkok/sudo.json`` (from the inventory's settings), and a
 sudoers drop-in that lets the deploy user run it, and nothing else, as root without a
-password (tasks/procedures/privilege.py). A deploy then runs, for example::
+password (tasks/setup/privilege.py). A deploy then runs, for example::
 
     sudo -n /usr/local/sbin/dojangkok-root systemctl restart fastapi
 

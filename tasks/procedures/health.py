@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from tasks.apps import registry
+from tasks.apps.backend.release import PAIR
 from tasks.engine.console import Console
 from tasks.hosts import site
 from tasks.hosts.connect import connect
 from tasks.hosts.inventory import Inventory
 from tasks.hosts.remote import ConnectionLost
 from tasks.hosts.secrets import Secrets
-from tasks.procedures.release_backend import PAIR
-from tasks.procedures.tls import WARN_DAYS
+from tasks.setup.tls import WARN_DAYS
 
 
 @dataclass(frozen=True)

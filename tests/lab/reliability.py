@@ -152,7 +152,7 @@ no file the deploy login can read and in no process's environment; for the watch
 `sudo -l -U deploy` (the helper alone), the sudoers drop-in, the helper (SHA-256) and its
 config the tool's own, and no file left by a payload run as root.
 
-**What the deploy login can do** (setup gives it this, `tasks/procedures/privilege.py`):
+**What the deploy login can do** (setup gives it this, `tasks/setup/privilege.py`):
 write the checkouts, the web root, the backup and state directories and `releases_root`;
 write what the services' env files say (they are in root's `env_dir`, `/etc/dojangkok/env`:
 it cannot make their names point elsewhere); run as root only `/usr/local/sbin/dojangkok-root`
@@ -175,7 +175,7 @@ verify`) and installs that copy (`tasks/engine/staging.py`); push-config's stagi
 backups live in `/var/lib/dojangkok-deploy-root` (root's, 0700). A root step that makes or
 fixes a directory or file under a path the deploy login owns walks it with `O_NOFOLLOW` and
 sets owner and mode on what it opened, refusing a link by name
-(`tasks/procedures/safepath.py`); what the deploy login owns it does itself (every `.env`, a
+(`tasks/setup/safepath.py`); what the deploy login owns it does itself (every `.env`, a
 conversion's slot links). Whether a host is converted to releases is read from root's files
 (the template unit, the upstream file, the web root's link). `tests/unit/test_root_paths.py`
 checks every root command setup, push-config, a conversion and restore-db send: none names

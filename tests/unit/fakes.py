@@ -7,7 +7,7 @@ import re
 from tasks.engine import staging
 from tasks.engine.records import UNLOCKED
 from tasks.hosts.remote import ConnectionLost, Interrupted, Result, never
-from tasks.procedures import privilege
+from tasks.setup import privilege
 
 #: one read of a Session.batch script: its command and the batch's mark
 BATCH = re.compile(r"\( (.*?)\n\); printf '\\n(@@dojangkok-batch-\S+) %s\\n' \$\?", re.S)

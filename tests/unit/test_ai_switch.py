@@ -1,4 +1,4 @@
-"""ai_switch=auto (tasks/procedures/release_ai.py): blue/green when the host can hold a second
+"""ai_switch=auto (tasks/apps/ai/release.py): blue/green when the host can hold a second
 instance, a drained restart otherwise, said with the reason; the pair without room stops its
 old instance first."""
 
@@ -9,11 +9,13 @@ import subprocess
 import pytest
 
 from tasks.apps import registry
+from tasks.apps.ai import release as release_ai
+from tasks.apps.ai.release import BLUE_GREEN, DRAINED, RESTART
 from tasks.hosts.settings import Settings
 from tasks.onhost.policy import Policy
-from tasks.procedures import detect, release_ai, release_flow
-from tasks.procedures.release_ai import BLUE_GREEN, DRAINED, RESTART
-from tasks.procedures.release_flow import HostState, example_plans
+from tasks.setup import detect
+from tasks.strategies.release import flow as release_flow
+from tasks.strategies.release.flow import HostState, example_plans
 
 from .conftest import make_host, make_session, make_view
 from .fakes import FakeRemote

@@ -19,8 +19,8 @@ from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
 from tasks.localbuild import artifacts, checkout, facts, plans, ship, steps
 from tasks.localbuild.model import Artifact, Build, FileEntry, HostFacts
-from tasks.procedures import PROCEDURES
-from tasks.procedures.release_flow import RELEASES
+from tasks.strategies.deploy import PROCEDURES
+from tasks.strategies.release.flow import RELEASES
 
 from .test_hostile_values import (
     FROM,

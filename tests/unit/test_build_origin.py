@@ -19,7 +19,7 @@ from tasks.localbuild import checkout, origin
 from tasks.localbuild.flow import prepare
 from tasks.localbuild.model import Build, HostFacts
 from tasks.localbuild.steps import env_keys, filtered_env
-from tasks.procedures import deploy
+from tasks.strategies import deploy
 
 from .conftest import SECRETS, make_host, make_session, make_view
 from .fakes import FakeRemote

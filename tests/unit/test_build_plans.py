@@ -10,12 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from tasks.apps.ai import manual as ai
+from tasks.apps.ai import release as release_ai
+from tasks.apps.backend import manual as backend
+from tasks.apps.backend import release as release_backend
+from tasks.apps.frontend import manual as frontend
+from tasks.apps.frontend import release as release_frontend
 from tasks.engine.steps import Kind
 from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
 from tasks.localbuild import adapt, build_on_for, checkout, ship
 from tasks.localbuild.model import Artifact, Build, FileEntry, HostFacts, manifest
-from tasks.procedures import ai, backend, frontend, release_ai, release_backend, release_frontend
 
 from .conftest import make_view
 
@@ -153,7 +158,7 @@ def test_the_release_s_info_file_holds_the_build_record():
     import json
     import shlex
 
-    from tasks.procedures import release
+    from tasks.strategies.release import layout as release
 
     v = local("backend", "release").but(build=Build("local", "b" * 40, artifact=art("jar", 1)))
     cmd = release.info(v, "app.jar")

@@ -22,7 +22,7 @@ from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
 from tasks.onhost.policy import Policy
-from tasks.procedures import detect, provision, setup
+from tasks.setup import detect, provision, setup
 from tasks.shell import q
 
 from .fakes import FakeRemote

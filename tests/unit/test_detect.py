@@ -16,7 +16,7 @@ from tasks.hosts import validate
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
-from tasks.procedures import detect, setup
+from tasks.setup import detect, setup
 
 UBUNTU = detect.Facts("ubuntu", "24.04", "arm64", "mysql", "3.12")
 DEBIAN = detect.Facts("debian", "12", "amd64", "mariadb", "3.11")

@@ -1,5 +1,5 @@
 """Setup's firewall without a host: the rendered ruleset, its settings and their checks, the
-step's command, and the session it must not lock out (tasks/procedures/firewall.py)."""
+step's command, and the session it must not lock out (tasks/setup/firewall.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from tasks.errors import ConfigError
 from tasks.hosts import inventory
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
-from tasks.procedures import detect, firewall
-from tasks.procedures import setup as host_setup
+from tasks.setup import detect, firewall
+from tasks.setup import setup as host_setup
 
 
 def host(group: str, cpu=("10.0.0.2",), **settings) -> Host:

@@ -120,8 +120,10 @@ def test_a_unit_that_ends_without_a_result_is_an_error():
 def test_a_deploy_s_acknowledgement_carries_the_cleanup_s_listing(result):
     """After the host run: one round trip acknowledges it and lists the releases (however
     it ended); the cleanup deletes from that listing, with no second look."""
+    from tasks.apps.frontend import release as release_frontend
     from tasks.errors import StepFailed
-    from tasks.procedures import release, release_flow, release_frontend
+    from tasks.strategies.release import flow as release_flow
+    from tasks.strategies.release import layout as release
 
     names = [f"2026010{i}_000000_000000_aaaa-111111{i}" for i in range(1, 8)]
     listing = "".join(f"@@release {n} ready {'current' if n == names[-1] else '-'} {i} -\n"

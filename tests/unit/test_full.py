@@ -8,8 +8,8 @@ import pytest
 
 from tasks.errors import ConfigError
 from tasks.hosts import inventory
-from tasks.procedures import full
-from tasks.procedures.deploy import Options
+from tasks.strategies import full
+from tasks.strategies.deploy import Options
 
 INI = "[cpu]\ncpu ansible_host=10.0.0.2\n[gpu]\ngpu ansible_host=10.0.0.3\n"
 

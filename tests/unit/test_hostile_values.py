@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from tasks.apps import registry
+from tasks.apps.database import backup
 from tasks.config import commands as config_commands
 from tasks.config import render, state
 from tasks.config.plan import push_plan
@@ -43,14 +44,16 @@ from tasks.hosts import site, validate, values
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
-from tasks.procedures import PROCEDURES, backup, release, setup, tls
-from tasks.procedures.release_convert import (
+from tasks.setup import setup, tls
+from tasks.strategies.deploy import PROCEDURES
+from tasks.strategies.release import layout as release
+from tasks.strategies.release.convert import (
     backend_adopt_plan,
     backend_switch_plan,
     backend_undo_plan,
     is_converted,
 )
-from tasks.procedures.release_flow import RELEASES, example_plans
+from tasks.strategies.release.flow import RELEASES, example_plans
 
 from .fakes import FakeRemote
 

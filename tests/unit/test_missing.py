@@ -12,8 +12,8 @@ from tasks.apps.backend import BACKEND
 from tasks.errors import ConfigError
 from tasks.hosts import inventory
 from tasks.hosts.secrets import Secrets
-from tasks.procedures import full
-from tasks.procedures.deploy import Options, preflight
+from tasks.strategies import full
+from tasks.strategies.deploy import Options, preflight
 
 INI = """
 [cpu]
@@ -66,7 +66,7 @@ def test_a_dry_run_needs_no_connection_files(inv, tmp_path):
 
 
 def test_setup_names_ai_allow_from_with_the_rest(tmp_path):
-    from tasks.procedures import provision
+    from tasks.setup import provision
 
     inv = inventory.parse(
         "[cpu]\ncpu ansible_host=cpu.example\n\n[gpu]\n"

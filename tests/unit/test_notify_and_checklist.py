@@ -5,9 +5,9 @@ import threading
 
 import pytest
 
+from tasks.apps.frontend import manual as frontend
 from tasks.engine import checklist, notify
 from tasks.errors import ConfigError
-from tasks.procedures import frontend
 
 from .conftest import make_session, make_view
 
@@ -89,8 +89,8 @@ def test_prompts_without_a_terminal_are_refused_before_any_host(monkeypatch):
 
 
 def test_the_checks_before_a_deploy_read_the_host_in_one_round_trip():
+    from tasks.apps.common import before_items
     from tasks.engine.steps import Plan
-    from tasks.procedures.common import before_items
 
     from .fakes import FakeRemote
 

@@ -2,9 +2,11 @@
 
 import pytest
 
+from tasks.apps.ai import manual as ai
+from tasks.apps.backend import manual as backend
+from tasks.apps.frontend import manual as frontend
 from tasks.hosts.settings import Settings
 from tasks.onhost.policy import Policy
-from tasks.procedures import ai, backend, frontend
 
 from .conftest import make_view
 
@@ -121,7 +123,7 @@ def test_setup_shows_which_steps_run_as_root():
     (system changes, directories and the services' env files, services), `$` on the login
     user's (git, the .env files' content, builds, health), `»` on the push-config step,
     which runs its own plan (CFG)."""
-    from tasks.procedures import detect, setup
+    from tasks.setup import detect, setup
 
     view = make_view("setup", task="setup")
     view = view.but(host=detect.offline(view.host))

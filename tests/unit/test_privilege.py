@@ -1,6 +1,6 @@
 """Least privilege: the root helper's checks, what setup installs for it, and that no deploy
 or rollback runs anything as root but the helper (tasks/onhost/roothelper.py,
-tasks/procedures/privilege.py)."""
+tasks/setup/privilege.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tasks.apps import registry
+from tasks.apps.database import backup
 from tasks.apps.registry import APPS
 from tasks.engine import hostscript
 from tasks.engine.steps import Kind, Plan
@@ -25,9 +26,10 @@ from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
 from tasks.onhost import roothelper
 from tasks.onhost.roothelper import Refused
-from tasks.procedures import backup, deploy, detect, privilege
-from tasks.procedures import setup as host_setup
-from tasks.procedures.release_flow import pair_of
+from tasks.setup import detect, privilege
+from tasks.setup import setup as host_setup
+from tasks.strategies import deploy
+from tasks.strategies.release.flow import pair_of
 
 from .conftest import make_host
 
@@ -532,7 +534,7 @@ def test_the_enumeration_covers_every_component_and_the_pairs():
 @pytest.mark.parametrize(("name", "view", "plan"), PLANS, ids=[p[0] for p in PLANS])
 def test_no_deploy_step_runs_as_root(name, view, plan):
     """restore-db's D4 excepted: it loads the dump as the database admin, over admin_user's
-    login (tasks/procedures/deploy.py restore_host), so the admin's password never reaches
+    login (tasks/strategies/deploy.py restore_host), so the admin's password never reaches
     the deploy login."""
     for step in plan.steps:
         if name == "restore" and step.number == "D4":

@@ -8,14 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from tasks.apps.ai import release as release_ai
+from tasks.apps.backend import release as release_backend
 from tasks.apps.registry import APPS
 from tasks.config.render import render
 from tasks.engine import hostscript
 from tasks.engine.steps import Kind
 from tasks.hosts.settings import Settings
 from tasks.onhost import roothelper
-from tasks.procedures import privilege, release, release_ai, release_backend
-from tasks.procedures.release_flow import example_plans
+from tasks.setup import privilege
+from tasks.strategies.release import layout as release
+from tasks.strategies.release.flow import example_plans
 
 from .conftest import make_host, make_view
 
@@ -201,7 +204,7 @@ def test_the_switch_is_a_rename(tmp_path):
 def test_the_web_root_becomes_a_symlink_in_one_step(tmp_path):
     """Conversion swaps the served directory and the symlink (RENAME_EXCHANGE): there is no
     moment without a web root."""
-    from tasks.procedures import release_frontend
+    from tasks.apps.frontend import release as release_frontend
 
     root = tmp_path / "www"
     root.mkdir()
@@ -253,7 +256,7 @@ def test_a_smoke_url_on_the_usual_port_asks_the_new_instance(pair, port_key, usu
 def test_the_frontend_install_reuses_the_current_release_only_for_the_same_lock_file(
     tmp_path, lock, installed, modules, does
 ):
-    from tasks.procedures import release_frontend
+    from tasks.apps.frontend import release as release_frontend
 
     s = Settings(releases_root=str(tmp_path), frontend_install_cmd="echo RAN-NPM-CI")
     v = make_view("frontend", s)
@@ -304,7 +307,7 @@ SAMPLE_LOCK = {"name": "app", "version": "1.0.0", "lockfileVersion": 3, "require
 def test_npm_ci_is_skipped_only_when_the_lock_file_and_package_json_install_nothing(
     tmp_path, package, lock, nothing
 ):
-    from tasks.procedures import release_frontend
+    from tasks.apps.frontend import release as release_frontend
 
     for name, base, extra in (("package.json", SAMPLE_PACKAGE, package),
                               ("package-lock.json", SAMPLE_LOCK, lock)):  # fmt: skip
@@ -327,7 +330,7 @@ def test_npm_ci_is_skipped_only_when_the_lock_file_and_package_json_install_noth
 def test_the_frontend_install_skips_npm_ci_with_nothing_to_install_whatever_the_current_release(
     tmp_path, command, package, modules, does
 ):
-    from tasks.procedures import release_frontend
+    from tasks.apps.frontend import release as release_frontend
 
     fake = tmp_path / "bin"
     fake.mkdir()
@@ -353,7 +356,7 @@ def test_the_frontend_install_skips_npm_ci_with_nothing_to_install_whatever_the_
 
 
 def test_the_slots_read_says_what_runs_on_each_port(tmp_path):
-    from tasks.procedures.bluegreen import parse_slots
+    from tasks.strategies.release.bluegreen import parse_slots
 
     s = Settings(releases_root=str(tmp_path))
     v = make_view("backend", s).but(strategy="release")
@@ -376,8 +379,8 @@ def test_the_slots_read_says_what_runs_on_each_port(tmp_path):
 
 def test_the_live_port_is_read_from_an_earlier_version_s_upstream_file_by_bash(tmp_path):
     """(a host set up before the switch table; the table's own: test_switchtable.py)"""
+    from tasks.apps.backend.release import PAIR
     from tasks.onhost.roothelper import upstream_text
-    from tasks.procedures.release_backend import PAIR
 
     upstream = tmp_path / "upstream.conf"
     s = Settings(nginx_upstream_file=str(upstream))

@@ -1,4 +1,4 @@
-"""What a release rollback promises, checked (tasks/procedures/release_verify.py), and what a
+"""What a release rollback promises, checked (tasks/strategies/release/verify.py), and what a
 failed one says serves (release_flow.serving_now): pure builders, a scripted host."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from tasks.engine import hostscript
 from tasks.errors import StepFailed
 from tasks.hosts.settings import Settings
 from tasks.onhost.policy import Policy
-from tasks.procedures import release_flow, release_verify
-from tasks.procedures.release_flow import HostState
+from tasks.strategies.release import flow as release_flow
+from tasks.strategies.release import verify as release_verify
+from tasks.strategies.release.flow import HostState
 
 from .conftest import SITE, make_session, make_view
 from .fakes import FakeRemote
@@ -176,7 +177,7 @@ def test_the_preflight_renders_the_checks_with_its_placeholder_view(component):
     each check names its component itself."""
     from tasks.engine.session import plan_text
     from tasks.engine.view import RunView, new_run_id
-    from tasks.procedures import deploy
+    from tasks.strategies import deploy
 
     comp = registry.get(component)
     host = make_view(component, VERSIONED).host

@@ -8,7 +8,7 @@ path under a directory the deploy login owns (the checkouts, the web root, the b
 directories, the state directory, releases_root: tasks/hosts/validate.py ROOT_DIRS) only
 where a guard keeps root from following a link there:
 
-- ``own dir|file PATH ...`` (tasks/procedures/safepath.py: openat with O_NOFOLLOW, a link
+- ``own dir|file PATH ...`` (tasks/setup/safepath.py: openat with O_NOFOLLOW, a link
   refused by name);
 - ``[ -L PATH ]`` and ``stat`` without ``-L`` (they look at a link, never through it);
 - ``runuser -u <login> -- ...`` (read with the deploy login's own rights);
@@ -28,6 +28,8 @@ import re
 
 import pytest
 
+from tasks.apps.database import backup
+from tasks.apps.frontend import release as release_frontend
 from tasks.config import state
 from tasks.config.plan import push_plan
 from tasks.config.render import render
@@ -39,8 +41,10 @@ from tasks.hosts import validate
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
 from tasks.onhost.policy import Policy
-from tasks.procedures import backup, detect, release, release_convert, release_frontend
-from tasks.procedures import setup as host_setup
+from tasks.setup import detect
+from tasks.setup import setup as host_setup
+from tasks.strategies.release import convert as release_convert
+from tasks.strategies.release import layout as release
 
 RUN = "20260101_120000_000000_abcd"
 RESTORE = "/app/backups/backup_20251231_120000_000000_abcd.sql.gz"
@@ -100,7 +104,7 @@ def root_plans() -> list[tuple[str, RunView, Plan]]:
 def outside_steps(view: RunView) -> Plan:
     """The root commands a run sends outside its plans, as steps: the deploy lock's state
     directory when it is missing (tasks/engine/lock.py), push-config's look at the live
-    config (tasks/procedures/provision.py read_state)."""
+    config (tasks/setup/provision.py read_state)."""
     s = view.s
     commands = [lock.state_dir_create(s, view.login),
                 state.state_command(list(render(view.host)), s)]  # fmt: skip

@@ -82,7 +82,7 @@ def test_the_host_run_s_uploads_are_0600():
 
 def test_the_build_manifest_and_the_drift_record_are_0600(tmp_path):
     from tasks.localbuild import plans
-    from tasks.procedures import drift
+    from tasks.strategies import drift
 
     view = make_view("frontend", build_on="local")
     assert {u.mode for u in plans.verify_step("3").uploads(view)} == {"600"}

@@ -2,10 +2,11 @@
 
 import pytest
 
+from tasks.apps.backend import manual as backend
+from tasks.apps.frontend import manual as frontend
 from tasks.engine.interrupt import INTERRUPT
 from tasks.errors import StepFailed
 from tasks.hosts.settings import Settings
-from tasks.procedures import backend, frontend
 
 from .conftest import FROM, ROOT_SECRET, SECRET, make_session
 from .fakes import FakeRemote

@@ -1,4 +1,4 @@
-"""Root's own() (tasks/procedures/safepath.py), run by bash and python3 on this machine.
+"""Root's own() (tasks/setup/safepath.py), run by bash and python3 on this machine.
 
 What a deploy login could have planted where setup's root steps make or fix a path: a link
 at the path or on the way, a FIFO or a second name (a hard link) where a file should be, a
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.procedures import safepath
-from tasks.procedures.hostfacts import tracked
+from tasks.setup import safepath
+from tasks.setup.hostfacts import tracked
 
 ME = pwd.getpwuid(os.getuid()).pw_name
 ROOT = os.geteuid() == 0

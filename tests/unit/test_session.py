@@ -7,13 +7,14 @@ import json
 import pytest
 
 from tasks.apps.backend import BACKEND
+from tasks.apps.database import backup
 from tasks.engine import lock as locks
 from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.lock import LockHeld, LockInfo
 from tasks.errors import StepFailed
 from tasks.hosts.secrets import Secrets
-from tasks.procedures import backup, deploy, full
-from tasks.procedures.deploy import Options
+from tasks.strategies import deploy, full
+from tasks.strategies.deploy import Options
 
 from .conftest import SECRETS, make_host, make_view
 from .fakes import FakeRemote
@@ -203,7 +204,7 @@ def test_a_missing_state_dir_is_made_then_the_lock_taken():
     locks.HostLock.take(remote, make_view(), "")
     kinds = [(kind, c.split()[0]) for kind, c in remote.calls]
     assert kinds == [("run", "mkdir"), ("run", "test"), ("sudo", "own()"), ("run", "mkdir")]
-    # made as root without following a link (tasks/procedures/safepath.py)
+    # made as root without following a link (tasks/setup/safepath.py)
     assert remote.calls[2][1].endswith("; own dir /var/lib/dojangkok-deploy 755 deploy ''")
 
 

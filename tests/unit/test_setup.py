@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.apps import registry
+from tasks.apps import common, preconditions, registry
+from tasks.apps import env as appenv
 from tasks.engine.console import Console
 from tasks.engine.session import Session
 from tasks.engine.view import RunView
@@ -23,7 +24,8 @@ from tasks.errors import ConfigError
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
-from tasks.procedures import appenv, common, drift, hostfacts, preconditions, setup_apps
+from tasks.setup import hostfacts, setup_apps
+from tasks.strategies import drift
 
 from .fakes import FakeRemote
 
@@ -382,7 +384,8 @@ def test_every_label_and_command_follows_the_configured_names():
     """Service names, branch and paths in every plan a host sees (deploys, rollbacks, setup,
     the checklists): the configured ones, never the manual's defaults."""
     from tasks.engine.session import plan_text
-    from tasks.procedures import PROCEDURES, detect, setup
+    from tasks.setup import detect, setup
+    from tasks.strategies.deploy import PROCEDURES
 
     s = Settings(backend_service="be-svc", ai_service="ai-svc", git_branch="release",
                  backend_dir="/srv/be", ai_dir="/srv/ai", frontend_dir="/srv/fe",
@@ -408,7 +411,9 @@ def test_every_label_and_command_follows_the_configured_names():
 
 
 def test_deploys_keep_the_backup_directory_private_as_setup_makes_it():
-    from tasks.procedures import backend, backup, detect, setup
+    from tasks.apps.backend import manual as backend
+    from tasks.apps.database import backup
+    from tasks.setup import detect, setup
 
     host = Host("cpu", "x", "u", 22, None, ("cpu",), Settings())
     view = RunView("deploy", "backend", detect.offline(host), "RUN", dry_run=True)
@@ -428,7 +433,7 @@ def test_a_converted_backend_starts_at_boot_on_its_port():
     """The conversion stops the manual unit for good: the instance that now serves must be
     the one enabled at boot (a reboot before the first release deploy would leave no API)."""
     from tasks.engine.view import RunView
-    from tasks.procedures import release_convert
+    from tasks.strategies.release import convert as release_convert
 
     host = Host("cpu", "10.0.0.2", "deploy", 22, None, ("cpu",), Settings())
     v = RunView("deploy", "backend", host, "20260101_120000_000000_abcd", "release")
@@ -440,7 +445,7 @@ def test_a_converted_backend_starts_at_boot_on_its_port():
 def test_setup_leaves_the_release_strategy_s_web_root_link_alone(tmp_path):
     """After the conversion the web root is a symlink to the current release: setup must
     neither report it as a change on every run nor chmod/chown through it."""
-    from tasks.procedures import setup
+    from tasks.setup import setup
 
     d = {k: str(tmp_path / k)
          for k in ("state", "front", "back", "web", "fbak", "dbak", "ai", "releases")}  # fmt: skip

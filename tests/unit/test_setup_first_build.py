@@ -11,7 +11,7 @@ from tasks.engine.steps import Kind
 from tasks.engine.view import RunView
 from tasks.hosts.settings import Settings
 from tasks.localbuild import first
-from tasks.procedures import setup as host_setup
+from tasks.setup import setup as host_setup
 
 from .conftest import SITE, make_host, make_session
 from .fakes import FakeRemote
@@ -78,7 +78,7 @@ def test_the_ai_venv_is_made_with_the_configured_python_only_where_missing():
 
 def test_a_frontend_built_here_gets_rsync_on_its_host():
     """Setup's first frontend build here is sent with rsync, which setup then installs."""
-    from tasks.procedures import detect
+    from tasks.setup import detect
 
     facts = detect.Facts("debian", "12", "amd64", "mariadb", "3.11")
 

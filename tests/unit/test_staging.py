@@ -24,7 +24,7 @@ from tasks.hosts.remote import UploadFailed
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
 from tasks.onhost.policy import Policy
-from tasks.procedures import detect, setup
+from tasks.setup import detect, setup
 from tests.unit.fakes import FakeRemote
 
 SITE = "dojangkok.example.com"  # a DNS name: the site's certificate comes by ACME (tls empty)

@@ -1,5 +1,5 @@
 """The blue/green switch table's root command, run by bash against stand-ins for nft,
-systemctl, nginx and sleep (tasks/procedures/switchtable.py): what a conversion and setup
+systemctl, nginx and sleep (tasks/strategies/release/switchtable.py): what a conversion and setup
 make, what a second run leaves alone, what it refuses. The helper's own switch is tested in
 test_privilege.py; the kernel's part on the lab (tests/test_release_lab.py)."""
 
@@ -11,11 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from tasks.apps.ai import release as release_ai
+from tasks.apps.backend import release as release_backend
 from tasks.engine.view import RunView
 from tasks.hosts.settings import Settings
 from tasks.onhost import roothelper
-from tasks.procedures import detect, release_ai, release_backend, switchtable
-from tasks.procedures import setup as host_setup
+from tasks.setup import detect
+from tasks.setup import setup as host_setup
+from tasks.strategies.release import switchtable
 
 from .conftest import make_host
 

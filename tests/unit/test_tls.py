@@ -20,7 +20,8 @@ from tasks.errors import ConfigError
 from tasks.hosts import site
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
-from tasks.procedures import detect, health, setup, tls
+from tasks.procedures import health
+from tasks.setup import detect, setup, tls
 
 SITE = "dojangkok.example.com"
 
@@ -78,7 +79,7 @@ def test_every_check_on_the_host_asks_the_site_by_its_name_resolved_to_itself():
     assert site.resolve_for("https://other.example/", site.names(s)) == ""
     # smoke requests and the served version through nginx: the same
     from tasks import shell
-    from tasks.procedures.hostfacts import served_version
+    from tasks.setup.hostfacts import served_version
 
     smoke = shell.smoke([{"method": "GET", "url": f"https://{SITE}/api/notes"}],
                         site_names=site.names(s))  # fmt: skip

@@ -8,12 +8,13 @@ import pytest
 
 import tasks
 from tasks import shell
+from tasks.apps.frontend import manual as frontend
 from tasks.engine.session import preflight_secrets, session
 from tasks.errors import ConfigError
 from tasks.hosts import inventory, validate, values
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
-from tasks.procedures import deploy, frontend
+from tasks.strategies import deploy
 
 from .conftest import make_host, make_view
 
@@ -113,7 +114,7 @@ def test_web_root_holds_nothing_the_tool_keeps():
 
 def test_the_services_env_files_are_outside_everything_the_deploy_login_owns():
     """systemd reads them as root and follows links: in a directory the deploy login owns,
-    it could point one at any root-only file (tasks/procedures/appenv.py)."""
+    it could point one at any root-only file (tasks/apps/env.py)."""
     validate.settings(Settings(env_dir="/etc/myapp/env"))
     for bad in ("/app/backend/env", "/var/lib/dojangkok-deploy", "/app/releases/env", "/app"):
         with pytest.raises(ConfigError, match="env_dir .* overlap") as err:

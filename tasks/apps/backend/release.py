@@ -1,0 +1,115 @@
+"""Manual §B with the release strategy: blue/green on one host, no failed request.
+
+Two instances of a template unit, ``<backend_service>@<port>`` for the two ``backend_ports``;
+each runs the jar of the release its slot (``<root>/backend/slots/<port>``) points at. nginx
+sends /api/ to an ``upstream`` in ``nginx_upstream_file``: the switch port, which a switch
+sends to the new instance without an nginx reload (bluegreen.py). A deploy builds the jar in a new release while the live
+instance serves, starts it on the idle port, gates on its health and smoke tests there, and
+only then switches. The old instance stays warm for ``backend_keep_warm`` seconds (a systemd
+timer stops it): a rollback within that window is a switch back.
+"""
+
+from __future__ import annotations
+
+from tasks import shell
+from tasks.apps import env as appenv
+from tasks.apps.backend import BACKEND
+from tasks.apps.common import (
+    before_items,
+    check_log,
+    check_record,
+    env_check_step,
+    notice_step,
+)
+from tasks.apps.database import backup
+from tasks.config.render import UPSTREAM
+from tasks.engine.steps import CheckItem, Plan, Step
+from tasks.engine.view import RunView
+from tasks.hosts.settings import Settings
+from tasks.localbuild import adapts
+from tasks.onhost.policy import Policy
+from tasks.shell import q
+from tasks.strategies.release import layout as release
+from tasks.strategies.release.bluegreen import Pair
+
+#: the backend's two instances behind nginx's upstream (tasks/strategies/release/bluegreen.py)
+PAIR = Pair(
+    BACKEND, service=lambda s: s.backend_service, ports=lambda s: s.backend_ports,
+    upstream_file=lambda s: s.nginx_upstream_file, upstream=UPSTREAM,
+    switch_port=lambda s: s.backend_switch_port,
+    keep_warm=lambda s: s.backend_keep_warm, smoke=lambda s: s.backend_smoke,
+    numbers=("9", "10", "11", "11a", "11b", "11c"),
+    usual_port=lambda s: s.backend_port,
+)  # fmt: skip
+
+
+SECTION = "B"
+
+
+def pair(s: Settings) -> Pair:
+    return PAIR
+
+
+def instance(s: Settings, port: int) -> str:
+    return PAIR.instance(s, port)
+
+
+def _dir(v: RunView) -> str:
+    return v.s.backend_dir
+
+
+def env_path(v: RunView) -> str:
+    """The .env the units read (tasks/apps/env.py); shared/.env links to it."""
+    return appenv.of("backend", v.s).path
+
+
+@adapts("release")  # build_on=local: the build ran here (tasks/localbuild/plans.py)
+def build_plan(view: RunView, live: int) -> Plan:
+    rel = lambda v: release.path(v)  # noqa: E731
+    b3, b4 = backup.steps()
+    steps = (
+        release.prepare_step(),
+        notice_step("1", "디코 공지", "1분",
+                    lambda v: f"배포 시작합니다 (무중단, 예상 {v.s.backend_expected_total})"),
+        Step("2", "서비스 상태 확인", "1분", "이상 시 배포 중단", Policy.ABORT,
+             command=lambda v: shell.service_status(instance(v.s, live))),
+        b3,
+        b4,
+        release.export_step("5", _dir),
+        env_check_step("6", rel, env_path, lambda v: v.s.backend_env_example),
+        release.link_step("6a", lambda v: [v.s.backend_env_file]),
+        Step("8", "Gradle 빌드 (새 릴리스에서)", "3분+", "빌드 실패: 서비스는 그대로, 릴리스는 실패로 표시",
+             Policy.ABORT,
+             command=lambda v: shell.cd(rel(v), f"{v.s.backend_build_cmd} && install -m 644 -- "
+                                        f"{q(v.s.backend_artifact)} app.jar"),
+             added="매뉴얼 7 (서비스 중단)과 8 (빌드)을 대신: 서비스를 멈추지 않고 새 릴리스에서 빌드"),
+        release.info_step("8a", "app.jar"),
+    )  # fmt: skip
+    return Plan("backend", "B", "Backend 배포 (release, blue/green)", "CPU Instance",
+                "약 5분", "0분 (무중단)", steps, checklist(view))  # fmt: skip
+
+
+def checklist(view: RunView) -> tuple[CheckItem, ...]:
+    env = env_path
+    example = lambda v: v.s.backend_env_example  # noqa: E731
+    return (
+        *before_items(_dir, env, example, ["build.gradle", "settings.gradle"], view.s.git_branch),
+        CheckItem("배포 중", "코드 Pull 성공 (새 릴리스로 내보내기)", step="5"),
+        CheckItem("배포 중", "Gradle 빌드 성공", step="8"),
+        CheckItem("배포 중", "서비스 시작 (새 인스턴스)", step="9"),
+        CheckItem("배포 후", f"`{view.s.backend_health_path}` 응답 확인", step="10"),
+        CheckItem("배포 후", "주요 기능 수동 테스트 (OAuth 로그인, 체크리스트 조회, 문서 업로드)",
+                  rollback_on_no=True),
+        CheckItem("배포 후", f"에러 로그 확인 (`{view.s.backend_log_cmd}`)",
+                  check_log(lambda v: v.s.backend_log_cmd)),
+        CheckItem("배포 후", "배포 기록 작성 (날짜, 버전, 변경사항)", check_record),
+    )  # fmt: skip
+
+
+def state_command(view: RunView) -> str:
+    s, b = view.s, q(release.base(view))
+    units = " ".join(PAIR.unit(s, p) for p in s.backend_ports)
+    return (
+        f"echo \"upstream: $({PAIR.live_port_command(s)})\"; systemctl is-active {units} | paste -sd' '; "
+        f'for p in {" ".join(str(p) for p in s.backend_ports)}; do echo "slot $p: $(readlink -- {b}/slots/$p)"; done'
+    )

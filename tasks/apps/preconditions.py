@@ -1,0 +1,151 @@
+"""What push-config and the deploys rely on, checked on the host before anything changes.
+
+A deploy pulls into a checkout, activates a venv, restarts a unit that runs as a user; a
+push installs units that name a user, a jar, a venv's uvicorn. On a host `fab setup` never
+prepared, one of these is missing and the task would fail late (a unit whose user does not
+exist fails only after the health wait, then is rolled back). So each task first runs one
+read-only command that tests them all (about a second) and stops, naming each missing piece
+and `fab setup`, before it changes anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tasks.apps import env as appenv
+from tasks.errors import ConfigError
+from tasks.hosts.settings import Settings
+from tasks.setup.hostfacts import NORM_FN, norm_origin
+from tasks.setup.setup_apps import writable
+from tasks.shell import q
+
+
+@dataclass(frozen=True)
+class Check:
+    what: str  # shown when missing, e.g. "user dojangkok (User= of dojangkok.service)"
+    test: str  # shell: exit 0 when present
+
+
+def checkout(s: Settings, comp: str, path: str) -> list[Check]:
+    """The checkout exists and is a git repository of the configured origin."""
+    repo = getattr(s, f"{comp}_repo")
+    found = [Check(f"git checkout {path}", f"git -C {q(path)} rev-parse --git-dir >/dev/null 2>&1")]
+    if repo:
+        found.append(
+            Check(
+                f"{path} checked out from {repo} ({comp}_repo)",
+                f'[ "$(norm "$(git -C {q(path)} remote get-url {q(s.git_remote)} 2>/dev/null)")"'
+                f" = {q(norm_origin(repo))} ]",
+            )
+        )
+    return found
+
+
+def user(name: str, why: str) -> Check:
+    return Check(f"user {name} ({why})", f"id -u {q(name)} >/dev/null 2>&1")
+
+
+def unit_user(service: str) -> Check:
+    """The installed unit is there, and the user it names exists."""
+    u = q(service)
+    return Check(
+        f"unit {service}.service and the user it runs as",
+        f'[ "$(systemctl show -p LoadState --value {u})" = loaded ] && '
+        f'{{ x=$(systemctl show -p User --value {u}); [ -z "$x" ] || id -u "$x" >/dev/null 2>&1; }}',
+    )
+
+
+def exists(path: str, what: str) -> Check:
+    return Check(f"{what} {path}", f"test -e {q(path)}")
+
+
+def for_unit(s: Settings, key: str) -> list[Check]:
+    """push-config: what a rendered unit names (before it is installed). The release
+    strategy's units run releases (made by its deploys or the conversion): their user, and
+    the checkout the releases are built from."""
+    if s.strategy == "release" and key in ("backend", "ai"):
+        svc = s.backend_service if key == "backend" else s.ai_service
+        return [
+            user(getattr(s, f"{key}_user"), f"User= of {svc}.service"),
+            *(
+                [
+                    exists(s.backend_java, "java"),
+                    exists(appenv.system_path(s, "backend"), "the EnvironmentFile"),
+                ]
+                if key == "backend"
+                else []
+            ),
+            *checkout(s, key, s.backend_dir if key == "backend" else s.ai_dir),
+        ]
+    if key == "backend":
+        return [
+            user(s.backend_user, f"User= of {s.backend_service}.service"),
+            exists(s.backend_java, "java"),
+            exists(f"{s.backend_dir}/{s.backend_artifact}", "the jar"),
+            exists(appenv.system_path(s, "backend"), "the EnvironmentFile"),
+            *checkout(s, "backend", s.backend_dir),
+            *(exists(p, "the writable path") for p in writable(s, "backend")),
+        ]
+    if key == "ai":
+        return [
+            user(s.ai_user, f"User= of {s.ai_service}.service"),
+            exists(f"{s.ai_dir}/{s.ai_venv}/bin/uvicorn", "the venv's uvicorn"),
+            *checkout(s, "ai", s.ai_dir),
+            *(exists(p, "the writable path") for p in writable(s, "ai")),
+        ]
+    if key == "nginx":
+        return [exists(s.web_root, "the web root")]
+    return []
+
+
+def for_deploy(s: Settings, comp: str) -> list[Check]:
+    """A deploy or rollback of ``comp``: its checkout, its unit and user, its venv (the
+    release strategy: its checkout and user; what else it needs, it builds or converts)."""
+    if s.strategy == "release":
+        found = checkout(s, comp, getattr(s, f"{comp}_dir"))
+        if comp != "frontend":
+            found.append(user(getattr(s, f"{comp}_user"), f"the {comp} service's user"))
+        return found
+    if comp == "frontend":
+        return [*checkout(s, comp, s.frontend_dir), exists(s.web_root, "the web root")]
+    if comp == "backend":
+        return [*checkout(s, comp, s.backend_dir), unit_user(s.backend_service)]
+    return [
+        *checkout(s, comp, s.ai_dir),
+        exists(f"{s.ai_dir}/{s.ai_venv}/bin/python", "the venv"),
+        unit_user(s.ai_service),
+    ]
+
+
+def command(checks: list[Check]) -> str:
+    """Prints ``missing: <what>`` per failed check; always exits 0 (read-only)."""
+    parts = [f"{c.test} || echo {q('missing: ' + c.what)}" for c in checks]
+    return f"{NORM_FN}; " + "; ".join(parts) + "; true"
+
+
+def missing(stdout: str) -> list[str]:
+    return [
+        line[len("missing: ") :] for line in stdout.splitlines() if line.startswith("missing: ")
+    ]
+
+
+def verify(session, checks: list[Check], task: str) -> None:
+    """Run the checks on the session's host; refuse (nothing changed) when any is missing."""
+    if not checks or session.remote is None:
+        return
+    res = session.sh(command(checks))
+    judge(session, task, res.ok, res.stdout, res.tail(2))
+
+
+def judge(session, task: str, ok: bool, stdout: str, tail: str) -> None:
+    """Refuse (nothing changed) when the checks' output names a missing piece, or the
+    check itself failed (``ok`` false; ``tail``: its last output)."""
+    gone = missing(stdout)
+    if not ok:
+        gone = gone or [f"(the check itself failed: {tail})"]
+    if gone:
+        alias = session.view.host.alias
+        raise ConfigError(
+            f"{alias} is not set up for {task}: " + "; ".join(gone),
+            f"nothing was changed; run `fab -H {alias} setup` first (it makes all of these)",
+        )

@@ -1,0 +1,311 @@
+"""Setup's application steps: each component's checkout, .env, writable paths and first
+build, then the config, the services and a health check (pure builders, like every plan).
+
+A checkout is cloned once (``<component>_repo``; over ssh with the component's deploy key
+and the git host's keys checked); an existing one must be a git repository of that origin.
+The first build runs only when there is nothing to serve yet (no web root page, no jar, no
+venv): after that, building is the deploys' work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tasks import shell
+from tasks.apps import env as appenv
+from tasks.apps.base import App
+from tasks.engine.steps import Kind, Step, Upload
+from tasks.engine.view import RunView
+from tasks.errors import ConfigError
+from tasks.hosts import validate, values
+from tasks.hosts.settings import Settings
+from tasks.localbuild import first
+from tasks.onhost.policy import Policy
+from tasks.setup import safepath
+from tasks.setup.hostfacts import NORM_FN, ch, tracked
+from tasks.shell import q
+from tasks.strategies.release import layout as release
+
+TITLES = {"frontend": "프론트엔드", "backend": "백엔드", "ai": "AI 서버"}
+
+
+def repo(s: Settings, comp: str) -> str:
+    return getattr(s, f"{comp}_repo")
+
+
+def deploy_key(s: Settings, comp: str) -> str:
+    return getattr(s, f"{comp}_deploy_key")
+
+
+def keys_dir(s: Settings) -> str:
+    return f"{s.state_dir}/keys"
+
+
+def key_path(s: Settings, comp: str) -> str:
+    return f"{keys_dir(s)}/{comp}_deploy_key"
+
+
+def known_hosts_path(s: Settings) -> str:
+    return f"{keys_dir(s)}/git_known_hosts"
+
+
+def needs_keys_dir(s: Settings) -> bool:
+    return bool(s.git_known_hosts) or any(deploy_key(s, c) for c in TITLES)
+
+
+def ssh_command(s: Settings, comp: str) -> str:
+    """git's core.sshCommand: the deploy key, and the git host's key always checked."""
+    parts = ["ssh"]
+    if deploy_key(s, comp):
+        parts += ["-i", key_path(s, comp), "-o", "IdentitiesOnly=yes"]
+    parts += ["-o", "StrictHostKeyChecking=yes"]
+    if s.git_known_hosts:
+        parts += ["-o", f"UserKnownHostsFile={known_hosts_path(s)}"]
+    return " ".join(q(p) for p in parts)
+
+
+def _local(path: str, what: str) -> str:
+    p = Path(path).expanduser()
+    try:
+        return p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {p}: {exc.strerror}", "fix the setting") from None
+
+
+def clone_uploads(comp: str):
+    def uploads(v: RunView) -> tuple[Upload, ...]:
+        s, out = v.s, []
+        key, known = deploy_key(s, comp), s.git_known_hosts
+        if key:
+            out.append(Upload(key_path(s, comp), "600", f"배포 키 ({comp}_deploy_key)",
+                              lambda secrets: _local(key, "deploy key")))  # fmt: skip
+        if known:
+            out.append(Upload(known_hosts_path(s), "644", "git 호스트 키 (git_known_hosts)",
+                              lambda secrets: _local(known, "known_hosts")))  # fmt: skip
+        return tuple(out)
+
+    return uploads
+
+
+def clone_command(s: Settings, comp: str, checkout: str) -> str:
+    """Clone once; an existing checkout must be a git repository of the configured origin."""
+    d, want = q(checkout), repo(s, comp)
+    remote = q(values.branch(s.git_remote, "git_remote"))
+    values.branch(s.git_branch)
+    ssh = ssh_command(s, comp)
+    configured = bool(deploy_key(s, comp) or s.git_known_hosts)
+    if not want:
+        return tracked(
+            f"if [ -d {d}/.git ]; then echo {q(f'{comp}_repo is empty: the origin is not checked')}; "
+            f"else echo {q(f'{checkout} is no git checkout and {comp}_repo is empty: set it in the inventory')} >&2; exit 1; fi"
+        )
+    sync = (
+        f'[ "$(git -C {d} config core.sshCommand || true)" = {q(ssh)} ] || '
+        f'{{ git -C {d} config core.sshCommand {q(ssh)}; ch "ssh (deploy key, host keys)"; }}; '
+        if configured
+        else ""
+    )
+    clone_opts = f"-c core.sshCommand={q(ssh)} " if configured else ""
+    return tracked(
+        f"{NORM_FN}; want={q(want)}; "
+        f"if [ -d {d}/.git ]; then have=$(git -C {d} remote get-url -- {remote}) "
+        f"|| {{ echo {q(f'{checkout} has no remote {s.git_remote}')} >&2; exit 1; }}; "
+        f'[ "$(norm "$have")" = "$(norm "$want")" ] || {{ echo {q(checkout)}" is a checkout of $have, "'
+        f"{q(f'not {want} ({comp}_repo)')} >&2; exit 1; }}; "
+        f'else git clone -q --origin={remote} --branch={q(s.git_branch)} {clone_opts}-- "$want" {d}; '
+        f"{ch(f'git clone {want} ({s.git_branch})')}; fi; " + sync + "true",
+        f"{checkout} ({want})",
+    )
+
+
+def writable(s: Settings, comp: str) -> list[str]:
+    """The service's extra writable paths, absolute (relative ones are in its checkout)."""
+    paths = getattr(s, f"{comp}_writable_paths", [])
+    base = s.backend_dir if comp == "backend" else s.ai_dir
+    return [str(p) if str(p).startswith("/") else f"{base}/{p}" for p in paths]
+
+
+def writable_command(s: Settings, comp: str) -> str:
+    """As root, never through a link (tasks/setup/safepath.py): each path the service
+    writes, made or given to the service user (a link planted there is refused by name)."""
+    user = s.backend_user if comp == "backend" else s.ai_user
+    parts = [safepath.own("dir", p, "750", q(user), q(user)) for p in writable(s, comp)]
+    return tracked(f"{safepath.OWN_FN}; " + "; ".join(parts) if parts else "true",
+                   f"owned by {user}")  # fmt: skip
+
+
+def frontend_build(s: Settings) -> str:
+    build, page = f"{s.frontend_build_dir}", q(f"{s.web_root}/index.html")
+    return tracked(
+        f"if [ ! -f {page} ]; then cd -- {q(s.frontend_dir)}; {s.frontend_install_cmd}; "
+        f"{s.frontend_build_cmd}; test -f {q(build + '/index.html')}; "
+        f"cp -r -- {q(build + '/.')} {q(s.web_root + '/')}; {ch(f'build → {s.web_root}')}; fi",
+        f"{s.web_root}/index.html",
+    )
+
+
+def backend_build(s: Settings) -> str:
+    art = q(s.backend_artifact)
+    return tracked(
+        f"cd -- {q(s.backend_dir)}; if [ ! -f {art} ]; then {s.backend_build_cmd}; test -f {art}; "
+        f"{ch(f'built {s.backend_artifact}')}; fi",
+        s.backend_artifact,
+    )
+
+
+def ai_venv(s: Settings) -> str:
+    venv, done = q(s.ai_venv), q(f"{s.ai_venv}/.dojangkok-setup")
+    return tracked(
+        f"cd -- {q(s.ai_dir)}; if [ ! -x {q(s.ai_venv + '/bin/python')} ]; then "
+        f"{q(validate.python_command(s.ai_python or 'python3'))} -m venv -- {venv}; {ch(f'venv {s.ai_venv}')}; fi; "
+        f"if [ ! -f {done} ]; then {q(s.ai_venv + '/bin/pip')} install -q --disable-pip-version-check "
+        f"-r {q(s.ai_requirements)}; date > {done}; {ch(f'pip install -r {s.ai_requirements}')}; fi",
+        f"{s.ai_venv}",
+    )
+
+
+BUILD = {
+    "frontend": ("첫 빌드와 배포 (npm)", "2분", frontend_build),
+    "backend": ("첫 빌드 (Gradle)", "3분+", backend_build),
+    "ai": ("가상환경과 의존성", "2분", ai_venv),
+}
+
+
+def env_uploads(v: RunView, comp: str) -> tuple[Upload, ...]:
+    app = appenv.of(comp, v.s)
+    return (Upload(appenv.candidates_file(v, comp), "600", f"{comp}_env의 값 (비밀값은 .env에서)",
+                   lambda secrets: appenv.candidates(app, secrets)),)  # fmt: skip
+
+
+def app_steps(view: RunView, comps: list[App], nr: Callable[[], str]) -> list[Step]:
+    steps: list[Step] = []
+    for c in comps:
+        name, label = c.name, TITLES[c.name]
+        steps.append(Step(
+            nr(), f"{label} 코드 받기 (git clone)", "30초", "저장소 주소·배포 키·호스트 키 확인",
+            Policy.ABORT, uploads=clone_uploads(name),
+            command=lambda v, n=name, c=c: clone_command(v.s, n, c.checkout(v.s)),
+            added="있으면 그 origin이 설정과 같은지 확인만 한다",
+        ))  # fmt: skip
+        steps.append(Step(
+            nr(), f"{label} .env 작성", "5초", "값이 없는 키를 설정에 추가", Policy.ABORT,
+            uploads=lambda v, n=name: env_uploads(v, n),
+            command=lambda v, n=name: appenv.write_command(v, appenv.of(n, v.s),
+                                                           release.shared(v, n)),
+            added=f"키는 .env.example에서, 소유자 로그인 사용자·그룹 서비스·{appenv.MODE}; "
+                  "배포 계정이 쓴다 (root 아님)"
+                  + ("" if name == "frontend" else
+                     f"; 유닛이 읽는 파일은 {appenv.system_path(view.s, name)}, 체크아웃의 .env는 그 링크"),
+        ))  # fmt: skip
+        if name != "frontend" and writable(view.s, name):
+            steps.append(Step(
+                nr(), f"{label} 쓰기 경로 ({name}_writable_paths)", "1초", "권한 확인",
+                Policy.ABORT, sudo=True, command=lambda v, n=name: writable_command(v.s, n),
+            ))  # fmt: skip
+        title, expected, build = BUILD[name]
+        if first.local(view.s, name):  # built here and sent (tasks/localbuild/first.py)
+            steps.append(first.first_build_step(nr(), label, c))
+            continue
+        steps.append(Step(
+            nr(), f"{label} {title}", expected, "빌드 로그 확인", Policy.ABORT,
+            command=lambda v, b=build: b(v.s),
+            added="서빙할 것이 없을 때만 (그 뒤의 빌드는 배포가 한다)",
+        ))  # fmt: skip
+    return steps
+
+
+def _pair(s: Settings, comp: str):
+    """The blue/green pair that serves ``comp`` on a release-strategy host (None: one unit)."""
+    if s.strategy != "release" or comp == "frontend":
+        return None
+    if comp == "backend":
+        from tasks.apps.backend.release import PAIR
+
+        return PAIR
+    from tasks.apps.ai.release import pair
+
+    return pair(s)
+
+
+def units(s: Settings, comps: list[App]) -> list[str]:
+    """The units setup enables and starts. A blue/green pair (release strategy) is the
+    release strategy's: its live instance starts at boot (release_convert, the deploys)."""
+    out = []
+    names = {c.name for c in comps}
+    if "frontend" in names or ("ai" in names and _pair(s, "ai")):
+        out.append("nginx")
+    if "backend" in names:
+        out.append(s.db_service or "mysql")
+        if not _pair(s, "backend"):
+            out.append(s.backend_service)
+    if "ai" in names and not _pair(s, "ai"):
+        out.append(s.ai_service)
+    return out
+
+
+def live_instances(s: Settings, comps: list[App]) -> list:
+    """The blue/green pairs whose live instance setup keeps enabled and running."""
+    return [pair for c in comps if (pair := _pair(s, c.name)) is not None]
+
+
+def services_command(names: list[str], s: Settings | None = None, pairs: list = ()) -> str:
+    """Each unit enabled and running; each pair's live instance (the port its nginx
+    upstream names) too, so it starts at boot."""
+    parts = []
+    for pair in pairs:
+        svc = q(values.unit_name(pair.service(s), "service") + "@")
+        parts.append(
+            f'p=$({pair.live_port_command(s)}); if [ -n "$p" ]; then u={svc}"$p"; '
+            'systemctl is-enabled -q -- "$u" || { systemctl enable -q -- "$u"; ch "enabled $u"; }; '
+            'systemctl is-active -q -- "$u" || { systemctl start -- "$u"; ch "started $u"; }; fi'
+        )
+    for name in names:
+        u = q(values.unit_name(name, "service"))
+        parts.append(
+            f"systemctl is-enabled -q -- {u} || {{ systemctl enable -q -- {u}; {ch(f'enabled {name}')}; }}; "
+            f"systemctl is-active -q -- {u} || {{ systemctl start -- {u}; {ch(f'started {name}')}; }}"
+        )
+    shown = [*names, *(f"{pair.service(s)}@(live port)" for pair in pairs)]
+    return tracked("; ".join(parts), ", ".join(shown))
+
+
+def _health(s: Settings, c: App) -> str:
+    pair = _pair(s, c.name)
+    if pair is None:
+        return c.health(s, None).polled()
+    h = c.health(s, None)  # the instance nginx sends requests to, polled the same way
+    return shell.poll(f"( {pair.live_health(s)} )", h.tries, h.interval)
+
+
+def health_command(s: Settings, comps: list[App]) -> str:
+    """Each component's check, polled; the last line (the step's result) says how long the
+    last one took against its window."""
+    return " && ".join(f"echo {q(c.name + ':')} && ( {_health(s, c)} )" for c in comps)
+
+
+def journals(s: Settings, comps: list[App]) -> str:
+    """Read as root: the units, and a blue/green pair's instances (release strategy)."""
+    names = units(s, comps) + [
+        f"{pair.service(s)}@*" for c in comps if (pair := _pair(s, c.name)) is not None
+    ]
+    return "; ".join(f"journalctl -u {q(u)} -n 30 --no-pager" for u in names)
+
+
+def final_steps(view: RunView, comps: list[App], nr: Callable[[], str],
+                push=None) -> list[Step]:  # fmt: skip
+    return [
+        Step(nr(), "설정 적용 (push-config)", "1분", "CFG 단계의 대응을 따름", Policy.ABORT,
+             kind=Kind.LOCAL, asks=True,
+             command=lambda v: "templates/ 렌더링 → 차이 표시 → 검증 → 적용 (유닛, nginx, MySQL 설정; "
+                               "아래 CFG 단계)",
+             action=push or (lambda s: "push-config"),
+             added="fab push-config와 같다 (유닛 설치·활성화, 실패 시 이전 설정 복원)"),
+        Step(nr(), "서비스 활성화·시작", "10초", "로그 확인", Policy.ABORT, sudo=True,
+             command=lambda v: services_command(units(v.s, comps), v.s,
+                                                live_instances(v.s, comps)),
+             diagnose=lambda v: journals(v.s, comps)),
+        Step(nr(), "헬스체크", "1분", "로그 확인 (journalctl)", Policy.ABORT,
+             command=lambda v: health_command(v.s, comps),
+             diagnose=lambda v: journals(v.s, comps)),
+    ]  # fmt: skip
