@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.engine.terminal import safe
+from tasks.terminal import safe
 
 
 class DeployToolError(Exception):
@@ -15,7 +15,7 @@ class DeployToolError(Exception):
 
     def __str__(self) -> str:
         """As the operator reads it: a problem may quote a host's output (made safe for a
-        terminal: tasks/engine/terminal.py)."""
+        terminal: tasks/terminal.py)."""
         return safe(f"{self.problem}\n  → {self.fix}" if self.fix else self.problem)
 
 

@@ -22,9 +22,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-from tasks.apps.registry import roles
 from tasks.errors import ConfigError
-from tasks.hosts.inventory import Host, Inventory
+from tasks.hosts.inventory import Host, Inventory, roles
 
 #: the attribute a task body carries: a group name, or NO_HOSTS
 ATTRIBUTE = "hosts_group"

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.steps import CheckItem, Plan
-from tasks.engine.terminal import safe
 from tasks.errors import ConfigError
 from tasks.hosts.remote import Interrupted
+from tasks.terminal import safe
 
 if TYPE_CHECKING:
     from tasks.engine.session import Session

@@ -1,7 +1,7 @@
 """What the operator sees: masked lines, aligned tables and live progress.
 
 Everything printed goes through :meth:`Console.out`, which masks secrets first, then makes the
-text safe for a terminal (tasks/engine/terminal.py: no escape sequence, carriage return or
+text safe for a terminal (tasks/terminal.py: no escape sequence, carriage return or
 other control character of a host's output acts on it; the live line's text too). Tables are
 aligned by display width (a Hangul syllable takes two columns: :func:`cell_len`), so Korean
 titles line up. A command that runs longer than :data:`LIVE_AFTER` seconds gets a progress
@@ -21,8 +21,8 @@ import unicodedata
 from collections.abc import Sequence
 from functools import cache
 
-from tasks.engine.terminal import safe
 from tasks.hosts.secrets import Secrets
+from tasks.terminal import safe
 
 LIVE_AFTER = 2.0
 PLAIN_EVERY = 15.0

@@ -16,9 +16,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from tasks.engine.terminal import safe
 from tasks.hosts.remote import ConnectionLost
 from tasks.shell import q
+from tasks.terminal import safe
 
 if TYPE_CHECKING:
     from tasks.engine.session import Session

@@ -28,7 +28,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks.apps.registry import roles
 from tasks.errors import ConfigError
 from tasks.hosts.ini_precedence import reconcile
 from tasks.hosts.ini_reader import Reader, Var
@@ -54,6 +53,14 @@ _QUOTING = (
     "to keep a value Ansible reads as a number, list or True as text, quote it: {key}='3' "
     "on a [group:vars] line, {key}=\"'3'\" on a host line (the shell split takes one pair)"
 )
+
+#: the host roles an inventory names (its groups): which apps a host serves follows from them
+GROUPS = ("cpu", "gpu")
+
+
+def roles(groups: tuple[str, ...] | list[str] | set[str], alias: str = "") -> set[str]:
+    """The host roles (cpu, gpu) of a host in these inventory groups (or named so)."""
+    return set(GROUPS) & (set(groups) | {alias})
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Host output never drives the operator's terminal: the raw bytes fab writes carry no escape
-sequence, carriage return, C1 control or bidi override of the host's (tasks/engine/terminal.py).
+sequence, carriage return, C1 control or bidi override of the host's (tasks/terminal.py).
 
 The payload is what a host that was taken over (or a hostile file name) would print: OSC 52
 (puts text on the operator's clipboard, for the next paste into a root shell), a window title,
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from tasks.engine.console import render_table
-from tasks.engine.terminal import safe
+from tasks.terminal import safe
 
 ROOT = Path(__file__).resolve().parents[2]
 OSC52 = "\x1b]52;c;cm0gLXJmIH4K\x07"  # clipboard := "rm -rf ~"
