@@ -656,18 +656,32 @@ RENAMED = {
 }
 
 
-def check_name(key: str, where: str) -> None:
-    """Refuse a name that is no setting (``where``: the file and line that sets it), naming
-    what replaced it when it was renamed, else the setting it is closest to."""
-    if key in _NAMES:
+def check_name(key: str, where: str, *, secrets: bool = False) -> None:
+    """The one check of a name read from hosts.ini, or with ``secrets`` from .env (``where``:
+    the file and line it is on).
+
+    In hosts.ini a name must be a setting. .env holds secrets under names of the operator's
+    choosing, so any name is fine there but a setting's: settings are read from hosts.ini
+    alone, and one written in .env would silently not apply. In both files a renamed setting
+    names what replaced it; in hosts.ini an unknown name names the closest setting."""
+    if key in _NAMES and not secrets:
         return
     renamed = RENAMED.get(key)
     if renamed is not None:
         raise ConfigError(
             f"설정 {key}({where})는 더 이상 없습니다: {', '.join(renamed.new)}(으)로 바뀌었습니다 "
             f"(setting {key!r} in {where} was replaced by {', '.join(renamed.new)})",
-            f"{key} 줄을 지우고 {renamed.how}",
+            f"{key} 줄을 지우고 " + ("hosts.ini에 " if secrets else "") + renamed.how,
         )
+    if secrets:
+        if key in _NAMES:
+            raise ConfigError(
+                f"{where}의 {key}는 설정입니다: 설정은 hosts.ini에서만 읽으므로 .env에 적은 값은 "
+                f"적용되지 않습니다 (setting {key!r} in the secrets file {where})",
+                f"{where}에서 {key} 줄을 지우고 hosts.ini(호스트 줄 또는 [그룹:vars])에 "
+                f"{key}=...를 적으십시오; .env에는 비밀값만 둡니다",
+            )
+        return
     close = difflib.get_close_matches(key, sorted(_NAMES), n=1, cutoff=0.8)
     hint = (
         f"{close[0]}을(를) 뜻했다면 그 이름으로 고치십시오. "

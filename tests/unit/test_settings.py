@@ -12,6 +12,7 @@ import pytest
 
 from tasks.errors import ConfigError
 from tasks.hosts import inventory, settings, validate
+from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import GROUPS, RENAMED, VIEWS, Group, Settings
 
 HANGUL = re.compile(r"[가-힣]")
@@ -179,3 +180,32 @@ def test_the_name_check_is_one_function(inventory_file, monkeypatch):
     Settings.from_vars({"db_name": "x", "ansible_host": "h"})
     assert asked == ["db_name"]
     assert validate.fields is settings.check_fields
+
+
+# --- .env: secrets only -----------------------------------------------------------------------
+SECRET = "s3cr3t-value-9f8e7d6c5b4a"
+
+
+@pytest.mark.parametrize("value", [SECRET, None])  # None: a line without "=" (no value)
+def test_a_setting_written_in_env_is_refused_before_anything_runs(tmp_path, value):
+    env = tmp_path / ".env"
+    secrets = Secrets({"DB_PASSWORD": SECRET, "backend_port": value}, env)
+    with pytest.raises(ConfigError) as err:
+        secrets.check([], {})
+    text = f"{err.value.problem} {err.value.fix}"
+    assert "backend_port는 설정입니다" in err.value.problem and str(env) in err.value.problem
+    assert "hosts.ini" in err.value.fix and "backend_port=..." in err.value.fix
+    assert SECRET not in text
+
+
+def test_a_renamed_setting_in_env_names_what_replaced_it(tmp_path):
+    env = tmp_path / ".env"
+    with pytest.raises(ConfigError) as err:
+        Secrets({"ai_health_url": "http://localhost:8000/health"}, env).check([], {})
+    assert "ai_listen_port, ai_health_path(으)로 바뀌었습니다" in err.value.problem
+    assert err.value.fix.startswith("ai_health_url 줄을 지우고 hosts.ini에 ai_listen_port")
+
+
+def test_env_keeps_any_name_that_is_no_setting(tmp_path):
+    names = {"DB_PASSWORD": SECRET, "backend_servce": SECRET, "Backend_Port": SECRET}
+    Secrets(names, tmp_path / ".env").check(["DB_PASSWORD"], {"setting x": "y"})
