@@ -83,8 +83,9 @@ from tasks.hosts.values import (
 )
 
 __all__ = [
-    "FREE_TEXT", "GROUPS", "RAW_SHELL", "RENAMED", "RULES", "TEMPLATE_ONLY", "VIEWS",
-    "Group", "Renamed", "Settings", "View", "check_fields", "check_name", "python_command",
+    "FREE_TEXT", "GROUPS", "RAW_SHELL", "RENAMED", "RULES", "SPECS", "TEMPLATE_ONLY", "VIEWS",
+    "Group", "Renamed", "Settings", "Spec", "View", "check_fields", "check_name",
+    "python_command",
 ]  # fmt: skip
 
 
@@ -604,17 +605,35 @@ class View:
         return f"<settings {self._group}>"  # no attribute but the settings: s.db.name is db_name
 
 
-# --- the rules ------------------------------------------------------------------------------
+# --- what each setting is (for `fab settings` and the checks) ---------------------------------
+@dataclass(frozen=True)
+class Spec:
+    """One setting as declared: for listing it (``fab settings``) and checking it."""
+
+    name: str
+    group: Group
+    kind: str  # "checked", or SHELL, TEXT, TEMPLATE
+    rule: Rule | None
+    about: str  # one line in Korean
+    default: object
+
+
+_GROUP = {g.name: g for g in GROUPS}
+#: every setting in declaration order, its group's block after block
+SPECS: tuple[Spec, ...] = tuple(
+    Spec(f.name, _GROUP[f.metadata["group"]], f.metadata["kind"], f.metadata["rule"],
+         f.metadata["about"], f.default_factory() if callable(f.default_factory) else f.default)
+    for f in fields(Settings)
+)  # fmt: skip
+
 #: setting -> the check of its value (the settings of kind SHELL, TEXT, TEMPLATE have none)
-RULES: dict[str, Rule] = {
-    f.name: f.metadata["rule"] for f in fields(Settings) if f.metadata["rule"] is not None
-}
+RULES: dict[str, Rule] = {s.name: s.rule for s in SPECS if s.rule is not None}
 #: the settings that are raw shell on purpose (run as written on the host, never quoted)
-RAW_SHELL = tuple(f.name for f in fields(Settings) if f.metadata["kind"] == SHELL)
+RAW_SHELL = tuple(s.name for s in SPECS if s.kind == SHELL)
 #: any one line of text: shell-quoted wherever a command uses it (or used by no command)
-FREE_TEXT = tuple(f.name for f in fields(Settings) if f.metadata["kind"] == TEXT)
+FREE_TEXT = tuple(s.name for s in SPECS if s.kind == TEXT)
 #: rendered into config files (templates/), never into a command: one line each
-TEMPLATE_ONLY = tuple(f.name for f in fields(Settings) if f.metadata["kind"] == TEMPLATE)
+TEMPLATE_ONLY = tuple(s.name for s in SPECS if s.kind == TEMPLATE)
 
 
 def check_fields(s: Settings, names: Iterable[str] | None = None, where: str = "") -> None:

@@ -37,6 +37,22 @@ def test_the_kinds_and_rules_cover_every_setting_once():
     assert set(settings.RAW_SHELL) == {n for n in Settings.names() if n.endswith("_cmd")}
 
 
+def test_specs_list_every_setting_in_its_groups_blocks():
+    assert [s.name for s in settings.SPECS] == [f.name for f in FIELDS]
+    order = [s.group for s in settings.SPECS]
+    blocks = [g for i, g in enumerate(order) if i == 0 or order[i - 1] != g]
+    assert blocks == list(GROUPS), "declare each group's settings in one block, in GROUPS order"
+    spec = {s.name: s for s in settings.SPECS}
+    assert spec["backend_dir"].about == "백엔드 체크아웃 경로"
+    assert spec["backend_dir"].default == "/app/backend" and spec["ai_ports"].default == [
+        8001,
+        8002,
+    ]
+    assert (
+        spec["backend_build_cmd"].kind == settings.SHELL and spec["backend_build_cmd"].rule is None
+    )
+
+
 def test_a_rule_that_is_no_check_is_refused_where_it_is_declared():
     # in the class body a field's name is the field declared above it, not the check
     with pytest.raises(TypeError, match="no rule"):
