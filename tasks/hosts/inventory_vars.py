@@ -14,7 +14,8 @@ Refused with a ConfigError that names the line and what to change, though Ansibl
 any other ``ansible_*`` name, typos included (``ansible_hostt``), and passwords
 (``ansible_password``, ``ansible_become_password``, ...: log in with a key, and name the sudo
 password's .env key with the ``sudo_password_env`` setting); a name that is no setting, even
-in a group without hosts.
+in a group without hosts (a renamed setting is refused naming what replaced it:
+``settings.check_name``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import dataclasses
 import difflib
 
 from tasks.errors import ConfigError
+from tasks.hosts import settings
 from tasks.hosts.settings import Settings
 
 #: Host field -> the variables Ansible takes it from, the first one set winning
@@ -69,8 +71,5 @@ def check_name(key: str, where: str) -> None:
                 f"{hint}this tool reads only {', '.join(sorted(ANSIBLE_KEYS))} "
                 "(tasks/hosts/inventory_vars.py says what each does)",
             )
-    elif key not in SETTINGS:
-        raise ConfigError(
-            f"unknown setting {key!r} in {where}",
-            "check the spelling; `fab settings` lists every setting and its default",
-        )
+    else:
+        settings.check_name(key, where)  # the one check of a setting's name (and renames)

@@ -13,7 +13,9 @@ The API
     A value, or None / a ConfigError that names the key, the file and, when the file does
     not exist, says so.
 ``check(used_keys, haystacks)``
-    The start-up check, called before connecting (see "Why masking is safe" below).
+    The start-up check, called before connecting (see "Why masking is safe" below); first
+    it refuses a key that is a setting, or a renamed one (``settings.check_name``: settings
+    are read from hosts.ini alone, one written in .env would silently not apply).
     ``used_keys``: the keys whose values the task uses. ``haystacks``: a description ->
     text for everything the tool prints anyway (``setting_texts(settings)``, the rendered
     plan). Raises one ConfigError that names every refused key, never a value.
@@ -55,6 +57,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from tasks.errors import ConfigError
+from tasks.hosts import settings
 from tasks.hosts.masking import MASK, MIN_LENGTH, StreamMasker, forms_of, mask_text
 
 __all__ = ["MASK", "MIN_LENGTH", "Secrets", "StreamMasker", "setting_texts"]
@@ -67,6 +70,7 @@ class Secrets:
     def __init__(self, values: dict[str, str | None], path: Path | None = None, *,
                  missing: bool = False):  # fmt: skip
         self._values = {k: v for k, v in values.items() if v is not None}
+        self._names = tuple(values)  # every key, also one without a value
         self.path = path
         #: the file was looked for and does not exist
         self.missing = missing
@@ -149,6 +153,9 @@ class Secrets:
         or not. The error names each refused key, never its value, nor which rule or
         which text: either would tell a reader of the log what the value is.
         """
+        where = _shown(self.path) if self.path else ".env"
+        for key in self._names:  # a setting (or a renamed one) written here would not apply
+            settings.check_name(key, where, secrets=True)
         used = {k for k in used_keys if self.get(k)}
         texts = [t.casefold() for t in haystacks.values()]
         refused = []
@@ -163,7 +170,6 @@ class Secrets:
                 refused.append(key)
         if not refused:
             return
-        where = _shown(self.path) if self.path else ".env"
         keys = ", ".join(sorted(refused))
         raise ConfigError(
             f"{keys} in {where} cannot be hidden in the output: a secret must be at least "

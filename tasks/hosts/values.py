@@ -8,8 +8,9 @@ relative path where an absolute one is meant (step A4 would run ``rm -rf ''/*``)
 another system directory as a root the tool empties or rotates.
 
 Each check returns the value or raises a :class:`~tasks.errors.ConfigError` naming the
-setting, what is wrong and what to write instead. Which setting gets which check, and the
-rules about settings together, are in :mod:`tasks.hosts.validate`.
+setting, what is wrong and what to write instead. Which setting gets which check is declared
+beside the setting (:mod:`tasks.hosts.settings`); the rules about settings together are in
+:mod:`tasks.hosts.validate`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
 
 from tasks.errors import ConfigError
+from tasks.hosts import site
+
+#: a check of one setting's value: (value, setting name, where it was read) -> the value
+Rule = Callable[[object, str, str], object]
 
 #: directories that are never a root the tool writes into, empties or rotates
 SYSTEM_DIRS = frozenset({
@@ -306,6 +311,159 @@ def rollback_target(value: str) -> str:
 def restore_source(value: str) -> str:
     """``restore-db --backup``: an absolute path on the host."""
     return absolute_path(str(value), "--backup")
+
+
+# --- checks made for one kind of setting -------------------------------------------------
+def keep(low: int, why: str) -> Rule:
+    """A count or a number of seconds of at least ``low`` (``why``: what it must keep)."""
+    return lambda v, n, w: at_least(v, low, n, w, why)
+
+
+def optional(rule: Rule) -> Rule:
+    """``rule``, or empty (the setting's "not set")."""
+    return lambda v, n, w: v if v == "" else rule(v, n, w)
+
+
+def each(rule: Rule) -> Rule:
+    """A JSON list whose every item passes ``rule``."""
+
+    def check(value, name, where):
+        if not isinstance(value, list):
+            raise _error(name, where, value, "must be a JSON list", "wrap it in [ ]")
+        for item in value:
+            rule(item if isinstance(item, str) else str(item), name, where)
+        return value
+
+    return check
+
+
+def choice(*allowed: str) -> Rule:
+    def check(value, name, where):
+        if value not in allowed:
+            raise _error(name, where, value, f"must be one of {', '.join(allowed)}", "")
+        return value
+
+    check.allowed = allowed  # type: ignore[attr-defined]
+    return check
+
+
+def subdir(value, name, where):
+    """A subdirectory of the checkout (never the checkout itself)."""
+    return relative_path(value, name, where, subdir=True)
+
+
+def nginx_site(value, name, where):
+    absolute_path(value, name, where)
+    path = PurePosixPath(normal(value))
+    if path.parent.name in ("sites-available", "conf.d"):
+        root_dir(str(path.parent.parent), f"{name}'s nginx directory", where)
+    return value
+
+
+def swap_file(value, name, where):
+    _pattern(_SWAP_FILE, value, name, where, "an absolute path of letters, digits and _ . / -",
+             "e.g. /swapfile (/etc/fstab cannot hold spaces)")  # fmt: skip
+    absolute_path(value, name, where)
+    n = normal(value)
+    if n in SYSTEM_DIRS or any(_inside(n, d) for d in SWAP_FORBIDDEN):
+        raise _error(name, where, value, "is a system directory or inside one",
+                     "e.g. /swapfile")  # fmt: skip
+    return value
+
+
+def swap_size(value, name, where):
+    if value == "":
+        return value
+    return _pattern(_SWAP_SIZE, value, name, where, "a size like 4G",
+                    "a whole number with K, M, G or T, e.g. 4G (empty: no swap)")  # fmt: skip
+
+
+def port_pair(value, name, where):
+    """Blue/green: two different ports."""
+    if not isinstance(value, list) or len(value) != 2 or value[0] == value[1]:
+        raise _error(name, where, value, "must be two different ports", f"e.g. {name}=[8081, 8082]")
+    for p in value:
+        port(p, name, where)
+    return value
+
+
+def positive(value, name, where):
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise _error(name, where, value, "must be a number above 0", f"e.g. {name}=0.2")
+    return value
+
+
+_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]{0,99}(\|[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99})?")
+_PYTHON = re.compile(r"/?[A-Za-z0-9_][A-Za-z0-9_./+-]{0,199}")
+_DIR_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}){0,4}")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_CERT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def package(value, name, where):
+    return _pattern(_PACKAGE, value, name, where, "a package name (or name|command)",
+                    "e.g. openjdk-17-jdk-headless or nodejs|node")  # fmt: skip
+
+
+def python_command(value, name="ai_python", where=""):
+    return _pattern(_PYTHON, value, name, where, "a python command or path",
+                    "e.g. python3.12 or /usr/bin/python3")  # fmt: skip
+
+
+def systemd_dir_name(value, name, where):
+    """LogsDirectory= / StateDirectory=: a relative name under /var/log or /var/lib."""
+    if ".." in str(value).split("/"):
+        raise _error(name, where, value, "leaves /var/log or /var/lib (a .. part)", "remove it")
+    return _pattern(_DIR_NAME, value, name, where, "a directory name under /var/log or /var/lib",
+                    "e.g. dojangkok (no leading /)")  # fmt: skip
+
+
+def writable_path(value, name, where):
+    """Absolute, or relative to the component's checkout."""
+    if isinstance(value, str) and value.startswith("/"):
+        return absolute_path(value, name, where)
+    return relative_path(value, name, where, subdir=True)
+
+
+def server_name(value, name, where):
+    problem = site.server_name_problem(value)
+    if problem:
+        raise _error(name, where, value, problem,
+                     "the site's DNS name(s), space-separated, e.g. dojangkok.example.com "
+                     "www.dojangkok.example.com (or _ for any name, with tls=off)")  # fmt: skip
+    return value
+
+
+def https_url(value, name, where):
+    if not str(value).startswith("https://"):
+        raise _error(name, where, value, "must be an https:// URL", "e.g. "
+                     "https://acme-v02.api.letsencrypt.org/directory")  # fmt: skip
+    return url(value, name, where)
+
+
+def email(value, name, where):
+    return _pattern(_EMAIL, value, name, where, "an e-mail address", "e.g. ops@example.com")
+
+
+def cert_name(value, name, where):
+    return _pattern(_CERT_NAME, value, name, where, "a name of letters, digits and . _ -",
+                    "e.g. dojangkok")  # fmt: skip
+
+
+def version_match(value, name, where):
+    if not isinstance(value, str) or not value.startswith(("json:", "regex:")):
+        raise _error(name, where, value, 'must start with "json:" or "regex:"',
+                     "e.g. json:version or regex:version ([0-9.]+)")  # fmt: skip
+    if value.startswith("json:") and not value[5:]:
+        raise _error(name, where, value, "names no field", "e.g. json:version")
+    return value
+
+
+def env_values(value, name, where):
+    """{"KEY": "value"}: keys are environment variable names."""
+    for key in value:
+        env_key(key, name, where)
+    return value
 
 
 # --- helpers --------------------------------------------------------------------------------
