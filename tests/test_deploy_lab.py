@@ -155,7 +155,7 @@ def test_full_deploy_then_every_rollback(ready_lab, tmp_path, cpu_host, gpu_host
         back = fab(lab, tmp_path, "-H", host, f"rollback-{comp}", "--yes")
         assert back.returncode == 0, back.stderr
     assert served(lab) == {"frontend": "1.0.0", "backend": "1.0.0", "ai": "1.0.0"}
-    assert "rollback" in fab(lab, tmp_path, "history").stdout
+    assert " 롤백 " in fab(lab, tmp_path, "history").stdout  # the rollbacks: the task column
     assert fab(lab, tmp_path, "health").returncode == 0
 
 
