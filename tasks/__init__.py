@@ -252,14 +252,22 @@ def restore_db(c, backup=None, dry_run=False, yes=False, message=""):
 @without_hosts
 @operator_task
 def health(c):
-    """Health of every host in the inventory: main page, backend and AI health checks.
+    """Health of every host in the inventory and of the site as this machine sees it.
 
-    Usage: fab health        (exit status 1 when anything is unhealthy)
+    Usage: fab health        (exit status 1 when anything is unhealthy or unreachable)
+    On each host (the ports are not public): the main page, the backend's and the AI's
+    health checks; a host that cannot be reached is a row saying so and the others are
+    still checked. From this machine: https://<server_name>/, its status and the
+    certificate's days left (a warning under 21). Reads only; records nothing.
     """
     from tasks.procedures import health as health_checks
 
-    if not health_checks.check_all(inventory.load(), cli.secrets()):
-        raise Exit("unhealthy", code=1)
+    try:
+        healthy = health_checks.check_all(inventory.load(), cli.secrets())
+    except DeployToolError as exc:  # a read: no refusal record (tasks/cli.py's is for runs)
+        raise Exit(f"\nERROR: {exc}", code=1) from None
+    if not healthy:
+        raise Exit("\n이상이 있습니다: 위 표에서 정상이 아닌 행을 확인하십시오", code=1)
 
 
 @task

@@ -380,7 +380,7 @@ def test_health_reports_a_stopped_service(ready_lab, tmp_path):
     lab.run("gpu", "systemctl stop fastapi")
     try:
         res = fab(lab, tmp_path, "health")
-        assert res.returncode == 1 and "DOWN" in res.stdout
+        assert res.returncode == 1 and "비정상" in res.stdout
     finally:
         lab.run("gpu", "systemctl start fastapi")
 
