@@ -17,8 +17,8 @@ from tasks.apps.ai import AI
 from tasks.apps.backend import BACKEND
 from tasks.apps.frontend import FRONTEND
 from tasks.cli import help_for, operator_task
-from tasks.engine import records
 from tasks.engine.console import Console
+from tasks.errors import DeployToolError
 from tasks.hosts import inventory, validate, values
 from tasks.hosts.settings import Settings
 from tasks.strategies import deploy
@@ -254,14 +254,22 @@ def restore_db(c, backup=None, dry_run=False, yes=False, message=""):
 @without_hosts
 @operator_task
 def health(c):
-    """Health of every host in the inventory: main page, backend and AI health checks.
+    """Health of every host in the inventory and of the site as this machine sees it.
 
-    Usage: fab health        (exit status 1 when anything is unhealthy)
+    Usage: fab health        (exit status 1 when anything is unhealthy or unreachable)
+    On each host (the ports are not public): the main page, the backend's and the AI's
+    health checks; a host that cannot be reached is a row saying so and the others are
+    still checked. From this machine: https://<server_name>/, its status and the
+    certificate's days left (a warning under 21). Reads only; records nothing.
     """
     from tasks.procedures import health as health_checks
 
-    if not health_checks.check_all(inventory.load(), cli.secrets()):
-        raise Exit("unhealthy", code=1)
+    try:
+        healthy = health_checks.check_all(inventory.load(), cli.secrets())
+    except DeployToolError as exc:  # a read: no refusal record (tasks/cli.py's is for runs)
+        raise Exit(f"\nERROR: {exc}", code=1) from None
+    if not healthy:
+        raise Exit("\n이상이 있습니다: 위 표에서 정상이 아닌 행을 확인하십시오", code=1)
 
 
 @task
@@ -324,33 +332,37 @@ def deploy_status(c, run=None):
         release_admin.status(host, secrets, run)
 
 
-def _revisions(rec: dict) -> str:
-    """``abc1234 → def5678``; ``-`` for a task that deployed no revision (setup, config)."""
-    before, after = str(rec.get("from") or "")[:7], str(rec.get("to") or "")[:7]
-    if before.startswith("<") or after.startswith("<"):  # records written before 2026-11-27
-        before, after = "", ""
-    return f"{before} → {after}" if before or after else "-"
-
-
-@task(help={"limit": "how many records (default 20)", "raw": "print the JSON lines as stored"})
+@task(
+    help={
+        "limit": "how many records (default 20), newest first",
+        "app": "only this app's records: frontend, backend, ai or database",
+        "json": "print the records as JSON (a list, newest first) instead of a table",
+    },
+    auto_shortflags=False,  # long names only: -l is fab's own --list (one meaning per flag)
+)
 @without_hosts
-def history(c, limit=20, raw=False):
-    """The deploy records (배포 기록) kept on this machine, newest last."""
-    rows = []
-    for rec in records.read_local(int(limit)):
-        if raw:
-            print(json.dumps(rec, ensure_ascii=False))
-            continue
-        down = rec.get("downtime_seconds")
-        # a run refused before it began (result "refused") has no component, maybe no host
-        rows.append((rec["time"], rec["operator"], rec["kind"], rec.get("component") or "-",
-                     rec.get("host") or "-", _revisions(rec), rec["result"],
-                     "" if down is None else f"{down}s"))  # fmt: skip
-    if rows:
-        Console(cli.secrets()).table(
-            ("time", "operator", "task", "component", "host", "revision", "result", "downtime"),
-            rows, right=(7,),
-        )  # fmt: skip
+def history(c, limit=20, app=None, json=False):
+    """The team's deploy records (배포 기록): every host's and this machine's, newest first.
+
+    Usage: fab history [--limit=50] [--app=backend] [--json]
+    Each host keeps the record of every run on it (state_dir/history.jsonl), whoever ran
+    it: they are read (one command per host, the hosts at once) and merged with this
+    machine's records, one per run. A host that cannot be reached is named; the rest is
+    still shown. Columns: when, who, task, app, host, revisions, result, how long, downtime,
+    the --message given. Reads only; records nothing.
+    """
+    from tasks.engine import history as team
+
+    secrets = cli.secrets()
+    try:
+        n, only = team.check_options(limit, app)
+        try:
+            inv = inventory.load()
+        except DeployToolError as exc:  # this machine's records are still worth showing
+            inv = exc
+        team.show(inv, secrets, limit=n, app=only, as_json=bool(json))
+    except DeployToolError as exc:  # a read: no refusal record (tasks/cli.py's is for runs)
+        raise Exit(f"\nERROR: {exc}", code=1) from None
 
 
 @task

@@ -274,9 +274,9 @@ def test_setup_and_push_config_are_in_the_history(set_up, work):
     import json
 
     lab = set_up[0]
-    res = fab(lab, work, "history")
+    res = fab(lab, work, "history", "--json")
     assert res.returncode == 0
-    kinds = [line.split()[2] for line in res.stdout.splitlines()[2:] if line.strip()]
+    kinds = [r["kind"] for r in json.loads(res.stdout)]
     assert "config" in kinds, res.stdout
     recs = [json.loads(x) for x in (work / "history.jsonl").read_text().splitlines()]
     assert any(r["kind"] == "config" and r["result"] == "rolled-back" for r in recs)

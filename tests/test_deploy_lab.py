@@ -155,7 +155,7 @@ def test_full_deploy_then_every_rollback(ready_lab, tmp_path, cpu_host, gpu_host
         back = fab(lab, tmp_path, "-H", host, f"rollback-{comp}", "--yes")
         assert back.returncode == 0, back.stderr
     assert served(lab) == {"frontend": "1.0.0", "backend": "1.0.0", "ai": "1.0.0"}
-    assert "rollback" in fab(lab, tmp_path, "history").stdout
+    assert " 롤백 " in fab(lab, tmp_path, "history").stdout  # the rollbacks: the task column
     assert fab(lab, tmp_path, "health").returncode == 0
 
 
@@ -380,7 +380,7 @@ def test_health_reports_a_stopped_service(ready_lab, tmp_path):
     lab.run("gpu", "systemctl stop fastapi")
     try:
         res = fab(lab, tmp_path, "health")
-        assert res.returncode == 1 and "DOWN" in res.stdout
+        assert res.returncode == 1 and "비정상" in res.stdout
     finally:
         lab.run("gpu", "systemctl start fastapi")
 

@@ -63,6 +63,8 @@ class Session:
         self.prefetched: dict[str, str] = {}
         #: what goes to the host with the record, in its round trip (records.WithRecord)
         self.with_record: list[records.WithRecord] = []
+        #: the operator's --message (the lock's and the record's)
+        self.operator_message = ""
 
     # --- the host --------------------------------------------------------------------
     @property
@@ -218,6 +220,7 @@ class Session:
             "to": v.target or ("" if v.to_rev == TO_PLACEHOLDER else v.to_rev),
             "yes": self.yes,
             "checklist": self.answers,
+            "operator_message": self.operator_message,
             # where it was built, its artifact's checksum and size (tasks/localbuild/model.py)
             **({"build": v.build.record()} if v.build is not None else {}),
         }
@@ -283,6 +286,7 @@ def session(task: str, component: str, host: Host, secrets: Secrets, *, title: s
     if own:
         remote = (connect or ssh_connect)(host, secrets, label=view.run_id)
     s = Session(view, secrets, yes=yes, console=console, remote=remote, title=title)
+    s.operator_message = message
     try:
         if own and lock and not dry_run:
             s.lock = locks.HostLock.take(remote, view, message)

@@ -9,14 +9,16 @@ import http.client
 import ssl
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from tasks.apps import registry
 from tasks.apps.backend.release import PAIR
 from tasks.engine.console import Console
+from tasks.errors import DeployToolError
 from tasks.hosts import site
 from tasks.hosts.connect import connect
-from tasks.hosts.inventory import Inventory
+from tasks.hosts.inventory import Host, Inventory
 from tasks.hosts.remote import ConnectionLost
 from tasks.hosts.secrets import Secrets
 from tasks.setup.tls import WARN_DAYS
@@ -64,46 +66,72 @@ def _why(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+#: a row's first word: what the operator looks for
+OK, BAD, UNREACHABLE = "정상", "비정상", "연결 안 됨"
+
+
 def outside_row(answer: Answer) -> tuple[bool, str]:
     """(healthy, shown): the site's answer to this machine, the certificate's days left."""
     if not answer.status:
-        return False, f"DOWN  {answer.url}: {answer.error}"
+        return False, f"{BAD}  {answer.url}: {answer.error}"
     if answer.status != 200:
-        return False, f"DOWN  {answer.url}: HTTP {answer.status}"
+        return False, f"{BAD}  {answer.url}: HTTP {answer.status}"
     if answer.days_left is None:
-        return True, f"UP  {answer.url} (tls=off: 평문 HTTP, 시험용)"
+        return True, f"{OK}  {answer.url} (tls=off: 평문 HTTP, 시험용)"
     days = f"인증서 {answer.days_left}일 남음"
     if answer.days_left < WARN_DAYS:
-        return True, f"UP  {answer.url}  경고: {days} ({WARN_DAYS}일 미만: 갱신을 확인하십시오)"
-    return True, f"UP  {answer.url}  {days}"
+        return True, f"{OK}  {answer.url}  경고: {days} ({WARN_DAYS}일 미만: 갱신을 확인하십시오)"
+    return True, f"{OK}  {answer.url}  {days}"
+
+
+class Row(NamedTuple):
+    host: str
+    app: str
+    ok: bool
+    shown: str
+
+
+def unreachable(problem: str) -> str:
+    return f"{UNREACHABLE}  호스트에 접속하지 못해 확인하지 못했습니다 ({problem})"
+
+
+def host_rows(host: Host, comps: list, secrets: Secrets, connect_host) -> list[Row]:
+    """A row for each app of the host; a host that cannot be reached (or is lost midway)
+    is a row per app saying so, never the end of `fab health`."""
+    try:
+        remote = connect_host(host, secrets)
+    except DeployToolError as exc:
+        return [Row(host.alias, comp.name, False, unreachable(exc.problem)) for comp in comps]
+    rows = []
+    try:
+        for comp in comps:
+            check = comp.health(host.settings, None).command()
+            if comp.name == "backend" and host.settings.strategy == "release":
+                check = PAIR.live_health(host.settings)  # the instance nginx sends requests to
+            try:
+                res = remote.run(check, timeout=30)
+                ok, shown = res.ok, OK if res.ok else f"{BAD}  {res.tail(1)}"
+            except ConnectionLost as exc:
+                ok, shown = False, f"{UNREACHABLE}  연결이 끊겼습니다 ({exc})"
+            rows.append(Row(host.alias, comp.name, ok, shown))
+    finally:
+        remote.close()
+    return rows
 
 
 def check_all(inv: Inventory, secrets: Secrets, console: Console | None = None,
               connect_host=connect, ask=ask_site) -> bool:  # fmt: skip
+    """Every host's apps, then the site from this machine (asked even when its host could
+    not be reached: the name may answer from elsewhere). Reads only: writes no record."""
     console = console or Console(secrets)
-    healthy, rows, asked = True, [], set()
+    rows: list[Row] = []
+    asked: set[str] = set()
     for host in inv.hosts.values():
-        remote = connect_host(host, secrets)
-        try:
-            comps = registry.on_host(host.groups, host.alias)
-            for comp in comps:
-                check = comp.health(host.settings, None).command()
-                if comp.name == "backend" and host.settings.strategy == "release":
-                    check = PAIR.live_health(host.settings)  # the instance nginx sends requests to
-                try:
-                    res = remote.run(check, timeout=30)
-                    ok, why = res.ok, res.tail(1)
-                except ConnectionLost as exc:
-                    ok, why = False, f"연결 끊김: {exc}"
-                healthy &= ok
-                rows.append((host.alias, comp.name, "UP" if ok else f"DOWN  {why}"))
-        finally:
-            remote.close()
+        comps = registry.on_host(host.groups, host.alias)
+        rows += host_rows(host, comps, secrets, connect_host)
         url = site.site_url(host.settings)
         if registry.FRONTEND in comps and site.names(host.settings) and url not in asked:
             asked.add(url)  # hosts behind one name: asked once
-            ok, shown = outside_row(ask(url))
-            healthy &= ok
-            rows.append((host.alias, "site (이 컴퓨터에서)", shown))
-    console.table(("호스트", "컴포넌트", "결과"), rows)
-    return healthy
+            rows.append(Row(host.alias, "site (이 컴퓨터에서)", *outside_row(ask(url))))
+    console.table(("호스트", "앱", "결과"), [(r.host, r.app, r.shown) for r in rows])
+    return all(r.ok for r in rows)

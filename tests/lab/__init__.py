@@ -202,6 +202,20 @@ class Lab:
     def _reset_bare(self, hosts) -> None:
         _parallel(self._boot, tuple(hosts))
 
+    @contextlib.contextmanager
+    def host_stopped(self, host: str):
+        """Within: ``host``'s machine is off (killed, its link gone: a crashed server, as the
+        tool sees it); after: booted again as `fab setup` left it (the cached layer)."""
+        machines.stop(self.settings, host)
+        try:
+            yield
+        finally:
+            self._boot_setup(host)
+
+    @_locked
+    def _boot_setup(self, host: str) -> None:
+        self._boot(host, served.ensure(self, Path(self._meta()["golden"])))
+
     @_locked
     def down(self, quiet: bool = False) -> None:
         """Stop everything the lab started; safe after a crash or a half-finished up."""

@@ -64,6 +64,7 @@ def test_a_deploy_takes_the_lock_first_releases_it_last_and_records(monkeypatch,
     )
     assert info["message"] == "hotfix 42" and info["task"] == "deploy"
     (rec,) = history()
+    assert rec["operator_message"] == "hotfix 42"  # `fab history`'s message column
     assert rec["result"] == "ok" and rec["kind"] == "deploy" and rec["strategy"] == "manual"
     assert rec["from"] == HEAD and rec["to"] == HEAD and rec["run_id"] == s.view.run_id
     # the manual's 12 steps, 0, 6a and 6b (.env mode), and L3 (the host build's runtime check)
@@ -176,7 +177,7 @@ def test_a_weak_secret_is_refused_before_any_host_naming_only_its_key(monkeypatc
 
 
 def test_a_task_that_deploys_no_revision_records_none(history):
-    from tasks import _revisions
+    from tasks.engine.history import revisions as _revisions
     from tasks.engine.session import session
 
     with session("config", "config", make_host(), Secrets(dict(SECRETS)), title="push-config",

@@ -124,7 +124,7 @@ def test_host_text_reaches_a_terminal_as_text():
 
 
 def test_history_and_an_error_s_message_carry_no_control_bytes(tmp_path):
-    """`fab history` (table and --raw JSON) over a record that quotes a host, and the
+    """`fab history` (table and --json) over a record that quotes a host, and the
     message of a run refused with a host's output in it, as fab prints them to a pipe."""
     history = tmp_path / "history.jsonl"
     record = {"time": "2026-01-01T00:00:00+09:00", "operator": HOSTILE, "kind": "deploy",
@@ -132,10 +132,15 @@ def test_history_and_an_error_s_message_carry_no_control_bytes(tmp_path):
               "steps": [{"detail": HOSTILE}]}  # fmt: skip
     history.write_text(json.dumps(record, ensure_ascii=False) + "\n")
     history.chmod(0o600)
-    env = {**os.environ, "DOJANGKOK_HISTORY": str(history), "DOJANGKOK_ENV": str(tmp_path / "e")}
+    env = {
+        **os.environ,
+        "DOJANGKOK_HISTORY": str(history),
+        "DOJANGKOK_ENV": str(tmp_path / "e"),
+        "DOJANGKOK_HOSTS": str(tmp_path / "no-inventory.ini"),
+    }  # this machine's records only
     fab = [sys.executable, "-c", "from fabric.main import program; program.run()"]
     outs = []
-    for args in (["history"], ["history", "--raw"]):
+    for args in (["history"], ["history", "--json"]):
         res = subprocess.run([*fab, *args], cwd=ROOT, env=env, capture_output=True, timeout=60)
         assert res.returncode == 0, res.stderr
         outs.append(res.stdout)

@@ -198,7 +198,7 @@ def test_tls_off_says_it_is_for_testing():
 def test_the_outside_row_warns_under_21_days():
     assert health.outside_row(health.Answer("https://x/", 200, 60)) == (
         True,
-        "UP  https://x/  인증서 60일 남음",
+        "정상  https://x/  인증서 60일 남음",
     )
     ok, shown = health.outside_row(health.Answer("https://x/", 200, 20))
     assert ok and "경고: 인증서 20일 남음 (21일 미만" in shown
