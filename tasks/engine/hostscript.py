@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tasks.engine import lock as locks
 from tasks.engine.interrupt import INTERRUPT
+from tasks.engine.live import Live
 from tasks.engine.records import RUN_FILE_MODE, WithRecord, host_history_path
 from tasks.engine.runner import StepReport
 from tasks.engine.steps import Kind, Plan, Step, Upload
@@ -29,9 +29,6 @@ from tasks.errors import StepFailed
 from tasks.hosts.remote import ConnectionLost, Interrupted
 from tasks.onhost.policy import Policy
 from tasks.shell import q, root_helper
-
-if TYPE_CHECKING:
-    from tasks.engine.session import Session
 
 HERE = Path(__file__).resolve().parent.parent / "onhost"  # the shipped files (stdlib only)
 ACK_WAIT = 15  # seconds the host waits for the operator's side before finishing up itself
@@ -110,7 +107,7 @@ class Detached(StepFailed):
     """The operator stopped following; the host goes on."""
 
 
-def follow(s: Session, ack: str = "now") -> dict:
+def follow(s: Live, ack: str = "now") -> dict:
     """Stream the host run's events until it is done; returns the ``done`` event. ``ack``:
     when the host hears that the operator's side has the end and writes the record itself:
     ``now``, ``with-record`` (in the record's round trip: a rollback, with nothing to ask
@@ -199,7 +196,7 @@ def watch_command(v: RunView, seen: int) -> str:
 class _Follow:
     """Turns the host's status lines back into the operator's output and report."""
 
-    def __init__(self, s: Session):
+    def __init__(self, s: Live):
         self.s, self.out = s, s.console.out
         self.lines = 0
         self.buffer = ""
@@ -253,7 +250,7 @@ class _Follow:
             self.progress = None
 
 
-def settle(s: Session, done: dict, serving=None) -> None:
+def settle(s: Live, done: dict, serving=None) -> None:
     """Carry the host run's end into the session: raise as the in-process runner would.
     ``serving``: reads and says what serves now, for a run that ended without going back
     (a rollback stopped after its switch, a deploy stopped before it)."""

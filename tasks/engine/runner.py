@@ -13,22 +13,30 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
 
 from tasks.engine import staging
 from tasks.engine.interrupt import INTERRUPT
+from tasks.engine.live import Live
+from tasks.engine.report import Report, StepReport, asdict_steps
 from tasks.engine.steps import Kind, Plan, Step
+from tasks.engine.view import RunView
 from tasks.errors import ConfigError, StepFailed
 from tasks.hosts.remote import ConnectionLost, Interrupted, UploadFailed
 from tasks.onhost import policy
 from tasks.onhost.policy import Outcome
 
-if TYPE_CHECKING:
-    from tasks.engine.session import Session
-    from tasks.engine.view import RunView
+#: the report's types are the runner's names too (tasks/engine/report.py)
+__all__ = [
+    "Report",
+    "Rollback",
+    "Runner",
+    "StepReport",
+    "asdict_steps",
+    "sudo_hint",
+    "upload_check",
+]
 
-Rollback = Callable[["RunView", str], Plan]
+Rollback = Callable[[RunView, str], Plan]
 
 
 #: what sudo and the root helper say when they refuse (tasks/onhost/roothelper.py)
@@ -48,67 +56,12 @@ def sudo_hint(detail: str) -> str:
     )
 
 
-@dataclass
-class StepReport:
-    section: str  # the plan's section (A, B, C, S, CFG): numbers repeat across plans
-    number: str
-    title: str
-    expected: str
-    status: str  # ok | failed | warned | skipped | planned | interrupted
-    seconds: float = 0.0
-    detail: str = ""
-    phase: str = "deploy"  # deploy | rollback
-
-
-@dataclass
-class Report:
-    task: str
-    component: str
-    host: str
-    steps: list[StepReport] = field(default_factory=list)
-    down_at: float | None = None
-    up_at: float | None = None
-    result: str = "running"
-    rolled_back: bool | None = None
-    interrupted: bool = False
-    message: str = ""
-    #: measured on the host, when the critical section ran there (tasks/onhost/hostrun.py)
-    host_downtime: float | None = None
-
-    @property
-    def downtime(self) -> float | None:
-        if self.host_downtime is not None:
-            return self.host_downtime
-        if self.down_at is None:
-            return None
-        end = self.up_at if self.up_at is not None else time.monotonic()
-        return max(0.0, end - self.down_at)
-
-    @property
-    def service_down(self) -> bool:
-        return policy.service_down(self.down_at, self.up_at)
-
-    def to_dict(self) -> dict:
-        return {
-            "steps": [asdict(s) for s in self.steps],
-            "downtime_seconds": None if self.downtime is None else round(self.downtime, 1),
-            "result": self.result,
-            "rolled_back": self.rolled_back,
-            "interrupted": self.interrupted,
-            "message": self.message,
-        }
-
-
-def asdict_steps(report: Report) -> list[dict]:
-    return [asdict(s) for s in report.steps]
-
-
 class _RollbackStopped(Exception):
     """The rollback itself was interrupted (a second Ctrl-C) or lost its connection."""
 
 
 class Runner:
-    def __init__(self, session: Session):
+    def __init__(self, session: Live):
         self.session = session
         self.out = session.console.out
 
