@@ -64,6 +64,16 @@ class Step:
     skip_if: Callable[[RunView], str | None] | None = None
     added: str = ""  # why the tool added or changed this step (shown in the runbook)
 
+    def fields(self, section: str) -> dict:
+        """What the step loop (tasks/onhost/hostrun.py ``Loop``) reads of this step, for
+        both executors: the in-process runner and, in plan.json, the host run. A field the
+        loop needs is added here once."""
+        return {
+            "section": section, "number": self.number, "title": self.title,
+            "expected": self.expected, "on_failure": self.on_failure,
+            "policy": self.policy.name, "then": self.then.name, "down": self.down, "up": self.up,
+        }  # fmt: skip
+
     def render(self, view: RunView) -> str:
         """The exact command (or description) this step runs, for plans and logs. A root
         step with uploads runs as one root command that receives them into a root-only

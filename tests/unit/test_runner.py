@@ -178,9 +178,11 @@ def press_during(pattern):
 
 
 def test_ctrl_c_during_the_build_rolls_back_like_a_failure():
-    remote = FakeRemote([press_during("backend && ./gradlew")])
+    remote, lines = FakeRemote([press_during("backend && ./gradlew")]), []
     with pytest.raises(StepFailed) as err:
-        run_backend(remote)
+        run_backend(remote, lines)
+    # the stopped step is shown as the host run's follower shows one (runner.report_step)
+    assert "      | Ctrl-C로 중단됨" in lines
     report = err.value.report
     assert report.result == "interrupted" and report.interrupted and report.rolled_back
     assert ("run", f"{ROOT} systemctl restart dojangkok") in remote.calls
