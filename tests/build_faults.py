@@ -58,11 +58,11 @@ def ssh_cut() -> None:
 
     from tasks.engine import runner
 
-    where, attempt = os.environ["DOJANGKOK_TEST_CUT_BEFORE"], runner.Runner._attempt
+    where, attempt = os.environ["DOJANGKOK_TEST_CUT_BEFORE"], runner.Runner.attempt
     done: list[str] = []
 
-    def cut_then_attempt(self, plan, step, stop):
-        if not done and f"{plan.section}{step.number}" == where:
+    def cut_then_attempt(self, item, phase):
+        if not done and f"{item['section']}{item['number']}" == where:
             done.append(where)
             print(f"[fault] SSH connection cut before {where}", flush=True)
             sock = self.session.remote.conn.transport.sock
@@ -70,9 +70,9 @@ def ssh_cut() -> None:
             deadline = time.monotonic() + 10
             while self.session.remote.alive and time.monotonic() < deadline:
                 time.sleep(0.05)
-        return attempt(self, plan, step, stop)
+        return attempt(self, item, phase)
 
-    runner.Runner._attempt = cut_then_attempt
+    runner.Runner.attempt = cut_then_attempt
 
 
 FAULTS = {"corrupt-upload": corrupt_upload, "python-3.12": python_312, "ssh-cut": ssh_cut}

@@ -1,9 +1,15 @@
 """The engine: how a plan runs, whatever component it deploys.
 
-steps      Step, Plan, CheckItem, Upload: the manual's steps as data
-policy     what a failure or an interruption means (pure)
+Imports point one way (no circle): session → runner, checklist, lock, records → live →
+report, view, console (hostscript, which follows a host run, takes a Live too); the failure
+policy and the on-host step loop are tasks/onhost/.
+
+steps      Step, Plan, CheckItem (and Upload, upload.py): the manual's steps as data
 view       RunView: the frozen facts of one run that command builders read
-runner     runs a plan through a session: uploads, output, timing, the policy
+report     what a run reports: each step's result, the downtime, how it ended
+live       a run's link to its host and operator (what steps, checks, records, the runner
+           take; the session is one): view, connection, console, report, reads
+runner     runs a plan through a Live: uploads, output, timing, the policy
 console    what the operator sees: masked lines, tables, live progress
 session    one task on one host: connect, lock, banner, record, notice, summary
 lock       the per-host deploy lock (mkdir on the host)

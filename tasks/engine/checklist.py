@@ -12,16 +12,13 @@ from __future__ import annotations
 import select
 import sys
 import threading
-from typing import TYPE_CHECKING
 
 from tasks.engine.interrupt import INTERRUPT
+from tasks.engine.live import Live
 from tasks.engine.steps import CheckItem, Plan
 from tasks.errors import ConfigError
 from tasks.hosts.remote import Interrupted
 from tasks.terminal import safe
-
-if TYPE_CHECKING:
-    from tasks.engine.session import Session
 
 BEFORE, DURING, AFTER = "배포 전", "배포 중", "배포 후"
 _PROMPT = threading.Lock()  # one question at a time when hosts deploy in parallel
@@ -83,7 +80,7 @@ def ask(question: str, yes: bool, reader=_read_line) -> tuple[bool, str]:
             return False, "operator"
 
 
-def run_phase(plan: Plan, session: Session, phase: str,
+def run_phase(plan: Plan, session: Live, phase: str,
               step_status: dict[str, str] | None = None) -> None:  # fmt: skip
     """Run one phase's items; raises Declined on a "no" or a failed automatic check."""
     items = [i for i in plan.checklist if i.phase == phase]
@@ -106,7 +103,7 @@ def run_phase(plan: Plan, session: Session, phase: str,
         session.prefetched.clear()
 
 
-def _answer(item: CheckItem, session: Session,
+def _answer(item: CheckItem, session: Live,
             step_status: dict[str, str] | None) -> tuple[bool, str, str]:  # fmt: skip
     """(ok, what is shown, who answered) for one item."""
     dry_run = session.view.dry_run
@@ -129,7 +126,7 @@ def _answer(item: CheckItem, session: Session,
     return ok, ("예" if ok else "아니오") + (" (--yes)" if by == "--yes" else ""), by
 
 
-def during_and_after(plan: Plan, session: Session, roll_back) -> None:
+def during_and_after(plan: Plan, session: Live, roll_back) -> None:
     """The 배포 중 items (from the steps' results), then the 배포 후 items; a "no" where the
     manual rolls back calls ``roll_back(reason)``."""
     statuses = {st.number: st.status for st in session.report.steps if st.phase == "deploy"}

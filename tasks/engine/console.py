@@ -32,7 +32,9 @@ _PRINT = threading.Lock()
 
 @cache
 def _rich():
-    """The rich console that draws live lines (imported on first use)."""
+    """The rich console that draws live lines (imported on first use: rich.console is
+    ~15 ms of a start-up, rich.live ~22 ms, `python -X importtime`; most tasks' dry runs
+    and refusals draw no live line)."""
     from rich.console import Console as RichConsole
 
     return RichConsole(highlight=False, emoji=False, soft_wrap=True)

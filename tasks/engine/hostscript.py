@@ -6,8 +6,9 @@ finish even if SSH drops, the operator presses Ctrl-C or ``fab`` is killed. Here
 
 - :func:`launch_step` is the plan step that uploads the executor, the policy and the compiled
   steps (plan.json) and starts the unit; the command shown is the command run;
-- :func:`follow` streams the unit's status lines (``tail -F``), prints them as the in-process
-  runner would, rebuilds the report, and answers Ctrl-C: the first press asks the host to
+- :func:`follow` streams the unit's status lines (``tail -F``); each step's ``end`` is the
+  host loop's report of it, shown and kept as the in-process runner's are
+  (runner.report_step); it answers Ctrl-C: the first press asks the host to
   stop and roll back (a ``cancel`` file), the second detaches (the host goes on;
   ``fab -H <host> deploy-status`` reattaches). A dropped connection is reconnected and the
   stream resumed where it stopped.
@@ -17,21 +18,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tasks.engine import lock as locks
 from tasks.engine.interrupt import INTERRUPT
+from tasks.engine.live import Live
 from tasks.engine.records import RUN_FILE_MODE, WithRecord, host_history_path
-from tasks.engine.runner import StepReport
+from tasks.engine.runner import report_step
 from tasks.engine.steps import Kind, Plan, Step, Upload
 from tasks.engine.view import RunView
 from tasks.errors import StepFailed
 from tasks.hosts.remote import ConnectionLost, Interrupted
 from tasks.onhost.policy import Policy
 from tasks.shell import q, root_helper
-
-if TYPE_CHECKING:
-    from tasks.engine.session import Session
 
 HERE = Path(__file__).resolve().parent.parent / "onhost"  # the shipped files (stdlib only)
 ACK_WAIT = 15  # seconds the host waits for the operator's side before finishing up itself
@@ -51,11 +49,10 @@ def _step_doc(section: str, s: Step, v: RunView) -> dict:
     if s.sudo:  # the host run is the deploy login's: root is the root helper's, per call
         raise ValueError(f"{section}{s.number}: a host-run step calls the root helper, not sudo")
     return {
-        "section": section, "number": s.number, "title": s.title, "expected": s.expected,
-        "on_failure": s.on_failure, "policy": s.policy.name, "then": s.then.name,
-        "command": s.render(v), "cleanup": s.cleanup(v) if s.cleanup else "",
+        **s.fields(section), "command": s.render(v),
+        "cleanup": s.cleanup(v) if s.cleanup else "",
         "diagnose": s.diagnose(v) if s.diagnose else "",
-        "down": s.down, "up": s.up,
+        "skip": (s.skip_if(v) or "") if s.skip_if else "",
     }  # fmt: skip
 
 
@@ -110,7 +107,7 @@ class Detached(StepFailed):
     """The operator stopped following; the host goes on."""
 
 
-def follow(s: Session, ack: str = "now") -> dict:
+def follow(s: Live, ack: str = "now") -> dict:
     """Stream the host run's events until it is done; returns the ``done`` event. ``ack``:
     when the host hears that the operator's side has the end and writes the record itself:
     ``now``, ``with-record`` (in the record's round trip: a rollback, with nothing to ask
@@ -199,7 +196,7 @@ def watch_command(v: RunView, seen: int) -> str:
 class _Follow:
     """Turns the host's status lines back into the operator's output and report."""
 
-    def __init__(self, s: Session):
+    def __init__(self, s: Live):
         self.s, self.out = s, s.console.out
         self.lines = 0
         self.buffer = ""
@@ -230,18 +227,9 @@ class _Follow:
             self.progress.__enter__()
         elif kind == "out" and self.progress is not None:
             self.progress.feed(self.masker.feed(e["line"] + "\n"))
-        elif kind == "end":
+        elif kind == "end":  # the host loop's report of the step, as the runner's
             self.close()
-            mark = {"ok": "✓", "warned": "!", "failed": "✗", "interrupted": "✗"}[e["status"]]
-            detail = e.get("detail", "")
-            ok = e["status"] == "ok"
-            self.out(f"      {mark} {e['seconds']:.1f}s" + (f"  {detail}" if detail and ok else ""))
-            if not ok and detail:
-                self.out("\n".join("      | " + line for line in detail.splitlines()))
-            self.s.report.steps.append(StepReport(
-                e["section"], e["number"], e["title"], e["expected"], e["status"],
-                e["seconds"], detail, e["phase"],
-            ))  # fmt: skip
+            report_step(self.s, e)
         elif kind == "rollback":
             self.out(f"!!! {e['reason']} → 롤백 시작 (호스트에서)")
         elif kind == "done":
@@ -253,7 +241,7 @@ class _Follow:
             self.progress = None
 
 
-def settle(s: Session, done: dict, serving=None) -> None:
+def settle(s: Live, done: dict, serving=None) -> None:
     """Carry the host run's end into the session: raise as the in-process runner would.
     ``serving``: reads and says what serves now, for a run that ended without going back
     (a rollback stopped after its switch, a deploy stopped before it)."""

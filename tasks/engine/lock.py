@@ -18,18 +18,15 @@ import os
 import time
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 
+from tasks.engine.live import Live
 from tasks.engine.records import RUN_FILE_MODE
-from tasks.engine.steps import Upload
+from tasks.engine.upload import Upload
 from tasks.engine.view import RunView, operator_host, operator_name
 from tasks.errors import ConfigError, DeployToolError
 from tasks.hosts.remote import Remote
 from tasks.hosts.settings import Settings
 from tasks.shell import q
-
-if TYPE_CHECKING:
-    from tasks.engine.session import Session
 
 
 def lock_dir(s: Settings) -> str:
@@ -215,7 +212,7 @@ class HostLock:
         return Upload(f"{lock_dir(self.s)}/info.json", RUN_FILE_MODE, "배포 잠금 정보 (대상 리비전)",
                       lambda secrets: text)  # fmt: skip
 
-    def release(self, session: Session | None = None) -> None:
+    def release(self, session: Live | None = None) -> None:
         """Release it if still ours; a host we cannot reach keeps it, and we say so."""
         try:
             if not self.remote.alive:

@@ -13,31 +13,20 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
 
+from tasks.engine.live import Live, WithRecord
+from tasks.engine.view import new_run_id, operator_host, operator_name
 from tasks.hosts.remote import ConnectionLost
 from tasks.shell import q
 from tasks.terminal import safe
-
-if TYPE_CHECKING:
-    from tasks.engine.session import Session
 
 STACK_LIMIT = 20
 #: every file the tool writes on a host for itself (records, the revision stack, the lock's
 #: info, a host run's files) is the deploy login's alone: what ran, when, by whom, with which
 #: output is nobody else's business on a shared server
 RUN_FILE_MODE = "600"
-
-
-class WithRecord(NamedTuple):
-    """Something a run still has to do on the host, done in the record's round trip (the
-    record is the last thing a session writes there): a command, after ``files`` (text,
-    path, mode) are written; ``what`` names it when it could not be done."""
-
-    command: str
-    what: str
-    files: tuple[tuple[str, str, str], ...] = ()
 
 
 #: records this process wrote (a run refused before any task's record: ``refused``)
@@ -53,11 +42,11 @@ def host_history_path(state_dir: str) -> str:
     return f"{state_dir}/history.jsonl"
 
 
-def state_file(session: Session) -> str:
+def state_file(session: Live) -> str:
     return f"{session.view.s.state_dir}/{session.view.component}.json"
 
 
-def stack_command(session: Session) -> str:
+def stack_command(session: Live) -> str:
     """Prints the deployed-revision stack's file (nothing when there is none)."""
     return f"cat -- {q(state_file(session))} 2>/dev/null || true"
 
@@ -71,11 +60,11 @@ def parse_stack(text: str) -> list[str]:
         return []
 
 
-def read_stack(session: Session) -> list[str]:
+def read_stack(session: Live) -> list[str]:
     return parse_stack(session.query(stack_command(session)))
 
 
-def write_stack(session: Session, stack: list[str]) -> None:
+def write_stack(session: Live, stack: list[str]) -> None:
     """The stack, written on the host with the run's record (in its round trip): the last
     thing a successful deploy or rollback changes there."""
     body = json.dumps({"deployed": stack[-STACK_LIMIT:]}, indent=1) + "\n"
@@ -130,7 +119,7 @@ UNLOCKED = "@@dojangkok-unlocked"
 NOT_DONE = "@@dojangkok-not-done-"
 
 
-def append(session: Session, entry: dict, unlock: str = "") -> bool:
+def append(session: Live, entry: dict, unlock: str = "") -> bool:
     """Append one record locally and, when the host can be reached, on the host (masked).
     First, in the same round trip, what the run left for it (``session.with_record``: the
     host run's acknowledgement, the deployed-revision stack). ``unlock``: the deploy lock's
@@ -178,10 +167,6 @@ def refused(task: str, host: str, problem: str, fix: str, mask) -> None:
     """The local record of a run that ended before it wrote one: refused at start (the
     settings, the secrets, a bad option, a host that cannot be reached or whose key
     changed). ``mask``: the secrets' masker (the message never holds a value; in case)."""
-    from datetime import UTC, datetime
-
-    from tasks.engine.view import new_run_id, operator_host, operator_name
-
     entry = {
         "run_id": new_run_id(),
         "time": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),

@@ -1,34 +1,46 @@
-"""Runs a plan on a host, through its session: the one place steps are executed.
+"""Runs a plan on a host, through its session: the step loop's executor in the operator's
+process. The loop (tasks/onhost/hostrun.py ``Loop``, shared with the host run) decides
+what happens after each step; here a step is run and shown.
 
-Here, and only here: a step's uploads are sent (a root step's on its own root command's
+Here: a step's uploads are sent (a root step's on its own root command's
 standard input, into a directory only root can read: tasks/engine/staging.py; a file that
 does not arrive whole fails the step, named), its exact command is shown (``[sudo]``
 where it runs as root), run with its output streamed to the progress line, timed against
-the manual's estimate, and a failure, a Ctrl-C or a lost connection is turned into the
-step's policy (tasks/onhost/policy.py): go on, retry after the cleanup, stop, or roll back.
-Every step that ran, rollback steps included, lands in the session's report.
+the manual's estimate; a Ctrl-C or a lost connection stops it (the loop then applies the
+step's policy, tasks/onhost/policy.py: go on, retry after the cleanup, stop, or roll back;
+after a lost connection this side reconnects first), and how the run ended becomes the
+StepFailed the task raises. Every step that ran, rollback steps included, lands in the
+session's report (:func:`report_step`, also for the host run's steps).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+import contextlib
+from collections.abc import Callable, Iterator
 
 from tasks.engine import staging
 from tasks.engine.interrupt import INTERRUPT
+from tasks.engine.live import Live
+from tasks.engine.report import Report, StepReport, asdict_steps
 from tasks.engine.steps import Kind, Plan, Step
+from tasks.engine.view import RunView
 from tasks.errors import ConfigError, StepFailed
 from tasks.hosts.remote import ConnectionLost, Interrupted, UploadFailed
 from tasks.onhost import policy
-from tasks.onhost.policy import Outcome
+from tasks.onhost.hostrun import Halt, Loop, Refused, Stopped
 
-if TYPE_CHECKING:
-    from tasks.engine.session import Session
-    from tasks.engine.view import RunView
+#: the report's types are the runner's names too (tasks/engine/report.py)
+__all__ = [
+    "Report",
+    "Rollback",
+    "Runner",
+    "StepReport",
+    "asdict_steps",
+    "sudo_hint",
+    "upload_check",
+]
 
-Rollback = Callable[["RunView", str], Plan]
+Rollback = Callable[[RunView, str], Plan]
 
 
 #: what sudo and the root helper say when they refuse (tasks/onhost/roothelper.py)
@@ -48,69 +60,33 @@ def sudo_hint(detail: str) -> str:
     )
 
 
-@dataclass
-class StepReport:
-    section: str  # the plan's section (A, B, C, S, CFG): numbers repeat across plans
-    number: str
-    title: str
-    expected: str
-    status: str  # ok | failed | warned | skipped | planned | interrupted
-    seconds: float = 0.0
-    detail: str = ""
-    phase: str = "deploy"  # deploy | rollback
-
-
-@dataclass
-class Report:
-    task: str
-    component: str
-    host: str
-    steps: list[StepReport] = field(default_factory=list)
-    down_at: float | None = None
-    up_at: float | None = None
-    result: str = "running"
-    rolled_back: bool | None = None
-    interrupted: bool = False
-    message: str = ""
-    #: measured on the host, when the critical section ran there (tasks/onhost/hostrun.py)
-    host_downtime: float | None = None
-
-    @property
-    def downtime(self) -> float | None:
-        if self.host_downtime is not None:
-            return self.host_downtime
-        if self.down_at is None:
-            return None
-        end = self.up_at if self.up_at is not None else time.monotonic()
-        return max(0.0, end - self.down_at)
-
-    @property
-    def service_down(self) -> bool:
-        return policy.service_down(self.down_at, self.up_at)
-
-    def to_dict(self) -> dict:
-        return {
-            "steps": [asdict(s) for s in self.steps],
-            "downtime_seconds": None if self.downtime is None else round(self.downtime, 1),
-            "result": self.result,
-            "rolled_back": self.rolled_back,
-            "interrupted": self.interrupted,
-            "message": self.message,
-        }
-
-
-def asdict_steps(report: Report) -> list[dict]:
-    return [asdict(s) for s in report.steps]
-
-
 class _RollbackStopped(Exception):
     """The rollback itself was interrupted (a second Ctrl-C) or lost its connection."""
 
 
+#: how a lost connection is named in a stopped step's problem
+LOST = "연결 끊김"
+
+
+@contextlib.contextmanager
+def _stops() -> Iterator[None]:
+    """A Ctrl-C or a lost connection during a step, as the step loop knows them."""
+    try:
+        yield
+    except Interrupted:
+        raise Stopped("Ctrl-C로 중단됨") from None
+    except ConnectionLost as exc:
+        raise Stopped(f"{LOST}: {exc}", LOST) from None
+
+
 class Runner:
-    def __init__(self, session: Session):
+    """The step loop's executor in the operator's process (tasks/onhost/hostrun.py ``Loop``
+    decides; this runs a step over SSH or locally, with its uploads, and shows it)."""
+
+    def __init__(self, session: Live):
         self.session = session
         self.out = session.console.out
+        self.back: Rollback | None = None
 
     @property
     def report(self) -> Report:
@@ -122,85 +98,70 @@ class Runner:
 
         Raises StepFailed when the run stopped (rolled back or not); the report says how.
         """
-        stop = INTERRUPT.abort if phase == "rollback" else INTERRUPT.cancel
-        committed = False
-        total = len(plan.steps)
-        for k, step in enumerate(plan.steps, 1):
-            view = self.session.view  # a step may have found something out (Session.set)
-            self.out(
-                f"[{k}/{total}] ({plan.section}{step.number}) {step.title}  (예상 {step.expected})"
-            )
-            skip = step.skip_if(view) if step.skip_if else None
-            if skip:
-                self.out(f"      - 건너뜀: {skip}")
-                self._add(plan, step, "skipped", 0, skip, phase)
-                continue
-            for line in step.shown(view):
-                self.out(f"      {line}")
-            if view.dry_run:
-                self._add(plan, step, "planned", 0, "", phase)
-                continue
-            if stop.is_set():
-                self._add(plan, step, "interrupted", 0, "시작 전에 중단됨", phase)
-                self._stopped(plan, step, rollback, phase, committed, "Ctrl-C")
-            committed = committed or policy.rolls_back(step.policy, step.then)
-            started = time.monotonic()
-            if step.down and self.report.down_at is None:
-                self.report.down_at = started
-            try:
-                ok, detail, outcome = self._attempts(plan, step, stop)
-            except Interrupted:
-                self._add(
-                    plan, step, "interrupted", time.monotonic() - started, "Ctrl-C로 중단됨", phase
-                )
-                self._stopped(plan, step, rollback, phase, committed, "Ctrl-C")
-            except ConnectionLost as exc:
-                self._add(
-                    plan,
-                    step,
-                    "interrupted",
-                    time.monotonic() - started,
-                    f"연결 끊김: {exc}",
-                    phase,
-                )
-                self._stopped(plan, step, rollback, phase, committed, "연결 끊김")
-            except ConfigError as exc:  # a LOCAL check refused (e.g. a runtime mismatch)
-                self._add(plan, step, "failed", time.monotonic() - started, exc.problem, phase)
-                self.out(f"      ✗ 거부: {exc.problem}")
-                raise
-            elapsed = time.monotonic() - started
-            status = "ok" if ok else ("warned" if outcome is Outcome.CONTINUE else "failed")
-            self._add(plan, step, status, elapsed, detail, phase)
-            mark = {"ok": "✓", "warned": "!", "failed": "✗"}[status]
-            self.out(f"      {mark} {elapsed:.1f}s" + (f"  {detail}" if detail and ok else ""))
-            if ok:
-                if step.up:
-                    self.report.up_at = time.monotonic()
-                continue
-            self.out(_indent(detail))
-            self._diagnose(step)
-            if outcome is Outcome.CONTINUE:
-                continue
-            self._failed(plan, step, rollback, phase, outcome, detail)
-        if phase == "deploy":
-            self.report.result = "planned" if self.session.view.dry_run else "ok"
+        self.back = rollback
+        end = Loop(self, self.report).run(_items(plan), phase)
+        r, halt = self.report, end.halt
+        if halt is None:
+            if phase == "deploy":
+                r.result = "planned" if self.session.view.dry_run else "ok"
+            return
+        if phase == "rollback":  # a rollback of its own (Session.rollback) stopped
+            if halt.stopped:
+                raise _RollbackStopped(halt.problem)
+            raise StepFailed(halt.problem, f"매뉴얼 대응: {halt.item['on_failure']}", report=r)
+        recovery = self.session.recovery()
+        if end.rolled_back:
+            r.result, r.rolled_back = end.result, True
+            raise StepFailed(halt.problem, "이전 버전으로 롤백했습니다. 원인을 고친 뒤 다시 배포하세요",
+                             True, r)  # fmt: skip
+        if end.back is not None and end.back.stopped:
+            r.result, r.rolled_back = "interrupted", False
+            raise StepFailed(f"{halt.problem}, 그리고 롤백이 멈췄습니다 ({end.back.problem})",
+                             self.session.host_state() + "\n  → 복구: " + recovery, report=r)  # fmt: skip
+        if end.back is not None:
+            r.result, r.rolled_back = "rollback-failed", False
+            raise StepFailed(end.problem, "서비스가 내려가 있을 수 있습니다. runbook의 '수동 복구' "
+                             "절차를 따르세요: " + recovery, report=r)  # fmt: skip
+        r.result = end.result
+        if halt.stopped:
+            raise StepFailed(halt.problem, "서비스를 바꾸기 전에 멈췄습니다: 서비스는 그대로입니다. "
+                             "준비되면 다시 배포하세요", report=r)  # fmt: skip
+        fix = f"매뉴얼 대응: {halt.item['on_failure']}" + sudo_hint(halt.detail)
+        if r.service_down:
+            fix = f"서비스가 내려가 있습니다! runbook의 '수동 복구' 절차를 따르세요 ({fix})"
+        raise StepFailed(halt.problem, fix, report=r)
 
-    def _attempts(self, plan: Plan, step: Step, stop) -> tuple[bool, str, Outcome | None]:
-        attempt = 1
-        ok, detail = self._attempt(plan, step, stop)
-        while not ok:
-            outcome = policy.on_failure(step.policy, step.then, attempt, self.report.service_down)
-            if outcome is not Outcome.RETRY or step.cleanup is None:
-                return ok, detail, outcome if outcome is not Outcome.RETRY else Outcome.STOP
-            cleanup = step.cleanup(self.session.view)
-            self.out(f"      ! 실패, 정리 후 재시도: {cleanup}")
-            self.session.remote.run(cleanup, sudo=step.sudo, stop=stop.is_set)
-            attempt += 1
-            ok, detail = self._attempt(plan, step, stop)
-        return ok, detail, None
+    # --- the step loop's executor (tasks/onhost/hostrun.py Loop) -------------------------
+    @property
+    def dry_run(self) -> bool:
+        return self.session.view.dry_run
 
-    def _attempt(self, plan: Plan, step: Step, stop) -> tuple[bool, str]:
-        s = self.session
+    def begin(self, k: int, total: int, item: dict, phase: str) -> None:
+        self.out(f"[{k}/{total}] ({item['section']}{item['number']}) {item['title']}  "
+                 f"(예상 {item['expected']})")  # fmt: skip
+
+    def skip(self, item: dict) -> str:
+        step: Step = item["step"]
+        # the view now: a step before may have found something out (Session.set)
+        return (step.skip_if(self.session.view) or "") if step.skip_if else ""
+
+    def show(self, item: dict) -> None:
+        for line in item["step"].shown(self.session.view):
+            self.out(f"      {line}")
+
+    def stop_asked(self, phase: str) -> bool:
+        return _stop(phase).is_set()
+
+    def run(self, item: dict, phase: str) -> tuple[bool, str]:
+        try:
+            with _stops():
+                return self.attempt(item, phase)
+        except ConfigError as exc:  # a LOCAL check refused (e.g. a runtime mismatch)
+            raise Refused(exc.problem, exc) from None
+
+    def attempt(self, item: dict, phase: str) -> tuple[bool, str]:
+        """One try of a step: (ok, its result detail)."""
+        s, step, stop = self.session, item["step"], _stop(phase)
         if step.kind is Kind.LOCAL:
             assert step.action is not None
             try:
@@ -211,7 +172,7 @@ class Runner:
                 return False, str(exc)
         uploads = step.uploads(s.view) if step.uploads else ()
         texts = [u.content(s.secrets) for u in uploads]
-        label = f"({plan.section}{step.number}) {step.title}"
+        label = f"({item['section']}{step.number}) {step.title}"
         masker = s.secrets.stream_masker()  # a secret split across two reads stays hidden
         with s.console.progress(label, step.expected) as progress:
             run = {
@@ -238,7 +199,18 @@ class Runner:
             return False, res.tail()
         return True, policy.detail(res.stdout)
 
-    def _diagnose(self, step: Step) -> None:
+    def clean(self, item: dict, phase: str) -> bool:
+        step: Step = item["step"]
+        if step.cleanup is None:
+            return False
+        cleanup = step.cleanup(self.session.view)
+        self.out(f"      ! 실패, 정리 후 재시도: {cleanup}")
+        with _stops():
+            self.session.remote.run(cleanup, sudo=step.sudo, stop=_stop(phase).is_set)
+        return True
+
+    def diagnose(self, item: dict) -> None:
+        step: Step = item["step"]
         if step.diagnose is None or not self.session.connected:
             return
         command = step.diagnose(self.session.view)
@@ -249,87 +221,61 @@ class Runner:
         except (ConnectionLost, Interrupted):
             pass
 
-    def _add(self, plan: Plan, step: Step, status: str, seconds: float, detail: str,
-             phase: str) -> None:  # fmt: skip
-        self.report.steps.append(StepReport(plan.section, step.number, step.title, step.expected,
-                                            status, round(seconds, 1), detail, phase))  # fmt: skip
+    def ended(self, entry: dict) -> None:
+        report_step(self.session, entry)
 
-    # --- when a step fails ---------------------------------------------------------------
-    def _problem(self, plan: Plan, step: Step, what: str = "실패") -> str:
-        return f"{plan.section}{step.number} {step.title} {what}"
-
-    def _failed(self, plan, step, rollback, phase, outcome, detail) -> None:
-        problem = self._problem(plan, step)
-        if phase == "rollback":
-            raise StepFailed(problem, f"매뉴얼 대응: {step.on_failure}", report=self.report)
-        if outcome is Outcome.ROLLBACK and rollback is not None:
-            last = detail.splitlines()[-1] if detail else ""
-            self._roll_back(plan, rollback, f"{problem}: {last}", problem,
-                            f"매뉴얼: {step.on_failure}")  # fmt: skip
-        self.report.result = "failed"
-        fix = f"매뉴얼 대응: {step.on_failure}" + sudo_hint(detail)
-        if self.report.service_down:
-            fix = f"서비스가 내려가 있습니다! runbook의 '수동 복구' 절차를 따르세요 ({fix})"
-        raise StepFailed(problem, fix, report=self.report)
-
-    def _stopped(self, plan, step, rollback, phase, committed, why) -> None:
-        """Ctrl-C or a lost connection during (or before) ``step``."""
-        self.report.interrupted = True
-        problem = self._problem(plan, step, f"중단 ({why})")
-        if phase == "rollback":
-            raise _RollbackStopped(problem)
-        outcome = policy.on_interrupt(committed, self.report.service_down)
-        if why == "연결 끊김":
-            self._reconnect(problem)
-        if outcome is Outcome.ROLLBACK and rollback is not None:
-            self._roll_back(plan, rollback, problem, problem, why)
-        self.report.result = "interrupted"
-        raise StepFailed(
-            problem,
-            "서비스를 바꾸기 전에 멈췄습니다: 서비스는 그대로입니다. 준비되면 다시 배포하세요",
-            report=self.report,
-        )
-
-    def _reconnect(self, problem: str) -> None:
+    def reconnect(self, halt: Halt) -> None:
+        """After a lost connection: a new one, before the rollback runs over it."""
+        if halt.why != LOST:
+            return
         self.out("!!! 연결이 끊겼습니다: 다시 연결합니다 ...")
         try:
             self.session.reconnect()
         except ConnectionLost as exc:
             self.report.result = "connection-lost"
             raise StepFailed(
-                f"{problem}, 다시 연결하지 못했습니다: {exc}",
+                f"{halt.problem}, 다시 연결하지 못했습니다: {exc}",
                 "서비스가 내려가 있을 수 있습니다! 호스트에 접속되면: " + self.session.recovery(),
                 report=self.report,
             ) from None
         self.out("    다시 연결했습니다.")
 
-    def _roll_back(self, plan: Plan, rollback: Rollback, reason: str, problem: str,
-                   why: str) -> None:  # fmt: skip
-        """Run the rollback plan; always raises StepFailed saying how it ended."""
+    def rollback(self, problem: str, reason: str, why: str) -> list[dict] | None:
+        if self.back is None:
+            return None
         self.out(f"!!! {problem} → 롤백 시작 ({why})")
-        try:
-            self.execute(rollback(self.session.view, reason), phase="rollback")
-        except StepFailed as exc:
-            self.report.result, self.report.rolled_back = "rollback-failed", False
-            raise StepFailed(
-                f"{problem}, 그리고 롤백도 실패했습니다: {exc.problem}",
-                "서비스가 내려가 있을 수 있습니다. runbook의 '수동 복구' 절차를 따르세요: "
-                + self.session.recovery(),
-                report=self.report,
-            ) from None
-        except _RollbackStopped as exc:
-            self.report.result, self.report.rolled_back = "interrupted", False
-            raise StepFailed(
-                f"{problem}, 그리고 롤백이 멈췄습니다 ({exc})",
-                self.session.host_state() + "\n  → 복구: " + self.session.recovery(),
-                report=self.report,
-            ) from None
-        if self.report.down_at is not None and self.report.up_at is None:
-            self.report.up_at = time.monotonic()
-        self.report.rolled_back = True
-        self.report.result = "interrupted" if self.report.interrupted else "rolled-back"
-        raise StepFailed(problem, "이전 버전으로 롤백했습니다. 원인을 고친 뒤 다시 배포하세요",
-                         True, self.report)  # fmt: skip
+        return _items(self.back(self.session.view, reason))
+
+
+def _items(plan: Plan) -> list[dict]:
+    """The plan's steps as the step loop reads them, each with the Step it runs."""
+    return [{**step.fields(plan.section), "step": step} for step in plan.steps]
+
+
+def _stop(phase: str):
+    """What stops a step: the first Ctrl-C, or during a rollback only the second."""
+    return INTERRUPT.abort if phase == "rollback" else INTERRUPT.cancel
+
+
+MARKS = {"ok": "✓", "warned": "!", "failed": "✗", "interrupted": "✗"}
+
+
+def report_step(s: Live, entry: dict) -> None:
+    """A step's end, from either executor's loop (here, or the host run's ``end`` event
+    that tasks/engine/hostscript.py follows): into the report, and shown."""
+    step = StepReport(**{k: entry[k] for k in StepReport.__dataclass_fields__})
+    s.report.steps.append(step)
+    out = s.console.out
+    if step.status == "skipped":
+        out(f"      - 건너뜀: {step.detail}")
+    elif step.status in MARKS:
+        ok = step.status == "ok"
+        out(
+            f"      {MARKS[step.status]} {step.seconds:.1f}s"
+            + (f"  {step.detail}" if step.detail and ok else "")
+        )
+        if not ok and step.detail:
+            out(_indent(step.detail))
 
 
 def _what(uploads, path: str) -> str:

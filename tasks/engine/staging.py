@@ -24,12 +24,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from tasks.engine.upload import Upload
 from tasks.hosts.remote import q
-
-if TYPE_CHECKING:
-    from tasks.engine.steps import Upload
 
 #: the shell variable that names the step's directory in its command
 VAR = "STAGE"

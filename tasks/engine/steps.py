@@ -19,15 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING
 
 from tasks.engine import staging
+from tasks.engine.live import Live
+from tasks.engine.upload import Upload
+from tasks.engine.view import RunView
 from tasks.onhost.policy import Policy
-
-if TYPE_CHECKING:
-    from tasks.engine.session import Session
-    from tasks.engine.view import RunView
-    from tasks.hosts.secrets import Secrets
 
 __all__ = ["CheckItem", "Kind", "Plan", "Policy", "Step", "Upload"]
 
@@ -35,20 +32,6 @@ __all__ = ["CheckItem", "Kind", "Plan", "Policy", "Step", "Upload"]
 class Kind(Enum):
     SHELL = "shell"  # a command on the host
     LOCAL = "local"  # work on the operator's side (notices, questions)
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A file the runner puts on the host (created with its mode, its text on standard input,
-    never on a command line) for a step. A root step's land in a directory only root can
-    read, made in the same root command: their path is ``staging.path(name)``
-    (``$STAGE/<name>``)."""
-
-    path: str
-    mode: str  # octal, e.g. "600"
-    what: str  # shown instead of the content, e.g. "MySQL 접속 정보"
-    #: the content; the only place a secret may be read (never shown, never in argv)
-    content: Callable[[Secrets], str] = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -64,7 +47,7 @@ class Step:
     #: files written on the host before the command runs
     uploads: Callable[[RunView], tuple[Upload, ...]] | None = None
     #: LOCAL steps: the work itself, with the live session
-    action: Callable[[Session], str | None] | None = None
+    action: Callable[[Live], str | None] | None = None
     #: a LOCAL step that may ask the operator (needs a terminal or --yes)
     asks: bool = False
     sudo: bool = False
@@ -80,6 +63,16 @@ class Step:
     #: the step is skipped (and says why) when this returns a reason
     skip_if: Callable[[RunView], str | None] | None = None
     added: str = ""  # why the tool added or changed this step (shown in the runbook)
+
+    def fields(self, section: str) -> dict:
+        """What the step loop (tasks/onhost/hostrun.py ``Loop``) reads of this step, for
+        both executors: the in-process runner and, in plan.json, the host run. A field the
+        loop needs is added here once."""
+        return {
+            "section": section, "number": self.number, "title": self.title,
+            "expected": self.expected, "on_failure": self.on_failure,
+            "policy": self.policy.name, "then": self.then.name, "down": self.down, "up": self.up,
+        }  # fmt: skip
 
     def render(self, view: RunView) -> str:
         """The exact command (or description) this step runs, for plans and logs. A root
@@ -112,7 +105,7 @@ class CheckItem:
     phase: str  # "배포 전" | "배포 중" | "배포 후"
     text: str  # the manual's words
     #: automatic check: returns (ok, shown result); None means a person answers yes/no
-    check: Callable[[Session], tuple[bool, str]] | None = None
+    check: Callable[[Live], tuple[bool, str]] | None = None
     step: str = ""  # 배포 중 items: the step number whose success answers it
     #: a "no" after the deploy rolls back (manual: 콘솔 critical 에러 → 이전 빌드로 복원)
     rollback_on_no: bool = False

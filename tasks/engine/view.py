@@ -19,6 +19,7 @@ from typing import Any
 
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
+from tasks.shell import q
 
 FROM_PLACEHOLDER = "<배포 전 리비전>"
 TO_PLACEHOLDER = "<배포할 리비전>"
@@ -77,8 +78,6 @@ class RunView:
     def login(self) -> str:
         """The deploy login as a shell word, for root commands that make it an owner: the
         inventory's ansible_user, else whoever ran sudo (the deploy login itself)."""
-        from tasks.shell import q
-
         return q(self.host.user) if self.host.user else '"$SUDO_USER"'
 
     @property

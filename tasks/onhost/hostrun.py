@@ -1,11 +1,18 @@
 #!/usr/bin/env python3
-"""Runs a plan's critical section on the host, detached from SSH (systemd-run starts it).
+"""The step loop (:class:`Loop`), and the host run of a plan's critical section, detached
+from SSH (systemd-run starts it).
+
+:class:`Loop` is the one place that decides, for a plan's steps, run → the outcome by the
+step's policy (policy.py) → retry after the cleanup, go on, stop or roll back → the report.
+Its executor runs each step: :class:`Run` here, on the host; tasks/engine/runner.py in the
+operator's process (over SSH, local steps, uploads, console output, reconnecting), which
+imports this module as ``tasks.onhost.hostrun``.
 
 The release strategy's switch, start, health gate and rollback must not depend on the
 operator's SSH session: a dropped connection or a killed ``fab`` would otherwise leave a
 half-switched service. So tasks/engine/hostscript.py compiles those steps to ``plan.json``
-and uploads this file, with tasks/onhost/policy.py beside it (the same failure rules the
-in-process runner applies: one policy, two executors), and starts::
+and uploads this file, with tasks/onhost/policy.py beside it (the same loop and failure rules
+the in-process runner applies: one loop, two executors), and starts::
 
     sudo -n /usr/local/sbin/dojangkok-root hostrun <run id> <title>
 
@@ -33,16 +40,175 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from typing import NamedTuple
 
-# os.path, not pathlib: ~10 ms less of every host run's start (it waits for it)
-HERE = os.path.dirname(os.path.realpath(__file__))
-sys.path.insert(0, HERE)
-
-import policy as rules  # noqa: E402 - uploaded beside this file: tasks/onhost/policy.py
+if __package__:  # imported by the operator's tool (tasks.onhost.hostrun): the in-process runner
+    from tasks.onhost import policy as rules
+else:  # uploaded, with policy.py beside it; run with ``python3 -IS`` (roothelper.py), which
+    # leaves the script's directory off sys.path. os.path, not pathlib: ~10 ms less of every
+    # host run's start (it waits for it)
+    sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+    import policy as rules
 
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+# --- the step loop: the one place a plan's steps are run, judged and reported -------------
+class Stopped(Exception):
+    """An executor's step was stopped: Ctrl-C (on the host: a ``cancel`` file) or a lost
+    connection. ``detail`` is the step's result detail, ``why`` names it in the problem."""
+
+    def __init__(self, detail: str, why: str = "Ctrl-C"):
+        super().__init__(detail)
+        self.detail, self.why = detail, why
+
+
+class Refused(Exception):
+    """The operator's side refused to run a step (a local check): the step is reported
+    failed with ``detail``, then ``error`` goes on as it is."""
+
+    def __init__(self, detail: str, error: BaseException):
+        super().__init__(detail)
+        self.detail, self.error = detail, error
+
+
+class Halt(NamedTuple):
+    """The step that ended a phase early, and how."""
+
+    item: dict
+    problem: str  # e.g. "B10 헬스체크 실패", "B8 빌드 중단 (Ctrl-C)"
+    detail: str  # the step's result detail
+    stopped: bool  # stopped (Ctrl-C, a lost connection), not failed
+    rolls_back: bool  # what the policy says: roll back (else stop)
+    reason: str  # why a rollback runs, for the rollback plan (the problem, the output's end)
+    why: str  # what the rollback's announcement names: the manual's response, or the stop
+
+
+class Ending(NamedTuple):
+    """How a run of the loop ended."""
+
+    result: str  # ok | failed | interrupted | rolled-back | rollback-failed
+    problem: str = ""  # the run's problem; with the rollback's own when that failed
+    rolled_back: bool | None = None  # None: no rollback ran
+    halt: Halt | None = None  # what stopped the steps
+    back: Halt | None = None  # what stopped the rollback's steps
+
+
+class Loop:
+    """Runs a plan's steps, one loop for both executors: the host run (:class:`Run`, below)
+    and the in-process runner (tasks/engine/runner.py). Per step: skip, plan (a dry run),
+    stop before it starts, run, retry after the cleanup, go on, stop or roll back, as the
+    step's policy (policy.py) says; every step's result goes to the report.
+
+    A step is a dict (what plan.json carries: tasks/engine/steps.py ``Step.fields``).
+    The executor runs it (``run``, ``clean``, ``diagnose``), says what the operator sees
+    (``begin``, ``show``, ``ended``) and gives the rollback's steps (``rollback``); ``state``
+    keeps ``down_at``, ``up_at`` and ``interrupted`` (across plans, for the runner)."""
+
+    def __init__(self, executor, state):
+        self.x, self.state = executor, state
+
+    @property
+    def service_down(self) -> bool:
+        return rules.service_down(self.state.down_at, self.state.up_at)
+
+    def run(self, items: Sequence[dict], phase: str = "deploy") -> Ending:
+        """The steps; after a failure or a stop that rolls back, the rollback's steps."""
+        halt = self.steps(items, phase)
+        if halt is None:
+            return Ending("ok")
+        if phase == "deploy" and halt.stopped:
+            self.x.reconnect(halt)
+        back = self.x.rollback(halt.problem, halt.reason, halt.why) if (
+            phase == "deploy" and halt.rolls_back) else None  # fmt: skip
+        if back is None:
+            return Ending("interrupted" if halt.stopped else "failed", halt.problem, None, halt)
+        again = self.steps(back, "rollback")
+        if again is not None:
+            return Ending("rollback-failed", f"{halt.problem}, 그리고 롤백도 실패했습니다: "
+                          f"{again.problem}", False, halt, again)  # fmt: skip
+        if self.state.down_at is not None and self.state.up_at is None:
+            self.state.up_at = time.monotonic()
+        result = "interrupted" if self.state.interrupted else "rolled-back"
+        return Ending(result, halt.problem, True, halt)
+
+    def steps(self, items: Sequence[dict], phase: str) -> Halt | None:
+        """Runs ``items``; None when every step passed (or went on), else what stopped."""
+        x, state = self.x, self.state
+        committed = False
+        for k, item in enumerate(items, 1):
+            x.begin(k, len(items), item, phase)
+            skip = x.skip(item)
+            if skip:
+                self.end(item, phase, "skipped", 0, skip)
+                continue
+            x.show(item)
+            if x.dry_run:
+                self.end(item, phase, "planned", 0, "")
+                continue
+            if x.stop_asked(phase):
+                self.end(item, phase, "interrupted", 0, "시작 전에 중단됨 (Ctrl-C)")
+                return self.stopped(item, "Ctrl-C", committed)
+            policy, then = rules.Policy[item["policy"]], rules.Policy[item["then"]]
+            committed = committed or rules.rolls_back(policy, then)
+            started = time.monotonic()
+            if item["down"] and state.down_at is None:
+                state.down_at = started
+            try:
+                ok, detail, outcome = self.attempts(item, phase, policy, then)
+            except Stopped as stop:
+                self.end(item, phase, "interrupted", time.monotonic() - started, stop.detail)
+                return self.stopped(item, stop.why, committed)
+            except Refused as no:
+                self.end(item, phase, "failed", time.monotonic() - started, no.detail)
+                raise no.error from None
+            seconds = time.monotonic() - started
+            if ok:
+                self.end(item, phase, "ok", seconds, detail)
+                if item["up"]:
+                    state.up_at = time.monotonic()
+                continue
+            going_on = outcome is rules.Outcome.CONTINUE
+            self.end(item, phase, "warned" if going_on else "failed", seconds, detail)
+            x.diagnose(item)
+            if going_on:
+                continue
+            problem = f"{item['section']}{item['number']} {item['title']} 실패"
+            last = detail.splitlines()[-1] if detail else ""
+            return Halt(item, problem, detail, False, outcome is rules.Outcome.ROLLBACK,
+                        f"{problem}: {last}", f"매뉴얼: {item['on_failure']}")  # fmt: skip
+        return None
+
+    def attempts(self, item: dict, phase: str, policy, then) -> tuple[bool, str, object]:
+        """The step, and again after its cleanup while the policy says retry: (ok, detail,
+        the outcome of its failure: None when it passed)."""
+        attempt = 1
+        ok, detail = self.x.run(item, phase)
+        while not ok:
+            outcome = rules.on_failure(policy, then, attempt, self.service_down)
+            if outcome is not rules.Outcome.RETRY:
+                return ok, detail, outcome
+            if not self.x.clean(item, phase):  # nothing to clean up: no second try
+                return ok, detail, rules.Outcome.STOP
+            attempt += 1
+            ok, detail = self.x.run(item, phase)
+        return ok, detail, None
+
+    def stopped(self, item: dict, why: str, committed: bool) -> Halt:
+        """Ctrl-C or a lost connection, during (or before) ``item``: the policy decides."""
+        self.state.interrupted = True
+        problem = f"{item['section']}{item['number']} {item['title']} 중단 ({why})"
+        outcome = rules.on_interrupt(committed, self.service_down)
+        return Halt(item, problem, "", True, outcome is rules.Outcome.ROLLBACK, problem, why)
+
+    def end(self, item: dict, phase: str, status: str, seconds: float, detail: str) -> None:
+        self.x.ended({"section": item["section"], "number": item["number"],
+                      "title": item["title"], "expected": item["expected"], "status": status,
+                      "seconds": round(seconds, 1), "detail": detail, "phase": phase})  # fmt: skip
+
+
+# --- the host run: the loop's executor on the host ------------------------------------------
 def private_dirs(where: str) -> None:
     """The run's directory and ``hostrun/`` above it: the deploy login's alone (0700). They
     were made by the upload (umask 022); what a run prints is nobody else's to read."""
@@ -119,7 +285,7 @@ class Run:
                 break
             if stop_on_cancel and self.cancelled():
                 self.kill()
-                raise KeyboardInterrupt
+                raise Stopped("Ctrl-C로 중단됨")
         pending += decoder.decode(b"", final=True)
         if pending:
             lines.append(pending)
@@ -135,95 +301,60 @@ class Run:
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 os.killpg(self.proc.pid, signal.SIGKILL)
 
-    # --- a plan ---------------------------------------------------------------------------
-    def execute(self, steps: list[dict], phase: str) -> tuple[str, str]:
-        """Runs the steps; returns ("ok", "") or (outcome, problem) for the first that stops."""
-        committed = False
-        for k, st in enumerate(steps, 1):
-            self.emit(ev="step", phase=phase, k=k, total=len(steps), n=st["section"] + st["number"],
-                      title=st["title"], expected=st["expected"])  # fmt: skip
-            started = time.monotonic()
-            pol, then = rules.Policy[st["policy"]], rules.Policy[st["then"]]
-            if phase == "deploy" and self.cancelled():
-                self.end(st, phase, "interrupted", 0, "시작 전에 중단됨 (Ctrl-C)")
-                return self.stopped(committed, st)
-            committed = committed or rules.rolls_back(pol, then)
-            if st["down"] and self.down_at is None:
-                self.down_at = started
-            try:
-                code, out = self.sh(st["command"], stop_on_cancel=phase == "deploy")
-                attempt = 1
-                outcome = None
-                while code != 0:
-                    outcome = rules.on_failure(pol, then, attempt, self.service_down)
-                    if outcome is not rules.Outcome.RETRY or not st.get("cleanup"):
-                        outcome = rules.Outcome.STOP if outcome is rules.Outcome.RETRY else outcome
-                        break
-                    self.sh(st["cleanup"])
-                    attempt += 1
-                    code, out = self.sh(st["command"], stop_on_cancel=phase == "deploy")
-            except KeyboardInterrupt:
-                self.end(st, phase, "interrupted", time.monotonic() - started, "Ctrl-C로 중단됨")
-                return self.stopped(committed, st)
-            seconds = time.monotonic() - started
-            if code == 0:
-                self.end(st, phase, "ok", seconds, rules.detail(out))
-                if st["up"]:
-                    self.up_at = time.monotonic()
-                continue
-            status = "warned" if outcome is rules.Outcome.CONTINUE else "failed"
-            self.end(st, phase, status, seconds, out)
-            if st.get("diagnose"):
-                self.sh(st["diagnose"], stop_on_cancel=False)
-            if outcome is rules.Outcome.CONTINUE:
-                continue
-            problem = f"{st['section']}{st['number']} {st['title']} 실패"
-            if phase == "rollback":
-                return "stop", problem
-            return ("rollback" if outcome is rules.Outcome.ROLLBACK else "stop"), problem
-        return "ok", ""
+    # --- the loop's executor ----------------------------------------------------------------
+    dry_run = False  # a host run always runs
 
-    @property
-    def service_down(self) -> bool:
-        return rules.service_down(self.down_at, self.up_at)
+    def begin(self, k: int, total: int, st: dict, phase: str) -> None:
+        self.emit(ev="step", phase=phase, k=k, total=total, n=st["section"] + st["number"],
+                  title=st["title"], expected=st["expected"])  # fmt: skip
 
-    def stopped(self, committed: bool, st: dict) -> tuple[str, str]:
-        self.interrupted = True
-        outcome = rules.on_interrupt(committed, self.service_down)
-        problem = f"{st['section']}{st['number']} {st['title']} 중단 (Ctrl-C)"
-        return ("rollback" if outcome is rules.Outcome.ROLLBACK else "stop"), problem
+    def skip(self, st: dict) -> str:
+        return st.get("skip", "")
 
-    def end(self, st: dict, phase: str, status: str, seconds: float, detail: str) -> None:
-        report = {"section": st["section"], "number": st["number"], "title": st["title"],
-                  "expected": st["expected"], "status": status, "seconds": round(seconds, 1),
-                  "detail": detail, "phase": phase}  # fmt: skip
+    def show(self, st: dict) -> None:
+        """The operator's side shows the steps as it follows (tasks/engine/hostscript.py)."""
+
+    def stop_asked(self, phase: str) -> bool:
+        return phase == "deploy" and self.cancelled()
+
+    def run(self, st: dict, phase: str) -> tuple[bool, str]:
+        code, out = self.sh(st["command"], stop_on_cancel=phase == "deploy")
+        return (True, rules.detail(out)) if code == 0 else (False, out)
+
+    def clean(self, st: dict, phase: str) -> bool:
+        if not st.get("cleanup"):
+            return False
+        self.sh(st["cleanup"], stop_on_cancel=phase == "deploy")
+        return True
+
+    def diagnose(self, st: dict) -> None:
+        if st.get("diagnose"):
+            self.sh(st["diagnose"], stop_on_cancel=False)
+
+    def ended(self, report: dict) -> None:
         self.steps.append(report)
         self.emit(ev="end", **report)
+
+    def reconnect(self, halt: Halt) -> None:
+        """Nothing to reconnect: the host run has no connection to lose."""
+
+    def rollback(self, problem: str, reason: str, why: str) -> list[dict] | None:
+        if not self.plan["rollback"]:
+            return None
+        self.emit(ev="rollback", reason=problem)
+        return self.plan["rollback"]
 
     # --- the whole run --------------------------------------------------------------------
     def main(self) -> int:
         self.emit(ev="start", pid=os.getpid())
-        outcome, problem = self.execute(self.plan["steps"], "deploy")
-        result, rolled_back = "ok", None
-        if outcome == "rollback" and self.plan["rollback"]:
-            self.emit(ev="rollback", reason=problem)
-            back, why = self.execute(self.plan["rollback"], "rollback")
-            rolled_back = back == "ok"
-            if rolled_back:
-                result = "interrupted" if self.interrupted else "rolled-back"
-                if self.down_at is not None and self.up_at is None:
-                    self.up_at = time.monotonic()
-            else:
-                result, problem = "rollback-failed", f"{problem}, 그리고 롤백도 실패했습니다: {why}"
-        elif outcome != "ok":
-            result = "interrupted" if self.interrupted else "failed"
+        end = Loop(self, self).run(self.plan["steps"])
         downtime = None
         if self.down_at is not None:
             downtime = round((self.up_at or time.monotonic()) - self.down_at, 2)
-        self.emit(ev="done", result=result, rolled_back=rolled_back, interrupted=self.interrupted,
-                  problem=problem, downtime=downtime)  # fmt: skip
-        self.after(result, rolled_back, problem, downtime)
-        return 0 if result == "ok" else 1
+        self.emit(ev="done", result=end.result, rolled_back=end.rolled_back,
+                  interrupted=self.interrupted, problem=end.problem, downtime=downtime)  # fmt: skip
+        self.after(end.result, end.rolled_back, end.problem, downtime)
+        return 0 if end.result == "ok" else 1
 
     def after(self, result: str, rolled_back, problem: str, downtime) -> None:
         """The operator acknowledges within ack_wait seconds, or this script finishes up."""

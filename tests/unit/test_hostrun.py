@@ -48,7 +48,8 @@ def run_host(tmp_path: Path, steps: Plan, back: Plan, ack: bool = True, during=N
     shutil.copy(HERE / "policy.py", d)
     if ack:
         (d / "ack").touch()
-    proc = subprocess.Popen([sys.executable, str(d / "hostrun.py"), str(d)],
+    # as the root helper starts it (tasks/onhost/roothelper.py): isolated, no site
+    proc = subprocess.Popen([sys.executable, "-IS", str(d / "hostrun.py"), str(d)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
     if during:
         threading.Thread(target=during, args=(d,), daemon=True).start()
@@ -182,3 +183,51 @@ def test_the_operator_rebuilds_the_report_from_the_events(tmp_path):
     with pytest.raises(StepFailed) as err:
         hostscript.settle(s, follow.done)
     assert err.value.rolled_back is True and s.report.result == "rolled-back"
+
+
+def test_a_step_skipped_by_its_rule_is_skipped_on_the_host_too(tmp_path):
+    """skip_if is the step loop's, in both executors: a host-run step it skips never runs."""
+    flag = tmp_path / "ran"
+    step = sh("9", f"touch {flag}", skip_if=lambda v: "not configured")
+    rc, events = run_host(tmp_path, plan(step, sh("10", "true")), plan())
+    assert rc == 0 and ends(events) == [("deploy", "9", "skipped"), ("deploy", "10", "ok")]
+    assert not flag.exists()
+    assert [e["detail"] for e in events if e["ev"] == "end"][0] == "not configured"
+
+
+def test_the_rollback_s_cleanup_is_not_stopped_by_the_first_ctrl_c(tmp_path):
+    """Ctrl-C (the cancel file) stops the deploy's steps; the rollback it starts runs to its
+    end, its retry's cleanup included (only the deploy's commands are stopped by it)."""
+    flag = tmp_path / "cleaned"
+    back = sh("R1", f"test -e {flag}", Policy.RETRY, cleanup=lambda v: f"sleep 1; touch {flag}",
+              then=Policy.ABORT)  # fmt: skip
+
+    def cancel(d: Path):
+        time.sleep(1)
+        (d / "cancel").touch()
+
+    rc, events = run_host(tmp_path, plan(sh("9", "sleep 20")), plan(back), during=cancel)
+    d = done(events)
+    assert d["result"] == "interrupted" and d["rolled_back"] is True, d
+    assert ends(events) == [("deploy", "9", "interrupted"), ("rollback", "R1", "ok")]
+
+
+def test_one_loop_one_policy_in_both_executors():
+    """The in-process runner imports the host's loop, and both read the one policy module
+    (as tasks.onhost.hostrun: the policy's Outcome is the runner's, not a second copy)."""
+    from tasks.engine import runner
+    from tasks.onhost import hostrun, policy
+
+    assert hostrun.rules is policy
+    assert runner.Loop is hostrun.Loop
+
+
+def test_hostrun_imports_beside_policy_alone(tmp_path):
+    """Uploaded, hostrun.py finds policy.py beside it, with no ``tasks`` package around."""
+    shutil.copy(HERE / "hostrun.py", tmp_path)
+    shutil.copy(HERE / "policy.py", tmp_path)
+    code = "import sys; sys.path.insert(0, '.'); import hostrun; print(hostrun.rules.__name__)"
+    # -I: no PYTHONPATH, no user site, not this checkout: as on a host
+    res = subprocess.run([sys.executable, "-I", "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True)  # fmt: skip
+    assert res.returncode == 0 and res.stdout.strip() == "policy", res.stderr

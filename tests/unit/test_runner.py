@@ -179,9 +179,11 @@ def press_during(pattern):
 
 
 def test_ctrl_c_during_the_build_rolls_back_like_a_failure():
-    remote = FakeRemote([press_during("backend && ./gradlew")])
+    remote, lines = FakeRemote([press_during("backend && ./gradlew")]), []
     with pytest.raises(StepFailed) as err:
-        run_backend(remote)
+        run_backend(remote, lines)
+    # the stopped step is shown as the host run's follower shows one (runner.report_step)
+    assert "      | Ctrl-C로 중단됨" in lines
     report = err.value.report
     assert report.result == "interrupted" and report.interrupted and report.rolled_back
     assert ("run", f"{ROOT} systemctl restart dojangkok") in remote.calls
@@ -237,14 +239,14 @@ def test_a_connection_that_stays_down_is_loud():
     remote = FakeRemote([("systemctl start", drop, "")])
     s = make_session(remote)
     s.recover_with = "fab -H cpu rollback-backend --to=aaaaaaa"
-    import tasks.engine.session as session_module
+    import tasks.engine.live as live_module
 
-    session_module.RECONNECT_WITHIN = 0.5
+    live_module.RECONNECT_WITHIN = 0.5
     try:
         with pytest.raises(StepFailed, match="다시 연결하지 못했습니다") as err:
             s.execute(backend.plan(s.view), backend.rollback_plan)
     finally:
-        session_module.RECONNECT_WITHIN = 30.0
+        live_module.RECONNECT_WITHIN = 30.0
     assert "내려가 있을 수 있습니다" in err.value.fix and "rollback-backend" in err.value.fix
     assert err.value.report.result == "connection-lost"
 

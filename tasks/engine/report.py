@@ -1,0 +1,64 @@
+"""What a run reports: each step's result, the downtime, how the run ended (the summary's
+table, the record's fields)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+from tasks.onhost import policy
+
+
+@dataclass
+class StepReport:
+    section: str  # the plan's section (A, B, C, S, CFG): numbers repeat across plans
+    number: str
+    title: str
+    expected: str
+    status: str  # ok | failed | warned | skipped | planned | interrupted
+    seconds: float = 0.0
+    detail: str = ""
+    phase: str = "deploy"  # deploy | rollback
+
+
+@dataclass
+class Report:
+    task: str
+    component: str
+    host: str
+    steps: list[StepReport] = field(default_factory=list)
+    down_at: float | None = None
+    up_at: float | None = None
+    result: str = "running"
+    rolled_back: bool | None = None
+    interrupted: bool = False
+    message: str = ""
+    #: measured on the host, when the critical section ran there (tasks/onhost/hostrun.py)
+    host_downtime: float | None = None
+
+    @property
+    def downtime(self) -> float | None:
+        if self.host_downtime is not None:
+            return self.host_downtime
+        if self.down_at is None:
+            return None
+        end = self.up_at if self.up_at is not None else time.monotonic()
+        return max(0.0, end - self.down_at)
+
+    @property
+    def service_down(self) -> bool:
+        return policy.service_down(self.down_at, self.up_at)
+
+    def to_dict(self) -> dict:
+        return {
+            "steps": [asdict(s) for s in self.steps],
+            "downtime_seconds": None if self.downtime is None else round(self.downtime, 1),
+            "result": self.result,
+            "rolled_back": self.rolled_back,
+            "interrupted": self.interrupted,
+            "message": self.message,
+        }
+
+
+def asdict_steps(report: Report) -> list[dict]:
+    return [asdict(s) for s in report.steps]
