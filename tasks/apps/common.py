@@ -12,14 +12,14 @@ from collections.abc import Callable
 
 from tasks import shell
 from tasks.apps import registry
-from tasks.engine import notify
+from tasks.engine import notify, safepath
 from tasks.engine.checklist import ask
 from tasks.engine.records import host_history_path, local_history_path
 from tasks.engine.steps import CheckItem, Kind, Step
 from tasks.engine.view import RunView
 from tasks.hosts import site
 from tasks.onhost.policy import Policy
-from tasks.setup import privilege, safepath
+from tasks.setup import privilege
 from tasks.setup.hostfacts import tracked
 from tasks.shell import q
 
@@ -35,7 +35,7 @@ def prepare_step(dirs: Callable[[RunView], list[str]],
     login (setup made their parents its own); setup (``root``) as root, never through a link."""
 
     def command(view: RunView) -> str:
-        if root:  # never through a link (tasks/setup/safepath.py)
+        if root:  # never through a link (tasks/engine/safepath.py)
             made = [safepath.own("dir", p, "755", view.login) for p in dirs(view)]
             made += [
                 safepath.own("dir", p, "700", view.login)

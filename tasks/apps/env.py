@@ -7,7 +7,7 @@ value written ``${NAME}``, from the operator's .env (secrets: they reach the hos
 host keeps exactly the keys of .env.example, in its order, and names every key without a
 value (then nothing is written). The file is replaced only when it differs (the old one is
 kept as ``<checkout>/.env.bak.<run id>``, 0600). The deploy login writes it: no root step
-reads or writes a .env (tasks/setup/safepath.py says why).
+reads or writes a .env (tasks/engine/safepath.py says why).
 
 Where it is. A service's unit reads it as root (systemd's ``EnvironmentFile=``, before it
 drops privileges), and follows links: in a directory the deploy login owns, a link there to

@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
+from tasks.engine import safepath
 from tasks.engine.live import Live
 from tasks.engine.records import RUN_FILE_MODE
 from tasks.engine.upload import Upload
@@ -113,10 +114,9 @@ def state_dir_ready(s: Settings) -> str:
 
 def state_dir_create(s: Settings, owner: str = '"$SUDO_USER"') -> str:
     """Run as root: the state dir, owned by the deploy login (``owner``, a shell word), made
-    or fixed without following a link (tasks/setup/safepath.py: a state_dir whose
+    or fixed without following a link (tasks/engine/safepath.py: a state_dir whose
     parent the deploy login can write could hold a link it planted; ``install -d -o`` would
     hand the link's target over)."""
-    from tasks.setup import safepath
 
     return f"{safepath.OWN_FN}; own dir {q(s.state_dir)} 755 {owner} ''"
 

@@ -17,14 +17,14 @@ from tasks.apps import env as appenv
 from tasks.apps import registry
 from tasks.apps.common import prepare_step
 from tasks.apps.database.backup import option_text
-from tasks.engine import staging
+from tasks.engine import safepath, staging
 from tasks.engine.steps import Plan, Step, Upload
 from tasks.engine.view import RunView
 from tasks.hosts import values
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
 from tasks.onhost.policy import Policy
-from tasks.setup import firewall, privilege, safepath, setup_apps, tls
+from tasks.setup import firewall, privilege, setup_apps, tls
 from tasks.setup.hostfacts import ch, tracked
 from tasks.shell import q
 from tasks.strategies.release import switchtable
@@ -97,7 +97,7 @@ def directories(
 
 
 def directories_command(s: Settings, host_roles: set[str], owner: str = LOGIN) -> str:
-    """As root, never through a link (tasks/setup/safepath.py): each directory made or
+    """As root, never through a link (tasks/engine/safepath.py): each directory made or
     given its owner and mode; a link root made itself (the release strategy's web root) is
     left as it is. Then the env files the units read (:func:`env_files`)."""
     parts = []

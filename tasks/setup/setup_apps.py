@@ -15,6 +15,7 @@ from pathlib import Path
 from tasks import shell
 from tasks.apps import env as appenv
 from tasks.apps.base import App
+from tasks.engine import safepath
 from tasks.engine.steps import Kind, Step, Upload
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
@@ -22,7 +23,6 @@ from tasks.hosts import validate, values
 from tasks.hosts.settings import Settings
 from tasks.localbuild import first
 from tasks.onhost.policy import Policy
-from tasks.setup import safepath
 from tasks.setup.hostfacts import NORM_FN, ch, tracked
 from tasks.shell import q
 from tasks.strategies.release import layout as release
@@ -127,7 +127,7 @@ def writable(s: Settings, comp: str) -> list[str]:
 
 
 def writable_command(s: Settings, comp: str) -> str:
-    """As root, never through a link (tasks/setup/safepath.py): each path the service
+    """As root, never through a link (tasks/engine/safepath.py): each path the service
     writes, made or given to the service user (a link planted there is refused by name)."""
     user = s.backend_user if comp == "backend" else s.ai_user
     parts = [safepath.own("dir", p, "750", q(user), q(user)) for p in writable(s, comp)]

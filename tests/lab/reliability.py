@@ -175,7 +175,7 @@ verify`) and installs that copy (`tasks/engine/staging.py`); push-config's stagi
 backups live in `/var/lib/dojangkok-deploy-root` (root's, 0700). A root step that makes or
 fixes a directory or file under a path the deploy login owns walks it with `O_NOFOLLOW` and
 sets owner and mode on what it opened, refusing a link by name
-(`tasks/setup/safepath.py`); what the deploy login owns it does itself (every `.env`, a
+(`tasks/engine/safepath.py`); what the deploy login owns it does itself (every `.env`, a
 conversion's slot links). Whether a host is converted to releases is read from root's files
 (the template unit, the upstream file, the web root's link). `tests/unit/test_root_paths.py`
 checks every root command setup, push-config, a conversion and restore-db send: none names

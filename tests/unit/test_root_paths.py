@@ -8,7 +8,7 @@ path under a directory the deploy login owns (the checkouts, the web root, the b
 directories, the state directory, releases_root: tasks/hosts/validate.py ROOT_DIRS) only
 where a guard keeps root from following a link there:
 
-- ``own dir|file PATH ...`` (tasks/setup/safepath.py: openat with O_NOFOLLOW, a link
+- ``own dir|file PATH ...`` (tasks/engine/safepath.py: openat with O_NOFOLLOW, a link
   refused by name);
 - ``[ -L PATH ]`` and ``stat`` without ``-L`` (they look at a link, never through it);
 - ``runuser -u <login> -- ...`` (read with the deploy login's own rights);

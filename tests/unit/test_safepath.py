@@ -1,4 +1,4 @@
-"""Root's own() (tasks/setup/safepath.py), run by bash and python3 on this machine.
+"""Root's own() (tasks/engine/safepath.py), run by bash and python3 on this machine.
 
 What a deploy login could have planted where setup's root steps make or fix a path: a link
 at the path or on the way, a FIFO or a second name (a hard link) where a file should be, a
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.setup import safepath
+from tasks.engine import safepath
 from tasks.setup.hostfacts import tracked
 
 ME = pwd.getpwuid(os.getuid()).pw_name

@@ -205,7 +205,7 @@ def test_a_missing_state_dir_is_made_then_the_lock_taken():
     locks.HostLock.take(remote, make_view(), "")
     kinds = [(kind, c.split()[0]) for kind, c in remote.calls]
     assert kinds == [("run", "mkdir"), ("run", "test"), ("sudo", "own()"), ("run", "mkdir")]
-    # made as root without following a link (tasks/setup/safepath.py)
+    # made as root without following a link (tasks/engine/safepath.py)
     assert remote.calls[2][1].endswith("; own dir /var/lib/dojangkok-deploy 755 deploy ''")
 
 

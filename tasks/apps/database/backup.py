@@ -22,12 +22,11 @@ from dataclasses import replace
 
 from tasks import shell
 from tasks.apps.common import prepare_step
-from tasks.engine import staging
+from tasks.engine import safepath, staging
 from tasks.engine.steps import Plan, Step, Upload
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
 from tasks.onhost.policy import Policy
-from tasks.setup import safepath
 from tasks.shell import q
 
 PREFIX = "backup_"

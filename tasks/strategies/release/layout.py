@@ -247,7 +247,7 @@ def root_prepare_steps() -> tuple[Step, Step]:
     """A conversion's: releases_root made or given to the deploy login, as root and never
     through a link (a host set up the manual way has none, in a directory only root
     writes); then, as the deploy login, what is in it (:func:`prepare_step`)."""
-    from tasks.setup import safepath
+    from tasks.engine import safepath
     from tasks.setup.hostfacts import tracked
 
     root = Step(
