@@ -8,8 +8,10 @@ says what these are; the strategies, setup and config ask the app.
 
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import dataclass
+from types import ModuleType
 
 from tasks import shell
 from tasks.hosts.settings import Settings
@@ -48,6 +50,50 @@ class Health:
         return shell.poll(self.command(), self.tries, self.interval)
 
 
+@dataclass(frozen=True)
+class AppEnv:
+    """An app's .env (tasks/apps/env.py says where it is and who may read it)."""
+
+    component: str
+    checkout: str
+    env_file: str  # relative to the checkout
+    example: str  # relative to the checkout
+    values: dict  # the inventory's <component>_env
+    group: str  # the service's group ("" = the login user's own group)
+    #: a service's .env (:func:`system_env_path`); "" = the file in the checkout (the frontend's)
+    system: str = ""
+
+    @property
+    def link(self) -> str:
+        """Where the app, the manual and the deploys look: the .env in the checkout (a
+        service's: a link to :attr:`path`)."""
+        return f"{self.checkout}/{self.env_file}"
+
+    @property
+    def path(self) -> str:
+        """The file itself."""
+        return self.system or self.link
+
+    @property
+    def service(self) -> bool:
+        return bool(self.system)
+
+
+def system_env_path(s: Settings, component: str) -> str:
+    """The .env a service's unit reads (``EnvironmentFile=``), in ``env_dir``: root's
+    directory (setup makes it), the deploy login's file."""
+    return f"{s.env_dir}/{component}.env"
+
+
+@dataclass(frozen=True)
+class FirstBuild:
+    """Setup's first build on the host, when there is nothing to serve yet (its command:
+    :meth:`App.first_build_command`)."""
+
+    title: str  # Korean, after the app's label: "첫 빌드 (Gradle)"
+    expected: str  # the manual's kind of duration: "3분+"
+
+
 def local_url(port: int, path: str) -> str:
     """http://localhost:<port><path>: how the tool asks a service on its own host."""
     return f"http://localhost:{port}{path if path.startswith('/') else '/' + path}"
@@ -81,6 +127,42 @@ class App:
     def needs(self, s: Settings) -> list[tuple[str, str]]:
         """The .env keys its deploy needs: [(key, why)]."""
         return []
+
+    #: the push-config files (tasks/config/render.py ConfigFile.key) whose reload or
+    #: restart this app's health check proves
+    config_keys: tuple[str, ...] = ()
+
+    def env(self, s: Settings) -> AppEnv:
+        """Its .env: where it is, its keys' example, the values, the group that reads it."""
+        raise NotImplementedError
+
+    def service_user(self, s: Settings) -> str:
+        """The user its service runs as ("": no service of its own, e.g. a static site)."""
+        return ""
+
+    def writable(self, s: Settings) -> list[str]:
+        """The paths its service may write, absolute (relative ones are in its checkout)."""
+        return []
+
+    #: setup's first build on the host (tasks/setup/setup_apps.py)
+    first_build: FirstBuild
+
+    def first_build_command(self, s: Settings) -> str:
+        """Its first build: one idempotent command (tasks/setup/hostfacts.py tracked)."""
+        raise NotImplementedError
+
+    def built(self, s: Settings) -> str:
+        """The file whose presence means it has something to serve: setup builds only
+        without it (on the host, or here: tasks/localbuild/first.py)."""
+        raise NotImplementedError
+
+    def plans(self, strategy: str) -> ModuleType:
+        """Its plans for ``strategy`` (``manual``, ``release``): the module of that name in
+        the app's package (tasks/apps/<app>/manual.py, release.py). The plan modules sit
+        above the App (they build on the strategies' machinery), so the App names them and
+        loads them when asked instead of importing them: a new app adds its package's
+        modules and nothing else."""
+        return importlib.import_module(f"{type(self).__module__}.{strategy}")
 
     def __repr__(self) -> str:
         return f"<app {self.name}>"

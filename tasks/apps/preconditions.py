@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tasks.apps import env as appenv
+from tasks.apps import registry
 from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
 from tasks.setup.hostfacts import NORM_FN, norm_origin
-from tasks.setup.setup_apps import writable
 from tasks.shell import q
 
 
@@ -84,14 +84,14 @@ def for_unit(s: Settings, key: str) -> list[Check]:
             exists(f"{s.backend_dir}/{s.backend_artifact}", "the jar"),
             exists(appenv.system_path(s, "backend"), "the EnvironmentFile"),
             *checkout(s, "backend", s.backend_dir),
-            *(exists(p, "the writable path") for p in writable(s, "backend")),
+            *(exists(p, "the writable path") for p in registry.BACKEND.writable(s)),
         ]
     if key == "ai":
         return [
             user(s.ai_user, f"User= of {s.ai_service}.service"),
             exists(f"{s.ai_dir}/{s.ai_venv}/bin/uvicorn", "the venv's uvicorn"),
             *checkout(s, "ai", s.ai_dir),
-            *(exists(p, "the writable path") for p in writable(s, "ai")),
+            *(exists(p, "the writable path") for p in registry.AI.writable(s)),
         ]
     if key == "nginx":
         return [exists(s.web_root, "the web root")]

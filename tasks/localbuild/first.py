@@ -14,6 +14,7 @@ build into the web root, the wheels into the venv with ``pip install --no-index`
 
 from __future__ import annotations
 
+from tasks.apps import registry
 from tasks.apps.base import App
 from tasks.engine.steps import Kind, Plan, Step
 from tasks.engine.view import RunView
@@ -29,26 +30,11 @@ from tasks.onhost.policy import Policy
 from tasks.setup.hostfacts import CHANGED_MARK, UNCHANGED
 from tasks.shell import git_head, q
 
-#: what setup's first build leaves (its absence means: build), as setup's host build checks
-MARKER = ".dojangkok-setup"
-
 
 def local(s: Settings, component: str) -> bool:
     """Whether setup builds ``component`` here (its build_on settings, as build_on_for reads
     them; setup takes no flag). A bad value is the preflight's to refuse (validate.py)."""
     return (getattr(s, f"{component}_build_on", "") or s.build_on) == "local"
-
-
-def serving(s: Settings, component: str) -> tuple[str, str]:
-    """(a command that succeeds when there is something to serve, what it looks at)."""
-    if component == "frontend":
-        page = f"{s.web_root}/index.html"
-        return f"test -f {q(page)}", page
-    if component == "backend":
-        jar = f"{s.backend_dir}/{s.backend_artifact}"
-        return f"test -f {q(jar)}", jar
-    done = f"{s.ai_dir}/{s.ai_venv}/{MARKER}"
-    return f"test -f {q(done)}", done
 
 
 def venv_command(s: Settings) -> str:
@@ -83,7 +69,7 @@ def install_plan(view: RunView) -> Plan:
                                   Policy.ABORT), release=False)  # fmt: skip
         mark = Step(
             "L7", "가상환경 완료 표시", "1초", "-", Policy.ABORT,
-            command=lambda v: f"date > {q(f'{v.s.ai_dir}/{v.s.ai_venv}/{MARKER}')}",
+            command=lambda v: f"date > {q(registry.get(v.component).built(v.s))}",
             added="다음 setup은 설치하지 않는다 (그 뒤의 설치는 배포가 한다)",
         )  # fmt: skip
         steps = (send_step("L4", "sftp"), verify_step("L5"), install, mark)
@@ -98,10 +84,9 @@ def venv_plan() -> Plan:
     return Plan("ai", "", "가상환경", "", "10초", "0분", (step,))
 
 
-def describe(v: RunView, component: str) -> str:
-    what = serving(v.s, component)[1]
+def describe(v: RunView, comp: App) -> str:
     return (
-        f"{what}가 없을 때만: 이 컴퓨터에서 빌드 (L1 {component}_repo의 체크아웃, L2 빌드, L3 "
+        f"{comp.built(v.s)}가 없을 때만: 이 컴퓨터에서 빌드 (L1 {comp.name}_repo의 체크아웃, L2 빌드, L3 "
         f"호스트 런타임 확인) → 전송 → 호스트에서 SHA-256 확인 → 설치 (아래 L 단계)"
     )
 
@@ -109,8 +94,8 @@ def describe(v: RunView, component: str) -> str:
 def run(session, comp: App) -> str:
     """The first build of ``comp``, here; returns the step's detail (tracked's words)."""
     s, v = session, session.view
-    present, what = serving(v.s, comp.name)
-    if s.sh(present).ok:
+    what = comp.built(v.s)
+    if s.sh(f"test -f {q(what)}").ok:
         return f"{UNCHANGED}: {what}"
     checkout.require(v.s, comp.name, v.host.alias)
     head = s.query(git_head(comp.checkout(v.s))).splitlines()[-1:]
@@ -154,7 +139,7 @@ def first_build_step(number: str, label: str, comp: App) -> Step:
     """Setup's first build of ``comp`` when it is built here (LOCAL: its own L steps run)."""
     return Step(
         number, f"{label} 첫 빌드 (로컬 빌드 후 전송)", "3분+", "빌드 로그 확인", Policy.ABORT,
-        kind=Kind.LOCAL, command=lambda v: describe(v, comp.name),
+        kind=Kind.LOCAL, command=lambda v: describe(v, comp),
         action=lambda session: run(session, comp),
         added="매뉴얼 배포 방식 2: 빌드 위치 설정(build_on=local)을 setup도 따른다 — 호스트에 "
         "패키지 인덱스가 없어도 setup만으로 서비스한다",
