@@ -107,6 +107,10 @@ class App:
     section: str  # the manual's section: A | B | C
     manual_title: str  # the manual's words for it in §D (React 배포, ...)
     group: str  # the inventory group it deploys to
+    #: `fab --help deploy-<name>` and `rollback-<name>` (tasks/__init__.py declares the
+    #: tasks from the registry): for operators, the default strategy first
+    deploy_help: str
+    rollback_help: str
 
     @property
     def task(self) -> str:

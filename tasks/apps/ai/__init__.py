@@ -21,6 +21,44 @@ class Ai(App):
     group = "gpu"
     config_keys = ("ai", "ai-proxy")
 
+    #: `fab --help deploy-{name}`: for operators, the default strategy first
+    deploy_help = """Deploy the AI server (manual C) to [gpu]: a new venv beside the live one, then a switch.
+
+    Usage: fab -H gpu deploy-ai [--dry-run] [--yes] [--strategy=manual]
+
+    release (the default; setting strategy): the revision is exported into a new release
+    with its own venv (reused when the requirements and Python are unchanged) and pip
+    install runs there while the old release serves; a failure changes nothing. Then the
+    switch, by ai_switch (default auto: decided on the host and said): blue/green where the
+    host holds two instances (no GPU, or more free GPU memory than ai_gpu_memory_mb): the
+    new instance starts on the idle port of ai_ports behind nginx, gated on /health and the
+    AI smoke call, then nginx switches (the old instance drains); else a restart: `current`
+    switches and the service restarts after its requests in flight finish
+    (ai_drain_timeout), gated the same way. A failure switches back.
+    Downtime: none with blue/green; with a restart, until /health answers.
+
+    manual (--strategy=manual): the manual's C 1–7 as written: pull, venv, pip install,
+    restart, health, AI smoke call. Downtime: from step 5 (restart) until /health answers.
+    A failure rolls back to the previously deployed revision.
+    """
+
+    #: `fab --help rollback-{name}`: for operators, the default strategy first
+    rollback_help = """Go back to the previous good AI server: its release and venv, no reinstall.
+
+    Usage: fab -H gpu rollback-ai [--to=REV] [--dry-run]
+
+    release (the default): back to the previous good release (or --to's), with the venv it
+    had: with blue/green (ai_switch; auto decides on the host) a switch, as the backend's;
+    with a restart, `current` switches back and the service restarts after its requests in
+    flight finish, gated on /health. Then the smoke call and the served version against the
+    target's: ok only when both hold. The release rolled back from is marked bad and
+    skipped by later rollbacks. Downtime: none with blue/green; with a restart, until
+    /health answers.
+
+    manual (--strategy=manual): the previously deployed revision's code, pip install,
+    restart, health. Downtime: from the restart until /health answers.
+    """
+
     def checkout(self, s: Settings) -> str:
         return s.ai_dir
 

@@ -18,6 +18,38 @@ class Frontend(App):
     group = "cpu"
     config_keys = ("nginx",)
 
+    #: `fab --help deploy-{name}`: for operators, the default strategy first
+    deploy_help = """Deploy the frontend (manual A) to [cpu]: a new build, switched in when it is ready.
+
+    Usage: fab -H cpu deploy-frontend [--dry-run] [--yes] [--strategy=manual]
+
+    release (the default; setting strategy): the revision is built (npm ci, npm run build)
+    in a new release beside the one serving, keeping the previous build's hashed assets;
+    then the web root's `current` link switches in one rename and the main page is checked.
+    A failed build changes nothing that serves; a failed check switches back.
+    Downtime: none.
+
+    manual (--strategy=manual): the manual's A 1–6 as written: pull, npm ci, build, back up
+    the web root (3a), replace it (rm -rf + cp), reload nginx, check. A failed copy or page
+    check restores the backup. Downtime: none by the manual's count, but requests during
+    the copy can fail.
+    """
+
+    #: `fab --help rollback-{name}`: for operators, the default strategy first
+    rollback_help = """Go back to the previous good frontend: a switch, no rebuild.
+
+    Usage: fab -H cpu rollback-frontend [--to=REV] [--dry-run]
+
+    release (the default): the web root's `current` link switches back to the previous good
+    release (or --to's), then the main page is checked and the served version compared with
+    the one the target served; the release rolled back from is marked bad and skipped by
+    later rollbacks (`fab -H cpu releases`). A failed check says what serves now. Downtime:
+    none.
+
+    manual (--strategy=manual): the web root is restored from the backup of the previously
+    deployed revision (step 3a's), then nginx reloads.
+    """
+
     def checkout(self, s: Settings) -> str:
         return s.frontend_dir
 
