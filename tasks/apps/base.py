@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import importlib
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from types import ModuleType
 
 from tasks import shell
@@ -28,6 +29,9 @@ class Health:
     page: bool = False  # a web page: follow redirects, an empty ``expect`` means any 200
     #: curl's --resolve (the site's name to this host: tasks/hosts/site.py), or ""
     resolve: str = ""
+    #: a service's own check (``url`` is http://localhost:<port><path>): its path, so the
+    #: check can ask another port (:meth:`at_port`); "" for a page
+    path: str = ""
 
     @property
     def timeout(self) -> float:
@@ -39,6 +43,17 @@ class Health:
             shell.page(self.url, self.expect, self.resolve)
             if self.page
             else shell.health(self.url, self.expect)
+        )
+
+    def at_port(self, port_command: str) -> str:
+        """One check of the instance on the port ``port_command`` prints (blue/green: the
+        one nginx sends requests to, known only on the host); fails when it prints none."""
+        if not self.path:
+            raise ValueError(f"{self.url} is not a service's own port: no other port to ask")
+        url = f'{shell.q("http://localhost:")}"$p"{shell.q(self.path)}'
+        return (
+            f'p=$({port_command}) && [ -n "$p" ] && '
+            f"curl -fsS --max-time 10 -- {url} | grep -qF -- {shell.q(self.expect)}"
         )
 
     def polled(self, every: float | None = None) -> str:
@@ -99,6 +114,38 @@ def local_url(port: int, path: str) -> str:
     return f"http://localhost:{port}{path if path.startswith('/') else '/' + path}"
 
 
+def local_health(port: int, path: str, expect: str, tries: int, interval: float) -> Health:
+    """A service's own check on this host: GET http://localhost:<port><path>."""
+    path = path if path.startswith("/") else "/" + path
+    return Health(local_url(port, path), expect, tries, interval, path=path)
+
+
+@dataclass(frozen=True)
+class HostReading:
+    """What the strategies read of an app on its host (one round trip), as
+    :meth:`App.serving` takes it."""
+
+    #: the release ``current`` points at ("": none, the manual strategy's checkout serves)
+    current: str = ""
+    #: blue/green: the port new requests go to (0: no pair, one unit serves)
+    live_port: int = 0
+    #: blue/green: per port, the instance's state (systemctl is-active) and its release
+    slots: Mapping[int, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What serves an app now: `fab status`, `fab logs`, the deploys and rollbacks."""
+
+    units: tuple[str, ...]  # the systemd units that serve it
+    port: int | None  # the port the serving unit answers on (None: the site, by nginx)
+    release: str  # the release that serves ("": the manual strategy's checkout)
+    #: blue/green: the other instance, still running (a rollback to it is a switch)
+    warm_unit: str = ""
+    warm_port: int | None = None
+    warm_release: str = ""
+
+
 class App:
     """One application. Subclasses set the names and implement the methods."""
 
@@ -127,6 +174,31 @@ class App:
     def health(self, s: Settings, port: int | None = None) -> Health:
         """Its health check; ``port`` asks a given port (blue/green) instead of the usual."""
         raise NotImplementedError
+
+    def port(self, s: Settings) -> int | None:
+        """The port its service answers on without blue/green (None: served by nginx)."""
+        return None
+
+    def pair_ports(self, s: Settings) -> list[int]:
+        """Its blue/green instances' ports ([]: never two instances)."""
+        return []
+
+    def instance(self, s: Settings, port: int) -> str:
+        """The unit of its blue/green instance on ``port``."""
+        return f"{self.service(s)}@{int(port)}"
+
+    def serving(self, s: Settings, state: HostReading) -> Serving:
+        """What serves it now, from what the strategies read on its host."""
+        if not state.live_port:
+            return Serving((self.service(s),), self.port(s), state.current)
+        live = int(state.live_port)
+        release = state.slots.get(live, ("", ""))[1] or state.current
+        other = next((int(p) for p in self.pair_ports(s)[:2] if int(p) != live), None)
+        running, warm = state.slots.get(other, ("", "")) if other is not None else ("", "")
+        if running != "active":
+            return Serving((self.instance(s, live),), live, release)
+        return Serving((self.instance(s, live),), live, release,
+                       self.instance(s, other), other, warm)  # fmt: skip
 
     def needs(self, s: Settings) -> list[tuple[str, str]]:
         """The .env keys its deploy needs: [(key, why)]."""

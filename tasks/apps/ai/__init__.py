@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.apps.base import App, AppEnv, FirstBuild, Health, local_url, system_env_path
+from tasks.apps.base import App, AppEnv, FirstBuild, Health, local_health, system_env_path
 from tasks.hosts import validate
 from tasks.hosts.settings import Settings
 from tasks.setup.hostfacts import ch, tracked
@@ -17,8 +17,8 @@ class Ai(App):
     label = "AI 서버"
     section = "C"
     manual_title = "FastAPI 배포"
-    first_build = FirstBuild("가상환경과 의존성", "2분")
     group = "gpu"
+    first_build = FirstBuild("가상환경과 의존성", "2분")
     config_keys = ("ai", "ai-proxy")
 
     #: `fab --help deploy-{name}`: for operators, the default strategy first
@@ -65,9 +65,16 @@ class Ai(App):
     def service(self, s: Settings) -> str:
         return s.ai_service
 
+    def port(self, s: Settings) -> int | None:
+        return int(s.ai_listen_port)
+
+    def pair_ports(self, s: Settings) -> list[int]:
+        return [int(p) for p in s.ai_ports]
+
     def health(self, s: Settings, port: int | None = None) -> Health:
-        return Health(
-            local_url(port or s.ai_listen_port, s.ai_health_path),
+        return local_health(
+            port or s.ai_listen_port,
+            s.ai_health_path,
             s.ai_health_expect,
             s.ai_health_tries,
             s.ai_health_interval,

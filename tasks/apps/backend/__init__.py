@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.apps.base import App, AppEnv, FirstBuild, Health, local_url, system_env_path
+from tasks.apps.base import App, AppEnv, FirstBuild, Health, local_health, system_env_path
 from tasks.hosts.settings import Settings
 from tasks.setup.hostfacts import ch, tracked
 from tasks.shell import q
@@ -13,8 +13,8 @@ class Backend(App):
     label = "백엔드"
     section = "B"
     manual_title = "Spring Boot 배포"
-    first_build = FirstBuild("첫 빌드 (Gradle)", "3분+")
     group = "cpu"
+    first_build = FirstBuild("첫 빌드 (Gradle)", "3분+")
     config_keys = ("backend",)
 
     #: `fab --help deploy-{name}`: for operators, the default strategy first
@@ -67,9 +67,16 @@ class Backend(App):
     def service(self, s: Settings) -> str:
         return s.backend_service
 
+    def port(self, s: Settings) -> int | None:
+        return int(s.backend_port)
+
+    def pair_ports(self, s: Settings) -> list[int]:
+        return [int(p) for p in s.backend_ports]
+
     def health(self, s: Settings, port: int | None = None) -> Health:
-        return Health(
-            local_url(port or s.backend_port, s.backend_health_path),
+        return local_health(
+            port or s.backend_port,
+            s.backend_health_path,
             s.backend_health_expect,
             s.backend_health_tries,
             s.backend_health_interval,

@@ -14,8 +14,8 @@ class Frontend(App):
     label = "프론트엔드"
     section = "A"
     manual_title = "React 배포"
-    first_build = FirstBuild("첫 빌드와 배포 (npm)", "2분")
     group = "cpu"
+    first_build = FirstBuild("첫 빌드와 배포 (npm)", "2분")
     config_keys = ("nginx",)
 
     #: `fab --help deploy-{name}`: for operators, the default strategy first
