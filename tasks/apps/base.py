@@ -109,6 +109,21 @@ class FirstBuild:
     expected: str  # the manual's kind of duration: "3분+"
 
 
+#: what an app's build makes; tasks/localbuild/ builds, checks, ships and installs each kind:
+#: one jar file (Java, sent by SFTP), a tree of files (a static build, sent by rsync against
+#: the previous one), a wheelhouse (pip's wheels for the host's Python, installed in a venv)
+JAR, TREE, WHEELHOUSE = "jar", "tree", "wheelhouse"
+
+
+@dataclass(frozen=True)
+class BuildOutput:
+    """What an app's build makes, for a build on this machine (``build_on=local``)."""
+
+    kind: str  # JAR | TREE | WHEELHOUSE
+    command: str  # the build, in the checkout ("" for a WHEELHOUSE: pip download makes it)
+    path: str  # in the checkout: the jar, the build's directory, the requirements file
+
+
 def local_url(port: int, path: str) -> str:
     """http://localhost:<port><path>: how the tool asks a service on its own host."""
     return f"http://localhost:{port}{path if path.startswith('/') else '/' + path}"
@@ -225,6 +240,10 @@ class App:
 
     def first_build_command(self, s: Settings) -> str:
         """Its first build: one idempotent command (tasks/setup/hostfacts.py tracked)."""
+        raise NotImplementedError
+
+    def build_output(self, s: Settings) -> BuildOutput:
+        """What its build makes (tasks/localbuild/ builds it here and sends it)."""
         raise NotImplementedError
 
     def built(self, s: Settings) -> str:

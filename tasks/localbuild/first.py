@@ -14,6 +14,8 @@ build into the web root, the wheels into the venv with ``pip install --no-index`
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from tasks.apps import registry
 from tasks.apps.base import App
 from tasks.engine.steps import Kind, Plan, Step
@@ -21,7 +23,7 @@ from tasks.engine.view import RunView
 from tasks.errors import ConfigError
 from tasks.hosts import validate
 from tasks.hosts.settings import Settings
-from tasks.localbuild import checkout
+from tasks.localbuild import checkout, kind
 from tasks.localbuild.facts import host_command, parse
 from tasks.localbuild.model import Build
 from tasks.localbuild.plans import ai_install, jar_install, send_step, verify_step
@@ -49,16 +51,16 @@ def venv_command(s: Settings) -> str:
 
 def install_plan(view: RunView) -> Plan:
     """Sent, checked on the host, installed the manual strategy's way (pure)."""
-    c, s = view.component, view.s
+    app, built = kind.app(view), kind.kind(view)
     keep = Step("L6", "설치", "10초", "전송·디스크 확인 후 setup 다시", Policy.ABORT)
-    if c == "backend":
+    if built == kind.JAR:
         steps = (send_step("L4", "sftp"), verify_step("L5"), jar_install(keep))
-    elif c == "frontend":
+    elif built == kind.TREE:
         web = Step(
             "L6", "웹 루트에 배포", "5초", "디스크 공간·권한 확인", Policy.ABORT,
             command=lambda v: (
-                f"cd -- {q(v.s.frontend_dir)} && test -f {q(v.s.frontend_build_dir + '/index.html')} && "
-                f"cp -r -- {q(v.s.frontend_build_dir + '/.')} {q(v.s.web_root + '/')} && "
+                f"cd -- {q(app.checkout(v.s))} && test -f {q(kind.output(v).path + '/index.html')} && "
+                f"cp -r -- {q(kind.output(v).path + '/.')} {q(v.s.web_root + '/')} && "
                 f"echo {q(f'build → {v.s.web_root}')}"
             ),
             added="setup의 첫 배포: 확인된 빌드를 웹 루트에 둔다 (호스트 빌드와 같은 자리)",
@@ -73,15 +75,17 @@ def install_plan(view: RunView) -> Plan:
             added="다음 setup은 설치하지 않는다 (그 뒤의 설치는 배포가 한다)",
         )  # fmt: skip
         steps = (send_step("L4", "sftp"), verify_step("L5"), install, mark)
-    where = {"backend": f"{s.backend_dir}/{s.backend_artifact}", "frontend": s.web_root,
-             "ai": f"{s.ai_dir}/{s.ai_venv}"}[c]  # fmt: skip
-    return Plan(c, "", "로컬 빌드 전송·설치 (setup의 첫 빌드)", where, "1분", "0분", steps)
+    # where it goes: the jar; the directory of the built tree's page, of the venv's marker
+    where = app.built(view.s) if built == kind.JAR else str(PurePosixPath(app.built(view.s)).parent)
+    return Plan(
+        view.component, "", "로컬 빌드 전송·설치 (setup의 첫 빌드)", where, "1분", "0분", steps
+    )
 
 
-def venv_plan() -> Plan:
+def venv_plan(component: str) -> Plan:
     step = Step("L0", "가상환경 (없으면 만든다)", "10초", "python3-venv 확인", Policy.ABORT,
                 command=lambda v: venv_command(v.s))  # fmt: skip
-    return Plan("ai", "", "가상환경", "", "10초", "0분", (step,))
+    return Plan(component, "", "가상환경", "", "10초", "0분", (step,))
 
 
 def describe(v: RunView, comp: App) -> str:
@@ -104,8 +108,8 @@ def run(session, comp: App) -> str:
     view = v.but(component=comp.name, strategy="manual", build_on="local",
                  from_rev=head[0], to_rev=head[0])  # fmt: skip
     with s.viewing(view):
-        if comp.name == "ai":
-            s.execute(venv_plan())
+        if kind.kind(s.view) == kind.WHEELHOUSE:
+            s.execute(venv_plan(comp.name))
         prepare(s, comp)
         s.execute(install_plan(s.view))
         built = s.view.build
@@ -126,9 +130,9 @@ def prepare(session, comp: App) -> None:
             "made here could not be checked against it",
             f"check the connection and the host, or set {comp.name}_build_on=host",
         )
-    if comp.name == "frontend" and not facts.rsync:
+    if kind.kind(v) == kind.TREE and not facts.rsync:
         raise ConfigError(
-            f"rsync is not installed on {v.host.alias}: the frontend is sent with rsync",
+            f"rsync is not installed on {v.host.alias}: the {comp.name} is sent with rsync",
             f"add rsync to host_packages, or set {comp.name}_build_on=host",
         )
     s.set(build=s.view.build.but(origin=checkout.origin(s.view)))
@@ -149,7 +153,8 @@ def first_build_step(number: str, label: str, comp: App) -> Step:
 def setup_conversion(session, comp: App) -> None:
     """strategy=release: the AI's first release (a conversion, built from the revision that
     serves) installs from wheels built here too, when the AI is built here."""
-    if comp.name != "ai" or not local(session.view.s, "ai"):
+    wheels = comp.build_output(session.view.s).kind == kind.WHEELHOUSE
+    if not wheels or not local(session.view.s, comp.name):
         return
     session.set(strategy="release", build_on="local", to_rev=session.view.from_rev)
     prepare(session, comp)

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from tasks.apps.base import App, AppEnv, FirstBuild, Health, local_health, system_env_path
+from tasks.apps.base import (
+    WHEELHOUSE,
+    App,
+    AppEnv,
+    BuildOutput,
+    FirstBuild,
+    Health,
+    local_health,
+    system_env_path,
+)
 from tasks.hosts import validate
 from tasks.hosts.settings import Settings
 from tasks.setup.hostfacts import ch, tracked
@@ -102,6 +111,9 @@ class Ai(App):
             f"-r {q(s.ai_requirements)}; date > {done}; {ch(f'pip install -r {s.ai_requirements}')}; fi",
             f"{s.ai_venv}",
         )  # fmt: skip
+
+    def build_output(self, s: Settings) -> BuildOutput:
+        return BuildOutput(WHEELHOUSE, "", s.ai_requirements)
 
     def built(self, s: Settings) -> str:
         return f"{s.ai_dir}/{s.ai_venv}/{SETUP_MARKER}"

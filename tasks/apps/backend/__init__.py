@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from tasks.apps.base import App, AppEnv, FirstBuild, Health, local_health, system_env_path
+from tasks.apps.base import (
+    JAR,
+    App,
+    AppEnv,
+    BuildOutput,
+    FirstBuild,
+    Health,
+    local_health,
+    system_env_path,
+)
 from tasks.hosts.settings import Settings
 from tasks.setup.hostfacts import ch, tracked
 from tasks.shell import q
@@ -103,6 +112,9 @@ class Backend(App):
             f"{ch(f'built {s.backend_artifact}')}; fi",
             s.backend_artifact,
         )  # fmt: skip
+
+    def build_output(self, s: Settings) -> BuildOutput:
+        return BuildOutput(JAR, s.backend_build_cmd, s.backend_artifact)
 
     def built(self, s: Settings) -> str:
         return f"{s.backend_dir}/{s.backend_artifact}"

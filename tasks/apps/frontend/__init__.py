@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.apps.base import App, AppEnv, FirstBuild, Health
+from tasks.apps.base import TREE, App, AppEnv, BuildOutput, FirstBuild, Health
 from tasks.hosts import site
 from tasks.hosts.settings import Settings
 from tasks.setup.hostfacts import ch, tracked
@@ -75,6 +75,11 @@ class Frontend(App):
             f"cp -r -- {q(build + '/.')} {q(s.web_root + '/')}; {ch(f'build → {s.web_root}')}; fi",
             f"{s.web_root}/index.html",
         )  # fmt: skip
+
+    def build_output(self, s: Settings) -> BuildOutput:
+        return BuildOutput(
+            TREE, f"{s.frontend_install_cmd} && {s.frontend_build_cmd}", s.frontend_build_dir
+        )
 
     def built(self, s: Settings) -> str:
         return f"{s.web_root}/index.html"
