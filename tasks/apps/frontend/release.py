@@ -111,13 +111,14 @@ def build_plan(view: RunView, live: int = 0) -> Plan:
         release.export_step("1", _dir),
         release.link_step("1a", lambda v: [".env"]),
         Step("2", "의존성 설치", "1분", "node_modules 삭제 후 재시도", Policy.RETRY,
-             command=install, cleanup=lambda v: shell.cd(rel(v), "rm -rf node_modules"),
+             command=install, local_build="deps", cleanup=lambda v: shell.cd(rel(v), "rm -rf node_modules"),
              added="package-lock.json이 서비스 중인 릴리스와 같으면 그 node_modules를 하드 링크로 "
              "가져온다 (설치 없음; 의존성이 없으면 npm ci도 건너뜀). package-lock.json에 패키지가 "
              "하나도 없고 package.json에 의존성·설치 스크립트가 없으면 npm ci를 건너뛴다 "
              "(할 일이 없다: 확인 후)"),
         Step("3", "프로덕션 빌드", "2분", "빌드 에러 확인 후 수정 (서비스 중인 빌드는 그대로)",
-             Policy.ABORT, command=lambda v: shell.cd(rel(v), v.s.frontend_build_cmd)),
+             Policy.ABORT, command=lambda v: shell.cd(rel(v), v.s.frontend_build_cmd),
+             local_build="build"),
         Step("3a", "빌드 결과 확인, 이전 해시 자산 유지", "5초", "빌드 출력 확인", Policy.ABORT,
              command=check_build,
              added="index.html이 있는지 확인하고, 전환 직전에 받은 페이지가 찾을 이전 빌드의 "
