@@ -190,6 +190,11 @@ class App:
         """Its health check; ``port`` asks a given port (blue/green) instead of the usual."""
         raise NotImplementedError
 
+    def setup_units(self, s: Settings, paired: bool) -> list[str]:
+        """The units setup enables and starts for it; ``paired``: a blue/green pair serves
+        it, whose instances the release strategy starts (tasks/setup/setup_apps.py)."""
+        return [] if paired else [self.service(s)]
+
     def port(self, s: Settings) -> int | None:
         """The port its service answers on without blue/green (None: served by nginx)."""
         return None

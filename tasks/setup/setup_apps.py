@@ -185,16 +185,9 @@ def _pair(s: Settings, comp: str):
 def units(s: Settings, comps: list[App]) -> list[str]:
     """The units setup enables and starts. A blue/green pair (release strategy) is the
     release strategy's: its live instance starts at boot (release_convert, the deploys)."""
-    out = []
-    names = {c.name for c in comps}
-    if "frontend" in names or ("ai" in names and _pair(s, "ai")):
-        out.append("nginx")
-    if "backend" in names:
-        out.append(s.db_service or "mysql")
-        if not _pair(s, "backend"):
-            out.append(s.backend_service)
-    if "ai" in names and not _pair(s, "ai"):
-        out.append(s.ai_service)
+    out: list[str] = []
+    for c in comps:
+        out += [u for u in c.setup_units(s, _pair(s, c.name) is not None) if u not in out]
     return out
 
 

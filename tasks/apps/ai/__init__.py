@@ -74,6 +74,10 @@ class Ai(App):
     def service(self, s: Settings) -> str:
         return s.ai_service
 
+    def setup_units(self, s: Settings, paired: bool) -> list[str]:
+        """Its unit; with a blue/green pair, the nginx that proxies to the live instance."""
+        return ["nginx"] if paired else [s.ai_service]
+
     def port(self, s: Settings) -> int | None:
         return int(s.ai_listen_port)
 

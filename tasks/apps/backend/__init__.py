@@ -76,6 +76,10 @@ class Backend(App):
     def service(self, s: Settings) -> str:
         return s.backend_service
 
+    def setup_units(self, s: Settings, paired: bool) -> list[str]:
+        """Its database first, then its own unit (a pair's instances are the release's)."""
+        return [s.db_service or "mysql", *([] if paired else [s.backend_service])]
+
     def port(self, s: Settings) -> int | None:
         return int(s.backend_port)
 
