@@ -8,10 +8,10 @@ from tasks.apps.backend import BACKEND
 from tasks.apps.base import App
 from tasks.apps.frontend import FRONTEND
 from tasks.errors import ConfigError
+from tasks.hosts.inventory import GROUPS, roles
 
 ORDER: tuple[App, ...] = (FRONTEND, BACKEND, AI)
 APPS: dict[str, App] = {a.name: a for a in ORDER}
-GROUPS = ("cpu", "gpu")
 
 
 def get(name: str) -> App:
@@ -19,11 +19,6 @@ def get(name: str) -> App:
         return APPS[name]
     except KeyError:
         raise ConfigError(f"no app {name!r}", f"use one of: {', '.join(APPS)}") from None
-
-
-def roles(groups: tuple[str, ...] | list[str] | set[str], alias: str = "") -> set[str]:
-    """The host roles (cpu, gpu) of a host in these inventory groups."""
-    return set(GROUPS) & (set(groups) | {alias})
 
 
 def on_host(groups, alias: str = "") -> list[App]:

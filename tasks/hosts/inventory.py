@@ -28,7 +28,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks.apps.registry import roles
 from tasks.errors import ConfigError
 from tasks.hosts.ini_precedence import reconcile
 from tasks.hosts.ini_reader import Reader, Var
@@ -42,6 +41,15 @@ from tasks.hosts.inventory_vars import (
     SETTINGS,
 )
 from tasks.hosts.settings import Settings
+
+#: the inventory's host roles: [cpu] serves the frontend, backend and database, [gpu] the AI
+GROUPS = ("cpu", "gpu")
+
+
+def roles(groups: tuple[str, ...] | list[str] | set[str], alias: str = "") -> set[str]:
+    """The host roles (cpu, gpu) of a host in these inventory groups."""
+    return set(GROUPS) & (set(groups) | {alias})
+
 
 __all__ = [
     "ANSIBLE_KEYS", "CHECKED", "CONNECTION", "IGNORED", "PASSWORDS", "PATH_KEYS",
