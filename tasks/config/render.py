@@ -75,8 +75,7 @@ def backend_unit(s: Settings) -> ConfigFile:
 def ai_files(s: Settings) -> list[ConfigFile]:
     """The AI server's unit; with the release strategy's blue/green, the template unit and
     the nginx proxy on the GPU host instead."""
-    from tasks.apps.ai.release import pair  # ai_switch resolved (auto: detect.py)
-
+    pair = registry.AI.plans("release").pair  # ai_switch resolved (auto: detect.py)
     if s.strategy == "release" and pair(s) is not None:
         return [
             ConfigFile("ai", "systemd/ai@.service.j2", f"{s.systemd_dir}/{s.ai_service}@.service",

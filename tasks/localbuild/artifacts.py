@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tasks.engine.view import RunView
 from tasks.localbuild import kind, runtime
-from tasks.localbuild.checkout import real_path, shell_path, work
+from tasks.localbuild.checkout import mirror, real_path, shell_path, work
 from tasks.localbuild.facts import local_tools
 from tasks.localbuild.model import Artifact, FileEntry
 from tasks.shell import q
@@ -42,8 +42,6 @@ def extra_revisions(v: RunView) -> tuple[str, ...]:
 
 def export_extra(v: RunView) -> str:
     """AI: the requirements of other revisions the host will install (its first release)."""
-    from tasks.localbuild.checkout import mirror
-
     m, w = shell_path(mirror(v)), shell_path(work(v))
     parts = [
         f"{{ git -C {m} show {q(rev + ':' + kind.output(v).path)} > {w}/{q(EXTRA_REQ + rev[:7] + '.txt')} "

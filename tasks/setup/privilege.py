@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from functools import cache
 from pathlib import Path
 
@@ -121,8 +122,6 @@ def app_groups(host: Host) -> list[str]:
 def system_logs_read(s) -> list[str]:
     """The files under /var/log a configured log command names outside the apps' own
     LogsDirectory= (which their groups read): the system's logs, group adm."""
-    import shlex
-
     own = [f"/var/log/{d}/" for d in (s.backend_logs_directory, s.ai_logs_directory) if d]
     try:
         words = shlex.split(s.backend_log_cmd)

@@ -173,13 +173,7 @@ def _pair(s: Settings, comp: str):
     """The blue/green pair that serves ``comp`` on a release-strategy host (None: one unit)."""
     if s.strategy != "release" or comp == "frontend":
         return None
-    if comp == "backend":
-        from tasks.apps.backend.release import PAIR
-
-        return PAIR
-    from tasks.apps.ai.release import pair
-
-    return pair(s)
+    return registry.get(comp).plans("release").pair(s)
 
 
 def units(s: Settings, comps: list[App]) -> list[str]:
