@@ -1,9 +1,20 @@
 """What an application is, to every other part of the tool: the interface an app implements.
 
 An app is a class with a few names (``name``, ``label``, ``section`` …) and methods that read
-the host's settings: where its checkout is, which unit serves it, its health check (which
-can ask a given port: blue/green), the secrets its deploy needs. Only the app's own package
-says what these are; the strategies, setup and config ask the app.
+the host's settings. Only the app's own package (tasks/apps/<app>/) says what these are; the
+strategies, setup, config, the local build and the fab tasks ask the app:
+
+- where it lives and runs: ``checkout``, ``service``, ``service_user``, ``port``,
+  ``pair_ports``/``instance`` (blue/green), ``writable``, ``env`` (its .env: :class:`AppEnv`);
+- whether it is up: ``health`` (:class:`Health`; ``at_port`` asks the live instance) and what
+  serves now: ``serving`` (:class:`Serving`, from a :class:`HostReading`);
+- what setup and push-config do for it: ``setup_units``, ``first_build`` and
+  ``first_build_command``, ``built`` (something to serve), ``config_keys``, ``needs``;
+- what its build makes (``build_output``: a jar, a tree, a wheelhouse), which a local build
+  (tasks/localbuild/) makes, ships and installs; its plans step by step mark what a local
+  build replaces (``Step.local_build``);
+- its plans for each strategy (``plans``) and its tasks' help (``deploy_help``,
+  ``rollback_help``: tasks/__init__.py declares deploy-<app> and rollback-<app>).
 """
 
 from __future__ import annotations
