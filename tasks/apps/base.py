@@ -258,6 +258,11 @@ class App:
         """Its first build: one idempotent command (tasks/setup/hostfacts.py tracked)."""
         raise NotImplementedError
 
+    def manual_paths(self, s: Settings) -> list[tuple[str, str]]:
+        """What the manual strategy's deploy needs on the host beside its checkout and its
+        unit: [(path, what it is)] (tasks/apps/preconditions.py)."""
+        return []
+
     def build_output(self, s: Settings) -> BuildOutput:
         """What its build makes (tasks/localbuild/ builds it here and sends it)."""
         raise NotImplementedError

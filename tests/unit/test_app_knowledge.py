@@ -82,3 +82,24 @@ def test_the_fab_tasks_of_each_app_come_from_the_registry():
             assert f"{kind}-{app.name}" in names
             body = tasks.ns[f"{kind}-{app.name}"].body
             assert body.__doc__ == getattr(app, f"{kind}_help")
+
+
+@pytest.mark.parametrize(
+    ("strategy", "name", "expected"),
+    [
+        ("manual", "frontend", ["git checkout /app/frontend", "the web root /var/www/dojangkok"]),
+        ("manual", "backend",
+         ["git checkout /app/backend", "unit dojangkok.service and the user it runs as"]),
+        ("manual", "ai", ["git checkout /app/ai-server", "the venv /app/ai-server/venv/bin/python",
+                          "unit fastapi.service and the user it runs as"]),
+        ("release", "frontend", ["git checkout /app/frontend"]),
+        ("release", "backend",
+         ["git checkout /app/backend", "user dojangkok (the backend service's user)"]),
+        ("release", "ai", ["git checkout /app/ai-server", "user dojangkok-ai (the ai service's user)"]),
+    ],
+)  # fmt: skip
+def test_a_deploy_checks_what_its_app_needs_on_the_host(strategy, name, expected):
+    from tasks.apps import preconditions
+
+    checks = preconditions.for_deploy(Settings(strategy=strategy), name)
+    assert [c.what for c in checks] == expected

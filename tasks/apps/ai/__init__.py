@@ -116,6 +116,9 @@ class Ai(App):
             f"{s.ai_venv}",
         )  # fmt: skip
 
+    def manual_paths(self, s: Settings) -> list[tuple[str, str]]:
+        return [(f"{s.ai_dir}/{s.ai_venv}/bin/python", "the venv")]
+
     def build_output(self, s: Settings) -> BuildOutput:
         return BuildOutput(WHEELHOUSE, "", s.ai_requirements)
 

@@ -76,6 +76,9 @@ class Frontend(App):
             f"{s.web_root}/index.html",
         )  # fmt: skip
 
+    def manual_paths(self, s: Settings) -> list[tuple[str, str]]:
+        return [(s.web_root, "the web root")]
+
     def build_output(self, s: Settings) -> BuildOutput:
         return BuildOutput(
             TREE, f"{s.frontend_install_cmd} && {s.frontend_build_cmd}", s.frontend_build_dir
