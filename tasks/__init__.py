@@ -13,9 +13,8 @@ from pathlib import Path
 from invoke import Collection, Exit, task
 
 from tasks import cli
-from tasks.apps.ai import AI
-from tasks.apps.backend import BACKEND
-from tasks.apps.frontend import FRONTEND
+from tasks.apps import registry
+from tasks.apps.base import App
 from tasks.cli import help_for, operator_task
 from tasks.engine.console import Console
 from tasks.errors import DeployToolError
@@ -47,85 +46,36 @@ def _rollback(c, name: str, to, dry_run, yes, message, strategy) -> None:
         deploy.rollback_host(comp, host, secrets, opts, to=to)
 
 
-@task(help=help_for("dry-run", "yes", "message", "strategy", "build-on", "revision"))
-@in_group(FRONTEND.group)
-@operator_task
-def deploy_frontend(
-    c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None
-):
-    """Deploy the frontend (manual A) to [cpu]: a new build, switched in when it is ready.
-
-    Usage: fab -H cpu deploy-frontend [--dry-run] [--yes] [--strategy=manual]
-
-    release (the default; setting strategy): the revision is built (npm ci, npm run build)
-    in a new release beside the one serving, keeping the previous build's hashed assets;
-    then the web root's `current` link switches in one rename and the main page is checked.
-    A failed build changes nothing that serves; a failed check switches back.
-    Downtime: none.
-
-    manual (--strategy=manual): the manual's A 1–6 as written: pull, npm ci, build, back up
-    the web root (3a), replace it (rm -rf + cp), reload nginx, check. A failed copy or page
-    check restores the backup. Downtime: none by the manual's count, but requests during
-    the copy can fail.
-    """
-    _deploy(c, "frontend", dry_run, yes, message, strategy, build_on, revision)
+def _declared(body, kind: str, app: App, doc: str):
+    """``body`` as the task ``<kind>-<app>``: its name, its help (the app's, for operators)
+    and its group."""
+    body.__name__ = body.__qualname__ = f"{kind}_{app.name.replace('-', '_')}"
+    body.__doc__, body.__module__ = doc, __name__
+    return in_group(app.group)(operator_task(body))
 
 
-@task(help=help_for("dry-run", "yes", "message", "strategy", "build-on", "revision"))
-@in_group(BACKEND.group)
-@operator_task
-def deploy_backend(
-    c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None
-):
-    """Deploy the backend (manual B) to [cpu]: blue/green, the old instance kept warm.
+def deploy_task(app: App):
+    """``deploy-<app>``: the app's deploy on its group's hosts."""
 
-    Usage: fab -H cpu deploy-backend [--dry-run] [--yes] [--strategy=manual]
+    def body(c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None):
+        _deploy(c, app.name, dry_run, yes, message, strategy, build_on, revision)
 
-    release (the default; setting strategy): notice, status, MySQL backup and its check,
-    the revision exported into a new release, .env keys, the jar built there while the
-    live instance serves. Then, on the host (a systemd unit: it finishes if SSH drops): the
-    new release starts on the idle port (backend_ports), must pass its health check and
-    smoke tests there, new connections switch to it (an nftables table; nginx is not
-    reloaded, keep-alive clients stay connected), and the old
-    instance stays warm for backend_keep_warm (600 s) so a rollback is a switch back.
-    A failure before the switch stops the new instance; the live one never stopped.
-    Downtime: none.
-
-    manual (--strategy=manual): the manual's B 1–12 as written: notice, status, backup,
-    pull, .env keys, keep the running jar (6a), stop, build, start, health, smoke tests.
-    Downtime: from step 7 (stop) to step 10 (health passes). A failed build, start, health
-    check or smoke test restores the kept jar and starts it; so does Ctrl-C once stopped.
-
-    Needs the backup account's password in .env (B3; the key named by db_backup_password_env,
-    DB_BACKUP_PASSWORD): setup makes that account with only what mysqldump needs.
-    """
-    _deploy(c, "backend", dry_run, yes, message, strategy, build_on, revision)
+    flags = help_for("dry-run", "yes", "message", "strategy", "build-on", "revision")
+    return task(help=flags)(_declared(body, "deploy", app, app.deploy_help))
 
 
-@task(help=help_for("dry-run", "yes", "message", "strategy", "build-on", "revision"))
-@in_group(AI.group)
-@operator_task
-def deploy_ai(c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None):
-    """Deploy the AI server (manual C) to [gpu]: a new venv beside the live one, then a switch.
+def rollback_task(app: App):
+    """``rollback-<app>``: back to the app's previous good release on its group's hosts."""
 
-    Usage: fab -H gpu deploy-ai [--dry-run] [--yes] [--strategy=manual]
+    def body(c, to=None, dry_run=False, yes=False, message="", strategy=None):
+        _rollback(c, app.name, to, dry_run, yes, message, strategy)
 
-    release (the default; setting strategy): the revision is exported into a new release
-    with its own venv (reused when the requirements and Python are unchanged) and pip
-    install runs there while the old release serves; a failure changes nothing. Then the
-    switch, by ai_switch (default auto: decided on the host and said): blue/green where the
-    host holds two instances (no GPU, or more free GPU memory than ai_gpu_memory_mb): the
-    new instance starts on the idle port of ai_ports behind nginx, gated on /health and the
-    AI smoke call, then nginx switches (the old instance drains); else a restart: `current`
-    switches and the service restarts after its requests in flight finish
-    (ai_drain_timeout), gated the same way. A failure switches back.
-    Downtime: none with blue/green; with a restart, until /health answers.
+    flags = help_for("to", "dry-run", "yes", "message", "strategy")
+    return task(help=flags)(_declared(body, "rollback", app, app.rollback_help))
 
-    manual (--strategy=manual): the manual's C 1–7 as written: pull, venv, pip install,
-    restart, health, AI smoke call. Downtime: from step 5 (restart) until /health answers.
-    A failure rolls back to the previously deployed revision.
-    """
-    _deploy(c, "ai", dry_run, yes, message, strategy, build_on, revision)
+
+DEPLOYS = [deploy_task(app) for app in registry.ORDER]
+ROLLBACKS = [rollback_task(app) for app in registry.ORDER]
 
 
 @task(help=help_for("dry-run", "yes", "parallel", "sequential", "message", "strategy",
@@ -150,73 +100,6 @@ def full_deploy(c, dry_run=False, yes=False, parallel=False, sequential=False, m
     opts = cli.options(dry_run, yes, message, strategy, build_on)
     full.full_deploy(inventory.load(), cli.secrets(), opts, parallel=bool(parallel),
                      sequential=bool(sequential))  # fmt: skip
-
-
-@task(help=help_for("to", "dry-run", "yes", "message", "strategy"))
-@in_group(FRONTEND.group)
-@operator_task
-def rollback_frontend(c, to=None, dry_run=False, yes=False, message="", strategy=None):
-    """Go back to the previous good frontend: a switch, no rebuild.
-
-    Usage: fab -H cpu rollback-frontend [--to=REV] [--dry-run]
-
-    release (the default): the web root's `current` link switches back to the previous good
-    release (or --to's), then the main page is checked and the served version compared with
-    the one the target served; the release rolled back from is marked bad and skipped by
-    later rollbacks (`fab -H cpu releases`). A failed check says what serves now. Downtime:
-    none.
-
-    manual (--strategy=manual): the web root is restored from the backup of the previously
-    deployed revision (step 3a's), then nginx reloads.
-    """
-    _rollback(c, "frontend", to, dry_run, yes, message, strategy)
-
-
-@task(help=help_for("to", "dry-run", "yes", "message", "strategy"))
-@in_group(BACKEND.group)
-@operator_task
-def rollback_backend(c, to=None, dry_run=False, yes=False, message="", strategy=None):
-    """Go back to the previous good backend: a switch back to its instance, no rebuild.
-
-    Usage: fab -H cpu rollback-backend [--to=REV] [--dry-run]
-
-    release (the default): new connections switch back to the previous good release (or
-    --to's; no nginx reload). Within backend_keep_warm (600 s) of the deploy its instance
-    still runs (warm): the rollback is that switch, about 5 s (nginx's open connections to
-    the old instance are let finish). After it, that release first starts on the idle port
-    and must pass its health check, then the switch. Then the smoke tests and the served
-    version against the target's; the instance left drains before it stops. The release
-    rolled back from is marked bad and skipped by later rollbacks (`fab -H cpu releases`).
-    Downtime: none.
-
-    manual (--strategy=manual): the previously deployed revision's code and its kept jar
-    (no rebuild), restart, health. Downtime: the restart, until health passes.
-
-    The database is NOT restored; if the data must go back too: `fab -H cpu restore-db`.
-    """
-    _rollback(c, "backend", to, dry_run, yes, message, strategy)
-
-
-@task(help=help_for("to", "dry-run", "yes", "message", "strategy"))
-@in_group(AI.group)
-@operator_task
-def rollback_ai(c, to=None, dry_run=False, yes=False, message="", strategy=None):
-    """Go back to the previous good AI server: its release and venv, no reinstall.
-
-    Usage: fab -H gpu rollback-ai [--to=REV] [--dry-run]
-
-    release (the default): back to the previous good release (or --to's), with the venv it
-    had: with blue/green (ai_switch; auto decides on the host) a switch, as the backend's;
-    with a restart, `current` switches back and the service restarts after its requests in
-    flight finish, gated on /health. Then the smoke call and the served version against the
-    target's: ok only when both hold. The release rolled back from is marked bad and
-    skipped by later rollbacks. Downtime: none with blue/green; with a restart, until
-    /health answers.
-
-    manual (--strategy=manual): the previously deployed revision's code, pip install,
-    restart, health. Downtime: from the restart until /health answers.
-    """
-    _rollback(c, "ai", to, dry_run, yes, message, strategy)
 
 
 @task(help=help_for("dry-run", "message"))
@@ -451,8 +334,7 @@ def setup_host(c, dry_run=False, yes=False, message=""):
 
 
 ns = Collection(
-    deploy_frontend, deploy_backend, deploy_ai, full_deploy,
-    rollback_frontend, rollback_backend, rollback_ai,
+    *DEPLOYS, full_deploy, *ROLLBACKS,
     backup_db, restore_db, health, history, settings, lock_status, unlock, releases, deploy_status,
     setup_host, push_config, render_config,
 )  # fmt: skip

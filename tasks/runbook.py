@@ -21,7 +21,6 @@ from tasks.onhost.policy import Policy
 from tasks.resources import TEMPLATES
 from tasks.setup import detect
 from tasks.setup import setup as host_setup
-from tasks.strategies.deploy import PROCEDURES
 from tasks.strategies.release.flow import example_plans
 
 TEMPLATE_DIR = TEMPLATES / "runbook"
@@ -88,7 +87,7 @@ def render() -> str:
     )
     sections = []
     for comp in registry.ORDER:
-        proc = PROCEDURES[comp.name]
+        proc = comp.plans("manual")
         view = example_view(comp.name, comp.group)
         plan = proc.plan(view)
         sections.append(
@@ -116,10 +115,11 @@ def render() -> str:
     local = []  # the manual's second method (tasks/localbuild/): build here, send the files
     for comp in registry.ORDER:
         view = example_view(comp.name, comp.group).but(build_on="local")
-        proc, rel = PROCEDURES[comp.name], example_plans(comp, view.but(strategy="release"))
+        proc, rel = comp.plans("manual"), example_plans(comp, view.but(strategy="release"))
         found = [plan_for(view), proc.plan(view), rel[0]]
-        if comp.name == "ai":
-            found.append(proc.rollback_plan(view))
+        rollback, on_host = proc.rollback_plan(view), view.but(build_on="host")
+        if rows(rollback, view) != rows(proc.rollback_plan(on_host), on_host):
+            found.append(rollback)  # the manual rollback, where a local build changes it
         local.append({"component": comp, "plans": [
             {"plan": plan, "rows": rows(plan, view.but(strategy="release") if plan is rel[0] else view)}
             for plan in found

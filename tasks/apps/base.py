@@ -1,15 +1,29 @@
 """What an application is, to every other part of the tool: the interface an app implements.
 
 An app is a class with a few names (``name``, ``label``, ``section`` …) and methods that read
-the host's settings: where its checkout is, which unit serves it, its health check (which
-can ask a given port: blue/green), the secrets its deploy needs. Only the app's own package
-says what these are; the strategies, setup and config ask the app.
+the host's settings. Only the app's own package (tasks/apps/<app>/) says what these are; the
+strategies, setup, config, the local build and the fab tasks ask the app:
+
+- where it lives and runs: ``checkout``, ``service``, ``service_user``, ``port``,
+  ``pair_ports``/``instance`` (blue/green), ``writable``, ``env`` (its .env: :class:`AppEnv`);
+- whether it is up: ``health`` (:class:`Health`; ``at_port`` asks the live instance) and what
+  serves now: ``serving`` (:class:`Serving`, from a :class:`HostReading`);
+- what setup and push-config do for it: ``setup_units``, ``first_build`` and
+  ``first_build_command``, ``built`` (something to serve), ``config_keys``, ``needs``;
+- what its build makes (``build_output``: a jar, a tree, a wheelhouse), which a local build
+  (tasks/localbuild/) makes, ships and installs; its plans step by step mark what a local
+  build replaces (``Step.local_build``);
+- its plans for each strategy (``plans``) and its tasks' help (``deploy_help``,
+  ``rollback_help``: tasks/__init__.py declares deploy-<app> and rollback-<app>).
 """
 
 from __future__ import annotations
 
+import importlib
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
 
 from tasks import shell
 from tasks.hosts.settings import Settings
@@ -26,6 +40,9 @@ class Health:
     page: bool = False  # a web page: follow redirects, an empty ``expect`` means any 200
     #: curl's --resolve (the site's name to this host: tasks/hosts/site.py), or ""
     resolve: str = ""
+    #: a service's own check (``url`` is http://localhost:<port><path>): its path, so the
+    #: check can ask another port (:meth:`at_port`); "" for a page
+    path: str = ""
 
     @property
     def timeout(self) -> float:
@@ -39,6 +56,17 @@ class Health:
             else shell.health(self.url, self.expect)
         )
 
+    def at_port(self, port_command: str) -> str:
+        """One check of the instance on the port ``port_command`` prints (blue/green: the
+        one nginx sends requests to, known only on the host); fails when it prints none."""
+        if not self.path:
+            raise ValueError(f"{self.url} is not a service's own port: no other port to ask")
+        url = f'{shell.q("http://localhost:")}"$p"{shell.q(self.path)}'
+        return (
+            f'p=$({port_command}) && [ -n "$p" ] && '
+            f"curl -fsS --max-time 10 -- {url} | grep -qF -- {shell.q(self.expect)}"
+        )
+
     def polled(self, every: float | None = None) -> str:
         """The check repeated until it passes: ``tries`` times, ``interval`` apart; with
         ``every``, that often instead, within the same total time (the manual's limit)."""
@@ -48,9 +76,100 @@ class Health:
         return shell.poll(self.command(), self.tries, self.interval)
 
 
+@dataclass(frozen=True)
+class AppEnv:
+    """An app's .env (tasks/apps/env.py says where it is and who may read it)."""
+
+    component: str
+    checkout: str
+    env_file: str  # relative to the checkout
+    example: str  # relative to the checkout
+    values: dict  # the inventory's <component>_env
+    group: str  # the service's group ("" = the login user's own group)
+    #: a service's .env (:func:`system_env_path`); "" = the file in the checkout (the frontend's)
+    system: str = ""
+
+    @property
+    def link(self) -> str:
+        """Where the app, the manual and the deploys look: the .env in the checkout (a
+        service's: a link to :attr:`path`)."""
+        return f"{self.checkout}/{self.env_file}"
+
+    @property
+    def path(self) -> str:
+        """The file itself."""
+        return self.system or self.link
+
+    @property
+    def service(self) -> bool:
+        return bool(self.system)
+
+
+def system_env_path(s: Settings, component: str) -> str:
+    """The .env a service's unit reads (``EnvironmentFile=``), in ``env_dir``: root's
+    directory (setup makes it), the deploy login's file."""
+    return f"{s.env_dir}/{component}.env"
+
+
+@dataclass(frozen=True)
+class FirstBuild:
+    """Setup's first build on the host, when there is nothing to serve yet (its command:
+    :meth:`App.first_build_command`)."""
+
+    title: str  # Korean, after the app's label: "첫 빌드 (Gradle)"
+    expected: str  # the manual's kind of duration: "3분+"
+
+
+#: what an app's build makes; tasks/localbuild/ builds, checks, ships and installs each kind:
+#: one jar file (Java, sent by SFTP), a tree of files (a static build, sent by rsync against
+#: the previous one), a wheelhouse (pip's wheels for the host's Python, installed in a venv)
+JAR, TREE, WHEELHOUSE = "jar", "tree", "wheelhouse"
+
+
+@dataclass(frozen=True)
+class BuildOutput:
+    """What an app's build makes, for a build on this machine (``build_on=local``)."""
+
+    kind: str  # JAR | TREE | WHEELHOUSE
+    command: str  # the build, in the checkout ("" for a WHEELHOUSE: pip download makes it)
+    path: str  # in the checkout: the jar, the build's directory, the requirements file
+
+
 def local_url(port: int, path: str) -> str:
     """http://localhost:<port><path>: how the tool asks a service on its own host."""
     return f"http://localhost:{port}{path if path.startswith('/') else '/' + path}"
+
+
+def local_health(port: int, path: str, expect: str, tries: int, interval: float) -> Health:
+    """A service's own check on this host: GET http://localhost:<port><path>."""
+    path = path if path.startswith("/") else "/" + path
+    return Health(local_url(port, path), expect, tries, interval, path=path)
+
+
+@dataclass(frozen=True)
+class HostReading:
+    """What the strategies read of an app on its host (one round trip), as
+    :meth:`App.serving` takes it."""
+
+    #: the release ``current`` points at ("": none, the manual strategy's checkout serves)
+    current: str = ""
+    #: blue/green: the port new requests go to (0: no pair, one unit serves)
+    live_port: int = 0
+    #: blue/green: per port, the instance's state (systemctl is-active) and its release
+    slots: Mapping[int, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What serves an app now: `fab status`, `fab logs`, the deploys and rollbacks."""
+
+    units: tuple[str, ...]  # the systemd units that serve it
+    port: int | None  # the port the serving unit answers on (None: the site, by nginx)
+    release: str  # the release that serves ("": the manual strategy's checkout)
+    #: blue/green: the other instance, still running (a rollback to it is a switch)
+    warm_unit: str = ""
+    warm_port: int | None = None
+    warm_release: str = ""
 
 
 class App:
@@ -61,6 +180,10 @@ class App:
     section: str  # the manual's section: A | B | C
     manual_title: str  # the manual's words for it in §D (React 배포, ...)
     group: str  # the inventory group it deploys to
+    #: `fab --help deploy-<name>` and `rollback-<name>` (tasks/__init__.py declares the
+    #: tasks from the registry): for operators, the default strategy first
+    deploy_help: str
+    rollback_help: str
 
     @property
     def task(self) -> str:
@@ -78,9 +201,84 @@ class App:
         """Its health check; ``port`` asks a given port (blue/green) instead of the usual."""
         raise NotImplementedError
 
+    def setup_units(self, s: Settings, paired: bool) -> list[str]:
+        """The units setup enables and starts for it; ``paired``: a blue/green pair serves
+        it, whose instances the release strategy starts (tasks/setup/setup_apps.py)."""
+        return [] if paired else [self.service(s)]
+
+    def port(self, s: Settings) -> int | None:
+        """The port its service answers on without blue/green (None: served by nginx)."""
+        return None
+
+    def pair_ports(self, s: Settings) -> list[int]:
+        """Its blue/green instances' ports ([]: never two instances)."""
+        return []
+
+    def instance(self, s: Settings, port: int) -> str:
+        """The unit of its blue/green instance on ``port``."""
+        return f"{self.service(s)}@{int(port)}"
+
+    def serving(self, s: Settings, state: HostReading) -> Serving:
+        """What serves it now, from what the strategies read on its host."""
+        if not state.live_port:
+            return Serving((self.service(s),), self.port(s), state.current)
+        live = int(state.live_port)
+        release = state.slots.get(live, ("", ""))[1] or state.current
+        other = next((int(p) for p in self.pair_ports(s)[:2] if int(p) != live), None)
+        running, warm = state.slots.get(other, ("", "")) if other is not None else ("", "")
+        if running != "active":
+            return Serving((self.instance(s, live),), live, release)
+        return Serving((self.instance(s, live),), live, release,
+                       self.instance(s, other), other, warm)  # fmt: skip
+
     def needs(self, s: Settings) -> list[tuple[str, str]]:
         """The .env keys its deploy needs: [(key, why)]."""
         return []
+
+    #: the push-config files (tasks/config/render.py ConfigFile.key) whose reload or
+    #: restart this app's health check proves
+    config_keys: tuple[str, ...] = ()
+
+    def env(self, s: Settings) -> AppEnv:
+        """Its .env: where it is, its keys' example, the values, the group that reads it."""
+        raise NotImplementedError
+
+    def service_user(self, s: Settings) -> str:
+        """The user its service runs as ("": no service of its own, e.g. a static site)."""
+        return ""
+
+    def writable(self, s: Settings) -> list[str]:
+        """The paths its service may write, absolute (relative ones are in its checkout)."""
+        return []
+
+    #: setup's first build on the host (tasks/setup/setup_apps.py)
+    first_build: FirstBuild
+
+    def first_build_command(self, s: Settings) -> str:
+        """Its first build: one idempotent command (tasks/setup/hostfacts.py tracked)."""
+        raise NotImplementedError
+
+    def manual_paths(self, s: Settings) -> list[tuple[str, str]]:
+        """What the manual strategy's deploy needs on the host beside its checkout and its
+        unit: [(path, what it is)] (tasks/apps/preconditions.py)."""
+        return []
+
+    def build_output(self, s: Settings) -> BuildOutput:
+        """What its build makes (tasks/localbuild/ builds it here and sends it)."""
+        raise NotImplementedError
+
+    def built(self, s: Settings) -> str:
+        """The file whose presence means it has something to serve: setup builds only
+        without it (on the host, or here: tasks/localbuild/first.py)."""
+        raise NotImplementedError
+
+    def plans(self, strategy: str) -> ModuleType:
+        """Its plans for ``strategy`` (``manual``, ``release``): the module of that name in
+        the app's package (tasks/apps/<app>/manual.py, release.py). The plan modules sit
+        above the App (they build on the strategies' machinery), so the App names them and
+        loads them when asked instead of importing them: a new app adds its package's
+        modules and nothing else."""
+        return importlib.import_module(f"{type(self).__module__}.{strategy}")
 
     def __repr__(self) -> str:
         return f"<app {self.name}>"

@@ -60,6 +60,7 @@ def pull_step(number: str, expected: str, checkout: Text, fetch_first: bool = Fa
     return Step(
         number, "코드 Pull", expected, "충돌 시 수동 해결", Policy.ABORT,
         command=lambda v: shell.git_pull(checkout(v), v.s.git_remote, v.s.git_branch, fetch_first),
+        local_build="pull",
     )  # fmt: skip
 
 
@@ -75,7 +76,7 @@ def build_step(number: str, title: str, expected: str, on_failure: str, policy: 
                checkout: Text, command: Text) -> Step:  # fmt: skip
     """A component's build command, run in its checkout."""
     return Step(number, title, expected, on_failure, policy,
-                command=lambda v: shell.cd(checkout(v), command(v)))  # fmt: skip
+                command=lambda v: shell.cd(checkout(v), command(v)), local_build="build")  # fmt: skip
 
 
 def journal(component: registry.App) -> Text:

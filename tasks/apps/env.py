@@ -31,8 +31,9 @@ Ownership, the one scheme for every app's .env (setup and every deploy apply it)
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from tasks.apps import registry
+from tasks.apps.base import AppEnv, system_env_path
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
 from tasks.hosts.secrets import Secrets
@@ -49,47 +50,12 @@ KEYS = (
 )
 
 
-@dataclass(frozen=True)
-class AppEnv:
-    component: str
-    checkout: str
-    env_file: str  # relative to the checkout
-    example: str  # relative to the checkout
-    values: dict  # the inventory's <component>_env
-    group: str  # the service's group ("" = the login user's own group)
-    #: a service's .env (:func:`system_path`); "" = the file in the checkout (the frontend's)
-    system: str = ""
-
-    @property
-    def link(self) -> str:
-        """Where the app, the manual and the deploys look: the .env in the checkout (a
-        service's: a link to :attr:`path`)."""
-        return f"{self.checkout}/{self.env_file}"
-
-    @property
-    def path(self) -> str:
-        """The file itself."""
-        return self.system or self.link
-
-    @property
-    def service(self) -> bool:
-        return bool(self.system)
-
-
-def system_path(s: Settings, component: str) -> str:
-    """The .env a service's unit reads (``EnvironmentFile=``), in ``env_dir``: root's
-    directory (setup makes it), the deploy login's file."""
-    return f"{s.env_dir}/{component}.env"
+system_path = system_env_path  # the .env a service's unit reads (tasks/apps/base.py)
 
 
 def of(component: str, s: Settings) -> AppEnv:
-    if component == "frontend":
-        return AppEnv("frontend", s.frontend_dir, ".env", ".env.example", s.frontend_env, "")
-    if component == "backend":
-        return AppEnv("backend", s.backend_dir, s.backend_env_file, s.backend_env_example,
-                      s.backend_env, s.backend_user, system_path(s, "backend"))  # fmt: skip
-    return AppEnv("ai", s.ai_dir, s.ai_env_file, ".env.example", s.ai_env, s.ai_user,
-                  system_path(s, "ai"))  # fmt: skip
+    """The .env of the app named ``component`` (its App says: tasks/apps/<app>/)."""
+    return registry.get(component).env(s)
 
 
 def secret_keys(app: AppEnv) -> list[str]:

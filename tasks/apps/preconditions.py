@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tasks.apps import env as appenv
+from tasks.apps import registry
 from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
 from tasks.setup.hostfacts import NORM_FN, norm_origin
-from tasks.setup.setup_apps import writable
 from tasks.shell import q
 
 
@@ -84,14 +84,14 @@ def for_unit(s: Settings, key: str) -> list[Check]:
             exists(f"{s.backend_dir}/{s.backend_artifact}", "the jar"),
             exists(appenv.system_path(s, "backend"), "the EnvironmentFile"),
             *checkout(s, "backend", s.backend_dir),
-            *(exists(p, "the writable path") for p in writable(s, "backend")),
+            *(exists(p, "the writable path") for p in registry.BACKEND.writable(s)),
         ]
     if key == "ai":
         return [
             user(s.ai_user, f"User= of {s.ai_service}.service"),
             exists(f"{s.ai_dir}/{s.ai_venv}/bin/uvicorn", "the venv's uvicorn"),
             *checkout(s, "ai", s.ai_dir),
-            *(exists(p, "the writable path") for p in writable(s, "ai")),
+            *(exists(p, "the writable path") for p in registry.AI.writable(s)),
         ]
     if key == "nginx":
         return [exists(s.web_root, "the web root")]
@@ -101,20 +101,12 @@ def for_unit(s: Settings, key: str) -> list[Check]:
 def for_deploy(s: Settings, comp: str) -> list[Check]:
     """A deploy or rollback of ``comp``: its checkout, its unit and user, its venv (the
     release strategy: its checkout and user; what else it needs, it builds or converts)."""
+    app = registry.get(comp)
+    found, runs_as = checkout(s, comp, app.checkout(s)), app.service_user(s)
     if s.strategy == "release":
-        found = checkout(s, comp, getattr(s, f"{comp}_dir"))
-        if comp != "frontend":
-            found.append(user(getattr(s, f"{comp}_user"), f"the {comp} service's user"))
-        return found
-    if comp == "frontend":
-        return [*checkout(s, comp, s.frontend_dir), exists(s.web_root, "the web root")]
-    if comp == "backend":
-        return [*checkout(s, comp, s.backend_dir), unit_user(s.backend_service)]
-    return [
-        *checkout(s, comp, s.ai_dir),
-        exists(f"{s.ai_dir}/{s.ai_venv}/bin/python", "the venv"),
-        unit_user(s.ai_service),
-    ]
+        return found + ([user(runs_as, f"the {comp} service's user")] if runs_as else [])
+    return [*found, *(exists(path, what) for path, what in app.manual_paths(s)),
+            *([unit_user(app.service(s))] if runs_as else [])]  # fmt: skip
 
 
 def command(checks: list[Check]) -> str:

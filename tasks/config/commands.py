@@ -220,7 +220,7 @@ def action_command(action: str, f: ConfigFile, s: Settings) -> str:
 
 def check_command(f: ConfigFile, s: Settings) -> str:
     """After a reload/restart: is the service serving? (its health check, polled)"""
-    component = {"nginx": "frontend", "backend": "backend", "ai": "ai", "ai-proxy": "ai"}.get(f.key)
-    if component:
-        return registry.get(component).health(s, None).polled()
+    app = next((a for a in registry.ORDER if f.key in a.config_keys), None)
+    if app is not None:
+        return app.health(s, None).polled()
     return shell.poll(f"systemctl is-active --quiet {q(values.unit_name(f.service))}", 10, 2)

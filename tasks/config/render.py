@@ -11,7 +11,6 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tasks.apps import env as appenv
 from tasks.apps import registry
 from tasks.errors import ConfigError
 from tasks.hosts.inventory import Host
@@ -19,7 +18,6 @@ from tasks.hosts.settings import Settings
 from tasks.hosts.site import require_tls
 from tasks.resources import TEMPLATES
 from tasks.setup import detect
-from tasks.setup.setup_apps import writable
 from tasks.setup.tls import template_vars as tls_vars
 
 UPSTREAM = "dojangkok_backend"  # the nginx upstream the release strategy switches
@@ -77,8 +75,7 @@ def backend_unit(s: Settings) -> ConfigFile:
 def ai_files(s: Settings) -> list[ConfigFile]:
     """The AI server's unit; with the release strategy's blue/green, the template unit and
     the nginx proxy on the GPU host instead."""
-    from tasks.apps.ai.release import pair  # ai_switch resolved (auto: detect.py)
-
+    pair = registry.AI.plans("release").pair  # ai_switch resolved (auto: detect.py)
     if s.strategy == "release" and pair(s) is not None:
         return [
             ConfigFile("ai", "systemd/ai@.service.j2", f"{s.systemd_dir}/{s.ai_service}@.service",
@@ -132,11 +129,11 @@ def context(s: Settings) -> dict[str, object]:
     ai_base = f"{s.releases_root}/ai"
     release = s.strategy == "release"
     values.update(
-        backend_rw_paths=writable(s, "backend"),
-        ai_rw_paths=writable(s, "ai"),
+        # each app's writable paths and the .env its unit reads (root's directory, the
+        # deploy login's file: tasks/apps/env.py)
+        **{f"{a.name}_rw_paths": a.writable(s) for a in registry.ORDER},
+        **{f"{a.name}_env_path": a.env(s).system for a in registry.ORDER if a.env(s).service},
         backend_jar=f"{s.backend_dir}/{s.backend_artifact}",
-        # root's directory, the deploy login's file (tasks/apps/env.py)
-        backend_env_path=appenv.system_path(s, "backend"),
         backend_upstream=f"127.0.0.1:{s.backend_port}",
         backend_base=f"{s.releases_root}/backend",
         backend_upstream_name=UPSTREAM,
@@ -144,7 +141,6 @@ def context(s: Settings) -> dict[str, object]:
         ai_workdir=f"{ai_base}/current" if release else s.ai_dir,
         ai_uvicorn=f"{ai_base}/current/{s.ai_venv}/bin/uvicorn" if release
         else f"{s.ai_dir}/{s.ai_venv}/bin/uvicorn",
-        ai_env_path=appenv.system_path(s, "ai"),
         ai_base=ai_base,
         ai_upstream_name=AI_UPSTREAM,
         ai_allow=_nginx_allow(s.ai_ip_allow),

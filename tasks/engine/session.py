@@ -241,8 +241,8 @@ def preflight_secrets(host: Host, secrets: Secrets, needs: list[tuple[str, str]]
     texts = setting_texts(host.settings)
     texts["the host"] = f"{host.alias} {host.address} {host.user or ''}"
     view = view or RunView("deploy", "-", host, new_run_id(), dry_run=True)
-    for plan in plans:
-        texts[f"the plan {plan.title}"] = plan_text(plan, view)
+    for plan in plans:  # each as its component's run shows it
+        texts[f"the plan {plan.title}"] = plan_text(plan, view.but(component=plan.component))
     secrets.check(used, texts)
 
 

@@ -63,6 +63,11 @@ class Step:
     #: the step is skipped (and says why) when this returns a reason
     skip_if: Callable[[RunView], str | None] | None = None
     added: str = ""  # why the tool added or changed this step (shown in the runbook)
+    #: what a build on the operator's machine (build_on=local) does with this step, as its
+    #: plan declares it (tasks/localbuild/plans.py): "pull" (to the built revision), "deps"
+    #: (installs the build's dependencies), "build" (builds), "stop" (stops the service:
+    #: the build is sent and checked before it); "" leaves the step as it is
+    local_build: str = ""
 
     def fields(self, section: str) -> dict:
         """What the step loop (tasks/onhost/hostrun.py ``Loop``) reads of this step, for

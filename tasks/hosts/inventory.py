@@ -42,6 +42,15 @@ from tasks.hosts.inventory_vars import (
 )
 from tasks.hosts.settings import Settings
 
+#: the inventory's host roles: [cpu] serves the frontend, backend and database, [gpu] the AI
+GROUPS = ("cpu", "gpu")
+
+
+def roles(groups: tuple[str, ...] | list[str] | set[str], alias: str = "") -> set[str]:
+    """The host roles (cpu, gpu) of a host in these inventory groups."""
+    return set(GROUPS) & (set(groups) | {alias})
+
+
 __all__ = [
     "ANSIBLE_KEYS", "CHECKED", "CONNECTION", "IGNORED", "PASSWORDS", "PATH_KEYS",
     "Host", "Inventory", "inventory_path", "load", "parse",
@@ -53,14 +62,6 @@ _QUOTING = (
     "to keep a value Ansible reads as a number, list or True as text, quote it: {key}='3' "
     "on a [group:vars] line, {key}=\"'3'\" on a host line (the shell split takes one pair)"
 )
-
-#: the host roles an inventory names (its groups): which apps a host serves follows from them
-GROUPS = ("cpu", "gpu")
-
-
-def roles(groups: tuple[str, ...] | list[str] | set[str], alias: str = "") -> set[str]:
-    """The host roles (cpu, gpu) of a host in these inventory groups (or named so)."""
-    return set(GROUPS) & (set(groups) | {alias})
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ import hashlib
 from pathlib import Path
 
 from tasks.engine.view import RunView
-from tasks.localbuild import runtime
-from tasks.localbuild.checkout import real_path, shell_path, work
+from tasks.localbuild import kind, runtime
+from tasks.localbuild.checkout import mirror, real_path, shell_path, work
 from tasks.localbuild.facts import local_tools
 from tasks.localbuild.model import Artifact, FileEntry
 from tasks.shell import q
@@ -42,11 +42,9 @@ def extra_revisions(v: RunView) -> tuple[str, ...]:
 
 def export_extra(v: RunView) -> str:
     """AI: the requirements of other revisions the host will install (its first release)."""
-    from tasks.localbuild.checkout import mirror
-
     m, w = shell_path(mirror(v)), shell_path(work(v))
     parts = [
-        f"{{ git -C {m} show {q(rev + ':' + v.s.ai_requirements)} > {w}/{q(EXTRA_REQ + rev[:7] + '.txt')} "
+        f"{{ git -C {m} show {q(rev + ':' + kind.output(v).path)} > {w}/{q(EXTRA_REQ + rev[:7] + '.txt')} "
         f"2>/dev/null || rm -f -- {w}/{q(EXTRA_REQ + rev[:7] + '.txt')}; }}"
         for rev in extra_revisions(v)
     ]
@@ -55,14 +53,11 @@ def export_extra(v: RunView) -> str:
 
 def command(v: RunView) -> str:
     """The build, in the work dir, exactly as it runs."""
-    s, w = v.s, shell_path(work(v))
-    if v.component == "backend":
-        return (
-            f"cd {w} && {s.backend_build_cmd} && mkdir -p {SHIP} && "
-            f"cp -f -- {q(s.backend_artifact)} {SHIP}/{JAR}"
-        )
-    if v.component == "frontend":
-        return f"cd {w} && {s.frontend_install_cmd} && {s.frontend_build_cmd}"
+    w, out = shell_path(work(v)), kind.output(v)
+    if out.kind == kind.JAR:
+        return f"cd {w} && {out.command} && mkdir -p {SHIP} && cp -f -- {q(out.path)} {SHIP}/{JAR}"
+    if out.kind == kind.TREE:
+        return f"cd {w} && {out.command}"
     pip = (
         "python3 -m pip download --quiet --disable-pip-version-check "
         f"-d {WHEELHOUSE} {download_options(v)} -r"
@@ -71,7 +66,7 @@ def command(v: RunView) -> str:
     return (
         f"cd {w} && rm -rf -- {WHEELHOUSE} && "
         + (f"{extra} && " if extra else "")
-        + f"{pip} {q(s.ai_requirements)} && "
+        + f"{pip} {q(out.path)} && "
         f'for f in {EXTRA_REQ}*.txt; do [ -e "$f" ] || continue; {pip} "$f" || exit 1; done'
     )
 
@@ -92,11 +87,11 @@ def entries(root: Path, paths: list[Path]) -> tuple[FileEntry, ...]:
 
 
 def root_of(v: RunView) -> Path:
-    w = real_path(work(v))
-    if v.component == "backend":
+    w, out = real_path(work(v)), kind.output(v)
+    if out.kind == kind.JAR:
         return w / SHIP
-    if v.component == "frontend":
-        return w / v.s.frontend_build_dir
+    if out.kind == kind.TREE:
+        return w / out.path
     return w / WHEELHOUSE
 
 
@@ -106,26 +101,26 @@ def collect(v: RunView) -> Artifact:
     if not root.is_dir():
         raise RuntimeError(f"the build made no {root}")
     files = [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
-    if v.component == "frontend" and not (root / "index.html").is_file():
+    out = kind.output(v)
+    if out.kind == kind.TREE and not (root / "index.html").is_file():
         raise RuntimeError(f"no index.html in {root}")
-    kind = {"backend": "jar", "frontend": "tree"}.get(v.component, "wheelhouse")
     req = ""
-    if v.component == "ai":
-        req = sha256_file(real_path(work(v)) / v.s.ai_requirements)
-    return Artifact(kind, str(root), entries(root, files), local_tools(v.component), req)
+    if out.kind == kind.WHEELHOUSE:
+        req = sha256_file(real_path(work(v)) / out.path)
+    return Artifact(out.kind, str(root), entries(root, files), local_tools(out.kind), req)
 
 
 def check(v: RunView, artifact: Artifact) -> tuple[str, ...]:
     """The runtime checks of a local build against the host; raises ConfigError."""
     facts, root = v.build.facts, Path(artifact.root)
-    if v.component == "backend":
+    if artifact.kind == kind.JAR:
         jar = root / JAR
         main, major = runtime.jar_main(jar)
         return (
             runtime.check_java(main, major, facts, v.s.backend_java),
             runtime.check_natives(runtime.jar_natives(jar), facts, "the jar"),
         )
-    if v.component == "frontend":
+    if artifact.kind == kind.TREE:
         return (runtime.check_natives(runtime.tree_natives(root), facts, "the build"),)
     names = [f.path for f in artifact.files]
     return (runtime.check_wheels(names, facts.python, facts.alias),)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 from tasks.engine.view import RunView
+from tasks.localbuild import kind
 from tasks.localbuild.model import HostFacts
 from tasks.shell import q
 
@@ -41,7 +42,7 @@ def python_on_host(v: RunView) -> str:
 
 
 def checkout_of(v: RunView) -> str:
-    return {"frontend": v.s.frontend_dir, "backend": v.s.backend_dir}.get(v.component, v.s.ai_dir)
+    return kind.app(v).checkout(v.s)
 
 
 def host_command(v: RunView) -> str:
@@ -53,14 +54,15 @@ def host_command(v: RunView) -> str:
         f"command -v rsync >/dev/null && echo '{m} rsync yes'",
         f'echo "{m} origin $(git -C {q(checkout_of(v))} remote get-url {q(s.git_remote)} 2>/dev/null)"',
     ]
-    if v.component == "backend":
+    built = kind.kind(v)
+    if built == kind.JAR:
         parts += [
             f'echo "{m} java $({q(s.backend_java)} -version 2>&1 | head -n 1)"',
             f'command -v javac >/dev/null && echo "{m} javac $(javac -version 2>&1 | head -n 1)"',
         ]
-    if v.component == "frontend":
+    if built == kind.TREE:
         parts.append(f'command -v node >/dev/null && echo "{m} node $(node --version 2>&1)"')
-    if v.component == "ai":
+    if built == kind.WHEELHOUSE:
         py = python_on_host(v)
         parts.append(
             f'py={q(py)}; command -v "$py" >/dev/null || py=python3; '
@@ -120,12 +122,13 @@ def local_os() -> str:
         return platform.platform()
 
 
-def local_tools(component: str) -> dict:
-    """Where a local build ran: this machine, its OS, the tools the component's build used."""
+def local_tools(built: str) -> dict:
+    """Where a local build ran: this machine, its OS, the tools a build of kind ``built``
+    used."""
     tools = {"git": _tool("git", "--version")}
-    if component == "backend":
+    if built == kind.JAR:
         tools["javac"] = _tool("javac", "-version")
-    elif component == "frontend":
+    elif built == kind.TREE:
         tools["node"] = _tool("node", "--version")
         tools["npm"] = _tool("npm", "--version")
     else:

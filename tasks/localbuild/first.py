@@ -14,13 +14,16 @@ build into the web root, the wheels into the venv with ``pip install --no-index`
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
+from tasks.apps import registry
 from tasks.apps.base import App
 from tasks.engine.steps import Kind, Plan, Step
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
 from tasks.hosts import validate
 from tasks.hosts.settings import Settings
-from tasks.localbuild import checkout
+from tasks.localbuild import checkout, kind
 from tasks.localbuild.facts import host_command, parse
 from tasks.localbuild.model import Build
 from tasks.localbuild.plans import ai_install, jar_install, send_step, verify_step
@@ -29,26 +32,11 @@ from tasks.onhost.policy import Policy
 from tasks.setup.hostfacts import CHANGED_MARK, UNCHANGED
 from tasks.shell import git_head, q
 
-#: what setup's first build leaves (its absence means: build), as setup's host build checks
-MARKER = ".dojangkok-setup"
-
 
 def local(s: Settings, component: str) -> bool:
     """Whether setup builds ``component`` here (its build_on settings, as build_on_for reads
     them; setup takes no flag). A bad value is the preflight's to refuse (validate.py)."""
     return (getattr(s, f"{component}_build_on", "") or s.build_on) == "local"
-
-
-def serving(s: Settings, component: str) -> tuple[str, str]:
-    """(a command that succeeds when there is something to serve, what it looks at)."""
-    if component == "frontend":
-        page = f"{s.web_root}/index.html"
-        return f"test -f {q(page)}", page
-    if component == "backend":
-        jar = f"{s.backend_dir}/{s.backend_artifact}"
-        return f"test -f {q(jar)}", jar
-    done = f"{s.ai_dir}/{s.ai_venv}/{MARKER}"
-    return f"test -f {q(done)}", done
 
 
 def venv_command(s: Settings) -> str:
@@ -63,16 +51,16 @@ def venv_command(s: Settings) -> str:
 
 def install_plan(view: RunView) -> Plan:
     """Sent, checked on the host, installed the manual strategy's way (pure)."""
-    c, s = view.component, view.s
+    app, built = kind.app(view), kind.kind(view)
     keep = Step("L6", "설치", "10초", "전송·디스크 확인 후 setup 다시", Policy.ABORT)
-    if c == "backend":
+    if built == kind.JAR:
         steps = (send_step("L4", "sftp"), verify_step("L5"), jar_install(keep))
-    elif c == "frontend":
+    elif built == kind.TREE:
         web = Step(
             "L6", "웹 루트에 배포", "5초", "디스크 공간·권한 확인", Policy.ABORT,
             command=lambda v: (
-                f"cd -- {q(v.s.frontend_dir)} && test -f {q(v.s.frontend_build_dir + '/index.html')} && "
-                f"cp -r -- {q(v.s.frontend_build_dir + '/.')} {q(v.s.web_root + '/')} && "
+                f"cd -- {q(app.checkout(v.s))} && test -f {q(kind.output(v).path + '/index.html')} && "
+                f"cp -r -- {q(kind.output(v).path + '/.')} {q(v.s.web_root + '/')} && "
                 f"echo {q(f'build → {v.s.web_root}')}"
             ),
             added="setup의 첫 배포: 확인된 빌드를 웹 루트에 둔다 (호스트 빌드와 같은 자리)",
@@ -83,25 +71,26 @@ def install_plan(view: RunView) -> Plan:
                                   Policy.ABORT), release=False)  # fmt: skip
         mark = Step(
             "L7", "가상환경 완료 표시", "1초", "-", Policy.ABORT,
-            command=lambda v: f"date > {q(f'{v.s.ai_dir}/{v.s.ai_venv}/{MARKER}')}",
+            command=lambda v: f"date > {q(registry.get(v.component).built(v.s))}",
             added="다음 setup은 설치하지 않는다 (그 뒤의 설치는 배포가 한다)",
         )  # fmt: skip
         steps = (send_step("L4", "sftp"), verify_step("L5"), install, mark)
-    where = {"backend": f"{s.backend_dir}/{s.backend_artifact}", "frontend": s.web_root,
-             "ai": f"{s.ai_dir}/{s.ai_venv}"}[c]  # fmt: skip
-    return Plan(c, "", "로컬 빌드 전송·설치 (setup의 첫 빌드)", where, "1분", "0분", steps)
+    # where it goes: the jar; the directory of the built tree's page, of the venv's marker
+    where = app.built(view.s) if built == kind.JAR else str(PurePosixPath(app.built(view.s)).parent)
+    return Plan(
+        view.component, "", "로컬 빌드 전송·설치 (setup의 첫 빌드)", where, "1분", "0분", steps
+    )
 
 
-def venv_plan() -> Plan:
+def venv_plan(component: str) -> Plan:
     step = Step("L0", "가상환경 (없으면 만든다)", "10초", "python3-venv 확인", Policy.ABORT,
                 command=lambda v: venv_command(v.s))  # fmt: skip
-    return Plan("ai", "", "가상환경", "", "10초", "0분", (step,))
+    return Plan(component, "", "가상환경", "", "10초", "0분", (step,))
 
 
-def describe(v: RunView, component: str) -> str:
-    what = serving(v.s, component)[1]
+def describe(v: RunView, comp: App) -> str:
     return (
-        f"{what}가 없을 때만: 이 컴퓨터에서 빌드 (L1 {component}_repo의 체크아웃, L2 빌드, L3 "
+        f"{comp.built(v.s)}가 없을 때만: 이 컴퓨터에서 빌드 (L1 {comp.name}_repo의 체크아웃, L2 빌드, L3 "
         f"호스트 런타임 확인) → 전송 → 호스트에서 SHA-256 확인 → 설치 (아래 L 단계)"
     )
 
@@ -109,8 +98,8 @@ def describe(v: RunView, component: str) -> str:
 def run(session, comp: App) -> str:
     """The first build of ``comp``, here; returns the step's detail (tracked's words)."""
     s, v = session, session.view
-    present, what = serving(v.s, comp.name)
-    if s.sh(present).ok:
+    what = comp.built(v.s)
+    if s.sh(f"test -f {q(what)}").ok:
         return f"{UNCHANGED}: {what}"
     checkout.require(v.s, comp.name, v.host.alias)
     head = s.query(git_head(comp.checkout(v.s))).splitlines()[-1:]
@@ -119,8 +108,8 @@ def run(session, comp: App) -> str:
     view = v.but(component=comp.name, strategy="manual", build_on="local",
                  from_rev=head[0], to_rev=head[0])  # fmt: skip
     with s.viewing(view):
-        if comp.name == "ai":
-            s.execute(venv_plan())
+        if kind.kind(s.view) == kind.WHEELHOUSE:
+            s.execute(venv_plan(comp.name))
         prepare(s, comp)
         s.execute(install_plan(s.view))
         built = s.view.build
@@ -141,9 +130,9 @@ def prepare(session, comp: App) -> None:
             "made here could not be checked against it",
             f"check the connection and the host, or set {comp.name}_build_on=host",
         )
-    if comp.name == "frontend" and not facts.rsync:
+    if kind.kind(v) == kind.TREE and not facts.rsync:
         raise ConfigError(
-            f"rsync is not installed on {v.host.alias}: the frontend is sent with rsync",
+            f"rsync is not installed on {v.host.alias}: the {comp.name} is sent with rsync",
             f"add rsync to host_packages, or set {comp.name}_build_on=host",
         )
     s.set(build=s.view.build.but(origin=checkout.origin(s.view)))
@@ -154,7 +143,7 @@ def first_build_step(number: str, label: str, comp: App) -> Step:
     """Setup's first build of ``comp`` when it is built here (LOCAL: its own L steps run)."""
     return Step(
         number, f"{label} 첫 빌드 (로컬 빌드 후 전송)", "3분+", "빌드 로그 확인", Policy.ABORT,
-        kind=Kind.LOCAL, command=lambda v: describe(v, comp.name),
+        kind=Kind.LOCAL, command=lambda v: describe(v, comp),
         action=lambda session: run(session, comp),
         added="매뉴얼 배포 방식 2: 빌드 위치 설정(build_on=local)을 setup도 따른다 — 호스트에 "
         "패키지 인덱스가 없어도 setup만으로 서비스한다",
@@ -164,7 +153,8 @@ def first_build_step(number: str, label: str, comp: App) -> Step:
 def setup_conversion(session, comp: App) -> None:
     """strategy=release: the AI's first release (a conversion, built from the revision that
     serves) installs from wheels built here too, when the AI is built here."""
-    if comp.name != "ai" or not local(session.view.s, "ai"):
+    wheels = comp.build_output(session.view.s).kind == kind.WHEELHOUSE
+    if not wheels or not local(session.view.s, comp.name):
         return
     session.set(strategy="release", build_on="local", to_rev=session.view.from_rev)
     prepare(session, comp)

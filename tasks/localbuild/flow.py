@@ -15,7 +15,7 @@ from tasks.apps.base import App
 from tasks.engine.steps import Plan
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
-from tasks.localbuild import checkout
+from tasks.localbuild import checkout, kind
 from tasks.localbuild.facts import host_command, parse
 from tasks.localbuild.model import Build
 from tasks.localbuild.steps import host_check_plan, local_plan
@@ -52,13 +52,13 @@ def prepare(s, comp: App, requested: str | None = None) -> None:
                 "made here could not be checked against it",
                 "check the connection and the host (uname, /etc/os-release), or use --build-on=host",
             )
-        if comp.name == "frontend" and not facts.rsync:
+        if kind.kind(v) == kind.TREE and not facts.rsync:
             raise ConfigError(
-                f"rsync is not installed on {v.host.alias}: the frontend is sent with rsync",
+                f"rsync is not installed on {v.host.alias}: the {comp.name} is sent with rsync",
                 "install it there (apt-get install rsync), or use --build-on=host",
             )
         extra = ()
-        if comp.name == "ai" and v.strategy == "release" and not _converted(s, comp):
+        if kind.kind(v) == kind.WHEELHOUSE and v.strategy == "release" and not _converted(s, comp):
             extra = (v.from_rev,)  # its first release is built from the revision it serves
         s.set(build=build.but(origin=checkout.origin(s.view), extra=extra))
     elif requested:

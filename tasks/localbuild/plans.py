@@ -1,7 +1,9 @@
 """How a component's plan changes when the build ran here (``build_on=local``).
 
 The manual's steps stay; the ones that built on the host become "send the build, check its
-SHA-256 on the host, install it":
+SHA-256 on the host, install it". Each plan marks those steps itself (``Step.local_build``:
+pull, deps, build, stop); what replaces them follows from what the app's build makes (a jar,
+a tree, a wheelhouse: tasks/apps/base.py):
 
 | plan | host build steps | with a local build |
 |---|---|---|
@@ -21,7 +23,9 @@ from tasks import shell
 from tasks.engine.records import RUN_FILE_MODE
 from tasks.engine.steps import Kind, Plan, Step, Upload
 from tasks.engine.view import RunView
+from tasks.localbuild import kind as build_kind
 from tasks.localbuild import ship
+from tasks.localbuild.kind import JAR, TREE, WHEELHOUSE
 from tasks.onhost.policy import Policy
 from tasks.shell import q
 
@@ -122,37 +126,40 @@ def ai_reinstall(step: Step) -> Step:
     )  # fmt: skip
 
 
-def _edit(
-    plan: Plan, changes: dict[str, tuple[Step, ...]], before: dict[str, tuple[Step, ...]]
-) -> Plan:
-    steps: list[Step] = []
-    for step in plan.steps:
-        steps += before.get(step.number, ())
-        steps += changes.get(step.number, (step,))
-    return Plan(plan.component, plan.section, f"{plan.title} — 로컬 빌드", plan.location,
-                plan.expected_total, plan.downtime, tuple(steps), plan.checklist)  # fmt: skip
+def _before(number: str) -> str:
+    """The number of the send and check steps a local build puts before step ``number``
+    (before 7: 6s, 6v)."""
+    digits = "".join(c for c in number if c.isdigit())
+    return str(int(digits) - 1) if digits else number
+
+
+def _local_steps(step: Step, view: RunView, kind: str) -> tuple[Step, ...]:
+    """What a local build makes of ``step``, by what the step declares (Step.local_build)
+    and what the app's build makes (tasks/apps/base.py JAR, TREE, WHEELHOUSE)."""
+    role, built, n = step.local_build, build_kind.kind(view), step.number
+    if kind == "manual-rollback":
+        return (ai_reinstall(step),) if role == "deps" and built == WHEELHOUSE else (step,)
+    if role == "pull" and kind == "manual":
+        return (exact_pull(step, lambda v: build_kind.app(v).checkout(v.s)),)
+    if built == TREE:  # rsync the tree where the install ran, check it where the build ran
+        return {"deps": (send_step(n, "rsync"),), "build": (verify_step(n),)}.get(role, (step,))
+    if built == JAR and kind == "manual":  # sent and checked before the stop, installed
+        if role == "stop":
+            return (send_step(f"{_before(n)}s", "sftp"), verify_step(f"{_before(n)}v"), step)
+        return (jar_install(step),) if role == "build" else (step,)
+    if built == JAR:  # into the new release while the live one serves
+        return (send_step(n, "sftp"), verify_step(f"{n}v")) if role == "build" else (step,)
+    if built == WHEELHOUSE and role == "deps":  # sent and checked, then pip --no-index
+        return (send_step(f"{_before(n)}s", "sftp"), verify_step(f"{_before(n)}v"),
+                ai_install(step, release=kind == "release"))  # fmt: skip
+    return (step,)
 
 
 def adapt_local(plan: Plan, view: RunView, kind: str) -> Plan:
-    c, step = plan.component, plan.step
-    if kind == "manual-rollback":
-        return _edit(plan, {"R2": (ai_reinstall(step("R2")),)}, {}) if c == "ai" else plan
-    if kind == "manual":
-        checkout = {"frontend": lambda v: v.s.frontend_dir, "backend": lambda v: v.s.backend_dir,
-                    "ai": lambda v: v.s.ai_dir}[c]  # fmt: skip
-        pull = {"frontend": "1", "backend": "5", "ai": "2"}[c]
-        changes = {pull: (exact_pull(step(pull), checkout),)}
-        if c == "backend":
-            changes["8"] = (jar_install(step("8")),)
-            return _edit(plan, changes, {"7": (send_step("6s", "sftp"), verify_step("6v"))})
-        if c == "frontend":
-            changes.update({"2": (send_step("2", "rsync"),), "3": (verify_step("3"),)})
-            return _edit(plan, changes, {})
-        changes["4"] = (ai_install(step("4"), release=False),)
-        return _edit(plan, changes, {"4": (send_step("3s", "sftp"), verify_step("3v"))})
-    if c == "backend":
-        return _edit(plan, {"8": (send_step("8", "sftp"), verify_step("8v"))}, {})
-    if c == "frontend":
-        return _edit(plan, {"2": (send_step("2", "rsync"),), "3": (verify_step("3"),)}, {})
-    return _edit(plan, {"4": (ai_install(step("4"), release=True),)},
-                 {"4": (send_step("3s", "sftp"), verify_step("3v"))})  # fmt: skip
+    """``plan`` with a local build: each step as :func:`_local_steps` makes it. A plan the
+    local build does not change (a rollback that installs nothing) stays as it is."""
+    steps = tuple(new for step in plan.steps for new in _local_steps(step, view, kind))
+    if steps == plan.steps:
+        return plan
+    return Plan(plan.component, plan.section, f"{plan.title} — 로컬 빌드", plan.location,
+                plan.expected_total, plan.downtime, steps, plan.checklist)  # fmt: skip

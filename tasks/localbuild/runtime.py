@@ -14,6 +14,7 @@ sides and what to do:
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import zipfile
@@ -256,8 +257,6 @@ def tree_natives(root: str | Path) -> list[tuple[str, str]]:
 # --- Node (a host build of the frontend) -------------------------------------------------
 def check_node(package_json: str, facts: HostFacts) -> str:
     """A host build needs node; package.json's ``engines.node`` (``>=N``) is checked."""
-    import json
-
     if not facts.node:
         raise ConfigError(
             f"{facts.alias} has no node: a frontend build there cannot run",

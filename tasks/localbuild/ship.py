@@ -24,6 +24,7 @@ import paramiko
 from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.view import RunView
 from tasks.hosts.remote import ConnectionLost, Interrupted
+from tasks.localbuild import kind
 from tasks.localbuild.artifacts import JAR, WHEELHOUSE
 from tasks.localbuild.checkout import shell_path, work
 from tasks.localbuild.localrun import stream
@@ -49,17 +50,18 @@ def wheel_cache(v: RunView) -> str:
 
 def destination(v: RunView) -> str:
     """The directory the artifact's files land in."""
-    if v.component == "backend":
+    out = kind.output(v)
+    if out.kind == kind.JAR:
         return release.path(v) if v.strategy == "release" else incoming(v)
-    if v.component == "frontend":
-        root = release.path(v) if v.strategy == "release" else v.s.frontend_dir
-        return f"{root}/{v.s.frontend_build_dir}"
+    if out.kind == kind.TREE:
+        root = release.path(v) if v.strategy == "release" else kind.app(v).checkout(v.s)
+        return f"{root}/{out.path}"
     return f"{incoming(v)}/{WHEELHOUSE}"
 
 
 def requirements_on_host(v: RunView) -> str:
-    root = release.path(v) if v.strategy == "release" else v.s.ai_dir
-    return f"{root}/{v.s.ai_requirements}"
+    root = release.path(v) if v.strategy == "release" else kind.app(v).checkout(v.s)
+    return f"{root}/{kind.output(v).path}"
 
 
 def _artifact(v: RunView):
@@ -70,31 +72,28 @@ def _artifact(v: RunView):
 def verify(v: RunView) -> str:
     """Every file as built here (and nothing else); then the manifest goes. Runs on the host."""
     a, dest, m = _artifact(v), q(destination(v)), q(manifest_path(v))
+    built = kind.kind(v)
     count = len(a.files) if a is not None else "<N>"
     stale = (
         f"find {q(v.s.state_dir + '/incoming')} -mindepth 1 -maxdepth 1 -mmin +1440 "
         "-exec rm -rf {} + 2>/dev/null; "
     )
     link = ""
-    if v.component == "ai":
+    if built == kind.WHEELHOUSE:
         link = (
             f"rm -rf -- {dest} && mkdir -p -- {dest} && "
             f'while read -r sum name; do ln -f -- {q(wheel_cache(v))}/"$name" {dest}/"$name" || exit 1; '
             f"done < {m} && "
         )
     # a tree or a wheelhouse is exactly the build's files; a jar lands beside the release's code
-    exact = (
-        f' && n=$(find . -type f | wc -l) && [ "$n" -eq {count} ]'
-        if v.component != "backend"
-        else ""
-    )
+    exact = f' && n=$(find . -type f | wc -l) && [ "$n" -eq {count} ]' if built != kind.JAR else ""
     check = (
         f"cd {dest} && sha256sum --strict --quiet -c {m}{exact} || "
         f'{{ echo "the files on the host differ from the build (SHA-256, {count} files): '
         'nothing was switched; deploy again" >&2; exit 1; }'
     )
     req = ""
-    if v.component == "ai" and (v.build is None or v.to_rev == v.build.revision):
+    if built == kind.WHEELHOUSE and (v.build is None or v.to_rev == v.build.revision):
         sha = a.requirements_sha256 if a is not None else SHA
         path = requirements_on_host(v)
         req = (
@@ -102,7 +101,7 @@ def verify(v: RunView) -> str:
             f"{{ echo {q(f'{path} is not the requirements file the wheelhouse was made from')} >&2; exit 1; }}; }}"
         )
     done = f" && echo {q(f'{count} files verified (SHA-256)')}"
-    gone = f" && rm -f -- {m}" if v.component != "ai" else ""
+    gone = f" && rm -f -- {m}" if built != kind.WHEELHOUSE else ""
     return stale + link + check + req + done + gone
 
 
@@ -150,7 +149,7 @@ def put_file(sftp: paramiko.SFTPClient, local: Path, remote: str, progress=None)
 
 def describe_sftp(v: RunView) -> str:
     a = _artifact(v)
-    if v.component == "backend":
+    if kind.kind(v) == kind.JAR:
         what = f"{JAR} ({a.size} bytes, sha256 {a.sha256[:12]}…)" if a else f"{JAR}"
         return f"SFTP ↑ {shell_path(work(v))}/.ship/{JAR} → {destination(v)}/{JAR}: {what}"
     n = f"{len(a.files)}개, {a.size} bytes" if a else "<N>개"
@@ -166,7 +165,7 @@ def send_sftp(s) -> str:
     sftp = sftp_of(s)
     sent, skipped = 0, 0
     with s.console.progress("SFTP", "") as progress:
-        if v.component == "backend":
+        if a.kind == kind.JAR:
             makedirs(sftp, destination(v))
             sent = put_file(sftp, Path(a.root) / JAR, f"{destination(v)}/{JAR}", progress)
         else:

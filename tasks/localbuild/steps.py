@@ -17,7 +17,7 @@ from pathlib import Path
 from tasks.engine.steps import Kind, Plan, Step
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
-from tasks.localbuild import artifacts, checkout, runtime
+from tasks.localbuild import artifacts, checkout, kind, runtime
 from tasks.localbuild.localrun import query, stream
 from tasks.onhost.policy import Policy
 from tasks.shell import q
@@ -33,7 +33,7 @@ def _facts(v: RunView):
 # --- L1: checkout --------------------------------------------------------------------------
 def venv_key(v: RunView) -> str:
     """release_ai's shared-venv key, computed here: sha256(requirements)[:16]-py<x.y>."""
-    req = checkout.real_path(checkout.work(v)) / v.s.ai_requirements
+    req = checkout.real_path(checkout.work(v)) / kind.output(v).path
     digest = hashlib.sha256(req.read_bytes()).hexdigest()[:16] if req.is_file() else ""
     return f"{digest}-py{_facts(v).python.get('version', '')}"
 
@@ -45,7 +45,12 @@ def do_checkout(s) -> str:
     done = query(checkout.export(v), timeout=600)
     if not done.ok:
         raise RuntimeError(f"git archive failed: {done.tail(5)}")
-    if v.component == "ai" and v.strategy == "release" and _facts(v) and _facts(v).python:
+    if (
+        kind.kind(v) == kind.WHEELHOUSE
+        and v.strategy == "release"
+        and _facts(v)
+        and _facts(v).python
+    ):
         key = venv_key(v)
         there = s.sh(f"test -e {q(release.base(v) + '/venvs/' + key)}/.complete").ok
         facts = dataclasses.replace(_facts(v), venv_key=key, venv_complete=there)
@@ -73,7 +78,7 @@ _ENV_KEY = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=")
 
 
 def env_candidates(v: RunView) -> list[str]:
-    own = f"{v.s.frontend_dir}/.env"
+    own = kind.app(v).env(v.s).path
     return [f"{release.shared(v)}/.env", own] if v.strategy == "release" else [own]
 
 
@@ -147,7 +152,7 @@ def env_step() -> Step:
 # --- L2: the build -------------------------------------------------------------------------
 def reused_venv(v: RunView) -> str | None:
     f = _facts(v)
-    if v.component == "ai" and f is not None and f.venv_complete:
+    if kind.kind(v) == kind.WHEELHOUSE and f is not None and f.venv_complete:
         return f"{v.host.alias}에 같은 requirements의 venv({f.venv_key})가 있다: 보낼 휠 없음"
     return None
 
@@ -179,16 +184,16 @@ def checks_text(v: RunView) -> str:
     on = f"{v.host.alias}" + (f" ({f.machine}, {f.os})" if f else "")
     if v.build_on == "host":
         return {
-            "backend": f"build.gradle의 Java 버전 ≤ {on}의 javac와 {s.backend_java} -version",
-            "frontend": f"{on}의 node와 package.json의 engines.node",
-            "ai": f"{on}의 pip가 새 requirements를 설치할 수 있는가 (pip install --dry-run)",
-        }.get(v.component, "")
+            kind.JAR: f"build.gradle의 Java 버전 ≤ {on}의 javac와 {s.backend_java} -version",
+            kind.TREE: f"{on}의 node와 package.json의 engines.node",
+            kind.WHEELHOUSE: f"{on}의 pip가 새 requirements를 설치할 수 있는가 (pip install --dry-run)",
+        }.get(kind.kind(v), "")
     return {
-        "backend": f"jar의 Main-Class/Start-Class의 class 파일 버전 ≤ {on}의 "
+        kind.JAR: f"jar의 Main-Class/Start-Class의 class 파일 버전 ≤ {on}의 "
         f"{s.backend_java} -version; jar 안의 네이티브 코드 = uname -m",
-        "frontend": f"빌드 안의 네이티브 코드(ELF) = {on}의 uname -m",
-        "ai": f"휠마다 태그가 {on}의 Python(버전, ABI, 아키텍처, glibc)에 맞는가 (packaging.tags)",
-    }.get(v.component, "")
+        kind.TREE: f"빌드 안의 네이티브 코드(ELF) = {on}의 uname -m",
+        kind.WHEELHOUSE: f"휠마다 태그가 {on}의 Python(버전, ABI, 아키텍처, glibc)에 맞는가 (packaging.tags)",
+    }.get(kind.kind(v), "")
 
 
 def do_check(s) -> str:
@@ -233,15 +238,16 @@ def do_host_check(s) -> str:
     v, f = s.view, _facts(s.view)
     if f is None or not f.known:
         return f"{v.host.alias} did not say what it runs: not checked"
-    if v.component == "backend":
+    built, checkout_dir = kind.kind(v), q(kind.app(v).checkout(v.s))
+    if built == kind.JAR:
         text = s.query(
-            f"git -C {q(v.s.backend_dir)} show {q(v.to_rev + ':build.gradle')} 2>/dev/null || "
-            f"git -C {q(v.s.backend_dir)} show {q(v.to_rev + ':build.gradle.kts')} 2>/dev/null || true"
+            f"git -C {checkout_dir} show {q(v.to_rev + ':build.gradle')} 2>/dev/null || "
+            f"git -C {checkout_dir} show {q(v.to_rev + ':build.gradle.kts')} 2>/dev/null || true"
         )
         return runtime.check_gradle(text, f, v.s.backend_java)
-    if v.component == "frontend":
+    if built == kind.TREE:
         text = s.query(
-            f"git -C {q(v.s.frontend_dir)} show {q(v.to_rev + ':package.json')} 2>/dev/null || true"
+            f"git -C {checkout_dir} show {q(v.to_rev + ':package.json')} 2>/dev/null || true"
         )
         return runtime.check_node(text, f)
     res = s.sh(pip_dry_run(v))
@@ -266,7 +272,8 @@ def host_check_step() -> Step:
 
 
 def local_plan(view: RunView) -> Plan:
-    steps = (checkout_step(), *((env_step(),) if view.component == "frontend" else ()),
+    # a build that bakes the host's .env in (a static frontend's REACT_APP_*) reads it first
+    steps = (checkout_step(), *((env_step(),) if kind.kind(view) == kind.TREE else ()),
              build_step(), check_step())  # fmt: skip
     return Plan(view.component, "", KIND, f"이 컴퓨터 `{view.s.build_work_dir}`", "빌드 시간",
                 "0분 (서버는 그대로)", steps)  # fmt: skip

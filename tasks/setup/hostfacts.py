@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from tasks.hosts.site import resolve_for
@@ -52,8 +53,6 @@ NORM_FN = (
 
 def norm_origin(url: str) -> str:
     """The same normalization as :data:`NORM_FN`, in Python (for messages and tests)."""
-    import re
-
     u = re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://", "", url)
     u = re.sub(r"^[^@/]+@", "", u)
     u = re.sub(r"^([^/:]+):[0-9]+/", r"\1/", u)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from functools import cache
 from pathlib import Path
 
@@ -91,18 +92,13 @@ def nginx_reload() -> str:
 def pairs(host: Host) -> dict:
     """The host's blue/green pairs (always the backend's on a CPU host; the AI server's on a
     GPU host whatever ai_switch says, so switching it on needs no new setup)."""
-    from tasks.apps.ai import release as release_ai
-    from tasks.apps.backend import release as release_backend
-
     s, r, out = host.settings, _roles(host), {}
-    for name, role, pair in (
-        ("backend", "cpu", release_backend.PAIR),
-        ("ai", "gpu", release_ai.PAIR),
-    ):
-        if role in r:
-            out[name] = {"service": pair.service(s), "ports": [int(p) for p in pair.ports(s)],
-                         "upstream_file": pair.upstream_file(s), "upstream": pair.upstream,
-                         "switch_port": int(pair.switch_port(s))}  # fmt: skip
+    for app in registry.ORDER:
+        pair = getattr(app.plans("release"), "PAIR", None)  # whatever the settings choose
+        if pair is not None and app.group in r:
+            out[app.name] = {"service": pair.service(s), "ports": [int(p) for p in pair.ports(s)],
+                             "upstream_file": pair.upstream_file(s), "upstream": pair.upstream,
+                             "switch_port": int(pair.switch_port(s))}  # fmt: skip
     return out
 
 
@@ -111,8 +107,9 @@ def _roles(host: Host) -> set[str]:
 
 
 def units(host: Host) -> list[str]:
+    """The units of the host's apps that run as their own service user."""
     s, r = host.settings, _roles(host)
-    return ([s.backend_service] if "cpu" in r else []) + ([s.ai_service] if "gpu" in r else [])
+    return [a.service(s) for a in registry.ORDER if a.group in r and a.service_user(s)]
 
 
 def app_groups(host: Host) -> list[str]:
@@ -125,8 +122,6 @@ def app_groups(host: Host) -> list[str]:
 def system_logs_read(s) -> list[str]:
     """The files under /var/log a configured log command names outside the apps' own
     LogsDirectory= (which their groups read): the system's logs, group adm."""
-    import shlex
-
     own = [f"/var/log/{d}/" for d in (s.backend_logs_directory, s.ai_logs_directory) if d]
     try:
         words = shlex.split(s.backend_log_cmd)

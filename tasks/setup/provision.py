@@ -256,7 +256,6 @@ def show_settings(host: Host, secrets: Secrets, console) -> None:
 
 
 def _unconverted(s: Session, host: Host) -> list:
-    from tasks.apps import registry
     from tasks.strategies.release.convert import is_converted
 
     return [c for c in registry.on_host(host.groups, host.alias)

@@ -14,20 +14,19 @@ from pathlib import Path
 
 from tasks import shell
 from tasks.apps import env as appenv
+from tasks.apps import registry
 from tasks.apps.base import App
 from tasks.engine import safepath
 from tasks.engine.steps import Kind, Step, Upload
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
-from tasks.hosts import validate, values
+from tasks.hosts import values
 from tasks.hosts.settings import Settings
 from tasks.localbuild import first
 from tasks.onhost.policy import Policy
 from tasks.setup.hostfacts import NORM_FN, ch, tracked
 from tasks.shell import q
 from tasks.strategies.release import layout as release
-
-TITLES = {"frontend": "프론트엔드", "backend": "백엔드", "ai": "AI 서버"}
 
 
 def repo(s: Settings, comp: str) -> str:
@@ -51,7 +50,7 @@ def known_hosts_path(s: Settings) -> str:
 
 
 def needs_keys_dir(s: Settings) -> bool:
-    return bool(s.git_known_hosts) or any(deploy_key(s, c) for c in TITLES)
+    return bool(s.git_known_hosts) or any(deploy_key(s, c.name) for c in registry.ORDER)
 
 
 def ssh_command(s: Settings, comp: str) -> str:
@@ -119,57 +118,13 @@ def clone_command(s: Settings, comp: str, checkout: str) -> str:
     )
 
 
-def writable(s: Settings, comp: str) -> list[str]:
-    """The service's extra writable paths, absolute (relative ones are in its checkout)."""
-    paths = getattr(s, f"{comp}_writable_paths", [])
-    base = s.backend_dir if comp == "backend" else s.ai_dir
-    return [str(p) if str(p).startswith("/") else f"{base}/{p}" for p in paths]
-
-
-def writable_command(s: Settings, comp: str) -> str:
+def writable_command(s: Settings, comp: App) -> str:
     """As root, never through a link (tasks/engine/safepath.py): each path the service
     writes, made or given to the service user (a link planted there is refused by name)."""
-    user = s.backend_user if comp == "backend" else s.ai_user
-    parts = [safepath.own("dir", p, "750", q(user), q(user)) for p in writable(s, comp)]
+    user = comp.service_user(s)
+    parts = [safepath.own("dir", p, "750", q(user), q(user)) for p in comp.writable(s)]
     return tracked(f"{safepath.OWN_FN}; " + "; ".join(parts) if parts else "true",
                    f"owned by {user}")  # fmt: skip
-
-
-def frontend_build(s: Settings) -> str:
-    build, page = f"{s.frontend_build_dir}", q(f"{s.web_root}/index.html")
-    return tracked(
-        f"if [ ! -f {page} ]; then cd -- {q(s.frontend_dir)}; {s.frontend_install_cmd}; "
-        f"{s.frontend_build_cmd}; test -f {q(build + '/index.html')}; "
-        f"cp -r -- {q(build + '/.')} {q(s.web_root + '/')}; {ch(f'build → {s.web_root}')}; fi",
-        f"{s.web_root}/index.html",
-    )
-
-
-def backend_build(s: Settings) -> str:
-    art = q(s.backend_artifact)
-    return tracked(
-        f"cd -- {q(s.backend_dir)}; if [ ! -f {art} ]; then {s.backend_build_cmd}; test -f {art}; "
-        f"{ch(f'built {s.backend_artifact}')}; fi",
-        s.backend_artifact,
-    )
-
-
-def ai_venv(s: Settings) -> str:
-    venv, done = q(s.ai_venv), q(f"{s.ai_venv}/.dojangkok-setup")
-    return tracked(
-        f"cd -- {q(s.ai_dir)}; if [ ! -x {q(s.ai_venv + '/bin/python')} ]; then "
-        f"{q(validate.python_command(s.ai_python or 'python3'))} -m venv -- {venv}; {ch(f'venv {s.ai_venv}')}; fi; "
-        f"if [ ! -f {done} ]; then {q(s.ai_venv + '/bin/pip')} install -q --disable-pip-version-check "
-        f"-r {q(s.ai_requirements)}; date > {done}; {ch(f'pip install -r {s.ai_requirements}')}; fi",
-        f"{s.ai_venv}",
-    )
-
-
-BUILD = {
-    "frontend": ("첫 빌드와 배포 (npm)", "2분", frontend_build),
-    "backend": ("첫 빌드 (Gradle)", "3분+", backend_build),
-    "ai": ("가상환경과 의존성", "2분", ai_venv),
-}
 
 
 def env_uploads(v: RunView, comp: str) -> tuple[Upload, ...]:
@@ -181,7 +136,7 @@ def env_uploads(v: RunView, comp: str) -> tuple[Upload, ...]:
 def app_steps(view: RunView, comps: list[App], nr: Callable[[], str]) -> list[Step]:
     steps: list[Step] = []
     for c in comps:
-        name, label = c.name, TITLES[c.name]
+        name, label = c.name, c.label
         steps.append(Step(
             nr(), f"{label} 코드 받기 (git clone)", "30초", "저장소 주소·배포 키·호스트 키 확인",
             Policy.ABORT, uploads=clone_uploads(name),
@@ -195,21 +150,20 @@ def app_steps(view: RunView, comps: list[App], nr: Callable[[], str]) -> list[St
                                                            release.shared(v, n)),
             added=f"키는 .env.example에서, 소유자 로그인 사용자·그룹 서비스·{appenv.MODE}; "
                   "배포 계정이 쓴다 (root 아님)"
-                  + ("" if name == "frontend" else
-                     f"; 유닛이 읽는 파일은 {appenv.system_path(view.s, name)}, 체크아웃의 .env는 그 링크"),
+                  + (f"; 유닛이 읽는 파일은 {c.env(view.s).system}, 체크아웃의 .env는 그 링크"
+                     if c.env(view.s).service else ""),
         ))  # fmt: skip
-        if name != "frontend" and writable(view.s, name):
+        if c.writable(view.s):
             steps.append(Step(
                 nr(), f"{label} 쓰기 경로 ({name}_writable_paths)", "1초", "권한 확인",
-                Policy.ABORT, sudo=True, command=lambda v, n=name: writable_command(v.s, n),
+                Policy.ABORT, sudo=True, command=lambda v, c=c: writable_command(v.s, c),
             ))  # fmt: skip
-        title, expected, build = BUILD[name]
         if first.local(view.s, name):  # built here and sent (tasks/localbuild/first.py)
             steps.append(first.first_build_step(nr(), label, c))
             continue
         steps.append(Step(
-            nr(), f"{label} {title}", expected, "빌드 로그 확인", Policy.ABORT,
-            command=lambda v, b=build: b(v.s),
+            nr(), f"{label} {c.first_build.title}", c.first_build.expected, "빌드 로그 확인",
+            Policy.ABORT, command=lambda v, c=c: c.first_build_command(v.s),
             added="서빙할 것이 없을 때만 (그 뒤의 빌드는 배포가 한다)",
         ))  # fmt: skip
     return steps
@@ -219,28 +173,15 @@ def _pair(s: Settings, comp: str):
     """The blue/green pair that serves ``comp`` on a release-strategy host (None: one unit)."""
     if s.strategy != "release" or comp == "frontend":
         return None
-    if comp == "backend":
-        from tasks.apps.backend.release import PAIR
-
-        return PAIR
-    from tasks.apps.ai.release import pair
-
-    return pair(s)
+    return registry.get(comp).plans("release").pair(s)
 
 
 def units(s: Settings, comps: list[App]) -> list[str]:
     """The units setup enables and starts. A blue/green pair (release strategy) is the
     release strategy's: its live instance starts at boot (release_convert, the deploys)."""
-    out = []
-    names = {c.name for c in comps}
-    if "frontend" in names or ("ai" in names and _pair(s, "ai")):
-        out.append("nginx")
-    if "backend" in names:
-        out.append(s.db_service or "mysql")
-        if not _pair(s, "backend"):
-            out.append(s.backend_service)
-    if "ai" in names and not _pair(s, "ai"):
-        out.append(s.ai_service)
+    out: list[str] = []
+    for c in comps:
+        out += [u for u in c.setup_units(s, _pair(s, c.name) is not None) if u not in out]
     return out
 
 

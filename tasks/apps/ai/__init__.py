@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
-from tasks.apps.base import App, Health, local_url
+from tasks.apps.base import (
+    WHEELHOUSE,
+    App,
+    AppEnv,
+    BuildOutput,
+    FirstBuild,
+    Health,
+    local_health,
+    system_env_path,
+)
+from tasks.hosts import validate
 from tasks.hosts.settings import Settings
+from tasks.setup.hostfacts import ch, tracked
+from tasks.shell import q
+
+#: in the venv: setup's first install finished (tasks/setup/setup_apps.py, localbuild/first.py)
+SETUP_MARKER = ".dojangkok-setup"
 
 
 class Ai(App):
@@ -12,6 +27,46 @@ class Ai(App):
     section = "C"
     manual_title = "FastAPI 배포"
     group = "gpu"
+    first_build = FirstBuild("가상환경과 의존성", "2분")
+    config_keys = ("ai", "ai-proxy")
+
+    #: `fab --help deploy-{name}`: for operators, the default strategy first
+    deploy_help = """Deploy the AI server (manual C) to [gpu]: a new venv beside the live one, then a switch.
+
+    Usage: fab -H gpu deploy-ai [--dry-run] [--yes] [--strategy=manual]
+
+    release (the default; setting strategy): the revision is exported into a new release
+    with its own venv (reused when the requirements and Python are unchanged) and pip
+    install runs there while the old release serves; a failure changes nothing. Then the
+    switch, by ai_switch (default auto: decided on the host and said): blue/green where the
+    host holds two instances (no GPU, or more free GPU memory than ai_gpu_memory_mb): the
+    new instance starts on the idle port of ai_ports behind nginx, gated on /health and the
+    AI smoke call, then nginx switches (the old instance drains); else a restart: `current`
+    switches and the service restarts after its requests in flight finish
+    (ai_drain_timeout), gated the same way. A failure switches back.
+    Downtime: none with blue/green; with a restart, until /health answers.
+
+    manual (--strategy=manual): the manual's C 1–7 as written: pull, venv, pip install,
+    restart, health, AI smoke call. Downtime: from step 5 (restart) until /health answers.
+    A failure rolls back to the previously deployed revision.
+    """
+
+    #: `fab --help rollback-{name}`: for operators, the default strategy first
+    rollback_help = """Go back to the previous good AI server: its release and venv, no reinstall.
+
+    Usage: fab -H gpu rollback-ai [--to=REV] [--dry-run]
+
+    release (the default): back to the previous good release (or --to's), with the venv it
+    had: with blue/green (ai_switch; auto decides on the host) a switch, as the backend's;
+    with a restart, `current` switches back and the service restarts after its requests in
+    flight finish, gated on /health. Then the smoke call and the served version against the
+    target's: ok only when both hold. The release rolled back from is marked bad and
+    skipped by later rollbacks. Downtime: none with blue/green; with a restart, until
+    /health answers.
+
+    manual (--strategy=manual): the previously deployed revision's code, pip install,
+    restart, health. Downtime: from the restart until /health answers.
+    """
 
     def checkout(self, s: Settings) -> str:
         return s.ai_dir
@@ -19,13 +74,56 @@ class Ai(App):
     def service(self, s: Settings) -> str:
         return s.ai_service
 
+    def setup_units(self, s: Settings, paired: bool) -> list[str]:
+        """Its unit; with a blue/green pair, the nginx that proxies to the live instance."""
+        return ["nginx"] if paired else [s.ai_service]
+
+    def port(self, s: Settings) -> int | None:
+        return int(s.ai_listen_port)
+
+    def pair_ports(self, s: Settings) -> list[int]:
+        return [int(p) for p in s.ai_ports]
+
     def health(self, s: Settings, port: int | None = None) -> Health:
-        return Health(
-            local_url(port or s.ai_listen_port, s.ai_health_path),
+        return local_health(
+            port or s.ai_listen_port,
+            s.ai_health_path,
             s.ai_health_expect,
             s.ai_health_tries,
             s.ai_health_interval,
         )
+
+    def env(self, s: Settings) -> AppEnv:
+        return AppEnv(self.name, s.ai_dir, s.ai_env_file, ".env.example", s.ai_env, s.ai_user,
+                      system_env_path(s, self.name))  # fmt: skip
+
+    def service_user(self, s: Settings) -> str:
+        return s.ai_user
+
+    def writable(self, s: Settings) -> list[str]:
+        return [
+            p if p.startswith("/") else f"{s.ai_dir}/{p}" for p in map(str, s.ai_writable_paths)
+        ]
+
+    def first_build_command(self, s: Settings) -> str:
+        venv, done = q(s.ai_venv), q(f"{s.ai_venv}/{SETUP_MARKER}")
+        python = q(validate.python_command(s.ai_python or "python3"))
+        return tracked(
+            f"cd -- {q(s.ai_dir)}; if [ ! -x {q(s.ai_venv + '/bin/python')} ]; then "
+            f"{python} -m venv -- {venv}; {ch(f'venv {s.ai_venv}')}; fi; "
+            f"if [ ! -f {done} ]; then {q(s.ai_venv + '/bin/pip')} install -q --disable-pip-version-check "
+            f"-r {q(s.ai_requirements)}; date > {done}; {ch(f'pip install -r {s.ai_requirements}')}; fi",
+            f"{s.ai_venv}",
+        )  # fmt: skip
+
+    def manual_paths(self, s: Settings) -> list[tuple[str, str]]:
+        return [(f"{s.ai_dir}/{s.ai_venv}/bin/python", "the venv")]
+
+    def build_output(self, s: Settings) -> BuildOutput:
+        return BuildOutput(WHEELHOUSE, "", s.ai_requirements)
+
+    def built(self, s: Settings) -> str:
+        return f"{s.ai_dir}/{s.ai_venv}/{SETUP_MARKER}"
 
 
 AI = Ai()

@@ -62,7 +62,7 @@ def plan(view: RunView) -> Plan:
              cleanup=lambda v: shell.cd(v.s.ai_dir, f"{q(validate.python_command(v.s.ai_python or 'python3'))} -m venv "
                                                     f"--clear -- {q(v.s.ai_venv)}")),
         Step("4", "의존성 설치", "2분", "캐시 삭제 후 재시도 (그래도 실패하면 롤백)", Policy.RETRY,
-             command=install, cleanup=purge_cache, then=Policy.ROLLBACK),
+             command=install, cleanup=purge_cache, then=Policy.ROLLBACK, local_build="deps"),
         service_step("5", "서비스 재시작", "30초",
                      f"로그 확인 (`journalctl -u {svc} -n 50`) 후 롤백", Policy.ROLLBACK, "restart",
                      AI, down=True, diagnose=journal(AI)),
@@ -100,7 +100,7 @@ def rollback_plan(view: RunView, reason: str = "") -> Plan:
     steps = (
         restore_code_step("R1", _dir),
         Step("R2", "의존성 재설치", "2분", "캐시 삭제 후 재시도", Policy.RETRY, command=install,
-             cleanup=purge_cache),
+             cleanup=purge_cache, local_build="deps"),
         service_step("R3", "서비스 재시작", "30초", "로그 확인", Policy.ABORT, "restart", AI,
                      down=True),
         health_step("R4", "헬스체크", "30초", f"로그 확인 (`journalctl -u {svc} -n 50`)",

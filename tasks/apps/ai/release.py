@@ -220,7 +220,7 @@ def build_plan(view: RunView, live: int = 0) -> Plan:
              "있으면 그것을 쓰고, 없으면 서비스 중인 venv 옆에 새로 만든다"),
         Step("4", "의존성 설치 (새 venv만)", "2분", "캐시 삭제 후 재시도; 실패해도 서비스는 그대로",
              Policy.RETRY, command=install_command,
-             cleanup=lambda v: in_release_venv(v, "pip cache purge || true")),
+             cleanup=lambda v: in_release_venv(v, "pip cache purge || true"), local_build="deps"),
         release.info_step("4a"),
         *(() if view.s.ai_switch != BLUE_GREEN else (
             Step("4b", "GPU 메모리 확인 (blue/green)", "1초", "ai_switch=restart로", Policy.ABORT,

@@ -82,7 +82,8 @@ def build_plan(view: RunView, live: int) -> Plan:
              Policy.ABORT,
              command=lambda v: shell.cd(rel(v), f"{v.s.backend_build_cmd} && install -m 644 -- "
                                         f"{q(v.s.backend_artifact)} app.jar"),
-             added="매뉴얼 7 (서비스 중단)과 8 (빌드)을 대신: 서비스를 멈추지 않고 새 릴리스에서 빌드"),
+             added="매뉴얼 7 (서비스 중단)과 8 (빌드)을 대신: 서비스를 멈추지 않고 새 릴리스에서 빌드",
+             local_build="build"),
         release.info_step("8a", "app.jar"),
     )  # fmt: skip
     return Plan("backend", "B", "Backend 배포 (release, blue/green)", "CPU Instance",

@@ -86,7 +86,7 @@ def plan(view: RunView) -> Plan:
         pull_step("1", "30초", _dir),
         Step("2", "의존성 설치", "1분", "node_modules 삭제 후 재시도", Policy.RETRY,
              command=lambda v: shell.cd(_dir(v), v.s.frontend_install_cmd),
-             cleanup=lambda v: shell.cd(_dir(v), "rm -rf node_modules")),
+             cleanup=lambda v: shell.cd(_dir(v), "rm -rf node_modules"), local_build="deps"),
         build_step("3", "프로덕션 빌드", "2분",
                    "빌드 에러 확인 후 수정 (롤백 불필요: 이전 빌드가 그대로 서빙 중)", Policy.ABORT,
                    _dir, lambda v: v.s.frontend_build_cmd),

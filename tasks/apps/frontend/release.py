@@ -34,54 +34,15 @@ def live_root(v: RunView) -> str:
     return f"{release.current(v)}/{v.s.frontend_build_dir}"
 
 
-#: in a release whose dependencies were installed here (by the install step)
-INSTALLED = ".deps-installed"
-
-#: Succeeds when ``npm ci`` in the directory (its argument) would have nothing to do: the
-#: lock file lists no package but the root, and neither it nor package.json declares a
-#: dependency, a workspace or a script that ``npm ci`` runs (install and prepare scripts).
-#: ``npm ci`` would then only delete a node_modules (there is none: checked beside this) and
-#: print "up to date" after a second of its own start-up. Any doubt (a file missing or not
-#: JSON, another lock file version's ``dependencies``) fails, and ``npm ci`` runs.
-NOTHING_TO_INSTALL = (
-    "python3 -I -S -c 'import json, sys; d = sys.argv[1]; "
-    'p = json.load(open(d + "/package.json")); lock = json.load(open(d + "/package-lock.json")); '
-    'deps = ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies", '
-    '"bundleDependencies", "bundledDependencies", "workspaces"); '
-    'runs = ("preinstall", "install", "postinstall", "prepublish", "preprepare", "prepare", '
-    '"postprepare", "dependencies"); pkgs = lock.get("packages") or {}; root = pkgs.get("") or {}; '
-    'sys.exit(0 if isinstance(p, dict) and isinstance(lock, dict) and set(pkgs) <= {""} '
-    'and not lock.get("dependencies") and not any(p.get(k) or root.get(k) for k in deps) '
-    'and not set(p.get("scripts") or {}) & set(runs) else 1)\''
-)
-
-
 def install(v: RunView) -> str:
-    """``npm ci``, or, when the lock file is the current release's: its node_modules (hard
-    links), or nothing at all where that release's install made none (a lock file without
-    dependencies: ``npm ci`` would only cost its start-up). Only a release this step
-    installed (``.deps-installed``) is trusted to have made none. With the default install
-    command (``npm ci``) and a lock file that lists no package at all (checked, not trusted:
-    :data:`NOTHING_TO_INSTALL`), nothing either, whatever the current release is (the one
-    ``fab setup`` or a conversion adopted had no install step)."""
+    """``npm ci``; or, when the lock file is the current release's and that release has its
+    node_modules, those (hard links: nothing is downloaded or copied)."""
     new, cur = q(release.path(v)), q(release.current(v))
-    same = f"cmp -s -- {cur}/package-lock.json {new}/package-lock.json"
-    nothing = (
-        f"elif [ ! -e {new}/node_modules ] && {NOTHING_TO_INSTALL} {new} 2>/dev/null; "
-        "then echo 'nothing to install: package-lock.json lists no package, package.json no "
-        "dependency or install script (npm ci would only start up)'; "
-        if v.s.frontend_install_cmd.strip() == "npm ci"
-        else ""
-    )
     return (
-        f"if {same} && [ -d {cur}/node_modules ]; "
+        f"if cmp -s -- {cur}/package-lock.json {new}/package-lock.json && [ -d {cur}/node_modules ]; "
         f"then cp -al -- {cur}/node_modules {new}/node_modules && "
         "echo 'node_modules: hard links from the current release (package-lock.json unchanged)'; "
-        f"elif {same} && [ -e {cur}/{INSTALLED} ] && [ ! -e {cur}/node_modules ]; "
-        "then echo 'nothing to install: package-lock.json unchanged, and its install in the "
-        "current release made no node_modules'; "
-        f"{nothing}"
-        f"else {shell.cd(release.path(v), v.s.frontend_install_cmd)}; fi && touch -- {new}/{INSTALLED}"
+        f"else {shell.cd(release.path(v), v.s.frontend_install_cmd)}; fi"
     )
 
 
@@ -111,13 +72,12 @@ def build_plan(view: RunView, live: int = 0) -> Plan:
         release.export_step("1", _dir),
         release.link_step("1a", lambda v: [".env"]),
         Step("2", "의존성 설치", "1분", "node_modules 삭제 후 재시도", Policy.RETRY,
-             command=install, cleanup=lambda v: shell.cd(rel(v), "rm -rf node_modules"),
+             command=install, local_build="deps", cleanup=lambda v: shell.cd(rel(v), "rm -rf node_modules"),
              added="package-lock.json이 서비스 중인 릴리스와 같으면 그 node_modules를 하드 링크로 "
-             "가져온다 (설치 없음; 의존성이 없으면 npm ci도 건너뜀). package-lock.json에 패키지가 "
-             "하나도 없고 package.json에 의존성·설치 스크립트가 없으면 npm ci를 건너뛴다 "
-             "(할 일이 없다: 확인 후)"),
+             "가져온다 (설치 없음)"),
         Step("3", "프로덕션 빌드", "2분", "빌드 에러 확인 후 수정 (서비스 중인 빌드는 그대로)",
-             Policy.ABORT, command=lambda v: shell.cd(rel(v), v.s.frontend_build_cmd)),
+             Policy.ABORT, command=lambda v: shell.cd(rel(v), v.s.frontend_build_cmd),
+             local_build="build"),
         Step("3a", "빌드 결과 확인, 이전 해시 자산 유지", "5초", "빌드 출력 확인", Policy.ABORT,
              command=check_build,
              added="index.html이 있는지 확인하고, 전환 직전에 받은 페이지가 찾을 이전 빌드의 "

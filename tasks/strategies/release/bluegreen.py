@@ -165,13 +165,7 @@ class Pair:
 
     def live_health(self, s: Settings) -> str:
         """One health check of the instance nginx sends requests to."""
-        h = self.component.health(s, 1)  # port 1 marks where the live port goes (0 is none)
-        head, _, tail = h.url.partition("localhost:1/")  # every part quoted, the port a word
-        url = f'{q(head + "localhost:")}"$p"{q("/" + tail)}'
-        return (
-            f'p=$({self.live_port_command(s)}) && [ -n "$p" ] && '
-            f"curl -fsS --max-time 10 -- {url} | grep -qF -- {q(h.expect)}"
-        )
+        return self.component.health(s).at_port(self.live_port_command(s))
 
     def _health(self, number, title, on_failure, policy, port: int) -> Step:
         return health_step(number, title, "1분", on_failure, policy, self.component, up=False,

@@ -1,0 +1,105 @@
+"""What an app is lives in its package (tasks/apps/<app>/): the rest of the tool asks the App."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tasks.apps import registry
+from tasks.apps.base import JAR, TREE, WHEELHOUSE, App, AppEnv, BuildOutput, FirstBuild
+from tasks.hosts.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+#: modules that ask the App and never name one (the strategies' own are theirs to clear)
+ASKING = [
+    *sorted((ROOT / "tasks/localbuild").glob("*.py")),
+    ROOT / "tasks/__init__.py",
+    ROOT / "tasks/runbook.py",
+    ROOT / "tasks/cli.py",
+    ROOT / "tasks/targets.py",
+    ROOT / "tasks/setup/privilege.py",
+    ROOT / "tasks/config/commands.py",
+    ROOT / "tasks/apps/env.py",
+]
+
+
+def app_names_in(path: Path) -> list[str]:
+    """Where ``path``'s code (not its docstrings) holds an app's name as a string."""
+    tree = ast.parse(path.read_text())
+    docs = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and node.value in registry.APPS and id(node) not in docs
+    ]
+
+
+def test_the_modules_that_ask_the_app_never_name_one():
+    found = [hit for path in ASKING for hit in app_names_in(path)]
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("app", registry.ORDER, ids=lambda a: a.name)
+def test_every_app_answers_the_whole_interface(app: App):
+    s = Settings()
+    assert isinstance(app.env(s), AppEnv) and app.env(s).component == app.name
+    assert isinstance(app.first_build, FirstBuild) and app.first_build_command(s)
+    assert app.built(s).startswith("/")
+    out = app.build_output(s)
+    assert isinstance(out, BuildOutput) and out.kind in (JAR, TREE, WHEELHOUSE) and out.path
+    assert all(p.startswith("/") for p in app.writable(s))
+    assert app.setup_units(s, paired=False)
+    assert app.config_keys and app.deploy_help and app.rollback_help
+    assert app.deploy_help.splitlines()[2].strip().startswith(f"Usage: fab -H {app.group} ")
+    manual, release = app.plans("manual"), app.plans("release")
+    assert manual.__name__ == f"tasks.apps.{app.name}.manual" and callable(manual.plan)
+    assert callable(manual.rollback_plan) and callable(release.build_plan)
+
+
+def test_an_unknown_app_is_refused_by_name_not_taken_for_another():
+    from tasks.apps import env
+    from tasks.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no app 'web'"):
+        env.of("web", Settings())  # was: the AI server's .env
+
+
+def test_the_fab_tasks_of_each_app_come_from_the_registry():
+    import tasks
+
+    names = set(tasks.ns.task_names)
+    for app in registry.ORDER:
+        for kind in ("deploy", "rollback"):
+            assert f"{kind}-{app.name}" in names
+            body = tasks.ns[f"{kind}-{app.name}"].body
+            assert body.__doc__ == getattr(app, f"{kind}_help")
+
+
+@pytest.mark.parametrize(
+    ("strategy", "name", "expected"),
+    [
+        ("manual", "frontend", ["git checkout /app/frontend", "the web root /var/www/dojangkok"]),
+        ("manual", "backend",
+         ["git checkout /app/backend", "unit dojangkok.service and the user it runs as"]),
+        ("manual", "ai", ["git checkout /app/ai-server", "the venv /app/ai-server/venv/bin/python",
+                          "unit fastapi.service and the user it runs as"]),
+        ("release", "frontend", ["git checkout /app/frontend"]),
+        ("release", "backend",
+         ["git checkout /app/backend", "user dojangkok (the backend service's user)"]),
+        ("release", "ai", ["git checkout /app/ai-server", "user dojangkok-ai (the ai service's user)"]),
+    ],
+)  # fmt: skip
+def test_a_deploy_checks_what_its_app_needs_on_the_host(strategy, name, expected):
+    from tasks.apps import preconditions
+
+    checks = preconditions.for_deploy(Settings(strategy=strategy), name)
+    assert [c.what for c in checks] == expected
