@@ -9,10 +9,17 @@ says what these are; the strategies, setup and config ask the app.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tasks import shell
+from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
+
+if TYPE_CHECKING:  # the engine is below this layer; hosts/inventory.py still imports apps
+    from tasks.engine.session import Session
+    from tasks.engine.steps import Plan
+    from tasks.engine.view import RunView
 
 
 @dataclass(frozen=True)
@@ -84,3 +91,92 @@ class App:
 
     def __repr__(self) -> str:
         return f"<app {self.name}>"
+
+
+class Strategy:
+    """How a deploy and a rollback happen on a host: ``manual`` (the manual's steps, in
+    place) or ``release`` (a new directory per release, switched to; blue/green and the
+    conversion of a manual host beside it).
+
+    Declared here, beside App, so every layer above asks the strategy instead of testing
+    its name; the flows are implemented in tasks/strategies/ (manual.py, release/strategy.py)
+    and registered by tasks/strategies/registry.py, which tasks/__init__.py loads first
+    (any ``import tasks.…`` runs it). Look one up with :func:`strategy_for`.
+    """
+
+    name: str
+    #: deploys make a new release directory under releases_root and switch to it: the
+    #: units run the release ``current`` names, the shared .env sits beside the releases
+    keeps_releases: bool = False
+    #: an app with a blue/green pair runs as two instances (template units, one per port)
+    #: that nginx switches between (nftables guards the switch)
+    runs_blue_green: bool = False
+    #: a build on the host takes the branch's head (the manual's 코드 Pull), so only a local
+    #: build can deploy a given --revision
+    pulls_branch_head: bool = False
+
+    def plans(self, app: App, view: RunView, task: str = "deploy") -> list[Plan]:
+        """Every plan ``task`` may run for ``app`` (a deploy may roll back), rendered with
+        the dry ``view``: the preflight checks them, the runbook prints them."""
+        raise NotImplementedError
+
+    def read_state(self, s: Session, app: App, first: FirstLook) -> object:
+        """What the host has, for this strategy: read in the deploy's first round trip
+        (:meth:`reads`, answered in ``first``) or, if that did not read it, now."""
+        raise NotImplementedError
+
+    def reads(self, s: Session, app: App) -> dict[str, str]:
+        """The strategy's own first look at the host, by name, read in the same round trip
+        as the deploy's shared reads (tasks/strategies/firstlook.py)."""
+        return {}
+
+    def deployed_from(self, s: Session, app: App, first: FirstLook) -> str:
+        """The revision that serves now, from the first look (the deploy's ``from``)."""
+        raise NotImplementedError
+
+    def deploy(self, s: Session, app: App, first: FirstLook, state: object) -> None:
+        """Deploy in an open session, after the local build's preparation (the revision)."""
+        raise NotImplementedError
+
+    def refuse_before_prepare(self, s: Session, app: App) -> None:
+        """Refuse, before anything is prepared, a host this strategy cannot deploy to."""
+
+    def rollback(self, s: Session, app: App, first: FirstLook, state: object,
+                 to: str | None) -> None:  # fmt: skip
+        """Roll back in an open session: to the previous deployed revision, or ``to``."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<strategy {self.name}>"
+
+
+@dataclass(frozen=True)
+class FirstLook:
+    """A deploy's or rollback's first round trip, judged: the checkout's HEAD, the
+    deployed-revision stack, and the strategy's own reads (:meth:`Strategy.reads`) by name
+    (empty in a dry run)."""
+
+    head: str = ""
+    stack: tuple[str, ...] = ()
+    answers: dict[str, tuple[bool, str]] = field(default_factory=dict)
+
+
+STRATEGIES: dict[str, Strategy] = {}
+
+
+def register(strategy: Strategy) -> Strategy:
+    STRATEGIES[strategy.name] = strategy
+    return strategy
+
+
+def strategy_for(settings_or_name: Settings | str) -> Strategy:
+    """The strategy a host's settings name (or the name itself)."""
+    name = settings_or_name if isinstance(settings_or_name, str) else settings_or_name.strategy
+    try:
+        return STRATEGIES[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown strategy {name!r}",
+            f"use one of: {', '.join(STRATEGIES) or 'release, manual'} "
+            "(--strategy or the strategy setting)",
+        ) from None

@@ -77,38 +77,45 @@ def _must(s: Session, command: str, got: tuple[bool, str]) -> str:
     return text
 
 
-def state_reads(s: Session, comp: App) -> list[str]:
-    """The reads :func:`read_state` makes (a caller may batch them with its own): the
-    releases with their revisions, whether the host is converted, and for a blue/green
+#: the names of the release strategy's reads in a deploy's first round trip
+RELEASES_LISTED, CONVERTED, LIVE_PORT, SLOTS = "releases", "converted", "live_port", "slots"
+
+
+def state_reads(s: Session, comp: App) -> dict[str, str]:
+    """The reads :func:`read_state` makes, by name (a caller may batch them with its own):
+    the releases with their revisions, whether the host is converted, and for a blue/green
     pair the live port and what runs on each port, so a rollback needs no second look."""
     v, pair = s.view, pair_of(comp, s.view.s)
-    reads = [release.list_command(v), is_converted(comp, v)]
+    reads = {RELEASES_LISTED: release.list_command(v), CONVERTED: is_converted(comp, v)}
     if pair:
-        reads += [pair.live_port_command(v.s), pair.slots_command(v)]
+        reads |= {LIVE_PORT: pair.live_port_command(v.s), SLOTS: pair.slots_command(v)}
     return reads
 
 
-def state_from(s: Session, comp: App, reads: list[str],
-               got: list[tuple[bool, str]]) -> HostState:  # fmt: skip
-    """The host's state from the answers to :func:`state_reads` (a dry run: none)."""
+def state_from(s: Session, comp: App, got: dict[str, tuple[bool, str]]) -> HostState:
+    """The host's state from the answers to :func:`state_reads`, by name (a dry run: none)."""
     v, pair = s.view, pair_of(comp, s.view.s)
     ports = list(pair.ports(v.s)) if pair else [0, 0]
     if v.dry_run:
         return HostState([], True, ports[0], ports[1])
-    state = HostState(release.parse_list(_must(s, reads[0], got[0])))
-    state.converted = got[1][0]
+    reads = state_reads(s, comp)
+    state = HostState(release.parse_list(_must(s, reads[RELEASES_LISTED], got[RELEASES_LISTED])))
+    state.converted = got[CONVERTED][0]
     if pair:
-        live = _must(s, reads[2], got[2])
+        live = _must(s, reads[LIVE_PORT], got[LIVE_PORT])
         state.live = int(live) if live.isdigit() else ports[0]
         state.other = pair.other(v.s, state.live)
-        state.slots = parse_slots(got[3][1])
+        state.slots = parse_slots(got[SLOTS][1])
     return state
 
 
 def read_state(s: Session, comp: App) -> HostState:
     """The host's releases, whether it is converted, the live port: one round trip."""
     reads = state_reads(s, comp)
-    return state_from(s, comp, reads, s.batch(reads) if not s.view.dry_run else [])
+    if s.view.dry_run:
+        return state_from(s, comp, {})
+    got = dict(zip(reads, s.batch(list(reads.values())), strict=True))
+    return state_from(s, comp, got)
 
 
 def _with(plan: Plan, before: tuple[Step, ...] = (), after: tuple[Step, ...] = ()) -> Plan:

@@ -1,0 +1,47 @@
+"""The release strategy as a Strategy (tasks/apps/base.py): a new directory per release,
+switched to (blue/green for an app with a pair); the flows are in flow.py, the conversion
+of a manual host in convert.py."""
+
+from __future__ import annotations
+
+from tasks.apps.ai import release as release_ai
+from tasks.apps.base import App, FirstLook, Strategy
+from tasks.engine import records
+from tasks.engine.session import Session
+from tasks.engine.steps import Plan
+from tasks.engine.view import RunView
+from tasks.strategies.release import flow
+
+
+class Release(Strategy):
+    name = "release"
+    keeps_releases = True
+    runs_blue_green = True
+
+    def plans(self, app: App, view: RunView, task: str = "deploy") -> list[Plan]:
+        return flow.example_plans(app, view)
+
+    def reads(self, s: Session, app: App) -> dict[str, str]:
+        if app.name == "ai":  # the AI server's ai_switch=auto, decided on the host and said
+            release_ai.resolve_on(s)
+        return flow.state_reads(s, app)
+
+    def deployed_from(self, s: Session, app: App, first: FirstLook) -> str:
+        """Releases are their own record (release.info): the stack's top, else HEAD."""
+        return first.stack[-1] if first.stack else first.head
+
+    def read_state(self, s: Session, app: App, first: FirstLook) -> flow.HostState:
+        return flow.state_from(s, app, first.answers)
+
+    def deploy(self, s: Session, app: App, first: FirstLook, state: object) -> None:
+        flow.deploy_on(s, app, list(first.stack), state)
+
+    def rollback(self, s: Session, app: App, first: FirstLook, state: object,
+                 to: str | None) -> None:  # fmt: skip
+        flow.roll_back(s, app, to, state=state)
+        if not s.view.dry_run:
+            records.write_stack(s, records.popped(list(first.stack), s.view.from_rev,
+                                                  s.view.back_to))  # fmt: skip
+
+
+RELEASE = Release()
