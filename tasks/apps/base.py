@@ -114,6 +114,9 @@ class Strategy:
     #: a build on the host takes the branch's head (the manual's 코드 Pull), so only a local
     #: build can deploy a given --revision
     pulls_branch_head: bool = False
+    #: a deploy keeps the app serving (no outage to space out), so a full deploy may run a
+    #: host's apps and the hosts at the same time
+    deploys_without_outage: bool = False
 
     def plans(self, app: App, view: RunView, task: str = "deploy") -> list[Plan]:
         """Every plan ``task`` may run for ``app`` (a deploy may roll back), rendered with
@@ -170,8 +173,15 @@ def register(strategy: Strategy) -> Strategy:
 
 
 def strategy_for(settings_or_name: Settings | str) -> Strategy:
-    """The strategy a host's settings name (or the name itself)."""
-    name = settings_or_name if isinstance(settings_or_name, str) else settings_or_name.strategy
+    """The strategy a host's settings name (or the name itself: an unknown one is refused).
+
+    Settings are validated when read (hosts/validate.py: ``strategy`` is one of the names);
+    Settings built directly, past that (the hostile-value tests), are read as every choice
+    setting is read by the builders: anything but ``release`` is the manual strategy."""
+    if not isinstance(settings_or_name, str):
+        name = settings_or_name.strategy
+        return STRATEGIES.get(name) or STRATEGIES["manual"]
+    name = settings_or_name
     try:
         return STRATEGIES[name]
     except KeyError:

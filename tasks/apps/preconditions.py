@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tasks.apps import env as appenv
+from tasks.apps.base import strategy_for
 from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
 from tasks.setup.hostfacts import NORM_FN, norm_origin
@@ -63,7 +64,7 @@ def for_unit(s: Settings, key: str) -> list[Check]:
     """push-config: what a rendered unit names (before it is installed). The release
     strategy's units run releases (made by its deploys or the conversion): their user, and
     the checkout the releases are built from."""
-    if s.strategy == "release" and key in ("backend", "ai"):
+    if strategy_for(s).keeps_releases and key in ("backend", "ai"):
         svc = s.backend_service if key == "backend" else s.ai_service
         return [
             user(getattr(s, f"{key}_user"), f"User= of {svc}.service"),
@@ -101,7 +102,7 @@ def for_unit(s: Settings, key: str) -> list[Check]:
 def for_deploy(s: Settings, comp: str) -> list[Check]:
     """A deploy or rollback of ``comp``: its checkout, its unit and user, its venv (the
     release strategy: its checkout and user; what else it needs, it builds or converts)."""
-    if s.strategy == "release":
+    if strategy_for(s).keeps_releases:
         found = checkout(s, comp, getattr(s, f"{comp}_dir"))
         if comp != "frontend":
             found.append(user(getattr(s, f"{comp}_user"), f"the {comp} service's user"))

@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from tasks.apps import env as appenv
 from tasks.apps import registry
+from tasks.apps.base import strategy_for
 from tasks.errors import ConfigError
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
@@ -66,7 +67,7 @@ def config_files(host: Host) -> list[ConfigFile]:
 
 def backend_unit(s: Settings) -> ConfigFile:
     """The manual's one unit, or the release strategy's template (one instance per port)."""
-    if s.strategy == "release":
+    if strategy_for(s).runs_blue_green:
         return ConfigFile("backend", "systemd/backend@.service.j2",
                           f"{s.systemd_dir}/{s.backend_service}@.service", "unit",
                           f"{s.backend_service}@", restart=False)  # fmt: skip
@@ -79,7 +80,7 @@ def ai_files(s: Settings) -> list[ConfigFile]:
     the nginx proxy on the GPU host instead."""
     from tasks.apps.ai.release import pair  # ai_switch resolved (auto: detect.py)
 
-    if s.strategy == "release" and pair(s) is not None:
+    if strategy_for(s).runs_blue_green and pair(s) is not None:
         return [
             ConfigFile("ai", "systemd/ai@.service.j2", f"{s.systemd_dir}/{s.ai_service}@.service",
                        "unit", f"{s.ai_service}@", restart=False),
@@ -130,7 +131,7 @@ def context(s: Settings) -> dict[str, object]:
                     "a setting is one line; a line break would inject lines into the config",
                 )
     ai_base = f"{s.releases_root}/ai"
-    release = s.strategy == "release"
+    release = strategy_for(s).keeps_releases
     values.update(
         backend_rw_paths=writable(s, "backend"),
         ai_rw_paths=writable(s, "ai"),

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import paramiko
 
+from tasks.apps.base import strategy_for
 from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.view import RunView
 from tasks.hosts.remote import ConnectionLost, Interrupted
@@ -50,15 +51,15 @@ def wheel_cache(v: RunView) -> str:
 def destination(v: RunView) -> str:
     """The directory the artifact's files land in."""
     if v.component == "backend":
-        return release.path(v) if v.strategy == "release" else incoming(v)
+        return release.path(v) if strategy_for(v.strategy).keeps_releases else incoming(v)
     if v.component == "frontend":
-        root = release.path(v) if v.strategy == "release" else v.s.frontend_dir
+        root = release.path(v) if strategy_for(v.strategy).keeps_releases else v.s.frontend_dir
         return f"{root}/{v.s.frontend_build_dir}"
     return f"{incoming(v)}/{WHEELHOUSE}"
 
 
 def requirements_on_host(v: RunView) -> str:
-    root = release.path(v) if v.strategy == "release" else v.s.ai_dir
+    root = release.path(v) if strategy_for(v.strategy).keeps_releases else v.s.ai_dir
     return f"{root}/{v.s.ai_requirements}"
 
 
@@ -225,7 +226,7 @@ def remote_spec(v: RunView, path: str) -> str:
 
 def link_dest(v: RunView) -> str:
     """The previous build the new one is compared with (release: the live one)."""
-    if v.strategy == "release":
+    if strategy_for(v.strategy).keeps_releases:
         return f"{release.current(v)}/{v.s.frontend_build_dir}"
     return ""  # manual: the destination itself holds the previous build
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from tasks.apps import registry
 from tasks.apps.backend.release import PAIR
+from tasks.apps.base import strategy_for
 from tasks.engine.console import Console
 from tasks.hosts import site
 from tasks.hosts.connect import connect
@@ -88,7 +89,7 @@ def check_all(inv: Inventory, secrets: Secrets, console: Console | None = None,
             comps = registry.on_host(host.groups, host.alias)
             for comp in comps:
                 check = comp.health(host.settings, None).command()
-                if comp.name == "backend" and host.settings.strategy == "release":
+                if comp.name == "backend" and strategy_for(host.settings).runs_blue_green:
                     check = PAIR.live_health(host.settings)  # the instance nginx sends requests to
                 try:
                     res = remote.run(check, timeout=30)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tasks import shell
 from tasks.apps import env as appenv
-from tasks.apps.base import App
+from tasks.apps.base import App, strategy_for
 from tasks.engine.steps import Kind, Step, Upload
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
@@ -217,7 +217,7 @@ def app_steps(view: RunView, comps: list[App], nr: Callable[[], str]) -> list[St
 
 def _pair(s: Settings, comp: str):
     """The blue/green pair that serves ``comp`` on a release-strategy host (None: one unit)."""
-    if s.strategy != "release" or comp == "frontend":
+    if not strategy_for(s).runs_blue_green or comp == "frontend":
         return None
     if comp == "backend":
         from tasks.apps.backend.release import PAIR

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from tasks.apps import registry
-from tasks.apps.base import App
+from tasks.apps.base import App, strategy_for
 from tasks.engine.console import Console
 from tasks.engine.lock import HostLock
 from tasks.engine.view import RunView, new_run_id
@@ -65,7 +65,9 @@ def chains(todo: list[Job], opts: Options | None = None) -> list[list[Job]]:
     ``opts``, a host on the release strategy: one chain per component."""
     by_host: dict[str, list[Job]] = {}
     for job in todo:
-        apart = opts is not None and opts.strategy_for(job.host) == "release"
+        apart = (
+            opts is not None and strategy_for(opts.strategy_for(job.host)).deploys_without_outage
+        )
         key = f"{job.host.alias}:{job.component.name}" if apart else job.host.alias
         by_host.setdefault(key, []).append(job)
     return list(by_host.values())
@@ -88,7 +90,7 @@ def runs_in_parallel(todo: list[Job], opts: Options, parallel: bool, sequential:
         )
     if parallel or sequential:
         return parallel
-    return all(opts.strategy_for(job.host) == "release" for job in todo)
+    return all(strategy_for(opts.strategy_for(job.host)).deploys_without_outage for job in todo)
 
 
 def full_deploy(inv: Inventory, secrets: Secrets, opts: Options, parallel: bool = False,

@@ -26,6 +26,7 @@ def test_a_strategy_is_found_by_its_name_or_a_hosts_settings():
     assert list(STRATEGIES) == ["release", "manual"]  # the default setting's first
     assert strategy_for("release") is RELEASE and strategy_for("manual") is MANUAL
     assert strategy_for(Settings(strategy="manual")) is MANUAL
+    assert strategy_for(Settings(strategy="release")) is RELEASE
     with pytest.raises(ConfigError, match="unknown strategy 'blue'") as err:
         strategy_for("blue")
     assert "release, manual" in err.value.fix
@@ -36,10 +37,9 @@ def test_every_strategy_implements_the_flows_and_answers_the_questions():
         for name in FLOWS:
             assert getattr(type(strategy), name) is not getattr(Strategy, name), (strategy, name)
     # what the rest of the tool asks instead of comparing the name
-    assert (RELEASE.keeps_releases, RELEASE.runs_blue_green, RELEASE.pulls_branch_head) == (
-        True, True, False)  # fmt: skip
-    assert (MANUAL.keeps_releases, MANUAL.runs_blue_green, MANUAL.pulls_branch_head) == (
-        False, False, True)  # fmt: skip
+    asked = ("keeps_releases", "runs_blue_green", "pulls_branch_head", "deploys_without_outage")
+    assert [getattr(RELEASE, a) for a in asked] == [True, True, False, True]
+    assert [getattr(MANUAL, a) for a in asked] == [False, False, True, False]
 
 
 def test_the_release_state_is_read_by_name_whatever_the_order_of_the_answers():

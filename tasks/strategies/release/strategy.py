@@ -17,6 +17,7 @@ class Release(Strategy):
     name = "release"
     keeps_releases = True
     runs_blue_green = True
+    deploys_without_outage = True
 
     def plans(self, app: App, view: RunView, task: str = "deploy") -> list[Plan]:
         return flow.example_plans(app, view)

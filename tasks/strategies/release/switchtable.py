@@ -26,6 +26,7 @@ upstream).
 
 from __future__ import annotations
 
+from tasks.apps.base import strategy_for
 from tasks.engine import staging
 from tasks.engine.steps import Upload
 from tasks.engine.view import RunView
@@ -138,7 +139,7 @@ def converted_pairs(v: RunView) -> list:
     from tasks.apps.ai import release as release_ai
     from tasks.apps.backend import release as release_backend
 
-    if v.s.strategy != "release":
+    if not strategy_for(v.s).runs_blue_green:
         return []
     roles = registry.roles(v.host.groups, v.host.alias) or set(registry.GROUPS)
     return [pair for role, pair in (("cpu", release_backend.PAIR), ("gpu", release_ai.PAIR))
