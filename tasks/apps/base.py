@@ -89,6 +89,30 @@ class App:
         """The .env keys its deploy needs: [(key, why)]."""
         return []
 
+    # --- asked by the strategies ---
+    #: the manual strategy runs it from its checkout (its HEAD is what serves)
+    serves_its_checkout: bool = False
+    #: the manual's word on a deploy's downtime (§D), shown before a full deploy
+    manual_downtime: str = ""
+
+    def served_file(self, s: Settings) -> str:
+        """The file whose checksum identifies what serves, in place (the manual strategy's
+        drift check: tasks/strategies/drift.py); "" when the checkout itself serves."""
+        return ""
+
+    def smoke(self, s: Settings) -> list:
+        """The smoke requests a deploy and a rollback make of it ([]: none)."""
+        return []
+
+    def release_unit(self, s: Settings) -> str:
+        """The one unit that runs the release ``current`` names when no blue/green pair
+        switches it (said after a failed release rollback); "": nginx serves its files."""
+        return ""
+
+    def release_downtime(self, s: Settings) -> str:
+        """What the release strategy's deploy costs in downtime, shown before a full deploy."""
+        return "release: 다운타임 없음 (blue/green)"
+
     def __repr__(self) -> str:
         return f"<app {self.name}>"
 
@@ -147,6 +171,10 @@ class Strategy:
     def rollback(self, s: Session, app: App, first: FirstLook, state: object,
                  to: str | None) -> None:  # fmt: skip
         """Roll back in an open session: to the previous deployed revision, or ``to``."""
+        raise NotImplementedError
+
+    def downtime_note(self, app: App, s: Settings) -> str:
+        """What a deploy of ``app`` costs in downtime, said before a full deploy."""
         raise NotImplementedError
 
     def __repr__(self) -> str:

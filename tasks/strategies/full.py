@@ -171,16 +171,7 @@ def full_deploy(inv: Inventory, secrets: Secrets, opts: Options, parallel: bool 
 
 def _note(c: App, strategy: str, host: Host) -> str:
     """The manual's word on downtime (§D), or what the release strategy does instead."""
-    if strategy != "release":
-        return {"frontend": "다운타임 없음", "backend": "서비스 중단이 발생합니다.",
-                "ai": "별도 인스턴스, 다운타임 1-2분"}[c.name]  # fmt: skip
-    if c.name == "ai" and host.settings.ai_switch == "auto":
-        return "release: blue/green 또는 재시작 (ai_switch=auto: 호스트의 GPU를 보고 정함)"
-    if c.name == "ai" and host.settings.ai_switch != "blue-green":
-        return "release: 재시작, 시작하는 동안 중단"
-    return {"frontend": "release: 다운타임 없음 (current 교체)",
-            "backend": "release: 다운타임 없음 (blue/green)",
-            "ai": "release: 다운타임 없음 (blue/green)"}[c.name]  # fmt: skip
+    return strategy_for(strategy).downtime_note(c, host.settings)
 
 
 def _table(console: Console, results: list[Outcome], todo: list[Job], total: float) -> None:

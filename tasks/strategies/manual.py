@@ -17,6 +17,7 @@ from tasks.engine.session import Session
 from tasks.engine.steps import Plan
 from tasks.engine.view import TARGET_PLACEHOLDER, RunView
 from tasks.errors import ConfigError
+from tasks.hosts.settings import Settings
 from tasks.strategies import drift
 from tasks.strategies.release.convert import is_converted
 
@@ -32,6 +33,9 @@ class Manual(Strategy):
         proc = PROCEDURES[app.name]
         found = [proc.plan(view), proc.rollback_plan(view)]
         return found if task == "deploy" else found[1:]
+
+    def downtime_note(self, app: App, s: Settings) -> str:
+        return app.manual_downtime
 
     def read_state(self, s: Session, app: App, first: FirstLook) -> None:
         """The deployed-revision stack (in ``first``) is all this strategy keeps."""

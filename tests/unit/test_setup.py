@@ -17,6 +17,8 @@ import pytest
 
 from tasks.apps import common, preconditions, registry
 from tasks.apps import env as appenv
+from tasks.apps.ai import AI
+from tasks.apps.backend import BACKEND
 from tasks.engine.console import Console
 from tasks.engine.session import Session
 from tasks.engine.view import RunView
@@ -247,25 +249,25 @@ RECORD = {"current": A, "revisions": {A: {"artifact": "sha-a", "version": "1.1.0
 
 
 def test_nothing_changed_outside_the_tool():
-    assert drift.serving("backend", drift.Seen(A, "sha-a", "1.1.0"), RECORD, [A]) == (A, [])
+    assert drift.serving(BACKEND, drift.Seen(A, "sha-a", "1.1.0"), RECORD, [A]) == (A, [])
 
 
 def test_a_deploy_by_hand_is_said_and_what_serves_is_the_checkout():
-    rev, diffs = drift.serving("backend", drift.Seen(B, "sha-b", "1.2.0"), RECORD, [A])
+    rev, diffs = drift.serving(BACKEND, drift.Seen(B, "sha-b", "1.2.0"), RECORD, [A])
     assert rev == B
     assert any("sha256" in d for d in diffs) and any("1.2.0 ≠ 기록 1.1.0" in d for d in diffs)
 
 
 def test_a_pull_without_a_deploy_keeps_what_serves():
-    rev, diffs = drift.serving("backend", drift.Seen(B, "sha-a", "1.1.0"), RECORD, [A])
+    rev, diffs = drift.serving(BACKEND, drift.Seen(B, "sha-a", "1.1.0"), RECORD, [A])
     assert rev == A and len(diffs) == 1 and "코드(checkout)" in diffs[0]
     # the AI server runs from its checkout: a moved checkout is what serves
-    assert drift.serving("ai", drift.Seen(B, "", ""), RECORD, [A])[0] == B
+    assert drift.serving(AI, drift.Seen(B, "", ""), RECORD, [A])[0] == B
 
 
 def test_without_a_record_the_stack_then_the_checkout():
-    assert drift.serving("backend", drift.Seen(B, "x", ""), {}, [A]) == (A, [])
-    assert drift.serving("backend", drift.Seen(B, "x", ""), {}, []) == (B, [])
+    assert drift.serving(BACKEND, drift.Seen(B, "x", ""), {}, [A]) == (A, [])
+    assert drift.serving(BACKEND, drift.Seen(B, "x", ""), {}, []) == (B, [])
 
 
 def test_the_record_keeps_what_each_revision_was():

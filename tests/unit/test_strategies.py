@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import pytest
 
+from tasks.apps import registry
+from tasks.apps.ai import AI
 from tasks.apps.backend import BACKEND
 from tasks.apps.base import Strategy, strategy_for
+from tasks.apps.frontend import FRONTEND
 from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
-from tasks.strategies import firstlook
+from tasks.strategies import firstlook, full
 from tasks.strategies.manual import MANUAL
 from tasks.strategies.registry import STRATEGIES
 from tasks.strategies.release import flow
 from tasks.strategies.release.bluegreen import SLOT_MARK
 from tasks.strategies.release.strategy import RELEASE
 
-from .conftest import make_session
+from .conftest import make_host, make_session
 from .fakes import FakeRemote
 
 FLOWS = ("plans", "read_state", "deployed_from", "deploy", "rollback")
@@ -61,3 +64,37 @@ def test_a_strategys_read_may_not_shadow_a_shared_one():
     s = make_session(FakeRemote(), strategy="release")
     with pytest.raises(ValueError, match="head"):
         firstlook.read(s, BACKEND, {"head": "true"})
+
+
+def test_a_full_deploy_says_each_apps_downtime_as_its_strategy_and_app_answer_it():
+    notes = {
+        (app, strategy, switch): full._note(registry.get(app), strategy,
+                                            make_host(Settings(ai_switch=switch)))
+        for app in ("frontend", "backend", "ai")
+        for strategy in ("manual", "release")
+        for switch in ("blue-green", "restart", "auto")
+    }  # fmt: skip
+    assert notes["frontend", "manual", "auto"] == "다운타임 없음"
+    assert notes["backend", "manual", "auto"] == "서비스 중단이 발생합니다."
+    assert notes["ai", "manual", "blue-green"] == "별도 인스턴스, 다운타임 1-2분"
+    assert notes["frontend", "release", "auto"] == "release: 다운타임 없음 (current 교체)"
+    assert notes["backend", "release", "restart"] == "release: 다운타임 없음 (blue/green)"
+    assert notes["ai", "release", "blue-green"] == "release: 다운타임 없음 (blue/green)"
+    assert notes["ai", "release", "restart"] == "release: 재시작, 시작하는 동안 중단"
+    assert notes["ai", "release", "auto"] == (
+        "release: blue/green 또는 재시작 (ai_switch=auto: 호스트의 GPU를 보고 정함)"
+    )
+
+
+def test_a_release_served_by_one_unit_is_said_with_that_units_state():
+    remote = FakeRemote([
+        (r"readlink -- /app/releases/ai/current", 0, "r2"),
+        (r"systemctl is-active -- fastapi", 0, "failed"),
+    ])  # fmt: skip
+    s = make_session(remote, "ai", settings=Settings(ai_switch="restart"))
+    said = flow.serving_now(s, AI, target="r2")
+    assert said.startswith("지금 서비스 중: current → 릴리스 r2, fastapi failed (롤백 대상)")
+    # nginx serves the frontend's files: no unit to ask
+    s = make_session(FakeRemote(), "frontend")
+    flow.serving_now(s, FRONTEND)
+    assert not [c for c in s.remote.commands() if "systemctl" in c]

@@ -30,5 +30,14 @@ class Backend(App):
     def needs(self, s: Settings) -> list[tuple[str, str]]:
         return [(s.db_backup_password_env, "MySQL backup, step B3")]
 
+    # --- asked by the strategies ---
+    manual_downtime = "서비스 중단이 발생합니다."
+
+    def served_file(self, s: Settings) -> str:
+        return f"{s.backend_dir}/{s.backend_artifact}"
+
+    def smoke(self, s: Settings) -> list:
+        return s.backend_smoke
+
 
 BACKEND = Backend()

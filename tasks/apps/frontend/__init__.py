@@ -27,5 +27,14 @@ class Frontend(App):
         return Health(url, s.frontend_expect, s.frontend_page_tries, s.frontend_page_interval,
                       page=True, resolve=site.resolve_for(url, site.names(s)))  # fmt: skip
 
+    # --- asked by the strategies ---
+    manual_downtime = "다운타임 없음"
+
+    def served_file(self, s: Settings) -> str:
+        return f"{s.web_root}/index.html"
+
+    def release_downtime(self, s: Settings) -> str:
+        return "release: 다운타임 없음 (current 교체)"
+
 
 FRONTEND = Frontend()

@@ -140,10 +140,6 @@ def deploy_plans(view, comp: App, state: HostState) -> tuple[Plan, Plan]:
     return _with(switch, before, after), back
 
 
-def _smoke_of(comp: App):
-    return {"backend": lambda s: s.backend_smoke, "ai": lambda s: s.ai_smoke}.get(comp.name)
-
-
 def rollback_plans(view, comp: App, state: HostState, target: str, bad: str,
                    warm: bool) -> tuple[Plan, Plan]:  # fmt: skip
     """A rollback's critical section (a switch back: warm, or a start first) and what the
@@ -163,7 +159,7 @@ def rollback_plans(view, comp: App, state: HostState, target: str, bad: str,
         port, usual = (lambda s: s.ai_listen_port), None
     last = int(plan.steps[-1].number.lstrip("R"))
     checks = release_verify.rollback_steps(view, target, lambda k: f"R{last + 1 + k}",
-                                           _smoke_of(comp), port, usual)  # fmt: skip
+                                           comp.smoke, port, usual)  # fmt: skip
     return _with(plan, after=checks), back
 
 
@@ -174,11 +170,12 @@ def serving_now(s: Session, comp: App, target: str = "", left: str = "",
     state, the version it reports; said against the rollback's target and the release it
     left. Never raises: what cannot be read is said."""
     v, pair = s.view, pair_of(comp, s.view.s)
+    unit = "" if pair else comp.release_unit(v.s)
     reads = [release.current_release(v)]
     if pair:
         reads += [pair.live_port_command(v.s), pair.slots_command(v)]
-    elif comp.name == "ai":
-        reads.append(f"systemctl is-active -- {shell.q(values.unit_name(v.s.ai_service))}")
+    elif unit:
+        reads.append(f"systemctl is-active -- {shell.q(values.unit_name(unit))}")
     url = release_verify.url_of(v)
     if url:
         reads.append(release_verify.read_served(v))
@@ -198,8 +195,8 @@ def serving_now(s: Session, comp: App, target: str = "", left: str = "",
             rel, what = "", f"nginx upstream을 읽지 못함 ({pair.upstream_file(v.s)})"
     else:
         what = f"current → 릴리스 {rel or '?'}"
-        if comp.name == "ai":
-            what += f", {v.s.ai_service} {got[1][1].strip() or '?'}"
+        if unit:
+            what += f", {unit} {got[1][1].strip() or '?'}"
     if rel and rel == target:
         what += " (롤백 대상)"
     elif rel and rel == left:

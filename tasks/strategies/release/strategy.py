@@ -10,6 +10,7 @@ from tasks.engine import records
 from tasks.engine.session import Session
 from tasks.engine.steps import Plan
 from tasks.engine.view import RunView
+from tasks.hosts.settings import Settings
 from tasks.strategies.release import flow
 
 
@@ -21,6 +22,9 @@ class Release(Strategy):
 
     def plans(self, app: App, view: RunView, task: str = "deploy") -> list[Plan]:
         return flow.example_plans(app, view)
+
+    def downtime_note(self, app: App, s: Settings) -> str:
+        return app.release_downtime(s)
 
     def reads(self, s: Session, app: App) -> dict[str, str]:
         if app.name == "ai":  # the AI server's ai_switch=auto, decided on the host and said
