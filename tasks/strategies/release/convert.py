@@ -33,13 +33,7 @@ from tasks.onhost.policy import Policy
 from tasks.shell import q
 from tasks.strategies.release import layout as release
 from tasks.strategies.release import switchtable
-
-
-def root_owned(path: str) -> str:
-    """Succeeds when ``path`` is a file root owns (not a link): what the deploy login can
-    neither make nor remove, so it cannot make a deploy convert a converted host again."""
-    p = q(path)
-    return f'[ -f {p} ] && [ ! -L {p} ] && [ "$(stat -c %u -- {p})" = 0 ]'
+from tasks.strategies.release.layout import root_owned
 
 
 def is_converted(comp: App, v: RunView) -> str:

@@ -310,3 +310,10 @@ def host_smoke(number, title, expected, on_failure, view: RunView, specs, port,
     if not specs(view.s):
         return ()
     return (smoke_step(number, title, expected, on_failure, view, specs, port, "", instead_of),)
+
+
+def root_owned(path: str) -> str:
+    """Succeeds when ``path`` is a file root owns (not a link): what the deploy login can
+    neither make nor remove, so it cannot make a deploy convert a converted host again."""
+    p = q(path)
+    return f'[ -f {p} ] && [ ! -L {p} ] && [ "$(stat -c %u -- {p})" = 0 ]'
