@@ -233,3 +233,9 @@ def checklist(view: RunView) -> tuple[CheckItem, ...]:
 def state_command(view: RunView) -> str:
     b = q(release.base(view))
     return f"ls -l -- {q(view.s.web_root)}; readlink -- {b}/current; tail -n 3 -- {b}/switches"
+
+
+def convert(s, legacy: RunView, settings, push) -> None:
+    """The conversion of a manual host (tasks/strategies/release/convert.py): the web root
+    becomes the first release (:func:`convert_plan`); nothing to push."""
+    s.execute(convert_plan(s.view))
