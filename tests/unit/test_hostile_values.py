@@ -30,6 +30,15 @@ from pathlib import Path
 import pytest
 
 from tasks.apps import registry
+from tasks.apps.backend.release import (
+    convert_adopt_plan as backend_adopt_plan,
+)
+from tasks.apps.backend.release import (
+    convert_switch_plan as backend_switch_plan,
+)
+from tasks.apps.backend.release import (
+    convert_undo_plan as backend_undo_plan,
+)
 from tasks.apps.database import backup
 from tasks.config import commands as config_commands
 from tasks.config import render, state
@@ -47,12 +56,7 @@ from tasks.hosts.settings import Settings
 from tasks.setup import setup, tls
 from tasks.strategies.deploy import PROCEDURES
 from tasks.strategies.release import layout as release
-from tasks.strategies.release.convert import (
-    backend_adopt_plan,
-    backend_switch_plan,
-    backend_undo_plan,
-    is_converted,
-)
+from tasks.strategies.release.convert import is_converted
 from tasks.strategies.release.flow import RELEASES, example_plans
 
 from .fakes import FakeRemote

@@ -434,12 +434,12 @@ def test_deploys_keep_the_backup_directory_private_as_setup_makes_it():
 def test_a_converted_backend_starts_at_boot_on_its_port():
     """The conversion stops the manual unit for good: the instance that now serves must be
     the one enabled at boot (a reboot before the first release deploy would leave no API)."""
+    from tasks.apps.backend import release as backend_release
     from tasks.engine.view import RunView
-    from tasks.strategies.release import convert as release_convert
 
     host = Host("cpu", "10.0.0.2", "deploy", 22, None, ("cpu",), Settings())
     v = RunView("deploy", "backend", host, "20260101_120000_000000_abcd", "release")
-    k7 = release_convert.backend_switch_plan(v).step("K7").render(v)
+    k7 = backend_release.convert_switch_plan(v).step("K7").render(v)
     boot = "systemctl enable -q --no-reload dojangkok@8081 && "
     assert boot + "systemctl disable -q --no-reload dojangkok@8082" in k7
 

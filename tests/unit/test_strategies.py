@@ -3,6 +3,9 @@ and the first round trip's answers by name (tasks/strategies/firstlook.py)."""
 
 from __future__ import annotations
 
+import contextlib
+import types
+
 import pytest
 
 from tasks.apps import registry
@@ -12,14 +15,15 @@ from tasks.apps.base import Strategy, strategy_for
 from tasks.apps.frontend import FRONTEND
 from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
+from tasks.setup import provision
 from tasks.strategies import firstlook, full
 from tasks.strategies.manual import MANUAL
 from tasks.strategies.registry import STRATEGIES
-from tasks.strategies.release import flow
+from tasks.strategies.release import convert, flow
 from tasks.strategies.release.bluegreen import SLOT_MARK
 from tasks.strategies.release.strategy import RELEASE
 
-from .conftest import make_host, make_session
+from .conftest import FROM, TO, make_host, make_session, make_view
 from .fakes import FakeRemote
 
 FLOWS = ("plans", "read_state", "deployed_from", "deploy", "rollback")
@@ -98,3 +102,64 @@ def test_a_release_served_by_one_unit_is_said_with_that_units_state():
     s = make_session(FakeRemote(), "frontend")
     flow.serving_now(s, FRONTEND)
     assert not [c for c in s.remote.commands() if "systemctl" in c]
+
+
+class _Converting:
+    """A session that records what a conversion runs (plans, with the view they ran in)."""
+
+    def __init__(self, view, served_releases=False):
+        self.view, self.done, self.served_releases = view, [], served_releases
+
+    def execute(self, plan, rollback=None):
+        self.done.append((plan.title, self.view.to_rev, rollback is not None))
+
+    @contextlib.contextmanager
+    def viewing(self, view):
+        before, self.view = self.view, view
+        try:
+            yield
+        finally:
+            self.view = before
+
+    def sh(self, command):
+        return types.SimpleNamespace(ok=self.served_releases)
+
+    def query(self, command):
+        return ""
+
+
+def test_each_app_converts_its_own_way_with_the_release_strategys_config(monkeypatch):
+    pushed = []
+    monkeypatch.setattr(provision, "push_on", lambda s, host, only: pushed.append(
+        (s.done[-1][0], host.settings.strategy, sorted(only))))  # fmt: skip
+
+    def converted(app, **settings):
+        pushed.clear()
+        s = _Converting(make_view(app, Settings(strategy="manual", **settings)))
+        convert.convert(s, registry.get(app))
+        return s.done, list(pushed)
+
+    done, pushes = converted("frontend")
+    assert [t for t, _, _ in done] == ["Frontend release 방식 전환"] and pushes == []
+    done, pushes = converted("backend")
+    assert done == [
+        ("Backend release 방식 전환", TO, False),
+        ("Backend release 방식 전환", TO, True),
+    ]
+    assert pushes == [("Backend release 방식 전환", "release", ["backend", "nginx"])]
+    done, pushes = converted("ai", ai_switch="restart")
+    assert [(t, rev) for t, rev, _ in done] == [
+        ("AI release 방식 전환", TO),
+        ("FastAPI 배포 (release)", FROM),
+        ("AI release 방식 전환", TO),
+    ]  # the served revision (``from``) is built as the first release
+    assert pushes == [("AI release 방식 전환", "release", ["ai"])]
+    done, pushes = converted("ai", ai_switch="blue-green")
+    assert [t for t, _, _ in done][-4:] == [
+        "AI release 방식 전환",
+        "AI blue/green 준비",
+        "AI blue/green 전환",
+        "AI blue/green 전환",
+    ]
+    assert pushes == [("AI blue/green 준비", "release", ["ai"]),
+                      ("AI blue/green 전환", "release", ["ai-proxy"])]  # fmt: skip

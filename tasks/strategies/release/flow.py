@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 
 from tasks import shell
 from tasks.apps.ai import release as release_ai
-from tasks.apps.backend import release as release_backend
 from tasks.apps.base import App
-from tasks.apps.frontend import release as release_frontend
 from tasks.engine import checklist, hostscript, records
 from tasks.engine.runner import asdict_steps
 from tasks.engine.session import Session
@@ -30,8 +28,8 @@ from tasks.strategies.release import layout as release
 from tasks.strategies.release import verify as release_verify
 from tasks.strategies.release.bluegreen import Pair, parse_slots
 from tasks.strategies.release.convert import convert, is_converted
+from tasks.strategies.release.plans import RELEASES
 
-RELEASES = {"frontend": release_frontend, "backend": release_backend, "ai": release_ai}
 PREVIOUS = "<이전 릴리스>"
 
 
