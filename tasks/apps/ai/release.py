@@ -479,3 +479,17 @@ def convert_takeover_plan(settings, port: int) -> Plan:
         health_step("K6", "헬스체크 (nginx 뒤)", "1분", "수동 복구", Policy.ABORT, AI, fine=True),
     )  # fmt: skip
     return Plan("ai", "C", "AI blue/green 전환", "", "", "", steps)
+
+
+def examples_decided_on_host(view: RunView, plans_of) -> list[Plan] | None:
+    """ai_switch=auto: every plan the switch the host decides on may run (``plans_of``: the
+    release strategy's plans for a view), for the preflight and the runbook; None when the
+    switch is set. One build (blue/green's checks the GPU's room); the drained switch's
+    warm rollback is blue/green's."""
+    if view.s.ai_switch != AUTO:
+        return None
+    bg, restart, stopped_first = (
+        plans_of(view.but(host=with_switch(view.host, mode)))
+        for mode in (BLUE_GREEN, RESTART, DRAINED)
+    )
+    return [*bg, *restart[1:], stopped_first[1], stopped_first[2], stopped_first[4]]

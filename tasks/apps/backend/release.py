@@ -197,3 +197,18 @@ def convert_undo_plan(legacy: RunView) -> Plan:
              sudo=True, command=lambda v: f"systemctl stop {PAIR.unit(s, port)}"),
     )  # fmt: skip
     return Plan("backend", "B", "전환 되돌림", "CPU Instance", "", "", steps)
+
+
+# --- asked by the release strategy (as the AI's release plans answer it) -------------------
+def resolve_on(s) -> None:
+    """Nothing of its switch is decided on the host (the AI's ai_switch=auto is)."""
+
+
+def drained(s) -> bool:
+    """Its switch never stops the old instance before the new one serves."""
+    return False
+
+
+def examples_decided_on_host(view: RunView, plans_of) -> None:
+    """Its switch is known before the deploy: its plans are the usual ones."""
+    return None
