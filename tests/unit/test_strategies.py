@@ -163,3 +163,14 @@ def test_each_app_converts_its_own_way_with_the_release_strategys_config(monkeyp
     ]
     assert pushes == [("AI blue/green 준비", "release", ["ai"]),
                       ("AI blue/green 전환", "release", ["ai-proxy"])]  # fmt: skip
+
+
+def test_the_release_strategys_first_look_lets_the_app_decide_on_the_host_first():
+    """The AI's ai_switch=auto is decided before the reads are built: a pair's reads."""
+    remote = FakeRemote([(r"nvidia-smi", 0, "gpu=none\npair=no")])
+    s = make_session(remote, "ai", strategy="release")
+    reads = RELEASE.reads(s, AI)
+    assert s.view.s.ai_switch == "blue-green" and {"live_port", "slots"} <= set(reads)
+    s = make_session(FakeRemote(), "frontend", strategy="release")
+    assert set(RELEASE.reads(s, FRONTEND)) == {"releases", "converted"}
+    assert s.remote.calls == []  # nothing of the frontend's is decided on the host

@@ -13,7 +13,6 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from tasks import shell
-from tasks.apps.ai import release as release_ai
 from tasks.apps.base import App
 from tasks.engine import checklist, hostscript, records
 from tasks.engine.runner import asdict_steps
@@ -125,9 +124,9 @@ def deploy_plans(view, comp: App, state: HostState) -> tuple[Plan, Plan]:
     (blue/green or the component's own), with the served versions recorded around it
     (tasks/strategies/release/verify.py)."""
     rel, pair = RELEASES[comp.name], pair_of(comp, view.s)
-    if comp.name == "ai" and release_ai.drained(view.s):
-        switch = release_ai.drained_switch_plan(view, state.live, state.other)
-        back = release_ai.drained_back_plan(view, state.live, state.other, state.current)
+    if rel.drained(view.s):  # the AI's: the old instance stops before the new one starts
+        switch = rel.drained_switch_plan(view, state.live, state.other)
+        back = rel.drained_back_plan(view, state.live, state.other, state.current)
     elif pair:
         switch = pair.switch_plan(view, rel.SECTION, state.live, state.other)
         back = pair.switch_back_plan(view, rel.SECTION, state.live, state.other, state.current)
@@ -144,8 +143,8 @@ def rollback_plans(view, comp: App, state: HostState, target: str, bad: str,
     host does when it fails; then what a rollback promises, checked: the smoke requests, of
     the instance that serves now, and the served version against the target's."""
     rel, pair = RELEASES[comp.name], pair_of(comp, view.s)
-    if pair and not warm and comp.name == "ai" and release_ai.drained(view.s):
-        plan, back = release_ai.drained_rollback_plan(view, target, bad, state.live, state.other)
+    if pair and not warm and rel.drained(view.s):
+        plan, back = rel.drained_rollback_plan(view, target, bad, state.live, state.other)
         port, usual = (lambda s: state.other), pair.usual_port
     elif pair:
         plan = pair.rollback_plan(view, rel.SECTION, target, bad, state.live, state.other, warm)
@@ -340,14 +339,11 @@ def _cleanup(s: Session, listing: str) -> None:
 def example_plans(comp: App, view) -> list[Plan]:
     """Every plan the release strategy may run for ``comp``, with placeholder state (the
     preflight renders them; the runbook prints them)."""
-    if comp.name == "ai" and view.s.ai_switch == release_ai.AUTO:  # decided on the host
-        bg, restart, drained = (
-            example_plans(comp, view.but(host=release_ai.with_switch(view.host, mode)))
-            for mode in (release_ai.BLUE_GREEN, release_ai.RESTART, release_ai.DRAINED)
-        )
-        # one build (blue/green's checks the GPU's room); the drained switch's warm rollback
-        # is blue/green's
-        return [*bg, *restart[1:], drained[1], drained[2], drained[4]]
+    decided = RELEASES[comp.name].examples_decided_on_host(
+        view, lambda each: example_plans(comp, each)
+    )
+    if decided is not None:  # the switch is decided on the host (the AI's ai_switch=auto)
+        return decided
     rel, pair = RELEASES[comp.name], pair_of(comp, view.s)
     live, idle = pair.ports(view.s)[:2] if pair else (0, 0)
     serving = [{"release": PREVIOUS, "status": "ready", "current": True, "switched": 1,

@@ -4,14 +4,13 @@ of a manual host in convert.py."""
 
 from __future__ import annotations
 
-from tasks.apps.ai import release as release_ai
 from tasks.apps.base import App, FirstLook, Strategy
 from tasks.engine import records
 from tasks.engine.session import Session
 from tasks.engine.steps import Plan
 from tasks.engine.view import RunView
 from tasks.hosts.settings import Settings
-from tasks.strategies.release import flow
+from tasks.strategies.release import flow, plans
 
 
 class Release(Strategy):
@@ -27,8 +26,7 @@ class Release(Strategy):
         return app.release_downtime(s)
 
     def reads(self, s: Session, app: App) -> dict[str, str]:
-        if app.name == "ai":  # the AI server's ai_switch=auto, decided on the host and said
-            release_ai.resolve_on(s)
+        plans.of(app).resolve_on(s)  # what the app decides on the host (ai_switch=auto), said
         return flow.state_reads(s, app)
 
     def deployed_from(self, s: Session, app: App, first: FirstLook) -> str:
