@@ -188,7 +188,7 @@ def restore_host(host: Host, secrets: Secrets, source: str | None, opts: Options
         if source:
             s.set(restore_from=source)
         safety = backup.backup_file(s.view)
-        s.recover_with = f"fab -H {host.alias} restore-db --backup={safety}"
+        s.set_recovery(f"fab -H {host.alias} restore-db --backup={safety}")
         question = f"{st.db_name} 데이터베이스를 {source or '최신 백업'}(으)로 덮어씁니까?"
         if not opts.dry_run and not checklist.ask(question, opts.yes)[0]:
             raise ConfigError("restore declined", "nothing was changed")

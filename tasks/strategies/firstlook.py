@@ -34,10 +34,10 @@ def read(s: Session, comp: App, also: dict[str, str] | None = None) -> FirstLook
     also = also or {}
     if clash := set(also) & set(SHARED):
         raise ValueError(f"a strategy's read may not be named {sorted(clash)}")
-    s.state_command = PROCEDURES[comp.name].state_command(s.view)
+    s.set_recovery(state_command=PROCEDURES[comp.name].state_command(s.view))
     alias = s.view.host.alias
     if s.view.dry_run:
-        s.recover_with = f"fab -H {alias} rollback-{comp.name}"
+        s.set_recovery(f"fab -H {alias} rollback-{comp.name}")
         return FirstLook()
     settings = s.view.s.replace(strategy=s.view.strategy)
     checks = preconditions.for_deploy(settings, comp.name)
@@ -71,5 +71,5 @@ def read(s: Session, comp: App, also: dict[str, str] | None = None) -> FirstLook
             )
     first = FirstLook(head, tuple(stack), {name: got[name] for name in also})
     s.set(from_rev=strategy_for(s.view.strategy).deployed_from(s, comp, first))
-    s.recover_with = f"fab -H {alias} rollback-{comp.name} --to={s.view.from_rev[:12]}"
+    s.set_recovery(f"fab -H {alias} rollback-{comp.name} --to={s.view.from_rev[:12]}")
     return first

@@ -72,7 +72,7 @@ class Manual(Strategy):
                 "pass --to=<revision> (see `fab history` or `git log` on the host)",
             )
         s.set(target=target or TARGET_PLACEHOLDER)
-        s.recover_with = f"fab -H {v.host.alias} rollback-{app.name} --to={s.view.back_to[:12]}"
+        s.set_recovery(f"fab -H {v.host.alias} rollback-{app.name} --to={s.view.back_to[:12]}")
         s.console.out(f"롤백 대상: {s.view.from_rev[:12]} → {s.view.back_to[:12]}")
         s.execute(PROCEDURES[app.name].rollback_plan(s.view, "operator"))
         if not v.dry_run:

@@ -17,7 +17,7 @@ from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
 from tasks.setup import provision
 from tasks.strategies import firstlook, full
-from tasks.strategies.manual import MANUAL
+from tasks.strategies.manual import MANUAL, PROCEDURES
 from tasks.strategies.registry import STRATEGIES
 from tasks.strategies.release import convert, flow
 from tasks.strategies.release.bluegreen import SLOT_MARK
@@ -174,3 +174,14 @@ def test_the_release_strategys_first_look_lets_the_app_decide_on_the_host_first(
     s = make_session(FakeRemote(), "frontend", strategy="release")
     assert set(RELEASE.reads(s, FRONTEND)) == {"releases", "converted"}
     assert s.remote.calls == []  # nothing of the frontend's is decided on the host
+
+
+def test_the_first_look_says_what_recovers_the_host_and_prints_its_state():
+    s = make_session(FakeRemote(), dry_run=True)
+    firstlook.read(s, BACKEND)
+    assert s.recovery() == "fab -H cpu rollback-backend"
+    assert s.state_command == PROCEDURES["backend"].state_command(s.view) != ""
+    remote = FakeRemote([(r"backend\.json", 0, '{"deployed": ["' + FROM + '"]}')])
+    s = make_session(remote, task="rollback", strategy="release")
+    firstlook.read(s, BACKEND)
+    assert s.recovery() == f"fab -H cpu rollback-backend --to={FROM[:12]}"

@@ -238,7 +238,7 @@ def deploy_on(s: Session, comp: App, stack: list[str],
               state: HostState | None = None) -> None:  # fmt: skip
     """``state``: the host's state, when the caller read it already (read_state)."""
     rel, v = RELEASES[comp.name], s.view
-    s.state_command = rel.state_command(v)
+    s.set_recovery(state_command=rel.state_command(v))
     state = state or read_state(s, comp)
     if not state.converted:
         how = "blue/green" if pair_of(comp, v.s) else "release"
@@ -285,7 +285,7 @@ def roll_back(s: Session, comp: App, to: str | None, reason: str = "",
     """Switch to the previous good release (or ``to``); returns (from, to) revisions.
     ``state``: the host's state, when the caller read it already (read_state)."""
     rel, v = RELEASES[comp.name], s.view
-    s.state_command = rel.state_command(v)
+    s.set_recovery(state_command=rel.state_command(v))
     state = state or read_state(s, comp)
     if not state.converted:
         raise ConfigError(
