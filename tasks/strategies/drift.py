@@ -29,7 +29,7 @@ from tasks.engine.records import RUN_FILE_MODE
 from tasks.engine.view import RunView
 from tasks.hosts import site
 from tasks.hosts.settings import Settings
-from tasks.setup.hostfacts import served_version
+from tasks.setup.hostfacts import record_lookup, served_version
 from tasks.shell import q
 
 LIMIT = 30
@@ -175,6 +175,4 @@ def _now() -> str:
 
 def lookup(v: RunView, comp: str, field: str) -> str:
     """Shell: prints ``field`` of the rollback target in the record ("" when unknown)."""
-    from tasks.setup.hostfacts import record_lookup
-
     return record_lookup(record_path(v.s, comp), v.back_to, field)
