@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from tasks.apps import env as appenv
 from tasks.apps import registry
+from tasks.apps.base import strategy_for
 from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
 from tasks.setup.hostfacts import NORM_FN, norm_origin
@@ -63,7 +64,7 @@ def for_unit(s: Settings, key: str) -> list[Check]:
     """push-config: what a rendered unit names (before it is installed). The release
     strategy's units run releases (made by its deploys or the conversion): their user, and
     the checkout the releases are built from."""
-    if s.strategy == "release" and key in ("backend", "ai"):
+    if strategy_for(s).keeps_releases and key in ("backend", "ai"):
         svc = s.backend_service if key == "backend" else s.ai_service
         return [
             user(getattr(s, f"{key}_user"), f"User= of {svc}.service"),
@@ -103,7 +104,7 @@ def for_deploy(s: Settings, comp: str) -> list[Check]:
     release strategy: its checkout and user; what else it needs, it builds or converts)."""
     app = registry.get(comp)
     found, runs_as = checkout(s, comp, app.checkout(s)), app.service_user(s)
-    if s.strategy == "release":
+    if strategy_for(s).keeps_releases:
         return found + ([user(runs_as, f"the {comp} service's user")] if runs_as else [])
     return [*found, *(exists(path, what) for path, what in app.manual_paths(s)),
             *([unit_user(app.service(s))] if runs_as else [])]  # fmt: skip

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from tasks.apps import registry
+from tasks.apps.base import strategy_for
 from tasks.errors import ConfigError
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
@@ -64,7 +65,7 @@ def config_files(host: Host) -> list[ConfigFile]:
 
 def backend_unit(s: Settings) -> ConfigFile:
     """The manual's one unit, or the release strategy's template (one instance per port)."""
-    if s.strategy == "release":
+    if strategy_for(s).runs_blue_green:
         return ConfigFile("backend", "systemd/backend@.service.j2",
                           f"{s.systemd_dir}/{s.backend_service}@.service", "unit",
                           f"{s.backend_service}@", restart=False)  # fmt: skip
@@ -76,7 +77,7 @@ def ai_files(s: Settings) -> list[ConfigFile]:
     """The AI server's unit; with the release strategy's blue/green, the template unit and
     the nginx proxy on the GPU host instead."""
     pair = registry.AI.plans("release").pair  # ai_switch resolved (auto: detect.py)
-    if s.strategy == "release" and pair(s) is not None:
+    if strategy_for(s).runs_blue_green and pair(s) is not None:
         return [
             ConfigFile("ai", "systemd/ai@.service.j2", f"{s.systemd_dir}/{s.ai_service}@.service",
                        "unit", f"{s.ai_service}@", restart=False),
@@ -127,7 +128,7 @@ def context(s: Settings) -> dict[str, object]:
                     "a setting is one line; a line break would inject lines into the config",
                 )
     ai_base = f"{s.releases_root}/ai"
-    release = s.strategy == "release"
+    release = strategy_for(s).keeps_releases
     values.update(
         # each app's writable paths and the .env its unit reads (root's directory, the
         # deploy login's file: tasks/apps/env.py)

@@ -51,6 +51,14 @@ class Session(Live):
         #: the operator's --message (the lock's and the record's)
         self.operator_message = ""
 
+    def set_recovery(self, command: str | None = None, state_command: str | None = None) -> None:
+        """What this task says if it ends badly, as the flow learns it: the ``command`` that
+        recovers the host (``fab ... --to=...``) and a ``state_command`` printing its state."""
+        if command is not None:
+            self.recover_with = command
+        if state_command is not None:
+            self.state_command = state_command
+
     # --- the run -----------------------------------------------------------------------
     def set(self, lock_now: bool = True, **changes) -> None:
         """Record what the run found out (revisions, targets) in its view, and a new

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 
+from tasks.apps.base import strategy_for
 from tasks.engine.view import RunView
 from tasks.localbuild import kind
 from tasks.localbuild.model import HostFacts
@@ -36,7 +37,7 @@ PY_SNIPPET = (
 def python_on_host(v: RunView) -> str:
     """The interpreter the AI venv runs: the manual's venv, or python3 (release venvs are
     made with ``python3 -m venv``)."""
-    if v.strategy == "manual":
+    if not strategy_for(v.strategy).keeps_releases:
         return f"{v.s.ai_dir}/{v.s.ai_venv}/bin/python"
     return "python3"
 

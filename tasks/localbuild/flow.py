@@ -11,7 +11,7 @@ the record and .release.json.
 
 from __future__ import annotations
 
-from tasks.apps.base import App
+from tasks.apps.base import App, strategy_for
 from tasks.engine.steps import Plan
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
@@ -33,7 +33,7 @@ def prepare(s, comp: App, requested: str | None = None) -> None:
         s.set(build=Build(v.build_on, requested=requested or ""))
         s.execute(plan_for(s.view))
         return
-    if requested and v.build_on == "host" and v.strategy == "manual":
+    if requested and v.build_on == "host" and strategy_for(v.strategy).pulls_branch_head:
         raise ConfigError(
             "--revision with the manual strategy needs --build-on=local: the manual's step "
             "코드 Pull takes the head of the branch",
@@ -58,7 +58,11 @@ def prepare(s, comp: App, requested: str | None = None) -> None:
                 "install it there (apt-get install rsync), or use --build-on=host",
             )
         extra = ()
-        if kind.kind(v) == kind.WHEELHOUSE and v.strategy == "release" and not _converted(s, comp):
+        if (
+            kind.kind(v) == kind.WHEELHOUSE
+            and strategy_for(v.strategy).keeps_releases
+            and not _converted(s, comp)
+        ):
             extra = (v.from_rev,)  # its first release is built from the revision it serves
         s.set(build=build.but(origin=checkout.origin(s.view), extra=extra))
     elif requested:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import paramiko
 
+from tasks.apps.base import strategy_for
 from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.view import RunView
 from tasks.hosts.remote import ConnectionLost, Interrupted
@@ -52,15 +53,19 @@ def destination(v: RunView) -> str:
     """The directory the artifact's files land in."""
     out = kind.output(v)
     if out.kind == kind.JAR:
-        return release.path(v) if v.strategy == "release" else incoming(v)
+        return release.path(v) if strategy_for(v.strategy).keeps_releases else incoming(v)
     if out.kind == kind.TREE:
-        root = release.path(v) if v.strategy == "release" else kind.app(v).checkout(v.s)
+        root = (
+            release.path(v)
+            if strategy_for(v.strategy).keeps_releases
+            else kind.app(v).checkout(v.s)
+        )
         return f"{root}/{out.path}"
     return f"{incoming(v)}/{WHEELHOUSE}"
 
 
 def requirements_on_host(v: RunView) -> str:
-    root = release.path(v) if v.strategy == "release" else kind.app(v).checkout(v.s)
+    root = release.path(v) if strategy_for(v.strategy).keeps_releases else kind.app(v).checkout(v.s)
     return f"{root}/{kind.output(v).path}"
 
 
@@ -224,7 +229,7 @@ def remote_spec(v: RunView, path: str) -> str:
 
 def link_dest(v: RunView) -> str:
     """The previous build the new one is compared with (release: the live one)."""
-    if v.strategy == "release":
+    if strategy_for(v.strategy).keeps_releases:
         return f"{release.current(v)}/{v.s.frontend_build_dir}"
     return ""  # manual: the destination itself holds the previous build
 

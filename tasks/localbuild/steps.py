@@ -14,6 +14,7 @@ import os
 import re
 from pathlib import Path
 
+from tasks.apps.base import strategy_for
 from tasks.engine.steps import Kind, Plan, Step
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
@@ -47,7 +48,7 @@ def do_checkout(s) -> str:
         raise RuntimeError(f"git archive failed: {done.tail(5)}")
     if (
         kind.kind(v) == kind.WHEELHOUSE
-        and v.strategy == "release"
+        and strategy_for(v.strategy).keeps_releases
         and _facts(v)
         and _facts(v).python
     ):
@@ -79,7 +80,7 @@ _ENV_KEY = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=")
 
 def env_candidates(v: RunView) -> list[str]:
     own = kind.app(v).env(v.s).path
-    return [f"{release.shared(v)}/.env", own] if v.strategy == "release" else [own]
+    return [f"{release.shared(v)}/.env", own] if strategy_for(v.strategy).keeps_releases else [own]
 
 
 def env_target(v: RunView) -> Path:
@@ -214,7 +215,7 @@ def check_step() -> Step:
 
 def host_python(v: RunView) -> str:
     venv = v.s.ai_venv
-    if v.strategy == "manual":
+    if not strategy_for(v.strategy).keeps_releases:
         return q(f"{v.s.ai_dir}/{venv}/bin/python")
     return (
         f"$(for p in {q(release.current(v) + '/' + venv + '/bin/python')} "

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from tasks.apps import registry
-from tasks.apps.backend.release import PAIR
+from tasks.apps.base import strategy_for
 from tasks.engine.console import Console
 from tasks.errors import DeployToolError
 from tasks.hosts import site
@@ -105,9 +105,7 @@ def host_rows(host: Host, comps: list, secrets: Secrets, connect_host) -> list[R
     rows = []
     try:
         for comp in comps:
-            check = comp.health(host.settings, None).command()
-            if comp.name == "backend" and host.settings.strategy == "release":
-                check = PAIR.live_health(host.settings)  # the instance nginx sends requests to
+            check = strategy_for(host.settings).health_command(comp, host.settings)
             try:
                 res = remote.run(check, timeout=30)
                 ok, shown = res.ok, OK if res.ok else f"{BAD}  {res.tail(1)}"

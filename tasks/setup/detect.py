@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass
 
 from tasks.apps import registry
+from tasks.apps.base import strategy_for
 from tasks.errors import ConfigError
 from tasks.hosts import site
 from tasks.hosts.inventory import Host
@@ -141,7 +142,7 @@ def _packages(s: Settings, host_roles: set[str], db: str, facts: Facts) -> list[
         out += ["rsync"] if (s.frontend_build_on or s.build_on) == "local" else []
     if "gpu" in host_roles:
         out += ["python3-venv"]
-    if s.firewall == "on" or s.strategy == "release":  # the firewall; the blue/green switch
+    if s.firewall == "on" or strategy_for(s).runs_blue_green:  # the firewall; the switch
         out += ["nftables|nft"]
     return out
 
@@ -176,7 +177,7 @@ def resolve(s: Settings, facts: Facts, host_roles: set[str]) -> tuple[Settings, 
         why["ai_python"] = f"the host's python3{version} ({seen})"
     if not s.nginx_http2:
         changes["nginx_http2"], why["nginx_http2"] = nginx_http2(facts)
-    if s.ai_switch == "auto" and "gpu" in host_roles and s.strategy == "release":
+    if s.ai_switch == "auto" and "gpu" in host_roles and strategy_for(s).runs_blue_green:
         changes["ai_switch"], why["ai_switch"] = ai_switch(s, facts)
     if not s.host_packages:
         changes["host_packages"] = _packages(s, host_roles, db, facts)

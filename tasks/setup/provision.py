@@ -15,6 +15,7 @@ import dataclasses
 
 from tasks.apps import env as appenv
 from tasks.apps import preconditions, registry
+from tasks.apps.base import strategy_for
 from tasks.config.plan import new_units, push_plan
 from tasks.config.render import ConfigFile, render
 from tasks.config.state import Change, changes, parse_state, state_command
@@ -118,7 +119,7 @@ def push_host(host: Host, secrets: Secrets, opts: Options) -> Session:
                  connect_in_dry_run=True, lock=False, connect=connect_admin) as s:  # fmt: skip
         host = detected(s)
         preconditions.verify(s, unit_checks(host, render(host)), "push-config")
-        if host.settings.strategy == "release":
+        if strategy_for(host.settings).keeps_releases:
             _refuse_unconverted(s, host)
         if not opts.dry_run:  # checked first: on a host setup never prepared, nothing changes
             s.lock = locks.HostLock.take(s.remote, s.view, opts.message)
@@ -170,7 +171,7 @@ def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
             )
             if problem is not None:
                 raise problem
-        release = host.settings.strategy == "release"
+        release = strategy_for(host.settings).keeps_releases
         # the release strategy starts from a host serving the manual way, then converts it
         # (tasks/strategies/release/convert.py); a converted host is set up as it is
         converting = release and (s.remote is None or bool(_unconverted(s, host)))

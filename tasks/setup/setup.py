@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from tasks.apps import env as appenv
 from tasks.apps import registry
+from tasks.apps.base import strategy_for
 from tasks.apps.common import prepare_step
 from tasks.apps.database.backup import option_text
 from tasks.engine import safepath, staging
@@ -91,7 +92,7 @@ def directories(
         ]
     if "gpu" in host_roles:
         dirs.append((s.ai_dir, "755", owner))
-    if s.strategy == "release":
+    if strategy_for(s).keeps_releases:
         dirs.append((s.releases_root, "755", owner))
     return dirs
 

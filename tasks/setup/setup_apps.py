@@ -15,7 +15,7 @@ from pathlib import Path
 from tasks import shell
 from tasks.apps import env as appenv
 from tasks.apps import registry
-from tasks.apps.base import App
+from tasks.apps.base import App, strategy_for
 from tasks.engine import safepath
 from tasks.engine.steps import Kind, Step, Upload
 from tasks.engine.view import RunView
@@ -171,7 +171,7 @@ def app_steps(view: RunView, comps: list[App], nr: Callable[[], str]) -> list[St
 
 def _pair(s: Settings, comp: str):
     """The blue/green pair that serves ``comp`` on a release-strategy host (None: one unit)."""
-    if s.strategy != "release" or comp == "frontend":
+    if not strategy_for(s).runs_blue_green or comp == "frontend":
         return None
     return registry.get(comp).plans("release").pair(s)
 

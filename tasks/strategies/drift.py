@@ -29,7 +29,7 @@ from tasks.engine.records import RUN_FILE_MODE
 from tasks.engine.view import RunView
 from tasks.hosts import site
 from tasks.hosts.settings import Settings
-from tasks.setup.hostfacts import served_version
+from tasks.setup.hostfacts import record_lookup, served_version
 from tasks.shell import q
 
 LIMIT = 30
@@ -39,22 +39,13 @@ def record_path(s: Settings, comp: str) -> str:
     return f"{s.state_dir}/releases/{comp}.json"
 
 
-def artifact(s: Settings, comp: str) -> str:
-    """The file whose checksum identifies what serves ("" for the AI: its checkout)."""
-    if comp == "backend":
-        return f"{s.backend_dir}/{s.backend_artifact}"
-    if comp == "frontend":
-        return f"{s.web_root}/index.html"
-    return ""
-
-
 def version_source(s: Settings, comp: str) -> tuple[str, str]:
     return getattr(s, f"{comp}_version_url"), getattr(s, f"{comp}_version_match")
 
 
 def probe_command(s: Settings, comp: App) -> str:
     """Prints head=, artifact=, version= (empty: unknown); read-only, as the login user."""
-    art = artifact(s, comp.name)
+    art = comp.served_file(s)
     url, match = version_source(s, comp.name)
     parts = [f'echo "head=$(git -C {q(comp.checkout(s))} rev-parse HEAD 2>/dev/null || echo -)"']
     parts.append(
@@ -97,7 +88,7 @@ def differences(seen: Seen, rev: str, entry: dict) -> dict[str, str]:
     return out
 
 
-def serving(comp: str, seen: Seen, record: dict, stack: list[str]) -> tuple[str, list[str]]:
+def serving(comp: App, seen: Seen, record: dict, stack: list[str]) -> tuple[str, list[str]]:
     """(the revision that serves, the differences to report)."""
     current = record.get("current", "")
     if not current:  # no record yet: the deployed-revision stack, else the checkout
@@ -106,7 +97,7 @@ def serving(comp: str, seen: Seen, record: dict, stack: list[str]) -> tuple[str,
     diffs = differences(seen, current, entry)
     if not diffs:
         return current, []
-    if comp == "ai" or "artifact" in diffs or "version" in diffs:
+    if comp.serves_its_checkout or "artifact" in diffs or "version" in diffs:
         return seen.head or current, list(diffs.values())
     # only the checkout moved (a pull without a deploy): what serves is the recorded one
     return current, list(diffs.values())
@@ -155,7 +146,7 @@ def reconcile(session, comp: App, stack: list[str], head: str = "") -> str:
     if head:
         seen = Seen(head, seen.artifact, seen.version)
     record = read(session, comp.name)
-    rev, diffs = serving(comp.name, seen, record, stack)
+    rev, diffs = serving(comp, seen, record, stack)
     out = session.console.out
     if diffs:
         out(f"!! {session.view.host.alias}의 {comp.label}이(가) 도구의 마지막 기록과 다릅니다 "
@@ -184,6 +175,4 @@ def _now() -> str:
 
 def lookup(v: RunView, comp: str, field: str) -> str:
     """Shell: prints ``field`` of the rollback target in the record ("" when unknown)."""
-    from tasks.setup.hostfacts import record_lookup
-
     return record_lookup(record_path(v.s, comp), v.back_to, field)

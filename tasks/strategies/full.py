@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from tasks.apps import registry
-from tasks.apps.base import App
+from tasks.apps.base import App, strategy_for
 from tasks.engine.console import Console
 from tasks.engine.lock import HostLock
 from tasks.engine.view import RunView, new_run_id
@@ -65,7 +65,9 @@ def chains(todo: list[Job], opts: Options | None = None) -> list[list[Job]]:
     ``opts``, a host on the release strategy: one chain per component."""
     by_host: dict[str, list[Job]] = {}
     for job in todo:
-        apart = opts is not None and opts.strategy_for(job.host) == "release"
+        apart = (
+            opts is not None and strategy_for(opts.strategy_for(job.host)).deploys_without_outage
+        )
         key = f"{job.host.alias}:{job.component.name}" if apart else job.host.alias
         by_host.setdefault(key, []).append(job)
     return list(by_host.values())
@@ -88,7 +90,7 @@ def runs_in_parallel(todo: list[Job], opts: Options, parallel: bool, sequential:
         )
     if parallel or sequential:
         return parallel
-    return all(opts.strategy_for(job.host) == "release" for job in todo)
+    return all(strategy_for(opts.strategy_for(job.host)).deploys_without_outage for job in todo)
 
 
 def full_deploy(inv: Inventory, secrets: Secrets, opts: Options, parallel: bool = False,
@@ -169,16 +171,7 @@ def full_deploy(inv: Inventory, secrets: Secrets, opts: Options, parallel: bool 
 
 def _note(c: App, strategy: str, host: Host) -> str:
     """The manual's word on downtime (§D), or what the release strategy does instead."""
-    if strategy != "release":
-        return {"frontend": "다운타임 없음", "backend": "서비스 중단이 발생합니다.",
-                "ai": "별도 인스턴스, 다운타임 1-2분"}[c.name]  # fmt: skip
-    if c.name == "ai" and host.settings.ai_switch == "auto":
-        return "release: blue/green 또는 재시작 (ai_switch=auto: 호스트의 GPU를 보고 정함)"
-    if c.name == "ai" and host.settings.ai_switch != "blue-green":
-        return "release: 재시작, 시작하는 동안 중단"
-    return {"frontend": "release: 다운타임 없음 (current 교체)",
-            "backend": "release: 다운타임 없음 (blue/green)",
-            "ai": "release: 다운타임 없음 (blue/green)"}[c.name]  # fmt: skip
+    return strategy_for(strategy).downtime_note(c, host.settings)
 
 
 def _table(console: Console, results: list[Outcome], todo: list[Job], total: float) -> None:

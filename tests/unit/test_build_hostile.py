@@ -13,14 +13,13 @@ import contextlib
 
 import pytest
 
+from tasks.apps import registry
 from tasks.engine.steps import Kind
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
 from tasks.localbuild import artifacts, checkout, facts, plans, ship, steps
 from tasks.localbuild.model import Artifact, Build, FileEntry, HostFacts
-from tasks.strategies.deploy import PROCEDURES
-from tasks.strategies.release.flow import RELEASES
 
 from .test_hostile_values import (
     FROM,
@@ -56,7 +55,7 @@ def build_of(kind: str) -> Build:
 
 def local_commands(s: Settings, kind: str) -> list[str]:
     out: list[str] = []
-    for name, proc in PROCEDURES.items():
+    for name, proc in ((a.name, a.plans("manual")) for a in registry.ORDER):
         h = host(s, "gpu" if name == "ai" else "cpu")
         for strategy in ("manual", "release"):
             v = RunView("deploy", name, h, RUN_ID, strategy, from_rev=FROM, to_rev=TO,
@@ -66,7 +65,11 @@ def local_commands(s: Settings, kind: str) -> list[str]:
                         checkout.export(v), artifacts.command(v), facts.host_command(v)]  # fmt: skip
             hv = v.but(build_on="host")
             out += [steps.pip_dry_run(hv)] if name == "ai" else []
-            plan = proc.plan(v) if strategy == "manual" else RELEASES[name].build_plan(v, 8081)
+            plan = (
+                proc.plan(v)
+                if strategy == "manual"
+                else registry.get(name).plans("release").build_plan(v, 8081)
+            )
             for step in plan.steps:
                 if step.kind is Kind.SHELL or step.command is ship.rsync:
                     out.append(step.render(v))

@@ -30,6 +30,15 @@ from pathlib import Path
 import pytest
 
 from tasks.apps import registry
+from tasks.apps.backend.release import (
+    convert_adopt_plan as backend_adopt_plan,
+)
+from tasks.apps.backend.release import (
+    convert_switch_plan as backend_switch_plan,
+)
+from tasks.apps.backend.release import (
+    convert_undo_plan as backend_undo_plan,
+)
 from tasks.apps.database import backup
 from tasks.config import commands as config_commands
 from tasks.config import render, state
@@ -45,15 +54,9 @@ from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
 from tasks.setup import setup, tls
-from tasks.strategies.deploy import PROCEDURES
 from tasks.strategies.release import layout as release
-from tasks.strategies.release.convert import (
-    backend_adopt_plan,
-    backend_switch_plan,
-    backend_undo_plan,
-    is_converted,
-)
-from tasks.strategies.release.flow import RELEASES, example_plans
+from tasks.strategies.release.convert import is_converted
+from tasks.strategies.release.flow import example_plans
 
 from .fakes import FakeRemote
 
@@ -211,7 +214,7 @@ def every_command(s: Settings, restore_from: str | None, message: str,
                   lenient: bool = False) -> list[str]:  # fmt: skip
     cmds = Commands(lenient)
     cpu, gpu = host(s, "cpu"), host(s, "gpu")
-    for name, proc in PROCEDURES.items():
+    for name, proc in ((a.name, a.plans("manual")) for a in registry.ORDER):
         h = gpu if name == "ai" else cpu
         # (a dry run's commands, with placeholders for revisions, are printed, never run)
         view = RunView("deploy", name, h, RUN_ID, from_rev=FROM, to_rev=TO, target=BACK)
@@ -225,7 +228,7 @@ def every_command(s: Settings, restore_from: str | None, message: str,
         rview = view.but(strategy="release")
         for rplan in example_plans(registry.get(name), rview):
             cmds.plan(rplan, rview)
-        rel = RELEASES[name]
+        rel = registry.get(name).plans("release")
         cmds.add(rel.state_command, rview)
         cmds.add(release.list_command, rview)
         cmds.add(release.remove, rview, ["1-a", "2-b"])

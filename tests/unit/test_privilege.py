@@ -28,7 +28,7 @@ from tasks.onhost import roothelper
 from tasks.onhost.roothelper import Refused
 from tasks.setup import detect, privilege
 from tasks.setup import setup as host_setup
-from tasks.strategies import deploy
+from tasks.strategies import deploy, firstlook
 from tasks.strategies.release.flow import pair_of
 
 from .conftest import make_host
@@ -588,8 +588,8 @@ def test_a_deploy_refuses_a_host_whose_helper_is_missing_or_another_version_s():
     for printed, said in (("", "cpu has no root helper"), ("0" * 64, "another version's")):
         remote = FakeRemote([(r"^sha256sum -- ", 0, printed)])
         with pytest.raises(ConfigError, match=said) as err:
-            deploy.read_deployed_and(make_session(remote, task="deploy"), APPS["backend"], [])
+            firstlook.read(make_session(remote, task="deploy"), APPS["backend"])
         assert "fab -H cpu setup" in err.value.fix and len(remote.calls) == 1
     remote = FakeRemote()  # the helper this version installs
-    deploy.read_deployed_and(make_session(remote, task="deploy"), APPS["backend"], [])
+    firstlook.read(make_session(remote, task="deploy"), APPS["backend"])
     assert privilege.helper_check() in remote.commands()

@@ -28,6 +28,8 @@ import re
 
 import pytest
 
+from tasks.apps.ai import release as ai_release
+from tasks.apps.backend import release as backend_release
 from tasks.apps.database import backup
 from tasks.apps.frontend import release as release_frontend
 from tasks.config import state
@@ -43,7 +45,6 @@ from tasks.hosts.settings import Settings
 from tasks.onhost.policy import Policy
 from tasks.setup import detect
 from tasks.setup import setup as host_setup
-from tasks.strategies.release import convert as release_convert
 from tasks.strategies.release import layout as release
 
 RUN = "20260101_120000_000000_abcd"
@@ -117,14 +118,14 @@ def conversion(comp: str, v: RunView) -> list[Plan]:
     if comp == "frontend":
         return [release_frontend.convert_plan(v)]
     if comp == "backend":
-        return [release_convert.backend_adopt_plan(v), release_convert.backend_switch_plan(v),
-                release_convert.backend_undo_plan(v)]  # fmt: skip
+        return [backend_release.convert_adopt_plan(v), backend_release.convert_switch_plan(v),
+                backend_release.convert_undo_plan(v)]  # fmt: skip
     port = v.s.ai_ports[0]
     return [
-        release_convert.ai_adopt_plan(),
+        ai_release.convert_adopt_plan(),
         Plan("ai", "C", "prepare", "", "", "", release.root_prepare_steps()),
-        release_convert.ai_blue_green_start_plan(v.s, port, "REL"),
-        release_convert.ai_blue_green_takeover_plan(v.s, port),
+        ai_release.convert_start_plan(v.s, port, "REL"),
+        ai_release.convert_takeover_plan(v.s, port),
     ]
 
 

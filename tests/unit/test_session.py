@@ -13,7 +13,7 @@ from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.lock import LockHeld, LockInfo
 from tasks.errors import StepFailed
 from tasks.hosts.secrets import Secrets
-from tasks.strategies import deploy, full
+from tasks.strategies import deploy, firstlook, full
 from tasks.strategies.deploy import Options
 
 from .conftest import SECRETS, make_host, make_view
@@ -302,20 +302,21 @@ def test_one_batch_judges_the_checks_first_then_the_checkout(monkeypatch):
                          (r"rev-parse HEAD", 1, "fatal: not a git repository")])  # fmt: skip
     s = make_session(remote, task="rollback")
     with pytest.raises(ConfigError, match="not set up for rollback: user dojangkok"):
-        deploy.read_deployed_and(s, BACKEND, ["echo also"])
+        firstlook.read(s, BACKEND, {"also": "echo also"})
     remote = FakeRemote([(r"rev-parse HEAD", 1, "fatal: not a git repository")])
     s = make_session(remote, task="rollback")
     with pytest.raises(ConfigError, match="not a git checkout .*fatal: not a git repository"):
-        deploy.read_deployed_and(s, BACKEND, [])
+        firstlook.read(s, BACKEND)
     remote = FakeRemote([(r"rev-parse HEAD", 0, f"warning: a warning\n{HEAD}"),
                          (r"echo also", 0, "also")])  # fmt: skip
     s = make_session(remote, task="rollback", strategy="release")
-    stack, got = deploy.read_deployed_and(s, BACKEND, ["echo also"])
-    assert stack == [] and got == [(True, "also")] and len(remote.calls) == 1
+    first = firstlook.read(s, BACKEND, {"also": "echo also"})
+    assert first.stack == () and first.answers == {"also": (True, "also")}
+    assert len(remote.calls) == 1
     assert s.view.from_rev == HEAD  # no stack: the checkout's HEAD (git's warning left out)
     remote = FakeRemote([(r"backend\.json", 0, json.dumps({"deployed": [ORIGIN, HEAD]}))])
-    stack, got = deploy.read_deployed_and(make_session(remote, task="rollback"), BACKEND, [])
-    assert stack == [ORIGIN, HEAD] and got == []
+    first = firstlook.read(make_session(remote, task="rollback"), BACKEND)
+    assert first.stack == (ORIGIN, HEAD) and first.answers == {}
 
 
 def test_the_lock_is_released_with_the_record_in_one_round_trip_or_after_it(monkeypatch, history):

@@ -17,6 +17,8 @@ import pytest
 
 from tasks.apps import common, preconditions, registry
 from tasks.apps import env as appenv
+from tasks.apps.ai import AI
+from tasks.apps.backend import BACKEND
 from tasks.engine.console import Console
 from tasks.engine.session import Session
 from tasks.engine.view import RunView
@@ -247,25 +249,25 @@ RECORD = {"current": A, "revisions": {A: {"artifact": "sha-a", "version": "1.1.0
 
 
 def test_nothing_changed_outside_the_tool():
-    assert drift.serving("backend", drift.Seen(A, "sha-a", "1.1.0"), RECORD, [A]) == (A, [])
+    assert drift.serving(BACKEND, drift.Seen(A, "sha-a", "1.1.0"), RECORD, [A]) == (A, [])
 
 
 def test_a_deploy_by_hand_is_said_and_what_serves_is_the_checkout():
-    rev, diffs = drift.serving("backend", drift.Seen(B, "sha-b", "1.2.0"), RECORD, [A])
+    rev, diffs = drift.serving(BACKEND, drift.Seen(B, "sha-b", "1.2.0"), RECORD, [A])
     assert rev == B
     assert any("sha256" in d for d in diffs) and any("1.2.0 ≠ 기록 1.1.0" in d for d in diffs)
 
 
 def test_a_pull_without_a_deploy_keeps_what_serves():
-    rev, diffs = drift.serving("backend", drift.Seen(B, "sha-a", "1.1.0"), RECORD, [A])
+    rev, diffs = drift.serving(BACKEND, drift.Seen(B, "sha-a", "1.1.0"), RECORD, [A])
     assert rev == A and len(diffs) == 1 and "코드(checkout)" in diffs[0]
     # the AI server runs from its checkout: a moved checkout is what serves
-    assert drift.serving("ai", drift.Seen(B, "", ""), RECORD, [A])[0] == B
+    assert drift.serving(AI, drift.Seen(B, "", ""), RECORD, [A])[0] == B
 
 
 def test_without_a_record_the_stack_then_the_checkout():
-    assert drift.serving("backend", drift.Seen(B, "x", ""), {}, [A]) == (A, [])
-    assert drift.serving("backend", drift.Seen(B, "x", ""), {}, []) == (B, [])
+    assert drift.serving(BACKEND, drift.Seen(B, "x", ""), {}, [A]) == (A, [])
+    assert drift.serving(BACKEND, drift.Seen(B, "x", ""), {}, []) == (B, [])
 
 
 def test_the_record_keeps_what_each_revision_was():
@@ -383,9 +385,9 @@ def test_install_script_installs_nothing_when_all_is_there():
 def test_every_label_and_command_follows_the_configured_names():
     """Service names, branch and paths in every plan a host sees (deploys, rollbacks, setup,
     the checklists): the configured ones, never the manual's defaults."""
+    from tasks.apps import registry
     from tasks.engine.session import plan_text
     from tasks.setup import detect, setup
-    from tasks.strategies.deploy import PROCEDURES
 
     s = Settings(backend_service="be-svc", ai_service="ai-svc", git_branch="release",
                  backend_dir="/srv/be", ai_dir="/srv/ai", frontend_dir="/srv/fe",
@@ -398,8 +400,8 @@ def test_every_label_and_command_follows_the_configured_names():
                                  detect.Facts("debian", "12", "amd64", "mariadb", "3.11"))[0]  # fmt: skip
         view = RunView("deploy", "x", host, "RUN", dry_run=True)
         for comp in comps:
-            texts += [plan_text(PROCEDURES[comp].plan(view), view),
-                      plan_text(PROCEDURES[comp].rollback_plan(view), view)]  # fmt: skip
+            texts += [plan_text(registry.get(comp).plans("manual").plan(view), view),
+                      plan_text(registry.get(comp).plans("manual").rollback_plan(view), view)]  # fmt: skip
         texts.append(plan_text(setup.plan(view), view))
     text = "\n".join(texts)
     for default in ("fastapi", "systemctl stop dojangkok", "journalctl -u dojangkok", "/app/backend",
@@ -432,12 +434,12 @@ def test_deploys_keep_the_backup_directory_private_as_setup_makes_it():
 def test_a_converted_backend_starts_at_boot_on_its_port():
     """The conversion stops the manual unit for good: the instance that now serves must be
     the one enabled at boot (a reboot before the first release deploy would leave no API)."""
+    from tasks.apps.backend import release as backend_release
     from tasks.engine.view import RunView
-    from tasks.strategies.release import convert as release_convert
 
     host = Host("cpu", "10.0.0.2", "deploy", 22, None, ("cpu",), Settings())
     v = RunView("deploy", "backend", host, "20260101_120000_000000_abcd", "release")
-    k7 = release_convert.backend_switch_plan(v).step("K7").render(v)
+    k7 = backend_release.convert_switch_plan(v).step("K7").render(v)
     boot = "systemctl enable -q --no-reload dojangkok@8081 && "
     assert boot + "systemctl disable -q --no-reload dojangkok@8082" in k7
 

@@ -125,5 +125,22 @@ class Ai(App):
     def built(self, s: Settings) -> str:
         return f"{s.ai_dir}/{s.ai_venv}/{SETUP_MARKER}"
 
+    # --- asked by the strategies ---
+    serves_its_checkout = True
+    manual_downtime = "별도 인스턴스, 다운타임 1-2분"
+
+    def smoke(self, s: Settings) -> list:
+        return s.ai_smoke
+
+    def release_unit(self, s: Settings) -> str:
+        return s.ai_service
+
+    def release_downtime(self, s: Settings) -> str:
+        if s.ai_switch == "auto":
+            return "release: blue/green 또는 재시작 (ai_switch=auto: 호스트의 GPU를 보고 정함)"
+        if s.ai_switch != "blue-green":
+            return "release: 재시작, 시작하는 동안 중단"
+        return "release: 다운타임 없음 (blue/green)"
+
 
 AI = Ai()

@@ -29,6 +29,7 @@ from tasks.onhost.policy import Policy
 from tasks.setup import privilege
 from tasks.shell import q
 from tasks.strategies.release import layout as release
+from tasks.strategies.release import switchtable
 from tasks.strategies.release.bluegreen import Pair
 
 SECTION = "C"
@@ -65,9 +66,7 @@ def drained(s) -> bool:
 #: nvidia-smi) or ``gpu=error``; ``pair=yes`` when the host is laid out for blue/green (the
 #: template unit and the upstream file, root's: release_convert.is_converted)
 def switch_facts(s) -> str:
-    from tasks.strategies.release.convert import root_owned
-
-    laid_out = f"{root_owned(f'{s.systemd_dir}/{s.ai_service}@.service')} && {root_owned(s.ai_upstream_file)}"
+    laid_out = f"{release.root_owned(f'{s.systemd_dir}/{s.ai_service}@.service')} && {release.root_owned(s.ai_upstream_file)}"
     return (
         "if command -v nvidia-smi >/dev/null 2>&1; then "
         'echo "gpu=$(nvidia-smi --query-gpu=memory.free --format=csv,noheader,nounits 2>/dev/null '
@@ -384,3 +383,113 @@ def state_command(view: RunView) -> str:
         f'echo {q(s.ai_service + ":")} "$(systemctl is-active {q(values.unit_name(s.ai_service))})"; '
         f"readlink -- {b}/current; tail -n 3 -- {b}/switches"
     )
+
+
+# --- the conversion of a manual host (tasks/strategies/release/convert.py) -------------------
+def converted(v: RunView) -> str:
+    """Succeeds when the AI server runs releases: blue/green's template unit and upstream
+    file (root's), else the unit's working directory being the release ``current``."""
+    s = v.s
+    if pair(s) is not None:
+        return (f"{release.root_owned(f'{s.systemd_dir}/{s.ai_service}@.service')} && "
+                f"{release.root_owned(s.ai_upstream_file)}")  # fmt: skip
+    unit = values.unit_name(s.ai_service)
+    return (
+        f'[ "x$(systemctl show -p WorkingDirectory --value {q(unit)})" = '
+        f"{q('x' + release.current(v))} ]"
+    )
+
+
+def convert(s, legacy: RunView, settings, push) -> None:
+    """The served revision, built as a release of its own, becomes ``current``; the unit
+    that runs ``current`` is pushed (``push(only)``: rendered for the release strategy,
+    ``settings``). Blue/green: then onto two instances behind nginx."""
+    if pair(s.view.s) is not None:
+        _convert_blue_green(s, legacy, settings, push)
+        return
+    _adopt_served(s, legacy)
+    push({"ai"})
+
+
+def _adopt_served(s, legacy: RunView) -> None:
+    s.execute(convert_adopt_plan())
+    with s.viewing(legacy):  # the served revision, built as a release of its own
+        s.execute(build_plan(legacy))
+    s.execute(Plan("ai", "C", "AI release 방식 전환", "", "", "", (
+        release.switch_step("K1", "current → 서빙 중인 리비전의 릴리스",
+                            lambda v: release.name(legacy)),
+    )))  # fmt: skip
+
+
+def convert_adopt_plan() -> Plan:
+    """K0: the release directories (releases_root as root, the rest as the deploy login)
+    and the shared .env: a link to the file the AI unit reads."""
+    steps = (
+        *release.root_prepare_steps(),
+        Step("K0", "shared .env (유닛이 읽는 파일로 링크)", "1초", "-", Policy.ABORT,
+             command=lambda v: release.adopt_env(v, appenv.of("ai", v.s))),
+    )  # fmt: skip
+    return Plan("ai", "C", "AI release 방식 전환", "", "", "", steps)
+
+
+def _convert_blue_green(s, legacy: RunView, settings, push) -> None:
+    """The AI server onto two instances behind nginx on the GPU host.
+
+    The served release (built first on a manual host) starts on the first port; then the
+    single unit stops and nginx takes its port: the one outage, about a second, said.
+    """
+    if not s.sh(f"test -L {q(release.current(s.view))}").ok:  # no releases yet
+        _adopt_served(s, legacy)
+    current = s.query(release.current_release(s.view)) or release.name(legacy)
+    s.execute(Plan("ai", "C", "AI blue/green 준비", "", "", "", release.root_prepare_steps()))
+    port = settings.ai_ports[0]
+    push({"ai"})  # the template unit: nothing restarts
+    s.execute(convert_start_plan(settings, port, current))
+    push({"ai-proxy"})  # nginx cannot take the port yet
+    s.execute(convert_takeover_plan(settings, port))
+
+
+def convert_start_plan(settings, port: int, current: str) -> Plan:
+    """K2–K4: the served release on the first port (as the deploy login: the slot is its,
+    the unit the root helper's), then the switch table sending the upstream's port to it and
+    the upstream file naming that port (root)."""
+    steps = (
+        Step("K2", f"{PAIR.instance(settings, port)} 시작", "30초", "수동 복구", Policy.ABORT,
+             command=lambda v: PAIR.start_instance(v, port, current)),
+        health_step("K3", "헬스체크", "1분", "수동 복구", Policy.ABORT, AI, up=False, fine=True,
+                    port=lambda v: port, unit=lambda v: PAIR.instance(settings, port)),
+        Step("K4", f"전환 테이블 (nftables, → {port})과 nginx upstream 파일", "1초",
+             "nft 출력·권한 확인", Policy.ABORT, sudo=True, uploads=switchtable.uploads,
+             command=lambda v: PAIR.table_command(settings, port)),
+    )  # fmt: skip
+    return Plan("ai", "C", "AI blue/green 전환", "", "", "", steps)
+
+
+def convert_takeover_plan(settings, port: int) -> Plan:
+    """K5–K6: the single unit lets its port go, nginx takes it (the one short outage)."""
+    steps = (
+        Step("K5", f"nginx가 포트 {settings.ai_listen_port}를 넘겨받음 (짧은 중단)", "1초",
+             "수동 복구", Policy.ABORT, sudo=True, down=True,
+             command=lambda v: (
+                 f"systemctl disable -q {q(values.unit_name(settings.ai_service))}; "
+                 f"systemctl stop {q(values.unit_name(settings.ai_service))} && "
+                 f"{settings.nginx_reload_cmd} && {PAIR.at_boot(settings, port)}"
+             ),
+             added="한 번뿐인 전환: 단일 유닛이 포트를 놓고 nginx가 받는 동안 (약 1초) 응답이 없다"),
+        health_step("K6", "헬스체크 (nginx 뒤)", "1분", "수동 복구", Policy.ABORT, AI, fine=True),
+    )  # fmt: skip
+    return Plan("ai", "C", "AI blue/green 전환", "", "", "", steps)
+
+
+def examples_decided_on_host(view: RunView, plans_of) -> list[Plan] | None:
+    """ai_switch=auto: every plan the switch the host decides on may run (``plans_of``: the
+    release strategy's plans for a view), for the preflight and the runbook; None when the
+    switch is set. One build (blue/green's checks the GPU's room); the drained switch's
+    warm rollback is blue/green's."""
+    if view.s.ai_switch != AUTO:
+        return None
+    bg, restart, stopped_first = (
+        plans_of(view.but(host=with_switch(view.host, mode)))
+        for mode in (BLUE_GREEN, RESTART, DRAINED)
+    )
+    return [*bg, *restart[1:], stopped_first[1], stopped_first[2], stopped_first[4]]

@@ -123,5 +123,14 @@ class Backend(App):
     def built(self, s: Settings) -> str:
         return f"{s.backend_dir}/{s.backend_artifact}"
 
+    # --- asked by the strategies ---
+    manual_downtime = "서비스 중단이 발생합니다."
+
+    def served_file(self, s: Settings) -> str:
+        return f"{s.backend_dir}/{s.backend_artifact}"
+
+    def smoke(self, s: Settings) -> list:
+        return s.backend_smoke
+
 
 BACKEND = Backend()

@@ -19,17 +19,20 @@ from tasks.apps.common import (
     check_log,
     check_record,
     env_check_step,
+    health_step,
     notice_step,
 )
 from tasks.apps.database import backup
 from tasks.config.render import UPSTREAM
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
+from tasks.hosts import values
 from tasks.hosts.settings import Settings
 from tasks.localbuild import adapts
 from tasks.onhost.policy import Policy
 from tasks.shell import q
 from tasks.strategies.release import layout as release
+from tasks.strategies.release import switchtable
 from tasks.strategies.release.bluegreen import Pair
 
 #: the backend's two instances behind nginx's upstream (tasks/strategies/release/bluegreen.py)
@@ -114,3 +117,99 @@ def state_command(view: RunView) -> str:
         f"echo \"upstream: $({PAIR.live_port_command(s)})\"; systemctl is-active {units} | paste -sd' '; "
         f'for p in {" ".join(str(p) for p in s.backend_ports)}; do echo "slot $p: $(readlink -- {b}/slots/$p)"; done'
     )
+
+
+# --- the conversion of a manual host (tasks/strategies/release/convert.py) -------------------
+def converted(v: RunView) -> str:
+    """Succeeds when the backend runs as blue/green: root's template unit and upstream file."""
+    s = v.s
+    return (f"{release.root_owned(f'{s.systemd_dir}/{s.backend_service}@.service')} && "
+            f"{release.root_owned(s.nginx_upstream_file)}")  # fmt: skip
+
+
+def convert(s, legacy: RunView, settings: Settings, push) -> None:
+    """The running jar becomes the first release and starts on the first blue/green port;
+    ``push(only)``: the config push, rendered for the release strategy (``settings``)."""
+    s.execute(convert_adopt_plan(legacy))
+    push({"backend", "nginx"})
+    s.execute(convert_switch_plan(legacy), rollback=lambda v, reason: convert_undo_plan(legacy))
+
+
+def convert_adopt_plan(legacy: RunView) -> Plan:
+    """K1–K2: the running jar as a release; the switch table sending the upstream's port to
+    the manual port, the upstream file naming it."""
+    s = legacy.s
+    d = release.path(legacy)
+    steps = (
+        *release.root_prepare_steps(),
+        Step("K1", "서빙 중인 jar를 릴리스로 등록", "5초", "디스크 공간 확인", Policy.ABORT,
+             command=lambda v: (
+                 f"mkdir -p -- {q(d)} {q(release.base(v) + '/slots')} && "
+                 f"install -m 644 -- {q(s.backend_dir + '/' + s.backend_artifact)} {q(d + '/app.jar')} && "
+                 f"{release.adopt_env(v, appenv.of('backend', v.s))} && "
+                 f"{release.info(legacy, 'app.jar')}"
+             ),
+             added="manual 방식으로 배포된 호스트를 release 방식으로 바꾼다: 지금 도는 jar가 첫 릴리스"),
+        Step("K2", f"전환 테이블 (nftables, → 지금 포트 {s.backend_port})과 nginx upstream 파일",
+             "1초", "nft 출력·권한 확인", Policy.ABORT, sudo=True, uploads=switchtable.uploads,
+             command=lambda v: PAIR.table_command(s, s.backend_port),
+             added="nginx의 upstream은 고정된 전환 포트를 가리키고, 도구의 nftables 테이블이 그 "
+                   "포트로 오는 새 연결을 서빙 중인 포트로 보낸다: 전환할 때 nginx를 리로드하지 않는다"),
+    )  # fmt: skip
+    return Plan("backend", "B", "Backend release 방식 전환", "CPU Instance", "1분", "0분", steps)
+
+
+def convert_switch_plan(legacy: RunView) -> Plan:
+    """K3–K6: the adopted release on the first blue/green port, then nginx to it."""
+    s = legacy.s
+    port = s.backend_ports[0]
+    steps = (
+        Step("K3", f"{instance(s, port)} 시작", "30초", "되돌림", Policy.ROLLBACK,
+             command=lambda v: PAIR.start_instance(legacy, port),
+             added="배포 계정이 한다: 슬롯 링크는 그 디렉터리에, 유닛은 root 헬퍼로"),
+        health_step("K4", "헬스체크", "1분", "되돌림", Policy.ROLLBACK,
+                    BACKEND, up=False, fine=True, port=lambda v: port,
+                    unit=lambda v: instance(s, port)),
+        Step("K5", f"전환 ({s.backend_port} → {port}, nginx 리로드 없이)", "5초", "되돌림",
+             Policy.ROLLBACK, sudo=True, command=lambda v: PAIR.point_upstream(s, port)),
+        release.switch_step("K6", "current → 등록한 릴리스", lambda v: release.name(legacy)),
+        Step("K7", f"manual 유닛 종료 ({s.backend_service}, 요청이 끝난 뒤)", "1초", "-",
+             Policy.WARN, sudo=True,
+             command=lambda v: (
+                 f"systemctl disable -q {q(values.unit_name(s.backend_service))}; "
+                 f"{PAIR.at_boot(s, port)}; "
+                 f"systemd-run --on-active=10s --collect --quiet -- "
+                 f"systemctl stop {q(values.unit_name(s.backend_service))}"
+             ),
+             added="manual 방식의 유닛은 멈추고 부팅 때도 켜지지 않는다 (파일은 남는다); "
+                   "부팅 때는 지금 포트의 인스턴스가 켜진다"),
+    )  # fmt: skip
+    return Plan("backend", "B", "Backend release 방식 전환", "CPU Instance", "1분", "0분", steps)
+
+
+def convert_undo_plan(legacy: RunView) -> Plan:
+    s = legacy.s
+    port = s.backend_ports[0]
+    steps = (
+        Step("KR1", f"전환을 {s.backend_port}로", "5초", "수동 복구", Policy.ABORT,
+             sudo=True, uploads=switchtable.uploads,
+             command=lambda v: PAIR.table_command(s, s.backend_port)),
+        Step("KR2", f"{instance(s, port)} 중지", "10초", "-", Policy.WARN,
+             sudo=True, command=lambda v: f"systemctl stop {PAIR.unit(s, port)}"),
+    )  # fmt: skip
+    return Plan("backend", "B", "전환 되돌림", "CPU Instance", "", "", steps)
+
+
+# --- asked by the release strategy (as the AI's release plans answer it) -------------------
+def resolve_on(s) -> None:
+    """Nothing of its switch is decided on the host (the AI's ai_switch=auto is)."""
+
+
+def drained(s) -> bool:
+    """Its switch never stops the old instance before the new one serves."""
+    return False
+
+
+def examples_decided_on_host(view: RunView, plans_of) -> None:
+    """Its switch is known before the deploy: its plans are the usual ones."""
+    return None

@@ -87,5 +87,14 @@ class Frontend(App):
     def built(self, s: Settings) -> str:
         return f"{s.web_root}/index.html"
 
+    # --- asked by the strategies ---
+    manual_downtime = "다운타임 없음"
+
+    def served_file(self, s: Settings) -> str:
+        return f"{s.web_root}/index.html"
+
+    def release_downtime(self, s: Settings) -> str:
+        return "release: 다운타임 없음 (current 교체)"
+
 
 FRONTEND = Frontend()

@@ -193,3 +193,24 @@ def checklist(view: RunView) -> tuple[CheckItem, ...]:
 def state_command(view: RunView) -> str:
     b = q(release.base(view))
     return f"ls -l -- {q(view.s.web_root)}; readlink -- {b}/current; tail -n 3 -- {b}/switches"
+
+
+def convert(s, legacy: RunView, settings, push) -> None:
+    """The conversion of a manual host (tasks/strategies/release/convert.py): the web root
+    becomes the first release (:func:`convert_plan`); nothing to push."""
+    s.execute(convert_plan(s.view))
+
+
+# --- asked by the release strategy (as the AI's release plans answer it) -------------------
+def resolve_on(s) -> None:
+    """Nothing of its switch is decided on the host (the AI's ai_switch=auto is)."""
+
+
+def drained(s) -> bool:
+    """Its switch never stops the old instance before the new one serves."""
+    return False
+
+
+def examples_decided_on_host(view: RunView, plans_of) -> None:
+    """Its switch is known before the deploy: its plans are the usual ones."""
+    return None

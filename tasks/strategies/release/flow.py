@@ -13,10 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from tasks import shell
-from tasks.apps.ai import release as release_ai
-from tasks.apps.backend import release as release_backend
 from tasks.apps.base import App
-from tasks.apps.frontend import release as release_frontend
 from tasks.engine import checklist, hostscript, records
 from tasks.engine.runner import asdict_steps
 from tasks.engine.session import Session
@@ -31,7 +28,6 @@ from tasks.strategies.release import verify as release_verify
 from tasks.strategies.release.bluegreen import Pair, parse_slots
 from tasks.strategies.release.convert import convert, is_converted
 
-RELEASES = {"frontend": release_frontend, "backend": release_backend, "ai": release_ai}
 PREVIOUS = "<이전 릴리스>"
 
 
@@ -66,7 +62,7 @@ class HostState:
 
 def pair_of(comp: App, s) -> Pair | None:
     """The component's blue/green pair, when it switches that way."""
-    return RELEASES[comp.name].pair(s)
+    return comp.plans("release").pair(s)
 
 
 def _must(s: Session, command: str, got: tuple[bool, str]) -> str:
@@ -77,38 +73,45 @@ def _must(s: Session, command: str, got: tuple[bool, str]) -> str:
     return text
 
 
-def state_reads(s: Session, comp: App) -> list[str]:
-    """The reads :func:`read_state` makes (a caller may batch them with its own): the
-    releases with their revisions, whether the host is converted, and for a blue/green
+#: the names of the release strategy's reads in a deploy's first round trip
+RELEASES_LISTED, CONVERTED, LIVE_PORT, SLOTS = "releases", "converted", "live_port", "slots"
+
+
+def state_reads(s: Session, comp: App) -> dict[str, str]:
+    """The reads :func:`read_state` makes, by name (a caller may batch them with its own):
+    the releases with their revisions, whether the host is converted, and for a blue/green
     pair the live port and what runs on each port, so a rollback needs no second look."""
     v, pair = s.view, pair_of(comp, s.view.s)
-    reads = [release.list_command(v), is_converted(comp, v)]
+    reads = {RELEASES_LISTED: release.list_command(v), CONVERTED: is_converted(comp, v)}
     if pair:
-        reads += [pair.live_port_command(v.s), pair.slots_command(v)]
+        reads |= {LIVE_PORT: pair.live_port_command(v.s), SLOTS: pair.slots_command(v)}
     return reads
 
 
-def state_from(s: Session, comp: App, reads: list[str],
-               got: list[tuple[bool, str]]) -> HostState:  # fmt: skip
-    """The host's state from the answers to :func:`state_reads` (a dry run: none)."""
+def state_from(s: Session, comp: App, got: dict[str, tuple[bool, str]]) -> HostState:
+    """The host's state from the answers to :func:`state_reads`, by name (a dry run: none)."""
     v, pair = s.view, pair_of(comp, s.view.s)
     ports = list(pair.ports(v.s)) if pair else [0, 0]
     if v.dry_run:
         return HostState([], True, ports[0], ports[1])
-    state = HostState(release.parse_list(_must(s, reads[0], got[0])))
-    state.converted = got[1][0]
+    reads = state_reads(s, comp)
+    state = HostState(release.parse_list(_must(s, reads[RELEASES_LISTED], got[RELEASES_LISTED])))
+    state.converted = got[CONVERTED][0]
     if pair:
-        live = _must(s, reads[2], got[2])
+        live = _must(s, reads[LIVE_PORT], got[LIVE_PORT])
         state.live = int(live) if live.isdigit() else ports[0]
         state.other = pair.other(v.s, state.live)
-        state.slots = parse_slots(got[3][1])
+        state.slots = parse_slots(got[SLOTS][1])
     return state
 
 
 def read_state(s: Session, comp: App) -> HostState:
     """The host's releases, whether it is converted, the live port: one round trip."""
     reads = state_reads(s, comp)
-    return state_from(s, comp, reads, s.batch(reads) if not s.view.dry_run else [])
+    if s.view.dry_run:
+        return state_from(s, comp, {})
+    got = dict(zip(reads, s.batch(list(reads.values())), strict=True))
+    return state_from(s, comp, got)
 
 
 def _with(plan: Plan, before: tuple[Step, ...] = (), after: tuple[Step, ...] = ()) -> Plan:
@@ -119,10 +122,10 @@ def deploy_plans(view, comp: App, state: HostState) -> tuple[Plan, Plan]:
     """The critical section of a deploy and the host's answer to its failure: the switch
     (blue/green or the component's own), with the served versions recorded around it
     (tasks/strategies/release/verify.py)."""
-    rel, pair = RELEASES[comp.name], pair_of(comp, view.s)
-    if comp.name == "ai" and release_ai.drained(view.s):
-        switch = release_ai.drained_switch_plan(view, state.live, state.other)
-        back = release_ai.drained_back_plan(view, state.live, state.other, state.current)
+    rel, pair = comp.plans("release"), pair_of(comp, view.s)
+    if rel.drained(view.s):  # the AI's: the old instance stops before the new one starts
+        switch = rel.drained_switch_plan(view, state.live, state.other)
+        back = rel.drained_back_plan(view, state.live, state.other, state.current)
     elif pair:
         switch = pair.switch_plan(view, rel.SECTION, state.live, state.other)
         back = pair.switch_back_plan(view, rel.SECTION, state.live, state.other, state.current)
@@ -133,18 +136,14 @@ def deploy_plans(view, comp: App, state: HostState) -> tuple[Plan, Plan]:
     return _with(switch, before, after), back
 
 
-def _smoke_of(comp: App):
-    return {"backend": lambda s: s.backend_smoke, "ai": lambda s: s.ai_smoke}.get(comp.name)
-
-
 def rollback_plans(view, comp: App, state: HostState, target: str, bad: str,
                    warm: bool) -> tuple[Plan, Plan]:  # fmt: skip
     """A rollback's critical section (a switch back: warm, or a start first) and what the
     host does when it fails; then what a rollback promises, checked: the smoke requests, of
     the instance that serves now, and the served version against the target's."""
-    rel, pair = RELEASES[comp.name], pair_of(comp, view.s)
-    if pair and not warm and comp.name == "ai" and release_ai.drained(view.s):
-        plan, back = release_ai.drained_rollback_plan(view, target, bad, state.live, state.other)
+    rel, pair = comp.plans("release"), pair_of(comp, view.s)
+    if pair and not warm and rel.drained(view.s):
+        plan, back = rel.drained_rollback_plan(view, target, bad, state.live, state.other)
         port, usual = (lambda s: state.other), pair.usual_port
     elif pair:
         plan = pair.rollback_plan(view, rel.SECTION, target, bad, state.live, state.other, warm)
@@ -156,7 +155,7 @@ def rollback_plans(view, comp: App, state: HostState, target: str, bad: str,
         port, usual = (lambda s: s.ai_listen_port), None
     last = int(plan.steps[-1].number.lstrip("R"))
     checks = release_verify.rollback_steps(view, target, lambda k: f"R{last + 1 + k}",
-                                           _smoke_of(comp), port, usual)  # fmt: skip
+                                           comp.smoke, port, usual)  # fmt: skip
     return _with(plan, after=checks), back
 
 
@@ -167,11 +166,12 @@ def serving_now(s: Session, comp: App, target: str = "", left: str = "",
     state, the version it reports; said against the rollback's target and the release it
     left. Never raises: what cannot be read is said."""
     v, pair = s.view, pair_of(comp, s.view.s)
+    unit = "" if pair else comp.release_unit(v.s)
     reads = [release.current_release(v)]
     if pair:
         reads += [pair.live_port_command(v.s), pair.slots_command(v)]
-    elif comp.name == "ai":
-        reads.append(f"systemctl is-active -- {shell.q(values.unit_name(v.s.ai_service))}")
+    elif unit:
+        reads.append(f"systemctl is-active -- {shell.q(values.unit_name(unit))}")
     url = release_verify.url_of(v)
     if url:
         reads.append(release_verify.read_served(v))
@@ -191,8 +191,8 @@ def serving_now(s: Session, comp: App, target: str = "", left: str = "",
             rel, what = "", f"nginx upstream을 읽지 못함 ({pair.upstream_file(v.s)})"
     else:
         what = f"current → 릴리스 {rel or '?'}"
-        if comp.name == "ai":
-            what += f", {v.s.ai_service} {got[1][1].strip() or '?'}"
+        if unit:
+            what += f", {unit} {got[1][1].strip() or '?'}"
     if rel and rel == target:
         what += " (롤백 대상)"
     elif rel and rel == left:
@@ -236,8 +236,8 @@ def _host_part(s: Session, plan: Plan, back: Plan, ack: str = "now",
 def deploy_on(s: Session, comp: App, stack: list[str],
               state: HostState | None = None) -> None:  # fmt: skip
     """``state``: the host's state, when the caller read it already (read_state)."""
-    rel, v = RELEASES[comp.name], s.view
-    s.state_command = rel.state_command(v)
+    rel, v = comp.plans("release"), s.view
+    s.set_recovery(state_command=rel.state_command(v))
     state = state or read_state(s, comp)
     if not state.converted:
         how = "blue/green" if pair_of(comp, v.s) else "release"
@@ -283,8 +283,8 @@ def roll_back(s: Session, comp: App, to: str | None, reason: str = "",
               state: HostState | None = None) -> list[str]:  # fmt: skip
     """Switch to the previous good release (or ``to``); returns (from, to) revisions.
     ``state``: the host's state, when the caller read it already (read_state)."""
-    rel, v = RELEASES[comp.name], s.view
-    s.state_command = rel.state_command(v)
+    rel, v = comp.plans("release"), s.view
+    s.set_recovery(state_command=rel.state_command(v))
     state = state or read_state(s, comp)
     if not state.converted:
         raise ConfigError(
@@ -338,15 +338,12 @@ def _cleanup(s: Session, listing: str) -> None:
 def example_plans(comp: App, view) -> list[Plan]:
     """Every plan the release strategy may run for ``comp``, with placeholder state (the
     preflight renders them; the runbook prints them)."""
-    if comp.name == "ai" and view.s.ai_switch == release_ai.AUTO:  # decided on the host
-        bg, restart, drained = (
-            example_plans(comp, view.but(host=release_ai.with_switch(view.host, mode)))
-            for mode in (release_ai.BLUE_GREEN, release_ai.RESTART, release_ai.DRAINED)
-        )
-        # one build (blue/green's checks the GPU's room); the drained switch's warm rollback
-        # is blue/green's
-        return [*bg, *restart[1:], drained[1], drained[2], drained[4]]
-    rel, pair = RELEASES[comp.name], pair_of(comp, view.s)
+    decided = comp.plans("release").examples_decided_on_host(
+        view, lambda each: example_plans(comp, each)
+    )
+    if decided is not None:  # the switch is decided on the host (the AI's ai_switch=auto)
+        return decided
+    rel, pair = comp.plans("release"), pair_of(comp, view.s)
     live, idle = pair.ports(view.s)[:2] if pair else (0, 0)
     serving = [{"release": PREVIOUS, "status": "ready", "current": True, "switched": 1,
                 "revision": ""}]  # fmt: skip

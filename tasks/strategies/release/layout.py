@@ -21,9 +21,13 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from tasks.apps import env as appenv
+from tasks.apps.common import smoke_step
+from tasks.engine import safepath
 from tasks.engine.steps import Step
 from tasks.engine.view import RunView, operator_name
 from tasks.onhost.policy import Policy
+from tasks.setup.hostfacts import tracked
 from tasks.shell import q
 
 INFO = ".release.json"
@@ -103,8 +107,6 @@ def adopt_env(v: RunView, app) -> str:
     """As the deploy login, once: the shared .env. A service's is a link to the file its
     unit reads (tasks/apps/env.py: root's directory, the deploy login's file); the
     frontend's a copy of the checkout's (read at build), when there is one."""
-    from tasks.apps import env as appenv
-
     if app.service:
         return appenv.linked(app, shared(v), v.run_id, say=lambda text: f"echo {q(text)}")
     src, dst = q(app.link), q(f"{shared(v)}/{app.env_file}")
@@ -247,9 +249,6 @@ def root_prepare_steps() -> tuple[Step, Step]:
     """A conversion's: releases_root made or given to the deploy login, as root and never
     through a link (a host set up the manual way has none, in a directory only root
     writes); then, as the deploy login, what is in it (:func:`prepare_step`)."""
-    from tasks.engine import safepath
-    from tasks.setup.hostfacts import tracked
-
     root = Step(
         "0", "릴리스 루트 (배포 계정 소유)", "1초", "심볼릭 링크면 지우고 다시 실행, 권한 확인",
         Policy.ABORT, sudo=True,
@@ -305,8 +304,13 @@ def host_smoke(number, title, expected, on_failure, view: RunView, specs, port,
     """The configured smoke requests, on the host; none configured: the 배포 후 checklist asks
     the operator instead (a question cannot run in the host's critical section).
     ``instead_of``: the service's usual port; its local urls are asked of ``port``."""
-    from tasks.apps.common import smoke_step
-
     if not specs(view.s):
         return ()
     return (smoke_step(number, title, expected, on_failure, view, specs, port, "", instead_of),)
+
+
+def root_owned(path: str) -> str:
+    """Succeeds when ``path`` is a file root owns (not a link): what the deploy login can
+    neither make nor remove, so it cannot make a deploy convert a converted host again."""
+    p = q(path)
+    return f'[ -f {p} ] && [ ! -L {p} ] && [ "$(stat -c %u -- {p})" = 0 ]'

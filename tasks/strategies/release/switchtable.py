@@ -26,6 +26,7 @@ upstream).
 
 from __future__ import annotations
 
+from tasks.apps.base import strategy_for
 from tasks.engine import staging
 from tasks.engine.steps import Upload
 from tasks.engine.view import RunView
@@ -33,6 +34,7 @@ from tasks.hosts.settings import Settings
 from tasks.onhost import roothelper
 from tasks.setup.hostfacts import ch, tracked
 from tasks.shell import q
+from tasks.strategies.release.layout import root_owned
 
 UNIT = "dojangkok-switch"
 UNIT_TEMPLATE = "systemd/switch@.service.j2"
@@ -138,7 +140,7 @@ def converted_pairs(v: RunView) -> list:
     from tasks.apps.ai import release as release_ai
     from tasks.apps.backend import release as release_backend
 
-    if v.s.strategy != "release":
+    if not strategy_for(v.s).runs_blue_green:
         return []
     roles = registry.roles(v.host.groups, v.host.alias) or set(registry.GROUPS)
     return [pair for role, pair in (("cpu", release_backend.PAIR), ("gpu", release_ai.PAIR))
@@ -149,8 +151,6 @@ def setup_command(v: RunView) -> str:
     """Setup on a release host: each converted pair's table (a host set up before the switch
     table: made from the port its upstream named, then nginx's upstream to the switch port,
     one reload), loaded if the kernel lost it; nothing when it is all there."""
-    from tasks.strategies.release.convert import root_owned
-
     s = v.s
     parts = [
         f"if {root_owned(pair.upstream_file(s))}; then {table_command(pair, s, None, True)}; fi"
