@@ -259,7 +259,7 @@ class App:
     first_build: FirstBuild
 
     def first_build_command(self, s: Settings) -> str:
-        """Its first build: one idempotent command (tasks/setup/hostfacts.py tracked)."""
+        """Its first build: one idempotent command (tasks/hostfacts.py tracked)."""
         raise NotImplementedError
 
     def manual_paths(self, s: Settings) -> list[tuple[str, str]]:
@@ -275,6 +275,16 @@ class App:
         """The file whose presence means it has something to serve: setup builds only
         without it (on the host, or here: tasks/localbuild/first.py)."""
         raise NotImplementedError
+
+    def facts_command(self, s: Settings) -> str:
+        """What setup reads on the host to decide this app's "auto" settings: a command
+        printing ``key=value`` lines (tasks/setup/detect.py), "" when it decides nothing."""
+        return ""
+
+    def decide(self, s: Settings, facts, host_roles: set[str]) -> dict[str, tuple[object, str]]:
+        """This app's settings decided on the host from ``facts`` (detect.Facts): {name:
+        (value, why)}; nothing by default."""
+        return {}
 
     def plans(self, strategy: str) -> ModuleType:
         """Its plans for ``strategy`` (``manual``, ``release``): the module of that name in

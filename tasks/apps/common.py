@@ -17,10 +17,10 @@ from tasks.engine.checklist import ask
 from tasks.engine.records import host_history_path, local_history_path
 from tasks.engine.steps import CheckItem, Kind, Step
 from tasks.engine.view import RunView
+from tasks.hostfacts import tracked
 from tasks.hosts import site
 from tasks.onhost.policy import Policy
 from tasks.setup import privilege
-from tasks.setup.hostfacts import tracked
 from tasks.shell import q
 
 Text = Callable[[RunView], str]

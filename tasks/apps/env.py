@@ -36,9 +36,9 @@ from tasks.apps import registry
 from tasks.apps.base import AppEnv, system_env_path
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
+from tasks.hostfacts import ch, tracked
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
-from tasks.setup.hostfacts import ch, tracked
 from tasks.shell import q
 
 MODE = "640"

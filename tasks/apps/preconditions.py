@@ -16,8 +16,8 @@ from tasks.apps import env as appenv
 from tasks.apps import registry
 from tasks.apps.base import strategy_for
 from tasks.errors import ConfigError
+from tasks.hostfacts import NORM_FN, norm_origin
 from tasks.hosts.settings import Settings
-from tasks.setup.hostfacts import NORM_FN, norm_origin
 from tasks.shell import q
 
 

@@ -19,7 +19,7 @@ made that file readable. So every root step that makes or fixes a directory or a
 - makes what is missing: a missing directory on the way gets its parent's owner (root's under
   root's, as ``install -d`` makes them), the last one the given owner and mode;
 - prints what it changed (``made``, ``owner``, ``mode``; nothing when nothing changed), for
-  the step's ``ch`` (tasks/setup/hostfacts.py).
+  the step's ``ch`` (tasks/hostfacts.py).
 
 Where the deploy login owns the place, steps act as the deploy login instead (no root at
 all); :func:`as_login` is for a root command that must read one of its files (a dump to
@@ -101,7 +101,7 @@ OWN_FN = f'own() {{ python3 -I -S -c {q(PROGRAM)} -- "$1" "$2" "$3" "$4" "${{5:-
 
 
 def own(kind: str, path: str, mode: str, owner: str, group: str = "") -> str:
-    """Inside a :func:`tasks.setup.hostfacts.tracked` body (with :data:`OWN_FN`
+    """Inside a :func:`tasks.hostfacts.tracked` body (with :data:`OWN_FN`
     defined): make or fix ``path`` as root, without following a link; ``owner`` and
     ``group`` are shell words (``"$SUDO_USER"`` expands), ``group`` empty: left as it is.
     A change is recorded (``ch``)."""

@@ -21,6 +21,7 @@ from tasks.apps.base import App
 from tasks.engine.steps import Kind, Plan, Step
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
+from tasks.hostfacts import CHANGED_MARK, UNCHANGED
 from tasks.hosts import validate
 from tasks.hosts.settings import Settings
 from tasks.localbuild import checkout, kind
@@ -29,7 +30,6 @@ from tasks.localbuild.model import Build
 from tasks.localbuild.plans import ai_install, jar_install, send_step, verify_step
 from tasks.localbuild.steps import local_plan
 from tasks.onhost.policy import Policy
-from tasks.setup.hostfacts import CHANGED_MARK, UNCHANGED
 from tasks.shell import git_head, q
 
 

@@ -10,7 +10,7 @@ exactly, and a difference is refused, naming both, before anything changes:
 - the same text, character for character: scheme, user, host, port and path all count, so
   ``ssh://git@h:22/org/app.git``, ``git@h:org/app.git`` and ``https://h/org/app.git`` are three
   origins (the host-side checks, which only say whether a checkout is the right one, compare
-  them loosely: tasks/setup/hostfacts.py ``norm_origin``);
+  them loosely: tasks/hostfacts.py ``norm_origin``);
 - a trailing ``.git`` or ``/`` is not ignored either: whether ``app``, ``app/`` and
   ``app.git`` name the same repository is the server's choice (GitHub maps them together;
   ``git daemon`` and a plain HTTP server can serve different repositories under them).

@@ -93,13 +93,11 @@ def no_index(v: RunView, wheels: str) -> str:
 
 
 def ai_install(step: Step, release: bool) -> Step:
-    from tasks.apps.ai import manual as ai
-    from tasks.apps.ai import release as release_ai
-
     def command(v: RunView) -> str:
         wheels, gone = ship.destination(v), f"rm -rf -- {q(ship.incoming(v))}"
         if not release:
-            return f"{ai.in_venv(v, no_index(v, wheels))} && {gone}"
+            return f"{build_kind.app(v).plans('manual').in_venv(v, no_index(v, wheels))} && {gone}"
+        release_ai = build_kind.app(v).plans("release")
         key = release_ai.KEY.format(req=q(f"{ship.requirements_on_host(v)}"))
         d = release_ai.venv_dir(v)
         pip = release_ai.in_release_venv(v, no_index(v, wheels))
@@ -116,11 +114,12 @@ def ai_install(step: Step, release: bool) -> Step:
 
 
 def ai_reinstall(step: Step) -> Step:
-    from tasks.apps.ai import manual as ai
+    def command(v: RunView) -> str:
+        return build_kind.app(v).plans("manual").in_venv(v, no_index(v, ship.wheel_cache(v)))
 
     return Step(
         step.number, f"{step.title} (호스트의 휠 캐시에서)", step.expected, step.on_failure,
-        step.policy, command=lambda v: ai.in_venv(v, no_index(v, ship.wheel_cache(v))),
+        step.policy, command=command,
         cleanup=step.cleanup, then=step.then,
         added="로컬 빌드로 배포하는 호스트에는 인덱스가 없을 수 있다: 보냈던 휠로 다시 설치",
     )  # fmt: skip

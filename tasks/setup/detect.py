@@ -39,9 +39,7 @@ FACTS = (
 def facts_command(s: Settings) -> str:
     """:data:`FACTS`, and what ai_switch=auto decides from: the GPU's free memory and whether
     the AI server is laid out for blue/green (tasks/apps/ai/release.py)."""
-    from tasks.apps.ai.release import switch_facts
-
-    return f"{FACTS}; {switch_facts(s)}"
+    return "; ".join([FACTS, *filter(None, (a.facts_command(s) for a in registry.ORDER))])
 
 
 #: the config directory each server reads last, and a name that sorts after its own files
@@ -177,23 +175,13 @@ def resolve(s: Settings, facts: Facts, host_roles: set[str]) -> tuple[Settings, 
         why["ai_python"] = f"the host's python3{version} ({seen})"
     if not s.nginx_http2:
         changes["nginx_http2"], why["nginx_http2"] = nginx_http2(facts)
-    if s.ai_switch == "auto" and "gpu" in host_roles and strategy_for(s).runs_blue_green:
-        changes["ai_switch"], why["ai_switch"] = ai_switch(s, facts)
+    for app in registry.ORDER:
+        for name, (value, because) in app.decide(s, facts, host_roles).items():
+            changes[name], why[name] = value, because
     if not s.host_packages:
         changes["host_packages"] = _packages(s, host_roles, db, facts)
         why["host_packages"] = f"for {'+'.join(sorted(host_roles))} on {facts.where} with {db}"
     return s.replace(**changes), why
-
-
-def ai_switch(s: Settings, facts: Facts) -> tuple[str, str]:
-    """ai_switch=auto on a GPU host: blue/green or a restart (release_ai.choose), and why."""
-    from tasks.apps.ai import release as release_ai
-
-    if not facts.gpu:  # no host asked (render-config, the runbook): the manual's GPU host
-        return release_ai.RESTART, "assumed: the manual's GPU host, its free memory unknown"
-    free, laid_out = release_ai.parse_switch_facts(f"gpu={facts.gpu}\npair={facts.pair}")
-    mode, why = release_ai.choose("auto", free, int(s.ai_gpu_memory_mb), laid_out)
-    return mode, f"{release_ai.SAID[mode]} — {why}"
 
 
 def roles(host: Host) -> set[str]:

@@ -30,10 +30,10 @@ from tasks.engine import staging
 from tasks.engine.steps import Upload
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
+from tasks.hostfacts import ch, tracked
 from tasks.hosts import values
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
-from tasks.setup.hostfacts import ch, tracked
 from tasks.shell import q
 
 TABLE = "inet dojangkok"

@@ -38,9 +38,9 @@ from tasks.engine import staging
 from tasks.engine.steps import Upload
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
+from tasks.hostfacts import ch, tracked
 from tasks.hosts import values
 from tasks.hosts.inventory import Host
-from tasks.setup.hostfacts import ch, tracked
 from tasks.shell import ROOT_HELPER, q, root_helper
 
 HELPER = ROOT_HELPER

@@ -24,6 +24,7 @@ from tasks.engine.checklist import ask
 from tasks.engine.session import Session, preflight_secrets, session
 from tasks.engine.view import RunView, new_run_id
 from tasks.errors import ConfigError, StepFailed
+from tasks.hostfacts import changed
 from tasks.hosts.connect import connect_admin
 from tasks.hosts.inventory import Host
 from tasks.hosts.missing import Missing, missing_repos
@@ -31,7 +32,6 @@ from tasks.hosts.missing import checkouts_command as missing_checkouts
 from tasks.hosts.secrets import Secrets
 from tasks.setup import detect, firewall
 from tasks.setup import setup as host_setup
-from tasks.setup.hostfacts import changed
 from tasks.strategies import drift
 from tasks.strategies.deploy import Options
 

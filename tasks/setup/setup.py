@@ -21,12 +21,12 @@ from tasks.apps.database.backup import option_text
 from tasks.engine import safepath, staging
 from tasks.engine.steps import Plan, Step, Upload
 from tasks.engine.view import RunView
+from tasks.hostfacts import ch, tracked
 from tasks.hosts import values
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
 from tasks.onhost.policy import Policy
 from tasks.setup import firewall, privilege, setup_apps, tls
-from tasks.setup.hostfacts import ch, tracked
 from tasks.shell import q
 from tasks.strategies.release import switchtable
 

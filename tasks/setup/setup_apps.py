@@ -20,11 +20,11 @@ from tasks.engine import safepath
 from tasks.engine.steps import Kind, Step, Upload
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
+from tasks.hostfacts import NORM_FN, ch, tracked
 from tasks.hosts import values
 from tasks.hosts.settings import Settings
 from tasks.localbuild import first
 from tasks.onhost.policy import Policy
-from tasks.setup.hostfacts import NORM_FN, ch, tracked
 from tasks.shell import q
 from tasks.strategies.release import layout as release
 

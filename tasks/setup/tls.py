@@ -28,10 +28,10 @@ from tasks.engine import staging
 from tasks.engine.steps import Step, Upload
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
+from tasks.hostfacts import ch, tracked
 from tasks.hosts import site
 from tasks.hosts.settings import Settings
 from tasks.onhost.policy import Policy
-from tasks.setup.hostfacts import ch, tracked
 from tasks.shell import q
 
 CONF_DIR = "/etc/dojangkok-deploy"

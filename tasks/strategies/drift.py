@@ -27,9 +27,9 @@ from datetime import datetime
 from tasks.apps.base import App
 from tasks.engine.records import RUN_FILE_MODE
 from tasks.engine.view import RunView
+from tasks.hostfacts import record_lookup, served_version
 from tasks.hosts import site
 from tasks.hosts.settings import Settings
-from tasks.setup.hostfacts import record_lookup, served_version
 from tasks.shell import q
 
 LIMIT = 30

@@ -15,9 +15,9 @@ from tasks import shell
 from tasks.apps import env as appenv
 from tasks.engine.steps import Step
 from tasks.engine.view import RunView
+from tasks.hostfacts import served_version
 from tasks.hosts import site
 from tasks.onhost.policy import Policy
-from tasks.setup.hostfacts import served_version
 from tasks.shell import q
 from tasks.strategies import drift
 

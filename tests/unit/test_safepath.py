@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tasks.engine import safepath
-from tasks.setup.hostfacts import tracked
+from tasks.hostfacts import tracked
 
 ME = pwd.getpwuid(os.getuid()).pw_name
 ROOT = os.geteuid() == 0

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tasks import hostfacts
 from tasks.apps import common, preconditions, registry
 from tasks.apps import env as appenv
 from tasks.apps.ai import AI
@@ -26,7 +27,7 @@ from tasks.errors import ConfigError
 from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
-from tasks.setup import hostfacts, setup_apps
+from tasks.setup import setup_apps
 from tasks.strategies import drift
 
 from .fakes import FakeRemote

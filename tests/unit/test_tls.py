@@ -79,7 +79,7 @@ def test_every_check_on_the_host_asks_the_site_by_its_name_resolved_to_itself():
     assert site.resolve_for("https://other.example/", site.names(s)) == ""
     # smoke requests and the served version through nginx: the same
     from tasks import shell
-    from tasks.setup.hostfacts import served_version
+    from tasks.hostfacts import served_version
 
     smoke = shell.smoke([{"method": "GET", "url": f"https://{SITE}/api/notes"}],
                         site_names=site.names(s))  # fmt: skip

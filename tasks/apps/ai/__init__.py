@@ -10,11 +10,12 @@ from tasks.apps.base import (
     FirstBuild,
     Health,
     local_health,
+    strategy_for,
     system_env_path,
 )
+from tasks.hostfacts import ch, tracked
 from tasks.hosts import validate
 from tasks.hosts.settings import Settings
-from tasks.setup.hostfacts import ch, tracked
 from tasks.shell import q
 
 #: in the venv: setup's first install finished (tasks/setup/setup_apps.py, localbuild/first.py)
@@ -124,6 +125,30 @@ class Ai(App):
 
     def built(self, s: Settings) -> str:
         return f"{s.ai_dir}/{s.ai_venv}/{SETUP_MARKER}"
+
+    def facts_command(self, s: Settings) -> str:
+        """ai_switch=auto decides from the GPU's free memory and whether the host is laid out
+        for blue/green (tasks/apps/ai/release.py)."""
+        return self.plans("release").switch_facts(s)
+
+    def decide(self, s: Settings, facts, host_roles: set[str]) -> dict[str, tuple[object, str]]:
+        """ai_switch=auto on a GPU host under the release strategy: blue/green or a restart
+        (release.choose), and why."""
+        if s.ai_switch != "auto" or self.group not in host_roles:
+            return {}
+        if not strategy_for(s).runs_blue_green:
+            return {}
+        rel = self.plans("release")
+        if not facts.gpu:  # no host asked (render-config, the runbook): the manual's GPU host
+            return {
+                "ai_switch": (
+                    rel.RESTART,
+                    "assumed: the manual's GPU host, its free memory unknown",
+                )
+            }
+        free, laid_out = rel.parse_switch_facts(f"gpu={facts.gpu}\npair={facts.pair}")
+        mode, why = rel.choose("auto", free, int(s.ai_gpu_memory_mb), laid_out)
+        return {"ai_switch": (mode, f"{rel.SAID[mode]} — {why}")}
 
     # --- asked by the strategies ---
     serves_its_checkout = True

@@ -12,8 +12,8 @@ from tasks.apps.base import (
     local_health,
     system_env_path,
 )
+from tasks.hostfacts import ch, tracked
 from tasks.hosts.settings import Settings
-from tasks.setup.hostfacts import ch, tracked
 from tasks.shell import q
 
 

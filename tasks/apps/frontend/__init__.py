@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from tasks.apps.base import TREE, App, AppEnv, BuildOutput, FirstBuild, Health
+from tasks.hostfacts import ch, tracked
 from tasks.hosts import site
 from tasks.hosts.settings import Settings
-from tasks.setup.hostfacts import ch, tracked
 from tasks.shell import q
 
 

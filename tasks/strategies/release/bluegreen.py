@@ -24,12 +24,12 @@ from tasks.apps.base import App
 from tasks.apps.common import health_step
 from tasks.engine.steps import Plan, Step
 from tasks.engine.view import RunView
+from tasks.hostfacts import tracked
 from tasks.hosts import values
 from tasks.hosts.settings import Settings
 from tasks.onhost import roothelper
 from tasks.onhost.policy import Policy
 from tasks.setup import privilege
-from tasks.setup.hostfacts import tracked
 from tasks.shell import q, root_helper
 from tasks.strategies.release import layout as release
 from tasks.strategies.release import switchtable

@@ -26,8 +26,8 @@ from tasks.apps.common import smoke_step
 from tasks.engine import safepath
 from tasks.engine.steps import Step
 from tasks.engine.view import RunView, operator_name
+from tasks.hostfacts import tracked
 from tasks.onhost.policy import Policy
-from tasks.setup.hostfacts import tracked
 from tasks.shell import q
 
 INFO = ".release.json"

@@ -26,13 +26,14 @@ upstream).
 
 from __future__ import annotations
 
+from tasks.apps import registry
 from tasks.apps.base import strategy_for
 from tasks.engine import staging
 from tasks.engine.steps import Upload
 from tasks.engine.view import RunView
+from tasks.hostfacts import ch, tracked
 from tasks.hosts.settings import Settings
 from tasks.onhost import roothelper
-from tasks.setup.hostfacts import ch, tracked
 from tasks.shell import q
 from tasks.strategies.release.layout import root_owned
 
@@ -136,15 +137,10 @@ def table_command(pair, s: Settings, port: int | None = None, reload: bool = Fal
 def converted_pairs(v: RunView) -> list:
     """The host's blue/green pairs under the release strategy (their tables are made where
     the pair is converted: its upstream file is root's)."""
-    from tasks.apps import registry
-    from tasks.apps.ai import release as release_ai
-    from tasks.apps.backend import release as release_backend
-
     if not strategy_for(v.s).runs_blue_green:
         return []
-    roles = registry.roles(v.host.groups, v.host.alias) or set(registry.GROUPS)
-    return [pair for role, pair in (("cpu", release_backend.PAIR), ("gpu", release_ai.PAIR))
-            if role in roles]  # fmt: skip
+    apps = registry.on_host(v.host.groups, v.host.alias) or registry.ORDER
+    return [p for a in apps if (p := getattr(a.plans("release"), "PAIR", None)) is not None]
 
 
 def setup_command(v: RunView) -> str:

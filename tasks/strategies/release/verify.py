@@ -18,9 +18,9 @@ from collections.abc import Callable
 from tasks import shell
 from tasks.engine.steps import Step
 from tasks.engine.view import RunView
+from tasks.hostfacts import served_version
 from tasks.hosts import site
 from tasks.onhost.policy import Policy
-from tasks.setup.hostfacts import served_version
 from tasks.shell import q
 from tasks.strategies import drift
 from tasks.strategies.release import layout as release
