@@ -16,14 +16,13 @@ import dataclasses
 from tasks.apps import env as appenv
 from tasks.apps import preconditions, registry
 from tasks.apps.base import strategy_for
-from tasks.config.plan import new_units, push_plan
-from tasks.config.render import ConfigFile, render
-from tasks.config.state import Change, changes, parse_state, state_command
+from tasks.config.push import push_on, unit_checks
+from tasks.config.render import render
+from tasks.config.state import Change
 from tasks.engine import lock as locks
-from tasks.engine.checklist import ask
 from tasks.engine.session import Session, preflight_secrets, session
 from tasks.engine.view import RunView, new_run_id
-from tasks.errors import ConfigError, StepFailed
+from tasks.errors import ConfigError
 from tasks.hostfacts import changed
 from tasks.hosts.connect import connect_admin
 from tasks.hosts.inventory import Host
@@ -34,16 +33,6 @@ from tasks.setup import detect, firewall
 from tasks.setup import setup as host_setup
 from tasks.strategies import drift
 from tasks.strategies.deploy import Options
-
-
-def read_state(s: Session, host: Host, files) -> dict[str, str | None]:
-    res = s.sh(state_command(files, host.settings), sudo=True)
-    if not res.ok:
-        raise ConfigError(
-            f"cannot read the current config on {host.alias}: {res.tail(3)}",
-            "check the ssh login and sudo for this host",
-        )
-    return parse_state(res.stdout)
 
 
 def detected(s: Session) -> Host:
@@ -63,48 +52,6 @@ def detected(s: Session) -> Host:
 
 def _shown(value) -> str:
     return " ".join(map(str, value)) if isinstance(value, list) else str(value)
-
-
-def unit_checks(host: Host, rendered: dict[ConfigFile, str]) -> list[preconditions.Check]:
-    return [c for f in rendered for c in preconditions.for_unit(host.settings, f.key)]
-
-
-def push_on(s: Session, host: Host, check: bool = True,
-            only: set[str] | None = None) -> list[Change]:  # fmt: skip
-    """Diff, ask, apply (``only``: these files, by key). Raises StepFailed when a step
-    failed: before the install step nothing on the host changed; after it, the old config
-    is back (a unit that did not exist before is removed again)."""
-    rendered = {f: text for f, text in render(host).items() if only is None or f.key in only}
-    if check:
-        preconditions.verify(s, unit_checks(host, rendered), "push-config")
-    found = changes(rendered, read_state(s, host, list(rendered)), host.settings)
-    if not found:
-        s.console.out(f"no changes: {host.alias} already has the rendered config")
-        s.report.message = "no changes"
-        return []
-    for c in found:
-        s.console.out(c.diff(host.alias).rstrip("\n"))
-    if s.view.dry_run:
-        s.console.out(f"dry run: {len(found)} file(s) would change; nothing was changed")
-        return found
-    if not ask(f"{host.alias}에 위 설정 변경을 적용할까요?", s.yes)[0]:
-        raise StepFailed("설정 적용을 취소했습니다", "서버의 설정은 그대로입니다")
-    plan, rollback = push_plan(found)
-    try:
-        s.execute(plan, rollback)
-    except StepFailed as exc:
-        fresh = [f.service for f in new_units(found)]
-        if exc.rolled_back and fresh:  # say what happened: the new unit is gone again
-            raise StepFailed(
-                exc.problem,
-                f"the new unit(s) {', '.join(fresh)} were removed (they did not exist before); "
-                "every other file is as before. Fix the cause, then push again",
-                True,
-                exc.report,
-            ) from None
-        raise
-    s.report.message = f"{len(found)} file(s) changed"
-    return found
 
 
 def push_host(host: Host, secrets: Secrets, opts: Options) -> Session:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.config import commands, render, state
+from tasks.config import commands, push, render, state
 from tasks.config.plan import push_plan
 from tasks.engine import staging
 from tasks.engine.console import Console
@@ -22,7 +22,7 @@ from tasks.hosts.inventory import Host
 from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
 from tasks.onhost.policy import Policy
-from tasks.setup import detect, provision, setup
+from tasks.setup import detect, setup
 from tasks.shell import q
 
 from .fakes import FakeRemote
@@ -310,7 +310,7 @@ def push_host(conn: FakeRemote, h: Host, out: list[str], dry_run: bool = False):
     s = Session(RunView("config", "config", h, "20260101_120000_000000_abcd", dry_run=dry_run),
                 secrets, yes=True, console=Console(secrets, write=out.append), remote=conn,
                 title="test")  # fmt: skip
-    return provision.push_on(s, h)
+    return push.push_on(s, h)
 
 
 def test_nothing_to_change_says_so_and_reloads_nothing():

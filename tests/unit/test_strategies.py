@@ -15,7 +15,6 @@ from tasks.apps.base import Strategy, strategy_for
 from tasks.apps.frontend import FRONTEND
 from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
-from tasks.setup import provision
 from tasks.strategies import firstlook, full
 from tasks.strategies.manual import MANUAL
 from tasks.strategies.registry import STRATEGIES
@@ -130,7 +129,7 @@ class _Converting:
 
 def test_each_app_converts_its_own_way_with_the_release_strategys_config(monkeypatch):
     pushed = []
-    monkeypatch.setattr(provision, "push_on", lambda s, host, only: pushed.append(
+    monkeypatch.setattr(convert, "push_on", lambda s, host, only: pushed.append(
         (s.done[-1][0], host.settings.strategy, sorted(only))))  # fmt: skip
 
     def converted(app, **settings):

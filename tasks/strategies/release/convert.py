@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 
 from tasks.apps.base import App
+from tasks.config.push import push_on
 from tasks.engine.session import Session
 from tasks.engine.view import RunView, earlier_run_id
 from tasks.strategies.release import plans
@@ -40,7 +41,6 @@ def _release_settings(s: Session):
 def convert(s: Session, comp: App) -> None:
     """The app's own conversion (its release plans' ``convert``), given the release that
     served before this run and the config push, rendered for the release strategy."""
-    from tasks.setup.provision import push_on  # the config push (a flow of its own)
 
     # the release that served before this run sorts before the release it makes
     legacy = s.view.but(run_id=earlier_run_id(s.view.run_id), to_rev=s.view.from_rev)
