@@ -90,7 +90,7 @@ def parse_status(text: str) -> list[dict]:
 def describe(alias: str, states: list[dict]) -> list[str]:
     """Korean lines for the operator: what answers 503, since when, with which message."""
     if not states:
-        return [f"{alias}: 점검 페이지 꺼짐 (maintenance off): 사이트가 정상으로 응답합니다"]
+        return [f"{alias}: 점검 페이지 꺼짐 (maintenance off)"]
     lines = []
     for st in states:
         where = SCOPE_NAMES[st["scope"]]
