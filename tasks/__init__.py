@@ -8,9 +8,10 @@ tasks/apps/, tasks/strategies/, tasks/setup/ (the layout: docs/developing.md).
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
-from invoke import Collection, Exit, Task, task
+from invoke import Argument, Collection, Exit, Task, task
 
 from tasks import cli
 from tasks.apps.ai import AI
@@ -41,6 +42,45 @@ class _SharedShortFlags(Task):
         long = opts["names"][0]
         opts["names"] = [long, *([self.SHARED[long]] if long in self.SHARED else [])]
         return opts
+
+    def get_arguments(self, *args, **kwargs):
+        return [_MayBeLeftOut(**vars_of(a)) if a.positional else a
+                for a in super().get_arguments(*args, **kwargs)]  # fmt: skip
+
+
+def _asked_by(function: str, depth: int = 4) -> bool:
+    """Whether ``function`` is among the callers (a few frames up) of the caller."""
+    frame = sys._getframe(2)
+    for _ in range(depth):
+        if frame is None:
+            return False
+        if frame.f_code.co_name == function:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def vars_of(arg: Argument) -> dict:
+    return {"names": arg.names, "kind": arg.kind, "default": arg.default, "help": arg.help,
+            "positional": True, "optional": arg.optional, "attr_name": arg.attr_name}  # fmt: skip
+
+
+class _MayBeLeftOut(Argument):
+    """A positional argument the command line may leave out (`fab maintenance` shows the
+    state). invoke's parser asks whether a positional is missing twice: while reading, to
+    take the next word as its value (it is: None), and when the task's words end, to refuse
+    the task without it (here it is not: the task gets None)."""
+
+    @property
+    def value(self):
+        value = Argument.value.fget(self)
+        if value is None and _asked_by("complete_context"):
+            return ""  # only to that last check; the task itself receives None
+        return value
+
+    @value.setter
+    def value(self, arg) -> None:
+        self.set_value(arg, cast=True)
 
 
 def _deploy(c, name: str, dry_run, yes, message, strategy, build_on=None, revision=None) -> None:
@@ -299,7 +339,7 @@ def restore_db(c, backup=None, dry_run=False, yes=False, message="", maintenance
 )
 @in_group(FRONTEND.group)
 @operator_task
-def maintenance(c, state="", scope="site", message="", dry_run=False):
+def maintenance(c, state=None, scope="site", message="", dry_run=False):
     """The maintenance page: nginx answers 503 (Retry-After) with a Korean page.
 
     Usage: fab -H cpu maintenance on [--message="..."] [--scope=site|api]

@@ -169,7 +169,7 @@ def test_the_site_tests_the_flags_and_serves_the_page_with_retry_after(strategy)
     site = rendered(strategy=strategy)["nginx"]
     d = roothelper.MAINTENANCE_DIR
     assert f"if (-f {d}/site.on) {{\n        return 503;" in site
-    api = site.split("location /api/ {")[1].split("proxy_pass")[0]
+    api = site.split("location /api/ {")[1].split("\n    }\n")[0]
     assert f"if (-f {d}/api.on) {{" in api and "return 503;" in api
     named = site.split("location @maintenance {")[1].split("\n    }")[0]
     assert f"root {d};" in named and "rewrite ^ /page.html break;" in named
