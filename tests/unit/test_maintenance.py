@@ -185,3 +185,15 @@ def test_the_new_options_have_no_short_flag_that_means_something_else_elsewhere(
                                     "message": ("message", "m"), "dry_run": ("dry-run", "d")}  # fmt: skip
     assert flags["restore-db"]["maintenance"] == ("maintenance",)
     assert flags["restore-db"]["yes"] == ("yes", "y")
+
+
+@pytest.mark.parametrize(
+    ("argv", "state"),
+    [(["maintenance"], None), (["maintenance", "on", "-m", "x"], "on"),
+     (["maintenance", "--scope=api", "off"], "off")],
+)  # fmt: skip
+def test_the_state_may_be_left_out(argv, state):
+    from invoke.parser import Parser
+
+    (parsed,) = Parser(contexts=ns.to_contexts()).parse_argv(argv)
+    assert parsed.args["state"].value == state
