@@ -82,13 +82,13 @@ def test_maintenance_page_on_and_off_without_a_reload(lab, tmp_path: Path):
     assert "점검 페이지 켜짐" in shown and "사이트 전체" in shown and "23시까지 점검합니다" in shown
 
     # the deploy login can neither turn it off nor plant a page, a flag or a link there
-    assert on(lab, "cpu", f"stat -c '%U %a' {DIR} {DIR}/page.html {DIR}/site.on") == (
-        "root 755\nroot 644\nroot 644"
-    )
     for attack in (f"rm -f {DIR}/site.on", f"echo '<h1>owned</h1>' > {DIR}/page.html",
                    f"touch {DIR}/api.on", f"ln -s /etc/shadow {DIR}/x.html",
                    f"mv {DIR} /tmp/moved"):  # fmt: skip
         assert as_deploy(lab, attack).returncode != 0, attack
+    assert on(lab, "cpu", f"stat -c '%U %a' {DIR} {DIR}/page.html {DIR}/site.on") == (
+        "root 755\nroot 644\nroot 644"
+    )
     # ...nor get the helper to take a scope or a message it should not
     two_lines = base64.urlsafe_b64encode(b"a\nb").decode()
     for argv, cause in ((f"on ../../etc {two_lines}", "scope must be one of"),
