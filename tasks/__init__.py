@@ -8,14 +8,15 @@ tasks/apps/, tasks/strategies/, tasks/setup/ (the layout: docs/developing.md).
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
-from invoke import Collection, Exit, task
+from invoke import Argument, Collection, Exit, Task, task
 
 from tasks import cli
 from tasks.apps import registry
 from tasks.apps.base import App
-from tasks.cli import help_for, operator_task
+from tasks.cli import HELP, help_for, operator_task
 from tasks.engine.console import Console
 from tasks.errors import DeployToolError
 from tasks.hosts import inventory, validate, values
@@ -26,6 +27,59 @@ from tasks.targets import in_group, without_hosts
 # Each task imports the procedures only it needs (tasks.strategies.full, provision, ...):
 # every `fab` command starts by importing this module, and a rollback's wall time starts
 # with that.
+
+
+class _SharedShortFlags(Task):
+    """A task whose options get only the short flags every task shares (-d --dry-run,
+    -y --yes, -m --message): a new option's first free letter would mean something else
+    on another task (-s is --strategy there)."""
+
+    SHARED = {"dry-run": "d", "yes": "y", "message": "m"}
+
+    def arg_opts(self, name, default, taken_names):
+        opts = super().arg_opts(name, default, taken_names)
+        long = opts["names"][0]
+        opts["names"] = [long, *([self.SHARED[long]] if long in self.SHARED else [])]
+        return opts
+
+    def get_arguments(self, *args, **kwargs):
+        return [_MayBeLeftOut(**vars_of(a)) if a.positional else a
+                for a in super().get_arguments(*args, **kwargs)]  # fmt: skip
+
+
+def _asked_by(function: str, depth: int = 4) -> bool:
+    """Whether ``function`` is among the callers (a few frames up) of the caller."""
+    frame = sys._getframe(2)
+    for _ in range(depth):
+        if frame is None:
+            return False
+        if frame.f_code.co_name == function:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def vars_of(arg: Argument) -> dict:
+    return {"names": arg.names, "kind": arg.kind, "default": arg.default, "help": arg.help,
+            "positional": True, "optional": arg.optional, "attr_name": arg.attr_name}  # fmt: skip
+
+
+class _MayBeLeftOut(Argument):
+    """A positional argument the command line may leave out (`fab maintenance` shows the
+    state). invoke's parser asks whether a positional is missing twice: while reading, to
+    take the next word as its value (it is: None), and when the task's words end, to refuse
+    the task without it (here it is not: the task gets None)."""
+
+    @property
+    def value(self):
+        value = Argument.value.fget(self)
+        if value is None and _asked_by("complete_context"):
+            return ""  # only to that last check; the task itself receives None
+        return value
+
+    @value.setter
+    def value(self, arg) -> None:
+        self.set_value(arg, cast=True)
 
 
 def _deploy(c, name: str, dry_run, yes, message, strategy, build_on=None, revision=None) -> None:
@@ -116,21 +170,79 @@ def backup_db(c, dry_run=False, message=""):
         deploy.backup_host(host, secrets, cli.options(dry_run, True, message))
 
 
-@task(help=help_for("backup", "dry-run", "yes", "message"))
+@task(
+    klass=_SharedShortFlags,
+    help={**help_for("backup", "dry-run", "yes", "message"),
+          "maintenance": "점검 페이지를 복원하는 동안 켜고 끝나면 끕니다 (묻지 않음; --yes만으로는 "
+          "켜지 않습니다)"},
+)  # fmt: skip
 @in_group("cpu")
 @operator_task
-def restore_db(c, backup=None, dry_run=False, yes=False, message=""):
+def restore_db(c, backup=None, dry_run=False, yes=False, message="", maintenance=False):
     """The manual's "(필요 시) DB 복원": load a backup into the database, after backing up now.
 
     Usage: fab -H cpu restore-db [--backup=/app/backups/backup_<run id>.sql.gz] [--yes]
+                                 [--maintenance]
     Asks before overwriting. The current data is dumped first, so a restore can be undone
-    by restoring that dump.
+    by restoring that dump. Asks whether to show the maintenance page during the restore
+    (`fab --help maintenance`): it is turned on before and off after a restore that
+    succeeded (left on after one that failed, and said); with --yes it is not turned on
+    unless --maintenance is given.
     """
+    from tasks.procedures import maintenance as page
+
     backup = values.restore_source(backup) if backup else None
     hosts, secrets = cli.hosts(c, "cpu", task="restore-db"), cli.secrets()
     deploy.preflight_database(hosts, secrets, "restore")
+    with_page = page.wanted_for_restore(bool(yes), bool(maintenance), bool(dry_run))
     for host in hosts:
-        deploy.restore_host(host, secrets, backup, cli.options(dry_run, yes, message))
+        if with_page:
+            page.toggle(host, secrets, "on", message="데이터베이스 복원 중입니다. 잠시 후 다시 "
+                        "접속해 주십시오.", dry_run=bool(dry_run))  # fmt: skip
+        try:
+            deploy.restore_host(host, secrets, backup, cli.options(dry_run, yes, message))
+        except BaseException:
+            if with_page:
+                Console(secrets).out(f"복원이 끝나지 않아 점검 페이지를 켜 둡니다: 확인한 뒤 "
+                                     f"`fab -H {host.alias} maintenance off`로 끄십시오")  # fmt: skip
+            raise
+        if with_page:
+            page.toggle(host, secrets, "off", dry_run=bool(dry_run))
+
+
+@task(
+    klass=_SharedShortFlags,
+    positional=["state"],
+    help={
+        "state": "on | off (없으면 지금 상태를 보여 줍니다)",
+        "scope": "site (사이트 전체, 기본) 또는 api (/api/ 만)",
+        "message": "점검 페이지에 보일 한 줄 (300자 이하; on과 함께)",
+        "dry-run": HELP["dry-run"],
+    },
+)
+@in_group(registry.FRONTEND.group)
+@operator_task
+def maintenance(c, state=None, scope="site", message="", dry_run=False):
+    """The maintenance page: nginx answers 503 (Retry-After) with a Korean page.
+
+    Usage: fab -H cpu maintenance on [--message="..."] [--scope=site|api]
+           fab -H cpu maintenance off
+           fab -H cpu maintenance            (the state: on or off, since when, the message)
+
+    --scope=site: every path; --scope=api: /api/ only (the frontend still serves). The page
+    and its flag are root's (the root helper writes them); nginx tests for the flag at each
+    request, so turning it on or off never reloads nginx. `fab -H cpu restore-db` offers it.
+    """
+    from tasks.procedures import maintenance as page
+
+    state = state or None  # none given: show the state
+    page.check_input(state, scope, message)  # before anything else
+    secrets = cli.secrets()
+    for host in cli.hosts(c, registry.FRONTEND.group, task="maintenance"):
+        if state is None:
+            page.show(host, secrets)
+        else:
+            page.toggle(host, secrets, state, scope, message, dry_run=bool(dry_run))
 
 
 @task
@@ -335,6 +447,6 @@ def setup_host(c, dry_run=False, yes=False, message=""):
 
 ns = Collection(
     *DEPLOYS, full_deploy, *ROLLBACKS,
-    backup_db, restore_db, health, history, settings, lock_status, unlock, releases, deploy_status,
+    backup_db, restore_db, maintenance, health, history, settings, lock_status, unlock, releases, deploy_status,
     setup_host, push_config, render_config,
 )  # fmt: skip

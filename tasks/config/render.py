@@ -17,6 +17,7 @@ from tasks.errors import ConfigError
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
 from tasks.hosts.site import require_tls
+from tasks.onhost import roothelper
 from tasks.resources import TEMPLATES
 from tasks.setup import detect
 from tasks.setup.tls import template_vars as tls_vars
@@ -148,6 +149,9 @@ def context(s: Settings) -> dict[str, object]:
         # a stop waits for the app's own drain (*_drain_timeout), then its exit
         backend_stop_timeout=s.backend_drain_timeout + STOP_MARGIN,
         ai_stop_timeout=s.ai_drain_timeout + STOP_MARGIN,
+        # the maintenance page's flags and page, root's (tasks/procedures/maintenance.py)
+        maintenance_dir=roothelper.MAINTENANCE_DIR,
+        maintenance_retry_after=roothelper.MAINTENANCE_RETRY_AFTER,
         **tls_vars(s),
     )  # fmt: skip
     return values

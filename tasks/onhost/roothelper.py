@@ -42,6 +42,9 @@ operator side's upstream text).
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import html
 import json
 import os
 import pwd
@@ -232,6 +235,8 @@ def plan(conf: dict, argv: list[str]) -> list:
             raise Refused("title: printable, at most 120 characters")
         where = f"{conf['state_dir']}/hostrun/{run_id}"
         return [("hostrun", where, run_id, title)]
+    if verb == "maintenance":
+        return maintenance(args)
     raise Refused(f"unknown verb {verb!r}: systemctl, nginx-reload, switch, retire or hostrun")
 
 
@@ -369,6 +374,8 @@ def main(argv: list[str]) -> int:
                 code = _together(act[1])
             elif act[0] == "drain":
                 code = _drain(act[1], moved)
+            elif act[0] == "maintenance":
+                code = _maintenance(*act[1:])
             else:
                 code = _hostrun(act[1], act[2], act[3], conf)
             if code != 0:
@@ -377,6 +384,141 @@ def main(argv: list[str]) -> int:
     except Refused as exc:
         print(f"dojangkok-root: refused: {exc}", file=sys.stderr)
         return 2
+
+
+# --- the maintenance page ------------------------------------------------------------------
+#: the maintenance page and its flags, root's (0755): nginx's site tests for a flag at every
+#: request (no reload at a toggle) and serves the page with 503 (templates/nginx/site.conf.j2).
+#: Every ancestor is root's, so the deploy login can plant nothing in it.
+MAINTENANCE_DIR = "/var/lib/dojangkok-maintenance"
+MAINTENANCE_PAGE = "page.html"
+MAINTENANCE_SCOPES = ("site", "api")
+MAINTENANCE_MESSAGE_MAX = 300
+#: the page's Retry-After (seconds): when a client may ask again
+MAINTENANCE_RETRY_AFTER = 300
+#: base64 of MAINTENANCE_MESSAGE_MAX characters of UTF-8 (4 bytes each) with its padding
+_B64 = re.compile(r"[A-Za-z0-9_-]{0,1600}={0,2}")
+MAINTENANCE_DEFAULT = "서비스 점검 중입니다. 잠시 후 다시 접속해 주십시오."
+
+
+def maintenance_flag(scope: str) -> str:
+    """The flag whose presence makes nginx answer 503 for ``scope`` (site: every path; api:
+    /api/ only)."""
+    return f"{MAINTENANCE_DIR}/{scope}.on"
+
+
+def maintenance(args: list[str]) -> list:
+    """``maintenance on SCOPE MESSAGE_BASE64`` | ``maintenance off``: checked, as actions.
+    The message comes base64url-encoded (UTF-8), so it never reaches a command line as
+    text; it is one line of printable characters, at most MAINTENANCE_MESSAGE_MAX, and is
+    HTML-escaped into the page (maintenance_page)."""
+    usage = "사용법: maintenance on SCOPE MESSAGE_BASE64 | maintenance off (usage)"
+    if args == ["off"]:
+        return [("maintenance", "off", "", "")]
+    if len(args) != 3 or args[0] != "on":
+        raise Refused(usage)
+    scope, encoded = args[1], args[2]
+    if scope not in MAINTENANCE_SCOPES:
+        raise Refused(f"점검 범위 {scope!r}은(는) site 또는 api여야 합니다 "
+                      f"(scope must be one of {', '.join(MAINTENANCE_SCOPES)})")  # fmt: skip
+    try:
+        if not _B64.fullmatch(encoded):
+            raise ValueError("not base64url")
+        message = base64.urlsafe_b64decode(encoded.encode("ascii")).decode("utf-8")
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        raise Refused(
+            "점검 메시지를 읽을 수 없습니다 (message is not base64url of UTF-8 text)"
+        ) from None
+    if len(message) > MAINTENANCE_MESSAGE_MAX:
+        raise Refused(f"점검 메시지가 {len(message)}자로 너무 깁니다: {MAINTENANCE_MESSAGE_MAX}자 "
+                      f"이하로 줄이십시오 (message longer than {MAINTENANCE_MESSAGE_MAX})")  # fmt: skip
+    if not message.isprintable():
+        raise Refused("점검 메시지에 제어 문자나 줄바꿈이 있습니다: 한 줄로 쓰십시오 "
+                      "(message contains control characters)")  # fmt: skip
+    return [("maintenance", "on", scope, message.strip())]
+
+
+def maintenance_page(message: str, since: str) -> str:
+    """The page nginx serves with 503: Korean, the message (HTML-escaped) and since when."""
+    text = html.escape(message or MAINTENANCE_DEFAULT)
+    return (
+        "<!doctype html>\n"
+        '<html lang="ko">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="robots" content="noindex">\n'
+        "<title>서비스 점검 중</title>\n"
+        "<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:15vh auto;"
+        "padding:0 1.5rem;line-height:1.6;color:#222}h1{font-size:1.5rem}"
+        ".since{color:#666;font-size:.9rem}</style>\n"
+        "</head>\n<body>\n<main>\n"
+        "<h1>서비스 점검 중입니다</h1>\n"
+        f'<p class="message">{text}</p>\n'
+        f'<p class="since">점검 시작: {html.escape(since)}</p>\n'
+        "<p>이용에 불편을 드려 죄송합니다. 점검이 끝나면 자동으로 다시 이용하실 수 있습니다.</p>\n"
+        "</main>\n</body>\n</html>\n"
+    )
+
+
+def _root_dir(path: str) -> None:
+    """``path`` and every directory above it: real directories, root's, writable by root
+    alone (else a deploy login could swap what nginx serves)."""
+    here = path
+    while True:
+        st = os.lstat(here)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != 0 or st.st_mode & 0o022:
+            raise Refused(f"{here}이(가) root만 쓸 수 있는 디렉터리가 아닙니다: 점검 페이지를 "
+                          f"바꾸지 않습니다 ({here} is not a root-owned directory only root "
+                          "can write)")  # fmt: skip
+        if here == "/":
+            return
+        here = os.path.dirname(here)
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _put(path: str, text: str) -> None:
+    """Write ``path`` whole (a new file renamed over it): nginx never reads half a page."""
+    new = f"{path}.new"
+    _unlink(new)
+    fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    os.fchmod(fd, 0o644)  # whatever root's umask
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(new, path)
+
+
+def _maintenance(state: str, scope: str, message: str) -> int:
+    """Turn the page on for ``scope`` (the other scope's flag removed) or off. nginx is
+    not reloaded: the site tests for the flag at every request."""
+    _root_dir(os.path.dirname(MAINTENANCE_DIR))
+    if state == "on":
+        try:
+            os.mkdir(MAINTENANCE_DIR, 0o755)
+            os.chmod(MAINTENANCE_DIR, 0o755)  # whatever root's umask
+        except FileExistsError:
+            pass
+    if not os.path.lexists(MAINTENANCE_DIR):  # off, never turned on
+        print("점검 페이지가 이미 꺼져 있습니다", flush=True)
+        return 0
+    _root_dir(MAINTENANCE_DIR)
+    if state == "off":
+        for s in MAINTENANCE_SCOPES:
+            _unlink(maintenance_flag(s))
+        print("점검 페이지를 껐습니다 (nginx 리로드 없음)", flush=True)
+        return 0
+    since = time.strftime("%Y-%m-%d %H:%M %Z")
+    _put(f"{MAINTENANCE_DIR}/{MAINTENANCE_PAGE}", maintenance_page(message, since))
+    _put(maintenance_flag(scope), json.dumps({"scope": scope, "since": since, "message": message},
+                                             ensure_ascii=False) + "\n")  # fmt: skip
+    for other in MAINTENANCE_SCOPES:
+        if other != scope:
+            _unlink(maintenance_flag(other))
+    where = "사이트 전체" if scope == "site" else "/api/"
+    print(f"점검 페이지를 켰습니다: {where}가 503을 돌려줍니다 (nginx 리로드 없음)", flush=True)
+    return 0
 
 
 if __name__ == "__main__":
