@@ -382,6 +382,50 @@ def settings(c):
 
 
 @task(
+    name="run",
+    help={
+        "read-only": "the command changes nothing: no deploy lock, no record (your word: the "
+        "command is not checked)",
+        "message": "a note kept in the deploy lock and the record (e.g. why you run it)",
+    },
+    auto_shortflags=False,
+)
+def run_command(c, read_only=False, message=""):
+    """Run a shell command on hosts of the inventory, as the deploy login: `fab -H cpu run -- CMD`.
+
+    Usage: fab -H cpu run [--read-only] [--message=TEXT] -- systemctl status nginx
+    (`fab -H cpu -- CMD` is the same). The inventory's connection, as a deploy's: its login,
+    key, jump host and host keys. The command after `--` is raw shell, run as written; its
+    output is shown as it comes, secrets masked, each line prefixed [host] when -H names
+    several hosts. Without --read-only it takes the host's deploy lock (refused while
+    another task holds it, naming the holder) and is recorded in the host's history and
+    here (kind run, the command masked). --read-only: no lock, no record.
+    Exit status: the command's, the worst over the hosts; 255 where it could not run.
+    """
+    from tasks import program
+    from tasks.engine.interrupt import INTERRUPT
+    from tasks.errors import DeployToolError
+    from tasks.procedures import run as run_proc
+
+    target = c.config.get(program.HOSTS_KEY) or cli.target(c)
+    with INTERRUPT.handling():
+        try:
+            command = run_proc.command_of(c.config.get(program.COMMAND_KEY) or "", target)
+            hosts, secrets = run_proc.hosts_named(inventory.load(), target), cli.secrets()
+        except DeployToolError as exc:
+            raise Exit(f"\nERROR: {exc}", code=1) from None
+
+        def refused(host, exc):
+            cli.record_refusal("run", host.alias, exc)
+
+        code = run_proc.run_on_hosts(hosts, command, secrets, read_only=bool(read_only),
+                                     message=message or "",
+                                     refused=None if read_only else refused)  # fmt: skip
+    if code:
+        raise Exit(code=code)
+
+
+@task(
     help={**help_for("yes", "message"), "dry-run": "show the diff against the host; change nothing"}
 )
 @operator_task
@@ -442,5 +486,5 @@ ns = Collection(
     deploy_frontend, deploy_backend, deploy_ai, full_deploy,
     rollback_frontend, rollback_backend, rollback_ai,
     backup_db, restore_db, health, history, settings, lock_status, unlock, releases, deploy_status,
-    setup_host, push_config, render_config,
+    setup_host, push_config, render_config, run_command,
 )  # fmt: skip
