@@ -19,8 +19,7 @@ from tasks.apps.frontend import FRONTEND
 from tasks.cli import help_for, operator_task
 from tasks.engine import records
 from tasks.engine.console import Console
-from tasks.hosts import inventory, validate, values
-from tasks.hosts.settings import Settings
+from tasks.hosts import inventory, values
 from tasks.strategies import deploy
 from tasks.targets import in_group, without_hosts
 
@@ -356,29 +355,28 @@ def history(c, limit=20, raw=False):
 @task
 @operator_task
 def settings(c):
-    """Every setting with its default (the manual's value); override them in hosts.ini.
+    """Every setting, grouped per app, with its default and a Korean description; with -H, the
+    host's values and where each comes from.
 
-    Usage: fab settings | fab settings -H cpu
-    With -H: the host's values and where each comes from (default, inventory, or detected
-    on the host: database server and unit, its config file, python, packages), read-only.
-    The *_cmd settings are marked RAW SHELL: they run on the host as written (never quoted);
-    every other value is quoted or checked (tasks/hosts/validate.py) before it reaches a host.
+    Usage: fab settings | fab -H cpu settings
+    Without -H: the defaults (the manual's values; override them in hosts.ini), the ones to
+    fill before the first setup marked "setup 전에 필수", the *_cmd settings marked RAW SHELL
+    (they run on the host as written, never quoted; every other value is quoted or checked
+    before it reaches a host). With -H: the inventory's value, the default, or what is
+    detected on the host (database server and unit, its config file, python, packages),
+    read-only; a host that cannot be reached still shows the inventory's values, and says
+    which could not be detected.
     """
-    if not cli.target(c):
-        for name, value in sorted(vars(Settings()).items()):
-            shown = (
-                json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else value
-            )
-            raw = (
-                "    # RAW SHELL: runs as written on the host" if name in validate.RAW_SHELL else ""
-            )
-            print(f"{name} = {shown}{raw}")
-        return
-    from tasks.setup import provision
+    from tasks.procedures import settings_view
 
-    secrets = cli.secrets()
-    for host in cli.hosts(c, None):
-        provision.show_settings(host, secrets, Console(secrets))
+    console = Console(cli.secrets()) if cli.target(c) else None
+    if console is None:
+        print("\n".join(settings_view.defaults_lines()))
+        return
+    inv = inventory.load()
+    for host in cli.hosts(c, None, inv):
+        given = [k for k in inv.variables.get(host.alias, {}) if not k.startswith("ansible_")]
+        settings_view.show_host(host, given, console.secrets, console)
 
 
 @task(

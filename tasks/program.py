@@ -10,7 +10,9 @@ secrets.py say how those are found). Both commands run tasks through :class:`Exe
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 
 from fabric import Config
 from fabric import Executor as FabricExecutor
@@ -158,4 +160,8 @@ def make_program() -> Fab:
 
 def main() -> None:
     """The console script ``dojangkok`` (pyproject.toml)."""
-    make_program().run()
+    try:
+        make_program().run()
+    except BrokenPipeError:  # `fab settings | head`: the reader is gone, nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)  # as a shell reports a command ended by SIGPIPE
