@@ -130,13 +130,13 @@ def test_a_held_lock_refuses_in_korean_naming_the_holder_and_runs_nothing(histor
 
 def test_several_hosts_are_prefixed_and_the_worst_exit_status_wins(history):
     hosts, fakes, connect = hosts_and_fakes("cpu", "gpu")
-    fakes["cpu"].rules = [(re.compile("^hostname$"), 0, "cpu-1\n")]
-    fakes["gpu"].rules = [(re.compile("^hostname$"), 2, "no\n")]
+    fakes["cpu"].rules = [(re.compile("^hostname$"), 2, "no\n")]
+    fakes["gpu"].rules = [(re.compile("^hostname$"), 0, "gpu-1\n")]
     console, lines = console_lines()
     code = run.run_on_hosts(hosts, "hostname", Secrets(dict(SECRETS)), read_only=True,
                             console=console, connect_host=connect)  # fmt: skip
-    assert code == 2
-    assert "[cpu] cpu-1" in lines and "[gpu] no" in lines and "[gpu] 종료 코드 2" in lines
+    assert code == 2, "the worst, though the last host succeeded"
+    assert "[cpu] no" in lines and "[cpu] 종료 코드 2" in lines and "[gpu] gpu-1" in lines
 
 
 def test_an_unreachable_host_is_said_and_the_others_still_run(history):
