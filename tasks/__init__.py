@@ -12,7 +12,7 @@ from pathlib import Path
 
 from invoke import Collection, Exit, task
 
-from tasks import cli
+from tasks import cli, flags
 from tasks.apps.ai import AI
 from tasks.apps.backend import BACKEND
 from tasks.apps.frontend import FRONTEND
@@ -352,7 +352,7 @@ def history(c, limit=20, raw=False):
         )  # fmt: skip
 
 
-@task
+@task(klass=flags.OneMeaning)
 @operator_task
 def settings(c):
     """Every setting, grouped per app, with its default and a Korean description; with -H, the
@@ -386,7 +386,7 @@ def settings(c):
         "command is not checked)",
         "message": "a note kept in the deploy lock and the record (e.g. why you run it)",
     },
-    auto_shortflags=False,
+    klass=flags.OneMeaning,
 )
 def run_command(c, read_only=False, message=""):
     """Run a shell command on hosts of the inventory, as the deploy login: `fab -H cpu run -- CMD`.
