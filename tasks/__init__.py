@@ -419,6 +419,8 @@ def run_command(c, read_only=False, message=""):
         code = run_proc.run_on_hosts(hosts, command, secrets, read_only=bool(read_only),
                                      message=message or "",
                                      refused=None if read_only else refused)  # fmt: skip
+    if INTERRUPT.presses:
+        raise Exit(code=130)
     if code:
         raise Exit(code=code)
 
