@@ -113,6 +113,16 @@ class Program(Fab):
     know is said in Korean with the closest names (tasks/suggest.py), never Fabric's bare
     "No idea what ... is!"."""
 
+    def core_args(self):
+        """Fabric's own options, but ``-d`` is no ``--debug``: given before the task name
+        (``fab -d -H cpu deploy-backend``) it would deploy for real, with debug output, to an
+        operator who meant ``--dry-run`` (the tasks' ``-d``). It is refused there instead."""
+        args = super().core_args()
+        for arg in args:
+            if arg.name == "debug":
+                arg.names = tuple(n for n in arg.names if n != "d")
+        return args
+
     def parse_tasks(self):
         try:
             super().parse_tasks()
@@ -131,6 +141,12 @@ class Program(Fab):
             return exc
         token = found.group(1)
         context = getattr(exc, "context", None)
+        if token in ("-d", "--dry-run") and not getattr(context, "name", None):
+            return Exit(
+                f"ERROR: {token}: -d와 --dry-run은 작업의 옵션이라 작업 이름 뒤에 씁니다 (아무것도 "
+                "실행하지 않았습니다)\n  → 예: fab -H cpu deploy-backend -d",
+                code=1,
+            )
         if token.startswith("-"):
             task = getattr(context, "name", None) or ""
             flags = list(getattr(context, "flags", {}) or {})

@@ -101,3 +101,12 @@ def test_run_without_a_command_or_hosts_names_the_fix(operator_dir, ran, capsys)
     assert fab("-H", "nope", "--", "uptime") == 1
     assert "'nope' 호스트나 그룹이 없습니다" in capsys.readouterr().err
     assert not ran
+
+
+def test_d_before_the_task_is_refused_never_a_real_deploy_with_debug_output(operator_dir, capsys):
+    """Fabric's own -d is --debug: `fab -d -H cpu deploy-backend` deployed for real."""
+    assert fab("-d", "-H", "cpu", "deploy-backend") == 1
+    err = capsys.readouterr().err
+    assert "-d와 --dry-run은 작업의 옵션이라 작업 이름 뒤에 씁니다" in err
+    assert fab("health", "-d") == 1
+    assert "health 작업은 -d 옵션을 받지 않습니다" in capsys.readouterr().err
