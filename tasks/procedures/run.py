@@ -120,7 +120,7 @@ def run_locked(host: Host, command: str, secrets: Secrets, console: Console,
     shown = secrets.mask(command)
     note = f"{message} — {shown}" if message else shown
     try:
-        with session(TASK, "-", host, secrets, title=TITLE, yes=True, console=console,
+        with session(TASK, "-", host, secrets, title=TITLE, console=console,
                      connect=connect_host, message=secrets.mask(note)) as s:  # fmt: skip
             step = StepReport("RUN", "1", f"$ {shown}", "-", "running")
             s.report.steps.append(step)
