@@ -40,6 +40,9 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	@# `fab` in the clone is the tool's program (tasks/program.py), as `dojangkok` is: Fabric's
+	@# own runs `fab -H cpu -- CMD` over a bare connection to the text "cpu" (not hosts.ini)
+	ln -sf dojangkok $(VENV)/bin/fab
 	touch $(STAMP)
 
 lab-up: system-packages venv

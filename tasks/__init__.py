@@ -7,20 +7,18 @@ tasks/apps/, tasks/strategies/, tasks/setup/ (the layout: docs/developing.md).
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from invoke import Argument, Collection, Exit, Task, task
 
-from tasks import cli
+from tasks import cli, flags
 from tasks.apps import registry
 from tasks.apps.base import App
 from tasks.cli import HELP, help_for, operator_task
 from tasks.engine.console import Console
 from tasks.errors import DeployToolError
-from tasks.hosts import inventory, validate, values
-from tasks.hosts.settings import Settings
+from tasks.hosts import inventory, values
 from tasks.strategies import deploy
 from tasks.targets import in_group, without_hosts
 
@@ -360,32 +358,77 @@ def history(c, limit=20, app=None, json=False):
         raise Exit(f"\nERROR: {exc}", code=1) from None
 
 
-@task
+@task(klass=flags.OneMeaning)
 @operator_task
 def settings(c):
-    """Every setting with its default (the manual's value); override them in hosts.ini.
+    """Every setting, grouped per app, with its default and a Korean description; with -H, the
+    host's values and where each comes from.
 
-    Usage: fab settings | fab settings -H cpu
-    With -H: the host's values and where each comes from (default, inventory, or detected
-    on the host: database server and unit, its config file, python, packages), read-only.
-    The *_cmd settings are marked RAW SHELL: they run on the host as written (never quoted);
-    every other value is quoted or checked (tasks/hosts/validate.py) before it reaches a host.
+    Usage: fab settings | fab -H cpu settings
+    Without -H: the defaults (the manual's values; override them in hosts.ini), the ones to
+    fill before the first setup marked "setup 전에 필수", the *_cmd settings marked RAW SHELL
+    (they run on the host as written, never quoted; every other value is quoted or checked
+    before it reaches a host). With -H: the inventory's value, the default, or what is
+    detected on the host (database server and unit, its config file, python, packages),
+    read-only; a host that cannot be reached still shows the inventory's values, and says
+    which could not be detected.
     """
-    if not cli.target(c):
-        for name, value in sorted(vars(Settings()).items()):
-            shown = (
-                json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else value
-            )
-            raw = (
-                "    # RAW SHELL: runs as written on the host" if name in validate.RAW_SHELL else ""
-            )
-            print(f"{name} = {shown}{raw}")
-        return
-    from tasks.setup import provision
+    from tasks.procedures import settings_view
 
-    secrets = cli.secrets()
-    for host in cli.hosts(c, None):
-        provision.show_settings(host, secrets, Console(secrets))
+    console = Console(cli.secrets()) if cli.target(c) else None
+    if console is None:
+        print("\n".join(settings_view.defaults_lines()))
+        return
+    inv = inventory.load()
+    for host in cli.hosts(c, None, inv):
+        given = [k for k in inv.variables.get(host.alias, {}) if not k.startswith("ansible_")]
+        settings_view.show_host(host, given, console.secrets, console)
+
+
+@task(
+    name="run",
+    help={
+        "read-only": "the command changes nothing: no deploy lock, no record (your word: the "
+        "command is not checked)",
+        "message": "a note kept in the deploy lock and the record (e.g. why you run it)",
+    },
+    klass=flags.OneMeaning,
+)
+def run_command(c, read_only=False, message=""):
+    """Run a shell command on hosts of the inventory, as the deploy login: `fab -H cpu run -- CMD`.
+
+    Usage: fab -H cpu run [--read-only] [--message=TEXT] -- systemctl status nginx
+    (`fab -H cpu -- CMD` is the same). The inventory's connection, as a deploy's: its login,
+    key, jump host and host keys. The command after `--` is raw shell, run as written; its
+    output is shown as it comes, secrets masked, each line prefixed [host] when -H names
+    several hosts. Without --read-only it takes the host's deploy lock (refused while
+    another task holds it, naming the holder) and is recorded in the host's history and
+    here (kind run, the command masked). --read-only: no lock, no record.
+    Exit status: the command's, the worst over the hosts; 255 where it could not run.
+    """
+    from tasks import program
+    from tasks.engine.interrupt import INTERRUPT
+    from tasks.errors import DeployToolError
+    from tasks.procedures import run as run_proc
+
+    target = c.config.get(program.HOSTS_KEY) or cli.target(c)
+    with INTERRUPT.handling():
+        try:
+            command = run_proc.command_of(c.config.get(program.COMMAND_KEY) or "", target)
+            hosts, secrets = run_proc.hosts_named(inventory.load(), target), cli.secrets()
+        except DeployToolError as exc:
+            raise Exit(f"\nERROR: {exc}", code=1) from None
+
+        def refused(host, exc):
+            cli.record_refusal("run", host.alias, exc)
+
+        code = run_proc.run_on_hosts(hosts, command, secrets, read_only=bool(read_only),
+                                     message=message or "",
+                                     refused=None if read_only else refused)  # fmt: skip
+    if INTERRUPT.presses:
+        raise Exit(code=130)
+    if code:
+        raise Exit(code=code)
 
 
 @task(
@@ -448,5 +491,5 @@ def setup_host(c, dry_run=False, yes=False, message=""):
 ns = Collection(
     *DEPLOYS, full_deploy, *ROLLBACKS,
     backup_db, restore_db, maintenance, health, history, settings, lock_status, unlock, releases, deploy_status,
-    setup_host, push_config, render_config,
+    setup_host, push_config, render_config, run_command,
 )  # fmt: skip

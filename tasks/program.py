@@ -10,15 +10,25 @@ secrets.py say how those are found). Both commands run tasks through :class:`Exe
 
 from __future__ import annotations
 
+import os
+import re
+import sys
+
 from fabric import Config
 from fabric import Executor as FabricExecutor
 from fabric.main import Fab
-from invoke import Exit, Task
+from invoke import Call, Exit, ParseError, Task
 
-from tasks import targets
+from tasks import suggest, targets
 from tasks.errors import ConfigError
 
 NAME = "dojangkok"
+#: the task a command after ``--`` runs through (``fab -H cpu -- CMD`` is ``fab -H cpu run -- CMD``)
+RUN_TASK = "run"
+#: where the executor leaves the command after ``--`` for the run task (the context's config)
+COMMAND_KEY = "dojangkok_command"
+#: and the -H text it runs on (it runs once for all of them)
+HOSTS_KEY = "dojangkok_hosts"
 
 
 class Executor(FabricExecutor):
@@ -27,8 +37,35 @@ class Executor(FabricExecutor):
 
     def expand_calls(self, calls, apply_hosts=True):
         if apply_hosts:
+            calls = self._remainder_to_run(calls)
             self._check_hosts(calls)
+            if calls and all(_name(c) == RUN_TASK for c in calls):
+                # one call for every host -H names: the run task goes through them itself
+                # (a prefix per host, the worst exit status; Fabric would stop at the first)
+                self.config[HOSTS_KEY] = self.core[0].args.hosts.value or ""
+                return super().expand_calls(calls, apply_hosts=False)
         return super().expand_calls(calls, apply_hosts)
+
+    def _remainder_to_run(self, calls):
+        """The command after ``--`` goes to the run task (the inventory's connection, the
+        lock's rules, the record), never to Fabric's own anonymous task (a bare connection
+        to the -H text, which ignores hosts.ini). ``fab -H cpu -- CMD`` is ``fab -H cpu run
+        -- CMD``; with another task it is refused."""
+        remainder = self.core.remainder
+        others = [_name(c) for c in calls if _name(c) != RUN_TASK]
+        if remainder and others:
+            raise Exit(
+                f"\nERROR: `--` 뒤의 명령은 run 작업만 받습니다 ({', '.join(others)}은(는) 받지 "
+                f"않습니다)\n  → 명령은 따로 실행하십시오: fab -H <호스트> run -- {remainder}",
+                code=1,
+            )
+        self.config[COMMAND_KEY] = remainder
+        self.core.remainder = ""  # Fabric's executor would add its anonymous task for it
+        if remainder and not calls:
+            from tasks import ns
+
+            calls = [Call(ns[RUN_TASK])]
+        return calls
 
     def _check_hosts(self, calls) -> None:
         arg = self.core[0].args.hosts
@@ -37,6 +74,7 @@ class Executor(FabricExecutor):
         tasks = [c if isinstance(c, Task) else c.task for c in calls]
         asked = [(t.name.replace("_", "-"), targets.rule_of(t.body)) for t in tasks]
         try:
+            suggest.check_targets(arg.value, _inventory)
             arg.value, twice = targets.checked(arg.value, asked, _inventory)
         except ConfigError as exc:
             from tasks import cli
@@ -49,6 +87,10 @@ class Executor(FabricExecutor):
             print(
                 f"참고: -H가 {', '.join(twice)}을(를) 두 번 이상 가리킵니다: 한 번씩만 실행합니다."
             )
+
+
+def _name(call) -> str:
+    return (call if isinstance(call, Task) else call.task).name.replace("_", "-")
 
 
 def _inventory():
@@ -66,13 +108,76 @@ def _version() -> str:
         return "unknown"
 
 
+class Program(Fab):
+    """Fabric's ``fab`` program with the tool's collection bundled; a task or flag it does not
+    know is said in Korean with the closest names (tasks/suggest.py), never Fabric's bare
+    "No idea what ... is!"."""
+
+    def core_args(self):
+        """Fabric's own options, but ``-d`` is no ``--debug``: given before the task name
+        (``fab -d -H cpu deploy-backend``) it would deploy for real, with debug output, to an
+        operator who meant ``--dry-run`` (the tasks' ``-d``). It is refused there instead."""
+        args = super().core_args()
+        for arg in args:
+            if arg.name == "debug":
+                arg.names = tuple(n for n in arg.names if n != "d")
+        return args
+
+    def parse_tasks(self):
+        try:
+            super().parse_tasks()
+        except ParseError as exc:
+            raise self._unknown(exc) from None
+
+    def parse_cleanup(self):
+        try:
+            super().parse_cleanup()
+        except ParseError as exc:  # `--help <typo>`
+            raise self._unknown(exc) from None
+
+    def _unknown(self, exc: ParseError) -> Exception:
+        found = UNKNOWN.fullmatch(str(exc))
+        if not found:
+            return exc
+        token = found.group(1)
+        context = getattr(exc, "context", None)
+        if token in ("-d", "--dry-run") and not getattr(context, "name", None):
+            return Exit(
+                f"ERROR: {token}: -d와 --dry-run은 작업의 옵션이라 작업 이름 뒤에 씁니다 (아무것도 "
+                "실행하지 않았습니다)\n  → 예: fab -H cpu deploy-backend -d",
+                code=1,
+            )
+        if token.startswith("-"):
+            task = getattr(context, "name", None) or ""
+            flags = list(getattr(context, "flags", {}) or {})
+            problem, fix = suggest.unknown_flag(token, task, flags)
+        else:
+            problem, fix = suggest.unknown_task(token, self._task_names())
+        return Exit(f"ERROR: {problem}\n  → {fix}", code=1)
+
+    def _task_names(self) -> list[str]:
+        names = []
+        for name in self.collection.task_names:
+            names.append(name)
+            names.extend(self.collection.task_names[name])
+        return names
+
+
+#: how invoke's parser says it met a word it does not know
+UNKNOWN = re.compile(r"No idea what '(.+)' is!")
+
+
 def make_program() -> Fab:
     from tasks import ns
 
-    return Fab(name="dojangkok-deploy", version=_version(), namespace=ns,
-               executor_class=Executor, config_class=Config, binary_names=[NAME])  # fmt: skip
+    return Program(name="dojangkok-deploy", version=_version(), namespace=ns,
+                   executor_class=Executor, config_class=Config, binary_names=[NAME])  # fmt: skip
 
 
 def main() -> None:
     """The console script ``dojangkok`` (pyproject.toml)."""
-    make_program().run()
+    try:
+        make_program().run()
+    except BrokenPipeError:  # `fab settings | head`: the reader is gone, nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)  # as a shell reports a command ended by SIGPIPE

@@ -116,14 +116,14 @@ def test_setup_dry_run_shows_the_whole_plan_and_changes_nothing(bare, work):
 def test_settings_show_what_was_detected_on_the_host(bare, work):
     res = fab(bare, work, "settings", "-H", "cpu")
     assert res.returncode == 0, res.stderr
-    rows = {line.split(" = ")[0]: line for line in res.stdout.splitlines() if " = " in line}
+    rows = {line.split(" = ")[0].strip(): line for line in res.stdout.splitlines() if " = " in line}
     assert (
         "mariadb" in rows["db_server"]
-        and f"detected: mariadbd is installed (debian {bare.settings.debian_version}"
+        and f"호스트에서 감지: mariadbd is installed (debian {bare.settings.debian_version}"
         in rows["db_server"]
     )
     assert "/etc/mysql/mariadb.conf.d/60-dojangkok.cnf" in rows["mysql_conf"]
-    assert "detected" in rows["host_packages"] and "inventory" in rows["backend_repo"]
+    assert "호스트에서 감지" in rows["host_packages"] and "인벤토리" in rows["backend_repo"]
 
 
 # --- setup from bare ------------------------------------------------------------------------------

@@ -355,6 +355,6 @@ def test_builders_refuse_what_they_cannot_quote_away():
 def test_fab_settings_marks_the_raw_shell_settings(capsys):
     tasks.settings.body(None)
     lines = capsys.readouterr().out.splitlines()
-    raw = [line for line in lines if "RAW SHELL" in line]
-    assert {line.split(" = ")[0] for line in raw} == set(validate.RAW_SHELL)
+    raw = [line for line in lines if "RAW SHELL" in line and " = " in line]
+    assert {line.split(" = ")[0].strip() for line in raw} == set(validate.RAW_SHELL)
     assert set(validate.RAW_SHELL) == {n for n in Settings.names() if n.endswith("_cmd")}
