@@ -14,9 +14,10 @@ from invoke import Exit
 
 from tasks import targets
 from tasks.apps import registry
+from tasks.engine import records
 from tasks.engine.interrupt import INTERRUPT
 from tasks.errors import DeployToolError
-from tasks.hosts import inventory
+from tasks.hosts import inventory, values
 from tasks.hosts.inventory import Host, Inventory
 from tasks.hosts.secrets import Secrets
 from tasks.strategies.deploy import Options
@@ -81,8 +82,6 @@ def component_hosts(c, name: str, task: str) -> tuple[registry.App, list[Host]]:
 def options(dry_run=False, yes=False, message="", strategy=None, build_on=None,
             revision=None) -> Options:  # fmt: skip
     if revision:  # a commit id, checked before anything else (it reaches git commands)
-        from tasks.hosts import values
-
         revision = values.revision(str(revision).strip(), "--revision").lower()
     return Options(dry_run=bool(dry_run), yes=bool(yes), message=message or "",
                    strategy=strategy or None, build_on=build_on or None,
@@ -114,7 +113,6 @@ def operator_task(fn):
 def record_refusal(task: str, target: str, exc: DeployToolError) -> None:
     """A run refused before any task wrote its record still leaves one (locally: the host
     may be the problem). A history that cannot be written is said, never the end of it."""
-    from tasks.engine import records
 
     if records.written:
         return

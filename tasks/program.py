@@ -19,16 +19,14 @@ from fabric import Executor as FabricExecutor
 from fabric.main import Fab
 from invoke import Call, Exit, ParseError, Task
 
-from tasks import suggest, targets
+from tasks import cli, ns, suggest, targets
 from tasks.errors import ConfigError
+from tasks.hosts import inventory
+from tasks.procedures.run import COMMAND_KEY, HOSTS_KEY
 
 NAME = "dojangkok"
 #: the task a command after ``--`` runs through (``fab -H cpu -- CMD`` is ``fab -H cpu run -- CMD``)
 RUN_TASK = "run"
-#: where the executor leaves the command after ``--`` for the run task (the context's config)
-COMMAND_KEY = "dojangkok_command"
-#: and the -H text it runs on (it runs once for all of them)
-HOSTS_KEY = "dojangkok_hosts"
 
 
 class Executor(FabricExecutor):
@@ -62,8 +60,6 @@ class Executor(FabricExecutor):
         self.config[COMMAND_KEY] = remainder
         self.core.remainder = ""  # Fabric's executor would add its anonymous task for it
         if remainder and not calls:
-            from tasks import ns
-
             calls = [Call(ns[RUN_TASK])]
         return calls
 
@@ -77,8 +73,6 @@ class Executor(FabricExecutor):
             suggest.check_targets(arg.value, _inventory)
             arg.value, twice = targets.checked(arg.value, asked, _inventory)
         except ConfigError as exc:
-            from tasks import cli
-
             dry = any(getattr(c, "kwargs", {}).get("dry_run") for c in calls)
             if not dry:
                 cli.record_refusal(asked[0][0] if asked else "", arg.value, exc)
@@ -94,7 +88,6 @@ def _name(call) -> str:
 
 
 def _inventory():
-    from tasks.hosts import inventory
 
     return inventory.load()
 
@@ -168,8 +161,6 @@ UNKNOWN = re.compile(r"No idea what '(.+)' is!")
 
 
 def make_program() -> Fab:
-    from tasks import ns
-
     return Program(name="dojangkok-deploy", version=_version(), namespace=ns,
                    executor_class=Executor, config_class=Config, binary_names=[NAME])  # fmt: skip
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from tasks.engine.console import Console, cell_len
 from tasks.engine.records import host_history_path, local_history_path
 from tasks.errors import ConfigError, DeployToolError
+from tasks.hosts.connect import connect as ssh_connect
 from tasks.hosts.inventory import Host, Inventory
 from tasks.hosts.remote import ConnectionLost, Interrupted
 from tasks.hosts.secrets import Secrets
@@ -289,8 +290,6 @@ def show(inv_or_error: Inventory | DeployToolError, secrets: Secrets, *, limit: 
     read, one line each (on stderr with --json, so its output stays JSON). Returns what it
     showed."""
     import sys
-
-    from tasks.hosts.connect import connect as ssh_connect
 
     console = console or Console(secrets)
     say = err or (

@@ -33,6 +33,7 @@ import functools
 from typing import TYPE_CHECKING
 
 from tasks.errors import ConfigError
+from tasks.localbuild.plans import adapt_local
 
 if TYPE_CHECKING:
     from tasks.engine.steps import Plan
@@ -60,7 +61,6 @@ def adapt(plan: Plan, view: RunView, kind: str) -> Plan:
     deploy plan), ``manual-rollback`` or ``release`` (a release build plan)."""
     if view.build_on != "local":
         return plan
-    from tasks.localbuild.plans import adapt_local
 
     return adapt_local(plan, view, kind)
 

@@ -20,6 +20,7 @@ from tasks.localbuild.facts import host_command, parse
 from tasks.localbuild.model import Build
 from tasks.localbuild.steps import host_check_plan, local_plan
 from tasks.shell import q
+from tasks.strategies.release.convert import is_converted
 
 
 def plan_for(view: RunView) -> Plan:
@@ -72,7 +73,6 @@ def prepare(s, comp: App, requested: str | None = None) -> None:
 
 
 def _converted(s, comp: App) -> bool:
-    from tasks.strategies.release.convert import is_converted
 
     return s.sh(is_converted(comp, s.view)).ok
 

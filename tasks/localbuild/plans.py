@@ -26,6 +26,7 @@ from tasks.engine.view import RunView
 from tasks.localbuild import kind as build_kind
 from tasks.localbuild import ship
 from tasks.localbuild.kind import JAR, TREE, WHEELHOUSE
+from tasks.localbuild.steps import reused_venv
 from tasks.onhost.policy import Policy
 from tasks.shell import q
 
@@ -49,7 +50,6 @@ def send_step(number: str, how: str) -> Step:
 
 
 def _no_wheels(v: RunView) -> str | None:
-    from tasks.localbuild.steps import reused_venv
 
     return reused_venv(v)
 

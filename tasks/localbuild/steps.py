@@ -20,6 +20,7 @@ from tasks.engine.view import RunView
 from tasks.errors import ConfigError
 from tasks.localbuild import artifacts, checkout, kind, runtime
 from tasks.localbuild.localrun import query, stream
+from tasks.localbuild.ship import sftp_of
 from tasks.onhost.policy import Policy
 from tasks.shell import q
 from tasks.strategies.release import layout as release
@@ -114,7 +115,6 @@ def filtered_env(text: str, allowed: set[str] | None) -> tuple[str, list[str]]:
 
 
 def do_env(s) -> str:
-    from tasks.localbuild.ship import sftp_of
 
     v = s.view
     sftp, target = sftp_of(s), env_target(v)

@@ -33,6 +33,10 @@ from tasks.hosts.secrets import Secrets
 
 #: the exit status for a host where the command did not run (ssh's own failures: 255)
 NOT_RUN = 255
+#: where the executor (tasks/program.py) leaves the command after ``--`` for the run task
+#: (the context's config), and the -H text it runs on (it runs once for all of them)
+COMMAND_KEY = "dojangkok_command"
+HOSTS_KEY = "dojangkok_hosts"
 TASK = "run"
 TITLE = "명령 실행"
 

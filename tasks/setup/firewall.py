@@ -26,6 +26,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from tasks.apps import registry
+from tasks.config.render import MANAGED, environment
 from tasks.engine import staging
 from tasks.engine.steps import Upload
 from tasks.engine.view import RunView
@@ -147,7 +148,6 @@ def plan(host: Host) -> tuple[list[AddressSet], list[Rule]]:
 
 def ruleset(host: Host) -> str:
     """The complete file ``nft -f`` loads (templates/nftables/dojangkok.nft.j2)."""
-    from tasks.config.render import MANAGED, environment
 
     values.networks(host.settings.ssh_allow_from, "ssh_allow_from")
     values.networks(host.settings.ai_allow_from, "ai_allow_from")
@@ -157,7 +157,6 @@ def ruleset(host: Host) -> str:
 
 
 def unit_text(s: Settings) -> str:
-    from tasks.config.render import MANAGED, environment
 
     template = environment().get_template(UNIT_TEMPLATE)
     return template.render(firewall_file=FILE, managed=MANAGED.format(template=UNIT_TEMPLATE))

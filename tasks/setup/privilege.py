@@ -34,6 +34,7 @@ from functools import cache
 from pathlib import Path
 
 from tasks.apps import registry
+from tasks.config.render import MANAGED, environment
 from tasks.engine import staging
 from tasks.engine.steps import Upload
 from tasks.engine.view import RunView
@@ -158,7 +159,6 @@ def config_text(host: Host, deploy_login: str) -> str:
 
 
 def sudoers_text(deploy_login: str) -> str:
-    from tasks.config.render import MANAGED, environment
 
     template = environment().get_template(TEMPLATE)
     return template.render(login=deploy_login, helper=HELPER, config=CONFIG,

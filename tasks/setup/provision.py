@@ -24,15 +24,17 @@ from tasks.engine.session import Session, preflight_secrets, session
 from tasks.engine.view import RunView, new_run_id
 from tasks.errors import ConfigError
 from tasks.hostfacts import changed
-from tasks.hosts.connect import connect_admin
+from tasks.hosts.connect import connect, connect_admin
 from tasks.hosts.inventory import Host
 from tasks.hosts.missing import Missing, missing_repos
 from tasks.hosts.missing import checkouts_command as missing_checkouts
 from tasks.hosts.secrets import Secrets
+from tasks.localbuild import first
 from tasks.setup import detect, firewall
 from tasks.setup import setup as host_setup
-from tasks.strategies import drift
+from tasks.strategies import deploy, drift
 from tasks.strategies.deploy import Options
+from tasks.strategies.release.convert import convert, is_converted
 
 
 def detected(s: Session) -> Host:
@@ -191,7 +193,6 @@ def _say_changes(s: Session, host: Host, pushed: list[Change], converted: bool =
 
 def show_settings(host: Host, secrets: Secrets, console) -> None:
     """`fab settings -H host`: every setting, and where its value comes from (read-only)."""
-    from tasks.hosts.connect import connect
 
     remote = connect(host, secrets, label="settings")
     try:
@@ -204,8 +205,6 @@ def show_settings(host: Host, secrets: Secrets, console) -> None:
 
 
 def _unconverted(s: Session, host: Host) -> list:
-    from tasks.strategies.release.convert import is_converted
-
     return [c for c in registry.on_host(host.groups, host.alias)
             if not s.sh(is_converted(c, s.view.but(component=c.name))).ok]  # fmt: skip
 
@@ -224,9 +223,6 @@ def _refuse_unconverted(s: Session, host: Host) -> None:
 
 def _convert_all(s: Session, host: Host) -> None:
     """setup on a release-strategy host: every manual component becomes releases."""
-    from tasks.localbuild import first
-    from tasks.strategies import deploy
-    from tasks.strategies.release.convert import convert
 
     setup_view = s.view
     for comp in _unconverted(s, host):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from tasks.apps import registry
 from tasks.apps.base import strategy_for
+from tasks.config.render import MANAGED, environment
 from tasks.engine import staging
 from tasks.engine.steps import Upload
 from tasks.engine.view import RunView
@@ -54,7 +55,6 @@ def instance(pair_name: str) -> str:
 
 
 def unit_text() -> str:
-    from tasks.config.render import MANAGED, environment
 
     template = environment().get_template(UNIT_TEMPLATE)
     return template.render(switch_dir=roothelper.SWITCH_DIR, unit=UNIT,
