@@ -347,7 +347,7 @@ def history(c, limit=20, app=None, json=False):
 
     secrets = cli.secrets()
     try:
-        n, only = team.check_options(limit, app)
+        n, only = team.check_options(limit, app, (*registry.APPS, "database"))
         try:
             inv = inventory.load()
         except DeployToolError as exc:  # this machine's records are still worth showing

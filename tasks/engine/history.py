@@ -34,7 +34,6 @@ from tasks.terminal import safe
 #: the most a host sends per record asked (a deploy's record, with its steps: ~10 KB)
 MAX_BYTES_PER_RECORD = 256 * 1024
 #: what --app takes: the apps, and the database (backup-db, restore-db)
-APPS = ("frontend", "backend", "ai", "database")
 MESSAGE_WIDTH = 40
 
 #: a record's result as the operator reads it (an unknown one is shown as stored)
@@ -188,16 +187,17 @@ def selected(recs: list[dict], app: str | None, limit: int) -> list[dict]:
     return recs[:limit]
 
 
-def check_options(limit, app: str | None) -> tuple[int, str | None]:
-    """--limit and --app, checked before any host is asked."""
+def check_options(limit, app: str | None, apps: tuple[str, ...]) -> tuple[int, str | None]:
+    """--limit and --app (one of ``apps``: what records name), checked before any host is
+    asked."""
     try:
         n = int(limit)
     except (TypeError, ValueError):
         n = 0
     if n < 1:
         raise ConfigError(f"--limit={limit}: 1 이상의 정수여야 합니다", "예: --limit=50")
-    if app and app not in APPS:
-        raise ConfigError(f"--app={app}: 알 수 없는 앱입니다", f"다음 중 하나: {', '.join(APPS)}")
+    if app and app not in apps:
+        raise ConfigError(f"--app={app}: 알 수 없는 앱입니다", f"다음 중 하나: {', '.join(apps)}")
     return n, app or None
 
 

@@ -171,7 +171,7 @@ def app_steps(view: RunView, comps: list[App], nr: Callable[[], str]) -> list[St
 
 def _pair(s: Settings, comp: str):
     """The blue/green pair that serves ``comp`` on a release-strategy host (None: one unit)."""
-    if not strategy_for(s).runs_blue_green or comp == "frontend":
+    if not strategy_for(s).runs_blue_green:
         return None
     return registry.get(comp).plans("release").pair(s)
 
