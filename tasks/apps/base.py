@@ -427,3 +427,22 @@ def strategy_for(settings_or_name: Settings | str) -> Strategy:
             f"use one of: {', '.join(STRATEGIES) or 'release, manual'} "
             "(--strategy or the strategy setting)",
         ) from None
+
+
+class ServiceApp(App):
+    """An app its own systemd service runs on a local port (the backend, the AI server):
+    its settings are named alike (``<app>_health_path``, ``<app>_ports`` …), read through
+    the app's settings view; ``port_setting`` names the one that differs."""
+
+    port_setting = "port"  # the view's name of the port it answers on without blue/green
+
+    def port(self, s: Settings) -> int | None:
+        return int(getattr(s.app(self.name), self.port_setting))
+
+    def pair_ports(self, s: Settings) -> list[int]:
+        return [int(p) for p in s.app(self.name).ports]
+
+    def health(self, s: Settings, port: int | None = None) -> Health:
+        v = s.app(self.name)
+        return local_health(port or getattr(v, self.port_setting), v.health_path,
+                            v.health_expect, v.health_tries, v.health_interval)  # fmt: skip

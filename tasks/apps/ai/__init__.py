@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from tasks.apps.base import (
     WHEELHOUSE,
-    App,
     AppEnv,
     BuildOutput,
     FirstBuild,
-    Health,
-    local_health,
+    ServiceApp,
     strategy_for,
     system_env_path,
 )
@@ -22,7 +20,8 @@ from tasks.shell import q
 SETUP_MARKER = ".dojangkok-setup"
 
 
-class Ai(App):
+class Ai(ServiceApp):
+    port_setting = "listen_port"
     name = "ai"
     label = "AI 서버"
     section = "C"
@@ -78,21 +77,6 @@ class Ai(App):
     def setup_units(self, s: Settings, paired: bool) -> list[str]:
         """Its unit; with a blue/green pair, the nginx that proxies to the live instance."""
         return ["nginx"] if paired else [s.ai_service]
-
-    def port(self, s: Settings) -> int | None:
-        return int(s.ai_listen_port)
-
-    def pair_ports(self, s: Settings) -> list[int]:
-        return [int(p) for p in s.ai_ports]
-
-    def health(self, s: Settings, port: int | None = None) -> Health:
-        return local_health(
-            port or s.ai_listen_port,
-            s.ai_health_path,
-            s.ai_health_expect,
-            s.ai_health_tries,
-            s.ai_health_interval,
-        )
 
     def env(self, s: Settings) -> AppEnv:
         return AppEnv(self.name, s.ai_dir, s.ai_env_file, ".env.example", s.ai_env, s.ai_user,

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from tasks.apps.base import (
     JAR,
-    App,
     AppEnv,
     BuildOutput,
     FirstBuild,
-    Health,
-    local_health,
+    ServiceApp,
     system_env_path,
 )
 from tasks.hostfacts import ch, tracked
@@ -17,7 +15,7 @@ from tasks.hosts.settings import Settings
 from tasks.shell import q
 
 
-class Backend(App):
+class Backend(ServiceApp):
     name = "backend"
     label = "백엔드"
     section = "B"
@@ -79,21 +77,6 @@ class Backend(App):
     def setup_units(self, s: Settings, paired: bool) -> list[str]:
         """Its database first, then its own unit (a pair's instances are the release's)."""
         return [s.db_service or "mysql", *([] if paired else [s.backend_service])]
-
-    def port(self, s: Settings) -> int | None:
-        return int(s.backend_port)
-
-    def pair_ports(self, s: Settings) -> list[int]:
-        return [int(p) for p in s.backend_ports]
-
-    def health(self, s: Settings, port: int | None = None) -> Health:
-        return local_health(
-            port or s.backend_port,
-            s.backend_health_path,
-            s.backend_health_expect,
-            s.backend_health_tries,
-            s.backend_health_interval,
-        )
 
     def needs(self, s: Settings) -> list[tuple[str, str]]:
         return [(s.db_backup_password_env, "MySQL backup, step B3")]
