@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from invoke import Argument, Collection, Exit, Task, task
+from invoke import Argument, Collection, Exit, task
 
 from tasks import cli, flags
 from tasks.apps import registry
@@ -35,18 +35,8 @@ from tasks.targets import in_group, without_hosts
 # ~270 ms start (python -c 'import tasks' with and without them, median of 9 runs).
 
 
-class _SharedShortFlags(Task):
-    """A task whose options get only the short flags every task shares (-d --dry-run,
-    -y --yes, -m --message): a new option's first free letter would mean something else
-    on another task (-s is --strategy there)."""
-
-    SHARED = {"dry-run": "d", "yes": "y", "message": "m"}
-
-    def arg_opts(self, name, default, taken_names):
-        opts = super().arg_opts(name, default, taken_names)
-        long = opts["names"][0]
-        opts["names"] = [long, *([self.SHARED[long]] if long in self.SHARED else [])]
-        return opts
+class _WordMayBeLeftOut(flags.OneMeaning):
+    """A task whose positional word may be left out (`fab maintenance` shows the state)."""
 
     def get_arguments(self, *args, **kwargs):
         return [_MayBeLeftOut(**vars_of(a)) if a.positional else a
@@ -120,8 +110,8 @@ def deploy_task(app: App):
     def body(c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None):
         _deploy(c, app.name, dry_run, yes, message, strategy, build_on, revision)
 
-    flags = help_for("dry-run", "yes", "message", "strategy", "build-on", "revision")
-    return task(help=flags)(_declared(body, "deploy", app, app.deploy_help))
+    helps = help_for("dry-run", "yes", "message", "strategy", "build-on", "revision")
+    return task(help=helps, klass=flags.OneMeaning)(_declared(body, "deploy", app, app.deploy_help))
 
 
 def rollback_task(app: App):
@@ -130,15 +120,17 @@ def rollback_task(app: App):
     def body(c, to=None, dry_run=False, yes=False, message="", strategy=None):
         _rollback(c, app.name, to, dry_run, yes, message, strategy)
 
-    flags = help_for("to", "dry-run", "yes", "message", "strategy")
-    return task(help=flags)(_declared(body, "rollback", app, app.rollback_help))
+    helps = help_for("to", "dry-run", "yes", "message", "strategy")
+    return task(help=helps, klass=flags.OneMeaning)(
+        _declared(body, "rollback", app, app.rollback_help)
+    )
 
 
 DEPLOYS = [deploy_task(app) for app in registry.ORDER]
 ROLLBACKS = [rollback_task(app) for app in registry.ORDER]
 
 
-@task(help=help_for("dry-run", "yes", "parallel", "sequential", "message", "strategy",
+@task(klass=flags.OneMeaning, help=help_for("dry-run", "yes", "parallel", "sequential", "message", "strategy",
                     "build-on"))  # fmt: skip
 @without_hosts
 @operator_task
@@ -161,7 +153,7 @@ def full_deploy(c, dry_run=False, yes=False, parallel=False, sequential=False, m
                      sequential=bool(sequential))  # fmt: skip
 
 
-@task(help=help_for("dry-run", "message"))
+@task(klass=flags.OneMeaning, help=help_for("dry-run", "message"))
 @in_group("cpu")
 @operator_task
 def backup_db(c, dry_run=False, message=""):
@@ -176,7 +168,7 @@ def backup_db(c, dry_run=False, message=""):
 
 
 @task(
-    klass=_SharedShortFlags,
+    klass=_WordMayBeLeftOut,
     help={**help_for("backup", "dry-run", "yes", "message"),
           "maintenance": "점검 페이지를 복원하는 동안 켜고 끝나면 끕니다 (묻지 않음; --yes만으로는 "
           "켜지 않습니다)"},
@@ -215,7 +207,7 @@ def restore_db(c, backup=None, dry_run=False, yes=False, message="", maintenance
 
 
 @task(
-    klass=_SharedShortFlags,
+    klass=_WordMayBeLeftOut,
     positional=["state"],
     help={
         "state": "on | off (없으면 지금 상태를 보여 줍니다)",
@@ -283,7 +275,7 @@ def lock_status(c):
         raise Exit(code=3)
 
 
-@task(help=help_for("yes"))
+@task(klass=flags.OneMeaning, help=help_for("yes"))
 @operator_task
 def unlock(c, yes=False):
     """Break a host's deploy lock, after naming its holder and asking (a dead deploy's lock).
@@ -297,7 +289,10 @@ def unlock(c, yes=False):
         locking.unlock(host, secrets, Console(secrets), yes=bool(yes))
 
 
-@task(help={"component": "frontend, backend or ai (default: every component of the host)"})
+@task(
+    klass=flags.OneMeaning,
+    help={"component": "frontend, backend or ai (default: every component of the host)"},
+)
 @operator_task
 def releases(c, component=None):
     """The release strategy's releases on a host: revision, when, status (current, previous,
@@ -311,7 +306,7 @@ def releases(c, component=None):
         release_admin.list_releases(host, secrets, component)
 
 
-@task(help={"run": "the run id to follow (default: the newest)"})
+@task(klass=flags.OneMeaning, help={"run": "the run id to follow (default: the newest)"})
 @operator_task
 def deploy_status(c, run=None):
     """Reattach to a release deploy's critical section on the host (running or finished).
@@ -326,6 +321,7 @@ def deploy_status(c, run=None):
 
 
 @task(
+    klass=flags.OneMeaning,
     help={
         "limit": "how many records (default 20), newest first",
         "app": "only this app's records: frontend, backend, ai or database",
@@ -426,7 +422,11 @@ def run_command(c, read_only=False, message=""):
 
 
 @task(
-    help={**help_for("yes", "message"), "dry-run": "show the diff against the host; change nothing"}
+    klass=flags.OneMeaning,
+    help={
+        **help_for("yes", "message"),
+        "dry-run": "show the diff against the host; change nothing",
+    },
 )
 @operator_task
 def push_config(c, dry_run=False, yes=False, message=""):
@@ -445,7 +445,10 @@ def push_config(c, dry_run=False, yes=False, message=""):
         provision.push_host(host, secrets, opts)
 
 
-@task(help={"out": "directory to write the rendered files to (DIR/<host>/<live path>)"})
+@task(
+    klass=flags.OneMeaning,
+    help={"out": "directory to write the rendered files to (DIR/<host>/<live path>)"},
+)
 @operator_task
 def render_config(c, out="rendered"):
     """Write the rendered config files locally for review (no host is contacted).
@@ -458,7 +461,7 @@ def render_config(c, out="rendered"):
             print(path)
 
 
-@task(name="setup", help=help_for("dry-run", "yes", "message"))
+@task(klass=flags.OneMeaning, name="setup", help=help_for("dry-run", "yes", "message"))
 @operator_task
 def setup_host(c, dry_run=False, yes=False, message=""):
     """A bare host to serving: packages, users, directories, swap, database, each app's

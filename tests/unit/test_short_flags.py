@@ -1,7 +1,5 @@
 """Short flags: a task declared with flags.OneMeaning gets only -d --dry-run, -y --yes and
--m --message; across every task, no short flag takes a new second meaning (the clashes still
-there are listed for the deploy, rollback and history tasks, whose declarations other work
-owns: remove a letter from KNOWN_CLASHES when its tasks move to OneMeaning)."""
+-m --message; every task is declared so, and no short flag means two things."""
 
 from __future__ import annotations
 
@@ -10,9 +8,6 @@ from collections import defaultdict
 from invoke import Collection, task
 
 from tasks import flags, ns
-
-#: letters that still mean different things in different tasks (issue 21)
-KNOWN_CLASHES = {"b", "r", "s", "t"}
 
 
 def short_flags(collection: Collection) -> dict[str, dict[str, set[str]]]:
@@ -39,16 +34,20 @@ def test_one_meaning_gives_only_the_shared_short_flags():
     }  # fmt: skip
 
 
-def test_the_run_and_settings_tasks_take_no_letter_of_their_own():
-    letters = short_flags(ns)
-    for letter, meanings in letters.items():
-        for long, tasks in meanings.items():
-            if {"run", "settings"} & tasks:
-                assert flags.SHORT.get(long) == letter, (letter, long)
+def test_every_task_takes_only_the_shared_short_flags():
+    """-t would be --to on one task and Fabric's --connect-timeout before a task name."""
+    wrong = {
+        (letter, long, task)
+        for letter, meanings in short_flags(ns).items()
+        for long, tasks in meanings.items()
+        for task in tasks
+        if flags.SHORT.get(long) != letter
+    }
+    assert wrong == set()
 
 
 def test_no_short_flag_takes_a_new_second_meaning():
     clashes = {letter for letter, meanings in short_flags(ns).items() if len(meanings) > 1}
-    assert clashes <= KNOWN_CLASHES, f"new clashes: {sorted(clashes - KNOWN_CLASHES)}"
+    assert clashes == set()
     for long, letter in flags.SHORT.items():  # the shared ones mean one thing everywhere
         assert set(short_flags(ns).get(letter, {long: ()})) == {long}, letter
