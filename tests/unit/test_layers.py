@@ -35,7 +35,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "tasks": (
         "tasks",
         "tasks.cli",
+        "tasks.flags",
         "tasks.program",
+        "tasks.suggest",
         "tasks.runbook",
         "tasks.targets",
         "tasks.procedures",
