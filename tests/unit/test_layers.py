@@ -58,11 +58,12 @@ def layer_of(module: str) -> str:
     best, length = "", -1
     for layer, prefixes in LAYERS.items():
         for p in prefixes:
-            hit = (
-                module.startswith(p)
-                if p.endswith(".")
-                else (module == p or module.startswith(p + "."))
-            )
+            if p == "tasks":  # the package itself (tasks/__init__.py), not all below it
+                hit = module == p
+            elif p.endswith("."):
+                hit = module.startswith(p)
+            else:
+                hit = module == p or module.startswith(p + ".")
             if hit and len(p) > length:
                 best, length = layer, len(p)
     return best
