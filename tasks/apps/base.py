@@ -23,6 +23,7 @@ import importlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from types import ModuleType
 
 from tasks import shell
@@ -137,6 +138,23 @@ class BuildOutput:
     kind: str  # JAR | TREE | WHEELHOUSE
     command: str  # the build, in the checkout ("" for a WHEELHOUSE: pip download makes it)
     path: str  # in the checkout: the jar, the build's directory, the requirements file
+
+
+#: push-config's files (tasks/config/): what each is and how it is applied
+@dataclass(frozen=True)
+class ConfigFile:
+    key: str  # nginx | mysql | an app's (backend, ai, ai-proxy)
+    template: str  # relative to templates/
+    dest: str  # the live path on the host
+    kind: str  # nginx | unit | mysql: how it is validated and applied
+    service: str  # what reloads or restarts when the file changes
+    mode: str = "644"
+    #: a change restarts ``service`` (a template unit only needs systemd to read it again)
+    restart: bool = True
+
+    @property
+    def staged_name(self) -> str:
+        return f"{self.key}/{PurePosixPath(self.dest).name}"
 
 
 def local_url(port: int, path: str) -> str:
@@ -275,6 +293,10 @@ class App:
         """The file whose presence means it has something to serve: setup builds only
         without it (on the host, or here: tasks/localbuild/first.py)."""
         raise NotImplementedError
+
+    def config_files(self, s: Settings) -> list[ConfigFile]:
+        """Its own files push-config renders and applies (its systemd unit …), in order."""
+        return []
 
     def facts_command(self, s: Settings) -> str:
         """What setup reads on the host to decide this app's "auto" settings: a command

@@ -8,11 +8,10 @@ the nginx site; gpu: the AI server's unit).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from tasks.apps import registry
-from tasks.apps.base import strategy_for
+from tasks.apps.base import ConfigFile, strategy_for
 from tasks.errors import ConfigError
 from tasks.hosts.inventory import Host
 from tasks.hosts.settings import Settings
@@ -27,65 +26,28 @@ AI_UPSTREAM = "dojangkok_ai"  # the GPU host's, with ai_switch=blue-green
 MANAGED = "Managed by dojangkok-deploy from templates/{template}: edit the template, not this file."
 
 
-@dataclass(frozen=True)
-class ConfigFile:
-    key: str  # nginx | backend | ai | mysql
-    template: str  # relative to templates/
-    dest: str  # the live path on the host
-    kind: str  # nginx | unit | mysql: how it is validated and applied
-    service: str  # what reloads or restarts when the file changes
-    mode: str = "644"
-    #: a change restarts ``service`` (a template unit only needs systemd to read it again)
-    restart: bool = True
-
-    @property
-    def staged_name(self) -> str:
-        return f"{self.key}/{PurePosixPath(self.dest).name}"
-
-
 def config_files(host: Host) -> list[ConfigFile]:
-    """The files a host gets, by its inventory groups (cpu, gpu), in apply order."""
+    """The files a host gets, by its inventory groups (cpu, gpu), in apply order: the
+    database's config, each app's own files (App.config_files), the site."""
     s, roles = host.settings, registry.roles(host.groups, host.alias)
+    own = {role: [f for a in registry.ORDER if a.group == role for f in a.config_files(s)]
+           for role in registry.GROUPS}  # fmt: skip
     files = []
     if "cpu" in roles:
         require_tls(s, f"host {host.alias}")  # the site's certificate: before any host
         files += [
             ConfigFile("mysql", "mysql/server.cnf.j2", s.mysql_conf, "mysql", s.db_service),
-            backend_unit(s),
+            *own["cpu"],
             ConfigFile("nginx", "nginx/site.conf.j2", s.nginx_site, "nginx", "nginx"),
         ]
     if "gpu" in roles:
-        files += ai_files(s)
+        files += own["gpu"]
     if not files:
         raise ConfigError(
             f"host {host.alias} is in neither group [cpu] nor [gpu]: no config to push",
             "put it under [cpu] or [gpu] in the inventory",
         )
     return files
-
-
-def backend_unit(s: Settings) -> ConfigFile:
-    """The manual's one unit, or the release strategy's template (one instance per port)."""
-    if strategy_for(s).runs_blue_green:
-        return ConfigFile("backend", "systemd/backend@.service.j2",
-                          f"{s.systemd_dir}/{s.backend_service}@.service", "unit",
-                          f"{s.backend_service}@", restart=False)  # fmt: skip
-    return ConfigFile("backend", "systemd/backend.service.j2",
-                      f"{s.systemd_dir}/{s.backend_service}.service", "unit", s.backend_service)  # fmt: skip
-
-
-def ai_files(s: Settings) -> list[ConfigFile]:
-    """The AI server's unit; with the release strategy's blue/green, the template unit and
-    the nginx proxy on the GPU host instead."""
-    pair = registry.AI.plans("release").pair  # ai_switch resolved (auto: detect.py)
-    if strategy_for(s).runs_blue_green and pair(s) is not None:
-        return [
-            ConfigFile("ai", "systemd/ai@.service.j2", f"{s.systemd_dir}/{s.ai_service}@.service",
-                       "unit", f"{s.ai_service}@", restart=False),
-            ConfigFile("ai-proxy", "nginx/ai-proxy.conf.j2", s.ai_proxy_conf, "nginx", "nginx"),
-        ]  # fmt: skip
-    return [ConfigFile("ai", "systemd/ai.service.j2", f"{s.systemd_dir}/{s.ai_service}.service",
-                       "unit", s.ai_service)]  # fmt: skip
 
 
 # --- rendering (pure) ------------------------------------------------------------------

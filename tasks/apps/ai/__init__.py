@@ -6,6 +6,7 @@ from tasks.apps.base import (
     WHEELHOUSE,
     AppEnv,
     BuildOutput,
+    ConfigFile,
     FirstBuild,
     ServiceApp,
     strategy_for,
@@ -133,6 +134,18 @@ class Ai(ServiceApp):
         free, laid_out = rel.parse_switch_facts(f"gpu={facts.gpu}\npair={facts.pair}")
         mode, why = rel.choose("auto", free, int(s.ai_gpu_memory_mb), laid_out)
         return {"ai_switch": (mode, f"{rel.SAID[mode]} — {why}")}
+
+    def config_files(self, s: Settings) -> list[ConfigFile]:
+        """Its unit; with the release strategy's blue/green (ai_switch resolved: auto is
+        decided at setup), the template unit and the nginx proxy on the GPU host instead."""
+        if strategy_for(s).runs_blue_green and self.plans("release").pair(s) is not None:
+            return [
+                ConfigFile("ai", "systemd/ai@.service.j2", f"{s.systemd_dir}/{s.ai_service}@.service",
+                           "unit", f"{s.ai_service}@", restart=False),
+                ConfigFile("ai-proxy", "nginx/ai-proxy.conf.j2", s.ai_proxy_conf, "nginx", "nginx"),
+            ]  # fmt: skip
+        return [ConfigFile("ai", "systemd/ai.service.j2", f"{s.systemd_dir}/{s.ai_service}.service",
+                           "unit", s.ai_service)]  # fmt: skip
 
     # --- asked by the strategies ---
     serves_its_checkout = True

@@ -6,8 +6,10 @@ from tasks.apps.base import (
     JAR,
     AppEnv,
     BuildOutput,
+    ConfigFile,
     FirstBuild,
     ServiceApp,
+    strategy_for,
     system_env_path,
 )
 from tasks.hostfacts import ch, tracked
@@ -105,6 +107,16 @@ class Backend(ServiceApp):
 
     def built(self, s: Settings) -> str:
         return f"{s.backend_dir}/{s.backend_artifact}"
+
+    def config_files(self, s: Settings) -> list[ConfigFile]:
+        """The manual's one unit, or the release strategy's template (one instance a port)."""
+        if strategy_for(s).runs_blue_green:
+            return [ConfigFile("backend", "systemd/backend@.service.j2",
+                               f"{s.systemd_dir}/{s.backend_service}@.service", "unit",
+                               f"{s.backend_service}@", restart=False)]  # fmt: skip
+        return [ConfigFile("backend", "systemd/backend.service.j2",
+                           f"{s.systemd_dir}/{s.backend_service}.service", "unit",
+                           s.backend_service)]  # fmt: skip
 
     # --- asked by the strategies ---
     manual_downtime = "서비스 중단이 발생합니다."
