@@ -382,9 +382,17 @@ def test_backend_runs_without_db(backend_jar: Path, servers: list[Server]) -> No
 
 
 def in_thread(method: str, url: str) -> tuple[threading.Thread, list]:
-    """A request made in a thread; its (status, body) lands in the list."""
+    """A request made in a thread; its (status, body) lands in the list, or the error that
+    ended it (a request a bounded shutdown cuts off)."""
     got: list = []
-    thread = threading.Thread(target=lambda: got.append(http(method, url)), daemon=True)
+
+    def call() -> None:
+        try:
+            got.append(http(method, url))
+        except OSError as exc:
+            got.append(exc)
+
+    thread = threading.Thread(target=call, daemon=True)
     thread.start()
     return thread, got
 
@@ -424,6 +432,8 @@ def test_backend_graceful_shutdown_lets_a_request_in_flight_finish(
     bounded.proc.send_signal(signal.SIGTERM)
     assert bounded.wait_exit() in (0, 143) and time.monotonic() - started < 5
     assert "Graceful shutdown aborted with one or more requests still active" in bounded.log
+    thread.join(10)
+    assert len(got) == 1 and isinstance(got[0], OSError)  # cut off, never answered
 
 
 @needs_jdk
