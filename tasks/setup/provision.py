@@ -24,7 +24,7 @@ from tasks.engine.session import Session, preflight_secrets, session
 from tasks.engine.view import RunView, new_run_id
 from tasks.errors import ConfigError
 from tasks.hostfacts import changed
-from tasks.hosts.connect import connect, connect_admin
+from tasks.hosts.connect import connect_admin
 from tasks.hosts.inventory import Host
 from tasks.hosts.missing import Missing, missing_repos
 from tasks.hosts.missing import checkouts_command as missing_checkouts
@@ -189,19 +189,6 @@ def _say_changes(s: Session, host: Host, pushed: list[Change], converted: bool =
         return
     s.console.out(f"{host.alias}: {len(what)} step(s) changed something: " + "; ".join(what))
     s.report.message = f"{len(what)} step(s) changed"
-
-
-def show_settings(host: Host, secrets: Secrets, console) -> None:
-    """`fab settings -H host`: every setting, and where its value comes from (read-only)."""
-
-    remote = connect(host, secrets, label="settings")
-    try:
-        facts = detect.parse(remote.run(detect.facts_command(host.settings)).stdout)
-    finally:
-        remote.close()
-    console.out(f"{host.alias} ({host.address}): {facts.where}, database {facts.db or 'none yet'}")
-    for name, value, origin in detect.report(host, facts):
-        console.out(f"{name} = {value}    ({origin})")
 
 
 def _unconverted(s: Session, host: Host) -> list:

@@ -34,8 +34,6 @@ from tasks.shell import q
 from tasks.strategies import firstlook
 from tasks.strategies.registry import STRATEGIES, strategy_for
 
-TITLES = {"deploy": "배포", "rollback": "롤백"}
-
 
 @dataclass(frozen=True)
 class Options:

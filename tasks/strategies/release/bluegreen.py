@@ -34,9 +34,6 @@ from tasks.shell import q, root_helper
 from tasks.strategies.release import layout as release
 from tasks.strategies.release import switchtable
 
-Of = Callable[[Settings], object]
-
-
 SLOT_MARK = "@@slot"
 
 
