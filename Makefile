@@ -95,6 +95,7 @@ test-unit: venv
 
 runbook: venv
 	$(PY) -m tasks.runbook > docs/runbook.md
+	$(PY) -m tasks.runbook reference > docs/runbook-reference.md
 
 bench: lab-up
 	$(PY) -m pip install -q -e '.[dev,bench]'

@@ -244,7 +244,7 @@ def test_no_origin_in_the_inventory_is_a_clear_refusal(tmp_path):
 def test_the_runbook_has_the_second_method_in_the_manual_s_words():
     from tasks import runbook
 
-    text = runbook.render()
+    text = runbook.render_reference()
     section = text.split("## L. 배포 방식 2")[1].split("\n## ")[0]
     for words in ("외부 환경에서 빌드 파일 구성 후 대상 서버에 FTP or SCP로 전송하여 배포",
                   "대상 서버 내에서 최신버전 코드 merge 및 빌드 후 배포",
