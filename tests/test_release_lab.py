@@ -192,7 +192,7 @@ def test_a_warm_rollback_is_a_switch_no_user_notices_and_it_checks_what_it_promi
         f"{failed}: users {users.summary()}, after the end "
         f"{users.versions(since=done)}, prober {probe.summary()}"
     )
-    assert len(users.samples) > 200 and "전환만 (따뜻한 인스턴스)" in res.stdout
+    assert len(users.samples) > 200 and "전환만 (이전 인스턴스가 켜져 있음)" in res.stdout
     assert ctx.live() == "8081" and ctx.version("backend") == "1.0.0"
     assert (
         "(BR7) 기능 테스트 (롤백 후)" in res.stdout
@@ -417,7 +417,7 @@ def test_ai_blue_green_switches_without_a_failed_request(ctx):
         slow, got = ctx.in_flight(f"http://{ai}/slow?seconds=25")
         res = ctx.fab("-H", "gpu", "rollback-ai", "--yes", inv=inv)
         slow.join(60)
-    assert res.returncode == 0 and "전환만 (따뜻한 인스턴스)" in res.stdout, res.stderr
+    assert res.returncode == 0 and "전환만 (이전 인스턴스가 켜져 있음)" in res.stdout, res.stderr
     assert not probe.failures, probe.summary()
     assert ctx.version("ai") == "1.3.0"
     assert re.search(r"제공 버전 1\.3\.0: \S+이\(가\) 기록될 때와 같음", res.stdout), res.stdout

@@ -280,7 +280,7 @@ def test_a_release_rollback_reads_the_host_in_one_round_trip_before_its_host_run
     info = next(p for p in paths if p.endswith("deploy.lock/info.json"))
     assert json.loads(remote.uploads[info])["revision"] == HEAD
     plan = next(text for path, text in remote.uploads.items() if path.endswith("plan.json"))
-    kind = "전환만 (따뜻한 인스턴스)" if warm else "시작 후 전환"
+    kind = "전환만 (이전 인스턴스가 켜져 있음)" if warm else "시작 후 전환"
     assert kind in remote.commands() and ("systemctl start" in plan) is not warm
     (rec,) = history()
     assert rec["result"] == "ok" and rec["kind"] == "rollback"

@@ -202,7 +202,7 @@ class Pair:
             Step(n[5], f"이전 인스턴스 대기 후 종료 ({self.instance(s, live)})", "1초", "-",
                  Policy.WARN,
                  command=lambda v: self.retire(v.s, live, self.keep_warm(v.s)),
-                 added="잠시 따뜻하게 둔다: 그 안의 롤백은 전환만 하면 된다"),
+                 added="잠시 켜 둔다: 그동안의 롤백은 전환만 하면 된다"),
         )  # fmt: skip
         return Plan(view.component, section, f"{self.component.label} 전환 (blue/green)",
                     "", "1분", "0분", steps)  # fmt: skip
@@ -244,7 +244,7 @@ class Pair:
             Step("R6", "떠난 릴리스를 bad로 표시", "1초", "-", Policy.WARN,
                  command=lambda v: release.mark(v, "bad", bad)),
         )  # fmt: skip
-        kind = "전환만 (따뜻한 인스턴스)" if warm else "시작 후 전환"
+        kind = "전환만 (이전 인스턴스가 켜져 있음)" if warm else "시작 후 전환"
         return Plan(view.component, section, f"{self.component.label} 롤백 (release: {kind})", "",
                     "몇 초", "0분", steps)  # fmt: skip
 
