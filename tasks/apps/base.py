@@ -31,6 +31,7 @@ from tasks.engine.session import Session
 from tasks.engine.steps import Plan
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
+from tasks.hosts import validate
 from tasks.hosts.settings import Settings
 
 
@@ -408,6 +409,15 @@ class Strategy:
         """One health check of what serves ``app`` now, on its host (`fab health`)."""
         return app.health(s, None).command()
 
+    def settings_rules(self) -> tuple[validate.SettingsRule, ...]:
+        """The rules about settings together a host set to this strategy must meet, beside
+        everyone's (tasks/hosts/validate.py runs them in every preflight and session): a
+        service's writable paths outside the releases where it keeps releases, the switch
+        ports free where it runs blue/green."""
+        return ((validate.release_paths,) if self.keeps_releases else ()) + (
+            (validate.switch_ports,) if self.runs_blue_green else ()
+        )
+
     def __repr__(self) -> str:
         return f"<strategy {self.name}>"
 
@@ -427,7 +437,10 @@ STRATEGIES: dict[str, Strategy] = {}
 
 
 def register(strategy: Strategy) -> Strategy:
+    """Make ``strategy`` known by its name, and its settings rules to every session's check
+    (tasks/hosts/validate.py, a layer below that cannot ask it)."""
     STRATEGIES[strategy.name] = strategy
+    validate.BY_STRATEGY[strategy.name] = strategy.settings_rules()
     return strategy
 
 
