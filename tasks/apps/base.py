@@ -170,6 +170,16 @@ def local_health(port: int, path: str, expect: str, tries: int, interval: float)
 
 
 @dataclass(frozen=True)
+class Opening:
+    """What setup's firewall opens of an app to the other hosts (tasks/setup/firewall.py):
+    its ports, to the addresses its settings block's ``<app>_allow_from`` names (by default
+    the inventory's [cpu] host's)."""
+
+    what: str  # in the ruleset's comment and the errors: "the AI server"
+    ports: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class HostReading:
     """What the strategies read of an app on its host (one round trip), as
     :meth:`App.serving` takes it."""
@@ -257,6 +267,11 @@ class App:
     def needs(self, s: Settings) -> list[tuple[str, str]]:
         """The .env keys its deploy needs: [(key, why)]."""
         return []
+
+    def opening(self, s: Settings) -> Opening | None:
+        """Its ports setup's firewall opens to other hosts (None: none; nginx's site is the
+        host's, not an app's)."""
+        return None
 
     #: the push-config files (tasks/config/render.py ConfigFile.key) whose reload or
     #: restart this app's health check proves

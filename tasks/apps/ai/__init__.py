@@ -8,6 +8,7 @@ from tasks.apps.base import (
     BuildOutput,
     ConfigFile,
     FirstBuild,
+    Opening,
     ServiceApp,
     strategy_for,
     system_env_path,
@@ -104,6 +105,10 @@ class Ai(ServiceApp):
 
     def manual_paths(self, s: Settings) -> list[tuple[str, str]]:
         return [(f"{s.ai_dir}/{s.ai_venv}/bin/python", "the venv")]
+
+    def opening(self, s: Settings) -> Opening:
+        """The backend on the CPU host asks it: its port and the blue/green instances'."""
+        return Opening("the AI server", tuple(sorted({s.ai_listen_port, *s.ai_ports})))
 
     def build_output(self, s: Settings) -> BuildOutput:
         return BuildOutput(WHEELHOUSE, "", s.ai_requirements)
