@@ -481,10 +481,35 @@ def strategy_for(settings_or_name: Settings | str) -> Strategy:
 
 class ServiceApp(App):
     """An app its own systemd service runs on a local port (the backend, the AI server):
-    its settings are named alike (``<app>_health_path``, ``<app>_ports`` …), read through
-    the app's settings view; ``port_setting`` names the one that differs."""
+    its settings are named alike (``<app>_dir``, ``<app>_service``, ``<app>_user``,
+    ``<app>_env``, ``<app>_health_path``, ``<app>_ports`` …), read through the app's
+    settings view; ``port_setting`` names the one that differs."""
 
     port_setting = "port"  # the view's name of the port it answers on without blue/green
+
+    def checkout(self, s: Settings) -> str:
+        return s.app(self.name).dir
+
+    def service(self, s: Settings) -> str:
+        return s.app(self.name).service
+
+    def service_user(self, s: Settings) -> str:
+        return s.app(self.name).user
+
+    def env(self, s: Settings) -> AppEnv:
+        """Its .env in the checkout, a link to its file in env_dir, read by its group; the
+        keys' example is ``<app>_env_example`` where its settings block has one."""
+        v = s.app(self.name)
+        example = getattr(v, "env_example", ".env.example")
+        return AppEnv(self.name, v.dir, v.env_file, example, v.env, v.user,
+                      system_env_path(s, self.name))  # fmt: skip
+
+    def writable(self, s: Settings) -> list[str]:
+        v = s.app(self.name)
+        return [p if p.startswith("/") else f"{v.dir}/{p}" for p in map(str, v.writable_paths)]
+
+    def smoke(self, s: Settings) -> list:
+        return s.app(self.name).smoke
 
     def port(self, s: Settings) -> int | None:
         return int(getattr(s.app(self.name), self.port_setting))
