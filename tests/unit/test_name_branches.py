@@ -3,7 +3,7 @@ tasks/strategies/ (issue 20): everything else asks the App or the Strategy (task
 
 Read from every module's syntax tree: a comparison (``==``, ``!=``, ``in``, ``is``) with a
 name or a tuple, list or set holding one, a dict key, a ``case`` value, the first argument of
-``startswith``/``endswith``/``get``, and a subscript by a name. Passing a name along (a call's
+``startswith``/``endswith``/``get``, a subscript by a name, and a loop over names written out. Passing a name along (a call's
 argument, a default, a settings group's header) is not a branch. The names come from the
 registries, so a new app or strategy is held too.
 """
@@ -56,10 +56,16 @@ def branches(source: str, names: frozenset[str]) -> list[tuple[int, str, str]]:
             hits += _names_in(node.value, names)
         elif isinstance(node, ast.Subscript):
             hits += _names_in(node.slice, names)
+        elif isinstance(node, ast.For | ast.comprehension) and isinstance(
+            node.iter, ast.Tuple | ast.List | ast.Set
+        ):  # a loop over the apps written out: (("backend", ...), ("ai", ...))
+            hits += [n for part in ast.walk(node.iter) for n in _names_in(part, names)
+                     if isinstance(part, ast.Constant)]  # fmt: skip
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
               and node.func.attr in ("startswith", "endswith", "get") and node.args):  # fmt: skip
             hits += _names_in(node.args[0], names)
-        found += [(node.lineno, name, ast.unparse(node)[:100]) for name in hits]
+        at = node.iter if isinstance(node, ast.comprehension) else node  # one has no line
+        found += [(at.lineno, name, ast.unparse(node)[:100]) for name in hits]
     return found
 
 
@@ -111,6 +117,8 @@ def test_each_kind_of_branch_is_seen():
         'x = name.startswith("ai")': 1,
         'x = table.get("release")': 1,
         'x = table["ai"]': 1,
+        'for comp, d in (("backend", 1), ("ai", 2)): pass': 1,
+        'x = [c for c in ("ai", "x")]': 1,
         # passing a name along is no branch
         'x = app.plans("release")': 0,
         'x = Group("ai", "C. AI 서버", view=True)': 0,
