@@ -43,7 +43,7 @@ ROOT_DIRS = ("state_dir", "frontend_dir", "web_root", "frontend_backup_dir", "ba
 fields = check_fields
 
 
-#: SettingsRule: one rule about settings together; ``where`` names the host in the error
+#: one rule about settings together (``where`` names the host in its error)
 SettingsRule = Callable[[Settings, str], None]
 
 #: the rules a strategy adds for the hosts set to it, by the strategy's name. Each strategy
@@ -76,7 +76,8 @@ LISTEN_PORTS = tuple(spec.name for spec in SPECS
 
 def switch_ports(s: Settings, where: str = "") -> None:
     """A switch port is nginx's way to the live instance: a port something listens on (an
-    instance, the manual's unit, nginx itself) would be taken from it, or loop."""
+    instance, the manual's unit, nginx itself) would be taken from it, or loop. Every
+    app's switch port, against every listening port and the other switch ports."""
     taken = {name: value if isinstance(value := getattr(s, name), list) else [value]
              for name in LISTEN_PORTS}  # fmt: skip
     taken["the site (80, 443)"] = [80, 443]
