@@ -31,6 +31,7 @@ from tasks.engine.session import Session
 from tasks.engine.steps import Plan
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
+from tasks.hosts import validate
 from tasks.hosts.settings import Settings
 
 
@@ -169,6 +170,16 @@ def local_health(port: int, path: str, expect: str, tries: int, interval: float)
 
 
 @dataclass(frozen=True)
+class Opening:
+    """What setup's firewall opens of an app to the other hosts (tasks/setup/firewall.py):
+    its ports, to the addresses its settings block's ``<app>_allow_from`` names (by default
+    the inventory's [cpu] host's)."""
+
+    what: str  # in the ruleset's comment and the errors: "the AI server"
+    ports: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class HostReading:
     """What the strategies read of an app on its host (one round trip), as
     :meth:`App.serving` takes it."""
@@ -256,6 +267,11 @@ class App:
     def needs(self, s: Settings) -> list[tuple[str, str]]:
         """The .env keys its deploy needs: [(key, why)]."""
         return []
+
+    def opening(self, s: Settings) -> Opening | None:
+        """Its ports setup's firewall opens to other hosts (None: none; nginx's site is the
+        host's, not an app's)."""
+        return None
 
     #: the push-config files (tasks/config/render.py ConfigFile.key) whose reload or
     #: restart this app's health check proves
@@ -408,6 +424,15 @@ class Strategy:
         """One health check of what serves ``app`` now, on its host (`fab health`)."""
         return app.health(s, None).command()
 
+    def settings_rules(self) -> tuple[validate.SettingsRule, ...]:
+        """The rules about settings together a host set to this strategy must meet, beside
+        everyone's (tasks/hosts/validate.py runs them in every preflight and session): a
+        service's writable paths outside the releases where it keeps releases, the switch
+        ports free where it runs blue/green."""
+        return ((validate.release_paths,) if self.keeps_releases else ()) + (
+            (validate.switch_ports,) if self.runs_blue_green else ()
+        )
+
     def __repr__(self) -> str:
         return f"<strategy {self.name}>"
 
@@ -427,7 +452,10 @@ STRATEGIES: dict[str, Strategy] = {}
 
 
 def register(strategy: Strategy) -> Strategy:
+    """Make ``strategy`` known by its name, and its settings rules to every session's check
+    (tasks/hosts/validate.py, a layer below that cannot ask it)."""
     STRATEGIES[strategy.name] = strategy
+    validate.BY_STRATEGY[strategy.name] = strategy.settings_rules()
     return strategy
 
 
@@ -453,10 +481,35 @@ def strategy_for(settings_or_name: Settings | str) -> Strategy:
 
 class ServiceApp(App):
     """An app its own systemd service runs on a local port (the backend, the AI server):
-    its settings are named alike (``<app>_health_path``, ``<app>_ports`` …), read through
-    the app's settings view; ``port_setting`` names the one that differs."""
+    its settings are named alike (``<app>_dir``, ``<app>_service``, ``<app>_user``,
+    ``<app>_env``, ``<app>_health_path``, ``<app>_ports`` …), read through the app's
+    settings view; ``port_setting`` names the one that differs."""
 
     port_setting = "port"  # the view's name of the port it answers on without blue/green
+
+    def checkout(self, s: Settings) -> str:
+        return s.app(self.name).dir
+
+    def service(self, s: Settings) -> str:
+        return s.app(self.name).service
+
+    def service_user(self, s: Settings) -> str:
+        return s.app(self.name).user
+
+    def env(self, s: Settings) -> AppEnv:
+        """Its .env in the checkout, a link to its file in env_dir, read by its group; the
+        keys' example is ``<app>_env_example`` where its settings block has one."""
+        v = s.app(self.name)
+        example = getattr(v, "env_example", ".env.example")
+        return AppEnv(self.name, v.dir, v.env_file, example, v.env, v.user,
+                      system_env_path(s, self.name))  # fmt: skip
+
+    def writable(self, s: Settings) -> list[str]:
+        v = s.app(self.name)
+        return [p if p.startswith("/") else f"{v.dir}/{p}" for p in map(str, v.writable_paths)]
+
+    def smoke(self, s: Settings) -> list:
+        return s.app(self.name).smoke
 
     def port(self, s: Settings) -> int | None:
         return int(getattr(s.app(self.name), self.port_setting))

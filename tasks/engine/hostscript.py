@@ -119,7 +119,7 @@ def follow(s: Live, ack: str = "now") -> dict:
     cancel_sent = False
     while state.done is None:
         if INTERRUPT.abort.is_set():
-            s.lock_handed_over, s.report.result = True, "detached"
+            s.detach()
             raise Detached(
                 "호스트에서 계속 진행되는 배포를 더 따라가지 않습니다 (Ctrl-C 두 번)",
                 f"호스트가 끝까지 (필요하면 롤백까지) 진행합니다. 결과: "
@@ -150,7 +150,7 @@ def follow(s: Live, ack: str = "now") -> dict:
             try:
                 s.reconnect()
             except ConnectionLost as exc:
-                s.lock_handed_over, s.report.result = True, "detached"
+                s.detach()
                 raise Detached(
                     f"{s.view.host.alias}에 다시 연결하지 못했습니다: {exc}",
                     f"호스트가 끝까지 (필요하면 롤백까지) 진행합니다. 연결되면: "

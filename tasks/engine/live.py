@@ -10,6 +10,8 @@ session.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 from tasks.engine.console import Console
@@ -54,6 +56,22 @@ class Live:
         self.prefetched: dict[str, str] = {}
         #: what goes to the host with the record, in its round trip (records.append)
         self.with_record: list[WithRecord] = []
+
+    # --- the deploy lock, while the host runs on its own --------------------------------
+    @contextmanager
+    def lock_left_to_host(self) -> Iterator[None]:
+        """While the host's critical section runs on its own (systemd-run, followed from
+        here): if this side ends inside the block (an error, Ctrl-C twice, a lost
+        connection), the host finishes and releases the deploy lock itself, so this session
+        leaves it alone. When the block ends well, the host has handed the end back: the lock
+        is this session's to release again."""
+        self.lock_handed_over = True
+        yield
+        self.lock_handed_over = False
+
+    def detach(self) -> None:
+        """This side stops following the host's run, which finishes (and unlocks) alone."""
+        self.lock_handed_over, self.report.result = True, "detached"
 
     # --- the host --------------------------------------------------------------------
     @property

@@ -20,7 +20,6 @@ from tasks.engine.live import Live, WithRecord
 from tasks.engine.view import new_run_id, operator_host, operator_name
 from tasks.hosts.remote import ConnectionLost
 from tasks.shell import q
-from tasks.terminal import safe
 
 STACK_LIMIT = 20
 #: every file the tool writes on a host for itself (records, the revision stack, the lock's
@@ -179,24 +178,3 @@ def refused(task: str, host: str, problem: str, fix: str, mask) -> None:
         "fix": fix,
     }
     write_local(mask(json.dumps(entry, ensure_ascii=False)) + "\n")
-
-
-def read_local(limit: int = 20) -> list[dict]:
-    """The newest records, as `fab history` prints them: every text in them made safe for a
-    terminal (a step's detail quotes the host's output; ``--raw``'s JSON would print a C1
-    control or a bidi override as it is)."""
-    path = local_history_path()
-    if not path.is_file():
-        return []
-    lines = path.read_text(encoding="utf-8").splitlines()[-limit:]
-    return [_safe_texts(json.loads(line)) for line in lines if line.strip()]
-
-
-def _safe_texts(value):
-    if isinstance(value, str):
-        return safe(value)
-    if isinstance(value, list):
-        return [_safe_texts(v) for v in value]
-    if isinstance(value, dict):
-        return {safe(k): _safe_texts(v) for k, v in value.items()}
-    return value

@@ -14,22 +14,25 @@ the setting, what is wrong and what to write instead.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from tasks.errors import ConfigError
 from tasks.hosts.settings import (
     FREE_TEXT,
     RAW_SHELL,
     RULES,
+    SPECS,
     TEMPLATE_ONLY,
+    VIEWS,
     Settings,
     check_fields,
 )
-from tasks.hosts.values import Rule, _inside, normal, python_command
+from tasks.hosts.values import Rule, _inside, normal, port, port_pair, python_command
 
 __all__ = [
-    "FREE_TEXT", "RAW_SHELL", "ROOT_DIRS", "ROOT_PATHS", "RULES", "TEMPLATE_ONLY", "Rule",
-    "env_dir", "fields", "layout", "python_command", "release_paths", "root_paths", "settings",
-    "switch_ports",
+    "BY_STRATEGY", "FREE_TEXT", "LISTEN_PORTS", "RAW_SHELL", "ROOT_DIRS", "ROOT_PATHS", "RULES",
+    "SWITCH_PORTS", "TEMPLATE_ONLY", "Rule", "env_dir", "fields", "layout", "python_command",
+    "release_paths", "root_paths", "settings", "switch_ports",
 ]  # fmt: skip
 
 #: the directories the deploy login owns (it writes, empties or rotates them)
@@ -40,33 +43,53 @@ ROOT_DIRS = ("state_dir", "frontend_dir", "web_root", "frontend_backup_dir", "ba
 fields = check_fields
 
 
+#: one rule about settings together (``where`` names the host in its error)
+SettingsRule = Callable[[Settings, str], None]
+
+#: the rules a strategy adds for the hosts set to it, by the strategy's name. Each strategy
+#: declares its own (tasks/apps/base.py ``Strategy.settings_rules``) and registering it passes
+#: them down here: this layer sits below the strategies and asks none of them.
+BY_STRATEGY: dict[str, tuple[SettingsRule, ...]] = {}
+
+
 def settings(s: Settings, where: str = "") -> Settings:
-    """Every rule: each setting's own, then the settings together."""
+    """Every rule: each setting's own, then the settings together, then the host's
+    strategy's (:data:`BY_STRATEGY`; the ``strategy`` setting's own rule has refused a name
+    that is none)."""
     fields(s, None, where)
     layout(s, where)
     env_dir(s, where)
     root_paths(s, where)
-    if s.strategy == "release":
-        release_paths(s, where)
-        switch_ports(s, where)
+    for rule in BY_STRATEGY[s.strategy]:
+        rule(s, where)
     return s
+
+
+#: the switch ports, by the apps' settings blocks (``<app>_switch_port``): the local port
+#: nginx's upstream names, which a switch sends to the live instance; nothing listens on it
+SWITCH_PORTS = tuple(view["switch_port"] for view in VIEWS.values() if "switch_port" in view)
+#: the ports something listens on (a service, a blue/green instance): every setting declared
+#: a port (or a pair of ports) but the switch ports, in the order declared
+LISTEN_PORTS = tuple(spec.name for spec in SPECS
+                     if spec.rule in (port, port_pair) and spec.name not in SWITCH_PORTS)  # fmt: skip
 
 
 def switch_ports(s: Settings, where: str = "") -> None:
     """A switch port is nginx's way to the live instance: a port something listens on (an
-    instance, the manual's unit, nginx itself) would be taken from it, or loop."""
-    taken = {"backend_port": [s.backend_port], "backend_ports": s.backend_ports,
-             "ai_listen_port": [s.ai_listen_port], "ai_ports": s.ai_ports,
-             "the site (80, 443)": [80, 443]}  # fmt: skip
-    for name, other in (("backend_switch_port", "ai_switch_port"),
-                        ("ai_switch_port", "backend_switch_port")):  # fmt: skip
+    instance, the manual's unit, nginx itself) would be taken from it, or loop. Every
+    app's switch port, against every listening port and the other switch ports."""
+    taken = {name: value if isinstance(value := getattr(s, name), list) else [value]
+             for name in LISTEN_PORTS}  # fmt: skip
+    taken["the site (80, 443)"] = [80, 443]
+    for name in SWITCH_PORTS:
         value = getattr(s, name)
-        clash = [n for n, ports in {**taken, other: [getattr(s, other)]}.items()
+        others = {other: [getattr(s, other)] for other in SWITCH_PORTS if other != name}
+        clash = [n for n, ports in {**taken, **others}.items()
                  if value in [int(p) for p in ports]]  # fmt: skip
         if clash:
-            used = {int(p) for ports in taken.values() for p in ports} | {getattr(s, other)}
-            free = next(p for p in range(8090 if name.startswith("backend") else 8003, 65536)
-                        if p not in used)  # fmt: skip
+            used = {int(p) for ports in (*taken.values(), *others.values()) for p in ports}
+            default = type(s).__dataclass_fields__[name].default
+            free = next(p for p in range(default, 65536) if p not in used)
             raise ConfigError(
                 f"setting {name} ({value}) is also {clash[0]}"
                 + (f" in {where}" if where else "")
@@ -79,9 +102,12 @@ def switch_ports(s: Settings, where: str = "") -> None:
 def release_paths(s: Settings, where: str = "") -> None:
     """Under the release strategy every deploy runs from a new release directory: what a
     service writes into a path relative to it would stay behind with that release (and go
-    with it when old releases are cleaned up). Refused, with the absolute path to give."""
-    for comp, checkout in (("backend", s.backend_dir), ("ai", s.ai_dir)):
-        name = f"{comp}_writable_paths"
+    with it when old releases are cleaned up). Refused, with the absolute path to give.
+    Every app whose settings block declares ``<app>_writable_paths`` (beside ``<app>_dir``)."""
+    for comp, view in VIEWS.items():
+        if "writable_paths" not in view:
+            continue
+        name, checkout = view["writable_paths"], getattr(s, view["dir"])
         relative = [str(p) for p in getattr(s, name) if not str(p).startswith("/")]
         if relative:
             fixed = json.dumps([f"{checkout}/{p}" for p in relative])

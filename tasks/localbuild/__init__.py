@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
+from tasks.apps.base import strategy_for
 from tasks.errors import ConfigError
 from tasks.localbuild.plans import adapt_local
 
@@ -56,22 +57,23 @@ def build_on_for(s: Settings, component: str, override: str | None = None) -> st
     return chosen
 
 
-def adapt(plan: Plan, view: RunView, kind: str) -> Plan:
-    """``plan`` as it runs for the view's build place. ``kind``: ``manual`` (a manual
-    deploy plan), ``manual-rollback`` or ``release`` (a release build plan)."""
+def adapt(plan: Plan, view: RunView, strategy: str, rollback: bool = False) -> Plan:
+    """``plan`` as it runs for the view's build place. ``strategy``: the strategy whose plan
+    it is (``manual``, ``release``: asked what it does, by :func:`strategy_for`);
+    ``rollback``: a rollback plan (it installs what an earlier deploy sent)."""
     if view.build_on != "local":
         return plan
 
-    return adapt_local(plan, view, kind)
+    return adapt_local(plan, view, strategy_for(strategy), rollback)
 
 
-def adapts(kind: str):
+def adapts(strategy: str, rollback: bool = False):
     """Decorates a plan builder ``f(view, ...) -> Plan``: its plan goes through :func:`adapt`."""
 
     def decorate(builder):
         @functools.wraps(builder)
         def wrapper(view, *args, **kwargs):
-            return adapt(builder(view, *args, **kwargs), view, kind)
+            return adapt(builder(view, *args, **kwargs), view, strategy, rollback)
 
         return wrapper
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from tasks.apps import registry
-from tasks.apps.base import App
+from tasks.apps.base import App, strategy_for
 from tasks.engine.steps import Kind, Plan, Step
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
@@ -50,7 +50,8 @@ def venv_command(s: Settings) -> str:
 
 
 def install_plan(view: RunView) -> Plan:
-    """Sent, checked on the host, installed the manual strategy's way (pure)."""
+    """Sent, checked on the host, installed the view's strategy's way: the manual one's, in
+    the checkout (setup's first build runs as the manual strategy, below) (pure)."""
     app, built = kind.app(view), kind.kind(view)
     keep = Step("L6", "설치", "10초", "전송·디스크 확인 후 setup 다시", Policy.ABORT)
     if built == kind.JAR:
@@ -68,7 +69,7 @@ def install_plan(view: RunView) -> Plan:
         steps = (send_step("L4", "rsync"), verify_step("L5"), web)
     else:
         install = ai_install(Step("L6", "의존성 설치", "2분", "전송·디스크 확인 후 setup 다시",
-                                  Policy.ABORT), release=False)  # fmt: skip
+                                  Policy.ABORT), strategy_for(view.strategy))  # fmt: skip
         mark = Step(
             "L7", "가상환경 완료 표시", "1초", "-", Policy.ABORT,
             command=lambda v: f"date > {q(registry.get(v.component).built(v.s))}",

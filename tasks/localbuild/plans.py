@@ -20,6 +20,7 @@ The manual rollback of the AI server installs from the host's wheel cache with -
 from __future__ import annotations
 
 from tasks import shell
+from tasks.apps.base import Strategy
 from tasks.engine.records import RUN_FILE_MODE
 from tasks.engine.steps import Kind, Plan, Step, Upload
 from tasks.engine.view import RunView
@@ -92,15 +93,16 @@ def no_index(v: RunView, wheels: str) -> str:
     return f"pip install --no-index --find-links {q(wheels)} -r {q(v.s.ai_requirements)} --quiet"
 
 
-def ai_install(step: Step, release: bool) -> Step:
+def ai_install(step: Step, strategy: Strategy) -> Step:
     def command(v: RunView) -> str:
         wheels, gone = ship.destination(v), f"rm -rf -- {q(ship.incoming(v))}"
-        if not release:
-            return f"{build_kind.app(v).plans('manual').in_venv(v, no_index(v, wheels))} && {gone}"
-        release_ai = build_kind.app(v).plans("release")
-        key = release_ai.KEY.format(req=q(f"{ship.requirements_on_host(v)}"))
-        d = release_ai.venv_dir(v)
-        pip = release_ai.in_release_venv(v, no_index(v, wheels))
+        plans = build_kind.app(v).plans(strategy.name)
+        if not strategy.keeps_releases:  # into the checkout's venv
+            return f"{plans.in_venv(v, no_index(v, wheels))} && {gone}"
+        # into the new release's venv, unless that venv is already complete (reused)
+        key = plans.KEY.format(req=q(f"{ship.requirements_on_host(v)}"))
+        d = plans.venv_dir(v)
+        pip = plans.in_release_venv(v, no_index(v, wheels))
         return (
             f'{key}; if [ -e {d}/.complete ]; then echo "nothing to install"; '
             f"else {pip} && touch -- {d}/.complete; fi && {gone}"
@@ -113,9 +115,9 @@ def ai_install(step: Step, release: bool) -> Step:
     )  # fmt: skip
 
 
-def ai_reinstall(step: Step) -> Step:
+def ai_reinstall(step: Step, strategy: Strategy) -> Step:
     def command(v: RunView) -> str:
-        return build_kind.app(v).plans("manual").in_venv(v, no_index(v, ship.wheel_cache(v)))
+        return build_kind.app(v).plans(strategy.name).in_venv(v, no_index(v, ship.wheel_cache(v)))
 
     return Step(
         step.number, f"{step.title} (호스트의 휠 캐시에서)", step.expected, step.on_failure,
@@ -132,17 +134,21 @@ def _before(number: str) -> str:
     return str(int(digits) - 1) if digits else number
 
 
-def _local_steps(step: Step, view: RunView, kind: str) -> tuple[Step, ...]:
-    """What a local build makes of ``step``, by what the step declares (Step.local_build)
-    and what the app's build makes (tasks/apps/base.py JAR, TREE, WHEELHOUSE)."""
+def _local_steps(step: Step, view: RunView, strategy: Strategy,
+                 rollback: bool) -> tuple[Step, ...]:  # fmt: skip
+    """What a local build makes of ``step``, by what the step declares (Step.local_build),
+    what the app's build makes (tasks/apps/base.py JAR, TREE, WHEELHOUSE) and what the
+    plan's strategy does (it pulls the branch's head; it installs in place or into a new
+    release)."""
     role, built, n = step.local_build, build_kind.kind(view), step.number
-    if kind == "manual-rollback":
-        return (ai_reinstall(step),) if role == "deps" and built == WHEELHOUSE else (step,)
-    if role == "pull" and kind == "manual":
+    if rollback:  # installs what a deploy sent: the wheels, from the host's cache
+        reinstalls = role == "deps" and built == WHEELHOUSE
+        return (ai_reinstall(step, strategy),) if reinstalls else (step,)
+    if role == "pull" and strategy.pulls_branch_head:
         return (exact_pull(step, lambda v: build_kind.app(v).checkout(v.s)),)
     if built == TREE:  # rsync the tree where the install ran, check it where the build ran
         return {"deps": (send_step(n, "rsync"),), "build": (verify_step(n),)}.get(role, (step,))
-    if built == JAR and kind == "manual":  # sent and checked before the stop, installed
+    if built == JAR and not strategy.keeps_releases:  # in place: sent, checked before the stop
         if role == "stop":
             return (send_step(f"{_before(n)}s", "sftp"), verify_step(f"{_before(n)}v"), step)
         return (jar_install(step),) if role == "build" else (step,)
@@ -150,14 +156,15 @@ def _local_steps(step: Step, view: RunView, kind: str) -> tuple[Step, ...]:
         return (send_step(n, "sftp"), verify_step(f"{n}v")) if role == "build" else (step,)
     if built == WHEELHOUSE and role == "deps":  # sent and checked, then pip --no-index
         return (send_step(f"{_before(n)}s", "sftp"), verify_step(f"{_before(n)}v"),
-                ai_install(step, release=kind == "release"))  # fmt: skip
+                ai_install(step, strategy))  # fmt: skip
     return (step,)
 
 
-def adapt_local(plan: Plan, view: RunView, kind: str) -> Plan:
+def adapt_local(plan: Plan, view: RunView, strategy: Strategy, rollback: bool = False) -> Plan:
     """``plan`` with a local build: each step as :func:`_local_steps` makes it. A plan the
     local build does not change (a rollback that installs nothing) stays as it is."""
-    steps = tuple(new for step in plan.steps for new in _local_steps(step, view, kind))
+    steps = tuple(new for step in plan.steps
+                  for new in _local_steps(step, view, strategy, rollback))  # fmt: skip
     if steps == plan.steps:
         return plan
     return Plan(plan.component, plan.section, f"{plan.title} — 로컬 빌드", plan.location,

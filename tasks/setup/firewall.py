@@ -5,8 +5,9 @@ What comes in (everything else is dropped; loopback, replies and ICMP stay open)
 - every host: SSH on the port the tool connects to (from ``ssh_allow_from`` when it is set);
 - cpu: 80 and 443 (nginx). MariaDB (3306) and the backend (8080, blue/green 8081/8082) are
   not reachable from outside;
-- gpu: the AI server's ports (``ai_listen_port`` and the blue/green ``ai_ports``) only from
-  ``ai_allow_from``, by default the inventory's [cpu] host address.
+- an app's ports it opens to other hosts (``App.opening``: on gpu the AI server's
+  ``ai_listen_port`` and the blue/green ``ai_ports``) only from its ``<app>_allow_from``, by
+  default the inventory's [cpu] host address (a set per app, named after it: ``ai_v4``).
 
 The ruleset is rendered from templates/nftables/dojangkok.nft.j2 and replaces only this
 table, atomically (one ``nft -f`` transaction: declare, delete, write again), after
@@ -26,6 +27,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from tasks.apps import registry
+from tasks.apps.base import App, Opening
 from tasks.config.render import MANAGED, environment
 from tasks.engine import staging
 from tasks.engine.steps import Upload
@@ -34,7 +36,7 @@ from tasks.errors import ConfigError
 from tasks.hostfacts import ch, tracked
 from tasks.hosts import values
 from tasks.hosts.inventory import Host
-from tasks.hosts.settings import Settings
+from tasks.hosts.settings import VIEWS, Settings
 from tasks.shell import q
 
 TABLE = "inet dojangkok"
@@ -46,6 +48,8 @@ APPLIED = f"{CONF_DIR}/firewall.applied"
 UNIT = "dojangkok-firewall.service"
 TEMPLATE = "nftables/dojangkok.nft.j2"
 UNIT_TEMPLATE = "systemd/firewall.service.j2"
+#: the apps' settings naming who may reach their opened ports (``<app>_allow_from``)
+ALLOW_FROM = tuple(view["allow_from"] for view in VIEWS.values() if "allow_from" in view)
 
 
 @dataclass(frozen=True)
@@ -65,34 +69,52 @@ def unit_path(s: Settings) -> str:
     return f"{s.systemd_dir}/{UNIT}"
 
 
-def ai_ports(s: Settings) -> list[int]:
-    return sorted({s.ai_listen_port, *s.ai_ports})
+def opened(host: Host) -> list[tuple[App, Opening]]:
+    """The apps on ``host`` with ports its firewall opens to other hosts (App.opening), by
+    the host's roles (none: every role)."""
+    roles = registry.roles(host.groups, host.alias) or set(registry.GROUPS)
+    return [(app, opening) for app in registry.ORDER
+            if app.group in roles and (opening := app.opening(host.settings))]  # fmt: skip
 
 
-def ai_sources(host: Host) -> tuple[list[str], str]:
-    """(the addresses that may reach the AI ports, where they come from)."""
-    s = host.settings
-    if s.ai_allow_from:
-        return list(s.ai_allow_from), "ai_allow_from"
+def sources(host: Host, app: App, opening: Opening) -> tuple[list[str], str]:
+    """(the addresses that may reach ``app``'s opened ports, where they come from): its
+    ``<app>_allow_from``, else the inventory's [cpu] host's address."""
+    setting = VIEWS[app.name]["allow_from"]
+    if allowed := getattr(host.settings, setting):
+        return list(allowed), setting
     if not host.cpu_addresses:
         raise ConfigError(
-            f"the firewall of {host.alias} lets only the CPU host reach the AI server, but the "
-            "inventory has no [cpu] host and ai_allow_from is empty",
-            'set ai_allow_from to the CPU host\'s address, e.g. ai_allow_from=["10.0.1.10"] '
-            "under [gpu:vars], or firewall=off",
+            f"the firewall of {host.alias} lets only the CPU host reach {opening.what}, but the "
+            f"inventory has no [cpu] host and {setting} is empty",
+            f'set {setting} to the CPU host\'s address, e.g. {setting}=["10.0.1.10"] '
+            f"under [{app.group}:vars], or firewall=off",
         )
     for address in host.cpu_addresses:
         try:
-            values.network(address, "ai_allow_from")
+            values.network(address, setting)
         except ConfigError:
             raise ConfigError(
-                f"the firewall of {host.alias} lets only the CPU host reach the AI server, but "
+                f"the firewall of {host.alias} lets only the CPU host reach {opening.what}, but "
                 f"the [cpu] host's address in the inventory, {address!r}, is a name: nftables "
-                "needs an IP address (ai_allow_from is empty)",
-                "set ai_allow_from to the address the GPU host sees the CPU host connect from, "
-                'e.g. ai_allow_from=["10.0.1.10"] under [gpu:vars], or firewall=off',
+                f"needs an IP address ({setting} is empty)",
+                f"set {setting} to the address the {app.group.upper()} host sees the CPU host "
+                f'connect from, e.g. {setting}=["10.0.1.10"] under [{app.group}:vars], or '
+                "firewall=off",
             ) from None
     return list(host.cpu_addresses), "the [cpu] host's address in the inventory"
+
+
+def source_problems(host: Host) -> list[tuple[str, str]]:
+    """[(setting, problem)]: the opened ports whose sources cannot be known (setup names
+    them with everything else missing, before any host)."""
+    problems = []
+    for app, opening in opened(host):
+        try:
+            sources(host, app, opening)
+        except ConfigError as exc:
+            problems.append((VIEWS[app.name]["allow_from"], exc.problem))
+    return problems
 
 
 def _split(networks: list[str]) -> tuple[list[str], list[str]]:
@@ -136,11 +158,10 @@ def plan(host: Host) -> tuple[list[AddressSet], list[Rule]]:
         rules.append(Rule("SSH from anywhere (ssh_allow_from is empty)", ssh))
     if "cpu" in roles:
         rules.append(Rule("nginx: the site (80 redirects to 443)", "tcp dport { 80, 443 } accept"))
-    if "gpu" in roles:
-        sources, origin = ai_sources(host)
-        more_sets, more_rules = _from(
-            "ai", sources, f"tcp dport {_ports(ai_ports(s))} accept", f"the AI server from {origin}"
-        )
+    for app, opening in opened(host):  # a set per app, named after it
+        allowed, origin = sources(host, app, opening)
+        more_sets, more_rules = _from(app.name, allowed, f"tcp dport {_ports(list(opening.ports))} accept",
+                                      f"{opening.what} from {origin}")  # fmt: skip
         sets += more_sets
         rules += more_rules
     return sets, rules
@@ -150,7 +171,8 @@ def ruleset(host: Host) -> str:
     """The complete file ``nft -f`` loads (templates/nftables/dojangkok.nft.j2)."""
 
     values.networks(host.settings.ssh_allow_from, "ssh_allow_from")
-    values.networks(host.settings.ai_allow_from, "ai_allow_from")
+    for name in ALLOW_FROM:
+        values.networks(getattr(host.settings, name), name)
     sets, rules = plan(host)
     template = environment().get_template(TEMPLATE)
     return template.render(sets=sets, rules=rules, managed=MANAGED.format(template=TEMPLATE))

@@ -96,11 +96,9 @@ def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
     needs = [] if opts.dry_run else setup_needs(host)  # a dry run reads no secret
     missing = Missing(secrets)  # setup connects even in a dry run: the connection files too
     preflight_secrets(host, secrets, needs, (host_setup.plan(view),), view, missing=missing)
-    if host.settings.firewall == "on" and "gpu" in registry.roles(host.groups, host.alias):
-        try:
-            firewall.ai_sources(offline)
-        except ConfigError as exc:
-            missing.setting(host, "ai_allow_from", exc.problem)
+    if host.settings.firewall == "on":
+        for setting, problem in firewall.source_problems(offline):
+            missing.setting(host, setting, problem)
     missing.check()
     if host.settings.firewall == "on":  # every firewall error before any host
         texts += "\n" + firewall.ruleset(offline)

@@ -14,6 +14,7 @@ import contextlib
 import pytest
 
 from tasks.apps import registry
+from tasks.apps.base import strategy_for
 from tasks.engine.steps import Kind
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
@@ -74,7 +75,8 @@ def local_commands(s: Settings, kind: str) -> list[str]:
                 if step.kind is Kind.SHELL or step.command is ship.rsync:
                     out.append(step.render(v))
             if name == "ai":
-                out.append(plans.ai_reinstall(proc.rollback_plan(v).step("R2")).render(v))
+                back = proc.rollback_plan(v).step("R2")
+                out.append(plans.ai_reinstall(back, strategy_for("manual")).render(v))
     return list(dict.fromkeys(out))
 
 

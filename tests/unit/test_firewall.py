@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tasks.apps import registry
 from tasks.engine.view import RunView
 from tasks.errors import ConfigError
 from tasks.hosts import inventory
 from tasks.hosts.inventory import Host
-from tasks.hosts.settings import Settings
+from tasks.hosts.settings import VIEWS, Settings
 from tasks.setup import detect, firewall
 from tasks.setup import setup as host_setup
 
@@ -180,3 +181,13 @@ def test_settings_say_where_an_empty_ai_allow_from_points():
     assert rows["ai_allow_from"] == "default: empty, so the [cpu] host's address (10.0.0.2)"
     rows = {name: origin for name, _, origin in detect.report(host("cpu"), detect.assumed())}
     assert rows["ai_allow_from"] == "default" and rows["ssh_allow_from"] == "default"
+
+
+def test_what_an_app_opens_is_its_own_and_names_who_may_reach_it():
+    """The firewall asks each App what it opens to other hosts (App.opening): the AI server
+    alone today; its sources are the app's own <app>_allow_from setting."""
+    opens = [app for app in registry.ORDER if app.opening(Settings()) is not None]
+    assert [app.name for app in opens] == ["ai"]
+    assert all("allow_from" in VIEWS[app.name] for app in opens)
+    assert firewall.ALLOW_FROM == ("ai_allow_from",)
+    assert registry.get("ai").opening(Settings(ai_listen_port=9000)).ports == (8001, 8002, 9000)

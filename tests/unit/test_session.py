@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -11,6 +12,7 @@ from tasks.apps.database import backup
 from tasks.engine import lock as locks
 from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.lock import LockHeld, LockInfo
+from tasks.engine.session import session
 from tasks.errors import StepFailed
 from tasks.hosts.secrets import Secrets
 from tasks.strategies import deploy, firstlook, full
@@ -178,7 +180,6 @@ def test_a_weak_secret_is_refused_before_any_host_naming_only_its_key(monkeypatc
 
 def test_a_task_that_deploys_no_revision_records_none(history):
     from tasks.engine.history import revisions as _revisions
-    from tasks.engine.session import session
 
     with session("config", "config", make_host(), Secrets(dict(SECRETS)), title="push-config",
                  yes=True, remote=FakeRemote(), lock=False):  # fmt: skip
@@ -382,3 +383,23 @@ def test_a_restore_loads_the_dump_as_the_admin_over_the_admin_login(monkeypatch,
     assert 'user="root"' in opt and SECRETS["MYSQL_ROOT_PASSWORD"] in opt  # D4's, the last
     assert any("mysqldump" in c for how, c in remote.calls if how == "run")  # D2: deploy's
     assert remote.root is None  # the admin's login is closed again
+
+
+def test_a_lock_left_to_the_host_stays_when_this_side_ends_inside_and_returns_after(history):
+    """While the host's critical section runs on its own (Session.lock_left_to_host, the
+    release flow's host part), this side ending leaves the deploy lock to the host: the
+    session's end does not release it. A block that ends well gives the lock back."""
+
+    def run(fail: bool) -> FakeRemote:
+        remote = FakeRemote()
+        refused = pytest.raises(StepFailed) if fail else contextlib.nullcontext()
+        opened = session("deploy", "backend", make_host(), Secrets(dict(SECRETS)), title="t",
+                         connect=connect_to(remote))  # fmt: skip
+        with refused, opened as s, s.lock_left_to_host():
+            if fail:
+                raise StepFailed("the connection broke while following", "see the host")
+        return remote
+
+    assert "rm -rf -- /var/lib/dojangkok-deploy/deploy.lock" in run(fail=False).commands()
+    assert "deploy.lock" in run(fail=True).commands()  # taken ...
+    assert "rm -rf -- /var/lib/dojangkok-deploy/deploy.lock" not in run(fail=True).commands()

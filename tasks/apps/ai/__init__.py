@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from tasks.apps.base import (
     WHEELHOUSE,
-    AppEnv,
     BuildOutput,
     ConfigFile,
     FirstBuild,
+    Opening,
     ServiceApp,
     strategy_for,
-    system_env_path,
 )
 from tasks.hostfacts import ch, tracked
 from tasks.hosts import validate
@@ -69,27 +68,9 @@ class Ai(ServiceApp):
     restart, health. Downtime: from the restart until /health answers.
     """
 
-    def checkout(self, s: Settings) -> str:
-        return s.ai_dir
-
-    def service(self, s: Settings) -> str:
-        return s.ai_service
-
     def setup_units(self, s: Settings, paired: bool) -> list[str]:
         """Its unit; with a blue/green pair, the nginx that proxies to the live instance."""
         return ["nginx"] if paired else [s.ai_service]
-
-    def env(self, s: Settings) -> AppEnv:
-        return AppEnv(self.name, s.ai_dir, s.ai_env_file, ".env.example", s.ai_env, s.ai_user,
-                      system_env_path(s, self.name))  # fmt: skip
-
-    def service_user(self, s: Settings) -> str:
-        return s.ai_user
-
-    def writable(self, s: Settings) -> list[str]:
-        return [
-            p if p.startswith("/") else f"{s.ai_dir}/{p}" for p in map(str, s.ai_writable_paths)
-        ]
 
     def first_build_command(self, s: Settings) -> str:
         venv, done = q(s.ai_venv), q(f"{s.ai_venv}/{SETUP_MARKER}")
@@ -104,6 +85,10 @@ class Ai(ServiceApp):
 
     def manual_paths(self, s: Settings) -> list[tuple[str, str]]:
         return [(f"{s.ai_dir}/{s.ai_venv}/bin/python", "the venv")]
+
+    def opening(self, s: Settings) -> Opening:
+        """The backend on the CPU host asks it: its port and the blue/green instances'."""
+        return Opening("the AI server", tuple(sorted({s.ai_listen_port, *s.ai_ports})))
 
     def build_output(self, s: Settings) -> BuildOutput:
         return BuildOutput(WHEELHOUSE, "", s.ai_requirements)
@@ -150,9 +135,6 @@ class Ai(ServiceApp):
     # --- asked by the strategies ---
     serves_its_checkout = True
     manual_downtime = "별도 인스턴스, 다운타임 1-2분"
-
-    def smoke(self, s: Settings) -> list:
-        return s.ai_smoke
 
     def release_unit(self, s: Settings) -> str:
         return s.ai_service

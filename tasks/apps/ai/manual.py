@@ -94,7 +94,7 @@ def plan(view: RunView) -> Plan:
     )  # fmt: skip
 
 
-@adapts("manual-rollback")  # build_on=local: the build ran here (tasks/localbuild/plans.py)
+@adapts("manual", rollback=True)  # build_on=local: the build ran here (tasks/localbuild/plans.py)
 def rollback_plan(view: RunView, reason: str = "") -> Plan:
     svc = view.s.ai_service
     steps = (

@@ -36,14 +36,8 @@ SECTION = "C"
 AI_UPSTREAM = "dojangkok_ai"
 
 #: with ai_switch=blue-green: two instances behind nginx on the GPU host (bluegreen.py)
-PAIR = Pair(
-    AI, service=lambda s: s.ai_service, ports=lambda s: s.ai_ports,
-    upstream_file=lambda s: s.ai_upstream_file, upstream=AI_UPSTREAM,
-    switch_port=lambda s: s.ai_switch_port,
-    keep_warm=lambda s: s.ai_keep_warm, smoke=lambda s: s.ai_smoke,
-    numbers=("5", "6", "7", "7a", "7b", "7c"),
-    usual_port=lambda s: s.ai_listen_port,
-)  # fmt: skip
+PAIR = Pair.of(AI, upstream_file=lambda s: s.ai_upstream_file, upstream=AI_UPSTREAM,
+               numbers=("5", "6", "7", "7a", "7b", "7c"))  # fmt: skip
 
 
 AUTO, RESTART, BLUE_GREEN = "auto", "restart", "blue-green"

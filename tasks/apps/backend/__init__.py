@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from tasks.apps.base import (
     JAR,
-    AppEnv,
     BuildOutput,
     ConfigFile,
     FirstBuild,
     ServiceApp,
     strategy_for,
-    system_env_path,
 )
 from tasks.hostfacts import ch, tracked
 from tasks.hosts.settings import Settings
@@ -70,29 +68,12 @@ class Backend(ServiceApp):
     The database is NOT restored; if the data must go back too: `fab -H cpu restore-db`.
     """
 
-    def checkout(self, s: Settings) -> str:
-        return s.backend_dir
-
-    def service(self, s: Settings) -> str:
-        return s.backend_service
-
     def setup_units(self, s: Settings, paired: bool) -> list[str]:
         """Its database first, then its own unit (a pair's instances are the release's)."""
         return [s.db_service or "mysql", *([] if paired else [s.backend_service])]
 
     def needs(self, s: Settings) -> list[tuple[str, str]]:
         return [(s.db_backup_password_env, "MySQL backup, step B3")]
-
-    def env(self, s: Settings) -> AppEnv:
-        return AppEnv(self.name, s.backend_dir, s.backend_env_file, s.backend_env_example,
-                      s.backend_env, s.backend_user, system_env_path(s, self.name))  # fmt: skip
-
-    def service_user(self, s: Settings) -> str:
-        return s.backend_user
-
-    def writable(self, s: Settings) -> list[str]:
-        return [p if p.startswith("/") else f"{s.backend_dir}/{p}"
-                for p in map(str, s.backend_writable_paths)]  # fmt: skip
 
     def first_build_command(self, s: Settings) -> str:
         art = q(s.backend_artifact)
@@ -123,9 +104,6 @@ class Backend(ServiceApp):
 
     def served_file(self, s: Settings) -> str:
         return f"{s.backend_dir}/{s.backend_artifact}"
-
-    def smoke(self, s: Settings) -> list:
-        return s.backend_smoke
 
 
 BACKEND = Backend()

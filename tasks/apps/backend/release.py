@@ -36,14 +36,8 @@ from tasks.strategies.release import switchtable
 from tasks.strategies.release.bluegreen import Pair
 
 #: the backend's two instances behind nginx's upstream (tasks/strategies/release/bluegreen.py)
-PAIR = Pair(
-    BACKEND, service=lambda s: s.backend_service, ports=lambda s: s.backend_ports,
-    upstream_file=lambda s: s.nginx_upstream_file, upstream=UPSTREAM,
-    switch_port=lambda s: s.backend_switch_port,
-    keep_warm=lambda s: s.backend_keep_warm, smoke=lambda s: s.backend_smoke,
-    numbers=("9", "10", "11", "11a", "11b", "11c"),
-    usual_port=lambda s: s.backend_port,
-)  # fmt: skip
+PAIR = Pair.of(BACKEND, upstream_file=lambda s: s.nginx_upstream_file, upstream=UPSTREAM,
+               numbers=("9", "10", "11", "11a", "11b", "11c"))  # fmt: skip
 
 
 SECTION = "B"

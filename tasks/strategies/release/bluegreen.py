@@ -65,6 +65,17 @@ class Pair:
     #: localhost:<it> is asked of the new instance
     usual_port: Callable[[Settings], int] | None = None
 
+    @classmethod
+    def of(cls, app: App, *, upstream_file: Callable[[Settings], str], upstream: str,
+           numbers: tuple[str, str, str, str, str, str]) -> Pair:  # fmt: skip
+        """The pair of an app that answers the pair's questions itself (a ServiceApp: its
+        unit, its blue/green ports, its usual port, its smoke requests) and whose settings
+        block names the rest alike: ``<app>_switch_port``, ``<app>_keep_warm``."""
+        return cls(app, service=app.service, ports=app.pair_ports, upstream_file=upstream_file,
+                   upstream=upstream, switch_port=lambda s: s.app(app.name).switch_port,
+                   keep_warm=lambda s: s.app(app.name).keep_warm, smoke=app.smoke,
+                   numbers=numbers, usual_port=app.port)  # fmt: skip
+
     # --- names ----------------------------------------------------------------------------
     def instance(self, s: Settings, port: int) -> str:
         """The instance's name (for titles); commands take :meth:`unit`."""

@@ -225,10 +225,9 @@ def _host_part(s: Session, plan: Plan, back: Plan, ack: str = "now",
         s.console.out(f"── 실패 시 호스트에서: {back.title} ──")
         s.execute(back)
         return []
-    s.lock_handed_over = True  # from here the host finishes (and unlocks) if we are gone
-    done = hostscript.follow(s, "never" if reads else ack)
-    got = s.batch([hostscript.ack_command(s.view), *reads])[1:] if reads else []
-    s.lock_handed_over = False
+    with s.lock_left_to_host():  # from here the host finishes (and unlocks) if we are gone
+        done = hostscript.follow(s, "never" if reads else ack)
+        got = s.batch([hostscript.ack_command(s.view), *reads])[1:] if reads else []
     hostscript.settle(s, done, serving)
     return got
 
