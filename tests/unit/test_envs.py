@@ -65,7 +65,9 @@ def test_a_named_environment_s_missing_files_are_named_with_the_fix(no_env, tmp_
     err = environment.missing_files()
     assert err is not None
     text = str(err)
-    assert "hosts.prdo.ini" in text and ".env.prdo" in text and "cp hosts.ini hosts.prdo.ini" in text
+    assert (
+        "hosts.prdo.ini" in text and ".env.prdo" in text and "cp hosts.ini hosts.prdo.ini" in text
+    )
     # the loaders say the same, not "no secrets" nor another environment's file
     with pytest.raises(ConfigError, match="환경 prdo의 파일이 없습니다"):
         Secrets.load()
