@@ -28,8 +28,8 @@ NAME = "dojangkok"
 #: the program-level option that names the environment (tasks/hosts/environment.py)
 ENV_FLAG = "env"
 ENV_HELP = (
-    "환경 이름: hosts.NAME.ini와 .env.NAME을 씁니다 (DOJANGKOK_HOSTS / DOJANGKOK_ENV가 "
-    "지정한 파일이 우선; clone의 fab에서는 DOJANGKOK_ENVIRONMENT=NAME)"
+    "환경 이름: hosts.NAME.ini와 .env.NAME을 씁니다 (DOJANGKOK_ENVIRONMENT=NAME과 같음; "
+    "DOJANGKOK_HOSTS / DOJANGKOK_ENV가 지정한 파일이 우선)"
 )
 #: the task a command after ``--`` runs through (``fab -H cpu -- CMD`` is ``fab -H cpu run -- CMD``)
 RUN_TASK = "run"
