@@ -261,3 +261,13 @@ def test_the_host_history_read_is_filtered_and_compact(tmp_path):
     assert json.loads(out) == {"kind": "deploy", "result": "ok", "to": REV, "run_id": "1"}
     empty = noop.last_runs_command(Settings(state_dir=str(tmp_path / "none")), "backend")
     assert subprocess.run(["bash", "-c", empty], capture_output=True, text=True).stdout == ""
+
+
+def test_blue_green_the_live_port_must_run_the_current_release():
+    from tasks.strategies.release.flow import HostState
+
+    state = HostState([], True, 8081, 8082, {8081: ("active", "r1"), 8082: ("active", "r0")})
+    assert noop._live_runs(state, "r1") and not noop._live_runs(state, "r0")
+    state.slots[8081] = ("failed", "r1")
+    assert not noop._live_runs(state, "r1")
+    assert noop._live_runs(HostState([], True), "r1")  # no pair: one unit, nothing to compare
