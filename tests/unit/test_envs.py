@@ -271,3 +271,26 @@ def test_blue_green_the_live_port_must_run_the_current_release():
     state.slots[8081] = ("failed", "r1")
     assert not noop._live_runs(state, "r1")
     assert noop._live_runs(HostState([], True), "r1")  # no pair: one unit, nothing to compare
+
+
+def test_deploy_and_rollback_tasks_confirm_after_the_preflight_before_any_host(monkeypatch):
+    import io
+
+    import tasks
+
+    calls: list[str] = []
+    host = make_host(Settings(confirm_deploy="yes"))
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # a script: no terminal
+    monkeypatch.setattr(tasks.cli, "component_hosts", lambda c, name, task: (None, [host]))
+    monkeypatch.setattr(tasks.cli, "secrets", lambda: None)
+    monkeypatch.setattr(tasks.deploy, "preflight", lambda *a, **k: calls.append("preflight"))
+    for name in ("deploy_host", "rollback_host"):
+        monkeypatch.setattr(tasks.deploy, name, lambda *a, name=name, **k: calls.append(name))
+    for run in (lambda yes: tasks._deploy(None, "frontend", False, yes, "", None),
+                lambda yes: tasks._rollback(None, "frontend", None, False, yes, "", None)):  # fmt: skip
+        calls.clear()
+        with pytest.raises(ConfigError, match="입력할 터미널이 없습니다"):
+            run(False)
+        assert calls == ["preflight"]
+        run(True)
+        assert calls[-1] in ("deploy_host", "rollback_host")
