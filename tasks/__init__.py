@@ -159,10 +159,10 @@ def full_deploy(c, dry_run=False, yes=False, parallel=False, sequential=False, m
                      sequential=bool(sequential))  # fmt: skip
 
 
-@task(klass=flags.OneMeaning, help=help_for("dry-run", "message"))
+@task(klass=flags.OneMeaning, help=help_for("dry-run", "message", "lock-wait"))
 @in_group("cpu")
 @operator_task
-def backup_db(c, dry_run=False, message=""):
+def backup_db(c, dry_run=False, message="", lock_wait=None):
     """Manual B 3–4 on their own: a verified, gzipped mysqldump in backup_dir (default /app/backups).
 
     Usage: fab -H cpu backup-db [--dry-run]
@@ -170,18 +170,19 @@ def backup_db(c, dry_run=False, message=""):
     hosts, secrets = cli.hosts(c, "cpu", task="backup-db"), cli.secrets()
     deploy.preflight_database(hosts, secrets, "backup")
     for host in hosts:
-        deploy.backup_host(host, secrets, cli.options(dry_run, True, message))
+        deploy.backup_host(host, secrets, cli.options(dry_run, True, message, lock_wait=lock_wait))
 
 
 @task(
     klass=_WordMayBeLeftOut,
-    help={**help_for("backup", "dry-run", "yes", "message"),
+    help={**help_for("backup", "dry-run", "yes", "message", "lock-wait"),
           "maintenance": "점검 페이지를 복원하는 동안 켜고 끝나면 끕니다 (묻지 않음; --yes만으로는 "
           "켜지 않습니다)"},
 )  # fmt: skip
 @in_group("cpu")
 @operator_task
-def restore_db(c, backup=None, dry_run=False, yes=False, message="", maintenance=False):
+def restore_db(c, backup=None, dry_run=False, yes=False, message="", maintenance=False,
+               lock_wait=None):  # fmt: skip
     """The manual's "(필요 시) DB 복원": load a backup into the database, after backing up now.
 
     Usage: fab -H cpu restore-db [--backup=/app/backups/backup_<run id>.sql.gz] [--yes]
@@ -195,6 +196,7 @@ def restore_db(c, backup=None, dry_run=False, yes=False, message="", maintenance
 
     backup = values.restore_source(backup) if backup else None
     hosts, secrets = cli.hosts(c, "cpu", task="restore-db"), cli.secrets()
+    opts = cli.options(dry_run, yes, message, lock_wait=lock_wait)
     deploy.preflight_database(hosts, secrets, "restore")
     with_page = page.wanted_for_restore(bool(yes), bool(maintenance), bool(dry_run))
     for host in hosts:
@@ -202,7 +204,7 @@ def restore_db(c, backup=None, dry_run=False, yes=False, message="", maintenance
             page.toggle(host, secrets, "on", message="데이터베이스 복원 중입니다. 잠시 후 다시 "
                         "접속해 주십시오.", dry_run=bool(dry_run))  # fmt: skip
         try:
-            deploy.restore_host(host, secrets, backup, cli.options(dry_run, yes, message))
+            deploy.restore_host(host, secrets, backup, opts)
         except BaseException:
             if with_page:
                 Console(secrets).out(f"복원이 끝나지 않아 점검 페이지를 켜 둡니다: 확인한 뒤 "

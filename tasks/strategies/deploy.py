@@ -183,7 +183,7 @@ def preflight_database(hosts: list[Host], secrets: Secrets, task: str) -> None:
 def backup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
     """Manual B3–B4 alone (`fab backup-db`), recorded like a deploy."""
     with session("backup", "database", host, secrets, title="DB 백업", dry_run=opts.dry_run,
-                 yes=True, message=opts.message) as s:  # fmt: skip
+                 yes=True, message=opts.message, lock_wait=opts.lock_wait) as s:  # fmt: skip
         s.execute(backup.backup_plan(s.view))
         if not opts.dry_run:
             s.console.out(f"백업 파일: {backup.backup_file(s.view)}")
@@ -194,7 +194,7 @@ def restore_host(host: Host, secrets: Secrets, source: str | None, opts: Options
     """Restore the DB from a backup (the newest unless named), after a safety backup."""
     source = values.restore_source(source) if source else source
     with session("restore", "database", host, secrets, title="DB 복원", dry_run=opts.dry_run,
-                 yes=opts.yes, message=opts.message) as s:  # fmt: skip
+                 yes=opts.yes, message=opts.message, lock_wait=opts.lock_wait) as s:  # fmt: skip
         st = host.settings
         if not source and not opts.dry_run:
             source = s.query(
