@@ -27,7 +27,7 @@ from tasks.procedures import locking, settings_view
 from tasks.procedures import maintenance as page
 from tasks.procedures import run as run_proc
 from tasks.setup import provision
-from tasks.strategies import deploy, full
+from tasks.strategies import confirm, deploy, full
 from tasks.strategies.release import admin as release_admin
 from tasks.targets import in_group, without_hosts
 
@@ -78,20 +78,24 @@ class _MayBeLeftOut(Argument):
         self.set_value(arg, cast=True)
 
 
-def _deploy(c, name: str, dry_run, yes, message, strategy, build_on=None, revision=None) -> None:
+def _deploy(c, name: str, dry_run, yes, message, strategy, build_on=None, revision=None,
+            lock_wait=None, force=False) -> None:  # fmt: skip
     comp, hosts = cli.component_hosts(c, name, f"deploy-{name}")
     secrets = cli.secrets()
-    opts = cli.options(dry_run, yes, message, strategy, build_on, revision)
+    opts = cli.options(dry_run, yes, message, strategy, build_on, revision, lock_wait, force)
     deploy.preflight(comp, hosts, secrets, opts)
+    confirm.confirm(hosts, f"deploy-{name}", dry_run=opts.dry_run, yes=opts.yes)
     for host in hosts:
         deploy.deploy_host(comp, host, secrets, opts)
 
 
-def _rollback(c, name: str, to, dry_run, yes, message, strategy) -> None:
+def _rollback(c, name: str, to, dry_run, yes, message, strategy, lock_wait=None) -> None:
     to = values.rollback_target(to) if to else None  # before anything else
     comp, hosts = cli.component_hosts(c, name, f"rollback-{name}")
-    secrets, opts = cli.secrets(), cli.options(dry_run, yes, message, strategy)
+    secrets = cli.secrets()
+    opts = cli.options(dry_run, yes, message, strategy, lock_wait=lock_wait)
     deploy.preflight(comp, hosts, secrets, opts, task="rollback")
+    confirm.confirm(hosts, f"rollback-{name}", dry_run=opts.dry_run, yes=opts.yes)
     for host in hosts:
         deploy.rollback_host(comp, host, secrets, opts, to=to)
 
@@ -107,20 +111,22 @@ def _declared(body, kind: str, app: App, doc: str):
 def deploy_task(app: App):
     """``deploy-<app>``: the app's deploy on its group's hosts."""
 
-    def body(c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None):
-        _deploy(c, app.name, dry_run, yes, message, strategy, build_on, revision)
+    def body(c, dry_run=False, yes=False, message="", strategy=None, build_on=None, revision=None,
+             lock_wait=None, force=False):  # fmt: skip
+        _deploy(c, app.name, dry_run, yes, message, strategy, build_on, revision, lock_wait, force)
 
-    helps = help_for("dry-run", "yes", "message", "strategy", "build-on", "revision")
+    helps = help_for("dry-run", "yes", "message", "strategy", "build-on", "revision", "lock-wait",
+                     "force")  # fmt: skip
     return task(help=helps, klass=flags.OneMeaning)(_declared(body, "deploy", app, app.deploy_help))
 
 
 def rollback_task(app: App):
     """``rollback-<app>``: back to the app's previous good release on its group's hosts."""
 
-    def body(c, to=None, dry_run=False, yes=False, message="", strategy=None):
-        _rollback(c, app.name, to, dry_run, yes, message, strategy)
+    def body(c, to=None, dry_run=False, yes=False, message="", strategy=None, lock_wait=None):
+        _rollback(c, app.name, to, dry_run, yes, message, strategy, lock_wait)
 
-    helps = help_for("to", "dry-run", "yes", "message", "strategy")
+    helps = help_for("to", "dry-run", "yes", "message", "strategy", "lock-wait")
     return task(help=helps, klass=flags.OneMeaning)(
         _declared(body, "rollback", app, app.rollback_help)
     )
@@ -131,11 +137,11 @@ ROLLBACKS = [rollback_task(app) for app in registry.ORDER]
 
 
 @task(klass=flags.OneMeaning, help=help_for("dry-run", "yes", "parallel", "sequential", "message", "strategy",
-                    "build-on"))  # fmt: skip
+                    "build-on", "lock-wait", "force"))  # fmt: skip
 @without_hosts
 @operator_task
 def full_deploy(c, dry_run=False, yes=False, parallel=False, sequential=False, message="",
-                strategy=None, build_on=None):  # fmt: skip
+                strategy=None, build_on=None, lock_wait=None, force=False):  # fmt: skip
     """Manual D: frontend and backend on [cpu], AI on [gpu]; stops at the first failure.
 
     Usage: fab full-deploy [--dry-run] [--yes] [--parallel | --sequential]   (no -H: the
@@ -148,15 +154,15 @@ def full_deploy(c, dry_run=False, yes=False, parallel=False, sequential=False, m
     every chain.
     """
 
-    opts = cli.options(dry_run, yes, message, strategy, build_on)
+    opts = cli.options(dry_run, yes, message, strategy, build_on, lock_wait=lock_wait, force=force)
     full.full_deploy(inventory.load(), cli.secrets(), opts, parallel=bool(parallel),
                      sequential=bool(sequential))  # fmt: skip
 
 
-@task(klass=flags.OneMeaning, help=help_for("dry-run", "message"))
+@task(klass=flags.OneMeaning, help=help_for("dry-run", "message", "lock-wait"))
 @in_group("cpu")
 @operator_task
-def backup_db(c, dry_run=False, message=""):
+def backup_db(c, dry_run=False, message="", lock_wait=None):
     """Manual B 3–4 on their own: a verified, gzipped mysqldump in backup_dir (default /app/backups).
 
     Usage: fab -H cpu backup-db [--dry-run]
@@ -164,18 +170,19 @@ def backup_db(c, dry_run=False, message=""):
     hosts, secrets = cli.hosts(c, "cpu", task="backup-db"), cli.secrets()
     deploy.preflight_database(hosts, secrets, "backup")
     for host in hosts:
-        deploy.backup_host(host, secrets, cli.options(dry_run, True, message))
+        deploy.backup_host(host, secrets, cli.options(dry_run, True, message, lock_wait=lock_wait))
 
 
 @task(
     klass=_WordMayBeLeftOut,
-    help={**help_for("backup", "dry-run", "yes", "message"),
+    help={**help_for("backup", "dry-run", "yes", "message", "lock-wait"),
           "maintenance": "점검 페이지를 복원하는 동안 켜고 끝나면 끕니다 (묻지 않음; --yes만으로는 "
           "켜지 않습니다)"},
 )  # fmt: skip
 @in_group("cpu")
 @operator_task
-def restore_db(c, backup=None, dry_run=False, yes=False, message="", maintenance=False):
+def restore_db(c, backup=None, dry_run=False, yes=False, message="", maintenance=False,
+               lock_wait=None):  # fmt: skip
     """The manual's "(필요 시) DB 복원": load a backup into the database, after backing up now.
 
     Usage: fab -H cpu restore-db [--backup=/app/backups/backup_<run id>.sql.gz] [--yes]
@@ -189,6 +196,7 @@ def restore_db(c, backup=None, dry_run=False, yes=False, message="", maintenance
 
     backup = values.restore_source(backup) if backup else None
     hosts, secrets = cli.hosts(c, "cpu", task="restore-db"), cli.secrets()
+    opts = cli.options(dry_run, yes, message, lock_wait=lock_wait)
     deploy.preflight_database(hosts, secrets, "restore")
     with_page = page.wanted_for_restore(bool(yes), bool(maintenance), bool(dry_run))
     for host in hosts:
@@ -196,7 +204,7 @@ def restore_db(c, backup=None, dry_run=False, yes=False, message="", maintenance
             page.toggle(host, secrets, "on", message="데이터베이스 복원 중입니다. 잠시 후 다시 "
                         "접속해 주십시오.", dry_run=bool(dry_run))  # fmt: skip
         try:
-            deploy.restore_host(host, secrets, backup, cli.options(dry_run, yes, message))
+            deploy.restore_host(host, secrets, backup, opts)
         except BaseException:
             if with_page:
                 Console(secrets).out(f"복원이 끝나지 않아 점검 페이지를 켜 둡니다: 확인한 뒤 "

@@ -16,7 +16,7 @@ from tasks import targets
 from tasks.apps import registry
 from tasks.engine import records
 from tasks.engine.interrupt import INTERRUPT
-from tasks.errors import DeployToolError
+from tasks.errors import ConfigError, DeployToolError
 from tasks.hosts import inventory, values
 from tasks.hosts.inventory import Host, Inventory
 from tasks.hosts.secrets import Secrets
@@ -36,6 +36,9 @@ HELP = {
     "revision": "deploy this commit (it must be on the origin's branch) instead of its head",
     "strategy": "release (build beside the live version, switch when healthy; the default "
     "setting) or manual (the manual's steps as written)",
+    "lock-wait": "잠금이 잡혀 있으면 최대 SECONDS초 기다립니다 (누가 잡고 있는지 알리고, 풀리면 "
+    "진행; 기본 0: 바로 거부)",
+    "force": "배포할 리비전이 이미 서비스 중이어도 다시 배포합니다 (기본: 건너뜀)",
 }
 
 
@@ -80,12 +83,30 @@ def component_hosts(c, name: str, task: str) -> tuple[registry.App, list[Host]]:
 
 
 def options(dry_run=False, yes=False, message="", strategy=None, build_on=None,
-            revision=None) -> Options:  # fmt: skip
+            revision=None, lock_wait=None, force=False) -> Options:  # fmt: skip
     if revision:  # a commit id, checked before anything else (it reaches git commands)
         revision = values.revision(str(revision).strip(), "--revision").lower()
     return Options(dry_run=bool(dry_run), yes=bool(yes), message=message or "",
                    strategy=strategy or None, build_on=build_on or None,
-                   revision=revision or None)  # fmt: skip
+                   revision=revision or None, lock_wait=lock_wait_seconds(lock_wait),
+                   force=bool(force))  # fmt: skip
+
+
+#: the longest --lock-wait (a deploy waiting longer than this is waiting for a dead one)
+LOCK_WAIT_MAX = 3600
+
+
+def lock_wait_seconds(given) -> int:
+    """--lock-wait's value: whole seconds, 0 to LOCK_WAIT_MAX (checked before anything)."""
+    if given in (None, ""):
+        return 0
+    text = str(given).strip()
+    if not text.isdigit() or int(text) > LOCK_WAIT_MAX:
+        raise ConfigError(
+            f"--lock-wait={text}: 0에서 {LOCK_WAIT_MAX} 사이의 초(정수)여야 합니다",
+            "예: --lock-wait=300 (5분)",
+        )
+    return int(text)
 
 
 def secrets() -> Secrets:

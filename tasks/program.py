@@ -17,14 +17,20 @@ import sys
 from fabric import Config
 from fabric import Executor as FabricExecutor
 from fabric.main import Fab
-from invoke import Call, Exit, ParseError, Task
+from invoke import Argument, Call, Exit, ParseError, Task
 
 from tasks import cli, ns, suggest, targets
 from tasks.errors import ConfigError
-from tasks.hosts import inventory
+from tasks.hosts import environment, inventory
 from tasks.procedures.run import COMMAND_KEY, HOSTS_KEY
 
 NAME = "dojangkok"
+#: the program-level option that names the environment (tasks/hosts/environment.py)
+ENV_FLAG = "env"
+ENV_HELP = (
+    "환경 이름: hosts.NAME.ini와 .env.NAME을 씁니다 (DOJANGKOK_ENVIRONMENT=NAME과 같음; "
+    "DOJANGKOK_HOSTS / DOJANGKOK_ENV가 지정한 파일이 우선)"
+)
 #: the task a command after ``--`` runs through (``fab -H cpu -- CMD`` is ``fab -H cpu run -- CMD``)
 RUN_TASK = "run"
 
@@ -32,6 +38,16 @@ RUN_TASK = "run"
 class Executor(FabricExecutor):
     """Fabric's executor, with the -H list checked as a whole before any task runs
     (tasks/targets.py): hosts outside a task's group refused, duplicates run once."""
+
+    def execute(self, *tasks):
+        """A named environment whose files are missing is refused before any task runs."""
+        try:
+            missing = environment.missing_files()
+        except ConfigError as exc:  # DOJANGKOK_ENVIRONMENT with a name no file can take
+            missing = exc
+        if missing is not None:
+            raise Exit(f"\nERROR: {missing}", code=1)
+        return super().execute(*tasks)
 
     def expand_calls(self, calls, apply_hosts=True):
         if apply_hosts:
@@ -109,18 +125,37 @@ class Program(Fab):
     def core_args(self):
         """Fabric's own options, but ``-d`` is no ``--debug``: given before the task name
         (``fab -d -H cpu deploy-backend``) it would deploy for real, with debug output, to an
-        operator who meant ``--dry-run`` (the tasks' ``-d``). It is refused there instead."""
+        operator who meant ``--dry-run`` (the tasks' ``-d``). It is refused there instead.
+        And ``--env NAME``: the environment (tasks/hosts/environment.py)."""
         args = super().core_args()
         for arg in args:
             if arg.name == "debug":
                 arg.names = tuple(n for n in arg.names if n != "d")
-        return args
+        return [*args, Argument(names=(ENV_FLAG,), help=ENV_HELP)]
+
+    def parse_core(self, argv):
+        """``--env NAME`` becomes ``DOJANGKOK_ENVIRONMENT=NAME`` before anything else runs
+        (loading the collection, any task): every module only reads that variable."""
+        super().parse_core(argv)
+        self._set_environment()
+
+    def _set_environment(self) -> None:
+        chosen = self.args[ENV_FLAG].value
+        if chosen is None:
+            return
+        try:
+            os.environ[environment.KEY] = environment.checked(chosen.strip())
+        except ConfigError as exc:
+            raise Exit(f"ERROR: {exc}", code=1) from None
 
     def parse_tasks(self):
         try:
             super().parse_tasks()
         except ParseError as exc:
             raise self._unknown(exc) from None
+        # invoke takes a core option after the task's name too (`deploy-backend --env prod`),
+        # into the same core arguments: it must choose the environment just the same
+        self._set_environment()
 
     def parse_cleanup(self):
         try:

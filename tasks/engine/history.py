@@ -49,6 +49,7 @@ RESULTS = {
     "detached": "호스트에서 계속",
     "running": "진행 중",
     "planned": "계획 (dry-run)",
+    "skipped": "건너뜀 (이미 배포됨)",
 }
 #: a record's task (its ``kind``); a refused run's is the task's own name, shown as stored
 KINDS = {

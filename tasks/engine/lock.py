@@ -8,6 +8,7 @@ message. A second task is refused with those details and the way out. The lock i
 in every exit path (success, failure, rollback, Ctrl-C); only its holder's run id releases
 it. A lock older than the ``lock_stale_after`` setting is reported as stale, never broken
 silently: ``fab -H <host> unlock`` asks, names the holder, then removes it.
+``--lock-wait=SECONDS`` (Kamal's) waits for a held lock instead of refusing at once.
 ``--dry-run`` takes no lock.
 """
 
@@ -16,10 +17,12 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
 from tasks.engine import safepath
+from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.live import Live
 from tasks.engine.records import RUN_FILE_MODE
 from tasks.engine.upload import Upload
@@ -130,6 +133,26 @@ def refused(host: str, holder: LockInfo | None, stale_after: float) -> LockHeld:
     )
 
 
+#: how often a waiting task (``--lock-wait``) tries the lock again (seconds)
+WAIT_POLL = 2.0
+
+
+def _who(holder: LockInfo | None) -> str:
+    if holder is None:
+        return "알 수 없음 (info.json 없음)"
+    what = " ".join(p for p in (holder.task, holder.component, holder.revision[:12]) if p)
+    return f"{holder.operator} ({holder.machine}) {what}".strip()
+
+
+def waiting_message(host: str, holder: LockInfo | None, stale_after: float, wait: float) -> str:
+    """What a task waiting for a held lock says first."""
+    what = holder.describe(stale_after) if holder else "held, but its info.json is missing"
+    return (
+        f"{host}의 배포 잠금을 다른 작업이 잡고 있습니다: {what}\n"
+        f"  → 풀릴 때까지 최대 {wait:.0f}초 기다립니다 (--lock-wait; Ctrl-C로 그만둡니다)"
+    )
+
+
 def parse(stdout: str) -> tuple[bool, LockInfo | None]:
     """``read_command`` output → (locked, holder)."""
     text = stdout.strip()
@@ -169,8 +192,11 @@ class HostLock:
         self.unsaved = False  # info changed but not written yet (update(now=False))
 
     @classmethod
-    def take(cls, remote: Remote, view: RunView, message: str = "") -> HostLock:
-        """Take the host's lock or raise LockHeld naming the holder (changes nothing else)."""
+    def take(cls, remote: Remote, view: RunView, message: str = "", wait: float = 0,
+             say: Callable[[str], None] = print) -> HostLock:  # fmt: skip
+        """Take the host's lock or raise LockHeld naming the holder (changes nothing else).
+        ``wait`` (``--lock-wait``): seconds to wait for a held lock, saying who holds it and,
+        once taken, how long it waited; after that, the same LockHeld (and how long)."""
         s = view.s
         info = LockInfo(
             run_id=view.run_id, operator=operator_name(), machine=operator_host(),
@@ -193,7 +219,36 @@ class HostLock:
             if remote.run(acquire_command(s, info)).ok:
                 return cls(remote, s, info)
         _, holder = parse(remote.run(read_command(s)).stdout)
+        if wait > 0:
+            return cls._waited(remote, view, info, holder, wait, say)
         raise refused(view.host.alias, holder, s.lock_stale_after)
+
+    @classmethod
+    def _waited(cls, remote: Remote, view: RunView, info: LockInfo, holder: LockInfo | None,
+                wait: float, say: Callable[[str], None]) -> HostLock:  # fmt: skip
+        """Try again every :data:`WAIT_POLL` seconds until ``wait`` has passed; a change of
+        holder is said. Ctrl-C stops the wait (nothing was changed)."""
+        s, alias = view.s, view.host.alias
+        say(waiting_message(alias, holder, s.lock_stale_after, wait))
+        started = time.monotonic()
+        while (left := wait - (time.monotonic() - started)) > 0:
+            if INTERRUPT.cancel.wait(min(WAIT_POLL, left)):
+                raise LockHeld(f"{alias}의 배포 잠금을 기다리다 멈췄습니다 (Ctrl-C)",
+                               "바뀐 것은 없습니다. 준비되면 다시 실행하십시오")  # fmt: skip
+            mine = replace(info, since=time.time())
+            if remote.run(acquire_command(s, mine)).ok:
+                waited = time.monotonic() - started
+                say(f"{alias}의 배포 잠금을 잡았습니다 ({waited:.0f}초 기다림; 앞서 잡고 있던 작업: "
+                    f"{_who(holder)})")  # fmt: skip
+                return cls(remote, s, mine)
+            _, now = parse(remote.run(read_command(s)).stdout)
+            if now is not None and (holder is None or now.run_id != holder.run_id):
+                say(f"{alias}의 배포 잠금을 이제 다른 작업이 잡고 있습니다: {_who(now)}")
+                holder = now
+        waited = time.monotonic() - started
+        exc = refused(alias, holder, s.lock_stale_after)
+        exc.problem += f" (--lock-wait: {waited:.0f}초 기다렸습니다)"
+        raise exc
 
     def update(self, now: bool = True, **changes) -> None:
         """The holder's info changed (e.g. the revision found out). ``now``: written in a

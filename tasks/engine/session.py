@@ -31,7 +31,7 @@ from tasks.engine.view import (
     operator_name,
 )
 from tasks.errors import ConfigError, DeployToolError, StepFailed
-from tasks.hosts import validate
+from tasks.hosts import environment, validate
 from tasks.hosts.connect import connect as ssh_connect
 from tasks.hosts.inventory import Host
 from tasks.hosts.missing import Missing
@@ -102,6 +102,8 @@ class Session(Live):
         if r.downtime is not None:
             self.console.out(f"다운타임: {r.downtime:.1f}s (서비스 중단 → 헬스체크 성공)")
         self.console.out(f"결과: {r.result}" + (f" — {r.message}" if r.message else ""))
+        if environment.current():
+            self.console.out(f"환경: {environment.current()}")
 
     def record(self) -> None:
         """The record, locally and on the host; the lock this session holds is released in
@@ -123,6 +125,7 @@ class Session(Live):
             "component": v.component,
             "host": v.host.alias,
             "strategy": v.strategy,
+            "environment": environment.current(),  # "" without --env (tasks/hosts/environment.py)
             # a task that deploys no revision (setup, config, backup) records none
             "from": "" if v.from_rev == FROM_PLACEHOLDER else v.from_rev,
             "to": v.target or ("" if v.to_rev == TO_PLACEHOLDER else v.to_rev),
@@ -179,16 +182,18 @@ def session(task: str, component: str, host: Host, secrets: Secrets, *, title: s
             dry_run: bool = False, yes: bool = False, strategy: str = "manual",
             console: Console | None = None, remote: Remote | None = None, lock: bool = True,
             connect: Connect | None = None, message: str = "",
-            connect_in_dry_run: bool = False) -> Iterator[Session]:  # fmt: skip
+            connect_in_dry_run: bool = False, lock_wait: float = 0) -> Iterator[Session]:  # fmt: skip
     """One task on one host. ``remote``: an open connection to reuse (its lock is the
     caller's); otherwise the session connects and, unless ``lock`` is off, takes the lock.
     A dry run connects only with ``connect_in_dry_run`` (to read, e.g. a config diff).
+    ``lock_wait``: seconds to wait for a held lock (``--lock-wait``; tasks/engine/lock.py).
     The host's settings are checked first (tasks/hosts/validate.py), before any connection."""
     validate.settings(host.settings, host.alias)
     view = RunView(task, component, host, new_run_id(), strategy, dry_run)
     console = console or Console(secrets)
     console.out(
-        f"=== 도장콕 {title}: {host.alias} ({host.address}){' — DRY RUN' if dry_run else ''} ==="
+        f"=== 도장콕 {environment.label()}{title}: {host.alias} ({host.address})"
+        f"{' — DRY RUN' if dry_run else ''} ==="
     )
     own = remote is None and (not dry_run or connect_in_dry_run)
     if own:
@@ -197,7 +202,7 @@ def session(task: str, component: str, host: Host, secrets: Secrets, *, title: s
     s.operator_message = message
     try:
         if own and lock and not dry_run:
-            s.lock = locks.HostLock.take(remote, view, message)
+            s.lock = locks.HostLock.take(remote, view, message, wait=lock_wait, say=console.out)
         try:
             yield s
             if s.report.result == "running":

@@ -18,17 +18,18 @@ setting itself refuses (tasks/hosts/settings.py), and ``group_vars/`` or ``host_
 beside the inventory (Ansible reads them, this tool does not).
 
 Relative key, known_hosts and SSH config paths resolve against the inventory file's directory. The file
-is ``hosts.ini`` unless ``DOJANGKOK_HOSTS`` names another one.
+is ``hosts.ini`` unless ``DOJANGKOK_HOSTS`` names another one, or an environment is named
+(``--env NAME``: ``hosts.NAME.ini``; tasks/hosts/environment.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tasks.errors import ConfigError
+from tasks.hosts import environment
 from tasks.hosts.ini_precedence import reconcile
 from tasks.hosts.ini_reader import Reader, Var
 from tasks.hosts.ini_syntax import whole_number
@@ -112,15 +113,19 @@ class Inventory:
 
 
 def inventory_path() -> Path:
-    return Path(os.environ.get("DOJANGKOK_HOSTS", "hosts.ini"))
+    """``DOJANGKOK_HOSTS``, else ``hosts.<environment>.ini``, else ``hosts.ini``
+    (tasks/hosts/environment.py)."""
+    return environment.inventory_path()
 
 
 def load(path: Path | None = None) -> Inventory:
     path = path or inventory_path()
     if not path.is_file():
-        raise ConfigError(
-            f"inventory file {path} not found",
-            "run fab from the project folder, or set DOJANGKOK_HOSTS to your hosts.ini",
+        named = environment.missing_files() if path == environment.inventory_path() else None
+        raise named or ConfigError(
+            f"인벤토리 파일 {path}이(가) 없습니다 (현재 디렉터리 {Path.cwd()})",
+            "hosts.ini가 있는 운영 디렉터리에서 실행하거나, DOJANGKOK_HOSTS로 인벤토리 파일을 "
+            "지정하십시오 (환경별 파일은 --env NAME: hosts.NAME.ini)",
         )
     try:
         text = path.read_text(encoding="utf-8")

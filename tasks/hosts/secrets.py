@@ -1,4 +1,5 @@
-"""Secrets from ``.env`` (or the file ``DOJANGKOK_ENV`` names), read with python-dotenv.
+"""Secrets from ``.env`` (or the file ``DOJANGKOK_ENV`` names; with an environment named,
+``.env.<name>``: tasks/hosts/environment.py), read with python-dotenv.
 
 Values never go into os.environ, command lines or logs: the runner masks every value
 read from the file, and commands receive secrets through files or stdin.
@@ -57,7 +58,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from tasks.errors import ConfigError
-from tasks.hosts import settings
+from tasks.hosts import environment, settings
 from tasks.hosts.masking import MASK, MIN_LENGTH, StreamMasker, forms_of, mask_text
 
 __all__ = ["MASK", "MIN_LENGTH", "Secrets", "StreamMasker", "setting_texts"]
@@ -80,10 +81,14 @@ class Secrets:
 
     @classmethod
     def load(cls, path: Path | None = None) -> Secrets:
-        path = Path(path or os.environ.get("DOJANGKOK_ENV", ".env"))
+        path = Path(path or environment.secrets_path())
         try:
             fh = path.open(encoding="utf-8")
         except FileNotFoundError:
+            # a named environment's own file must exist (no secrets would be a silent mistake)
+            named = environment.missing_files() if path == environment.secrets_path() else None
+            if named:
+                raise named from None
             return cls({}, path, missing=True)
         except OSError as exc:  # a directory, no permission to read it, ...
             raise ConfigError(

@@ -166,6 +166,11 @@ class Settings:
     lock_stale_after: int = COMMON(
         3600, keep(1, "seconds"), "배포 잠금을 오래된 것으로 알리는 시간 (초)"
     )
+    #: "yes": deploys and rollbacks ask the operator to type the environment's name first
+    #: (tasks/strategies/confirm.py; e.g. in hosts.prod.ini)
+    confirm_deploy: str = COMMON("no", choice("no", "yes", "false", "true"),
+                                 "yes면 배포·롤백 전에 환경 이름을 직접 입력해 확인받습니다 "
+                                 "(터미널이 아닐 때는 --yes로 대신)")  # fmt: skip
     #: the git host's keys, a known_hosts file on this machine (e.g. from `ssh-keyscan
     #: github.com`, fingerprints checked); empty: the host's own known_hosts. Always checked.
     git_known_hosts: str = COMMON("", TEXT, "git 서버의 호스트 키 파일 (이 컴퓨터의 known_hosts)")

@@ -31,7 +31,7 @@ from tasks.localbuild import build_on_for
 from tasks.localbuild.checkout import require
 from tasks.localbuild.flow import plan_for, prepare
 from tasks.shell import q
-from tasks.strategies import firstlook
+from tasks.strategies import firstlook, noop
 from tasks.strategies.registry import STRATEGIES, strategy_for
 
 
@@ -45,6 +45,10 @@ class Options:
     #: None: each host's build_on settings (tasks/localbuild); --revision: a commit to deploy
     build_on: str | None = None
     revision: str | None = None
+    #: --lock-wait: seconds to wait for a held deploy lock (0: refused at once)
+    lock_wait: float = 0
+    #: --force: deploy even when the target revision already serves (tasks/strategies/noop.py)
+    force: bool = False
 
     def build_on_for(self, host: Host, comp: App) -> str:
         return build_on_for(host.settings, comp.name, self.build_on)
@@ -106,8 +110,9 @@ def look(s: Session, comp: App) -> FirstLook:
     return firstlook.read(s, comp, strategy_for(s.view.strategy).reads(s, comp))
 
 
-def deploy_on(s: Session, comp: App, revision: str | None = None) -> None:
-    """Deploy ``comp`` in an open session, with the session's strategy and build place."""
+def deploy_on(s: Session, comp: App, revision: str | None = None, force: bool = False) -> None:
+    """Deploy ``comp`` in an open session, with the session's strategy and build place;
+    skipped when its revision already serves, unless ``force`` (tasks/strategies/noop.py)."""
     strategy = strategy_for(s.view.strategy)
     first = look(s, comp)
     v = s.view
@@ -115,8 +120,23 @@ def deploy_on(s: Session, comp: App, revision: str | None = None) -> None:
         s.set(to_rev=s.query(shell.git_remote_head(comp.checkout(v.s), v.s.git_remote,
                                                    v.s.git_branch)))  # fmt: skip
     strategy.refuse_before_prepare(s, comp)
+    state = strategy.read_state(s, comp, first)
+    if not v.dry_run and not force and _serves_already(s, comp, strategy, first, state, revision):
+        return
     prepare(s, comp, revision)  # the revision, runtime checks, a local build: nothing changes yet
-    strategy.deploy(s, comp, first, strategy.read_state(s, comp, first))
+    strategy.deploy(s, comp, first, state)
+
+
+def _serves_already(s: Session, comp: App, strategy, first: FirstLook, state,
+                    revision: str | None) -> bool:  # fmt: skip
+    """The target revision serves, and the host says nothing against skipping: the run ends
+    as ``skipped`` (its record says so), before anything is prepared or changed."""
+    if revision and s.view.build_on == "host" and strategy.pulls_branch_head:
+        return False  # refused by prepare (--revision needs a local build there)
+    said = noop.check(s, comp, strategy, first, state, revision or s.view.to_rev)
+    if said:
+        s.report.result, s.report.message = noop.SKIPPED, said
+    return bool(said)
 
 
 def deploy_host(comp: App, host: Host, secrets: Secrets, opts: Options,
@@ -125,9 +145,10 @@ def deploy_host(comp: App, host: Host, secrets: Secrets, opts: Options,
     where = ", 로컬 빌드" if build_on == "local" else ""
     with session("deploy", comp.name, host, secrets, title=f"{comp.label} 배포 ({strategy}{where})",
                  dry_run=opts.dry_run, yes=opts.yes, strategy=strategy, console=console,
-                 remote=remote, message=opts.message) as s:  # fmt: skip
+                 remote=remote, message=opts.message,
+                 lock_wait=opts.lock_wait) as s:  # fmt: skip
         s.set(build_on=build_on)
-        deploy_on(s, comp, opts.revision)
+        deploy_on(s, comp, opts.revision, force=opts.force)
     return s
 
 
@@ -137,7 +158,7 @@ def rollback_host(comp: App, host: Host, secrets: Secrets, opts: Options,
     strategy = opts.strategy_for(host)
     with session("rollback", comp.name, host, secrets, title=f"{comp.label} 롤백 ({strategy})",
                  dry_run=opts.dry_run, yes=opts.yes, strategy=strategy,
-                 message=opts.message) as s:  # fmt: skip
+                 message=opts.message, lock_wait=opts.lock_wait) as s:  # fmt: skip
         s.set(build_on=opts.build_on_for(host, comp))  # the AI's reinstall needs no index then
         chosen = strategy_for(strategy)
         first = look(s, comp)
@@ -162,7 +183,7 @@ def preflight_database(hosts: list[Host], secrets: Secrets, task: str) -> None:
 def backup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
     """Manual B3–B4 alone (`fab backup-db`), recorded like a deploy."""
     with session("backup", "database", host, secrets, title="DB 백업", dry_run=opts.dry_run,
-                 yes=True, message=opts.message) as s:  # fmt: skip
+                 yes=True, message=opts.message, lock_wait=opts.lock_wait) as s:  # fmt: skip
         s.execute(backup.backup_plan(s.view))
         if not opts.dry_run:
             s.console.out(f"백업 파일: {backup.backup_file(s.view)}")
@@ -173,7 +194,7 @@ def restore_host(host: Host, secrets: Secrets, source: str | None, opts: Options
     """Restore the DB from a backup (the newest unless named), after a safety backup."""
     source = values.restore_source(source) if source else source
     with session("restore", "database", host, secrets, title="DB 복원", dry_run=opts.dry_run,
-                 yes=opts.yes, message=opts.message) as s:  # fmt: skip
+                 yes=opts.yes, message=opts.message, lock_wait=opts.lock_wait) as s:  # fmt: skip
         st = host.settings
         if not source and not opts.dry_run:
             source = s.query(

@@ -31,11 +31,13 @@ from tasks.engine.console import Console
 from tasks.engine.lock import HostLock
 from tasks.engine.view import RunView, new_run_id
 from tasks.errors import ConfigError, DeployToolError, StepFailed
+from tasks.hosts import environment
 from tasks.hosts.connect import connect
 from tasks.hosts.inventory import Host, Inventory
 from tasks.hosts.missing import Missing
 from tasks.hosts.remote import Remote
 from tasks.hosts.secrets import Secrets
+from tasks.strategies import confirm
 from tasks.strategies.deploy import Options, deploy_host, preflight
 
 
@@ -102,9 +104,11 @@ def full_deploy(inv: Inventory, secrets: Secrets, opts: Options, parallel: bool 
     for job in todo:
         preflight(job.component, [job.host], secrets, opts, missing=missing)
     missing.check()
+    confirm.confirm([job.host for job in todo], "full-deploy", dry_run=opts.dry_run, yes=opts.yes,
+                    say=console.out)  # fmt: skip
     parallel = runs_in_parallel(todo, opts, parallel, sequential)
     console.out("==========================================")
-    console.out("  도장콕 전체 배포" + ("  (DRY RUN)" if opts.dry_run else "")
+    console.out(f"  도장콕 {environment.label()}전체 배포" + ("  (DRY RUN)" if opts.dry_run else "")
                 + ("  (병렬)" if parallel else ""))  # fmt: skip
     console.out(f"  {time.strftime('%Y-%m-%d %H:%M:%S')}")
     console.out("==========================================")
@@ -121,7 +125,8 @@ def full_deploy(inv: Inventory, secrets: Secrets, opts: Options, parallel: bool 
             for alias, host in hosts.items():
                 remotes[alias] = connect_host(host, secrets, label=run_id)
                 view = RunView("deploy", "full", host, run_id, opts.strategy)
-                locks.append(HostLock.take(remotes[alias], view, opts.message))
+                locks.append(HostLock.take(remotes[alias], view, opts.message,
+                                           wait=opts.lock_wait, say=console.out))  # fmt: skip
             first: set[str] = set()
             for k, chain in enumerate(groups):
                 alias = chain[0].host.alias

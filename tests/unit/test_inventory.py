@@ -73,7 +73,7 @@ def test_bad_json_list(inventory_file):
 
 
 def test_missing_file_and_empty_group(inventory_file, tmp_path):
-    with pytest.raises(ConfigError, match="not found"):
+    with pytest.raises(ConfigError, match="없습니다"):
         inventory.load(tmp_path / "nope.ini")
     inv = inventory.load(inventory_file("[cpu]\ncpu\n"))
     with pytest.raises(ConfigError, match=r"no hosts in group \[gpu\]"):

@@ -15,8 +15,8 @@ DEVELOPING = (ROOT / "docs" / "developing.md").read_text(encoding="utf-8")
 
 #: the import rule both documents state (issue 20); a module imports only from its left
 LAYERS = "hosts ← engine ← apps.base ← {apps, strategies, config, setup, localbuild} ← tasks"
-#: Fabric's own options the README uses (no task needed)
-CORE = {"--list", "--help"}
+#: Fabric's own options the README uses (no task needed), and the program's --env
+CORE = {"--list", "--help", "--env"}
 #: commands of other tools the README shows (the install): their flags are not ours
 OTHER_TOOLS = ("pipx ", "uv ", "pip ", "git ", "make ", "mkdir ", "cp ", "ssh-keyscan ")
 MAX_LINES = 220
