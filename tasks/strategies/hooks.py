@@ -135,3 +135,15 @@ def run_on_failure(s, section: str) -> None:
     except Exception as exc:  # noqa: BLE001 - e.g. a Ctrl-C or a lost connection during it
         s.console.out(f"! 실패 시 훅을 끝내지 못했습니다 ({type(exc).__name__}: {exc}); "
                       "배포가 실패한 원인은 아래와 같습니다")  # fmt: skip
+
+
+def ignored(v: RunView) -> str:
+    """What the manual strategy says when hooks are set: it runs none. It has no release
+    directory, and no point where the new version is ready while the old one still serves
+    (the backend stops before its build, B7 before B8; the AI server installs into the venv
+    that serves), so a before-switch hook could not keep its promise there."""
+    names = [setting(v.component, w) for w in (BEFORE, AFTER, FAILURE) if hook(v, w)]
+    if not names:
+        return ""
+    return (f"!!! manual 전략은 훅을 실행하지 않습니다 ({', '.join(names)}): 전환 전에 할 일 "
+            "(마이그레이션 등)은 직접 하거나 release 전략으로 배포하십시오")  # fmt: skip

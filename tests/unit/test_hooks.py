@@ -174,3 +174,9 @@ def test_a_failure_before_anything_switched_offers_no_rollback():
     failed = notify.failure_text(s)
     assert "- 되돌리기: 필요 없음: 바뀐 것이 없습니다 (이전 버전이 계속 서비스합니다)" in failed
     assert "rollback-backend" not in failed
+
+
+def test_the_manual_strategy_says_it_runs_no_hook():
+    assert hooks.ignored(make_view()) == ""
+    said = hooks.ignored(make_view(settings=Settings(server_name=SITE, backend_on_failure="x")))
+    assert "backend_on_failure" in said and "release 전략" in said
