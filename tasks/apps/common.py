@@ -11,8 +11,8 @@ import re
 from collections.abc import Callable
 
 from tasks import shell
-from tasks.apps import registry
-from tasks.engine import notify, safepath
+from tasks.apps import notices, registry
+from tasks.engine import safepath
 from tasks.engine.checklist import ask
 from tasks.engine.records import host_history_path, local_history_path
 from tasks.engine.steps import CheckItem, Kind, Step
@@ -120,13 +120,21 @@ def service_step(number: str, title: str, expected: str, on_failure: str, policy
                 **flags)  # fmt: skip
 
 
-def notice_step(number: str, title: str, expected: str, text: Text) -> Step:
+def _checkout(v: RunView) -> str:
+    """The deployed app's checkout on the host (a notice's commits are read there)."""
+    return registry.get(v.component).checkout(v.s)
+
+
+def notice_step(number: str, title: str, expected: str, text: Text, done: bool = False) -> Step:
+    """A Discord notice: ``text`` and the run's facts (tasks/apps/notices.py); ``done``: the
+    end's (B12), with the time the run took."""
+
     def action(session) -> str:
-        return notify.send(session.secrets.get(notify.WEBHOOK_KEY), text(session.view))
+        return notices.send(session, text(session.view), _checkout(session.view), done)
 
     return Step(
         number, title, expected, "-", Policy.WARN, kind=Kind.LOCAL,
-        command=lambda v: f'디스코드 공지: "{text(v)}"', action=action,
+        command=lambda v: f'디스코드 공지: "{text(v)}" + {notices.said(done)}', action=action,
     )  # fmt: skip
 
 
@@ -239,7 +247,8 @@ def check_log(command: Text):
 def check_notice(text: Text):
     def check(session) -> tuple[bool, str]:
         try:
-            return True, notify.send(session.secrets.get(notify.WEBHOOK_KEY), text(session.view))
+            return True, notices.send(session, text(session.view), _checkout(session.view),
+                                     done=True)  # fmt: skip
         except RuntimeError as exc:  # a notice never fails a deploy
             return True, str(exc)
 
@@ -263,7 +272,7 @@ def before_items(checkout: Text, env: Text, example: Text, dep_files: list[str],
 
 def after_items(component: registry.App) -> list[CheckItem]:
     def text(v: RunView) -> str:
-        return f"{component.label} 배포 완료 ({v.host.alias}, {v.to_rev[:7]})"
+        return f"{component.label} 배포 완료"
 
     return [
         CheckItem("배포 후", "배포 완료 공지", check_notice(text)),

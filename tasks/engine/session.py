@@ -137,9 +137,7 @@ class Session(Live):
         }
 
     def notify_failure(self) -> None:
-        text = self.secrets.mask(
-            f"❌ {self.title} {self.report.result}: {self.view.host.alias} — {self.report.message}"
-        )
+        text = notify.failure_text(self)  # masked
         try:
             notify.send(self.secrets.get(notify.WEBHOOK_KEY), text)
         except RuntimeError as exc:  # a notice never changes how a task ends

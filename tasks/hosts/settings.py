@@ -310,6 +310,11 @@ class Settings:
                                            "버전을 읽는 방법 (json:필드 또는 regex:패턴)")  # fmt: skip
     frontend_build_on: str = FRONTEND("", optional(_HOST_OR_LOCAL),
                                       "프론트엔드 빌드 위치 (host, local; 비면 build_on)")  # fmt: skip
+    #: RAW SHELL hooks (run as written by `bash -c`, as the deploy login in the new release,
+    #: with DOJANGKOK_* set; empty: none): tasks/strategies/hooks.py
+    frontend_before_switch: str = FRONTEND("", SHELL, "전환 전 훅 (실패하면 전환하지 않고 중단)")
+    frontend_after_switch: str = FRONTEND("", SHELL, "전환 후 훅 (실패하면 경고, 새 버전은 그대로)")
+    frontend_on_failure: str = FRONTEND("", SHELL, "배포 실패·롤백 때 실행할 훅")
 
     # --- B. backend --------------------------------------------------------------------------
     backend_dir: str = BACKEND("/app/backend", root_dir, "백엔드 체크아웃 경로")
@@ -396,6 +401,11 @@ class Settings:
     backend_switch_port: int = BACKEND(8090, port, "nginx upstream이 가리키는 전환 포트")
     backend_build_on: str = BACKEND("", optional(_HOST_OR_LOCAL),
                                     "백엔드 빌드 위치 (host, local; 비면 build_on)")  # fmt: skip
+    #: RAW SHELL hooks (run as written by `bash -c`, as the deploy login in the new release,
+    #: with DOJANGKOK_* set; empty: none): tasks/strategies/hooks.py
+    backend_before_switch: str = BACKEND("", SHELL, "전환 전 훅 (실패하면 전환하지 않고 중단)")
+    backend_after_switch: str = BACKEND("", SHELL, "전환 후 훅 (실패하면 경고, 새 버전은 그대로)")
+    backend_on_failure: str = BACKEND("", SHELL, "배포 실패·롤백 때 실행할 훅")
 
     # --- B. the database and its backups ---------------------------------------------------
     db_name: str = DB("dojangkok", checks.db_name, "데이터베이스 이름")
@@ -509,6 +519,11 @@ class Settings:
     ai_build_on: str = AI(
         "", optional(_HOST_OR_LOCAL), "AI 서버 빌드 위치 (host, local; 비면 build_on)"
     )
+    #: RAW SHELL hooks (run as written by `bash -c`, as the deploy login in the new release,
+    #: with DOJANGKOK_* set; empty: none): tasks/strategies/hooks.py
+    ai_before_switch: str = AI("", SHELL, "전환 전 훅 (실패하면 전환하지 않고 중단)")
+    ai_after_switch: str = AI("", SHELL, "전환 후 훅 (실패하면 경고, 새 버전은 그대로)")
+    ai_on_failure: str = AI("", SHELL, "배포 실패·롤백 때 실행할 훅")
 
     # --- where builds run: the manual's two methods (§1 배포 방식; tasks/localbuild/) -------
     #: "host" (1: build on the target server) or "local" (2: build here, send the files);

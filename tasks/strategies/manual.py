@@ -15,7 +15,7 @@ from tasks.engine.steps import Plan
 from tasks.engine.view import TARGET_PLACEHOLDER, RunView
 from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
-from tasks.strategies import drift
+from tasks.strategies import drift, hooks
 from tasks.strategies.release.convert import is_converted
 
 
@@ -44,6 +44,8 @@ class Manual(Strategy):
     def deploy(self, s: Session, app: App, first: FirstLook, state: object) -> None:
         proc = app.plans("manual")
         plan = proc.plan(s.view)
+        if hooks.ignored(s.view):
+            s.console.out(hooks.ignored(s.view))
         checklist.run_phase(plan, s, checklist.BEFORE)
         s.execute(plan, rollback=proc.rollback_plan)
         checklist.during_and_after(

@@ -98,7 +98,7 @@ def test_every_exit_path_releases_the_lock(monkeypatch, history, notices):
     assert rec["result"] == "rolled-back"
     assert [s["number"] for s in rec["steps"] if s["phase"] == "rollback"] == [
         "R1", "R2", "R3", "R4", "R5", "R6"]  # fmt: skip
-    assert notices and "rolled-back" in notices[-1] and "cpu" in notices[-1]
+    assert notices and "롤백됨" in notices[-1] and "cpu" in notices[-1]
 
 
 def test_ctrl_c_during_the_build_rolls_back_and_records_interrupted(monkeypatch, history):

@@ -34,7 +34,9 @@ def test_the_kinds_and_rules_cover_every_setting_once():
     kinds = (settings.RAW_SHELL, settings.FREE_TEXT, settings.TEMPLATE_ONLY, tuple(settings.RULES))
     named = [n for kind in kinds for n in kind]
     assert sorted(named) == sorted(Settings.names())
-    assert set(settings.RAW_SHELL) == {n for n in Settings.names() if n.endswith("_cmd")}
+    # the *_cmd settings and the deploy hooks (<app>_before_switch, ...: tasks/strategies/hooks.py)
+    hooks = ("_before_switch", "_after_switch", "_on_failure")
+    assert set(settings.RAW_SHELL) == {n for n in Settings.names() if n.endswith(("_cmd", *hooks))}
 
 
 def test_specs_list_every_setting_in_its_groups_blocks():

@@ -102,7 +102,7 @@ def plan(view: RunView) -> Plan:
                     Policy.ROLLBACK, BACKEND),
         smoke_step("11", "기능 테스트", "2분", "실패 시 롤백", view, lambda s: s.backend_smoke,
                    lambda s: s.backend_port, "로그인, 체크리스트 조회, 문서 업로드가 정상입니까?"),
-        notice_step("12", "디코 완료 공지", "30초", lambda v: "배포 완료"),
+        notice_step("12", "디코 완료 공지", "30초", lambda v: "배포 완료", done=True),
     )  # fmt: skip
     env = env_path
     example = lambda v: v.s.backend_env_example  # noqa: E731

@@ -17,6 +17,7 @@ from tasks.apps.backend import BACKEND
 from tasks.apps.common import (
     before_items,
     check_log,
+    check_notice,
     check_record,
     env_check_step,
     health_step,
@@ -100,6 +101,7 @@ def checklist(view: RunView) -> tuple[CheckItem, ...]:
                   rollback_on_no=True),
         CheckItem("배포 후", f"에러 로그 확인 (`{view.s.backend_log_cmd}`)",
                   check_log(lambda v: v.s.backend_log_cmd)),
+        CheckItem("배포 후", "디코 완료 공지 (B12)", check_notice(lambda v: "배포 완료")),
         CheckItem("배포 후", "배포 기록 작성 (날짜, 버전, 변경사항)", check_record),
     )  # fmt: skip
 

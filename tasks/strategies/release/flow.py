@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from tasks import shell
 from tasks.apps.base import App
-from tasks.engine import checklist, hostscript, records
+from tasks.engine import checklist, hostscript, notify, records
 from tasks.engine.runner import asdict_steps
 from tasks.engine.session import Session
 from tasks.engine.steps import Plan, Step
@@ -23,6 +23,7 @@ from tasks.hosts import values
 from tasks.hosts.connect import admin_steps
 from tasks.hosts.remote import ConnectionLost, Interrupted
 from tasks.onhost.policy import Policy
+from tasks.strategies import hooks
 from tasks.strategies.release import layout as release
 from tasks.strategies.release import verify as release_verify
 from tasks.strategies.release.bluegreen import Pair, parse_slots
@@ -252,12 +253,15 @@ def deploy_on(s: Session, comp: App, stack: list[str],
         s.set(from_rev=cur_rev)
     build = rel.build_plan(s.view, state.live)
     switch, back = deploy_plans(s.view, comp, state)
+    build, switch, back = hooks.around(build, switch, back)
     checklist.run_phase(build, s, checklist.BEFORE)
     try:
         s.execute(build)
     except StepFailed:
         if not v.dry_run and s.connected:
             s.sh(release.mark(s.view, "failed"))
+            notify.nothing_switched(v.run_id)
+            hooks.run_on_failure(s, build.section)
         raise
     # the releases, as the switch left them (for the cleanup), with the acknowledgement
     listed = _host_part(
@@ -270,7 +274,11 @@ def deploy_on(s: Session, comp: App, stack: list[str],
 
     def declined(no: str) -> None:
         s.console.out(f"!!! {no} → 이전 릴리스로")
-        roll_back(s, comp, None, reason=no)
+        try:
+            roll_back(s, comp, None, reason=no)
+        except StepFailed:
+            hooks.run_on_failure(s, build.section)
+            raise
 
     checklist.during_and_after(build, s, declined)
     _cleanup(s, _must(s, release.list_command(v), listed[0]) if listed else "")
@@ -349,7 +357,7 @@ def example_plans(comp: App, view) -> list[Plan]:
     deployed = HostState(serving, True, live, idle)
     rolled = HostState([], True, idle, live)
     switch, back = deploy_plans(view, comp, deployed)
-    plans = [rel.build_plan(view, live), switch, back]
+    plans = list(hooks.around(rel.build_plan(view, live), switch, back))
     for warm in (True, False) if pair else (False,):
         plans.append(rollback_plans(view, comp, rolled, PREVIOUS, "<현재 릴리스>", warm)[0])
     return plans
