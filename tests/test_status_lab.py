@@ -114,6 +114,13 @@ class Ctx:
         assert row["healthy"] and row["reachable"]
 
 
+def head(lab, host: str, checkout: str) -> str:
+    """The checkout's HEAD, read as the deploy login (its owner: root's git refuses it)."""
+    res = lab.run(host, f"git -C {checkout} rev-parse HEAD", user="deploy")
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
 @pytest.fixture(scope="module")
 def ctx(lab, tmp_path_factory):
     lab.reset(setup=True)
@@ -122,7 +129,7 @@ def ctx(lab, tmp_path_factory):
 
 
 def test_status_after_a_deploy_and_logs_of_both_warm_instances(ctx):
-    ctx.revs["1.0.0"] = on(ctx.lab, "cpu", "git -C /app/backend rev-parse HEAD")
+    ctx.revs["1.0.0"] = head(ctx.lab, "cpu", "/app/backend")
     ctx.deploy("1.1.0")
     rows = ctx.status()
     assert set(rows) == {("cpu", "frontend"), ("cpu", "backend"), ("gpu", "ai")}
@@ -135,10 +142,10 @@ def test_status_after_a_deploy_and_logs_of_both_warm_instances(ctx):
     # the apps not converted yet: the manual strategy's unit and checkout, still true
     front, ai = rows["cpu", "frontend"], rows["gpu", "ai"]
     assert front["units"] == ["nginx"] and front["release"] == ""
-    assert front["revision"] == on(ctx.lab, "cpu", "git -C /app/frontend rev-parse HEAD")
+    assert front["revision"] == head(ctx.lab, "cpu", "/app/frontend")
     assert front["version"] == wait_ready(ctx.lab)["frontend"] and front["healthy"]
     assert ai["units"] == ["fastapi"] and ai["healthy"]
-    assert ai["revision"] == on(ctx.lab, "gpu", "git -C /app/ai-server rev-parse HEAD")
+    assert ai["revision"] == head(ctx.lab, "gpu", "/app/ai-server")
     # the table, as the operator reads it
     table = ctx.fab("status")
     assert table.returncode == 0, table.stderr

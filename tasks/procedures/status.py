@@ -144,8 +144,10 @@ class LastRun:
 
     @property
     def shown(self) -> str:
-        when = history._when({"time": self.time})
-        at = when.astimezone().strftime("%m-%d %H:%M") if when else self.time or "?"
+        try:
+            at = datetime.fromisoformat(self.time).astimezone().strftime("%m-%d %H:%M")
+        except ValueError:
+            at = self.time or "?"
         kind = history.KINDS.get(self.kind, self.kind)
         return f"{self.operator} {at} {kind} {history.RESULTS.get(self.result, self.result)}"
 
@@ -286,7 +288,7 @@ def app_status(host: Host, app: App, got: dict[str, tuple[bool, str]],
     if reading.live_port:
         states = tuple(reading.slots.get(int(serving.port or 0), ("unknown", ""))[0:1])
     else:
-        unit_ok, state = got.get("unit", (False, ""))
+        state = got.get("unit", (False, ""))[1]
         states = (state.strip().splitlines()[-1] if state.strip() else "unknown",)
     version_ok, version = got.get("version", (False, ""))
     if "version" in got and not version_ok:

@@ -37,7 +37,9 @@ def bluegreen(live: int, other_state: str) -> dict[str, tuple[bool, str]]:
         switched=f"2026-12-07T06:16:02+00:00 {REL_NEW}", live=str(live),
         slots=f"@@slot 8081 {other_state} {REL_OLD}\n@@slot 8082 active {REL_NEW}",
         unit=(False, "inactive"), head="9" * 40, version="1.1.0", health="",
-        last=json.dumps({"operator": "kim", "time": "2026-12-07T06:16:05+00:00",
+        last=json.dumps({"operator": "lee", "time": "2026-12-07T05:00:00+00:00", "kind": "deploy",
+                         "result": "failed", "component": "backend"}) + "\n"  # older first
+        + json.dumps({"operator": "kim", "time": "2026-12-07T06:16:05+00:00",
                          "kind": "deploy", "result": "ok", "component": "backend"}),
     )  # fmt: skip
 
