@@ -264,7 +264,7 @@ def health(c):
 
 
 @task(klass=flags.OneMeaning,
-      help={"json": "print the rows as JSON (a list, one object per host and app) instead of a table"})  # fmt: skip
+      help={"json": "표 대신 JSON으로 (호스트·앱마다 객체 하나의 목록)"})  # fmt: skip
 def status(c, json=False):
     """What runs where: every host's apps, read from the hosts (fab status | fab -H cpu status).
 

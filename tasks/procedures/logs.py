@@ -317,6 +317,6 @@ def show(hosts: list[Host], app: App | None, secrets: Secrets, opts: Options,
         read = list(pool.map(lambda t: read_host(t[0], t[1], secrets, opts, emit, said, connect),
                              targets))  # fmt: skip
     if not opts.follow:
-        for line in sorted(got, key=lambda x: x.when):
+        for line in sorted(got, key=lambda x: x.when)[-opts.lines :]:  # the newest, of all
             write(shown(line))
     return all(read)

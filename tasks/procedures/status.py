@@ -276,7 +276,7 @@ def app_status(host: Host, app: App, got: dict[str, tuple[bool, str]],
     serving: Serving = app.serving(s, reading)
     converted = _converted(got)
     strategy = (
-        s.strategy if converted or not strategy_for(s).keeps_releases else f"{s.strategy} (전환 전)"
+        s.strategy if converted or not strategy_for(s).keeps_releases else f"{s.strategy} 전환 전"
     )
     if reading.current:
         ok, info = got.get("info", (False, ""))
@@ -393,7 +393,7 @@ def units_cell(r: AppStatus) -> str:
 
 def release_cell(r: AppStatus) -> str:
     if not r.release:
-        return f"(체크아웃: {r.strategy})" if r.strategy else UNKNOWN
+        return f"체크아웃 ({r.strategy})" if r.strategy else UNKNOWN
     at = _short_time(r.since)
     return f"{r.release} ({at}부터)" if at else r.release
 
@@ -404,8 +404,8 @@ def health_cell(r: AppStatus) -> str:
 
 def row(r: AppStatus) -> tuple[str, ...]:
     if not r.reachable:
-        said = f"{UNREACHABLE}: 호스트에 접속하지 못해 확인하지 못했습니다 ({r.error})"
-        return (r.host, r.app, said, "", "", "", "", "", "")
+        said = f"호스트에 접속하지 못해 확인하지 못했습니다 ({r.error})"
+        return (r.host, r.app, UNREACHABLE, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, said)
     return (
         r.host, r.app, r.revision[:12] or UNKNOWN, r.version or UNKNOWN, release_cell(r),
         units_cell(r), health_cell(r), r.lock.shown if r.lock else "없음",

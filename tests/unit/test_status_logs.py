@@ -12,6 +12,7 @@ import pytest
 from tasks.apps import registry
 from tasks.engine import lock
 from tasks.errors import ConfigError
+from tasks.hosts.secrets import Secrets
 from tasks.hosts.settings import Settings
 from tasks.procedures import logs, status
 from tests.unit.conftest import SITE, make_host
@@ -98,7 +99,7 @@ def test_a_release_host_not_converted_yet_is_served_by_its_plain_unit():
     got = bluegreen(8080, "inactive") | answers(converted=(False, ""), unit="active")
     row = status.app_status(cpu(), BACKEND, got, None)
     assert (row.units, row.port, row.release) == (("dojangkok",), 8080, "")
-    assert row.revision == "9" * 40 and row.strategy == "release (전환 전)"
+    assert row.revision == "9" * 40 and row.strategy == "release 전환 전"
 
 
 def test_the_ai_pair_serves_only_when_its_live_instance_runs_under_ai_switch_auto():
@@ -226,3 +227,47 @@ def test_chunks_become_whole_lines():
         lines.feed(chunk)
     lines.close()
     assert got == ['{"a": 1}', '{"b": 2}', '{"c": 3}']
+
+
+class _JournalHost:
+    """A host as `fab logs` sees it: the serving reads answered with nothing (the manual
+    strategy's units then), the journal with ``entries`` (unit, epoch seconds, message)."""
+
+    def __init__(self, entries):
+        self.entries, self.closed = entries, False
+
+    def run(self, command, sudo=False, *, stop=None, on_output=None, timeout=None, until=None):
+        from tasks.hosts.remote import Result
+
+        if not command.startswith("journalctl "):
+            return Result(True, 0, "", "")
+        out = "".join(json.dumps({"__REALTIME_TIMESTAMP": str(int(t * 1e6)), "MESSAGE": m,
+                                  "_SYSTEMD_UNIT": f"{u}.service"}) + "\n"
+                      for u, t, m in self.entries)  # fmt: skip
+        return Result(True, 0, out, "")
+
+    def close(self):
+        self.closed = True
+
+
+def test_every_host_s_lines_merged_by_time_the_newest_n_of_all_and_a_down_host_said():
+    manual = Settings(server_name=SITE, strategy="manual")
+    hosts = [make_host(manual), make_host(manual, "gpu", "gpu"), make_host(manual, "gpu2", "gpu")]
+    answers = {"cpu": _JournalHost([("dojangkok", 1, "b1"), ("nginx", 3, "n3"),
+                                    ("dojangkok", 5, "b5")]),
+               "gpu": _JournalHost([("fastapi", 2, "a2"), ("fastapi", 4, "a4")])}  # fmt: skip
+
+    def connect(host, secrets, label=""):
+        if host.alias not in answers:
+            raise ConfigError(f"cannot reach {host.alias}")
+        return answers[host.alias]
+
+    out, err = [], []
+    read = logs.show(hosts, None, Secrets({}), logs.Options(lines=3), connect=connect,
+                     out=out.append, err=err.append)  # fmt: skip
+    assert [line.split(" ", 2)[2] for line in out] == [
+        "cpu/frontend [nginx] n3",
+        "gpu/ai [fastapi] a4", "cpu/backend [dojangkok] b5"]  # fmt: skip
+    assert not read and all(r.closed for r in answers.values())
+    assert "! gpu2: 호스트에 접속하지 못해 로그를 읽지 못했습니다 (cannot reach gpu2)" in err
+    assert "# cpu/backend: dojangkok의 저널" in err
