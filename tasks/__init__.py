@@ -24,8 +24,10 @@ from tasks.errors import DeployToolError
 from tasks.hosts import inventory, values
 from tasks.procedures import health as health_checks
 from tasks.procedures import locking, settings_view
+from tasks.procedures import logs as journal
 from tasks.procedures import maintenance as page
 from tasks.procedures import run as run_proc
+from tasks.procedures import status as serving
 from tasks.setup import provision
 from tasks.strategies import confirm, deploy, full
 from tasks.strategies.release import admin as release_admin
@@ -269,6 +271,63 @@ def health(c):
         raise Exit("\n이상이 있습니다: 위 표에서 정상이 아닌 행을 확인하십시오", code=1)
 
 
+@task(klass=flags.OneMeaning,
+      help={"json": "표 대신 JSON으로 (호스트·앱마다 객체 하나의 목록)"})  # fmt: skip
+def status(c, json=False):
+    """What runs where: every host's apps, read from the hosts (fab status | fab -H cpu status).
+
+    Usage: fab status [--json]      (exit status 1 when an app is unhealthy or a host unreachable)
+    One row per host and app: the revision and the version it serves (the version asked
+    from the app itself, <app>_version_url), the release and since when it serves, the
+    unit(s) and port serving (both instances during a blue/green warm window), the health
+    check, the host's deploy lock, the app's last record on that host (who, when, result).
+    A host that cannot be reached is a row saying so; the others are still shown. One
+    command per host, the hosts at once. Reads only; takes no lock, records nothing.
+    """
+
+    secrets = cli.secrets()
+    try:
+        rows = serving.show(cli.hosts(c, None), secrets, as_json=bool(json))
+    except DeployToolError as exc:  # a read: no refusal record (tasks/cli.py's is for runs)
+        raise Exit(f"\nERROR: {exc}", code=1) from None
+    if not serving.all_well(rows):
+        raise Exit(code=1)
+
+
+@task(
+    klass=_WordMayBeLeftOut,
+    positional=["app"],
+    help={
+        "app": "frontend, backend or ai (없으면 호스트의 모든 앱)",
+        "lines": f"줄 수 (기본 {journal.DEFAULT_LINES}, 최대 {journal.MAX_LINES})",
+        "follow": "새 줄을 계속 보여 줍니다 (Ctrl-C로 끝냄); blue/green 전환 뒤에도 따라갑니다",
+        "since": "이때부터: 10m, 2h, 1d 또는 '2026-12-07 06:00' (호스트의 시각)",
+        "grep": "이 정규식에 맞는 줄만 (journalctl --grep)",
+    },
+)
+def logs(c, app=None, lines=journal.DEFAULT_LINES, follow=False, since="", grep=""):
+    """The logs of exactly what serves an app now: fab -H cpu logs backend [-n 100] [--follow].
+
+    Usage: fab -H cpu logs backend [-n 100] [--follow] [--since=10m] [--grep=ERROR]
+           fab logs                 (every host's every app, merged by time, prefixed host/app)
+    The journal of the unit(s) that serve now, read on the host first: with the release
+    strategy the backend runs as dojangkok@8081 or @8082, and during a warm window both
+    instances are read, each line labelled with its unit; --follow on a blue/green pair
+    follows both instances, so a switch is followed. The frontend: nginx's error log (nginx
+    writes it to the journal too). Read as the deploy login (systemd-journal); no lock, no
+    record.
+    """
+
+    try:
+        opts = journal.check_options(lines, follow, since, grep)
+        only = journal.check_app(app or None)
+        read = journal.show(cli.hosts(c, None), only, cli.secrets(), opts)
+    except DeployToolError as exc:  # a read: no refusal record
+        raise Exit(f"\nERROR: {exc}", code=1) from None
+    if not read:
+        raise Exit(code=1)
+
+
 @task
 @operator_task
 def lock_status(c):
@@ -492,6 +551,6 @@ def setup_host(c, dry_run=False, yes=False, message=""):
 
 ns = Collection(
     *DEPLOYS, full_deploy, *ROLLBACKS,
-    backup_db, restore_db, maintenance, health, history, settings, lock_status, unlock, releases, deploy_status,
+    backup_db, restore_db, maintenance, health, status, logs, history, settings, lock_status, unlock, releases, deploy_status,
     setup_host, push_config, render_config, run_command,
 )  # fmt: skip

@@ -13,7 +13,7 @@ from __future__ import annotations
 from invoke import Task
 
 #: the only short flags: each long option's one letter, the same in every task
-SHORT = {"dry-run": "d", "yes": "y", "message": "m"}
+SHORT = {"dry-run": "d", "yes": "y", "message": "m", "lines": "n"}
 
 
 class OneMeaning(Task):
