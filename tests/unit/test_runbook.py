@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from invoke.exceptions import ParseError
-from invoke.parser import Argument, Parser, ParserContext
+from invoke.parser import Parser, ParserContext
 
-from tasks import _MayBeLeftOut, ns, runbook
+from tasks import ns, runbook
 from tasks.program import make_program
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -151,26 +151,9 @@ def test_a_step_the_defaults_skip_says_so_instead_of_a_command(reference):
 
 # --- every `fab ...` shown is a real task with real flags ----------------------------------
 
-#: tasks another branch of this round builds (ROUND3.md's contract), for the runbook to name
-#: now: used only while the collection has no task of that name
-PENDING = {
-    "status": [Argument(names=("json",), kind=bool)],
-    "logs": [
-        _MayBeLeftOut(names=("app",), positional=True),
-        Argument(names=("lines", "n"), kind=int),
-        Argument(names=("follow",), kind=bool),
-        Argument(names=("since",)),
-        Argument(names=("grep",)),
-    ],
-}
-
 
 def contexts() -> list[ParserContext]:
-    found = ns.to_contexts()
-    known = {c.name for c in found}
-    return found + [
-        ParserContext(name, args=args) for name, args in PENDING.items() if name not in known
-    ]
+    return ns.to_contexts()
 
 
 def fab_commands(markdown: str) -> list[str]:
