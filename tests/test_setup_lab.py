@@ -90,7 +90,7 @@ def test_a_deploy_on_a_bare_host_stops_naming_setup(bare, work):
     deploy stops at its first step, the lock in the state directory setup makes."""
     res = fab(bare, work, "-H", "gpu", "deploy-ai", "--yes")
     assert res.returncode == 1 and "fab -H gpu setup" in res.stderr
-    assert "gpu has no /var/lib/dojangkok-deploy the deploy login can write" in res.stderr
+    assert "gpu에 배포 로그인이 쓸 수 있는 /var/lib/dojangkok-deploy이(가) 없고" in res.stderr
     assert "the host was not set up" in res.stderr
     assert (
         bare.run("gpu", "test -e /app/ai-server || test -e /var/lib/dojangkok-deploy").returncode

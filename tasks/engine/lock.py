@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
 from tasks.engine import safepath
+from tasks.engine.history import duration_text
 from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.live import Live
 from tasks.engine.records import RUN_FILE_MODE
@@ -67,14 +68,16 @@ class LockInfo:
         when = datetime.fromtimestamp(self.since).strftime("%Y-%m-%d %H:%M:%S")
         age = self.age(now)
         text = (
-            f"held by {self.operator} ({self.machine}, pid {self.pid}) since {when} "
-            f"({_duration(age)} ago): {self.task} {self.component} {self.revision[:12]}"
-            + (f" — {self.message}" if self.message else "")
+            f"{self.operator} ({self.machine}, pid {self.pid})가 {when}부터 "
+            f"({duration_text(age)} 전) 잡고 있습니다: {self.task} {self.component} "
+            f"{self.revision[:12]}" + (f" — {self.message}" if self.message else "")
         )
         if age > stale_after:
-            text += f"\n  STALE: older than lock_stale_after ({_duration(stale_after)})"
+            text += (f"\n  오래된 잠금 (STALE): lock_stale_after({duration_text(stale_after)})"
+                     "보다 오래되었습니다")  # fmt: skip
         if self.machine == _machine() and not _alive(self.pid):
-            text += f"\n  its process {self.pid} on this machine is no longer running"
+            text += (f"\n  이 컴퓨터의 그 프로세스 {self.pid}는 더 이상 실행 중이 아닙니다 "
+                     "(no longer running)")  # fmt: skip
         return text
 
 
@@ -124,12 +127,16 @@ def state_dir_create(s: Settings, owner: str = '"$SUDO_USER"') -> str:
     return f"{safepath.OWN_FN}; own dir {q(s.state_dir)} 755 {owner} ''"
 
 
+#: a lock without its info.json (a task killed between the two)
+NO_INFO = "잡혀 있지만 info.json이 없습니다 (info.json missing)"
+
+
 def refused(host: str, holder: LockInfo | None, stale_after: float) -> LockHeld:
-    what = holder.describe(stale_after) if holder else "held, but its info.json is missing"
+    what = holder.describe(stale_after) if holder else NO_INFO
     return LockHeld(
-        f"{host} is locked by another deploy: {what}",
-        f"wait for it to finish (`fab -H {host} lock-status`); if that deploy is dead, "
-        f"check the host, then `fab -H {host} unlock`",
+        f"{host}의 배포 잠금을 다른 작업이 잡고 있습니다 (locked by another deploy): {what}",
+        f"끝날 때까지 기다리거나(`fab -H {host} lock-status`, 또는 --lock-wait=초), 그 작업이 "
+        f"죽었다면 호스트를 확인한 뒤 `fab -H {host} unlock`을 실행하십시오",
     )
 
 
@@ -146,7 +153,7 @@ def _who(holder: LockInfo | None) -> str:
 
 def waiting_message(host: str, holder: LockInfo | None, stale_after: float, wait: float) -> str:
     """What a task waiting for a held lock says first."""
-    what = holder.describe(stale_after) if holder else "held, but its info.json is missing"
+    what = holder.describe(stale_after) if holder else NO_INFO
     return (
         f"{host}의 배포 잠금을 다른 작업이 잡고 있습니다: {what}\n"
         f"  → 풀릴 때까지 최대 {wait:.0f}초 기다립니다 (--lock-wait; Ctrl-C로 그만둡니다)"
@@ -159,15 +166,6 @@ def parse(stdout: str) -> tuple[bool, LockInfo | None]:
     if not text:
         return False, None
     return True, LockInfo.from_json(text)
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}min"
-    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}"
 
 
 def _machine() -> str:
@@ -211,10 +209,11 @@ class HostLock:
             made = remote.run(state_dir_create(s, view.login), sudo=True)
             if not made.ok:
                 raise ConfigError(
-                    f"{view.host.alias} has no {s.state_dir} the deploy login can write, and "
-                    f"cannot make one ({made.tail(1)}): the host was not set up for this tool",
-                    f"run `fab -H {view.host.alias} setup` first (it makes the state directory "
-                    "the deploy login's; a deploy login with only the root helper cannot)",
+                    f"{view.host.alias}에 배포 로그인이 쓸 수 있는 {s.state_dir}이(가) 없고 "
+                    f"만들지도 못했습니다 ({made.tail(1)}): 이 도구로 setup하지 않은 호스트입니다 "
+                    "(no writable state_dir)",
+                    f"먼저 `fab -H {view.host.alias} setup`을 실행하십시오 (상태 디렉터리를 배포 "
+                    "로그인의 것으로 만듭니다; 루트 도우미만 가진 배포 로그인은 만들 수 없습니다)",
                 )
             if remote.run(acquire_command(s, info)).ok:
                 return cls(remote, s, info)
@@ -277,7 +276,7 @@ class HostLock:
         except Exception as exc:  # noqa: BLE001 - whatever happened, say it and go on
             problem = str(exc)
         else:
-            problem = "the release command failed"
+            problem = "잠금 해제 명령이 실패했습니다 (release command failed)"
         if session is not None:
             session.console.out(
                 f"!!! {session.view.host.alias}의 배포 잠금을 풀지 못했습니다 ({problem}). "

@@ -82,7 +82,8 @@ def test_a_held_lock_refuses_with_the_holder_and_the_way_out(monkeypatch, histor
         deploy_backend(remote, monkeypatch)
     text = str(err.value)
     assert "alice" in text and "laptop" in text and "migrating" in text and "STALE" in text
-    assert "fab -H cpu unlock" in text
+    assert "cpu의 배포 잠금을 다른 작업이 잡고 있습니다" in text and "오래된 잠금" in text
+    assert "fab -H cpu unlock" in text and "--lock-wait" in text
     assert "systemctl" not in remote.commands() and "git" not in remote.commands()
     assert "rm -rf" not in remote.commands()  # someone else's lock is never touched
     with pytest.raises(FileNotFoundError):
