@@ -452,10 +452,11 @@ def settings(c):
         "read-only": "the command changes nothing: no deploy lock, no record (your word: the "
         "command is not checked)",
         "message": "a note kept in the deploy lock and the record (e.g. why you run it)",
+        **help_for("lock-wait"),
     },
     klass=flags.OneMeaning,
 )
-def run_command(c, read_only=False, message=""):
+def run_command(c, read_only=False, message="", lock_wait=None):
     """Run a shell command on hosts of the inventory, as the deploy login: `fab -H cpu run -- CMD`.
 
     Usage: fab -H cpu run [--read-only] [--message=TEXT] -- systemctl status nginx
@@ -473,6 +474,7 @@ def run_command(c, read_only=False, message=""):
         try:
             command = run_proc.command_of(c.config.get(run_proc.COMMAND_KEY) or "", target)
             hosts, secrets = run_proc.hosts_named(inventory.load(), target), cli.secrets()
+            wait = cli.lock_wait_seconds(lock_wait)
         except DeployToolError as exc:
             raise Exit(f"\nERROR: {exc}", code=1) from None
 
@@ -480,7 +482,7 @@ def run_command(c, read_only=False, message=""):
             cli.record_refusal("run", host.alias, exc)
 
         code = run_proc.run_on_hosts(hosts, command, secrets, read_only=bool(read_only),
-                                     message=message or "",
+                                     message=message or "", lock_wait=wait,
                                      refused=None if read_only else refused)  # fmt: skip
     if INTERRUPT.presses:
         raise Exit(code=130)
@@ -528,9 +530,9 @@ def render_config(c, out="rendered"):
             print(path)
 
 
-@task(klass=flags.OneMeaning, name="setup", help=help_for("dry-run", "yes", "message"))
+@task(klass=flags.OneMeaning, name="setup", help=help_for("dry-run", "yes", "message", "lock-wait"))
 @operator_task
-def setup_host(c, dry_run=False, yes=False, message=""):
+def setup_host(c, dry_run=False, yes=False, message="", lock_wait=None):
     """A bare host to serving: packages, users, directories, swap, database, each app's
     checkout, .env, first build (venv), then push-config, the services, a health check.
 
@@ -544,7 +546,7 @@ def setup_host(c, dry_run=False, yes=False, message=""):
     Runbook: "0. 서버 준비".
     """
 
-    secrets, opts = cli.secrets(), cli.options(dry_run, yes, message)
+    secrets, opts = cli.secrets(), cli.options(dry_run, yes, message, lock_wait=lock_wait)
     for host in cli.hosts(c, None):
         provision.setup_host(host, secrets, opts)
 

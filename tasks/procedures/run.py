@@ -118,14 +118,16 @@ def run_read_only(host: Host, command: str, secrets: Secrets, console: Console,
 
 
 def run_locked(host: Host, command: str, secrets: Secrets, console: Console,
-               connect_host: Callable[..., Remote] = connect, message: str = "") -> int:  # fmt: skip
+               connect_host: Callable[..., Remote] = connect, message: str = "",
+               lock_wait: float = 0) -> int:  # fmt: skip
     """Under the host's deploy lock (its info says the command, masked), recorded as a run:
     the command and its exit status are the record's one step."""
     shown = secrets.mask(command)
     note = f"{message} — {shown}" if message else shown
     try:
         with session(TASK, "-", host, secrets, title=TITLE, console=console,
-                     connect=connect_host, message=secrets.mask(note)) as s:  # fmt: skip
+                     connect=connect_host, message=secrets.mask(note),
+                     lock_wait=lock_wait) as s:  # fmt: skip
             step = StepReport("RUN", "1", f"$ {shown}", "-", "running")
             s.report.steps.append(step)
             s.report.message = message
@@ -155,7 +157,7 @@ def lock_refused(host: Host, exc: locks.LockHeld) -> ConfigError:
 
 
 def run_on_hosts(hosts: list[Host], command: str, secrets: Secrets, *, read_only: bool,
-                 message: str = "", console: Console | None = None,
+                 message: str = "", console: Console | None = None, lock_wait: float = 0,
                  connect_host: Callable[..., Remote] = connect,
                  refused: Callable[[Host, DeployToolError], None] | None = None) -> int:  # fmt: skip
     """Each host in turn; the worst exit status. A host where the command could not run
@@ -170,7 +172,7 @@ def run_on_hosts(hosts: list[Host], command: str, secrets: Secrets, *, read_only
             if read_only:
                 code = run_read_only(host, command, secrets, out, connect_host)
             else:
-                code = run_locked(host, command, secrets, out, connect_host, message)
+                code = run_locked(host, command, secrets, out, connect_host, message, lock_wait)
         except DeployToolError as exc:
             out.out(f"ERROR: {exc}")
             if refused is not None:

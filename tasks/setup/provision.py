@@ -108,7 +108,8 @@ def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
             appenv.candidates(appenv.of(comp.name, host.settings), secrets)
     with session("setup", "setup", host, secrets, title="서버 준비 (setup)",
                  dry_run=opts.dry_run, yes=opts.yes, message=opts.message,
-                 connect_in_dry_run=True, connect=connect_admin) as s:  # fmt: skip
+                 connect_in_dry_run=True, connect=connect_admin,
+                 lock_wait=opts.lock_wait) as s:  # fmt: skip
         host = detected(s)
         if s.remote is not None:
             _refuse_missing_repos(s, host)

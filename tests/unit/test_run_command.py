@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from tasks import ns
 from tasks.engine import lock as locks
 from tasks.engine.console import Console
 from tasks.errors import ConfigError
@@ -126,6 +127,28 @@ def test_a_held_lock_refuses_in_korean_naming_the_holder_and_runs_nothing(histor
     assert code == run.NOT_RUN and refused == ["cpu"]
     assert "배포 잠금을 다른 작업이 쥐고 있어" in text and "kim" in text and "--read-only" in text
     assert fakes["cpu"].index(r"^touch /tmp/x$") == -1, "the command never ran"
+
+
+def test_lock_wait_waits_for_a_held_lock_then_runs(history, monkeypatch):
+    monkeypatch.setattr(locks, "WAIT_POLL", 0.01)
+    holder = locks.LockInfo("r1", "kim", "laptop", 1, "deploy", "backend", "abc", "", 0.0)
+    hosts, fakes, connect = hosts_and_fakes("cpu", rules=[
+        (r"^mkdir -- .*deploy\.lock", [1, 1, 0], ""), (r"^test -d", 0, ""),
+        (r"cat -- .*info\.json", 0, holder.to_json()),
+    ])  # fmt: skip
+    console, lines = console_lines()
+    code = run.run_on_hosts(hosts, "touch /tmp/x", Secrets(dict(SECRETS)), read_only=False,
+                            console=console, connect_host=connect, lock_wait=5)  # fmt: skip
+    text = "\n".join(lines)
+    assert code == 0 and "최대 5초 기다립니다" in text and "kim" in text
+    assert fakes["cpu"].index(r"^touch /tmp/x$") != -1, "the command ran once the lock was free"
+
+
+def test_setup_and_run_take_lock_wait_like_the_deploys():
+    for name in ("setup", "run", "deploy-backend", "rollback-ai", "backup-db"):
+        assert "lock-wait" in ns.tasks[name].help or any(
+            "lock_wait" in a.names for a in ns.tasks[name].get_arguments()
+        ), name
 
 
 def test_several_hosts_are_prefixed_and_the_worst_exit_status_wins(history):
