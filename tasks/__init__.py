@@ -493,12 +493,12 @@ def run_command(c, read_only=False, message="", lock_wait=None):
 @task(
     klass=flags.OneMeaning,
     help={
-        **help_for("yes", "message"),
+        **help_for("yes", "message", "lock-wait"),
         "dry-run": "show the diff against the host; change nothing",
     },
 )
 @operator_task
-def push_config(c, dry_run=False, yes=False, message=""):
+def push_config(c, dry_run=False, yes=False, message="", lock_wait=None):
     """Render templates/ for the host, show the diff, validate, apply only what changed.
 
     Usage: fab -H cpu push-config [--dry-run] [--yes]
@@ -509,7 +509,7 @@ def push_config(c, dry_run=False, yes=False, message=""):
     prepared it stops at once and changes nothing.
     """
 
-    secrets, opts = cli.secrets(), cli.options(dry_run, yes, message)
+    secrets, opts = cli.secrets(), cli.options(dry_run, yes, message, lock_wait=lock_wait)
     for host in cli.hosts(c, None):
         provision.push_host(host, secrets, opts)
 

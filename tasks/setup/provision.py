@@ -71,7 +71,9 @@ def push_host(host: Host, secrets: Secrets, opts: Options) -> Session:
         if strategy_for(host.settings).keeps_releases:
             _refuse_unconverted(s, host)
         if not opts.dry_run:  # checked first: on a host setup never prepared, nothing changes
-            s.lock = locks.HostLock.take(s.remote, s.view, opts.message)
+            s.lock = locks.HostLock.take(
+                s.remote, s.view, opts.message, wait=opts.lock_wait, say=s.console.out
+            )
         push_on(s, host, check=False)
     return s
 

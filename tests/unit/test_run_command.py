@@ -145,7 +145,7 @@ def test_lock_wait_waits_for_a_held_lock_then_runs(history, monkeypatch):
 
 
 def test_setup_and_run_take_lock_wait_like_the_deploys():
-    for name in ("setup", "run", "deploy-backend", "rollback-ai", "backup-db"):
+    for name in ("setup", "push-config", "run", "deploy-backend", "rollback-ai", "backup-db"):
         assert "lock-wait" in ns.tasks[name].help or any(
             "lock_wait" in a.names for a in ns.tasks[name].get_arguments()
         ), name
