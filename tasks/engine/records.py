@@ -18,6 +18,8 @@ from pathlib import Path
 
 from tasks.engine.live import Live, WithRecord
 from tasks.engine.view import new_run_id, operator_host, operator_name
+from tasks.errors import ConfigError
+from tasks.hosts import environment
 from tasks.hosts.remote import ConnectionLost
 from tasks.shell import q
 
@@ -162,6 +164,14 @@ def append(session: Live, entry: dict, unlock: str = "") -> bool:
     return unlocked
 
 
+def _environment() -> str:
+    """The environment's name for a refusal record: one refused for a bad name keeps ""."""
+    try:
+        return environment.current()
+    except ConfigError:
+        return ""
+
+
 def refused(task: str, host: str, problem: str, fix: str, mask) -> None:
     """The local record of a run that ended before it wrote one: refused at start (the
     settings, the secrets, a bad option, a host that cannot be reached or whose key
@@ -176,5 +186,6 @@ def refused(task: str, host: str, problem: str, fix: str, mask) -> None:
         "result": "refused",
         "message": problem,
         "fix": fix,
+        "environment": _environment(),
     }
     write_local(mask(json.dumps(entry, ensure_ascii=False)) + "\n")

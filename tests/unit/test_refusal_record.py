@@ -42,6 +42,20 @@ def test_a_refusal_is_recorded_masked(history):
     assert history.stat().st_mode & 0o777 == 0o600
 
 
+def test_a_refusal_names_the_environment_and_a_bad_name_is_not_one(history, monkeypatch):
+    @cli.operator_task
+    def deploy_backend(c, dry_run=False):
+        raise ConfigError("bad value", "fix it")
+
+    for given, kept in (("staging", "staging"), ("../prod", "")):
+        monkeypatch.setenv("DOJANGKOK_ENVIRONMENT", given)
+        monkeypatch.setattr(records, "written", 0)
+        with pytest.raises(Exit):
+            deploy_backend(_Ctx())
+        rec = json.loads(history.read_text().splitlines()[-1])
+        assert rec["environment"] == kept, given
+
+
 def test_no_second_record_and_none_for_a_dry_run(history):
     @cli.operator_task
     def task(c, dry_run=False):
