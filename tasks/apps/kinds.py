@@ -8,25 +8,22 @@ host's settings is answered by the kind those settings choose (:meth:`ByKind.of`
 builder is given (a Settings, a RunView's, a Session's). Nothing outside this module asks
 which kind an app is.
 
-A kind may need a strategy (``needs_blue_green``: the Node frontend runs as the backend's
-blue/green pair): under a strategy without blue/green (the manual's, and setup's phase before
-a host is converted) the default kind answers (but for its blue/green ports, which setup gives
-the root helper), and a deploy or rollback with that strategy is refused before anything
-runs.
+A kind says itself what it is where it cannot serve yet (the Node frontend under the manual
+strategy, before a host is converted, answers as the static site that still serves, and has
+no manual deploy: tasks/apps/frontend_node/).
 """
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from tasks.apps.base import App, strategy_for
+from tasks.apps.base import App
 from tasks.engine.view import RunView
-from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
 
 #: App methods whose first argument is the host's Settings: asked of the chosen kind
 BY_SETTINGS = (
-    "checkout", "service", "health", "setup_units", "port", "instance",
+    "checkout", "service", "health", "setup_units", "port", "pair_ports", "instance",
     "serving", "needs", "env", "service_user", "writable", "first_build_command",
     "manual_paths", "build_output", "built", "config_files", "facts_command", "decide",
     "served_file", "smoke", "release_unit", "release_downtime",
@@ -64,30 +61,11 @@ class ByKind(App):
         return str(getattr(s, self.setting))
 
     def of(self, s: Settings) -> App:
-        """The kind these settings choose, where their strategy can serve it."""
-        kind = self.kinds.get(self.chosen(s), self.default)
-        if getattr(kind, "needs_blue_green", False) and not strategy_for(s).runs_blue_green:
-            return self.default
-        return kind
-
-    def pair_ports(self, s: Settings) -> list[int]:
-        """The chosen kind's, whatever the strategy: setup gives the root helper the pair
-        before a deploy converts the host to it (as the AI's, whatever ai_switch says)."""
-        return self.kinds.get(self.chosen(s), self.default).pair_ports(s)
+        """The kind these settings choose."""
+        return self.kinds.get(self.chosen(s), self.default)
 
     def plans(self, strategy: str) -> ModuleType:
         return KindPlans(self, strategy)  # type: ignore[return-value]
-
-    def refusal(self, s: Settings, strategy: str) -> ConfigError | None:
-        """A deploy of a kind that needs blue/green, with a strategy that has none."""
-        kind = self.kinds.get(self.chosen(s), self.default)
-        if getattr(kind, "needs_blue_green", False) and not strategy_for(strategy).runs_blue_green:
-            return ConfigError(
-                f"{self.setting}={self.chosen(s)}는 blue/green으로만 배포합니다 "
-                f"({strategy} 전략에는 이 종류의 단계가 없습니다)",
-                f"--strategy=release로 배포하거나, 매뉴얼의 정적 빌드라면 {self.setting}=static으로 두세요",
-            )
-        return None
 
     def __repr__(self) -> str:
         return f"<app {self.name} by {self.setting}>"
@@ -115,17 +93,8 @@ class KindPlans:
     def __init__(self, app: ByKind, strategy: str):
         self._app, self._strategy = app, strategy
 
-    def _module(self, kind: App) -> ModuleType | None:
-        try:
-            return kind.plans(self._strategy)
-        except ModuleNotFoundError as exc:  # this kind has no plans for the strategy
-            if exc.name != f"{type(kind).__module__}.{self._strategy}":
-                raise
-            return None
-
     def __getattr__(self, name: str):
-        modules = [m for k in (self._app.default, *self._app.kinds.values())
-                   if (m := self._module(k)) is not None]  # fmt: skip
+        modules = [k.plans(self._strategy) for k in (self._app.default, *self._app.kinds.values())]
         found = [getattr(m, name) for m in modules if hasattr(m, name)]
         if not found:
             raise AttributeError(name)
@@ -133,11 +102,8 @@ class KindPlans:
             return found[0]
 
         def chosen(first, *args, **kwargs):
-            s = settings_of(first)
-            refused = self._app.refusal(s, self._strategy)
-            if refused is not None:
-                raise refused
-            return getattr(self._app.of(s).plans(self._strategy), name)(first, *args, **kwargs)
+            module = self._app.of(settings_of(first)).plans(self._strategy)
+            return getattr(module, name)(first, *args, **kwargs)
 
         chosen.__name__ = name
         return chosen

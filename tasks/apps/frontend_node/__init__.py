@@ -5,8 +5,13 @@ It runs as the backend does under the release strategy: two instances of a templ
 (``<frontend_service>@<port>`` for the two ``frontend_ports``) behind nginx's upstream, a
 health-gated switch without an nginx reload, the old instance kept warm, a rollback within
 that time a switch back (tasks/strategies/release/bluegreen.py). Its plans are release.py's;
-the manual strategy has none (tasks/apps/kinds.py refuses it). Where the registry says
-``frontend``, tasks/apps/kinds.py picks this kind or the static one by ``frontend_kind``.
+the manual strategy has none (manual.py refuses it, before anything runs). Where the
+registry says ``frontend``, tasks/apps/kinds.py picks this kind or the static one by
+``frontend_kind``.
+
+Until a host runs the release strategy (setup's first phase on a host deployed the manual
+way, before its conversion), what serves is the static site as it was: where the host's
+strategy has no blue/green, this kind answers as the static one does (:meth:`serving_static`).
 """
 
 from __future__ import annotations
@@ -42,16 +47,18 @@ class FrontendNode(ServiceApp):
     first_build = FirstBuild("첫 빌드 (npm, standalone)", "2분")
     #: its template unit's file, and the site (nginx) whose reload its check proves
     config_keys = ("frontend", "nginx")
-    #: it runs only as a blue/green pair (tasks/apps/kinds.py)
-    needs_blue_green = True
     deploy_help = STATIC.deploy_help
     rollback_help = STATIC.rollback_help
+
+    def serving_static(self, s: Settings) -> bool:
+        """The host's strategy cannot run it yet: the static site serves (see above)."""
+        return not strategy_for(s).runs_blue_green
 
     def checkout(self, s: Settings) -> str:
         return s.frontend_dir
 
     def service(self, s: Settings) -> str:
-        return s.frontend_service
+        return STATIC.service(s) if self.serving_static(s) else s.frontend_service
 
     def setup_units(self, s: Settings, paired: bool) -> list[str]:
         """nginx; the pair's instances are the release strategy's."""
@@ -64,6 +71,8 @@ class FrontendNode(ServiceApp):
         """The instance on ``port``; without one, the switch port: whichever instance the
         switch table sends nginx's new connections to (the host's own connections to
         127.0.0.1 go the same way)."""
+        if self.serving_static(s):
+            return STATIC.health(s, port)
         v = s.frontend
         return local_health(port or v.switch_port, v.health_path, v.health_expect,
                             v.health_tries, v.health_interval)  # fmt: skip
@@ -76,6 +85,8 @@ class FrontendNode(ServiceApp):
     def first_build_command(self, s: Settings) -> str:
         """Nothing: every build is a release's (the conversion's first one, then each
         deploy's); setup's phase before a conversion asks the static kind (tasks/apps/kinds.py)."""
+        if self.serving_static(s):
+            return STATIC.first_build_command(s)
         return tracked("true", f"{self.built(s)} (릴리스는 배포가 빌드합니다)")
 
     def standalone(self, s: Settings) -> str:
@@ -103,11 +114,19 @@ class FrontendNode(ServiceApp):
 
     def built(self, s: Settings) -> str:
         """The server of the release ``current`` names."""
+        if self.serving_static(s):
+            return STATIC.built(s)
         return f"{s.releases_root}/frontend/current/{self.standalone(s)}/{SERVER}"
+
+    def manual_paths(self, s: Settings) -> list[tuple[str, str]]:
+        return STATIC.manual_paths(s) if self.serving_static(s) else []
+
+    def served_file(self, s: Settings) -> str:
+        return STATIC.served_file(s) if self.serving_static(s) else ""
 
     def config_files(self, s: Settings) -> list[ConfigFile]:
         """Its template unit (one instance a port); the site is config's own (nginx)."""
-        if not strategy_for(s).runs_blue_green:
+        if self.serving_static(s):
             return []
         return [ConfigFile("frontend", "systemd/frontend@.service.j2",
                            f"{s.systemd_dir}/{s.frontend_service}@.service", "unit",
