@@ -110,11 +110,13 @@ def converted(v: RunView) -> str:
 
 
 def convert(s, legacy: RunView, settings, push) -> None:
-    """The revision this run deploys (setup's: the checkout's) built as the first release,
+    """The revision this run deploys (setup's: the checkout's) built on the host as the first release,
     started on the first port behind the switch table; then nginx's site proxies to it (one
     reload, while the static site served until then) and ``current`` names it. ``push(only)``:
     the config push, rendered for the release strategy."""
-    first = legacy.but(to_rev=s.view.to_rev or legacy.to_rev)
+    # built on the host: a local build made the deploy's own release (its work dir and
+    # manifest are that run's), which follows the conversion
+    first = legacy.but(to_rev=s.view.to_rev or legacy.to_rev, build_on="host")
     port = int(s.view.s.frontend_ports[0])
     s.execute(convert_table_plan(first, port))
     push({"frontend"})
