@@ -3,7 +3,6 @@ answers, what push-config renders for it, and its plans' steps with the commands
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 
@@ -20,6 +19,7 @@ from tasks.strategies.release import convert
 from tasks.strategies.release.strategy import RELEASE
 
 from .conftest import SITE, TO, make_host, make_view
+from .test_strategies import _Converting as Converting
 
 NODE = Settings(server_name=SITE).replace(frontend_kind="node")
 STATIC_SETTINGS = Settings(server_name=SITE)
@@ -134,22 +134,11 @@ def test_a_local_build_ships_the_standalone_tree_into_the_release():
     assert STATIC.build_output(STATIC_SETTINGS).entry == "index.html"
 
 
-class _Converting:
-    """A session that records the plans a conversion runs, with the view each ran in."""
-
-    def __init__(self, view):
-        self.view, self.done = view, []
+class _Converting(Converting):
+    """As test_strategies', recording the run id and the build place each plan ran with."""
 
     def execute(self, plan, rollback=None):
         self.done.append((plan.title, self.view.run_id, self.view.to_rev, self.view.build_on))
-
-    @contextlib.contextmanager
-    def viewing(self, view):
-        before, self.view = self.view, view
-        try:
-            yield
-        finally:
-            self.view = before
 
 
 def test_the_conversion_starts_the_deploys_revision_before_nginx_proxies_to_it(monkeypatch):

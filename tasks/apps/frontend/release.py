@@ -64,10 +64,11 @@ def pair(s) -> None:
     return None  # the web root switches by a symlink: no instances
 
 
-@adapts("release")  # build_on=local: the build ran here (tasks/localbuild/plans.py)
-def build_plan(view: RunView, live: int = 0) -> Plan:
+def fetch_steps() -> tuple[Step, ...]:
+    """A0–A2: the release directory, the revision exported into it, the shared .env linked,
+    its dependencies (a Node frontend's deploy starts the same way: tasks/apps/frontend_node)."""
     rel = lambda v: release.path(v)  # noqa: E731
-    steps = (
+    return (
         release.prepare_step(),
         release.export_step("1", _dir),
         release.link_step("1a", lambda v: [".env"]),
@@ -75,6 +76,14 @@ def build_plan(view: RunView, live: int = 0) -> Plan:
              command=install, local_build="deps", cleanup=lambda v: shell.cd(rel(v), "rm -rf node_modules"),
              added="package-lock.json이 서비스 중인 릴리스와 같으면 그 node_modules를 하드 링크로 "
              "가져온다 (설치 없음)"),
+    )  # fmt: skip
+
+
+@adapts("release")  # build_on=local: the build ran here (tasks/localbuild/plans.py)
+def build_plan(view: RunView, live: int = 0) -> Plan:
+    rel = lambda v: release.path(v)  # noqa: E731
+    steps = (
+        *fetch_steps(),
         Step("3", "프로덕션 빌드", "2분", "빌드 에러 확인 후 수정 (서비스 중인 빌드는 그대로)",
              Policy.ABORT, command=lambda v: shell.cd(rel(v), v.s.frontend_build_cmd),
              local_build="build"),

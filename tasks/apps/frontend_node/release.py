@@ -18,7 +18,7 @@ from __future__ import annotations
 from tasks import shell
 from tasks.apps.backend.release import drained, examples_decided_on_host, resolve_on
 from tasks.apps.common import after_items, before_items, health_step
-from tasks.apps.frontend.release import install
+from tasks.apps.frontend.release import fetch_steps
 from tasks.apps.frontend_node import FRONTEND_NODE, SERVER, UPSTREAM
 from tasks.engine.steps import CheckItem, Plan, Step
 from tasks.engine.view import RunView
@@ -56,13 +56,7 @@ def _dir(v: RunView) -> str:
 def build_plan(view: RunView, live: int = 0) -> Plan:
     rel = lambda v: release.path(v)  # noqa: E731
     steps = (
-        release.prepare_step(),
-        release.export_step("1", _dir),
-        release.link_step("1a", lambda v: [".env"]),
-        Step("2", "의존성 설치", "1분", "node_modules 삭제 후 재시도", Policy.RETRY,
-             command=install, local_build="deps", cleanup=lambda v: shell.cd(rel(v), "rm -rf node_modules"),
-             added="package-lock.json이 서비스 중인 릴리스와 같으면 그 node_modules를 하드 링크로 "
-             "가져온다 (설치 없음)"),
+        *fetch_steps(),  # A0–A2, as the static frontend's
         Step("3", "프로덕션 빌드 (standalone 서버)", "2분",
              "빌드 에러 확인 후 수정 (서비스 중인 인스턴스는 그대로)", Policy.ABORT,
              command=lambda v: shell.cd(rel(v), f"{v.s.frontend_build_cmd} && "
@@ -93,20 +87,13 @@ def checklist(view: RunView) -> tuple[CheckItem, ...]:
 
 
 def state_command(view: RunView) -> str:
-    s, b = view.s, q(release.base(view))
-    units = " ".join(PAIR.unit(s, p) for p in s.frontend_ports)
-    return (
-        f"echo \"upstream: $({PAIR.live_port_command(s)})\"; systemctl is-active {units} | paste -sd' '; "
-        f'for p in {" ".join(str(int(p)) for p in s.frontend_ports)}; do echo "slot $p: $(readlink -- {b}/slots/$p)"; done'
-    )
+    return PAIR.state_command(view)
 
 
 # --- the conversion of a host serving the static frontend (convert.py) -------------------
 def converted(v: RunView) -> str:
     """Succeeds when the frontend runs as the Node pair: root's template unit and upstream."""
-    s = v.s
-    return (f"{release.root_owned(f'{s.systemd_dir}/{s.frontend_service}@.service')} && "
-            f"{release.root_owned(s.frontend_upstream_file)}")  # fmt: skip
+    return PAIR.laid_out(v.s)
 
 
 def convert(s, legacy: RunView, settings, push) -> None:
