@@ -155,10 +155,28 @@ def static_marked_bad(v: RunView) -> str:
     )
 
 
+#: nginx's workers from before a reload, still answering the requests they had
+OLD_WORKERS = "nginx: worker process is shutting down"
+
+
+def old_workers_gone(v: RunView) -> str:
+    """Returns once nginx's workers from before the site's reload have exited (at most 30 s):
+    they still serve the static site, from the web root ``current`` names."""
+    said = "nginx의 이전 워커가 30초 뒤에도 남아 있습니다: current를 바꿉니다 (그 요청은 404일 수 있음)"
+    return (
+        f"for i in $(seq 1 300); do pgrep -f {q(OLD_WORKERS)} >/dev/null || "
+        f"{{ echo {q('nginx의 이전 워커 없음')}; exit 0; }}; sleep 0.1; done; echo {q(said)}"
+    )
+
+
 def convert_current_plan(first: RunView) -> Plan:
     steps = (
-        release.switch_step("K5", "current → 첫 Node 릴리스"),
-        Step("K6", "정적 릴리스를 bad로 표시", "1초", "-", Policy.WARN, command=static_marked_bad,
+        Step("K5", "nginx의 이전 워커가 끝날 때까지 대기", "1초", "-", Policy.WARN,
+             command=old_workers_gone,
+             added="리로드 전의 워커는 아직 정적 사이트(current 아래의 웹 루트)를 서빙한다: "
+                   "그 워커가 끝난 뒤에 current를 바꾼다"),
+        release.switch_step("K6", "current → 첫 Node 릴리스"),
+        Step("K7", "정적 릴리스를 bad로 표시", "1초", "-", Policy.WARN, command=static_marked_bad,
              added="Node 서버가 실행할 수 없는 정적 빌드: 롤백이 고르지 않는다"),
     )  # fmt: skip
     return Plan("frontend", "A", "Frontend Node blue/green 전환", "CPU Instance", "1초", "0분",
