@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tasks.apps import registry
+from tasks.apps import preconditions, registry
 from tasks.apps.frontend import FRONTEND as STATIC
 from tasks.apps.frontend_node import FRONTEND_NODE, UPSTREAM
 from tasks.config.render import config_files, render_file
@@ -74,6 +74,12 @@ def test_push_config_renders_the_unit_and_a_site_that_proxies_to_the_switch_port
     manual = rendered(NODE.replace(strategy="manual"))
     assert "frontend" not in manual and manual["nginx"] == rendered(
         STATIC_SETTINGS.replace(strategy="manual"))["nginx"]  # fmt: skip
+
+
+def test_push_config_asks_for_the_web_root_only_where_the_site_serves_it():
+    assert preconditions.for_unit(NODE, "nginx") == []  # nginx proxies to the Node server
+    (web_root,) = preconditions.for_unit(STATIC_SETTINGS, "nginx")
+    assert web_root.what == "the web root /var/www/dojangkok"
 
 
 def test_the_root_helper_gets_the_pair_only_for_the_node_kind():
