@@ -156,7 +156,8 @@ def static_marked_bad(v: RunView) -> str:
 
 
 #: nginx's workers from before a reload, still answering the requests they had
-OLD_WORKERS = "nginx: worker process is shutting down"
+#: (anchored: the shell running the step has the words in its own command line)
+OLD_WORKERS = "^nginx: worker process is shutting down"
 
 
 def old_workers_gone(v: RunView) -> str:
