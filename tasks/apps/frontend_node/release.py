@@ -9,8 +9,9 @@ it (no reload) and keeps the old instance warm for ``frontend_keep_warm`` second
 
 A host serving the static frontend (or nothing) is converted by the first deploy (or setup):
 the switch table and the template unit, the revision built as the first release and started
-on the first port, nginx's site then proxying to it (one reload), ``current`` to it; the
-static releases, which no Node server can run, are marked bad so a rollback skips them.
+on the first port, nginx's site then proxying to it (one reload); the static releases, which
+no Node server can run, are marked bad so a rollback skips them. ``current`` moves with the
+deploy's own switch (old nginx workers may still serve the static site from it).
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def converted(v: RunView) -> str:
 def convert(s, legacy: RunView, settings, push) -> None:
     """The revision this run deploys (setup's: the checkout's) built on the host as the first release,
     started on the first port behind the switch table; then nginx's site proxies to it (one
-    reload, while the static site served until then) and ``current`` names it. ``push(only)``:
+    reload, while the static site served until then). ``push(only)``:
     the config push, rendered for the release strategy."""
     # built on the host: a local build made the deploy's own release (its work dir and
     # manifest are that run's), which follows the conversion
@@ -155,30 +156,15 @@ def static_marked_bad(v: RunView) -> str:
     )
 
 
-#: nginx's workers from before a reload, still answering the requests they had
-#: (anchored: the shell running the step has the words in its own command line)
-OLD_WORKERS = "^nginx: worker process is shutting down"
-
-
-def old_workers_gone(v: RunView) -> str:
-    """Returns once nginx's workers from before the site's reload have exited (at most 30 s):
-    they still serve the static site, from the web root ``current`` names."""
-    said = "nginx의 이전 워커가 30초 뒤에도 남아 있습니다: current를 바꿉니다 (그 요청은 404일 수 있음)"
-    return (
-        f"for i in $(seq 1 300); do pgrep -f {q(OLD_WORKERS)} >/dev/null || "
-        f"{{ echo {q('nginx의 이전 워커 없음')}; exit 0; }}; sleep 0.1; done; echo {q(said)}"
-    )
-
-
 def convert_current_plan(first: RunView) -> Plan:
+    """``current`` stays where it is: nginx's workers from before the site's reload may
+    still serve the static site from it (the web root is ``current``'s build directory); the
+    deploy's own switch moves it (6a), a rollback skips the static releases."""
     steps = (
-        Step("K5", "nginx의 이전 워커가 끝날 때까지 대기", "1초", "-", Policy.WARN,
-             command=old_workers_gone,
-             added="리로드 전의 워커는 아직 정적 사이트(current 아래의 웹 루트)를 서빙한다: "
-                   "그 워커가 끝난 뒤에 current를 바꾼다"),
-        release.switch_step("K6", "current → 첫 Node 릴리스"),
-        Step("K7", "정적 릴리스를 bad로 표시", "1초", "-", Policy.WARN, command=static_marked_bad,
-             added="Node 서버가 실행할 수 없는 정적 빌드: 롤백이 고르지 않는다"),
+        Step("K5", "정적 릴리스를 bad로 표시", "1초", "-", Policy.WARN, command=static_marked_bad,
+             added="Node 서버가 실행할 수 없는 정적 빌드: 롤백이 고르지 않는다. current는 그대로 둔다 "
+                   "(리로드 전의 nginx 워커가 아직 그 아래의 정적 사이트를 서빙할 수 있다): 배포의 "
+                   "전환(6a)이 옮긴다"),
     )  # fmt: skip
     return Plan("frontend", "A", "Frontend Node blue/green 전환", "CPU Instance", "1초", "0분",
                 steps)  # fmt: skip
