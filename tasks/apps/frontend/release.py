@@ -183,19 +183,23 @@ def convert_plan(view: RunView) -> Plan:
     )
 
 
-def checklist(view: RunView) -> tuple[CheckItem, ...]:
+def checklist(view: RunView, app=FRONTEND, built: str = "에러 없음",
+              serving: tuple[CheckItem, ...] = ()) -> tuple[CheckItem, ...]:  # fmt: skip
+    """The manual's A checklist; a Node frontend's (tasks/apps/frontend_node) says what its
+    build makes (``built``) and how the new build serves (``serving``)."""
     env = lambda v: ".env"  # noqa: E731
     example = lambda v: ".env.example"  # noqa: E731
+    serving = serving or (CheckItem("배포 중", "build 폴더 배포 완료 (웹 루트 전환)", step="4"),
+                          CheckItem("배포 후", "메인 페이지 HTTP 200 응답", step="6"))  # fmt: skip
     return (
         *before_items(_dir, env, example, ["package.json", "package-lock.json"], view.s.git_branch),
         CheckItem("배포 중", "코드 Pull 성공 (새 릴리스로 내보내기)", step="1"),
         CheckItem("배포 중", "`npm ci` 완료", step="2"),
-        CheckItem("배포 중", "`npm run build` 성공 (에러 없음)", step="3"),
-        CheckItem("배포 중", "build 폴더 배포 완료 (웹 루트 전환)", step="4"),
-        CheckItem("배포 후", "메인 페이지 HTTP 200 응답", step="6"),
+        CheckItem("배포 중", f"`npm run build` 성공 ({built})", step="3"),
+        *serving,
         CheckItem("배포 후", "주요 페이지 로드 확인 (로그인, 체크리스트)", rollback_on_no=True),
         CheckItem("배포 후", "브라우저 콘솔 에러 없음", rollback_on_no=True),
-        *after_items(FRONTEND),
+        *after_items(app),
     )
 
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from tasks import shell
 from tasks.apps.backend.release import drained, examples_decided_on_host, resolve_on
-from tasks.apps.common import after_items, before_items, health_step
+from tasks.apps.common import health_step
+from tasks.apps.frontend.release import checklist as static_checklist
 from tasks.apps.frontend.release import fetch_steps
 from tasks.apps.frontend_node import FRONTEND_NODE, SERVER, UPSTREAM
 from tasks.engine.steps import CheckItem, Plan, Step
@@ -72,19 +73,11 @@ def build_plan(view: RunView, live: int = 0) -> Plan:
 
 
 def checklist(view: RunView) -> tuple[CheckItem, ...]:
-    env = lambda v: ".env"  # noqa: E731
-    example = lambda v: ".env.example"  # noqa: E731
-    return (
-        *before_items(_dir, env, example, ["package.json", "package-lock.json"], view.s.git_branch),
-        CheckItem("배포 중", "코드 Pull 성공 (새 릴리스로 내보내기)", step="1"),
-        CheckItem("배포 중", "`npm ci` 완료", step="2"),
-        CheckItem("배포 중", "`npm run build` 성공 (standalone 서버)", step="3"),
+    """The static frontend's (the manual's A), with how a Node build serves."""
+    return static_checklist(view, FRONTEND_NODE, "standalone 서버", (
         CheckItem("배포 중", "새 인스턴스 시작", step="4"),
         CheckItem("배포 후", f"`{view.s.frontend_health_path}` 응답 확인", step="5"),
-        CheckItem("배포 후", "주요 페이지 로드 확인 (로그인, 체크리스트)", rollback_on_no=True),
-        CheckItem("배포 후", "브라우저 콘솔 에러 없음", rollback_on_no=True),
-        *after_items(FRONTEND_NODE),
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def state_command(view: RunView) -> str:
