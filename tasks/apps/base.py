@@ -139,6 +139,8 @@ class BuildOutput:
     kind: str  # JAR | TREE | WHEELHOUSE
     command: str  # the build, in the checkout ("" for a WHEELHOUSE: pip download makes it)
     path: str  # in the checkout: the jar, the build's directory, the requirements file
+    #: a TREE's: the file the build must have made in it (a static site's page, a server)
+    entry: str = "index.html"
 
 
 #: push-config's files (tasks/config/): what each is and how it is applied

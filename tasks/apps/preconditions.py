@@ -94,8 +94,8 @@ def for_unit(s: Settings, key: str) -> list[Check]:
             *checkout(s, "ai", s.ai_dir),
             *(exists(p, "the writable path") for p in registry.AI.writable(s)),
         ]
-    if key == "nginx":
-        return [exists(s.web_root, "the web root")]
+    if key == "nginx":  # the site serves the frontend's web root (a Node frontend's: none)
+        return [exists(path, what) for path, what in registry.FRONTEND.manual_paths(s)]
     return []
 
 

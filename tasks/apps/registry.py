@@ -6,10 +6,14 @@ from __future__ import annotations
 from tasks.apps.ai import AI
 from tasks.apps.backend import BACKEND
 from tasks.apps.base import App
-from tasks.apps.frontend import FRONTEND
+from tasks.apps.frontend import FRONTEND as STATIC_FRONTEND
+from tasks.apps.frontend_node import FRONTEND_NODE
+from tasks.apps.kinds import ByKind
 from tasks.errors import ConfigError
 from tasks.hosts.inventory import GROUPS, roles
 
+#: the frontend's kind is the host's frontend_kind (tasks/apps/kinds.py)
+FRONTEND = ByKind("frontend_kind", {"static": STATIC_FRONTEND, "node": FRONTEND_NODE})
 ORDER: tuple[App, ...] = (FRONTEND, BACKEND, AI)
 APPS: dict[str, App] = {a.name: a for a in ORDER}
 

@@ -315,6 +315,43 @@ class Settings:
     frontend_before_switch: str = FRONTEND("", SHELL, "전환 전 훅 (실패하면 전환하지 않고 중단)")
     frontend_after_switch: str = FRONTEND("", SHELL, "전환 후 훅 (실패하면 경고, 새 버전은 그대로)")
     frontend_on_failure: str = FRONTEND("", SHELL, "배포 실패·롤백 때 실행할 훅")
+    #: "static": the manual's React build, files nginx serves (tasks/apps/frontend/);
+    #: "node": a Node server (Next.js `output: 'standalone'`: `node server.js`) nginx proxies
+    #: to, run blue/green as the backend is (tasks/apps/frontend_node/; release strategy only)
+    frontend_kind: str = FRONTEND("static", choice("static", "node"),
+                                  "프론트엔드 종류 (static: 정적 빌드, node: Next.js standalone 서버)")  # fmt: skip
+    #: frontend_kind=node: the template unit, one instance a port (<service>@<port>)
+    frontend_service: str = FRONTEND("dojangkok-frontend", unit_name,
+                                     "Node 프론트엔드 systemd 서비스 이름 (frontend_kind=node)")  # fmt: skip
+    #: frontend_kind=node: the build's server directory in the release (server.js in it;
+    #: the build's .next/static and public are copied into it, as Next's docs say)
+    frontend_standalone_dir: str = FRONTEND(".next/standalone", subdir,
+                                            "standalone 서버 디렉터리 (server.js가 있는 곳)")  # fmt: skip
+    frontend_node: str = FRONTEND(
+        "/usr/bin/node", absolute_path, "Node 프론트엔드를 실행하는 node 경로"
+    )
+    frontend_health_path: str = FRONTEND("/healthz", url_path, "Node 프론트엔드 헬스 체크 경로")
+    frontend_health_expect: str = FRONTEND("ok", TEXT, "헬스 체크 응답에 있어야 하는 글")
+    frontend_health_tries: int = FRONTEND(
+        24, keep(1, "tries"), "Node 프론트엔드 헬스 체크 시도 횟수"
+    )
+    frontend_health_interval: int = FRONTEND(5, keep(1, "seconds between tries"),
+                                             "Node 프론트엔드 헬스 체크 간격 (초)")  # fmt: skip
+    #: frontend_kind=node: the two instances' ports behind nginx's upstream
+    frontend_ports: list = FRONTEND(
+        [3001, 3002], port_pair, "Node 프론트엔드 blue/green 포트 두 개"
+    )
+    #: frontend_kind=node: the local port nginx's upstream names (the switch table's)
+    frontend_switch_port: int = FRONTEND(3090, port, "Node 프론트엔드 upstream의 전환 포트")
+    frontend_upstream_file: str = FRONTEND("/etc/nginx/dojangkok-frontend-upstream.conf",
+                                           absolute_path, "Node 프론트엔드 upstream 파일")  # fmt: skip
+    frontend_keep_warm: int = FRONTEND(600, keep(0, "seconds"),
+                                       "전환 뒤 이전 Node 인스턴스를 켜 두는 시간 (초)")  # fmt: skip
+    #: seconds a stopping Node instance lets its requests in flight finish (SIGTERM, then
+    #: TimeoutStopSec: the server closes its listener and ends when they are done)
+    frontend_drain_timeout: int = FRONTEND(30, keep(0, "seconds"),
+                                           "멈출 때 처리 중인 요청을 기다리는 시간 (초)")  # fmt: skip
+    frontend_smoke: list = FRONTEND([], smoke_requests, "Node 프론트엔드 스모크 테스트 요청")
 
     # --- B. backend --------------------------------------------------------------------------
     backend_dir: str = BACKEND("/app/backend", root_dir, "백엔드 체크아웃 경로")

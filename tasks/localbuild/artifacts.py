@@ -102,8 +102,8 @@ def collect(v: RunView) -> Artifact:
         raise RuntimeError(f"the build made no {root}")
     files = [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
     out = kind.output(v)
-    if out.kind == kind.TREE and not (root / "index.html").is_file():
-        raise RuntimeError(f"no index.html in {root}")
+    if out.kind == kind.TREE and not (root / out.entry).is_file():
+        raise RuntimeError(f"no {out.entry} in {root}")
     req = ""
     if out.kind == kind.WHEELHOUSE:
         req = sha256_file(real_path(work(v)) / out.path)

@@ -230,7 +230,7 @@ def remote_spec(v: RunView, path: str) -> str:
 def link_dest(v: RunView) -> str:
     """The previous build the new one is compared with (release: the live one)."""
     if strategy_for(v.strategy).keeps_releases:
-        return f"{release.current(v)}/{v.s.frontend_build_dir}"
+        return f"{release.current(v)}/{kind.output(v).path}"
     return ""  # manual: the destination itself holds the previous build
 
 
@@ -239,7 +239,7 @@ def rsync(v: RunView) -> str:
     through the remote shell's command line. rsync 3.0 and later take it (Debian 11's 3.2.3);
     3.2.6 renamed it ``--secluded-args`` (``-s``) and still takes this name (Debian 12's 3.2.7
     and its 3.5.0 update), where an older rsync does not know the new one."""
-    src = f"{shell_path(work(v))}/{q(v.s.frontend_build_dir)}/"
+    src = f"{shell_path(work(v))}/{q(kind.output(v).path)}/"
     ld = f" --link-dest={q(link_dest(v))}" if link_dest(v) else ""
     return (
         f"rsync -rlc --protect-args --delete --stats --chmod=D755,F644{ld} -e {q(ssh_command(v))} "

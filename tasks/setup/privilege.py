@@ -96,7 +96,7 @@ def pairs(host: Host) -> dict:
     s, r, out = host.settings, _roles(host), {}
     for app in registry.ORDER:
         pair = getattr(app.plans("release"), "PAIR", None)  # whatever the settings choose
-        if pair is not None and app.group in r:
+        if pair is not None and app.group in r and app.pair_ports(s):  # (a kind with a pair)
             out[app.name] = {"service": pair.service(s), "ports": [int(p) for p in pair.ports(s)],
                              "upstream_file": pair.upstream_file(s), "upstream": pair.upstream,
                              "switch_port": int(pair.switch_port(s))}  # fmt: skip

@@ -385,8 +385,7 @@ def converted(v: RunView) -> str:
     file (root's), else the unit's working directory being the release ``current``."""
     s = v.s
     if pair(s) is not None:
-        return (f"{release.root_owned(f'{s.systemd_dir}/{s.ai_service}@.service')} && "
-                f"{release.root_owned(s.ai_upstream_file)}")  # fmt: skip
+        return PAIR.laid_out(s)
     unit = values.unit_name(s.ai_service)
     return (
         f'[ "x$(systemctl show -p WorkingDirectory --value {q(unit)})" = '

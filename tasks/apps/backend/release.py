@@ -107,20 +107,13 @@ def checklist(view: RunView) -> tuple[CheckItem, ...]:
 
 
 def state_command(view: RunView) -> str:
-    s, b = view.s, q(release.base(view))
-    units = " ".join(PAIR.unit(s, p) for p in s.backend_ports)
-    return (
-        f"echo \"upstream: $({PAIR.live_port_command(s)})\"; systemctl is-active {units} | paste -sd' '; "
-        f'for p in {" ".join(str(p) for p in s.backend_ports)}; do echo "slot $p: $(readlink -- {b}/slots/$p)"; done'
-    )
+    return PAIR.state_command(view)
 
 
 # --- the conversion of a manual host (tasks/strategies/release/convert.py) -------------------
 def converted(v: RunView) -> str:
     """Succeeds when the backend runs as blue/green: root's template unit and upstream file."""
-    s = v.s
-    return (f"{release.root_owned(f'{s.systemd_dir}/{s.backend_service}@.service')} && "
-            f"{release.root_owned(s.nginx_upstream_file)}")  # fmt: skip
+    return PAIR.laid_out(v.s)
 
 
 def convert(s, legacy: RunView, settings: Settings, push) -> None:

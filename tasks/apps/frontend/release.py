@@ -64,10 +64,11 @@ def pair(s) -> None:
     return None  # the web root switches by a symlink: no instances
 
 
-@adapts("release")  # build_on=local: the build ran here (tasks/localbuild/plans.py)
-def build_plan(view: RunView, live: int = 0) -> Plan:
+def fetch_steps() -> tuple[Step, ...]:
+    """A0–A2: the release directory, the revision exported into it, the shared .env linked,
+    its dependencies (a Node frontend's deploy starts the same way: tasks/apps/frontend_node)."""
     rel = lambda v: release.path(v)  # noqa: E731
-    steps = (
+    return (
         release.prepare_step(),
         release.export_step("1", _dir),
         release.link_step("1a", lambda v: [".env"]),
@@ -75,6 +76,14 @@ def build_plan(view: RunView, live: int = 0) -> Plan:
              command=install, local_build="deps", cleanup=lambda v: shell.cd(rel(v), "rm -rf node_modules"),
              added="package-lock.json이 서비스 중인 릴리스와 같으면 그 node_modules를 하드 링크로 "
              "가져온다 (설치 없음)"),
+    )  # fmt: skip
+
+
+@adapts("release")  # build_on=local: the build ran here (tasks/localbuild/plans.py)
+def build_plan(view: RunView, live: int = 0) -> Plan:
+    rel = lambda v: release.path(v)  # noqa: E731
+    steps = (
+        *fetch_steps(),
         Step("3", "프로덕션 빌드", "2분", "빌드 에러 확인 후 수정 (서비스 중인 빌드는 그대로)",
              Policy.ABORT, command=lambda v: shell.cd(rel(v), v.s.frontend_build_cmd),
              local_build="build"),
@@ -174,19 +183,23 @@ def convert_plan(view: RunView) -> Plan:
     )
 
 
-def checklist(view: RunView) -> tuple[CheckItem, ...]:
+def checklist(view: RunView, app=FRONTEND, built: str = "에러 없음",
+              serving: tuple[CheckItem, ...] = ()) -> tuple[CheckItem, ...]:  # fmt: skip
+    """The manual's A checklist; a Node frontend's (tasks/apps/frontend_node) says what its
+    build makes (``built``) and how the new build serves (``serving``)."""
     env = lambda v: ".env"  # noqa: E731
     example = lambda v: ".env.example"  # noqa: E731
+    serving = serving or (CheckItem("배포 중", "build 폴더 배포 완료 (웹 루트 전환)", step="4"),
+                          CheckItem("배포 후", "메인 페이지 HTTP 200 응답", step="6"))  # fmt: skip
     return (
         *before_items(_dir, env, example, ["package.json", "package-lock.json"], view.s.git_branch),
         CheckItem("배포 중", "코드 Pull 성공 (새 릴리스로 내보내기)", step="1"),
         CheckItem("배포 중", "`npm ci` 완료", step="2"),
-        CheckItem("배포 중", "`npm run build` 성공 (에러 없음)", step="3"),
-        CheckItem("배포 중", "build 폴더 배포 완료 (웹 루트 전환)", step="4"),
-        CheckItem("배포 후", "메인 페이지 HTTP 200 응답", step="6"),
+        CheckItem("배포 중", f"`npm run build` 성공 ({built})", step="3"),
+        *serving,
         CheckItem("배포 후", "주요 페이지 로드 확인 (로그인, 체크리스트)", rollback_on_no=True),
         CheckItem("배포 후", "브라우저 콘솔 에러 없음", rollback_on_no=True),
-        *after_items(FRONTEND),
+        *after_items(app),
     )
 
 

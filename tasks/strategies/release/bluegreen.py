@@ -171,6 +171,21 @@ class Pair:
             'break; }; done < "$f"; } 2>/dev/null; true'
         )
 
+    def laid_out(self, s: Settings) -> str:
+        """Succeeds when the host runs the pair: root's template unit and upstream file (what
+        a conversion makes; never the deploy login's files)."""
+        unit = f"{s.systemd_dir}/{self.service(s)}@.service"
+        return f"{release.root_owned(unit)} && {release.root_owned(self.upstream_file(s))}"
+
+    def state_command(self, v: RunView) -> str:
+        """What runs, for a recovery: the live port, both instances' states, their slots."""
+        s, b, ports = v.s, q(release.base(v)), self.ports(v.s)[:2]
+        units = " ".join(self.unit(s, p) for p in ports)
+        return (
+            f"echo \"upstream: $({self.live_port_command(s)})\"; systemctl is-active {units} | paste -sd' '; "
+            f'for p in {" ".join(str(int(p)) for p in ports)}; do echo "slot $p: $(readlink -- {b}/slots/$p)"; done'
+        )
+
     def live_health(self, s: Settings) -> str:
         """One health check of the instance nginx sends requests to."""
         return self.component.health(s).at_port(self.live_port_command(s))

@@ -140,7 +140,8 @@ def converted_pairs(v: RunView) -> list:
     if not strategy_for(v.s).runs_blue_green:
         return []
     apps = registry.on_host(v.host.groups, v.host.alias) or registry.ORDER
-    return [p for a in apps if (p := getattr(a.plans("release"), "PAIR", None)) is not None]
+    return [p for a in apps if (p := getattr(a.plans("release"), "PAIR", None)) is not None
+            and a.pair_ports(v.s)]  # fmt: skip
 
 
 def setup_command(v: RunView) -> str:
