@@ -103,7 +103,7 @@ class Ai(ServiceApp):
         )  # fmt: skip
 
     def manual_paths(self, s: Settings) -> list[tuple[str, str]]:
-        return [(f"{s.ai_dir}/{s.ai_venv}/bin/python", "the venv")]
+        return [(f"{s.ai_dir}/{s.ai_venv}/bin/python", "venv")]
 
     def build_output(self, s: Settings) -> BuildOutput:
         return BuildOutput(WHEELHOUSE, "", s.ai_requirements)

@@ -14,6 +14,10 @@ from tasks.hosts.secrets import Secrets
 from tasks.shell import q
 from tasks.strategies.release import layout as release
 
+#: a release's status as `fab releases` shows it (tasks/strategies/release/layout.py; one word
+#: each, so a row splits on spaces)
+RELEASE_STATUSES = {"building": "빌드중", "ready": "준비됨", "failed": "실패", "bad": "롤백됨"}
+
 
 def list_releases(
     host: Host, secrets: Secrets, only: str | None = None, connect_host=connect
@@ -29,13 +33,14 @@ def list_releases(
             back = release.previous_good(found)
             rows = []
             for r in found:
-                role = "current" if r["current"] else ("previous" if r["release"] == back else "")
-                rows.append((r["release"], release.revision_of(r["release"]), r["status"], role))
+                role = "현재" if r["current"] else ("이전" if r["release"] == back else "")
+                status = RELEASE_STATUSES.get(r["status"], r["status"])
+                rows.append((r["release"], release.revision_of(r["release"]), status, role))
             console.out(f"── {host.alias} {comp.name} ({release.base(v)}) ──")
             if rows:
-                console.table(("release", "revision", "status", ""), rows)
+                console.table(("release", "리비전", "상태", "역할"), rows)
             else:
-                console.out("  (no releases: the manual strategy, or never deployed)")
+                console.out("  (release 없음: manual 전략이거나 아직 배포한 적이 없습니다)")
     finally:
         remote.close()
 
@@ -49,7 +54,11 @@ def status(host: Host, secrets: Secrets, run: str | None, connect_host=connect) 
             base = f"{host.settings.state_dir}/hostrun"
             run = remote.run(f"ls -1t -- {q(base)} 2>/dev/null | head -n 1").stdout.strip()
             if not run:
-                raise ConfigError(f"no release deploy has run on {host.alias}", "")
+                raise ConfigError(
+                    f"{host.alias}에서 release 배포를 한 적이 없습니다",
+                    f"release 배포 뒤에 다시 보거나, `fab -H {host.alias} releases`로 release를 "
+                    "확인하십시오",
+                )
         view = view.but(run_id=run)
         s = Session(view, secrets, yes=True, console=Console(secrets), remote=remote,
                     title="deploy-status")  # fmt: skip
