@@ -87,9 +87,9 @@ def test_a_deploy_by_hand_between_two_tool_deploys_then_rollbacks(served_lab, tm
               inv=inv)  # fmt: skip
     assert res.returncode == 1
     assert "no kept jar" in res.stdout  # 1.1.0's jar was replaced by the hand build: rebuilt
-    assert "this is not the version rolled back to" in res.stdout + res.stderr
+    assert "롤백하려던 버전이 아닙니다" in res.stdout + res.stderr
     assert "R6 제공 버전 확인 실패" in res.stderr
-    assert not re.search(r"결과: ok\b", res.stdout)
+    assert "결과: 성공" not in res.stdout
     assert version_of(lab) == "1.1.0"
 
 

@@ -184,8 +184,8 @@ def _say_changes(s: Session, host: Host, pushed: list[Change], converted: bool =
     if converted:
         what.append("release 방식으로 전환 (release_convert)")
     if not what and not pushed:
-        s.console.out(f"no changes: {host.alias} was already set up (변경 없음)")
-        s.report.message = "no changes"
+        s.console.out(f"변경 없음: {host.alias}는 이미 setup된 상태입니다")
+        s.report.message = "변경 없음"
         return
     s.console.out(f"{host.alias}: {len(what)} step(s) changed something: " + "; ".join(what))
     s.report.message = f"{len(what)} step(s) changed"

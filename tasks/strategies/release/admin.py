@@ -5,6 +5,7 @@ from __future__ import annotations
 from tasks.apps import registry
 from tasks.engine import hostscript
 from tasks.engine.console import Console
+from tasks.engine.report import result_text
 from tasks.engine.session import Session
 from tasks.engine.view import RunView, new_run_id
 from tasks.errors import ConfigError
@@ -68,7 +69,8 @@ def status(host: Host, secrets: Secrets, run: str | None, connect_host=connect) 
             f"grep -q recorded -- {q(hostscript.run_dir(view) + '/status.jsonl')}"
         ).ok
         s.console.out(
-            f"결과: {done['result']}" + (f" — {done['problem']}" if done.get("problem") else "")
+            f"결과: {result_text(done['result'])}"
+            + (f" — {done['problem']}" if done.get("problem") else "")
         )
         if recorded:
             s.console.out("(운영자 쪽이 없어서 호스트가 기록을 쓰고 잠금을 풀었습니다)")
