@@ -226,5 +226,5 @@ def command(v: RunView) -> str:
         f"{leave} "
         f"if sudo -l -U {who} 2>/dev/null | grep -qE -- '\\(ALL( : ALL)?\\) (NOPASSWD: )?ALL$|\\) ALL$'; then "
         f"note {q(still)}; fi",
-        "root helper only",
+        "root 헬퍼만",
     )

@@ -70,7 +70,7 @@ def users_command(users: list[str]) -> str:
             f"id -u {q(u)} >/dev/null 2>&1 || {{ useradd --system --user-group --no-create-home "
             f"--home-dir /nonexistent --shell /usr/sbin/nologin {q(u)}; {ch(f'user {u}')}; }}"
         )
-    return tracked("; ".join(parts) or "true", ", ".join(users) or "no service users")
+    return tracked("; ".join(parts) or "true", ", ".join(users) or "서비스 사용자 없음")
 
 
 def directories(

@@ -43,7 +43,7 @@ def test_a_full_deploy_names_every_missing_key_and_file_at_once(inv, tmp_path):
     env = Secrets({}, tmp_path / ".env", missing=True)
     text = refused(lambda: full.full_deploy(inv, env, Options(yes=True)))
     assert "빠진 값이 4개" in text and f"{tmp_path / '.env'}이(가) 없습니다" in text
-    assert "DB_BACKUP_PASSWORD: " in text and "MySQL backup, step B3; cpu" in text
+    assert "DB_BACKUP_PASSWORD: " in text and "MySQL 백업, B3 단계; cpu" in text
     assert "SUDO_PASSWORD: " in text and "the sudo password; cpu, gpu" in text
     assert f"{tmp_path / '.env'}에 없습니다 (the sudo password" in text
     assert (

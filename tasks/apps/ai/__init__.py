@@ -128,7 +128,7 @@ class Ai(ServiceApp):
             return {
                 "ai_switch": (
                     rel.RESTART,
-                    "assumed: the manual's GPU host, its free memory unknown",
+                    "가정: 매뉴얼의 GPU 호스트 (남은 GPU 메모리 모름)",
                 )
             }
         free, laid_out = rel.parse_switch_facts(f"gpu={facts.gpu}\npair={facts.pair}")

@@ -81,7 +81,7 @@ class Backend(ServiceApp):
         return [s.db_service or "mysql", *([] if paired else [s.backend_service])]
 
     def needs(self, s: Settings) -> list[tuple[str, str]]:
-        return [(s.db_backup_password_env, "MySQL backup, step B3")]
+        return [(s.db_backup_password_env, "MySQL 백업, B3 단계")]
 
     def env(self, s: Settings) -> AppEnv:
         return AppEnv(self.name, s.backend_dir, s.backend_env_file, s.backend_env_example,
