@@ -262,7 +262,7 @@ def _server(host: Host, named: str) -> str:
         resolved = host.address
     if not bare or bare in (host.address, host.alias, resolved):
         return target
-    return f"{named} ({target}로 가는 중간 점프 호스트)"
+    return f"{target}로 가는 점프 호스트 {named}"
 
 
 def _route_of(host: Host) -> str:
