@@ -346,7 +346,8 @@ def each(rule: Rule) -> Rule:
 def choice(*allowed: str) -> Rule:
     def check(value, name, where):
         if value not in allowed:
-            raise _error(name, where, value, f"다음 중 하나여야 합니다: {', '.join(allowed)}", "")
+            raise _error(name, where, value, f"다음 중 하나여야 합니다: {', '.join(allowed)}",
+                         f"{name}에 {', '.join(allowed)} 중 하나를 쓰십시오")  # fmt: skip
         return value
 
     check.allowed = allowed  # type: ignore[attr-defined]
