@@ -38,7 +38,7 @@ class HostCommandFailed(DeployToolError):
     def __init__(self, host: str, command: str, output: str):
         short = command if len(command) <= 160 else command[:157] + "..."
         super().__init__(
-            f"reading {host} failed: `{short}`: {output or 'no output'}",
-            "check the host (permissions, paths in the settings); nothing was changed by it",
+            f"{host}에서 읽기에 실패했습니다: `{short}`: {output or '출력 없음'}",
+            "호스트의 권한과 설정의 경로를 확인하십시오 (이 명령은 아무것도 바꾸지 않았습니다)",
         )
         self.output = output

@@ -73,7 +73,7 @@ def git_reset_to(path: str, rev: str) -> str:
         path,
         f"{{ {EDITED_CHECK}; "
         f"rev=$(git rev-parse -q --verify --end-of-options {q(rev + '^{commit}')}) "
-        f"|| {{ echo {q(f'no commit {rev} in this checkout')} >&2; exit 1; }}; "
+        f"|| {{ echo {q(f'이 체크아웃에 커밋 {rev}이(가) 없습니다 (no such commit)')} >&2; exit 1; }}; "
         'git reset -q --hard "$rev" --; }',
     )
 
@@ -105,7 +105,9 @@ def service_status(service: str) -> str:
 
 
 def health(url: str, expect: str) -> str:
-    return f"curl -fsS --max-time 10 {q(values.url(url, 'health check url'))} | grep -qF -- {q(expect)}"
+    return (
+        f"curl -fsS --max-time 10 {q(values.url(url, '헬스 체크 URL'))} | grep -qF -- {q(expect)}"
+    )
 
 
 def poll(check: str, tries: int, interval: float, window: float | None = None) -> str:
@@ -165,8 +167,8 @@ def smoke(requests: list[dict], port: int | None = None, instead_of: int | None 
             }
         if not isinstance(spec, dict) or not spec.get("url"):
             raise ConfigError(
-                f"smoke request #{i} needs a url or a path: {spec!r}",
-                'e.g. {"method": "GET", "path": "/api/notes"}',
+                f"스모크 요청 #{i}에 url이나 path가 없습니다: {spec!r}",
+                '예: {"method": "GET", "path": "/api/notes"}',
             )
         what = f"smoke request #{i}"
         method = values.method(spec.get("method", "GET"), f"{what} method").upper()
@@ -208,12 +210,12 @@ def env_keys_diff(env_file: str, example_file: str, at_rev: str | None = None) -
             '|| rm -f -- "$ex"; '
         )
     return head + (
-        f"if [ ! -f {x} ]; then echo {q(f'no {example_file}: nothing to compare')}; exit 0; fi; "
-        f"if [ ! -f {e} ]; then echo {q(f'missing {env_file}')} >&2; exit 1; fi; {KEYS_FN}; "
+        f"if [ ! -f {x} ]; then echo {q(f'{example_file} 없음: 비교할 것이 없습니다')}; exit 0; fi; "
+        f"if [ ! -f {e} ]; then echo {q(f'{env_file}이(가) 없습니다')} >&2; exit 1; fi; {KEYS_FN}; "
         f"missing=$(comm -13 <(keys {e}) <(keys {x})); extra=$(comm -23 <(keys {e}) <(keys {x})); "
-        '[ -z "$extra" ] || echo "only in .env (ok): $(echo $extra)"; '
-        'if [ -n "$missing" ]; then echo "missing in .env: $(echo $missing)" >&2; exit 1; fi; '
-        "echo 'keys match'"
+        '[ -z "$extra" ] || echo ".env에만 있는 키 (문제 없음): $(echo $extra)"; '
+        'if [ -n "$missing" ]; then echo ".env에 없는 키: $(echo $missing)" >&2; exit 1; fi; '
+        "echo '키가 모두 일치합니다'"
     )
 
 
@@ -227,11 +229,14 @@ def keep_newest(directory: str, prefix: str, keep: int) -> str:
     """
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
         raise ConfigError(
-            f"rotation of {directory}/{prefix}* must keep at least 1 entry, got {keep!r}",
-            "a keep count below 1 would delete the backup just made; set it to 1 or more",
+            f"{directory}/{prefix}* 정리: 남길 개수는 1 이상이어야 합니다: {keep!r}",
+            "1 미만이면 방금 만든 백업까지 지웁니다. 남길 개수를 1 이상으로 설정하십시오",
         )
     if not prefix or "/" in prefix:
-        raise ConfigError(f"rotation needs a plain name prefix, got {prefix!r}", "")
+        raise ConfigError(
+            f"정리할 이름의 접두어는 /가 없는 이름이어야 합니다: {prefix!r}",
+            "이 도구의 버그입니다 (internal: keep_newest prefix)",
+        )
     pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"
     return (
         f"( cd -- {q(directory)} 2>/dev/null || exit 0; "

@@ -105,7 +105,7 @@ def test_a_revision_nobody_pushed_is_refused(ctx):
     res = ctx.fab("-H", "cpu", "deploy-backend", "--yes", "--build-on=local", f"--revision={sha}",
                   inv=ctx.manual)  # fmt: skip
     assert res.returncode == 1
-    assert f"revision {sha}" in res.stderr and "never pushed" in res.stderr
+    assert f"리비전 {sha}" in res.stderr and "push하지 않았거나 잘못 적었습니다" in res.stderr
     assert ctx.version("backend") == "1.1.0"
 
 
@@ -157,10 +157,10 @@ def test_a_checkout_naming_another_origin_is_refused_naming_both(ctx):
     for other, res in runs.items():
         assert res.returncode == 1
         if "frontend" not in other:
-            assert f"has origin {other}, but backend_repo is {repo}" in res.stderr
-            assert "nothing was changed" in res.stderr and "remote set-url" in res.stderr
+            assert f"origin은 {other}인데 backend_repo은 {repo}입니다" in res.stderr
+            assert "아무것도 바꾸지 않았습니다" in res.stderr and "remote set-url" in res.stderr
         else:  # the host-side check: not this component's repository at all
-            assert f"checked out from {repo} (backend_repo)" in res.stderr
+            assert f"{repo}(backend_repo)에서 받은 체크아웃" in res.stderr
         assert "(L1)" not in res.stdout  # no step of the local build ran
     assert unchanged
     assert nothing_fetched
@@ -190,7 +190,7 @@ def test_a_corrupted_upload_is_refused_before_anything_switches(ctx):
     upstream = ctx.on("cpu", "cat /etc/dojangkok-deploy/switch/backend.nft")  # the live port
     res = ctx.faulty("corrupt-upload", "-H", "cpu", "deploy-backend", "--yes", "--build-on=local")
     assert res.returncode == 1
-    assert "B8v 체크섬 확인" in res.stderr and "differ from the build" in res.stdout
+    assert "B8v 체크섬 확인" in res.stderr and "호스트의 파일이 빌드와 다릅니다" in res.stdout
     assert ctx.on("cpu", "cat /etc/dojangkok-deploy/switch/backend.nft") == upstream
     assert ctx.version("backend") == "1.2.0"
     assert ctx.releases("backend")[-1]["status"] == "failed"

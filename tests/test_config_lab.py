@@ -76,7 +76,10 @@ def test_setup_prepares_the_hosts(set_up):
     lab, _, results = set_up
     for output in results.values():
         # swapon is refused in the container: said clearly, not an error
-        assert "swapon is not permitted in a container (systemd-nspawn): skipped" in output
+        assert (
+            "컨테이너에서는 swapon을 쓸 수 없습니다 (swapon not permitted) (systemd-nspawn): 건너뜀"
+            in output
+        )
     assert on(lab, "cpu", "ps -o user= -C java") == "dojangkok"
     assert on(lab, "gpu", "systemctl show -p User --value fastapi") == "dojangkok-ai"
     assert (
@@ -144,14 +147,14 @@ def test_a_second_push_changes_nothing(set_up, work):
         nginx_workers(lab),
     )
     res = fab(lab, work, "-H", "cpu", "push-config", "--yes")
-    assert res.returncode == 0 and "no changes" in res.stdout
+    assert res.returncode == 0 and "변경 없음: cpu의 설정이 이미 최신입니다" in res.stdout
     assert (
         invocation(lab, "cpu", "dojangkok"),
         invocation(lab, "cpu", "mariadb"),
         nginx_workers(lab),
     ) == before
     res = fab(lab, work, "-H", "gpu", "push-config", "--yes")
-    assert res.returncode == 0 and "no changes" in res.stdout
+    assert res.returncode == 0 and "변경 없음: gpu의 설정이 이미 최신입니다" in res.stdout
 
 
 def test_dry_run_shows_the_diff_and_changes_nothing(set_up, work):
@@ -214,7 +217,7 @@ def test_a_host_without_nginx_is_a_clear_error(set_up, work):
                   inv=inventory(lab, work, server_name="other.example"))  # fmt: skip
     finally:
         on(lab, "cpu", "mv /usr/sbin/nginx.hidden /usr/sbin/nginx")
-    assert res.returncode == 1 and "nginx is not installed" in res.stdout
+    assert res.returncode == 1 and "nginx가 설치되어 있지 않습니다" in res.stdout
     assert sha(lab, "cpu", "/etc/nginx/sites-available/dojangkok") == site
 
 

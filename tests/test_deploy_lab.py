@@ -311,8 +311,8 @@ def test_host_keys_are_checked(ready_lab, tmp_path):
     with Fault(lab, 11, "host key unknown", tmp_path / "history.jsonl") as check:
         res = fab(lab, tmp_path, "-H", "cpu", "deploy-frontend", "--yes",
                   inv=inventory(lab, tmp_path, FAST, known_hosts_file=str(empty)))  # fmt: skip
-        check.check(res.returncode, res.stderr, cause="is unknown: refusing to connect")
-    assert res.returncode == 1 and "is unknown: refusing to connect" in res.stderr
+        check.check(res.returncode, res.stderr, cause="호스트 키를 모릅니다: 연결하지 않습니다")
+    assert res.returncode == 1 and "호스트 키를 모릅니다: 연결하지 않습니다" in res.stderr
 
     # cpu's address with gpu's key: a changed host key
     gpu = f"gpu,{lab.addresses['gpu']} "

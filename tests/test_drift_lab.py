@@ -72,7 +72,8 @@ def test_a_deploy_by_hand_between_two_tool_deploys_then_rollbacks(served_lab, tm
     # a rollback goes back to what served before: the hand-deployed 1.2.0, its own jar
     res = fab(lab, tmp_path, "-H", "cpu", "rollback-backend", "--yes", inv=inv)
     assert res.returncode == 0, res.stderr
-    assert "restored the jar" in res.stdout and "serves 1.2.0, as" in res.stdout
+    assert "의 jar를 복원했습니다" in res.stdout
+    assert re.search(r"제공 버전 1\.2\.0: \w+의 기록과 같습니다", res.stdout)
     assert version_of(lab) == "1.2.0"
     assert as_deploy(lab, "cpu", "git -C /app/backend rev-parse HEAD") == hand_rev
 
@@ -86,10 +87,12 @@ def test_a_deploy_by_hand_between_two_tool_deploys_then_rollbacks(served_lab, tm
     res = fab(lab, tmp_path, "-H", "cpu", "rollback-backend", f"--to={tool_rev}", "--yes",
               inv=inv)  # fmt: skip
     assert res.returncode == 1
-    assert "no kept jar" in res.stdout  # 1.1.0's jar was replaced by the hand build: rebuilt
-    assert "this is not the version rolled back to" in res.stdout + res.stderr
+    assert (
+        "보관된 jar가 없어 다시 빌드합니다" in res.stdout
+    )  # 1.1.0's jar was replaced by the hand build: rebuilt
+    assert "롤백하려던 버전이 아닙니다" in res.stdout + res.stderr
     assert "R6 제공 버전 확인 실패" in res.stderr
-    assert not re.search(r"결과: ok\b", res.stdout)
+    assert "결과: 성공" not in res.stdout
     assert version_of(lab) == "1.1.0"
 
 

@@ -147,7 +147,7 @@ def test_setup_puts_back_a_flushed_table_and_says_so(fw, tmp_path):
     assert f"nft -f (table {TABLE})" in res.stdout
     assert "policy drop" in on(fw, "cpu", f"nft list table {TABLE}")
     res = fab(fw, tmp_path, "-H", "cpu", "setup", "--yes")
-    assert res.returncode == 0 and "no changes: cpu was already set up" in res.stdout
+    assert res.returncode == 0 and "변경 없음: cpu는 이미 setup된 상태입니다" in res.stdout
 
 
 def test_ssh_allow_from_without_this_session_is_refused_before_any_change(fw, tmp_path):

@@ -107,7 +107,7 @@ def test_unlock_frees_the_lock_of_a_killed_deploy(ready, tmp_path):
     proc.wait()
     assert lock_held(lab)
     status = run(lab, tmp_path, "-H", "cpu", "lock-status", inv=inv)
-    assert status.returncode == 3 and "LOCKED" in status.stdout
+    assert status.returncode == 3 and "잠김" in status.stdout
     assert f"이 컴퓨터의 그 프로세스 {proc.pid}는 더 이상 실행 중이 아닙니다" in status.stdout
     refused = run(lab, tmp_path, "-H", "cpu", "deploy-backend", "--yes", inv=inv)
     assert refused.returncode == 1 and "no longer running" in refused.stderr

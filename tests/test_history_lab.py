@@ -62,7 +62,7 @@ def test_two_operators_see_each_other_and_health_goes_past_a_stopped_host(
         shown = {tuple(line.split()[:3]) for line in res.stdout.splitlines()}
         assert {("cpu", "frontend", "정상"), ("cpu", "backend", "정상"),
                 ("gpu", "ai", "연결")} <= shown, res.stdout  # fmt: skip
-        assert "호스트에 접속하지 못해 확인하지 못했습니다 (cannot reach gpu" in res.stdout
+        assert "호스트에 접속하지 못해 확인하지 못했습니다 (gpu에 연결하지 못했습니다" in res.stdout
         assert re.search(
             r"cpu +site \(이 컴퓨터에서\) +정상 +https://\S+ +인증서 \d+일 남음", res.stdout
         )

@@ -84,7 +84,7 @@ def test_installed_command_runs_from_the_operators_directory(installed, operator
     dry = _run(installed, operator_dir, "-H", "cpu", "deploy-backend", "--dry-run")
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "=== 도장콕 백엔드 배포 (release): cpu" in dry.stdout
-    assert "DRY RUN" in dry.stdout and "결과: planned" in dry.stdout
+    assert "DRY RUN" in dry.stdout and "결과: 계획 (dry-run)" in dry.stdout
     assert "Traceback" not in dry.stdout + dry.stderr
 
     # the templates are the installed package's, not this checkout's

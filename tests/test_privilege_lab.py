@@ -110,7 +110,7 @@ def test_setup_without_admin_user_says_the_deploy_login_keeps_full_sudo(set_up, 
         inv = numbered_inventory(lab, tmp_path, MANUAL + "\n[all:vars]\nadmin_user=\n")
         res = fab(lab, tmp_path, "-H", "cpu", "setup", "--yes", inv=inv)
         assert res.returncode == 0, res.stdout[-3000:] + res.stderr
-        assert "!!! deploy still has unrestricted sudo" in res.stdout
+        assert "!!! deploy에 아직 제한 없는 sudo 권한이 있습니다" in res.stdout
     finally:
         on(lab, "cpu", f"rm -f {grant}")
     assert "(root) NOPASSWD: /usr/local/sbin/dojangkok-root" in on(lab, "cpu", "sudo -l -U deploy")

@@ -154,8 +154,8 @@ def test_the_first_release_deploy_converts_the_host_without_a_failed_request(ctx
     assert ctx.on("cpu", "systemctl is-active dojangkok@8082") == "active"
     assert ctx.lab.run("cpu", "systemctl is-enabled dojangkok").stdout.strip() == "disabled"
     rels = ctx.releases("backend")
-    assert [r["status"] for r in rels] == ["ready", "ready"] and rels[-1]["role"] == "current"
-    assert rels[0]["role"] == "previous"  # the adopted (legacy) release
+    assert [r["status"] for r in rels] == ["준비됨", "준비됨"] and rels[-1]["role"] == "현재"
+    assert rels[0]["role"] == "이전"  # the adopted (legacy) release
     # the record says how long the new instance took to start against its window
     (rec,) = [r for r in ctx.records() if r["kind"] == "deploy"][-1:]
     (health,) = [st for st in rec["steps"] if (st["section"], st["number"]) == ("B", "10")]
@@ -277,12 +277,12 @@ def test_a_killed_fab_leaves_the_host_to_finish_on_its_own(ctx):
     assert "operator's side was gone" in rec["recorded_by"] and rec["result"] == "ok"
     assert ctx.version("backend") == "1.5.0"
     status = ctx.fab("-H", "cpu", "deploy-status")
-    assert status.returncode == 0 and "결과: ok" in status.stdout
+    assert status.returncode == 0 and "결과: 성공" in status.stdout
 
 
 def test_the_manual_strategy_refuses_a_converted_host(ctx):
     res = ctx.fab("-H", "cpu", "deploy-backend", "--yes", "--strategy=manual")
-    assert res.returncode == 1 and "runs the release strategy" in res.stderr
+    assert res.returncode == 1 and "release 전략으로 돌고 있습니다" in res.stderr
 
 
 def test_cleanup_keeps_the_current_and_the_previous_release(ctx):
@@ -291,7 +291,7 @@ def test_cleanup_keeps_the_current_and_the_previous_release(ctx):
     assert ctx.fab("-H", "cpu", "deploy-backend", "--yes", inv=inv).returncode == 0
     rels = ctx.releases("backend")
     assert len(rels) <= 3, rels
-    assert rels[-1]["role"] == "current" and any(r["role"] == "previous" for r in rels)
+    assert rels[-1]["role"] == "현재" and any(r["role"] == "이전" for r in rels)
 
 
 def test_frontend_release_deploy_and_rollback_without_a_failed_request(ctx):
@@ -348,7 +348,9 @@ def test_setup_gives_a_host_of_an_earlier_version_its_switch_table(ctx):
     assert res.returncode == 0, res.stderr
     assert not probe.failures, probe.summary()
     said = rf"변경: [^\n]*table ip dojangkok_switch_backend: → {live}, [^\n]*\(nginx 리로드\)"
-    assert re.search(said, res.stdout), "\n".join(re.findall(r"✓ [\d.]+s  변경:[^\n]*", res.stdout))
+    assert re.search(said, res.stdout), "\n".join(
+        re.findall(r"✓ (?:[\d.]+초|\d+분(?: \d+초)?|\d+시간(?: \d+분)?)  변경:[^\n]*", res.stdout)
+    )
     assert ctx.live() == live
     assert ctx.on("cpu", f"cat {UPSTREAM}") + "\n" == upstream_text("dojangkok_backend", 8090)
     ctx.on("cpu", "systemctl restart nftables")

@@ -76,11 +76,14 @@ def test_push_config_on_a_bare_host_stops_at_once_and_changes_nothing(bare, work
         t0 = time.monotonic()
         res = fab(bare, work, "-H", "cpu", "push-config", "--yes")
         took = time.monotonic() - t0
-        check.check(res.returncode, res.stderr, cause="not set up for push-config",
+        check.check(res.returncode, res.stderr, cause="push-config을(를) 할 준비가 되어 있지 않습니다",
                     next_step="fab -H cpu setup", serving=False)  # fmt: skip
     assert res.returncode != 0 and took < 10, took
-    assert "fab -H cpu setup" in res.stderr and "not set up for push-config" in res.stderr
-    assert "user dojangkok" in res.stderr and "the jar" in res.stderr
+    assert (
+        "fab -H cpu setup" in res.stderr
+        and "push-config을(를) 할 준비가 되어 있지 않습니다" in res.stderr
+    )
+    assert "사용자 dojangkok" in res.stderr and "jar " in res.stderr
     assert config_listing(bare, "cpu") == before
     assert bare.run("cpu", "test -e /etc/systemd/system/dojangkok.service").returncode != 0
 
@@ -103,7 +106,7 @@ def test_setup_dry_run_shows_the_whole_plan_and_changes_nothing(bare, work):
     assert res.returncode == 0, res.stderr
     out = res.stdout
     for shown in ("git clone", ".env.example", "-m venv -- venv", "pip install", "설정 적용",
-                  "systemctl is-enabled", "/health", "fastapi.service (rendered from",
+                  "systemctl is-enabled", "/health", "fastapi.service (templates/",
                   "방화벽 (nftables)", 'nft -c -f "$new"', "policy drop",
                   "ip saddr @ai_v4 tcp dport { 8000, 8001, 8002 } accept"):  # fmt: skip
         assert shown in out, shown
@@ -289,8 +292,10 @@ def test_a_second_setup_changes_nothing_and_says_so(set_up, work):
         took = time.monotonic() - t0
         print(f"second setup of {host}: {took:.1f}s")
         assert res.returncode == 0, res.stderr
-        assert f"no changes: {host} was already set up" in res.stdout
-        assert not re.search(r"✓ [\d.]+s  변경:", res.stdout)  # no step reports a change
+        assert f"변경 없음: {host}는 이미 setup된 상태입니다" in res.stdout
+        assert not re.search(
+            r"✓ (?:[\d.]+초|\d+분(?: \d+초)?|\d+시간(?: \d+분)?)  변경:", res.stdout
+        )  # no step reports a change
         assert took < 20, took
     assert invocations(lab) == before
 
@@ -305,8 +310,8 @@ def test_setup_after_deploys_and_a_backup_changes_nothing(set_up, work):
     for host in ("cpu", "gpu"):
         res = fab(lab, work, "-H", host, "setup", "--yes", inv=inv)
         assert res.returncode == 0, res.stderr
-        assert f"no changes: {host} was already set up" in res.stdout, re.findall(
-            r"✓ [\d.]+s  변경:.*", res.stdout
+        assert f"변경 없음: {host}는 이미 setup된 상태입니다" in res.stdout, re.findall(
+            r"✓ (?:[\d.]+초|\d+분(?: \d+초)?|\d+시간(?: \d+분)?)  변경:.*", res.stdout
         )
 
 
@@ -316,7 +321,7 @@ def test_a_value_missing_for_a_key_is_named_and_nothing_is_written(set_up, work)
     inv = inventory(lab, work, backend_env='{"DB_URL": "x", "DB_PASSWORD": "${DB_PASSWORD}"}')
     res = fab(lab, work, "-H", "cpu", "setup", "--yes", inv=inv)
     assert res.returncode == 1
-    assert "needs a value for: DB_USER SERVER_PORT" in res.stdout
+    assert "다음 키에 값이 없습니다 (needs a value for): DB_USER SERVER_PORT" in res.stdout
     assert on(lab, "cpu", "sha256sum /app/backend/.env") == before
 
 
@@ -355,6 +360,6 @@ def test_a_release_setup_converts_the_host_and_its_second_run_changes_nothing(se
     for host in ("cpu", "gpu"):
         res = fab(lab, work, "-H", host, "setup", "--yes", inv=inv)
         assert res.returncode == 0, res.stderr
-        assert f"no changes: {host} was already set up" in res.stdout, re.findall(
-            r"✓ [\d.]+s  변경:.*", res.stdout
+        assert f"변경 없음: {host}는 이미 setup된 상태입니다" in res.stdout, re.findall(
+            r"✓ (?:[\d.]+초|\d+분(?: \d+초)?|\d+시간(?: \d+분)?)  변경:.*", res.stdout
         )

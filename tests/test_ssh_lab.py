@@ -63,5 +63,5 @@ def test_a_host_behind_a_proxyjump_is_reached_through_it(lab, tmp_path):
         lab, tmp_path, "-H", "gpu", "lock-status", inv=jump_inventory(lab, tmp_path, known)
     )
     assert res.returncode == 1, res.stdout + res.stderr
-    assert "is unknown: refusing to connect" in res.stderr
-    assert f"{cpu}, the jump host on the way to gpu" in res.stderr
+    assert "호스트 키를 모릅니다: 연결하지 않습니다" in res.stderr
+    assert f"로 가는 점프 호스트 {cpu}의 호스트 키를 모릅니다" in res.stderr

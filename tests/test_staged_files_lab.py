@@ -113,9 +113,7 @@ def test_a_watcher_as_the_deploy_login_gets_nothing_from_setup_nor_push_config(a
         lab, "cpu", "cat /etc/systemd/system/dojangkok.service /etc/mysql/*/60-dojangkok.cnf"
     )
     again = fab(lab, work, "-H", "cpu", "push-config", "--dry-run", inv=changed)
-    same = (
-        again.returncode == 0 and "no changes: cpu already has the rendered config" in again.stdout
-    )
+    same = again.returncode == 0 and "변경 없음: cpu의 설정이 이미 최신입니다" in again.stdout
     did = ("a watcher (every 0.5 ms, its own ssh login) rewrites every file that appears or "
            "changes where the deploy login can write (the state directory, /tmp, /var/tmp, "
            "/dev/shm, /run, its home) into a same-size payload: sudoers `deploy ALL=(ALL:ALL) "

@@ -475,9 +475,9 @@ def strategy_for(settings_or_name: Settings | str) -> Strategy:
         return STRATEGIES[name]
     except KeyError:
         raise ConfigError(
-            f"unknown strategy {name!r}",
-            f"use one of: {', '.join(STRATEGIES) or 'release, manual'} "
-            "(--strategy or the strategy setting)",
+            f"알 수 없는 배포 전략입니다: {name!r}",
+            f"--strategy나 strategy 설정에 다음 중 하나를 쓰십시오: "
+            f"{', '.join(STRATEGIES) or 'release, manual'}",
         ) from None
 
 

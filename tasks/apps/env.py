@@ -66,13 +66,16 @@ def secret_keys(app: AppEnv) -> list[str]:
 def encode(key: str, value: str, component: str) -> str:
     """One .env line that systemd's EnvironmentFile= and python-dotenv read the same way."""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-        raise ConfigError(f"{component}_env: {key!r} is not a .env key", "use letters, digits, _")
+        raise ConfigError(
+            f"{component}_env: {key!r}는 .env 키로 쓸 수 없습니다",
+            "키는 영문자, 숫자, _로 쓰고 숫자로 시작하지 마십시오",
+        )
     if PLAIN.match(value):
         return f"{key}={value}"
     if "'" in value or "\n" in value or "\r" in value:
         raise ConfigError(
-            f"the value for {key} ({component} .env) holds a quote or a line break",
-            "systemd and python-dotenv would read it differently: choose another value",
+            f"{key}의 값({component} .env)에 작은따옴표나 줄바꿈이 들어 있습니다",
+            "systemd와 python-dotenv가 이 값을 서로 다르게 읽습니다. 다른 값을 쓰십시오",
         )
     return f"{key}='{value}'"  # single quotes: no $ expansion, no escapes, in both readers
 
@@ -138,15 +141,15 @@ def write_command(v: RunView, app: AppEnv, shared: str = "") -> str:
         if app.service
         else f'install -m {MODE} -- "$new" {q(app.link + ".new")} && mv -fT -- {q(app.link + ".new")} {env}'
     )
-    secret = ' (inventory), a secret as "${NAME}" with NAME in .env'
+    secret = '(인벤토리)에 적으십시오. 비밀값은 "${NAME}"으로 적고 NAME을 .env에 두십시오'
     body = (
         f'cand={cand}; new=$(mktemp); trap \'rm -f -- "$cand" "$new"\' EXIT; umask 077; {KEYS}; '
         f"cd -- {q(app.checkout)}; {had}"
         f"if [ ! -f {ex} ]; then {keep}else missing=; "
         f'for k in $(keys {ex}); do line=$(grep -m1 "^$k=" "$cand") || {{ missing="$missing $k"; continue; }}; '
         'printf \'%s\\n\' "$line" >> "$new"; done; '
-        f'if [ -n "$missing" ]; then echo {q(f"{app.example} needs a value for:")}"$missing"'
-        f"{q(f': set it in {app.component}_env{secret}')} >&2; exit 1; fi; fi; "
+        f'if [ -n "$missing" ]; then echo {q(f"{app.example}의 다음 키에 값이 없습니다 (needs a value for):")}"$missing"'
+        f"{q(f'. {app.component}_env{secret}')} >&2; exit 1; fi; fi; "
         'if [ -n "$write" ]; then '
         f'if [ -s "$old" ] && ! cmp -s -- "$new" "$old"; then cat -- "$old" > {backup}; fi; '
         f'if [ -L {env} ] || ! cmp -s -- "$new" {env}; then {write}; {ch(f"{app.env_file} ({app.example}의 키)")}; fi; fi; '

@@ -30,11 +30,11 @@ class Check:
 def checkout(s: Settings, comp: str, path: str) -> list[Check]:
     """The checkout exists and is a git repository of the configured origin."""
     repo = getattr(s, f"{comp}_repo")
-    found = [Check(f"git checkout {path}", f"git -C {q(path)} rev-parse --git-dir >/dev/null 2>&1")]
+    found = [Check(f"git 체크아웃 {path}", f"git -C {q(path)} rev-parse --git-dir >/dev/null 2>&1")]
     if repo:
         found.append(
             Check(
-                f"{path} checked out from {repo} ({comp}_repo)",
+                f"{repo}({comp}_repo)에서 받은 체크아웃 {path}",
                 f'[ "$(norm "$(git -C {q(path)} remote get-url {q(s.git_remote)} 2>/dev/null)")"'
                 f" = {q(norm_origin(repo))} ]",
             )
@@ -43,14 +43,14 @@ def checkout(s: Settings, comp: str, path: str) -> list[Check]:
 
 
 def user(name: str, why: str) -> Check:
-    return Check(f"user {name} ({why})", f"id -u {q(name)} >/dev/null 2>&1")
+    return Check(f"사용자 {name} ({why})", f"id -u {q(name)} >/dev/null 2>&1")
 
 
 def unit_user(service: str) -> Check:
     """The installed unit is there, and the user it names exists."""
     u = q(service)
     return Check(
-        f"unit {service}.service and the user it runs as",
+        f"유닛 {service}.service와 그 실행 사용자",
         f'[ "$(systemctl show -p LoadState --value {u})" = loaded ] && '
         f'{{ x=$(systemctl show -p User --value {u}); [ -z "$x" ] || id -u "$x" >/dev/null 2>&1; }}',
     )
@@ -67,11 +67,11 @@ def for_unit(s: Settings, key: str) -> list[Check]:
     if strategy_for(s).keeps_releases and key in ("backend", "ai"):
         svc = s.backend_service if key == "backend" else s.ai_service
         return [
-            user(getattr(s, f"{key}_user"), f"User= of {svc}.service"),
+            user(getattr(s, f"{key}_user"), f"{svc}.service의 User="),
             *(
                 [
                     exists(s.backend_java, "java"),
-                    exists(appenv.system_path(s, "backend"), "the EnvironmentFile"),
+                    exists(appenv.system_path(s, "backend"), "EnvironmentFile"),
                 ]
                 if key == "backend"
                 else []
@@ -80,19 +80,19 @@ def for_unit(s: Settings, key: str) -> list[Check]:
         ]
     if key == "backend":
         return [
-            user(s.backend_user, f"User= of {s.backend_service}.service"),
+            user(s.backend_user, f"{s.backend_service}.service의 User="),
             exists(s.backend_java, "java"),
-            exists(f"{s.backend_dir}/{s.backend_artifact}", "the jar"),
-            exists(appenv.system_path(s, "backend"), "the EnvironmentFile"),
+            exists(f"{s.backend_dir}/{s.backend_artifact}", "jar"),
+            exists(appenv.system_path(s, "backend"), "EnvironmentFile"),
             *checkout(s, "backend", s.backend_dir),
-            *(exists(p, "the writable path") for p in registry.BACKEND.writable(s)),
+            *(exists(p, "쓰기 경로") for p in registry.BACKEND.writable(s)),
         ]
     if key == "ai":
         return [
-            user(s.ai_user, f"User= of {s.ai_service}.service"),
-            exists(f"{s.ai_dir}/{s.ai_venv}/bin/uvicorn", "the venv's uvicorn"),
+            user(s.ai_user, f"{s.ai_service}.service의 User="),
+            exists(f"{s.ai_dir}/{s.ai_venv}/bin/uvicorn", "venv의 uvicorn"),
             *checkout(s, "ai", s.ai_dir),
-            *(exists(p, "the writable path") for p in registry.AI.writable(s)),
+            *(exists(p, "쓰기 경로") for p in registry.AI.writable(s)),
         ]
     if key == "nginx":  # the site serves the frontend's web root (a Node frontend's: none)
         return [exists(path, what) for path, what in registry.FRONTEND.manual_paths(s)]
@@ -105,7 +105,7 @@ def for_deploy(s: Settings, comp: str) -> list[Check]:
     app = registry.get(comp)
     found, runs_as = checkout(s, comp, app.checkout(s)), app.service_user(s)
     if strategy_for(s).keeps_releases:
-        return found + ([user(runs_as, f"the {comp} service's user")] if runs_as else [])
+        return found + ([user(runs_as, f"{comp} 서비스의 실행 사용자")] if runs_as else [])
     return [*found, *(exists(path, what) for path, what in app.manual_paths(s)),
             *([unit_user(app.service(s))] if runs_as else [])]  # fmt: skip
 
@@ -135,10 +135,12 @@ def judge(session, task: str, ok: bool, stdout: str, tail: str) -> None:
     check itself failed (``ok`` false; ``tail``: its last output)."""
     gone = missing(stdout)
     if not ok:
-        gone = gone or [f"(the check itself failed: {tail})"]
+        gone = gone or [f"(확인 명령 자체가 실패했습니다: {tail})"]
     if gone:
         alias = session.view.host.alias
         raise ConfigError(
-            f"{alias} is not set up for {task}: " + "; ".join(gone),
-            f"nothing was changed; run `fab -H {alias} setup` first (it makes all of these)",
+            f"{alias}는 아직 {task}을(를) 할 준비가 되어 있지 않습니다. 없는 것: "
+            + "; ".join(gone),
+            f"아무것도 바꾸지 않았습니다. 먼저 `fab -H {alias} setup`을 실행하십시오 "
+            "(위의 것을 모두 만듭니다)",
         )

@@ -22,7 +22,9 @@ def get(name: str) -> App:
     try:
         return APPS[name]
     except KeyError:
-        raise ConfigError(f"no app {name!r}", f"use one of: {', '.join(APPS)}") from None
+        raise ConfigError(
+            f"알 수 없는 앱입니다: {name!r}", f"다음 중 하나를 쓰십시오: {', '.join(APPS)}"
+        ) from None
 
 
 def on_host(groups, alias: str = "") -> list[App]:

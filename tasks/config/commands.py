@@ -98,7 +98,7 @@ def validate_nginx(f: ConfigFile, s: Settings) -> str:
         q(sed_replace(f"{tree}/", f"{root}/")),
     )
     return (
-        f"command -v nginx >/dev/null || {{ echo 'nginx is not installed' >&2; exit 1; }}; "
+        f"command -v nginx >/dev/null || {{ echo 'nginx가 설치되어 있지 않습니다 (nginx not installed)' >&2; exit 1; }}; "
         f'T={q(tree)}; rm -rf -- "$T"; trap \'rm -rf -- "$T"\' EXIT; cp -a -- {q(root)} "$T" && '
         f'install -m 644 -- {q(staged(f))} "$T"/{q(str(rel))} && '
         + (f'rm -f -- {q(enabled)} && cp -- "$T"/{q(str(rel))} {q(enabled)} && ' if link else "")
@@ -167,7 +167,7 @@ def restore_command(run: RunView, changes_: list[Change]) -> str:
             f"elif [ -e {saved} ] || [ -L {saved} ]; then cp -a -- {saved} {p}.dojangkok-old "
             f"&& mv -fT -- {p}.dojangkok-old {p}; fi"
         )
-    return "; ".join(parts) + f"; echo restored from {q(b)}"
+    return "; ".join(parts) + f"; echo {q(f'복원했습니다: {b}')}"
 
 
 def install_command(changes_: list[Change], s: Settings) -> str:

@@ -74,7 +74,7 @@ def _remove_new(f: ConfigFile):
         return (
             f"systemctl disable --now -q -- {svc} 2>/dev/null || true; "
             f"systemctl reset-failed -- {svc} 2>/dev/null || true; "
-            f"echo {q(f'new unit {f.service}: stopped and disabled (it did not exist before)')}"
+            f"echo {q(f'새 유닛 {f.service}: 멈추고 비활성화했습니다 (이전에는 없던 유닛)')}"
         )
 
     return command
@@ -84,8 +84,8 @@ def _removed(f: ConfigFile):
     def command(v: RunView) -> str:
         return (
             f"if systemctl cat -- {q(f.service)} >/dev/null 2>&1; then "
-            f"echo {q(f'{f.service}.service is still there')} >&2; exit 1; fi; "
-            f"echo {q(f'the new unit {f.service}.service was removed (the host is as before the push)')}"
+            f"echo {q(f'{f.service}.service가 아직 남아 있습니다')} >&2; exit 1; fi; "
+            f"echo {q(f'새 유닛 {f.service}.service를 지웠습니다 (호스트는 push 전 그대로입니다)')}"
         )
 
     return command

@@ -17,8 +17,8 @@ def read_state(s: Session, host: Host, files) -> dict[str, str | None]:
     res = s.sh(state_command(files, host.settings), sudo=True)
     if not res.ok:
         raise ConfigError(
-            f"cannot read the current config on {host.alias}: {res.tail(3)}",
-            "check the ssh login and sudo for this host",
+            f"{host.alias}의 현재 설정을 읽지 못했습니다 ({res.tail(3)})",
+            "이 호스트의 SSH 로그인과 sudo 권한을 확인하십시오",
         )
     return parse_state(res.stdout)
 
@@ -37,13 +37,13 @@ def push_on(s: Session, host: Host, check: bool = True,
         preconditions.verify(s, unit_checks(host, rendered), "push-config")
     found = changes(rendered, read_state(s, host, list(rendered)), host.settings)
     if not found:
-        s.console.out(f"no changes: {host.alias} already has the rendered config")
-        s.report.message = "no changes"
+        s.console.out(f"변경 없음: {host.alias}의 설정이 이미 최신입니다")
+        s.report.message = "변경 없음"
         return []
     for c in found:
         s.console.out(c.diff(host.alias).rstrip("\n"))
     if s.view.dry_run:
-        s.console.out(f"dry run: {len(found)} file(s) would change; nothing was changed")
+        s.console.out(f"dry run: 파일 {len(found)}개가 바뀔 예정입니다. 아무것도 바꾸지 않았습니다")
         return found
     if not ask(f"{host.alias}에 위 설정 변경을 적용할까요?", s.yes)[0]:
         raise StepFailed("설정 적용을 취소했습니다", "서버의 설정은 그대로입니다")
@@ -55,8 +55,8 @@ def push_on(s: Session, host: Host, check: bool = True,
         if exc.rolled_back and fresh:  # say what happened: the new unit is gone again
             raise StepFailed(
                 exc.problem,
-                f"the new unit(s) {', '.join(fresh)} were removed (they did not exist before); "
-                "every other file is as before. Fix the cause, then push again",
+                f"새로 만든 유닛 {', '.join(fresh)}은(는) 지웠고(이전에는 없었습니다) 다른 파일은 "
+                "모두 이전 그대로입니다. 원인을 고친 뒤 다시 push-config를 실행하십시오",
                 True,
                 exc.report,
             ) from None

@@ -34,7 +34,7 @@ def config_files(host: Host) -> list[ConfigFile]:
            for role in registry.GROUPS}  # fmt: skip
     files = []
     if "cpu" in roles:
-        require_tls(s, f"host {host.alias}")  # the site's certificate: before any host
+        require_tls(s, f"호스트 {host.alias}")  # the site's certificate: before any host
         files += [
             ConfigFile("mysql", "mysql/server.cnf.j2", s.mysql_conf, "mysql", s.db_service),
             *own["cpu"],
@@ -44,8 +44,8 @@ def config_files(host: Host) -> list[ConfigFile]:
         files += own["gpu"]
     if not files:
         raise ConfigError(
-            f"host {host.alias} is in neither group [cpu] nor [gpu]: no config to push",
-            "put it under [cpu] or [gpu] in the inventory",
+            f"호스트 {host.alias}는 [cpu]와 [gpu] 어느 그룹에도 없어 올릴 설정이 없습니다",
+            "인벤토리에서 이 호스트를 [cpu]나 [gpu] 아래에 두십시오",
         )
     return files
 
@@ -87,8 +87,8 @@ def context(s: Settings) -> dict[str, object]:
         for item in items:
             if isinstance(item, str) and any(c in item for c in "\n\r\0"):
                 raise ConfigError(
-                    f"setting {name} contains a line break: {item!r}",
-                    "a setting is one line; a line break would inject lines into the config",
+                    f"설정 {name}에 줄바꿈이 들어 있습니다: {item!r}",
+                    "설정값은 한 줄로 쓰십시오 (줄바꿈은 설정 파일에 다른 줄을 끼워 넣게 됩니다)",
                 )
     ai_base = f"{s.releases_root}/ai"
     release = strategy_for(s).keeps_releases
@@ -134,16 +134,19 @@ def render_file(f: ConfigFile, s: Settings, env=None) -> str:
         return template.render(context(s), managed=MANAGED.format(template=f.template))
     except jinja2.UndefinedError as exc:
         raise ConfigError(
-            f"template {f.template}: {exc.message}",
-            "add the setting to tasks/settings.py (or fix the name in the template)",
+            f"템플릿 {f.template}: 없는 값을 씁니다 ({exc.message})",
+            "tasks/hosts/settings.py에 그 설정을 추가하거나 템플릿의 이름을 고치십시오",
         ) from None
     except jinja2.TemplateSyntaxError as exc:
         raise ConfigError(
-            f"template {exc.filename or f.template}:{exc.lineno}: {exc.message}",
-            "fix the template's syntax",
+            f"템플릿 {exc.filename or f.template}:{exc.lineno}: 문법 오류 ({exc.message})",
+            "템플릿의 문법을 고치십시오",
         ) from None
     except jinja2.TemplateNotFound as exc:
-        raise ConfigError(f"template {exc.name} not found under {TEMPLATES}", "") from None
+        raise ConfigError(
+            f"템플릿 {exc.name}이 {TEMPLATES}에 없습니다",
+            "도구를 다시 설치하십시오 (pipx install --force .): 설치본에 템플릿이 빠졌습니다",
+        ) from None
 
 
 def render(host: Host) -> dict[ConfigFile, str]:

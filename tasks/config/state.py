@@ -83,12 +83,12 @@ class Change:
             difflib.unified_diff(
                 old,
                 new,
-                f"{self.file.dest} ({host}{'' if self.old is not None else ', absent'})",
-                f"{self.file.dest} (rendered from templates/{self.file.template})",
+                f"{self.file.dest} ({host}{'' if self.old is not None else ', 없음'})",
+                f"{self.file.dest} (templates/{self.file.template}에서 생성)",
             )
         )
         if self.old is not None and self.old_mode != self.file.mode:
-            text += f"mode {self.old_mode} → {self.file.mode}\n"
+            text += f"권한 {self.old_mode} → {self.file.mode}\n"
         return text + "".join(f"{a}\n" for a in self.actions)
 
 
@@ -108,9 +108,9 @@ def changes(
         if f.kind == "nginx" and f.dest == s.nginx_site:
             link, disabled = nginx_links(s, f.dest)
             if link and (state.get("link") or "").strip() != f.dest:
-                change.actions.append(f"link {link} → {f.dest}")
+                change.actions.append(f"링크 {link} → {f.dest}")
             for p in (state.get("disabled") or "").split():
-                change.actions.append(f"remove {p}")
+                change.actions.append(f"삭제 {p}")
         if change.changed:
             result.append(change)
     return result

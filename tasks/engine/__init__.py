@@ -6,7 +6,7 @@ policy and the on-host step loop are tasks/onhost/.
 
 steps      Step, Plan, CheckItem (and Upload, upload.py): the manual's steps as data
 view       RunView: the frozen facts of one run that command builders read
-report     what a run reports: each step's result, the downtime, how it ended
+report     what a run reports: each step's result, the downtime, how it ended (and in Korean)
 live       a run's link to its host and operator (what steps, checks, records, the runner
            take; the session is one): view, connection, console, report, reads
 runner     runs a plan through a Live: uploads, output, timing, the policy

@@ -41,8 +41,9 @@ def answerable(plans: list[Plan], yes: bool, task: str) -> None:
     if yes or can_ask() or not any(p.asks for p in plans):
         return
     raise ConfigError(
-        f"{task} asks the operator yes/no questions (checklist), and there is no terminal to ask on",
-        "run it in a terminal, or add --yes to answer the checklist prompts yes",
+        f"{task}은(는) 작업자에게 예/아니오를 묻는데(체크리스트) 물어볼 터미널이 없습니다 "
+        "(no terminal)",
+        "터미널에서 실행하거나, 체크리스트에 모두 '예'로 답하려면 --yes를 붙이십시오",
     )
 
 
@@ -68,8 +69,8 @@ def ask(question: str, yes: bool, reader=_read_line) -> tuple[bool, str]:
         return True, "--yes"
     if not can_ask() and reader is _read_line:
         raise ConfigError(
-            f"'{question}' needs an answer, and there is no terminal to ask on",
-            "run interactively, or add --yes to answer the checklist prompts yes",
+            f"'{question}'에 답이 필요한데 물어볼 터미널이 없습니다 (no terminal)",
+            "터미널에서 실행하거나, 체크리스트에 모두 '예'로 답하려면 --yes를 붙이십시오",
         )
     while True:
         with _PROMPT:

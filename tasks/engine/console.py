@@ -21,6 +21,7 @@ import unicodedata
 from collections.abc import Sequence
 from functools import cache
 
+from tasks.durations import duration_text
 from tasks.hosts.secrets import Secrets
 from tasks.terminal import safe
 
@@ -144,8 +145,8 @@ class Progress:
     def line(self) -> str:
         last = safe(self.console.secrets.mask(self.last))
         return (
-            f"{self.console.prefix}      … {self.elapsed:5.1f}s / 예상 {self.expected}  {self.label}"
-            + (f"  │ {last}" if last else "")
+            f"{self.console.prefix}      … {duration_text(self.elapsed):>7} / 예상 {self.expected}  "
+            f"{self.label}" + (f"  │ {last}" if last else "")
         )
 
     def _tick(self) -> None:
@@ -156,7 +157,7 @@ class Progress:
         while not self._done.wait(PLAIN_EVERY):
             last = f": {self.last}" if self.last else ""  # (out() masks it, makes it safe)
             self.console.out(
-                f"      … {self.elapsed:.0f}s 경과 (예상 {self.expected}) {self.label}{last}"
+                f"      … {duration_text(self.elapsed)} 경과 (예상 {self.expected}) {self.label}{last}"
             )
 
 

@@ -21,8 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
+from tasks.durations import downtime_text, duration_text
 from tasks.engine.console import Console, cell_len
 from tasks.engine.records import host_history_path, local_history_path
+from tasks.engine.report import RESULTS
 from tasks.errors import ConfigError, DeployToolError
 from tasks.hosts.connect import connect as ssh_connect
 from tasks.hosts.inventory import Host, Inventory
@@ -36,21 +38,6 @@ MAX_BYTES_PER_RECORD = 256 * 1024
 #: what --app takes: the apps, and the database (backup-db, restore-db)
 MESSAGE_WIDTH = 40
 
-#: a record's result as the operator reads it (an unknown one is shown as stored)
-RESULTS = {
-    "ok": "성공",
-    "failed": "실패",
-    "rolled-back": "롤백됨",
-    "rollback-failed": "롤백 실패",
-    "refused": "거부됨",
-    "declined": "취소됨 (체크리스트)",
-    "interrupted": "중단됨 (Ctrl-C)",
-    "connection-lost": "연결 끊김",
-    "detached": "호스트에서 계속",
-    "running": "진행 중",
-    "planned": "계획 (dry-run)",
-    "skipped": "건너뜀 (이미 배포됨)",
-}
 #: a record's task (its ``kind``); a refused run's is the task's own name, shown as stored
 KINDS = {
     "deploy": "배포",
@@ -224,24 +211,6 @@ def run_seconds(rec: dict) -> float | None:
 
 def _number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def duration_text(seconds: float | None) -> str:
-    """``3분 3초``, ``42초``, ``1시간 5분``; ``-`` when unknown."""
-    if seconds is None:
-        return "-"
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s}초"
-    if s < 3600:
-        return f"{s // 60}분 {s % 60}초" if s % 60 else f"{s // 60}분"
-    return f"{s // 3600}시간 {s % 3600 // 60}분"
-
-
-def downtime_text(seconds) -> str:
-    if not _number(seconds):
-        return "-"
-    return f"{seconds:.1f}초" if seconds < 60 else duration_text(seconds)
 
 
 def revisions(rec: dict) -> str:

@@ -135,9 +135,9 @@ def follow(s: Live, ack: str = "now") -> dict:
             if state.done is None and res.ok:  # the unit ended without saying it was done
                 state.close()
                 raise StepFailed(
-                    f"the host run {unit(s.view)} ended without a result",
-                    f"see `journalctl -u {unit(s.view)}` on {s.view.host.alias}, then "
-                    f"`fab -H {s.view.host.alias} deploy-status`",
+                    f"호스트 실행 {unit(s.view)}이(가) 결과 없이 끝났습니다",
+                    f"{s.view.host.alias}에서 `journalctl -u {unit(s.view)}`로 원인을 확인한 뒤 "
+                    f"`fab -H {s.view.host.alias} deploy-status`를 실행하십시오",
                     report=s.report,
                 )
         except Interrupted:

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
+from tasks.durations import duration_text
 from tasks.engine import safepath
-from tasks.engine.history import duration_text
 from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.live import Live
 from tasks.engine.records import RUN_FILE_MODE

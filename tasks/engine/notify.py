@@ -20,7 +20,8 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
-from tasks.engine.history import RESULTS, duration_text
+from tasks.durations import duration_text
+from tasks.engine.report import RESULTS
 from tasks.engine.view import FROM_PLACEHOLDER, TO_PLACEHOLDER, operator_name
 from tasks.hosts.environment import current as current_environment
 from tasks.shell import q

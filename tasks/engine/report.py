@@ -8,6 +8,41 @@ from dataclasses import asdict, dataclass, field
 
 from tasks.onhost import policy
 
+#: a record's result as the operator reads it (an unknown one is shown as stored)
+RESULTS = {
+    "ok": "성공",
+    "failed": "실패",
+    "rolled-back": "롤백됨",
+    "rollback-failed": "롤백 실패",
+    "refused": "거부됨",
+    "declined": "취소됨 (체크리스트)",
+    "interrupted": "중단됨 (Ctrl-C)",
+    "connection-lost": "연결 끊김",
+    "detached": "호스트에서 계속",
+    "running": "진행 중",
+    "planned": "계획 (dry-run)",
+    "skipped": "건너뜀 (이미 배포됨)",
+}
+#: a step's status as the operator reads it (the summary's table, the step log)
+STEP_STATUSES = {
+    "ok": "성공",
+    "warned": "경고",
+    "failed": "실패",
+    "skipped": "건너뜀",
+    "planned": "예정 (dry-run)",
+    "interrupted": "중단됨",
+}
+
+
+def result_text(result: str) -> str:
+    """A run's result in Korean (an unknown one as stored)."""
+    return RESULTS.get(result, result)
+
+
+def step_status_text(status: str) -> str:
+    """A step's status in Korean (an unknown one as stored)."""
+    return STEP_STATUSES.get(status, status)
+
 
 @dataclass
 class StepReport:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 
+from tasks.durations import duration_text
 from tasks.engine import staging
 from tasks.engine.interrupt import INTERRUPT
 from tasks.engine.live import Live
@@ -271,7 +272,7 @@ def report_step(s: Live, entry: dict) -> None:
     elif step.status in MARKS:
         ok = step.status == "ok"
         out(
-            f"      {MARKS[step.status]} {step.seconds:.1f}s"
+            f"      {MARKS[step.status]} {duration_text(step.seconds)}"
             + (f"  {step.detail}" if step.detail and ok else "")
         )
         if not ok and step.detail:

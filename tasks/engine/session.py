@@ -14,12 +14,13 @@ import contextlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
+from tasks.durations import downtime_text, duration_text
 from tasks.engine import lock as locks
 from tasks.engine import notify, records
 from tasks.engine.checklist import Declined
 from tasks.engine.console import Console
 from tasks.engine.live import Live
-from tasks.engine.report import Report
+from tasks.engine.report import Report, result_text, step_status_text
 from tasks.engine.runner import Rollback, Runner, upload_check
 from tasks.engine.steps import Plan
 from tasks.engine.view import (
@@ -94,14 +95,18 @@ class Session(Live):
         r = self.report
         rows = []
         for s in r.steps:
-            actual = f"{s.seconds:.1f}s" if s.status not in ("planned", "skipped") else "-"
+            actual = duration_text(s.seconds) if s.status not in ("planned", "skipped") else "-"
             title = s.title + (" (롤백)" if s.phase == "rollback" else "")
-            rows.append((s.section + s.number, title, s.expected, actual, s.status))
+            rows.append(
+                (s.section + s.number, title, s.expected, actual, step_status_text(s.status))
+            )
         self.console.out("")
         self.console.table(("단계", "작업", "예상", "실제", "결과"), rows, right=(2, 3))
         if r.downtime is not None:
-            self.console.out(f"다운타임: {r.downtime:.1f}s (서비스 중단 → 헬스체크 성공)")
-        self.console.out(f"결과: {r.result}" + (f" — {r.message}" if r.message else ""))
+            self.console.out(f"다운타임: {downtime_text(r.downtime)} (서비스 중단 → 헬스체크 성공)")
+        self.console.out(
+            f"결과: {result_text(r.result)}" + (f" — {r.message}" if r.message else "")
+        )
         if environment.current():
             self.console.out(f"환경: {environment.current()}")
 

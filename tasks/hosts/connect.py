@@ -54,9 +54,9 @@ def connect_admin(host: Host, secrets: Secrets, label: str = "dojangkok") -> Rem
         return connect(host, secrets, label)
     if not host.user or host.user == s.admin_user:
         raise ConfigError(
-            f"admin_user={s.admin_user} for {host.alias}, but the deploy login is "
-            f"{host.user or 'not given (ansible_user)'}",
-            "give the deploy login as ansible_user, another account than admin_user",
+            f"{host.alias}: admin_user({s.admin_user})와 배포 계정"
+            f"({host.user or 'ansible_user 없음'})은 서로 다른 계정이어야 합니다",
+            "인벤토리에서 배포 계정을 ansible_user로 지정하십시오. admin_user와는 다른 계정이어야 합니다",
         )
     root = _admin(host, secrets, label)
     try:
@@ -91,7 +91,7 @@ def _admin(host: Host, secrets: Secrets, label: str) -> Remote:
 def _password(host: Host, secrets: Secrets) -> str | None:
     if not host.settings.sudo_password_env:
         return None
-    return secrets.require(host.settings.sudo_password_env, f"sudo on {host.alias}")
+    return secrets.require(host.settings.sudo_password_env, f"{host.alias}의 sudo")
 
 
 def _open(host: Host, password: str | None, label: str) -> Remote:
@@ -110,8 +110,8 @@ def connection(host: Host) -> Connection:
     if host.key_file:
         if not Path(host.key_file).is_file():
             raise ConfigError(
-                f"ssh key {host.key_file} for host {host.alias} not found",
-                "fix ansible_ssh_private_key_file in the inventory",
+                f"{host.alias}의 SSH 키 파일이 없습니다: {host.key_file}",
+                "인벤토리의 ansible_ssh_private_key_file을 실제 키 파일 경로로 고치십시오",
             )
         check_key_mode(host.key_file, host.alias)
         kwargs = {"key_filename": host.key_file, "look_for_keys": False, "allow_agent": False}
@@ -150,16 +150,16 @@ def ssh_config(host: Host) -> Config:
     path = host.settings.ssh_config_file
     if path and not Path(path).expanduser().is_file():
         raise ConfigError(
-            f"SSH config file {path} for host {host.alias} not found",
-            "fix ssh_config_file in the inventory (empty: ~/.ssh/config)",
+            f"{host.alias}의 SSH 설정 파일이 없습니다: {path}",
+            "인벤토리의 ssh_config_file을 고치십시오 (비워 두면 ~/.ssh/config를 읽습니다)",
         )
     try:
         return Config(overrides={"run": {"echo": False}},
                       runtime_ssh_path=str(Path(path).expanduser()) if path else None)  # fmt: skip
     except (OSError, ValueError, paramiko.SSHException) as exc:
         raise ConfigError(
-            f"cannot read the SSH config for host {host.alias}: {exc}",
-            "fix the SSH config file (ssh -G <host> shows how ssh reads it)",
+            f"{host.alias}의 SSH 설정을 읽지 못했습니다 ({exc})",
+            "SSH 설정 파일을 고치십시오 (`ssh -G <호스트>`로 ssh가 읽는 내용을 확인할 수 있습니다)",
         ) from None
 
 
@@ -192,9 +192,9 @@ def check_host_keys(conn: Connection, host: Host) -> None:
     if known is not None:
         if not known.is_file():
             raise ConfigError(
-                f"known_hosts file {known} for host {host.alias} not found",
-                "fix known_hosts_file in the inventory, or add the host key with ssh-keyscan "
-                "after checking its fingerprint",
+                f"{host.alias}의 known_hosts 파일이 없습니다: {known}",
+                "인벤토리의 known_hosts_file을 고치거나, 지문을 확인한 뒤 ssh-keyscan으로 "
+                "호스트 키를 그 파일에 추가하십시오",
             )
         conn.client.load_host_keys(str(known))
     else:
@@ -205,9 +205,9 @@ def describe_route(conn: Connection) -> str:
     """How ``conn`` reaches its host, for messages: ``user@host:port`` and its hops."""
     text = f"{conn.user}@{conn.host}:{conn.port}"
     for hop in route(conn)[1:]:
-        text += f" via {hop.user}@{hop.host}:{hop.port} (ProxyJump)"
+        text += f", 경유 {hop.user}@{hop.host}:{hop.port} (ProxyJump)"
     if isinstance(conn.gateway, str):
-        text += f" via ProxyCommand {conn.gateway}"
+        text += f", 경유 ProxyCommand {conn.gateway}"
     return text
 
 
@@ -217,8 +217,8 @@ def check_key_mode(path: str, alias: str) -> None:
     mode = stat.S_IMODE(os.stat(path).st_mode)
     if mode & 0o077:
         raise ConfigError(
-            f"ssh key {path} for host {alias} has mode {mode:04o}: other users of this machine "
-            "can read (or change) it",
+            f"{alias}의 SSH 키 {path}의 권한이 {mode:04o}입니다: 이 컴퓨터의 다른 사용자가 "
+            "읽거나 바꿀 수 있습니다",
             f"chmod 600 {shlex.quote(path)}",
         )
 
@@ -227,24 +227,28 @@ def explain(host: Host, exc: Exception) -> ConfigError:
     """Turn a connection failure into an operator's error."""
     if isinstance(exc, paramiko.BadHostKeyException):
         return ConfigError(
-            f"host key of {_server(host, exc.hostname)} has CHANGED: refusing to connect",
-            "if the server was rebuilt, verify the new fingerprint and update known_hosts",
+            f"{_server(host, exc.hostname)}의 호스트 키가 바뀌었습니다: 연결하지 않습니다 "
+            "(host key changed)",
+            "서버를 다시 만든 경우라면 새 지문을 클라우드 콘솔과 대조한 뒤 known_hosts를 "
+            "고치십시오. 그런 일이 없었다면 중간자 공격일 수 있으니 연결하지 마십시오",
         )
     if isinstance(exc, paramiko.SSHException) and "not found in known_hosts" in str(exc):
         named = str(exc).split("'")[1] if str(exc).count("'") >= 2 else ""
         return ConfigError(
-            f"host key of {_server(host, named)} is unknown: refusing to connect",
-            "verify the fingerprint, then add it to the known_hosts file the inventory names",
+            f"{_server(host, named)}의 호스트 키를 모릅니다: 연결하지 않습니다 (unknown host key)",
+            "지문을 클라우드 콘솔과 대조한 뒤, 인벤토리가 가리키는 known_hosts 파일에 "
+            "추가하십시오 (`ssh-keyscan -t ed25519 <주소> >> known_hosts`)",
         )
     if isinstance(exc, paramiko.AuthenticationException):
         return ConfigError(
-            f"ssh login to {host.alias} as {host.user} was refused",
-            "check ansible_user and ansible_ssh_private_key_file in the inventory",
+            f"{host.alias}에 {host.user} 계정으로 SSH 로그인하지 못했습니다 "
+            "(authentication failed)",
+            "인벤토리의 ansible_user와 ansible_ssh_private_key_file을 확인하십시오",
         )
     return ConfigError(
-        f"cannot reach {host.alias} ({_route_of(host)}): {exc}",
-        "check the address in the inventory (and the SSH config's HostName, ProxyJump, "
-        "ProxyCommand for it) and that sshd is running (manual: SSM Session Manager)",
+        f"{host.alias}에 연결하지 못했습니다 ({_route_of(host)}: {exc})",
+        "인벤토리의 주소(와 SSH 설정의 HostName, ProxyJump, ProxyCommand)가 맞는지, "
+        "서버에서 sshd가 도는지 확인하십시오 (매뉴얼: SSM Session Manager로 접속)",
     )
 
 
@@ -258,7 +262,7 @@ def _server(host: Host, named: str) -> str:
         resolved = host.address
     if not bare or bare in (host.address, host.alias, resolved):
         return target
-    return f"{named}, the jump host on the way to {target}"
+    return f"{target}로 가는 점프 호스트 {named}"
 
 
 def _route_of(host: Host) -> str:

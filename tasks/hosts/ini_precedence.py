@@ -87,28 +87,28 @@ def reconcile(reader: Reader) -> Reconciled:
 def _check_filed(reader: Reader, groups: dict[str, list[str]],
                  merged: dict[str, dict[str, Var]]) -> None:  # fmt: skip
     """Refuse where Ansible's filing of a host's line under its group makes a difference."""
-    why = "Ansible files the variables on the line of a host named like a group under that group"
+    why = "Ansible은 그룹과 이름이 같은 호스트의 줄에 적은 변수를 그 그룹의 변수로 읽습니다"
     for (alias, key), var in reader.filed.items():
         if alias not in groups[alias]:
             raise ConfigError(
-                f"{var.where}: {key} on the line of host {alias} does not reach host "
-                f"{alias}: {why} ([{alias}]), and {alias} is not in that group",
-                "rename the host so that it is not a group's name",
+                f"{var.where}: 호스트 {alias}의 줄에 적은 {key}가 호스트 {alias}에 적용되지 "
+                f"않습니다: {why} ([{alias}]). 그런데 {alias}는 그 그룹에 없습니다",
+                "호스트 이름을 그룹 이름과 다르게 바꾸십시오",
             )
         if merged[alias][key] is not var:
             raise ConfigError(
-                f"{var.where}: {key} on the line of host {alias} is overridden by "
-                f"{merged[alias][key].where}: {why} ([{alias}]), below deeper groups and "
-                f"later [{alias}:vars] lines",
-                f"set {key} in one place, or rename the host so that it is not a group's name",
+                f"{var.where}: 호스트 {alias}의 줄에 적은 {key}를 "
+                f"{merged[alias][key].where}의 값이 덮어씁니다: {why} ([{alias}]). 그 값은 "
+                f"더 깊은 그룹과 뒤에 나오는 [{alias}:vars] 줄보다 우선순위가 낮습니다",
+                f"{key}를 한 곳에만 적거나, 호스트 이름을 그룹 이름과 다르게 바꾸십시오",
             )
         for other in groups[alias]:
             if other != alias and merged[other].get(key) is var:
                 raise ConfigError(
-                    f"{var.where}: {key} on the line of host {alias} reaches host {other} "
-                    f"too: {why} ([{alias}])",
-                    f"rename the host so that it is not a group's name, or set {key} in "
-                    f"[{alias}:vars] if every host of the group should have it",
+                    f"{var.where}: 호스트 {alias}의 줄에 적은 {key}가 호스트 {other}에도 "
+                    f"적용됩니다: {why} ([{alias}])",
+                    f"호스트 이름을 그룹 이름과 다르게 바꾸십시오. 그룹의 모든 호스트에 적용할 "
+                    f"값이라면 [{alias}:vars]에 {key}를 적으십시오",
                 )
 
 

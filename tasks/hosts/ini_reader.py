@@ -74,8 +74,8 @@ class Reader:
     def read(self, text: str) -> None:
         if text.startswith("\ufeff"):
             raise ConfigError(
-                f"{self.path} starts with a byte order mark (Ansible would misread the first line)",
-                "save it as UTF-8 without a BOM",
+                f"{self.path} 맨 앞에 BOM(byte order mark)이 있습니다: Ansible이 첫 줄을 잘못 읽습니다",
+                "BOM 없는 UTF-8로 다시 저장하십시오",
             )
         group, kind = "ungrouped", "hosts"
         for lineno, raw in enumerate(text.splitlines(), 1):
@@ -86,8 +86,8 @@ class Reader:
                 group, kind = self.section(m.group(1), m.group(2) or "hosts", lineno)
             elif line.startswith("[") and line.endswith("]"):
                 raise ConfigError(
-                    f"{self.where(lineno)}: invalid section header {line!r}",
-                    "write [group], [group:vars] or [group:children], no spaces inside the brackets",
+                    f"{self.where(lineno)}: 섹션 머리가 잘못되었습니다: {line!r}",
+                    "[group], [group:vars], [group:children] 중 하나로, 대괄호 안에 공백 없이 쓰십시오",
                 )
             elif kind == "hosts":
                 self.host_line(line, group, lineno)
@@ -101,13 +101,14 @@ class Reader:
         where = self.where(lineno)
         if kind not in ("hosts", "vars", "children"):
             raise ConfigError(
-                f"{where}: section [{name}:{kind}] has an unknown kind {kind!r}",
-                "use [group], [group:vars] or [group:children]",
+                f"{where}: 섹션 [{name}:{kind}]: 알 수 없는 섹션 종류입니다 ({kind!r})",
+                "[group], [group:vars], [group:children] 중 하나로 쓰십시오",
             )
         if name == "ungrouped" and kind == "children":
             raise ConfigError(
-                f"{where}: [ungrouped:children]: 'ungrouped' is Ansible's group of hosts in no group",
-                "put the groups under a group of your own",
+                f"{where}: [ungrouped:children]: 'ungrouped'는 어느 그룹에도 없는 호스트를 모으는 "
+                "Ansible의 그룹입니다",
+                "그룹들을 직접 만든 그룹 아래에 두십시오",
             )
         g = self.groups.setdefault(name, Group(name, lineno))
         g.declared |= kind != "vars"
@@ -119,19 +120,22 @@ class Reader:
             words = shlex.split(line, comments=True)
         except ValueError as exc:
             raise ConfigError(
-                f"{where}: cannot split host line {line!r}: {exc}", "check the quotes on this line"
+                f"{where}: 호스트 줄을 나누지 못했습니다: {line!r} ({exc})",
+                "이 줄의 따옴표가 짝이 맞는지 확인하십시오",
             ) from None
         if not words:
-            raise ConfigError(f"{where}: no host on line {line!r}", "start the line with a host")
+            raise ConfigError(
+                f"{where}: 줄에 호스트가 없습니다: {line!r}", "줄을 호스트 이름으로 시작하십시오"
+            )
         try:
             whole = shlex.split(line)
         except ValueError:  # an odd quote inside the comment: a comment all the same
             whole = words
         if words[-1] != whole[len(words) - 1]:
             raise ConfigError(
-                f"{where}: the # inside {whole[len(words) - 1]!r} starts a comment to Ansible, "
-                f"which reads only {words[-1]!r}",
-                "put a space before a comment; quote a value that holds a #: key='a#b'",
+                f"{where}: {whole[len(words) - 1]!r} 안의 #부터 Ansible은 주석으로 읽어, "
+                f"{words[-1]!r}까지만 읽습니다",
+                "주석 앞에는 공백을 두고, #이 들어간 값은 따옴표로 감싸십시오: key='a#b'",
             )
         names, port = host_pattern(words[0], where)
         values: dict[str, Var] = {}
@@ -139,8 +143,8 @@ class Reader:
             key, sep, raw = word.partition("=")
             if not sep:
                 raise ConfigError(
-                    f"{where}: expected key=value after the host, got {word!r}",
-                    "write key=value, quoting a value with spaces: key='a b'",
+                    f"{where}: 호스트 뒤에는 key=value만 올 수 있습니다: {word!r}",
+                    "key=value로 쓰고, 공백이 든 값은 따옴표로 감싸십시오: key='a b'",
                 )
             check_name(key, where)
             values[key] = Var(read_value(raw, key, where)[0], where)
@@ -152,9 +156,9 @@ class Reader:
                     host.vars["ansible_port"] = Var(port, where)
             elif port and port != host.port:
                 raise ConfigError(
-                    f"{where}: host {name} was first listed on line {host.line}; Ansible "
-                    f"ignores the port :{port} given on a later line",
-                    f"give the port where {name} is first listed, or write ansible_port={port}",
+                    f"{where}: 호스트 {name}: 처음 나온 줄({host.line}번)이 아닌 줄에 적은 포트 "
+                    f":{port}는 Ansible이 무시합니다",
+                    f"포트는 {name}이(가) 처음 나오는 줄에 적거나, ansible_port={port}로 쓰십시오",
                 )
             members = self.groups[group].hosts
             if name not in members:
@@ -172,17 +176,16 @@ class Reader:
         key, sep, raw = (part.strip() for part in line.partition("="))
         if not sep:
             raise ConfigError(
-                f"{where}: expected key=value in [{group}:vars], got {line!r}",
-                "one variable a line: key=value",
+                f"{where}: [{group}:vars]에는 key=value만 쓸 수 있습니다: {line!r}",
+                "한 줄에 변수 하나씩 key=value로 쓰십시오",
             )
         check_name(key, where)
         value, parsed = read_value(raw, key, where)
         if not parsed and re.search(r"\s#", raw):
             raise ConfigError(
-                f"{where}: the value of {key} contains ' #': Ansible keeps a comment on a "
-                "[group:vars] line as part of the value",
-                "put the comment on its own line; if the # belongs to the value, quote it: "
-                f"{key}='...'",
+                f"{where}: {key}의 값에 ' #'이 있습니다: Ansible은 [group:vars] 줄의 주석을 "
+                "값의 일부로 읽습니다",
+                f"주석은 따로 한 줄에 쓰십시오. #이 값의 일부라면 따옴표로 감싸십시오: {key}='...'",
             )
         self.set_group_var(group, key, Var(value, where))
 
@@ -197,17 +200,21 @@ class Reader:
         m = GROUP_NAME.match(line)
         if not m:
             raise ConfigError(
-                f"{where}: expected a group name in [{group}:children], got {line!r}",
-                "one group name a line",
+                f"{where}: [{group}:children]에는 그룹 이름만 쓸 수 있습니다: {line!r}",
+                "한 줄에 그룹 이름 하나씩 쓰십시오",
             )
         child = m.group(1)
         if child in ("all", "ungrouped"):
             raise ConfigError(
-                f"{where}: [{group}:children] names {child!r}, one of Ansible's own groups",
-                "remove it: every group is in 'all', and 'ungrouped' holds hosts in no group",
+                f"{where}: [{group}:children]에 Ansible 기본 그룹을 넣을 수 없습니다: {child!r}",
+                "이 줄을 지우십시오: 모든 그룹은 이미 'all'에 속하고, 'ungrouped'는 그룹 없는 "
+                "호스트를 모읍니다",
             )
         if child == group:
-            raise ConfigError(f"{where}: group {group} is its own child", "remove this line")
+            raise ConfigError(
+                f"{where}: 그룹을 자기 자신의 자식으로 둘 수 없습니다: {group}",
+                "이 줄을 지우십시오",
+            )
         if child not in [c for c, _ in self.groups[group].children]:
             self.groups[group].children.append((child, lineno))
 
@@ -216,14 +223,14 @@ class Reader:
         for g in self.groups.values():
             for child, lineno in g.children:
                 if not (child in self.groups and self.groups[child].declared):
-                    problems.append((lineno, f"[{g.name}:children] names group {child!r}", child))
+                    problems.append((lineno, f"[{g.name}:children]의 그룹 {child!r}", child))
             if not g.declared:
-                problems.append((g.line, f"[{g.name}:vars] is for group {g.name!r}", g.name))
+                problems.append((g.line, f"[{g.name}:vars]의 그룹 {g.name!r}", g.name))
         if problems:
             lineno, what, name = min(problems)
             raise ConfigError(
-                f"{self.where(lineno)}: {what}, which is defined nowhere",
-                f"define it with a [{name}] section (its hosts) or [{name}:children]",
+                f"{self.where(lineno)}: {what}: 어디에도 정의되지 않은 그룹입니다",
+                f"[{name}] 섹션(그 그룹의 호스트)이나 [{name}:children]으로 정의하십시오",
             )
         state: dict[str, str] = {}
 
@@ -233,8 +240,8 @@ class Reader:
             if state.get(name) == "open":
                 loop = " -> ".join([*trail[trail.index(name) :], name])
                 raise ConfigError(
-                    f"{self.path}: groups form a loop through :children: {loop}",
-                    "a group cannot contain itself; remove one of these :children lines",
+                    f"{self.path}: :children으로 그룹들이 순환합니다: {loop}",
+                    "그룹은 자기 자신을 담을 수 없습니다. 이 :children 줄 중 하나를 지우십시오",
                 )
             state[name] = "open"
             for child, _ in self.groups[name].children:

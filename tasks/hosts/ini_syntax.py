@@ -57,13 +57,13 @@ def read_value(raw: str, key: str, where: str) -> tuple[object, bool]:
         value, parsed = raw, False
     except Exception as exc:  # Ansible fails on these too: {[]: 1}, deep nesting
         raise ConfigError(
-            f"{where}: the value of {key} cannot be read: {exc}", "quote it as a string"
+            f"{where}: {key}의 값을 읽지 못했습니다 ({exc})", "값을 따옴표로 감싸 문자열로 쓰십시오"
         ) from None
     if any(mark in text for text in _strings(value) for mark in _TEMPLATE):
         raise ConfigError(
-            f"{where}: the value of {key} is a Jinja template: Ansible would render it, "
-            "this tool cannot",
-            "write the value out",
+            f"{where}: {key}의 값이 Jinja 템플릿입니다: Ansible은 이를 렌더링하지만 이 도구는 "
+            "하지 못합니다",
+            "템플릿 대신 실제 값을 적으십시오",
         )
     return value, parsed
 
@@ -100,7 +100,7 @@ def whole_number(value: object, key: str, where: str) -> int:
         return value
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
-    raise ConfigError(f"{where}: {key} must be a whole number, got {value!r}", f"e.g. {key}=22")
+    raise ConfigError(f"{where}: {key}의 값은 정수여야 합니다: {value!r}", f"예: {key}=22")
 
 
 # --- host patterns -------------------------------------------------------------------------
@@ -114,9 +114,9 @@ def host_pattern(word: str, where: str) -> tuple[list[str], int | None]:
             matched.append(pattern)
     if len(matched) == 2:  # [1:3]:22 is host "1", port 3 to Ansible
         raise ConfigError(
-            f"{where}: host pattern {word!r} is ambiguous: Ansible reads it as host "
-            f"{address!r}, port {port}",
-            "write a range without brackets around it: web[1:3]:22",
+            f"{where}: 호스트 패턴 {word!r}는 뜻이 모호합니다: Ansible은 이를 호스트 "
+            f"{address!r}, 포트 {port}로 읽습니다",
+            "범위는 대괄호로 감싸지 말고 쓰십시오: web[1:3]:22",
         )
     if _HOSTNAME.match(address):
         names = _expand(address, word, where) if "[" in address else [address]
@@ -124,24 +124,27 @@ def host_pattern(word: str, where: str) -> tuple[list[str], int | None]:
         names = [address]
     elif word == "---":
         raise ConfigError(
-            f"{where}: '---' starts a YAML document; Ansible reads no YAML from an INI file",
-            "write the inventory in Ansible's INI format (see hosts.ini)",
+            f"{where}: '---'는 YAML 문서의 시작입니다. Ansible은 INI 파일에서 YAML을 읽지 않습니다",
+            "인벤토리를 Ansible INI 형식으로 쓰십시오 (hosts.ini 참고)",
         )
     elif word == "" or any(c in word for c in ":[]"):
         hint = (
-            "; a section header stands alone on its line, a # comment at most after it"
+            ". 섹션 머리는 한 줄에 혼자 쓰고, 뒤에는 # 주석만 올 수 있습니다"
             if word.startswith("[")
             else ""
         )
         raise ConfigError(
-            f"{where}: Ansible cannot read {word!r} as a host, host:port or host range "
-            "(it would take the whole word as a host name, without a port)",
-            f"write name, name:port, 10.0.0.5:port, [ipv6]:port or name[1:3]{hint}",
+            f"{where}: Ansible은 {word!r}를 호스트, 호스트:포트, 호스트 범위 어느 것으로도 "
+            "읽지 못합니다 (단어 전체를 포트 없는 호스트 이름으로 읽게 됩니다)",
+            f"name, name:port, 10.0.0.5:port, [ipv6]:port, name[1:3] 중 하나로 쓰십시오{hint}",
         )
     else:  # a name Ansible's grammar does not know, which it takes as it is
         return [word], None
     if port == 0:
-        raise ConfigError(f"{where}: {word!r} has port 0, which Ansible ignores", "use 1 to 65535")
+        raise ConfigError(
+            f"{where}: {word!r}의 포트가 0입니다 (Ansible은 포트 0을 무시합니다)",
+            "1부터 65535 사이의 포트를 쓰십시오",
+        )
     return names, port
 
 
@@ -169,13 +172,14 @@ def _expand(pattern: str, word: str, where: str) -> list[str]:
     step = int(step_[0]) if step_ else 1
     if step == 0:
         raise ConfigError(
-            f"{where}: range [{spec}] in {word!r} has step 0", "use a step of 1 or more"
+            f"{where}: {word!r}의 범위 [{spec}]: 간격이 0입니다", "간격은 1 이상으로 쓰십시오"
         )
     width = len(begin) if begin[0] == "0" and len(begin) > 1 else 0
     if width and len(end) != width:
         raise ConfigError(
-            f"{where}: zero-padded range [{spec}] in {word!r} needs a begin and end of equal length",
-            f"e.g. [{begin.zfill(len(end))}:{end.zfill(len(begin))}]",
+            f"{where}: {word!r}의 범위 [{spec}]: 0으로 채운 범위는 시작과 끝의 자릿수가 같아야 "
+            "합니다",
+            f"예: [{begin.zfill(len(end))}:{end.zfill(len(begin))}]",
         )
     if begin.isdigit():
         first, last = int(begin), int(end)
@@ -185,9 +189,9 @@ def _expand(pattern: str, word: str, where: str) -> list[str]:
         seq = list(string.ascii_letters[first : last + 1 : step])
     if first > last:
         raise ConfigError(
-            f"{where}: range [{spec}] in {word!r} runs backwards (Ansible adds no host from it, "
-            "or fails)",
-            f"write it as [{end}:{begin}]",
+            f"{where}: {word!r}의 범위 [{spec}]가 거꾸로입니다 (Ansible은 여기서 호스트를 "
+            "하나도 만들지 않거나 실패합니다)",
+            f"[{end}:{begin}]로 쓰십시오",
         )
     out = []
     for part in seq:

@@ -60,8 +60,9 @@ __all__ = [
 PATH_KEYS = ("ansible_ssh_private_key_file", "ansible_private_key_file", "known_hosts_file",
              "ssh_config_file", "acme_ca_bundle")  # fmt: skip
 _QUOTING = (
-    "to keep a value Ansible reads as a number, list or True as text, quote it: {key}='3' "
-    "on a [group:vars] line, {key}=\"'3'\" on a host line (the shell split takes one pair)"
+    "Ansible이 숫자, 목록, True로 읽는 값을 문자열로 두려면 따옴표로 감싸십시오: "
+    "[group:vars] 줄에서는 {key}='3', 호스트 줄에서는 {key}=\"'3'\" (셸 방식으로 나눌 때 "
+    "따옴표 한 겹이 벗겨집니다)"
 )
 
 
@@ -98,16 +99,16 @@ class Inventory:
             return [self.hosts[a] for a in self.groups[target]]
         known = ", ".join(sorted(set(self.hosts) | set(self.groups)))
         raise ConfigError(
-            f"no host or group named {target!r} in {self.path}",
-            f"use one of: {known}",
+            f"{self.path}에 {target!r}라는 호스트나 그룹이 없습니다",
+            f"다음 중 하나를 쓰십시오: {known}",
         )
 
     def group(self, name: str) -> list[Host]:
         """Hosts of a group the full deploy needs; an error if it is empty."""
         if not self.groups.get(name):
             raise ConfigError(
-                f"inventory {self.path} has no hosts in group [{name}]",
-                f"add a [{name}] section with one host line",
+                f"인벤토리 {self.path}의 [{name}] 그룹에 호스트가 없습니다",
+                f"[{name}] 섹션을 만들고 호스트 줄을 하나 적으십시오",
             )
         return [self.hosts[a] for a in self.groups[name]]
 
@@ -131,7 +132,7 @@ def load(path: Path | None = None) -> Inventory:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(
-            f"inventory file {path} is not UTF-8 text: {exc}", "save it as UTF-8"
+            f"인벤토리 파일 {path}이 UTF-8 텍스트가 아닙니다 ({exc})", "UTF-8로 다시 저장하십시오"
         ) from None
     return parse(text, path)
 
@@ -140,9 +141,10 @@ def parse(text: str, path: Path) -> Inventory:
     for folder in ("group_vars", "host_vars"):
         if (path.parent / folder).is_dir():
             raise ConfigError(
-                f"{path.parent / folder} exists: Ansible reads variables from it, this tool does not",
-                f"move those variables into {path.name} (host lines or [group:vars]), "
-                "or move the folder away from the inventory",
+                f"{path.parent / folder}가 있습니다: Ansible은 여기서 변수를 읽지만 이 도구는 "
+                "읽지 않습니다",
+                f"그 변수들을 {path.name}(호스트 줄 또는 [group:vars])로 옮기거나, 그 디렉터리를 "
+                "인벤토리 옆에서 치우십시오",
             )
     reader = Reader(path)
     reader.read(text)
@@ -162,14 +164,14 @@ def parse(text: str, path: Path) -> Inventory:
 
 # --- each host from its variables ----------------------------------------------------------
 def _host(path: Path, alias: str, merged: dict[str, Var], groups: tuple[str, ...]) -> Host:
-    about = f"host {alias}"
+    about = f"호스트 {alias}"
     for key, allowed in CHECKED.items():
         if key in merged and merged[key].value not in allowed:
             var = merged[key]
             raise ConfigError(
-                f"{var.where}: {key}={var.value!r} ({about}): this tool only connects and "
-                f"works as {key}={allowed[0]}",
-                f"remove {key}, or set it to {allowed[0]}",
+                f"{var.where}: {key}={var.value!r} ({about}): 이 도구는 {key}={allowed[0]}로만 "
+                "접속하고 작업합니다",
+                f"{key} 줄을 지우거나 {key}={allowed[0]}로 고치십시오",
             )
     conn: dict[str, tuple[str, Var]] = {}
     for attr, names in CONNECTION.items():
@@ -180,8 +182,8 @@ def _host(path: Path, alias: str, merged: dict[str, Var], groups: tuple[str, ...
     for attr, (key, var) in conn.items():
         if attr != "port" and not (isinstance(var.value, str) and var.value):
             raise ConfigError(
-                f"{var.where}: {key} for {about} must be non-empty text, got {var.value!r}",
-                f"give {key} a value; {_QUOTING.format(key=key)}",
+                f"{var.where}: {about}의 {key}는 비어 있지 않은 문자열이어야 합니다: {var.value!r}",
+                f"{key}에 값을 적으십시오. {_QUOTING.format(key=key)}",
             )
     port = 22
     if "port" in conn:
@@ -189,7 +191,8 @@ def _host(path: Path, alias: str, merged: dict[str, Var], groups: tuple[str, ...
         port = whole_number(var.value, key, var.where)
         if not 0 < port < 65536:
             raise ConfigError(
-                f"{var.where}: {key}={port} for {about} is not a port", "use 1 to 65535"
+                f"{var.where}: {about}의 {key}={port}는 포트 번호가 아닙니다",
+                "1부터 65535 사이의 값을 쓰십시오",
             )
     address, user, key_file = (
         str(conn[attr][1].value) if attr in conn else None
@@ -222,15 +225,15 @@ def _setting(key: str, var: Var, about: str) -> object:
     default = SETTINGS[key].default
     value = var.value
     if isinstance(default, int) and isinstance(value, bool):
-        bad = "a whole number"
+        bad = "정수여야"
     elif isinstance(default, str) and (value is None or isinstance(value, (list, dict))):
-        bad = "text"
+        bad = "문자열이어야"
     else:
         return value
     raise ConfigError(
-        f"setting {key} in {var.where} ({about}) must be {bad}, but Ansible reads {value!r} "
-        f"as {type(value).__name__}",
-        _QUOTING.format(key=key) if bad == "text" else f"e.g. {key}=12",
+        f"{var.where} ({about})의 설정 {key}는 {bad} 하는데 Ansible은 {value!r}를 "
+        f"{type(value).__name__}(으)로 읽습니다",
+        _QUOTING.format(key=key) if bad == "문자열이어야" else f"예: {key}=12",
     )
 
 

@@ -58,18 +58,18 @@ def check_name(key: str, where: str) -> None:
     """Refuse a variable name this tool does not read (``where``: the line that sets it)."""
     if key in PASSWORDS:
         raise ConfigError(
-            f"{where}: {key}: this tool takes no passwords from the inventory",
-            "log in with an ssh key (ansible_ssh_private_key_file), and put the sudo password "
-            "in .env under the key the sudo_password_env setting names",
+            f"{where}: {key}: 이 도구는 인벤토리에서 비밀번호를 읽지 않습니다",
+            "SSH 키(ansible_ssh_private_key_file)로 로그인하고, sudo 비밀번호는 .env에 "
+            "sudo_password_env 설정이 가리키는 키로 적으십시오",
         )
     if key.startswith("ansible_"):
         if key not in ANSIBLE_KEYS:
             close = difflib.get_close_matches(key, sorted(ANSIBLE_KEYS), n=1, cutoff=0.85)
-            hint = f"did you mean {close[0]}? " if close else ""
+            hint = f"{close[0]}을(를) 뜻했다면 그 이름으로 고치십시오. " if close else ""
             raise ConfigError(
-                f"{where}: unknown or unsupported connection variable {key!r}",
-                f"{hint}this tool reads only {', '.join(sorted(ANSIBLE_KEYS))} "
-                "(tasks/hosts/inventory_vars.py says what each does)",
+                f"{where}: 모르거나 지원하지 않는 접속 변수입니다: {key!r}",
+                f"{hint}이 도구가 읽는 접속 변수는 {', '.join(sorted(ANSIBLE_KEYS))}뿐입니다 "
+                "(각각의 뜻은 tasks/hosts/inventory_vars.py에 있습니다)",
             )
     else:
         settings.check_name(key, where)  # the one check of a setting's name (and renames)

@@ -50,7 +50,7 @@ class Missing:
 
     def setting(self, host: Host, name: str, why: str) -> None:
         """Note a setting ``host`` needs (``why``: what it is for, or the error about it)."""
-        _, hosts = self.paths.setdefault(f"setting {name}", (why, []))
+        _, hosts = self.paths.setdefault(f"설정 {name}", (why, []))
         if host.alias not in hosts:
             hosts.append(host.alias)
 
@@ -60,7 +60,7 @@ class Missing:
             return
         env = self.secrets.path or Path(".env")
         where = os.path.abspath(env)
-        lines = [f"{key} is not set in {where} ({why}; {', '.join(hosts)})"
+        lines = [f"{key}: {where}에 없습니다 ({why}; {', '.join(hosts)})"
                  for key, (why, hosts) in self.keys.items()]  # fmt: skip
         lines += [f"{what} ({', '.join(hosts)}): {note}"
                   for what, (note, hosts) in self.paths.items()]  # fmt: skip
@@ -85,13 +85,13 @@ def connection_files(host: Host) -> list[tuple[str, str]]:
     and its path, what to know)."""
     s, out = host.settings, []
     if host.key_file and not Path(host.key_file).is_file():
-        out.append((f"ansible_ssh_private_key_file {host.key_file}", "no such file"))
+        out.append((f"ansible_ssh_private_key_file {host.key_file}", "파일이 없습니다"))
     if s.known_hosts_file and not Path(s.known_hosts_file).expanduser().is_file():
         out.append((f"known_hosts_file {s.known_hosts_file}",
-                    "no such file, so no host key can be checked (ssh-keyscan the host, "
-                    "compare the fingerprint, then add it)"))  # fmt: skip
+                    "파일이 없어 호스트 키를 확인할 수 없습니다 (ssh-keyscan으로 받은 키의 "
+                    "지문을 확인한 뒤 추가하십시오)"))  # fmt: skip
     if s.ssh_config_file and not Path(s.ssh_config_file).expanduser().is_file():
-        out.append((f"ssh_config_file {s.ssh_config_file}", "no such file"))
+        out.append((f"ssh_config_file {s.ssh_config_file}", "파일이 없습니다"))
     return out
 
 
@@ -108,7 +108,7 @@ def missing_repos(alias: str, unset: dict[str, str], output: str) -> ConfigError
     needed = [(comp, d) for comp, d in unset.items() if d in absent]
     if not needed:
         return None
-    lines = "\n".join(f"  - {comp}_repo: {d} on {alias} is no git checkout to keep"
+    lines = "\n".join(f"  - {comp}_repo: {alias}의 {d}는 git 체크아웃이 아닙니다 (그대로 둘 체크아웃이 없음)"
                       for comp, d in needed)  # fmt: skip
     return ConfigError(
         f"setup은 저장소를 clone해야 하는데 설정이 비어 있습니다 (아무것도 바꾸지 않았습니다):\n{lines}",

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import paramiko
 
+from tasks.durations import duration_text
+
 #: seconds a finished command's output may take to reach its end (EOF) after its exit status
 EOF_WAIT = 2.0
 #: said (on stderr), with the file's path, by a put_text whose write failed
@@ -268,7 +270,11 @@ class Remote:
                     chan.close()
                     self.stop(marker, sudo)
                     return Result(
-                        False, -1, out.text, err.text + f"\ntimed out after {timeout:.0f}s"
+                        False,
+                        -1,
+                        out.text,
+                        err.text
+                        + f"\n시간 초과: {duration_text(timeout)} 안에 끝나지 않았습니다 (timed out)",
                     )
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise ConnectionLost(f"{type(exc).__name__}: {exc}") from None

@@ -92,20 +92,20 @@ class Secrets:
             return cls({}, path, missing=True)
         except OSError as exc:  # a directory, no permission to read it, ...
             raise ConfigError(
-                f"cannot read the secrets file {_shown(path)}: {exc.strerror}",
-                "point DOJANGKOK_ENV at your .env file, owned by you with mode 600",
+                f"비밀값 파일 {_shown(path)}을 읽지 못했습니다 ({exc.strerror})",
+                "DOJANGKOK_ENV에 본인 소유, 권한 600인 .env 파일 경로를 지정하십시오",
             ) from None
         with fh:
             mode = os.fstat(fh.fileno()).st_mode
             if not stat.S_ISREG(mode):
                 raise ConfigError(
-                    f"the secrets file {_shown(path)} is not a regular file",
-                    "point DOJANGKOK_ENV at your .env file",
+                    f"비밀값 파일 {_shown(path)}이 일반 파일이 아닙니다",
+                    "DOJANGKOK_ENV에 .env 파일 경로를 지정하십시오",
                 )
             if mode & 0o077:
                 raise ConfigError(
-                    f"the secrets file {_shown(path)} has mode {stat.S_IMODE(mode):04o}: "
-                    "other users can read (or change) the secrets in it",
+                    f"비밀값 파일 {_shown(path)}의 권한이 {stat.S_IMODE(mode):04o}입니다: "
+                    "다른 사용자가 비밀값을 읽거나 바꿀 수 있습니다",
                     f"chmod 600 {shlex.quote(_shown(path))}",
                 )
             return cls(dict(dotenv_values(stream=fh)), path)
@@ -123,13 +123,14 @@ class Secrets:
         where = _shown(self.path) if self.path else ".env"
         if self.missing:
             raise ConfigError(
-                f"{key} is needed ({why}), but the secrets file {where} does not exist",
-                f"create it with a line {key}=... and `chmod 600 {shlex.quote(where)}`, "
-                "or point DOJANGKOK_ENV at your secrets file",
+                f"{key}가 필요한데({why}) 비밀값 파일 {where}이 없습니다",
+                f"{key}=... 줄을 넣어 그 파일을 만들고 `chmod 600 {shlex.quote(where)}`을 "
+                "실행하십시오. 다른 파일을 쓴다면 DOJANGKOK_ENV에 그 경로를 지정하십시오",
             )
         raise ConfigError(
-            f"{key} is not set in {where} ({why})",
-            f"add a line {key}=... to {where} (or point DOJANGKOK_ENV at the right file)",
+            f"{where}에 {key}가 없습니다 ({why})",
+            f"{where}에 {key}=... 줄을 추가하십시오 (다른 파일이라면 DOJANGKOK_ENV에 그 경로를 "
+            "지정하십시오)",
         )
 
     def values(self) -> list[str]:
@@ -177,12 +178,12 @@ class Secrets:
             return
         keys = ", ".join(sorted(refused))
         raise ConfigError(
-            f"{keys} in {where} cannot be hidden in the output: a secret must be at least "
-            f"{MIN_LENGTH} characters long and must not occur in the settings or the plan "
-            "(this message does not say which, not to give the value away)",
-            f"change {'each' if len(refused) > 1 else 'it'} to a random value, e.g. "
-            "`openssl rand -hex 16` (and on the host too: the database or sudo password); "
-            f"a value that is no secret does not belong in {where}",
+            f"{where}의 {keys}: 출력에서 가릴 수 없는 값입니다. 비밀값은 {MIN_LENGTH}자 "
+            "이상이어야 하고 설정이나 실행 계획에 나오면 안 됩니다 (값이 드러나지 않도록 어느 "
+            "규칙에 걸렸는지는 밝히지 않습니다)",
+            f"{'각 값을' if len(refused) > 1 else '그 값을'} 무작위 값으로 바꾸십시오 "
+            "(예: `openssl rand -hex 16`; DB나 sudo 비밀번호라면 호스트에서도 바꾸십시오). "
+            f"비밀이 아닌 값은 {where}에 두지 않습니다",
         )
 
     # --- masking -------------------------------------------------------------------------

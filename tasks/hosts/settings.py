@@ -164,7 +164,7 @@ class Settings:
     sudo_password_env: str = COMMON("", optional(env_key), "sudo 비밀번호를 담은 .env 키 이름")
     #: seconds after which a held deploy lock is reported as stale (never broken silently)
     lock_stale_after: int = COMMON(
-        3600, keep(1, "seconds"), "배포 잠금을 오래된 것으로 알리는 시간 (초)"
+        3600, keep(1, "초"), "배포 잠금을 오래된 것으로 알리는 시간 (초)"
     )
     #: "yes": deploys and rollbacks ask the operator to type the environment's name first
     #: (tasks/strategies/confirm.py; e.g. in hosts.prod.ini)
@@ -184,7 +184,7 @@ class Settings:
     #: <releases_root>/<component>/{releases/<run id>-<sha>, shared, current}
     releases_root: str = RELEASE("/app/releases", root_dir, "release들을 두는 루트 디렉터리")
     #: releases kept per component (never the current one or the one before it)
-    releases_keep: int = RELEASE(5, keep(2, "the current release and the one a rollback goes to"),
+    releases_keep: int = RELEASE(5, keep(2, "현재 release와 롤백할 release"),
                                  "구성 요소마다 남기는 release 수")  # fmt: skip
     #: health checks poll this often (seconds); the manual's tries × interval stay the limit
     health_poll_interval: float = RELEASE(0.2, positive, "헬스 체크를 묻는 간격 (초)")
@@ -217,7 +217,7 @@ class Settings:
     acme_webroot: str = SITE("/var/lib/dojangkok-acme", root_dir, "ACME 챌린지 웹 루트 (root 소유)")
     #: request size limit: multi-page contract scans are uploaded through /api/
     client_max_body_size: str = SITE("50m", TEMPLATE, "요청 크기 한도 (nginx client_max_body_size)")
-    hsts_max_age: int = SITE(63072000, keep(0, "seconds"), "HSTS max-age (초)")
+    hsts_max_age: int = SITE(63072000, keep(0, "초"), "HSTS max-age (초)")
     #: empty: no Content-Security-Policy header (this one cannot break the SPA's scripts)
     content_security_policy: str = SITE(
         "frame-ancestors 'none'; base-uri 'self'; object-src 'none'", TEMPLATE,
@@ -276,7 +276,7 @@ class Settings:
     #: where step 4 writes, and rollback-frontend reads, backups of the web root
     frontend_backup_dir: str = FRONTEND("/var/www/backup", root_dir, "웹 루트 백업 디렉터리")
     frontend_backup_keep: int = FRONTEND(
-        5, keep(2, "the backup step 3a makes and the one before it"), "남기는 웹 루트 백업 수"
+        5, keep(2, "3a 단계의 백업과 그 전 백업"), "남기는 웹 루트 백업 수"
     )
     #: the page check's URL, asked on the host itself (empty: https://<server_name>/, or
     #: http:// with tls=off, resolved to 127.0.0.1 with curl --resolve, the certificate verified)
@@ -285,8 +285,8 @@ class Settings:
     frontend_expect: str = FRONTEND(
         "", TEXT, "메인 페이지에 있어야 하는 글 (비면 HTTP 200이면 충분)"
     )
-    frontend_page_tries: int = FRONTEND(3, keep(1, "tries"), "페이지 확인 시도 횟수")
-    frontend_page_interval: int = FRONTEND(2, keep(1, "seconds between tries"),
+    frontend_page_tries: int = FRONTEND(3, keep(1, "횟수"), "페이지 확인 시도 횟수")
+    frontend_page_interval: int = FRONTEND(2, keep(1, "시도 간격, 초"),
                                            "페이지 확인 간격 (초)")  # fmt: skip
     #: each component's git origin: setup clones it, every deploy checks the checkout's origin
     #: (empty: setup cannot clone; deploys only check that the checkout is a git repository;
@@ -377,10 +377,8 @@ class Settings:
     #: the health window is tries × interval: 2 minutes, for a slow start (the manual: 12 × 5 s);
     #: the release strategy polls every health_poll_interval within it, so a fast start costs
     #: nothing more; the step's result says how long the start took against it
-    backend_health_tries: int = BACKEND(24, keep(1, "tries"), "헬스 체크 시도 횟수")
-    backend_health_interval: int = BACKEND(
-        5, keep(1, "seconds between tries"), "헬스 체크 간격 (초)"
-    )
+    backend_health_tries: int = BACKEND(24, keep(1, "횟수"), "헬스 체크 시도 횟수")
+    backend_health_interval: int = BACKEND(5, keep(1, "시도 간격, 초"), "헬스 체크 간격 (초)")
     #: step 11 requests ({"method", "url" or "path", "body", "expect", "status"}; a "path" is
     #: asked of http://localhost:<backend_port>); empty: the operator is asked to test by hand
     backend_smoke: list = BACKEND([], smoke_requests, "스모크 테스트 요청 (비면 직접 확인)")
@@ -424,14 +422,14 @@ class Settings:
     #: seconds the old backend instance stays running after a switch: a rollback within
     #: this window is a switch back, with no start-up
     backend_keep_warm: int = BACKEND(
-        600, keep(0, "seconds"), "전환 뒤 이전 인스턴스를 켜 두는 시간 (초)"
+        600, keep(0, "초"), "전환 뒤 이전 인스턴스를 켜 두는 시간 (초)"
     )
     #: seconds a stopping backend lets its requests in flight finish (Spring Boot's
     #: server.shutdown=graceful and spring.lifecycle.timeout-per-shutdown-phase, passed by
     #: the units; their TimeoutStopSec follows): a switch's old instance, a restart, a stop.
     #: 120 s: nginx's proxy_read_timeout ends a request through it by then anyway
     backend_drain_timeout: int = BACKEND(
-        120, keep(0, "seconds"), "멈출 때 처리 중인 요청을 기다리는 시간 (초)"
+        120, keep(0, "초"), "멈출 때 처리 중인 요청을 기다리는 시간 (초)"
     )
     #: the local port nginx's upstream names; a switch sends new connections to it to the
     #: live instance (an nftables table: no nginx reload). Nothing may listen on it
@@ -450,7 +448,7 @@ class Settings:
     #: name of the .env key holding the DB password (never put the value here)
     db_password_env: str = DB("MYSQL_ROOT_PASSWORD", env_key, "관리자 비밀번호를 담은 .env 키 이름")
     backup_dir: str = DB("/app/backups", root_dir, "데이터베이스 백업 디렉터리")
-    backup_keep: int = DB(10, keep(1, "the dump just verified"), "남기는 데이터베이스 백업 수")
+    backup_keep: int = DB(10, keep(1, "방금 검증한 덤프"), "남기는 데이터베이스 백업 수")
     #: the database's systemd unit; empty: detected on the host (mariadb or mysql)
     db_service: str = DB("", optional(unit_name), "데이터베이스 systemd 서비스 (비면 감지)")
     #: the config file push-config writes; empty: detected (the server's conf.d directory)
@@ -458,7 +456,7 @@ class Settings:
     innodb_buffer_pool_size: str = DB(
         "1G", TEMPLATE, "InnoDB 버퍼 풀 크기 (innodb_buffer_pool_size)"
     )
-    db_max_connections: int = DB(100, keep(1, "connections"), "최대 연결 수")
+    db_max_connections: int = DB(100, keep(1, "연결 수"), "최대 연결 수")
     db_bind_address: str = DB("127.0.0.1", TEMPLATE, "데이터베이스가 듣는 주소")
     #: the application's own database account; its password is the .env key named here
     db_app_user: str = DB("dojangkok", checks.db_user, "앱의 데이터베이스 계정")
@@ -482,8 +480,8 @@ class Settings:
     ai_health_path: str = AI("/health", url_path, "헬스 체크 경로")
     ai_health_expect: str = AI("ok", TEXT, "헬스 체크 응답에 있어야 하는 글")
     #: 3 minutes (36 × 5 s; the manual: 6 × 5 s): a model takes its time to load (~45 s)
-    ai_health_tries: int = AI(36, keep(1, "tries"), "헬스 체크 시도 횟수")
-    ai_health_interval: int = AI(5, keep(1, "seconds between tries"), "헬스 체크 간격 (초)")
+    ai_health_tries: int = AI(36, keep(1, "횟수"), "헬스 체크 시도 횟수")
+    ai_health_interval: int = AI(5, keep(1, "시도 간격, 초"), "헬스 체크 간격 (초)")
     ai_smoke: list = AI(
         [_smoke("POST", "http://localhost:8000/api/v1/analyze", {"text": "테스트 계약서 내용"})],
         smoke_requests, "스모크 테스트 요청",
@@ -541,13 +539,11 @@ class Settings:
     ai_proxy_conf: str = AI("/etc/nginx/conf.d/dojangkok-ai.conf", absolute_path,
                             "AI 서버 프록시의 nginx 설정 파일 (blue/green)")  # fmt: skip
     #: blue/green: seconds the old AI instance stays running after a switch (GPU memory)
-    ai_keep_warm: int = AI(60, keep(0, "seconds"), "전환 뒤 이전 인스턴스를 켜 두는 시간 (초)")
+    ai_keep_warm: int = AI(60, keep(0, "초"), "전환 뒤 이전 인스턴스를 켜 두는 시간 (초)")
     #: seconds a stopping AI server lets its requests in flight finish (uvicorn's
     #: --timeout-graceful-shutdown; the units' TimeoutStopSec follows): the manual's SLA
     #: for an AI request, 5 minutes
-    ai_drain_timeout: int = AI(
-        300, keep(0, "seconds"), "멈출 때 처리 중인 요청을 기다리는 시간 (초)"
-    )
+    ai_drain_timeout: int = AI(300, keep(0, "초"), "멈출 때 처리 중인 요청을 기다리는 시간 (초)")
     #: the GPU memory (MiB) one AI instance needs; blue/green is refused when nvidia-smi
     #: reports less free memory than that (0: no check)
     ai_gpu_memory_mb: int = AI(
@@ -782,12 +778,12 @@ def _coerce(f: dataclasses.Field, raw: object, where: str) -> object:
             value = json.loads(raw) if isinstance(raw, str) else raw
         except json.JSONDecodeError as exc:
             raise ConfigError(
-                f"setting {f.name} in {where} must be a JSON object: {exc}",
+                f"{where}의 설정 {f.name}: JSON 객체여야 합니다 ({exc})",
                 'e.g. {"SERVER_PORT": "8080"}',
             ) from None
         if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
             raise ConfigError(
-                f"setting {f.name} in {where} must be a JSON object", "wrap it in { }"
+                f"{where}의 설정 {f.name}: JSON 객체여야 합니다", "값을 { }로 감싸십시오"
             )
         return {k: str(v) for k, v in value.items()}
     if isinstance(default, bool) or isinstance(raw, type(default)):
@@ -797,26 +793,28 @@ def _coerce(f: dataclasses.Field, raw: object, where: str) -> object:
             return float(str(raw))
         except ValueError:
             raise ConfigError(
-                f"setting {f.name} in {where} must be a number, got {raw!r}",
-                "write it without quotes or units, e.g. 0.5",
+                f"{where}의 설정 {f.name}: 숫자여야 합니다: {raw!r}",
+                "따옴표나 단위 없이 숫자만 쓰십시오 (예: 0.5)",
             ) from None
     if isinstance(default, int):
         try:
             return int(str(raw))
         except ValueError:
             raise ConfigError(
-                f"setting {f.name} in {where} must be a whole number, got {raw!r}",
-                "write it without quotes or units, e.g. 12",
+                f"{where}의 설정 {f.name}: 정수여야 합니다: {raw!r}",
+                "따옴표나 단위 없이 정수만 쓰십시오 (예: 12)",
             ) from None
     if isinstance(default, list):
         try:
             value = json.loads(raw) if isinstance(raw, str) else raw
         except json.JSONDecodeError as exc:
             raise ConfigError(
-                f"setting {f.name} in {where} must be a JSON list: {exc}",
+                f"{where}의 설정 {f.name}: JSON 목록이어야 합니다 ({exc})",
                 'e.g. [{"method": "GET", "url": "http://localhost:8080/api/notes"}]',
             ) from None
         if not isinstance(value, list):
-            raise ConfigError(f"setting {f.name} in {where} must be a JSON list", "wrap it in [ ]")
+            raise ConfigError(
+                f"{where}의 설정 {f.name}: JSON 목록이어야 합니다", "값을 [ ]로 감싸십시오"
+            )
         return value
     return str(raw)

@@ -52,10 +52,10 @@ def server_name_problem(value: str) -> str | None:
     if parts == ["_"]:
         return None
     if not parts:
-        return "is empty"
+        return "비어 있습니다"
     for part in parts:
         if not (_HOST.fullmatch(part) or _is_ip(part) or _WILDCARD.fullmatch(part)):
-            return f"holds {part!r}, which is no host name, IP address or *. wildcard"
+            return f"{part!r}는 호스트 이름, IP 주소, *. 와일드카드 어느 것도 아닙니다"
     return None
 
 
@@ -64,8 +64,8 @@ def names(s) -> list[str]:
     (the builders use each name as a word)."""
     problem = server_name_problem(s.server_name)
     if problem:
-        raise ConfigError(f"setting server_name {problem}: {s.server_name!r}",
-                          "the site's DNS name(s), space-separated")  # fmt: skip
+        raise ConfigError(f"설정 server_name: {problem}: {s.server_name!r}",
+                          "사이트의 DNS 이름을 공백으로 구분해 쓰십시오")  # fmt: skip
     return [n for n in str(s.server_name).split() if n != "_"]
 
 
@@ -88,36 +88,40 @@ def require_tls(s, where: str = "") -> str:
     mode, found = tls_mode(s), names(s)
     at = f" ({where})" if where else ""
     if mode and mode not in MODES:
-        raise ConfigError(f"tls={mode!r}{at} is no TLS mode", f"use one of: {', '.join(MODES)}")
+        raise ConfigError(
+            f"tls={mode!r}{at}: 알 수 없는 TLS 방식입니다",
+            f"다음 중 하나를 쓰십시오: {', '.join(MODES)}",
+        )
     if not mode:
         raise ConfigError(
-            f"server_name={s.server_name!r}{at} is no DNS name, so no certificate can be "
-            "obtained for it (tls is empty: acme when server_name is a DNS name)",
-            "set server_name to the site's DNS name (e.g. server_name=dojangkok.example.com), "
-            "or tls=provided with tls_cert and tls_key, or tls=off (plain HTTP, testing only)",
+            f"server_name={s.server_name!r}{at}: DNS 이름이 아니어서 인증서를 받을 수 없습니다 "
+            "(tls가 비어 있으면 server_name이 DNS 이름일 때 acme로 정합니다)",
+            "server_name에 사이트의 DNS 이름을 적거나(예: server_name=dojangkok.example.com), "
+            "tls=provided와 tls_cert, tls_key를 적거나, tls=off(평문 HTTP, 테스트 전용)로 "
+            "설정하십시오",
         )
     if mode == "acme":
         bad = [n for n in found if not is_dns_name(n)] or ([] if found else ["_"])
         if bad:
             raise ConfigError(
-                f"tls=acme{at}: server_name holds {', '.join(bad)}, which HTTP-01 cannot "
-                "prove (it needs DNS names pointing at this host; no IP address, no wildcard)",
-                "set server_name to the site's DNS name(s), or use tls=provided",
+                f"tls=acme{at}: server_name의 {', '.join(bad)}는 HTTP-01로 증명할 수 없습니다 "
+                "(이 호스트를 가리키는 DNS 이름만 됩니다. IP 주소와 와일드카드는 안 됩니다)",
+                "server_name에 사이트의 DNS 이름을 적거나 tls=provided를 쓰십시오",
             )
     if mode == "provided":
         missing = [k for k in ("tls_cert", "tls_key") if not getattr(s, k)]
         if missing:
             raise ConfigError(
-                f"tls=provided{at} needs {' and '.join(missing)}: the certificate's and the "
-                "key's paths on the host",
-                "e.g. tls_cert=/etc/ssl/dojangkok/fullchain.pem "
+                f"tls=provided{at}에는 {', '.join(missing)}가 필요합니다: 호스트에 있는 "
+                "인증서와 키의 경로입니다",
+                "예: tls_cert=/etc/ssl/dojangkok/fullchain.pem "
                 "tls_key=/etc/ssl/dojangkok/privkey.pem",
             )
         if not found:
             raise ConfigError(
-                f"tls=provided{at}: server_name is _ (any name), so no check can tell whether "
-                "the certificate covers the site",
-                "set server_name to the name(s) the certificate carries",
+                f"tls=provided{at}: server_name이 _(모든 이름)여서 인증서가 사이트 이름에 맞는지 "
+                "확인할 수 없습니다",
+                "server_name에 인증서에 적힌 이름을 적으십시오",
             )
     return mode
 

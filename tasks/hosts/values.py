@@ -62,8 +62,8 @@ def control_chars(value: str) -> list[str]:
 
 def one_line(value: str, name: str, where: str = "") -> str:
     if control_chars(value):
-        raise _error(name, where, value, "contains a line break or another control character",
-                     "a setting is one line of text")  # fmt: skip
+        raise _error(name, where, value, "줄바꿈이나 다른 제어 문자가 들어 있습니다",
+                     "설정값은 한 줄로 쓰십시오")  # fmt: skip
     return value
 
 
@@ -71,13 +71,13 @@ def absolute_path(value: str, name: str, where: str = "") -> str:
     """An absolute path without ``.``/``..`` parts or control characters."""
     one_line(value, name, where)
     if not value:
-        raise _error(name, where, value, "is empty", "write an absolute path, e.g. /app/backend")
+        raise _error(name, where, value, "비어 있습니다", "절대 경로로 쓰십시오 (예: /app/backend)")
     if not value.startswith("/"):
-        raise _error(name, where, value, "is not an absolute path",
-                     "write it from the root, starting with /")  # fmt: skip
+        raise _error(name, where, value, "절대 경로가 아닙니다",
+                     "/로 시작하는 절대 경로로 쓰십시오")  # fmt: skip
     if {".", ".."} & set(value.split("/")):
-        raise _error(name, where, value, "has a . or .. part",
-                     "write the path without . and .. parts")  # fmt: skip
+        raise _error(name, where, value, "경로에 . 이나 .. 가 있습니다",
+                     "경로에서 . 과 .. 를 빼고 쓰십시오")  # fmt: skip
     return value
 
 
@@ -91,8 +91,8 @@ def root_dir(value: str, name: str, where: str = "") -> str:
     absolute_path(value, name, where)
     n = normal(value)
     if n in SYSTEM_DIRS or any(_inside(n, t) for t in SYSTEM_TREES):
-        raise _error(name, where, value, "is a system directory",
-                     "give the tool a directory of its own, e.g. /var/www/dojangkok")  # fmt: skip
+        raise _error(name, where, value, "시스템 디렉터리입니다",
+                     "이 도구 전용 디렉터리를 지정하십시오 (예: /var/www/dojangkok)")  # fmt: skip
     return value
 
 
@@ -100,69 +100,71 @@ def relative_path(value: str, name: str, where: str = "", subdir: bool = False) 
     """A path inside a checkout: relative, no ``..`` part, not starting with ``-``."""
     one_line(value, name, where)
     if not value:
-        raise _error(name, where, value, "is empty", "write a path relative to the checkout")
+        raise _error(name, where, value, "비어 있습니다", "체크아웃 기준 상대 경로로 쓰십시오")
     if value.startswith("/"):
-        raise _error(name, where, value, "must be relative to the checkout, not absolute",
-                     "drop the leading / (it is read inside the component's *_dir)")  # fmt: skip
+        raise _error(name, where, value, "절대 경로가 아니라 체크아웃 기준 상대 경로여야 합니다",
+                     "맨 앞의 /를 지우십시오 (컴포넌트의 *_dir 안에서 찾는 경로입니다)")  # fmt: skip
     if value.startswith("-"):
-        raise _error(name, where, value, "starts with -", "e.g. ./-name instead of -name")
+        raise _error(name, where, value, "-로 시작합니다", "-name 대신 ./-name처럼 쓰십시오")
     if ".." in value.split("/"):
-        raise _error(name, where, value, "leaves the checkout (a .. part)", "remove the .. part")
+        raise _error(
+            name, where, value, "체크아웃 밖을 가리킵니다 (.. 포함)", "경로에서 .. 를 지우십시오"
+        )
     if subdir and not [p for p in value.split("/") if p not in ("", ".")]:
-        raise _error(name, where, value, "is the checkout itself",
-                     "name the build's own subdirectory, e.g. build")  # fmt: skip
+        raise _error(name, where, value, "체크아웃 디렉터리 자체입니다",
+                     "빌드 결과가 담기는 하위 디렉터리를 지정하십시오 (예: build)")  # fmt: skip
     return value
 
 
 def file_name(value: str, name: str, where: str = "") -> str:
     one_line(value, name, where)
     if not value or "/" in value or value in (".", ".."):
-        raise _error(name, where, value, "is not a plain file name",
-                     "write the entry's name only, e.g. default")  # fmt: skip
+        raise _error(name, where, value, "파일 이름만 쓸 수 있습니다 (경로 불가)",
+                     "이름만 쓰십시오 (예: default)")  # fmt: skip
     return value
 
 
 def _pattern(regex: re.Pattern, value: str, name: str, where: str, what: str, fix: str) -> str:
     if not isinstance(value, str) or not regex.fullmatch(value):
-        raise _error(name, where, value, f"is not {what}", fix)
+        raise _error(name, where, value, f"{what} 형식이 아닙니다", fix)
     return value
 
 
 def unit_name(value: str, name: str = "service", where: str = "") -> str:
-    return _pattern(_UNIT, value, name, where, "a systemd unit name",
-                    "letters, digits and _ . @ : -, not starting with -, e.g. dojangkok")  # fmt: skip
+    return _pattern(_UNIT, value, name, where, "systemd 유닛 이름",
+                    "영문자, 숫자, _ . @ : - 로 쓰고 -로 시작하지 마십시오 (예: dojangkok)")  # fmt: skip
 
 
 def user_name(value: str, name: str, where: str = "") -> str:
-    return _pattern(_USER, value, name, where, "a user name",
-                    "letters, digits, _ . -, starting with a letter or _, e.g. dojangkok")  # fmt: skip
+    return _pattern(_USER, value, name, where, "사용자 이름",
+                    "영문자나 _로 시작해 영문자, 숫자, _ . - 로 쓰십시오 (예: dojangkok)")  # fmt: skip
 
 
 def db_name(value: str, name: str, where: str = "") -> str:
-    return _pattern(_DB_NAME, value, name, where, "a database name",
-                    "letters, digits, _ and -, e.g. dojangkok")  # fmt: skip
+    return _pattern(_DB_NAME, value, name, where, "데이터베이스 이름",
+                    "영문자, 숫자, _ - 로 쓰십시오 (예: dojangkok)")  # fmt: skip
 
 
 def db_user(value: str, name: str, where: str = "") -> str:
-    return _pattern(_DB_USER, value, name, where, "a database user name",
-                    "letters, digits, _ . and -, e.g. dojangkok")  # fmt: skip
+    return _pattern(_DB_USER, value, name, where, "데이터베이스 사용자 이름",
+                    "영문자, 숫자, _ . - 로 쓰십시오 (예: dojangkok)")  # fmt: skip
 
 
 def env_key(value: str, name: str, where: str = "") -> str:
-    return _pattern(_ENV_KEY, value, name, where, "a .env key name",
-                    "letters, digits and _, e.g. MYSQL_ROOT_PASSWORD")  # fmt: skip
+    return _pattern(_ENV_KEY, value, name, where, ".env 키 이름",
+                    "영문자, 숫자, _ 로 쓰십시오 (예: MYSQL_ROOT_PASSWORD)")  # fmt: skip
 
 
 def revision(value: str, name: str = "--to", where: str = "") -> str:
     """A commit id: 7 to 40 hex digits (``fab history`` and ``git log`` show them)."""
-    return _pattern(_REVISION, value, name, where, "a commit id (7 to 40 hex digits)",
-                    "use a revision `fab history` or `git log --oneline` on the host shows, "
-                    "e.g. --to=3f2a9c1")  # fmt: skip
+    return _pattern(_REVISION, value, name, where, "커밋 ID(16진수 7~40자리)",
+                    "`fab history`나 호스트의 `git log --oneline`에 나오는 리비전을 쓰십시오 "
+                    "(예: --to=3f2a9c1)")  # fmt: skip
 
 
 def method(value: object, name: str = "method", where: str = "") -> str:
     """An HTTP method (a word of letters)."""
-    return _pattern(_METHOD, value, name, where, "an HTTP method", "e.g. GET or POST")
+    return _pattern(_METHOD, value, name, where, "HTTP 메서드", "예: GET, POST")
 
 
 def is_revision(value: object) -> bool:
@@ -173,27 +175,27 @@ def branch(value: str, name: str = "git_branch", where: str = "") -> str:
     """A branch (or remote) name as ``git check-ref-format --branch`` accepts it; never ``-x``."""
     problem = _ref_problem(value)
     if problem:
-        raise _error(name, where, value, f"is not a valid git name: {problem}",
-                     "use the name `git branch -r` shows, e.g. main or release/2.1")  # fmt: skip
+        raise _error(name, where, value, f"올바른 git 이름이 아닙니다 ({problem})",
+                     "`git branch -r`에 나오는 이름을 쓰십시오 (예: main, release/2.1)")  # fmt: skip
     return value
 
 
 def _ref_problem(value: object) -> str:
     if not isinstance(value, str) or not value:
-        return "it is empty"
+        return "비어 있음"
     if value.startswith("-"):
-        return "it starts with - (git would read it as an option)"
+        return "-로 시작함: git이 옵션으로 읽습니다"
     if _REF_FORBIDDEN.search(value):
-        return "it contains a space, a control character or one of ~ ^ : ? * [ \\"
+        return "공백, 제어 문자, ~ ^ : ? * [ \\ 중 하나가 들어 있음"
     if value == "@" or value == "HEAD" or "@{" in value or ".." in value:
-        return "it is @ or HEAD, or contains @{ or .."
+        return "@나 HEAD이거나, @{ 또는 .. 가 들어 있음"
     if value.startswith("/") or value.endswith("/") or "//" in value:
-        return "it starts or ends with /, or contains //"
+        return "/로 시작하거나 끝나거나, // 가 들어 있음"
     if value.endswith("."):
-        return "it ends with ."
+        return ". 으로 끝남"
     for part in value.split("/"):
         if part.startswith(".") or part.endswith(".lock"):
-            return "a part starts with . or ends with .lock"
+            return "경로 일부가 . 으로 시작하거나 .lock으로 끝남"
     return ""
 
 
@@ -201,8 +203,8 @@ def git_origin(value: str, name: str, where: str = "") -> str:
     """A repository URL or path a local build fetches from; never ``-x`` (git reads options)."""
     one_line(str(value), name, where)
     if not value or str(value).startswith("-") or any(c.isspace() for c in str(value)):
-        raise _error(name, where, value, "is not a repository URL or path",
-                     "e.g. git@github.com:org/backend.git or https://github.com/org/backend.git")  # fmt: skip
+        raise _error(name, where, value, "저장소 URL이나 경로가 아닙니다",
+                     "예: git@github.com:org/backend.git 또는 https://github.com/org/backend.git")  # fmt: skip
     return value
 
 
@@ -211,34 +213,36 @@ def local_dir(value: str, name: str, where: str = "") -> str:
     if value == "~" or str(value).startswith("~/"):
         one_line(value, name, where)
         if ".." in PurePosixPath(value).parts:
-            raise _error(name, where, value, "has a .. part", "e.g. ~/.cache/dojangkok-deploy")
+            raise _error(
+                name, where, value, "경로에 .. 가 있습니다", "예: ~/.cache/dojangkok-deploy"
+            )
         return value
     return root_dir(value, name, where)
 
 
 def url(value: str, name: str, where: str = "") -> str:
     one_line(value, name, where)
-    return _pattern(_URL, value, name, where, "an http:// or https:// URL without spaces",
-                    "e.g. http://localhost:8080/api/notes")  # fmt: skip
+    return _pattern(_URL, value, name, where, "공백 없는 http:// 또는 https:// URL",
+                    "예: http://localhost:8080/api/notes")  # fmt: skip
 
 
 def url_path(value: str, name: str, where: str = "") -> str:
     one_line(value, name, where)
     if not value or any(c.isspace() for c in value):
-        raise _error(name, where, value, "is not a URL path", "e.g. /health (no spaces)")
+        raise _error(name, where, value, "URL 경로가 아닙니다", "예: /health (공백 없이)")
     return value
 
 
 def at_least(value: int, low: int, name: str, where: str = "", why: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise _error(name, where, value, f"must be at least {low}" + (f" ({why})" if why else ""),
-                     f"set {name} to {low} or more")  # fmt: skip
+        raise _error(name, where, value, f"{low} 이상이어야 합니다" + (f" ({why})" if why else ""),
+                     f"{name}을(를) {low} 이상으로 설정하십시오")  # fmt: skip
     return value
 
 
 def port(value: int, name: str, where: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
-        raise _error(name, where, value, "is not a port", "use 1 to 65535")
+        raise _error(name, where, value, "포트 번호가 아닙니다", "1부터 65535 사이의 값을 쓰십시오")
     return value
 
 
@@ -249,18 +253,20 @@ def network(value: object, name: str, where: str = "") -> str:
     try:
         ipaddress.ip_network(text, strict=True)
     except ValueError as exc:
-        fix = "an IP address or a network, e.g. 10.0.1.5 or 203.0.113.0/24 (no host names)"
+        fix = (
+            "IP 주소나 네트워크로 쓰십시오 (예: 10.0.1.5, 203.0.113.0/24; 호스트 이름은 안 됩니다)"
+        )
         if "host bits set" in str(exc):
-            fix = f"write the network itself, e.g. {ipaddress.ip_network(text, strict=False)}"
-        raise _error(name, where, value, "is not an IP address or network", fix) from None
+            fix = f"네트워크 주소 자체로 쓰십시오 (예: {ipaddress.ip_network(text, strict=False)})"
+        raise _error(name, where, value, "IP 주소나 네트워크가 아닙니다", fix) from None
     return text
 
 
 def networks(value: object, name: str, where: str = "") -> list:
     """A JSON list of IP addresses or networks (empty: the setting's default)."""
     if not isinstance(value, list):
-        raise _error(name, where, value, "must be a JSON list",
-                     f'e.g. {name}=["203.0.113.0/24"]')  # fmt: skip
+        raise _error(name, where, value, "JSON 목록이어야 합니다",
+                     f'예: {name}=["203.0.113.0/24"]')  # fmt: skip
     for item in value:
         network(item, name, where)
     return value
@@ -269,23 +275,23 @@ def networks(value: object, name: str, where: str = "") -> list:
 def smoke_requests(value: object, name: str, where: str = "") -> list:
     """A smoke test list: each request a url or a path, a method, an HTTP status."""
     if not isinstance(value, list):
-        raise _error(name, where, value, "must be a JSON list", "wrap it in [ ]")
+        raise _error(name, where, value, "JSON 목록이어야 합니다", "값을 [ ]로 감싸십시오")
     for i, spec in enumerate(value, 1):
-        what = f"{name} request #{i}"
+        what = f"{name} 요청 #{i}"
         if not isinstance(spec, dict):
-            raise _error(what, where, spec, "is not an object",
-                         'e.g. {"method": "GET", "path": "/api/notes"}')  # fmt: skip
+            raise _error(what, where, spec, "JSON 객체가 아닙니다",
+                         '예: {"method": "GET", "path": "/api/notes"}')  # fmt: skip
         unknown = set(spec) - {"method", "url", "path", "body", "expect", "status"}
         if unknown:
-            raise _error(what, where, spec, f"has unknown keys {sorted(unknown)}",
-                         "use method, url or path, body, expect, status")  # fmt: skip
+            raise _error(what, where, spec, f"모르는 키가 있습니다: {sorted(unknown)}",
+                         "method, url 또는 path, body, expect, status만 쓰십시오")  # fmt: skip
         if spec.get("url"):
             url(spec["url"], f"{what} url", where)
         elif spec.get("path"):
             url_path(str(spec["path"]), f"{what} path", where)
         else:
-            raise _error(what, where, spec, "needs a url or a path",
-                         'e.g. {"method": "GET", "path": "/api/notes"}')  # fmt: skip
+            raise _error(what, where, spec, "url이나 path가 있어야 합니다",
+                         '예: {"method": "GET", "path": "/api/notes"}')  # fmt: skip
         method(spec.get("method", "GET"), f"{what} method", where)
         status(spec.get("status", 200), f"{what} status", where)
         if spec.get("expect") is not None:
@@ -299,7 +305,7 @@ def status(value: object, name: str = "status", where: str = "") -> int:
     if isinstance(value, str) and value.strip().isdigit():
         number = int(value)
     if number is None or not 100 <= number <= 599:
-        raise _error(name, where, value, "is not an HTTP status code", "e.g. 200 or 201")
+        raise _error(name, where, value, "HTTP 상태 코드가 아닙니다", "예: 200, 201")
     return number
 
 
@@ -329,7 +335,7 @@ def each(rule: Rule) -> Rule:
 
     def check(value, name, where):
         if not isinstance(value, list):
-            raise _error(name, where, value, "must be a JSON list", "wrap it in [ ]")
+            raise _error(name, where, value, "JSON 목록이어야 합니다", "값을 [ ]로 감싸십시오")
         for item in value:
             rule(item if isinstance(item, str) else str(item), name, where)
         return value
@@ -340,7 +346,8 @@ def each(rule: Rule) -> Rule:
 def choice(*allowed: str) -> Rule:
     def check(value, name, where):
         if value not in allowed:
-            raise _error(name, where, value, f"must be one of {', '.join(allowed)}", "")
+            raise _error(name, where, value, f"다음 중 하나여야 합니다: {', '.join(allowed)}",
+                         f"{name}에 {', '.join(allowed)} 중 하나를 쓰십시오")  # fmt: skip
         return value
 
     check.allowed = allowed  # type: ignore[attr-defined]
@@ -356,32 +363,34 @@ def nginx_site(value, name, where):
     absolute_path(value, name, where)
     path = PurePosixPath(normal(value))
     if path.parent.name in ("sites-available", "conf.d"):
-        root_dir(str(path.parent.parent), f"{name}'s nginx directory", where)
+        root_dir(str(path.parent.parent), f"{name}의 nginx 디렉터리", where)
     return value
 
 
 def swap_file(value, name, where):
-    _pattern(_SWAP_FILE, value, name, where, "an absolute path of letters, digits and _ . / -",
-             "e.g. /swapfile (/etc/fstab cannot hold spaces)")  # fmt: skip
+    _pattern(_SWAP_FILE, value, name, where, "영문자, 숫자, _ . / - 로 된 절대 경로",
+             "예: /swapfile (/etc/fstab에는 공백을 쓸 수 없습니다)")  # fmt: skip
     absolute_path(value, name, where)
     n = normal(value)
     if n in SYSTEM_DIRS or any(_inside(n, d) for d in SWAP_FORBIDDEN):
-        raise _error(name, where, value, "is a system directory or inside one",
-                     "e.g. /swapfile")  # fmt: skip
+        raise _error(name, where, value, "시스템 디렉터리이거나 그 안에 있습니다",
+                     "예: /swapfile")  # fmt: skip
     return value
 
 
 def swap_size(value, name, where):
     if value == "":
         return value
-    return _pattern(_SWAP_SIZE, value, name, where, "a size like 4G",
-                    "a whole number with K, M, G or T, e.g. 4G (empty: no swap)")  # fmt: skip
+    return _pattern(_SWAP_SIZE, value, name, where, "4G 같은 크기",
+                    "정수 뒤에 K, M, G, T를 붙여 쓰십시오 (예: 4G; 비워 두면 스왑 없음)")  # fmt: skip
 
 
 def port_pair(value, name, where):
     """Blue/green: two different ports."""
     if not isinstance(value, list) or len(value) != 2 or value[0] == value[1]:
-        raise _error(name, where, value, "must be two different ports", f"e.g. {name}=[8081, 8082]")
+        raise _error(
+            name, where, value, "서로 다른 포트 두 개여야 합니다", f"예: {name}=[8081, 8082]"
+        )
     for p in value:
         port(p, name, where)
     return value
@@ -389,7 +398,7 @@ def port_pair(value, name, where):
 
 def positive(value, name, where):
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise _error(name, where, value, "must be a number above 0", f"e.g. {name}=0.2")
+        raise _error(name, where, value, "0보다 큰 숫자여야 합니다", f"예: {name}=0.2")
     return value
 
 
@@ -401,21 +410,27 @@ _CERT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def package(value, name, where):
-    return _pattern(_PACKAGE, value, name, where, "a package name (or name|command)",
-                    "e.g. openjdk-17-jdk-headless or nodejs|node")  # fmt: skip
+    return _pattern(_PACKAGE, value, name, where, "패키지 이름(또는 이름|명령)",
+                    "예: openjdk-17-jdk-headless 또는 nodejs|node")  # fmt: skip
 
 
 def python_command(value, name="ai_python", where=""):
-    return _pattern(_PYTHON, value, name, where, "a python command or path",
-                    "e.g. python3.12 or /usr/bin/python3")  # fmt: skip
+    return _pattern(_PYTHON, value, name, where, "python 명령이나 경로",
+                    "예: python3.12 또는 /usr/bin/python3")  # fmt: skip
 
 
 def systemd_dir_name(value, name, where):
     """LogsDirectory= / StateDirectory=: a relative name under /var/log or /var/lib."""
     if ".." in str(value).split("/"):
-        raise _error(name, where, value, "leaves /var/log or /var/lib (a .. part)", "remove it")
-    return _pattern(_DIR_NAME, value, name, where, "a directory name under /var/log or /var/lib",
-                    "e.g. dojangkok (no leading /)")  # fmt: skip
+        raise _error(
+            name,
+            where,
+            value,
+            "/var/log나 /var/lib 밖을 가리킵니다 (.. 포함)",
+            "경로에서 .. 를 지우십시오",
+        )
+    return _pattern(_DIR_NAME, value, name, where, "/var/log나 /var/lib 아래 디렉터리 이름",
+                    "예: dojangkok (앞에 / 없이)")  # fmt: skip
 
 
 def writable_path(value, name, where):
@@ -429,33 +444,33 @@ def server_name(value, name, where):
     problem = site.server_name_problem(value)
     if problem:
         raise _error(name, where, value, problem,
-                     "the site's DNS name(s), space-separated, e.g. dojangkok.example.com "
-                     "www.dojangkok.example.com (or _ for any name, with tls=off)")  # fmt: skip
+                     "사이트의 DNS 이름을 공백으로 구분해 쓰십시오 (예: dojangkok.example.com "
+                     "www.dojangkok.example.com; tls=off라면 모든 이름을 뜻하는 _)")  # fmt: skip
     return value
 
 
 def https_url(value, name, where):
     if not str(value).startswith("https://"):
-        raise _error(name, where, value, "must be an https:// URL", "e.g. "
+        raise _error(name, where, value, "https:// URL이어야 합니다", "예: "
                      "https://acme-v02.api.letsencrypt.org/directory")  # fmt: skip
     return url(value, name, where)
 
 
 def email(value, name, where):
-    return _pattern(_EMAIL, value, name, where, "an e-mail address", "e.g. ops@example.com")
+    return _pattern(_EMAIL, value, name, where, "이메일 주소", "예: ops@example.com")
 
 
 def cert_name(value, name, where):
-    return _pattern(_CERT_NAME, value, name, where, "a name of letters, digits and . _ -",
-                    "e.g. dojangkok")  # fmt: skip
+    return _pattern(_CERT_NAME, value, name, where, "영문자, 숫자, . _ - 로 된 이름",
+                    "예: dojangkok")  # fmt: skip
 
 
 def version_match(value, name, where):
     if not isinstance(value, str) or not value.startswith(("json:", "regex:")):
-        raise _error(name, where, value, 'must start with "json:" or "regex:"',
-                     "e.g. json:version or regex:version ([0-9.]+)")  # fmt: skip
+        raise _error(name, where, value, '"json:"이나 "regex:"로 시작해야 합니다',
+                     "예: json:version 또는 regex:version ([0-9.]+)")  # fmt: skip
     if value.startswith("json:") and not value[5:]:
-        raise _error(name, where, value, "names no field", "e.g. json:version")
+        raise _error(name, where, value, "필드 이름이 없습니다", "예: json:version")
     return value
 
 
@@ -486,6 +501,6 @@ def _texts(value: object) -> Iterable[str]:
 
 
 def _error(name: str, where: str, value: object, problem: str, fix: str) -> ConfigError:
-    what = name if name.startswith("-") else f"setting {name}"  # an option: --to, --backup
-    at = f" in {where}" if where else ""
-    return ConfigError(f"{what}{at} {problem}: {value!r}", fix)
+    what = name if name.startswith("-") else f"설정 {name}"  # an option: --to, --backup
+    at = f"{where}의 " if where else ""
+    return ConfigError(f"{at}{what}: {problem}: {value!r}", fix)

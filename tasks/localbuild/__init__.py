@@ -50,9 +50,9 @@ def build_on_for(s: Settings, component: str, override: str | None = None) -> st
     chosen = override or getattr(s, f"{component}_build_on", "") or s.build_on
     if chosen not in BUILD_ON:
         raise ConfigError(
-            f"unknown build_on {chosen!r} for {component}",
-            "use host (build on the server, the manual's method 1) or local (build here and "
-            "send the files, method 2): --build-on or the build_on settings",
+            f"{component}의 build_on {chosen!r}: 알 수 없는 빌드 위치입니다",
+            "host(서버에서 빌드, 매뉴얼의 방법 1)나 local(이 컴퓨터에서 빌드해 파일을 보냄, "
+            "방법 2) 중 하나를 --build-on이나 build_on 설정으로 지정하십시오",
         )
     return chosen
 

@@ -99,11 +99,11 @@ def collect(v: RunView) -> Artifact:
     """The artifact the build left in the work dir, hashed file by file."""
     root = root_of(v)
     if not root.is_dir():
-        raise RuntimeError(f"the build made no {root}")
+        raise RuntimeError(f"빌드 결과가 없습니다: {root}")
     files = [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
     out = kind.output(v)
     if out.kind == kind.TREE and not (root / out.entry).is_file():
-        raise RuntimeError(f"no {out.entry} in {root}")
+        raise RuntimeError(f"빌드 결과에 {out.entry}이(가) 없습니다: {root}")
     req = ""
     if out.kind == kind.WHEELHOUSE:
         req = sha256_file(real_path(work(v)) / out.path)
@@ -118,9 +118,9 @@ def check(v: RunView, artifact: Artifact) -> tuple[str, ...]:
         main, major = runtime.jar_main(jar)
         return (
             runtime.check_java(main, major, facts, v.s.backend_java),
-            runtime.check_natives(runtime.jar_natives(jar), facts, "the jar"),
+            runtime.check_natives(runtime.jar_natives(jar), facts, "jar"),
         )
     if artifact.kind == kind.TREE:
-        return (runtime.check_natives(runtime.tree_natives(root), facts, "the build"),)
+        return (runtime.check_natives(runtime.tree_natives(root), facts, "빌드 결과"),)
     names = [f.path for f in artifact.files]
     return (runtime.check_wheels(names, facts.python, facts.alias),)

@@ -69,11 +69,11 @@ def require(s: Settings, component: str, alias: str) -> None:
     name = f"{component}_repo"
     if not getattr(s, name, ""):
         raise ConfigError(
-            f"a local build of {component} (build_on=local) for {alias} needs {name}: this "
-            "machine fetches and builds only from the origin the inventory names, never from "
-            "one the host reports",
-            f"set {name} in the inventory to the repository's URL (the one `fab setup` clones; "
-            "every deploy checks the host's checkout against it), or use --build-on=host",
+            f"{alias}의 {component} 로컬 빌드(build_on=local)에는 {name}이 필요합니다: 이 "
+            "컴퓨터는 인벤토리에 적힌 origin에서만 받아 빌드하고, 호스트가 알려 주는 주소는 "
+            "쓰지 않습니다",
+            f"인벤토리에 {name}을 저장소 URL로 적거나(`fab setup`이 clone하는 주소이며, 배포마다 "
+            "호스트의 체크아웃을 이 주소와 대조합니다) --build-on=host를 쓰십시오",
         )
 
 
@@ -92,8 +92,10 @@ def rev_asked(v: RunView) -> str:
         return asked or v.to_rev
     if not values.is_revision(v.to_rev):
         raise ConfigError(
-            f"{v.host.alias} answered {v.to_rev!r} for the head of {v.s.git_branch}: not a commit id",
-            f"check the checkout on {v.host.alias} (git fetch there), or deploy with --revision",
+            f"{v.host.alias}가 알려 준 {v.s.git_branch}의 최신 커밋 {v.to_rev!r}는 커밋 ID가 "
+            "아닙니다",
+            f"{v.host.alias}의 체크아웃을 확인하거나(그곳에서 git fetch), --revision을 주어 "
+            "배포하십시오",
         )
     return v.to_rev
 
@@ -147,21 +149,21 @@ def revision(v: RunView) -> str:
     got = query(fetch(v), timeout=600)
     if not got.ok:
         raise RuntimeError(
-            f"cannot fetch {v.s.git_branch} from {where}: {got.tail(3)}\n"
-            f"(this machine must reach {setting(v)} as the host does)"
+            f"{where}에서 {v.s.git_branch}를 받아 오지 못했습니다: {got.tail(3)}\n"
+            f"(이 컴퓨터도 호스트처럼 {setting(v)}에 접속할 수 있어야 합니다)"
         )
     rev = rev_asked(v)
     found = query(resolve(v, rev))
     sha = found.output.strip()
     if not found.ok or not sha:
         raise ConfigError(
-            f"revision {rev} is not on {where}: it was never pushed (or is mistyped)",
-            f"push it to {v.s.git_branch} first: a local build takes only what the origin has, "
-            "never a working tree",
+            f"리비전 {rev}이(가) {where}에 없습니다: push하지 않았거나 잘못 적었습니다",
+            f"먼저 {v.s.git_branch}에 push하십시오. 로컬 빌드는 origin에 있는 것만 쓰고 작업 "
+            "트리는 쓰지 않습니다",
         )
     if not query(on_branch(v, sha)).ok:
         raise ConfigError(
-            f"revision {sha[:12]} is on {where} but not on its {v.s.git_branch} branch",
-            f"merge it into {v.s.git_branch} and push, or deploy the head of {v.s.git_branch}",
+            f"리비전 {sha[:12]}은(는) {where}에 있지만 {v.s.git_branch} 브랜치에는 없습니다",
+            f"{v.s.git_branch}에 merge하고 push하거나, {v.s.git_branch}의 최신 커밋을 배포하십시오",
         )
     return sha

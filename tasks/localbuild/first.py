@@ -105,7 +105,7 @@ def run(session, comp: App) -> str:
     checkout.require(v.s, comp.name, v.host.alias)
     head = s.query(git_head(comp.checkout(v.s))).splitlines()[-1:]
     if not head:
-        raise RuntimeError(f"no revision in {comp.checkout(v.s)}")
+        raise RuntimeError(f"체크아웃에 리비전이 없습니다: {comp.checkout(v.s)}")
     view = v.but(component=comp.name, strategy="manual", build_on="local",
                  from_rev=head[0], to_rev=head[0])  # fmt: skip
     with s.viewing(view):
@@ -127,14 +127,14 @@ def prepare(session, comp: App) -> None:
     checkout.check_host(s.view)
     if not facts.known:
         raise ConfigError(
-            f"{v.host.alias} did not say what it runs (OS, architecture, runtimes): a build "
-            "made here could not be checked against it",
-            f"check the connection and the host, or set {comp.name}_build_on=host",
+            f"{v.host.alias}의 실행 환경(OS, 아키텍처, 런타임)을 알아내지 못해, 여기서 만든 "
+            "빌드가 그 호스트에 맞는지 확인할 수 없습니다",
+            f"연결과 호스트 상태를 확인하거나 {comp.name}_build_on=host로 설정하십시오",
         )
     if kind.kind(v) == kind.TREE and not facts.rsync:
         raise ConfigError(
-            f"rsync is not installed on {v.host.alias}: the {comp.name} is sent with rsync",
-            f"add rsync to host_packages, or set {comp.name}_build_on=host",
+            f"{v.host.alias}에 rsync가 없습니다: {comp.name}은(는) rsync로 보냅니다",
+            f"host_packages에 rsync를 추가하거나 {comp.name}_build_on=host로 설정하십시오",
         )
     s.set(build=s.view.build.but(origin=checkout.origin(s.view)))
     s.execute(local_plan(s.view))

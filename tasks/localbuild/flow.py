@@ -36,9 +36,9 @@ def prepare(s, comp: App, requested: str | None = None) -> None:
         return
     if requested and v.build_on == "host" and strategy_for(v.strategy).pulls_branch_head:
         raise ConfigError(
-            "--revision with the manual strategy needs --build-on=local: the manual's step "
-            "코드 Pull takes the head of the branch",
-            "add --build-on=local, or use the release strategy",
+            "manual 전략에서 --revision을 쓰려면 --build-on=local이 필요합니다: 매뉴얼의 "
+            "'코드 Pull' 단계는 브랜치의 최신 커밋을 받습니다",
+            "--build-on=local을 추가하거나 release 전략을 쓰십시오",
         )
     if v.build_on == "local":
         checkout.require(v.s, comp.name, v.host.alias)  # (the preflight refused it already)
@@ -49,14 +49,14 @@ def prepare(s, comp: App, requested: str | None = None) -> None:
         checkout.check_host(s.view)  # the host's checkout names exactly that origin
         if not facts.known:
             raise ConfigError(
-                f"{v.host.alias} did not say what it runs (OS, architecture, runtimes): a build "
-                "made here could not be checked against it",
-                "check the connection and the host (uname, /etc/os-release), or use --build-on=host",
+                f"{v.host.alias}의 실행 환경(OS, 아키텍처, 런타임)을 알아내지 못해, 여기서 만든 "
+                "빌드가 그 호스트에 맞는지 확인할 수 없습니다",
+                "연결과 호스트(uname, /etc/os-release)를 확인하거나 --build-on=host를 쓰십시오",
             )
         if kind.kind(v) == kind.TREE and not facts.rsync:
             raise ConfigError(
-                f"rsync is not installed on {v.host.alias}: the {comp.name} is sent with rsync",
-                "install it there (apt-get install rsync), or use --build-on=host",
+                f"{v.host.alias}에 rsync가 없습니다: {comp.name}은(는) rsync로 보냅니다",
+                "그 호스트에 rsync를 설치하거나(apt-get install rsync) --build-on=host를 쓰십시오",
             )
         extra = ()
         if (
@@ -86,13 +86,13 @@ def host_revision(s, comp: App, rev: str) -> str:
     sha = res.stdout.strip()
     if not res.ok or not sha:
         raise ConfigError(
-            f"revision {rev} is not on {v.s.git_remote} (as {v.host.alias} fetched it): "
-            "never pushed, or mistyped",
-            f"push it to {v.s.git_branch} first",
+            f"리비전 {rev}이(가) {v.s.git_remote}에 없습니다({v.host.alias}가 받아 온 기준): "
+            "push하지 않았거나 잘못 적었습니다",
+            f"먼저 {v.s.git_branch}에 push하십시오",
         )
     if not s.sh(f"{g} merge-base --is-ancestor {q(sha)} {q(v.to_rev)}").ok:
         raise ConfigError(
-            f"revision {sha[:12]} is not on {v.s.git_remote}'s {v.s.git_branch} branch",
-            f"merge it into {v.s.git_branch} and push, or deploy the head of {v.s.git_branch}",
+            f"리비전 {sha[:12]}은(는) {v.s.git_remote}의 {v.s.git_branch} 브랜치에 없습니다",
+            f"{v.s.git_branch}에 merge하고 push하거나, {v.s.git_branch}의 최신 커밋을 배포하십시오",
         )
     return sha

@@ -71,19 +71,18 @@ def check_host(want: str, got: str, component: str, alias: str, checkout: str,
     setting = f"{component}_repo"
     if not got:
         raise ConfigError(
-            f"{checkout} on {alias} has no {remote} remote: a local build of {component} "
-            f"fetches from {want} ({setting}) and deploys to a checkout of that origin only",
-            f"on {alias}: git -C {q(checkout)} remote add {q(remote)} {q(want)} (after finding "
-            "out why it has none)",
+            f"{alias}의 {checkout}에 {remote} 리모트가 없습니다: {component} 로컬 빌드는 "
+            f"{want}({setting})에서 받아 그 origin의 체크아웃에만 배포합니다",
+            f"리모트가 없는 이유를 먼저 알아본 뒤, {alias}에서 git -C {q(checkout)} remote add "
+            f"{q(remote)} {q(want)}를 실행하십시오",
         )
     diff = differences(want, got)
     if diff:
         raise ConfigError(
-            f"{checkout} on {alias} has origin {got}, but {setting} is {want} (they differ in: "
-            f"{', '.join(diff)}): a local build fetches and builds only from the inventory's "
-            "origin, compared exactly, and deploys only to a checkout of it; nothing was "
-            "changed",
-            f"find out who changed the checkout's origin; if {setting} is right, on {alias}: "
-            f"git -C {q(checkout)} remote set-url {q(remote)} {q(want)}; if the inventory is "
-            f"wrong, correct {setting}",
+            f"{alias}의 {checkout}의 origin은 {got}인데 {setting}은 {want}입니다(다른 부분: "
+            f"{', '.join(diff)}). 로컬 빌드는 인벤토리의 origin과 정확히 같은 곳에서만 받아 "
+            "빌드하고 그 체크아웃에만 배포합니다. 아무것도 바꾸지 않았습니다",
+            f"누가 체크아웃의 origin을 바꿨는지 먼저 알아보십시오. {setting}이 맞다면 {alias}에서 "
+            f"git -C {q(checkout)} remote set-url {q(remote)} {q(want)}를 실행하고, 인벤토리가 "
+            f"틀렸다면 {setting}을 고치십시오",
         )

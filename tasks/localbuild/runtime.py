@@ -62,31 +62,32 @@ def jar_main(path: str | Path) -> tuple[str, int]:
         fields = dict(re.findall(r"^([A-Za-z-]+):\s*(.+?)\s*$", text.replace("\r\n ", "").replace("\n ", ""), re.M))  # fmt: skip
         name = fields.get("Start-Class") or fields.get("Main-Class")
         if not name:
-            raise ConfigError(f"{Path(path).name} has no Main-Class or Start-Class in its manifest",
-                              "build an executable jar (bootJar)")  # fmt: skip
+            raise ConfigError(f"{Path(path).name}의 manifest에 Main-Class나 Start-Class가 없습니다",
+                              "실행 가능한 jar(bootJar)로 빌드하십시오")  # fmt: skip
         entry = name.replace(".", "/") + ".class"
         for candidate in (f"BOOT-INF/classes/{entry}", entry):
             if candidate in jar.namelist():
                 return name, class_major(jar.read(candidate)[:8])
-        raise ConfigError(f"{Path(path).name}: the main class {name} is not in the jar",
-                          "check the build's manifest")  # fmt: skip
+        raise ConfigError(f"{Path(path).name}: jar 안에 main 클래스 {name}이(가) 없습니다",
+                          "빌드의 manifest를 확인하십시오")  # fmt: skip
 
 
 def check_java(main_class: str, major: int, facts: HostFacts, java: str) -> str:
     """The jar's main class runs on the host's Java; returns what was checked."""
     need, have = major - 44, java_feature(facts.java)
-    ours = f"the jar's main class {main_class} is class file {major} (Java {need})"
+    ours = f"jar의 main 클래스 {main_class}: class file {major} (Java {need})"
     if have is None:
         raise ConfigError(
-            f"{ours}, and {java} on {facts.alias} did not say its version "
-            f"({facts.java or 'no output'})",
-            f"install a Java runtime ≥ {need} on {facts.alias}, or fix the backend_java setting",
+            f"{ours}. 그런데 {facts.alias}의 {java}가 버전을 알려 주지 않았습니다 "
+            f"({facts.java or '출력 없음'})",
+            f"{facts.alias}에 Java {need} 이상의 런타임을 설치하거나 backend_java 설정을 고치십시오",
         )
     if have < need:
         raise ConfigError(
-            f"{ours}; {facts.alias} runs Java {have} ({java}: {facts.java}): it would not start",
-            f"install a Java ≥ {need} runtime on {facts.alias} (e.g. openjdk-{need}-jre-headless) "
-            f"and point backend_java at it, or build for Java {have} (toolchain / --release {have})",
+            f"{ours}. {facts.alias}의 Java는 {have}입니다({java}: {facts.java}): 실행되지 않습니다",
+            f"{facts.alias}에 Java {need} 이상의 런타임(예: openjdk-{need}-jre-headless)을 "
+            f"설치하고 backend_java가 그것을 가리키게 하거나, Java {have}용으로 빌드하십시오 "
+            f"(toolchain / --release {have})",
         )
     return f"Java: {ours} ≤ {facts.alias} Java {have}"
 
@@ -115,21 +116,21 @@ def check_gradle(text: str, facts: HostFacts, java: str) -> str:
     asked = gradle_java(text)
     if not facts.javac:
         raise ConfigError(
-            f"{facts.alias} has no JDK (no javac): a build there cannot run",
-            f"use --build-on=local (the jar is built here; {facts.alias} needs only a Java runtime), "
-            "or install a JDK there",
+            f"{facts.alias}에 JDK가 없어(javac 없음) 그곳에서 빌드할 수 없습니다",
+            f"--build-on=local을 쓰거나(jar를 여기서 빌드하므로 {facts.alias}에는 Java 런타임만 "
+            "있으면 됩니다) 그 호스트에 JDK를 설치하십시오",
         )
     if asked is None:
-        return "Java: build.gradle names no Java version (not checked)"
+        return "Java: build.gradle에 Java 버전이 없습니다 (확인 안 함)"
     need, what = asked
     for label, line in (("JDK", facts.javac), (java, facts.java)):
         have = java_feature(line)
         if have is not None and have < need:
             raise ConfigError(
-                f"build.gradle asks for Java {need} ({what}); {facts.alias}'s {label} is "
-                f"Java {have} ({line})",
-                f"install a Java {need} JDK/JRE on {facts.alias}, or use --build-on=local and "
-                f"a Java ≥ {need} runtime there",
+                f"build.gradle은 Java {need}을(를) 요구하는데({what}) {facts.alias}의 {label}은(는) "
+                f"Java {have}입니다 ({line})",
+                f"{facts.alias}에 Java {need} JDK/JRE를 설치하거나, --build-on=local을 쓰고 그 "
+                f"호스트에는 Java {need} 이상의 런타임을 두십시오",
             )
     return f"Java: build.gradle {what} {need} ≤ {facts.alias} {facts.javac}, {facts.java}"
 
@@ -164,8 +165,8 @@ def python_tags(py: dict) -> set[str]:
 
 
 def describe(py: dict, alias: str) -> str:
-    glibc = f", glibc {py['glibc']}" if py.get("glibc") else ", no glibc"
-    return f"{alias}'s Python {py.get('version')} ({py.get('abi')}, {py.get('machine')}{glibc})"
+    glibc = f", glibc {py['glibc']}" if py.get("glibc") else ", glibc 없음"
+    return f"{alias}의 Python {py.get('version')} ({py.get('abi')}, {py.get('machine')}{glibc})"
 
 
 def download_args(py: dict) -> list[str]:
@@ -182,26 +183,26 @@ def download_args(py: dict) -> list[str]:
 def check_wheels(names: list[str], py: dict, alias: str) -> str:
     """Every file of the wheelhouse is a wheel the host's Python can install."""
     if not py:
-        raise ConfigError(f"could not read the Python on {alias}",
-                          "check that python3 (or the AI venv) runs there")  # fmt: skip
+        raise ConfigError(f"{alias}의 Python 정보를 읽지 못했습니다",
+                          "그 호스트에서 python3(또는 AI venv)가 실행되는지 확인하십시오")  # fmt: skip
     accepted, bad = python_tags(py), []
     for name in sorted(names):
         try:
             _, _, _, found = parse_wheel_filename(name)
         except InvalidWheelFilename:
-            bad.append(f"{name} (not a wheel: {alias} would have to build it)")
+            bad.append(f"{name} (wheel이 아님: {alias}에서 빌드해야 합니다)")
             continue
         if not any(str(t) in accepted for t in found):
             bad.append(f"{name} ({', '.join(sorted(str(t) for t in found))})")
     if bad:
         raise ConfigError(
-            f"{len(bad)} of {len(names)} files in the wheelhouse do not fit {describe(py, alias)}: "
-            + "; ".join(bad[:3])
-            + (" …" if len(bad) > 3 else ""),
-            "make the wheelhouse for that Python (a local build asks pip for wheels with the "
-            "host's --python-version, --abi and --platform), or install a matching Python there",
+            f"wheelhouse의 파일 {len(names)}개 중 {len(bad)}개가 {describe(py, alias)}에 맞지 "
+            "않습니다: " + "; ".join(bad[:3]) + (" …" if len(bad) > 3 else ""),
+            "그 Python에 맞는 wheelhouse를 만드십시오(로컬 빌드는 호스트의 --python-version, "
+            "--abi, --platform으로 pip에 wheel을 요청합니다). 아니면 호스트에 맞는 Python을 "
+            "설치하십시오",
         )
-    return f"Python: {len(names)} wheels fit {describe(py, alias)}"
+    return f"Python: wheel {len(names)}개가 {describe(py, alias)}에 맞습니다"
 
 
 # --- native code -------------------------------------------------------------------------
@@ -221,14 +222,14 @@ def check_natives(found: list[tuple[str, str]], facts: HostFacts, what: str) -> 
     if bad:
         f, m = bad[0]
         raise ConfigError(
-            f"{what} has native code for {m} ({f}{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}); "
-            f"{facts.alias} is {facts.machine}",
-            f"build it for {facts.machine} (on a {facts.machine} machine, or cross-compiled), "
-            "or use --build-on=host",
+            f"{what}에 {m}용 네이티브 코드가 있습니다 ({f}{f' 외 {len(bad) - 1}개' if len(bad) > 1 else ''}). "
+            f"{facts.alias}는 {facts.machine}입니다",
+            f"{facts.machine}용으로 빌드하거나({facts.machine} 머신에서, 또는 크로스 컴파일) "
+            "--build-on=host를 쓰십시오",
         )
     if not found:
-        return f"architecture: no native code in {what}"
-    return f"architecture: {len(found)} native file(s) in {what} are {facts.machine}"
+        return f"아키텍처: {what}에 네이티브 코드 없음"
+    return f"아키텍처: {what}의 네이티브 파일 {len(found)}개가 {facts.machine}용입니다"
 
 
 def jar_natives(path: str | Path) -> list[tuple[str, str]]:
@@ -259,8 +260,9 @@ def check_node(package_json: str, facts: HostFacts) -> str:
     """A host build needs node; package.json's ``engines.node`` (``>=N``) is checked."""
     if not facts.node:
         raise ConfigError(
-            f"{facts.alias} has no node: a frontend build there cannot run",
-            "use --build-on=local (the static build is made here and sent), or install Node.js",
+            f"{facts.alias}에 node가 없어 그곳에서 프론트엔드를 빌드할 수 없습니다",
+            "--build-on=local을 쓰거나(정적 빌드를 여기서 만들어 보냅니다) 그 호스트에 Node.js를 "
+            "설치하십시오",
         )
     try:
         wanted = str(json.loads(package_json or "{}").get("engines", {}).get("node", ""))
@@ -270,7 +272,7 @@ def check_node(package_json: str, facts: HostFacts) -> str:
     need = re.fullmatch(r"\s*>=?\s*v?(\d+)(?:\.\d+)*\s*", wanted)
     if need and have and int(have.group(1)) < int(need.group(1)):
         raise ConfigError(
-            f"package.json asks for node {wanted}; {facts.alias} has {facts.node}",
-            f"install node {need.group(1)} or newer there, or use --build-on=local",
+            f"package.json은 node {wanted}을(를) 요구하는데 {facts.alias}에는 {facts.node}가 있습니다",
+            f"그 호스트에 node {need.group(1)} 이상을 설치하거나 --build-on=local을 쓰십시오",
         )
-    return f"node: {facts.alias} {facts.node}" + (f" fits engines {wanted}" if wanted else "")
+    return f"node: {facts.alias} {facts.node}" + (f" (engines {wanted} 충족)" if wanted else "")

@@ -94,8 +94,8 @@ def verify(v: RunView) -> str:
     exact = f' && n=$(find . -type f | wc -l) && [ "$n" -eq {count} ]' if built != kind.JAR else ""
     check = (
         f"cd {dest} && sha256sum --strict --quiet -c {m}{exact} || "
-        f'{{ echo "the files on the host differ from the build (SHA-256, {count} files): '
-        'nothing was switched; deploy again" >&2; exit 1; }'
+        f'{{ echo "호스트의 파일이 빌드와 다릅니다 (SHA-256, 파일 {count}개): '
+        '아무것도 전환하지 않았습니다. 다시 배포하십시오" >&2; exit 1; }'
     )
     req = ""
     if built == kind.WHEELHOUSE and (v.build is None or v.to_rev == v.build.revision):
@@ -103,9 +103,9 @@ def verify(v: RunView) -> str:
         path = requirements_on_host(v)
         req = (
             f" && {{ echo {q(f'{sha}  {path}')} | sha256sum --strict --quiet -c - || "
-            f"{{ echo {q(f'{path} is not the requirements file the wheelhouse was made from')} >&2; exit 1; }}; }}"
+            f"{{ echo {q(f'{path}은(는) wheelhouse를 만든 requirements 파일이 아닙니다')} >&2; exit 1; }}; }}"
         )
-    done = f" && echo {q(f'{count} files verified (SHA-256)')}"
+    done = f" && echo {q(f'파일 {count}개 검증 완료 (SHA-256)')}"
     gone = f" && rm -f -- {m}" if built != kind.WHEELHOUSE else ""
     return stale + link + check + req + done + gone
 
@@ -189,8 +189,8 @@ def send_sftp(s) -> str:
                     continue
                 sent += put_file(sftp, Path(a.root) / f.path, f"{cache}/{f.path}", progress)
     s.set(build=s.view.build.but(sent_bytes=sent))  # (the SFTP session is Fabric's: kept open)
-    extra = f", {skipped} file(s) already on the host" if skipped else ""
-    return f"sent {sent} bytes{extra}"
+    extra = f", 파일 {skipped}개는 이미 호스트에 있음" if skipped else ""
+    return f"{sent} bytes 보냄{extra}"
 
 
 # --- rsync (frontend) -------------------------------------------------------------------------

@@ -46,7 +46,7 @@ def do_checkout(s) -> str:
     v = s.view
     done = query(checkout.export(v), timeout=600)
     if not done.ok:
-        raise RuntimeError(f"git archive failed: {done.tail(5)}")
+        raise RuntimeError(f"git archive에 실패했습니다: {done.tail(5)}")
     if (
         kind.kind(v) == kind.WHEELHOUSE
         and strategy_for(v.strategy).keeps_releases
@@ -126,8 +126,9 @@ def do_env(s) -> str:
             continue
         if len(raw) > ENV_LIMIT:
             raise ConfigError(
-                f"{path} on {v.host.alias} is larger than {ENV_LIMIT} bytes: not a frontend's .env",
-                f"check that file on {v.host.alias}",
+                f"{v.host.alias}의 {path}이(가) {ENV_LIMIT} bytes보다 큽니다: 프론트엔드의 .env가 "
+                "아닙니다",
+                f"{v.host.alias}에서 그 파일을 확인하십시오",
             )
         allowed = env_keys(target.with_name(".env.example"))
         text, dropped = filtered_env(raw.decode("utf-8", "replace"), allowed)
@@ -238,7 +239,7 @@ def pip_dry_run(v: RunView) -> str:
 def do_host_check(s) -> str:
     v, f = s.view, _facts(s.view)
     if f is None or not f.known:
-        return f"{v.host.alias} did not say what it runs: not checked"
+        return f"{v.host.alias}의 실행 환경을 알 수 없어 확인하지 않았습니다"
     built, checkout_dir = kind.kind(v), q(kind.app(v).checkout(v.s))
     if built == kind.JAR:
         text = s.query(
@@ -255,13 +256,13 @@ def do_host_check(s) -> str:
     if not res.ok:
         errors = [line for line in res.tail(20).splitlines() if "ERROR" in line or "config" in line]
         raise ConfigError(
-            f"{v.host.alias} cannot install the AI requirements of {v.to_rev[:12]}: "
+            f"{v.host.alias}에서 {v.to_rev[:12]}의 AI requirements를 설치할 수 없습니다: "
             + (" / ".join(errors[-3:]) or res.tail(3)),
-            "the host's pip has no package index for them: use --build-on=local (a wheelhouse "
-            f"made here for {v.host.alias}'s Python, installed with --no-index), or give "
-            f"{v.host.alias} an index",
+            "호스트의 pip가 받을 패키지 인덱스가 없습니다. --build-on=local을 쓰거나(여기서 "
+            f"{v.host.alias}의 Python에 맞춰 만든 wheelhouse를 --no-index로 설치합니다) "
+            f"{v.host.alias}가 패키지 인덱스에 접속할 수 있게 하십시오",
         )
-    return f"pip on {v.host.alias} can install {v.s.ai_requirements} of {v.to_rev[:12]}"
+    return f"{v.host.alias}의 pip로 {v.to_rev[:12]}의 {v.s.ai_requirements}를 설치할 수 있습니다"
 
 
 def host_check_step() -> Step:

@@ -124,7 +124,10 @@ def nginx_http2(facts: Facts) -> tuple[str, str]:
     if facts.nginx:
         new, what = _version(facts.nginx) >= HTTP2_DIRECTIVE, f"nginx {facts.nginx}"
     else:
-        new, what = _release_at_least(facts, HTTP2_DIRECTIVE_FROM), f"no nginx yet; {facts.where}'s"
+        new, what = (
+            _release_at_least(facts, HTTP2_DIRECTIVE_FROM),
+            f"nginx 설치 전이라 {facts.where} 기본",
+        )
     return ("directive" if new else "listen"), f"{what} {'≥' if new else '<'} {want}"
 
 
@@ -148,31 +151,31 @@ def _packages(s: Settings, host_roles: set[str], db: str, facts: Facts) -> list[
 def resolve(s: Settings, facts: Facts, host_roles: set[str]) -> tuple[Settings, dict[str, str]]:
     """Fill the empty host-dependent settings from ``facts``; (settings, {name: why})."""
     why: dict[str, str] = {}
-    seen = "on the host" if facts.seen else "assumed: the manual's Ubuntu (no host asked)"
+    seen = "호스트에서 확인" if facts.seen else "가정: 매뉴얼의 Ubuntu (호스트에 묻지 않음)"
     changes: dict[str, object] = {}
     db = s.db_server
     if db and db not in CONF:
         raise ConfigError(
-            f"db_server={db!r}: this tool knows mariadb and mysql",
-            "set db_server to mariadb or mysql, or leave it empty (detected)",
+            f"db_server={db!r}: 이 도구가 아는 DB 서버는 mariadb와 mysql뿐입니다",
+            "db_server를 mariadb나 mysql로 설정하거나, 비워 두십시오 (호스트에서 감지합니다)",
         )
     if not db:
         if facts.db:
-            db, why["db_server"] = facts.db, f"{facts.db}d is installed ({facts.where})"
+            db, why["db_server"] = facts.db, f"{facts.db}d가 설치되어 있음 ({facts.where})"
         else:
             db = "mariadb" if facts.os == "debian" else "mysql"
-            why["db_server"] = f"no database server yet; {facts.os}'s usual ({seen})"
+            why["db_server"] = f"DB 서버 설치 전이라 {facts.os}의 기본 ({seen})"
         changes["db_server"] = db
     if not s.db_service:
         changes["db_service"] = db
-        why["db_service"] = f"the {db} server's unit"
+        why["db_service"] = f"{db} 서버의 유닛"
     if not s.mysql_conf:
         changes["mysql_conf"] = CONF[db]
-        why["mysql_conf"] = f"{db}'s conf.d, a name read after its own files"
+        why["mysql_conf"] = f"{db}의 conf.d에서 기본 파일보다 나중에 읽히는 이름"
     if not s.ai_python:
         changes["ai_python"] = "python3"
         version = f" (3 = {facts.python})" if facts.python else ""
-        why["ai_python"] = f"the host's python3{version} ({seen})"
+        why["ai_python"] = f"호스트의 python3{version} ({seen})"
     if not s.nginx_http2:
         changes["nginx_http2"], why["nginx_http2"] = nginx_http2(facts)
     for app in registry.ORDER:
@@ -180,7 +183,7 @@ def resolve(s: Settings, facts: Facts, host_roles: set[str]) -> tuple[Settings, 
             changes[name], why[name] = value, because
     if not s.host_packages:
         changes["host_packages"] = _packages(s, host_roles, db, facts)
-        why["host_packages"] = f"for {'+'.join(sorted(host_roles))} on {facts.where} with {db}"
+        why["host_packages"] = f"{facts.where}의 {'+'.join(sorted(host_roles))} 역할, {db} 기준"
     return s.replace(**changes), why
 
 

@@ -72,12 +72,12 @@ def judge_helper(alias: str, printed: str) -> None:
     """Refuse a host whose helper is missing or another version's (helper_check's output)."""
     if printed.strip() == helper_digest():
         return
-    problem = (f"the root helper on {alias} ({HELPER}) is another version's than this tool's"
-               if printed.strip() else f"{alias} has no root helper ({HELPER})")  # fmt: skip
+    problem = (f"{alias}의 root 헬퍼({HELPER})가 이 도구와 다른 버전입니다"
+               if printed.strip() else f"{alias}에 root 헬퍼({HELPER})가 없습니다")  # fmt: skip
     raise ConfigError(
-        f"{problem}: a deploy's root steps would not do what its plan says",
-        f"run `fab -H {alias} setup` (it installs this version's helper and its config; the "
-        "apps and the data are left as they are)",
+        f"{problem}: 배포의 root 단계가 실행 계획과 다르게 동작할 수 있습니다",
+        f"`fab -H {alias} setup`을 실행하십시오 (이 버전의 헬퍼와 그 설정을 설치하고, 앱과 "
+        "데이터는 그대로 둡니다)",
     )
 
 
@@ -174,9 +174,10 @@ def deploy_login(v: RunView) -> str:
     ansible_user."""
     if not v.host.user:
         raise ConfigError(
-            f"setup writes the sudo rule of {v.host.alias}'s deploy login, and the inventory "
-            "does not name it",
-            f"give it as ansible_user for {v.host.alias} (e.g. ansible_user=deploy)",
+            f"setup은 {v.host.alias}의 배포 계정에 sudo 규칙을 쓰는데, 인벤토리에 배포 계정이 "
+            "없습니다",
+            f"인벤토리의 {v.host.alias} 줄에 ansible_user로 배포 계정을 적으십시오 "
+            "(예: ansible_user=deploy)",
         )
     return v.host.user
 
@@ -202,8 +203,8 @@ def command(v: RunView) -> str:
     who = v.login
     groups = " ".join(q(g) for g in [*JOURNAL_GROUPS, *app_groups(v.host)])
     still = (
-        f"!!! {v.host.user or 'the deploy login'} still has unrestricted sudo "
-        "(sudo -l -U): remove that rule, set admin_user"
+        f"!!! {v.host.user or '배포 계정'}에 아직 제한 없는 sudo 권한이 있습니다 "
+        "(sudo -l -U): 그 규칙을 지우고 admin_user를 설정하십시오"
     )
     leave = "".join(
         f'if id -nG -- {who} | tr " " "\\n" | grep -qxF -- {q(g)}; then gpasswd -d {who} {q(g)} '
@@ -216,7 +217,7 @@ def command(v: RunView) -> str:
     )
     return tracked(
         " ".join(f'{var}="{staging.path(name)}";' for var, name in STAGED.items()) + " "
-        f'visudo -c -q -f "$sudoers" || {{ echo {q("the rendered sudoers drop-in fails visudo -c: sudo is as it was")} >&2; exit 1; }}; '
+        f'visudo -c -q -f "$sudoers" || {{ echo {q("생성한 sudoers 파일이 visudo -c 검사를 통과하지 못했습니다: sudo 설정은 그대로입니다")} >&2; exit 1; }}; '
         f"{install} "
         f'cmp -s -- "$sudoers" {q(SUDOERS)} || {{ install -o root -g root -m 440 -- "$sudoers" {q(SUDOERS + ".new")} '
         f"&& mv -fT -- {q(SUDOERS + '.new')} {q(SUDOERS)}; {ch(SUDOERS)}; }}; "
@@ -225,5 +226,5 @@ def command(v: RunView) -> str:
         f"{leave} "
         f"if sudo -l -U {who} 2>/dev/null | grep -qE -- '\\(ALL( : ALL)?\\) (NOPASSWD: )?ALL$|\\) ALL$'; then "
         f"note {q(still)}; fi",
-        "root helper only",
+        "root 헬퍼만",
     )

@@ -82,12 +82,12 @@ def setup_needs(host: Host) -> list[tuple[str, str]]:
     """The operator's .env keys setup reads on this host (named before anything changes)."""
     s, needs = host.settings, []
     if "cpu" in host_setup.roles(host):
-        needs += [(s.db_app_password_env, "the app's database account"),
-                  (s.db_password_env, f"the database admin {s.db_user} (setup, restores)"),
-                  (s.db_backup_password_env, f"the backup account {s.db_backup_user}")]  # fmt: skip
+        needs += [(s.db_app_password_env, "앱의 DB 계정"),
+                  (s.db_password_env, f"DB 관리자 {s.db_user} (setup, 복원)"),
+                  (s.db_backup_password_env, f"백업용 DB 계정 {s.db_backup_user}")]  # fmt: skip
     for comp in registry.on_host(host.groups, host.alias) or registry.ORDER:
         app = appenv.of(comp.name, s)
-        needs += [(k, f"{comp.name}_env in the inventory") for k in appenv.secret_keys(app)]
+        needs += [(k, f"인벤토리의 {comp.name}_env") for k in appenv.secret_keys(app)]
     return needs
 
 
@@ -140,8 +140,8 @@ def setup_host(host: Host, secrets: Secrets, opts: Options) -> Session:
                 s.console.out(f"방화벽 규칙 ({firewall.FILE}, templates/{firewall.TEMPLATE}):\n"
                               + firewall.ruleset(host).rstrip("\n"))  # fmt: skip
             if converting:
-                s.console.out("(then, strategy=release: every component converted to releases, "
-                              "as the first release deploy does; then the release config)")  # fmt: skip
+                s.console.out("(그다음 strategy=release: 첫 release 배포처럼 모든 구성 요소를 "
+                              "release 방식으로 바꾸고 release 설정을 올립니다)")  # fmt: skip
             return s
         if converting:
             s.view = s.view.but(host=host)
@@ -185,8 +185,8 @@ def _say_changes(s: Session, host: Host, pushed: list[Change], converted: bool =
     if converted:
         what.append("release 방식으로 전환 (release_convert)")
     if not what and not pushed:
-        s.console.out(f"no changes: {host.alias} was already set up (변경 없음)")
-        s.report.message = "no changes"
+        s.console.out(f"변경 없음: {host.alias}는 이미 setup된 상태입니다")
+        s.report.message = "변경 없음"
         return
     s.console.out(f"{host.alias}: {len(what)} step(s) changed something: " + "; ".join(what))
     s.report.message = f"{len(what)} step(s) changed"
@@ -202,10 +202,10 @@ def _refuse_unconverted(s: Session, host: Host) -> None:
     missing = _unconverted(s, host)
     if missing:
         raise ConfigError(
-            f"{host.alias} still runs {', '.join(c.name for c in missing)} the manual way: "
-            "the release strategy's config would point at releases that do not exist",
-            f"convert it first: `fab -H {host.alias} setup` (or a deploy), "
-            "or push with strategy=manual",
+            f"{host.alias}의 {', '.join(c.name for c in missing)}은(는) 아직 manual 방식으로 "
+            "돌고 있습니다: release 전략의 설정은 아직 없는 release를 가리키게 됩니다",
+            f"먼저 `fab -H {host.alias} setup`(또는 배포)으로 release 방식으로 바꾸거나, "
+            "strategy=manual로 push-config를 실행하십시오",
         )
 
 

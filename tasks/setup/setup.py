@@ -70,7 +70,7 @@ def users_command(users: list[str]) -> str:
             f"id -u {q(u)} >/dev/null 2>&1 || {{ useradd --system --user-group --no-create-home "
             f"--home-dir /nonexistent --shell /usr/sbin/nologin {q(u)}; {ch(f'user {u}')}; }}"
         )
-    return tracked("; ".join(parts) or "true", ", ".join(users) or "no service users")
+    return tracked("; ".join(parts) or "true", ", ".join(users) or "서비스 사용자 없음")
 
 
 def directories(
@@ -129,7 +129,7 @@ def env_files(s: Settings, host_roles: set[str], owner: str = LOGIN) -> list[str
     ]
 
 
-SWAP_SKIPPED = "swap: swapon is not permitted in a container"
+SWAP_SKIPPED = "swap: 컨테이너에서는 swapon을 쓸 수 없습니다 (swapon not permitted)"
 
 
 def swap_command(s: Settings) -> str:
@@ -143,7 +143,7 @@ def swap_command(s: Settings) -> str:
     return tracked(
         f"bytes=$(numfmt --from=iec -- {q(s.swap_size)}) || exit 1; "
         f"if swapon --show=NAME --noheadings | grep -qxF -- {f}; then {register}; "
-        f"echo {q(f'swap {name}: already on')}; else "
+        f"echo {q(f'swap {name}: 이미 켜져 있습니다 (already on)')}; else "
         f'if [ ! -f {f} ] || [ "$(stat -c %s -- {f})" != "$bytes" ]; then rm -f -- {f}; '
         f'fallocate -l "$bytes" -- {f} 2>/dev/null '
         f"|| dd if=/dev/zero of={f} bs=1M count=$((bytes / 1048576)) status=none || exit 1; "
@@ -151,7 +151,7 @@ def swap_command(s: Settings) -> str:
         f"chmod 600 -- {f}; "
         f'if out=$(swapon -- {f} 2>&1); then {register}; ch "swap on"; '
         "elif virt=$(systemd-detect-virt --container); then "
-        f'echo {q(f"{name} is ready but not on:")}" $out"; note "{SWAP_SKIPPED} ($virt): skipped"; '
+        f'echo {q(f"{name}: 준비했지만 켜지 못했습니다:")}" $out"; note "{SWAP_SKIPPED} ($virt): 건너뜀"; '
         'else echo "$out" >&2; exit 1; fi; fi',
         f"swap {name}",
     )
@@ -224,7 +224,7 @@ def database_uploads(v: RunView) -> tuple[Upload, ...]:
     s = v.s
 
     def sql(secrets) -> str:
-        password = secrets.require(s.db_app_password_env, "the app's database account")
+        password = secrets.require(s.db_app_password_env, "앱의 DB 계정")
         return database_sql(s.db_name, s.db_app_user, password)
 
     def admin_sql(secrets) -> str:
@@ -232,10 +232,10 @@ def database_uploads(v: RunView) -> tuple[Upload, ...]:
         return admin_password_sql(s.db_server, s.db_user, password) if password else ""
 
     def app_opt(secrets) -> str:
-        return option_text(s.db_app_user, secrets.require(s.db_app_password_env, "DB account"))
+        return option_text(s.db_app_user, secrets.require(s.db_app_password_env, "앱의 DB 계정"))
 
     def backup_password(secrets) -> str:
-        return secrets.require(s.db_backup_password_env, "the backup account")
+        return secrets.require(s.db_backup_password_env, "백업용 DB 계정")
 
     return (
         Upload(_file(v, "sql"), "600", f"DB와 앱 계정 SQL (.env의 {s.db_app_password_env})", sql),
@@ -265,8 +265,8 @@ def database_command(v: RunView) -> str:
         'elif mysql --protocol=socket -uroot -e "SELECT 1" >/dev/null 2>&1; then '
         'admin=(--protocol=socket -uroot); if [ -s "$asql" ]; then mysql "${admin[@]}" < "$asql"; '
         f"{ch(f'{s.db_user} password')}; fi; "
-        f"else echo {q(f'cannot log in to {s.db_server} as {s.db_user}: neither with {s.db_password_env} from .env (over TCP) nor as root by the unix socket')} >&2; "
-        f"echo {q(f'is {s.db_service} running? is {s.db_password_env} the password on the host?')} >&2; exit 1; fi; "
+        f"else echo {q(f'{s.db_server}에 {s.db_user}로 로그인하지 못했습니다 (cannot log in to {s.db_server} as {s.db_user}): .env의 {s.db_password_env}로도(TCP), unix 소켓의 root로도 안 됩니다')} >&2; "
+        f"echo {q(f'{s.db_service}가 실행 중인지, .env의 {s.db_password_env}가 호스트의 비밀번호와 같은지 확인하십시오')} >&2; exit 1; fi; "
         f'mysql --defaults-extra-file="$aopt" {tcp} -e "SELECT 1" {q(values.db_name(s.db_name, "db_name"))} >/dev/null 2>&1 '
         f'|| {{ mysql "${{admin[@]}}" < "$sql"; {ch(f"database {s.db_name}, account {s.db_app_user}")}; }}; '
         f'mysql --defaults-extra-file="$bopt" {tcp} -e "SELECT 1" {q(s.db_name)} >/dev/null 2>&1 '

@@ -69,7 +69,10 @@ def _local(path: str, what: str) -> str:
     try:
         return p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read {what} {p}: {exc.strerror}", "fix the setting") from None
+        raise ConfigError(
+            f"{what} 파일을 읽지 못했습니다: {p} ({exc.strerror})",
+            "인벤토리의 그 설정이 이 컴퓨터에 있는, 읽을 수 있는 파일을 가리키게 고치십시오",
+        ) from None
 
 
 def clone_uploads(comp: str):
@@ -78,10 +81,10 @@ def clone_uploads(comp: str):
         key, known = deploy_key(s, comp), s.git_known_hosts
         if key:
             out.append(Upload(key_path(s, comp), "600", f"배포 키 ({comp}_deploy_key)",
-                              lambda secrets: _local(key, "deploy key")))  # fmt: skip
+                              lambda secrets: _local(key, f"배포 키({comp}_deploy_key)")))  # fmt: skip
         if known:
             out.append(Upload(known_hosts_path(s), "644", "git 호스트 키 (git_known_hosts)",
-                              lambda secrets: _local(known, "known_hosts")))  # fmt: skip
+                              lambda secrets: _local(known, "git_known_hosts")))  # fmt: skip
         return tuple(out)
 
     return uploads
@@ -96,8 +99,8 @@ def clone_command(s: Settings, comp: str, checkout: str) -> str:
     configured = bool(deploy_key(s, comp) or s.git_known_hosts)
     if not want:
         return tracked(
-            f"if [ -d {d}/.git ]; then echo {q(f'{comp}_repo is empty: the origin is not checked')}; "
-            f"else echo {q(f'{checkout} is no git checkout and {comp}_repo is empty: set it in the inventory')} >&2; exit 1; fi"
+            f"if [ -d {d}/.git ]; then echo {q(f'{comp}_repo가 비어 있어 origin은 확인하지 않았습니다')}; "
+            f"else echo {q(f'{checkout}은(는) git 체크아웃이 아니고 {comp}_repo도 비어 있습니다: 인벤토리에 {comp}_repo를 적으십시오')} >&2; exit 1; fi"
         )
     sync = (
         f'[ "$(git -C {d} config core.sshCommand || true)" = {q(ssh)} ] || '
@@ -109,9 +112,9 @@ def clone_command(s: Settings, comp: str, checkout: str) -> str:
     return tracked(
         f"{NORM_FN}; want={q(want)}; "
         f"if [ -d {d}/.git ]; then have=$(git -C {d} remote get-url -- {remote}) "
-        f"|| {{ echo {q(f'{checkout} has no remote {s.git_remote}')} >&2; exit 1; }}; "
-        f'[ "$(norm "$have")" = "$(norm "$want")" ] || {{ echo {q(checkout)}" is a checkout of $have, "'
-        f"{q(f'not {want} ({comp}_repo)')} >&2; exit 1; }}; "
+        f"|| {{ echo {q(f'{checkout}에 {s.git_remote} 리모트가 없습니다')} >&2; exit 1; }}; "
+        f'[ "$(norm "$have")" = "$(norm "$want")" ] || {{ echo {q(checkout)}"의 origin은 $have입니다. "'
+        f"{q(f'{want}({comp}_repo)가 아닙니다')} >&2; exit 1; }}; "
         f'else git clone -q --origin={remote} --branch={q(s.git_branch)} {clone_opts}-- "$want" {d}; '
         f"{ch(f'git clone {want} ({s.git_branch})')}; fi; " + sync + "true",
         f"{checkout} ({want})",

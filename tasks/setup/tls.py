@@ -111,13 +111,13 @@ def _ca_bytes(s: Settings) -> bytes:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(
-            f"acme_ca_bundle {path}: cannot read it on this machine ({exc.strerror})",
-            "name the CA bundle (PEM) that signed the ACME server's certificate, or leave "
-            "acme_ca_bundle empty for a public ACME server",
+            f"acme_ca_bundle {path}: 이 컴퓨터에서 읽지 못했습니다 ({exc.strerror})",
+            "acme_ca_bundle에 ACME 서버의 인증서를 서명한 CA 번들(PEM)을 지정하거나, 공개 ACME "
+            "서버라면 비워 두십시오",
         ) from None
     if b"-----BEGIN CERTIFICATE-----" not in data:
-        raise ConfigError(f"acme_ca_bundle {path} holds no PEM certificate",
-                          "name a PEM file (-----BEGIN CERTIFICATE-----)")  # fmt: skip
+        raise ConfigError(f"acme_ca_bundle {path}에 PEM 인증서가 없습니다",
+                          "PEM 파일(-----BEGIN CERTIFICATE-----)을 지정하십시오")  # fmt: skip
     return data
 
 
@@ -174,7 +174,7 @@ def acme_command(v: RunView) -> str:
     probe = f"{s.acme_webroot}/.well-known/acme-challenge/dojangkok-probe"
     covers = " ".join(
         f"openssl x509 -in {cert} -noout -checkhost {q(n)} | grep -q ' does match' "
-        f"|| need={q(f'{n} is not in it')};"
+        f"|| need={q(f'인증서에 {n} 없음')};"
         for n in names
     )
     return tracked(
@@ -196,12 +196,12 @@ def acme_command(v: RunView) -> str:
         + " >&2; exit 1; }; "
         # a new certificate only when there is none, it expires soon, its names or server
         # changed, or its renewal would not go through the webroot and reload nginx
-        f"need=; if [ ! -s {cert} ]; then need='no certificate yet'; "
+        f"need=; if [ ! -s {cert} ]; then need='인증서 없음'; "
         f"elif ! openssl x509 -in {cert} -noout -checkend {RENEW_DAYS * 86400} >/dev/null; then "
-        f"need='fewer than {RENEW_DAYS} days left'; else {covers} "
-        f"grep -qxF {q(f'server = {s.acme_server}')} {renewal} 2>/dev/null || need='acme_server changed'; "
+        f"need='만료까지 {RENEW_DAYS}일 미만'; else {covers} "
+        f"grep -qxF {q(f'server = {s.acme_server}')} {renewal} 2>/dev/null || need='acme_server 바뀜'; "
         f"grep -qx 'authenticator = webroot' {renewal} 2>/dev/null "
-        f"&& grep -qxF {q(f'renew_hook = {DEPLOY_HOOK}')} {renewal} || need='its renewal differs'; fi; "
+        f"&& grep -qxF {q(f'renew_hook = {DEPLOY_HOOK}')} {renewal} || need='갱신 설정이 다름'; fi; "
         'if [ -n "$need" ]; then '
         # nginx answers the challenge on port 80 before any certificate exists
         f"boot={boot}; printf '%s\\n' {q(bootstrap_conf(s))} > \"$boot\"; "
@@ -255,7 +255,7 @@ def off_command(v: RunView) -> str:
 
 
 def command(v: RunView) -> str:
-    mode = site.require_tls(v.s, f"host {v.host.alias}")
+    mode = site.require_tls(v.s, f"호스트 {v.host.alias}")
     return {"acme": acme_command, "provided": provided_command, "off": off_command}[mode](v)
 
 

@@ -55,18 +55,18 @@ def read(s: Session, comp: App, also: dict[str, str] | None = None) -> FirstLook
     ok, head = got[HEAD]
     if not ok:
         raise ConfigError(
-            f"{checkout} on {alias} is not a git checkout {s.view.host.user} can use: "
-            f"{head or 'failed'}",
-            "check the *_dir settings and ansible_user for this host, or set the host up first",
+            f"{alias}의 {checkout}은(는) {s.view.host.user} 계정이 쓸 수 있는 git 체크아웃이 "
+            f"아닙니다: {head or '실패'}",
+            "이 호스트의 *_dir 설정과 ansible_user를 확인하거나, 먼저 setup을 실행하십시오",
         )
     head = head.splitlines()[-1] if head else ""  # a warning git printed comes before it
     stack = records.parse_stack(got[STACK][1])
     for rev in stack:
         if not values.is_revision(rev):
             raise ConfigError(
-                f"the deployed-revision record {records.state_file(s)} on {alias} holds "
-                f"{rev!r}, not a commit id",
-                'fix that file (a JSON list of commit ids under "deployed") or remove it',
+                f"{alias}의 배포 리비전 기록 {records.state_file(s)}에 커밋 ID가 아닌 값이 "
+                f"있습니다: {rev!r}",
+                '그 파일을 고치거나("deployed" 아래 커밋 ID의 JSON 목록) 지우십시오',
             )
     first = FirstLook(head, tuple(stack), {name: got[name] for name in also})
     s.set(from_rev=strategy_for(s.view.strategy).deployed_from(s, comp, first))

@@ -27,8 +27,10 @@ from dataclasses import dataclass
 
 from tasks.apps import registry
 from tasks.apps.base import App, strategy_for
+from tasks.durations import downtime_text, duration_text
 from tasks.engine.console import Console
 from tasks.engine.lock import HostLock
+from tasks.engine.report import result_text
 from tasks.engine.view import RunView, new_run_id
 from tasks.errors import ConfigError, DeployToolError, StepFailed
 from tasks.hosts import environment
@@ -88,7 +90,7 @@ def runs_in_parallel(todo: list[Job], opts: Options, parallel: bool, sequential:
     one-by-one order: its outages are spaced out)."""
     if parallel and sequential:
         raise ConfigError(
-            "--parallel and --sequential contradict each other", "give at most one of them"
+            "--parallel과 --sequential은 함께 쓸 수 없습니다", "둘 중 하나만 쓰십시오"
         )
     if parallel or sequential:
         return parallel
@@ -182,16 +184,16 @@ def _note(c: App, strategy: str, host: Host) -> str:
 def _table(console: Console, results: list[Outcome], todo: list[Job], total: float) -> None:
     done = {r.job.number for r in results}
     rows = [
-        (r.job.component.name, r.job.host.alias, r.result, f"{r.seconds:.1f}s",
-         "-" if r.downtime is None else f"{r.downtime:.1f}s")
+        (r.job.component.name, r.job.host.alias, result_text(r.result), duration_text(r.seconds),
+         downtime_text(r.downtime))
         for r in sorted(results, key=lambda r: r.job.number)
     ]  # fmt: skip
     rows += [
-        (j.component.name, j.host.alias, "not run", "", "") for j in todo if j.number not in done
+        (j.component.name, j.host.alias, "실행 안 함", "", "") for j in todo if j.number not in done
     ]
     console.out("")
     console.out("==========================================")
     console.out("  전체 배포 결과")
     console.table(("컴포넌트", "호스트", "결과", "소요", "다운타임"), rows, right=(3, 4))
-    console.out(f"  총 소요시간: {total:.1f}s")
+    console.out(f"  총 소요 시간: {duration_text(total)}")
     console.out("==========================================")

@@ -64,8 +64,8 @@ class Manual(Strategy):
         target = to or (records.previous(stack, v.from_rev) if not v.dry_run else "")
         if not target and not v.dry_run:
             raise ConfigError(
-                f"no previously deployed {app.name} revision is recorded on {v.host.alias}",
-                "pass --to=<revision> (see `fab history` or `git log` on the host)",
+                f"{v.host.alias}에 이전에 배포한 {app.name} 리비전 기록이 없습니다",
+                "--to=<리비전>을 주십시오 (`fab history`나 호스트의 `git log`로 찾을 수 있습니다)",
             )
         s.set(target=target or TARGET_PLACEHOLDER)
         s.set_recovery(f"fab -H {v.host.alias} rollback-{app.name} --to={s.view.back_to[:12]}")
@@ -80,11 +80,11 @@ def refuse_if_converted(s: Session, comp: App) -> None:
     """The manual strategy on a host converted to releases would change what does not serve."""
     if not s.view.dry_run and s.sh(is_converted(comp, s.view)).ok:
         raise ConfigError(
-            f"{comp.label} on {s.view.host.alias} runs the release strategy "
-            "(releases under releases_root): the manual strategy would change files that no "
-            "longer serve",
-            "deploy with --strategy=release (the default setting), and roll back with "
-            f"`fab -H {s.view.host.alias} rollback-{comp.name}`",
+            f"{s.view.host.alias}의 {comp.label}은(는) release 전략으로 돌고 있습니다 "
+            "(releases_root 아래 release): manual 전략은 더 이상 서비스하지 않는 파일을 바꾸게 "
+            "됩니다 (runs the release strategy)",
+            "--strategy=release(기본 설정)로 배포하고, 롤백은 "
+            f"`fab -H {s.view.host.alias} rollback-{comp.name}`으로 하십시오",
         )
 
 

@@ -27,11 +27,11 @@ def version_command(v: RunView, comp: str) -> str:
     rev = v.back_to[:12]
     return (
         f"want=$({drift.lookup(v, comp, 'version')}); "
-        f"got=$({served_version(url, match, site.names(v.s))}) || {{ echo {q(f'cannot read the served version from {url}')} >&2; exit 1; }}; "
-        f'if [ -z "$want" ]; then echo "serves $got (no version recorded for {rev}: not compared)"; '
-        f'elif [ "$got" = "$want" ]; then echo "serves $got, as {rev} did"; '
-        f'else echo "serves $got, but {rev} served $want when it was recorded: '
-        f'this is not the version rolled back to" >&2; exit 1; fi'
+        f"got=$({served_version(url, match, site.names(v.s))}) || {{ echo {q(f'{url}에서 제공 중인 버전을 읽지 못했습니다')} >&2; exit 1; }}; "
+        f'if [ -z "$want" ]; then echo "제공 버전 $got ({rev}의 버전 기록이 없어 비교하지 않음)"; '
+        f'elif [ "$got" = "$want" ]; then echo "제공 버전 $got: {rev}의 기록과 같습니다"; '
+        f'else echo "제공 버전 $got: {rev}의 기록은 $want입니다. '
+        f'롤백하려던 버전이 아닙니다" >&2; exit 1; fi'
     )
 
 

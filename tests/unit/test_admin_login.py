@@ -48,7 +48,7 @@ def host(user, admin=""):
 def test_admin_user_needs_another_deploy_login(user):
     with pytest.raises(ConfigError) as err:
         connect.connect_admin(host(user, admin="admin"), Secrets({}))
-    assert "admin_user=admin" in err.value.problem and "ansible_user" in err.value.fix
+    assert "admin_user(admin)와 배포 계정" in err.value.problem and "ansible_user" in err.value.fix
 
 
 def test_without_admin_user_nothing_is_attached():

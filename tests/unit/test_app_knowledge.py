@@ -69,7 +69,7 @@ def test_an_unknown_app_is_refused_by_name_not_taken_for_another():
     from tasks.apps import env
     from tasks.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="no app 'web'"):
+    with pytest.raises(ConfigError, match="알 수 없는 앱입니다: 'web'"):
         env.of("web", Settings())  # was: the AI server's .env
 
 
@@ -87,15 +87,15 @@ def test_the_fab_tasks_of_each_app_come_from_the_registry():
 @pytest.mark.parametrize(
     ("strategy", "name", "expected"),
     [
-        ("manual", "frontend", ["git checkout /app/frontend", "the web root /var/www/dojangkok"]),
+        ("manual", "frontend", ["git 체크아웃 /app/frontend", "웹 루트 /var/www/dojangkok"]),
         ("manual", "backend",
-         ["git checkout /app/backend", "unit dojangkok.service and the user it runs as"]),
-        ("manual", "ai", ["git checkout /app/ai-server", "the venv /app/ai-server/venv/bin/python",
-                          "unit fastapi.service and the user it runs as"]),
-        ("release", "frontend", ["git checkout /app/frontend"]),
+         ["git 체크아웃 /app/backend", "유닛 dojangkok.service와 그 실행 사용자"]),
+        ("manual", "ai", ["git 체크아웃 /app/ai-server", "venv /app/ai-server/venv/bin/python",
+                          "유닛 fastapi.service와 그 실행 사용자"]),
+        ("release", "frontend", ["git 체크아웃 /app/frontend"]),
         ("release", "backend",
-         ["git checkout /app/backend", "user dojangkok (the backend service's user)"]),
-        ("release", "ai", ["git checkout /app/ai-server", "user dojangkok-ai (the ai service's user)"]),
+         ["git 체크아웃 /app/backend", "사용자 dojangkok (backend 서비스의 실행 사용자)"]),
+        ("release", "ai", ["git 체크아웃 /app/ai-server", "사용자 dojangkok-ai (ai 서비스의 실행 사용자)"]),
     ],
 )  # fmt: skip
 def test_a_deploy_checks_what_its_app_needs_on_the_host(strategy, name, expected):

@@ -74,6 +74,6 @@ def test_a_host_on_java_11_is_refused_before_it_is_touched(tmp_path, origin):
     s, remote = session(tmp_path, origin, 'openjdk version "11.0.24" 2024-07-16', lines)
     with pytest.raises(ConfigError) as err:
         prepare(s, BACKEND)
-    assert "class file 61 (Java 17)" in str(err.value) and "cpu runs Java 11" in str(err.value)
+    assert "class file 61 (Java 17)" in str(err.value) and "cpu의 Java는 11입니다" in str(err.value)
     assert [(st.number, st.status) for st in s.report.steps][-1] == ("L3", "failed")
     assert len(remote.calls) == 1

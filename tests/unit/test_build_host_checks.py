@@ -36,7 +36,9 @@ def test_a_host_build_for_a_java_the_host_lacks_is_refused_before_the_plan():
     s = make_session(remote, "backend", build_on="host")
     with pytest.raises(ConfigError) as err:
         prepare(s, BACKEND)
-    assert "build.gradle asks for Java 17" in str(err.value) and "Java 11" in str(err.value)
+    assert "build.gradle은 Java 17을(를) 요구하는데" in str(err.value) and "Java 11" in str(
+        err.value
+    )
     assert [(st.number, st.status) for st in s.report.steps] == [("L3", "failed")]
     assert len(remote.calls) == 2  # the facts and build.gradle: reads only
 
@@ -49,7 +51,10 @@ def test_a_host_build_of_the_ai_server_without_a_package_index_is_refused_naming
     with pytest.raises(ConfigError) as err:
         prepare(s, AI)
     text = str(err.value)  # the problem and its fix
-    assert "gpu cannot install the AI requirements" in text and "six==1.17.0" in text
+    assert (
+        "gpu에서 bbbbbbbbbbbb의 AI requirements를 설치할 수 없습니다" in text
+        and "six==1.17.0" in text
+    )
     assert "no-index" in text and "--build-on=local" in text
     assert [(st.number, st.status) for st in s.report.steps] == [("L3", "failed")]
 

@@ -64,8 +64,10 @@ def test_a_local_build_without_a_repo_setting_is_refused_before_any_host_is_touc
                  deploy.Options(build_on="local", dry_run=True)):  # fmt: skip
         with pytest.raises(ConfigError) as err:
             deploy.preflight(BACKEND, [host], secrets, opts)
-        assert "needs backend_repo" in err.value.problem
-        assert "set backend_repo in the inventory" in err.value.fix
+        assert (
+            "backend 로컬 빌드(build_on=local)에는 backend_repo이 필요합니다" in err.value.problem
+        )
+        assert "인벤토리에 backend_repo을 저장소 URL로 적거나" in err.value.fix
     deploy.preflight(BACKEND, [host], secrets, deploy.Options(build_on="host", yes=True))
     deploy.preflight(BACKEND, [host], secrets, deploy.Options(build_on="local", yes=True),
                      task="rollback")  # fmt: skip
@@ -96,8 +98,8 @@ def test_a_host_whose_checkout_names_another_origin_is_refused_naming_both(tmp_p
     with pytest.raises(ConfigError) as err:
         prepare(s, BACKEND)
     problem = err.value.problem
-    assert f"has origin {host_origin}, but backend_repo is {REPO}" in problem
-    assert "nothing was changed" in problem
+    assert f"origin은 {host_origin}인데 backend_repo은 {REPO}입니다" in problem
+    assert "아무것도 바꾸지 않았습니다" in problem
     assert f"remote set-url origin {REPO}" in err.value.fix
     assert len(remote.calls) == 1  # only the facts were read
     assert not (tmp_path / "builds").exists()  # nothing fetched, nothing built here
@@ -105,14 +107,14 @@ def test_a_host_whose_checkout_names_another_origin_is_refused_naming_both(tmp_p
 
 def test_without_the_setting_the_host_is_not_even_asked(tmp_path):
     s, remote = session(tmp_path, REPO, repo="")
-    with pytest.raises(ConfigError, match="needs backend_repo"):
+    with pytest.raises(ConfigError, match="backend_repo이 필요합니다"):
         prepare(s, BACKEND)
     assert remote.calls == []
 
 
 def test_a_host_checkout_without_the_remote_is_refused(tmp_path):
     s, remote = session(tmp_path, "")
-    with pytest.raises(ConfigError, match="has no origin remote"):
+    with pytest.raises(ConfigError, match="origin 리모트가 없습니다"):
         prepare(s, BACKEND)
     assert len(remote.calls) == 1
 
@@ -127,7 +129,7 @@ def test_the_fetch_takes_the_inventory_s_url_whatever_the_host_says():
 def test_the_branch_head_the_host_reports_must_be_a_commit_id():
     v = make_view("backend", settings=Settings(backend_repo=REPO), build_on="local",
                   to_rev="--output=/tmp/x").but(build=Build("local"))  # fmt: skip
-    with pytest.raises(ConfigError, match="not a commit id"):
+    with pytest.raises(ConfigError, match="커밋 ID가 아닙니다"):
         checkout.rev_asked(v)
     assert checkout.rev_asked(v.but(to_rev="b" * 40)) == "b" * 40
     assert checkout.rev_asked(v.but(build=Build("local", requested="abc1234"))) == "abc1234"

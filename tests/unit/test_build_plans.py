@@ -39,7 +39,7 @@ def test_build_on_is_per_component_and_the_flag_wins():
     s = s.replace(build_on="local", ai_build_on="host")
     assert (build_on_for(s, "backend"), build_on_for(s, "ai")) == ("local", "host")
     assert build_on_for(s, "ai", "local") == "local"
-    with pytest.raises(ConfigError, match="unknown build_on 'laptop'"):
+    with pytest.raises(ConfigError, match="build_on 'laptop': 알 수 없는 빌드 위치입니다"):
         build_on_for(s.replace(build_on="laptop"), "frontend")
 
 
@@ -116,7 +116,7 @@ def test_the_host_checks_every_file_and_nothing_else():
     v = local("frontend", "release").but(build=Build("local", "b" * 40, artifact=a))
     cmd = ship.verify(v)
     assert f"sha256sum --strict --quiet -c {ship.manifest_path(v)}" in cmd
-    assert '[ "$n" -eq 2 ]' in cmd and "nothing was switched" in cmd
+    assert '[ "$n" -eq 2 ]' in cmd and "아무것도 전환하지 않았습니다" in cmd
     assert manifest(a) == f"{0:064x}  static/f0.js\n{1:064x}  static/f1.js\n"
     v = local("ai", "release").but(build=Build("local", "b" * 40, artifact=art("wheelhouse")))
     cmd = ship.verify(v)
@@ -220,7 +220,9 @@ def test_an_unpushed_revision_is_refused(tmp_path, origin):
     (origin / "VERSION").write_text("2\n")
     git("commit", "-qam", "v2, not pushed", cwd=origin)
     sha = git("rev-parse", "HEAD", cwd=origin)
-    with pytest.raises(ConfigError, match=f"revision {sha[:7]}.* is not on .*never pushed"):
+    with pytest.raises(
+        ConfigError, match=f"리비전 {sha[:7]}.*에 없습니다: push하지 않았거나 잘못 적었습니다"
+    ):
         checkout.revision(view_for(tmp_path, origin, requested=sha[:7]))
 
 
@@ -230,15 +232,15 @@ def test_a_revision_on_another_branch_is_refused(tmp_path, origin):
     git("commit", "-qam", "feature", cwd=origin)
     git("push", "-q", "origin", "feature", cwd=origin)
     sha = git("rev-parse", "HEAD", cwd=origin)
-    with pytest.raises(ConfigError, match="not on its main branch"):
+    with pytest.raises(ConfigError, match="있지만 main 브랜치에는 없습니다"):
         checkout.revision(view_for(tmp_path, origin, requested=sha))
 
 
 def test_no_origin_in_the_inventory_is_a_clear_refusal(tmp_path):
     v = local("backend", settings=Settings(build_work_dir=str(tmp_path))).but(build=Build("local"))
-    with pytest.raises(ConfigError, match="needs backend_repo") as err:
+    with pytest.raises(ConfigError, match="backend_repo이 필요합니다") as err:
         checkout.revision(v)
-    assert "set backend_repo in the inventory" in err.value.fix
+    assert "인벤토리에 backend_repo을 저장소 URL로 적거나" in err.value.fix
 
 
 def test_the_runbook_has_the_second_method_in_the_manual_s_words():

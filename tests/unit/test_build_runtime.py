@@ -63,13 +63,13 @@ def test_a_jar_for_a_newer_java_is_refused_naming_both_sides():
     with pytest.raises(ConfigError) as err:
         runtime.check_java("kr.a.App", 65, host(java='openjdk version "17.0.9"'), "/usr/bin/java")
     text = str(err.value)
-    assert "class file 65 (Java 21)" in text and "cpu runs Java 17" in text
+    assert "class file 65 (Java 21)" in text and "cpu의 Java는 17입니다" in text
     assert "openjdk-21-jre-headless" in err.value.fix
     assert "Java 17" in runtime.check_java("kr.a.App", 61, host(), "/usr/bin/java")
 
 
 def test_a_host_whose_java_says_nothing_is_refused():
-    with pytest.raises(ConfigError, match="did not say its version"):
+    with pytest.raises(ConfigError, match="버전을 알려 주지 않았습니다"):
         runtime.check_java("kr.a.App", 61, host(java="bash: /usr/bin/java: not found"), "java")
 
 
@@ -86,11 +86,11 @@ def test_what_build_gradle_asks_for():
 def test_a_host_build_needs_a_jdk_as_new_as_build_gradle_asks():
     gradle = (APPS / "backend" / "build.gradle").read_text()
     assert "17" in runtime.check_gradle(gradle, host(), "/usr/bin/java")
-    with pytest.raises(ConfigError, match="no JDK"):
+    with pytest.raises(ConfigError, match="JDK가 없어"):
         runtime.check_gradle(gradle, host(javac=""), "/usr/bin/java")
     with pytest.raises(ConfigError) as err:
         runtime.check_gradle(gradle, host(javac="javac 11.0.2"), "/usr/bin/java")
-    assert "asks for Java 17" in str(err.value) and "Java 11" in str(err.value)
+    assert "Java 17을(를) 요구하는데" in str(err.value) and "Java 11" in str(err.value)
 
 
 def test_the_host_s_python_accepts_its_own_wheels_and_no_other():
@@ -108,15 +108,15 @@ def test_a_wheelhouse_for_the_wrong_python_is_refused_naming_both_sides():
         "fastapi-0.1-py3-none-any.whl",
         "pydantic_core-2.0-cp311-cp311-manylinux_2_17_x86_64.whl",
     ]
-    assert "2 wheels fit gpu's Python 3.11" in runtime.check_wheels(good, PY311, "gpu")
+    assert "wheel 2개가 gpu의 Python 3.11" in runtime.check_wheels(good, PY311, "gpu")
     wrong = [*good, "pydantic_core-2.0-cp312-cp312-manylinux_2_17_x86_64.whl"]
     with pytest.raises(ConfigError) as err:
         runtime.check_wheels(wrong, PY311, "gpu")
     assert "cp312-cp312-manylinux_2_17_x86_64" in str(err.value)
-    assert "gpu's Python 3.11 (cp311, x86_64, glibc 2.36)" in str(err.value)
+    assert "gpu의 Python 3.11 (cp311, x86_64, glibc 2.36)" in str(err.value)
     with pytest.raises(ConfigError, match="aarch64"):
         runtime.check_wheels(["x-1-cp311-cp311-manylinux_2_17_aarch64.whl"], PY311, "gpu")
-    with pytest.raises(ConfigError, match="not a wheel"):
+    with pytest.raises(ConfigError, match="wheel이 아님"):
         runtime.check_wheels(["x-1.0.tar.gz"], PY311, "gpu")
 
 
@@ -136,8 +136,10 @@ def test_native_code_for_another_architecture_is_refused(tmp_path):
     assert found == [("META-INF/native/libx.so", "x86_64")]
     with pytest.raises(ConfigError) as err:
         runtime.check_natives(found, host(machine="aarch64"), "the jar")
-    assert "x86_64" in str(err.value) and "cpu is aarch64" in str(err.value)
-    assert "2 native" not in runtime.check_natives(found, host(machine="x86_64"), "the jar")
+    assert "x86_64용 네이티브 코드가 있습니다" in str(err.value) and "cpu는 aarch64입니다" in str(
+        err.value
+    )
+    assert "네이티브 파일 2개" not in runtime.check_natives(found, host(machine="x86_64"), "jar")
     (tmp_path / "t").mkdir()
     (tmp_path / "t" / "addon.node").write_bytes(elf(0xB7))
     assert runtime.tree_natives(tmp_path / "t") == [("addon.node", "aarch64")]
@@ -146,9 +148,9 @@ def test_native_code_for_another_architecture_is_refused(tmp_path):
 def test_a_host_build_of_the_frontend_needs_node_as_new_as_engines():
     pkg = (APPS / "frontend" / "package.json").read_text()  # engines.node >=18
     assert "v20" in runtime.check_node(pkg, host(node="v20.11.0"))
-    with pytest.raises(ConfigError, match="no node"):
+    with pytest.raises(ConfigError, match="node가 없어"):
         runtime.check_node(pkg, host(node=""))
-    with pytest.raises(ConfigError, match="asks for node >=18"):
+    with pytest.raises(ConfigError, match="node >=18을\\(를\\) 요구하는데"):
         runtime.check_node(pkg, host(node="v16.20.0"))
 
 

@@ -52,7 +52,9 @@ def rendered(group: str = "cpu", **settings) -> dict[str, str]:
 def test_each_group_gets_its_files():
     assert [f.key for f in render.config_files(host("cpu"))] == ["mysql", "backend", "nginx"]
     assert [f.key for f in render.config_files(host("gpu"))] == ["ai"]
-    with pytest.raises(ConfigError, match="neither group"):
+    with pytest.raises(
+        ConfigError, match="\\[cpu\\]와 \\[gpu\\] 어느 그룹에도 없어 올릴 설정이 없습니다"
+    ):
         render.config_files(Host("x", "a", None, 22, None, ("db",), Settings()))
 
 
@@ -273,9 +275,9 @@ def test_state_round_trip_and_changes():
     assert [c.file.key for c in found] == ["mysql", "backend", "nginx"]
     diff = found[1].diff("cpu")
     assert "-Restart=no" in diff and "+Restart=on-failure" in diff
-    assert "absent" in found[0].diff("cpu")
+    assert "(cpu, 없음)" in found[0].diff("cpu")
     assert not found[2].content_changed
-    assert "remove /etc/nginx/sites-enabled/default" in found[2].diff("cpu")
+    assert "삭제 /etc/nginx/sites-enabled/default" in found[2].diff("cpu")
 
 
 def test_a_mode_only_change_does_not_restart():
@@ -321,7 +323,7 @@ def test_nothing_to_change_says_so_and_reloads_nothing():
         conn, host_state=state_output(texts, link="/etc/nginx/sites-available/dojangkok")
     )
     assert push_host(conn, h, out) == []
-    assert any("no changes" in line for line in out)
+    assert any("변경 없음: cpu의 설정이 이미 최신입니다" in line for line in out)
     assert not re.search(r"systemctl|nginx -s|install -m", conn.commands())
 
 
@@ -333,7 +335,7 @@ def test_dry_run_shows_the_diff_and_changes_nothing():
     assert any("+innodb_buffer_pool_size = 1G" in line for line in out)
     # one read-only check of what the units rely on, one read of the files: nothing else
     assert not conn.uploads and len(conn.calls) == 2
-    assert "missing: user dojangkok" in conn.calls[0][1]
+    assert "missing: 사용자 dojangkok" in conn.calls[0][1]
 
 
 def test_the_push_validates_before_it_installs_and_restarts_only_what_changed():
@@ -384,7 +386,7 @@ def test_a_failed_restart_puts_the_old_files_back():
         push_host(conn, h, out)
     assert err.value.rolled_back is True
     cmds = conn.commands()
-    restore = cmds.index("restored from")
+    restore = cmds.index("복원했습니다:")
     assert restore > cmds.index("restart dojangkok")
     assert "daemon-reload" in cmds[restore:] and "restart dojangkok" in cmds[restore:]
     assert "disable --now" not in cmds  # it was not new: it is restarted with its old file
@@ -398,14 +400,14 @@ def test_a_new_unit_that_fails_is_removed_and_said_so():
     with pytest.raises(StepFailed) as err:
         push_host(conn, h, out)
     assert err.value.rolled_back is True and err.value.report.result == "rolled-back"
-    assert "the new unit(s) dojangkok were removed" in err.value.fix
+    assert "새로 만든 유닛 dojangkok은(는) 지웠고" in err.value.fix
     cmds = conn.commands()
     after = cmds[cmds.index("systemctl disable --now -q -- dojangkok") :]
-    assert "restored from" in after and "daemon-reload" in after
+    assert "복원했습니다:" in after and "daemon-reload" in after
     assert "systemctl restart dojangkok" not in after
     assert (
-        any("the new unit dojangkok.service was removed" in line for line in out)
-        or "the new unit dojangkok.service was removed" in after
+        any("새 유닛 dojangkok.service를 지웠습니다" in line for line in out)
+        or "새 유닛 dojangkok.service를 지웠습니다" in after
     )
     # the failed check showed the service's journal
     assert any("journalctl -u dojangkok -n 30" in line for line in out)
@@ -509,7 +511,10 @@ def test_swap_in_a_container_is_skipped_with_a_message(tmp_path):
     env = stubs(tmp_path, "/swapfile: swapon failed: Operation not permitted", "systemd-nspawn")
     res = run_swap(tmp_path, env)
     assert res.returncode == 0, res.stderr
-    assert "swapon is not permitted in a container (systemd-nspawn): skipped" in res.stdout
+    assert (
+        "컨테이너에서는 swapon을 쓸 수 없습니다 (swapon not permitted) (systemd-nspawn): 건너뜀"
+        in res.stdout
+    )
     assert (tmp_path / "swapfile").stat().st_size == 1024 * 1024
     assert oct((tmp_path / "swapfile").stat().st_mode)[-3:] == "600"
     assert (tmp_path / "fstab").read_text() == ""  # a container must not try it at boot
@@ -527,7 +532,7 @@ def test_swap_is_idempotent(tmp_path):
     assert fstab.count("swap sw 0 0") == 1
     (tmp_path / "active").write_text(str(tmp_path / "swapfile") + "\n")
     res = run_swap(tmp_path, env)
-    assert "already on" in res.stdout
+    assert "이미 켜져 있습니다" in res.stdout
     assert (tmp_path / "fstab").read_text() == fstab
     assert (tmp_path / "log").read_text().count("mkswap") == 1
 

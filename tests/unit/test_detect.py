@@ -110,7 +110,7 @@ def test_without_a_host_the_manuals_target_is_assumed():
 
 
 def test_an_unknown_database_server_is_refused():
-    with pytest.raises(ConfigError, match="mariadb and mysql"):
+    with pytest.raises(ConfigError, match="mariadb와 mysql뿐입니다"):
         host("cpu", UBUNTU, db_server="postgres")
 
 
@@ -130,7 +130,7 @@ def test_the_jdk_is_the_distributions_own_17_or_on_debian_13_its_21():
     )
     bare = Host("cpu", "x", "u", 22, None, ("cpu",), Settings())
     rows = {name: origin for name, _, origin in detect.report(bare, trixie)}
-    assert rows["host_packages"] == "detected: for cpu on debian 13 amd64 with mariadb"
+    assert rows["host_packages"] == "detected: debian 13 amd64의 cpu 역할, mariadb 기준"
 
 
 def _site(facts: detect.Facts) -> str:

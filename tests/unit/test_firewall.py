@@ -97,24 +97,24 @@ def test_an_unknown_cpu_address_is_refused_naming_ai_allow_from(cpu, problem):
 @pytest.mark.parametrize(
     ("raw", "problem"),
     [
-        ('["cpu.example"]', "no host names"),
+        ('["cpu.example"]', "호스트 이름은 안 됩니다"),
         ('["10.0.0.1/8"]', "10.0.0.0/8"),
-        ('"10.0.0.0/8"', "JSON list"),
-        ('["10.0.0.0/33"]', "IP address"),
+        ('"10.0.0.0/8"', "JSON 목록이어야 합니다"),
+        ('["10.0.0.0/33"]', "IP 주소나 네트워크가 아닙니다"),
     ],
 )
 @pytest.mark.parametrize("key", ["ssh_allow_from", "ai_allow_from"])
 def test_bad_source_ranges_are_refused_naming_the_key(key, raw, problem):
     with pytest.raises(ConfigError) as err:
         Settings.from_vars({key: raw}, where="hosts.ini:3")
-    assert f"setting {key} in hosts.ini:3" in str(err.value)
+    assert f"hosts.ini:3의 설정 {key}:" in str(err.value)
     assert problem in str(err.value) + err.value.fix
 
 
 def test_firewall_is_on_or_off():
     assert Settings().firewall == "on"
     assert Settings.from_vars({"firewall": "off"}).firewall == "off"
-    with pytest.raises(ConfigError, match="setting firewall .* must be one of on, off"):
+    with pytest.raises(ConfigError, match="설정 firewall: 다음 중 하나여야 합니다: on, off"):
         Settings.from_vars({"firewall": "yes"})
 
 

@@ -112,7 +112,7 @@ def test_a_second_ctrl_c_detaches_and_hands_the_lock_to_the_host():
 def test_a_unit_that_ends_without_a_result_is_an_error():
     remote = FakeRemote([("tail -", 0, lines(EVENTS[:2]))])
     s = make_session(remote)
-    with pytest.raises(hostscript.StepFailed, match="ended without a result"):
+    with pytest.raises(hostscript.StepFailed, match="결과 없이 끝났습니다"):
         hostscript.follow(s)
 
 

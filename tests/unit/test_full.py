@@ -37,7 +37,7 @@ def test_the_operator_decides_when_told(todo):
     release = todo("[all:vars]\nstrategy=release\n")
     assert not full.runs_in_parallel(release, Options(), False, True)
     assert full.runs_in_parallel(todo(), Options(strategy="manual"), True, False)
-    with pytest.raises(ConfigError, match="contradict"):
+    with pytest.raises(ConfigError, match="함께 쓸 수 없습니다"):
         full.runs_in_parallel(release, Options(), True, True)
 
 

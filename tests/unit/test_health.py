@@ -67,5 +67,9 @@ def test_fab_health_records_nothing_when_a_host_cannot_be_reached(tmp_path, monk
     monkeypatch.setenv("DOJANGKOK_ENV", str(tmp_path))  # a .env it cannot read: refused...
     with pytest.raises(Exit) as err:
         tasks.health.body(None)
-    assert err.value.code == 1 and "cannot read the secrets file" in str(err.value.message)
+    assert (
+        err.value.code == 1
+        and "비밀값 파일" in str(err.value.message)
+        and "읽지 못했습니다" in str(err.value.message)
+    )
     assert not (tmp_path / "history.jsonl").exists()  # ... and still no record

@@ -52,7 +52,7 @@ def test_parses_hosts_groups_and_precedence(inventory_file):
 def test_resolve_alias_or_group(inventory_file):
     inv = inventory.load(inventory_file(LAB_LIKE))
     assert [h.alias for h in inv.resolve("cpu")] == ["cpu"]
-    with pytest.raises(ConfigError, match="no host or group named 'gpx'") as err:
+    with pytest.raises(ConfigError, match="'gpx'라는 호스트나 그룹이 없습니다") as err:
         inv.resolve("gpx")
     assert "cpu" in err.value.fix and "gpu" in err.value.fix
 
@@ -63,12 +63,12 @@ def test_unknown_setting_is_an_error_naming_it(inventory_file):
 
 
 def test_bad_number_names_setting(inventory_file):
-    with pytest.raises(ConfigError, match="backend_health_tries .* whole number"):
+    with pytest.raises(ConfigError, match="설정 backend_health_tries: 정수여야 합니다: 'twelve'"):
         inventory.load(inventory_file("[cpu]\ncpu\n[cpu:vars]\nbackend_health_tries=twelve\n"))
 
 
 def test_bad_json_list(inventory_file):
-    with pytest.raises(ConfigError, match="backend_smoke .* JSON list"):
+    with pytest.raises(ConfigError, match="설정 backend_smoke: JSON 목록이어야 합니다"):
         inventory.load(inventory_file("[cpu]\ncpu\n[cpu:vars]\nbackend_smoke=[{oops\n"))
 
 
@@ -76,7 +76,7 @@ def test_missing_file_and_empty_group(inventory_file, tmp_path):
     with pytest.raises(ConfigError, match="없습니다"):
         inventory.load(tmp_path / "nope.ini")
     inv = inventory.load(inventory_file("[cpu]\ncpu\n"))
-    with pytest.raises(ConfigError, match=r"no hosts in group \[gpu\]"):
+    with pytest.raises(ConfigError, match=r"\[gpu\] 그룹에 호스트가 없습니다"):
         inv.group("gpu")
 
 
@@ -128,18 +128,18 @@ def test_ranges(inventory_file):
 @pytest.mark.parametrize(
     ("line", "pattern"),
     [
-        ("web[5:1]", r"range \[5:1\] in 'web\[5:1\]' runs backwards"),
-        ("db-[c:a]", r"range \[c:a\] .* runs backwards"),
-        ("web[01:100]", r"zero-padded range \[01:100\] .* equal length"),
-        ("web[1:5:0]", r"has step 0"),
-        ("[1:3]:22", r"ambiguous: Ansible reads it as host '1', port 3"),
-        ("web_:2222", r"Ansible cannot read 'web_:2222' as a host"),
-        ("fe80::[1:3]", r"Ansible cannot read 'fe80::\[1:3\]'"),
-        ("[1:2:3:4:5:6:7::]:22", r"Ansible cannot read"),
-        ("web:", r"Ansible cannot read 'web:'"),
-        ("web:0", r"port 0"),
-        ("---", r"'---' starts a YAML document"),
-        ("[cpu", r"Ansible cannot read '\[cpu'.*section header stands alone"),
+        ("web[5:1]", r"'web\[5:1\]'의 범위 \[5:1\]가 거꾸로입니다"),
+        ("db-[c:a]", r"'db-\[c:a\]'의 범위 \[c:a\]가 거꾸로입니다"),
+        ("web[01:100]", r"범위 \[01:100\]: 0으로 채운 범위는 시작과 끝의 자릿수가 같아야"),
+        ("web[1:5:0]", r"범위 \[1:5:0\]: 간격이 0입니다"),
+        ("[1:3]:22", r"뜻이 모호합니다: Ansible은 이를 호스트 '1', 포트 3로 읽습니다"),
+        ("web_:2222", r"Ansible은 'web_:2222'를 호스트, 호스트:포트, 호스트 범위 어느 것으로도"),
+        ("fe80::[1:3]", r"Ansible은 'fe80::\[1:3\]'를 호스트"),
+        ("[1:2:3:4:5:6:7::]:22", r"어느 것으로도 읽지 못합니다"),
+        ("web:", r"Ansible은 'web:'를 호스트"),
+        ("web:0", r"'web:0'의 포트가 0입니다"),
+        ("---", r"'---'는 YAML 문서의 시작입니다"),
+        ("[cpu", r"Ansible은 '\[cpu'를 호스트.*섹션 머리는 한 줄에 혼자 쓰고"),
     ],
 )
 def test_host_patterns_refused(inventory_file, line, pattern):
@@ -265,48 +265,48 @@ def test_known_connection_keys(inventory_file):
 @pytest.mark.parametrize(
     ("text", "pattern"),
     [
-        ("[cpu]\ncpu ansible_hostt=10.0.0.2\n", r":2: unknown or unsupported connection variable 'ansible_hostt'(?s:.)*did you mean ansible_host\?"),
-        ("[cpu]\ncpu\n[cpu:vars]\nansible_ssh_common_args=-J x\n", r":4: unknown or unsupported connection variable 'ansible_ssh_common_args'"),
-        ("[cpu]\ncpu ansible_ssh_pass=x\n", r":2: ansible_ssh_pass: this tool takes no passwords"),
-        ("[cpu]\ncpu\n[all:vars]\nansible_become_pass=x\n", r":4: ansible_become_pass: this tool takes no passwords"),
-        ("[cpu]\ncpu ansible_connection=local\n", r":2: ansible_connection='local' \(host cpu\)"),
+        ("[cpu]\ncpu ansible_hostt=10.0.0.2\n", r":2: 모르거나 지원하지 않는 접속 변수입니다: 'ansible_hostt'(?s:.)*ansible_host을\(를\) 뜻했다면"),
+        ("[cpu]\ncpu\n[cpu:vars]\nansible_ssh_common_args=-J x\n", r":4: 모르거나 지원하지 않는 접속 변수입니다: 'ansible_ssh_common_args'"),
+        ("[cpu]\ncpu ansible_ssh_pass=x\n", r":2: ansible_ssh_pass: 이 도구는 인벤토리에서 비밀번호를 읽지 않습니다"),
+        ("[cpu]\ncpu\n[all:vars]\nansible_become_pass=x\n", r":4: ansible_become_pass: 이 도구는 인벤토리에서 비밀번호를 읽지 않습니다"),
+        ("[cpu]\ncpu ansible_connection=local\n", r":2: ansible_connection='local' \(호스트 cpu\): 이 도구는 ansible_connection=ssh로만"),
         ("[cpu]\ncpu ansible_become_method=su\n", r"ansible_become_method='su'.*sudo"),
         ("[cpu]\ncpu ansible_become_user=app\n", r"ansible_become_user='app'.*root"),
         ("[cpu]\ncpu\n[cpu:vars]\nbackend_servce=x\n", r"unknown setting 'backend_servce' in .*hosts.ini:4"),
         ("[cpu]\ncpu ansible_host={{ lookup('env', 'X') }}\n", r"cannot split|Jinja"),
-        ("[cpu]\ncpu ansible_host='{{ inventory_hostname }}.example'\n", r":2: the value of ansible_host is a Jinja template"),
-        ("[cpu]\ncpu\n[cpu:vars]\nbackend_smoke=[{\"url\": \"{% raw %}\"}]\n", r":4: the value of backend_smoke is a Jinja template"),
-        ("[gpu]\ngpu\n[gpu:vars]\nai_venv=.venv # note\n", r":4: the value of ai_venv contains ' #'"),
-        ("[cpu]\ncpu ansible_host=10.0.0.2\n[b]\ncpu:2222\n", r":4: host cpu was first listed on line 2; Ansible ignores the port :2222"),
-        ("[cpu]\ncpu backend_health_url=http://x/#/health\n", r":2: the # inside 'backend_health_url=http://x/#/health' starts a comment"),
-        ("[cpu]\ncpu foo\n", r":2: expected key=value after the host, got 'foo'"),
-        ("[cpu]\ncpu a='b\n", r":2: cannot split host line"),
-        ("[cpu]\ncpu\n[cpu:vars]\nfoo\n", r":4: expected key=value in \[cpu:vars\], got 'foo'"),
-        ("[ cpu ]\ncpu\n", r":1: invalid section header '\[ cpu \]'"),
-        ("[cpu:host]\ncpu\n", r":1: section \[cpu:host\] has an unknown kind 'host'"),
-        ("[web:children]\nnginx\n", r":2: \[web:children\] names group 'nginx', which is defined nowhere"),
-        ("[web:children]\nnginx\n[nginx:vars]\nai_venv=x\n", r":2: \[web:children\] names group 'nginx'"),
-        ("[web]\nw1\n[db:vars]\ndb_name=x\n", r":3: \[db:vars\] is for group 'db', which is defined nowhere"),
-        ("[web:children]\nweb a b\n", r":2: expected a group name in \[web:children\]"),
-        ("[web:children]\nweb\n", r":2: group web is its own child"),
-        ("[web:children]\nall\n[web]\nw\n", r":2: \[web:children\] names 'all'"),
-        ("[web:children]\nungrouped\n[web]\nw\n", r":2: \[web:children\] names 'ungrouped'"),
+        ("[cpu]\ncpu ansible_host='{{ inventory_hostname }}.example'\n", r":2: ansible_host의 값이 Jinja 템플릿입니다"),
+        ("[cpu]\ncpu\n[cpu:vars]\nbackend_smoke=[{\"url\": \"{% raw %}\"}]\n", r":4: backend_smoke의 값이 Jinja 템플릿입니다"),
+        ("[gpu]\ngpu\n[gpu:vars]\nai_venv=.venv # note\n", r":4: ai_venv의 값에 ' #'이 있습니다"),
+        ("[cpu]\ncpu ansible_host=10.0.0.2\n[b]\ncpu:2222\n", r":4: 호스트 cpu: 처음 나온 줄\(2번\)이 아닌 줄에 적은 포트 :2222는 Ansible이 무시합니다"),
+        ("[cpu]\ncpu backend_health_url=http://x/#/health\n", r":2: 'backend_health_url=http://x/#/health' 안의 #부터 Ansible은 주석으로 읽어"),
+        ("[cpu]\ncpu foo\n", r":2: 호스트 뒤에는 key=value만 올 수 있습니다: 'foo'"),
+        ("[cpu]\ncpu a='b\n", r":2: 호스트 줄을 나누지 못했습니다"),
+        ("[cpu]\ncpu\n[cpu:vars]\nfoo\n", r":4: \[cpu:vars\]에는 key=value만 쓸 수 있습니다: 'foo'"),
+        ("[ cpu ]\ncpu\n", r":1: 섹션 머리가 잘못되었습니다: '\[ cpu \]'"),
+        ("[cpu:host]\ncpu\n", r":1: 섹션 \[cpu:host\]: 알 수 없는 섹션 종류입니다 \('host'\)"),
+        ("[web:children]\nnginx\n", r":2: \[web:children\]의 그룹 'nginx': 어디에도 정의되지 않은 그룹입니다"),
+        ("[web:children]\nnginx\n[nginx:vars]\nai_venv=x\n", r":2: \[web:children\]의 그룹 'nginx'"),
+        ("[web]\nw1\n[db:vars]\ndb_name=x\n", r":3: \[db:vars\]의 그룹 'db': 어디에도 정의되지 않은 그룹입니다"),
+        ("[web:children]\nweb a b\n", r":2: \[web:children\]에는 그룹 이름만 쓸 수 있습니다"),
+        ("[web:children]\nweb\n", r":2: 그룹을 자기 자신의 자식으로 둘 수 없습니다: web"),
+        ("[web:children]\nall\n[web]\nw\n", r":2: \[web:children\]에 Ansible 기본 그룹을 넣을 수 없습니다: 'all'"),
+        ("[web:children]\nungrouped\n[web]\nw\n", r":2: \[web:children\]에 Ansible 기본 그룹을 넣을 수 없습니다: 'ungrouped'"),
         ("[ungrouped:children]\nweb\n[web]\nw\n", r":1: \[ungrouped:children\]"),
-        ("[a:children]\nb\n[b:children]\nc\n[c:children]\na\n", r"loop through :children: a -> b -> c -> a"),
-        ("[cpu]\ncpu backend_health_tries=True\n", r"setting backend_health_tries in .*:2 \(host cpu\) must be a whole number, but Ansible reads True as bool"),
-        ("[cpu]\ncpu backend_health_tries=1.5\n", r"backend_health_tries .* whole number"),
-        ("[cpu]\ncpu\n[cpu:vars]\nserver_name=['a']\n", r"setting server_name in .*:4 \(host cpu\) must be text"),
-        ("[cpu]\ncpu frontend_expect=None\n", r"setting frontend_expect .* must be text, but Ansible reads None"),
-        ("[cpu]\ncpu ansible_port=70000\n", r":2: ansible_port=70000 for host cpu is not a port"),
-        ("[cpu]\ncpu ansible_port=ssh\n", r":2: ansible_port must be a whole number, got 'ssh'"),
-        ("[cpu]\ncpu ansible_port=True\n", r":2: ansible_port must be a whole number, got True"),
-        ("[cpu]\ncpu ansible_host=\n", r":2: ansible_host for host cpu must be non-empty text, got ''"),
-        ("[cpu]\ncpu ansible_user=42\n", r":2: ansible_user for host cpu must be non-empty text, got 42"),
-        ("[cpu]\ncpu\n[cpu:vars]\nansible_group_priority=high\n", r":4: ansible_group_priority must be a whole number"),
-        ("[cpu]\ncpu ai_service=a\n[cpu:vars]\nai_service=b\n", r":2: ai_service on the line of host cpu is overridden by .*hosts.ini:4"),
-        ("[cpu]\ncpu ai_service=a\n[z]\ncpu\n[z:vars]\nai_service=z\n", r":2: ai_service on the line of host cpu is overridden by .*hosts.ini:6"),
-        ("[cpu]\ncpu ai_service=a\ncpu2\n", r":2: ai_service on the line of host cpu reaches host cpu2 too"),
-        ("[cpu]\ncpu backend_smoke='{[]: 1}'\n", r":2: the value of backend_smoke cannot be read"),
+        ("[a:children]\nb\n[b:children]\nc\n[c:children]\na\n", r":children으로 그룹들이 순환합니다: a -> b -> c -> a"),
+        ("[cpu]\ncpu backend_health_tries=True\n", r":2 \(호스트 cpu\)의 설정 backend_health_tries는 정수여야 하는데 Ansible은 True를 bool\(으\)로 읽습니다"),
+        ("[cpu]\ncpu backend_health_tries=1.5\n", r"설정 backend_health_tries: 정수여야 합니다: 1.5"),
+        ("[cpu]\ncpu\n[cpu:vars]\nserver_name=['a']\n", r":4 \(호스트 cpu\)의 설정 server_name는 문자열이어야 하는데"),
+        ("[cpu]\ncpu frontend_expect=None\n", r"설정 frontend_expect는 문자열이어야 하는데 Ansible은 None를"),
+        ("[cpu]\ncpu ansible_port=70000\n", r":2: 호스트 cpu의 ansible_port=70000는 포트 번호가 아닙니다"),
+        ("[cpu]\ncpu ansible_port=ssh\n", r":2: ansible_port의 값은 정수여야 합니다: 'ssh'"),
+        ("[cpu]\ncpu ansible_port=True\n", r":2: ansible_port의 값은 정수여야 합니다: True"),
+        ("[cpu]\ncpu ansible_host=\n", r":2: 호스트 cpu의 ansible_host는 비어 있지 않은 문자열이어야 합니다: ''"),
+        ("[cpu]\ncpu ansible_user=42\n", r":2: 호스트 cpu의 ansible_user는 비어 있지 않은 문자열이어야 합니다: 42"),
+        ("[cpu]\ncpu\n[cpu:vars]\nansible_group_priority=high\n", r":4: ansible_group_priority의 값은 정수여야 합니다"),
+        ("[cpu]\ncpu ai_service=a\n[cpu:vars]\nai_service=b\n", r":2: 호스트 cpu의 줄에 적은 ai_service를 .*hosts.ini:4의 값이 덮어씁니다"),
+        ("[cpu]\ncpu ai_service=a\n[z]\ncpu\n[z:vars]\nai_service=z\n", r":2: 호스트 cpu의 줄에 적은 ai_service를 .*hosts.ini:6의 값이 덮어씁니다"),
+        ("[cpu]\ncpu ai_service=a\ncpu2\n", r":2: 호스트 cpu의 줄에 적은 ai_service가 호스트 cpu2에도 적용됩니다"),
+        ("[cpu]\ncpu backend_smoke='{[]: 1}'\n", r":2: backend_smoke의 값을 읽지 못했습니다"),
     ],
 )  # fmt: skip
 def test_refusals_name_the_line_and_the_fix(inventory_file, text, pattern):
@@ -316,15 +316,18 @@ def test_refusals_name_the_line_and_the_fix(inventory_file, text, pattern):
 def test_group_vars_folder_is_refused(inventory_file, tmp_path):
     path = inventory_file("[cpu]\ncpu\n")
     (tmp_path / "group_vars").mkdir()
-    with pytest.raises(ConfigError, match="group_vars exists: Ansible reads variables from it"):
+    with pytest.raises(
+        ConfigError,
+        match="group_vars가 있습니다: Ansible은 여기서 변수를 읽지만 이 도구는 읽지 않습니다",
+    ):
         inventory.load(path)
 
 
 def test_encoding_problems(inventory_file, tmp_path):
-    refused(inventory_file, "\ufeff[cpu]\ncpu\n", "byte order mark")
+    refused(inventory_file, "\ufeff[cpu]\ncpu\n", "맨 앞에 BOM\\(byte order mark\\)이 있습니다")
     bad = tmp_path / "latin1.ini"
     bad.write_bytes("[cpu]\ncpu frontend_expect=caf\xe9\n".encode("latin-1"))
-    with pytest.raises(ConfigError, match="not UTF-8"):
+    with pytest.raises(ConfigError, match="UTF-8 텍스트가 아닙니다"):
         inventory.load(bad)
 
 

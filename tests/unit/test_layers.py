@@ -21,7 +21,7 @@ TASKS = ROOT / "tasks"
 #: the layers, lowest first: a module's layer is the first whose prefix names it (longest
 #: prefix wins: tasks.apps.base is "apps.base", tasks.apps.backend "features")
 LAYERS: dict[str, tuple[str, ...]] = {
-    "base": ("tasks.errors", "tasks.resources", "tasks.terminal"),
+    "base": ("tasks.errors", "tasks.resources", "tasks.terminal", "tasks.durations"),
     "hosts": ("tasks.hosts", "tasks.shell", "tasks.hostfacts"),
     "engine": ("tasks.engine",),
     "apps.base": ("tasks.apps.base", "tasks.apps"),

@@ -43,10 +43,13 @@ def test_a_full_deploy_names_every_missing_key_and_file_at_once(inv, tmp_path):
     env = Secrets({}, tmp_path / ".env", missing=True)
     text = refused(lambda: full.full_deploy(inv, env, Options(yes=True)))
     assert "빠진 값이 4개" in text and f"{tmp_path / '.env'}이(가) 없습니다" in text
-    assert "DB_BACKUP_PASSWORD is not set in" in text and "MySQL backup, step B3; cpu" in text
-    assert "SUDO_PASSWORD is not set in" in text and "the sudo password; cpu, gpu" in text
-    assert f"ansible_ssh_private_key_file {tmp_path / 'keys/team.pem'} (cpu): no such file" in text
-    assert f"ssh_config_file {tmp_path / 'ssh/config'} (cpu, gpu): no such file" in text
+    assert "DB_BACKUP_PASSWORD: " in text and "MySQL 백업, B3 단계; cpu" in text
+    assert "SUDO_PASSWORD: " in text and "the sudo password; cpu, gpu" in text
+    assert f"{tmp_path / '.env'}에 없습니다 (the sudo password" in text
+    assert (
+        f"ansible_ssh_private_key_file {tmp_path / 'keys/team.pem'} (cpu): 파일이 없습니다" in text
+    )
+    assert f"ssh_config_file {tmp_path / 'ssh/config'} (cpu, gpu): 파일이 없습니다" in text
     assert ".env.example" in text and "hosts.ini" in text
 
 
@@ -62,7 +65,7 @@ def test_a_dry_run_needs_no_connection_files(inv, tmp_path):
     env = Secrets({"DB_BACKUP_PASSWORD": "a-long-secret-1", "SUDO_PASSWORD": "a-long-secret-2"})
     preflight(BACKEND, [inv.hosts["cpu"]], env, Options(dry_run=True))  # nothing refused
     text = refused(lambda: preflight(BACKEND, [inv.hosts["cpu"]], env, Options(yes=True)))
-    assert "빠진 값이 2개" in text and "team.pem" in text and "is not set" not in text
+    assert "빠진 값이 2개" in text and "team.pem" in text and "에 없습니다 (" not in text
 
 
 def test_setup_names_ai_allow_from_with_the_rest(tmp_path):
@@ -77,8 +80,8 @@ def test_setup_names_ai_allow_from_with_the_rest(tmp_path):
         lambda: provision.setup_host(inv.hosts["gpu"], Secrets({}), Options(dry_run=True))
     )
     assert "빠진 값이 2개" in text
-    assert "setting ai_allow_from (gpu): " in text and "'cpu.example', is a name" in text
-    assert "keys/gcp (gpu): no such file" in text
+    assert "설정 ai_allow_from (gpu): " in text and "'cpu.example', is a name" in text
+    assert "keys/gcp (gpu): 파일이 없습니다" in text
 
 
 def test_an_empty_repo_is_needed_only_where_no_checkout_is(tmp_path):

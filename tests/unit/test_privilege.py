@@ -585,7 +585,7 @@ def test_a_deploy_refuses_a_host_whose_helper_is_missing_or_another_version_s():
     from .conftest import make_session
     from .fakes import FakeRemote
 
-    for printed, said in (("", "cpu has no root helper"), ("0" * 64, "another version's")):
+    for printed, said in (("", "cpu에 root 헬퍼"), ("0" * 64, "이 도구와 다른 버전입니다")):
         remote = FakeRemote([(r"^sha256sum -- ", 0, printed)])
         with pytest.raises(ConfigError, match=said) as err:
             firstlook.read(make_session(remote, task="deploy"), APPS["backend"])

@@ -118,11 +118,11 @@ def test_a_failed_delete_fails_the_rotation(tmp_path):
 
 @pytest.mark.parametrize("keep", [0, -1, True, "3"])
 def test_a_keep_count_below_one_is_refused(keep):
-    with pytest.raises(ConfigError, match="at least 1"):
+    with pytest.raises(ConfigError, match="남길 개수는 1 이상이어야 합니다"):
         shell.keep_newest("/app/backups", "backup_", keep)
 
 
 @pytest.mark.parametrize("prefix", ["", "a/b"])
 def test_the_prefix_is_a_plain_name(prefix):
-    with pytest.raises(ConfigError, match="prefix"):
+    with pytest.raises(ConfigError, match="접두어는 /가 없는 이름이어야 합니다"):
         shell.keep_newest("/app/backups", prefix, 1)

@@ -63,7 +63,7 @@ def test_dojangkok_env_names_the_file(tmp_path, monkeypatch):
 
 
 def test_a_directory_is_no_env_file(tmp_path):
-    with pytest.raises(ConfigError, match="cannot read the secrets file"):
+    with pytest.raises(ConfigError, match="비밀값 파일 .*을 읽지 못했습니다"):
         Secrets.load(tmp_path)
 
 
@@ -79,14 +79,14 @@ def test_a_missing_env_file_is_named_when_a_key_is_needed(tmp_path, monkeypatch)
     path = tmp_path / "nope.env"
     with pytest.raises(ConfigError) as err:
         Secrets.load(path).require("MYSQL_ROOT_PASSWORD", "MySQL backup, step B3")
-    assert "MYSQL_ROOT_PASSWORD is needed (MySQL backup, step B3)" in err.value.problem
-    assert f"the secrets file {path} does not exist" in err.value.problem
+    assert "MYSQL_ROOT_PASSWORD가 필요한데(MySQL backup, step B3)" in err.value.problem
+    assert f"비밀값 파일 {path}이 없습니다" in err.value.problem
     assert "DOJANGKOK_ENV" in err.value.fix and f"chmod 600 {path}" in err.value.fix
 
 
 def test_a_key_missing_from_an_existing_file_says_so(tmp_path):
     path = env_file(tmp_path, "OTHER=x\n")
-    with pytest.raises(ConfigError, match=f"MYSQL_ROOT_PASSWORD is not set in {path}"):
+    with pytest.raises(ConfigError, match=f"{path}에 MYSQL_ROOT_PASSWORD가 없습니다"):
         Secrets.load(path).require("MYSQL_ROOT_PASSWORD", "MySQL backup")
 
 
@@ -133,7 +133,7 @@ def test_a_short_secret_the_task_uses_is_refused():
     assert "SUDO_PASSWORD" in err.value.problem
     assert "MYSQL_ROOT_PASSWORD" not in err.value.problem
     assert "1234567" not in str(err.value)
-    assert f"at least {MIN_LENGTH} characters" in err.value.problem
+    assert f"비밀값은 {MIN_LENGTH}자 이상이어야" in err.value.problem
     Secrets({"SUDO_PASSWORD": "12345678"}).check(["SUDO_PASSWORD"], {})
 
 
@@ -157,8 +157,8 @@ def test_every_refused_key_is_named_once_and_unset_keys_are_left_to_require():
     secrets = Secrets({"A": "short", "B": "dojangkok", "C": PW, "D": ""})
     with pytest.raises(ConfigError) as err:
         secrets.check(["A", "C", "D", "NOT_THERE"], setting_texts(Settings()))
-    assert err.value.problem.startswith("A, B in ")
-    assert "each" in err.value.fix
+    assert ".env의 A, B: " in err.value.problem
+    assert "각 값을" in err.value.fix
 
 
 def test_setting_texts_cover_every_setting_and_lists():

@@ -300,14 +300,17 @@ def test_one_batch_judges_the_checks_first_then_the_checkout(monkeypatch):
 
     from .conftest import make_session
 
-    remote = FakeRemote([(r"missing: ", 0, "missing: user dojangkok (the service's user)"),
+    remote = FakeRemote([(r"missing: ", 0, "missing: 사용자 dojangkok (backend 서비스의 실행 사용자)"),
                          (r"rev-parse HEAD", 1, "fatal: not a git repository")])  # fmt: skip
     s = make_session(remote, task="rollback")
-    with pytest.raises(ConfigError, match="not set up for rollback: user dojangkok"):
+    with pytest.raises(
+        ConfigError,
+        match="rollback을\\(를\\) 할 준비가 되어 있지 않습니다. 없는 것: 사용자 dojangkok",
+    ):
         firstlook.read(s, BACKEND, {"also": "echo also"})
     remote = FakeRemote([(r"rev-parse HEAD", 1, "fatal: not a git repository")])
     s = make_session(remote, task="rollback")
-    with pytest.raises(ConfigError, match="not a git checkout .*fatal: not a git repository"):
+    with pytest.raises(ConfigError, match="git 체크아웃이 아닙니다: fatal: not a git repository"):
         firstlook.read(s, BACKEND)
     remote = FakeRemote([(r"rev-parse HEAD", 0, f"warning: a warning\n{HEAD}"),
                          (r"echo also", 0, "also")])  # fmt: skip

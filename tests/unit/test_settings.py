@@ -64,9 +64,12 @@ def test_a_rule_that_is_no_check_is_refused_where_it_is_declared():
 
 
 def test_a_declared_rule_refuses_a_bad_value_naming_the_line():
-    with pytest.raises(ConfigError, match=r"setting backend_dir in hosts.ini:3 is a system dir"):
+    with pytest.raises(ConfigError, match=r"hosts.ini:3의 설정 backend_dir: 시스템 디렉터리입니다"):
         Settings.from_vars({"backend_dir": "/usr"}, where="hosts.ini:3")
-    with pytest.raises(ConfigError, match=r"setting db_app_user in hosts.ini:3 is not a data"):
+    with pytest.raises(
+        ConfigError,
+        match=r"hosts.ini:3의 설정 db_app_user: 데이터베이스 사용자 이름 형식이 아닙니다",
+    ):
         Settings.from_vars({"db_app_user": "-x"}, where="hosts.ini:3")
 
 

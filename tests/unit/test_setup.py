@@ -46,10 +46,10 @@ def test_encode_keeps_both_readers_in_step():
         "A=jdbc:mariadb://localhost:3306/x"
     )
     assert appenv.encode("A", "p@ss word$HOME#x", "backend") == "A='p@ss word$HOME#x'"
-    with pytest.raises(ConfigError, match="quote or a line break") as err:
+    with pytest.raises(ConfigError, match="작은따옴표나 줄바꿈이 들어 있습니다") as err:
         appenv.encode("A", "it's", "backend")
     assert "it's" not in str(err.value)  # a value is never shown
-    with pytest.raises(ConfigError, match="not a .env key"):
+    with pytest.raises(ConfigError, match="'1A'는 .env 키로 쓸 수 없습니다"):
         appenv.encode("1A", "x", "backend")
 
 
@@ -58,7 +58,7 @@ def test_candidates_read_secrets_by_reference_and_name_a_missing_one():
     text = appenv.candidates(app, Secrets({"DB_PW": "s3cret-value"}))
     assert text == "DB_USER=app\nDB_PASSWORD=s3cret-value\n"
     assert appenv.secret_keys(app) == ["DB_PW"]
-    with pytest.raises(ConfigError, match="DB_PW is not set"):
+    with pytest.raises(ConfigError, match="DB_PW가 없습니다"):
         appenv.candidates(app, Secrets({}))
 
 
@@ -110,7 +110,7 @@ def test_a_key_without_a_value_is_named_and_nothing_is_written(checkout):
     (d / ".env").write_text("OLD=1\n")
     res = run("DB_USER=app\n")
     assert res.returncode == 1
-    assert "needs a value for: DB_PASSWORD PORT" in res.stderr
+    assert "다음 키에 값이 없습니다 (needs a value for): DB_PASSWORD PORT" in res.stderr
     assert (d / ".env").read_text() == "OLD=1\n"
 
 
@@ -175,8 +175,8 @@ def test_origins_compare_the_same_in_python_and_on_the_host(url, norm):
 def test_preconditions_name_what_is_missing_and_fab_setup():
     s = Settings(backend_repo="git@github.com:org/backend.git")
     checks = preconditions.for_unit(s, "backend")
-    assert [c.what.split()[0] for c in checks][:2] == ["user", "java"]
-    missing = "missing: user dojangkok (User= of dojangkok.service)\nmissing: the jar /x\n"
+    assert [c.what.split()[0] for c in checks][:2] == ["사용자", "java"]
+    missing = "missing: 사용자 dojangkok (dojangkok.service의 User=)\nmissing: jar /x\n"
     conn = FakeRemote([(r"missing: ", 0, missing)])
     host = Host("cpu", "10.0.0.2", "deploy", 22, None, ("cpu",), s)
     secrets = Secrets({})
@@ -184,8 +184,8 @@ def test_preconditions_name_what_is_missing_and_fab_setup():
                       console=Console(secrets, write=lambda t: None), remote=conn, title="t")  # fmt: skip
     with pytest.raises(ConfigError) as err:
         preconditions.verify(session, checks, "push-config")
-    assert "user dojangkok" in str(err.value) and "the jar /x" in str(err.value)
-    assert "fab -H cpu setup" in err.value.fix and "nothing was changed" in err.value.fix
+    assert "사용자 dojangkok" in str(err.value) and "jar /x" in str(err.value)
+    assert "fab -H cpu setup" in err.value.fix and "아무것도 바꾸지 않았습니다" in err.value.fix
     assert len(conn.calls) == 1  # one read-only command
 
 
@@ -193,11 +193,11 @@ def test_release_preconditions_are_the_user_and_the_checkout():
     """The release strategy's units run releases: no jar or venv in the checkout is needed."""
     s = Settings(strategy="release", backend_repo="git@github.com:org/backend.git")
     unit = [c.what for c in preconditions.for_unit(s, "backend")]
-    assert unit[0].startswith("user dojangkok ") and not any("jar" in w for w in unit)
-    assert any("checked out from git@github.com:org/backend.git" in w for w in unit)
+    assert unit[0].startswith("사용자 dojangkok ") and not any("jar" in w for w in unit)
+    assert any("git@github.com:org/backend.git(backend_repo)에서 받은 체크아웃" in w for w in unit)
     deploy = [c.what for c in preconditions.for_deploy(s, "ai")]
-    assert not any("venv" in w or "unit" in w for w in deploy)
-    assert any(w.startswith("user dojangkok-ai") for w in deploy)
+    assert not any("venv" in w or "유닛" in w for w in deploy)
+    assert any(w.startswith("사용자 dojangkok-ai") for w in deploy)
     manual = [c.what for c in preconditions.for_deploy(s.replace(strategy="manual"), "ai")]
     assert any("venv" in w for w in manual)
 
@@ -231,9 +231,9 @@ def test_the_precondition_command_runs_and_reports(tmp_path):
     assert res.returncode == 0
     gone = preconditions.missing(res.stdout)
     assert gone == [
-        f"the venv's uvicorn {tmp_path}/ai/venv/bin/uvicorn",
-        f"git checkout {tmp_path}/ai",
-        f"{tmp_path}/ai checked out from https://x.org/ai.git (ai_repo)",
+        f"venv의 uvicorn {tmp_path}/ai/venv/bin/uvicorn",
+        f"git 체크아웃 {tmp_path}/ai",
+        f"https://x.org/ai.git(ai_repo)에서 받은 체크아웃 {tmp_path}/ai",
     ]
     subprocess.run(["git", "init", "-q", str(tmp_path / "ai")], check=True)
     subprocess.run(["git", "-C", str(tmp_path / "ai"), "remote", "add", "origin",
@@ -241,7 +241,7 @@ def test_the_precondition_command_runs_and_reports(tmp_path):
     gone = preconditions.missing(
         bash(preconditions.command(preconditions.for_unit(s, "ai"))).stdout
     )
-    assert gone == [f"the venv's uvicorn {tmp_path}/ai/venv/bin/uvicorn"]
+    assert gone == [f"venv의 uvicorn {tmp_path}/ai/venv/bin/uvicorn"]
 
 
 # --- what serves: the release record ---------------------------------------------------------

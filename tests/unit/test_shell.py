@@ -17,7 +17,7 @@ def bash(cmd: str, cwd=None) -> subprocess.CompletedProcess:
 
 def test_values_are_quoted():
     assert shell.cd("/app/my dir", "ls") == "cd -- '/app/my dir' && ls"
-    with pytest.raises(ConfigError, match="not a systemd unit name"):  # a name: checked
+    with pytest.raises(ConfigError, match="systemd 유닛 이름 형식이 아닙니다"):  # a name: checked
         shell.systemctl("stop", "a;rm -rf /")
 
 
@@ -51,10 +51,10 @@ def test_an_edited_checkout_is_refused_before_the_pull(tmp_path):
 @pytest.mark.parametrize(
     ("env", "example", "ok", "says"),
     [
-        ("A=1\nexport B=2\n", "A=\nB=\n", True, "keys match"),
-        ("A=1\nB=2\nEXTRA=3\n", "A=\nB=\n", True, "only in .env (ok): EXTRA"),
-        ("A=1\n# B=2\n", "A=\nB=\n", False, "missing in .env: B"),
-        ("A=1\n", None, True, "nothing to compare"),
+        ("A=1\nexport B=2\n", "A=\nB=\n", True, "키가 모두 일치합니다"),
+        ("A=1\nB=2\nEXTRA=3\n", "A=\nB=\n", True, ".env에만 있는 키 (문제 없음): EXTRA"),
+        ("A=1\n# B=2\n", "A=\nB=\n", False, ".env에 없는 키: B"),
+        ("A=1\n", None, True, "비교할 것이 없습니다"),
     ],
 )
 def test_env_keys_diff(tmp_path, env, example, ok, says):
@@ -77,7 +77,7 @@ def test_keep_newest(tmp_path):
 
 
 def test_smoke_spec_is_validated():
-    with pytest.raises(ConfigError, match="needs a url or a path"):
+    with pytest.raises(ConfigError, match="스모크 요청 #1에 url이나 path가 없습니다"):
         shell.smoke([{"method": "GET"}])
 
 
@@ -153,7 +153,7 @@ def test_revisions_are_never_git_options(tmp_path):
     first, head = git("rev-parse", "HEAD~1"), git("rev-parse", "HEAD")
     for bad in ("--output=/tmp/x", "-p", "$(id)", "<직전 배포 리비전>"):
         res = bash(shell.git_reset_to(str(tmp_path), bad))
-        assert res.returncode == 1 and f"no commit {bad} in this checkout" in res.stderr
+        assert res.returncode == 1 and f"이 체크아웃에 커밋 {bad}이(가) 없습니다" in res.stderr
         assert git("rev-parse", "HEAD") == head
     res = bash(shell.git_changed(str(tmp_path), "--output=x", head, ["f"]))
     assert res.returncode != 0 and not (tmp_path / "x").exists()

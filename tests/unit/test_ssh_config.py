@@ -92,7 +92,9 @@ def test_a_proxyjump_hop_is_checked_and_never_forwards_the_agent(files):
         assert hop.forward_agent is False
         assert hop.connect_timeout == 15
     assert hops[1].client.get_host_keys().lookup("bastion.example") is not None
-    assert describe_route(conn) == ("deploy@10.0.1.5:22 via admin@bastion.example:2200 (ProxyJump)")
+    assert describe_route(conn) == (
+        "deploy@10.0.1.5:22, 경유 admin@bastion.example:2200 (ProxyJump)"
+    )
 
 
 def test_a_proxycommand_is_the_gateway_aws_ssm_included(files):
@@ -114,7 +116,7 @@ def test_without_the_setting_the_users_own_ssh_config_is_read(files):
 
 def test_a_missing_ssh_config_file_is_named(files):
     inv = files("[gpu]\ngpu\n\n[all:vars]\nssh_config_file=nowhere\n", SSH)
-    with pytest.raises(ConfigError, match="SSH config file .*nowhere .*gpu") as err:
+    with pytest.raises(ConfigError, match="gpu의 SSH 설정 파일이 없습니다: .*nowhere") as err:
         connection(inv.hosts["gpu"])
     assert "ssh_config_file" in err.value.fix
 

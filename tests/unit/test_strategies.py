@@ -33,7 +33,7 @@ def test_a_strategy_is_found_by_its_name_or_a_hosts_settings():
     assert strategy_for("release") is RELEASE and strategy_for("manual") is MANUAL
     assert strategy_for(Settings(strategy="manual")) is MANUAL
     assert strategy_for(Settings(strategy="release")) is RELEASE
-    with pytest.raises(ConfigError, match="unknown strategy 'blue'") as err:
+    with pytest.raises(ConfigError, match="알 수 없는 배포 전략입니다: 'blue'") as err:
         strategy_for("blue")
     assert "release, manual" in err.value.fix
 

@@ -79,7 +79,7 @@ def test_duration_is_from_the_run_s_start_to_its_record_in_korean():
     assert team.run_seconds(r) == 183
     assert team.duration_text(team.run_seconds(r)) == "3분 3초"
     assert [team.duration_text(s) for s in (0.4, 42, 120, 3900, None)] == [
-        "0초", "42초", "2분", "1시간 5분", "-"
+        "0.4초", "42초", "2분", "1시간 5분", "-"
     ]  # fmt: skip
     # a record the host wrote (the operator's side was gone) carries the launch's time: the
     # steps' sum is the longer, and the truer

@@ -114,7 +114,7 @@ def test_host_text_reaches_a_terminal_as_text():
     text = raw.decode(errors="replace")
     assert "answer: (True, 'operator')" in text
     # every path printed the payload, as visible text ...
-    for seen in ("step output: ok\\x1b]52;c;", "r1", "LOCKED", "overwrite with ok\\x1b]52"):
+    for seen in ("step output: ok\\x1b]52;c;", "r1", "잠김", "overwrite with ok\\x1b]52"):
         assert seen in text, seen
     # the live line (drawn by rich): a carriage return ends a line there, the last is shown
     assert "(B8) build  │ over\\x1b[1A \\x9b31m" in text
@@ -154,7 +154,8 @@ def test_history_and_an_error_s_message_carry_no_control_bytes(tmp_path):
     )
     res = subprocess.run([sys.executable, "-c", refused], cwd=ROOT, env=env, capture_output=True,
                          timeout=60)  # fmt: skip
-    assert res.returncode == 1 and b"ERROR: reading cpu failed" in res.stderr, res.stderr
+    said = "ERROR: cpu에서 읽기에 실패했습니다".encode()
+    assert res.returncode == 1 and said in res.stderr, res.stderr
     outs.append(res.stderr)
     for raw in outs:
         assert b"ok\\x1b]52" in raw or b"ok\\\\x1b]52" in raw, raw  # printed, as text

@@ -42,25 +42,28 @@ def test_acme_is_the_default_for_a_dns_name_and_nothing_else_is_guessed():
     assert site.tls_mode(Settings(server_name=f"{SITE} www.{SITE}")) == "acme"
     for name in ("_", "203.0.113.5", "cpu", "*.example.com"):
         assert site.tls_mode(Settings(server_name=name)) == "", name
-    with pytest.raises(ConfigError, match=r"server_name='_' \(host cpu\) is no DNS name") as e:
+    with pytest.raises(
+        ConfigError,
+        match=r"server_name='_' \(호스트 cpu\): DNS 이름이 아니어서 인증서를 받을 수 없습니다",
+    ) as e:
         render.render(cpu(server_name="_"))
     assert "tls=off" in e.value.fix and "server_name=dojangkok.example.com" in e.value.fix
 
 
 def test_what_cannot_work_is_refused_before_any_host():
-    with pytest.raises(ConfigError, match="HTTP-01 cannot prove"):
+    with pytest.raises(ConfigError, match="HTTP-01로 증명할 수 없습니다"):
         site.require_tls(Settings(server_name="203.0.113.5", tls="acme"))
-    with pytest.raises(ConfigError, match="tls=provided needs tls_cert and tls_key"):
+    with pytest.raises(ConfigError, match="tls=provided에는 tls_cert, tls_key가 필요합니다"):
         site.require_tls(Settings(server_name=SITE, tls="provided"))
-    with pytest.raises(ConfigError, match="server_name is _"):
+    with pytest.raises(ConfigError, match="server_name이 _\\(모든 이름\\)여서"):
         site.require_tls(Settings(tls="provided", tls_cert="/c.pem", tls_key="/k.pem"))
     assert site.require_tls(Settings(tls="off")) == "off"  # any name: testing only
     for bad in ("~^(www\\.)?x$", "a;b", "x/y"):
-        with pytest.raises(ConfigError, match="setting server_name"):
+        with pytest.raises(ConfigError, match="설정 server_name"):
             Settings.from_vars({"server_name": bad})
-    with pytest.raises(ConfigError, match="must be an https:// URL"):
+    with pytest.raises(ConfigError, match="https:// URL이어야 합니다"):
         Settings.from_vars({"acme_server": "http://acme.example/dir"})
-    with pytest.raises(ConfigError, match="an e-mail address"):
+    with pytest.raises(ConfigError, match="이메일 주소 형식이 아닙니다"):
         Settings.from_vars({"acme_email": "ops at example"})
 
 
@@ -145,7 +148,7 @@ def test_a_private_acme_servers_ca_travels_to_roots_own_copy_and_is_given_to_cer
     assert 'cp -- "$STAGE/acme-ca.pem" "$tmp/ca.pem"' in text
     assert "Environment=REQUESTS_CA_BUNDLE=/etc/dojangkok-deploy/acme-ca.pem" in text
     assert "export REQUESTS_CA_BUNDLE=/etc/dojangkok-deploy/acme-ca.pem" in text
-    with pytest.raises(ConfigError, match="acme_ca_bundle .*cannot read it"):
+    with pytest.raises(ConfigError, match="acme_ca_bundle .*: 이 컴퓨터에서 읽지 못했습니다"):
         tls.acme_command(view.but(host=cpu(server_name=SITE, acme_ca_bundle="/no/such.pem")))
 
 

@@ -23,7 +23,7 @@ def refused(name: str, value, match: str = "") -> ConfigError:
     """Settings.from_vars refuses ``name=value`` with an error naming the setting."""
     with pytest.raises(ConfigError) as err:
         Settings.from_vars({name: value}, where="hosts.ini:3")
-    assert f"setting {name}" in err.value.problem and "hosts.ini:3" in err.value.problem
+    assert f"설정 {name}" in err.value.problem and "hosts.ini:3" in err.value.problem
     assert err.value.fix, "every refusal says what to do"
     if match:
         assert match in err.value.problem, err.value.problem
@@ -46,12 +46,12 @@ ROOTS = ["web_root", "frontend_dir", "backend_dir", "ai_dir", "state_dir", "back
 @pytest.mark.parametrize("name", ROOTS)
 @pytest.mark.parametrize(
     ("value", "problem"),
-    [("", "is empty"), ("var/www", "not an absolute path"), ("./x", "not an absolute path"),
-     ("/", "system directory"), ("//", "system directory"), ("/etc", "system directory"),
-     ("/usr/", "system directory"), ("/var", "system directory"), ("/var/lib", "system directory"),
-     ("/home", "system directory"), ("/root", "system directory"), ("/boot/x", "system directory"),
-     ("/proc/1", "system directory"), ("/app/../etc", ". or .. part"), ("/a/./b", ". or .. part"),
-     ("/app/x\ny", "line break")],
+    [("", "비어 있습니다"), ("var/www", "절대 경로가 아닙니다"), ("./x", "절대 경로가 아닙니다"),
+     ("/", "시스템 디렉터리"), ("//", "시스템 디렉터리"), ("/etc", "시스템 디렉터리"),
+     ("/usr/", "시스템 디렉터리"), ("/var", "시스템 디렉터리"), ("/var/lib", "시스템 디렉터리"),
+     ("/home", "시스템 디렉터리"), ("/root", "시스템 디렉터리"), ("/boot/x", "시스템 디렉터리"),
+     ("/proc/1", "시스템 디렉터리"), ("/app/../etc", "경로에 . 이나 .. 가 있습니다"),
+     ("/a/./b", "경로에 . 이나 .. 가 있습니다"), ("/app/x\ny", "줄바꿈")],
 )  # fmt: skip
 def test_roots_refuse_empty_relative_and_system_dirs(name, value, problem):
     refused(name, value, problem)
@@ -68,16 +68,17 @@ def test_roots_take_ordinary_paths_however_named(value):
                                   "frontend_build_dir"])  # fmt: skip
 @pytest.mark.parametrize(
     ("value", "problem"),
-    [("", "empty"), ("/etc/passwd", "must be relative"), ("../x", "leaves the checkout"),
-     ("a/../../x", "leaves the checkout"), ("-x", "starts with -")],
+    [("", "비어 있습니다"), ("/etc/passwd", "체크아웃 기준 상대 경로여야"),
+     ("../x", "체크아웃 밖을 가리킵니다"), ("a/../../x", "체크아웃 밖을 가리킵니다"),
+     ("-x", "-로 시작합니다")],
 )  # fmt: skip
 def test_paths_inside_a_checkout_stay_inside(name, value, problem):
     refused(name, value, problem)
 
 
 def test_the_build_dir_is_not_the_checkout_itself():
-    refused("frontend_build_dir", ".", "the checkout itself")
-    refused("frontend_build_dir", "./", "the checkout itself")
+    refused("frontend_build_dir", ".", "체크아웃 디렉터리 자체입니다")
+    refused("frontend_build_dir", "./", "체크아웃 디렉터리 자체입니다")
     assert accepted("frontend_build_dir", "dist").frontend_build_dir == "dist"
     assert accepted("ai_venv", ".venv").ai_venv == ".venv"
 
@@ -120,7 +121,7 @@ def test_the_services_env_files_are_outside_everything_the_deploy_login_owns():
         with pytest.raises(ConfigError, match="env_dir .* overlap") as err:
             validate.settings(Settings(env_dir=bad), "cpu")
         assert "the deploy login owns" in err.value.problem
-    refused("env_dir", "/etc", "system directory")
+    refused("env_dir", "/etc", "시스템 디렉터리")
 
 
 def test_what_root_writes_or_reads_is_outside_everything_the_deploy_login_owns():
@@ -141,8 +142,8 @@ def test_what_root_writes_or_reads_is_outside_everything_the_deploy_login_owns()
 
 
 def test_the_nginx_tree_is_never_a_system_dir():
-    refused("nginx_site", "/sites-available/site", "system directory")
-    refused("nginx_site", "/etc/conf.d/x.conf", "system directory")
+    refused("nginx_site", "/sites-available/site", "시스템 디렉터리")
+    refused("nginx_site", "/etc/conf.d/x.conf", "시스템 디렉터리")
     accepted("nginx_site", "/etc/nginx/conf.d/dojangkok.conf")
     accepted("nginx_site", "/opt/nginx/sites-available/dojangkok")
 
@@ -159,7 +160,9 @@ def test_swap_file():
 
 @pytest.mark.parametrize("value", ["", "a/b", ".", "..", "x\ny"])
 def test_disabled_sites_are_plain_names(value):
-    refused("nginx_sites_disabled", [value], "not a plain file name" if "\n" not in value else "")
+    refused(
+        "nginx_sites_disabled", [value], "파일 이름만 쓸 수 있습니다" if "\n" not in value else ""
+    )
 
 
 # --- counts ------------------------------------------------------------------------------
@@ -172,19 +175,19 @@ def test_disabled_sites_are_plain_names(value):
 )  # fmt: skip
 def test_counts_and_intervals(name, low):
     for bad in (low - 1, -1):
-        err = refused(name, bad, f"must be at least {low}")
-        assert f"set {name} to {low} or more" in err.fix
+        err = refused(name, bad, f"{low} 이상이어야 합니다")
+        assert f"{name}을(를) {low} 이상으로 설정하십시오" in err.fix
     assert getattr(accepted(name, low), name) == low
 
 
 def test_the_frontend_keeps_the_backup_a_rollback_needs():
-    assert "the one before it" in refused("frontend_backup_keep", 1).problem
+    assert "그 전 백업" in refused("frontend_backup_keep", 1).problem
 
 
 @pytest.mark.parametrize("name", ["backend_port", "ai_listen_port"])
 def test_ports(name):
     for bad in (0, -1, 65536):
-        refused(name, bad, "not a port")
+        refused(name, bad, "포트 번호가 아닙니다")
 
 
 # --- names -------------------------------------------------------------------------------
@@ -226,42 +229,42 @@ def test_names(name, good, bad):
 
 
 def test_urls_and_health_paths():
-    refused("frontend_url", "-o/etc/passwd", "http:// or https:// URL")
+    refused("frontend_url", "-o/etc/passwd", "http:// 또는 https:// URL")
     refused("frontend_url", "http://a b")
     refused("frontend_url", "file:///etc/passwd")
     accepted("frontend_url", "https://dojangkok.example/?a=$b")
-    refused("backend_health_path", "/a b", "not a URL path")
+    refused("backend_health_path", "/a b", "URL 경로가 아닙니다")
     accepted("backend_health_path", "/actuator/health")
 
 
 def test_settings_are_one_line_raw_shell_included():
-    refused("frontend_expect", "a\nb", "line break")
-    refused("backend_build_cmd", "./gradlew build\nrm -rf /", "line break")
-    refused("content_security_policy", "a\rb", "control character")
+    refused("frontend_expect", "a\nb", "줄바꿈")
+    refused("backend_build_cmd", "./gradlew build\nrm -rf /", "줄바꿈")
+    refused("content_security_policy", "a\rb", "제어 문자")
     assert accepted("backend_build_cmd", "./gradlew bootJar && cp x y").backend_build_cmd
 
 
 # --- smoke requests ----------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("spec", "part", "problem"),
-    [({"method": "GET"}, "", "needs a url or a path"),
-     ({"path": "/x", "status": "abc"}, " status", "is not an HTTP status code: 'abc'"),
-     ({"path": "/x", "status": 99}, " status", "is not an HTTP status code"),
-     ({"path": "/x", "status": True}, " status", "is not an HTTP status code"),
-     ({"path": "/x", "method": "GET /"}, " method", "is not an HTTP method"),
-     ({"url": "-K/etc/passwd"}, " url", "is not an http:// or https:// URL"),
-     ({"path": "/a b"}, " path", "is not a URL path"),
-     ({"path": "/x", "ecpect": "typo"}, "", "unknown keys ['ecpect']"),
-     ("GET /x", "", "is not an object")],
+    [({"method": "GET"}, "", "url이나 path가 있어야 합니다"),
+     ({"path": "/x", "status": "abc"}, " status", "HTTP 상태 코드가 아닙니다: 'abc'"),
+     ({"path": "/x", "status": 99}, " status", "HTTP 상태 코드가 아닙니다"),
+     ({"path": "/x", "status": True}, " status", "HTTP 상태 코드가 아닙니다"),
+     ({"path": "/x", "method": "GET /"}, " method", "HTTP 메서드 형식이 아닙니다"),
+     ({"url": "-K/etc/passwd"}, " url", "http:// 또는 https:// URL 형식이 아닙니다"),
+     ({"path": "/a b"}, " path", "URL 경로가 아닙니다"),
+     ({"path": "/x", "ecpect": "typo"}, "", "모르는 키가 있습니다: ['ecpect']"),
+     ("GET /x", "", "JSON 객체가 아닙니다")],
 )  # fmt: skip
 def test_smoke_requests(spec, part, problem):
     err = refused("backend_smoke", [spec], problem)
-    assert f"setting backend_smoke request #1{part} in hosts.ini:3" in err.problem
-    refused("ai_smoke", [{"path": "/x", "expect": "a\nb"}], "line break")
+    assert f"hosts.ini:3의 설정 backend_smoke 요청 #1{part}:" in err.problem
+    refused("ai_smoke", [{"path": "/x", "expect": "a\nb"}], "줄바꿈")
 
 
 def test_a_bad_status_is_an_error_not_a_traceback():
-    with pytest.raises(ConfigError, match="status is not an HTTP status code: 'abc'"):
+    with pytest.raises(ConfigError, match="status: HTTP 상태 코드가 아닙니다: 'abc'"):
         shell.smoke([{"url": "http://localhost/x", "status": "abc"}])
     assert "= 201 ]" in shell.smoke([{"url": "http://localhost/x", "status": "201"}])
     body = accepted("ai_smoke", [{"path": "/x", "body": {"text": "줄\n바꿈 $(id)"}}])
@@ -269,11 +272,16 @@ def test_a_bad_status_is_an_error_not_a_traceback():
 
 
 def test_the_inventory_names_the_line(inventory_file):
-    with pytest.raises(ConfigError, match=r"setting backup_keep in .*hosts.ini:4 .* at least 1"):
+    with pytest.raises(
+        ConfigError, match=r"hosts.ini:4 .*의 설정 backup_keep: 1 이상이어야 합니다"
+    ):
         inventory.load(inventory_file("[cpu]\ncpu\n[cpu:vars]\nbackup_keep=-1\n"))
-    with pytest.raises(ConfigError, match=r"setting web_root in .*hosts.ini:2 .* is empty"):
+    with pytest.raises(ConfigError, match=r"hosts.ini:2 .*의 설정 web_root: 비어 있습니다"):
         inventory.load(inventory_file("[cpu]\ncpu web_root=''\n"))
-    with pytest.raises(ConfigError, match=r"git_branch in .*hosts.ini:2 .*starts with -"):
+    with pytest.raises(
+        ConfigError,
+        match=r"hosts.ini:2 .*의 설정 git_branch: 올바른 git 이름이 아닙니다 \(-로 시작함",
+    ):
         inventory.load(inventory_file("[cpu]\ncpu git_branch=--upload-pack=x\n"))
 
 
@@ -281,10 +289,12 @@ def test_the_inventory_names_the_line(inventory_file):
 @pytest.mark.parametrize("value", ["$(id)", "-x", "HEAD~1", "main", "abc", "a" * 41, "g" * 7,
                                    "12345678;id"])  # fmt: skip
 def test_to_is_a_commit_id(value):
-    with pytest.raises(ConfigError, match=r"--to .*is not a commit id") as err:
+    with pytest.raises(
+        ConfigError, match=r"--to: 커밋 ID\(16진수 7~40자리\) 형식이 아닙니다"
+    ) as err:
         values.rollback_target(value)
     assert "fab history" in err.value.fix
-    assert not err.value.problem.startswith("setting")
+    assert "설정" not in err.value.problem
 
 
 def test_to_accepts_commit_ids():
@@ -344,11 +354,11 @@ def test_builders_refuse_what_they_cannot_quote_away():
         shell.git_pull("/app", "origin", "-x")
     with pytest.raises(ConfigError, match="git_remote"):
         shell.git_remote_head("/app", "--upload-pack=x", "main")
-    with pytest.raises(ConfigError, match="unit name"):
+    with pytest.raises(ConfigError, match="유닛 이름"):
         shell.service_status("-H host")
     with pytest.raises(ConfigError, match="URL"):
         shell.health("-o/tmp/x", "UP")
-    with pytest.raises(ConfigError, match="at least 1"):
+    with pytest.raises(ConfigError, match="1 이상이어야 합니다"):
         shell.keep_newest("/app/backups", "backup_", 0)
 
 

@@ -84,7 +84,7 @@ class Ai(ServiceApp):
         )  # fmt: skip
 
     def manual_paths(self, s: Settings) -> list[tuple[str, str]]:
-        return [(f"{s.ai_dir}/{s.ai_venv}/bin/python", "the venv")]
+        return [(f"{s.ai_dir}/{s.ai_venv}/bin/python", "venv")]
 
     def opening(self, s: Settings) -> Opening:
         """The backend on the CPU host asks it: its port and the blue/green instances'."""
@@ -113,7 +113,7 @@ class Ai(ServiceApp):
             return {
                 "ai_switch": (
                     rel.RESTART,
-                    "assumed: the manual's GPU host, its free memory unknown",
+                    "가정: 매뉴얼의 GPU 호스트 (남은 GPU 메모리 모름)",
                 )
             }
         free, laid_out = rel.parse_switch_facts(f"gpu={facts.gpu}\npair={facts.pair}")

@@ -73,7 +73,7 @@ class Backend(ServiceApp):
         return [s.db_service or "mysql", *([] if paired else [s.backend_service])]
 
     def needs(self, s: Settings) -> list[tuple[str, str]]:
-        return [(s.db_backup_password_env, "MySQL backup, step B3")]
+        return [(s.db_backup_password_env, "MySQL 백업, B3 단계")]
 
     def first_build_command(self, s: Settings) -> str:
         art = q(s.backend_artifact)

@@ -55,8 +55,8 @@ def keep_artifact(v: RunView) -> str:
     art, rel = q(f"{v.s.backend_dir}/{v.s.backend_artifact}"), q(releases(v))
     return (
         f"if [ -f {art} ]; then sum=$(sha256sum -- {art} | cut -c1-64) && "
-        f'install -m 644 -- {art} {rel}/backend-"$sum".jar && echo "kept backend-${{sum:0:12}}….jar"; '
-        f"else echo {q(f'no {v.s.backend_artifact} yet: nothing to keep')}; fi; "
+        f'install -m 644 -- {art} {rel}/backend-"$sum".jar && echo "backend-${{sum:0:12}}….jar 보관"; '
+        f"else echo {q(f'{v.s.backend_artifact} 없음: 보관할 jar가 없습니다')}; fi; "
         + shell.keep_newest(releases(v), "backend-", 5)
     )
 
@@ -69,8 +69,8 @@ def restore_artifact(v: RunView) -> str:
         v.s.backend_dir,
         f'sum=$({drift.lookup(v, "backend", "artifact")}); jar={rel}/backend-"$sum".jar; '
         'if [ -n "$sum" ] && [ -f "$jar" ] && [ "$(sha256sum -- "$jar" | cut -c1-64)" = "$sum" ]; '
-        f'then install -D -m 644 -- "$jar" {art} && echo "restored the jar {rev} ran (sha256 ${{sum:0:12}}…)"; '
-        f"else echo {q(f'no kept jar for {rev}: rebuilding')}; {v.s.backend_build_cmd}; fi",
+        f'then install -D -m 644 -- "$jar" {art} && echo "{rev}의 jar를 복원했습니다 (sha256 ${{sum:0:12}}…)"; '
+        f"else echo {q(f'{rev}의 보관된 jar가 없어 다시 빌드합니다 (no kept jar)')}; {v.s.backend_build_cmd}; fi",
     )
 
 

@@ -51,8 +51,8 @@ def option_text(user: str, password: str | None) -> str:
 def _option_value(value: str) -> str:
     """A double-quoted option file value: backslashes and quotes escaped, one line."""
     if any(c in value for c in "\n\r\0"):
-        raise ConfigError("a MySQL user or password contains a line break",
-                          "a line break would add options to the option file; remove it")  # fmt: skip
+        raise ConfigError("MySQL 사용자 이름이나 비밀번호에 줄바꿈이 들어 있습니다",
+                          "줄바꿈을 지우십시오 (옵션 파일에 다른 옵션을 끼워 넣게 됩니다)")  # fmt: skip
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
@@ -61,7 +61,7 @@ def credentials(v: RunView) -> tuple[Upload, ...]:
     user, key = v.s.db_backup_user, v.s.db_backup_password_env
     return (
         Upload(option_file(v), "600", f"MySQL 백업 계정 ({user}, .env의 {key})",
-               lambda secrets: option_text(user, secrets.require(key, "MySQL backup"))),
+               lambda secrets: option_text(user, secrets.require(key, "MySQL 백업"))),
     )  # fmt: skip
 
 
@@ -76,7 +76,7 @@ def admin_credentials(v: RunView) -> tuple[Upload, ...]:
     user, key = v.s.db_user, v.s.db_password_env
     return (
         Upload(admin_option_file(), "600", f"MySQL 관리자 ({user}, .env의 {key})",
-               lambda secrets: option_text(user, secrets.require(key, "MySQL restore"))),
+               lambda secrets: option_text(user, secrets.require(key, "MySQL 복원"))),
     )  # fmt: skip
 
 

@@ -77,7 +77,7 @@ class Frontend(App):
         )  # fmt: skip
 
     def manual_paths(self, s: Settings) -> list[tuple[str, str]]:
-        return [(s.web_root, "the web root")]
+        return [(s.web_root, "웹 루트")]
 
     def build_output(self, s: Settings) -> BuildOutput:
         return BuildOutput(

@@ -49,7 +49,7 @@ def replace_web_root(v: RunView) -> str:
     s = v.s
     build = f"{s.frontend_dir}/{s.frontend_build_dir}"
     return (
-        f"test -f {q(build)}/index.html || {{ echo {q(f'no index.html in {build}')} >&2; exit 1; }}; "
+        f"test -f {q(build)}/index.html || {{ echo {q(f'{build}에 index.html이 없습니다')} >&2; exit 1; }}; "
         f"rm -rf -- {q(_web_root(s))}/* && cp -r -- {q(build)}/. {q(s.web_root)}/"
     )
 
@@ -59,7 +59,7 @@ def restore_web_root(v: RunView) -> str:
     s = v.s
     target = v.back_to
     d = q(s.frontend_backup_dir)
-    missing = f"no backup of {target[:12]} in {s.frontend_backup_dir}"
+    missing = f"{s.frontend_backup_dir}에 {target[:12]}의 백업이 없습니다"
     return (
         f"b=$(ls -1td -- {d}/{BACKUP_PREFIX}*_{q(target[:12])} 2>/dev/null | head -1); "
         f'[ -n "$b" ] || {{ echo {q(missing)} >&2; exit 1; }}; '

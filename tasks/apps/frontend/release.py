@@ -51,9 +51,9 @@ def check_build(v: RunView) -> str:
     new, static = build_dir(v), v.s.hashed_assets_path.strip("/")
     old = f"{live_root(v)}/{static}"
     return (
-        f"test -f {q(new)}/index.html || {{ echo {q(f'no index.html in {new}')} >&2; exit 1; }}; "
+        f"test -f {q(new)}/index.html || {{ echo {q(f'{new}에 index.html이 없습니다')} >&2; exit 1; }}; "
         f"if [ -d {q(old)} ]; then mkdir -p -- {q(new + '/' + static)} && "
-        f"cp -an -- {q(old)}/. {q(new + '/' + static)}/ && echo 'previous hashed assets kept'; fi"
+        f"cp -an -- {q(old)}/. {q(new + '/' + static)}/ && echo '이전 빌드의 해시 자산을 남겼습니다'; fi"
     )
 
 

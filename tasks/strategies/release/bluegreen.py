@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from tasks.apps.base import App
 from tasks.apps.common import health_step
+from tasks.durations import duration_text
 from tasks.engine.steps import Plan, Step
 from tasks.engine.view import RunView
 from tasks.hostfacts import tracked
@@ -138,7 +139,8 @@ class Pair:
 
     def retire(self, s: Settings, port: int, after: int) -> str:
         """Stop the instance on ``port`` after ``after`` seconds (a transient systemd timer)."""
-        said = f"{self.instance(s, port)} stops in {after}s (a rollback until then is a switch)"
+        said = (f"{self.instance(s, port)}: {duration_text(after)} 뒤 멈춥니다 "
+                "(그 전의 롤백은 전환만으로 끝납니다)")  # fmt: skip
         return (
             f"{root_helper('retire', self.component.name, int(port), int(after))} && echo {q(said)}"
         )

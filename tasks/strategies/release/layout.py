@@ -112,7 +112,7 @@ def adopt_env(v: RunView, app) -> str:
     src, dst = q(app.link), q(f"{shared(v)}/{app.env_file}")
     return (
         f"if [ ! -e {dst} ] && [ -f {src} ]; then install -m 600 -- {src} {dst} && "
-        f"echo {q(f'shared {app.env_file} from the checkout')}; fi"
+        f"echo {q(f'체크아웃의 {app.env_file}을(를) shared에 복사했습니다')}; fi"
     )
 
 
