@@ -91,12 +91,15 @@ def switch_ports(s: Settings, where: str = "") -> None:
             default = type(s).__dataclass_fields__[name].default
             free = next(p for p in range(default, 65536) if p not in used)
             raise ConfigError(
-                f"setting {name} ({value}) is also {clash[0]}"
-                + (f" in {where}" if where else "")
-                + ": the switch port must be a port nothing listens on (nginx's upstream "
-                "names it; the switch table sends it to the live instance)",
-                f"give {name} a free port of its own, e.g. {name}={free}",
+                f"전환 포트가 이미 쓰이는 포트입니다{_at(where)} ({name} ({value}) is also "
+                f"{clash[0]}): 전환 포트에서는 아무것도 듣지 않아야 합니다 (nginx upstream이 "
+                "이 포트를 가리키고, 전환 테이블이 서비스 중인 인스턴스로 보냅니다)",
+                f"{name}에 다른 곳이 쓰지 않는 포트를 주십시오. 예: {name}={free}",
             )
+
+
+def _at(where: str) -> str:
+    return f" ({where})" if where else ""
 
 
 def release_paths(s: Settings, where: str = "") -> None:
@@ -112,12 +115,11 @@ def release_paths(s: Settings, where: str = "") -> None:
         if relative:
             fixed = json.dumps([f"{checkout}/{p}" for p in relative])
             raise ConfigError(
-                f"setting {name} has relative paths ({', '.join(relative)})"
-                + (f" in {where}" if where else "")
-                + ": with strategy=release the service runs from a new release directory on "
-                "every deploy, so what it writes there would be left behind with the old release",
-                f"give absolute paths outside the releases, e.g. {name}={fixed}, and point "
-                f"the app there (e.g. in {comp}_env); or use strategy=manual",
+                f"설정 {name}에 상대 경로가 있습니다{_at(where)} ({name} has relative paths: "
+                f"{', '.join(relative)}): strategy=release에서는 배포마다 새 릴리스 디렉터리에서 "
+                "서비스가 실행되므로, 그 안에 쓴 파일은 이전 릴리스와 함께 남겨집니다",
+                f"릴리스 밖의 절대 경로를 주고(예: {name}={fixed}) 앱도 그곳을 쓰게 하십시오 "
+                f"(예: {comp}_env). 아니면 strategy=manual을 쓰십시오",
             )
 
 
@@ -129,13 +131,10 @@ def env_dir(s: Settings, where: str = "") -> None:
         other = normal(getattr(s, name))
         if env == other or _inside(env, other) or _inside(other, env):
             raise ConfigError(
-                f"setting env_dir ({s.env_dir}) and {name} ({getattr(s, name)}) overlap"
-                + (f" in {where}" if where else "")
-                + ": the deploy login owns "
-                + name
-                + ", so it could point the services' env files (read by systemd as root) at any file",
-                "give env_dir a directory of its own that only root writes, e.g. "
-                "env_dir=/etc/dojangkok/env",
+                f"설정 env_dir와 {name}이(가) 겹칩니다{_at(where)} (env_dir ({s.env_dir}) and "
+                f"{name} ({getattr(s, name)}) overlap): {name}은(는) 배포 로그인의 것이라, "
+                "systemd가 root로 읽는 서비스의 env 파일을 아무 파일로나 바꿔 가리킬 수 있습니다",
+                "env_dir에 root만 쓰는 따로 된 디렉터리를 주십시오. 예: env_dir=/etc/dojangkok/env",
             )
 
 
@@ -159,12 +158,12 @@ def root_paths(s: Settings, where: str = "") -> None:
             if path == other or _inside(path, other):
                 default = type(s).__dataclass_fields__[name].default
                 raise ConfigError(
-                    f"setting {name} ({value}) is inside {owned} ({getattr(s, owned)})"
-                    + (f" in {where}" if where else "")
-                    + ": the deploy login owns it, so it could put a link to any file in the "
-                    "place of what root writes or reads there",
-                    f"give {name} a path outside the directories the deploy login owns"
-                    + (f", e.g. its default {default}" if default else ""),
+                    f"설정 {name}이(가) 배포 로그인의 디렉터리 안에 있습니다{_at(where)} "
+                    f"(setting {name} ({value}) is inside {owned} ({getattr(s, owned)})): "
+                    "root가 쓰거나 읽는 그 자리에 배포 로그인이 아무 파일로 가는 링크를 놓을 수 "
+                    "있습니다",
+                    f"{name}에 배포 로그인의 디렉터리 밖의 경로를 주십시오"
+                    + (f" (예: 기본값 {default})" if default else ""),
                 )
 
 
@@ -178,9 +177,9 @@ def layout(s: Settings, where: str = "") -> None:
         other = normal(getattr(s, name))
         if web == other or _inside(other, web) or _inside(web, other):
             raise ConfigError(
-                f"setting web_root ({s.web_root}) and {name} ({getattr(s, name)}) overlap"
-                + (f" in {where}" if where else "")
-                + ": deploy step A4 empties web_root, so it would delete what is kept there",
-                "give the web root a directory of its own, e.g. web_root=/var/www/dojangkok "
-                "with the backups in /var/www/backup",
+                f"설정 web_root와 {name}이(가) 겹칩니다{_at(where)} (web_root ({s.web_root}) and "
+                f"{name} ({getattr(s, name)}) overlap): 배포 단계 A4가 web_root를 비우므로 그 안에 "
+                "둔 것이 지워집니다",
+                "웹 루트에 따로 된 디렉터리를 주십시오. 예: web_root=/var/www/dojangkok, "
+                "백업은 /var/www/backup",
             )

@@ -85,22 +85,21 @@ def sources(host: Host, app: App, opening: Opening) -> tuple[list[str], str]:
         return list(allowed), setting
     if not host.cpu_addresses:
         raise ConfigError(
-            f"the firewall of {host.alias} lets only the CPU host reach {opening.what}, but the "
-            f"inventory has no [cpu] host and {setting} is empty",
-            f'set {setting} to the CPU host\'s address, e.g. {setting}=["10.0.1.10"] '
-            f"under [{app.group}:vars], or firewall=off",
+            f"{host.alias}의 방화벽은 CPU 호스트만 {app.label}에 닿게 하는데, 인벤토리에 "
+            f"[cpu] 호스트가 없고 {setting}도 비어 있습니다 (no [cpu] host, {setting} empty)",
+            f"{setting}에 CPU 호스트의 주소를 주십시오. 예: [{app.group}:vars] 아래 "
+            f'{setting}=["10.0.1.10"] (또는 firewall=off)',
         )
     for address in host.cpu_addresses:
         try:
             values.network(address, setting)
         except ConfigError:
             raise ConfigError(
-                f"the firewall of {host.alias} lets only the CPU host reach {opening.what}, but "
-                f"the [cpu] host's address in the inventory, {address!r}, is a name: nftables "
-                f"needs an IP address ({setting} is empty)",
-                f"set {setting} to the address the {app.group.upper()} host sees the CPU host "
-                f'connect from, e.g. {setting}=["10.0.1.10"] under [{app.group}:vars], or '
-                "firewall=off",
+                f"{host.alias}의 방화벽은 CPU 호스트만 {app.label}에 닿게 하는데, 인벤토리의 "
+                f"[cpu] 호스트 주소 {address!r}이(가) 이름입니다: nftables에는 IP 주소가 "
+                f"필요합니다 ({setting} is empty)",
+                f"{setting}에 {app.group.upper()} 호스트가 보는 CPU 호스트의 접속 주소를 주십시오. "
+                f'예: [{app.group}:vars] 아래 {setting}=["10.0.1.10"] (또는 firewall=off)',
             ) from None
     return list(host.cpu_addresses), "the [cpu] host's address in the inventory"
 
@@ -272,9 +271,10 @@ def session_problem(client: str, s: Settings, alias: str) -> ConfigError | None:
     if any(address in ipaddress.ip_network(n) for n in s.ssh_allow_from):
         return None
     return ConfigError(
-        f"ssh_allow_from ({', '.join(s.ssh_allow_from)}) leaves out {client}, the address "
-        f"{alias} sees this session come from: after setup, no new SSH connection from here "
-        "would get in (nothing was changed)",
-        f'add it, e.g. ssh_allow_from=["{client}/{address.max_prefixlen}", ...], or connect '
-        "from an address in the list",
+        f"ssh_allow_from이 이 접속의 주소를 빼놓습니다 (ssh_allow_from "
+        f"({', '.join(s.ssh_allow_from)}) leaves out {client}, the address {alias} sees this "
+        "session come from): setup 뒤에는 여기서 새 SSH 접속이 들어갈 수 없습니다. 아무것도 "
+        "바꾸지 않았습니다",
+        f'그 주소를 넣거나(예: ssh_allow_from=["{client}/{address.max_prefixlen}", ...]) 목록 '
+        "안의 주소에서 접속하십시오",
     )

@@ -57,8 +57,8 @@ class Options:
         chosen = self.strategy or host.settings.strategy
         if chosen not in STRATEGIES:
             raise ConfigError(
-                f"unknown strategy {chosen!r} for {host.alias}",
-                f"use one of: {', '.join(STRATEGIES)} (--strategy or the strategy setting)",
+                f"{host.alias}: 알 수 없는 전략입니다: {chosen!r} (unknown strategy)",
+                f"{', '.join(STRATEGIES)} 중 하나를 쓰십시오 (--strategy 또는 설정 strategy)",
             )
         if strategy_for(chosen).keeps_releases:  # --strategy=release on hosts set to manual
             validate.release_paths(host.settings, host.alias)
@@ -201,15 +201,17 @@ def restore_host(host: Host, secrets: Secrets, source: str | None, opts: Options
                 f"ls -1t -- {q(st.backup_dir)}/{backup.PREFIX}*.sql.gz 2>/dev/null | head -1"
             )
             if not source:
-                raise ConfigError(f"no backup in {st.backup_dir} on {host.alias}",
-                                  f"run `fab -H {host.alias} backup-db` first")  # fmt: skip
+                raise ConfigError(f"{host.alias}의 {st.backup_dir}에 백업이 없습니다 (no backup)",
+                                  f"먼저 `fab -H {host.alias} backup-db`를 실행하십시오")  # fmt: skip
         if source:
             s.set(restore_from=source)
         safety = backup.backup_file(s.view)
         s.set_recovery(f"fab -H {host.alias} restore-db --backup={safety}")
         question = f"{st.db_name} 데이터베이스를 {source or '최신 백업'}(으)로 덮어씁니까?"
         if not opts.dry_run and not checklist.ask(question, opts.yes)[0]:
-            raise ConfigError("restore declined", "nothing was changed")
+            raise ConfigError(
+                "복원을 취소했습니다 (restore declined)", "아무것도 바꾸지 않았습니다"
+            )
         with admin_steps(s.remote, host, secrets, s.view.run_id):  # D4: the admin's, as root
             s.execute(backup.restore_plan(s.view))
         if not opts.dry_run:

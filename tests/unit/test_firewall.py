@@ -84,7 +84,7 @@ def test_ssh_follows_the_port_the_tool_connects_to():
 
 @pytest.mark.parametrize(
     ("cpu", "problem"),
-    [(("cpu.dojangkok.example",), "is a name"), ((), "has no [cpu] host")],
+    [(("cpu.dojangkok.example",), "이름입니다"), ((), "[cpu] 호스트가 없고")],
 )
 def test_an_unknown_cpu_address_is_refused_naming_ai_allow_from(cpu, problem):
     with pytest.raises(ConfigError) as err:

@@ -80,7 +80,7 @@ def test_push_config_renders_the_unit_and_a_site_that_proxies_to_the_switch_port
 def test_push_config_asks_for_the_web_root_only_where_the_site_serves_it():
     assert preconditions.for_unit(NODE, "nginx") == []  # nginx proxies to the Node server
     (web_root,) = preconditions.for_unit(STATIC_SETTINGS, "nginx")
-    assert web_root.what == "the web root /var/www/dojangkok"
+    assert web_root.what == "웹 루트 /var/www/dojangkok"
 
 
 def test_the_root_helper_gets_the_pair_only_for_the_node_kind():

@@ -195,8 +195,10 @@ def test_a_switch_port_something_listens_on_is_refused(settings, says):
     from tasks.errors import ConfigError
     from tasks.hosts import validate
 
-    with pytest.raises(ConfigError, match=r"^setting " + re.escape(says)) as err:
+    with pytest.raises(
+        ConfigError, match=r"^전환 포트가 이미 쓰이는 포트입니다 \(" + re.escape(says)
+    ) as err:
         validate.settings(Settings(**settings))
     (value,) = settings.values()  # the fix names a port that is free, not the same one
-    assert re.search(r"e\.g\. \w+=(\d+)$", err.value.fix).group(1) not in (str(value), "8000")
+    assert re.search(r"예: \w+=(\d+)$", err.value.fix).group(1) not in (str(value), "8000")
     validate.settings(Settings(**settings, strategy="manual"))  # the manual strategy has none

@@ -92,7 +92,7 @@ def test_release_refuses_relative_writable_paths():
     for name in ("backend_writable_paths", "ai_writable_paths"):
         with pytest.raises(ConfigError, match=f"{name} has relative paths") as err:
             validate.settings(Settings(**{name: ["/abs", "data/store"]}), "gpu")
-        assert "in gpu" in err.value.problem and "left behind" in err.value.problem
+        assert "(gpu)" in err.value.problem and "이전 릴리스와 함께 남겨집니다" in err.value.problem
         checkout = "/app/ai-server" if name == "ai_writable_paths" else "/app/backend"
         assert f'{name}=["{checkout}/data/store"]' in err.value.fix
     # --strategy=release on a host whose setting is manual: the same refusal
@@ -110,7 +110,7 @@ def test_web_root_holds_nothing_the_tool_keeps():
                 {"web_root": "/var/lib/dojangkok-deploy/www"}):  # fmt: skip
         with pytest.raises(ConfigError, match="web_root .* overlap") as err:
             validate.settings(Settings(**bad), "cpu")
-        assert "step A4 empties web_root" in err.value.problem and "cpu" in err.value.problem
+        assert "A4가 web_root를 비우므로" in err.value.problem and "cpu" in err.value.problem
 
 
 def test_the_services_env_files_are_outside_everything_the_deploy_login_owns():
@@ -120,7 +120,7 @@ def test_the_services_env_files_are_outside_everything_the_deploy_login_owns():
     for bad in ("/app/backend/env", "/var/lib/dojangkok-deploy", "/app/releases/env", "/app"):
         with pytest.raises(ConfigError, match="env_dir .* overlap") as err:
             validate.settings(Settings(env_dir=bad), "cpu")
-        assert "the deploy login owns" in err.value.problem
+        assert "배포 로그인의 것이라" in err.value.problem
     refused("env_dir", "/etc", "시스템 디렉터리")
 
 
@@ -134,11 +134,11 @@ def test_what_root_writes_or_reads_is_outside_everything_the_deploy_login_owns()
                       ("nginx_upstream_file", "/app/backups/up.conf")):  # fmt: skip
         with pytest.raises(ConfigError, match=f"setting {name} .* is inside") as err:
             validate.settings(Settings(**{name: bad}), "cpu")
-        assert "the deploy login owns it" in err.value.problem, name
-        assert f"give {name} a path outside" in err.value.fix, name
+        assert "배포 로그인이 아무 파일로 가는 링크" in err.value.problem, name
+        assert f"{name}에 배포 로그인의 디렉터리 밖의 경로를 주십시오" in err.value.fix, name
     with pytest.raises(ConfigError) as err:
         validate.settings(Settings(swap_file="/app/frontend/swap"))
-    assert "e.g. its default /swapfile" in err.value.fix
+    assert "예: 기본값 /swapfile" in err.value.fix
 
 
 def test_the_nginx_tree_is_never_a_system_dir():

@@ -295,17 +295,18 @@ def roll_back(s: Session, comp: App, to: str | None, reason: str = "",
     state = state or read_state(s, comp)
     if not state.converted:
         raise ConfigError(
-            f"{comp.label} on {v.host.alias} has no releases yet (manual strategy)",
-            f"use `fab -H {v.host.alias} rollback-{comp.name} --strategy=manual`",
+            f"{v.host.alias}의 {comp.label}에는 아직 릴리스가 없습니다 (manual strategy)",
+            f"`fab -H {v.host.alias} rollback-{comp.name} --strategy=manual`을 쓰십시오",
         )
     target = release.previous_good(state.releases, to) if not v.dry_run else PREVIOUS
     bad = state.current or "<현재 릴리스>"
     if not target:
         raise ConfigError(
-            f"no release to roll back to on {v.host.alias} ({comp.name}"
-            + (f", revision {to}" if to else "")
-            + ")",
-            f"`fab -H {v.host.alias} releases` lists them; a rollback skips failed and bad ones",
+            f"{v.host.alias}에 롤백할 릴리스가 없습니다 ({comp.name}"
+            + (f", 리비전 {to}" if to else "")
+            + "; no release to roll back to)",
+            f"`fab -H {v.host.alias} releases`로 목록을 보십시오 (롤백은 failed와 bad인 릴리스를 "
+            "건너뜁니다)",
         )
     pair = pair_of(comp, v.s)
     # the two releases' revisions and whether the target still runs (warm): from the first
