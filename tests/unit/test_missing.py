@@ -80,7 +80,7 @@ def test_setup_names_ai_allow_from_with_the_rest(tmp_path):
         lambda: provision.setup_host(inv.hosts["gpu"], Secrets({}), Options(dry_run=True))
     )
     assert "빠진 값이 2개" in text
-    assert "설정 ai_allow_from (gpu): " in text and "'cpu.example', is a name" in text
+    assert "설정 ai_allow_from (gpu): " in text and "'cpu.example'이(가) 이름입니다" in text
     assert "keys/gcp (gpu): 파일이 없습니다" in text
 
 
