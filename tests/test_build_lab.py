@@ -83,10 +83,10 @@ def test_a_jar_for_a_newer_java_than_the_host_s_is_refused_before_anything_chang
                                   "git -c safe.directory=/app/backend -C /app/backend rev-parse HEAD; systemctl show -p MainPID dojangkok")  # fmt: skip
     res = ctx.fab("-H", "cpu", "deploy-backend", "--yes", "--build-on=local", inv=inv)
     assert res.returncode == 1
-    assert "class file 61 (Java 17)" in res.stderr and "cpu runs Java 11" in res.stderr
+    assert "class file 61 (Java 17)" in res.stderr and "cpu의 Java는 11입니다" in res.stderr
     res = ctx.fab("-H", "cpu", "deploy-backend", "--yes", "--build-on=host", inv=inv)
     assert res.returncode == 1
-    assert "build.gradle asks for Java 17" in res.stderr and "Java 11" in res.stderr
+    assert "build.gradle은 Java 17을(를) 요구하는데" in res.stderr and "Java 11" in res.stderr
     assert ctx.unchanged("cpu", "stat -c %Y /app/backend/build/libs/dojangkok.jar; "
                                 "git -c safe.directory=/app/backend -C /app/backend rev-parse HEAD; systemctl show -p MainPID dojangkok") == before  # fmt: skip
     assert ctx.version("backend") == "1.1.0"
@@ -224,7 +224,11 @@ def test_an_ai_host_without_a_package_index(ctx):
     pid = ctx.on("gpu", "systemctl show -p MainPID --value fastapi")
     res = ctx.fab("-H", "gpu", "deploy-ai", "--yes", "--build-on=host", inv=ctx.manual)
     assert res.returncode == 1
-    assert "gpu cannot install the AI requirements" in res.stderr and "six" in res.stderr
+    assert (
+        "AI requirements를 설치할 수 없습니다" in res.stderr
+        and "gpu에서" in res.stderr
+        and "six" in res.stderr
+    )
     assert "--build-on=local" in res.stderr
     assert ctx.on("gpu", "systemctl show -p MainPID --value fastapi") == pid  # never stopped
     assert ctx.version("ai") == "1.0.0"
@@ -245,6 +249,6 @@ def test_a_wheelhouse_for_another_python_is_refused(ctx):
                             "requirements.txt": "fastapi==0.165.0\nuvicorn==0.54.0\n"}, "v1.3.0")  # fmt: skip
     res = ctx.faulty("python-3.12", "-H", "gpu", "deploy-ai", "--yes", "--build-on=local")
     assert res.returncode == 1
-    assert "cp312-cp312" in res.stderr and "gpu's Python 3.11 (cp311" in res.stderr
+    assert "cp312-cp312" in res.stderr and "gpu의 Python 3.11 (cp311" in res.stderr
     assert ctx.version("ai") == "1.2.0"
     assert "(C3s)" not in res.stdout  # refused before anything was sent

@@ -232,7 +232,7 @@ def test_a_new_unit_that_does_not_start_is_removed_and_said_so(set_up, work):
     try:
         res = fab(lab, work, "-H", "gpu", "push-config", "--yes", inv=broken)
         assert res.returncode == 1
-        assert "the new unit(s) fastapi were removed" in res.stderr
+        assert "새로 만든 유닛 fastapi은(는) 지웠고" in res.stderr
         assert "rollback" not in res.stderr.lower() or "롤백도 실패" not in res.stderr
         assert "journalctl -u fastapi" in res.stdout and "no_such_app" in res.stdout
         assert lab.run("gpu", "test -e /etc/systemd/system/fastapi.service").returncode != 0

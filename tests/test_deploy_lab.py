@@ -230,7 +230,7 @@ def test_missing_secret_is_named_before_any_host_is_touched(ready_lab, tmp_path)
         res = fab(lab, tmp_path, "full-deploy", "--yes", env=env)
         check.check(res.returncode, res.stdout + res.stderr, cause="DB_BACKUP_PASSWORD")
     assert res.returncode == 1
-    assert "DB_BACKUP_PASSWORD is not set" in res.stderr
+    assert "DB_BACKUP_PASSWORD: " in res.stderr and "에 없습니다" in res.stderr
     assert "도장콕 프론트엔드 배포" not in res.stdout  # stopped before the first host
     assert invocation(lab, "cpu", "dojangkok") == run_id
 

@@ -161,7 +161,7 @@ def test_keep_alive_users_lose_no_request_and_a_rollback_is_a_switch_to_the_warm
     with ctx.page() as page:
         res = ctx.fab("-H", "cpu", "rollback-frontend", "--yes", inv=node)
     assert res.returncode == 0, res.stderr
-    assert "전환만 (따뜻한 인스턴스)" in res.stdout
+    assert "전환만 (이전 인스턴스가 켜져 있음)" in res.stdout
     assert not page.failures, page.summary()
     assert ctx.live() == "3002" and ctx.invocation("3002") == warm
     assert ctx.version() == "2.0.0"

@@ -94,7 +94,7 @@ def test_a_deploy_on_a_bare_host_stops_naming_setup(bare, work):
     res = fab(bare, work, "-H", "gpu", "deploy-ai", "--yes")
     assert res.returncode == 1 and "fab -H gpu setup" in res.stderr
     assert "gpu에 배포 로그인이 쓸 수 있는 /var/lib/dojangkok-deploy이(가) 없고" in res.stderr
-    assert "the host was not set up" in res.stderr
+    assert "이 도구로 setup하지 않은 호스트입니다" in res.stderr
     assert (
         bare.run("gpu", "test -e /app/ai-server || test -e /var/lib/dojangkok-deploy").returncode
         != 0
