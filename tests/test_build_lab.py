@@ -193,7 +193,7 @@ def test_a_corrupted_upload_is_refused_before_anything_switches(ctx):
     assert "B8v 체크섬 확인" in res.stderr and "호스트의 파일이 빌드와 다릅니다" in res.stdout
     assert ctx.on("cpu", "cat /etc/dojangkok-deploy/switch/backend.nft") == upstream
     assert ctx.version("backend") == "1.2.0"
-    assert ctx.releases("backend")[-1]["status"] == "failed"
+    assert ctx.releases("backend")[-1]["status"] == "실패"
 
 
 def test_release_frontend_sends_only_what_changed(ctx):

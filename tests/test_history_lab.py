@@ -51,7 +51,7 @@ def test_two_operators_see_each_other_and_health_goes_past_a_stopped_host(
     table = fabrun.fab(lab, kim, "history", "--limit=2", inv=inv).stdout
     rows = [line for line in table.splitlines() if " lee " in line or " kim " in line]
     assert len(rows) == 2 and all(" 성공 " in r for r in rows), table
-    assert "이 배포: 모델 교체" in rows[0] and re.search(r" \d+(분 \d+)?초 ", rows[0]), table
+    assert "이 배포: 모델 교체" in rows[0] and re.search(r" (\d+분 )?\d+(\.\d)?초 ", rows[0]), table
 
     # the gpu machine stopped: health says so, checks cpu and the site, records nothing
     kept = {p: p.read_text() for p in (kim / "history.jsonl", lee / "history.jsonl")}

@@ -147,7 +147,9 @@ def test_hooks_around_the_switch_and_the_notices(hooks_lab, cpu_host):
     assert any(line.startswith("- 리비전: ") and line.endswith(f"{to_rev[:7]} (커밋 2개)")
                for line in lines), done  # fmt: skip
     assert "  · " + to_rev[:7] + " hooks: 문서 추가" in lines
-    assert any(re.fullmatch(r"- 소요: (\d+분 )?\d+초|- 소요: \d+분", line) for line in lines), done
+    assert any(
+        re.fullmatch(r"- 소요: (\d+분 )?\d+(\.\d)?초|- 소요: \d+분", line) for line in lines
+    ), done
     # the webhook's URL is a secret: in no output and no record
     history = (work / "history.jsonl").read_text()
     assert "hook-secret-token" not in res.stdout + res.stderr + history

@@ -136,7 +136,9 @@ def test_an_operator_switches_the_frontend_to_node_without_a_failed_request(ctx)
     pids = ctx.nginx_pids()
     res = ctx.fab("-H", "cpu", "setup", "--yes", inv=node)
     assert res.returncode == 0, res.stderr
-    assert "전환합니다" not in res.stdout and "no changes: cpu already has" in res.stdout
+    assert (
+        "전환합니다" not in res.stdout and "변경 없음: cpu는 이미 setup된 상태입니다" in res.stdout
+    )
     assert ctx.live() == "3002" and ctx.nginx_pids() == pids
 
 

@@ -199,7 +199,7 @@ def test_a_warm_rollback_is_a_switch_no_user_notices_and_it_checks_what_it_promi
         and "ok GET http://localhost:8081/api/" in res.stdout
     )
     assert re.search(r"제공 버전 1\.0\.0: \S+이\(가\) 기록될 때와 같음", res.stdout), res.stdout
-    assert ctx.releases("backend")[-1]["status"] == "bad"
+    assert ctx.releases("backend")[-1]["status"] == "롤백됨"  # bad
     slow.join(60)
     assert got == [(200, {"slept": 25.0, "version": "1.1.0"})]  # after the switch, in full
     journal = ctx.on("cpu", f"journalctl -u dojangkok@8082 --since '{since}' --no-pager")
@@ -216,7 +216,7 @@ def test_a_failed_build_changes_nothing(ctx):
     assert not probe.failures, probe.summary()
     assert ctx.on("cpu", f"cat {SWITCH}") == upstream
     assert ctx.version("backend") == "1.0.0"
-    assert ctx.releases("backend")[-1]["status"] == "failed"
+    assert ctx.releases("backend")[-1]["status"] == "실패"
     assert not locks_held(ctx.lab, ("cpu",))
 
 
@@ -314,7 +314,7 @@ def test_a_failed_frontend_rollback_says_what_serves_now(ctx):
     """A rollback whose page check fails after its switch stops there (no switch back: the
     release it left was rolled back from), and says what serves, read on the host: not
     "the service is unchanged", which it is not."""
-    bad = next(r for r in ctx.releases("frontend") if r["status"] == "bad")
+    bad = next(r for r in ctx.releases("frontend") if r["status"] == "롤백됨")
     page = f"{BASE}/frontend/releases/{bad['release']}/build/index.html"
     ctx.on("cpu", f"mv {page} {page}.gone")
     try:

@@ -76,7 +76,7 @@ def test_push_config_on_a_bare_host_stops_at_once_and_changes_nothing(bare, work
         t0 = time.monotonic()
         res = fab(bare, work, "-H", "cpu", "push-config", "--yes")
         took = time.monotonic() - t0
-        check.check(res.returncode, res.stderr, cause="push-config을(를) 할 준비가 되어 있지 않습니다",
+        check.check(res.returncode, res.stderr, cause=r"push-config을\(를\) 할 준비가 되어 있지 않습니다",
                     next_step="fab -H cpu setup", serving=False)  # fmt: skip
     assert res.returncode != 0 and took < 10, took
     assert (
@@ -122,7 +122,7 @@ def test_settings_show_what_was_detected_on_the_host(bare, work):
     rows = {line.split(" = ")[0].strip(): line for line in res.stdout.splitlines() if " = " in line}
     assert (
         "mariadb" in rows["db_server"]
-        and f"호스트에서 감지: mariadbd is installed (debian {bare.settings.debian_version}"
+        and f"호스트에서 감지: mariadbd가 설치되어 있음 (debian {bare.settings.debian_version}"
         in rows["db_server"]
     )
     assert "/etc/mysql/mariadb.conf.d/60-dojangkok.cnf" in rows["mysql_conf"]

@@ -245,7 +245,7 @@ def test_status_and_logs_go_past_a_stopped_host_and_record_nothing(ctx):
         assert res.returncode == 1 and "Traceback" not in res.stdout + res.stderr
         (gpu,) = [ln for ln in res.stdout.splitlines() if ln.startswith("gpu ")]
         assert gpu.split()[:5] == ["gpu", "ai", "연결", "안", "됨"], res.stdout
-        assert "호스트에 접속하지 못해 확인하지 못했습니다 (cannot reach gpu" in gpu
+        assert "호스트에 접속하지 못해 확인하지 못했습니다 (gpu에 연결하지 못했습니다" in gpu
         rows = ctx.status()
         assert not rows["gpu", "ai"]["reachable"]
         ctx.check_backend(rows["cpu", "backend"], "1.1.0")  # the others: still the truth
