@@ -167,11 +167,6 @@ def nothing_switched(run_id: str) -> None:
         _unchanged.add(run_id)
 
 
-def environment() -> str:
-    """The environment's name ("" for none): tasks/hosts/environment.py decides it."""
-    return current_environment()
-
-
 def facts(session, **more) -> Facts:
     """What the run knows now: ``session`` is the run's Live (tasks/engine/live.py)."""
     v = session.view
@@ -180,7 +175,7 @@ def facts(session, **more) -> Facts:
     count, subjects = known_commits(v.run_id, old, new) or (None, ())
     warned = tuple(f"{st.section}{st.number} {st.title} 실패" + (f" ({st.detail})" if st.detail else "")
                    for st in session.report.steps if st.status == "warned")  # fmt: skip
-    base = dict(host=v.host.alias, operator=operator_name(), environment=environment(),
+    base = dict(host=v.host.alias, operator=operator_name(), environment=current_environment(),
                 message=getattr(session, "operator_message", ""), from_rev=old, to_rev=new,
                 commit_count=count, commits=subjects, seconds=seconds_since(v.run_id),
                 warnings=warned)  # fmt: skip
@@ -212,7 +207,7 @@ def _failure_text(session) -> str:
         back = "필요 없음: 바뀐 것이 없습니다 (이전 버전이 계속 서비스합니다)"
     elif v.task == "deploy":
         back = "필요하면 " + way_back(v.host.alias, v.component, v.strategy, v.s.strategy,
-                                     environment())  # fmt: skip
+                                     current_environment())  # fmt: skip
     else:
         back = session.recovery()
     return compose(

@@ -28,7 +28,7 @@ from datetime import datetime
 from tasks import shell
 from tasks.apps import registry
 from tasks.apps.base import App, HostReading, Serving, strategy_for
-from tasks.engine import history, lock
+from tasks.engine import history, lock, report
 from tasks.engine.console import Console, render_table
 from tasks.engine.view import RunView
 from tasks.errors import DeployToolError
@@ -149,7 +149,7 @@ class LastRun:
         except ValueError:
             at = self.time or "?"
         kind = history.KINDS.get(self.kind, self.kind)
-        return f"{self.operator} {at} {kind} {history.RESULTS.get(self.result, self.result)}"
+        return f"{self.operator} {at} {kind} {report.RESULTS.get(self.result, self.result)}"
 
 
 @dataclass(frozen=True)
