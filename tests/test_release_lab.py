@@ -21,17 +21,7 @@ import requests
 
 from tasks.onhost.roothelper import switch_ruleset, upstream_text
 from tests.lab import faults
-from tests.lab.fabrun import (
-    AI_SMOKE,
-    FAB,
-    ROOT,
-    SERVED_CONFIG,
-    SMOKE_VERSION,
-    fab_env,
-    numbered_inventory,
-    on,
-    polling,
-)
+from tests.lab.fabrun import FAB, RELEASE_VARS, ROOT, fab_env, numbered_inventory, on
 from tests.lab.faults import locks_held
 from tests.lab.probe import KeepAliveUsers, Prober
 from tests.lab.site import site
@@ -44,7 +34,7 @@ UPSTREAM = "/etc/nginx/dojangkok-upstream.conf"
 SWITCH = "/etc/dojangkok-deploy/switch/backend.nft"
 TABLE = "ip dojangkok_switch_backend"
 
-VARS = SERVED_CONFIG + polling(30) + SMOKE_VERSION + AI_SMOKE
+VARS = RELEASE_VARS
 
 
 class Ctx:

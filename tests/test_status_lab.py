@@ -32,17 +32,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.lab.fabrun import (
-    AI_SMOKE,
-    FAB,
-    ROOT,
-    SERVED_CONFIG,
-    SMOKE_VERSION,
-    fab_env,
-    numbered_inventory,
-    on,
-    polling,
-)
+from tests.lab.fabrun import FAB, RELEASE_VARS, ROOT, fab_env, numbered_inventory, on
 from tests.lab.site import site
 from tests.test_deploy_lab import wait_ready
 
@@ -57,8 +47,7 @@ LOCK = "/var/lib/dojangkok-deploy/deploy.lock"
 class Ctx:
     def __init__(self, lab, work: Path):
         self.lab, self.work = lab, work
-        self.inv = numbered_inventory(lab, work, SERVED_CONFIG + polling(30) + SMOKE_VERSION
-                                      + AI_SMOKE)  # fmt: skip
+        self.inv = numbered_inventory(lab, work, RELEASE_VARS)
         self.revs: dict[str, str] = {}
 
     def env(self) -> dict[str, str]:

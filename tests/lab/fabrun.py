@@ -61,6 +61,10 @@ AI_SMOKE = """
 ai_smoke=[{"method": "POST", "path": "/api/v1/analyze", "body": {"text": "계약서"}}]
 """
 
+#: the release strategy's lab: served as a real site, health polled every second, both
+#: smoke requests (the backend's version route, the AI's POST)
+RELEASE_VARS = SERVED_CONFIG + polling(30) + SMOKE_VERSION + AI_SMOKE
+
 
 def numbered_inventory(lab, work: Path, extra: str, **cpu_vars: str) -> Path:
     """A new inventory file in ``work`` (hosts-0.ini, hosts-1.ini, ...): earlier runs' stay."""

@@ -32,15 +32,15 @@ CALLS = {
 #: files whose messages are not scanned (none: every file in tasks/ is)
 OWNED_ELSEWHERE: set[str] = set()
 
+#: the prefix of an error whose own text is checked: where the tool prints one
+PREFIXED = {"tasks/__init__.py": ["\nERROR: {}"], "tasks/cli.py": ["\nERROR: {}"],
+            "tasks/program.py": ["\nERROR: {}", "ERROR: {}", "ERROR: {}\n  → {}"]}  # fmt: skip
 #: (file, message as read: each {} a value) -> why it may stay as it is
 INTERNAL = {
     ("tasks/config/state.py", "no state read for {}"): "a bug in the tool: every file is read",
-    ("tasks/__init__.py", "\nERROR: {}"): "the prefix of an error whose own text is checked",
-    ("tasks/cli.py", "\nERROR: {}"): "the prefix of an error whose own text is checked",
-    ("tasks/program.py", "\nERROR: {}"): "the prefix of an error whose own text is checked",
-    ("tasks/program.py", "ERROR: {}"): "the prefix of an error whose own text is checked",
-    ("tasks/program.py", "ERROR: {}\n  → {}"): "the prefix of an error whose own text is checked",
-}
+    **{(file, prefix): "the prefix of an error whose own text is checked"
+       for file, prefixes in PREFIXED.items() for prefix in prefixes},
+}  # fmt: skip
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 WORD = re.compile(r"[A-Za-z]{2,}")

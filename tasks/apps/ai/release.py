@@ -29,7 +29,6 @@ from tasks.onhost.policy import Policy
 from tasks.setup import privilege
 from tasks.shell import q
 from tasks.strategies.release import layout as release
-from tasks.strategies.release import switchtable
 from tasks.strategies.release.bluegreen import Pair
 
 SECTION = "C"
@@ -447,13 +446,9 @@ def convert_start_plan(settings, port: int, current: str) -> Plan:
     the unit the root helper's), then the switch table sending the upstream's port to it and
     the upstream file naming that port (root)."""
     steps = (
-        Step("K2", f"{PAIR.instance(settings, port)} 시작", "30초", "수동 복구", Policy.ABORT,
-             command=lambda v: PAIR.start_instance(v, port, current)),
-        health_step("K3", "헬스체크", "1분", "수동 복구", Policy.ABORT, AI, up=False, fine=True,
-                    port=lambda v: port, unit=lambda v: PAIR.instance(settings, port)),
-        Step("K4", f"전환 테이블 (nftables, → {port})과 nginx upstream 파일", "1초",
-             "nft 출력·권한 확인", Policy.ABORT, sudo=True, uploads=switchtable.uploads,
-             command=lambda v: PAIR.table_command(settings, port)),
+        *PAIR.first_instance_steps(("K2", "K3"), settings, port, "수동 복구", Policy.ABORT,
+                                   rel=current),
+        PAIR.table_step("K4", settings, port),
     )  # fmt: skip
     return Plan("ai", "C", "AI blue/green 전환", "", "", "", steps)
 

@@ -20,7 +20,6 @@ from tasks.apps.common import (
     check_notice,
     check_record,
     env_check_step,
-    health_step,
     notice_step,
 )
 from tasks.apps.database import backup
@@ -139,11 +138,7 @@ def convert_adopt_plan(legacy: RunView) -> Plan:
                  f"{release.info(legacy, 'app.jar')}"
              ),
              added="manual 방식으로 배포된 호스트를 release 방식으로 바꾼다: 지금 도는 jar가 첫 릴리스"),
-        Step("K2", f"전환 테이블 (nftables, → 지금 포트 {s.backend_port})과 nginx upstream 파일",
-             "1초", "nft 출력·권한 확인", Policy.ABORT, sudo=True, uploads=switchtable.uploads,
-             command=lambda v: PAIR.table_command(s, s.backend_port),
-             added="nginx의 upstream은 고정된 전환 포트를 가리키고, 도구의 nftables 테이블이 그 "
-                   "포트로 오는 새 연결을 서빙 중인 포트로 보낸다: 전환할 때 nginx를 리로드하지 않는다"),
+        PAIR.table_step("K2", s, s.backend_port, to=f"지금 포트 {s.backend_port}"),
     )  # fmt: skip
     return Plan("backend", "B", "Backend release 방식 전환", "CPU Instance", "1분", "0분", steps)
 
@@ -153,12 +148,7 @@ def convert_switch_plan(legacy: RunView) -> Plan:
     s = legacy.s
     port = s.backend_ports[0]
     steps = (
-        Step("K3", f"{instance(s, port)} 시작", "30초", "되돌림", Policy.ROLLBACK,
-             command=lambda v: PAIR.start_instance(legacy, port),
-             added="배포 계정이 한다: 슬롯 링크는 그 디렉터리에, 유닛은 root 헬퍼로"),
-        health_step("K4", "헬스체크", "1분", "되돌림", Policy.ROLLBACK,
-                    BACKEND, up=False, fine=True, port=lambda v: port,
-                    unit=lambda v: instance(s, port)),
+        *PAIR.first_instance_steps(("K3", "K4"), s, port, "되돌림", Policy.ROLLBACK, view=legacy),
         Step("K5", f"전환 ({s.backend_port} → {port}, nginx 리로드 없이)", "5초", "되돌림",
              Policy.ROLLBACK, sudo=True, command=lambda v: PAIR.point_upstream(s, port)),
         release.switch_step("K6", "current → 등록한 릴리스", lambda v: release.name(legacy)),

@@ -39,16 +39,14 @@ SERVER = "server.js"
 
 
 class FrontendNode(ServiceApp):
-    name = "frontend"
-    label = "프론트엔드"
-    section = "A"
+    #: another kind of the same app (tasks/apps/kinds.py): the static frontend's name, task
+    #: help and place in the manual, on the same host
+    name, label, section, group = STATIC.name, STATIC.label, STATIC.section, STATIC.group
+    deploy_help, rollback_help = STATIC.deploy_help, STATIC.rollback_help
     manual_title = "Next.js 배포"
-    group = "cpu"
     first_build = FirstBuild("첫 빌드 (npm, standalone)", "2분")
     #: its template unit's file, and the site (nginx) whose reload its check proves
     config_keys = ("frontend", "nginx")
-    deploy_help = STATIC.deploy_help
-    rollback_help = STATIC.rollback_help
 
     def serving_static(self, s: Settings) -> bool:
         """The host's strategy cannot run it yet: the static site serves (see above)."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from tasks import shell
 from tasks.apps.backend.release import drained, examples_decided_on_host, resolve_on
-from tasks.apps.common import health_step
 from tasks.apps.frontend.release import checklist as static_checklist
 from tasks.apps.frontend.release import fetch_steps
 from tasks.apps.frontend_node import FRONTEND_NODE, SERVER, UPSTREAM
@@ -29,7 +28,6 @@ from tasks.onhost.policy import Policy
 from tasks.setup import privilege
 from tasks.shell import q
 from tasks.strategies.release import layout as release
-from tasks.strategies.release import switchtable
 from tasks.strategies.release.bluegreen import Pair
 
 __all__ = ["drained", "examples_decided_on_host", "resolve_on"]  # the release strategy asks
@@ -115,12 +113,7 @@ def convert_table_plan(first: RunView, port: int) -> Plan:
              Policy.ABORT, sudo=True, uploads=privilege.uploads, command=privilege.command,
              added="setup의 최소 권한 sudo 단계와 같다: 배포 계정이 root 헬퍼로 프론트엔드 "
                    "인스턴스를 시작·전환·종료할 수 있게 한다 (frontend_kind=node로 바꾼 뒤 setup 없이도)"),
-        Step("K1", f"전환 테이블 (nftables, → {port})과 nginx upstream 파일", "1초",
-             "nft 출력·권한 확인", Policy.ABORT, sudo=True, uploads=switchtable.uploads,
-             command=lambda v: PAIR.table_command(v.s, port),
-             added="nginx의 upstream은 고정된 전환 포트를 가리키고, 도구의 nftables 테이블이 그 "
-                   "포트로 오는 새 연결을 서빙 중인 인스턴스로 보낸다: 전환할 때 nginx를 리로드하지 "
-                   "않는다 (사이트는 첫 인스턴스가 뜬 뒤에 바꾼다)"),
+        PAIR.table_step("K1", first.s, port, then="사이트는 첫 인스턴스가 뜬 뒤에 바꾼다"),
     )  # fmt: skip
     return Plan("frontend", "A", "Frontend Node blue/green 전환 준비", "CPU Instance", "1분", "0분",
                 steps)  # fmt: skip
@@ -128,12 +121,8 @@ def convert_table_plan(first: RunView, port: int) -> Plan:
 
 def convert_start_plan(first: RunView, port: int) -> Plan:
     steps = (
-        Step("K2", f"{PAIR.instance(first.s, port)} 시작", "30초", "수동 복구", Policy.ABORT,
-             command=lambda v: PAIR.start_instance(v, port),
-             added="배포 계정이 한다: 슬롯 링크는 그 디렉터리에, 유닛은 root 헬퍼로"),
-        health_step("K3", "헬스체크", "1분", "수동 복구 (정적 사이트는 그대로)", Policy.ABORT,
-                    FRONTEND_NODE, up=False, fine=True, port=lambda v: port,
-                    unit=lambda v: PAIR.instance(v.s, port)),
+        *PAIR.first_instance_steps(("K2", "K3"), first.s, port, "수동 복구", Policy.ABORT,
+                                   unhealthy="수동 복구 (정적 사이트는 그대로)"),
         Step("K4", f"부팅 때 {PAIR.instance(first.s, port)}", "1초", "-", Policy.WARN,
              sudo=True, command=lambda v: PAIR.at_boot(v.s, port)),
     )  # fmt: skip

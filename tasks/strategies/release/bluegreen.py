@@ -192,6 +192,36 @@ class Pair:
         """One health check of the instance nginx sends requests to."""
         return self.component.health(s).at_port(self.live_port_command(s))
 
+    # --- a conversion's steps (the backend's, the AI's, the Node frontend's) ----------------
+    def table_step(self, number: str, s: Settings, port: int, *, to: str = "",
+                   then: str = "") -> Step:  # fmt: skip
+        """As root: the switch table sending the switch port to ``port`` and nginx's upstream
+        file naming the switch port (``to``: how the title names the port; ``then``: what the
+        conversion does next, for the note)."""
+        return Step(
+            number, f"전환 테이블 (nftables, → {to or port})과 nginx upstream 파일", "1초",
+            "nft 출력·권한 확인", Policy.ABORT, sudo=True, uploads=switchtable.uploads,
+            command=lambda v: self.table_command(s, port),
+            added="nginx의 upstream은 고정된 전환 포트를 가리키고, 도구의 nftables 테이블이 그 "
+                  "포트로 오는 새 연결을 서빙 중인 인스턴스로 보낸다: 전환할 때 nginx를 리로드하지 "
+                  "않는다" + (f" ({then})" if then else ""),
+        )  # fmt: skip
+
+    def first_instance_steps(self, numbers: tuple[str, str], s: Settings, port: int,
+                             on_failure: str, policy: Policy, *, view: RunView | None = None,
+                             rel: str | None = None, unhealthy: str = "") -> tuple[Step, Step]:  # fmt: skip
+        """A conversion's first instance: started on ``port`` as the deploy login (the slot
+        is its, the unit the root helper's), then gated on its health check there. ``view``:
+        the run whose release the slot points at (else the step's own run), ``rel``: that
+        release by name; ``unhealthy``: the health step's failure response, if other."""
+        start, health = numbers
+        return (
+            Step(start, f"{self.instance(s, port)} 시작", "30초", on_failure, policy,
+                 command=lambda v: self.start_instance(view or v, port, rel),
+                 added="배포 계정이 한다: 슬롯 링크는 그 디렉터리에, 유닛은 root 헬퍼로"),
+            self._health(health, "헬스체크", unhealthy or on_failure, policy, port),
+        )  # fmt: skip
+
     def _health(self, number, title, on_failure, policy, port: int) -> Step:
         return health_step(number, title, "1분", on_failure, policy, self.component, up=False,
                            fine=True, port=lambda v: port,

@@ -13,22 +13,19 @@ const path = require('path');
 const root = path.resolve(__dirname, '..');
 const out = path.join(root, '.next');
 
-function readTrimmed(name) {
-  const file = path.join(root, name);
-  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : '';
-}
+// A file of the app's, trimmed ('' when there is none).
+const text = (name) => (fs.existsSync(path.join(root, name)) ? fs.readFileSync(path.join(root, name), 'utf8').trim() : '');
 
+// Next's public environment: NEXT_PUBLIC_* from .env (KEY=value lines, quotes dropped), then
+// from the environment, which wins.
 function publicEnv() {
-  const env = {};
-  const file = path.join(root, '.env');
-  if (fs.existsSync(file)) {
-    for (const line of fs.readFileSync(file, 'utf8').split(/\r?\n/)) {
-      const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
-      if (m && !line.trim().startsWith('#')) env[m[1]] = m[2].replace(/^(['"])(.*)\1$/, '$2');
-    }
-  }
-  for (const [k, v] of Object.entries(process.env)) if (k.startsWith('NEXT_PUBLIC_')) env[k] = v;
-  return env;
+  const fromFile = text('.env')
+    .split(/\r?\n/)
+    .map((line) => /^\s*([A-Za-z_]\w*)\s*=\s*(.*?)\s*$/.exec(line))
+    .filter((m) => m && m[1].startsWith('NEXT_PUBLIC_'))
+    .map((m) => [m[1], m[2].replace(/^(['"])(.*)\1$/, '$2')]);
+  const fromEnv = Object.entries(process.env).filter(([k]) => k.startsWith('NEXT_PUBLIC_'));
+  return Object.fromEntries([...fromFile, ...fromEnv]);
 }
 
 function hashed(dir, base, ext, content) {
@@ -50,15 +47,12 @@ function copyDir(from, to) {
 }
 
 function main() {
-  const version = readTrimmed('VERSION');
-  const breakMode = readTrimmed('BREAK');
+  const [version, breakMode] = [text('VERSION'), text('BREAK')];
   console.log('   ▲ Next.js (stand-in)\n   Creating an optimized production build ...');
-  if (!version) {
-    console.error('no VERSION file');
-    process.exit(1);
-  }
-  if (breakMode === 'build') {
-    console.error('Failed to compile.\n./app/page.js\nBREAK=build: the build fails on purpose');
+  const failure = !version ? 'no VERSION file'
+    : breakMode === 'build' ? 'Failed to compile.\n./app/page.js\nBREAK=build: the build fails on purpose' : '';
+  if (failure) {
+    console.error(failure);
     process.exit(1);
   }
   fs.rmSync(out, { recursive: true, force: true });
