@@ -83,8 +83,8 @@ from tasks.hosts.values import (
 )
 
 __all__ = [
-    "FREE_TEXT", "GROUPS", "RAW_SHELL", "RENAMED", "RULES", "SPECS", "TEMPLATE_ONLY", "VIEWS",
-    "Group", "Renamed", "Settings", "Spec", "View", "check_fields", "check_name",
+    "FREE_TEXT", "GROUPS", "LOGIN", "LOGIN_DIRS", "RAW_SHELL", "RENAMED", "ROOT", "ROOT_PATHS",
+    "RULES", "SPECS", "TEMPLATE_ONLY", "VIEWS", "Group", "Renamed", "Settings", "Spec", "View", "check_fields", "check_name",
     "python_command",
 ]  # fmt: skip
 
@@ -95,6 +95,9 @@ SHELL = "raw shell"  # run as written on the host, never quoted (the *_cmd setti
 TEXT = "text"  # shell-quoted wherever a command uses it, or read by the tool only
 TEMPLATE = "template"  # rendered into a config file (templates/), never into a command
 _KINDS = (SHELL, TEXT, TEMPLATE)
+#: who writes where a path setting points (``owner``)
+LOGIN = "the deploy login"  # its directory: it writes, empties or rotates it
+ROOT = "root"  # root writes or reads it (a config file, a root-only directory)
 
 
 @dataclass(frozen=True)
@@ -106,14 +109,20 @@ class Group:
     title: str  # Korean, as `fab settings` heads the block
     view: bool = False
 
-    def __call__(self, default: Any, rule: Rule | str, about: str) -> Any:
-        """One setting: its default, its rule (or SHELL, TEXT, TEMPLATE), one line in Korean."""
+    def __call__(self, default: Any, rule: Rule | str, about: str, owner: str = "") -> Any:
+        """One setting: its default, its rule (or SHELL, TEXT, TEMPLATE), one line in Korean;
+        for a path, who writes there (``owner``): LOGIN, a directory the deploy login owns
+        (it writes, empties or rotates it), or ROOT, a path root writes or reads (setup's,
+        push-config's files, nginx and systemd reading them). tasks/hosts/validate.py keeps
+        every ROOT path out of every LOGIN directory."""
         kind = rule if isinstance(rule, str) else "checked"
         if kind not in (*_KINDS, "checked") or not (isinstance(rule, str) or callable(rule)):
             # e.g. a field's name given as its rule: in the class body it is the field above
             raise TypeError(f"no rule or kind of setting: {rule!r}")
+        if owner not in ("", LOGIN, ROOT):
+            raise TypeError(f"no owner of a path: {owner!r}")
         meta = {"group": self.name, "rule": None if isinstance(rule, str) else rule,
-                "kind": kind, "about": about}  # fmt: skip
+                "kind": kind, "about": about, "owner": owner}  # fmt: skip
         if isinstance(default, list | dict):
             return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
         return dataclasses.field(default=default, metadata=meta)
@@ -145,7 +154,7 @@ class Settings:
     git_branch: str = COMMON("main", branch, "배포할 git 브랜치")
     #: where the tool keeps its records and release artifacts on the host
     state_dir: str = COMMON("/var/lib/dojangkok-deploy", root_dir,
-                            "호스트에서 도구의 기록과 release 산출물을 두는 디렉터리")  # fmt: skip
+                            "호스트에서 도구의 기록과 release 산출물을 두는 디렉터리", owner=LOGIN)  # fmt: skip
     #: ssh known_hosts file checked for every host (empty: ~/.ssh/known_hosts)
     known_hosts_file: str = COMMON(
         "", TEXT, "호스트 키를 확인하는 known_hosts 파일 (비면 ~/.ssh/known_hosts)"
@@ -182,7 +191,9 @@ class Settings:
         "release", choice("release", "manual"), "배포 방식 (release 또는 manual)"
     )
     #: <releases_root>/<component>/{releases/<run id>-<sha>, shared, current}
-    releases_root: str = RELEASE("/app/releases", root_dir, "release들을 두는 루트 디렉터리")
+    releases_root: str = RELEASE(
+        "/app/releases", root_dir, "release들을 두는 루트 디렉터리", owner=LOGIN
+    )
     #: releases kept per component (never the current one or the one before it)
     releases_keep: int = RELEASE(5, keep(2, "현재 release와 롤백할 release"),
                                  "구성 요소마다 남기는 release 수")  # fmt: skip
@@ -201,8 +212,10 @@ class Settings:
     tls: str = SITE("", optional(choice("acme", "provided", "off")),
                     "TLS 방식 (acme, provided, off; 비면 DNS 이름일 때 acme)")  # fmt: skip
     #: tls=provided: the certificate (full chain) and its key, paths on the host
-    tls_cert: str = SITE("", optional(absolute_path), "tls=provided의 인증서(전체 체인) 경로")
-    tls_key: str = SITE("", optional(absolute_path), "tls=provided의 개인 키 경로")
+    tls_cert: str = SITE(
+        "", optional(absolute_path), "tls=provided의 인증서(전체 체인) 경로", owner=ROOT
+    )
+    tls_key: str = SITE("", optional(absolute_path), "tls=provided의 개인 키 경로", owner=ROOT)
     #: tls=acme: the ACME directory URL (Let's Encrypt's; its staging one for trials)
     acme_server: str = SITE("https://acme-v02.api.letsencrypt.org/directory", https_url,
                             "tls=acme의 ACME 디렉터리 URL")  # fmt: skip
@@ -214,7 +227,9 @@ class Settings:
     #: tls=acme: certbot's name for the certificate (/etc/letsencrypt/live/<name>/)
     acme_cert_name: str = SITE("dojangkok", cert_name, "certbot의 인증서 이름")
     #: tls=acme: the challenge webroot nginx serves on port 80 (root-owned)
-    acme_webroot: str = SITE("/var/lib/dojangkok-acme", root_dir, "ACME 챌린지 웹 루트 (root 소유)")
+    acme_webroot: str = SITE(
+        "/var/lib/dojangkok-acme", root_dir, "ACME 챌린지 웹 루트 (root 소유)", owner=ROOT
+    )
     #: request size limit: multi-page contract scans are uploaded through /api/
     client_max_body_size: str = SITE("50m", TEMPLATE, "요청 크기 한도 (nginx client_max_body_size)")
     hsts_max_age: int = SITE(63072000, keep(0, "초"), "HSTS max-age (초)")
@@ -234,27 +249,31 @@ class Settings:
     nginx_reload_cmd: str = SITE("nginx -s reload", SHELL, "nginx 다시 읽기 명령 (A5, push-config)")
     #: the site file push-config writes; it is linked into sites-enabled
     nginx_site: str = SITE("/etc/nginx/sites-available/dojangkok", checks.nginx_site,
-                           "push-config가 쓰는 nginx 사이트 파일")  # fmt: skip
+                           "push-config가 쓰는 nginx 사이트 파일", owner=ROOT)  # fmt: skip
     #: sites-enabled entries push-config removes (the distribution's default site)
     nginx_sites_disabled: list = SITE(["default"], each(file_name),
                                       "push-config가 sites-enabled에서 지우는 항목")  # fmt: skip
     #: the upstream nginx proxies /api/ to (included by the site): the switch port below
     nginx_upstream_file: str = SITE("/etc/nginx/dojangkok-upstream.conf", absolute_path,
-                                    "/api/의 upstream 파일 (백엔드 전환 포트를 가리킴)")  # fmt: skip
+                                    "/api/의 upstream 파일 (백엔드 전환 포트를 가리킴)", owner=ROOT)  # fmt: skip
     #: how the nginx site turns HTTP/2 on: "directive" (`http2 on;`, nginx ≥ 1.25.1) or
     #: "listen" (`listen 443 ssl http2`, older nginx); empty: detected from the host's nginx
     nginx_http2: str = SITE("", optional(choice("directive", "listen")),
                             "HTTP/2를 켜는 방법 (directive, listen; 비면 감지)")  # fmt: skip
 
     # --- the host: directories, swap, packages, firewall ------------------------------------
-    systemd_dir: str = HOST("/etc/systemd/system", absolute_path, "systemd 유닛 파일 디렉터리")
+    systemd_dir: str = HOST(
+        "/etc/systemd/system", absolute_path, "systemd 유닛 파일 디렉터리", owner=ROOT
+    )
     #: the services' .env files (<env_dir>/backend.env, ai.env: each unit's EnvironmentFile=):
     #: a directory only root writes, so the deploy login, who writes the files, cannot point
     #: one at another file (tasks/apps/env.py); the checkouts' .env link to them
-    env_dir: str = HOST("/etc/dojangkok/env", root_dir, "서비스 .env 파일 디렉터리 (root만 씀)")
+    env_dir: str = HOST(
+        "/etc/dojangkok/env", root_dir, "서비스 .env 파일 디렉터리 (root만 씀)", owner=ROOT
+    )
     #: empty swap_size: no swap file
     swap_size: str = HOST("4G", checks.swap_size, "스왑 파일 크기 (비면 스왑 없음)")
-    swap_file: str = HOST("/swapfile", checks.swap_file, "스왑 파일 경로")
+    swap_file: str = HOST("/swapfile", checks.swap_file, "스왑 파일 경로", owner=ROOT)
     #: packages setup makes sure of (empty: detected from the distribution and the host's role)
     host_packages: list = HOST([], each(package), "setup이 설치하는 패키지 (비면 감지)")
     #: "on": setup applies the tool's own nftables table (inet dojangkok): only SSH in, and on
@@ -265,16 +284,20 @@ class Settings:
     ssh_allow_from: list = HOST([], networks, "SSH 접속을 허용할 주소·네트워크 (비면 모두)")
 
     # --- A. frontend -------------------------------------------------------------------------
-    frontend_dir: str = FRONTEND("/app/frontend", root_dir, "프론트엔드 체크아웃 경로")
+    frontend_dir: str = FRONTEND("/app/frontend", root_dir, "프론트엔드 체크아웃 경로", owner=LOGIN)
     #: RAW SHELL (run as written in frontend_dir, never quoted): step A2
     frontend_install_cmd: str = FRONTEND("npm ci", SHELL, "프론트엔드 의존성 설치 명령 (A2)")
     #: RAW SHELL (run as written in frontend_dir, never quoted): step A3
     frontend_build_cmd: str = FRONTEND("npm run build", SHELL, "프론트엔드 빌드 명령 (A3)")
     #: build output directory, relative to frontend_dir
     frontend_build_dir: str = FRONTEND("build", subdir, "빌드 결과 디렉터리 (frontend_dir 기준)")
-    web_root: str = FRONTEND("/var/www/dojangkok", root_dir, "nginx가 서빙하는 웹 루트")
+    web_root: str = FRONTEND(
+        "/var/www/dojangkok", root_dir, "nginx가 서빙하는 웹 루트", owner=LOGIN
+    )
     #: where step 4 writes, and rollback-frontend reads, backups of the web root
-    frontend_backup_dir: str = FRONTEND("/var/www/backup", root_dir, "웹 루트 백업 디렉터리")
+    frontend_backup_dir: str = FRONTEND(
+        "/var/www/backup", root_dir, "웹 루트 백업 디렉터리", owner=LOGIN
+    )
     frontend_backup_keep: int = FRONTEND(
         5, keep(2, "3a 단계의 백업과 그 전 백업"), "남기는 웹 루트 백업 수"
     )
@@ -344,7 +367,7 @@ class Settings:
     #: frontend_kind=node: the local port nginx's upstream names (the switch table's)
     frontend_switch_port: int = FRONTEND(3090, port, "Node 프론트엔드 upstream의 전환 포트")
     frontend_upstream_file: str = FRONTEND("/etc/nginx/dojangkok-frontend-upstream.conf",
-                                           absolute_path, "Node 프론트엔드 upstream 파일")  # fmt: skip
+                                           absolute_path, "Node 프론트엔드 upstream 파일", owner=ROOT)  # fmt: skip
     frontend_keep_warm: int = FRONTEND(600, keep(0, "seconds"),
                                        "전환 뒤 이전 Node 인스턴스를 켜 두는 시간 (초)")  # fmt: skip
     #: seconds a stopping Node instance lets its requests in flight finish (SIGTERM, then
@@ -354,7 +377,7 @@ class Settings:
     frontend_smoke: list = FRONTEND([], smoke_requests, "Node 프론트엔드 스모크 테스트 요청")
 
     # --- B. backend --------------------------------------------------------------------------
-    backend_dir: str = BACKEND("/app/backend", root_dir, "백엔드 체크아웃 경로")
+    backend_dir: str = BACKEND("/app/backend", root_dir, "백엔드 체크아웃 경로", owner=LOGIN)
     backend_service: str = BACKEND("dojangkok", unit_name, "백엔드 systemd 서비스 이름")
     #: RAW SHELL (run as written in backend_dir, never quoted): step B8
     backend_build_cmd: str = BACKEND(
@@ -447,12 +470,14 @@ class Settings:
     db_user: str = DB("root", checks.db_user, "데이터베이스 관리자 계정")
     #: name of the .env key holding the DB password (never put the value here)
     db_password_env: str = DB("MYSQL_ROOT_PASSWORD", env_key, "관리자 비밀번호를 담은 .env 키 이름")
-    backup_dir: str = DB("/app/backups", root_dir, "데이터베이스 백업 디렉터리")
+    backup_dir: str = DB("/app/backups", root_dir, "데이터베이스 백업 디렉터리", owner=LOGIN)
     backup_keep: int = DB(10, keep(1, "방금 검증한 덤프"), "남기는 데이터베이스 백업 수")
     #: the database's systemd unit; empty: detected on the host (mariadb or mysql)
     db_service: str = DB("", optional(unit_name), "데이터베이스 systemd 서비스 (비면 감지)")
     #: the config file push-config writes; empty: detected (the server's conf.d directory)
-    mysql_conf: str = DB("", optional(absolute_path), "push-config가 쓰는 DB 설정 파일 (비면 감지)")
+    mysql_conf: str = DB(
+        "", optional(absolute_path), "push-config가 쓰는 DB 설정 파일 (비면 감지)", owner=ROOT
+    )
     innodb_buffer_pool_size: str = DB(
         "1G", TEMPLATE, "InnoDB 버퍼 풀 크기 (innodb_buffer_pool_size)"
     )
@@ -472,7 +497,7 @@ class Settings:
                         "데이터베이스 서버 종류 (mariadb, mysql; 비면 감지)")  # fmt: skip
 
     # --- C. AI server ------------------------------------------------------------------------
-    ai_dir: str = AI("/app/ai-server", root_dir, "AI 서버 체크아웃 경로")
+    ai_dir: str = AI("/app/ai-server", root_dir, "AI 서버 체크아웃 경로", owner=LOGIN)
     ai_venv: str = AI("venv", relative_path, "파이썬 가상환경 경로 (ai_dir 기준)")
     ai_service: str = AI("fastapi", unit_name, "AI 서버 systemd 서비스 이름")
     ai_requirements: str = AI("requirements.txt", relative_path, "requirements 파일 (ai_dir 기준)")
@@ -532,12 +557,12 @@ class Settings:
     ai_ports: list = AI([8001, 8002], port_pair, "blue/green 인스턴스의 두 포트")
     #: blue/green: the upstream nginx on the GPU host proxies ai_listen_port to
     ai_upstream_file: str = AI("/etc/nginx/dojangkok-ai-upstream.conf", absolute_path,
-                               "GPU 호스트 nginx의 upstream 파일 (blue/green)")  # fmt: skip
+                               "GPU 호스트 nginx의 upstream 파일 (blue/green)", owner=ROOT)  # fmt: skip
     #: blue/green: the local port that upstream names (as backend_switch_port)
     ai_switch_port: int = AI(8003, port, "upstream이 가리키는 전환 포트 (blue/green)")
     #: blue/green: the proxy's own config (conf.d is included by the distribution's nginx)
     ai_proxy_conf: str = AI("/etc/nginx/conf.d/dojangkok-ai.conf", absolute_path,
-                            "AI 서버 프록시의 nginx 설정 파일 (blue/green)")  # fmt: skip
+                            "AI 서버 프록시의 nginx 설정 파일 (blue/green)", owner=ROOT)  # fmt: skip
     #: blue/green: seconds the old AI instance stays running after a switch (GPU memory)
     ai_keep_warm: int = AI(60, keep(0, "초"), "전환 뒤 이전 인스턴스를 켜 두는 시간 (초)")
     #: seconds a stopping AI server lets its requests in flight finish (uvicorn's
@@ -669,13 +694,15 @@ class Spec:
     rule: Rule | None
     about: str  # one line in Korean
     default: object
+    owner: str  # a path's: LOGIN, ROOT or ""
 
 
 _GROUP = {g.name: g for g in GROUPS}
 #: every setting in declaration order, its group's block after block
 SPECS: tuple[Spec, ...] = tuple(
     Spec(f.name, _GROUP[f.metadata["group"]], f.metadata["kind"], f.metadata["rule"],
-         f.metadata["about"], f.default_factory() if callable(f.default_factory) else f.default)
+         f.metadata["about"], f.default_factory() if callable(f.default_factory) else f.default,
+         f.metadata["owner"])
     for f in fields(Settings)
 )  # fmt: skip
 
@@ -687,6 +714,10 @@ RAW_SHELL = tuple(s.name for s in SPECS if s.kind == SHELL)
 FREE_TEXT = tuple(s.name for s in SPECS if s.kind == TEXT)
 #: rendered into config files (templates/), never into a command: one line each
 TEMPLATE_ONLY = tuple(s.name for s in SPECS if s.kind == TEMPLATE)
+#: the directories the deploy login owns (it writes, empties or rotates them)
+LOGIN_DIRS = tuple(s.name for s in SPECS if s.owner == LOGIN)
+#: what root writes or reads by these settings' paths
+ROOT_PATHS = tuple(s.name for s in SPECS if s.owner == ROOT)
 
 
 def check_fields(s: Settings, names: Iterable[str] | None = None, where: str = "") -> None:

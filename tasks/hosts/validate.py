@@ -19,7 +19,9 @@ from collections.abc import Callable
 from tasks.errors import ConfigError
 from tasks.hosts.settings import (
     FREE_TEXT,
+    LOGIN_DIRS,
     RAW_SHELL,
+    ROOT_PATHS,
     RULES,
     SPECS,
     TEMPLATE_ONLY,
@@ -30,14 +32,11 @@ from tasks.hosts.settings import (
 from tasks.hosts.values import Rule, _inside, normal, port, port_pair, python_command
 
 __all__ = [
-    "BY_STRATEGY", "FREE_TEXT", "LISTEN_PORTS", "RAW_SHELL", "ROOT_DIRS", "ROOT_PATHS", "RULES",
+    "BY_STRATEGY", "FREE_TEXT", "LISTEN_PORTS", "LOGIN_DIRS", "RAW_SHELL", "ROOT_PATHS", "RULES",
     "SWITCH_PORTS", "TEMPLATE_ONLY", "Rule", "env_dir", "fields", "layout", "python_command",
     "release_paths", "root_paths", "settings", "switch_ports",
 ]  # fmt: skip
 
-#: the directories the deploy login owns (it writes, empties or rotates them)
-ROOT_DIRS = ("state_dir", "frontend_dir", "web_root", "frontend_backup_dir", "backend_dir",
-             "backup_dir", "ai_dir", "releases_root")  # fmt: skip
 
 #: each setting's own rules (declared beside it in tasks/hosts/settings.py)
 fields = check_fields
@@ -127,7 +126,7 @@ def env_dir(s: Settings, where: str = "") -> None:
     """The services' env files must sit where the deploy login cannot rename or replace
     them: outside every directory it owns (tasks/apps/env.py)."""
     env = normal(s.env_dir)
-    for name in ROOT_DIRS:
+    for name in LOGIN_DIRS:
         other = normal(getattr(s, name))
         if env == other or _inside(env, other) or _inside(other, env):
             raise ConfigError(
@@ -138,13 +137,6 @@ def env_dir(s: Settings, where: str = "") -> None:
             )
 
 
-#: what root writes or reads by these settings' paths (setup's swap and TLS steps,
-#: push-config's files, nginx and systemd reading them as root)
-ROOT_PATHS = ("swap_file", "tls_cert", "tls_key", "acme_webroot", "nginx_site",
-              "nginx_upstream_file", "ai_upstream_file", "ai_proxy_conf", "systemd_dir",
-              "mysql_conf")  # fmt: skip
-
-
 def root_paths(s: Settings, where: str = "") -> None:
     """Root never writes or reads a path inside a directory the deploy login owns: there it
     could put its own file or a link to any file in the path's place."""
@@ -153,7 +145,7 @@ def root_paths(s: Settings, where: str = "") -> None:
         if not value:
             continue
         path = normal(value)
-        for owned in ROOT_DIRS:
+        for owned in LOGIN_DIRS:
             other = normal(getattr(s, owned))
             if path == other or _inside(path, other):
                 default = type(s).__dataclass_fields__[name].default
@@ -171,7 +163,7 @@ def layout(s: Settings, where: str = "") -> None:
     """Step A4 empties web_root (``rm -rf web_root/*``): it must hold nothing else the tool
     keeps (checkouts, backups, records), and lie inside none of them."""
     web = normal(s.web_root)
-    for name in ROOT_DIRS:
+    for name in LOGIN_DIRS:
         if name == "web_root":
             continue
         other = normal(getattr(s, name))

@@ -5,7 +5,7 @@ Every root (sudo) step of `fab setup`, `fab push-config`, the conversion to rele
 run outside a step (the deploy lock's state directory, push-config's look at the live
 config): each command (and its cleanup) may name a
 path under a directory the deploy login owns (the checkouts, the web root, the backup
-directories, the state directory, releases_root: tasks/hosts/validate.py ROOT_DIRS) only
+directories, the state directory, releases_root: tasks/hosts/settings.py LOGIN_DIRS) only
 where a guard keeps root from following a link there:
 
 - ``own dir|file PATH ...`` (tasks/engine/safepath.py: openat with O_NOFOLLOW, a link
@@ -32,6 +32,7 @@ from tasks.apps.ai import release as ai_release
 from tasks.apps.backend import release as backend_release
 from tasks.apps.database import backup
 from tasks.apps.frontend import release as release_frontend
+from tasks.apps.frontend_node import release as node_release
 from tasks.config import state
 from tasks.config.plan import push_plan
 from tasks.config.render import render
@@ -60,6 +61,9 @@ VARIANTS = {
         "ai_writable_paths": ["vector_store"],
     },
     "blue-green ai": {"ai_switch": "blue-green"},
+    # the frontend as a Node server pair (tasks/apps/frontend_node): its template unit, its
+    # upstream file, its conversion from the static site
+    "node frontend": {"frontend_kind": "node"},
     # deploy-owned directories inside each other: the state and backup directories in a
     # checkout, so a command that makes them names a path the deploy login could plant in
     "nested dirs": {"state_dir": "/app/frontend/.dojangkok-state",
@@ -115,6 +119,10 @@ def outside_steps(view: RunView) -> Plan:
 
 
 def conversion(comp: str, v: RunView) -> list[Plan]:
+    if comp == "frontend" and v.s.frontend_kind == "node":
+        port = int(v.s.frontend_ports[0])
+        return [node_release.convert_table_plan(v, port), node_release.build_plan(v, port),
+                node_release.convert_start_plan(v, port), node_release.convert_current_plan(v)]  # fmt: skip
     if comp == "frontend":
         return [release_frontend.convert_plan(v)]
     if comp == "backend":
@@ -143,7 +151,7 @@ GUARDS = [
 
 
 def deploy_owned(s: Settings) -> list[str]:
-    return [getattr(s, name).rstrip("/") for name in validate.ROOT_DIRS]
+    return [getattr(s, name).rstrip("/") for name in validate.LOGIN_DIRS]
 
 
 def unguarded(command: str, s: Settings) -> list[str]:
@@ -169,7 +177,8 @@ def test_the_enumeration_covers_setup_push_config_and_every_conversion():
     names = " ".join(n for n, _, _ in PLANS)
     for part in ("cpu release defaults setup", "gpu manual defaults push-config rollback",
                  "backend conversion", "frontend conversion", "ai conversion",
-                 "cpu manual defaults restore-db", "gpu release nested dirs outside a step"):  # fmt: skip
+                 "cpu manual defaults restore-db", "gpu release nested dirs outside a step",
+                 "cpu release node frontend setup", "cpu release node frontend frontend conversion"):  # fmt: skip
         assert part in names, part
     roots = [(v, st, c) for _, v, p in PLANS for st, c in root_commands(v, p)]
     assert len(roots) > 100
@@ -179,6 +188,7 @@ def test_the_enumeration_covers_setup_push_config_and_every_conversion():
     assert "own dir /app/ai-server/vector_store" in text and "ln -s -- /app/releases/" in text
     assert "own dir /app/frontend/.dojangkok-state 755" in text  # the lock's, nested
     assert f"runuser -u deploy -- cat -- {RESTORE}" in text  # restore-db's D4
+    assert "dojangkok-frontend-upstream.conf" in text  # the Node frontend's pair, as root
 
 
 @pytest.mark.parametrize(("name", "view", "plan"), PLANS, ids=[p[0] for p in PLANS])

@@ -13,7 +13,7 @@ from tasks.engine.session import preflight_secrets, session
 from tasks.errors import ConfigError
 from tasks.hosts import inventory, validate, values
 from tasks.hosts.secrets import Secrets
-from tasks.hosts.settings import Settings
+from tasks.hosts.settings import LOGIN_DIRS, ROOT_PATHS, SPECS, Settings
 from tasks.strategies import deploy
 
 from .conftest import make_host, make_view
@@ -139,6 +139,26 @@ def test_what_root_writes_or_reads_is_outside_everything_the_deploy_login_owns()
     with pytest.raises(ConfigError) as err:
         validate.settings(Settings(swap_file="/app/frontend/swap"))
     assert "예: 기본값 /swapfile" in err.value.fix
+
+
+@pytest.mark.parametrize("name", [n for n in ROOT_PATHS if n != "env_dir"])  # env_dir: above
+def test_every_root_path_is_refused_inside_every_login_dir(name):
+    """Declared once beside the setting (``owner=ROOT``/``owner=LOGIN``), so an app's new
+    setting is kept out of the deploy login's directories by being declared so."""
+    for owned in LOGIN_DIRS:
+        inside = f"{getattr(Settings(), owned)}/planted"
+        # refused (by its own rule where that is stricter: a swap file under /var/lib)
+        with pytest.raises(ConfigError, match=rf"\b{name}\b"):
+            validate.settings(Settings(**{name: inside}), "cpu")
+
+
+def test_what_root_reads_under_etc_is_declared_root_owned():
+    """A config file root writes (a default under /etc/) declared without ``owner=ROOT``
+    would be let into a deploy-owned directory: frontend_upstream_file was, until this."""
+    under_etc = [s.name for s in SPECS if str(s.default).startswith("/etc/")]
+    assert "frontend_upstream_file" in under_etc and "ai_proxy_conf" in under_etc
+    assert [n for n in under_etc if n not in ROOT_PATHS] == []
+    assert {"frontend_dir", "releases_root", "state_dir", "backup_dir"} <= set(LOGIN_DIRS)
 
 
 def test_the_nginx_tree_is_never_a_system_dir():
