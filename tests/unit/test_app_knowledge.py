@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import io
+import re
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -103,3 +106,56 @@ def test_a_deploy_checks_what_its_app_needs_on_the_host(strategy, name, expected
 
     checks = preconditions.for_deploy(Settings(strategy=strategy), name)
     assert [c.what for c in checks] == expected
+
+
+# --- the proof of the shape (issue 20): a kind of an app is its package, its templates, its
+# settings block and its line in the registry. The Node frontend was added so; this keeps it
+# so: its module and the settings only it reads appear in the code (not comments or
+# docstrings) of these files and no other.
+NODE_FOOTPRINT = {
+    "tasks/apps/frontend_node/__init__.py", "tasks/apps/frontend_node/manual.py",
+    "tasks/apps/frontend_node/release.py",
+    "tasks/apps/registry.py",  # its line: FRONTEND = ByKind("frontend_kind", {..., "node": ...})
+    "tasks/hosts/settings.py",  # its settings block
+    "templates/systemd/frontend@.service.j2", "templates/nginx/site.conf.j2",
+}  # fmt: skip
+#: the Node kind's own names: its module, and the settings no other kind reads
+NODE_NAMES = {
+    "frontend_node", "FRONTEND_NODE", "FrontendNode", "frontend_kind", "frontend_standalone_dir",
+    "frontend_ports", "frontend_switch_port", "frontend_upstream_file", "frontend_keep_warm",
+    "frontend_drain_timeout", "frontend_health_path", "frontend_health_expect",
+    "frontend_health_tries", "frontend_health_interval",
+}  # fmt: skip
+
+
+def code_names(path: Path) -> set[str]:
+    """The names a file's code uses: Python's names and strings (not its comments or
+    docstrings), or a Jinja template's words outside its {# #} comments and # lines."""
+    text = path.read_text()
+    if path.suffix == ".j2":
+        text = re.sub(r"\{#.*?#\}", " ", text, flags=re.S)
+        text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+        return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+    doc_lines = {
+        (n.body[0].lineno, n.body[0].end_lineno)
+        for n in ast.walk(ast.parse(text))
+        if isinstance(n, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)
+    }  # fmt: skip
+    names = set()
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type == tokenize.NAME:
+            names.add(tok.string)
+        elif tok.type == tokenize.STRING and not any(a <= tok.start[0] <= b for a, b in doc_lines):
+            names.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", tok.string))
+    return names
+
+
+def test_the_node_frontend_lives_in_its_package_templates_settings_and_registry_line():
+    files = [p for p in (ROOT / "tasks").rglob("*.py") if "__pycache__" not in p.parts]
+    files += sorted((ROOT / "templates").rglob("*.j2"))
+    found = {str(p.relative_to(ROOT)): sorted(code_names(p) & NODE_NAMES) for p in files}
+    outside = {f: names for f, names in found.items() if names and f not in NODE_FOOTPRINT}
+    assert outside == {}, "the Node frontend's knowledge outside its home"
+    # the footprint is real: each file in it does hold the kind's names
+    assert [f for f in NODE_FOOTPRINT if not found.get(f)] == []
