@@ -108,6 +108,12 @@ def measure_all(args, names: list[str], tmp: Path) -> tuple[report.Meta, list[Me
     lab = Lab.from_repo(ROOT)
     if not lab.is_up():
         lab.up()
+    # the hosts as every cell starts them, before the probers and the load read the site's
+    # roots: a cached setup layer's certificate may chain to the root of the pebble that
+    # made it, which the reset adds to .lab/tls/site-ca.pem (tests/lab/acme.py site_roots);
+    # a TLS context made before it trusts only the running pebble's, and every https probe
+    # fails ("the lab did not come back up after a reset")
+    lab.reset(setup=True)
     mask = commands.masker(lab.env().values())
     delay = args.ai_startup_delay
     extra = () if delay is None else (("ai_env", methods.ai_env_with_delay(lab, delay)),)
