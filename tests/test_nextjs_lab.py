@@ -129,6 +129,15 @@ def test_an_operator_switches_the_frontend_to_node_without_a_failed_request(ctx)
     assert f"proxy_pass http://{UPSTREAM};" in ctx.on("cat /etc/nginx/sites-available/dojangkok")
     # the instances run as systemd's transient user, the server on 127.0.0.1 only
     assert ctx.on("systemctl show -p DynamicUser --value dojangkok-frontend@3002") == "yes"
+    # Next's cache: both instances (one transient user by name) rendered the page under the
+    # prober and wrote it through the release's link into their shared CacheDirectory
+    cache = "/var/cache/dojangkok-frontend/fetch-cache/index.json"
+    assert json.loads(ctx.on(f"cat {cache}"))["version"] == "2.0.0"
+    assert ctx.on("readlink /app/releases/frontend/current/.next/standalone/.next/cache") == (
+        "/var/cache/dojangkok-frontend"
+    )
+    journal = ctx.on("journalctl -u 'dojangkok-frontend@*' --no-pager -o cat")
+    assert "ready on" in journal and "Failed to update prerender cache" not in journal, journal
     assert "127.0.0.1:3002" in ctx.on("ss -ltnH 'sport = :3002'")
     # the static releases no Node server can run: bad, so no rollback picks one
     statuses = ctx.on("cat /app/releases/frontend/releases/*/.status").split()

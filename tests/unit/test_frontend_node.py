@@ -104,8 +104,22 @@ def _shown(plan) -> dict[str, str]:
 def test_a_deploy_builds_the_standalone_server_then_switches_blue_green():
     view = make_view("frontend", SMOKE, dry_run=True, strategy="release")
     build, switch, back, warm, cold = RELEASE.plans(FRONTEND, view)
-    assert [st.number for st in build.steps] == ["0", "1", "1a", "2", "3", "3b", "X1"]  # X1: hook
+    assert [st.number for st in build.steps] == [
+        "0",
+        "1",
+        "1a",
+        "2",
+        "3",
+        "3a",
+        "3b",
+        "X1",
+    ]  # X1: hook
     three = _shown(build)["3"]
+    # Next's run-time cache: the release's a link to the instances' CacheDirectory
+    assert _shown(build)["3a"].endswith(
+        "&& rm -rf -- .next/standalone/.next/cache && "
+        "ln -s -- /var/cache/dojangkok-frontend .next/standalone/.next/cache"
+    )
     assert three.startswith("$ cd -- ") and "&& npm run build && " in three
     assert "cp -a -- .next/static .next/standalone/.next/static" in three
     assert "cp -a -- public .next/standalone/public" in three
@@ -131,7 +145,8 @@ def test_a_deploy_builds_the_standalone_server_then_switches_blue_green():
 def test_a_local_build_ships_the_standalone_tree_into_the_release():
     view = make_view("frontend", NODE, dry_run=True, build_on="local", strategy="release")
     build = RELEASE.plans(FRONTEND, view)[0]
-    assert [st.number for st in build.steps] == ["0", "1", "1a", "2", "3", "3b", "X1"]  # X1: hook
+    # the link is the host's: made after the shipped tree lands (links are not shipped)
+    assert [st.number for st in build.steps] == ["0", "1", "1a", "2", "3", "3a", "3b", "X1"]
     shown = {st.number: "\n".join(st.shown(view)) for st in build.steps}
     assert shown["2"].startswith("» rsync ") and "/.next/standalone/ " in shown["2"]
     assert "--link-dest=/app/releases/frontend/current/.next/standalone" in shown["2"]

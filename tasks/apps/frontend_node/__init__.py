@@ -63,8 +63,20 @@ class FrontendNode(ServiceApp):
         return ""
 
     def writable(self, s: Settings) -> list[str]:
-        """Nothing: the server writes no file (a real Next app's cache: CacheDirectory=)."""
+        """Nothing of the tool's to make: Next's cache is the unit's CacheDirectory=
+        (:meth:`cache_dir`), which systemd makes for the transient user."""
         return []
+
+    def cache_dir(self, s: Settings) -> str:
+        """Where Next writes at run time (images it optimises, ISR and fetch data): both
+        instances' CacheDirectory= (templates/systemd/frontend@.service.j2)."""
+        return f"/var/cache/{s.frontend_service}"
+
+    def link_cache(self, s: Settings) -> str:
+        """In a release: its server's ``.next/cache`` (read-only there, and one per release) a
+        link to :meth:`cache_dir`; what the build left in it goes."""
+        sa = q(self.standalone(s))
+        return f"rm -rf -- {sa}/.next/cache && ln -s -- {q(self.cache_dir(s))} {sa}/.next/cache"
 
     def setup_units(self, s: Settings, paired: bool) -> list[str]:
         """nginx; the pair's instances are the release strategy's."""

@@ -64,6 +64,11 @@ def build_plan(view: RunView, live: int = 0) -> Plan:
              added=f"빌드 뒤 .next/static과 public/을 {SERVER} 옆에 둔다 (Next의 standalone 배포 "
              f"방식); {SERVER}가 없으면 실패",
              local_build="build"),
+        Step("3a", "Next 캐시 디렉터리 연결 (.next/cache)", "1초", "디스크·권한 확인", Policy.ABORT,
+             command=lambda v: shell.cd(rel(v), FRONTEND_NODE.link_cache(v.s)),
+             added=f"Next가 실행 중에 쓰는 캐시(이미지 최적화, ISR): 릴리스는 서비스에 읽기 전용이라 "
+             f"두 인스턴스가 함께 쓰는 systemd CacheDirectory({FRONTEND_NODE.cache_dir(view.s)})로 "
+             "링크한다 (로컬 빌드도 호스트에서)"),
         release.info_step("3b"),
     )  # fmt: skip
     return Plan("frontend", "A", "Frontend 배포 (release, Node blue/green)", "CPU Instance",

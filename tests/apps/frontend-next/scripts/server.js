@@ -36,6 +36,22 @@ function file(res, root, rel, cache) {
   return true;
 }
 
+// Next's incremental cache: a rendered page is written under .next/cache/ (fetch-cache/,
+// at most once a second here); where that cannot be written, Next logs it on every render
+// and renders again each time, as this does.
+let cachedAt = 0;
+function cachePage(name, html) {
+  if (Date.now() - cachedAt < 1000) return;
+  cachedAt = Date.now();
+  try {
+    const dirname = path.join(dir, '.next', 'cache', 'fetch-cache');
+    fs.mkdirSync(dirname, { recursive: true });
+    fs.writeFileSync(path.join(dirname, `${name}.json`), JSON.stringify({ version: manifest.version, html }));
+  } catch (e) {
+    console.error(`Failed to update prerender cache for /${name === 'index' ? '' : name}: ${e.code || e.message}`);
+  }
+}
+
 function handle(req, res, body) {
   const url = new URL(req.url, 'http://localhost');
   const route = routes[url.pathname];
@@ -55,8 +71,10 @@ function handle(req, res, body) {
     const rel = url.pathname.slice('/_next/static/'.length);
     if (file(res, path.join(dir, '.next', 'static'), rel, 'public, max-age=31536000, immutable')) return;
   } else if (url.pathname === '/') {
+    const html = page(manifest);
+    cachePage('index', html);
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache' });
-    return res.end(page(manifest));
+    return res.end(html);
   } else if (file(res, path.join(dir, 'public'), url.pathname.slice(1), 'public, max-age=3600')) {
     return;
   }
