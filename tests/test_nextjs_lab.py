@@ -191,3 +191,25 @@ def test_a_failed_build_leaves_the_live_instance_serving(ctx):
     assert ctx.version() == "2.0.0"
     newest = ctx.on("ls -1 /app/releases/frontend/releases | tail -n 1")
     assert ctx.on(f"cat /app/releases/frontend/releases/{newest}/.status") == "failed"
+
+
+def test_setup_takes_a_new_host_straight_to_the_node_frontend(ctx):
+    """The team's case: a new server and a repository that is a Next app. `fab setup`
+    with ``frontend_kind=node`` makes no static build of it (there is none to make) and
+    waits for nothing in its first phase; the conversion builds the first release, starts
+    it and points the site at it. A second setup changes nothing."""
+    ctx.lab.reset()  # bare hosts, the repositories as they were
+    ctx.lab.push_app("frontend", next_commit(), "Move to Next.js (output: standalone)")
+    node = ctx.inventory(NODE)
+    res = ctx.fab("-H", "cpu", "setup", "--yes", inv=node)
+    assert res.returncode == 0, res.stderr
+    assert "아직 서빙하는 것이 없습니다" in res.stdout  # the first phase's health check
+    assert "방식으로 전환합니다" in res.stdout
+    assert ctx.version() == "2.0.0" and ctx.live() == "3001"
+    assert ctx.on("ls -A /var/www/dojangkok") == ""  # no static build was made
+    with ctx.page() as page:
+        time.sleep(1.5)
+    assert not page.failures, page.summary()
+    res = ctx.fab("-H", "cpu", "setup", "--yes", inv=node)
+    assert res.returncode == 0, res.stderr
+    assert "변경 없음: cpu는 이미 setup된 상태입니다" in res.stdout

@@ -298,6 +298,12 @@ class App:
         """Its first build: one idempotent command (tasks/hostfacts.py tracked)."""
         raise NotImplementedError
 
+    def serves_yet(self, s: Settings) -> str:
+        """A shell test that succeeds when something of it serves that setup's health check
+        can ask ("": always). An app whose first build only a conversion to releases makes
+        (the Node frontend on a new host) has nothing to ask before it."""
+        return ""
+
     def manual_paths(self, s: Settings) -> list[tuple[str, str]]:
         """What the manual strategy's deploy needs on the host beside its checkout and its
         unit: [(path, what it is)] (tasks/apps/preconditions.py)."""

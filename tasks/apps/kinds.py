@@ -26,7 +26,7 @@ BY_SETTINGS = (
     "checkout", "service", "health", "setup_units", "port", "pair_ports", "instance",
     "serving", "needs", "env", "service_user", "writable", "first_build_command",
     "manual_paths", "build_output", "built", "config_files", "facts_command", "decide",
-    "served_file", "smoke", "release_unit", "release_downtime",
+    "served_file", "smoke", "release_unit", "release_downtime", "serves_yet",
 )  # fmt: skip
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import ast
-import io
 import re
-import tokenize
 from pathlib import Path
 
 import pytest
@@ -129,25 +127,28 @@ NODE_NAMES = {
 
 
 def code_names(path: Path) -> set[str]:
-    """The names a file's code uses: Python's names and strings (not its comments or
-    docstrings), or a Jinja template's words outside its {# #} comments and # lines."""
+    """The names a file's code uses: in Python its names, attributes, imports and strings
+    that are one name (``getattr(s, "frontend_kind")``), f-strings' expressions included,
+    not its prose (docstrings, help texts, messages); in a Jinja template its words outside
+    its {# #} comments and # lines."""
     text = path.read_text()
     if path.suffix == ".j2":
         text = re.sub(r"\{#.*?#\}", " ", text, flags=re.S)
         text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
         return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
-    doc_lines = {
-        (n.body[0].lineno, n.body[0].end_lineno)
-        for n in ast.walk(ast.parse(text))
-        if isinstance(n, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
-        and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)
-    }  # fmt: skip
-    names = set()
-    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-        if tok.type == tokenize.NAME:
-            names.add(tok.string)
-        elif tok.type == tokenize.STRING and not any(a <= tok.start[0] <= b for a, b in doc_lines):
-            names.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", tok.string))
+    names: set[str] = set()
+    for n in ast.walk(ast.parse(text)):
+        if isinstance(n, ast.Name):
+            names.add(n.id)
+        elif isinstance(n, ast.Attribute):
+            names.add(n.attr)
+        elif isinstance(n, ast.ImportFrom):
+            names.update((n.module or "").split("."))
+            names.update(a.name for a in n.names)
+        elif isinstance(n, ast.Import):
+            names.update(part for a in n.names for part in a.name.split("."))
+        elif isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.isidentifier():
+            names.add(n.value)
     return names
 
 

@@ -15,7 +15,7 @@ from tasks.apps.frontend_node import release as release_node
 from tasks.config.render import config_files, render_file
 from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
-from tasks.setup import privilege
+from tasks.setup import privilege, setup_apps
 from tasks.strategies.release import convert
 from tasks.strategies.release.strategy import RELEASE
 
@@ -45,7 +45,14 @@ def test_the_setting_picks_the_kind_and_every_answer_is_that_kinds():
     # before a host runs blue/green (setup's manual phase) the static site is what serves
     manual = NODE.replace(strategy="manual")
     assert FRONTEND.health(manual).page and FRONTEND.service(manual) == "nginx"
-    assert FRONTEND.first_build_command(manual) == STATIC.first_build_command(manual)
+    # ... where one serves: a new host has none, and no static build of a Next app is made
+    # (the conversion builds the first release); setup's health check waits for it
+    assert "npm" not in FRONTEND.first_build_command(manual)
+    assert FRONTEND.serves_yet(manual) == "[ -f /var/www/dojangkok/index.html ]"
+    assert FRONTEND.serves_yet(NODE) == "" and STATIC.serves_yet(STATIC_SETTINGS) == ""
+    health = setup_apps.health_command(manual, [FRONTEND])
+    assert health.startswith("echo frontend: && ( if [ -f /var/www/dojangkok/index.html ]; then ")
+    assert "아직 서빙하는 것이 없습니다" in health
     assert FRONTEND.pair_ports(manual) == [3001, 3002]  # the root helper knows it already
 
 

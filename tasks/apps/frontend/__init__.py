@@ -29,6 +29,10 @@ class Frontend(App):
     A failed build changes nothing that serves; a failed check switches back.
     Downtime: none.
 
+    frontend_kind=node (a Next.js `output: 'standalone'` server): built the same way, then
+    started on the idle port beside the one serving, health-checked, and switched in without
+    an nginx reload; the old instance stays warm for a rollback. Downtime: none.
+
     manual (--strategy=manual): the manual's A 1–6 as written: pull, npm ci, build, back up
     the web root (3a), replace it (rm -rf + cp), reload nginx, check. A failed copy or page
     check restores the backup. Downtime: none by the manual's count, but requests during
@@ -45,6 +49,9 @@ class Frontend(App):
     the one the target served; the release rolled back from is marked bad and skipped by
     later rollbacks (`fab -H cpu releases`). A failed check says what serves now. Downtime:
     none.
+
+    frontend_kind=node: a switch back to the previous instance, instant while it is still
+    warm (frontend_keep_warm), else started first.
 
     manual (--strategy=manual): the web root is restored from the backup of the previously
     deployed revision (step 3a's), then nginx reloads.

@@ -102,10 +102,17 @@ class FrontendNode(ServiceApp):
 
     def first_build_command(self, s: Settings) -> str:
         """Nothing: every build is a release's (the conversion's first one, then each
-        deploy's); setup's phase before a conversion asks the static kind (tasks/apps/kinds.py)."""
+        deploy's). Before the conversion (setup's first phase) a static site that serves
+        goes on serving, and a new host has none: no static build of a Next app is made."""
         if self.serving_static(s):
-            return STATIC.first_build_command(s)
+            return tracked("true", "release 전환이 첫 릴리스를 빌드합니다 (frontend_kind=node)")
         return tracked("true", f"{self.built(s)} (릴리스는 배포가 빌드합니다)")
+
+    def serves_yet(self, s: Settings) -> str:
+        """Before the conversion: the static site, where one serves (a new host has none)."""
+        if self.serving_static(s):
+            return f"[ -f {q(s.web_root + '/index.html')} ]"
+        return ""
 
     def standalone(self, s: Settings) -> str:
         return s.frontend_standalone_dir.strip("/")
