@@ -170,7 +170,7 @@ def test_app_layout(name: str) -> None:
     ("name", "keys"),
     [
         ("frontend", {"REACT_APP_API_URL"}),
-        ("backend", {"DB_URL", "DB_USER", "DB_PASSWORD", "SERVER_PORT"}),
+        ("backend", {"DB_URL", "DB_USER", "DB_PASSWORD", "SERVER_PORT", "AI_SERVER_URL"}),
         ("ai", {"MODEL_NAME", "LOG_DIR", "VECTOR_STORE_DIR", "STARTUP_DELAY_SECONDS"}),
     ],
 )

@@ -80,7 +80,7 @@ def test_cpu_is_reachable_only_on_ssh_and_the_site(fw):
 
 
 def test_a_listener_on_a_closed_cpu_port_is_still_unreachable(fw):
-    """3306 and 8080 are closed by their own config too (bind 127.0.0.1, IPAddressAllow):
+    """3306 is closed by its own config too (bind 127.0.0.1), 8080 by the firewall:
     a listener on every address of a port the firewall closes shows the table does it."""
     cpu = fw.addresses["cpu"]
     on(fw, "cpu", "systemd-run --unit=fw-probe -p RuntimeMaxSec=60 "
@@ -171,4 +171,4 @@ def test_firewall_off_removes_only_the_tools_table(fw, tmp_path):
     tables = on(fw, "gpu", "nft list tables")
     assert "inet someone_else" in tables and "inet dojangkok" not in tables, tables
     assert fw.run("gpu", "systemctl is-enabled dojangkok-firewall").returncode != 0
-    assert is_open(fw.addresses["gpu"], 8000)  # the AI's own IPAddressAllow lets 10/8 in
+    assert is_open(fw.addresses["gpu"], 8000)  # nothing else filters it (ai_ip_allow empty)

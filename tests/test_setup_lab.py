@@ -234,6 +234,25 @@ def test_a_provided_certificate_must_name_the_site_and_match_its_key(set_up, wor
     assert on(lab, "cpu", "sha256sum /etc/nginx/sites-available/dojangkok") == site_file
 
 
+def assert_the_backend_reaches_the_ai(lab) -> None:
+    """What the team's backend does for each analysis: a connection from the backend's unit
+    to the AI server on the GPU host (through nginx, as a user's request). A unit that
+    filtered where it connects (IPAddressAllow=localhost) answered 502."""
+    url, ca = site(lab, "/api/ai/health")
+    r = requests.get(url, verify=ca, timeout=15)
+    assert r.status_code == 200 and '"ok"' in r.text, (r.status_code, r.text)
+
+
+def test_the_backend_calls_the_ai_server_and_no_unit_filters_where_it_connects(set_up):
+    """OAuth providers, the AI host, an LLM API: connections out that a unit's address
+    filter (systemd's IPAddressAllow= filters both ways) would drop; only an operator's
+    <app>_ip_allow sets one. Who reaches the ports is the firewall's."""
+    lab, _ = set_up
+    assert_the_backend_reaches_the_ai(lab)
+    for host, unit in (("cpu", "dojangkok"), ("gpu", "fastapi")):
+        assert on(lab, host, f"systemctl show -p IPAddressDeny --value {unit}") == "", unit
+
+
 def test_the_units_are_hardened(set_up):
     lab, _ = set_up
     scores = {
@@ -259,7 +278,7 @@ def test_every_env_follows_one_ownership_scheme(set_up):
     # keys exactly those of .env.example, values from the inventory and the operator's .env
     env = on(lab, "cpu", "cat /app/backend/.env")
     assert [line.split("=")[0] for line in env.splitlines()] == [
-        "DB_URL", "DB_USER", "DB_PASSWORD", "SERVER_PORT"]  # fmt: skip
+        "DB_URL", "DB_USER", "DB_PASSWORD", "SERVER_PORT", "AI_SERVER_URL"]  # fmt: skip
     assert f"DB_PASSWORD={lab.env()['DB_PASSWORD']}" in env
 
 
@@ -321,7 +340,10 @@ def test_a_value_missing_for_a_key_is_named_and_nothing_is_written(set_up, work)
     inv = inventory(lab, work, backend_env='{"DB_URL": "x", "DB_PASSWORD": "${DB_PASSWORD}"}')
     res = fab(lab, work, "-H", "cpu", "setup", "--yes", inv=inv)
     assert res.returncode == 1
-    assert "다음 키에 값이 없습니다 (needs a value for): DB_USER SERVER_PORT" in res.stdout
+    assert (
+        "다음 키에 값이 없습니다 (needs a value for): DB_USER SERVER_PORT AI_SERVER_URL"
+        in res.stdout
+    )
     assert on(lab, "cpu", "sha256sum /app/backend/.env") == before
 
 
@@ -357,6 +379,7 @@ def test_a_release_setup_converts_the_host_and_its_second_run_changes_nothing(se
     assert "redirect to :8001" in on(lab, "gpu", "nft list table ip dojangkok_switch_ai")
     assert exposure(lab, "cpu", "dojangkok@8081") <= 2.0
     assert exposure(lab, "gpu", "fastapi@8001") <= 2.0
+    assert_the_backend_reaches_the_ai(lab)  # from the blue/green instances
     for host in ("cpu", "gpu"):
         res = fab(lab, work, "-H", host, "setup", "--yes", inv=inv)
         assert res.returncode == 0, res.stderr

@@ -375,6 +375,11 @@ class Settings:
     frontend_drain_timeout: int = FRONTEND(30, keep(0, "seconds"),
                                            "멈출 때 처리 중인 요청을 기다리는 시간 (초)")  # fmt: skip
     frontend_smoke: list = FRONTEND([], smoke_requests, "Node 프론트엔드 스모크 테스트 요청")
+    #: frontend_kind=node: the addresses the Node server may exchange packets with besides
+    #: this host (IPAddressAllow=, both ways: server-side fetches to the site's public URL or
+    #: an OAuth provider are connections out); empty: no filter (it listens on 127.0.0.1)
+    frontend_ip_allow: str = FRONTEND("", TEMPLATE,
+                                      "Node 프론트엔드가 주고받을 수 있는 주소 (나가는 연결 포함; 비면 제한 없음)")  # fmt: skip
 
     # --- B. backend --------------------------------------------------------------------------
     backend_dir: str = BACKEND("/app/backend", root_dir, "백엔드 체크아웃 경로", owner=LOGIN)
@@ -413,8 +418,12 @@ class Settings:
     backend_user: str = BACKEND("dojangkok", user_name, "백엔드 서비스 계정")
     backend_java: str = BACKEND("/usr/bin/java", absolute_path, "백엔드를 실행하는 java 경로")
     backend_java_opts: str = BACKEND("-Xms256m -Xmx512m", TEMPLATE, "java 옵션")
-    #: who may reach the backend's port (nginx and MariaDB are on the same host)
-    backend_ip_allow: str = BACKEND("localhost", TEMPLATE, "백엔드 포트에 접근할 수 있는 주소")
+    #: the addresses the backend may exchange packets with (systemd's IPAddressAllow=, which
+    #: filters both ways: who reaches it AND where it connects: OAuth providers, the AI host,
+    #: external APIs); empty: no filter. Who reaches its port is the firewall's (setup: SSH,
+    #: 80 and 443 only) either way.
+    backend_ip_allow: str = BACKEND("", TEMPLATE,
+                                    "백엔드가 주고받을 수 있는 주소 (나가는 연결 포함; 비면 제한 없음)")  # fmt: skip
     backend_repo: str = BACKEND("", optional(git_origin), "백엔드 git 저장소 (origin)")
     backend_deploy_key: str = BACKEND(
         "", TEXT, "백엔드 저장소의 배포 키 (이 컴퓨터의 개인 키 파일)"
@@ -519,9 +528,12 @@ class Settings:
     #: the AI server's .env in its checkout (and shared/), where the app reads it: a link
     #: to <env_dir>/ai.env, the file its unit reads (EnvironmentFile=, optional)
     ai_env_file: str = AI(".env", relative_path, "체크아웃 안의 AI 서버 .env 경로")
-    #: who may reach the AI server (empty: anyone); the default is private networks
-    ai_ip_allow: str = AI("localhost 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16", TEMPLATE,
-                          "AI 서버에 접근할 수 있는 주소 (비면 모두)")  # fmt: skip
+    #: the addresses the AI server may exchange packets with (its unit's IPAddressAllow=,
+    #: both ways: an LLM API or a model download is a connection out; nginx's allow list in
+    #: front of the blue/green pair); empty: no filter. Who reaches its port is the
+    #: firewall's either way (setup: the [cpu] host or ai_allow_from only).
+    ai_ip_allow: str = AI("", TEMPLATE,
+                          "AI 서버가 주고받을 수 있는 주소 (나가는 연결 포함; 비면 제한 없음)")  # fmt: skip
     #: "no" if the model runtime needs writable+executable memory (a JIT)
     ai_memory_deny_write_execute: str = AI("yes", choice("yes", "no"),
                                            "쓰기·실행 메모리 금지 (systemd MemoryDenyWriteExecute=: yes, no)")  # fmt: skip

@@ -21,7 +21,7 @@ ENV_KEYS = ("MYSQL_ROOT_PASSWORD", "DB_PASSWORD", "LAB_SUDO_PASSWORD", "DB_BACKU
 def lab_vars(s: Settings) -> str:
     """Settings of dojangkok-deploy that fit the lab's hosts (the rest are the manual's
     defaults): the git origins (git daemon on the operator's address), the sample apps' .env
-    values and version endpoints, the site's name (its certificate: tls=acme, the default,
+    values (the backend calls the AI server on gpu, as the team's does) and version endpoints, the site's name (its certificate: tls=acme, the default,
     from the lab's ACME server, whose CA certbot trusts), a small swap file."""
     git = f"git://{s.operator_ip}"
     return f"""[all:vars]
@@ -31,7 +31,7 @@ swap_size=64M
 frontend_repo={git}/frontend.git
 backend_repo={git}/backend.git
 frontend_env={{"REACT_APP_API_URL": "/api"}}
-backend_env={{"DB_URL": "jdbc:mariadb://localhost:3306/dojangkok", "DB_USER": "dojangkok", "DB_PASSWORD": "${{DB_PASSWORD}}", "SERVER_PORT": "8080"}}
+backend_env={{"DB_URL": "jdbc:mariadb://localhost:3306/dojangkok", "DB_USER": "dojangkok", "DB_PASSWORD": "${{DB_PASSWORD}}", "SERVER_PORT": "8080", "AI_SERVER_URL": "http://{s.addresses["gpu"]}:8000"}}
 frontend_expect=dojangkok frontend
 frontend_version_url=https://{SITE_NAME}/
 frontend_version_match=regex:name="dojangkok-version" content="([^"]+)"

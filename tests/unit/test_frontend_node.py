@@ -71,7 +71,12 @@ def test_push_config_renders_the_unit_and_a_site_that_proxies_to_the_switch_port
         "ExecStart=/usr/bin/node /app/releases/frontend/slots/%i/.next/standalone/server.js" in unit
     )
     assert "Environment=NODE_ENV=production PORT=%i HOSTNAME=127.0.0.1" in unit
-    assert "DynamicUser=yes" in unit and "IPAddressAllow=localhost" in unit
+    # one transient user for both instances, Next's cache their CacheDirectory; no address
+    # filter unless frontend_ip_allow (server-side fetches are connections out)
+    assert "DynamicUser=yes\nUser=dojangkok-frontend\nCacheDirectory=dojangkok-frontend\n" in unit
+    assert "IPAddress" not in unit
+    limited = rendered(NODE.replace(frontend_ip_allow="10.0.0.0/8"))["frontend"]
+    assert "IPAddressDeny=any\nIPAddressAllow=localhost 10.0.0.0/8\n" in limited
     site = node["nginx"]
     assert "include /etc/nginx/dojangkok-frontend-upstream.conf;" in site
     assert f"proxy_pass http://{UPSTREAM};" in site and "root /var/www/dojangkok;" not in site

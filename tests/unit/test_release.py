@@ -174,7 +174,14 @@ def test_ai_blue_green_config_and_the_gpu_memory_check(tmp_path):
     s = Settings(ai_switch="blue-green", ai_gpu_memory_mb=8000)
     files = {f.key: t for f, t in render(make_host(s, "gpu", "gpu")).items()}
     assert "--host 127.0.0.1 --port %i" in files["ai"]
-    assert "listen 8000;" in files["ai-proxy"] and "allow 10.0.0.0/8;" in files["ai-proxy"]
+    # by default nothing filters the AI's packets (its calls out: an LLM API, a model
+    # download); the firewall keeps its port to the [cpu] host
+    assert "listen 8000;" in files["ai-proxy"] and "deny all;" not in files["ai-proxy"]
+    assert "IPAddress" not in files["ai"]
+    limited = s.replace(ai_ip_allow="10.0.0.0/8")
+    files = {f.key: t for f, t in render(make_host(limited, "gpu", "gpu")).items()}
+    assert "allow 10.0.0.0/8;" in files["ai-proxy"] and "deny all;" in files["ai-proxy"]
+    assert "IPAddressDeny=any\nIPAddressAllow=localhost 10.0.0.0/8\n" in files["ai"]
     bin_ = tmp_path / "bin"
     bin_.mkdir()
     (bin_ / "nvidia-smi").write_text("#!/bin/sh\necho 6000\necho 15000\n")

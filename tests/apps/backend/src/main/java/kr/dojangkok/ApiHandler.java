@@ -5,6 +5,11 @@ import com.sun.net.httpserver.HttpHandler;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.nio.charset.StandardCharsets;
 import java.sql.SQLException;
 import java.util.List;
@@ -46,6 +51,11 @@ final class ApiHandler implements HttpHandler {
                 case "/api/version" -> {
                     if (requireMethod(exchange, method, "GET")) {
                         send(exchange, 200, "{\"version\":" + Json.quote(config.version) + "}");
+                    }
+                }
+                case "/api/ai/health" -> {
+                    if (requireMethod(exchange, method, "GET")) {
+                        aiHealth(exchange);
                     }
                 }
                 case "/api/slow" -> {
@@ -109,6 +119,31 @@ final class ApiHandler implements HttpHandler {
             send(exchange, 200, "{\"status\":\"UP\"}");
         } else {
             send(exchange, 503, "{\"status\":\"DOWN\"}");
+        }
+    }
+
+    /**
+     * GET /api/ai/health: the backend asks the AI server (AI_SERVER_URL + /health), as the
+     * team's backend does for each analysis: 200 with the AI's answer, 502 when it cannot
+     * reach it (the cause in the error), 503 when no AI server is configured.
+     */
+    private void aiHealth(HttpExchange exchange) throws IOException {
+        if (config.aiServerUrl.isEmpty()) {
+            send(exchange, 503, error("AI_SERVER_URL is not set"));
+            return;
+        }
+        HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+        HttpRequest request = HttpRequest.newBuilder(URI.create(config.aiServerUrl + "/health"))
+                .timeout(Duration.ofSeconds(5)).GET().build();
+        try {
+            HttpResponse<String> answer = client.send(request, HttpResponse.BodyHandlers.ofString());
+            send(exchange, answer.statusCode() == 200 ? 200 : 502, answer.body());
+        } catch (IOException e) {
+            Log.error("cannot reach the AI server " + config.aiServerUrl + ": " + e);
+            send(exchange, 502, error("cannot reach the AI server: " + e));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            send(exchange, 502, error("interrupted"));
         }
     }
 

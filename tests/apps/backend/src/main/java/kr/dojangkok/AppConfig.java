@@ -19,6 +19,8 @@ final class AppConfig {
     final String dbUrl;
     final String dbUser;
     final String dbPassword;
+    /** The AI server the backend calls (the team's: the GPU host's port 8000); "" when none. */
+    final String aiServerUrl;
     final double startupDelaySeconds;
     /**
      * Spring Boot's {@code server.shutdown}: "graceful" lets requests in flight finish on
@@ -39,6 +41,7 @@ final class AppConfig {
         this.dbUrl = first(env, DEFAULT_DB_URL, "DB_URL", "SPRING_DATASOURCE_URL");
         this.dbUser = first(env, "dojangkok", "DB_USER", "SPRING_DATASOURCE_USERNAME");
         this.dbPassword = first(env, "", "DB_PASSWORD", "SPRING_DATASOURCE_PASSWORD");
+        this.aiServerUrl = first(env, "", "AI_SERVER_URL");
         this.startupDelaySeconds =
                 parseDouble(first(env, "5", "STARTUP_DELAY_SECONDS"), "STARTUP_DELAY_SECONDS");
         String shutdown = args.getOrDefault("server.shutdown", first(env, "immediate", "SERVER_SHUTDOWN"));
