@@ -381,6 +381,36 @@ def test_backend_runs_without_db(backend_jar: Path, servers: list[Server]) -> No
     assert "Shutting down" in server.log and "Shutdown complete" in server.log
 
 
+@needs_jdk
+def test_backend_calls_the_ai_server(
+    backend_jar: Path, servers: list[Server], tmp_path: Path
+) -> None:
+    """As the team's backend: AI_SERVER_URL's /health asked on each call; 502 with the cause
+    when it cannot be reached, 503 when none is set."""
+    (tmp_path / "health").write_text('{"status":"ok"}')
+    port = free_port()
+    ai = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+                          cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        server = start_backend(servers, backend_jar, AI_SERVER_URL=f"http://127.0.0.1:{port}")
+        server.wait_until_listening()
+        for _ in range(50):  # the stand-in AI server is starting too
+            status, body = http("GET", server.url("/api/ai/health"))
+            if status == 200:
+                break
+            time.sleep(0.1)
+        assert (status, body) == (200, {"status": "ok"})
+    finally:
+        ai.terminate()
+        ai.wait(10)
+    status, body = http("GET", server.url("/api/ai/health"))
+    assert status == 502 and "cannot reach the AI server" in body["error"]
+    assert "cannot reach the AI server" in server.log
+    unset = start_backend(servers, backend_jar)
+    unset.wait_until_listening()
+    assert http("GET", unset.url("/api/ai/health")) == (503, {"error": "AI_SERVER_URL is not set"})
+
+
 def in_thread(method: str, url: str) -> tuple[threading.Thread, list]:
     """A request made in a thread; its (status, body) lands in the list, or the error that
     ended it (a request a bounded shutdown cuts off)."""

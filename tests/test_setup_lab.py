@@ -246,7 +246,9 @@ def assert_the_backend_reaches_the_ai(lab) -> None:
 def test_the_backend_calls_the_ai_server_and_no_unit_filters_where_it_connects(set_up):
     """OAuth providers, the AI host, an LLM API: connections out that a unit's address
     filter (systemd's IPAddressAllow= filters both ways) would drop; only an operator's
-    <app>_ip_allow sets one. Who reaches the ports is the firewall's."""
+    <app>_ip_allow sets one. Who reaches the ports is the firewall's. The lab's hosts run
+    on cgroup v1, where systemd applies no address filter (a real Ubuntu host's cgroup v2
+    does): so the unit's own setting is what is checked, beside the call itself."""
     lab, _ = set_up
     assert_the_backend_reaches_the_ai(lab)
     for host, unit in (("cpu", "dojangkok"), ("gpu", "fastapi")):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
 
 import pytest
 
@@ -12,7 +13,9 @@ from tasks.apps import preconditions, registry
 from tasks.apps.frontend import FRONTEND as STATIC
 from tasks.apps.frontend_node import FRONTEND_NODE, UPSTREAM
 from tasks.apps.frontend_node import release as release_node
+from tasks.config import commands
 from tasks.config.render import config_files, render_file
+from tasks.engine.view import TO_PLACEHOLDER
 from tasks.errors import ConfigError
 from tasks.hosts.settings import Settings
 from tasks.setup import privilege, setup_apps
@@ -53,6 +56,14 @@ def test_the_setting_picks_the_kind_and_every_answer_is_that_kinds():
     health = setup_apps.health_command(manual, [FRONTEND])
     assert health.startswith("echo frontend: && ( if [ -f /var/www/dojangkok/index.html ]; then ")
     assert "아직 서빙하는 것이 없습니다" in health
+    # push-config's check of nginx's reload, likewise: nginx runs, until a site serves
+    nginx = next(f for f in config_files(make_host(manual)) if f.key == "nginx")
+    check = commands.check_command(nginx, manual)
+    assert check.startswith("if [ -f /var/www/dojangkok/index.html ]; then ")
+    otherwise = check.split("; else ", 1)[1]
+    assert "systemctl is-active --quiet nginx;" in otherwise and "curl" not in otherwise
+    static_nginx = next(f for f in config_files(make_host(STATIC_SETTINGS)) if f.key == "nginx")
+    assert not commands.check_command(static_nginx, STATIC_SETTINGS).startswith("if [ -f ")
     assert FRONTEND.pair_ports(manual) == [3001, 3002]  # the root helper knows it already
 
 
@@ -169,7 +180,13 @@ def test_a_local_build_ships_the_standalone_tree_into_the_release():
 
 
 class _Converting(Converting):
-    """As test_strategies', recording the run id and the build place each plan ran with."""
+    """As test_strategies', recording the run id and the build place each plan ran with;
+    ``served_releases``: the host's other pairs are laid out (its sh answers ok)."""
+
+    def __init__(self, view, served_releases=True):
+        super().__init__(view, served_releases)
+        self.console = types.SimpleNamespace(out=lambda text: self.said.append(text))
+        self.said: list[str] = []
 
     def execute(self, plan, rollback=None):
         self.done.append((plan.title, self.view.run_id, self.view.to_rev, self.view.build_on))
@@ -200,3 +217,18 @@ def test_the_conversion_starts_the_deploys_revision_before_nginx_proxies_to_it(m
     assert not [st for st in last.steps if "/current" in "\n".join(st.shown(view))]
     assert pushed == [("Frontend Node blue/green 전환 준비", "release", ["frontend"]),
                       ("Frontend Node 첫 인스턴스", "release", ["nginx"])]  # fmt: skip
+
+    # setup on a new host: the backend still runs the manual way (its pair's upstream file
+    # is not there), so the site waits for its conversion; only the unit is pushed now
+    pushed.clear()
+    s = _Converting(view, served_releases=False)
+    convert.convert(s, FRONTEND)
+    assert pushed == [("Frontend Node blue/green 전환 준비", "release", ["frontend"])]
+    assert s.said == ["사이트(nginx)는 백엔드의 전환 뒤에 바꿉니다 (upstream 파일이 아직 없음)"]
+    # setup converts with no revision to deploy: the first release is the one it read as
+    # deployed (the checkout's HEAD), never the placeholder
+    setup_view = view.but(to_rev=TO_PLACEHOLDER)
+    s = _Converting(setup_view)
+    convert.convert(s, FRONTEND)
+    assert {rev for _, _, rev, _ in s.done[1:]} == {setup_view.from_rev}  # build, start, current
+    assert setup_view.from_rev != TO_PLACEHOLDER

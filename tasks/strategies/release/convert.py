@@ -21,7 +21,7 @@ from tasks.apps.base import App
 from tasks.config.push import push_on
 from tasks.engine.session import Session
 from tasks.engine.view import RunView, earlier_run_id
-from tasks.strategies.release import plans
+from tasks.strategies.release import plans, switchtable
 
 
 def is_converted(comp: App, v: RunView) -> str:
@@ -45,4 +45,25 @@ def convert(s: Session, comp: App) -> None:
     # the release that served before this run sorts before the release it makes
     legacy = s.view.but(run_id=earlier_run_id(s.view.run_id), to_rev=s.view.from_rev)
     host = _release_settings(s)
-    plans.of(comp).convert(s, legacy, host.settings, lambda only: push_on(s, host, only=only))
+    plans.of(comp).convert(s, legacy, host.settings, lambda only: _push(s, host, only, comp))
+
+
+def _push(s: Session, host, only: set[str], comp: App) -> list:
+    """A conversion's config push. The release site includes every blue/green pair's nginx
+    upstream file: while another app's pair on this host is not laid out yet (setup taking a
+    new host to releases, one app after another), the site waits for the conversion that
+    lays out the last one (setup pushes everything once more at its end); the rest goes
+    now. (``comp``'s own pair its conversion laid out before it pushes the site.)"""
+    if "nginx" in only and not s.view.dry_run:
+        view = s.view.but(host=host)
+        waiting = [p for p in switchtable.converted_pairs(view)
+                   if p.component.name != comp.name and not s.sh(p.laid_out(host.settings)).ok]  # fmt: skip
+        if waiting:
+            names = ", ".join(p.component.label for p in waiting)
+            s.console.out(
+                f"사이트(nginx)는 {names}의 전환 뒤에 바꿉니다 (upstream 파일이 아직 없음)"
+            )
+            only = set(only) - {"nginx"}
+            if not only:
+                return []
+    return push_on(s, host, only=only)
