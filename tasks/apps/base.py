@@ -304,6 +304,13 @@ class App:
         (the Node frontend on a new host) has nothing to ask before it."""
         return ""
 
+    def health_once_serving(self, s: Settings, otherwise: str) -> str:
+        """Its health check, polled; where nothing of it serves yet (:meth:`serves_yet`),
+        the command ``otherwise`` instead (setup's health step, push-config's check)."""
+        check = self.health(s, None).polled()
+        yet = self.serves_yet(s)
+        return f"if {yet}; then {check}; else {otherwise}; fi" if yet else check
+
     def manual_paths(self, s: Settings) -> list[tuple[str, str]]:
         """What the manual strategy's deploy needs on the host beside its checkout and its
         unit: [(path, what it is)] (tasks/apps/preconditions.py)."""

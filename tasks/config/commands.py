@@ -222,8 +222,5 @@ def check_command(f: ConfigFile, s: Settings) -> str:
     """After a reload/restart: is the service serving? (its health check, polled)"""
     app = next((a for a in registry.ORDER if f.key in a.config_keys), None)
     active = shell.poll(f"systemctl is-active --quiet {q(values.unit_name(f.service))}", 10, 2)
-    if app is None:
-        return active
-    if yet := app.serves_yet(s):  # nothing of it serves yet (a new host): the service runs
-        return f"if {yet}; then {app.health(s, None).polled()}; else {active}; fi"
-    return app.health(s, None).polled()
+    # nothing of the app serves yet (a new host): the service runs, at least
+    return active if app is None else app.health_once_serving(s, active)

@@ -22,7 +22,7 @@ from datetime import datetime
 
 from tasks.durations import duration_text
 from tasks.engine.report import RESULTS
-from tasks.engine.view import FROM_PLACEHOLDER, TO_PLACEHOLDER, operator_name
+from tasks.engine.view import operator_name
 from tasks.hosts.environment import current as current_environment
 from tasks.shell import q
 
@@ -170,8 +170,7 @@ def nothing_switched(run_id: str) -> None:
 def facts(session, **more) -> Facts:
     """What the run knows now: ``session`` is the run's Live (tasks/engine/live.py)."""
     v = session.view
-    old = "" if v.from_rev == FROM_PLACEHOLDER else v.from_rev
-    new = v.target or ("" if v.to_rev == TO_PLACEHOLDER else v.to_rev)
+    old, new = v.from_known, v.target or v.to_known
     count, subjects = known_commits(v.run_id, old, new) or (None, ())
     warned = tuple(f"{st.section}{st.number} {st.title} 실패" + (f" ({st.detail})" if st.detail else "")
                    for st in session.report.steps if st.status == "warned")  # fmt: skip

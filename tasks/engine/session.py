@@ -24,8 +24,6 @@ from tasks.engine.report import Report, result_text, step_status_text
 from tasks.engine.runner import Rollback, Runner, upload_check
 from tasks.engine.steps import Plan
 from tasks.engine.view import (
-    FROM_PLACEHOLDER,
-    TO_PLACEHOLDER,
     RunView,
     new_run_id,
     operator_host,
@@ -132,8 +130,8 @@ class Session(Live):
             "strategy": v.strategy,
             "environment": environment.current(),  # "" without --env (tasks/hosts/environment.py)
             # a task that deploys no revision (setup, config, backup) records none
-            "from": "" if v.from_rev == FROM_PLACEHOLDER else v.from_rev,
-            "to": v.target or ("" if v.to_rev == TO_PLACEHOLDER else v.to_rev),
+            "from": v.from_known,
+            "to": v.target or v.to_known,
             "yes": self.yes,
             "checklist": self.answers,
             "operator_message": self.operator_message,

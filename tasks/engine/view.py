@@ -81,6 +81,17 @@ class RunView:
         return q(self.host.user) if self.host.user else '"$SUDO_USER"'
 
     @property
+    def from_known(self) -> str:
+        """``from_rev`` as read from the host; "" while it is the placeholder."""
+        return "" if self.from_rev == FROM_PLACEHOLDER else self.from_rev
+
+    @property
+    def to_known(self) -> str:
+        """``to_rev`` as this run deploys it; "" while it is the placeholder (a task that
+        deploys no revision: setup, config, backup)."""
+        return "" if self.to_rev == TO_PLACEHOLDER else self.to_rev
+
+    @property
     def back_to(self) -> str:
         """The revision a rollback restores."""
         return self.target or self.from_rev

@@ -84,8 +84,8 @@ from tasks.hosts.values import (
 
 __all__ = [
     "FREE_TEXT", "GROUPS", "LOGIN", "LOGIN_DIRS", "RAW_SHELL", "RENAMED", "ROOT", "ROOT_PATHS",
-    "RULES", "SPECS", "TEMPLATE_ONLY", "VIEWS", "Group", "Renamed", "Settings", "Spec", "View", "check_fields", "check_name",
-    "python_command",
+    "RULES", "SPECS", "TEMPLATE_ONLY", "VIEWS", "Group", "Renamed", "Settings", "Spec", "View",
+    "check_fields", "check_name", "python_command",
 ]  # fmt: skip
 
 

@@ -216,13 +216,9 @@ def services_command(names: list[str], s: Settings | None = None, pairs: list = 
 
 def _health(s: Settings, c: App) -> str:
     pair = _pair(s, c.name)
-    if pair is None:
-        if yet := c.serves_yet(s):  # nothing to ask before its conversion builds it
-            said = q(
-                f"{c.name}: 아직 서빙하는 것이 없습니다 (release 전환이 첫 릴리스를 시작합니다)"
-            )
-            return f"if {yet}; then {c.health(s, None).polled()}; else echo {said}; fi"
-        return c.health(s, None).polled()
+    if pair is None:  # nothing to ask before a conversion builds it: said so
+        said = q(f"{c.name}: 아직 서빙하는 것이 없습니다 (release 전환이 첫 릴리스를 시작합니다)")
+        return c.health_once_serving(s, f"echo {said}")
     h = c.health(s, None)  # the instance nginx sends requests to, polled the same way
     return shell.poll(f"( {pair.live_health(s)} )", h.tries, h.interval)
 

@@ -22,7 +22,7 @@ from tasks.apps.frontend.release import checklist as static_checklist
 from tasks.apps.frontend.release import fetch_steps
 from tasks.apps.frontend_node import FRONTEND_NODE, SERVER, UPSTREAM
 from tasks.engine.steps import CheckItem, Plan, Step
-from tasks.engine.view import TO_PLACEHOLDER, RunView
+from tasks.engine.view import RunView
 from tasks.localbuild import adapts
 from tasks.onhost.policy import Policy
 from tasks.setup import privilege
@@ -101,8 +101,7 @@ def convert(s, legacy: RunView, settings, push) -> None:
     # built on the host: a local build made the deploy's own release (its work dir and
     # manifest are that run's), which follows the conversion; setup deploys no revision of
     # its own: the one it read as deployed (the checkout's), legacy's
-    deploying = s.view.to_rev not in ("", TO_PLACEHOLDER)
-    first = legacy.but(to_rev=s.view.to_rev if deploying else legacy.to_rev, build_on="host")
+    first = legacy.but(to_rev=s.view.to_known or legacy.to_rev, build_on="host")
     port = int(s.view.s.frontend_ports[0])
     s.execute(convert_table_plan(first, port))
     push({"frontend"})
